@@ -1,0 +1,1 @@
+"""Django-free exchange library: connectors, limits, capabilities and the paper exchange."""

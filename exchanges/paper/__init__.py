@@ -1,0 +1,1 @@
+"""The paper exchange: one aiohttp server speaking all six exchanges' wire protocols."""

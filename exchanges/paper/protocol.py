@@ -1,0 +1,48 @@
+"""The base of every paper protocol adapter (``exchanges/paper/protocols/<exchange>.py``).
+
+INTERFACE CONTRACT. The server mounts each adapter's routes under ``/<exchange>`` (so the
+adapter registers real paths such as ``/api/v3/order``) and wraps them in one fault
+middleware that, per exchange: counts requests, adds latency, answers 5xx and rate-limit
+faults with ``server_error()`` / ``rate_limited()``, enforces the DESIGN.md section 6 budget
+using ``request_weight()``, and drops the TCP connection after an accepted order.
+
+Handlers tell the middleware what happened through request keys:
+- ``request["order_accepted"] = True`` once the engine stored a new order (drop-after-accept
+  applies only then);
+- ``request["signature_failed"] = True`` when authentication failed (counted in stats).
+
+Signature and timestamp checks are written here from the facts files, independently of the
+connectors in ``exchanges/<exchange>.py``: adapters never import connector code.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from aiohttp import web
+
+from exchanges.paper.engine import DuplicateScope, Engine
+
+
+class Protocol:
+    exchange: ClassVar[str]
+    duplicate_scope: ClassVar[DuplicateScope]
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def routes(self) -> list[web.RouteDef]:
+        """Every REST route this exchange serves, with real paths (no /<exchange> prefix)."""
+        raise NotImplementedError
+
+    def request_weight(self, request: web.Request) -> int:
+        """The weight the real exchange charges for this request (default 1)."""
+        return 1
+
+    def rate_limited(self, retry_after: float) -> web.Response:
+        """The exchange's own rate-limit answer (status, headers, envelope)."""
+        raise NotImplementedError
+
+    def server_error(self) -> web.Response:
+        """A 5xx as this exchange sends it."""
+        return web.Response(status=503, text="Service Unavailable")

@@ -1,0 +1,15 @@
+"""Exchange name -> connector class. Modules are imported on first use."""
+
+from __future__ import annotations
+
+import importlib
+
+from exchanges.base import Connector
+from exchanges.capabilities import EXCHANGES
+
+
+def connector_class(exchange: str) -> type[Connector]:
+    if exchange not in EXCHANGES:
+        raise KeyError(f"unknown exchange {exchange!r}")
+    module = importlib.import_module(f"exchanges.{exchange}")
+    return module.CONNECTOR
