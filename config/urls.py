@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from connections.views import ConnectionViewSet, SystemStatusView, TokenView
+
+router = SimpleRouter(trailing_slash=False)
+router.register("settings/connections", ConnectionViewSet, basename="connection")
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/auth/token", TokenView.as_view(), name="auth-token"),
+    path("api/system/status", SystemStatusView.as_view(), name="system-status"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/", include(router.urls)),
+]
+
+handler404 = "config.api.json_not_found"
+handler500 = "config.api.json_server_error"

@@ -1,0 +1,138 @@
+"""API shapes for connections: camelCase keys, secrets write-only, decimals as strings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.validators import URLValidator
+from rest_framework import serializers
+
+from config.api import StrictBooleanField, StrictCharField, StrictDecimalField, StrictSerializer
+from connections.models import ExchangeConnection
+from connections.paper import paper_base_url, paper_ws_url
+from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES
+
+http_url = URLValidator(schemes=["http", "https"], message="enter an http(s) URL")
+ws_url = URLValidator(schemes=["ws", "wss"], message="enter a ws(s) URL")
+
+
+def _choice(values: tuple[str, ...], **kwargs: Any) -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=values,
+        error_messages={"invalid_choice": f"\"{{input}}\" is not one of {', '.join(values)}"},
+        **kwargs)
+
+
+class ConnectionHealthOut(serializers.Serializer):
+    status = serializers.CharField(source="health_status")
+    circuit = serializers.CharField()
+    lastCheckAt = serializers.DateTimeField(source="last_check_at", allow_null=True)
+    lastLatencyMs = serializers.IntegerField(source="last_latency_ms", allow_null=True)
+    lastError = serializers.CharField(source="last_error", allow_blank=True)
+
+
+class ConnectionOut(serializers.ModelSerializer):
+    apiType = serializers.CharField(source="api_type")
+    baseUrl = serializers.SerializerMethodField()
+    wsUrl = serializers.SerializerMethodField()
+    isActive = serializers.BooleanField(source="is_active")
+    apiKeyLast4 = serializers.CharField(source="api_key_last4")
+    hasPassphrase = serializers.BooleanField(source="has_passphrase")
+    volumeFactorLive = serializers.DecimalField(source="state.volume_factor_live",
+                                                max_digits=12, decimal_places=6)
+    volumeFactorPreset = serializers.DecimalField(source="state.volume_factor_preset",
+                                                  max_digits=12, decimal_places=6)
+    health = ConnectionHealthOut(source="state")
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.DateTimeField(source="updated_at")
+
+    class Meta:
+        model = ExchangeConnection
+        fields = ["id", "name", "exchange", "apiType", "environment", "baseUrl", "wsUrl",
+                  "enabled", "isActive", "apiKeyLast4", "hasPassphrase", "volumeFactorLive",
+                  "volumeFactorPreset", "health", "createdAt", "updatedAt"]
+
+    def get_baseUrl(self, connection: ExchangeConnection) -> str:  # noqa: N802
+        if connection.environment == "paper" and not connection.base_url:
+            return paper_base_url(connection.exchange)
+        return connection.base_url
+
+    def get_wsUrl(self, connection: ExchangeConnection) -> str:  # noqa: N802
+        if connection.environment == "paper" and not connection.ws_url:
+            return paper_ws_url(connection.exchange)
+        return connection.ws_url
+
+
+class ConnectionWrite(StrictSerializer):
+    """Create; PATCH uses it with partial=True. ``exchange`` is refused on PATCH by the
+    service, so the error names the rule rather than an unknown field."""
+
+    name = StrictCharField(max_length=100, min_length=1, trim_whitespace=True)
+    exchange = _choice(EXCHANGES)
+    apiType = _choice(API_TYPES, source="api_type")
+    environment = _choice(ENVIRONMENTS)
+    baseUrl = StrictCharField(source="base_url", max_length=255, required=False,
+                              allow_blank=True, validators=[http_url])
+    wsUrl = StrictCharField(source="ws_url", max_length=255, required=False,
+                            allow_blank=True, validators=[ws_url])
+    apiKey = StrictCharField(source="api_key", max_length=256, required=False,
+                             write_only=True, trim_whitespace=True)
+    apiSecret = StrictCharField(source="api_secret", max_length=512, required=False,
+                                write_only=True, trim_whitespace=True)
+    passphrase = StrictCharField(max_length=128, required=False, write_only=True,
+                                 allow_blank=True, trim_whitespace=True)
+    enabled = StrictBooleanField(required=False)
+    volumeFactorLive = StrictDecimalField(source="volume_factor_live", max_digits=12,
+                                          decimal_places=6, required=False)
+    volumeFactorPreset = StrictDecimalField(source="volume_factor_preset", max_digits=12,
+                                            decimal_places=6, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        for name in ("volume_factor_live", "volume_factor_preset"):
+            if name in attrs and not (0 < attrs[name] <= 100):
+                api_name = "volumeFactorLive" if name.endswith("live") else "volumeFactorPreset"
+                raise serializers.ValidationError(
+                    {api_name: ["must be greater than 0 and at most 100"]})
+        return attrs
+
+
+class ConnectionFilters(StrictSerializer):
+    exchange = _choice(EXCHANGES, required=False)
+    apiType = _choice(API_TYPES, source="api_type", required=False)
+    environment = _choice(ENVIRONMENTS, required=False)
+    isActive = serializers.BooleanField(source="is_active", required=False, allow_null=True,
+                                        default=None)
+    enabled = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    def to_internal_value(self, data: Any) -> Any:
+        for name in ("isActive", "enabled"):
+            value = data.get(name)
+            if value is not None and value not in ("true", "false"):
+                raise serializers.ValidationError({name: ["use true or false"]})
+        return super().to_internal_value(data)
+
+
+class ConnectionListOut(serializers.Serializer):
+    success = serializers.BooleanField()
+    count = serializers.IntegerField()
+    filters = serializers.DictField()
+    connections = ConnectionOut(many=True)
+
+
+class ConnectionEnvelope(serializers.Serializer):
+    success = serializers.BooleanField()
+    connection = ConnectionOut()
+
+
+class SuccessOut(serializers.Serializer):
+    success = serializers.BooleanField()
+
+
+class TokenIn(StrictSerializer):
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(max_length=128, trim_whitespace=False)
+
+
+class TokenOut(serializers.Serializer):
+    success = serializers.BooleanField()
+    token = serializers.CharField()

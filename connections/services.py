@@ -1,0 +1,239 @@
+"""Writes on connections. Views, admin, tasks and commands call these and nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+
+from connections import crypto
+from connections.errors import Conflict, ValidationFailed
+from connections.models import ConnectionState, ConnectionSyncLog, ExchangeConnection
+from connections.paper import (
+    PaperCredentials,
+    paper_account_upsert,
+    paper_credentials_generate,
+)
+from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES, capability
+
+SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
+STATE_FIELDS = ("volume_factor_live", "volume_factor_preset")
+PLAIN_FIELDS = ("name", "api_type", "environment", "base_url", "ws_url", "enabled")
+# the API's camelCase names, for error fields and the audit log
+API_NAMES = {
+    "name": "name", "exchange": "exchange", "api_type": "apiType",
+    "environment": "environment", "base_url": "baseUrl", "ws_url": "wsUrl",
+    "api_key": "apiKey", "api_secret": "apiSecret", "passphrase": "passphrase",
+    "enabled": "enabled", "volume_factor_live": "volumeFactorLive",
+    "volume_factor_preset": "volumeFactorPreset",
+}
+
+
+def actor_name(user: AbstractBaseUser | None) -> str:
+    return user.get_username() if user is not None and user.pk else "system"
+
+
+def sync_log_write(*, connection_id: object, action: str, actor: str,
+                   data: dict[str, Any] | None = None) -> ConnectionSyncLog:
+    return ConnectionSyncLog.objects.create(connection_id=str(connection_id), action=action,
+                                            actor=actor, data=data or {})
+
+
+def _field_error(field: str, message: str, *, code: str | None = None) -> ValidationFailed:
+    return ValidationFailed(message, code=code, fields={API_NAMES.get(field, field): [message]})
+
+
+def _check_capabilities(*, exchange: str, api_type: str, environment: str) -> None:
+    if exchange not in EXCHANGES:
+        raise _field_error("exchange", f"unknown exchange; choose one of {', '.join(EXCHANGES)}")
+    if api_type not in API_TYPES:
+        raise _field_error("api_type", f"unknown apiType; choose one of {', '.join(API_TYPES)}")
+    if environment not in ENVIRONMENTS:
+        raise _field_error("environment",
+                           f"unknown environment; choose one of {', '.join(ENVIRONMENTS)}")
+    offered = capability(exchange)
+    if not offered.supports_api_type(api_type):
+        raise _field_error("api_type", f"{exchange} offers apiType "
+                           f"{', '.join(offered.api_types)}; not {api_type}")
+    if not offered.supports_environment(environment, api_type):
+        environments = ", ".join(offered.environments)
+        detail = ""
+        if environment == "testnet" and "testnet" in offered.environments:
+            detail = f" (its testnet serves {', '.join(offered.testnet_api_types)} only)"
+        raise _field_error("environment", f"{exchange} offers environment {environments}"
+                           f"{detail}; not {environment} for {api_type}",
+                           code="environment_not_supported")
+
+
+def _check_credentials(*, exchange: str, environment: str, values: dict[str, Any],
+                       creating: bool) -> None:
+    given = [name for name in SECRET_FIELDS if values.get(name)]
+    if environment == "paper":
+        if given:
+            raise _field_error(given[0], "paper connections generate their own credentials")
+        return
+    if creating:
+        for name in ("api_key", "api_secret"):
+            if not values.get(name):
+                raise _field_error(name, "this field is required")
+        if capability(exchange).needs_passphrase and not values.get("passphrase"):
+            raise _field_error("passphrase", f"{exchange} API keys need a passphrase")
+
+
+def _set_credentials(connection: ExchangeConnection, *, api_key: str, api_secret: str,
+                     passphrase: str) -> None:
+    connection.api_key_encrypted = crypto.encrypt(api_key)
+    connection.api_secret_encrypted = crypto.encrypt(api_secret)
+    connection.passphrase_encrypted = crypto.encrypt(passphrase)
+    connection.api_key_last4 = api_key[-4:]
+
+
+def _provision_paper(connection: ExchangeConnection) -> None:
+    """Generate credentials and upsert the paper account before anything is saved."""
+    credentials = paper_credentials_generate(exchange=connection.exchange)
+    paper_account_upsert(exchange=connection.exchange, credentials=credentials)
+    _set_credentials(connection, api_key=credentials.api_key,
+                     api_secret=credentials.api_secret, passphrase=credentials.passphrase)
+
+
+def paper_account_resync(*, connection: ExchangeConnection) -> None:
+    """Upsert a paper connection's account again (after the paper exchange lost it)."""
+    credentials = connection_credentials(connection=connection)
+    paper_account_upsert(exchange=connection.exchange, credentials=PaperCredentials(
+        api_key=credentials["api_key"], api_secret=credentials["api_secret"],
+        passphrase=credentials["passphrase"]))
+
+
+def connection_credentials(*, connection: ExchangeConnection) -> dict[str, str]:
+    """Decrypted credentials, for building a connector only. Never log or return them."""
+    return {
+        "api_key": crypto.decrypt(connection.api_key_encrypted),
+        "api_secret": crypto.decrypt(connection.api_secret_encrypted),
+        "passphrase": crypto.decrypt(connection.passphrase_encrypted),
+    }
+
+
+def _check_volume_factors(values: dict[str, Any]) -> None:
+    for name in STATE_FIELDS:
+        if name in values and not (Decimal("0") < Decimal(values[name]) <= Decimal("100")):
+            raise _field_error(name, "must be greater than 0 and at most 100")
+
+
+def _changed_names(names: Iterable[str]) -> list[str]:
+    return sorted(API_NAMES.get(name, name) for name in names)
+
+
+def connection_create(*, owner: AbstractBaseUser, actor: AbstractBaseUser | None,
+                      values: dict[str, Any]) -> ExchangeConnection:
+    exchange, api_type = values.get("exchange", ""), values.get("api_type", "")
+    environment = values.get("environment", "")
+    _check_capabilities(exchange=exchange, api_type=api_type, environment=environment)
+    _check_credentials(exchange=exchange, environment=environment, values=values,
+                       creating=True)
+    _check_volume_factors(values)
+    connection = ExchangeConnection(
+        owner=owner, exchange=exchange,
+        **{name: values[name] for name in PLAIN_FIELDS if name in values})
+    if environment == "paper":
+        _provision_paper(connection)
+    else:
+        _set_credentials(connection, api_key=values["api_key"],
+                         api_secret=values["api_secret"],
+                         passphrase=values.get("passphrase", ""))
+    with transaction.atomic():
+        connection.save()
+        ConnectionState.objects.create(
+            connection=connection, **{name: values[name] for name in STATE_FIELDS
+                                      if name in values})
+        sync_log_write(connection_id=connection.pk, action="created", actor=actor_name(actor),
+                       data={"fields": _changed_names(values), "exchange": exchange,
+                             "apiType": api_type, "environment": environment})
+    return connection
+
+
+def connection_update(*, connection: ExchangeConnection, actor: AbstractBaseUser | None,
+                      values: dict[str, Any]) -> ExchangeConnection:
+    if "exchange" in values and values["exchange"] != connection.exchange:
+        raise _field_error("exchange", "the exchange of a connection cannot change; "
+                           "create a new connection instead")
+    values = {name: value for name, value in values.items() if name != "exchange"}
+    api_type = values.get("api_type", connection.api_type)
+    environment = values.get("environment", connection.environment)
+    _check_capabilities(exchange=connection.exchange, api_type=api_type,
+                        environment=environment)
+    _check_volume_factors(values)
+    leaving_paper = connection.environment == "paper" and environment != "paper"
+    entering_paper = connection.environment != "paper" and environment == "paper"
+    _check_credentials(exchange=connection.exchange, environment=environment, values=values,
+                       creating=leaving_paper)
+    for name in PLAIN_FIELDS:
+        if name in values:
+            setattr(connection, name, values[name])
+    secrets_changed = [name for name in SECRET_FIELDS if name in values]
+    if entering_paper:
+        _provision_paper(connection)
+    elif secrets_changed:
+        current = connection_credentials(connection=connection)
+        current.update({name: values[name] for name in secrets_changed})
+        if capability(connection.exchange).needs_passphrase and not current["passphrase"]:
+            raise _field_error("passphrase", f"{connection.exchange} API keys need a passphrase")
+        _set_credentials(connection, **current)
+    with transaction.atomic():
+        connection.save()
+        state_values = {name: values[name] for name in STATE_FIELDS if name in values}
+        if secrets_changed or "environment" in values:
+            state_values.update(health_status="unknown", circuit="closed",
+                                consecutive_failures=0, opened_at=None)
+        if state_values:
+            ConnectionState.objects.filter(connection=connection).update(**state_values)
+        sync_log_write(connection_id=connection.pk, action="updated", actor=actor_name(actor),
+                       data={"fields": _changed_names(values)})
+    connection.refresh_from_db()
+    return connection
+
+
+def connection_delete(*, connection: ExchangeConnection,
+                      actor: AbstractBaseUser | None) -> None:
+    connection_id = connection.pk
+    try:
+        with transaction.atomic():
+            connection.delete()
+            sync_log_write(connection_id=connection_id, action="deleted",
+                           actor=actor_name(actor),
+                           data={"name": connection.name, "exchange": connection.exchange})
+    except ProtectedError:
+        raise Conflict("this connection has orders; disable it instead",
+                       code="connection_has_orders") from None
+
+
+def connection_activate(*, connection: ExchangeConnection,
+                        actor: AbstractBaseUser | None) -> ExchangeConnection:
+    """Make this the owner's one active connection, in one transaction.
+
+    The owner's user row is locked first, so concurrent activations for one owner queue up
+    instead of racing on the partial unique index.
+    """
+    if not connection.enabled:
+        raise Conflict("a disabled connection cannot be activated; enable it first",
+                       code="connection_disabled")
+    user_model = get_user_model()
+    try:
+        with transaction.atomic():
+            user_model.objects.select_for_update().filter(pk=connection.owner_id).first()
+            previous = list(ExchangeConnection.objects.filter(
+                owner_id=connection.owner_id, is_active=True).exclude(pk=connection.pk)
+                .values_list("pk", flat=True))
+            ExchangeConnection.objects.filter(pk__in=previous).update(is_active=False)
+            ExchangeConnection.objects.filter(pk=connection.pk).update(is_active=True)
+            sync_log_write(connection_id=connection.pk, action="activated",
+                           actor=actor_name(actor),
+                           data={"deactivated": [str(pk) for pk in previous]})
+    except IntegrityError:
+        raise Conflict("another activation for this owner won; try again") from None
+    connection.refresh_from_db()
+    return connection
