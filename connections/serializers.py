@@ -52,12 +52,12 @@ class ConnectionOut(serializers.ModelSerializer):
                   "enabled", "isActive", "apiKeyLast4", "hasPassphrase", "volumeFactorLive",
                   "volumeFactorPreset", "health", "createdAt", "updatedAt"]
 
-    def get_baseUrl(self, connection: ExchangeConnection) -> str:  # noqa: N802
+    def get_baseUrl(self, connection: ExchangeConnection) -> str:
         if connection.environment == "paper" and not connection.base_url:
             return paper_base_url(connection.exchange)
         return connection.base_url
 
-    def get_wsUrl(self, connection: ExchangeConnection) -> str:  # noqa: N802
+    def get_wsUrl(self, connection: ExchangeConnection) -> str:
         if connection.environment == "paper" and not connection.ws_url:
             return paper_ws_url(connection.exchange)
         return connection.ws_url

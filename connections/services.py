@@ -128,14 +128,21 @@ def _changed_names(names: Iterable[str]) -> list[str]:
     return sorted(API_NAMES.get(name, name) for name in names)
 
 
-def connection_create(*, owner: AbstractBaseUser, actor: AbstractBaseUser | None,
-                      values: dict[str, Any]) -> ExchangeConnection:
+def connection_validate_new(*, values: dict[str, Any]) -> None:
+    """Every rule a new connection must meet, without writing (the admin form uses it)."""
     exchange, api_type = values.get("exchange", ""), values.get("api_type", "")
     environment = values.get("environment", "")
     _check_capabilities(exchange=exchange, api_type=api_type, environment=environment)
     _check_credentials(exchange=exchange, environment=environment, values=values,
                        creating=True)
     _check_volume_factors(values)
+
+
+def connection_create(*, owner: AbstractBaseUser, actor: AbstractBaseUser | None,
+                      values: dict[str, Any]) -> ExchangeConnection:
+    connection_validate_new(values=values)
+    exchange, api_type = values["exchange"], values["api_type"]
+    environment = values["environment"]
     connection = ExchangeConnection(
         owner=owner, exchange=exchange,
         **{name: values[name] for name in PLAIN_FIELDS if name in values})
@@ -237,3 +244,19 @@ def connection_activate(*, connection: ExchangeConnection,
         raise Conflict("another activation for this owner won; try again") from None
     connection.refresh_from_db()
     return connection
+
+
+def connection_credentials_rotate() -> int:
+    """Re-encrypt every connection's credentials under the newest key; returns the count."""
+    count = 0
+    for pk in ExchangeConnection.objects.values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            connection = ExchangeConnection.objects.select_for_update().get(pk=pk)
+            ExchangeConnection.objects.filter(pk=pk).update(
+                api_key_encrypted=crypto.rotate(connection.api_key_encrypted),
+                api_secret_encrypted=crypto.rotate(connection.api_secret_encrypted),
+                passphrase_encrypted=crypto.rotate(connection.passphrase_encrypted),
+            )
+            sync_log_write(connection_id=pk, action="credentials_rotated", actor="system")
+        count += 1
+    return count

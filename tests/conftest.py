@@ -14,7 +14,6 @@ import pytest
 
 from config.redis_urls import with_db
 
-
 TEST_REDIS_DB = 9
 
 

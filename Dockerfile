@@ -1,0 +1,11 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY config config
+COPY exchanges exchanges
+COPY connections connections
+COPY orders orders
+COPY workers workers
+COPY manage.py ./
+RUN pip install --no-cache-dir .
+ENV DJANGO_SETTINGS_MODULE=config.settings

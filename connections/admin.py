@@ -1,0 +1,180 @@
+"""The operators' console. Every write goes through connections.services; secrets are set
+through password fields and never displayed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+
+from connections import services
+from connections.errors import ServiceError
+from connections.models import (
+    ConnectionState,
+    ConnectionSyncLog,
+    ExchangeConnection,
+    HealthCheck,
+)
+
+EDITABLE = ("owner", "name", "exchange", "api_type", "environment", "base_url", "ws_url",
+            "enabled")
+
+
+def _secret_field(label: str) -> forms.CharField:
+    return forms.CharField(
+        label=label, required=False, strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only. Leave blank to keep the stored value.")
+
+
+class ConnectionAdminForm(forms.ModelForm):
+    api_key = _secret_field("API key")
+    api_secret = _secret_field("API secret")
+    passphrase = _secret_field("Passphrase")
+    volume_factor_live = forms.DecimalField(max_digits=12, decimal_places=6, required=False)
+    volume_factor_preset = forms.DecimalField(max_digits=12, decimal_places=6, required=False)
+
+    class Meta:
+        model = ExchangeConnection
+        fields = EDITABLE
+
+    def service_values(self) -> dict[str, Any]:
+        """Cleaned data as the services take it: blank secrets and factors mean 'keep'."""
+        values = {name: self.cleaned_data[name] for name in EDITABLE
+                  if name in self.cleaned_data and name != "owner"}
+        for name in ("api_key", "api_secret", "passphrase", "volume_factor_live",
+                     "volume_factor_preset"):
+            if self.cleaned_data.get(name) not in (None, ""):
+                values[name] = self.cleaned_data[name]
+        return values
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            if self.instance._state.adding:
+                services.connection_validate_new(values=self.service_values())
+            elif cleaned.get("exchange") != self.instance.exchange:
+                raise forms.ValidationError({"exchange": "the exchange cannot change"})
+        except ServiceError as exc:
+            raise forms.ValidationError(exc.message) from None
+        return cleaned
+
+
+class ConnectionStateInline(admin.StackedInline):
+    model = ConnectionState
+    can_delete = False
+    extra = 0
+    readonly_fields = ("health_status", "circuit", "consecutive_failures", "opened_at",
+                       "last_check_at", "last_latency_ms", "last_heartbeat_at", "last_sync_at",
+                       "total_requests", "successful_requests", "failed_requests",
+                       "last_error_code", "last_error", "volume_factor_live",
+                       "volume_factor_preset", "test_results")
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ExchangeConnection)
+class ExchangeConnectionAdmin(admin.ModelAdmin):
+    form = ConnectionAdminForm
+    list_display = ("name", "owner", "exchange", "api_type", "environment", "enabled",
+                    "is_active", "health_status", "masked_api_key", "updated_at")
+    list_filter = ("exchange", "api_type", "environment", "state__health_status", "is_active",
+                   "enabled")
+    search_fields = ("name", "owner__username", "api_key_last4", "id")
+    list_select_related = ("owner", "state")
+    readonly_fields = ("id", "masked_api_key", "is_active", "created_at", "updated_at")
+    raw_id_fields = ("owner",)
+    inlines = (ConnectionStateInline,)
+    actions = ("activate_selected",)
+    fieldsets = (
+        (None, {"fields": ("id", "owner", "name", "exchange", "api_type", "environment",
+                           "enabled", "is_active")}),
+        ("Endpoints", {"fields": ("base_url", "ws_url")}),
+        ("Credentials", {"fields": ("masked_api_key", "api_key", "api_secret", "passphrase")}),
+        ("Volume factors", {"fields": ("volume_factor_live", "volume_factor_preset")}),
+        ("Times", {"fields": ("created_at", "updated_at")}),
+    )
+
+    @admin.display(description="health", ordering="state__health_status")
+    def health_status(self, obj: ExchangeConnection) -> str:
+        return obj.state.health_status if hasattr(obj, "state") else "unknown"
+
+    @admin.display(description="API key")
+    def masked_api_key(self, obj: ExchangeConnection) -> str:
+        return f"••••{obj.api_key_last4}" if obj.api_key_last4 else "—"
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
+                        form_url: str = "", extra_context: dict[str, Any] | None = None
+                        ) -> HttpResponse:
+        """A refusal from the services (rules, paper exchange down) becomes a message on
+        the same form; the surrounding transaction has rolled back."""
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceError as exc:
+            self.message_user(request, f"Not saved: {exc.message}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def save_model(self, request: HttpRequest, obj: ExchangeConnection,
+                   form: ConnectionAdminForm, change: bool) -> None:
+        values = form.service_values()
+        if change:
+            # the form already wrote its values onto obj; the service compares with the stored row
+            stored = ExchangeConnection.objects.get(pk=obj.pk)
+            services.connection_update(connection=stored, actor=request.user, values=values)
+            return
+        created = services.connection_create(owner=form.cleaned_data["owner"],
+                                             actor=request.user, values=values)
+        obj.pk = created.pk
+        obj._state.adding = False
+
+    def delete_model(self, request: HttpRequest, obj: ExchangeConnection) -> None:
+        try:
+            services.connection_delete(connection=obj, actor=request.user)
+        except ServiceError as exc:
+            self.message_user(request, f"Not deleted: {exc.message}", messages.ERROR)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for connection in queryset:
+            self.delete_model(request, connection)
+
+    @admin.action(description="Activate (one per owner)")
+    def activate_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for connection in queryset:
+            try:
+                services.connection_activate(connection=connection, actor=request.user)
+            except ServiceError as exc:
+                self.message_user(request, f"{connection.name}: {exc.message}", messages.ERROR)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ConnectionSyncLog)
+class ConnectionSyncLogAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "action", "connection_id", "actor")
+    list_filter = ("action",)
+    search_fields = ("connection_id", "actor")
+    date_hierarchy = "created_at"
+
+
+@admin.register(HealthCheck)
+class HealthCheckAdmin(ReadOnlyAdmin):
+    list_display = ("checked_at", "connection", "kind", "ok", "latency_ms", "error_code")
+    list_filter = ("ok", "kind", "connection__exchange")
+    list_select_related = ("connection",)
+    search_fields = ("connection__name", "error_code")
