@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from config.api import json_not_found
 from connections.views import ConnectionViewSet, SystemStatusView, TokenView
 
 router = SimpleRouter(trailing_slash=False)
@@ -15,6 +16,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include(router.urls)),
+    # Unknown API paths answer the JSON error body even with DEBUG on.
+    re_path(r"^api(/.*)?$", json_not_found),
 ]
 
 handler404 = "config.api.json_not_found"

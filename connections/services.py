@@ -17,9 +17,13 @@ from connections.models import ConnectionState, ConnectionSyncLog, ExchangeConne
 from connections.paper import (
     PaperCredentials,
     paper_account_upsert,
+    paper_base_url,
     paper_credentials_generate,
+    paper_ws_url,
 )
+from exchanges.base import Connector, Credentials, Throttle
 from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES, capability
+from exchanges.registry import connector_class
 
 SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
 STATE_FIELDS = ("volume_factor_live", "volume_factor_preset")
@@ -260,3 +264,19 @@ def connection_credentials_rotate() -> int:
             sync_log_write(connection_id=pk, action="credentials_rotated", actor="system")
         count += 1
     return count
+
+
+def connection_connector(*, connection: ExchangeConnection,
+                         throttle: Throttle | None = None) -> Connector:
+    """The one place a connection becomes a ready connector: decrypted credentials, the
+    environment, its URLs (paper ones derived from PAPER_EXCHANGE_URL), the throttle."""
+    credentials = connection_credentials(connection=connection)
+    base_url, ws_url = connection.base_url or None, connection.ws_url or None
+    if connection.environment == "paper":
+        base_url = base_url or paper_base_url(connection.exchange)
+        ws_url = ws_url or paper_ws_url(connection.exchange)
+    return connector_class(connection.exchange)(
+        credentials=Credentials(credentials["api_key"], credentials["api_secret"],
+                                credentials["passphrase"]),
+        api_type=connection.api_type, environment=connection.environment,
+        base_url=base_url, ws_url=ws_url, throttle=throttle)

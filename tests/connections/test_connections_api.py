@@ -208,3 +208,10 @@ def test_one_active_connection_per_owner_is_a_database_constraint(owner):
     ExchangeConnection.objects.filter(pk=first.pk).update(is_active=True)
     with pytest.raises(IntegrityError), transaction.atomic():
         ExchangeConnection.objects.filter(pk=second.pk).update(is_active=True)
+
+
+def test_unknown_api_path_answers_json_even_with_debug_on(owner_client, settings):
+    settings.DEBUG = True
+    response = owner_client.get("/api/nope/deeper")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
