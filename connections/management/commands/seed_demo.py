@@ -1,12 +1,18 @@
-"""The demo for `make run`: an admin user and, when the paper exchange answers, one paper
-connection per exchange. Safe to run again."""
+"""The demo for `make run`: an admin user and one paper connection per exchange.
+
+Safe to run again. ``--paper`` adds the paper connections, waiting up to ``--wait`` seconds
+for the paper exchange to answer (the Procfile's web process runs it once the stack is up).
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import requests
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from connections.errors import ServiceError
 from connections.models import ExchangeConnection
@@ -17,8 +23,28 @@ DEMO_USERNAME = "admin"
 DEMO_PASSWORD = "exchange-connect-demo"
 
 
+def _paper_answers(wait_seconds: float) -> bool:
+    deadline = time.monotonic() + wait_seconds
+    url = f"{settings.PAPER_EXCHANGE_URL.rstrip('/')}/_paper/health"
+    while True:
+        try:
+            if requests.get(url, timeout=2).ok:
+                return True
+        except requests.RequestException:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.5)
+
+
 class Command(BaseCommand):
-    help = "Create the demo admin user and paper connections."
+    help = "Create the demo admin user and, with --paper, paper connections."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--paper", action="store_true",
+                            help="also create one paper connection per exchange")
+        parser.add_argument("--wait", type=float, default=0.0,
+                            help="seconds to wait for the paper exchange")
 
     def handle(self, *args: Any, **options: Any) -> None:
         user_model = get_user_model()
@@ -28,6 +54,11 @@ class Command(BaseCommand):
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
         self.stdout.write(f"Demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}")
+        if not options["paper"]:
+            return
+        if not _paper_answers(options["wait"]):
+            self.stdout.write("paper exchange not reachable: no paper connections seeded")
+            return
         for exchange, offered in CAPABILITIES.items():
             if ExchangeConnection.objects.filter(owner=user, exchange=exchange,
                                                  environment="paper").exists():
@@ -37,6 +68,6 @@ class Command(BaseCommand):
                 connection_create(owner=user, actor=user, values={
                     "name": f"Paper {exchange}", "exchange": exchange, "api_type": api_type,
                     "environment": "paper"})
+                self.stdout.write(f"paper connection seeded: {exchange} {api_type}")
             except ServiceError as exc:
                 self.stdout.write(f"paper {exchange}: skipped ({exc.message})")
-                break
