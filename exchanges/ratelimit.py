@@ -1,0 +1,240 @@
+"""The cluster-wide rate limiter: one atomic Lua script in Redis for every process at once.
+
+Per exchange (everything behind one source IP shares it): sliding 1 s and 60 s windows of
+request weight, a concurrency cap made of leases that expire (a killed process cannot leak
+a slot), and a pause that holds every process after a rate-limit answer. Per API key:
+optional per-endpoint windows (``KEY_LIMITS`` of each exchange module). Time is Redis's own
+clock, so processes on machines with skewed clocks still agree.
+
+``RedisThrottle`` is the connector's ``throttle``: a call waits up to ``max_wait`` seconds
+for room, otherwise raises ``RateLimited(retry_after)`` so a Celery task can retry with a
+countdown instead of holding a worker.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import redis
+
+from exchanges.errors import RateLimited
+from exchanges.limits import ExchangeLimit
+
+LEASE_SECONDS = 30  # longer than any request (10 s timeout), short enough to heal quickly
+DEFAULT_MAX_WAIT_SECONDS = 1.0
+
+# KEYS: 1 second-window zset, 2 minute-window zset, 3 leases zset, 4 pause key,
+#       5 per-key zset (or "" for none)
+# ARGV: 1 weight, 2 per-second budget, 3 per-minute budget, 4 concurrency cap,
+#       5 lease id, 6 lease ms, 7 per-key count, 8 per-key window ms
+# Returns {0, now_ms} when granted (lease taken, weight recorded), else {wait_ms, now_ms}.
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local weight = tonumber(ARGV[1])
+local pause = redis.call('PTTL', KEYS[4])
+if pause > 0 then return {pause, now} end
+
+local function window_sum(key, span)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - span)
+  local sum, oldest = 0, nil
+  local entries = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+  for i = 1, #entries, 2 do
+    local w = tonumber(string.match(entries[i], ':(%d+)$'))
+    sum = sum + w
+    if oldest == nil then oldest = tonumber(entries[i + 1]) end
+  end
+  return sum, oldest
+end
+
+local function wait_for(key, span, budget)
+  if weight > budget then return 1000 end
+  local sum = window_sum(key, span)
+  if sum + weight <= budget then return 0 end
+  -- wait until enough of the oldest entries leave the window
+  local entries = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+  local excess = sum + weight - budget
+  for i = 1, #entries, 2 do
+    excess = excess - tonumber(string.match(entries[i], ':(%d+)$'))
+    if excess <= 0 then return math.max(1, tonumber(entries[i + 1]) + span - now + 1) end
+  end
+  return span
+end
+
+local wait = math.max(wait_for(KEYS[1], 1000, tonumber(ARGV[2])),
+                      wait_for(KEYS[2], 60000, tonumber(ARGV[3])))
+if KEYS[5] ~= '' then
+  local count, span = tonumber(ARGV[7]), tonumber(ARGV[8])
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - span)
+  if redis.call('ZCARD', KEYS[5]) >= count then
+    local oldest = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
+    wait = math.max(wait, tonumber(oldest[2]) + span - now + 1)
+  end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[4]) then
+  local soonest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  wait = math.max(wait, math.min(50, tonumber(soonest[2]) - now))
+end
+if wait > 0 then return {wait, now} end
+
+local member = ARGV[5] .. ':' .. ARGV[1]
+redis.call('ZADD', KEYS[1], now, member)
+redis.call('ZADD', KEYS[2], now, member)
+redis.call('PEXPIRE', KEYS[1], 2000)
+redis.call('PEXPIRE', KEYS[2], 61000)
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[6]), ARGV[5])
+redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[6]) + 1000)
+if KEYS[5] ~= '' then
+  redis.call('ZADD', KEYS[5], now, ARGV[5])
+  redis.call('PEXPIRE', KEYS[5], tonumber(ARGV[8]) + 1000)
+end
+return {0, now}
+"""
+
+# Record weight the exchange says it counted beyond ours (usage headers).
+# KEYS: 1 minute-window zset; ARGV: 1 weight the exchange reports, 2 a unique id
+_RECONCILE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)
+local sum = 0
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  sum = sum + tonumber(string.match(member, ':(%d+)$'))
+end
+local missing = tonumber(ARGV[1]) - sum
+if missing > 0 then
+  redis.call('ZADD', KEYS[1], now, ARGV[2] .. ':' .. missing)
+  redis.call('PEXPIRE', KEYS[1], 61000)
+  return missing
+end
+return 0
+"""
+
+# KEYS: 1 pause key; ARGV: 1 pause ms. Keeps the longer of the current and the new pause.
+_PAUSE = """
+local current = redis.call('PTTL', KEYS[1])
+if current < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], '1', 'PX', tonumber(ARGV[1]))
+end
+return math.max(current, tonumber(ARGV[1]))
+"""
+
+
+@dataclass(frozen=True)
+class Usage:
+    weight_last_second: int
+    weight_last_minute: int
+    in_flight: int
+    paused_for_seconds: float
+    per_minute_budget: int
+
+    @property
+    def percent_of_minute(self) -> float:
+        return round(100.0 * self.weight_last_minute / self.per_minute_budget, 1)
+
+
+class RateLimiter:
+    """The shared budget of one exchange (per source IP), in Redis."""
+
+    def __init__(self, client: redis.Redis, exchange: str, limit: ExchangeLimit, *,
+                 namespace: str = "ec:rl", lease_seconds: float = LEASE_SECONDS) -> None:
+        self.client = client
+        self.lease_ms = int(lease_seconds * 1000)
+        self.exchange = exchange
+        self.limit = limit
+        self.prefix = f"{namespace}:{exchange}"
+        self._acquire = client.register_script(_ACQUIRE)
+        self._reconcile = client.register_script(_RECONCILE)
+        self._pause = client.register_script(_PAUSE)
+
+    def _keys(self, key_scope: str) -> list[str]:
+        return [f"{self.prefix}:1s", f"{self.prefix}:60s", f"{self.prefix}:leases",
+                f"{self.prefix}:pause", key_scope]
+
+    def try_acquire(self, weight: int, *, lease_id: str, key_scope: str = "",
+                    key_limit: tuple[int, float] | None = None) -> float:
+        """0 when granted (the lease is held), else seconds to wait before trying again."""
+        count, window = key_limit or (0, 0)
+        wait_ms, _ = self._acquire(keys=self._keys(key_scope if key_limit else ""), args=[
+            weight, self.limit.per_second, self.limit.per_minute, self.limit.concurrent,
+            lease_id, self.lease_ms, count, int(window * 1000)])
+        return int(wait_ms) / 1000.0
+
+    def release(self, lease_id: str) -> None:
+        self.client.zrem(f"{self.prefix}:leases", lease_id)
+
+    def pause(self, seconds: float) -> None:
+        self._pause(keys=[f"{self.prefix}:pause"], args=[max(1, int(seconds * 1000))])
+
+    def reconcile_usage(self, used_weight: int) -> int:
+        """The exchange counted ``used_weight`` in its minute: add what we missed."""
+        return int(self._reconcile(keys=[f"{self.prefix}:60s"],
+                                   args=[used_weight, uuid.uuid4().hex]))
+
+    def usage(self) -> Usage:
+        now_ms = _redis_now_ms(self.client)
+        pipe = self.client.pipeline()
+        pipe.zrangebyscore(f"{self.prefix}:1s", now_ms - 1000, "+inf")
+        pipe.zrangebyscore(f"{self.prefix}:60s", now_ms - 60000, "+inf")
+        pipe.zcount(f"{self.prefix}:leases", now_ms, "+inf")
+        pipe.pttl(f"{self.prefix}:pause")
+        second, minute, in_flight, pause_ms = pipe.execute()
+        return Usage(weight_last_second=_weights(second), weight_last_minute=_weights(minute),
+                     in_flight=int(in_flight), paused_for_seconds=max(pause_ms, 0) / 1000,
+                     per_minute_budget=self.limit.per_minute)
+
+
+class RedisThrottle:
+    """A connector's throttle backed by ``RateLimiter`` (the ``Throttle`` protocol)."""
+
+    def __init__(self, limiter: RateLimiter, *, key_id: str = "",
+                 key_limits: Mapping[str, tuple[int, float]] | None = None,
+                 max_wait: float = DEFAULT_MAX_WAIT_SECONDS,
+                 sleep: callable = time.sleep) -> None:  # type: ignore[valid-type]
+        self.limiter = limiter
+        self.key_id = key_id
+        self.key_limits = dict(key_limits or {})
+        self.max_wait = max_wait
+        self.sleep = sleep
+
+    @contextmanager
+    def __call__(self, weight: int, *, endpoint: str) -> Iterator[None]:
+        lease_id = uuid.uuid4().hex
+        key_limit = self.key_limits.get(endpoint)
+        key_scope = f"{self.limiter.prefix}:key:{self.key_id}:{endpoint}" if key_limit else ""
+        waited = 0.0
+        while True:
+            wait = self.limiter.try_acquire(weight, lease_id=lease_id, key_scope=key_scope,
+                                            key_limit=key_limit)
+            if wait == 0:
+                break
+            if waited + wait > self.max_wait:
+                raise RateLimited(f"{self.limiter.exchange} budget exhausted; retry later",
+                                  retry_after=max(wait, 0.05), exchange=self.limiter.exchange)
+            self.sleep(wait)
+            waited += wait
+        try:
+            yield
+        finally:
+            self.limiter.release(lease_id)
+
+    def report_usage(self, *, used_weight: int, window_seconds: int) -> None:
+        if window_seconds == 60:
+            self.limiter.reconcile_usage(used_weight)
+
+    def pause(self, seconds: float, *, reason: str) -> None:
+        self.limiter.pause(seconds)
+
+
+def _weights(members: list[bytes]) -> int:
+    return sum(int(member.rsplit(b":", 1)[1]) for member in members)
+
+
+def _redis_now_ms(client: redis.Redis) -> int:
+    seconds, micros = client.time()
+    return int(seconds) * 1000 + int(micros) // 1000

@@ -1,0 +1,178 @@
+"""The Redis limiter holds every process to one budget (real Redis, real processes)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+import uuid
+
+import pytest
+import redis
+
+from exchanges.errors import RateLimited
+from exchanges.limits import ExchangeLimit
+from exchanges.ratelimit import RateLimiter, RedisThrottle
+
+
+def redis_client() -> redis.Redis:
+    return redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9"))
+
+
+@pytest.fixture
+def namespace():
+    name = f"test:rl:{uuid.uuid4().hex}"
+    yield name
+    client = redis_client()
+    for key in client.scan_iter(f"{name}:*"):
+        client.delete(key)
+
+
+def limiter(namespace, **limits) -> RateLimiter:
+    values = {"per_second": 5, "per_minute": 100, "concurrent": 10}
+    values.update(limits)
+    return RateLimiter(redis_client(), "bybit", ExchangeLimit(**values), namespace=namespace)
+
+
+def grant(rl: RateLimiter, weight: int = 1) -> float:
+    return rl.try_acquire(weight, lease_id=uuid.uuid4().hex)
+
+
+def test_requests_within_the_per_second_budget_are_granted_and_the_next_waits(namespace):
+    rl = limiter(namespace, per_second=5)
+    assert [grant(rl) for _ in range(5)] == [0, 0, 0, 0, 0]
+    wait = grant(rl)
+    assert 0 < wait <= 1.0
+
+
+def test_weights_count_against_the_budget(namespace):
+    rl = limiter(namespace, per_second=10)
+    assert grant(rl, weight=8) == 0
+    assert grant(rl, weight=3) > 0
+    assert grant(rl, weight=2) == 0
+
+
+def test_the_minute_budget_holds_across_seconds(namespace):
+    rl = limiter(namespace, per_second=100, per_minute=6)
+    assert [grant(rl, 2) for _ in range(3)] == [0, 0, 0]
+    wait = grant(rl, 1)
+    assert 1.0 < wait <= 60.0
+
+
+def test_a_request_heavier_than_the_budget_is_never_granted(namespace):
+    rl = limiter(namespace, per_second=5)
+    assert grant(rl, weight=6) > 0
+
+
+def test_concurrency_leases_cap_in_flight_requests_and_expire(namespace):
+    rl = RateLimiter(redis_client(), "okx", ExchangeLimit(100, 1000, 2), namespace=namespace,
+                     lease_seconds=0.3)
+    assert grant(rl) == 0 and grant(rl) == 0
+    assert grant(rl) > 0, "a third request must wait for a lease"
+    time.sleep(0.35)  # a killed holder's lease expires by itself
+    assert grant(rl) == 0
+
+
+def test_releasing_a_lease_frees_the_slot(namespace):
+    rl = limiter(namespace, concurrent=1)
+    assert rl.try_acquire(1, lease_id="a") == 0
+    assert grant(rl) > 0
+    rl.release("a")
+    assert grant(rl) == 0
+
+
+def test_a_pause_holds_every_limiter_on_the_same_exchange(namespace):
+    first, second = limiter(namespace), limiter(namespace)
+    first.pause(2.0)
+    wait = grant(second)
+    assert 1.5 < wait <= 2.0
+    assert second.usage().paused_for_seconds > 1.5
+
+
+def test_a_shorter_pause_never_shortens_a_longer_one(namespace):
+    rl = limiter(namespace)
+    rl.pause(5.0)
+    rl.pause(1.0)
+    assert grant(rl) > 4.0
+
+
+def test_usage_headers_tighten_the_budget_when_the_exchange_counted_more(namespace):
+    rl = limiter(namespace, per_second=100, per_minute=50)
+    assert grant(rl, 5) == 0
+    assert rl.reconcile_usage(48) == 43, "the exchange's 48 includes our own 5"
+    assert rl.usage().weight_last_minute == 48
+    assert grant(rl, 3) > 0
+    assert grant(rl, 2) == 0
+    assert rl.reconcile_usage(10) == 0, "a lower count never loosens our own"
+
+
+def test_usage_reports_percent_of_the_minute_budget(namespace):
+    rl = limiter(namespace, per_second=100, per_minute=200)
+    for _ in range(10):
+        grant(rl, 5)
+    usage = rl.usage()
+    assert usage.weight_last_minute == 50 and usage.percent_of_minute == 25.0
+
+
+def test_throttle_waits_briefly_then_raises_rate_limited_with_retry_after(namespace):
+    rl = limiter(namespace, per_second=100, per_minute=2)
+    throttle = RedisThrottle(rl, max_wait=1.0)
+    with throttle(1, endpoint="/x"), throttle(1, endpoint="/y"):
+        pass
+    with pytest.raises(RateLimited) as caught, throttle(1, endpoint="/z"):
+        pass
+    assert 1.0 < caught.value.retry_after <= 61.0
+
+
+def test_throttle_releases_its_lease_even_when_the_request_fails(namespace):
+    rl = limiter(namespace, concurrent=1)
+    throttle = RedisThrottle(rl)
+    with pytest.raises(ValueError), throttle(1, endpoint="/x"):
+        raise ValueError("request failed")
+    assert rl.usage().in_flight == 0
+
+
+def test_per_key_limits_apply_to_one_key_and_endpoint_only(namespace):
+    rl = limiter(namespace, per_second=100)
+    slept: list[float] = []
+    throttle = RedisThrottle(rl, key_id="k1", key_limits={"/balance": (2, 2.0)},
+                             max_wait=0.0, sleep=slept.append)
+    for _ in range(2):
+        with throttle(1, endpoint="/balance"):
+            pass
+    with pytest.raises(RateLimited), throttle(1, endpoint="/balance"):
+        pass
+    with throttle(1, endpoint="/other"):
+        pass
+    other_key = RedisThrottle(rl, key_id="k2", key_limits={"/balance": (2, 2.0)})
+    with other_key(1, endpoint="/balance"):
+        pass
+
+
+def _hammer(namespace: str, seconds: float, queue) -> None:
+    rl = RateLimiter(redis_client(), "binance", ExchangeLimit(10, 1200, 10),
+                     namespace=namespace)
+    granted: list[int] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        lease = uuid.uuid4().hex
+        if rl.try_acquire(1, lease_id=lease) == 0:
+            granted.append(int(time.time() * 1000))
+            rl.release(lease)
+    queue.put(granted)
+
+
+def test_four_processes_together_never_exceed_the_per_second_budget(namespace):
+    queue = multiprocessing.get_context("spawn").Queue()
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_hammer, args=(namespace, 2.5, queue)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    grants = sorted(t for _ in workers for t in queue.get(timeout=30))
+    for worker in workers:
+        worker.join(timeout=10)
+    assert len(grants) >= 20, "the budget was not used"
+    for index, start in enumerate(grants):
+        in_window = [t for t in grants[index:index + 20] if t < start + 1000]
+        # our clock and Redis's may differ by a millisecond or two at the window's edge
+        assert len(in_window) <= 11
