@@ -56,7 +56,7 @@ def test_the_minute_budget_holds_across_seconds(namespace):
     rl = limiter(namespace, per_second=100, per_minute=6)
     assert [grant(rl, 2) for _ in range(3)] == [0, 0, 0]
     wait = grant(rl, 1)
-    assert 1.0 < wait <= 60.0
+    assert 1.0 < wait <= 60.001
 
 
 def test_a_request_heavier_than_the_budget_is_never_granted(namespace):
@@ -168,11 +168,13 @@ def test_four_processes_together_never_exceed_the_per_second_budget(namespace):
     workers = [context.Process(target=_hammer, args=(namespace, 2.5, queue)) for _ in range(4)]
     for worker in workers:
         worker.start()
-    grants = sorted(t for _ in workers for t in queue.get(timeout=30))
+    counts = [len(queue.get(timeout=30)) for _ in workers]
     for worker in workers:
         worker.join(timeout=10)
-    assert len(grants) >= 20, "the budget was not used"
+    assert sum(counts) >= 20 and all(counts), "every process got a share of the budget"
+    # the grant times as Redis recorded them (its own clock, one for every process)
+    grants = sorted(int(score) for _, score in redis_client().zrange(
+        f"{namespace}:binance:60s", 0, -1, withscores=True))
+    assert len(grants) == sum(counts)
     for index, start in enumerate(grants):
-        in_window = [t for t in grants[index:index + 20] if t < start + 1000]
-        # our clock and Redis's may differ by a millisecond or two at the window's edge
-        assert len(in_window) <= 11
+        assert len([t for t in grants[index:] if t < start + 1000]) <= 10
