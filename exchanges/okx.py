@@ -387,8 +387,7 @@ class OkxConnector(Connector):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._swaps: dict[str, Instrument] = {}   # instId -> linear swap, for ctVal
-        self._swaps_loaded = False
+        self._swaps: dict[str, Instrument] | None = None   # instId -> linear swap (ctVal)
 
     # -- pipeline ---------------------------------------------------------------------------
 
@@ -456,13 +455,18 @@ class OkxConnector(Connector):
         return {"spot": ("SPOT",), "margin": ("MARGIN",)}.get(self.api_type,
                                                                ("SPOT", "MARGIN"))
 
-    def _swap(self, inst_id: str) -> Instrument:
-        if inst_id not in self._swaps and not self._swaps_loaded:
+    def _linear_swaps(self) -> dict[str, Instrument]:
+        """Loaded once per connector: contract values do not change under a running task."""
+        if self._swaps is None:
             self._load_instruments("SWAP")
-        if inst_id not in self._swaps:
+        assert self._swaps is not None
+        return self._swaps
+
+    def _swap(self, inst_id: str) -> Instrument:
+        if inst_id not in self._linear_swaps():
             raise errors.InvalidRequest(f"OKX lists no linear swap {inst_id}", exchange=NAME,
                                         code="51001")
-        return self._swaps[inst_id]
+        return self._linear_swaps()[inst_id]
 
     def _contract_value(self, inst_id: str) -> Decimal:
         return self._swap(inst_id).contract_value if is_swap(inst_id) else ONE
@@ -472,9 +476,7 @@ class OkxConnector(Connector):
         inst_id = raw.get("instId", "")
         if not is_swap(inst_id):
             return raw.get("instType", "SPOT") in ("SPOT", "MARGIN")
-        if inst_id not in self._swaps and not self._swaps_loaded:
-            self._load_instruments("SWAP")
-        return inst_id in self._swaps
+        return inst_id in self._linear_swaps()
 
     def _parse_order(self, raw: dict[str, Any]) -> ExchangeOrder:
         return parse_order(raw, self._contract_value(raw["instId"]))
@@ -484,7 +486,6 @@ class OkxConnector(Connector):
         found = [i for i in map(parse_instrument, self._data(call)) if i is not None]
         if inst_type == "SWAP":
             self._swaps = {i.exchange_symbol: i for i in found}
-            self._swaps_loaded = True
         return found
 
     def _pages(self, path: str, params: list[tuple[str, str]]) -> Iterator[dict[str, Any]]:

@@ -423,7 +423,10 @@ class PionexConnector(Connector):
     def server_time(self) -> int:
         # no time endpoint: every envelope carries the server time in ms
         call = Call("GET", TICKERS, params=[("symbol", PROBE_SYMBOLS["spot"])])
-        return int(self.request(call).payload["timestamp"])
+        stamp = self.request(call).payload.get("timestamp")
+        if not isinstance(stamp, int):
+            raise errors.ExchangeError("no server timestamp in the answer", exchange=self.name)
+        return stamp
 
     def check_credentials(self) -> CredentialCheck:
         self.balances()

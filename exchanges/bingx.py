@@ -1,0 +1,689 @@
+"""BingX: spot and USDT-M perpetual swaps, one REST host, HMAC-SHA256 query-string signing.
+
+Facts: shared/exchanges/bingx.md. Every private call carries ``timestamp`` + ``recvWindow``;
+the parameters are sorted a-z, signed as ``k=v&...`` over the raw values and sent in the
+query string (GET, POST and DELETE alike, empty body), with ``signature`` last and the key in
+``X-BX-APIKEY``. Responses are ``{code, msg, data}``; ``code`` 0 means success even though
+errors usually come with HTTP 200. The VST demo (testnet) simulates only the perpetuals.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_UP, Decimal
+from typing import Any
+
+from exchanges import errors
+from exchanges.base import (
+    Balance,
+    Call,
+    Connector,
+    CredentialCheck,
+    ExchangeOrder,
+    Instrument,
+    OrderRequest,
+    Position,
+    Response,
+    Ticker,
+    decimal_or_none,
+    format_decimal,
+    require_one_id,
+)
+from exchanges.capabilities import capability
+from exchanges.limits import DEFAULT_LIMITS
+from exchanges.symbols import Market
+
+# -- URLs ---------------------------------------------------------------------------------
+
+LIVE_REST = "https://open-api.bingx.com"
+VST_REST = "https://open-api-vst.bingx.com"
+# (environment, product) -> REST root. Paper connections always bring their own base_url.
+REST_HOSTS = {
+    ("live", "spot"): LIVE_REST,
+    ("live", "linear"): LIVE_REST,
+    ("testnet", "linear"): VST_REST,     # VST has no spot
+}
+WS_HOSTS = {
+    ("live", "spot"): "wss://open-api-ws.bingx.com",
+    ("live", "linear"): "wss://open-api-swap.bingx.com",
+    ("testnet", "linear"): "wss://vst-open-api-ws.bingx.com",
+}
+WS_PATHS = {"spot": "/market", "linear": "/swap-market"}   # ?listenKey=<key> for private
+
+# -- endpoint paths -----------------------------------------------------------------------
+
+SERVER_TIME = "/openApi/swap/v2/server/time"       # same host for both products
+API_PERMISSIONS = "/openApi/v1/account/apiPermissions"
+SPOT_SYMBOLS = "/openApi/spot/v1/common/symbols"
+SPOT_TICKER = "/openApi/spot/v1/ticker/24hr"
+SPOT_BALANCE = "/openApi/spot/v1/account/balance"
+SPOT_ORDER = "/openApi/spot/v1/trade/order"
+SPOT_CANCEL = "/openApi/spot/v1/trade/cancel"
+SPOT_CANCEL_ALL = "/openApi/spot/v1/trade/cancelOpenOrders"
+SPOT_QUERY = "/openApi/spot/v1/trade/query"
+SPOT_OPEN_ORDERS = "/openApi/spot/v1/trade/openOrders"
+SPOT_HISTORY = "/openApi/spot/v1/trade/historyOrders"
+SWAP_CONTRACTS = "/openApi/swap/v2/quote/contracts"
+SWAP_TICKER = "/openApi/swap/v2/quote/ticker"
+SWAP_BALANCE = "/openApi/swap/v3/user/balance"
+SWAP_ORDER = "/openApi/swap/v2/trade/order"        # POST place, DELETE cancel, GET query
+SWAP_CANCEL_ALL = "/openApi/swap/v2/trade/allOpenOrders"
+SWAP_OPEN_ORDERS = "/openApi/swap/v2/trade/openOrders"
+SWAP_HISTORY = "/openApi/swap/v2/trade/allOrders"
+SWAP_POSITIONS = "/openApi/swap/v2/user/positions"
+SWAP_POSITION_MODE = "/openApi/swap/v1/positionSide/dual"
+SWAP_LEVERAGE = "/openApi/swap/v2/trade/leverage"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """What differs between the two products: paths, methods and client-id parameter names."""
+
+    instruments: str
+    ticker: str
+    balance: str
+    place: str
+    cancel: tuple[str, str]          # (method, path)
+    cancel_all: tuple[str, str]
+    query: str
+    open_orders: str
+    history: str
+    new_client_id: str               # parameter naming our id when placing
+    client_id: str                   # parameter naming it in cancel / query
+
+
+ENDPOINTS = {
+    "spot": Endpoints(SPOT_SYMBOLS, SPOT_TICKER, SPOT_BALANCE, SPOT_ORDER, ("POST", SPOT_CANCEL),
+                      ("POST", SPOT_CANCEL_ALL), SPOT_QUERY, SPOT_OPEN_ORDERS, SPOT_HISTORY,
+                      new_client_id="newClientOrderId", client_id="clientOrderID"),
+    "linear": Endpoints(SWAP_CONTRACTS, SWAP_TICKER, SWAP_BALANCE, SWAP_ORDER,
+                        ("DELETE", SWAP_ORDER), ("DELETE", SWAP_CANCEL_ALL), SWAP_ORDER,
+                        SWAP_OPEN_ORDERS, SWAP_HISTORY,
+                        new_client_id="clientOrderId", client_id="clientOrderId"),
+}
+
+# -- rate limits --------------------------------------------------------------------------
+
+# BingX counts requests, not weights (facts section 5): every endpoint weighs 1.
+WEIGHTS: dict[str, int] = {}
+
+# Per-account limits (count, seconds). One path serves swap place (10/s), cancel and query
+# (5/s, the docs' usual swap figure), so SWAP_ORDER takes the stricter 5/s.
+KEY_LIMITS: dict[str, tuple[int, int]] = {
+    SWAP_ORDER: (5, 1),
+    SWAP_CANCEL_ALL: (5, 1),
+    SWAP_OPEN_ORDERS: (5, 1),
+    SWAP_HISTORY: (5, 1),
+    SWAP_BALANCE: (5, 1),
+    SWAP_POSITIONS: (5, 1),
+    SWAP_POSITION_MODE: (5, 1),
+    SWAP_LEVERAGE: (5, 1),
+    SPOT_ORDER: (5, 1),
+    SPOT_CANCEL: (5, 1),
+    SPOT_CANCEL_ALL: (2, 1),
+    SPOT_QUERY: (10, 1),
+    API_PERMISSIONS: (5, 1),
+}
+
+# Pauses for bare HTTP answers: 429 waits out BingX's 10 s IP window; 403 (firewall) and
+# 418 (auto-ban after ignoring 429s) "recover after 5 minutes".
+# UNVERIFIED: BingX states no pause for 429 or 418; 10 s and 300 s are our reading.
+HTTP_PAUSE_SECONDS = {429: 10.0, 418: 300.0, 403: 300.0}
+# UNVERIFIED: the meaning of X-RateLimit-Requests-Remain's window is not documented; when it
+# reports 0 left we count the whole per-second budget as used so the limiter holds off.
+REMAIN_HEADER = "X-RateLimit-Requests-Remain"
+
+# -- order status -------------------------------------------------------------------------
+
+STATUS_MAP = {
+    "NEW": "open",
+    "PENDING": "open",
+    "WORKING": "open",               # UNVERIFIED (JKorf enum, trigger orders)
+    "RUNNING": "open",
+    "PARTIALLY_FILLED": "partially_filled",
+    "FILLED": "filled",
+    "CANCELED": "canceled",
+    "CANCELLED": "canceled",         # swap cancel responses spell it this way
+    "FAILED": "rejected",
+    "EXPIRED": "expired",
+}
+
+TIME_IN_FORCE = {"GTC": "GTC", "IOC": "IOC", "FOK": "FOK", "POST_ONLY": "PostOnly"}
+SPOT_MARKET_BUY_BUFFER = Decimal("1.01")    # quote amount = quantity x ask x 1.01
+QUOTE_STEP = Decimal("0.00000001")
+HISTORY_SPAN_MS = 7 * 24 * 3600 * 1000      # allOrders refuses ranges over 7 days (80014)
+
+# -- signing (pure) -----------------------------------------------------------------------
+
+
+def sign(secret: str, payload: str) -> str:
+    """Lowercase hex HMAC-SHA256 of the parameter string."""
+    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+def signing_payload(params: Sequence[tuple[str, str]]) -> str:
+    """``k=v&...`` over the raw, un-encoded values, in the order they are sent."""
+    return "&".join(f"{key}={value}" for key, value in params)
+
+
+def signed_params(params: Sequence[tuple[str, str]], *, secret: str, timestamp_ms: int,
+                  recv_window_ms: int) -> list[tuple[str, str]]:
+    """The parameters sorted a-z with recvWindow and timestamp, then ``signature`` last."""
+    ordered = sorted([*params, ("recvWindow", str(recv_window_ms)),
+                      ("timestamp", str(timestamp_ms))])
+    return [*ordered, ("signature", sign(secret, signing_payload(ordered)))]
+
+
+# -- symbols ------------------------------------------------------------------------------
+
+
+def to_exchange_symbol(market: Market) -> str:
+    """BTC/USDT and BTC/USDT:USDT are both BTC-USDT; the endpoint tells the product."""
+    return f"{market.base}-{market.quote}"
+
+
+def to_unified_symbol(exchange_symbol: str, kind: str) -> str:
+    base, _, quote = str(exchange_symbol).upper().partition("-")
+    if not base or not quote:
+        raise errors.InvalidRequest(f"not a BingX symbol: {exchange_symbol!r}", exchange="bingx")
+    return f"{base}/{quote}:{quote}" if kind == "linear" else f"{base}/{quote}"
+
+
+# -- parsers ------------------------------------------------------------------------------
+
+
+def _positive(value: Any) -> Decimal | None:
+    number = decimal_or_none(value)
+    return number if number is not None and number > 0 else None
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if value not in (None, "", 0, "0") else None
+
+
+# Swap (data.order):   {"symbol": "BTC-USDT", "orderId": 1735950529123455000, "side": "BUY",
+#   "positionSide": "BOTH", "type": "LIMIT", "origQty": "0.0100", "price": "50000.0",
+#   "executedQty": "0.0000", "avgPrice": "0.0", "cumQuote": "0", "status": "PENDING",
+#   "time": 1700000000000, "updateTime": 1700000000000, "clientOrderId": "ec0123..."}
+# Spot (data):         {"symbol": "BTC-USDT", "orderId": 1735950529123455000, "price": "50000",
+#   "origQty": "0.01", "executedQty": "0", "cummulativeQuoteQty": "0", "status": "PENDING",
+#   "type": "LIMIT", "side": "BUY", "time": ..., "updateTime": ..., "clientOrderID": "ec01..."}
+def parse_order(raw: Mapping[str, Any], kind: str) -> ExchangeOrder:
+    """One order in our shape. A missing status (swap place answers) means just accepted."""
+    raw_status = str(raw.get("status") or "NEW").upper()
+    executed = decimal_or_none(raw.get("executedQty")) or Decimal("0")
+    # quote-sized spot market buys report origQty 0: the base amount is what was filled
+    quantity = _positive(raw.get("origQty")) or executed
+    quote = _positive(raw.get("cumQuote")) or _positive(raw.get("cummulativeQuoteQty"))
+    average = _positive(raw.get("avgPrice"))
+    if average is None and quote is not None and executed > 0:
+        average = quote / executed
+    client_id = raw.get("clientOrderId") or raw.get("clientOrderID") or None
+    return ExchangeOrder(
+        symbol=to_unified_symbol(raw.get("symbol", ""), kind),
+        client_order_id=client_id,
+        exchange_order_id=str(raw.get("orderId", "")),
+        status=STATUS_MAP.get(raw_status, "open"),
+        side=str(raw.get("side", "")).lower(),
+        type=str(raw.get("type", "")).lower(),
+        quantity=quantity,
+        filled_quantity=executed,
+        average_price=average,
+        price=_positive(raw.get("price")),
+        raw_status=raw_status,
+        created_at_ms=_int_or_none(raw.get("time") or raw.get("transactTime")),
+        updated_at_ms=_int_or_none(raw.get("updateTime")),
+    )
+
+
+# {"symbol": "BTC-USDT", "minQty": 0.0001, "maxQty": 100, "minNotional": 5,
+#  "maxNotional": 200000, "status": 1, "tickSize": 0.01, "stepSize": 0.000001,
+#  "apiStateSell": true, "apiStateBuy": true}
+def parse_spot_instrument(raw: Mapping[str, Any]) -> Instrument:
+    symbol = to_unified_symbol(raw["symbol"], "spot")
+    lot = Decimal(str(raw["stepSize"]))
+    return Instrument(
+        symbol=symbol, exchange_symbol=raw["symbol"], base=symbol.split("/")[0],
+        quote=symbol.split("/")[1], kind="spot", tick_size=Decimal(str(raw["tickSize"])),
+        lot_size=lot, min_quantity=_positive(raw.get("minQty")) or lot,
+        min_notional=decimal_or_none(raw.get("minNotional")) or Decimal("0"),
+    )
+
+
+# {"contractId": "100", "symbol": "BTC-USDT", "quantityPrecision": "4", "pricePrecision": "1",
+#  "tradeMinQuantity": "0.0001", "tradeMinUSDT": "2", "currency": "USDT", "asset": "BTC",
+#  "status": "1", "apiStateOpen": "true", "apiStateClose": "true"}
+def parse_swap_instrument(raw: Mapping[str, Any]) -> Instrument:
+    symbol = to_unified_symbol(raw["symbol"], "linear")
+    base, rest = symbol.split("/")
+    lot = Decimal(1).scaleb(-int(raw["quantityPrecision"]))
+    return Instrument(
+        symbol=symbol, exchange_symbol=raw["symbol"], base=base, quote=rest.split(":")[0],
+        kind="linear", tick_size=Decimal(1).scaleb(-int(raw["pricePrecision"])), lot_size=lot,
+        min_quantity=_positive(raw.get("tradeMinQuantity")) or lot,
+        min_notional=decimal_or_none(raw.get("tradeMinUSDT")) or Decimal("0"),
+    )
+
+
+def _is_trading(raw: Mapping[str, Any]) -> bool:
+    """Both products report ``status`` 1 for a tradable symbol (int on spot, str on swap)."""
+    return str(raw.get("status", "1")) == "1"
+
+
+# {"balances": [{"asset": "USDT", "free": "1000.5", "locked": "20"}]}
+def parse_spot_balances(data: Mapping[str, Any]) -> list[Balance]:
+    return [Balance(asset=row["asset"], free=Decimal(str(row["free"])),
+                    locked=Decimal(str(row["locked"]))) for row in data.get("balances") or []]
+
+
+# v3: [{"asset": "USDT", "balance": "1000", "equity": "1001", "unrealizedProfit": "1",
+#       "availableMargin": "900", "usedMargin": "100", "freezedMargin": "0"}]
+# v2 wraps one such object as {"balance": {...}}.
+def parse_swap_balances(data: Any) -> list[Balance]:
+    rows = [data["balance"]] if isinstance(data, Mapping) and "balance" in data else data or []
+    return [Balance(asset=row["asset"], free=Decimal(str(row["availableMargin"])),
+                    locked=Decimal(str(row.get("usedMargin") or 0))
+                    + Decimal(str(row.get("freezedMargin") or 0))) for row in rows]
+
+
+# [{"symbol": "BTC-USDT", "positionSide": "SHORT", "positionAmt": "0.0100",
+#   "avgPrice": "60000.0", "leverage": 10, "unrealizedProfit": "1.2", "markPrice": "59880"}]
+def parse_position(raw: Mapping[str, Any]) -> Position:
+    amount = Decimal(str(raw["positionAmt"]))
+    side = str(raw.get("positionSide", "")).upper()
+    quantity = -abs(amount) if side == "SHORT" else abs(amount) if side == "LONG" else amount
+    return Position(
+        symbol=to_unified_symbol(raw["symbol"], "linear"), quantity=quantity,
+        entry_price=_positive(raw.get("avgPrice")), leverage=decimal_or_none(raw.get("leverage")),
+        unrealized_pnl=decimal_or_none(raw.get("unrealizedProfit")),
+        mark_price=_positive(raw.get("markPrice")),
+    )
+
+
+# spot: [{"symbol": "BTC-USDT", "lastPrice": "60000", "bidPrice": "59999", "askPrice": "60001"}]
+# swap: {"symbol": "BTC-USDT", "lastPrice": "60000", "bidPrice": "59999", "askPrice": "60001"}
+def parse_ticker(data: Any, symbol: str) -> Ticker:
+    row = data[0] if isinstance(data, list) and data else data
+    if not isinstance(row, Mapping) or row.get("lastPrice") in (None, ""):
+        raise errors.ExchangeError(f"no ticker for {symbol}", exchange="bingx")
+    last = Decimal(str(row["lastPrice"]))
+    return Ticker(symbol=symbol, bid=_positive(row.get("bidPrice")) or last,
+                  ask=_positive(row.get("askPrice")) or last, last=last)
+
+
+# Key permission numbers: 1 spot trading, 2 read, 3 perpetual trading, 4 universal transfer,
+# 5 withdraw, 7 sub-account transfer. {"permissions": [1, 2, 3], "ipAddresses": ["1.2.3.4"]}
+PERMISSION_NAMES = {1: "trade", 2: "read", 3: "futures", 4: "transfer", 5: "withdraw",
+                    7: "transfer"}
+PRODUCT_TRADE_PERMISSION = {"spot": 1, "linear": 3}
+
+
+def parse_permissions(data: Mapping[str, Any], product: str) -> CredentialCheck:
+    """Our permissions; ``trade`` only when the key may trade this connection's product."""
+    numbers = {int(number) for number in data.get("permissions") or []}
+    names = {PERMISSION_NAMES[n] for n in numbers if n in PERMISSION_NAMES} - {"trade"}
+    if PRODUCT_TRADE_PERMISSION[product] in numbers:
+        names.add("trade")
+    warnings = []
+    if 5 in numbers:
+        warnings.append("withdraw_enabled")
+    if "trade" not in names:
+        warnings.append("read_only")
+    if not data.get("ipAddresses"):
+        warnings.append("no_ip_whitelist")
+    return CredentialCheck(permissions=tuple(sorted(names)), warnings=tuple(warnings))
+
+
+# -- errors -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BingxErrorTable(errors.ErrorTable):
+    """BingX reuses some codes for unrelated failures (100421: stale timestamp or an API
+    trading ban; 109400: bad parameter, margin shortfall or position-mode mismatch). For
+    those codes the message is read first; the exact table gives the default."""
+
+    by_message: Mapping[str, Sequence[tuple[str, type[errors.ExchangeError]]]] = field(
+        default_factory=dict)
+
+    def classify(self, *, code: str | int | None, message: str,
+                 http_status: int | None) -> type[errors.ExchangeError]:
+        lowered = message.lower()
+        for needle, error_class in self.by_message.get(str(code), ()):
+            if needle in lowered:
+                return error_class
+        return super().classify(code=code, message=message, http_status=http_status)
+
+
+_MARGIN_SHORT = (("margin is not enough", errors.InsufficientFunds),
+                 ("insufficient", errors.InsufficientFunds))
+
+ERROR_TABLE = BingxErrorTable(
+    exact={
+        "100001": errors.AuthenticationError,     # signature verification failed
+        "100412": errors.AuthenticationError,     # null signature
+        "100413": errors.AuthenticationError,     # incorrect apiKey
+        "100421": errors.InvalidRequest,          # null timestamp or timestamp mismatch
+        "100004": errors.PermissionDenied,
+        "100419": errors.PermissionDenied,        # IP not whitelisted
+        "100414": errors.PermissionDenied,        # risk control / KYC
+        "80020": errors.PermissionDenied,
+        "101204": errors.InsufficientFunds,
+        "100202": errors.InsufficientFunds,       # spot "Insufficient assets"
+        "80016": errors.OrderNotFound,
+        "109414": errors.OrderNotFound,
+        "109421": errors.OrderNotFound,
+        "80018": errors.InvalidOrder,             # order already filled
+        "109422": errors.InvalidOrder,
+        "80001": errors.InvalidRequest,
+        "80014": errors.InvalidRequest,
+        "100400": errors.InvalidRequest,
+        "109400": errors.InvalidRequest,
+        "101400": errors.InvalidOrder,            # below minimum notional
+        "110425": errors.InvalidOrder,
+        "80017": errors.InvalidOrder,             # position does not exist
+        "101205": errors.InvalidOrder,            # no position to close
+        "80013": errors.InvalidOrder,             # open-order limit reached
+        "101215": errors.InvalidOrder,            # post-only would cross
+        # UNVERIFIED: no documented duplicate-client-id code; this is "the same order number
+        # can only be submitted once within 1 second".
+        "109201": errors.DuplicateOrder,
+        "101209": errors.DuplicateOrder,
+        "80019": errors.OrderOutcomeUnknown,      # order is being processed
+        "101500": errors.RequestTimeout,          # rpc timeout behind the gateway
+        "100500": errors.ExchangeUnavailable,
+        "100503": errors.ExchangeUnavailable,
+        "109500": errors.ExchangeUnavailable,
+        "80012": errors.ExchangeUnavailable,
+        "100410": errors.RateLimited,
+        "109429": errors.RateLimited,
+    },
+    by_message={
+        "100421": (("prohibit", errors.PermissionDenied), ("restrict", errors.PermissionDenied)),
+        "109400": (*_MARGIN_SHORT, ("temporarily disabled", errors.PermissionDenied),
+                   ("hedge mode", errors.HedgeModeUnsupported)),
+        "80014": (("temporarily disabled", errors.PermissionDenied),),
+        "80001": _MARGIN_SHORT,
+        "80012": _MARGIN_SHORT,
+        "100400": (("volume", errors.InvalidOrder), ("minimum", errors.InvalidOrder)),
+    },
+    substrings=(("insufficient", errors.InsufficientFunds),
+                ("order not exist", errors.OrderNotFound),
+                ("order does not exist", errors.OrderNotFound)),
+    http_status={401: errors.AuthenticationError, 403: errors.RateLimited,
+                 418: errors.RateLimited, 429: errors.RateLimited},
+    rate_limit_pause={"100410": 10.0, "109429": 10.0},
+)
+
+# -- the connector ------------------------------------------------------------------------
+
+
+class BingxConnector(Connector):
+    name = "bingx"
+    rest_hosts = REST_HOSTS
+    ws_hosts = WS_HOSTS
+    weights = WEIGHTS
+    error_table = ERROR_TABLE
+    recv_window_ms = 5000
+    # Spot takes letters, digits and "_" (1-40); swap lowercases whatever it gets, so only
+    # lowercase ids can be looked up again.
+    client_order_id_pattern = re.compile(r"^[a-z0-9_]{1,40}$")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not capability(self.name).supports_api_type(self.api_type):
+            raise errors.NotSupported(f"BingX has no {self.api_type} api", exchange=self.name)
+        if not capability(self.name).supports_environment(self.environment, self.api_type):
+            raise errors.NotSupported(
+                f"BingX's {self.environment} environment does not serve {self.api_type} "
+                "(the VST demo is perpetuals only)", exchange=self.name)
+
+    # -- pipeline -----------------------------------------------------------------------
+
+    def sign(self, call: Call) -> None:
+        timestamp = self.now_ms()
+        call.params = signed_params(call.params, secret=self.credentials.api_secret,
+                                    timestamp_ms=timestamp, recv_window_ms=self.recv_window_ms)
+        call.headers["X-BX-APIKEY"] = self.credentials.api_key
+        call.deadline_ms = timestamp + self.recv_window_ms
+
+    def error_of(self, response: Response) -> tuple[str | int | None, str] | None:
+        payload = response.payload if isinstance(response.payload, Mapping) else {}
+        code = payload.get("code")
+        message = str(payload.get("msg") or payload.get("message") or payload.get("_text")
+                      or f"HTTP {response.status}")
+        if code is not None and str(code) != "0":
+            return code, message
+        if response.status >= 400:
+            return None, message
+        return None
+
+    def build_error(self, error_class: type[errors.ExchangeError], *, call: Call,
+                    response: Response, code: str | int | None,
+                    message: str) -> errors.ExchangeError:
+        # BingX reports internal failures with HTTP 200 and a code: on a write the order (or
+        # cancel) may have gone through, so the caller must look before it resends.
+        if call.write and error_class is errors.ExchangeUnavailable:
+            error_class = errors.OrderOutcomeUnknown
+        return super().build_error(error_class, call=call, response=response, code=code,
+                                   message=message)
+
+    def pause_seconds(self, response: Response, code: str | int | None) -> float:
+        if response.headers.get("Retry-After") or str(code) in ERROR_TABLE.rate_limit_pause:
+            return super().pause_seconds(response, code)
+        return HTTP_PAUSE_SECONDS.get(response.status, super().pause_seconds(response, code))
+
+    def usage_from_headers(self, headers: Mapping[str, str]) -> list[tuple[int, int]]:
+        remain = headers.get(REMAIN_HEADER)
+        if remain is not None and remain.strip() == "0":
+            return [(DEFAULT_LIMITS[self.name].per_second, 1)]
+        return []
+
+    def _call(self, method: str, path: str, params: Sequence[tuple[str, str]] = (), *,
+              product: str, signed: bool = True, write: bool = False) -> Any:
+        """Send one request and return its ``data``."""
+        call = Call(method, path, params=list(params), signed=signed, write=write,
+                    product=product)
+        payload = self.request(call).payload
+        return payload.get("data") if isinstance(payload, Mapping) else None
+
+    def _route(self, symbol: str | None) -> tuple[str, list[tuple[str, str]]]:
+        """(product, [("symbol", exchange symbol)]) for an optional unified symbol."""
+        if symbol is None:
+            return self.default_product(), []
+        market = self.market(symbol)
+        return market.kind, [("symbol", to_exchange_symbol(market))]
+
+    # -- account --------------------------------------------------------------------------
+
+    def server_time(self) -> int:
+        data = self._call("GET", SERVER_TIME, product=self.default_product(), signed=False)
+        return int(data["serverTime"])
+
+    def check_credentials(self) -> CredentialCheck:
+        # UNVERIFIED envelope: the docs show this answer without {code, data}; read both.
+        call = Call("GET", API_PERMISSIONS, signed=True, product=self.default_product())
+        payload = self.request(call).payload or {}
+        data = payload.get("data", payload) if isinstance(payload, Mapping) else {}
+        return parse_permissions(data or {}, self.default_product())
+
+    def heartbeat_read(self) -> None:
+        product = self.default_product()
+        self._call("GET", ENDPOINTS[product].balance, product=product)
+
+    def is_hedge_mode(self) -> bool:
+        if self.default_product() != "linear":
+            return False
+        data = self._call("GET", SWAP_POSITION_MODE, product="linear") or {}
+        return str(data.get("dualSidePosition", "false")).lower() == "true"
+
+    def balances(self) -> list[Balance]:
+        product = self.default_product()
+        data = self._call("GET", ENDPOINTS[product].balance, product=product)
+        return parse_swap_balances(data) if product == "linear" else parse_spot_balances(data)
+
+    def positions(self, symbol: str | None = None) -> list[Position]:
+        product, params = self._route(symbol)
+        if product != "linear":
+            return []       # spot holds balances, not positions
+        rows = self._call("GET", SWAP_POSITIONS, params, product="linear") or []
+        positions = [parse_position(row) for row in rows]
+        return [position for position in positions if position.quantity != 0]
+
+    def set_leverage(self, symbol: str, leverage: int) -> None:
+        product, params = self._route(symbol)
+        if product != "linear":
+            raise errors.NotSupported("spot has no leverage on BingX", exchange=self.name)
+        if int(leverage) < 1:
+            raise errors.InvalidRequest("leverage must be at least 1", exchange=self.name)
+        # UNVERIFIED: one-way mode takes side=BOTH (hedge mode would need LONG and SHORT).
+        self._call("POST", SWAP_LEVERAGE,
+                   [*params, ("side", "BOTH"), ("leverage", str(int(leverage)))],
+                   product="linear", write=True)
+
+    # -- market data ------------------------------------------------------------------------
+
+    def instruments(self) -> list[Instrument]:
+        product = self.default_product()
+        data = self._call("GET", ENDPOINTS[product].instruments, self._public_params(product),
+                          product=product, signed=False)
+        if product == "linear":
+            return [parse_swap_instrument(row) for row in data or [] if _is_trading(row)]
+        rows = (data or {}).get("symbols") or []
+        return [parse_spot_instrument(row) for row in rows if _is_trading(row)]
+
+    def ticker(self, symbol: str) -> Ticker:
+        product, params = self._route(symbol)
+        data = self._call("GET", ENDPOINTS[product].ticker,
+                          [*params, *self._public_params(product)], product=product,
+                          signed=False)
+        return parse_ticker(data, self.market(symbol).symbol)
+
+    def _public_params(self, product: str) -> list[tuple[str, str]]:
+        # The spot market endpoints list ``timestamp`` as a required (unsigned) parameter.
+        return [("timestamp", str(self.now_ms()))] if product == "spot" else []
+
+    # -- orders -----------------------------------------------------------------------------
+
+    def place_order(self, order: OrderRequest) -> ExchangeOrder:
+        market = self.market(order.symbol)
+        self._check_order(order, market)
+        if market.is_perpetual:
+            params = self._swap_order_params(order, market)
+        else:
+            params = self._spot_order_params(order, market)
+        data = self._call("POST", ENDPOINTS[market.kind].place, params, product=market.kind,
+                          write=True) or {}
+        placed = parse_order(data.get("order", data) | {"symbol": to_exchange_symbol(market)},
+                             market.kind)
+        # The swap answer echoes only ids and sides; the rest is what we asked for.
+        return replace(placed, client_order_id=placed.client_order_id or order.client_order_id,
+                       side=order.side, type=order.type,
+                       quantity=placed.quantity or order.quantity,
+                       price=placed.price or order.price)
+
+    def _check_order(self, order: OrderRequest, market: Market) -> None:
+        problem = None
+        if not self.client_order_id_pattern.fullmatch(order.client_order_id or ""):
+            problem = "client order id must be 1-40 of [a-z0-9_] on BingX"
+        elif order.side not in ("buy", "sell") or order.type not in ("market", "limit"):
+            problem = "side must be buy|sell and type market|limit"
+        elif order.quantity <= 0:
+            problem = "quantity must be positive"
+        elif order.type == "limit" and (order.price is None or order.price <= 0):
+            problem = "a limit order needs a positive price"
+        elif order.time_in_force not in TIME_IN_FORCE:
+            problem = f"unknown time in force {order.time_in_force!r}"
+        elif order.reduce_only and not market.is_perpetual:
+            problem = "reduce_only applies to perpetuals only"
+        if problem:
+            raise errors.InvalidRequest(problem, exchange=self.name)
+        if order.margin:
+            raise errors.NotSupported("BingX offers no spot margin here", exchange=self.name)
+
+    def _swap_order_params(self, order: OrderRequest, market: Market) -> list[tuple[str, str]]:
+        # One-way mode needs positionSide=BOTH (the default LONG fails with 109400).
+        params = [("symbol", to_exchange_symbol(market)), ("side", order.side.upper()),
+                  ("positionSide", "BOTH"), ("type", order.type.upper()),
+                  ("quantity", format_decimal(order.quantity)),
+                  ("clientOrderId", order.client_order_id)]
+        if order.type == "limit":
+            params += [("price", format_decimal(order.price or Decimal(0))),
+                       ("timeInForce", TIME_IN_FORCE[order.time_in_force])]
+        if order.reduce_only:
+            params.append(("reduceOnly", "true"))
+        return params
+
+    def _spot_order_params(self, order: OrderRequest, market: Market) -> list[tuple[str, str]]:
+        params = [("symbol", to_exchange_symbol(market)), ("side", order.side.upper()),
+                  ("type", order.type.upper()), ("newClientOrderId", order.client_order_id)]
+        if order.type == "limit":
+            params += [("quantity", format_decimal(order.quantity)),
+                       ("price", format_decimal(order.price or Decimal(0))),
+                       ("timeInForce", TIME_IN_FORCE[order.time_in_force])]
+        elif order.side == "sell":
+            params.append(("quantity", format_decimal(order.quantity)))
+        else:
+            # Spot market buys are sized in quote (quoteOrderQty is required).
+            ask = self.ticker(order.symbol).ask
+            amount = order.quantity * ask * SPOT_MARKET_BUY_BUFFER
+            params.append(("quoteOrderQty", format_decimal(amount.quantize(QUOTE_STEP, ROUND_UP))))
+        return params
+
+    def _id_params(self, product: str, client_order_id: str | None,
+                   exchange_order_id: str | None) -> list[tuple[str, str]]:
+        require_one_id(client_order_id, exchange_order_id)
+        if exchange_order_id:
+            return [("orderId", str(exchange_order_id))]
+        return [(ENDPOINTS[product].client_id, str(client_order_id))]
+
+    def cancel_order(self, symbol: str, *, client_order_id: str | None = None,
+                     exchange_order_id: str | None = None) -> ExchangeOrder:
+        product, params = self._route(symbol)
+        method, path = ENDPOINTS[product].cancel
+        params += self._id_params(product, client_order_id, exchange_order_id)
+        data = self._call(method, path, params, product=product, write=True) or {}
+        return parse_order(data.get("order", data), product)
+
+    def cancel_all(self, symbol: str | None = None) -> int:
+        product, params = self._route(symbol)
+        method, path = ENDPOINTS[product].cancel_all
+        data = self._call(method, path, params, product=product, write=True) or {}
+        # swap: {"success": [...], "failed": null}; spot: {"orders": [...]}
+        return len(data.get("success") or data.get("orders") or [])
+
+    def get_order(self, symbol: str, *, client_order_id: str | None = None,
+                  exchange_order_id: str | None = None) -> ExchangeOrder:
+        product, params = self._route(symbol)
+        params += self._id_params(product, client_order_id, exchange_order_id)
+        data = self._call("GET", ENDPOINTS[product].query, params, product=product)
+        raw = data.get("order", data) if isinstance(data, Mapping) else None
+        if not raw:
+            raise errors.OrderNotFound("no such order", exchange=self.name)
+        return parse_order(raw, product)
+
+    def open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]:
+        product, params = self._route(symbol)
+        data = self._call("GET", ENDPOINTS[product].open_orders, params, product=product) or {}
+        return [parse_order(row, product) for row in data.get("orders") or []]
+
+    def order_history(self, symbol: str, *, since_ms: int | None = None) -> list[ExchangeOrder]:
+        product, params = self._route(symbol)
+        if since_ms is not None:
+            end = self.now_ms()
+            # swap refuses spans over 7 days; older history needs several windows
+            params += [("startTime", str(max(since_ms, end - HISTORY_SPAN_MS))),
+                       ("endTime", str(end))]
+        if product == "linear":
+            params.append(("limit", "1000"))
+        else:
+            params += [("pageIndex", "1"), ("pageSize", "100")]
+        data = self._call("GET", ENDPOINTS[product].history, params, product=product) or {}
+        return [parse_order(row, product) for row in data.get("orders") or []]
+
+
+CONNECTOR = BingxConnector
