@@ -14,6 +14,8 @@ import pytest
 
 from config.redis_urls import with_db
 
+pytest_plugins = ["tests.paper"]
+
 TEST_REDIS_DB = 9
 
 
@@ -23,6 +25,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from django.conf import settings
 
     from config.redis_urls import celery_broker_url
+
+    if not settings.configured:  # a Django-free run (-p no:django)
+        return
 
     test_url = with_db(settings.REDIS_URL, TEST_REDIS_DB)
     os.environ["REDIS_URL"] = test_url  # inherited by workers the tests start
