@@ -154,3 +154,14 @@ def test_read_only_key_is_flagged_and_cannot_trade(paper_url):
     assert "trade" not in check.permissions and "read_only" in check.warnings
     with pytest.raises(errors.PermissionDenied):
         connector.place_order(limit_buy("ro1"))
+
+
+def test_a_key_without_withdraw_permission_raises_no_withdraw_warning(paper_url):
+    from exchanges.orangex import OrangexConnector
+
+    for permissions, warned in ((["read", "trade"], False),
+                                (["read", "trade", "withdraw"], True)):
+        credentials = make_paper_credentials(paper_url, "orangex", permissions=permissions)
+        connector = OrangexConnector(credentials=credentials, api_type="perpetual_futures",
+                                     environment="paper", base_url=f"{paper_url}/orangex")
+        assert ("withdraw_enabled" in connector.test_connection().warnings) is warned

@@ -153,7 +153,7 @@ def test_client_signature_signed_per_the_official_vector_gets_a_token():
             "timestamp": str(TIMESTAMP), "nonce": NONCE, "signature": SIGNATURE})
         assert granted["token_type"] == "bearer"
         assert granted["expires_in"] == 43199
-        assert granted["scope"] == "account:read_write trade:read_write wallet:read_write"
+        assert granted["scope"] == "account:read_write trade:read_write wallet:read"
         assert granted["refresh_token"] and granted["access_token"]
         assert exchange.flags[-1]["signature_failed"] is False
         info = await exchange.result("/private/get_assets_info",

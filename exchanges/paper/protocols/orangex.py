@@ -38,6 +38,14 @@ SUFFIX = "-PERPETUAL"
 TOKEN_LIFETIME_SECONDS = 43199            # the docs' example expires_in
 SCOPE_READ_WRITE = "account:read_write trade:read_write wallet:read_write"
 SCOPE_READ_ONLY = "account:read block_trade:undefined trade:read wallet:read"   # observed
+
+
+def token_scope(permissions: list[str]) -> str:
+    """The observed scopes, with wallet:read_write only for keys that may withdraw."""
+    if "trade" not in permissions:
+        return SCOPE_READ_ONLY
+    wallet = "wallet:read_write" if "withdraw" in permissions else "wallet:read"
+    return f"account:read_write trade:read_write {wallet}"
 # UNVERIFIED: the clock skew allowed for client_signature is not published.
 SIGNATURE_WINDOW_MS = 60_000
 CUSTOM_ORDER_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
@@ -246,7 +254,7 @@ class OrangexProtocol(Protocol):
         return account
 
     def _grant(self, account: PaperAccount) -> dict[str, Any]:
-        scope = SCOPE_READ_WRITE if "trade" in account.permissions else SCOPE_READ_ONLY
+        scope = token_scope(account.permissions)
         access, refresh = secrets.token_hex(24), secrets.token_hex(24)
         self._tokens[access] = Token(account.api_key,
                                      self.engine.now_ms() + TOKEN_LIFETIME_SECONDS * 1000, scope)
