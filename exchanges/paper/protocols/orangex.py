@@ -36,16 +36,8 @@ from exchanges.paper.protocol import Protocol
 API_PREFIX = "/api/v1"
 SUFFIX = "-PERPETUAL"
 TOKEN_LIFETIME_SECONDS = 43199            # the docs' example expires_in
-SCOPE_READ_WRITE = "account:read_write trade:read_write wallet:read_write"
 SCOPE_READ_ONLY = "account:read block_trade:undefined trade:read wallet:read"   # observed
 
-
-def token_scope(permissions: list[str]) -> str:
-    """The observed scopes, with wallet:read_write only for keys that may withdraw."""
-    if "trade" not in permissions:
-        return SCOPE_READ_ONLY
-    wallet = "wallet:read_write" if "withdraw" in permissions else "wallet:read"
-    return f"account:read_write trade:read_write {wallet}"
 # UNVERIFIED: the clock skew allowed for client_signature is not published.
 SIGNATURE_WINDOW_MS = 60_000
 CUSTOM_ORDER_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
@@ -89,6 +81,14 @@ TIME_IN_FORCE = {"good_til_cancelled": "GTC", "fill_or_kill": "FOK",
                  "immediate_or_cancel": "IOC"}
 WIRE_TIME_IN_FORCE = {ours: wire for wire, ours in TIME_IN_FORCE.items()} | {
     "POST_ONLY": "good_til_cancelled"}
+
+
+def token_scope(permissions: list[str]) -> str:
+    """The observed scopes, with wallet:read_write only for keys that may withdraw."""
+    if "trade" not in permissions:
+        return SCOPE_READ_ONLY
+    wallet = "wallet:read_write" if "withdraw" in permissions else "wallet:read"
+    return f"account:read_write trade:read_write {wallet}"
 
 
 class RpcError(Exception):
