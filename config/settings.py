@@ -231,3 +231,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"urllib3": {"level": "WARNING"}},
 }
+
+# Per-worker caps from the same table (the Redis limiter is the cluster-wide one): a worker
+# never starts exchange tasks faster than the loosest exchange budget allows.
+_LOOSEST_PER_SECOND = max(limit.per_second for limit in EXCHANGE_RATE_LIMITS.values())
+CELERY_TASK_ANNOTATIONS = {
+    name: {"rate_limit": f"{_LOOSEST_PER_SECOND}/s"}
+    for name in ("connections.test", "connections.health_check", "connections.heartbeat")
+}

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Avg, Count, Q, QuerySet, Sum
+from django.utils import timezone
 
 from connections.errors import NotFound
-from connections.models import ExchangeConnection
+from connections.models import ExchangeConnection, HealthCheck
 
 LIST_FILTERS = ("exchange", "api_type", "environment", "is_active", "enabled")
 
@@ -48,3 +50,100 @@ def connection_counts(*, user: AbstractBaseUser) -> dict[str, Any]:
     by_exchange = dict(queryset.order_by().values_list("exchange").annotate(n=Count("id")))
     return {"total": totals["total"], "active": totals["active"],
             "enabled": totals["enabled"], "byExchange": by_exchange}
+
+
+def connection_ids_for_sweep() -> list[str]:
+    return [str(pk) for pk in ExchangeConnection.objects.filter(enabled=True)
+            .values_list("pk", flat=True)]
+
+
+def connection_ids_for_heartbeat() -> list[str]:
+    return [str(pk) for pk in ExchangeConnection.objects.filter(enabled=True, is_active=True)
+            .values_list("pk", flat=True)]
+
+
+def _uptime_by_connection(connection_ids: list[object]) -> dict[object, dict[str, Any]]:
+    """Checks in the last 24 h per connection, in one query."""
+    since = timezone.now() - timedelta(hours=24)
+    rows = (HealthCheck.objects.filter(connection_id__in=connection_ids, checked_at__gte=since)
+            .values("connection_id")
+            .annotate(total=Count("id"), passed=Count("id", filter=Q(ok=True)),
+                      latency=Avg("latency_ms", filter=Q(ok=True))))
+    return {row["connection_id"]: row for row in rows}
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 2) if whole else None
+
+
+def connection_health_list(*, user: AbstractBaseUser) -> dict[str, Any]:
+    """Health of the caller's connections and a summary, in two queries plus Redis."""
+    from connections.ratelimits import connection_usage_percent
+
+    connections = list(connections_visible_to(user).order_by("name"))
+    checks = _uptime_by_connection([c.pk for c in connections])
+    usage = connection_usage_percent([(str(c.pk), c.exchange) for c in connections])
+    items = []
+    for connection in connections:
+        state, day = connection.state, checks.get(connection.pk)
+        items.append({
+            "connectionId": str(connection.pk), "name": connection.name,
+            "exchange": connection.exchange, "status": state.health_status,
+            "circuit": state.circuit, "lastCheckAt": state.last_check_at,
+            "averageResponseTimeMs": round(day["latency"]) if day and day["latency"] else None,
+            "successCount": state.successful_requests, "errorCount": state.failed_requests,
+            "uptimePercent24h": _percent(day["passed"], day["total"]) if day else None,
+            "rateLimitUsagePercent": usage.get(str(connection.pk), 0.0),
+        })
+    return {"summary": _health_summary(items), "connections": items}
+
+
+def _health_summary(items: list[dict[str, Any]]) -> dict[str, Any]:
+    summary: dict[str, Any] = {"total": len(items)}
+    for status in ("healthy", "degraded", "unhealthy", "unknown"):
+        summary[status] = sum(1 for item in items if item["status"] == status)
+    uptimes = [i["uptimePercent24h"] for i in items if i["uptimePercent24h"] is not None]
+    latencies = [i["averageResponseTimeMs"] for i in items
+                 if i["averageResponseTimeMs"] is not None]
+    summary["averageUptimePercent"] = round(sum(uptimes) / len(uptimes), 2) if uptimes else None
+    summary["averageResponseTimeMs"] = (round(sum(latencies) / len(latencies))
+                                        if latencies else None)
+    return summary
+
+
+def system_status(*, user: AbstractBaseUser) -> dict[str, Any]:
+    """Totals for the caller (staff: everyone) in a fixed number of queries."""
+    from connections.batches import BATCH_CONCURRENCY, MAX_BATCH_SIZE, batches_running
+    from exchanges.capabilities import matrix
+
+    counts = connection_counts(user=user)
+    queryset = connections_visible_to(user).order_by()
+    by_status = dict(queryset.values_list("state__health_status").annotate(n=Count("id")))
+    totals = queryset.aggregate(
+        requests=Sum("state__total_requests"), successes=Sum("state__successful_requests"))
+    since = timezone.now() - timedelta(hours=24)
+    day = HealthCheck.objects.filter(connection__in=queryset, checked_at__gte=since).aggregate(
+        total=Count("id"), passed=Count("id", filter=Q(ok=True)),
+        latency=Avg("latency_ms", filter=Q(ok=True)))
+    health = {status: by_status.get(status, 0)
+              for status in ("healthy", "degraded", "unhealthy", "unknown")}
+    health["uptimePercent24h"] = _percent(day["passed"], day["total"])
+    requests = totals["requests"] or 0
+    return {
+        "status": _overall_status(counts["enabled"], health),
+        "connections": counts, "health": health,
+        "metrics": {"totalRequests": requests,
+                    "successRate": _percent(totals["successes"] or 0, requests),
+                    "averageResponseTime": round(day["latency"]) if day["latency"] else None},
+        "batch": {"running": batches_running(), "maxBatchSize": MAX_BATCH_SIZE,
+                  "maxConcurrent": BATCH_CONCURRENCY},
+        "features": {"exchanges": matrix()},
+    }
+
+
+def _overall_status(enabled: int, health: dict[str, Any]) -> str:
+    if enabled and health["unhealthy"] >= enabled:
+        return "down"
+    if health["unhealthy"] or health["degraded"]:
+        return "degraded"
+    return "ok"

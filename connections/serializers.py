@@ -136,3 +136,118 @@ class TokenIn(StrictSerializer):
 class TokenOut(serializers.Serializer):
     success = serializers.BooleanField()
     token = serializers.CharField()
+
+
+class BatchTestIn(StrictSerializer):
+    connectionIds = serializers.ListField(child=StrictCharField(max_length=64))
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["async"] = StrictBooleanField(required=False, default=False)  # a keyword
+        return fields
+
+
+class TestResultError(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class TestResultOut(serializers.Serializer):
+    connectionId = serializers.CharField()
+    success = serializers.BooleanField()
+    latencyMs = serializers.IntegerField(allow_null=True)
+    serverTimeOffsetMs = serializers.IntegerField(allow_null=True)
+    permissions = serializers.ListField(child=serializers.CharField())
+    warnings = serializers.ListField(child=serializers.CharField())
+    error = TestResultError(allow_null=True)
+    testedAt = serializers.CharField(allow_null=True)
+
+
+class TestEnvelope(serializers.Serializer):
+    success = serializers.BooleanField()
+    result = TestResultOut()
+
+
+class BatchOut(serializers.Serializer):
+    success = serializers.BooleanField()
+    batchId = serializers.CharField()
+    status = serializers.CharField()
+    totalConnections = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    successful = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    duration = serializers.IntegerField()
+    results = serializers.DictField(child=TestResultOut())
+
+
+class HealthOut(serializers.Serializer):
+    connectionId = serializers.CharField()
+    name = serializers.CharField()
+    exchange = serializers.CharField()
+    status = serializers.CharField()
+    circuit = serializers.CharField()
+    lastCheckAt = serializers.DateTimeField(allow_null=True)
+    averageResponseTimeMs = serializers.IntegerField(allow_null=True)
+    successCount = serializers.IntegerField()
+    errorCount = serializers.IntegerField()
+    uptimePercent24h = serializers.FloatField(allow_null=True)
+    rateLimitUsagePercent = serializers.FloatField()
+
+
+class HealthSummaryOut(serializers.Serializer):
+    total = serializers.IntegerField()
+    healthy = serializers.IntegerField()
+    degraded = serializers.IntegerField()
+    unhealthy = serializers.IntegerField()
+    unknown = serializers.IntegerField()
+    averageUptimePercent = serializers.FloatField(allow_null=True)
+    averageResponseTimeMs = serializers.IntegerField(allow_null=True)
+
+
+class HealthListOut(serializers.Serializer):
+    success = serializers.BooleanField()
+    summary = HealthSummaryOut()
+    connections = HealthOut(many=True)
+
+
+class BalanceOut(serializers.Serializer):
+    asset = serializers.CharField()
+    free = serializers.DecimalField(max_digits=40, decimal_places=18, coerce_to_string=True,
+                                    normalize_output=True)
+    locked = serializers.DecimalField(max_digits=40, decimal_places=18, coerce_to_string=True,
+                                      normalize_output=True)
+    total = serializers.DecimalField(max_digits=40, decimal_places=18, coerce_to_string=True,
+                                     normalize_output=True)
+
+
+class PositionOut(serializers.Serializer):
+    symbol = serializers.CharField()
+    quantity = serializers.DecimalField(max_digits=40, decimal_places=18, normalize_output=True)
+    entryPrice = serializers.DecimalField(source="entry_price", max_digits=40,
+                                          decimal_places=18, allow_null=True,
+                                          normalize_output=True)
+    leverage = serializers.DecimalField(max_digits=40, decimal_places=18, allow_null=True,
+                                        normalize_output=True)
+    unrealizedPnl = serializers.DecimalField(source="unrealized_pnl", max_digits=40,
+                                             decimal_places=18, allow_null=True,
+                                             normalize_output=True)
+    markPrice = serializers.DecimalField(source="mark_price", max_digits=40,
+                                         decimal_places=18, allow_null=True,
+                                         normalize_output=True)
+
+
+class ExchangeOrderOut(serializers.Serializer):
+    symbol = serializers.CharField()
+    clientOrderId = serializers.CharField(source="client_order_id", allow_null=True)
+    exchangeOrderId = serializers.CharField(source="exchange_order_id")
+    status = serializers.CharField()
+    side = serializers.CharField()
+    type = serializers.CharField()
+    quantity = serializers.DecimalField(max_digits=40, decimal_places=18, normalize_output=True)
+    filledQuantity = serializers.DecimalField(source="filled_quantity", max_digits=40,
+                                              decimal_places=18, normalize_output=True)
+    price = serializers.DecimalField(max_digits=40, decimal_places=18, allow_null=True,
+                                     normalize_output=True)
+    averagePrice = serializers.DecimalField(source="average_price", max_digits=40,
+                                            decimal_places=18, allow_null=True,
+                                            normalize_output=True)

@@ -21,6 +21,7 @@ from connections.paper import (
     paper_credentials_generate,
     paper_ws_url,
 )
+from connections.ratelimits import connection_throttle
 from exchanges.base import Connector, Credentials, Throttle
 from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES, capability
 from exchanges.registry import connector_class
@@ -267,16 +268,21 @@ def connection_credentials_rotate() -> int:
 
 
 def connection_connector(*, connection: ExchangeConnection,
-                         throttle: Throttle | None = None) -> Connector:
+                         throttle: Throttle | None = None, max_wait: float = 1.0) -> Connector:
     """The one place a connection becomes a ready connector: decrypted credentials, the
-    environment, its URLs (paper ones derived from PAPER_EXCHANGE_URL), the throttle."""
+    environment, its URLs (paper ones derived from PAPER_EXCHANGE_URL), and the cluster-wide
+    limiter as its throttle (unless another is given)."""
     credentials = connection_credentials(connection=connection)
+    key = Credentials(credentials["api_key"], credentials["api_secret"],
+                      credentials["passphrase"])
+    if throttle is None:
+        throttle = connection_throttle(exchange=connection.exchange,
+                                       connection_id=connection.pk, key_id=key.key_id,
+                                       max_wait=max_wait)
     base_url, ws_url = connection.base_url or None, connection.ws_url or None
     if connection.environment == "paper":
         base_url = base_url or paper_base_url(connection.exchange)
         ws_url = ws_url or paper_ws_url(connection.exchange)
     return connector_class(connection.exchange)(
-        credentials=Credentials(credentials["api_key"], credentials["api_secret"],
-                                credentials["passphrase"]),
-        api_type=connection.api_type, environment=connection.environment,
+        credentials=key, api_type=connection.api_type, environment=connection.environment,
         base_url=base_url, ws_url=ws_url, throttle=throttle)

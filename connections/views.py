@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -14,20 +14,28 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from connections import selectors, services
+from connections import batches, health, selectors, services
 from connections.errors import NotAuthenticated
 from connections.models import ExchangeConnection
 from connections.serializers import (
+    BalanceOut,
+    BatchOut,
+    BatchTestIn,
     ConnectionEnvelope,
     ConnectionFilters,
     ConnectionListOut,
     ConnectionOut,
     ConnectionWrite,
+    ExchangeOrderOut,
+    HealthListOut,
+    PositionOut,
     SuccessOut,
+    TestEnvelope,
     TokenIn,
     TokenOut,
 )
-from exchanges.capabilities import matrix
+
+BATCH_SYNC_WAIT_SECONDS = 30
 
 FILTER_PARAMS = [
     OpenApiParameter("exchange", str, required=False),
@@ -106,6 +114,64 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
                                                   actor=request.user)
         return self._render(connection)
 
+    @extend_schema(request=None, responses=TestEnvelope)
+    @action(detail=True, methods=["post"])
+    def test(self, request: Request, pk: str | None = None) -> Response:
+        """Always a fresh test, run now, recorded in the health history."""
+        result = health.connection_check(connection=self.get_object(), kind="test")
+        return Response({"success": True, "result": result})
+
+    @extend_schema(responses=inline_serializer("BalancesOut", {
+        "success": serializers.BooleanField(), "balances": BalanceOut(many=True)}))
+    @action(detail=True, methods=["get"])
+    def balances(self, request: Request, pk: str | None = None) -> Response:
+        balances = health.connection_exchange_call(
+            connection=self.get_object(), call=lambda connector: connector.balances())
+        return Response({"success": True, "balances": BalanceOut(balances, many=True).data})
+
+    @extend_schema(responses=inline_serializer("PositionsOut", {
+        "success": serializers.BooleanField(), "positions": PositionOut(many=True)}))
+    @action(detail=True, methods=["get"])
+    def positions(self, request: Request, pk: str | None = None) -> Response:
+        positions = health.connection_exchange_call(
+            connection=self.get_object(), call=lambda connector: connector.positions())
+        return Response({"success": True, "positions": PositionOut(positions, many=True).data})
+
+    @extend_schema(responses=inline_serializer("OpenOrdersOut", {
+        "success": serializers.BooleanField(), "orders": ExchangeOrderOut(many=True)}))
+    @action(detail=True, methods=["get"], url_path="open-orders")
+    def open_orders(self, request: Request, pk: str | None = None) -> Response:
+        orders = health.connection_exchange_call(
+            connection=self.get_object(), call=lambda connector: connector.open_orders())
+        return Response({"success": True, "orders": ExchangeOrderOut(orders, many=True).data})
+
+    @extend_schema(responses=HealthListOut)
+    @action(detail=False, methods=["get"])
+    def health(self, request: Request) -> Response:
+        return Response({"success": True, **selectors.connection_health_list(user=request.user)})
+
+    @extend_schema(request=BatchTestIn, responses={200: BatchOut, 202: BatchOut})
+    @action(detail=False, methods=["post"], url_path="batch-test")
+    def batch_test(self, request: Request) -> Response:
+        """Waits up to 30 s for the results, then answers 202 with the batch id."""
+        payload = BatchTestIn(data=request.data)
+        payload.is_valid(raise_exception=True)
+        batch_id = batches.batch_create(user=request.user,
+                                        connection_ids=payload.validated_data["connectionIds"])
+        if payload.validated_data["async"]:
+            status_ = batches.batch_status(user=request.user, batch_id=batch_id)
+        else:
+            status_ = batches.batch_wait(user=request.user, batch_id=batch_id,
+                                         timeout=BATCH_SYNC_WAIT_SECONDS)
+        code = 200 if status_["status"] == "completed" else 202
+        return Response({"success": True, **status_}, status=code)
+
+    @extend_schema(responses=BatchOut)
+    @action(detail=False, methods=["get"], url_path=r"batch-test/(?P<batch_id>[^/]+)")
+    def batch_status(self, request: Request, batch_id: str) -> Response:
+        return Response({"success": True,
+                         **batches.batch_status(user=request.user, batch_id=batch_id)})
+
 
 class TokenView(APIView):
     """POST {username, password} -> {success, token}."""
@@ -127,15 +193,9 @@ class TokenView(APIView):
 class SystemStatusView(APIView):
     """Totals for the caller (staff: everyone), the capability matrix, health figures."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=inline_serializer("SystemStatusOut", {
+        "status": serializers.CharField(), "connections": serializers.DictField(),
+        "health": serializers.DictField(), "metrics": serializers.DictField(),
+        "batch": serializers.DictField(), "features": serializers.DictField()}))
     def get(self, request: Request) -> Response:
-        counts = selectors.connection_counts(user=request.user)
-        return Response({
-            "status": "ok",
-            "connections": counts,
-            "health": {"healthy": 0, "degraded": 0, "unhealthy": 0, "unknown": counts["total"],
-                       "averageUptimePercent": 0, "averageResponseTimeMs": 0},
-            "metrics": {"totalRequests": 0, "successRate": 0, "averageResponseTime": 0},
-            "batch": {"running": 0, "maxBatchSize": 50, "maxConcurrent": 10},
-            "features": {"exchanges": matrix()},
-        })
+        return Response(selectors.system_status(user=request.user))

@@ -28,7 +28,7 @@ LEASE_SECONDS = 30  # longer than any request (10 s timeout), short enough to he
 DEFAULT_MAX_WAIT_SECONDS = 1.0
 
 # KEYS: 1 second-window zset, 2 minute-window zset, 3 leases zset, 4 pause key,
-#       5 per-key zset (or "" for none)
+#       5 per-key zset (or "" for none), 6 per-connection minute zset for usage (or "")
 # ARGV: 1 weight, 2 per-second budget, 3 per-minute budget, 4 concurrency cap,
 #       5 lease id, 6 lease ms, 7 per-key count, 8 per-key window ms
 # Returns {0, now_ms} when granted (lease taken, weight recorded), else {wait_ms, now_ms}.
@@ -52,12 +52,13 @@ local function window_sum(key, span)
 end
 
 local function wait_for(key, span, budget)
-  if weight > budget then return 1000 end
   local sum = window_sum(key, span)
   if sum + weight <= budget then return 0 end
+  -- a request heavier than the whole budget goes alone, into an empty window
+  if weight > budget and sum == 0 then return 0 end
   -- wait until enough of the oldest entries leave the window
   local entries = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
-  local excess = sum + weight - budget
+  local excess = math.min(sum + weight - budget, sum)
   for i = 1, #entries, 2 do
     excess = excess - tonumber(string.match(entries[i], ':(%d+)$'))
     if excess <= 0 then return math.max(1, tonumber(entries[i + 1]) + span - now + 1) end
@@ -92,6 +93,11 @@ redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[6]) + 1000)
 if KEYS[5] ~= '' then
   redis.call('ZADD', KEYS[5], now, ARGV[5])
   redis.call('PEXPIRE', KEYS[5], tonumber(ARGV[8]) + 1000)
+end
+if KEYS[6] ~= '' then
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - 60000)
+  redis.call('ZADD', KEYS[6], now, member)
+  redis.call('PEXPIRE', KEYS[6], 61000)
 end
 return {0, now}
 """
@@ -152,15 +158,19 @@ class RateLimiter:
         self._reconcile = client.register_script(_RECONCILE)
         self._pause = client.register_script(_PAUSE)
 
-    def _keys(self, key_scope: str) -> list[str]:
+    def _keys(self, key_scope: str, usage_scope: str) -> list[str]:
+        usage_key = f"{self.prefix}:usage:{usage_scope}" if usage_scope else ""
         return [f"{self.prefix}:1s", f"{self.prefix}:60s", f"{self.prefix}:leases",
-                f"{self.prefix}:pause", key_scope]
+                f"{self.prefix}:pause", key_scope, usage_key]
 
     def try_acquire(self, weight: int, *, lease_id: str, key_scope: str = "",
-                    key_limit: tuple[int, float] | None = None) -> float:
-        """0 when granted (the lease is held), else seconds to wait before trying again."""
+                    key_limit: tuple[int, float] | None = None, usage_scope: str = "") -> float:
+        """0 when granted (the lease is held), else seconds to wait before trying again.
+        ``usage_scope`` (a connection id) also records the weight for that connection's
+        usage figure."""
         count, window = key_limit or (0, 0)
-        wait_ms, _ = self._acquire(keys=self._keys(key_scope if key_limit else ""), args=[
+        keys = self._keys(key_scope if key_limit else "", usage_scope)
+        wait_ms, _ = self._acquire(keys=keys, args=[
             weight, self.limit.per_second, self.limit.per_minute, self.limit.concurrent,
             lease_id, self.lease_ms, count, int(window * 1000)])
         return int(wait_ms) / 1000.0
@@ -175,6 +185,15 @@ class RateLimiter:
         """The exchange counted ``used_weight`` in its minute: add what we missed."""
         return int(self._reconcile(keys=[f"{self.prefix}:60s"],
                                    args=[used_weight, uuid.uuid4().hex]))
+
+    def scope_usage_percent(self, usage_scopes: list[str]) -> dict[str, float]:
+        """Per connection: % of this exchange's minute budget its requests used."""
+        now_ms = _redis_now_ms(self.client)
+        pipe = self.client.pipeline()
+        for scope in usage_scopes:
+            pipe.zrangebyscore(f"{self.prefix}:usage:{scope}", now_ms - 60000, "+inf")
+        return {scope: round(100.0 * _weights(members) / self.limit.per_minute, 1)
+                for scope, members in zip(usage_scopes, pipe.execute(), strict=True)}
 
     def usage(self) -> Usage:
         now_ms = _redis_now_ms(self.client)
@@ -192,12 +211,13 @@ class RateLimiter:
 class RedisThrottle:
     """A connector's throttle backed by ``RateLimiter`` (the ``Throttle`` protocol)."""
 
-    def __init__(self, limiter: RateLimiter, *, key_id: str = "",
+    def __init__(self, limiter: RateLimiter, *, key_id: str = "", usage_scope: str = "",
                  key_limits: Mapping[str, tuple[int, float]] | None = None,
                  max_wait: float = DEFAULT_MAX_WAIT_SECONDS,
                  sleep: callable = time.sleep) -> None:  # type: ignore[valid-type]
         self.limiter = limiter
         self.key_id = key_id
+        self.usage_scope = usage_scope
         self.key_limits = dict(key_limits or {})
         self.max_wait = max_wait
         self.sleep = sleep
@@ -210,7 +230,7 @@ class RedisThrottle:
         waited = 0.0
         while True:
             wait = self.limiter.try_acquire(weight, lease_id=lease_id, key_scope=key_scope,
-                                            key_limit=key_limit)
+                                            key_limit=key_limit, usage_scope=self.usage_scope)
             if wait == 0:
                 break
             if waited + wait > self.max_wait:

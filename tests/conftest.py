@@ -7,8 +7,13 @@ stack is never touched.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -92,3 +97,48 @@ def anonymous_client() -> Any:
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+def _database_url_for(settings_dict: dict[str, Any]) -> str:
+    host = quote(settings_dict.get("HOST") or "127.0.0.1", safe="")
+    port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+    password = f":{quote(settings_dict['PASSWORD'], safe='')}" if settings_dict.get(
+        "PASSWORD") else ""
+    return f"postgres://{settings_dict.get('USER') or 'postgres'}{password}@{host}{port}/" \
+           f"{settings_dict['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup: Any, django_db_blocker: Any, paper_url: str,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen]:
+    """A real Celery worker (threads, 8) on the test database, the test Redis database and
+    the session's paper exchange."""
+    from django.conf import settings
+    from django.db import connection
+
+    from config.celery import app
+
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = {**os.environ, "DATABASE_URL": _database_url_for(connection.settings_dict),
+           "REDIS_URL": settings.REDIS_URL, "PAPER_EXCHANGE_URL": paper_url,
+           "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1"}
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads",
+             "-c", "8", "-Q", "orders,connections,health,maintenance", "-l", "info",
+             "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"],
+            cwd=Path(__file__).resolve().parents[1], env=env, stdout=log,
+            stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not app.control.ping(timeout=0.5):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not start:\n{log_path.read_text()[-3000:]}")
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

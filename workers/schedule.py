@@ -1,7 +1,24 @@
-"""The beat schedule defaults, written as django-celery-beat PeriodicTask rows by a data
-migration (operators' edits in the admin survive restarts). Entries arrive with the health
-and orders issues."""
+"""The beat schedule defaults, written as django-celery-beat PeriodicTask rows by the data
+migration ``workers/migrations/0001_default_schedule`` (get_or_create: operators' edits in
+the admin survive restarts and deploys). Each entry expires within its own interval, so a
+backlog never replays stale sweeps."""
 
 from __future__ import annotations
 
-DEFAULT_SCHEDULE: dict[str, dict[str, object]] = {}
+from django.conf import settings
+
+
+def default_schedule() -> dict[str, dict[str, object]]:
+    heartbeat = settings.HEARTBEAT_INTERVAL_SECONDS
+    return {
+        # every 5 minutes: test every enabled connection (fans out one task each)
+        "health sweep": {"task": "connections.health_sweep", "every": 300, "queue": "health"},
+        # every HEARTBEAT_INTERVAL_SECONDS: heartbeat the active connections
+        "heartbeat sweep": {"task": "connections.heartbeat_sweep", "every": heartbeat,
+                            "queue": "health"},
+        # every minute: deactivate active connections without a recent heartbeat
+        "stale sweep": {"task": "connections.stale_sweep", "every": 60,
+                        "queue": "maintenance"},
+        # hourly: prune health history past retention, forget expired batches
+        "cleanup": {"task": "connections.cleanup", "every": 3600, "queue": "maintenance"},
+    }

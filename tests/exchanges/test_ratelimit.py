@@ -59,9 +59,13 @@ def test_the_minute_budget_holds_across_seconds(namespace):
     assert 1.0 < wait <= 60.001
 
 
-def test_a_request_heavier_than_the_budget_is_never_granted(namespace):
+def test_a_request_heavier_than_the_budget_goes_alone_into_an_empty_window(namespace):
     rl = limiter(namespace, per_second=5)
-    assert grant(rl, weight=6) > 0
+    assert grant(rl, weight=1) == 0
+    assert grant(rl, weight=6) > 0, "it waits for the window to empty"
+    rl2 = limiter(namespace + ":b", per_second=5)
+    assert grant(rl2, weight=6) == 0
+    assert grant(rl2, weight=1) > 0, "nothing joins it in its second"
 
 
 def test_concurrency_leases_cap_in_flight_requests_and_expire(namespace):
@@ -178,3 +182,17 @@ def test_four_processes_together_never_exceed_the_per_second_budget(namespace):
     assert len(grants) == sum(counts)
     for index, start in enumerate(grants):
         assert len([t for t in grants[index:] if t < start + 1000]) <= 10
+
+
+def test_usage_is_readable_per_connection(namespace):
+    rl = limiter(namespace, per_second=100, per_minute=200)
+    first = RedisThrottle(rl, usage_scope="conn-a")
+    second = RedisThrottle(rl, usage_scope="conn-b")
+    for _ in range(4):
+        with first(5, endpoint="/x"):
+            pass
+    with second(10, endpoint="/y"):
+        pass
+    assert rl.scope_usage_percent(["conn-a", "conn-b", "conn-c"]) == {
+        "conn-a": 10.0, "conn-b": 5.0, "conn-c": 0.0}
+    assert rl.usage().percent_of_minute == 15.0

@@ -1,0 +1,172 @@
+"""Batch connection tests: bookkeeping in Redis (so any web process can answer for any
+worker), at most BATCH_CONCURRENCY tests at once, results kept for an hour."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection as db_connection
+from django.db import transaction
+
+from connections.errors import NotFound, ValidationFailed
+from connections.health import CircuitOpen, Throttled, connection_check
+from connections.models import ExchangeConnection
+from connections.ratelimits import redis_client
+from connections.selectors import connections_visible_to
+
+MAX_BATCH_SIZE = 50
+BATCH_CONCURRENCY = 10
+BATCH_TTL_SECONDS = 3600
+BATCH_ATTEMPTS = 3
+THROTTLE_WAIT_LIMIT_SECONDS = 60
+RUNNING_SET = "ec:batch:running"
+
+
+def _meta_key(batch_id: str) -> str:
+    return f"ec:batch:{batch_id}:meta"
+
+
+def _results_key(batch_id: str) -> str:
+    return f"ec:batch:{batch_id}:results"
+
+
+def batch_validate(*, user: AbstractBaseUser, connection_ids: list[str]) -> list[str]:
+    """1..50 distinct ids of connections the caller can see; a 400 names the bad ones."""
+    field = "connectionIds"
+    connection_ids = [i.strip().lower() for i in connection_ids]
+    if not connection_ids:
+        raise ValidationFailed("give at least one connection id", fields={field: ["empty"]})
+    if len(connection_ids) > MAX_BATCH_SIZE:
+        raise ValidationFailed(f"at most {MAX_BATCH_SIZE} connections per batch",
+                               fields={field: [f"{len(connection_ids)} given"]})
+    duplicates = sorted({i for i in connection_ids if connection_ids.count(i) > 1})
+    if duplicates:
+        raise ValidationFailed(f"duplicate connection ids: {', '.join(duplicates)}",
+                               fields={field: [f"duplicate: {i}" for i in duplicates]})
+    known = {str(pk) for pk in connections_visible_to(user).filter(
+        pk__in=[i for i in connection_ids if _is_uuid(i)]).values_list("pk", flat=True)}
+    unknown = [i for i in connection_ids if i not in known]
+    if unknown:
+        raise ValidationFailed(f"unknown connection ids: {', '.join(unknown)}",
+                               fields={field: [f"unknown: {i}" for i in unknown]})
+    return connection_ids
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
+def batch_create(*, user: AbstractBaseUser, connection_ids: list[str]) -> str:
+    """Record the batch and enqueue its task (after the surrounding commit)."""
+    from connections.tasks import batch_test_task
+
+    ids = batch_validate(user=user, connection_ids=connection_ids)
+    batch_id = uuid.uuid4().hex
+    meta = {"ownerId": user.pk, "ids": ids, "startedAt": time.time(), "finishedAt": None}
+    client = redis_client()
+    client.set(_meta_key(batch_id), json.dumps(meta), ex=BATCH_TTL_SECONDS)
+    client.sadd(RUNNING_SET, batch_id)
+    transaction.on_commit(lambda: batch_test_task.apply_async(args=[batch_id], priority=3))
+    return batch_id
+
+
+def _test_one(batch_id: str, connection_id: str) -> None:
+    try:
+        connection = ExchangeConnection.objects.select_related("state").get(pk=connection_id)
+        result = _check_waiting_for_budget(connection)
+    except ExchangeConnection.DoesNotExist:
+        result = _error_result(connection_id, "not_found", "the connection was deleted")
+    finally:
+        db_connection.close()
+    client = redis_client()
+    client.hset(_results_key(batch_id), connection_id, json.dumps(result))
+    client.expire(_results_key(batch_id), BATCH_TTL_SECONDS)
+
+
+def _check_waiting_for_budget(connection: ExchangeConnection) -> dict[str, Any]:
+    deadline = time.monotonic() + THROTTLE_WAIT_LIMIT_SECONDS
+    while True:
+        try:
+            return connection_check(connection=connection, kind="batch",
+                                    attempts=BATCH_ATTEMPTS)
+        except CircuitOpen as exc:
+            return _error_result(str(connection.pk), exc.code, exc.message)
+        except Throttled as exc:
+            if time.monotonic() >= deadline:
+                return _error_result(str(connection.pk), exc.code, exc.message)
+            time.sleep(min(float(exc.extra.get("retryAfter", 0.2)), 1.0))
+
+
+def _error_result(connection_id: str, code: str, message: str) -> dict[str, Any]:
+    return {"connectionId": connection_id, "success": False, "latencyMs": None,
+            "serverTimeOffsetMs": None, "permissions": [], "warnings": [],
+            "error": {"code": code, "message": message}, "testedAt": None}
+
+
+def batch_run(*, batch_id: str) -> None:
+    """Test every connection of the batch, BATCH_CONCURRENCY at once. Idempotent: a
+    redelivered task re-tests only what has no result yet."""
+    client = redis_client()
+    raw = client.get(_meta_key(batch_id))
+    if raw is None:
+        return
+    meta = json.loads(raw)
+    done = {key.decode() for key in client.hkeys(_results_key(batch_id))}
+    pending = [i for i in meta["ids"] if i not in done]
+    with ThreadPoolExecutor(max_workers=BATCH_CONCURRENCY) as pool:
+        list(pool.map(lambda connection_id: _test_one(batch_id, connection_id), pending))
+    meta["finishedAt"] = time.time()
+    client.set(_meta_key(batch_id), json.dumps(meta), ex=BATCH_TTL_SECONDS)
+    client.srem(RUNNING_SET, batch_id)
+
+
+def batch_status(*, user: AbstractBaseUser, batch_id: str) -> dict[str, Any]:
+    client = redis_client()
+    raw = client.get(_meta_key(batch_id)) if batch_id.isalnum() else None
+    meta = json.loads(raw) if raw else None
+    if meta is None or (meta["ownerId"] != user.pk and not user.is_staff):
+        raise NotFound("batch not found")
+    results = {key.decode(): json.loads(value)
+               for key, value in client.hgetall(_results_key(batch_id)).items()}
+    finished = meta["finishedAt"]
+    successful = sum(1 for result in results.values() if result["success"])
+    ended = finished or time.time()
+    return {
+        "batchId": batch_id, "status": "completed" if finished else "running",
+        "totalConnections": len(meta["ids"]), "completed": len(results),
+        "successful": successful, "failed": len(results) - successful,
+        "duration": int((ended - meta["startedAt"]) * 1000),
+        "results": {i: results[i] for i in meta["ids"] if i in results},
+    }
+
+
+def batch_wait(*, user: AbstractBaseUser, batch_id: str, timeout: float) -> dict[str, Any]:
+    """Poll until the batch completes or ``timeout`` passes; the last status either way."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = batch_status(user=user, batch_id=batch_id)
+        if status["status"] == "completed" or time.monotonic() >= deadline:
+            return status
+        time.sleep(0.1)
+
+
+def batches_running() -> int:
+    return int(redis_client().scard(RUNNING_SET))
+
+
+def batches_forget_expired() -> int:
+    """Drop running-set entries whose batch has expired (a worker died mid-batch)."""
+    client = redis_client()
+    gone = [batch_id for batch_id in client.smembers(RUNNING_SET)
+            if not client.exists(_meta_key(batch_id.decode()))]
+    if gone:
+        client.srem(RUNNING_SET, *gone)
+    return len(gone)

@@ -1,0 +1,106 @@
+"""Thin Celery tasks: ids in, one service call, nothing secret in arguments or results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+
+from connections.health import CircuitOpen, Throttled
+
+MAX_COUNTDOWN_SECONDS = 60
+HEALTH_SWEEP_SECONDS = 300
+
+
+def _countdown(exc: Throttled) -> float:
+    return min(max(float(exc.extra.get("retryAfter", 1.0)), 1.0), MAX_COUNTDOWN_SECONDS)
+
+
+def _check(task: Any, connection_id: str, kind: str) -> dict[str, Any] | None:
+    from connections.health import connection_check
+    from connections.models import ExchangeConnection
+
+    connection = ExchangeConnection.objects.filter(pk=connection_id, enabled=True).first()
+    if connection is None:
+        return None
+    try:
+        return connection_check(connection=connection, kind=kind)
+    except CircuitOpen:
+        return None  # fails fast; the probe after the cooldown decides
+    except Throttled as exc:
+        # waiting would hold a worker thread: come back when the budget has room
+        raise task.retry(countdown=_countdown(exc), max_retries=5) from None
+
+
+@shared_task(name="connections.test", bind=True, acks_late=True, soft_time_limit=60,
+             time_limit=90)
+def test_task(self: Any, connection_id: str) -> dict[str, Any] | None:
+    return _check(self, connection_id, "test")
+
+
+@shared_task(name="connections.batch_test", acks_late=True, soft_time_limit=240,
+             time_limit=280)
+def batch_test_task(batch_id: str) -> None:
+    from connections.batches import batch_run
+
+    batch_run(batch_id=batch_id)
+
+
+@shared_task(name="connections.health_check", bind=True, acks_late=True,
+             soft_time_limit=60, time_limit=90)
+def health_check_task(self: Any, connection_id: str) -> dict[str, Any] | None:
+    return _check(self, connection_id, "sweep")
+
+
+@shared_task(name="connections.heartbeat", bind=True, acks_late=True, soft_time_limit=30,
+             time_limit=45)
+def heartbeat_task(self: Any, connection_id: str) -> dict[str, Any] | None:
+    return _check(self, connection_id, "heartbeat")
+
+
+def _fan_out(lock_name: str, task: Any, ids: list[str], *, priority: int,
+             interval: int) -> int:
+    """Enqueue one small task per id, unless a sweep already ran in this interval (a
+    duplicate beat, a redelivered sweep): the lock lives for most of the interval."""
+    from connections.ratelimits import redis_client
+
+    lock_seconds = max(1, int(interval * 0.8))
+    if not redis_client().set(f"ec:lock:{lock_name}", "1", nx=True, ex=lock_seconds):
+        return 0
+    for connection_id in ids:
+        task.apply_async(args=[connection_id], priority=priority, expires=interval)
+    return len(ids)
+
+
+@shared_task(name="connections.health_sweep")
+def health_sweep_task() -> int:
+    from connections.selectors import connection_ids_for_sweep
+
+    return _fan_out("health_sweep", health_check_task, connection_ids_for_sweep(),
+                    priority=6, interval=HEALTH_SWEEP_SECONDS)
+
+
+@shared_task(name="connections.heartbeat_sweep")
+def heartbeat_sweep_task() -> int:
+    from connections.selectors import connection_ids_for_heartbeat
+
+    interval = settings.HEARTBEAT_INTERVAL_SECONDS
+    return _fan_out("heartbeat_sweep", heartbeat_task, connection_ids_for_heartbeat(),
+                    priority=5, interval=interval)
+
+
+@shared_task(name="connections.stale_sweep")
+def stale_sweep_task() -> int:
+    from connections.health import connections_stale_deactivate
+
+    return connections_stale_deactivate()
+
+
+@shared_task(name="connections.cleanup")
+def cleanup_task() -> dict[str, int]:
+    from connections.batches import batches_forget_expired
+    from connections.health import health_history_prune
+
+    return {"healthChecksDeleted": health_history_prune(),
+            "batchesForgotten": batches_forget_expired()}

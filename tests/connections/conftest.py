@@ -1,0 +1,39 @@
+"""Connection tests start every test with an empty limiter, batch and lock state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+
+@pytest.fixture(autouse=True)
+def clean_redis_state() -> Iterator[None]:
+    from connections.ratelimits import redis_client
+
+    client = redis_client()
+    for pattern in ("ec:rl:*", "ec:batch*", "ec:lock:*"):
+        for key in client.scan_iter(pattern):
+            client.delete(key)
+    yield
+
+
+@pytest.fixture
+def paper(settings: Any, paper_url: str) -> Iterator[str]:
+    """The session's paper exchange, faults cleared, as this test's PAPER_EXCHANGE_URL."""
+    settings.PAPER_EXCHANGE_URL = paper_url
+    requests.delete(f"{paper_url}/_paper/faults", timeout=5)
+    yield paper_url
+    requests.delete(f"{paper_url}/_paper/faults", timeout=5)
+
+
+def set_faults(paper_url: str, exchange: str, **faults: Any) -> None:
+    response = requests.post(f"{paper_url}/_paper/faults", json={"exchange": exchange, **faults},
+                             timeout=5)
+    assert response.status_code in (200, 201), response.text
+
+
+def paper_stats(paper_url: str, exchange: str) -> dict[str, Any]:
+    return requests.get(f"{paper_url}/_paper/stats", timeout=5).json()["exchanges"][exchange]
