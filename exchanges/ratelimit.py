@@ -25,12 +25,16 @@ from exchanges.errors import RateLimited
 from exchanges.limits import ExchangeLimit
 
 LEASE_SECONDS = 30  # longer than any request (10 s timeout), short enough to heal quickly
+# Windows are this much longer than 1 s and 60 s: a request granted at the very end of our
+# window can reach the exchange a few ms later than its predecessors (scheduling, network),
+# and the exchange counts by arrival.
+WINDOW_MARGIN_MS = 50
 DEFAULT_MAX_WAIT_SECONDS = 1.0
 
 # KEYS: 1 second-window zset, 2 minute-window zset, 3 leases zset, 4 pause key,
 #       5 per-key zset (or "" for none), 6 per-connection minute zset for usage (or "")
 # ARGV: 1 weight, 2 per-second budget, 3 per-minute budget, 4 concurrency cap,
-#       5 lease id, 6 lease ms, 7 per-key count, 8 per-key window ms
+#       5 lease id, 6 lease ms, 7 per-key count, 8 per-key window ms, 9 window margin ms
 # Returns {0, now_ms} when granted (lease taken, weight recorded), else {wait_ms, now_ms}.
 _ACQUIRE = """
 local t = redis.call('TIME')
@@ -66,8 +70,9 @@ local function wait_for(key, span, budget)
   return span
 end
 
-local wait = math.max(wait_for(KEYS[1], 1000, tonumber(ARGV[2])),
-                      wait_for(KEYS[2], 60000, tonumber(ARGV[3])))
+local margin = tonumber(ARGV[9])
+local wait = math.max(wait_for(KEYS[1], 1000 + margin, tonumber(ARGV[2])),
+                      wait_for(KEYS[2], 60000 + margin, tonumber(ARGV[3])))
 if KEYS[5] ~= '' then
   local count, span = tonumber(ARGV[7]), tonumber(ARGV[8])
   redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - span)
@@ -87,7 +92,7 @@ local member = ARGV[5] .. ':' .. ARGV[1]
 redis.call('ZADD', KEYS[1], now, member)
 redis.call('ZADD', KEYS[2], now, member)
 redis.call('PEXPIRE', KEYS[1], 2000)
-redis.call('PEXPIRE', KEYS[2], 61000)
+redis.call('PEXPIRE', KEYS[2], 62000)
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[6]), ARGV[5])
 redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[6]) + 1000)
 if KEYS[5] ~= '' then
@@ -172,7 +177,7 @@ class RateLimiter:
         keys = self._keys(key_scope if key_limit else "", usage_scope)
         wait_ms, _ = self._acquire(keys=keys, args=[
             weight, self.limit.per_second, self.limit.per_minute, self.limit.concurrent,
-            lease_id, self.lease_ms, count, int(window * 1000)])
+            lease_id, self.lease_ms, count, int(window * 1000), WINDOW_MARGIN_MS])
         return int(wait_ms) / 1000.0
 
     def release(self, lease_id: str) -> None:

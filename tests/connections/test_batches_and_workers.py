@@ -1,0 +1,155 @@
+"""Batch tests and sweeps on a real Celery worker against the paper exchange."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+import requests
+
+from connections.models import ConnectionState, HealthCheck
+from connections.services import connection_create
+from exchanges.capabilities import CAPABILITIES
+from tests.connections.conftest import paper_stats, set_faults
+from tests.connections.factories import make_connection
+
+URL = "/api/settings/connections"
+BATCH = f"{URL}/batch-test"
+EXCHANGES = list(CAPABILITIES)
+
+
+def paper_connections(owner, count):
+    made = []
+    for index in range(count):
+        exchange = EXCHANGES[index % len(EXCHANGES)]
+        api_type = "perpetual_futures" if exchange == "orangex" else "spot"
+        made.append(connection_create(owner=owner, actor=owner, values={
+            "name": f"paper {index}", "exchange": exchange, "api_type": api_type,
+            "environment": "paper"}))
+    return made
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body, message", [
+    ({"connectionIds": []}, "at least one"),
+    ({"connectionIds": [str(uuid.uuid4()) for _ in range(51)]}, "at most 50"),
+    ({"connectionIds": "not-a-list"}, "list"),
+    ({"connectionIds": [5]}, "valid string"),
+    ({"connectionIds": ["not-a-uuid"]}, "not-a-uuid"),
+    ({}, "required"),
+    ({"connectionIds": [str(uuid.uuid4())], "async": "yes"}, "valid boolean"),
+    ({"connectionIds": [str(uuid.uuid4())], "extra": 1}, "unknown field"),
+])
+def test_bad_batch_requests_are_400_naming_the_problem(owner_client, body, message):
+    response = owner_client.post(BATCH, body, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert message in (error["message"] + str(error["fields"]))
+
+
+@pytest.mark.django_db
+def test_duplicate_unknown_and_foreign_ids_are_named(owner_client, owner, outsider):
+    mine, theirs = make_connection(owner), make_connection(outsider)
+    duplicate = owner_client.post(BATCH, {"connectionIds": [str(mine.pk), str(mine.pk)]},
+                                  format="json")
+    assert duplicate.status_code == 400 and str(mine.pk) in duplicate.json()["error"]["message"]
+    foreign = owner_client.post(BATCH, {"connectionIds": [str(mine.pk), str(theirs.pk)]},
+                                format="json")
+    assert foreign.status_code == 400
+    assert str(theirs.pk) in foreign.json()["error"]["message"]
+    assert str(mine.pk) not in foreign.json()["error"]["message"]
+    assert not HealthCheck.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_of_50_completes_inside_every_exchanges_budget(owner_client, owner, paper,
+                                                               celery_worker):
+    for exchange in EXCHANGES:
+        set_faults(paper, exchange, enforceRateLimits=True)
+    before = {exchange: paper_stats(paper, exchange)["rateLimitViolations"]
+              for exchange in EXCHANGES}
+    connections = paper_connections(owner, 50)
+    response = owner_client.post(BATCH, {"connectionIds": [str(c.pk) for c in connections]},
+                                 format="json")
+    body = response.json()
+    assert response.status_code == 200, {k: v for k, v in body.items() if k != "results"}
+    assert body["status"] == "completed" and body["totalConnections"] == 50
+    failures = {i: r["error"] for i, r in body["results"].items() if not r["success"]}
+    assert body["successful"] == 50, failures
+    assert body["duration"] > 0
+    assert HealthCheck.objects.filter(kind="batch").count() == 50
+    for exchange in EXCHANGES:
+        stats = paper_stats(paper, exchange)
+        assert stats["rateLimitViolations"] == before[exchange], (exchange, stats)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_async_batch_answers_202_then_reports_progress(owner_client, owner,
+                                                          outsider_client, paper,
+                                                          celery_worker):
+    connections = paper_connections(owner, 6)
+    response = owner_client.post(BATCH, {"connectionIds": [str(c.pk) for c in connections],
+                                         "async": True}, format="json")
+    assert response.status_code == 202
+    batch_id = response.json()["batchId"]
+    assert response.json()["status"] == "running"
+    assert outsider_client.get(f"{BATCH}/{batch_id}").status_code == 404
+    deadline = time.monotonic() + 30
+    while True:
+        status = owner_client.get(f"{BATCH}/{batch_id}").json()
+        if status["status"] == "completed" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert status["status"] == "completed" and status["completed"] == 6
+    assert status["successful"] == 6
+
+
+@pytest.mark.django_db
+def test_an_unknown_batch_is_404(owner_client):
+    assert owner_client.get(f"{BATCH}/{uuid.uuid4().hex}").status_code == 404
+    assert owner_client.get(f"{BATCH}/not..valid").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_health_sweep_fans_out_one_check_per_enabled_connection(owner, paper,
+                                                                    celery_worker):
+    from connections.tasks import health_sweep_task
+    connections = paper_connections(owner, 4)
+    disabled = connections[-1]
+    type(disabled).objects.filter(pk=disabled.pk).update(enabled=False)
+    assert health_sweep_task.delay().get(timeout=30) == 3
+    assert health_sweep_task.delay().get(timeout=30) == 0, "the lock guards against overlap"
+    deadline = time.monotonic() + 30
+    while HealthCheck.objects.filter(kind="sweep").count() < 3:
+        assert time.monotonic() < deadline, "the sweep's checks did not all run"
+        time.sleep(0.2)
+    assert not HealthCheck.objects.filter(connection=disabled).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rate_limit_answer_pauses_every_worker_for_that_exchange(owner, paper,
+                                                                   celery_worker):
+    from connections.health import connection_check
+    from connections.ratelimits import exchange_limiter
+    from connections.tasks import test_task
+    first, second = paper_connections(owner, 1)[0], None
+    second = connection_create(owner=owner, actor=owner, values={
+        "name": "second bybit", "exchange": "bybit", "api_type": "spot",
+        "environment": "paper"})
+    set_faults(paper, "bybit", rateLimit429Rate=1.0, retryAfterSeconds=3)
+    result = connection_check(connection=first)  # this process meets the 429
+    assert result["error"]["code"] == "rate_limited"
+    assert exchange_limiter("bybit").usage().paused_for_seconds > 1
+    requests.delete(f"{paper}/_paper/faults", timeout=5)
+    sent_before = sum(paper_stats(paper, "bybit")["requests"].values())
+
+    started = time.monotonic()
+    outcome = test_task.delay(str(second.pk)).get(timeout=60)  # runs in the worker process
+    waited = time.monotonic() - started
+    assert outcome["success"] is True
+    assert waited >= 1.0, "the worker must have held off while the pause lasted"
+    assert sum(paper_stats(paper, "bybit")["requests"].values()) > sent_before
+    state = ConnectionState.objects.get(connection=second)
+    assert state.health_status == "healthy"
