@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEVSTACK := $(PY) -m config.devstack
 
-.PHONY: install run test stop lint bench
+.PHONY: install run test stop lint bench bench-%
 
 install: $(VENV)/.installed
 
@@ -48,5 +48,14 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-bench: install
-	@echo "benchmarks arrive with the rate-limit and orders issues (bench/)"
+BENCHES := $(basename $(notdir $(filter-out bench/common.py bench/__init__.py,$(wildcard bench/*.py))))
+
+# every benchmark; each prints its figures and rewrites its section of bench/RESULTS.md
+bench: $(addprefix bench-,$(BENCHES))
+
+bench-%: install
+	@set -e; \
+	$(DEVSTACK) up; \
+	trap '$(DEVSTACK) down' EXIT; \
+	eval "$$($(DEVSTACK) env)"; \
+	$(PY) bench/$*.py

@@ -112,8 +112,8 @@ def _seconds_until_probe(state: ConnectionState) -> int:
     return max(0, int((due - timezone.now()).total_seconds()) + 1)
 
 
-def _run_check(connection: ExchangeConnection, kind: str) -> CheckOutcome:
-    connector = connection_connector(connection=connection)
+def _run_check(connection: ExchangeConnection, kind: str, max_wait: float) -> CheckOutcome:
+    connector = connection_connector(connection=connection, max_wait=max_wait)
     started = time.monotonic()
     try:
         if kind == "heartbeat":
@@ -145,19 +145,21 @@ RETRYABLE_CODES = frozenset({"network_error", "timeout", "exchange_unavailable",
 
 
 def connection_check(*, connection: ExchangeConnection, kind: str = "test",
-                     attempts: int = 1, backoff_seconds: float = 0.25) -> dict[str, Any]:
+                     attempts: int = 1, backoff_seconds: float = 0.25,
+                     max_wait: float = 1.0) -> dict[str, Any]:
     """Test (or heartbeat) one connection through the circuit; record and return the
     TestResult of DESIGN.md section 8. With ``attempts`` > 1, retryable failures (never an
     auth or request error) are tried again with exponential backoff; only the final
-    outcome is recorded."""
+    outcome is recorded. ``max_wait`` is how long a request may wait for the exchange's
+    budget before the check gives up with Throttled."""
     probing = circuit_admit(connection=connection)
     try:
-        outcome = _run_check(connection, kind)
+        outcome = _run_check(connection, kind, max_wait)
         for attempt in range(1, attempts):
             if outcome.ok or outcome.error_code not in RETRYABLE_CODES:
                 break
             time.sleep(backoff_seconds * 2 ** (attempt - 1))
-            outcome = _run_check(connection, kind)
+            outcome = _run_check(connection, kind, max_wait)
     except BaseException:
         if probing:
             _probe_abandon(connection)
