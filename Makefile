@@ -19,8 +19,8 @@ $(VENV)/.installed: pyproject.toml
 # seed the demo, then every Procfile process through honcho. Ctrl-C stops all of it.
 run: install
 	@set -e; \
-	$(DEVSTACK) up; \
-	trap '$(DEVSTACK) down' EXIT; \
+	$(DEVSTACK) up --holder $$$$; \
+	trap '$(DEVSTACK) down --holder $$$$' EXIT; \
 	eval "$$($(DEVSTACK) env)"; \
 	export DEBUG=$${DEBUG:-1}; \
 	$(PY) manage.py migrate --noinput; \
@@ -34,8 +34,8 @@ run: install
 # ruff, the OpenAPI schema gate, pytest; stops whatever dev stack it started.
 test: install
 	@set -e; \
-	$(DEVSTACK) up; \
-	trap '$(DEVSTACK) down' EXIT; \
+	$(DEVSTACK) up --holder $$$$; \
+	trap '$(DEVSTACK) down --holder $$$$' EXIT; \
 	eval "$$($(DEVSTACK) env)"; \
 	$(VENV)/bin/ruff check .; \
 	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null; \
@@ -55,7 +55,7 @@ bench: $(addprefix bench-,$(BENCHES))
 
 bench-%: install
 	@set -e; \
-	$(DEVSTACK) up; \
-	trap '$(DEVSTACK) down' EXIT; \
+	$(DEVSTACK) up --holder $$$$; \
+	trap '$(DEVSTACK) down --holder $$$$' EXIT; \
 	eval "$$($(DEVSTACK) env)"; \
 	$(PY) bench/$*.py

@@ -18,6 +18,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,25 +157,52 @@ def stop_redis() -> None:
     REDIS_SOCKET.unlink(missing_ok=True)
 
 
-def _read_state() -> dict[str, bool]:
+def _read_state() -> dict[str, Any]:
     try:
         return json.loads(STATE_FILE.read_text())
     except (OSError, ValueError):
         return {}
 
 
-def up() -> None:
+def _write_state(state: dict[str, Any]) -> None:
+    VAR.mkdir(exist_ok=True)
+    STATE_FILE.write_text(json.dumps(state))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def up(holder: int | None = None) -> None:
+    """Start what is missing; ``holder`` (the caller's shell pid) keeps the stack up until
+    it calls ``down`` with the same pid, so concurrent make runs do not stop each other."""
     state = _read_state()
     if not os.environ.get("DATABASE_URL"):
         state["postgres"] = start_postgres() or state.get("postgres", False)
     if not os.environ.get("REDIS_URL"):
         state["redis"] = start_redis() or state.get("redis", False)
-    VAR.mkdir(exist_ok=True)
-    STATE_FILE.write_text(json.dumps(state))
+    holders = [pid for pid in state.get("holders", []) if _alive(pid)]
+    if holder is not None:
+        holders.append(holder)
+    state["holders"] = holders
+    _write_state(state)
 
 
-def down() -> None:
+def down(holder: int | None = None) -> None:
+    """Release ``holder``; stop what ``up`` started once no live holder remains. Without a
+    holder (``make stop``) stop at once."""
     state = _read_state()
+    holders = [pid for pid in state.get("holders", []) if _alive(pid) and pid != holder]
+    if holder is not None and holders:
+        state["holders"] = holders
+        _write_state(state)
+        return
     if state.get("redis"):
         stop_redis()
     if state.get("postgres"):
@@ -191,11 +219,20 @@ def env() -> None:
 
 
 def main(argv: list[str]) -> int:
-    commands = {"up": up, "down": down, "env": env}
-    if len(argv) != 1 or argv[0] not in commands:
-        print("usage: python -m config.devstack up|down|env", file=sys.stderr)
+    usage = "usage: python -m config.devstack up|down [--holder PID] | env"
+    if not argv or argv[0] not in ("up", "down", "env"):
+        print(usage, file=sys.stderr)
         return 2
-    commands[argv[0]]()
+    holder = None
+    if argv[1:]:
+        if argv[0] == "env" or len(argv) != 3 or argv[1] != "--holder" or not argv[2].isdigit():
+            print(usage, file=sys.stderr)
+            return 2
+        holder = int(argv[2])
+    if argv[0] == "env":
+        env()
+    else:
+        (up if argv[0] == "up" else down)(holder)
     return 0
 
 

@@ -36,6 +36,9 @@ T = TypeVar("T")
 
 DEGRADED_LATENCY_MS = 2000
 PROBE_TIMEOUT_SECONDS = 120
+# An API read may wait this long for the exchange's budget (a heavy request, such as
+# Binance's all-symbol open orders, waits for a second of its own) before answering 429.
+READ_MAX_WAIT_SECONDS = 2.5
 
 # exchange error class -> our error code, most specific first
 ERROR_CODES: tuple[tuple[type[errors.ExchangeError], str], ...] = (
@@ -290,7 +293,7 @@ def connection_exchange_call(*, connection: ExchangeConnection,
     if not connection.enabled:
         raise Conflict("this connection is disabled", code="connection_disabled")
     try:
-        return call(connection_connector(connection=connection))
+        return call(connection_connector(connection=connection, max_wait=READ_MAX_WAIT_SECONDS))
     except errors.RateLimited as exc:
         raise Throttled("the exchange's rate budget is spent; retry shortly",
                         extra={"retryAfter": exc.retry_after}) from None

@@ -95,7 +95,19 @@ def connection_health_list(*, user: AbstractBaseUser) -> dict[str, Any]:
             "uptimePercent24h": _percent(day["passed"], day["total"]) if day else None,
             "rateLimitUsagePercent": usage.get(str(connection.pk), 0.0),
         })
-    return {"summary": _health_summary(items), "connections": items}
+    return {"summary": _health_summary(items), "connections": items,
+            "rateLimits": exchange_rate_limit_usage()}
+
+
+def exchange_rate_limit_usage() -> dict[str, dict[str, Any]]:
+    """Per exchange: % of the minute's weight budget used, requests in flight, pause left."""
+    from connections.ratelimits import exchange_usage
+
+    return {exchange: {"usagePercent": usage.percent_of_minute,
+                       "weightLastMinute": usage.weight_last_minute,
+                       "inFlight": usage.in_flight,
+                       "pausedForSeconds": usage.paused_for_seconds}
+            for exchange, usage in exchange_usage().items()}
 
 
 def _health_summary(items: list[dict[str, Any]]) -> dict[str, Any]:

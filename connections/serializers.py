@@ -204,10 +204,18 @@ class HealthSummaryOut(serializers.Serializer):
     averageResponseTimeMs = serializers.IntegerField(allow_null=True)
 
 
+class ExchangeUsageOut(serializers.Serializer):
+    usagePercent = serializers.FloatField()
+    weightLastMinute = serializers.IntegerField()
+    inFlight = serializers.IntegerField()
+    pausedForSeconds = serializers.FloatField()
+
+
 class HealthListOut(serializers.Serializer):
     success = serializers.BooleanField()
     summary = HealthSummaryOut()
     connections = HealthOut(many=True)
+    rateLimits = serializers.DictField(child=ExchangeUsageOut())
 
 
 class BalanceOut(serializers.Serializer):

@@ -64,3 +64,9 @@ def test_devstack_rejects_unknown_commands():
     result = subprocess.run([sys.executable, "-m", "config.devstack", "explode"], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "usage" in result.stderr
+
+
+def test_devstack_rejects_a_malformed_holder():
+    result = subprocess.run([sys.executable, "-m", "config.devstack", "down", "--holder", "x"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "usage" in result.stderr

@@ -153,3 +153,32 @@ def test_a_rate_limit_answer_pauses_every_worker_for_that_exchange(owner, paper,
     assert sum(paper_stats(paper, "bybit")["requests"].values()) > sent_before
     state = ConnectionState.objects.get(connection=second)
     assert state.health_status == "healthy"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_heartbeats_and_the_stale_sweep_run_on_the_worker(owner, paper, celery_worker,
+                                                         settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from connections.models import ConnectionSyncLog, ExchangeConnection
+    from connections.tasks import heartbeat_sweep_task, stale_sweep_task
+    beating, silent = paper_connections(owner, 2)
+    ExchangeConnection.objects.filter(pk=beating.pk).update(is_active=True)
+    assert heartbeat_sweep_task.delay().get(timeout=30) == 1
+    deadline = time.monotonic() + 30
+    while ConnectionState.objects.get(connection=beating).last_heartbeat_at is None:
+        assert time.monotonic() < deadline, "no heartbeat recorded"
+        time.sleep(0.2)
+
+    # the silent one was active for longer than STALE_AFTER_SECONDS (300) with no heartbeat
+    long_ago = timezone.now() - timedelta(seconds=600)
+    ExchangeConnection.objects.filter(pk=silent.pk).update(created_at=long_ago)
+    ExchangeConnection.objects.filter(pk=beating.pk).update(is_active=False)
+    ExchangeConnection.objects.filter(pk=silent.pk).update(is_active=True)
+    assert stale_sweep_task.delay().get(timeout=30) == 1
+    silent.refresh_from_db()
+    assert silent.is_active is False
+    assert ConnectionSyncLog.objects.filter(connection_id=str(silent.pk),
+                                            action="stale_deactivated").exists()

@@ -198,6 +198,9 @@ def test_health_lists_status_uptime_and_usage(owner_client, owner, paper):
     item = next(i for i in body["connections"] if i["connectionId"] == str(healthy.pk))
     assert item["uptimePercent24h"] == 100.0 and item["successCount"] == 1
     assert item["rateLimitUsagePercent"] > 0
+    assert body["rateLimits"]["bybit"]["usagePercent"] > 0
+    assert body["rateLimits"]["bybit"]["pausedForSeconds"] == 0
+    assert set(body["rateLimits"]) == {"bybit", "binance", "okx", "bingx", "pionex", "orangex"}
     assert set(item) == {"connectionId", "name", "exchange", "status", "circuit",
                          "lastCheckAt", "averageResponseTimeMs", "successCount", "errorCount",
                          "uptimePercent24h", "rateLimitUsagePercent"}
