@@ -28,11 +28,12 @@ LEASE_SECONDS = 30  # longer than any request (10 s timeout), short enough to he
 # Windows are this much longer than 1 s and 60 s: a request granted at the very end of our
 # window can reach the exchange a few ms later than its predecessors (scheduling, network),
 # and the exchange counts by arrival.
-WINDOW_MARGIN_MS = 50
+WINDOW_MARGIN_MS = 40
 DEFAULT_MAX_WAIT_SECONDS = 1.0
 
 # KEYS: 1 second-window zset, 2 minute-window zset, 3 leases zset, 4 pause key,
-#       5 per-key zset (or "" for none), 6 per-connection minute zset for usage (or "")
+#       5 per-key zset (or "" for none), 6 per-connection minute zset for usage (or ""),
+#       7 reservation key
 # ARGV: 1 weight, 2 per-second budget, 3 per-minute budget, 4 concurrency cap,
 #       5 lease id, 6 lease ms, 7 per-key count, 8 per-key window ms, 9 window margin ms
 # Returns {0, now_ms} when granted (lease taken, weight recorded), else {wait_ms, now_ms}.
@@ -42,6 +43,11 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local weight = tonumber(ARGV[1])
 local pause = redis.call('PTTL', KEYS[4])
 if pause > 0 then return {pause, now} end
+-- a heavy request that was refused reserves the next room, so light ones cannot starve it
+local holder = redis.call('GET', KEYS[7])
+if holder and holder ~= ARGV[5] then
+  return {math.max(1, redis.call('PTTL', KEYS[7])), now}
+end
 
 local function window_sum(key, span)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - span)
@@ -86,7 +92,13 @@ if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[4]) then
   local soonest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
   wait = math.max(wait, math.min(50, tonumber(soonest[2]) - now))
 end
-if wait > 0 then return {wait, now} end
+if wait > 0 then
+  if weight * 2 > tonumber(ARGV[2]) then
+    redis.call('SET', KEYS[7], ARGV[5], 'PX', math.min(wait, 2000) + 200)
+  end
+  return {wait, now}
+end
+if holder then redis.call('DEL', KEYS[7]) end
 
 local member = ARGV[5] .. ':' .. ARGV[1]
 redis.call('ZADD', KEYS[1], now, member)
@@ -166,7 +178,7 @@ class RateLimiter:
     def _keys(self, key_scope: str, usage_scope: str) -> list[str]:
         usage_key = f"{self.prefix}:usage:{usage_scope}" if usage_scope else ""
         return [f"{self.prefix}:1s", f"{self.prefix}:60s", f"{self.prefix}:leases",
-                f"{self.prefix}:pause", key_scope, usage_key]
+                f"{self.prefix}:pause", key_scope, usage_key, f"{self.prefix}:reserve"]
 
     def try_acquire(self, weight: int, *, lease_id: str, key_scope: str = "",
                     key_limit: tuple[int, float] | None = None, usage_scope: str = "") -> float:

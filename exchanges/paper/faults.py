@@ -108,6 +108,8 @@ class WeightWindows:
         self._prune(now)
         wait = 0.0
         for span, budget in ((1.0, limit.per_second), (60.0, limit.per_minute)):
+            if weight > budget and self._sums[span] == 0:
+                continue  # heavier than the whole budget: served alone in an empty window
             excess = self._sums[span] + weight - budget
             for at, served in self._events[span]:
                 if excess <= 0:
