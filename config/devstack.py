@@ -9,6 +9,7 @@ socket paths break past ~107 bytes), records what it started in var/devstack.jso
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -17,6 +18,8 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -179,7 +182,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
+@contextmanager
+def _state_lock() -> Iterator[None]:
+    """One make run at a time reads and writes the state file."""
+    VAR.mkdir(exist_ok=True)
+    with (VAR / "devstack.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def up(holder: int | None = None) -> None:
+    with _state_lock():
+        _up(holder)
+
+
+def down(holder: int | None = None) -> None:
+    with _state_lock():
+        _down(holder)
+
+
+def _up(holder: int | None) -> None:
     """Start what is missing; ``holder`` (the caller's shell pid) keeps the stack up until
     it calls ``down`` with the same pid, so concurrent make runs do not stop each other."""
     state = _read_state()
@@ -194,7 +216,7 @@ def up(holder: int | None = None) -> None:
     _write_state(state)
 
 
-def down(holder: int | None = None) -> None:
+def _down(holder: int | None) -> None:
     """Release ``holder``; stop what ``up`` started once no live holder remains. Without a
     holder (``make stop``) stop at once."""
     state = _read_state()

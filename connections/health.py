@@ -28,7 +28,7 @@ from connections.models import (
     HealthCheck,
     HealthStatus,
 )
-from connections.services import connection_connector, sync_log_write
+from connections.services import connection_connector, paper_account_resync, sync_log_write
 from exchanges import errors
 from exchanges.base import Connector
 
@@ -147,6 +147,21 @@ RETRYABLE_CODES = frozenset({"network_error", "timeout", "exchange_unavailable",
                              "rate_limited"})
 
 
+def _run_check_resyncing_paper(connection: ExchangeConnection, kind: str,
+                               max_wait: float) -> CheckOutcome:
+    """A paper exchange that lost its accounts (restarted without its file) refuses our
+    generated keys; that is not the connection's fault, so upsert the account once more and
+    test again before counting a failure."""
+    outcome = _run_check(connection, kind, max_wait)
+    if connection.environment != "paper" or outcome.error_code != "authentication_failed":
+        return outcome
+    try:
+        paper_account_resync(connection=connection)
+    except ServiceError:
+        return outcome
+    return _run_check(connection, kind, max_wait)
+
+
 def connection_check(*, connection: ExchangeConnection, kind: str = "test",
                      attempts: int = 1, backoff_seconds: float = 0.25,
                      max_wait: float = 1.0) -> dict[str, Any]:
@@ -157,12 +172,12 @@ def connection_check(*, connection: ExchangeConnection, kind: str = "test",
     budget before the check gives up with Throttled."""
     probing = circuit_admit(connection=connection)
     try:
-        outcome = _run_check(connection, kind, max_wait)
+        outcome = _run_check_resyncing_paper(connection, kind, max_wait)
         for attempt in range(1, attempts):
             if outcome.ok or outcome.error_code not in RETRYABLE_CODES:
                 break
             time.sleep(backoff_seconds * 2 ** (attempt - 1))
-            outcome = _run_check(connection, kind, max_wait)
+            outcome = _run_check_resyncing_paper(connection, kind, max_wait)
     except BaseException:
         if probing:
             _probe_abandon(connection)

@@ -37,9 +37,41 @@ DEFAULT_MAX_WAIT_SECONDS = 1.0
 # ARGV: 1 weight, 2 per-second budget, 3 per-minute budget, 4 concurrency cap,
 #       5 lease id, 6 lease ms, 7 per-key count, 8 per-key window ms, 9 window margin ms
 # Returns {0, now_ms} when granted (lease taken, weight recorded), else {wait_ms, now_ms}.
-_ACQUIRE = """
+_CLOCK = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+_WINDOWS = """
+-- Each window keeps a running sum beside its entries, so a call costs only the entries that
+-- expire since the last one, not the whole window.
+local function window_sum(key, span)
+  local sum_key = key .. ':sum'
+  local expired = redis.call('ZRANGEBYSCORE', key, '-inf', now - span)
+  if #expired > 0 then
+    local gone = 0
+    for _, member in ipairs(expired) do
+      gone = gone + tonumber(string.match(member, ':(%d+)$'))
+    end
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - span)
+    redis.call('DECRBY', sum_key, gone)
+  end
+  if redis.call('ZCARD', key) == 0 then
+    redis.call('DEL', sum_key)
+    return 0
+  end
+  return tonumber(redis.call('GET', sum_key) or '0')
+end
+
+local function add_to_window(key, member, added, ttl)
+  redis.call('ZADD', key, now, member)
+  redis.call('INCRBY', key .. ':sum', added)
+  redis.call('PEXPIRE', key, ttl)
+  redis.call('PEXPIRE', key .. ':sum', ttl)
+end
+"""
+
+_ACQUIRE = _CLOCK + _WINDOWS + """
 local weight = tonumber(ARGV[1])
 local pause = redis.call('PTTL', KEYS[4])
 if pause > 0 then return {pause, now} end
@@ -49,31 +81,23 @@ if holder and holder ~= ARGV[5] then
   return {math.max(1, redis.call('PTTL', KEYS[7])), now}
 end
 
-local function window_sum(key, span)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - span)
-  local sum, oldest = 0, nil
-  local entries = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
-  for i = 1, #entries, 2 do
-    local w = tonumber(string.match(entries[i], ':(%d+)$'))
-    sum = sum + w
-    if oldest == nil then oldest = tonumber(entries[i + 1]) end
-  end
-  return sum, oldest
-end
-
 local function wait_for(key, span, budget)
   local sum = window_sum(key, span)
   if sum + weight <= budget then return 0 end
   -- a request heavier than the whole budget goes alone, into an empty window
   if weight > budget and sum == 0 then return 0 end
-  -- wait until enough of the oldest entries leave the window
-  local entries = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+  -- wait until enough of the oldest entries leave the window (read a few at a time)
   local excess = math.min(sum + weight - budget, sum)
-  for i = 1, #entries, 2 do
-    excess = excess - tonumber(string.match(entries[i], ':(%d+)$'))
-    if excess <= 0 then return math.max(1, tonumber(entries[i + 1]) + span - now + 1) end
+  local start = 0
+  while true do
+    local entries = redis.call('ZRANGE', key, start, start + 31, 'WITHSCORES')
+    if #entries == 0 then return span end
+    for i = 1, #entries, 2 do
+      excess = excess - tonumber(string.match(entries[i], ':(%d+)$'))
+      if excess <= 0 then return math.max(1, tonumber(entries[i + 1]) + span - now + 1) end
+    end
+    start = start + 32
   end
-  return span
 end
 
 local margin = tonumber(ARGV[9])
@@ -101,10 +125,8 @@ end
 if holder then redis.call('DEL', KEYS[7]) end
 
 local member = ARGV[5] .. ':' .. ARGV[1]
-redis.call('ZADD', KEYS[1], now, member)
-redis.call('ZADD', KEYS[2], now, member)
-redis.call('PEXPIRE', KEYS[1], 2000)
-redis.call('PEXPIRE', KEYS[2], 62000)
+add_to_window(KEYS[1], member, weight, 2000)
+add_to_window(KEYS[2], member, weight, 62000)
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[6]), ARGV[5])
 redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[6]) + 1000)
 if KEYS[5] ~= '' then
@@ -120,19 +142,12 @@ return {0, now}
 """
 
 # Record weight the exchange says it counted beyond ours (usage headers).
-# KEYS: 1 minute-window zset; ARGV: 1 weight the exchange reports, 2 a unique id
-_RECONCILE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)
-local sum = 0
-for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  sum = sum + tonumber(string.match(member, ':(%d+)$'))
-end
-local missing = tonumber(ARGV[1]) - sum
+# KEYS: 1 minute-window zset; ARGV: 1 weight the exchange reports, 2 a unique id,
+# 3 window margin ms
+_RECONCILE = _CLOCK + _WINDOWS + """
+local missing = tonumber(ARGV[1]) - window_sum(KEYS[1], 60000 + tonumber(ARGV[3]))
 if missing > 0 then
-  redis.call('ZADD', KEYS[1], now, ARGV[2] .. ':' .. missing)
-  redis.call('PEXPIRE', KEYS[1], 61000)
+  add_to_window(KEYS[1], ARGV[2] .. ':' .. missing, missing, 62000)
   return missing
 end
 return 0
@@ -201,7 +216,7 @@ class RateLimiter:
     def reconcile_usage(self, used_weight: int) -> int:
         """The exchange counted ``used_weight`` in its minute: add what we missed."""
         return int(self._reconcile(keys=[f"{self.prefix}:60s"],
-                                   args=[used_weight, uuid.uuid4().hex]))
+                                   args=[used_weight, uuid.uuid4().hex, WINDOW_MARGIN_MS]))
 
     def scope_usage_percent(self, usage_scopes: list[str]) -> dict[str, float]:
         """Per connection: % of this exchange's minute budget its requests used."""

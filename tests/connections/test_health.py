@@ -268,3 +268,24 @@ def test_the_default_schedule_is_written_once_and_operator_edits_survive():
     migration.create_default_schedule(apps, None)
     assert PeriodicTask.objects.filter(name="health sweep").count() == 1
     assert PeriodicTask.objects.get(name="health sweep").enabled is False
+
+
+def test_a_paper_exchange_that_lost_its_accounts_does_not_disable_paper_connections(
+        owner, paper):
+    import requests
+
+    from connections import crypto
+    connection = paper_connection(owner, "binance")
+    # as after a paper restart without its accounts file: our key is unknown there
+    unknown_key = "paperkeythepaperexchangeforgot01"
+    type(connection).objects.filter(pk=connection.pk).update(
+        api_key_encrypted=crypto.encrypt(unknown_key))
+    connection.refresh_from_db()
+    result = connection_check(connection=connection)
+    assert result["success"] is True, result
+    connection.refresh_from_db()
+    assert connection.enabled is True
+    accounts = requests.get(f"{paper}/_paper/accounts",
+                            params={"exchange": "binance", "apiKey": unknown_key},
+                            timeout=5).json()
+    assert unknown_key in str(accounts), "the account was upserted again"
