@@ -7,11 +7,11 @@ import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection as db_connection
-from django.db import transaction
+from django.db import close_old_connections, transaction
 
 from connections.errors import NotFound, ValidationFailed
 from connections.health import CircuitOpen, Throttled, connection_check
@@ -82,13 +82,16 @@ def batch_create(*, user: AbstractBaseUser, connection_ids: list[str]) -> str:
 
 
 def _test_one(batch_id: str, connection_id: str) -> None:
+    # the pool's threads live on, so their database connections are kept (CONN_MAX_AGE)
+    # and only closed when unusable or too old, as around a web request
+    close_old_connections()
     try:
         connection = ExchangeConnection.objects.select_related("state").get(pk=connection_id)
         result = _check_waiting_for_budget(connection)
     except ExchangeConnection.DoesNotExist:
         result = _error_result(connection_id, "not_found", "the connection was deleted")
     finally:
-        db_connection.close()
+        close_old_connections()
     client = redis_client()
     client.hset(_results_key(batch_id), connection_id, json.dumps(result))
     client.expire(_results_key(batch_id), BATCH_TTL_SECONDS)
@@ -114,6 +117,13 @@ def _error_result(connection_id: str, code: str, message: str) -> dict[str, Any]
             "error": {"code": code, "message": message}, "testedAt": None}
 
 
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    """One pool per worker process: at most BATCH_CONCURRENCY tests at once for any batch,
+    on threads (and database connections) that outlive a single batch."""
+    return ThreadPoolExecutor(max_workers=BATCH_CONCURRENCY, thread_name_prefix="batch")
+
+
 def batch_run(*, batch_id: str) -> None:
     """Test every connection of the batch, BATCH_CONCURRENCY at once. Idempotent: a
     redelivered task re-tests only what has no result yet."""
@@ -122,10 +132,10 @@ def batch_run(*, batch_id: str) -> None:
     if raw is None:
         return
     meta = json.loads(raw)
+    meta.setdefault("runStartedAt", time.time())
     done = {key.decode() for key in client.hkeys(_results_key(batch_id))}
     pending = [i for i in meta["ids"] if i not in done]
-    with ThreadPoolExecutor(max_workers=BATCH_CONCURRENCY) as pool:
-        list(pool.map(lambda connection_id: _test_one(batch_id, connection_id), pending))
+    list(_pool().map(lambda connection_id: _test_one(batch_id, connection_id), pending))
     meta["finishedAt"] = time.time()
     client.set(_meta_key(batch_id), json.dumps(meta), ex=BATCH_TTL_SECONDS)
     client.srem(RUNNING_SET, batch_id)
@@ -147,6 +157,8 @@ def batch_status(*, user: AbstractBaseUser, batch_id: str) -> dict[str, Any]:
         "totalConnections": len(meta["ids"]), "completed": len(results),
         "successful": successful, "failed": len(results) - successful,
         "duration": int((ended - meta["startedAt"]) * 1000),
+        "queuedMs": (int((meta["runStartedAt"] - meta["startedAt"]) * 1000)
+                     if meta.get("runStartedAt") else None),
         "results": {i: results[i] for i in meta["ids"] if i in results},
     }
 
@@ -158,7 +170,7 @@ def batch_wait(*, user: AbstractBaseUser, batch_id: str, timeout: float) -> dict
         status = batch_status(user=user, batch_id=batch_id)
         if status["status"] == "completed" or time.monotonic() >= deadline:
             return status
-        time.sleep(0.1)
+        time.sleep(0.025)
 
 
 def batches_running() -> int:
