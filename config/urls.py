@@ -5,9 +5,11 @@ from rest_framework.routers import SimpleRouter
 
 from config.api import json_not_found
 from connections.views import ConnectionViewSet, SystemStatusView, TokenView
+from orders.views import OrderViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("settings/connections", ConnectionViewSet, basename="connection")
+router.register("orders", OrderViewSet, basename="order")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -33,6 +33,13 @@ class ExchangeConnection(models.Model):
     api_key_last4 = models.CharField(max_length=4, blank=True, default="")
     enabled = models.BooleanField(default=True)
     is_active = models.BooleanField(default=False)
+    # risk limits for orders (null: no limit); the price band keeps limit prices within
+    # this percentage of the ticker (null: disabled)
+    max_order_notional = models.DecimalField(max_digits=24, decimal_places=8, null=True,
+                                             blank=True)
+    max_open_orders = models.PositiveIntegerField(null=True, blank=True)
+    price_band_percent = models.DecimalField(max_digits=6, decimal_places=2, null=True,
+                                             blank=True, default=Decimal("5"))
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

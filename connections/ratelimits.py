@@ -23,7 +23,8 @@ def redis_client() -> redis.Redis:
 
 
 def exchange_limiter(exchange: str) -> RateLimiter:
-    return RateLimiter(redis_client(), exchange, settings.EXCHANGE_RATE_LIMITS[exchange])
+    return RateLimiter(redis_client(), exchange, settings.EXCHANGE_RATE_LIMITS[exchange],
+                       margin_ms=settings.RATE_LIMIT_WINDOW_MARGIN_MS)
 
 
 def connection_throttle(*, exchange: str, connection_id: object, key_id: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.core.validators import URLValidator
@@ -42,6 +43,13 @@ class ConnectionOut(serializers.ModelSerializer):
                                                 max_digits=12, decimal_places=6)
     volumeFactorPreset = serializers.DecimalField(source="state.volume_factor_preset",
                                                   max_digits=12, decimal_places=6)
+    maxOrderNotional = serializers.DecimalField(source="max_order_notional", max_digits=24,
+                                                decimal_places=8, allow_null=True,
+                                                normalize_output=True)
+    maxOpenOrders = serializers.IntegerField(source="max_open_orders", allow_null=True)
+    priceBandPercent = serializers.DecimalField(source="price_band_percent", max_digits=6,
+                                                decimal_places=2, allow_null=True,
+                                                normalize_output=True)
     health = ConnectionHealthOut(source="state")
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
@@ -50,7 +58,8 @@ class ConnectionOut(serializers.ModelSerializer):
         model = ExchangeConnection
         fields = ["id", "name", "exchange", "apiType", "environment", "baseUrl", "wsUrl",
                   "enabled", "isActive", "apiKeyLast4", "hasPassphrase", "volumeFactorLive",
-                  "volumeFactorPreset", "health", "createdAt", "updatedAt"]
+                  "volumeFactorPreset", "maxOrderNotional", "maxOpenOrders",
+                  "priceBandPercent", "health", "createdAt", "updatedAt"]
 
     def get_baseUrl(self, connection: ExchangeConnection) -> str:
         if connection.environment == "paper" and not connection.base_url:
@@ -86,6 +95,15 @@ class ConnectionWrite(StrictSerializer):
                                           decimal_places=6, required=False)
     volumeFactorPreset = StrictDecimalField(source="volume_factor_preset", max_digits=12,
                                             decimal_places=6, required=False)
+
+    maxOrderNotional = StrictDecimalField(source="max_order_notional", max_digits=24,
+                                          decimal_places=8, required=False, allow_null=True,
+                                          min_value=Decimal("0.00000001"))
+    maxOpenOrders = serializers.IntegerField(source="max_open_orders", required=False,
+                                             allow_null=True, min_value=1, max_value=100000)
+    priceBandPercent = StrictDecimalField(source="price_band_percent", max_digits=6,
+                                          decimal_places=2, required=False, allow_null=True,
+                                          min_value=Decimal("0.01"), max_value=Decimal("100"))
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         for name in ("volume_factor_live", "volume_factor_preset"):

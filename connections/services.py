@@ -28,14 +28,16 @@ from exchanges.registry import connector_class
 
 SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
 STATE_FIELDS = ("volume_factor_live", "volume_factor_preset")
-PLAIN_FIELDS = ("name", "api_type", "environment", "base_url", "ws_url", "enabled")
+PLAIN_FIELDS = ("name", "api_type", "environment", "base_url", "ws_url", "enabled",
+                "max_order_notional", "max_open_orders", "price_band_percent")
 # the API's camelCase names, for error fields and the audit log
 API_NAMES = {
     "name": "name", "exchange": "exchange", "api_type": "apiType",
     "environment": "environment", "base_url": "baseUrl", "ws_url": "wsUrl",
     "api_key": "apiKey", "api_secret": "apiSecret", "passphrase": "passphrase",
     "enabled": "enabled", "volume_factor_live": "volumeFactorLive",
-    "volume_factor_preset": "volumeFactorPreset",
+    "volume_factor_preset": "volumeFactorPreset", "max_order_notional": "maxOrderNotional",
+    "max_open_orders": "maxOpenOrders", "price_band_percent": "priceBandPercent",
 }
 
 

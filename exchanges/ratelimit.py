@@ -27,8 +27,9 @@ from exchanges.limits import ExchangeLimit
 LEASE_SECONDS = 30  # longer than any request (10 s timeout), short enough to heal quickly
 # Windows are this much longer than 1 s and 60 s: a request granted at the very end of our
 # window can reach the exchange a few ms later than its predecessors (scheduling, network),
-# and the exchange counts by arrival.
-WINDOW_MARGIN_MS = 40
+# and the exchange counts by arrival. Raise it (RATE_LIMIT_WINDOW_MARGIN_MS) where the path
+# to the exchange jitters more than on one machine.
+WINDOW_MARGIN_MS = 50
 DEFAULT_MAX_WAIT_SECONDS = 1.0
 
 # KEYS: 1 second-window zset, 2 minute-window zset, 3 leases zset, 4 pause key,
@@ -180,8 +181,10 @@ class RateLimiter:
     """The shared budget of one exchange (per source IP), in Redis."""
 
     def __init__(self, client: redis.Redis, exchange: str, limit: ExchangeLimit, *,
-                 namespace: str = "ec:rl", lease_seconds: float = LEASE_SECONDS) -> None:
+                 namespace: str = "ec:rl", lease_seconds: float = LEASE_SECONDS,
+                 margin_ms: int = WINDOW_MARGIN_MS) -> None:
         self.client = client
+        self.margin_ms = margin_ms
         self.lease_ms = int(lease_seconds * 1000)
         self.exchange = exchange
         self.limit = limit
@@ -204,7 +207,7 @@ class RateLimiter:
         keys = self._keys(key_scope if key_limit else "", usage_scope)
         wait_ms, _ = self._acquire(keys=keys, args=[
             weight, self.limit.per_second, self.limit.per_minute, self.limit.concurrent,
-            lease_id, self.lease_ms, count, int(window * 1000), WINDOW_MARGIN_MS])
+            lease_id, self.lease_ms, count, int(window * 1000), self.margin_ms])
         return int(wait_ms) / 1000.0
 
     def release(self, lease_id: str) -> None:
@@ -216,7 +219,7 @@ class RateLimiter:
     def reconcile_usage(self, used_weight: int) -> int:
         """The exchange counted ``used_weight`` in its minute: add what we missed."""
         return int(self._reconcile(keys=[f"{self.prefix}:60s"],
-                                   args=[used_weight, uuid.uuid4().hex, WINDOW_MARGIN_MS]))
+                                   args=[used_weight, uuid.uuid4().hex, self.margin_ms]))
 
     def scope_usage_percent(self, usage_scopes: list[str]) -> dict[str, float]:
         """Per connection: % of this exchange's minute budget its requests used."""

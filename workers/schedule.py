@@ -19,6 +19,8 @@ def default_schedule() -> dict[str, dict[str, object]]:
         # every minute: deactivate active connections without a recent heartbeat
         "stale sweep": {"task": "connections.stale_sweep", "every": 60,
                         "queue": "maintenance"},
+        # every minute: settle submitting/unknown orders, refresh open ones, find orphans
+        "order reconciliation": {"task": "orders.reconcile", "every": 60, "queue": "orders"},
         # hourly: prune health history past retention, forget expired batches
         "cleanup": {"task": "connections.cleanup", "every": 3600, "queue": "maintenance"},
     }

@@ -258,10 +258,13 @@ def test_the_default_schedule_is_written_once_and_operator_edits_survive():
     migration = importlib.import_module("workers.migrations.0001_default_schedule")
     PeriodicTask.objects.all().delete()  # transactional tests flush migration data
     migration.create_default_schedule(apps, None)
+    importlib.import_module("workers.migrations.0002_order_reconciliation"
+                            ).add_order_reconciliation(apps, None)
     tasks = dict(PeriodicTask.objects.values_list("name", "task"))
     assert tasks["health sweep"] == "connections.health_sweep"
     assert tasks["heartbeat sweep"] == "connections.heartbeat_sweep"
     assert tasks["stale sweep"] == "connections.stale_sweep"
+    assert tasks["order reconciliation"] == "orders.reconcile"
     sweep = PeriodicTask.objects.get(name="health sweep")
     assert sweep.interval.every == 300 and sweep.expire_seconds == 300
     PeriodicTask.objects.filter(name="health sweep").update(enabled=False)

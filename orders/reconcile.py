@@ -1,0 +1,89 @@
+"""Reconciliation (beat every minute, and at worker start): the database and the
+exchanges agree again after lost answers, dead workers and orders placed elsewhere."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from connections.models import ExchangeConnection
+from connections.services import connection_connector
+from exchanges import errors
+from orders.models import Order, OrderEvent
+
+PENDING_STALE_SECONDS = 30
+SUBMITTING_STALE_SECONDS = 60   # a worker died between claiming and recording the answer
+OPEN_REFRESH_LIMIT = 200        # per run, oldest first
+ORPHAN_LOOKBACK_DAYS = 7
+
+
+def orders_reconcile() -> dict[str, int]:
+    """Fan out the work; each order is settled by its own task."""
+    from orders.tasks import refresh_task, settle_task, submit_task
+
+    now = timezone.now()
+    stale_pending = list(Order.objects.filter(
+        status="pending", updated_at__lt=now - timedelta(seconds=PENDING_STALE_SECONDS))
+        .values_list("pk", flat=True))
+    for pk in stale_pending:
+        submit_task.apply_async(args=[str(pk)], priority=0)
+    unsettled = list(Order.objects.filter(status="unknown").values_list("pk", flat=True)) + \
+        list(Order.objects.filter(
+            status="submitting",
+            updated_at__lt=now - timedelta(seconds=SUBMITTING_STALE_SECONDS))
+            .values_list("pk", flat=True))
+    for pk in unsettled:
+        settle_task.apply_async(args=[str(pk)], priority=1)
+    open_ids = list(Order.objects.filter(status__in=("open", "partially_filled"))
+                    .order_by("updated_at").values_list("pk", flat=True)[:OPEN_REFRESH_LIMIT])
+    for pk in open_ids:
+        refresh_task.apply_async(args=[str(pk)], priority=4)
+    return {"pendingResubmitted": len(stale_pending), "settling": len(unsettled),
+            "refreshing": len(open_ids)}
+
+
+def orphans_record(*, connection_id: object) -> int:
+    """Exchange orders carrying our client-id prefix with no row: recorded and flagged.
+    Checks the symbols this connection traded in the last ORPHAN_LOOKBACK_DAYS."""
+    connection = ExchangeConnection.objects.get(pk=connection_id)
+    since = timezone.now() - timedelta(days=ORPHAN_LOOKBACK_DAYS)
+    symbols = set(Order.objects.filter(connection=connection, created_at__gte=since)
+                  .values_list("symbol", flat=True))
+    prefix = settings.CLIENT_ORDER_ID_PREFIX.lower()
+    connector = connection_connector(connection=connection)
+    recorded = 0
+    for symbol in sorted(symbols):
+        try:
+            found = connector.open_orders(symbol)
+        except errors.ExchangeError:
+            continue
+        for remote in found:
+            client_id = (remote.client_order_id or "").lower()
+            if not client_id.startswith(prefix) or Order.objects.filter(
+                    connection=connection, client_order_id=client_id).exists():
+                continue
+            _record_orphan(connection, remote, client_id)
+            recorded += 1
+    return recorded
+
+
+def _record_orphan(connection: ExchangeConnection, remote: Any, client_id: str) -> None:
+    order = Order.objects.create(
+        owner=connection.owner, connection=connection, client_order_id=client_id,
+        request_hash="", symbol=remote.symbol, side=remote.side, type=remote.type,
+        requested_quantity=remote.quantity, volume_factor=1, quantity=remote.quantity,
+        price=remote.price, status=remote.status, exchange_order_id=remote.exchange_order_id,
+        filled_quantity=remote.filled_quantity, average_price=remote.average_price,
+        flagged=True, flag_reason="on the exchange with our prefix but no row here")
+    OrderEvent.objects.create(order=order, to_status=order.status, source="reconcile",
+                              data={"reason": "orphan recorded"})
+
+
+def connections_with_recent_orders() -> list[str]:
+    since = timezone.now() - timedelta(days=ORPHAN_LOOKBACK_DAYS)
+    return [str(pk) for pk in Order.objects.filter(created_at__gte=since,
+                                                   connection__enabled=True)
+            .values_list("connection_id", flat=True).distinct()]

@@ -1,0 +1,39 @@
+"""Reads on orders, scoped to the caller (staff see all)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+
+from connections.errors import NotFound
+from orders.models import Order
+
+
+def orders_visible_to(user: AbstractBaseUser) -> QuerySet[Order]:
+    queryset = Order.objects.select_related("connection")
+    return queryset if getattr(user, "is_staff", False) else queryset.filter(owner_id=user.pk)
+
+
+def order_list(*, user: AbstractBaseUser, filters: dict[str, Any]) -> QuerySet[Order]:
+    queryset = orders_visible_to(user)
+    if filters.get("connection_id"):
+        queryset = queryset.filter(connection_id=filters["connection_id"])
+    if filters.get("status"):
+        queryset = queryset.filter(status=filters["status"])
+    if filters.get("symbol"):
+        queryset = queryset.filter(symbol=filters["symbol"])
+    return queryset
+
+
+def order_get(*, user: AbstractBaseUser, order_id: object) -> Order:
+    try:
+        parsed = uuid.UUID(str(order_id))
+    except ValueError:
+        raise NotFound("order not found") from None
+    order = orders_visible_to(user).filter(pk=parsed).first()
+    if order is None:
+        raise NotFound("order not found")
+    return order

@@ -1,0 +1,191 @@
+"""Writes on orders: place (checks, then the row, then the task), cancel, cancel-all."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+
+from connections.errors import Conflict, ValidationFailed
+from connections.health import (
+    CircuitOpen,
+    connection_exchange_call,
+)
+from connections.models import ConnectionState, ExchangeConnection
+from connections.selectors import connection_get
+from orders import prechecks
+from orders.models import Order, OrderEvent
+from orders.transitions import order_transition
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Placement:
+    order: Order
+    replayed: bool
+
+
+def client_order_id_new() -> str:
+    """Exactly 32 characters of [a-z0-9]: the prefix, then a uuid4 hex, cut to 32."""
+    return (settings.CLIENT_ORDER_ID_PREFIX.lower() + uuid.uuid4().hex)[:32]
+
+
+def _replay(*, owner: AbstractBaseUser, connection_id: object, idempotency_key: str | None,
+            client_order_id: str | None, request_hash: str) -> Order | None:
+    existing = None
+    if idempotency_key:
+        existing = Order.objects.filter(owner=owner, idempotency_key=idempotency_key).first()
+    if existing is None and client_order_id:
+        existing = Order.objects.filter(connection_id=connection_id,
+                                        client_order_id=client_order_id).first()
+    if existing is not None and existing.request_hash != request_hash:
+        raise Conflict("this idempotency key (or client order id) was used with another "
+                       "request body", code="idempotency_key_reused")
+    return existing
+
+
+def order_place(*, owner: AbstractBaseUser, values: dict[str, Any],
+                idempotency_key: str | None) -> Placement:
+    """Check everything inside the request, then commit a pending row and enqueue
+    orders.submit. The same key or client order id replays the first order."""
+    if idempotency_key is not None and not IDEMPOTENCY_KEY.match(idempotency_key):
+        raise ValidationFailed("Idempotency-Key must match ^[A-Za-z0-9_-]{1,64}$",
+                               fields={"idempotencyKey": ["invalid"]})
+    connection = connection_get(user=owner, connection_id=values["connection_id"])
+    request_hash = prechecks.order_request_hash(
+        {**values, "connection_id": str(connection.pk)})
+    replay = _replay(owner=owner, connection_id=connection.pk, idempotency_key=idempotency_key,
+                     client_order_id=values.get("client_order_id"), request_hash=request_hash)
+    if replay is not None:
+        return Placement(order=replay, replayed=True)
+    sized, factor = _prechecked(connection, values)
+    order = Order(
+        owner=owner, connection=connection, idempotency_key=idempotency_key,
+        client_order_id=values.get("client_order_id") or client_order_id_new(),
+        request_hash=request_hash, symbol=values["symbol"], side=values["side"],
+        type=values["type"], requested_quantity=values["quantity"],
+        volume_factor_source=values.get("volume_factor_source", "live"),
+        volume_factor=factor, quantity=sized.quantity, price=sized.price,
+        time_in_force=values.get("time_in_force", "GTC"),
+        reduce_only=values.get("reduce_only", False), leverage=values.get("leverage"))
+    try:
+        with transaction.atomic():
+            order.save()
+            OrderEvent.objects.create(order=order, to_status="pending", source="api",
+                                      data={"quantity": str(order.quantity)})
+            transaction.on_commit(lambda: _enqueue_submit(order.pk))
+    except IntegrityError:
+        # a concurrent request with the same key or client id won the insert
+        replay = _replay(owner=owner, connection_id=connection.pk,
+                         idempotency_key=idempotency_key,
+                         client_order_id=order.client_order_id, request_hash=request_hash)
+        if replay is None:
+            raise
+        return Placement(order=replay, replayed=True)
+    return Placement(order=order, replayed=False)
+
+
+def _enqueue_submit(order_id: object, countdown: float = 0) -> None:
+    from orders.tasks import submit_task
+
+    submit_task.apply_async(args=[str(order_id)], priority=0, countdown=countdown)
+
+
+def _prechecked(connection: ExchangeConnection, values: dict[str, Any]
+                ) -> tuple[prechecks.Sized, Decimal]:
+    if not connection.enabled:
+        raise Conflict("this connection is disabled", code="connection_disabled")
+    client_id = values.get("client_order_id")
+    state = ConnectionState.objects.get(connection=connection)
+    if state.circuit != "closed":
+        raise CircuitOpen("the circuit of this connection is open after repeated failures")
+    source = values.get("volume_factor_source", "live")
+    factor = state.volume_factor_live if source == "live" else state.volume_factor_preset
+
+    def check(connector: Any) -> prechecks.Sized:
+        if client_id and not connector.client_order_id_pattern.fullmatch(client_id):
+            raise ValidationFailed(f"clientOrderId does not meet {connection.exchange}'s "
+                                   f"rule {connector.client_order_id_pattern.pattern}",
+                                   fields={"clientOrderId": ["invalid for this exchange"]})
+        connector.market(values["symbol"])
+        instrument = prechecks.instrument_for(connection=connection, connector=connector,
+                                              symbol=values["symbol"])
+        ticker = connector.ticker(values["symbol"])
+        sized = prechecks.size_order(
+            instrument=instrument, ticker=ticker, side=values["side"],
+            order_type=values["type"], requested=values["quantity"], factor=factor,
+            price=values.get("price"))
+        prechecks.check_risk(connection=connection, sized=sized, ticker=ticker,
+                             order_type=values["type"])
+        prechecks.check_position_mode(connector=connector, symbol=values["symbol"])
+        prechecks.check_margin(connector=connector, symbol=values["symbol"],
+                               side=values["side"], sized=sized,
+                               leverage=values.get("leverage"),
+                               reduce_only=values.get("reduce_only", False))
+        return sized
+
+    return _translate_invalid(lambda: connection_exchange_call(connection=connection,
+                                                               call=check)), factor
+
+
+def _translate_invalid(run: Any) -> Any:
+    from exchanges import errors
+
+    try:
+        return run()
+    except errors.InvalidRequest as exc:  # a bad symbol for this connection
+        raise ValidationFailed(exc.message, fields={"symbol": [exc.message]}) from None
+
+
+def order_cancel(*, order: Order, actor: AbstractBaseUser | None) -> Order:
+    """pending: canceled here; submitting/unknown: canceled once settled; open: the
+    exchange is asked (by a task); terminal: 409 order_not_cancelable. Idempotent."""
+    if order.is_terminal:
+        if order.status == "canceled":
+            return order
+        raise Conflict(f"the order is {order.status}", code="order_not_cancelable")
+    if order.status == "pending":
+        canceled = order_transition(order_id=order.pk, to_status="canceled", source="api",
+                                    expected=("pending",), data={"reason": "canceled before "
+                                                                 "it was sent"})
+        if canceled is not None:
+            return canceled
+        order.refresh_from_db()
+    Order.objects.filter(pk=order.pk).update(cancel_requested=True)
+    order.refresh_from_db()
+    if order.status in ("open", "partially_filled"):
+        _enqueue_cancel(order.pk)
+    return order
+
+
+def _enqueue_cancel(order_id: object) -> None:
+    from orders.tasks import cancel_task
+
+    transaction.on_commit(lambda: cancel_task.apply_async(args=[str(order_id)], priority=0))
+
+
+def order_cancel_all(*, owner: AbstractBaseUser, connection_id: object,
+                     symbol: str | None) -> dict[str, int]:
+    """The kill switch: every open order of the connection (optionally one symbol) is
+    canceled here or on the exchange, and the exchange is told to cancel all."""
+    connection = connection_get(user=owner, connection_id=connection_id)
+    orders = Order.objects.filter(connection=connection,
+                                  status__in=prechecks.OPEN_STATUSES)
+    if symbol:
+        orders = orders.filter(symbol=symbol)
+    count = 0
+    for order in orders:
+        order_cancel(order=order, actor=owner)
+        count += 1
+    from orders.tasks import cancel_all_task
+
+    transaction.on_commit(lambda: cancel_all_task.apply_async(
+        args=[str(connection.pk), symbol], priority=0))
+    return {"canceled": count}

@@ -1,0 +1,240 @@
+"""Sending an order exactly once, and settling it when the answer was lost.
+
+The row is committed ``pending`` before anything is sent. ``order_submit`` claims it
+(pending -> submitting, conditionally, so a second copy of the task does nothing) and sends
+with the order's own client id. An ambiguous outcome is never resent blindly:
+``order_settle`` looks the order up; only when the original can no longer be accepted
+(its deadline passed by 2 s on the exchange's clock, and two lookups 2 s apart found
+nothing) is it sent again, with the same client id. At most MAX_SENDS sends.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.utils import timezone
+
+from connections.services import connection_connector
+from exchanges import errors
+from exchanges.base import Connector, ExchangeOrder, OrderRequest
+from exchanges.symbols import parse_symbol
+from orders.models import Order
+from orders.transitions import order_transition
+
+logger = logging.getLogger(__name__)
+
+MAX_SENDS = 3
+NETWORK_BACKOFF_SECONDS = (0.5, 1.0, 2.0)
+DEADLINE_GRACE_MS = 2000
+LOOKUP_SPACING_SECONDS = 2.0
+SETTLE_WAIT_LIMIT_SECONDS = 10.0
+MATCH_WINDOW_MS = 10_000
+
+
+def _request(order: Order) -> OrderRequest:
+    return OrderRequest(
+        symbol=order.symbol, side=order.side, type=order.type, quantity=order.quantity,
+        client_order_id=order.client_order_id, price=order.price,
+        time_in_force=order.time_in_force, reduce_only=order.reduce_only,
+        margin=order.connection.api_type == "margin")
+
+
+def _apply(order: Order, found: ExchangeOrder, source: str) -> Order | None:
+    """Take the exchange's state of the order."""
+    filled = max(found.filled_quantity, order.filled_quantity)
+    return order_transition(
+        order_id=order.pk, to_status=found.status, source=source,
+        exchange_order_id=found.exchange_order_id or order.exchange_order_id,
+        filled_quantity=min(filled, order.quantity),
+        average_price=found.average_price or order.average_price)
+
+
+def order_submit(*, order_id: object) -> str:
+    """Claim and send. Returns what happened (for the task result; no secrets)."""
+    order = order_transition(order_id=order_id, to_status="submitting", source="task",
+                             expected=("pending",))
+    if order is None:
+        return "not pending"
+    if order.cancel_requested:
+        order_transition(order_id=order.pk, to_status="canceled", source="task",
+                         data={"reason": "canceled before it was sent"})
+        return "canceled"
+    connector = connection_connector(connection=order.connection)
+    if order.leverage and parse_symbol(order.symbol).is_perpetual:
+        outcome = _set_leverage(order, connector)
+        if outcome:
+            return outcome
+    return _send(order, connector)
+
+
+def _set_leverage(order: Order, connector: Connector) -> str:
+    try:
+        connector.set_leverage(order.symbol, order.leverage)
+    except (errors.NetworkError, errors.RateLimited, errors.ExchangeUnavailable,
+            errors.OrderOutcomeUnknown):
+        order_transition(order_id=order.pk, to_status="pending", source="task",
+                         data={"reason": "leverage not set yet; retrying"})
+        return "retry"
+    except errors.ExchangeError as exc:
+        order_transition(order_id=order.pk, to_status="rejected", source="task",
+                         error_message=f"leverage refused: {exc}"[:500])
+        return "rejected"
+    return ""
+
+
+def _send(order: Order, connector: Connector) -> str:
+    """Send until placed, refused or ambiguous; surely-unsent failures back off."""
+    while order.attempts < MAX_SENDS:
+        Order.objects.filter(pk=order.pk).update(attempts=order.attempts + 1,
+                                                 last_sent_at=timezone.now())
+        order.attempts += 1
+        try:
+            placed = connector.place_order(_request(order))
+        except errors.NetworkError:
+            time.sleep(NETWORK_BACKOFF_SECONDS[min(order.attempts, MAX_SENDS) - 1])
+            continue
+        except errors.RateLimited as exc:
+            # refused before it was accepted: not sent, so it may wait and go again
+            Order.objects.filter(pk=order.pk).update(attempts=order.attempts - 1)
+            order_transition(order_id=order.pk, to_status="pending", source="task",
+                             data={"reason": "rate limited", "retryAfter": exc.retry_after})
+            return f"retry:{exc.retry_after}"
+        except (errors.OrderOutcomeUnknown, errors.DuplicateOrder) as exc:
+            # the order may be on the exchange: look before anything else
+            deadline = getattr(exc, "deadline_ms", None)
+            Order.objects.filter(pk=order.pk).update(submit_deadline_ms=deadline)
+            order.submit_deadline_ms = deadline
+            return order_settle(order=order, connector=connector, source="task")
+        except errors.ExchangeError as exc:
+            order_transition(order_id=order.pk, to_status="rejected", source="task",
+                             error_message=str(exc)[:500])
+            return "rejected"
+        _apply(order, placed, "task")
+        _cancel_if_requested(order.pk)
+        return placed.status
+    order_transition(order_id=order.pk, to_status="failed", source="task",
+                     error_message="the exchange could not be reached; nothing was sent")
+    return "failed"
+
+
+def _lookup(order: Order, connector: Connector) -> ExchangeOrder | None:
+    """The order on the exchange: by client id, by exchange id, or (exchanges without a
+    client-id lookup) by matching open orders and recent history."""
+    try:
+        if order.exchange_order_id:
+            return connector.get_order(order.symbol,
+                                       exchange_order_id=order.exchange_order_id)
+        return connector.get_order(order.symbol, client_order_id=order.client_order_id)
+    except errors.OrderNotFound:
+        return None
+    except errors.NotSupported:
+        return _match(order, connector)
+
+
+def _match(order: Order, connector: Connector) -> ExchangeOrder | None:
+    """Symbol, side, quantity, price and time within MATCH_WINDOW_MS. Two candidates are
+    flagged for an operator rather than guessed."""
+    sent_ms = int((order.last_sent_at or order.created_at).timestamp() * 1000)
+    seen: dict[str, ExchangeOrder] = {}
+    for candidate in [*connector.open_orders(order.symbol),
+                      *connector.order_history(order.symbol, since_ms=sent_ms - MATCH_WINDOW_MS)]:
+        if (candidate.side == order.side and candidate.quantity == order.quantity
+                and (order.type == "market" or candidate.price == order.price)
+                and abs((candidate.created_at_ms or sent_ms) - sent_ms) <= MATCH_WINDOW_MS
+                and not Order.objects.filter(connection=order.connection,
+                                             exchange_order_id=candidate.exchange_order_id)
+                .exclude(pk=order.pk).exists()):
+            seen[candidate.exchange_order_id] = candidate
+    if len(seen) > 1:
+        Order.objects.filter(pk=order.pk).update(
+            flagged=True, flag_reason=f"{len(seen)} exchange orders match; pick one")
+        return None
+    return next(iter(seen.values()), None)
+
+
+def order_settle(*, order: Order, connector: Connector | None = None, source: str) -> str:
+    """Settle a submitting/unknown order: take the exchange's state, resend when the rule
+    allows, or leave it unknown for reconciliation."""
+    order.refresh_from_db()
+    if order.status not in ("submitting", "unknown"):
+        return order.status
+    connector = connector or connection_connector(connection=order.connection)
+    found = _lookup(order, connector)
+    if found is not None:
+        _apply(order, found, source)
+        _cancel_if_requested(order.pk)
+        return found.status
+    if _may_resend(order, connector):
+        if order.attempts >= MAX_SENDS:
+            order_transition(order_id=order.pk, to_status="failed", source=source,
+                             error_message="not on the exchange after every send")
+            return "failed"
+        order_transition(order_id=order.pk, to_status="submitting", source=source,
+                         expected=("submitting", "unknown"),
+                         data={"reason": "resent: the original can no longer be accepted"})
+        order.refresh_from_db()
+        return _send(order, connector)
+    if order.status != "unknown":
+        order_transition(order_id=order.pk, to_status="unknown", source=source,
+                         data={"reason": "outcome unknown; reconciliation settles it"})
+    return "unknown"
+
+
+def _may_resend(order: Order, connector: Connector) -> bool:
+    """Only when the original carried a deadline, the exchange's clock is 2 s past it, and
+    a second lookup, 2 s after the first, also finds nothing."""
+    if not order.submit_deadline_ms:
+        return False
+    wait_ms = order.submit_deadline_ms + DEADLINE_GRACE_MS - connector.server_time()
+    wait = max(wait_ms / 1000, LOOKUP_SPACING_SECONDS)
+    if wait > SETTLE_WAIT_LIMIT_SECONDS:
+        return False
+    time.sleep(wait)
+    if connector.server_time() < order.submit_deadline_ms + DEADLINE_GRACE_MS:
+        return False
+    found = _lookup(order, connector)
+    if found is not None:
+        _apply(order, found, "task")
+        return False
+    return True
+
+
+def _cancel_if_requested(order_id: object) -> None:
+    order = Order.objects.get(pk=order_id)
+    if order.cancel_requested and order.status in ("open", "partially_filled"):
+        from orders.tasks import cancel_task
+
+        cancel_task.apply_async(args=[str(order.pk)], priority=0)
+
+
+def order_cancel_on_exchange(*, order_id: object) -> str:
+    order = Order.objects.select_related("connection").get(pk=order_id)
+    if order.status not in ("open", "partially_filled"):
+        return order.status
+    connector = connection_connector(connection=order.connection)
+    try:
+        canceled = connector.cancel_order(
+            order.symbol, exchange_order_id=order.exchange_order_id or None,
+            client_order_id=None if order.exchange_order_id else order.client_order_id)
+    except errors.OrderNotFound:
+        found = _lookup(order, connector)
+        if found is None:
+            return "not found"
+        canceled = found
+    if canceled.status in ("open", "partially_filled"):
+        found = _lookup(order, connector)
+        canceled = found or canceled
+    if canceled.status not in ("open", "partially_filled"):
+        _apply(order, canceled, "task")
+    return canceled.status
+
+
+def order_refresh(*, order: Order, connector: Connector, source: str) -> str:
+    """Bring an open order's state up to date from the exchange."""
+    found = _lookup(order, connector)
+    if found is None:
+        return order.status
+    if found.status != order.status or found.filled_quantity != order.filled_quantity:
+        _apply(order, found, source)
+    return found.status
