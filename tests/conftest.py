@@ -19,7 +19,7 @@ import pytest
 
 from config.redis_urls import with_db
 
-pytest_plugins = ["tests.paper"]
+pytest_plugins = ["tests.paper", "tests.django_fixtures"]
 
 TEST_REDIS_DB = 9
 

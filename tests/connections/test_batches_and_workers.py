@@ -11,8 +11,8 @@ import requests
 from connections.models import ConnectionState, HealthCheck
 from connections.services import connection_create
 from exchanges.capabilities import CAPABILITIES
-from tests.connections.conftest import paper_stats, set_faults
 from tests.connections.factories import make_connection
+from tests.django_fixtures import paper_stats, set_faults
 
 URL = "/api/settings/connections"
 BATCH = f"{URL}/batch-test"

@@ -14,8 +14,8 @@ from django.utils import timezone
 from connections.health import connection_check, connections_stale_deactivate
 from connections.models import ConnectionState, ConnectionSyncLog, HealthCheck
 from connections.services import connection_create
-from tests.connections.conftest import set_faults
 from tests.connections.factories import make_connection
+from tests.django_fixtures import set_faults
 from tests.paper import make_paper_credentials
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,4 +1,5 @@
-"""Connection tests start every test with an empty limiter, batch and lock state."""
+"""Django-side fixtures: clean Redis state per test, the paper exchange as this test's
+PAPER_EXCHANGE_URL, and paper control helpers."""
 
 from __future__ import annotations
 
@@ -10,11 +11,16 @@ import requests
 
 
 @pytest.fixture(autouse=True)
-def clean_redis_state() -> Iterator[None]:
+def clean_redis_state(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every Django test starts with an empty limiter, batch, lock and cache state."""
+    if "django_db_setup" not in request.fixturenames and "db" not in request.fixturenames \
+            and not request.node.get_closest_marker("django_db"):
+        yield
+        return
     from connections.ratelimits import redis_client
 
     client = redis_client()
-    for pattern in ("ec:rl:*", "ec:batch*", "ec:lock:*"):
+    for pattern in ("ec:rl:*", "ec:batch*", "ec:lock:*", "ec:1:ec:instruments:*"):
         for key in client.scan_iter(pattern):
             client.delete(key)
     yield
