@@ -22,6 +22,8 @@ from config.redis_urls import with_db
 pytest_plugins = ["tests.paper", "tests.django_fixtures"]
 
 TEST_REDIS_DB = 9
+WORKER_CIRCUIT_THRESHOLD = 3
+WORKER_CIRCUIT_COOLDOWN_SECONDS = 2
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -121,7 +123,10 @@ def celery_worker(django_db_setup: Any, django_db_blocker: Any, paper_url: str,
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     env = {**os.environ, "DATABASE_URL": _database_url_for(connection.settings_dict),
            "REDIS_URL": settings.REDIS_URL, "PAPER_EXCHANGE_URL": paper_url,
-           "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1"}
+           "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1",
+           # shrunk for tests that drive the circuit through the worker
+           "CIRCUIT_FAILURE_THRESHOLD": str(WORKER_CIRCUIT_THRESHOLD),
+           "CIRCUIT_COOLDOWN_SECONDS": str(WORKER_CIRCUIT_COOLDOWN_SECONDS)}
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads",

@@ -182,3 +182,27 @@ def test_heartbeats_and_the_stale_sweep_run_on_the_worker(owner, paper, celery_w
     assert silent.is_active is False
     assert ConnectionSyncLog.objects.filter(connection_id=str(silent.pk),
                                             action="stale_deactivated").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_circuit_opens_on_the_worker_refuses_with_409_and_closes_after_recovery(
+        owner_client, owner, paper, celery_worker):
+    from connections.tasks import test_task
+    from tests.conftest import WORKER_CIRCUIT_COOLDOWN_SECONDS, WORKER_CIRCUIT_THRESHOLD
+    connection = paper_connections(owner, 1)[0]
+    set_faults(paper, connection.exchange, error5xxRate=1.0)
+    for _ in range(WORKER_CIRCUIT_THRESHOLD):
+        result = test_task.delay(str(connection.pk)).get(timeout=30)
+        assert result["success"] is False
+    state = ConnectionState.objects.get(connection=connection)
+    assert state.circuit == "open"
+    refused = owner_client.post(f"{URL}/{connection.pk}/test")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "circuit_open"
+    assert test_task.delay(str(connection.pk)).get(timeout=30) is None, "fails fast"
+
+    requests.delete(f"{paper}/_paper/faults", timeout=5)
+    time.sleep(WORKER_CIRCUIT_COOLDOWN_SECONDS + 0.2)
+    probe = test_task.delay(str(connection.pk)).get(timeout=30)
+    assert probe["success"] is True
+    state.refresh_from_db()
+    assert state.circuit == "closed" and state.health_status == "healthy"
