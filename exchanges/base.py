@@ -211,6 +211,9 @@ class Connector:
     error_table: ClassVar[errors.ErrorTable]
     api_types: ClassVar[Sequence[str]] = ("spot", "perpetual_futures")
     recv_window_ms: ClassVar[int] = 5000
+    # how long after signing an order request the exchange may still accept it (recvWindow,
+    # expTime, a timestamp window); None where a request carries no such limit (OrangeX)
+    deadline_window_ms: ClassVar[int | None] = None
     # what the exchange accepts as a client order id (callers' own ids are checked against it)
     client_order_id_pattern: ClassVar[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 
@@ -239,6 +242,14 @@ class Connector:
     def now_ms(self) -> int:
         """Local clock corrected by the last measured server-time offset."""
         return int(self.clock() * 1000) + self.time_offset_ms
+
+    def send_deadline_bound_ms(self, *, slack_ms: int = 0) -> int | None:
+        """An upper bound, on the exchange's clock, of the deadline a request signed within
+        ``slack_ms`` from now will carry; None when requests carry none. Stored before an
+        order is sent, so a worker that dies mid-send still leaves a provable deadline."""
+        if self.deadline_window_ms is None:
+            return None
+        return self.now_ms() + self.deadline_window_ms + slack_ms
 
     def sync_time(self) -> tuple[int, int]:
         """Measure the offset to the exchange clock; returns (offset ms, round trip ms)."""

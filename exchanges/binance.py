@@ -532,6 +532,7 @@ INTERVAL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class BinanceConnector(Connector):
+    deadline_window_ms = RECV_WINDOW_MS
     name = NAME
     rest_hosts = REST_HOSTS
     ws_hosts = WS_HOSTS

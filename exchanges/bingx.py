@@ -423,6 +423,7 @@ ERROR_TABLE = BingxErrorTable(
 
 
 class BingxConnector(Connector):
+    deadline_window_ms = 5000
     name = "bingx"
     rest_hosts = REST_HOSTS
     ws_hosts = WS_HOSTS

@@ -391,6 +391,7 @@ ERROR_TABLE = errors.ErrorTable(
 # -- the connector ------------------------------------------------------------------------
 
 class BybitConnector(Connector):
+    deadline_window_ms = 5000
     name = "bybit"
     rest_hosts = REST_HOSTS
     ws_hosts = WS_HOSTS

@@ -375,6 +375,7 @@ ERRORS = errors.ErrorTable(
 # -- the connector --------------------------------------------------------------------------
 
 class OkxConnector(Connector):
+    deadline_window_ms = 5000
     name = NAME
     rest_hosts = REST_HOSTS
     ws_hosts = WS_HOSTS

@@ -348,6 +348,7 @@ ERROR_TABLE = errors.ErrorTable(
 # -- the connector --------------------------------------------------------------------------
 
 class PionexConnector(Connector):
+    deadline_window_ms = TIMESTAMP_WINDOW_MS
     name = "pionex"
     rest_hosts = REST_HOSTS
     ws_hosts = WS_HOSTS

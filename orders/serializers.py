@@ -16,8 +16,18 @@ def _decimal(**kwargs: Any) -> serializers.DecimalField:
                                     **kwargs)
 
 
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID string only: DRF's UUIDField turns the JSON number 5 into
+    00000000-0000-0000-0000-000000000005 (a 404 instead of a 400)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
 class OrderIn(StrictSerializer):
-    connectionId = serializers.UUIDField(source="connection_id")
+    connectionId = StrictUUIDField(source="connection_id")
     symbol = StrictCharField(max_length=40)
     side = serializers.ChoiceField(choices=SIDES)
     type = serializers.ChoiceField(choices=TYPES)
@@ -65,7 +75,7 @@ class OrderFilters(StrictSerializer):
 
 
 class CancelAllIn(StrictSerializer):
-    connectionId = serializers.UUIDField(source="connection_id")
+    connectionId = StrictUUIDField(source="connection_id")
     symbol = StrictCharField(max_length=40, required=False)
 
 

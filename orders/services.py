@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -11,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db import connection as db_connection
 
 from connections.errors import Conflict, ValidationFailed
 from connections.health import (
@@ -59,6 +63,35 @@ def order_place(*, owner: AbstractBaseUser, values: dict[str, Any],
         raise ValidationFailed("Idempotency-Key must match ^[A-Za-z0-9_-]{1,64}$",
                                fields={"idempotencyKey": ["invalid"]})
     connection = connection_get(user=owner, connection_id=values["connection_id"])
+    with _same_request_lock(owner=owner, connection_id=connection.pk,
+                            key=idempotency_key or values.get("client_order_id")):
+        return _place(owner=owner, connection=connection, values=values,
+                      idempotency_key=idempotency_key)
+
+
+@contextmanager
+def _same_request_lock(*, owner: AbstractBaseUser, connection_id: object,
+                       key: str | None) -> Iterator[None]:
+    """Copies of one request (same Idempotency-Key or clientOrderId) run one at a time, so
+    the later ones replay the first order instead of each running the exchange pre-checks
+    (20 concurrent copies spent the exchange budget and got 429s). A PostgreSQL advisory
+    lock, held across the pre-checks and the commit of the row."""
+    if not key:
+        yield
+        return
+    digest = hashlib.sha256(f"{owner.pk}:{connection_id}:{key}".encode()).digest()
+    lock_id = int.from_bytes(digest[:8], "big", signed=True)
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [lock_id])
+    try:
+        yield
+    finally:
+        with db_connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id])
+
+
+def _place(*, owner: AbstractBaseUser, connection: ExchangeConnection, values: dict[str, Any],
+           idempotency_key: str | None) -> Placement:
     request_hash = prechecks.order_request_hash(
         {**values, "connection_id": str(connection.pk)})
     replay = _replay(owner=owner, connection_id=connection.pk, idempotency_key=idempotency_key,
@@ -114,7 +147,7 @@ def _prechecked(connection: ExchangeConnection, values: dict[str, Any]
             raise ValidationFailed(f"clientOrderId does not meet {connection.exchange}'s "
                                    f"rule {connector.client_order_id_pattern.pattern}",
                                    fields={"clientOrderId": ["invalid for this exchange"]})
-        connector.market(values["symbol"])
+        _market_or_invalid(connector, values["symbol"])
         instrument = prechecks.instrument_for(connection=connection, connector=connector,
                                               symbol=values["symbol"])
         ticker = connector.ticker(values["symbol"])
@@ -131,16 +164,17 @@ def _prechecked(connection: ExchangeConnection, values: dict[str, Any]
                                reduce_only=values.get("reduce_only", False))
         return sized
 
-    return _translate_invalid(lambda: connection_exchange_call(connection=connection,
-                                                               call=check)), factor
+    return connection_exchange_call(connection=connection, call=check), factor
 
 
-def _translate_invalid(run: Any) -> Any:
+def _market_or_invalid(connector: Any, symbol: str) -> None:
+    """A symbol this connection cannot trade is bad input (400), not an exchange failure:
+    raised inside the exchange call, the connector's InvalidRequest would become a 502."""
     from exchanges import errors
 
     try:
-        return run()
-    except errors.InvalidRequest as exc:  # a bad symbol for this connection
+        connector.market(symbol)
+    except (errors.InvalidRequest, errors.NotSupported) as exc:
         raise ValidationFailed(exc.message, fields={"symbol": [exc.message]}) from None
 
 

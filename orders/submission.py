@@ -10,9 +10,14 @@ nothing) is it sent again, with the same client id. At most MAX_SENDS sends.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from connections.services import connection_connector
@@ -30,6 +35,13 @@ DEADLINE_GRACE_MS = 2000
 LOOKUP_SPACING_SECONDS = 2.0
 SETTLE_WAIT_LIMIT_SECONDS = 10.0
 MATCH_WINDOW_MS = 10_000
+READ_BACK_RETRY_SECONDS = 1.0
+# the throttle may hold a request up to ~1 s before it is signed
+SIGNING_SLACK_MS = 2000
+UNKNOWN_FLAG_AFTER = timedelta(minutes=10)
+# a lookup that failed this way tells nothing: the order stays unknown for reconciliation
+UNREACHABLE = (errors.NetworkError, errors.RateLimited, errors.ExchangeUnavailable,
+               errors.OrderOutcomeUnknown)
 
 
 def _request(order: Order) -> OrderRequest:
@@ -83,12 +95,16 @@ def _set_leverage(order: Order, connector: Connector) -> str:
     return ""
 
 
-def _send(order: Order, connector: Connector) -> str:
+def _send(order: Order, connector: Connector, source: str = "task") -> str:
     """Send until placed, refused or ambiguous; surely-unsent failures back off."""
     while order.attempts < MAX_SENDS:
+        # recorded before the send: a worker that dies mid-send leaves a provable deadline
+        bound = connector.send_deadline_bound_ms(slack_ms=SIGNING_SLACK_MS)
         Order.objects.filter(pk=order.pk).update(attempts=order.attempts + 1,
-                                                 last_sent_at=timezone.now())
+                                                 last_sent_at=timezone.now(),
+                                                 submit_deadline_ms=bound)
         order.attempts += 1
+        order.submit_deadline_ms = bound
         try:
             placed = connector.place_order(_request(order))
         except errors.NetworkError:
@@ -97,25 +113,52 @@ def _send(order: Order, connector: Connector) -> str:
         except errors.RateLimited as exc:
             # refused before it was accepted: not sent, so it may wait and go again
             Order.objects.filter(pk=order.pk).update(attempts=order.attempts - 1)
-            order_transition(order_id=order.pk, to_status="pending", source="task",
+            order_transition(order_id=order.pk, to_status="pending", source=source,
                              data={"reason": "rate limited", "retryAfter": exc.retry_after})
             return f"retry:{exc.retry_after}"
         except (errors.OrderOutcomeUnknown, errors.DuplicateOrder) as exc:
             # the order may be on the exchange: look before anything else
-            deadline = getattr(exc, "deadline_ms", None)
+            deadline = getattr(exc, "deadline_ms", None) or order.submit_deadline_ms
             Order.objects.filter(pk=order.pk).update(submit_deadline_ms=deadline)
             order.submit_deadline_ms = deadline
-            return order_settle(order=order, connector=connector, source="task")
+            return order_settle(order=order, connector=connector, source=source)
         except errors.ExchangeError as exc:
-            order_transition(order_id=order.pk, to_status="rejected", source="task",
+            order_transition(order_id=order.pk, to_status="rejected", source=source,
                              error_message=str(exc)[:500])
             return "rejected"
-        _apply(order, placed, "task")
+        _apply(order, placed, source)
+        status = _read_back_if_acknowledged(order, placed, connector)
         _cancel_if_requested(order.pk)
-        return placed.status
-    order_transition(order_id=order.pk, to_status="failed", source="task",
+        return status
+    order_transition(order_id=order.pk, to_status="failed", source=source,
                      error_message="the exchange could not be reached; nothing was sent")
     return "failed"
+
+
+def _read_back_if_acknowledged(order: Order, placed: ExchangeOrder,
+                               connector: Connector) -> str:
+    """Some placement answers are a bare acknowledgement (OKX: ``ordId`` and ``sCode``,
+    no state), parsed as "open". A market, IOC or FOK order never rests, so read it back
+    once instead of leaving it open until the next reconciliation."""
+    never_rests = order.type == "market" or order.time_in_force in ("IOC", "FOK")
+    if not never_rests or placed.status not in ("open", "partially_filled"):
+        return placed.status
+    order.refresh_from_db()
+    try:
+        found = _lookup(order, connector)
+    except errors.ExchangeError as exc:
+        # e.g. our own limiter's budget (Pionex's is small): read it back a little later
+        from orders.tasks import refresh_task
+
+        delay = getattr(exc, "retry_after", None) or READ_BACK_RETRY_SECONDS
+        refresh_task.apply_async(args=[str(order.pk)], priority=4,
+                                 countdown=min(max(delay, 0.5), 30))
+        return placed.status
+    if found is None or (found.status == placed.status
+                         and found.filled_quantity == placed.filled_quantity):
+        return placed.status
+    _apply(order, found, "task")
+    return found.status
 
 
 def _lookup(order: Order, connector: Connector) -> ExchangeOrder | None:
@@ -155,17 +198,45 @@ def _match(order: Order, connector: Connector) -> ExchangeOrder | None:
 
 def order_settle(*, order: Order, connector: Connector | None = None, source: str) -> str:
     """Settle a submitting/unknown order: take the exchange's state, resend when the rule
-    allows, or leave it unknown for reconciliation."""
+    allows, or leave it unknown for reconciliation. One settler per order at a time (a
+    PostgreSQL advisory lock), so two can never both resend."""
+    with _order_lock(order.pk) as held:
+        if not held:
+            return "busy"
+        return _settle_locked(order, connector, source)
+
+
+@contextmanager
+def _order_lock(order_id: object) -> Iterator[bool]:
+    lock_id = int.from_bytes(hashlib.sha256(f"settle:{order_id}".encode()).digest()[:8],
+                             "big", signed=True)
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_id])
+        held = cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            with db_connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id])
+
+
+def _settle_locked(order: Order, connector: Connector | None, source: str) -> str:
     order.refresh_from_db()
     if order.status not in ("submitting", "unknown"):
         return order.status
     connector = connector or connection_connector(connection=order.connection)
-    found = _lookup(order, connector)
-    if found is not None:
-        _apply(order, found, source)
-        _cancel_if_requested(order.pk)
-        return found.status
-    if _may_resend(order, connector):
+    try:
+        found = _lookup(order, connector)
+        if found is not None:
+            _apply(order, found, source)
+            _cancel_if_requested(order.pk)
+            return found.status
+        may_resend = _may_resend(order, connector)
+    except UNREACHABLE as exc:
+        # the lookup itself failed: nothing is known, so nothing is resent
+        return _leave_unknown(order, source, f"lookup failed: {type(exc).__name__}")
+    if may_resend:
         if order.attempts >= MAX_SENDS:
             order_transition(order_id=order.pk, to_status="failed", source=source,
                              error_message="not on the exchange after every send")
@@ -174,11 +245,29 @@ def order_settle(*, order: Order, connector: Connector | None = None, source: st
                          expected=("submitting", "unknown"),
                          data={"reason": "resent: the original can no longer be accepted"})
         order.refresh_from_db()
-        return _send(order, connector)
-    if order.status != "unknown":
-        order_transition(order_id=order.pk, to_status="unknown", source=source,
-                         data={"reason": "outcome unknown; reconciliation settles it"})
+        return _send(order, connector, source)
+    return _leave_unknown(order, source, "outcome unknown; reconciliation settles it")
+
+
+def _leave_unknown(order: Order, source: str, reason: str) -> str:
+    order_transition(order_id=order.pk, to_status="unknown", source=source,
+                     expected=("submitting",), data={"reason": reason})
+    _flag_if_unprovable(order.pk)
     return "unknown"
+
+
+def _flag_if_unprovable(order_id: object) -> None:
+    """An unknown order whose send carried no deadline can never be proven lost, and one
+    unknown for long needs eyes: both are flagged for an operator."""
+    order = Order.objects.get(pk=order_id)
+    if order.status != "unknown" or order.flagged:
+        return
+    stale = order.last_sent_at and timezone.now() - order.last_sent_at > UNKNOWN_FLAG_AFTER
+    if order.submit_deadline_ms is None or stale:
+        reason = ("no deadline: the exchange may still hold it; check and settle by hand"
+                  if order.submit_deadline_ms is None else
+                  "unknown for over 10 minutes; check the exchange")
+        Order.objects.filter(pk=order.pk).update(flagged=True, flag_reason=reason)
 
 
 def _may_resend(order: Order, connector: Connector) -> bool:

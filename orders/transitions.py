@@ -46,7 +46,8 @@ def order_transition(*, order_id: object, to_status: str, source: str,
             setattr(order, name, value)
         order.status = to_status
         order.save()
-        if before != to_status or order.filled_quantity != filled_before:
+        # a same-status move is recorded only when it says why (a resend, for one)
+        if before != to_status or order.filled_quantity != filled_before or data:
             OrderEvent.objects.create(order=order, from_status=before, to_status=to_status,
                                       source=source, data=_event_data(order, fields, data))
         return order
