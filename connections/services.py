@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -287,4 +288,5 @@ def connection_connector(*, connection: ExchangeConnection,
         ws_url = ws_url or paper_ws_url(connection.exchange)
     return connector_class(connection.exchange)(
         credentials=key, api_type=connection.api_type, environment=connection.environment,
-        base_url=base_url, ws_url=ws_url, throttle=throttle)
+        base_url=base_url, ws_url=ws_url, throttle=throttle,
+        timeout=settings.EXCHANGE_TIMEOUT_SECONDS)

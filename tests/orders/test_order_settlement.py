@@ -4,6 +4,7 @@ once, and an exchange whose requests carry no deadline."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -74,3 +75,49 @@ def test_an_unknown_order_without_a_deadline_is_flagged_and_never_resent(
     assert order.status == "unknown" and order.attempts == 1
     assert order.flagged and "no deadline" in order.flag_reason
     assert order.client_order_id not in paper_stats(paper, "orangex")["ordersByClientId"]
+
+
+def test_a_send_that_timed_out_is_looked_up_then_resent_once_after_its_deadline(
+        make_connection, paper, settings):
+    """The paper exchange drops a request whose client gave up during its latency, so the
+    original never landed: two lookups find nothing, the deadline passes, and it is sent
+    again with the same client id. One order exists on the exchange either way."""
+    import requests
+
+    from orders.submission import order_submit
+    from tests.django_fixtures import set_faults
+    settings.EXCHANGE_TIMEOUT_SECONDS = 0.5
+    connection = make_connection("bybit")
+    order = interrupted_order(connection, deadline_ms=None)
+    Order.objects.filter(pk=order.pk).update(status="pending", attempts=0)
+    set_faults(paper, "bybit", latencyMs=1500)
+    assert order_submit(order_id=order.pk) == "unknown", "a timed-out lookup proves nothing"
+    order.refresh_from_db()
+    assert order.status == "unknown" and order.attempts == 1
+    assert order.submit_deadline_ms is not None, "the send carried a deadline"
+
+    requests.delete(f"{paper}/_paper/faults", timeout=5)
+    time.sleep(1.6)
+    assert order_settle(order=order, source="reconcile") == "open"
+    order.refresh_from_db()
+    assert order.status == "open" and order.attempts == 2
+    assert paper_stats(paper, "bybit")["ordersByClientId"][order.client_order_id] == 1
+    assert order.events.filter(data__reason__startswith="resent").exists()
+
+
+def test_an_exchange_order_with_our_prefix_and_no_row_is_recorded_and_flagged(
+        make_connection, paper):
+    from connections.services import connection_connector
+    from exchanges.base import OrderRequest
+    from orders.reconcile import orphans_record
+    connection = make_connection("okx")
+    interrupted_order(connection, deadline_ms=None)  # the connection traded BTC/USDT
+    stray_id = client_order_id_new()
+    connection_connector(connection=connection).place_order(OrderRequest(
+        symbol="BTC/USDT", side="buy", type="limit", quantity=Decimal("0.01"),
+        price=Decimal("58000"), client_order_id=stray_id))
+    assert orphans_record(connection_id=connection.pk) == 1
+    orphan = Order.objects.get(client_order_id=stray_id)
+    assert orphan.flagged and orphan.status == "open" and orphan.exchange_order_id
+    assert orphan.events.get().source == "reconcile"
+    assert orphans_record(connection_id=connection.pk) == 0
