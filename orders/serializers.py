@@ -62,7 +62,8 @@ class OrderIn(StrictSerializer):
                 raise serializers.ValidationError(
                     {"timeInForce": ["a market order cannot be post-only"]})
             attrs.setdefault("time_in_force", "IOC")
-        attrs.pop("price", None) if attrs.get("price") is None else None
+        if attrs.get("price") is None:
+            attrs.pop("price", None)
         return attrs
 
 
