@@ -52,11 +52,21 @@ def _request(order: Order) -> OrderRequest:
         margin=order.connection.api_type == "margin")
 
 
+def closed_status(order: Order, found: ExchangeOrder) -> str:
+    """Pionex says only OPEN or CLOSED: a CLOSED order below its size is expired for IOC,
+    FOK and market orders, canceled if we asked, else rejected (DESIGN.md section 9)."""
+    if found.raw_status != "CLOSED" or found.status == "filled":
+        return found.status
+    if order.type == "market" or order.time_in_force in ("IOC", "FOK"):
+        return "expired"
+    return "canceled" if order.cancel_requested else "rejected"
+
+
 def _apply(order: Order, found: ExchangeOrder, source: str) -> Order | None:
     """Take the exchange's state of the order."""
     filled = max(found.filled_quantity, order.filled_quantity)
     return order_transition(
-        order_id=order.pk, to_status=found.status, source=source,
+        order_id=order.pk, to_status=closed_status(order, found), source=source,
         exchange_order_id=found.exchange_order_id or order.exchange_order_id,
         filled_quantity=min(filled, order.quantity),
         average_price=found.average_price or order.average_price)

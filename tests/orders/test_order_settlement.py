@@ -121,3 +121,23 @@ def test_an_exchange_order_with_our_prefix_and_no_row_is_recorded_and_flagged(
     assert orphan.flagged and orphan.status == "open" and orphan.exchange_order_id
     assert orphan.events.get().source == "reconcile"
     assert orphans_record(connection_id=connection.pk) == 0
+
+
+@pytest.mark.parametrize("order_type, tif, cancel_requested, expected", [
+    ("limit", "IOC", False, "expired"), ("market", "IOC", False, "expired"),
+    ("limit", "GTC", True, "canceled"), ("limit", "GTC", False, "rejected")])
+def test_a_pionex_closed_order_below_its_size_maps_as_section_9_says(
+        order_type, tif, cancel_requested, expected):
+    from exchanges.base import ExchangeOrder
+    from orders.submission import closed_status
+    order = Order(type=order_type, time_in_force=tif, cancel_requested=cancel_requested,
+                  quantity=Decimal("1"))
+    closed = ExchangeOrder(symbol="BTC/USDT", client_order_id=None, exchange_order_id="1",
+                           status="canceled", side="buy", type=order_type,
+                           quantity=Decimal("1"), filled_quantity=Decimal("0.4"),
+                           raw_status="CLOSED")
+    assert closed_status(order, closed) == expected
+    filled = ExchangeOrder(symbol="BTC/USDT", client_order_id=None, exchange_order_id="1",
+                           status="filled", side="buy", type=order_type, quantity=Decimal("1"),
+                           filled_quantity=Decimal("1"), raw_status="CLOSED")
+    assert closed_status(order, filled) == "filled"
