@@ -46,7 +46,6 @@ stop:
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
 
 BENCHES := $(basename $(notdir $(filter-out bench/common.py bench/__init__.py,$(wildcard bench/*.py))))
 
