@@ -316,7 +316,8 @@ def order_cancel_on_exchange(*, order_id: object) -> str:
         canceled = connector.cancel_order(
             order.symbol, exchange_order_id=order.exchange_order_id or None,
             client_order_id=None if order.exchange_order_id else order.client_order_id)
-    except errors.OrderNotFound:
+    except errors.InvalidOrder:
+        # unknown to the exchange or no longer cancelable (filled meanwhile): ask its state
         found = _lookup(order, connector)
         if found is None:
             return "not found"
@@ -324,8 +325,9 @@ def order_cancel_on_exchange(*, order_id: object) -> str:
     if canceled.status in ("open", "partially_filled"):
         found = _lookup(order, connector)
         canceled = found or canceled
-    if canceled.status not in ("open", "partially_filled"):
-        _apply(order, canceled, "task")
+    if canceled.status in ("open", "partially_filled"):
+        return "cancel pending"  # the exchange has not applied it yet: look again shortly
+    _apply(order, canceled, "task")
     return canceled.status
 
 

@@ -6,7 +6,12 @@ from typing import Any
 
 from celery import shared_task
 
-from connections.health import CircuitOpen
+from connections.health import CircuitOpen, Throttled
+from exchanges import errors
+
+# surely-not-applied or unknown answers: the task runs again with backoff
+RETRYABLE = (errors.RateLimited, errors.NetworkError, errors.ExchangeUnavailable,
+             errors.OrderOutcomeUnknown, Throttled)
 
 
 @shared_task(name="orders.submit", bind=True, acks_late=True, soft_time_limit=60,
@@ -47,14 +52,21 @@ def refresh_task(order_id: str) -> str:
         connection=order.connection), source="reconcile")
 
 
-@shared_task(name="orders.cancel", acks_late=True, soft_time_limit=30, time_limit=45)
-def cancel_task(order_id: str) -> str:
+@shared_task(name="orders.cancel", bind=True, acks_late=True, soft_time_limit=30,
+             time_limit=45, autoretry_for=RETRYABLE, retry_backoff=1, retry_backoff_max=30,
+             max_retries=6)
+def cancel_task(self: Any, order_id: str) -> str:
+    """Idempotent: a cancel the exchange already applied is read back on the retry."""
     from orders.submission import order_cancel_on_exchange
 
-    return order_cancel_on_exchange(order_id=order_id)
+    outcome = order_cancel_on_exchange(order_id=order_id)
+    if outcome == "cancel pending":
+        raise self.retry(countdown=1, max_retries=6)
+    return outcome
 
 
-@shared_task(name="orders.cancel_all", acks_late=True, soft_time_limit=60, time_limit=90)
+@shared_task(name="orders.cancel_all", acks_late=True, soft_time_limit=60, time_limit=90,
+             autoretry_for=RETRYABLE, retry_backoff=1, retry_backoff_max=30, max_retries=6)
 def cancel_all_task(connection_id: str, symbol: str | None) -> int:
     from connections.models import ExchangeConnection
     from connections.services import connection_connector
