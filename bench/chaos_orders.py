@@ -42,6 +42,7 @@ from bench.common import (
     ROOT,
     bench_user,
     celery_workers,
+    clean_user_orders,
     flush_bench_redis,
     paper_exchange,
     setup_django,
@@ -83,11 +84,6 @@ def embedded_redis() -> bool:
 
     return os.environ.get("REDIS_URL", "").startswith(f"unix://{devstack.REDIS_SOCKET}")
 
-
-def clean_user(name: str) -> None:
-    from orders.models import Order
-
-    Order.objects.filter(owner__username=f"bench-{name}").delete()
 
 
 class Placer:
@@ -148,7 +144,7 @@ def main() -> None:
         from orders.models import Order
         from orders.reconcile import orders_reconcile
 
-        clean_user("chaos_orders")
+        clean_user_orders("chaos_orders")
         owner = bench_user("chaos_orders")
         connections = [connection_create(owner=owner, actor=owner, values={
             "name": f"bench chaos {i}", "exchange": "binance", "api_type": "spot",
@@ -262,7 +258,7 @@ def main() -> None:
         mismatched = [(o, [f"{e.created_at:%H:%M:%S.%f} {e.from_status} -> {e.to_status} "
                             f"({e.source}) {e.data}" for e in o.events.all()])
                       for o in stored_not_open]
-        clean_user("chaos_orders")
+        clean_user_orders("chaos_orders")
         bench_user("chaos_orders")
 
     settle = (f"{settled_at - placed_at:.0f} s after the workers started" if settled_at else

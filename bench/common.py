@@ -108,6 +108,13 @@ def bench_user(name: str) -> Any:
     return user_model.objects.create_user(username=f"bench-{name}")
 
 
+def clean_user_orders(name: str) -> None:
+    """Orders protect their owner and connections: remove a previous run's orders first."""
+    from orders.models import Order
+
+    Order.objects.filter(owner__username=f"bench-{name}").delete()
+
+
 def write_results(name: str, body: str) -> None:
     """Replace this benchmark's section of bench/RESULTS.md (others are kept)."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

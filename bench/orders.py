@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (
     bench_user,
     celery_workers,
+    clean_user_orders,
     flush_bench_redis,
     paper_exchange,
     setup_django,
@@ -136,12 +137,6 @@ def place_direct(connections: list) -> list[tuple[float, float, int]]:
         return list(pool.map(one, range(ORDERS)))
 
 
-def clean_user(name: str) -> None:
-    """Orders protect their owner and connection: remove a previous run's orders first."""
-    from orders.models import Order
-
-    Order.objects.filter(owner__username=f"bench-{name}").delete()
-
 
 def main() -> None:
     with paper_exchange() as paper_url:
@@ -154,7 +149,7 @@ def main() -> None:
         from orders.models import Order
         from orders.services import order_place
 
-        clean_user("orders")
+        clean_user_orders("orders")
         owner = bench_user("orders")
         connections = [connection_create(owner=owner, actor=owner, values={
             "name": f"bench orders {i}", "exchange": "binance", "api_type": "spot",
@@ -196,7 +191,7 @@ def main() -> None:
         direct_exchange = [created_ms - called * 1000 for called, _, created_ms in direct]
         direct_round = [(returned - called) * 1000 for called, returned, _ in direct]
         direct_rate = ORDERS / direct_wall
-        clean_user("orders")
+        clean_user_orders("orders")
 
     default = DEFAULT_LIMITS["binance"]
     ip_budget = min(default.per_second, default.per_minute / 60) / per_order_weight

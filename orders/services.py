@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -14,7 +11,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db import connection as db_connection
 
 from connections.errors import Conflict, ValidationFailed
 from connections.health import (
@@ -24,6 +20,7 @@ from connections.health import (
 from connections.models import ConnectionState, ExchangeConnection
 from connections.selectors import connection_get
 from orders import prechecks
+from orders.locks import advisory_lock
 from orders.models import Order, OrderEvent
 from orders.transitions import order_transition
 
@@ -63,31 +60,15 @@ def order_place(*, owner: AbstractBaseUser, values: dict[str, Any],
         raise ValidationFailed("Idempotency-Key must match ^[A-Za-z0-9_-]{1,64}$",
                                fields={"idempotencyKey": ["invalid"]})
     connection = connection_get(user=owner, connection_id=values["connection_id"])
-    with _same_request_lock(owner=owner, connection_id=connection.pk,
-                            key=idempotency_key or values.get("client_order_id")):
+    key = idempotency_key or values.get("client_order_id")
+    if not key:
         return _place(owner=owner, connection=connection, values=values,
                       idempotency_key=idempotency_key)
-
-
-@contextmanager
-def _same_request_lock(*, owner: AbstractBaseUser, connection_id: object,
-                       key: str | None) -> Iterator[None]:
-    """Copies of one request (same Idempotency-Key or clientOrderId) run one at a time, so
-    the later ones replay the first order instead of each running the exchange pre-checks
-    (20 concurrent copies spent the exchange budget and got 429s). A PostgreSQL advisory
-    lock, held across the pre-checks and the commit of the row."""
-    if not key:
-        yield
-        return
-    digest = hashlib.sha256(f"{owner.pk}:{connection_id}:{key}".encode()).digest()
-    lock_id = int.from_bytes(digest[:8], "big", signed=True)
-    with db_connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s)", [lock_id])
-    try:
-        yield
-    finally:
-        with db_connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id])
+    # copies of one request (same key or client id) run one at a time, so the later ones
+    # replay the first order instead of each spending the exchange budget on pre-checks
+    with advisory_lock(f"place:{owner.pk}:{connection.pk}:{key}"):
+        return _place(owner=owner, connection=connection, values=values,
+                      idempotency_key=idempotency_key)
 
 
 def _place(*, owner: AbstractBaseUser, connection: ExchangeConnection, values: dict[str, Any],

@@ -10,20 +10,17 @@ nothing) is it sent again, with the same client id. At most MAX_SENDS sends.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
-from django.db import connection as db_connection
 from django.utils import timezone
 
 from connections.services import connection_connector
 from exchanges import errors
 from exchanges.base import Connector, ExchangeOrder, OrderRequest
 from exchanges.symbols import parse_symbol
+from orders.locks import advisory_lock
 from orders.models import Order
 from orders.transitions import order_transition
 
@@ -210,25 +207,10 @@ def order_settle(*, order: Order, connector: Connector | None = None, source: st
     """Settle a submitting/unknown order: take the exchange's state, resend when the rule
     allows, or leave it unknown for reconciliation. One settler per order at a time (a
     PostgreSQL advisory lock), so two can never both resend."""
-    with _order_lock(order.pk) as held:
+    with advisory_lock(f"settle:{order.pk}", wait=False) as held:
         if not held:
             return "busy"
         return _settle_locked(order, connector, source)
-
-
-@contextmanager
-def _order_lock(order_id: object) -> Iterator[bool]:
-    lock_id = int.from_bytes(hashlib.sha256(f"settle:{order_id}".encode()).digest()[:8],
-                             "big", signed=True)
-    with db_connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_id])
-        held = cursor.fetchone()[0]
-    try:
-        yield held
-    finally:
-        if held:
-            with db_connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id])
 
 
 def _settle_locked(order: Order, connector: Connector | None, source: str) -> str:

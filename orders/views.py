@@ -95,7 +95,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
     def cancel_all(self, request: Request) -> Response:
         payload = CancelAllIn(data=request.data)
         payload.is_valid(raise_exception=True)
-        result = services.order_cancel_all(owner=request.user, **payload.validated_data) \
-            if "symbol" in payload.validated_data else services.order_cancel_all(
-                owner=request.user, symbol=None, **payload.validated_data)
+        values = payload.validated_data
+        result = services.order_cancel_all(owner=request.user,
+                                           connection_id=values["connection_id"],
+                                           symbol=values.get("symbol"))
         return Response({"success": True, **result}, status=202)
