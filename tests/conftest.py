@@ -21,7 +21,8 @@ from config.redis_urls import with_db
 
 pytest_plugins = ["tests.paper", "tests.django_fixtures"]
 
-TEST_REDIS_DB = 9
+# another test run on the same server (a second checkout) picks its own with TEST_REDIS_DB
+TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "9"))
 # pytest, a worker, the paper exchange and PostgreSQL share 2 cores here: a request can reach
 # the paper exchange well over 50 ms after its grant, so the tests' limiter allows for more
 # arrival jitter than the default (the benchmarks measure the default)
