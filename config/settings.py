@@ -215,7 +215,7 @@ CELERY_TIMEZONE = "UTC"
 # Exchange Connect knobs. Every interval is a setting so tests can shrink it.
 PAPER_EXCHANGE_URL = env.str("PAPER_EXCHANGE_URL", default="http://127.0.0.1:8900")
 EXCHANGE_RATE_LIMITS = load_limits(env.str("EXCHANGE_RATE_LIMITS", default=""))
-# read timeout of every exchange request (seconds)
+# the whole of every exchange request, connect to last byte (seconds)
 EXCHANGE_TIMEOUT_SECONDS = env.float("EXCHANGE_TIMEOUT_SECONDS", default=10.0)
 # how much longer than 1 s / 60 s the limiter's windows are, for arrival jitter (ms)
 RATE_LIMIT_WINDOW_MARGIN_MS = env.int("RATE_LIMIT_WINDOW_MARGIN_MS", default=50)

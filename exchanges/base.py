@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 import requests
 
-from exchanges import errors
+from exchanges import errors, transport
 from exchanges.symbols import Market, parse_symbol
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -214,6 +214,10 @@ class Connector:
     # how long after signing an order request the exchange may still accept it (recvWindow,
     # expTime, a timestamp window); None where a request carries no such limit (OrangeX)
     deadline_window_ms: ClassVar[int | None] = None
+    # HTTP statuses that refuse for rate limits: definite whatever the body looks like
+    rate_limit_statuses: ClassVar[frozenset[int]] = frozenset({418, 429})
+    # the exchange's own codes for "received, outcome not known" (timeouts behind its gateway)
+    status_unknown_codes: ClassVar[frozenset[str]] = frozenset()
     # what the exchange accepts as a client order id (callers' own ids are checked against it)
     client_order_id_pattern: ClassVar[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 
@@ -222,14 +226,16 @@ class Connector:
                  ws_url: str | None = None, throttle: Throttle | None = None,
                  session: requests.Session | None = None,
                  clock: Callable[[], float] = time.time,
-                 timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+                 timeout: float = DEFAULT_TIMEOUT_SECONDS,
+                 destination_guard: transport.DestinationGuard | None = None) -> None:
         self.credentials = credentials
         self.api_type = api_type
         self.environment = environment
         self.base_url = base_url.rstrip("/") if base_url else None
         self.ws_url = ws_url.rstrip("/") if ws_url else None
         self.throttle: Throttle = throttle or NoThrottle()
-        self.session = session or requests.Session()
+        self.session = session or transport.new_session()
+        self.destination_guard = destination_guard
         self.clock = clock
         self.timeout = timeout
         self.time_offset_ms = 0
@@ -309,28 +315,33 @@ class Connector:
         if call.params:
             url = f"{url}?{call.query_string}"
         try:
-            raw = self.session.request(
-                call.method, url, data=call.body, headers=call.headers,
-                timeout=(min(CONNECT_TIMEOUT_SECONDS, self.timeout), self.timeout),
-                allow_redirects=False,
-            )
-        except requests.exceptions.ConnectTimeout as exc:
-            raise errors.NetworkError("connect timeout", exchange=self.name) from exc
-        except requests.exceptions.ReadTimeout as exc:
-            raise errors.RequestTimeout("no answer within the timeout", exchange=self.name,
-                                        deadline_ms=call.deadline_ms) from exc
-        except requests.exceptions.ConnectionError as exc:
-            if _never_connected(exc):
-                raise errors.NetworkError("connection refused or unreachable",
-                                          exchange=self.name) from exc
-            if call.write:
-                raise errors.OrderOutcomeUnknown("connection lost after sending",
-                                                 exchange=self.name,
-                                                 deadline_ms=call.deadline_ms) from exc
-            raise errors.ExchangeUnavailable("connection lost", exchange=self.name) from exc
-        except requests.exceptions.RequestException as exc:
-            raise errors.NetworkError(type(exc).__name__, exchange=self.name) from exc
-        return Response(status=raw.status_code, headers=raw.headers, payload=_decode(raw))
+            answer = transport.send(
+                self.session, call.method, url, body=call.body, headers=call.headers,
+                timeout_seconds=self.timeout, connect_timeout_seconds=CONNECT_TIMEOUT_SECONDS,
+                guard=self.destination_guard)
+        except transport.TransportFailure as failure:
+            if not failure.may_have_arrived:
+                raise errors.NetworkError(failure.reason, exchange=self.name) from None
+            raise self.arrival_unknown(call, failure.reason, timed_out=failure.timed_out
+                                       ) from None
+        payload, decoded = _decode(answer.body)
+        if not decoded and answer.status not in self.rate_limit_statuses:
+            raise self.arrival_unknown(call, f"HTTP {answer.status} answer that is not JSON",
+                                       http_status=answer.status)
+        return Response(status=answer.status, headers=answer.headers, payload=payload)
+
+    def arrival_unknown(self, call: Call, reason: str, *, timed_out: bool = False,
+                        http_status: int | None = None,
+                        code: str | int | None = None) -> errors.ExchangeError:
+        """THE OUTCOME RULE: the request may have reached the exchange. A write's outcome is
+        then unknown (with the deadline after which it is void); a read is merely
+        unavailable and may be retried. Every module gets this one rule."""
+        if not call.write:
+            return errors.ExchangeUnavailable(reason, exchange=self.name, code=code,
+                                              http_status=http_status)
+        error_class = errors.RequestTimeout if timed_out else errors.OrderOutcomeUnknown
+        return error_class(reason, exchange=self.name, code=code, http_status=http_status,
+                           deadline_ms=call.deadline_ms)
 
     def _report_usage(self, headers: Mapping[str, str]) -> None:
         for used, window_seconds in self.usage_from_headers(headers):
@@ -349,11 +360,25 @@ class Connector:
         code, message = failure
         error_class = self.error_table.classify(code=code, message=message,
                                                 http_status=response.status)
-        if call.write and response.status >= 500 and error_class in (
-                errors.ExchangeUnavailable, errors.ExchangeError):
-            error_class = errors.OrderOutcomeUnknown
+        if self.leaves_outcome_open(error_class, code=code, status=response.status):
+            raise self.arrival_unknown(call, message, code=code, http_status=response.status,
+                                       timed_out=issubclass(error_class, errors.RequestTimeout)
+                                       or response.status in (408, 504))
         raise self.build_error(error_class, call=call, response=response, code=code,
                                message=message)
+
+    def leaves_outcome_open(self, error_class: type[errors.ExchangeError], *,
+                            code: str | int | None, status: int) -> bool:
+        """An answer that does not say whether the request was carried out: any 5xx, a
+        408, an outcome-unknown class, or one of the module's own "status unknown" codes
+        where the message did not name a more specific failure (BingX's 80012 is "busy" or
+        "margin is not enough"). A rate-limit refusal is definite: nothing was done."""
+        if issubclass(error_class, errors.RateLimited):
+            return False
+        unknown_code = str(code) in self.status_unknown_codes and error_class in (
+            errors.ExchangeError, errors.ExchangeUnavailable)
+        return (status >= 500 or status == 408 or unknown_code
+                or issubclass(error_class, errors.OrderOutcomeUnknown))
 
     def build_error(self, error_class: type[errors.ExchangeError], *, call: Call,
                     response: Response, code: str | int | None,
@@ -364,8 +389,6 @@ class Connector:
             pause = self.pause_seconds(response, code)
             self.throttle.pause(pause, reason=f"{self.name} {code or response.status}")
             return errors.RateLimited(message, retry_after=pause, **kwargs)
-        if issubclass(error_class, errors.OrderOutcomeUnknown):
-            return error_class(message, deadline_ms=call.deadline_ms, **kwargs)
         return error_class(message, **kwargs)
 
     def pause_seconds(self, response: Response, code: str | int | None) -> float:
@@ -460,19 +483,12 @@ def compact_json(data: Mapping[str, Any]) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
-def _decode(raw: requests.Response) -> Any:
-    if not raw.content:
-        return None
+def _decode(body: bytes) -> tuple[Any, bool]:
+    """(payload, True) for JSON or an empty body; (None, False) for anything else:
+    gateway pages, cut-off or garbled text, JSON nested past the parser's depth."""
+    if not body.strip():
+        return None, True
     try:
-        return raw.json()
-    except ValueError:
-        return {"_text": raw.text[:500]}
-
-
-def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
-    """True when the TCP connection was never made, so nothing was sent."""
-    text = repr(exc)
-    return any(marker in text for marker in (
-        "NewConnectionError", "Connection refused", "Name or service not known",
-        "nodename nor servname", "Temporary failure in name resolution", "ConnectTimeout",
-    ))
+        return json.loads(body), True
+    except (ValueError, RecursionError):
+        return None, False

@@ -473,7 +473,7 @@ ERROR_TABLE = BinanceErrorTable(
     exact={
         "-1002": errors.PermissionDenied,
         "-1003": errors.RateLimited,
-        "-1006": errors.ExchangeUnavailable,    # execution status unknown: see build_error
+        "-1006": errors.ExchangeUnavailable,    # execution status unknown on a write
         "-1007": errors.ExchangeUnavailable,    # backend timeout, status unknown: ditto
         "-1013": errors.InvalidOrder,
         "-1015": errors.RateLimited,
@@ -515,7 +515,7 @@ ERROR_TABLE = BinanceErrorTable(
         401: errors.AuthenticationError,
         403: errors.ExchangeUnavailable,        # WAF block: refused before any processing
         404: errors.InvalidRequest,
-        408: errors.ExchangeUnavailable,        # backend timeout: see build_error
+        408: errors.ExchangeUnavailable,        # backend timeout: the base's outcome rule
         418: errors.RateLimited,
         429: errors.RateLimited,
     },
@@ -538,6 +538,7 @@ class BinanceConnector(Connector):
     ws_hosts = WS_HOSTS
     weights = WEIGHTS
     error_table = ERROR_TABLE
+    status_unknown_codes = STATUS_UNKNOWN_CODES
     api_types = ("spot", "perpetual_futures")
     recv_window_ms = RECV_WINDOW_MS
     client_order_id_pattern = CLIENT_ORDER_ID_PATTERN
@@ -598,15 +599,6 @@ class BinanceConnector(Connector):
         by_status = HTTP_PAUSE_SECONDS.get(response.status, 1.0)
         pause = self.error_table.rate_limit_pause.get(str(code), by_status)
         return max(pause, by_status) if response.status == BAN_STATUS else pause
-
-    def build_error(self, error_class: type[errors.ExchangeError], *, call: Call,
-                    response: Response, code: str | int | None,
-                    message: str) -> errors.ExchangeError:
-        unknown = str(code) in STATUS_UNKNOWN_CODES or response.status == 408
-        if call.write and unknown and issubclass(error_class, errors.ExchangeUnavailable):
-            error_class = errors.RequestTimeout
-        return super().build_error(error_class, call=call, response=response, code=code,
-                                   message=message)
 
     # -- account ------------------------------------------------------------------------
 

@@ -362,6 +362,10 @@ class BingxErrorTable(errors.ErrorTable):
 _MARGIN_SHORT = (("margin is not enough", errors.InsufficientFunds),
                  ("insufficient", errors.InsufficientFunds))
 
+# BingX reports internal failures with HTTP 200 and one of these codes: on a write the
+# order (or cancel) may have gone through, so the caller must look before it resends.
+STATUS_UNKNOWN_CODES = frozenset({"100500", "100503", "109500", "80012"})
+
 ERROR_TABLE = BingxErrorTable(
     exact={
         "100001": errors.AuthenticationError,     # signature verification failed
@@ -429,6 +433,8 @@ class BingxConnector(Connector):
     ws_hosts = WS_HOSTS
     weights = WEIGHTS
     error_table = ERROR_TABLE
+    rate_limit_statuses = frozenset({403, 418, 429})  # 403: the IP ban, often a bare page
+    status_unknown_codes = STATUS_UNKNOWN_CODES
     recv_window_ms = 5000
     # Spot takes letters, digits and "_" (1-40); swap lowercases whatever it gets, so only
     # lowercase ids can be looked up again.
@@ -462,16 +468,6 @@ class BingxConnector(Connector):
         if response.status >= 400:
             return None, message
         return None
-
-    def build_error(self, error_class: type[errors.ExchangeError], *, call: Call,
-                    response: Response, code: str | int | None,
-                    message: str) -> errors.ExchangeError:
-        # BingX reports internal failures with HTTP 200 and a code: on a write the order (or
-        # cancel) may have gone through, so the caller must look before it resends.
-        if call.write and error_class is errors.ExchangeUnavailable:
-            error_class = errors.OrderOutcomeUnknown
-        return super().build_error(error_class, call=call, response=response, code=code,
-                                   message=message)
 
     def pause_seconds(self, response: Response, code: str | int | None) -> float:
         if response.headers.get("Retry-After") or str(code) in ERROR_TABLE.rate_limit_pause:

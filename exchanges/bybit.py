@@ -397,6 +397,7 @@ class BybitConnector(Connector):
     ws_hosts = WS_HOSTS
     weights = WEIGHTS
     error_table = ERROR_TABLE
+    rate_limit_statuses = frozenset({403, 418, 429})  # 403: the IP ban, often a bare page
     api_types = ("spot", "margin", "perpetual_futures", "unified_account")
     recv_window_ms = 5000
     client_order_id_pattern = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
@@ -425,15 +426,6 @@ class BybitConnector(Connector):
         message = (payload.get("retMsg") or payload.get("message") or payload.get("_text")
                    or f"HTTP {response.status}")
         return (None if code in (None, 0, "0") else code), str(message)
-
-    def build_error(self, error_class: type[errors.ExchangeError], *, call: Call,
-                    response: Response, code: str | int | None,
-                    message: str) -> errors.ExchangeError:
-        # "Server timeout" codes only leave an outcome open on a write.
-        if issubclass(error_class, errors.OrderOutcomeUnknown) and not call.write:
-            error_class = errors.ExchangeUnavailable
-        return super().build_error(error_class, call=call, response=response, code=code,
-                                   message=message)
 
     def pause_seconds(self, response: Response, code: str | int | None) -> float:
         if response.status == 403:

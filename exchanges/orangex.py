@@ -357,6 +357,10 @@ def cancel_count(result: Any) -> int:
 
 # -- errors --------------------------------------------------------------------------------
 
+# OrangeX answers failures with HTTP 200: "system error" and a reply with neither result
+# nor error leave a write's outcome open.
+STATUS_UNKNOWN_CODES = frozenset({"9999", MALFORMED_REPLY})
+
 ERROR_TABLE = errors.ErrorTable(
     exact={
         "10000": errors.AuthenticationError,   # Authentication Failure (key, signature, token)
@@ -432,6 +436,7 @@ class OrangexConnector(Connector):
     ws_hosts = WS_HOSTS
     weights = WEIGHTS
     error_table = ERROR_TABLE
+    status_unknown_codes = STATUS_UNKNOWN_CODES
     api_types = ("perpetual_futures",)
     client_order_id_pattern = CLIENT_ORDER_ID_PATTERN
 
@@ -516,18 +521,6 @@ class OrangexConnector(Connector):
         if response.status >= 300:
             return None, f"HTTP {response.status}"
         return MALFORMED_REPLY, "reply with neither result nor error"
-
-    def check_response(self, call: Call, response: Response) -> None:
-        """OrangeX answers failures with HTTP 200, so "system error" on a write must become
-        outcome-unknown here rather than by HTTP status as in the base."""
-        try:
-            super().check_response(call, response)
-        except errors.ExchangeUnavailable as exc:
-            if not call.write:
-                raise
-            raise errors.OrderOutcomeUnknown(exc.message, code=exc.code, exchange=self.name,
-                                             http_status=exc.http_status,
-                                             deadline_ms=call.deadline_ms) from exc
 
     def _instrument_name(self, symbol: str) -> str:
         return to_exchange_symbol(self.market(symbol))

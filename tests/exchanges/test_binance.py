@@ -182,7 +182,9 @@ class TestBinanceContract(BinanceHooks):
         (401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."},
          errors.AuthenticationError),
         (400, {"code": -2014, "msg": "API-key format invalid."}, errors.AuthenticationError),
-        (403, "<html><body>403 Forbidden</body></html>", errors.ExchangeUnavailable),
+        # a page, not JSON: any proxy on the way could have written it after the order
+        # went through, so on a write it proves nothing (the lookup settles it)
+        (403, "<html><body>403 Forbidden</body></html>", errors.OrderOutcomeUnknown),
         (503, STATUS_UNKNOWN, errors.OrderOutcomeUnknown),
         (408, STATUS_UNKNOWN, errors.RequestTimeout),
     ]
@@ -510,10 +512,16 @@ class TestAmbiguousOutcomes:
         with pytest.raises(errors.ExchangeUnavailable):
             spot.get_order("BTC/USDT", client_order_id=CLIENT_ID)
 
-    def test_waf_block_on_place_means_not_placed(self, spot, rsps):
+    def test_waf_page_on_place_leaves_the_outcome_open(self, spot, rsps):
         rsps.add(responses.POST, BASE + "/api/v3/order", status=403, body="Forbidden")
-        with pytest.raises(errors.ExchangeUnavailable) as caught:
+        with pytest.raises(errors.OrderOutcomeUnknown) as caught:
             spot.place_order(order())
+        assert caught.value.deadline_ms is not None
+
+    def test_waf_page_on_a_read_is_only_unavailable(self, spot, rsps):
+        rsps.add(responses.GET, BASE + "/api/v3/order", status=403, body="Forbidden")
+        with pytest.raises(errors.ExchangeUnavailable) as caught:
+            spot.get_order("BTC/USDT", client_order_id=CLIENT_ID)
         assert not isinstance(caught.value, errors.OrderOutcomeUnknown)
 
 

@@ -351,10 +351,13 @@ def test_already_canceled_is_not_mistaken_for_not_found():
 
 
 @pytest.mark.parametrize(("status", "expected"), [
-    (401, errors.AuthenticationError), (403, errors.PermissionDenied),
+    # a page is not the exchange's word: a read is only unavailable, never an auth failure
+    # that would disable the connection
+    (401, errors.ExchangeUnavailable), (403, errors.ExchangeUnavailable),
     (429, errors.RateLimited), (502, errors.ExchangeUnavailable),
 ])
-def test_answers_without_the_okx_envelope_fall_back_to_the_http_status(rsps, status, expected):
+def test_answers_without_the_okx_envelope_are_unavailable_unless_rate_limited(
+        rsps, status, expected):
     rsps.add(responses.GET, url(okx.BALANCE), body="<html>gateway</html>", status=status)
     with pytest.raises(expected):
         make().balances()
