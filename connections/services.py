@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +31,11 @@ SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
 STATE_FIELDS = ("volume_factor_live", "volume_factor_preset")
 PLAIN_FIELDS = ("name", "api_type", "environment", "base_url", "ws_url", "enabled",
                 "max_order_notional", "max_open_orders", "price_band_percent")
+# what an order on the exchange was sent with: these cannot change under an order in flight
+TRADING_IDENTITY_FIELDS = ("api_type", "environment", "base_url", *SECRET_FIELDS)
+# Apps above this one (orders) say whether a connection has orders in flight; this app
+# cannot import them (imports point one way), so they register here at start.
+IN_FLIGHT_ORDER_CHECKS: list[Callable[[ExchangeConnection], bool]] = []
 # the API's camelCase names, for error fields and the audit log
 API_NAMES = {
     "name": "name", "exchange": "exchange", "api_type": "apiType",
@@ -177,6 +182,7 @@ def connection_update(*, connection: ExchangeConnection, actor: AbstractBaseUser
         raise _field_error("exchange", "the exchange of a connection cannot change; "
                            "create a new connection instead")
     values = {name: value for name, value in values.items() if name != "exchange"}
+    _refuse_identity_change_in_flight(connection, values)
     api_type = values.get("api_type", connection.api_type)
     environment = values.get("environment", connection.environment)
     _check_capabilities(exchange=connection.exchange, api_type=api_type,
@@ -210,6 +216,17 @@ def connection_update(*, connection: ExchangeConnection, actor: AbstractBaseUser
                        data={"fields": _changed_names(values)})
     connection.refresh_from_db()
     return connection
+
+
+def _refuse_identity_change_in_flight(connection: ExchangeConnection,
+                                      values: dict[str, Any]) -> None:
+    changing = [name for name in TRADING_IDENTITY_FIELDS if name in values and (
+        name in SECRET_FIELDS or values[name] != getattr(connection, name))]
+    if changing and any(check(connection) for check in IN_FLIGHT_ORDER_CHECKS):
+        raise Conflict("this connection has orders that are not settled; wait for them or "
+                       "cancel them before changing "
+                       + ", ".join(API_NAMES.get(name, name) for name in changing),
+                       code="connection_has_open_orders")
 
 
 def connection_delete(*, connection: ExchangeConnection,

@@ -236,6 +236,8 @@ class Connector:
         self.throttle: Throttle = throttle or NoThrottle()
         self.session = session or transport.new_session()
         self.destination_guard = destination_guard
+        # called with the deadline (or None) of every signed write, right before it is sent
+        self.before_write: Callable[[int | None], None] | None = None
         self.clock = clock
         self.timeout = timeout
         self.time_offset_ms = 0
@@ -305,6 +307,10 @@ class Connector:
         with self.throttle(call.weight, endpoint=call.path):
             if call.signed:
                 self.sign(call)
+            if call.write and self.before_write is not None:
+                # the last moment before a byte may leave: the deadline the request carries
+                # is known now and is recorded before it could be accepted
+                self.before_write(call.deadline_ms)
             response = self._send(call)
         self._report_usage(response.headers)
         self.check_response(call, response)

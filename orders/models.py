@@ -55,6 +55,10 @@ class Order(models.Model):
     # exchange time (ms) after which the last send can no longer be accepted
     submit_deadline_ms = models.BigIntegerField(null=True, blank=True)
     last_sent_at = models.DateTimeField(null=True, blank=True)
+    # when a lookup first found nothing since the last send (the two-lookup rule)
+    missed_at = models.DateTimeField(null=True, blank=True)
+    # when reconciliation last read it back (open orders are refreshed in turn)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
     flagged = models.BooleanField(default=False)  # needs an operator (reconciliation)
     flag_reason = models.CharField(max_length=200, blank=True, default="")
@@ -80,6 +84,8 @@ class Order(models.Model):
             models.Index(fields=["status", "updated_at"], name="order_status_updated"),
             # the order list filtered by connection, newest first
             models.Index(fields=["connection", "-created_at"], name="order_connection_created"),
+            # reconciliation: open orders, least recently refreshed first
+            models.Index(fields=["status", "refreshed_at"], name="order_status_refreshed"),
         ]
 
     def __str__(self) -> str:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import F, Q
 from django.utils import timezone
 
 from connections.models import ExchangeConnection
@@ -15,14 +16,14 @@ from exchanges import errors
 from orders.models import Order, OrderEvent
 
 PENDING_STALE_SECONDS = 30
-SUBMITTING_STALE_SECONDS = 60   # a worker died between claiming and recording the answer
-OPEN_REFRESH_LIMIT = 200        # per run, oldest first
+SUBMITTING_STALE_SECONDS = 60   # since the last send: a worker died before the answer
+OPEN_REFRESH_LIMIT = 200        # per run, least recently refreshed first (round robin)
 ORPHAN_LOOKBACK_DAYS = 7
 
 
 def orders_reconcile() -> dict[str, int]:
     """Fan out the work; each order is settled by its own task."""
-    from orders.tasks import refresh_task, settle_task, submit_task
+    from orders.tasks import cancel_task, refresh_task, settle_task, submit_task
 
     now = timezone.now()
     stale_pending = list(Order.objects.filter(
@@ -30,19 +31,28 @@ def orders_reconcile() -> dict[str, int]:
         .values_list("pk", flat=True))
     for pk in stale_pending:
         submit_task.apply_async(args=[str(pk)], priority=0)
+    # staleness is judged from the last send: a claim or an event says nothing of the wire
+    sent_before = now - timedelta(seconds=SUBMITTING_STALE_SECONDS)
     unsettled = list(Order.objects.filter(status="unknown").values_list("pk", flat=True)) + \
-        list(Order.objects.filter(
-            status="submitting",
-            updated_at__lt=now - timedelta(seconds=SUBMITTING_STALE_SECONDS))
+        list(Order.objects.filter(status="submitting").filter(
+            Q(last_sent_at__lt=sent_before)
+            | Q(last_sent_at__isnull=True, updated_at__lt=sent_before))
             .values_list("pk", flat=True))
     for pk in unsettled:
         settle_task.apply_async(args=[str(pk)], priority=1)
     open_ids = list(Order.objects.filter(status__in=("open", "partially_filled"))
-                    .order_by("updated_at").values_list("pk", flat=True)[:OPEN_REFRESH_LIMIT])
+                    .order_by(F("refreshed_at").asc(nulls_first=True), "created_at")
+                    .values_list("pk", flat=True)[:OPEN_REFRESH_LIMIT])
+    Order.objects.filter(pk__in=open_ids).update(refreshed_at=now)
     for pk in open_ids:
         refresh_task.apply_async(args=[str(pk)], priority=4)
+    cancels = list(Order.objects.filter(cancel_requested=True,
+                                        status__in=("open", "partially_filled"))
+                   .values_list("pk", flat=True))
+    for pk in cancels:
+        cancel_task.apply_async(args=[str(pk)], priority=0)
     return {"pendingResubmitted": len(stale_pending), "settling": len(unsettled),
-            "refreshing": len(open_ids)}
+            "refreshing": len(open_ids), "cancelsRedriven": len(cancels)}
 
 
 def orphans_record(*, connection_id: object) -> int:

@@ -9,7 +9,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
 from connections.errors import NotFound
-from orders.models import Order
+from connections.models import ExchangeConnection
+from orders.models import TERMINAL, Order
 
 
 def orders_visible_to(user: AbstractBaseUser) -> QuerySet[Order]:
@@ -37,3 +38,9 @@ def order_get(*, user: AbstractBaseUser, order_id: object) -> Order:
     if order is None:
         raise NotFound("order not found")
     return order
+
+
+def connection_has_orders_in_flight(connection: ExchangeConnection) -> bool:
+    """Any order of the connection that is not terminal (pending, on the wire, unknown,
+    or resting on the exchange)."""
+    return Order.objects.filter(connection=connection).exclude(status__in=TERMINAL).exists()

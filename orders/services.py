@@ -19,6 +19,7 @@ from connections.health import (
 )
 from connections.models import ConnectionState, ExchangeConnection
 from connections.selectors import connection_get
+from connections.services import connection_connector
 from orders import prechecks
 from orders.locks import advisory_lock
 from orders.models import Order, OrderEvent
@@ -184,6 +185,15 @@ def _enqueue_cancel(order_id: object) -> None:
     from orders.tasks import cancel_task
 
     transaction.on_commit(lambda: cancel_task.apply_async(args=[str(order_id)], priority=0))
+
+
+def order_cancel_all_on_exchange(*, connection_id: object, symbol: str | None) -> int:
+    """The exchange's own cancel-all, from the task. A connection deleted meanwhile has no
+    orders left to cancel."""
+    connection = ExchangeConnection.objects.filter(pk=connection_id).first()
+    if connection is None:
+        return 0
+    return connection_connector(connection=connection).cancel_all(symbol)
 
 
 def order_cancel_all(*, owner: AbstractBaseUser, connection_id: object,

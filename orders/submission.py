@@ -1,44 +1,70 @@
 """Sending an order exactly once, and settling it when the answer was lost.
 
-The row is committed ``pending`` before anything is sent. ``order_submit`` claims it
-(pending -> submitting, conditionally, so a second copy of the task does nothing) and sends
-with the order's own client id. An ambiguous outcome is never resent blindly:
-``order_settle`` looks the order up; only when the original can no longer be accepted
-(its deadline passed by 2 s on the exchange's clock, and two lookups 2 s apart found
-nothing) is it sent again, with the same client id. At most MAX_SENDS sends.
+The row is committed ``pending`` before anything is sent. ``order_submit`` takes the
+order's lock, claims it (pending -> submitting, conditionally, so a second copy of the task
+does nothing) and sends it once with the order's own client id. An ambiguous outcome is
+never resent blindly: ``order_settle`` looks the order up; only when the original can no
+longer be accepted (its deadline passed by 2 s on the exchange's clock, and two lookups at
+least 2 s apart found nothing) is it sent again, with the same client id. At most MAX_SENDS
+sends. The submit path and every settler hold the same per-order lock for their whole run,
+so there is never a second sender.
+
+Nothing here sleeps or re-enqueues: each function returns an ``Outcome`` and the task
+(``orders/tasks.py``) acts on it, so retry, backoff and the fast settle path are decided in
+one place.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db.models import F
 from django.utils import timezone
 
+from connections.models import ConnectionState, ExchangeConnection
 from connections.services import connection_connector
 from exchanges import errors
 from exchanges.base import Connector, ExchangeOrder, OrderRequest
 from exchanges.symbols import parse_symbol
 from orders.locks import advisory_lock
-from orders.models import Order
+from orders.models import Order, OrderEvent
 from orders.transitions import order_transition
 
 logger = logging.getLogger(__name__)
 
 MAX_SENDS = 3
+# surely-unsent sends wait this long before the next try (by attempt number)
 NETWORK_BACKOFF_SECONDS = (0.5, 1.0, 2.0)
 DEADLINE_GRACE_MS = 2000
 LOOKUP_SPACING_SECONDS = 2.0
-SETTLE_WAIT_LIMIT_SECONDS = 10.0
+# the fast settle path comes back at most this soon and this late
+SETTLE_SOON_SECONDS = 0.5
+SETTLE_LATEST_SECONDS = 5.0
 MATCH_WINDOW_MS = 10_000
-READ_BACK_RETRY_SECONDS = 1.0
-# the throttle may hold a request up to ~1 s before it is signed
-SIGNING_SLACK_MS = 2000
+READ_BACK_SECONDS = 1.0
 UNKNOWN_FLAG_AFTER = timedelta(minutes=10)
-# a lookup that failed this way tells nothing: the order stays unknown for reconciliation
+WAITING_FOR_BUDGET = "waiting for rate budget"
+# a lookup that failed this way tells nothing about the order
 UNREACHABLE = (errors.NetworkError, errors.RateLimited, errors.ExchangeUnavailable,
                errors.OrderOutcomeUnknown)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one run left, for the task to act on. ``status`` is the order's status (or a
+    word such as ``busy``); the rest are follow-ups in seconds, None when there is none."""
+
+    status: str
+    retry_in: float | None = None     # run the same task again
+    settle_in: float | None = None    # settle the order (the fast path)
+    refresh_in: float | None = None   # read the order back from the exchange
+
+
+def order_lock_name(order_id: object) -> str:
+    return f"order:{order_id}"
 
 
 def _request(order: Order) -> OrderRequest:
@@ -51,12 +77,14 @@ def _request(order: Order) -> OrderRequest:
 
 def closed_status(order: Order, found: ExchangeOrder) -> str:
     """Pionex says only OPEN or CLOSED: a CLOSED order below its size is expired for IOC,
-    FOK and market orders, canceled if we asked, else rejected (DESIGN.md section 9)."""
+    FOK and market orders, canceled if we asked or if it had rested (an open order cannot
+    be rejected), else rejected (DESIGN.md section 9)."""
     if found.raw_status != "CLOSED" or found.status == "filled":
         return found.status
     if order.type == "market" or order.time_in_force in ("IOC", "FOK"):
         return "expired"
-    return "canceled" if order.cancel_requested else "rejected"
+    rested = order.status in ("open", "partially_filled")
+    return "canceled" if order.cancel_requested or rested else "rejected"
 
 
 def _apply(order: Order, found: ExchangeOrder, source: str) -> Order | None:
@@ -69,183 +97,216 @@ def _apply(order: Order, found: ExchangeOrder, source: str) -> Order | None:
         average_price=found.average_price or order.average_price)
 
 
-def order_submit(*, order_id: object) -> str:
-    """Claim and send. Returns what happened (for the task result; no secrets)."""
+# -- submit ------------------------------------------------------------------------------
+
+
+def order_submit(*, order_id: object) -> Outcome:
+    """Claim and send once, holding the order's lock for the whole run."""
+    with advisory_lock(order_lock_name(order_id), wait=False) as held:
+        if not held:
+            return Outcome("busy", retry_in=1.0)
+        return _submit_locked(order_id)
+
+
+def _submit_locked(order_id: object) -> Outcome:
     order = order_transition(order_id=order_id, to_status="submitting", source="task",
-                             expected=("pending",))
+                             expected=("pending",), quiet=_was_waiting_for_budget(order_id))
     if order is None:
-        return "not pending"
-    if order.cancel_requested:
-        order_transition(order_id=order.pk, to_status="canceled", source="task",
-                         data={"reason": "canceled before it was sent"})
-        return "canceled"
+        return Outcome("not pending")
+    if order.attempts >= MAX_SENDS:
+        order_transition(order_id=order.pk, to_status="failed", source="task",
+                         error_message="not on the exchange after every send")
+        return Outcome("failed")
     connector = connection_connector(connection=order.connection)
     if order.leverage and parse_symbol(order.symbol).is_perpetual:
         outcome = _set_leverage(order, connector)
-        if outcome:
+        if outcome is not None:
             return outcome
-    return _send(order, connector)
+    return _send(order, connector, source="task")
 
 
-def _set_leverage(order: Order, connector: Connector) -> str:
+def _was_waiting_for_budget(order_id: object) -> bool:
+    """A claim after a wait for budget is not worth an event: the wait said it once."""
+    last = OrderEvent.objects.filter(order_id=order_id).order_by("-created_at", "-id").first()
+    return last is not None and last.data.get("reason") == WAITING_FOR_BUDGET
+
+
+def _set_leverage(order: Order, connector: Connector) -> Outcome | None:
     try:
         connector.set_leverage(order.symbol, order.leverage)
-    except (errors.NetworkError, errors.RateLimited, errors.ExchangeUnavailable,
-            errors.OrderOutcomeUnknown):
+    except errors.RateLimited as exc:
+        return _wait_for_budget(order, exc.retry_after)
+    except (errors.NetworkError, errors.ExchangeUnavailable, errors.OrderOutcomeUnknown):
+        # setting leverage again is harmless, so any doubt means: try again shortly
         order_transition(order_id=order.pk, to_status="pending", source="task",
                          data={"reason": "leverage not set yet; retrying"})
-        return "retry"
+        return Outcome("pending", retry_in=1.0)
     except errors.ExchangeError as exc:
         order_transition(order_id=order.pk, to_status="rejected", source="task",
                          error_message=f"leverage refused: {exc}"[:500])
-        return "rejected"
+        return Outcome("rejected")
+    return None
+
+
+def _why_not_send(order: Order) -> str:
+    """A reason the order must not (or no longer) go out, or "" when it may."""
+    fresh = Order.objects.filter(pk=order.pk).values("cancel_requested").first()
+    if fresh is None or fresh["cancel_requested"]:
+        return "canceled before it was sent"
+    connection = ExchangeConnection.objects.filter(pk=order.connection_id).values(
+        "enabled").first()
+    if connection is None or not connection["enabled"]:
+        return "the connection is disabled"
+    circuit = ConnectionState.objects.filter(connection_id=order.connection_id).values_list(
+        "circuit", flat=True).first()
+    if circuit not in (None, "closed"):
+        return "the connection's circuit is open"
     return ""
 
 
-def _send(order: Order, connector: Connector, source: str = "task") -> str:
-    """Send until placed, refused or ambiguous; surely-unsent failures back off."""
-    while order.attempts < MAX_SENDS:
-        # recorded before the send: a worker that dies mid-send leaves a provable deadline
-        bound = connector.send_deadline_bound_ms(slack_ms=SIGNING_SLACK_MS)
-        Order.objects.filter(pk=order.pk).update(attempts=order.attempts + 1,
-                                                 last_sent_at=timezone.now(),
-                                                 submit_deadline_ms=bound)
-        order.attempts += 1
-        order.submit_deadline_ms = bound
-        try:
-            placed = connector.place_order(_request(order))
-        except errors.NetworkError:
-            time.sleep(NETWORK_BACKOFF_SECONDS[min(order.attempts, MAX_SENDS) - 1])
-            continue
-        except errors.RateLimited as exc:
-            # refused before it was accepted: not sent, so it may wait and go again
-            Order.objects.filter(pk=order.pk).update(attempts=order.attempts - 1)
-            order_transition(order_id=order.pk, to_status="pending", source=source,
-                             data={"reason": "rate limited", "retryAfter": exc.retry_after})
-            return f"retry:{exc.retry_after}"
-        except (errors.OrderOutcomeUnknown, errors.DuplicateOrder) as exc:
-            # the order may be on the exchange: look before anything else
-            deadline = getattr(exc, "deadline_ms", None) or order.submit_deadline_ms
-            Order.objects.filter(pk=order.pk).update(submit_deadline_ms=deadline)
-            order.submit_deadline_ms = deadline
-            return order_settle(order=order, connector=connector, source=source)
-        except errors.ExchangeError as exc:
-            order_transition(order_id=order.pk, to_status="rejected", source=source,
-                             error_message=str(exc)[:500])
-            return "rejected"
-        _apply(order, placed, source)
-        status = _read_back_if_acknowledged(order, placed, connector)
-        _cancel_if_requested(order.pk)
-        return status
-    order_transition(order_id=order.pk, to_status="failed", source=source,
-                     error_message="the exchange could not be reached; nothing was sent")
-    return "failed"
-
-
-def _read_back_if_acknowledged(order: Order, placed: ExchangeOrder,
-                               connector: Connector) -> str:
-    """Some placement answers are a bare acknowledgement (OKX: ``ordId`` and ``sCode``,
-    no state), parsed as "open". A market, IOC or FOK order never rests, so read it back
-    once instead of leaving it open until the next reconciliation."""
-    never_rests = order.type == "market" or order.time_in_force in ("IOC", "FOK")
-    if not never_rests or placed.status not in ("open", "partially_filled"):
-        return placed.status
-    order.refresh_from_db()
+def _send(order: Order, connector: Connector, *, source: str) -> Outcome:
+    """Send the submitting order once. Surely-unsent failures go back to pending for the
+    task to try again; an ambiguous one is settled."""
+    reason = _why_not_send(order)
+    if reason:
+        order_transition(order_id=order.pk, to_status="canceled", source=source,
+                         data={"reason": reason})
+        return Outcome("canceled")
+    Order.objects.filter(pk=order.pk).update(attempts=F("attempts") + 1,
+                                             last_sent_at=timezone.now(), missed_at=None)
+    order.attempts += 1
+    connector.before_write = _deadline_recorder(order)
     try:
-        found = _lookup(order, connector)
+        placed = connector.place_order(_request(order))
+    except errors.NetworkError:
+        order_transition(order_id=order.pk, to_status="pending", source=source,
+                         data={"reason": "not sent: the exchange could not be reached"})
+        return Outcome("pending", retry_in=NETWORK_BACKOFF_SECONDS[
+            min(order.attempts, len(NETWORK_BACKOFF_SECONDS)) - 1])
+    except errors.RateLimited as exc:
+        # refused before it was accepted: not a send
+        Order.objects.filter(pk=order.pk).update(attempts=F("attempts") - 1)
+        return _wait_for_budget(order, exc.retry_after)
+    except (errors.OrderOutcomeUnknown, errors.DuplicateOrder) as exc:
+        # the order may be on the exchange: look before anything else
+        if isinstance(exc, errors.OrderOutcomeUnknown) and exc.deadline_ms:
+            Order.objects.filter(pk=order.pk).update(submit_deadline_ms=exc.deadline_ms)
+        return _settle_locked(order.pk, connector, source)
     except errors.ExchangeError as exc:
-        # e.g. our own limiter's budget (Pionex's is small): read it back a little later
-        from orders.tasks import refresh_task
-
-        delay = getattr(exc, "retry_after", None) or READ_BACK_RETRY_SECONDS
-        refresh_task.apply_async(args=[str(order.pk)], priority=4,
-                                 countdown=min(max(delay, 0.5), 30))
-        return placed.status
-    if found is None or (found.status == placed.status
-                         and found.filled_quantity == placed.filled_quantity):
-        return placed.status
-    _apply(order, found, "task")
-    return found.status
+        order_transition(order_id=order.pk, to_status="rejected", source=source,
+                         error_message=str(exc)[:500])
+        return Outcome("rejected")
+    finally:
+        connector.before_write = None
+    _apply(order, placed, source)
+    return _after_placed(order, placed)
 
 
-def _lookup(order: Order, connector: Connector) -> ExchangeOrder | None:
-    """The order on the exchange: by client id, by exchange id, or (exchanges without a
-    client-id lookup) by matching open orders and recent history."""
-    try:
-        if order.exchange_order_id:
-            return connector.get_order(order.symbol,
-                                       exchange_order_id=order.exchange_order_id)
-        return connector.get_order(order.symbol, client_order_id=order.client_order_id)
-    except errors.OrderNotFound:
-        return None
-    except errors.NotSupported:
-        return _match(order, connector)
+def _deadline_recorder(order: Order) -> Callable[[int | None], None]:
+    """Store the deadline the request carries when it is signed, before it is sent: a
+    worker that dies mid-send still leaves a provable deadline."""
+
+    def record(deadline_ms: int | None) -> None:
+        Order.objects.filter(pk=order.pk).update(submit_deadline_ms=deadline_ms,
+                                                 last_sent_at=timezone.now())
+        order.submit_deadline_ms = deadline_ms
+
+    return record
 
 
-def _match(order: Order, connector: Connector) -> ExchangeOrder | None:
-    """Symbol, side, quantity, price and time within MATCH_WINDOW_MS. Two candidates are
-    flagged for an operator rather than guessed."""
-    sent_ms = int((order.last_sent_at or order.created_at).timestamp() * 1000)
-    seen: dict[str, ExchangeOrder] = {}
-    for candidate in [*connector.open_orders(order.symbol),
-                      *connector.order_history(order.symbol, since_ms=sent_ms - MATCH_WINDOW_MS)]:
-        if (candidate.side == order.side and candidate.quantity == order.quantity
-                and (order.type == "market" or candidate.price == order.price)
-                and abs((candidate.created_at_ms or sent_ms) - sent_ms) <= MATCH_WINDOW_MS
-                and not Order.objects.filter(connection=order.connection,
-                                             exchange_order_id=candidate.exchange_order_id)
-                .exclude(pk=order.pk).exists()):
-            seen[candidate.exchange_order_id] = candidate
-    if len(seen) > 1:
-        Order.objects.filter(pk=order.pk).update(
-            flagged=True, flag_reason=f"{len(seen)} exchange orders match; pick one")
-        return None
-    return next(iter(seen.values()), None)
+def _wait_for_budget(order: Order, retry_after: float) -> Outcome:
+    order_transition(order_id=order.pk, to_status="pending", source="task",
+                     data={"reason": WAITING_FOR_BUDGET},
+                     quiet=_was_waiting_for_budget(order.pk))
+    return Outcome("pending", retry_in=retry_after)
 
 
-def order_settle(*, order: Order, connector: Connector | None = None, source: str) -> str:
+def _after_placed(order: Order, placed: ExchangeOrder) -> Outcome:
+    """Some placement answers are a bare acknowledgement (OKX: ``ordId`` and ``sCode``,
+    no state), parsed as "open". A market, IOC or FOK order never rests, so it is read
+    back soon instead of left open until the next reconciliation."""
+    if _cancel_if_requested(order.pk):
+        return Outcome(placed.status)
+    never_rests = order.type == "market" or order.time_in_force in ("IOC", "FOK")
+    if never_rests and placed.status in ("open", "partially_filled"):
+        return Outcome(placed.status, refresh_in=READ_BACK_SECONDS)
+    return Outcome(placed.status)
+
+
+# -- settle ------------------------------------------------------------------------------
+
+
+def order_settle(*, order_id: object, source: str) -> Outcome:
     """Settle a submitting/unknown order: take the exchange's state, resend when the rule
-    allows, or leave it unknown for reconciliation. One settler per order at a time (a
-    PostgreSQL advisory lock), so two can never both resend."""
-    with advisory_lock(f"settle:{order.pk}", wait=False) as held:
+    allows, or leave it unknown with a time to look again."""
+    with advisory_lock(order_lock_name(order_id), wait=False) as held:
         if not held:
-            return "busy"
-        return _settle_locked(order, connector, source)
+            return Outcome("busy")
+        return _settle_locked(order_id, None, source)
 
 
-def _settle_locked(order: Order, connector: Connector | None, source: str) -> str:
-    order.refresh_from_db()
+def _settle_locked(order_id: object, connector: Connector | None, source: str) -> Outcome:
+    order = Order.objects.select_related("connection").get(pk=order_id)
     if order.status not in ("submitting", "unknown"):
-        return order.status
+        return Outcome(order.status)
     connector = connector or connection_connector(connection=order.connection)
     try:
         found = _lookup(order, connector)
         if found is not None:
             _apply(order, found, source)
             _cancel_if_requested(order.pk)
-            return found.status
-        may_resend = _may_resend(order, connector)
+            return Outcome(found.status)
+        wait = _seconds_until_resend(order, connector)
     except UNREACHABLE as exc:
         # the lookup itself failed: nothing is known, so nothing is resent
-        return _leave_unknown(order, source, f"lookup failed: {type(exc).__name__}")
-    if may_resend:
-        if order.attempts >= MAX_SENDS:
-            order_transition(order_id=order.pk, to_status="failed", source=source,
-                             error_message="not on the exchange after every send")
-            return "failed"
-        order_transition(order_id=order.pk, to_status="submitting", source=source,
-                         expected=("submitting", "unknown"),
-                         data={"reason": "resent: the original can no longer be accepted"})
-        order.refresh_from_db()
-        return _send(order, connector, source)
-    return _leave_unknown(order, source, "outcome unknown; reconciliation settles it")
+        return _leave_unknown(order, source, f"lookup failed: {type(exc).__name__}",
+                              settle_in=SETTLE_SOON_SECONDS)
+    if wait is None:
+        return _leave_unknown(order, source, "no deadline: reconciliation settles it")
+    if wait > 0:
+        return _leave_unknown(order, source, "not found yet; looking again after its deadline",
+                              settle_in=min(max(wait, SETTLE_SOON_SECONDS),
+                                            SETTLE_LATEST_SECONDS))
+    return _resend(order, connector, source)
 
 
-def _leave_unknown(order: Order, source: str, reason: str) -> str:
+def _seconds_until_resend(order: Order, connector: Connector) -> float | None:
+    """After a lookup found nothing: 0 when the original can no longer be accepted (the
+    exchange's clock is 2 s past its deadline and an earlier lookup, at least 2 s ago, also
+    found nothing), else the seconds until that can be true; None when the send carried
+    no deadline, so it can never be proven lost."""
+    if not order.submit_deadline_ms:
+        return None
+    now = timezone.now()
+    if order.missed_at is None:
+        Order.objects.filter(pk=order.pk).update(missed_at=now)
+        spacing = LOOKUP_SPACING_SECONDS
+    else:
+        spacing = LOOKUP_SPACING_SECONDS - (now - order.missed_at).total_seconds()
+    past_deadline_ms = connector.server_time() - order.submit_deadline_ms - DEADLINE_GRACE_MS
+    return max(spacing, -past_deadline_ms / 1000, 0.0)
+
+
+def _resend(order: Order, connector: Connector, source: str) -> Outcome:
+    if order.attempts >= MAX_SENDS:
+        order_transition(order_id=order.pk, to_status="failed", source=source,
+                         error_message="not on the exchange after every send")
+        return Outcome("failed")
+    claimed = order_transition(
+        order_id=order.pk, to_status="submitting", source=source,
+        expected=("submitting", "unknown"),
+        data={"reason": "resent: the original can no longer be accepted"})
+    if claimed is None:
+        return Outcome(Order.objects.get(pk=order.pk).status)
+    return _send(claimed, connector, source=source)
+
+
+def _leave_unknown(order: Order, source: str, reason: str, *,
+                   settle_in: float | None = None) -> Outcome:
     order_transition(order_id=order.pk, to_status="unknown", source=source,
                      expected=("submitting",), data={"reason": reason})
     _flag_if_unprovable(order.pk)
-    return "unknown"
+    return Outcome("unknown", settle_in=settle_in)
 
 
 def _flag_if_unprovable(order_id: object) -> None:
@@ -262,62 +323,120 @@ def _flag_if_unprovable(order_id: object) -> None:
         Order.objects.filter(pk=order.pk).update(flagged=True, flag_reason=reason)
 
 
-def _may_resend(order: Order, connector: Connector) -> bool:
-    """Only when the original carried a deadline, the exchange's clock is 2 s past it, and
-    a second lookup, 2 s after the first, also finds nothing."""
-    if not order.submit_deadline_ms:
-        return False
-    wait_ms = order.submit_deadline_ms + DEADLINE_GRACE_MS - connector.server_time()
-    wait = max(wait_ms / 1000, LOOKUP_SPACING_SECONDS)
-    if wait > SETTLE_WAIT_LIMIT_SECONDS:
-        return False
-    time.sleep(wait)
-    if connector.server_time() < order.submit_deadline_ms + DEADLINE_GRACE_MS:
-        return False
-    found = _lookup(order, connector)
-    if found is not None:
-        _apply(order, found, "task")
-        return False
-    return True
+# -- lookups -----------------------------------------------------------------------------
 
 
-def _cancel_if_requested(order_id: object) -> None:
+def _lookup(order: Order, connector: Connector) -> ExchangeOrder | None:
+    """The order on the exchange: by exchange id, by client id, or (exchanges without a
+    client-id lookup) by matching open orders and recent history."""
+    try:
+        if order.exchange_order_id:
+            return connector.get_order(order.symbol,
+                                       exchange_order_id=order.exchange_order_id)
+        return connector.get_order(order.symbol, client_order_id=order.client_order_id)
+    except errors.OrderNotFound:
+        return None
+    except errors.NotSupported:
+        return _match(order, connector)
+
+
+def _match(order: Order, connector: Connector) -> ExchangeOrder | None:
+    """Symbol, side, quantity, price and time within MATCH_WINDOW_MS; a candidate carrying
+    another client id is not ours. Two candidates are flagged for an operator rather than
+    guessed."""
+    sent_ms = int((order.last_sent_at or order.created_at).timestamp() * 1000)
+    seen: dict[str, ExchangeOrder] = {}
+    for candidate in [*connector.open_orders(order.symbol),
+                      *connector.order_history(order.symbol, since_ms=sent_ms - MATCH_WINDOW_MS)]:
+        if _matches(order, candidate, sent_ms) and not Order.objects.filter(
+                connection=order.connection, exchange_order_id=candidate.exchange_order_id
+        ).exclude(pk=order.pk).exists():
+            seen[candidate.exchange_order_id] = candidate
+    if len(seen) > 1:
+        Order.objects.filter(pk=order.pk).update(
+            flagged=True, flag_reason=f"{len(seen)} exchange orders match; pick one")
+        return None
+    return next(iter(seen.values()), None)
+
+
+def _matches(order: Order, candidate: ExchangeOrder, sent_ms: int) -> bool:
+    other_client = candidate.client_order_id and candidate.client_order_id.lower() \
+        != order.client_order_id.lower()
+    return (not other_client and candidate.side == order.side
+            and candidate.quantity == order.quantity
+            and (order.type == "market" or candidate.price == order.price)
+            and abs((candidate.created_at_ms or sent_ms) - sent_ms) <= MATCH_WINDOW_MS)
+
+
+# -- cancel and refresh ------------------------------------------------------------------
+
+
+def _cancel_if_requested(order_id: object) -> bool:
+    """A settle or placement that finds a cancel-requested order open cancels it."""
     order = Order.objects.get(pk=order_id)
     if order.cancel_requested and order.status in ("open", "partially_filled"):
         from orders.tasks import cancel_task
 
         cancel_task.apply_async(args=[str(order.pk)], priority=0)
+        return True
+    return False
 
 
-def order_cancel_on_exchange(*, order_id: object) -> str:
+def order_cancel_on_exchange(*, order_id: object) -> Outcome:
+    """Ask the exchange to cancel an open order, then take the state it reports. A cancel
+    whose answer was lost, or that the exchange refused, is looked up, never assumed."""
     order = Order.objects.select_related("connection").get(pk=order_id)
     if order.status not in ("open", "partially_filled"):
-        return order.status
+        return Outcome(order.status)  # settling orders are canceled once settled
     connector = connection_connector(connection=order.connection)
     try:
-        canceled = connector.cancel_order(
+        answer: ExchangeOrder | None = connector.cancel_order(
             order.symbol, exchange_order_id=order.exchange_order_id or None,
             client_order_id=None if order.exchange_order_id else order.client_order_id)
-    except errors.InvalidOrder:
-        # unknown to the exchange or no longer cancelable (filled meanwhile): ask its state
-        found = _lookup(order, connector)
-        if found is None:
-            return "not found"
-        canceled = found
-    if canceled.status in ("open", "partially_filled"):
-        found = _lookup(order, connector)
-        canceled = found or canceled
-    if canceled.status in ("open", "partially_filled"):
-        return "cancel pending"  # the exchange has not applied it yet: look again shortly
-    _apply(order, canceled, "task")
-    return canceled.status
+    except errors.RateLimited as exc:
+        return Outcome("cancel pending", retry_in=exc.retry_after)
+    except (errors.NetworkError, errors.ExchangeUnavailable):
+        return Outcome("cancel pending", retry_in=1.0)
+    except errors.ExchangeError:
+        answer = None  # lost (outcome unknown) or refused (filled meanwhile?): look
+    return _cancel_read_back(order, connector, answer)
 
 
-def order_refresh(*, order: Order, connector: Connector, source: str) -> str:
+def _cancel_read_back(order: Order, connector: Connector,
+                      answer: ExchangeOrder | None) -> Outcome:
+    if answer is None or answer.status in ("open", "partially_filled"):
+        try:
+            answer = _lookup(order, connector) or answer
+        except errors.ExchangeError:
+            return Outcome("cancel pending", retry_in=1.0)
+    if answer is None:
+        Order.objects.filter(pk=order.pk).update(
+            flagged=True, flag_reason="the exchange does not know this order; check it")
+        return Outcome("not found")
+    if answer.status in ("open", "partially_filled"):
+        _apply(order, answer, "task")  # fills that came meanwhile
+        return Outcome("cancel pending", retry_in=1.0)
+    _apply(order, answer, "task")
+    return Outcome(answer.status)
+
+
+def order_cancel_gave_up(*, order_id: object) -> None:
+    """Cancel retries ran out: an operator is told, reconciliation tries again."""
+    Order.objects.filter(pk=order_id, status__in=("open", "partially_filled")).update(
+        flagged=True, flag_reason="cancel not confirmed after retries; reconciliation retries")
+
+
+def order_refresh(*, order_id: object, source: str) -> Outcome:
     """Bring an open order's state up to date from the exchange."""
+    order = Order.objects.select_related("connection").get(pk=order_id)
+    Order.objects.filter(pk=order.pk).update(refreshed_at=timezone.now())
+    if order.status not in ("open", "partially_filled"):
+        return Outcome(order.status)
+    connector = connection_connector(connection=order.connection)
     found = _lookup(order, connector)
     if found is None:
-        return order.status
+        return Outcome(order.status)
     if found.status != order.status or found.filled_quantity != order.filled_quantity:
         _apply(order, found, source)
-    return found.status
+    _cancel_if_requested(order.pk)
+    return Outcome(found.status)

@@ -1,4 +1,15 @@
-"""Thin order tasks: ids in, one service call, a short status string out."""
+"""Thin order tasks: ids in, one service call, and the one execution policy: what happens
+next is decided here from the service's typed ``Outcome`` (retry with a countdown, the fast
+settle path, a read-back), each bounded.
+
+What bounds each task: Celery's soft and hard time limits do nothing under the threads
+pool, so none is relied on. Every exchange call ends within EXCHANGE_TIMEOUT_SECONDS (the
+connector's whole-request deadline), the limiter never holds a task longer than about a
+second (it raises RateLimited and the task retries with a countdown instead), and each task
+makes a small fixed number of calls: submit at most a leverage call, a place and a settle
+(a lookup, a server time, at most one resend); settle the same without the place; cancel a
+cancel and a lookup; refresh one lookup.
+"""
 
 from __future__ import annotations
 
@@ -6,73 +17,95 @@ from typing import Any
 
 from celery import shared_task
 
-from connections.health import CircuitOpen, Throttled
-from exchanges import errors
+from connections.health import CircuitOpen
 
-# surely-not-applied or unknown answers: the task runs again with backoff
-RETRYABLE = (errors.RateLimited, errors.NetworkError, errors.ExchangeUnavailable,
-             errors.OrderOutcomeUnknown, Throttled)
+# a deferred send retries (Flower shows RETRY, not a success) at most this often; after
+# that, reconciliation re-enqueues the still-pending order
+MAX_SUBMIT_RETRIES = 100
+MAX_CANCEL_RETRIES = 8
+# the fast path settles an unknown order this many times, then leaves it to the minute
+# reconciliation
+FAST_SETTLE_RUNS = 20
+MAX_COUNTDOWN_SECONDS = 60.0
+MIN_COUNTDOWN_SECONDS = 0.2
 
 
-@shared_task(name="orders.submit", bind=True, acks_late=True, soft_time_limit=60,
-             time_limit=90)
+def _countdown(seconds: float) -> float:
+    return min(max(seconds, MIN_COUNTDOWN_SECONDS), MAX_COUNTDOWN_SECONDS)
+
+
+def _follow_up(order_id: str, outcome: Any, *, settle_run: int = 0) -> None:
+    if outcome.settle_in is not None and settle_run < FAST_SETTLE_RUNS:
+        # later runs back off: a lookup that keeps failing is not hammered
+        delay = outcome.settle_in * (1 + settle_run // 5)
+        settle_task.apply_async(args=[order_id], kwargs={"run": settle_run + 1}, priority=1,
+                                countdown=_countdown(delay))
+    if outcome.refresh_in is not None:
+        refresh_task.apply_async(args=[order_id], priority=4,
+                                 countdown=_countdown(outcome.refresh_in))
+
+
+@shared_task(name="orders.submit", bind=True, acks_late=True, max_retries=MAX_SUBMIT_RETRIES)
 def submit_task(self: Any, order_id: str) -> str:
     from orders.submission import order_submit
 
     outcome = order_submit(order_id=order_id)
-    if outcome == "retry" or outcome.startswith("retry:"):
-        countdown = float(outcome.split(":", 1)[1]) if ":" in outcome else 1.0
-        submit_task.apply_async(args=[order_id], priority=0,
-                                countdown=min(max(countdown, 0.5), 60))
-    return outcome
+    _follow_up(order_id, outcome)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=_countdown(outcome.retry_in))
+    return outcome.status
 
 
-@shared_task(name="orders.settle", acks_late=True, soft_time_limit=60, time_limit=90)
-def settle_task(order_id: str) -> str:
-    from orders.models import Order
+@shared_task(name="orders.settle", acks_late=True)
+def settle_task(order_id: str, run: int = 0) -> str:
+    """``run`` > 0 is the fast path after an ambiguous send; 0 is reconciliation."""
     from orders.submission import order_settle
 
-    order = Order.objects.select_related("connection").get(pk=order_id)
     try:
-        return order_settle(order=order, source="reconcile")
+        outcome = order_settle(order_id=order_id, source="task" if run else "reconcile")
     except CircuitOpen:
         return "circuit open"
+    if outcome.status == "busy" and run:
+        outcome = type(outcome)("busy", settle_in=1.0)
+    _follow_up(order_id, outcome, settle_run=run if run else FAST_SETTLE_RUNS)
+    return outcome.status
 
 
-@shared_task(name="orders.refresh", acks_late=True, soft_time_limit=30, time_limit=45)
+@shared_task(name="orders.refresh", acks_late=True)
 def refresh_task(order_id: str) -> str:
-    from connections.services import connection_connector
-    from orders.models import Order
     from orders.submission import order_refresh
 
-    order = Order.objects.select_related("connection").get(pk=order_id)
-    if order.status not in ("open", "partially_filled"):
-        return order.status
-    return order_refresh(order=order, connector=connection_connector(
-        connection=order.connection), source="reconcile")
+    outcome = order_refresh(order_id=order_id, source="reconcile")
+    return outcome.status
 
 
-@shared_task(name="orders.cancel", bind=True, acks_late=True, soft_time_limit=30,
-             time_limit=45, autoretry_for=RETRYABLE, retry_backoff=1, retry_backoff_max=30,
-             max_retries=6)
+@shared_task(name="orders.cancel", bind=True, acks_late=True, max_retries=MAX_CANCEL_RETRIES)
 def cancel_task(self: Any, order_id: str) -> str:
     """Idempotent: a cancel the exchange already applied is read back on the retry."""
-    from orders.submission import order_cancel_on_exchange
+    from orders.submission import order_cancel_gave_up, order_cancel_on_exchange
 
     outcome = order_cancel_on_exchange(order_id=order_id)
-    if outcome == "cancel pending":
-        raise self.retry(countdown=1, max_retries=6)
-    return outcome
+    if outcome.retry_in is None:
+        return outcome.status
+    if self.request.retries >= MAX_CANCEL_RETRIES:
+        order_cancel_gave_up(order_id=order_id)
+        return "gave up; flagged"
+    # 1, 2, 4 ... seconds, or the exchange's own retry-after when longer
+    raise self.retry(countdown=_countdown(max(outcome.retry_in, 2.0 ** self.request.retries)))
 
 
-@shared_task(name="orders.cancel_all", acks_late=True, soft_time_limit=60, time_limit=90,
-             autoretry_for=RETRYABLE, retry_backoff=1, retry_backoff_max=30, max_retries=6)
-def cancel_all_task(connection_id: str, symbol: str | None) -> int:
-    from connections.models import ExchangeConnection
-    from connections.services import connection_connector
+@shared_task(name="orders.cancel_all", bind=True, acks_late=True, max_retries=6)
+def cancel_all_task(self: Any, connection_id: str, symbol: str | None) -> int:
+    from exchanges import errors
+    from orders.services import order_cancel_all_on_exchange
 
-    connection = ExchangeConnection.objects.get(pk=connection_id)
-    return connection_connector(connection=connection).cancel_all(symbol)
+    try:
+        return order_cancel_all_on_exchange(connection_id=connection_id, symbol=symbol)
+    except errors.ExchangeError as exc:
+        if not exc.retryable and not isinstance(exc, errors.OrderOutcomeUnknown):
+            raise
+        raise self.retry(countdown=_countdown(getattr(exc, "retry_after", 0)
+                                              or 2.0 ** self.request.retries)) from None
 
 
 @shared_task(name="orders.reconcile")
@@ -88,7 +121,7 @@ def reconcile_task() -> dict[str, int]:
     return result
 
 
-@shared_task(name="orders.orphans", acks_late=True, soft_time_limit=60, time_limit=90)
+@shared_task(name="orders.orphans", acks_late=True)
 def orphans_task(connection_id: str) -> int:
     from orders.reconcile import orphans_record
 

@@ -29,11 +29,12 @@ class IllegalTransition(Conflict):
 
 def order_transition(*, order_id: object, to_status: str, source: str,
                      expected: tuple[str, ...] | None = None, data: dict[str, Any] | None = None,
-                     **fields: Any) -> Order | None:
+                     quiet: bool = False, **fields: Any) -> Order | None:
     """Move the order to ``to_status`` (and set ``fields``) under a row lock.
 
     With ``expected``, an order in another status is left alone and None returned (a claim
-    that lost a race). Without it, an illegal move raises IllegalTransition.
+    that lost a race). Without it, an illegal move raises IllegalTransition. ``quiet``
+    records no event (a move that repeats one already told, such as a wait for budget).
     """
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
@@ -47,6 +48,8 @@ def order_transition(*, order_id: object, to_status: str, source: str,
         order.status = to_status
         order.save()
         # a same-status move is recorded only when it says why (a resend, for one)
+        if quiet:
+            return order
         if before != to_status or order.filled_quantity != filled_before or data:
             OrderEvent.objects.create(order=order, from_status=before, to_status=to_status,
                                       source=source, data=_event_data(order, fields, data))

@@ -11,7 +11,7 @@ import pytest
 from orders import submission
 from orders.models import Order, OrderEvent
 from tests.django_fixtures import paper_stats, set_faults
-from tests.orders.conftest import order_body, wait_for_status
+from tests.orders.conftest import order_body, settle_as_the_task_would, wait_for_status
 from tests.paper import clear_faults
 
 
@@ -84,7 +84,9 @@ def test_a_5xx_on_send_is_looked_up_then_resent_once_after_the_deadline(
     _faulty_first_send(monkeypatch, paper, "binance", clear_after=True)
     requests_before = paper_stats(paper, "binance")["requests"].get("POST /api/v3/order", 0)
 
-    assert submission.order_submit(order_id=order.pk) == "open"
+    first = submission.order_submit(order_id=order.pk)
+    assert first.status == "unknown" and first.settle_in, "looked up, then waits the deadline"
+    assert settle_as_the_task_would(order.pk, first).status == "open"
 
     order.refresh_from_db()
     assert order.status == "open" and order.attempts == 2
@@ -103,29 +105,31 @@ def test_when_lookups_fail_too_the_order_is_unknown_and_reconciliation_settles_i
     order = _place_pending(owner_client, connection)
     _faulty_first_send(monkeypatch, paper, "binance", clear_after=False)
     try:
-        assert submission.order_submit(order_id=order.pk) == "unknown"
+        assert submission.order_submit(order_id=order.pk).status == "unknown"
     finally:
         clear_faults(paper)
     order.refresh_from_db()
     assert order.status == "unknown" and order.attempts == 1
 
-    assert submission.order_settle(order=order, source="reconcile") == "open"
+    first = submission.order_settle(order_id=order.pk, source="reconcile")
+    assert first.status == "unknown", "one lookup that finds nothing proves nothing"
+    assert settle_as_the_task_would(order.pk, first).status == "open"
     order.refresh_from_db()
     assert order.status == "open" and order.attempts == 2
     assert paper_stats(paper, "binance")["ordersByClientId"][order.client_order_id] == 1
-    assert OrderEvent.objects.filter(order=order, to_status="open",
-                                     source="reconcile").exists()
+    assert OrderEvent.objects.filter(order=order, to_status="open").exists()
 
 
 @pytest.mark.django_db
 def test_an_order_is_not_resent_while_its_deadline_is_too_far_away(
         owner_client, paper, make_connection, monkeypatch):
-    """Pionex's 20 s timestamp window is past the settle wait: the order is left unknown
-    for reconciliation rather than resent early."""
+    """Pionex's 20 s timestamp window: the order is left unknown, to be looked at again
+    after its deadline, rather than resent early."""
     connection = make_connection("pionex")
     order = _place_pending(owner_client, connection)
     _faulty_first_send(monkeypatch, paper, "pionex", clear_after=True)
-    assert submission.order_submit(order_id=order.pk) == "unknown"
+    outcome = submission.order_submit(order_id=order.pk)
+    assert outcome.status == "unknown" and outcome.settle_in
     order.refresh_from_db()
     assert order.status == "unknown" and order.attempts == 1
     assert order.client_order_id not in paper_stats(paper, "pionex")["ordersByClientId"]

@@ -36,8 +36,8 @@ def test_a_pending_order_canceled_before_its_task_runs_is_not_sent(owner_client,
     response = owner_client.post("/api/orders", order_body(make_connection()), format="json")
     order_id = response.json()["order"]["id"]
     Order.objects.filter(pk=order_id).update(cancel_requested=True)
-    assert order_submit(order_id=order_id) == "canceled"
-    assert order_submit(order_id=order_id) == "not pending"  # a second copy does nothing
+    assert order_submit(order_id=order_id).status == "canceled"
+    assert order_submit(order_id=order_id).status == "not pending"  # a second copy does nothing
     order = Order.objects.get(pk=order_id)
     assert order.status == "canceled" and order.attempts == 0
     assert order.client_order_id not in paper_stats(paper, DEFAULT_EXCHANGE)["ordersByClientId"]

@@ -4,7 +4,6 @@ once, and an exchange whose requests carry no deadline."""
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -16,6 +15,7 @@ from orders.models import Order
 from orders.services import client_order_id_new
 from orders.submission import order_settle
 from tests.django_fixtures import paper_stats
+from tests.orders.conftest import settle_as_the_task_would
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,7 +37,9 @@ def test_an_order_whose_worker_died_mid_send_is_resent_once_after_its_deadline(
     connection = make_connection("binance")
     past_deadline = int((timezone.now() - timedelta(seconds=30)).timestamp() * 1000)
     order = interrupted_order(connection, deadline_ms=past_deadline)
-    assert order_settle(order=order, source="reconcile") == "open"
+    first = order_settle(order_id=order.pk, source="reconcile")
+    assert first.status == "unknown" and first.settle_in, "a second lookup must agree"
+    assert settle_as_the_task_would(order.pk, first).status == "open"
     order.refresh_from_db()
     assert order.status == "open" and order.attempts == 2
     assert paper_stats(paper, "binance")["ordersByClientId"][order.client_order_id] == 1
@@ -47,12 +49,13 @@ def test_two_settlers_at_once_resend_at_most_once(make_connection, paper):
     connection = make_connection("okx")
     past_deadline = int((timezone.now() - timedelta(seconds=30)).timestamp() * 1000)
     order = interrupted_order(connection, deadline_ms=past_deadline)
+    Order.objects.filter(pk=order.pk).update(  # one lookup already found nothing
+        missed_at=timezone.now() - timedelta(seconds=5))
     outcomes: list[str] = []
 
     def settle() -> None:
         try:
-            outcomes.append(order_settle(order=Order.objects.get(pk=order.pk),
-                                         source="reconcile"))
+            outcomes.append(order_settle(order_id=order.pk, source="reconcile").status)
         finally:
             db_connection.close()
 
@@ -70,7 +73,7 @@ def test_an_unknown_order_without_a_deadline_is_flagged_and_never_resent(
         make_connection, paper):
     connection = make_connection("orangex", "perpetual_futures")
     order = interrupted_order(connection, deadline_ms=None)
-    assert order_settle(order=order, source="reconcile") == "unknown"
+    assert order_settle(order_id=order.pk, source="reconcile").status == "unknown"
     order.refresh_from_db()
     assert order.status == "unknown" and order.attempts == 1
     assert order.flagged and "no deadline" in order.flag_reason
@@ -91,14 +94,14 @@ def test_a_send_that_timed_out_is_looked_up_then_resent_once_after_its_deadline(
     order = interrupted_order(connection, deadline_ms=None)
     Order.objects.filter(pk=order.pk).update(status="pending", attempts=0)
     set_faults(paper, "bybit", latencyMs=1500)
-    assert order_submit(order_id=order.pk) == "unknown", "a timed-out lookup proves nothing"
+    first = order_submit(order_id=order.pk)
+    assert first.status == "unknown", "a timed-out lookup proves nothing"
     order.refresh_from_db()
     assert order.status == "unknown" and order.attempts == 1
     assert order.submit_deadline_ms is not None, "the send carried a deadline"
 
     requests.delete(f"{paper}/_paper/faults", timeout=5)
-    time.sleep(1.6)
-    assert order_settle(order=order, source="reconcile") == "open"
+    assert settle_as_the_task_would(order.pk, first).status == "open"
     order.refresh_from_db()
     assert order.status == "open" and order.attempts == 2
     assert paper_stats(paper, "bybit")["ordersByClientId"][order.client_order_id] == 1
