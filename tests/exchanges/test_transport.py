@@ -244,3 +244,13 @@ def test_a_failure_before_the_network_is_judged_by_its_kind():
     broken.base_url = "http://[::1"  # not a URL: nothing can have been sent
     with pytest.raises(errors.NetworkError):
         broken.request(write_call())
+
+
+def test_a_write_reports_its_signed_deadline_before_any_byte_leaves():
+    with server(whole_json) as (port, received):
+        wire = connector(port)
+        seen: list[tuple[int | None, int]] = []
+        wire.before_write = lambda deadline: seen.append((deadline, len(received)))
+        wire.request(write_call())
+        wire.request(read_call())
+    assert seen == [(DEADLINE_MS, 0)], "once, for the write, with nothing received yet"

@@ -1,0 +1,279 @@
+"""When an order may (not) go out: cancel requests, the connection's state, waits for
+budget, and the deadline recorded at signing. Against the paper exchange (and a real worker
+where the task's policy is the point)."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from celery.result import AsyncResult
+from django.db.models import F
+from django.utils import timezone
+
+from connections.models import ConnectionState, ExchangeConnection
+from exchanges.base import ExchangeOrder
+from orders import submission
+from orders.models import Order, OrderEvent
+from orders.services import client_order_id_new
+from tests.django_fixtures import paper_stats, set_faults
+from tests.orders.conftest import order_body, wait_for_status, wait_until
+from tests.paper import clear_faults
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def pending_order(connection, **fields) -> Order:
+    values = {
+        "owner": connection.owner, "connection": connection,
+        "client_order_id": client_order_id_new(), "request_hash": "x",
+        "symbol": "BTC/USDT:USDT" if connection.api_type == "perpetual_futures" else "BTC/USDT",
+        "side": "buy", "type": "limit", "requested_quantity": Decimal("0.01"),
+        "volume_factor": Decimal("1"), "quantity": Decimal("0.01"), "price": Decimal("59000"),
+        **fields}
+    order = Order.objects.create(**values)
+    OrderEvent.objects.create(order=order, to_status=order.status, source="api")
+    return order
+
+
+def unknown_past_its_deadline(connection, **fields) -> Order:
+    """An order whose send was lost, its deadline long gone, one lookup already empty: the
+    next settle would resend it."""
+    past = int((timezone.now() - timedelta(seconds=30)).timestamp() * 1000)
+    return pending_order(connection, status="unknown", attempts=1, submit_deadline_ms=past,
+                         last_sent_at=timezone.now() - timedelta(seconds=40),
+                         missed_at=timezone.now() - timedelta(seconds=20), **fields)
+
+
+def never_reached_the_exchange(paper, exchange, order) -> bool:
+    return order.client_order_id not in paper_stats(paper, exchange)["ordersByClientId"]
+
+
+@pytest.mark.parametrize("exchange", ["binance", "okx"])
+def test_an_unknown_order_whose_cancel_was_requested_is_never_resent(
+        make_connection, paper, exchange):
+    connection = make_connection(exchange)
+    order = unknown_past_its_deadline(connection, cancel_requested=True)
+    outcome = submission.order_settle(order_id=order.pk, source="reconcile")
+    order.refresh_from_db()
+    assert outcome.status == "canceled" and order.status == "canceled"
+    assert order.attempts == 1
+    assert order.events.filter(data__reason="canceled before it was sent").exists()
+    assert never_reached_the_exchange(paper, exchange, order)
+
+
+def test_a_pending_order_of_a_disabled_connection_is_canceled_not_sent(make_connection, paper):
+    connection = make_connection("bybit")
+    order = pending_order(connection)
+    ExchangeConnection.objects.filter(pk=connection.pk).update(enabled=False)
+    assert submission.order_submit(order_id=order.pk).status == "canceled"
+    order.refresh_from_db()
+    assert order.status == "canceled" and order.attempts == 0
+    assert order.events.filter(data__reason="the connection is disabled").exists()
+    assert never_reached_the_exchange(paper, "bybit", order)
+
+
+def test_a_pending_order_behind_an_open_circuit_is_canceled_not_sent(make_connection, paper):
+    connection = make_connection("okx")
+    order = pending_order(connection)
+    ConnectionState.objects.filter(connection=connection).update(circuit="open",
+                                                                 opened_at=timezone.now())
+    assert submission.order_submit(order_id=order.pk).status == "canceled"
+    assert Order.objects.get(pk=order.pk).events.filter(
+        data__reason="the connection's circuit is open").exists()
+    assert never_reached_the_exchange(paper, "okx", order)
+
+
+def test_an_unknown_order_is_not_resent_once_its_connection_is_disabled(make_connection, paper):
+    connection = make_connection("binance")
+    order = unknown_past_its_deadline(connection)
+    ExchangeConnection.objects.filter(pk=connection.pk).update(enabled=False)
+    assert submission.order_settle(order_id=order.pk, source="reconcile").status == "canceled"
+    assert never_reached_the_exchange(paper, "binance", order)
+
+
+def test_cancel_all_stops_orders_that_were_waiting_to_be_sent(
+        owner_client, make_connection, paper):
+    connection = make_connection("okx")
+    waiting = [pending_order(connection) for _ in range(2)]
+    unknown = unknown_past_its_deadline(connection)
+    response = owner_client.post("/api/orders/cancel-all",
+                                 {"connectionId": str(connection.pk)}, format="json")
+    assert response.status_code in (200, 202), response.json()
+    for order in waiting:
+        assert submission.order_submit(order_id=order.pk).status == "not pending"
+        assert Order.objects.get(pk=order.pk).status == "canceled"
+    assert submission.order_settle(order_id=unknown.pk, source="reconcile").status == "canceled"
+    assert all(never_reached_the_exchange(paper, "okx", o) for o in [*waiting, unknown])
+
+
+def test_two_submits_of_one_order_never_send_twice(make_connection, paper):
+    """The submit path holds the order's lock for its whole run: a second copy arriving
+    while the first still runs does not even claim it."""
+    import threading
+
+    from django.db import connection as db_connection
+
+    connection = make_connection("okx")
+    order = pending_order(connection)
+    outcomes: list[str] = []
+
+    def submit() -> None:
+        try:
+            outcomes.append(submission.order_submit(order_id=order.pk).status)
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert outcomes.count("open") == 1
+    assert set(outcomes) <= {"open", "busy", "not pending"}
+    assert paper_stats(paper, "okx")["ordersByClientId"][order.client_order_id] == 1
+
+
+def test_the_deadline_stored_is_the_one_the_request_was_signed_with(make_connection, paper):
+    """A Pionex spot market buy reads the ticker before it signs (Pionex takes market buys
+    in quote): the stored bound is taken at signing, so it is never earlier than the
+    request's real deadline."""
+    connection = make_connection("pionex")
+    order = pending_order(connection, type="market", price=None)
+    signed_deadlines: list[int | None] = []
+    real_recorder = submission._deadline_recorder
+
+    def spying_recorder(order_row):
+        record = real_recorder(order_row)
+
+        def wrapped(deadline_ms):
+            signed_deadlines.append(deadline_ms)
+            record(deadline_ms)
+        return wrapped
+
+    try:
+        submission._deadline_recorder = spying_recorder
+        before_ms = int(time.time() * 1000)
+        assert submission.order_submit(order_id=order.pk).status in ("filled", "open")
+    finally:
+        submission._deadline_recorder = real_recorder
+    order.refresh_from_db()
+    assert signed_deadlines and order.submit_deadline_ms == signed_deadlines[-1]
+    assert order.submit_deadline_ms >= before_ms + 20_000  # Pionex's 20 s window
+
+
+def test_a_wait_for_budget_is_one_retrying_task_and_one_event(
+        make_connection, paper, celery_worker):
+    """The exchange answers 429 for a while: the submit task retries with countdowns (its
+    state is RETRY, never a success while the order waits) and the order says it waits
+    once, however many times it is refused."""
+    from orders.tasks import submit_task
+
+    connection = make_connection("okx")
+    order = pending_order(connection)
+    set_faults(paper, "okx", rateLimit429Rate=1.0, retryAfterSeconds=1)
+    try:
+        result = submit_task.apply_async(args=[str(order.pk)], priority=0)
+        wait_until(lambda: AsyncResult(result.id).state == "RETRY")
+        time.sleep(2.5)  # refused again at least once more
+        assert Order.objects.get(pk=order.pk).status == "pending"
+    finally:
+        clear_faults(paper)
+    order = wait_for_status(order.pk, ("open",))
+    wait_until(lambda: AsyncResult(result.id).state == "SUCCESS")
+    assert AsyncResult(result.id).result == "open"
+    waits = order.events.filter(data__reason=submission.WAITING_FOR_BUDGET).count()
+    assert waits == 1
+    assert list(order.events.values_list("to_status", flat=True)) == [
+        "pending", "submitting", "pending", "open"]
+    assert order.attempts == 1
+    assert paper_stats(paper, "okx")["ordersByClientId"][order.client_order_id] == 1
+
+
+@pytest.mark.parametrize("field, value", [
+    ("environment", "live"), ("apiType", "perpetual_futures"),
+    ("baseUrl", "https://api.bybit.com"), ("apiKey", "another-key-0001")])
+def test_a_connection_with_an_order_in_flight_keeps_what_the_order_was_sent_with(
+        owner_client, make_connection, paper, field, value):
+    connection = make_connection("bybit")
+    pending_order(connection, status="open", exchange_order_id="1")
+    response = owner_client.patch(f"/api/settings/connections/{connection.pk}",
+                                  {field: value}, format="json")
+    assert response.status_code == 409, response.json()
+    assert response.json()["error"]["code"] == "connection_has_open_orders"
+    connection.refresh_from_db()
+    assert (connection.environment, connection.api_type, connection.base_url) == (
+        "paper", "spot", "")
+
+
+def test_a_connection_whose_orders_are_settled_may_change_and_a_rename_always_may(
+        owner_client, make_connection, paper):
+    connection = make_connection("bybit")
+    order = pending_order(connection, status="open", exchange_order_id="1")
+    renamed = owner_client.patch(f"/api/settings/connections/{connection.pk}",
+                                 {"name": "renamed"}, format="json")
+    assert renamed.status_code == 200, renamed.json()
+    Order.objects.filter(pk=order.pk).update(status="canceled")
+    moved = owner_client.patch(f"/api/settings/connections/{connection.pk}",
+                               {"apiType": "perpetual_futures"}, format="json")
+    assert moved.status_code == 200, moved.json()
+
+
+def test_open_orders_are_refreshed_in_turn_not_oldest_first(make_connection, paper,
+                                                            monkeypatch, celery_worker):
+    from orders import reconcile
+
+    connection = make_connection("okx")
+    orders = [pending_order(connection, status="open", exchange_order_id=str(n))
+              for n in range(3)]
+    monkeypatch.setattr(reconcile, "OPEN_REFRESH_LIMIT", 1)
+    refreshed = []
+    for _ in range(3):
+        reconcile.orders_reconcile()
+        newest = Order.objects.filter(pk__in=[o.pk for o in orders]).order_by(
+            F("refreshed_at").desc(nulls_last=True)).first()
+        refreshed.append(newest.pk)
+    assert sorted(refreshed) == sorted(o.pk for o in orders), "each one had its turn"
+
+
+def test_a_pionex_order_that_rested_and_closed_unfilled_is_canceled_never_rejected():
+    order = Order(type="limit", time_in_force="GTC", cancel_requested=False,
+                  quantity=Decimal("1"), status="open")
+    closed = ExchangeOrder(symbol="BTC/USDT", client_order_id=None, exchange_order_id="1",
+                           status="canceled", side="buy", type="limit",
+                           quantity=Decimal("1"), filled_quantity=Decimal("0"),
+                           raw_status="CLOSED")
+    assert submission.closed_status(order, closed) == "canceled"
+
+
+def test_a_cancel_that_never_gets_through_flags_the_order_for_reconciliation(
+        make_connection, paper):
+    from orders.tasks import MAX_CANCEL_RETRIES, cancel_task
+
+    connection = make_connection("okx")
+    order = pending_order(connection, status="open", exchange_order_id="12345",
+                          cancel_requested=True)
+    set_faults(paper, "okx", error5xxRate=1.0)
+    try:
+        result = cancel_task.apply(args=[str(order.pk)], retries=MAX_CANCEL_RETRIES)
+    finally:
+        clear_faults(paper)
+    assert result.result == "gave up; flagged"
+    order.refresh_from_db()
+    assert order.status == "open" and order.flagged
+    assert "cancel not confirmed" in order.flag_reason
+
+
+def test_reconciliation_redrives_requested_cancels(owner_client, make_connection, paper,
+                                                   celery_worker):
+    from orders import reconcile
+
+    connection = make_connection("okx")
+    response = owner_client.post("/api/orders", order_body(connection), format="json")
+    order = wait_for_status(response.json()["order"]["id"], ("open",))
+    # a cancel was asked for but its task is gone (a worker died with it)
+    Order.objects.filter(pk=order.pk).update(cancel_requested=True)
+    assert reconcile.orders_reconcile()["cancelsRedriven"] == 1
+    assert wait_for_status(order.pk, ("canceled",)).status == "canceled"
