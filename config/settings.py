@@ -205,8 +205,9 @@ CELERY_TASK_ROUTES = {
     "connections.heartbeat*": {"queue": "health"},
     "connections.*": {"queue": "maintenance"},
 }
-CELERY_TASK_SOFT_TIME_LIMIT = 60
-CELERY_TASK_TIME_LIMIT = 90
+# No task time limits: they do nothing under the threads pool. Every exchange call has its
+# own whole-request deadline (EXCHANGE_TIMEOUT_SECONDS); each app's tasks.py says what
+# bounds its tasks.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, object] = {}
@@ -224,6 +225,10 @@ CIRCUIT_COOLDOWN_SECONDS = env.int("CIRCUIT_COOLDOWN_SECONDS", default=60)
 HEARTBEAT_INTERVAL_SECONDS = env.int("HEARTBEAT_INTERVAL_SECONDS", default=30)
 STALE_AFTER_SECONDS = env.int("STALE_AFTER_SECONDS", default=300)
 HEALTH_RETENTION_DAYS = env.int("HEALTH_RETENTION_DAYS", default=7)
+# reconciliation: a pending order untouched this long lost its task; a submitting one this
+# long after its last send lost its worker (longer than a send and its lookup can take)
+ORDER_PENDING_STALE_SECONDS = env.int("ORDER_PENDING_STALE_SECONDS", default=10)
+ORDER_SUBMITTING_STALE_SECONDS = env.int("ORDER_SUBMITTING_STALE_SECONDS", default=25)
 CLIENT_ORDER_ID_PREFIX = env.str("CLIENT_ORDER_ID_PREFIX", default="ec")
 FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="")
 

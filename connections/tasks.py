@@ -1,4 +1,12 @@
-"""Thin Celery tasks: ids in, one service call, nothing secret in arguments or results."""
+"""Thin Celery tasks: ids in, one service call, nothing secret in arguments or results.
+
+What bounds each task: Celery's time limits do nothing under the threads pool, so none is
+set. Each exchange call ends within EXCHANGE_TIMEOUT_SECONDS (the connector's whole-request
+deadline) and the limiter never holds a task more than about a second (it retries with a
+countdown instead). A test or heartbeat makes a handful of calls; a batch test runs at most
+MAX_BATCH_SIZE tests, BATCH_CONCURRENCY at a time, each test waiting for budget a bounded time
+(connections/batches.py).
+"""
 
 from __future__ import annotations
 
@@ -33,28 +41,24 @@ def _check(task: Any, connection_id: str, kind: str) -> dict[str, Any] | None:
         raise task.retry(countdown=_countdown(exc), max_retries=5) from None
 
 
-@shared_task(name="connections.test", bind=True, acks_late=True, soft_time_limit=60,
-             time_limit=90)
+@shared_task(name="connections.test", bind=True, acks_late=True)
 def test_task(self: Any, connection_id: str) -> dict[str, Any] | None:
     return _check(self, connection_id, "test")
 
 
-@shared_task(name="connections.batch_test", acks_late=True, soft_time_limit=240,
-             time_limit=280)
+@shared_task(name="connections.batch_test", acks_late=True)
 def batch_test_task(batch_id: str) -> None:
     from connections.batches import batch_run
 
     batch_run(batch_id=batch_id)
 
 
-@shared_task(name="connections.health_check", bind=True, acks_late=True,
-             soft_time_limit=60, time_limit=90)
+@shared_task(name="connections.health_check", bind=True, acks_late=True)
 def health_check_task(self: Any, connection_id: str) -> dict[str, Any] | None:
     return _check(self, connection_id, "sweep")
 
 
-@shared_task(name="connections.heartbeat", bind=True, acks_late=True, soft_time_limit=30,
-             time_limit=45)
+@shared_task(name="connections.heartbeat", bind=True, acks_late=True)
 def heartbeat_task(self: Any, connection_id: str) -> dict[str, Any] | None:
     return _check(self, connection_id, "heartbeat")
 

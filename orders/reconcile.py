@@ -15,8 +15,6 @@ from connections.services import connection_connector
 from exchanges import errors
 from orders.models import Order, OrderEvent
 
-PENDING_STALE_SECONDS = 30
-SUBMITTING_STALE_SECONDS = 60   # since the last send: a worker died before the answer
 OPEN_REFRESH_LIMIT = 200        # per run, least recently refreshed first (round robin)
 ORPHAN_LOOKBACK_DAYS = 7
 
@@ -27,12 +25,12 @@ def orders_reconcile() -> dict[str, int]:
 
     now = timezone.now()
     stale_pending = list(Order.objects.filter(
-        status="pending", updated_at__lt=now - timedelta(seconds=PENDING_STALE_SECONDS))
+        status="pending", updated_at__lt=now - timedelta(seconds=settings.ORDER_PENDING_STALE_SECONDS))
         .values_list("pk", flat=True))
     for pk in stale_pending:
         submit_task.apply_async(args=[str(pk)], priority=0)
     # staleness is judged from the last send: a claim or an event says nothing of the wire
-    sent_before = now - timedelta(seconds=SUBMITTING_STALE_SECONDS)
+    sent_before = now - timedelta(seconds=settings.ORDER_SUBMITTING_STALE_SECONDS)
     unsettled = list(Order.objects.filter(status="unknown").values_list("pk", flat=True)) + \
         list(Order.objects.filter(status="submitting").filter(
             Q(last_sent_at__lt=sent_before)
