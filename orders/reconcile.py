@@ -24,9 +24,9 @@ def orders_reconcile() -> dict[str, int]:
     from orders.tasks import cancel_task, refresh_task, settle_task, submit_task
 
     now = timezone.now()
-    stale_pending = list(Order.objects.filter(
-        status="pending", updated_at__lt=now - timedelta(seconds=settings.ORDER_PENDING_STALE_SECONDS))
-        .values_list("pk", flat=True))
+    untouched_since = now - timedelta(seconds=settings.ORDER_PENDING_STALE_SECONDS)
+    stale_pending = list(Order.objects.filter(status="pending", updated_at__lt=untouched_since)
+                         .values_list("pk", flat=True))
     for pk in stale_pending:
         submit_task.apply_async(args=[str(pk)], priority=0)
     # staleness is judged from the last send: a claim or an event says nothing of the wire
