@@ -29,6 +29,7 @@ TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "9"))
 TEST_WINDOW_MARGIN_MS = 200
 WORKER_CIRCUIT_THRESHOLD = 3
 WORKER_CIRCUIT_COOLDOWN_SECONDS = 2
+WORKER_EXCHANGE_TIMEOUT_SECONDS = 3
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -133,7 +134,9 @@ def celery_worker(django_db_setup: Any, django_db_blocker: Any, paper_url: str,
            # shrunk for tests that drive the circuit through the worker
            "CIRCUIT_FAILURE_THRESHOLD": str(WORKER_CIRCUIT_THRESHOLD),
            "CIRCUIT_COOLDOWN_SECONDS": str(WORKER_CIRCUIT_COOLDOWN_SECONDS),
-           "RATE_LIMIT_WINDOW_MARGIN_MS": str(TEST_WINDOW_MARGIN_MS)}
+           "RATE_LIMIT_WINDOW_MARGIN_MS": str(TEST_WINDOW_MARGIN_MS),
+           # a stalled or trickling answer meets the whole-request deadline quickly
+           "EXCHANGE_TIMEOUT_SECONDS": str(WORKER_EXCHANGE_TIMEOUT_SECONDS)}
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads",

@@ -154,3 +154,68 @@ def test_a_stopped_server_is_network_error(exchange: str) -> None:
         connector.place_order(far_order(connector.api_type))
     with pytest.raises(errors.NetworkError):
         connector.balances()
+
+
+# -- the fault matrix: every fault of the paper exchange x (place, cancel) x every exchange --
+
+STALL_MS = 1500          # past SLOW_TIMEOUT_SECONDS
+TRICKLE_MS = 60          # 8 bytes a piece: any answer takes well over SLOW_TIMEOUT_SECONDS
+AFTER_ACCEPT_FAULTS = {
+    "drop": ({"dropAfterAcceptRate": 1}, errors.OrderOutcomeUnknown),
+    "truncate": ({"truncateAfterAcceptRate": 1}, errors.OrderOutcomeUnknown),
+    "reset": ({"resetAfterAcceptRate": 1}, errors.OrderOutcomeUnknown),
+    "stall": ({"stallAfterAcceptMs": STALL_MS}, errors.RequestTimeout),
+    "html": ({"htmlAfterAcceptRate": 1}, errors.OrderOutcomeUnknown),
+    "trickle": ({"trickleMs": TRICKLE_MS}, errors.RequestTimeout),
+}
+
+
+def exchange_order_state(connector: Connector, order: OrderRequest, exchange_id: str) -> str:
+    return connector.get_order(order.symbol, exchange_order_id=exchange_id).status
+
+
+@pytest.mark.parametrize("fault", AFTER_ACCEPT_FAULTS)
+def test_a_place_whose_answer_is_lost_is_outcome_unknown_and_stored_once(
+        connector: Connector, exchange: str, paper_url: str, fault: str) -> None:
+    faults, expected = AFTER_ACCEPT_FAULTS[fault]
+    set_faults(paper_url, exchange, endpoint="writes", **faults)
+    order = far_order(connector.api_type)
+    with pytest.raises(expected) as caught:
+        connector.place_order(order)
+    if connector.deadline_window_ms is not None:
+        assert caught.value.deadline_ms is not None, "a deadline-carrying send reports it"
+    assert exchange_stats(paper_url, exchange)["ordersByClientId"].get(
+        order.client_order_id) == 1
+
+
+@pytest.mark.parametrize("fault", AFTER_ACCEPT_FAULTS)
+def test_a_cancel_whose_answer_is_lost_is_outcome_unknown_and_applied(
+        connector: Connector, exchange: str, paper_url: str, fault: str) -> None:
+    faults, expected = AFTER_ACCEPT_FAULTS[fault]
+    order = far_order(connector.api_type)
+    placed = connector.place_order(order)
+    set_faults(paper_url, exchange, endpoint="writes", **faults)
+    with pytest.raises(expected):
+        connector.cancel_order(order.symbol, exchange_order_id=placed.exchange_order_id)
+    set_faults(paper_url, exchange)  # faults off: read what the exchange did
+    assert exchange_order_state(connector, order, placed.exchange_order_id) == "canceled"
+
+
+@pytest.mark.parametrize("fault", ["error5xx", "rateLimit429"])
+def test_a_cancel_refused_before_the_exchange_is_unknown_or_rate_limited(
+        connector: Connector, exchange: str, paper_url: str, fault: str) -> None:
+    order = far_order(connector.api_type)
+    placed = connector.place_order(order)
+    set_faults(paper_url, exchange, endpoint="writes", **{f"{fault}Rate": 1})
+    expected = errors.OrderOutcomeUnknown if fault == "error5xx" else errors.RateLimited
+    with pytest.raises(expected):
+        connector.cancel_order(order.symbol, exchange_order_id=placed.exchange_order_id)
+    set_faults(paper_url, exchange)
+    assert exchange_order_state(connector, order, placed.exchange_order_id) == "open"
+
+
+def test_faults_on_writes_leave_reads_alone(connector: Connector, exchange: str,
+                                            paper_url: str) -> None:
+    set_faults(paper_url, exchange, endpoint="writes", error5xxRate=1, trickleMs=TRICKLE_MS)
+    assert connector.balances() is not None
+    connector.server_time()
