@@ -6,10 +6,16 @@ middleware that, per exchange: counts requests, adds latency, answers 5xx and ra
 faults with ``server_error()`` / ``rate_limited()``, enforces the DESIGN.md section 6 budget
 using ``request_weight()``, and drops the TCP connection after an accepted order.
 
+Each adapter declares ``write_routes``: every route, as ``"METHOD /path"`` (the key of the
+``requests`` stats), that places or cancels orders (single, batch and cancel-all); reads
+such as server time or an order lookup on the same path are not among them.
+
 Handlers tell the middleware what happened through request keys:
-- ``request["order_accepted"] = True`` once the engine stored a new order (drop-after-accept
-  applies only then);
+- ``request["order_accepted"] = True`` once the engine stored a new order;
+- ``request["cancel_applied"] = True`` once the engine canceled at least one order (a
+  single cancel, a batch cancel or a cancel-all that found open orders; not a refusal);
 - ``request["signature_failed"] = True`` when authentication failed (counted in stats).
+Drop-after-accept applies only to ``order_accepted``.
 
 Signature and timestamp checks are written here from the facts files, independently of the
 connectors in ``exchanges/<exchange>.py``: adapters never import connector code.
@@ -27,6 +33,8 @@ from exchanges.paper.engine import DuplicateScope, Engine
 class Protocol:
     exchange: ClassVar[str]
     duplicate_scope: ClassVar[DuplicateScope]
+    # "METHOD /path" of every route that places or cancels orders
+    write_routes: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
