@@ -2,6 +2,15 @@
 
 Bad input is a 400 ``{"error": "..."}``; an unknown order a 404. Decimals go out as strings.
 Nothing here ever returns a secret or passphrase.
+
+Faults (their behaviour and scopes: ``faults.py``):
+``POST /_paper/faults {exchange, endpoint?, <fault fields>}`` sets one scope's config;
+``exchange`` is a name or ``"all"`` (``"*"`` too); ``endpoint`` is absent (the whole
+exchange), ``"writes"``, a real path (``"/api/v3/order"``) or a method and path
+(``"DELETE /api/v3/order"``). ``GET /_paper/faults`` answers
+``{"faults": {<exchange>: {<scope>: {<every fault field>}}}}`` with ``"*"`` as the scope of
+the whole exchange, listing only what is set; ``DELETE /_paper/faults`` and
+``POST /_paper/reset`` clear every scope of every exchange.
 """
 
 from __future__ import annotations
@@ -17,13 +26,13 @@ from aiohttp import web
 
 from exchanges.capabilities import CAPABILITIES
 from exchanges.paper.engine import Engine, PaperAccount, PaperError, PaperOrder
-from exchanges.paper.faults import ExchangeGate, FaultConfig
+from exchanges.paper.faults import EXCHANGE_WIDE, WRITES, ExchangeGate, FaultConfig, scope_of
 
 PERMISSIONS = ("read", "trade", "withdraw", "transfer", "margin", "futures")
 DEFAULT_BALANCES = {"USDT": Decimal("10000")}  # a new account that names no balances
 _ASSET = re.compile(r"^[A-Z0-9]{1,20}$")
 _MAX_TEXT = 256
-ALL_EXCHANGES = "*"
+ALL_EXCHANGES = ("all", "*")
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
@@ -111,13 +120,15 @@ class ControlApi:
     async def set_faults(self, request: web.Request) -> web.Response:
         data = await _json_object(request)
         name = data.get("exchange")
-        names = list(self.gates) if name == ALL_EXCHANGES else [self._exchange(name)]
+        names = list(self.gates) if name in ALL_EXCHANGES else [self._exchange(name)]
         try:
+            scope = scope_of(data.get("endpoint"))
             faults = FaultConfig.from_json(data)
         except ValueError as exc:
             raise BadInput(str(exc)) from exc
+        self._refuse_prefixed_path(scope)
         for exchange in names:
-            self.gates[exchange].set_faults(faults)
+            self.gates[exchange].set_faults(faults, scope)
         return web.json_response({"ok": True, "faults": self._active_faults()})
 
     async def get_faults(self, request: web.Request) -> web.Response:
@@ -125,7 +136,7 @@ class ControlApi:
 
     async def clear_faults(self, request: web.Request) -> web.Response:
         for gate in self.gates.values():
-            gate.set_faults(FaultConfig())
+            gate.clear_faults()
         return web.json_response({"ok": True})
 
     @_answers_errors
@@ -159,7 +170,7 @@ class ControlApi:
     async def reset(self, request: web.Request) -> web.Response:
         self.engine.reset()
         for gate in self.gates.values():
-            gate.set_faults(FaultConfig())
+            gate.clear_faults()
             gate.clear_stats()
         return web.json_response({"ok": True})
 
@@ -180,9 +191,18 @@ class ControlApi:
             raise BadInput(f"exchange must be one of {', '.join(sorted(self.gates))}")
         return value
 
+    def _refuse_prefixed_path(self, scope: str) -> None:
+        """Adapters see real paths only: a ``/<exchange>/...`` path would never match."""
+        if scope in (EXCHANGE_WIDE, WRITES):
+            return
+        path = scope.rpartition(" ")[2]
+        prefixed = next((name for name in self.gates if path.startswith(f"/{name}/")), None)
+        if prefixed is not None:
+            raise BadInput(f"endpoint takes the exchange's real path, without /{prefixed}")
+
     def _active_faults(self) -> dict[str, Any]:
-        return {name: gate.faults.to_json() for name, gate in self.gates.items()
-                if gate.faults != FaultConfig()}
+        active = {name: gate.active_faults() for name, gate in self.gates.items()}
+        return {name: scopes for name, scopes in active.items() if scopes}
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:

@@ -5,6 +5,7 @@ mounts a tiny dummy adapter where a test needs one."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -22,7 +23,7 @@ import requests
 from aiohttp import web
 
 from exchanges.limits import ExchangeLimit
-from exchanges.paper.engine import Engine, PaperError
+from exchanges.paper.engine import Engine, PaperAccount, PaperError
 from exchanges.paper.faults import FaultConfig, WeightWindows
 from exchanges.paper.protocol import Protocol
 from exchanges.paper.server import build_app, load_protocols
@@ -30,7 +31,13 @@ from tests.exchanges.conftest import REPO_ROOT, make_paper_credentials
 
 STATS_KEYS = {"requests", "signatureFailures", "ordersAccepted", "duplicatesRefused",
               "ordersByClientId", "maxWeightPer1s", "maxWeightPer60s", "rateLimitViolations",
-              "droppedAfterAccept"}
+              "droppedAfterAccept", "truncatedAfterAccept", "resetAfterAccept",
+              "stalledAfterAccept", "htmlAfterAccept", "trickled", "cancelsApplied"}
+NO_FAULTS = {"latencyMs": 0, "error5xxRate": 0.0, "rateLimit429Rate": 0.0,
+             "retryAfterSeconds": 1.0, "dropAfterAcceptRate": 0.0,
+             "truncateAfterAcceptRate": 0.0, "resetAfterAcceptRate": 0.0,
+             "stallAfterAcceptMs": 0, "htmlAfterAcceptRate": 0.0, "trickleMs": 0,
+             "enforceRateLimits": False, "seed": 0}
 T = TypeVar("T")
 SIX = {"bybit", "binance", "okx", "bingx", "pionex", "orangex"}
 
@@ -38,14 +45,18 @@ SIX = {"bybit", "binance", "okx", "bingx", "pionex", "orangex"}
 # -- a tiny adapter and an in-process server ----------------------------------------------
 
 class DummyProtocol(Protocol):
-    """Key in the X-KEY header, orders as a form or JSON body; /api/heavy weighs 3."""
+    """Key in the X-KEY header, orders as a form or JSON body; /api/heavy weighs 3.
+    DELETE /api/order?clientId= cancels one order, DELETE /api/orders all of them."""
 
     exchange = "dummy"
     duplicate_scope = "open"
+    write_routes = frozenset({"POST /api/order", "DELETE /api/order", "DELETE /api/orders"})
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/api/time", self.time), web.get("/api/heavy", self.time),
-                web.get("/api/slow", self.slow), web.post("/api/order", self.place)]
+                web.get("/api/slow", self.slow), web.post("/api/order", self.place),
+                web.get("/api/order", self.lookup), web.delete("/api/order", self.cancel),
+                web.delete("/api/orders", self.cancel_all)]
 
     def request_weight(self, request: web.Request) -> int:
         return 3 if request.path.endswith("/heavy") else 1
@@ -83,6 +94,31 @@ class DummyProtocol(Protocol):
             return web.json_response({"code": exc.kind}, status=400)
         request["order_accepted"] = True
         return web.json_response({"orderId": order.order_id, "status": order.status})
+
+    def _account(self, request: web.Request) -> PaperAccount:
+        account = self.engine.account(self.exchange, request.headers.get("X-KEY", ""))
+        assert account is not None
+        return account
+
+    async def lookup(self, request: web.Request) -> web.Response:
+        order = self.engine.get_order(self.exchange, self._account(request),
+                                      client_order_id=request.query["clientId"])
+        return web.json_response({"status": order.status if order else "unknown"})
+
+    async def cancel(self, request: web.Request) -> web.Response:
+        try:
+            order = self.engine.cancel_order(self.exchange, self._account(request),
+                                             client_order_id=request.query["clientId"])
+        except PaperError as exc:
+            return web.json_response({"code": exc.kind}, status=400)
+        request["cancel_applied"] = True
+        return web.json_response({"orderId": order.order_id, "status": order.status})
+
+    async def cancel_all(self, request: web.Request) -> web.Response:
+        canceled = self.engine.cancel_all(self.exchange, self._account(request))
+        if canceled:
+            request["cancel_applied"] = True
+        return web.json_response({"canceled": len(canceled)})
 
 
 class ThreadServer:
@@ -154,8 +190,26 @@ def place(server: ThreadServer, *, json_body: bool = False, timeout: float = 5,
                          timeout=timeout, **sent)
 
 
+def cancel(server: ThreadServer, client_id: str) -> requests.Response:
+    return requests.delete(f"{server.url}/dummy/api/order", params={"clientId": client_id},
+                           headers={"X-KEY": "dk"}, timeout=5)
+
+
+def cancel_all(server: ThreadServer) -> requests.Response:
+    return requests.delete(f"{server.url}/dummy/api/orders", headers={"X-KEY": "dk"}, timeout=5)
+
+
+def lookup(server: ThreadServer, client_id: str) -> requests.Response:
+    return requests.get(f"{server.url}/dummy/api/order", params={"clientId": client_id},
+                        headers={"X-KEY": "dk"}, timeout=5)
+
+
 def set_faults(url: str, **faults: object) -> requests.Response:
     return requests.post(f"{url}/_paper/faults", json=faults, timeout=5)
+
+
+def active_faults(url: str) -> dict:
+    return requests.get(f"{url}/_paper/faults", timeout=5).json()["faults"]
 
 
 def stats(url: str, exchange: str) -> dict:
@@ -252,18 +306,57 @@ def test_faults_can_be_set_read_and_cleared(paper_url: str, paper_reset: str) ->
     response = set_faults(paper_url, exchange="pionex", latencyMs=10, error5xxRate=0.25,
                           seed=3)
     assert response.status_code == 200
-    faults = requests.get(f"{paper_url}/_paper/faults", timeout=5).json()["faults"]
-    assert faults == {"pionex": {"latencyMs": 10, "error5xxRate": 0.25, "rateLimit429Rate": 0.0,
-                                 "retryAfterSeconds": 1.0, "dropAfterAcceptRate": 0.0,
-                                 "enforceRateLimits": False, "seed": 3}}
+    assert active_faults(paper_url) == {"pionex": {"*": {
+        **NO_FAULTS, "latencyMs": 10, "error5xxRate": 0.25, "seed": 3}}}
     assert requests.delete(f"{paper_url}/_paper/faults", timeout=5).json() == {"ok": True}
     assert requests.get(f"{paper_url}/_paper/faults", timeout=5).json() == {"faults": {}}
 
 
-def test_faults_for_every_exchange_at_once(paper_url: str, paper_reset: str) -> None:
-    set_faults(paper_url, exchange="*", latencyMs=5)
-    faults = requests.get(f"{paper_url}/_paper/faults", timeout=5).json()["faults"]
+@pytest.mark.parametrize("every", ["all", "*"])
+def test_faults_for_every_exchange_at_once(paper_url: str, paper_reset: str,
+                                           every: str) -> None:
+    set_faults(paper_url, exchange=every, latencyMs=5)
+    faults = active_faults(paper_url)
     assert set(faults) >= SIX
+    assert faults["okx"] == {"*": {**NO_FAULTS, "latencyMs": 5}}
+
+
+def test_faults_are_listed_per_exchange_and_scope(paper_url: str, paper_reset: str) -> None:
+    set_faults(paper_url, exchange="binance", trickleMs=5)
+    set_faults(paper_url, exchange="binance", endpoint="writes", resetAfterAcceptRate=0.5)
+    set_faults(paper_url, exchange="binance", endpoint="/api/v3/order", stallAfterAcceptMs=9)
+    set_faults(paper_url, exchange="binance", endpoint="DELETE /api/v3/order",
+               htmlAfterAcceptRate=1)
+    set_faults(paper_url, exchange="bybit", endpoint="/v5/order/create",
+               truncateAfterAcceptRate=0.25, seed=4)
+    assert active_faults(paper_url) == {
+        "binance": {"*": {**NO_FAULTS, "trickleMs": 5},
+                    "writes": {**NO_FAULTS, "resetAfterAcceptRate": 0.5},
+                    "/api/v3/order": {**NO_FAULTS, "stallAfterAcceptMs": 9},
+                    "DELETE /api/v3/order": {**NO_FAULTS, "htmlAfterAcceptRate": 1.0}},
+        "bybit": {"/v5/order/create": {**NO_FAULTS, "truncateAfterAcceptRate": 0.25,
+                                       "seed": 4}}}
+    requests.delete(f"{paper_url}/_paper/faults", timeout=5).raise_for_status()
+    assert active_faults(paper_url) == {}
+
+
+def test_setting_a_scope_again_replaces_only_that_scope(paper_url: str,
+                                                        paper_reset: str) -> None:
+    set_faults(paper_url, exchange="okx", error5xxRate=0.5)
+    set_faults(paper_url, exchange="okx", endpoint="writes", trickleMs=10)
+    set_faults(paper_url, exchange="okx", endpoint="writes", trickleMs=20)
+    assert active_faults(paper_url) == {"okx": {"*": {**NO_FAULTS, "error5xxRate": 0.5},
+                                                "writes": {**NO_FAULTS, "trickleMs": 20}}}
+
+
+@pytest.mark.parametrize("endpoint", [None, "writes", "/api/v5/trade/order",
+                                      "POST /api/v5/trade/order", "GET /api/v5/trade/order",
+                                      "/not/served/by/okx"])
+def test_an_endpoint_is_writes_or_a_path_with_an_optional_method(
+        paper_url: str, paper_reset: str, endpoint: str | None) -> None:
+    response = set_faults(paper_url, exchange="okx", endpoint=endpoint, latencyMs=1)
+    assert response.status_code == 200, response.text
+    assert list(response.json()["faults"]["okx"]) == [endpoint or "*"]
 
 
 @pytest.mark.parametrize("body", [
@@ -278,6 +371,29 @@ def test_faults_for_every_exchange_at_once(paper_url: str, paper_reset: str) -> 
     {"exchange": "bybit", "enforceRateLimits": 1},
     {"exchange": "bybit", "seed": True},
     {"exchange": "bybit", "surprise": 1},
+    {"exchange": "bybit", "truncateAfterAcceptRate": 1.5},
+    {"exchange": "bybit", "resetAfterAcceptRate": -0.1},
+    {"exchange": "bybit", "htmlAfterAcceptRate": 2},
+    {"exchange": "bybit", "htmlAfterAcceptRate": "always"},
+    {"exchange": "bybit", "dropAfterAcceptRate": 1.01},
+    {"exchange": "bybit", "stallAfterAcceptMs": -1},
+    {"exchange": "bybit", "stallAfterAcceptMs": 120_001},
+    {"exchange": "bybit", "stallAfterAcceptMs": 2.5},
+    {"exchange": "bybit", "trickleMs": -1},
+    {"exchange": "bybit", "trickleMs": 5_001},
+    {"exchange": "bybit", "trickleMs": True},
+    {"exchange": "bybit", "endpoint": "reads"},
+    {"exchange": "bybit", "endpoint": "Writes"},
+    {"exchange": "bybit", "endpoint": "v5/order/create"},
+    {"exchange": "bybit", "endpoint": ""},
+    {"exchange": "bybit", "endpoint": 7},
+    {"exchange": "bybit", "endpoint": ["/v5/order/create"]},
+    {"exchange": "bybit", "endpoint": "FETCH /v5/order/create"},
+    {"exchange": "bybit", "endpoint": "post /v5/order/create"},
+    {"exchange": "bybit", "endpoint": "/v5/order/create?category=spot"},
+    {"exchange": "bybit", "endpoint": "/bybit/v5/order/create"},
+    {"exchange": "bybit", "endpoint": "writes", "trickleMs": 6000},
+    {"exchange": "all", "endpoint": "writes", "surprise": 1},
 ])
 def test_bad_fault_input_is_a_400(paper_url: str, paper_reset: str, body: dict) -> None:
     response = set_faults(paper_url, **body)
@@ -425,6 +541,105 @@ def test_seeded_faults_repeat_exactly(dummy: ThreadServer) -> None:
     assert first == second and {200, 502} == set(first)
 
 
+AFTER_ACCEPT_STATS = ("droppedAfterAccept", "resetAfterAccept", "truncatedAfterAccept",
+                      "htmlAfterAccept", "stalledAfterAccept")
+
+
+def test_the_most_specific_scope_wins(dummy: ThreadServer) -> None:
+    set_faults(dummy.url, exchange="dummy", error5xxRate=1)
+    set_faults(dummy.url, exchange="dummy", endpoint="writes", rateLimit429Rate=1)
+    set_faults(dummy.url, exchange="dummy", endpoint="/api/order", latencyMs=1)
+    set_faults(dummy.url, exchange="dummy", endpoint="DELETE /api/order", error5xxRate=1)
+    assert requests.get(f"{dummy.url}/dummy/api/time", timeout=5).status_code == 502
+    assert cancel_all(dummy).status_code == 429              # writes beats the exchange
+    assert place(dummy).status_code == 200                   # the path beats writes
+    assert lookup(dummy, "nobody").status_code == 200        # the path covers every method
+    assert cancel(dummy, "nobody").status_code == 502        # method and path beat the path
+
+
+def test_faults_on_writes_spare_reads_on_the_same_path(dummy: ThreadServer) -> None:
+    set_faults(dummy.url, exchange="dummy", endpoint="writes", error5xxRate=1)
+    assert place(dummy).status_code == 502
+    assert lookup(dummy, "nobody").status_code == 200
+    assert requests.get(f"{dummy.url}/dummy/api/time", timeout=5).status_code == 200
+
+
+def test_an_all_zero_scope_shields_its_route_from_the_exchange_faults(
+        dummy: ThreadServer) -> None:
+    set_faults(dummy.url, exchange="dummy", error5xxRate=1)
+    set_faults(dummy.url, exchange="dummy", endpoint="POST /api/order")
+    assert place(dummy).status_code == 200
+    assert requests.get(f"{dummy.url}/dummy/api/time", timeout=5).status_code == 502
+    assert active_faults(dummy.url)["dummy"]["POST /api/order"] == NO_FAULTS
+
+
+def test_reset_and_delete_clear_every_scope(dummy: ThreadServer) -> None:
+    set_faults(dummy.url, exchange="dummy", endpoint="writes", error5xxRate=1)
+    requests.post(f"{dummy.url}/_paper/reset", timeout=5).raise_for_status()
+    assert place(dummy).status_code == 200 and active_faults(dummy.url) == {}
+    set_faults(dummy.url, exchange="dummy", endpoint="/api/time", error5xxRate=1)
+    requests.delete(f"{dummy.url}/_paper/faults", timeout=5).raise_for_status()
+    assert requests.get(f"{dummy.url}/dummy/api/time", timeout=5).status_code == 200
+
+
+def test_after_accept_faults_roll_in_their_order_and_the_first_hit_wins(
+        dummy: ThreadServer) -> None:
+    every = {"dropAfterAcceptRate": 1, "resetAfterAcceptRate": 1,
+             "truncateAfterAcceptRate": 1, "htmlAfterAcceptRate": 1, "stallAfterAcceptMs": 50}
+    names = list(every)
+    for position, stat in enumerate(AFTER_ACCEPT_STATS):
+        faults = {name: every[name] for name in names[position:]}  # this one and the later
+        before = stats(dummy.url, "dummy")
+        set_faults(dummy.url, exchange="dummy", **faults)
+        with contextlib.suppress(requests.exceptions.RequestException):
+            place(dummy)
+        after = stats(dummy.url, "dummy")
+        fired = {key for key in AFTER_ACCEPT_STATS if after[key] != before[key]}
+        assert fired == {stat}, faults
+
+
+def test_seeded_after_accept_faults_repeat_exactly(dummy: ThreadServer) -> None:
+    def outcome() -> str:
+        try:
+            return str(place(dummy).status_code)
+        except requests.exceptions.ChunkedEncodingError:
+            return "cut"
+
+    def run() -> list[str]:
+        set_faults(dummy.url, exchange="dummy", truncateAfterAcceptRate=0.4,
+                   htmlAfterAcceptRate=0.4, seed=7)
+        return [outcome() for _ in range(12)]
+
+    first, second = run(), run()
+    assert first == second and set(first) == {"cut", "502", "200"}
+
+
+def test_faults_after_a_cancel_come_only_when_it_canceled_something(
+        dummy: ThreadServer) -> None:
+    place(dummy, clientId="to-cancel")
+    set_faults(dummy.url, exchange="dummy", htmlAfterAcceptRate=1)
+    assert cancel(dummy, "nobody").status_code == 400
+    assert cancel_all(dummy).status_code == 502              # found the one open order
+    assert cancel_all(dummy).json() == {"canceled": 0}       # nothing left: nothing applied
+    assert lookup(dummy, "to-cancel").json() == {"status": "canceled"}
+    counts = stats(dummy.url, "dummy")
+    assert (counts["cancelsApplied"], counts["htmlAfterAccept"]) == (1, 1)
+
+
+def test_drop_after_accept_still_spares_cancels(dummy: ThreadServer) -> None:
+    place(dummy, clientId="kept")
+    set_faults(dummy.url, exchange="dummy", dropAfterAcceptRate=1)
+    assert cancel(dummy, "kept").json()["status"] == "canceled"
+    assert stats(dummy.url, "dummy")["droppedAfterAccept"] == 0
+
+
+def test_trickle_also_spaces_the_routers_own_refusals(dummy: ThreadServer) -> None:
+    set_faults(dummy.url, exchange="dummy", trickleMs=2)
+    response = requests.get(f"{dummy.url}/dummy/no/such/path", timeout=5)
+    assert (response.status_code, response.headers["Connection"]) == (404, "close")
+    assert stats(dummy.url, "dummy")["trickled"] == 1
+
+
 def test_enforced_rate_limits_refuse_over_budget_and_count_violations(
         dummy: ThreadServer) -> None:
     set_faults(dummy.url, exchange="dummy", enforceRateLimits=True)
@@ -546,10 +761,13 @@ def test_weight_windows_slide_over_one_second_and_one_minute() -> None:
 
 def test_fault_config_round_trips_its_wire_names() -> None:
     wire = {"latencyMs": 20, "error5xxRate": 0.1, "rateLimit429Rate": 0.2,
-            "retryAfterSeconds": 3, "dropAfterAcceptRate": 0.3, "enforceRateLimits": True,
-            "seed": 9}
-    config = FaultConfig.from_json({"exchange": "okx", **wire})
+            "retryAfterSeconds": 3, "dropAfterAcceptRate": 0.3,
+            "truncateAfterAcceptRate": 0.4, "resetAfterAcceptRate": 0.5,
+            "stallAfterAcceptMs": 1500, "htmlAfterAcceptRate": 0.6, "trickleMs": 40,
+            "enforceRateLimits": True, "seed": 9}
+    config = FaultConfig.from_json({"exchange": "okx", "endpoint": "writes", **wire})
     assert config.to_json() == {**wire, "retryAfterSeconds": 3.0}
+    assert set(config.to_json()) == set(NO_FAULTS)
 
 
 # -- the process ---------------------------------------------------------------------------

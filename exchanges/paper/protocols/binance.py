@@ -410,6 +410,10 @@ class BinanceProtocol(Protocol):
     exchange: ClassVar[str] = "binance"
     # A client order id is refused only while an order with it is open (spot and futures).
     duplicate_scope: ClassVar[DuplicateScope] = "open"
+    write_routes: ClassVar[frozenset[str]] = frozenset({
+        "POST /api/v3/order", "DELETE /api/v3/order", "DELETE /api/v3/openOrders",
+        "POST /fapi/v1/order", "DELETE /fapi/v1/order", "DELETE /fapi/v1/allOpenOrders",
+    })
 
     def __init__(self, engine: Any) -> None:
         super().__init__(engine)
@@ -1026,6 +1030,7 @@ class BinanceProtocol(Protocol):
                                      order_id=order.order_id)
         except PaperError as error:
             raise refusal(ctx.product, error) from None
+        ctx.request["cancel_applied"] = True
         if ctx.product == LINEAR:
             return self._order_json(ctx, order, instrument)
         cancel_id = text_param(ctx.params, "newClientOrderId") or _random_client_id()
@@ -1036,6 +1041,8 @@ class BinanceProtocol(Protocol):
         instrument = self._instrument(ctx)
         assert instrument is not None and ctx.account is not None
         canceled = self.engine.cancel_all(self.exchange, ctx.account, instrument.symbol)
+        if canceled:
+            ctx.request["cancel_applied"] = True
         if ctx.product == LINEAR:
             return {"code": 200, "msg": "The operation of cancel all open order is done."}
         if not canceled:

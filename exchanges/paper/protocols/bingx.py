@@ -235,6 +235,12 @@ class BingxProtocol(Protocol):
     # The docs ask for unique client ids but document no refusal code (facts section 6:
     # duplicate client order id UNVERIFIED), so the paper exchange refuses none.
     duplicate_scope: ClassVar[DuplicateScope] = "none"
+    write_routes: ClassVar[frozenset[str]] = frozenset({
+        "POST /openApi/swap/v2/trade/order", "DELETE /openApi/swap/v2/trade/order",
+        "DELETE /openApi/swap/v2/trade/allOpenOrders",
+        "POST /openApi/spot/v1/trade/order", "POST /openApi/spot/v1/trade/cancel",
+        "POST /openApi/spot/v1/trade/cancelOpenOrders",
+    })
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
@@ -626,7 +632,9 @@ class BingxProtocol(Protocol):
     def _cancel(self, call: Call, order: PaperOrder) -> PaperOrder:
         if order.status == "filled":
             raise Refusal(ORDER_FILLED)
-        return self.engine.cancel_order(NAME, call.owner, order_id=order.order_id)
+        canceled = self.engine.cancel_order(NAME, call.owner, order_id=order.order_id)
+        call.request["cancel_applied"] = True
+        return canceled
 
     def swap_query(self, call: Call) -> dict[str, Any]:
         return {"order": self.swap_order(self._find(call, "clientOrderId", lower=True))}
@@ -637,8 +645,11 @@ class BingxProtocol(Protocol):
 
     def _cancel_open(self, call: Call, product: str) -> list[PaperOrder]:
         """Only this product's open orders: spot and swap share the symbol names."""
-        return [self.engine.cancel_order(NAME, call.owner, order_id=o.order_id)
-                for o in self._open(call, product)]
+        canceled = [self.engine.cancel_order(NAME, call.owner, order_id=o.order_id)
+                    for o in self._open(call, product)]
+        if canceled:
+            call.request["cancel_applied"] = True
+        return canceled
 
     def _open(self, call: Call, product: str) -> list[PaperOrder]:
         return [o for o in self.engine.open_orders(NAME, call.owner, self._symbol_filter(call))

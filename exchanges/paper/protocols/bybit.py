@@ -141,6 +141,8 @@ class BybitProtocol(Protocol):
     exchange: ClassVar[str] = "bybit"
     # "must be unique" (facts §3): a repeated orderLinkId is refused even after it closed.
     duplicate_scope = "all"
+    write_routes: ClassVar[frozenset[str]] = frozenset({
+        "POST /v5/order/create", "POST /v5/order/cancel", "POST /v5/order/cancel-all"})
 
     def routes(self) -> list[web.RouteDef]:
         public, private, trade = self._public, self._private, self._trading
@@ -573,7 +575,7 @@ class BybitProtocol(Protocol):
         price = self.engine.price(self.exchange, inst.symbol)
         return (qty / price // inst.lot_size) * inst.lot_size, None
 
-    def cancel_order(self, _request: web.Request, account: PaperAccount,
+    def cancel_order(self, request: web.Request, account: PaperAccount,
                      params: Params) -> dict[str, str]:
         kind = self._kind(params)
         inst = self._instrument(kind, params.get("symbol"))
@@ -588,9 +590,10 @@ class BybitProtocol(Protocol):
                 client_order_id=None if order_id else link_id)
         except PaperError as error:
             raise self._error(error, kind, found) from None
+        request["cancel_applied"] = True
         return {"orderId": order.order_id, "orderLinkId": order.client_order_id or ""}
 
-    def cancel_all(self, _request: web.Request, account: PaperAccount,
+    def cancel_all(self, request: web.Request, account: PaperAccount,
                    params: Params) -> dict[str, Any]:
         kind = self._kind(params)
         orders = self._selected(kind, params, self.engine.open_orders(self.exchange, account))
@@ -599,6 +602,8 @@ class BybitProtocol(Protocol):
             self.engine.cancel_order(self.exchange, account, order_id=order.order_id)
             canceled.append({"orderId": order.order_id,
                              "orderLinkId": order.client_order_id or ""})
+        if canceled:
+            request["cancel_applied"] = True
         return {"list": canceled, "success": "1"}
 
     def _selected(self, kind: str, params: Params, orders: list[PaperOrder], *,

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
 
@@ -139,6 +139,9 @@ def _iso_ms(text: str) -> int:
 class OkxProtocol(Protocol):
     exchange = "okx"
     duplicate_scope = "open"   # clOrdId is unique among pending orders only
+    write_routes: ClassVar[frozenset[str]] = frozenset({
+        "POST /api/v5/trade/order", "POST /api/v5/trade/cancel-order",
+        "POST /api/v5/trade/cancel-batch-orders"})
 
     def __init__(self, engine: Any) -> None:
         super().__init__(engine)
@@ -599,7 +602,7 @@ class OkxProtocol(Protocol):
         args = self._json(body)
         if not isinstance(args, dict):
             raise Refusal("51000", "Parameter body error", 400)
-        return self._trade_answer([self._cancel_one(account, args)])
+        return self._cancel_answer(request, [self._cancel_one(account, args)])
 
     def cancel_batch(self, request: web.Request, account: PaperAccount,
                      body: str) -> web.Response:
@@ -609,7 +612,12 @@ class OkxProtocol(Protocol):
         if len(args) > MAX_BATCH:
             raise Refusal("51406", f"Canceled - order count exceeds the limit {MAX_BATCH}.",
                           400)
-        return self._trade_answer([self._cancel_one(account, item) for item in args])
+        return self._cancel_answer(request, [self._cancel_one(account, item) for item in args])
+
+    def _cancel_answer(self, request: web.Request, items: list[dict[str, Any]]) -> web.Response:
+        if any(item["sCode"] == "0" for item in items):
+            request["cancel_applied"] = True
+        return self._trade_answer(items)
 
     def _cancel_one(self, account: PaperAccount, args: dict[str, Any]) -> dict[str, Any]:
         order_id, client_id = str(args.get("ordId") or ""), str(args.get("clOrdId") or "")

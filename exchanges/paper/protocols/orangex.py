@@ -119,6 +119,10 @@ class OrangexProtocol(Protocol):
     exchange: ClassVar[str] = "orangex"
     # UNVERIFIED: no source shows OrangeX refusing a repeated custom_order_id
     duplicate_scope: ClassVar[DuplicateScope] = "none"
+    # JSON-RPC over HTTP: every method is served on GET and on POST
+    write_routes: ClassVar[frozenset[str]] = frozenset(
+        f"{verb} {API_PREFIX}/private/{method}" for verb in ("GET", "POST")
+        for method in ("buy", "sell", "cancel", "cancel_by_instrument", "cancel_by_currency"))
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
@@ -404,22 +408,26 @@ class OrangexProtocol(Protocol):
             "creation_timestamp": now, "last_update_timestamp": now}
         return order_id
 
-    def cancel(self, _: web.Request, account: PaperAccount | None,
+    def cancel(self, request: web.Request, account: PaperAccount | None,
                params: Mapping[str, Any]) -> dict[str, Any]:
         assert account is not None
         order_id = _order_id(params)
         if order_id in self._auto_canceled:
             raise PaperError("order_not_cancelable")
         order = self.engine.cancel_order(self.exchange, account, order_id=order_id)
+        request["cancel_applied"] = True
         return {"order_id": order.order_id}
 
-    def cancel_by_instrument(self, _: web.Request, account: PaperAccount | None,
+    def cancel_by_instrument(self, request: web.Request, account: PaperAccount | None,
                              params: Mapping[str, Any]) -> int:
         assert account is not None
         __, inst = self._instrument(params)
-        return len(self.engine.cancel_all(self.exchange, account, inst.symbol))
+        canceled = self.engine.cancel_all(self.exchange, account, inst.symbol)
+        if canceled:
+            request["cancel_applied"] = True
+        return len(canceled)
 
-    def cancel_by_currency(self, _: web.Request, account: PaperAccount | None,
+    def cancel_by_currency(self, request: web.Request, account: PaperAccount | None,
                            params: Mapping[str, Any]) -> int:
         assert account is not None
         if params.get("currency") not in ("USDT", "PERPETUAL"):
@@ -429,6 +437,8 @@ class OrangexProtocol(Protocol):
                   if order.symbol in perpetuals]
         for order in orders:
             self.engine.cancel_order(self.exchange, account, order_id=order.order_id)
+        if orders:
+            request["cancel_applied"] = True
         return len(orders)
 
     def get_order_state(self, _: web.Request, account: PaperAccount | None,

@@ -186,6 +186,12 @@ class PionexProtocol(Protocol):
     # Pionex refuses a repeated clientOrderId (futures: for 2 hours, open or not); the paper
     # exchange keeps the refusal for the whole session.
     duplicate_scope: ClassVar[DuplicateScope] = "all"
+    write_routes: ClassVar[frozenset[str]] = frozenset({
+        "POST /api/v1/trade/order", "DELETE /api/v1/trade/order",
+        "DELETE /api/v1/trade/allOrders",
+        "POST /uapi/v1/trade/order", "DELETE /uapi/v1/trade/order",
+        "DELETE /uapi/v1/trade/allOrders",
+    })
 
     def __init__(self, engine: Any) -> None:
         super().__init__(engine)
@@ -644,11 +650,13 @@ class PionexProtocol(Protocol):
         instrument = self._instrument(params.get("symbol"), self._product(request))
         self.engine.cancel_order(self.exchange, account, symbol=instrument.symbol,
                                  order_id=self._order_id(params))
+        request["cancel_applied"] = True
 
     def cancel_all(self, request: web.Request, account: PaperAccount,
                    params: dict[str, Any]) -> None:
         instrument = self._instrument(params.get("symbol"), self._product(request))
-        self.engine.cancel_all(self.exchange, account, instrument.symbol)
+        if self.engine.cancel_all(self.exchange, account, instrument.symbol):
+            request["cancel_applied"] = True
 
     def _product(self, request: web.Request) -> str:
         return "linear" if self._path(request).startswith("/uapi/") else "spot"
