@@ -22,7 +22,7 @@ In the order they act on a request:
 After the handler APPLIED the request (stored a new order: ``order_accepted``; canceled
 one or more orders: ``cancel_applied``), at most one after-accept fault, rolled in this
 order, the first hit wins:
-1. ``dropAfterAcceptRate`` (stored orders only, as it always was): the connection is
+1. ``dropAfterAcceptRate`` (a stored order or an applied cancel): the connection is
    aborted with no reply (a FIN, no byte of the answer).
 2. ``resetAfterAcceptRate``: SO_LINGER on with 0 s, then close: a TCP RST before any byte.
 3. ``truncateAfterAcceptRate``: the real answer's status line and headers, with the
@@ -197,11 +197,10 @@ class ScopedFaults:
 
     def after_apply_fault(self, request: web.Request) -> AfterApply | None:
         """The after-accept fault this request gets, if it applied anything."""
-        accepted, canceled = request.get("order_accepted"), request.get("cancel_applied")
-        if accepted and self.chance(self.config.drop_after_accept_rate):
-            return "drop"
-        if not (accepted or canceled):
+        if not (request.get("order_accepted") or request.get("cancel_applied")):
             return None
+        if self.chance(self.config.drop_after_accept_rate):
+            return "drop"
         for fault, rate_field in _ROLLED_AFTER_APPLY:
             if self.chance(getattr(self.config, rate_field)):
                 return fault

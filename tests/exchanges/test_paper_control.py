@@ -626,11 +626,14 @@ def test_faults_after_a_cancel_come_only_when_it_canceled_something(
     assert (counts["cancelsApplied"], counts["htmlAfterAccept"]) == (1, 1)
 
 
-def test_drop_after_accept_still_spares_cancels(dummy: ThreadServer) -> None:
+def test_drop_after_accept_also_loses_the_answer_of_an_applied_cancel(
+        dummy: ThreadServer) -> None:
     place(dummy, clientId="kept")
     set_faults(dummy.url, exchange="dummy", dropAfterAcceptRate=1)
-    assert cancel(dummy, "kept").json()["status"] == "canceled"
-    assert stats(dummy.url, "dummy")["droppedAfterAccept"] == 0
+    with pytest.raises(requests.exceptions.ConnectionError):
+        cancel(dummy, "kept")
+    counts = stats(dummy.url, "dummy")
+    assert counts["droppedAfterAccept"] == 1 and counts["cancelsApplied"] == 1
 
 
 def test_trickle_also_spaces_the_routers_own_refusals(dummy: ThreadServer) -> None:

@@ -66,8 +66,9 @@ def route_of(request: requests.PreparedRequest, prefix: str) -> str:
     return f"{request.method} {urlsplit(request.url).path.removeprefix(prefix)}"
 
 
-class Unsent(Exception):
-    """Carries the request the connector was about to send."""
+class Unsent(BaseException):
+    """Carries the request the connector was about to send. A BaseException, so it passes
+    the transport, which turns every Exception into the outcome rule's errors."""
 
     def __init__(self, request: requests.PreparedRequest) -> None:
         super().__init__(request.method, request.url)
