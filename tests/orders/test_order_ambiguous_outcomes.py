@@ -45,46 +45,22 @@ def _place_pending(client: Any, connection: Any) -> Order:
     return Order.objects.get(pk=response.json()["order"]["id"])
 
 
-def _faulty_first_send(monkeypatch: Any, paper: str, exchange: str, *,
-                       clear_after: bool) -> None:
-    """The first send of the order meets error5xxRate 1.0 on the paper exchange (which
-    answers 5xx before its handler runs: the order is NOT stored)."""
-    real = submission.connection_connector
-    sends = {"count": 0}
-
-    def connector_with_faulty_first_send(*, connection: Any) -> Any:
-        connector = real(connection=connection)
-        if hasattr(connector, "recv_window_ms"):
-            # a 1 s recvWindow instead of 5 s: the resend rule is the same, the test shorter
-            connector.recv_window_ms = 1000
-        place = connector.place_order
-
-        def place_order(request: Any) -> Any:
-            sends["count"] += 1
-            if sends["count"] > 1:
-                return place(request)
-            set_faults(paper, exchange, error5xxRate=1.0)
-            try:
-                return place(request)
-            finally:
-                if clear_after:
-                    clear_faults(paper)
-
-        connector.place_order = place_order
-        return connector
-
-    monkeypatch.setattr(submission, "connection_connector", connector_with_faulty_first_send)
+def _sends_meet_5xx(paper: str, exchange: str) -> None:
+    """Every order write of the exchange meets a 5xx (answered before the handler runs:
+    nothing is stored); reads are untouched, so the lookups answer."""
+    set_faults(paper, exchange, endpoint="writes", error5xxRate=1.0)
 
 
 @pytest.mark.django_db
 def test_a_5xx_on_send_is_looked_up_then_resent_once_after_the_deadline(
-        owner_client, paper, make_connection, monkeypatch):
+        owner_client, paper, make_connection):
     connection = make_connection("binance")
     order = _place_pending(owner_client, connection)
-    _faulty_first_send(monkeypatch, paper, "binance", clear_after=True)
+    _sends_meet_5xx(paper, "binance")
     requests_before = paper_stats(paper, "binance")["requests"].get("POST /api/v3/order", 0)
 
     first = submission.order_submit(order_id=order.pk)
+    clear_faults(paper)
     assert first.status == "unknown" and first.settle_in, "looked up, then waits the deadline"
     assert settle_as_the_task_would(order.pk, first).status == "open"
 
@@ -100,10 +76,10 @@ def test_a_5xx_on_send_is_looked_up_then_resent_once_after_the_deadline(
 
 @pytest.mark.django_db
 def test_when_lookups_fail_too_the_order_is_unknown_and_reconciliation_settles_it(
-        owner_client, paper, make_connection, monkeypatch):
+        owner_client, paper, make_connection):
     connection = make_connection("binance")
     order = _place_pending(owner_client, connection)
-    _faulty_first_send(monkeypatch, paper, "binance", clear_after=False)
+    set_faults(paper, "binance", error5xxRate=1.0)  # writes and reads alike
     try:
         assert submission.order_submit(order_id=order.pk).status == "unknown"
     finally:
@@ -122,13 +98,14 @@ def test_when_lookups_fail_too_the_order_is_unknown_and_reconciliation_settles_i
 
 @pytest.mark.django_db
 def test_an_order_is_not_resent_while_its_deadline_is_too_far_away(
-        owner_client, paper, make_connection, monkeypatch):
+        owner_client, paper, make_connection):
     """Pionex's 20 s timestamp window: the order is left unknown, to be looked at again
     after its deadline, rather than resent early."""
     connection = make_connection("pionex")
     order = _place_pending(owner_client, connection)
-    _faulty_first_send(monkeypatch, paper, "pionex", clear_after=True)
+    _sends_meet_5xx(paper, "pionex")
     outcome = submission.order_submit(order_id=order.pk)
+    clear_faults(paper)
     assert outcome.status == "unknown" and outcome.settle_in
     order.refresh_from_db()
     assert order.status == "unknown" and order.attempts == 1
