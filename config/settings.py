@@ -226,9 +226,10 @@ HEARTBEAT_INTERVAL_SECONDS = env.int("HEARTBEAT_INTERVAL_SECONDS", default=30)
 STALE_AFTER_SECONDS = env.int("STALE_AFTER_SECONDS", default=300)
 HEALTH_RETENTION_DAYS = env.int("HEALTH_RETENTION_DAYS", default=7)
 # reconciliation: a pending order untouched this long lost its task; a submitting one this
-# long after its last send lost its worker (longer than a send and its lookup can take)
+# long after its last send is settled if no live sender holds its lock (a settle of an order
+# whose sender is alive answers "busy" and does nothing)
 ORDER_PENDING_STALE_SECONDS = env.int("ORDER_PENDING_STALE_SECONDS", default=10)
-ORDER_SUBMITTING_STALE_SECONDS = env.int("ORDER_SUBMITTING_STALE_SECONDS", default=25)
+ORDER_SUBMITTING_STALE_SECONDS = env.int("ORDER_SUBMITTING_STALE_SECONDS", default=5)
 CLIENT_ORDER_ID_PREFIX = env.str("CLIENT_ORDER_ID_PREFIX", default="ec")
 FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="")
 

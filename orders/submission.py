@@ -17,7 +17,6 @@ one place.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -175,43 +174,61 @@ def _send(order: Order, connector: Connector, *, source: str) -> Outcome:
     Order.objects.filter(pk=order.pk).update(attempts=F("attempts") + 1,
                                              last_sent_at=timezone.now(), missed_at=None)
     order.attempts += 1
-    connector.before_write = _deadline_recorder(order)
+    recorder = _DeadlineRecorder(order)
+    connector.before_write = recorder
     try:
         placed = connector.place_order(_request(order))
-    except errors.NetworkError:
-        order_transition(order_id=order.pk, to_status="pending", source=source,
-                         data={"reason": "not sent: the exchange could not be reached"})
-        return Outcome("pending", retry_in=NETWORK_BACKOFF_SECONDS[
-            min(order.attempts, len(NETWORK_BACKOFF_SECONDS)) - 1])
-    except errors.RateLimited as exc:
-        # refused before it was accepted: not a send
-        Order.objects.filter(pk=order.pk).update(attempts=F("attempts") - 1)
-        return _wait_for_budget(order, exc.retry_after)
-    except (errors.OrderOutcomeUnknown, errors.DuplicateOrder) as exc:
-        # the order may be on the exchange: look before anything else
-        if isinstance(exc, errors.OrderOutcomeUnknown) and exc.deadline_ms:
-            Order.objects.filter(pk=order.pk).update(submit_deadline_ms=exc.deadline_ms)
-        return _settle_locked(order.pk, connector, source)
     except errors.ExchangeError as exc:
-        order_transition(order_id=order.pk, to_status="rejected", source=source,
-                         error_message=str(exc)[:500])
-        return Outcome("rejected")
+        return _send_failed(order, connector, exc, signed=recorder.signed, source=source)
     finally:
         connector.before_write = None
     _apply(order, placed, source)
     return _after_placed(order, placed)
 
 
-def _deadline_recorder(order: Order) -> Callable[[int | None], None]:
-    """Store the deadline the request carries when it is signed, before it is sent: a
-    worker that dies mid-send still leaves a provable deadline."""
+def _send_failed(order: Order, connector: Connector, exc: errors.ExchangeError, *,
+                 signed: bool, source: str) -> Outcome:
+    """What a failed place means depends on whether the write itself was signed: a module
+    may read first (a ticker for a market buy in quote), and a read's failure sent nothing."""
+    if isinstance(exc, errors.RateLimited) or (not signed and exc.retryable):
+        # refused before it went out (our limiter, the exchange's 429, a failed read
+        # first): not a send
+        Order.objects.filter(pk=order.pk).update(attempts=F("attempts") - 1)
+        if isinstance(exc, errors.RateLimited):
+            return _wait_for_budget(order, exc.retry_after)
+        order_transition(order_id=order.pk, to_status="pending", source=source,
+                         data={"reason": "not sent: a read before it failed"})
+        return Outcome("pending", retry_in=NETWORK_BACKOFF_SECONDS[0])
+    if isinstance(exc, errors.NetworkError):
+        order_transition(order_id=order.pk, to_status="pending", source=source,
+                         data={"reason": "not sent: the exchange could not be reached"})
+        return Outcome("pending", retry_in=NETWORK_BACKOFF_SECONDS[
+            min(order.attempts, len(NETWORK_BACKOFF_SECONDS)) - 1])
+    if signed and (exc.retryable or isinstance(exc, errors.OrderOutcomeUnknown
+                                               | errors.DuplicateOrder)):
+        # the order may be on the exchange: look before anything else
+        if isinstance(exc, errors.OrderOutcomeUnknown) and exc.deadline_ms:
+            Order.objects.filter(pk=order.pk).update(submit_deadline_ms=exc.deadline_ms)
+        return _settle_locked(order.pk, connector, source)
+    order_transition(order_id=order.pk, to_status="rejected", source=source,
+                     error_message=str(exc)[:500])
+    return Outcome("rejected")
 
-    def record(deadline_ms: int | None) -> None:
-        Order.objects.filter(pk=order.pk).update(submit_deadline_ms=deadline_ms,
-                                                 last_sent_at=timezone.now())
-        order.submit_deadline_ms = deadline_ms
 
-    return record
+class _DeadlineRecorder:
+    """Stores the deadline the request carries when it is signed, before it is sent: a
+    worker that dies mid-send still leaves a provable deadline. ``signed`` tells whether
+    the write itself was ever about to leave."""
+
+    def __init__(self, order: Order) -> None:
+        self.order = order
+        self.signed = False
+
+    def __call__(self, deadline_ms: int | None) -> None:
+        self.signed = True
+        Order.objects.filter(pk=self.order.pk).update(submit_deadline_ms=deadline_ms,
+                                                      last_sent_at=timezone.now())
+        self.order.submit_deadline_ms = deadline_ms
 
 
 def _wait_for_budget(order: Order, retry_after: float) -> Outcome:

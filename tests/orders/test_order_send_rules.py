@@ -24,6 +24,8 @@ from tests.paper import clear_faults
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+PIONEX_TICKERS = "/api/v1/market/bookTickers"  # the read before a market buy
+
 
 def pending_order(connection, **fields) -> Order:
     values = {
@@ -138,30 +140,31 @@ def test_two_submits_of_one_order_never_send_twice(make_connection, paper):
 
 def test_the_deadline_stored_is_the_one_the_request_was_signed_with(make_connection, paper):
     """A Pionex spot market buy reads the ticker before it signs (Pionex takes market buys
-    in quote): the stored bound is taken at signing, so it is never earlier than the
-    request's real deadline."""
+    in quote): the deadline is stored when the request is signed, so it is exactly the
+    request's own (its timestamp + 20 s), not a bound taken before the read."""
     connection = make_connection("pionex")
     order = pending_order(connection, type="market", price=None)
-    signed_deadlines: list[int | None] = []
-    real_recorder = submission._deadline_recorder
-
-    def spying_recorder(order_row):
-        record = real_recorder(order_row)
-
-        def wrapped(deadline_ms):
-            signed_deadlines.append(deadline_ms)
-            record(deadline_ms)
-        return wrapped
-
-    try:
-        submission._deadline_recorder = spying_recorder
-        before_ms = int(time.time() * 1000)
-        assert submission.order_submit(order_id=order.pk).status in ("filled", "open")
-    finally:
-        submission._deadline_recorder = real_recorder
+    before_ms = int(time.time() * 1000)
+    assert submission.order_submit(order_id=order.pk).status in ("filled", "open")
+    after_ms = int(time.time() * 1000)
     order.refresh_from_db()
-    assert signed_deadlines and order.submit_deadline_ms == signed_deadlines[-1]
-    assert order.submit_deadline_ms >= before_ms + 20_000  # Pionex's 20 s window
+    assert before_ms + 20_000 <= order.submit_deadline_ms <= after_ms + 20_000
+
+
+def test_a_market_buy_whose_ticker_read_fails_is_not_sent_and_not_rejected(
+        make_connection, paper):
+    connection = make_connection("pionex")
+    order = pending_order(connection, type="market", price=None)
+    set_faults(paper, "pionex", endpoint=f"GET {PIONEX_TICKERS}", error5xxRate=1.0)
+    try:
+        outcome = submission.order_submit(order_id=order.pk)
+    finally:
+        clear_faults(paper)
+    order.refresh_from_db()
+    assert outcome.status == "pending" and outcome.retry_in, "tried again shortly"
+    assert order.status == "pending" and order.attempts == 0
+    assert never_reached_the_exchange(paper, "pionex", order)
+    assert submission.order_submit(order_id=order.pk).status == "filled"
 
 
 def test_a_wait_for_budget_is_one_retrying_task_and_one_event(
