@@ -222,7 +222,9 @@ class Connector:
                  ws_url: str | None = None, throttle: Throttle | None = None,
                  session: requests.Session | None = None,
                  clock: Callable[[], float] = time.time,
-                 timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+                 timeout: float = DEFAULT_TIMEOUT_SECONDS,
+                 destination_guard: Callable[[str, int, Sequence[str]], None] | None = None
+                 ) -> None:
         self.credentials = credentials
         self.api_type = api_type
         self.environment = environment
@@ -232,6 +234,9 @@ class Connector:
         self.session = session or requests.Session()
         self.clock = clock
         self.timeout = timeout
+        # called with (host, port, resolved addresses) right before connecting; raises
+        # DestinationNotAllowed to refuse (exchanges.hosts.vet_addresses)
+        self.destination_guard = destination_guard
         self.time_offset_ms = 0
 
     def __repr__(self) -> str:

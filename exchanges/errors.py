@@ -63,6 +63,10 @@ class HedgeModeUnsupported(InvalidRequest):
     """The account is in hedge (two-way) position mode; we support one-way only."""
 
 
+class DestinationNotAllowed(InvalidRequest):
+    """The destination's address is not one a connection may reach."""
+
+
 class RateLimited(ExchangeError):
     retryable = True
 
