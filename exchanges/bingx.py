@@ -455,8 +455,8 @@ class BingxConnector(Connector):
     def error_of(self, response: Response) -> tuple[str | int | None, str] | None:
         payload = response.payload if isinstance(response.payload, Mapping) else {}
         code = payload.get("code")
-        message = str(payload.get("msg") or payload.get("message") or payload.get("_text")
-                      or f"HTTP {response.status}")
+        # never the raw body of a non-JSON answer (a gateway page): only the status
+        message = str(payload.get("msg") or payload.get("message") or f"HTTP {response.status}")
         if code is not None and str(code) != "0":
             return code, message
         if response.status >= 400:

@@ -388,8 +388,8 @@ class PionexConnector(Connector):
             if payload["result"] is True:
                 return None
             return payload.get("code"), str(payload.get("message") or payload.get("code"))
-        text = payload.get("_text", "") if isinstance(payload, dict) else ""
-        return None, text or f"HTTP {response.status} without a Pionex envelope"
+        # never the raw body of a non-JSON answer (a gateway page): only the status
+        return None, f"HTTP {response.status} without a Pionex envelope"
 
     def pause_seconds(self, response: Response, code: str | int | None) -> float:
         retry_after = response.headers.get("Retry-After")
