@@ -219,6 +219,9 @@ EXCHANGE_RATE_LIMITS = load_limits(env.str("EXCHANGE_RATE_LIMITS", default=""))
 # host[:port] (comma-separated) a connection may use besides the exchanges' official hosts,
 # plain http/ws included; a host without a port covers 80 and 443 (docs/security.md)
 EXCHANGE_HOST_ALLOWLIST = parse_allowlist(env.str("EXCHANGE_HOST_ALLOWLIST", default=""))
+# the source address our requests leave from: processes with one EGRESS_ID share every
+# exchange's per-IP budget and pauses; give each differently routed group its own
+EGRESS_ID = env.str("EGRESS_ID", default="default")
 # read timeout of every exchange request (seconds)
 EXCHANGE_TIMEOUT_SECONDS = env.float("EXCHANGE_TIMEOUT_SECONDS", default=10.0)
 # how much longer than 1 s / 60 s the limiter's windows are, for arrival jitter (ms)

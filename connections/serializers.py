@@ -221,10 +221,14 @@ class HealthSummaryOut(serializers.Serializer):
 
 
 class ExchangeUsageOut(serializers.Serializer):
+    """Budgets belong to destinations (an exchange's REST host seen from one egress):
+    usagePercent is the busiest destination's, the rest are over all of them."""
+
     usagePercent = serializers.FloatField()
     weightLastMinute = serializers.IntegerField()
     inFlight = serializers.IntegerField()
     pausedForSeconds = serializers.FloatField()
+    destinations = serializers.IntegerField()
 
 
 class HealthListOut(serializers.Serializer):

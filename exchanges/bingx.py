@@ -34,7 +34,7 @@ from exchanges.base import (
     require_one_id,
 )
 from exchanges.capabilities import capability
-from exchanges.limits import DEFAULT_LIMITS
+from exchanges.limits import DEFAULT_LIMITS, retry_after_seconds
 from exchanges.symbols import Market
 
 # -- URLs ---------------------------------------------------------------------------------
@@ -474,7 +474,8 @@ class BingxConnector(Connector):
                                    message=message)
 
     def pause_seconds(self, response: Response, code: str | int | None) -> float:
-        if response.headers.get("Retry-After") or str(code) in ERROR_TABLE.rate_limit_pause:
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        if retry_after is not None or str(code) in ERROR_TABLE.rate_limit_pause:
             return super().pause_seconds(response, code)
         return HTTP_PAUSE_SECONDS.get(response.status, super().pause_seconds(response, code))
 

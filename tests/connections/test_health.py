@@ -179,8 +179,8 @@ def test_balances_positions_and_open_orders_come_through_the_limiter(owner_clien
     assert positions.status_code == 200 and positions.json()["positions"] == []
     orders = owner_client.get(f"{URL}/{connection.pk}/open-orders")
     assert orders.status_code == 200 and orders.json()["orders"] == []
-    from connections.ratelimits import exchange_limiter
-    assert exchange_limiter("binance").usage().weight_last_minute > 0
+    from connections.ratelimits import exchange_usage
+    assert exchange_usage()["binance"].weight_last_minute > 0
 
 
 @pytest.mark.parametrize("path", ["test", "balances", "positions", "open-orders"])

@@ -539,3 +539,14 @@ def test_official_destinations_are_the_exchanges_own_https_hosts():
     assert not is_official_destination("binance", "https://api.binance.com:8443")
     assert not is_official_destination("binance", "http://127.0.0.1:8900")
 
+
+def test_a_binance_connection_without_a_base_url_counts_spot_and_usd_m_apart():
+    from exchanges.base import Call, Credentials
+
+    destinations = []
+    for api_type in ("spot", "perpetual_futures"):
+        connector = binance.BinanceConnector(credentials=Credentials("k", "s"),
+                                             api_type=api_type)
+        call = Call("GET", "/time", product=connector.default_product())
+        destinations.append(connector.destination(call))
+    assert destinations == ["https://api.binance.com:443", "https://fapi.binance.com:443"]
