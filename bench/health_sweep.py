@@ -183,19 +183,26 @@ def limiter_probe() -> dict[str, float]:
     from exchanges.ratelimit import RateLimiter
 
     client = redis_client()
-    entries = {exchange: client.zcard(f"ec:rl:{exchange}:60s") for exchange in EXCHANGES}
-    fullest = exchange_limiter(max(entries, key=entries.get))
+    entries: dict[tuple[str, str], int] = {}
+    for exchange in EXCHANGES:
+        limiter = exchange_limiter(exchange)
+        for destination in limiter.destinations():
+            entries[exchange, destination] = client.zcard(f"{limiter.pool(destination)}:60s")
+    exchange, destination = max(entries, key=entries.get) if entries else (
+        EXCHANGES[0], "http://probe.invalid:80")
+    fullest = exchange_limiter(exchange)
     empty = RateLimiter(client, fullest.exchange, fullest.limit, namespace="ec:rl-probe")
-    return {"window_entries": sum(entries.values()), "acquire_us_full": _acquire_us(fullest),
-            "acquire_us_empty": _acquire_us(empty)}
+    return {"window_entries": sum(entries.values()),
+            "acquire_us_full": _acquire_us(fullest, destination),
+            "acquire_us_empty": _acquire_us(empty, destination)}
 
 
-def _acquire_us(limiter) -> float:
+def _acquire_us(limiter, destination: str) -> float:
     began = time.perf_counter()
     for index in range(PROBE_CALLS):
         lease_id = f"probe-{index}"
-        assert limiter.try_acquire(1, lease_id=lease_id) == 0
-        limiter.release(lease_id)
+        assert limiter.try_acquire(1, destination=destination, lease_id=lease_id) == 0
+        limiter.release(lease_id, destination=destination)
     return (time.perf_counter() - began) * 1e6 / PROBE_CALLS
 
 

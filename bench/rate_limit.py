@@ -65,17 +65,19 @@ class CountingThrottle:
         self.granted_at: list[float] = []
 
     @contextmanager
-    def __call__(self, weight: int, *, endpoint: str) -> Iterator[None]:
-        with self.inner(weight, endpoint=endpoint):
+    def __call__(self, weight: int, *, endpoint: str, destination: str) -> Iterator[None]:
+        with self.inner(weight, endpoint=endpoint, destination=destination):
             self.granted += 1
             self.granted_at.append(time.time())
             yield
 
-    def report_usage(self, *, used_weight: int, window_seconds: int) -> None:
-        self.inner.report_usage(used_weight=used_weight, window_seconds=window_seconds)
+    def report_usage(self, *, used_weight: int, window_seconds: int,
+                     destination: str) -> None:
+        self.inner.report_usage(used_weight=used_weight, window_seconds=window_seconds,
+                                destination=destination)
 
-    def pause(self, seconds: float, *, reason: str) -> None:
-        self.inner.pause(seconds, reason=reason)
+    def pause(self, seconds: float, *, reason: str, destination: str) -> float:
+        return self.inner.pause(seconds, reason=reason, destination=destination)
 
 
 def drive(index: int, per_worker_rate: float | None, connection_id: str,

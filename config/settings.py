@@ -16,6 +16,7 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from config.redis_urls import celery_broker_url
+from exchanges.hosts import parse_allowlist
 from exchanges.limits import load_limits
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -216,6 +217,12 @@ CELERY_TIMEZONE = "UTC"
 # Exchange Connect knobs. Every interval is a setting so tests can shrink it.
 PAPER_EXCHANGE_URL = env.str("PAPER_EXCHANGE_URL", default="http://127.0.0.1:8900")
 EXCHANGE_RATE_LIMITS = load_limits(env.str("EXCHANGE_RATE_LIMITS", default=""))
+# host[:port] (comma-separated) a connection may use besides the exchanges' official hosts,
+# plain http/ws included; a host without a port covers 80 and 443 (docs/security.md)
+EXCHANGE_HOST_ALLOWLIST = parse_allowlist(env.str("EXCHANGE_HOST_ALLOWLIST", default=""))
+# the source address our requests leave from: processes with one EGRESS_ID share every
+# exchange's per-IP budget and pauses; give each differently routed group its own
+EGRESS_ID = env.str("EGRESS_ID", default="default")
 # the whole of every exchange request, connect to last byte (seconds)
 EXCHANGE_TIMEOUT_SECONDS = env.float("EXCHANGE_TIMEOUT_SECONDS", default=10.0)
 # how much longer than 1 s / 60 s the limiter's windows are, for arrival jitter (ms)

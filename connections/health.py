@@ -42,6 +42,7 @@ READ_MAX_WAIT_SECONDS = 2.5
 
 # exchange error class -> our error code, most specific first
 ERROR_CODES: tuple[tuple[type[errors.ExchangeError], str], ...] = (
+    (errors.DestinationNotAllowed, "destination_not_allowed"),
     (errors.PermissionDenied, "permission_denied"),
     (errors.AuthenticationError, "authentication_failed"),
     (errors.RateLimited, "rate_limited"),

@@ -1,16 +1,30 @@
 """The cluster-wide limiter as Django sees it: one Redis client, one limiter per exchange
-(budgets from EXCHANGE_RATE_LIMITS), one throttle per connection."""
+(budgets from EXCHANGE_RATE_LIMITS, pools per destination seen from EGRESS_ID), one
+throttle per connection."""
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from functools import lru_cache
 
 import redis
 from django.conf import settings
 
 from exchanges.capabilities import EXCHANGES
-from exchanges.ratelimit import RateLimiter, RedisThrottle, Usage
+from exchanges.ratelimit import RateLimiter, RedisThrottle
+
+
+@dataclass(frozen=True)
+class ExchangeUsage:
+    """One exchange's limiter at a glance, over every destination in use: the busiest
+    destination's share of its minute budget, and totals across destinations."""
+
+    busiest_percent_of_minute: float
+    weight_last_minute: int
+    in_flight: int
+    paused_for_seconds: float
+    destinations: int
 
 
 @lru_cache(maxsize=4)
@@ -24,6 +38,7 @@ def redis_client() -> redis.Redis:
 
 def exchange_limiter(exchange: str) -> RateLimiter:
     return RateLimiter(redis_client(), exchange, settings.EXCHANGE_RATE_LIMITS[exchange],
+                       egress=settings.EGRESS_ID,
                        margin_ms=settings.RATE_LIMIT_WINDOW_MARGIN_MS)
 
 
@@ -35,8 +50,19 @@ def connection_throttle(*, exchange: str, connection_id: object, key_id: str,
                          key_limits=getattr(module, "KEY_LIMITS", {}))
 
 
-def exchange_usage() -> dict[str, Usage]:
-    return {exchange: exchange_limiter(exchange).usage() for exchange in EXCHANGES}
+def exchange_usage() -> dict[str, ExchangeUsage]:
+    return {exchange: _usage_over_destinations(exchange_limiter(exchange))
+            for exchange in EXCHANGES}
+
+
+def _usage_over_destinations(limiter: RateLimiter) -> ExchangeUsage:
+    usages = list(limiter.usage_by_destination().values())
+    return ExchangeUsage(
+        busiest_percent_of_minute=max((u.percent_of_minute for u in usages), default=0.0),
+        weight_last_minute=sum(u.weight_last_minute for u in usages),
+        in_flight=sum(u.in_flight for u in usages),
+        paused_for_seconds=max((u.paused_for_seconds for u in usages), default=0.0),
+        destinations=len(usages))
 
 
 def connection_usage_percent(connections: list[tuple[str, str]]) -> dict[str, float]:

@@ -100,13 +100,15 @@ def connection_health_list(*, user: AbstractBaseUser) -> dict[str, Any]:
 
 
 def exchange_rate_limit_usage() -> dict[str, dict[str, Any]]:
-    """Per exchange: % of the minute's weight budget used, requests in flight, pause left."""
+    """Per exchange, over its destinations (REST hosts) in use: the busiest one's % of its
+    minute budget, weight and requests in flight summed, the longest pause left."""
     from connections.ratelimits import exchange_usage
 
-    return {exchange: {"usagePercent": usage.percent_of_minute,
+    return {exchange: {"usagePercent": usage.busiest_percent_of_minute,
                        "weightLastMinute": usage.weight_last_minute,
                        "inFlight": usage.in_flight,
-                       "pausedForSeconds": usage.paused_for_seconds}
+                       "pausedForSeconds": usage.paused_for_seconds,
+                       "destinations": usage.destinations}
             for exchange, usage in exchange_usage().items()}
 
 

@@ -5,16 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.core.validators import URLValidator
 from rest_framework import serializers
 
 from config.api import StrictBooleanField, StrictCharField, StrictDecimalField, StrictSerializer
 from connections.models import ExchangeConnection
 from connections.paper import paper_base_url, paper_ws_url
 from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES
-
-http_url = URLValidator(schemes=["http", "https"], message="enter an http(s) URL")
-ws_url = URLValidator(schemes=["ws", "wss"], message="enter a ws(s) URL")
 
 
 def _choice(values: tuple[str, ...], **kwargs: Any) -> serializers.ChoiceField:
@@ -80,10 +76,12 @@ class ConnectionWrite(StrictSerializer):
     exchange = _choice(EXCHANGES)
     apiType = _choice(API_TYPES, source="api_type")
     environment = _choice(ENVIRONMENTS)
+    # which hosts a URL may name depends on the exchange and environment: the service
+    # checks them (connections.services._check_urls)
     baseUrl = StrictCharField(source="base_url", max_length=255, required=False,
-                              allow_blank=True, validators=[http_url])
+                              allow_blank=True)
     wsUrl = StrictCharField(source="ws_url", max_length=255, required=False,
-                            allow_blank=True, validators=[ws_url])
+                            allow_blank=True)
     apiKey = StrictCharField(source="api_key", max_length=256, required=False,
                              write_only=True, trim_whitespace=True)
     apiSecret = StrictCharField(source="api_secret", max_length=512, required=False,
@@ -223,10 +221,14 @@ class HealthSummaryOut(serializers.Serializer):
 
 
 class ExchangeUsageOut(serializers.Serializer):
+    """Budgets belong to destinations (an exchange's REST host seen from one egress):
+    usagePercent is the busiest destination's, the rest are over all of them."""
+
     usagePercent = serializers.FloatField()
     weightLastMinute = serializers.IntegerField()
     inFlight = serializers.IntegerField()
     pausedForSeconds = serializers.FloatField()
+    destinations = serializers.IntegerField()
 
 
 class HealthListOut(serializers.Serializer):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -25,10 +26,18 @@ from connections.paper import (
 from connections.ratelimits import connection_throttle
 from exchanges.base import Connector, Credentials, Throttle
 from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES, capability
+from exchanges.hosts import (
+    Transport,
+    UrlNotAllowed,
+    check_connection_url,
+    url_endpoint,
+    vet_addresses,
+)
 from exchanges.registry import connector_class
 
 SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
 STATE_FIELDS = ("volume_factor_live", "volume_factor_preset")
+URL_FIELDS: tuple[tuple[str, Transport], ...] = (("base_url", "rest"), ("ws_url", "websocket"))
 PLAIN_FIELDS = ("name", "api_type", "environment", "base_url", "ws_url", "enabled",
                 "max_order_notional", "max_open_orders", "price_band_percent")
 # what an order on the exchange was sent with: these cannot change under an order in flight
@@ -98,6 +107,35 @@ def _check_credentials(*, exchange: str, environment: str, values: dict[str, Any
             raise _field_error("passphrase", f"{exchange} API keys need a passphrase")
 
 
+def _url_allowlist(environment: str) -> frozenset[str]:
+    """Hosts a stored URL may use besides the official ones: the operator's allowlist, and
+    for paper connections the paper exchange itself."""
+    allowlist = frozenset(settings.EXCHANGE_HOST_ALLOWLIST)
+    if environment == "paper":
+        return allowlist | {url_endpoint(settings.PAPER_EXCHANGE_URL)}
+    return allowlist
+
+
+def destination_allowlist() -> frozenset[str]:
+    """``host:port`` a connector may reach on a non-public address (docs/security.md)."""
+    return frozenset(settings.EXCHANGE_HOST_ALLOWLIST) | {
+        url_endpoint(settings.PAPER_EXCHANGE_URL)}
+
+
+def _check_urls(*, exchange: str, environment: str, urls: dict[str, Any]) -> None:
+    """A stored base URL or WebSocket URL must be on one of the exchange's official hosts
+    for the environment, or allowlisted (exchanges.hosts); blank means the defaults."""
+    for name, transport in URL_FIELDS:
+        url = urls.get(name) or ""
+        if not url:
+            continue
+        try:
+            check_connection_url(url, exchange=exchange, environment=environment,
+                                 transport=transport, allowlist=_url_allowlist(environment))
+        except UrlNotAllowed as exc:
+            raise _field_error(name, str(exc)) from None
+
+
 def _set_credentials(connection: ExchangeConnection, *, api_key: str, api_secret: str,
                      passphrase: str) -> None:
     connection.api_key_encrypted = crypto.encrypt(api_key)
@@ -146,6 +184,7 @@ def connection_validate_new(*, values: dict[str, Any]) -> None:
     exchange, api_type = values.get("exchange", ""), values.get("api_type", "")
     environment = values.get("environment", "")
     _check_capabilities(exchange=exchange, api_type=api_type, environment=environment)
+    _check_urls(exchange=exchange, environment=environment, urls=values)
     _check_credentials(exchange=exchange, environment=environment, values=values,
                        creating=True)
     _check_volume_factors(values)
@@ -187,6 +226,12 @@ def connection_update(*, connection: ExchangeConnection, actor: AbstractBaseUser
     environment = values.get("environment", connection.environment)
     _check_capabilities(exchange=connection.exchange, api_type=api_type,
                         environment=environment)
+    if {"base_url", "ws_url", "environment"} & set(values):
+        # the URLs as they will be stored, against the environment they will serve (a
+        # stored URL is only re-judged when it or the environment changes, so an old row
+        # can still be renamed or disabled; the request-time check guards it meanwhile)
+        _check_urls(exchange=connection.exchange, environment=environment, urls={
+            name: values.get(name, getattr(connection, name)) for name, _ in URL_FIELDS})
     _check_volume_factors(values)
     leaving_paper = connection.environment == "paper" and environment != "paper"
     entering_paper = connection.environment != "paper" and environment == "paper"
@@ -290,8 +335,9 @@ def connection_credentials_rotate() -> int:
 def connection_connector(*, connection: ExchangeConnection,
                          throttle: Throttle | None = None, max_wait: float = 1.0) -> Connector:
     """The one place a connection becomes a ready connector: decrypted credentials, the
-    environment, its URLs (paper ones derived from PAPER_EXCHANGE_URL), and the cluster-wide
-    limiter as its throttle (unless another is given)."""
+    environment, its URLs (paper ones derived from PAPER_EXCHANGE_URL), the cluster-wide
+    limiter as its throttle (unless another is given), and the check of resolved addresses
+    its transport makes before connecting."""
     credentials = connection_credentials(connection=connection)
     key = Credentials(credentials["api_key"], credentials["api_secret"],
                       credentials["passphrase"])
@@ -306,4 +352,5 @@ def connection_connector(*, connection: ExchangeConnection,
     return connector_class(connection.exchange)(
         credentials=key, api_type=connection.api_type, environment=connection.environment,
         base_url=base_url, ws_url=ws_url, throttle=throttle,
-        timeout=settings.EXCHANGE_TIMEOUT_SECONDS)
+        timeout=settings.EXCHANGE_TIMEOUT_SECONDS,
+        destination_guard=partial(vet_addresses, allowlist=destination_allowlist()))

@@ -22,6 +22,13 @@ from urllib.parse import urlencode
 import requests
 
 from exchanges import errors, transport
+from exchanges.hosts import rest_destination
+from exchanges.limits import (
+    DEFAULT_PAUSE_SECONDS,
+    OTHER_HOST_PAUSE_CAP_SECONDS,
+    bounded_pause_seconds,
+    retry_after_seconds,
+)
 from exchanges.symbols import Market, parse_symbol
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -136,28 +143,33 @@ class Throttle(Protocol):
     """What a connector asks before every request and tells after it.
 
     Calling it with a weight returns a context manager held for the request (a concurrency
-    lease); it may block briefly or raise ``RateLimited``.
+    lease); it may block briefly or raise ``RateLimited``. ``destination`` is the REST host
+    the request goes to (``scheme://host:port``): budgets and pauses belong to it.
+    ``pause`` returns the seconds it applied, bounded however the answer was spelled.
     """
 
-    def __call__(self, weight: int, *, endpoint: str) -> AbstractContextManager[None]: ...
+    def __call__(self, weight: int, *, endpoint: str,
+                 destination: str) -> AbstractContextManager[None]: ...
 
-    def report_usage(self, *, used_weight: int, window_seconds: int) -> None: ...
+    def report_usage(self, *, used_weight: int, window_seconds: int,
+                     destination: str) -> None: ...
 
-    def pause(self, seconds: float, *, reason: str) -> None: ...
+    def pause(self, seconds: float, *, reason: str, destination: str) -> float: ...
 
 
 class NoThrottle:
     """The default: no limits (unit tests, the paper exchange's own clients)."""
 
     @contextmanager
-    def __call__(self, weight: int, *, endpoint: str) -> Iterator[None]:
+    def __call__(self, weight: int, *, endpoint: str, destination: str) -> Iterator[None]:
         yield
 
-    def report_usage(self, *, used_weight: int, window_seconds: int) -> None:
+    def report_usage(self, *, used_weight: int, window_seconds: int,
+                     destination: str) -> None:
         return None
 
-    def pause(self, seconds: float, *, reason: str) -> None:
-        return None
+    def pause(self, seconds: float, *, reason: str, destination: str) -> float:
+        return bounded_pause_seconds(seconds, cap=OTHER_HOST_PAUSE_CAP_SECONDS)
 
 
 @dataclass
@@ -235,11 +247,13 @@ class Connector:
         self.ws_url = ws_url.rstrip("/") if ws_url else None
         self.throttle: Throttle = throttle or NoThrottle()
         self.session = session or transport.new_session()
-        self.destination_guard = destination_guard
         # called with the deadline (or None) of every signed write, right before it is sent
         self.before_write: Callable[[int | None], None] | None = None
         self.clock = clock
         self.timeout = timeout
+        # called with (host, port, resolved addresses) right before connecting; raises
+        # DestinationNotAllowed to refuse (exchanges.hosts.vet_addresses)
+        self.destination_guard = destination_guard
         self.time_offset_ms = 0
 
     def __repr__(self) -> str:
@@ -281,6 +295,15 @@ class Connector:
             )
         return self.rest_hosts[key]
 
+    def destination(self, call: Call) -> str:
+        """The rate-limit destination of ``call``: scheme, host and port of its REST root.
+        A root that is no URL can send nothing: a NetworkError, surely not received."""
+        try:
+            return rest_destination(self.rest_root(call.product))
+        except ValueError:
+            raise errors.NetworkError("the exchange URL is not a URL",
+                                      exchange=self.name) from None
+
     def market(self, symbol: str) -> Market:
         """Parse a unified symbol and check that this connection's api type trades it."""
         market = parse_symbol(symbol)
@@ -304,7 +327,8 @@ class Connector:
     def request(self, call: Call) -> Response:
         """Throttle, sign, send, map errors. Returns the decoded response on success."""
         call.weight = self.weights.get(call.path, call.weight)
-        with self.throttle(call.weight, endpoint=call.path):
+        destination = self.destination(call)
+        with self.throttle(call.weight, endpoint=call.path, destination=destination):
             if call.signed:
                 self.sign(call)
             if call.write and self.before_write is not None:
@@ -312,7 +336,7 @@ class Connector:
                 # is known now and is recorded before it could be accepted
                 self.before_write(call.deadline_ms)
             response = self._send(call)
-        self._report_usage(response.headers)
+        self._report_usage(response.headers, destination=destination)
         self.check_response(call, response)
         return response
 
@@ -349,9 +373,10 @@ class Connector:
         return error_class(reason, exchange=self.name, code=code, http_status=http_status,
                            deadline_ms=call.deadline_ms)
 
-    def _report_usage(self, headers: Mapping[str, str]) -> None:
+    def _report_usage(self, headers: Mapping[str, str], *, destination: str) -> None:
         for used, window_seconds in self.usage_from_headers(headers):
-            self.throttle.report_usage(used_weight=used, window_seconds=window_seconds)
+            self.throttle.report_usage(used_weight=used, window_seconds=window_seconds,
+                                       destination=destination)
 
     def usage_from_headers(self, headers: Mapping[str, str]) -> list[tuple[int, int]]:
         """(weight used, window seconds) pairs the exchange reports; none by default."""
@@ -393,19 +418,18 @@ class Connector:
                                   "http_status": response.status}
         if issubclass(error_class, errors.RateLimited):
             pause = self.pause_seconds(response, code)
-            self.throttle.pause(pause, reason=f"{self.name} {code or response.status}")
+            pause = self.throttle.pause(pause, reason=f"{self.name} {code or response.status}",
+                                        destination=self.destination(call))
             return errors.RateLimited(message, retry_after=pause, **kwargs)
         return error_class(message, **kwargs)
 
     def pause_seconds(self, response: Response, code: str | int | None) -> float:
-        """How long every process must hold off after a rate-limit answer."""
-        retry_after = response.headers.get("Retry-After")
-        if retry_after:
-            try:
-                return max(float(retry_after), 0.0)
-            except ValueError:
-                pass
-        return self.error_table.rate_limit_pause.get(str(code), 1.0)
+        """How long every process using this destination must hold off after a rate-limit
+        answer, as the answer asks; the throttle caps it (exchanges.limits)."""
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        if retry_after is not None:
+            return retry_after
+        return self.error_table.rate_limit_pause.get(str(code), DEFAULT_PAUSE_SECONDS)
 
     def error_of(self, response: Response) -> tuple[str | int | None, str] | None:
         """(code, message) when the response is a failure, else None."""

@@ -34,6 +34,7 @@ from exchanges.base import (
     format_decimal,
     require_one_id,
 )
+from exchanges.limits import retry_after_seconds
 from exchanges.symbols import Market
 
 NAME = "binance"
@@ -594,7 +595,7 @@ class BinanceConnector(Connector):
         return usage
 
     def pause_seconds(self, response: Response, code: str | int | None) -> float:
-        if response.headers.get("Retry-After"):
+        if retry_after_seconds(response.headers.get("Retry-After")) is not None:
             return super().pause_seconds(response, code)
         by_status = HTTP_PAUSE_SECONDS.get(response.status, 1.0)
         pause = self.error_table.rate_limit_pause.get(str(code), by_status)

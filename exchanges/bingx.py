@@ -34,7 +34,7 @@ from exchanges.base import (
     require_one_id,
 )
 from exchanges.capabilities import capability
-from exchanges.limits import DEFAULT_LIMITS
+from exchanges.limits import DEFAULT_LIMITS, retry_after_seconds
 from exchanges.symbols import Market
 
 # -- URLs ---------------------------------------------------------------------------------
@@ -461,8 +461,8 @@ class BingxConnector(Connector):
     def error_of(self, response: Response) -> tuple[str | int | None, str] | None:
         payload = response.payload if isinstance(response.payload, Mapping) else {}
         code = payload.get("code")
-        message = str(payload.get("msg") or payload.get("message") or payload.get("_text")
-                      or f"HTTP {response.status}")
+        # never the raw body of a non-JSON answer (a gateway page): only the status
+        message = str(payload.get("msg") or payload.get("message") or f"HTTP {response.status}")
         if code is not None and str(code) != "0":
             return code, message
         if response.status >= 400:
@@ -470,7 +470,8 @@ class BingxConnector(Connector):
         return None
 
     def pause_seconds(self, response: Response, code: str | int | None) -> float:
-        if response.headers.get("Retry-After") or str(code) in ERROR_TABLE.rate_limit_pause:
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        if retry_after is not None or str(code) in ERROR_TABLE.rate_limit_pause:
             return super().pause_seconds(response, code)
         return HTTP_PAUSE_SECONDS.get(response.status, super().pause_seconds(response, code))
 

@@ -423,8 +423,8 @@ class BybitConnector(Connector):
         code = payload.get("retCode")
         if response.status < 400 and str(code) == "0":
             return None
-        message = (payload.get("retMsg") or payload.get("message") or payload.get("_text")
-                   or f"HTTP {response.status}")
+        # never the raw body of a non-JSON answer (a gateway page): only the status
+        message = payload.get("retMsg") or payload.get("message") or f"HTTP {response.status}"
         return (None if code in (None, 0, "0") else code), str(message)
 
     def pause_seconds(self, response: Response, code: str | int | None) -> float:

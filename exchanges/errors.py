@@ -2,6 +2,9 @@
 
 Retryable and permanent errors are told apart by class (``retryable``). Messages never
 carry credentials: connectors build them from exchange codes and exchange messages only.
+Nor do they carry an exchange's raw body: a message is one printable line of at most
+MAX_REASON_CHARS, a code at most MAX_CODE_CHARS, whatever the exchange (or a host posing as
+one) answered, because both reach our API (test results, order errorMessage).
 """
 
 from __future__ import annotations
@@ -9,15 +12,26 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+MAX_REASON_CHARS = 200
+MAX_CODE_CHARS = 40
+
+
+def one_short_line(text: object, *, limit: int) -> str:
+    """``text`` as one line of printable characters, cut to ``limit`` (with an ellipsis)."""
+    printable = "".join(char if char.isprintable() else " " for char in str(text))
+    line = " ".join(printable.split())
+    return line if len(line) <= limit else line[:limit - 1] + "…"
+
 
 class ExchangeError(Exception):
     retryable = False
 
     def __init__(self, message: str = "", *, code: str | int | None = None,
                  exchange: str = "", http_status: int | None = None) -> None:
+        message = one_short_line(message, limit=MAX_REASON_CHARS)
         super().__init__(message)
         self.message = message
-        self.code = None if code is None else str(code)
+        self.code = None if code is None else one_short_line(code, limit=MAX_CODE_CHARS)
         self.exchange = exchange
         self.http_status = http_status
 

@@ -9,8 +9,11 @@ any number: ``{"binance": {"per_second": 20}}``.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+
+from exchanges.hosts import is_official_destination
 
 
 @dataclass(frozen=True)
@@ -51,3 +54,54 @@ def load_limits(overrides: str | Mapping[str, Mapping[str, int]] | None = None
             changes[field_name] = value
         table[exchange] = replace(table[exchange], **changes)
     return table
+
+
+# -- pauses: how long one rate-limit answer may hold a destination --------------------------
+
+# The longest ban each exchange documents on its own hosts (docs/security.md lists them with
+# their sources). A pause is never longer: a Retry-After of decades is a bug or a hostile
+# answer, not a ban.
+LONGEST_DOCUMENTED_BAN_SECONDS: dict[str, float] = {
+    "binance": 3 * 24 * 3600.0,  # HTTP 418 IP bans "scale from 2 minutes to 3 days"
+    "bybit": 600.0,              # HTTP 403 "access too frequent": wait 10 minutes
+    # HTTP 403 firewall bans last "usually 5 minutes", the 418 ban has no published length;
+    # the superseded 2023 limits suspended for 1 hour, the longest figure BingX has given
+    "bingx": 3600.0,
+    # HTTP 429 bans for 60 s and each request during the ban adds 10 s: room for the few a
+    # connection may have had in flight when the ban began
+    "pionex": 120.0,
+    "okx": 600.0,                # documents no ban (50011 is its 2 s window): the general cap
+    "orangex": 600.0,            # publishes no REST limits or bans: the general cap
+}
+# a host that is not the exchange's own (allowlisted, paper) pauses its pool at most this long
+OTHER_HOST_PAUSE_CAP_SECONDS = 600.0
+# the pause for an answer whose figure is unusable (negative, inf, nan, not a number)
+DEFAULT_PAUSE_SECONDS = 1.0
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` header's delay in seconds, or None when it is missing or not a
+    finite, non-negative number ("-5", "inf", "nan", "abc", "1e400", an HTTP date)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def bounded_pause_seconds(seconds: float, *, cap: float) -> float:
+    """``seconds`` capped at ``cap``; the default pause for anything that is not a finite,
+    non-negative number."""
+    if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0:
+        return min(DEFAULT_PAUSE_SECONDS, cap)
+    return min(float(seconds), cap)
+
+
+def pause_cap_seconds(exchange: str, destination: str) -> float:
+    """The longest pause a rate-limit answer from ``destination`` may set: the exchange's
+    longest documented ban on its own hosts, OTHER_HOST_PAUSE_CAP_SECONDS anywhere else."""
+    if is_official_destination(exchange, destination):
+        return LONGEST_DOCUMENTED_BAN_SECONDS.get(exchange, OTHER_HOST_PAUSE_CAP_SECONDS)
+    return OTHER_HOST_PAUSE_CAP_SECONDS

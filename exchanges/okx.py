@@ -410,7 +410,8 @@ class OkxConnector(Connector):
         if not isinstance(payload, dict):
             return None, f"empty answer (HTTP {response.status})"
         if "code" not in payload:  # a proxy or gateway page, not OKX's envelope
-            text = payload.get("message") or payload.get("_text") or "unexpected answer"
+            # never the raw body of a non-JSON answer: only the status
+            text = payload.get("message") or "not an OKX answer"
             return None, f"{text} (HTTP {response.status})"
         code = str(payload["code"])
         if code in ("0", "2"):  # "2": a batch partly succeeded; callers read each sCode

@@ -33,6 +33,7 @@ from exchanges.base import (
     format_decimal,
     require_one_id,
 )
+from exchanges.limits import retry_after_seconds
 from exchanges.symbols import Market, parse_symbol
 
 # -- URLs: one production host for both products; no testnet or demo exists (facts section 1)
@@ -388,14 +389,12 @@ class PionexConnector(Connector):
             if payload["result"] is True:
                 return None
             return payload.get("code"), str(payload.get("message") or payload.get("code"))
-        text = payload.get("_text", "") if isinstance(payload, dict) else ""
-        return None, text or f"HTTP {response.status} without a Pionex envelope"
+        # never the raw body of a non-JSON answer (a gateway page): only the status
+        return None, f"HTTP {response.status} without a Pionex envelope"
 
     def pause_seconds(self, response: Response, code: str | int | None) -> float:
-        retry_after = response.headers.get("Retry-After")
-        if retry_after and retry_after.replace(".", "", 1).isdigit():
-            return float(retry_after)
-        return RATE_LIMIT_PAUSE_SECONDS
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        return RATE_LIMIT_PAUSE_SECONDS if retry_after is None else retry_after
 
     def usage_from_headers(self, headers: Mapping[str, str]) -> list[tuple[int, int]]:
         return []   # Pionex documents no usage headers

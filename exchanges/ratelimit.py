@@ -1,28 +1,36 @@
 """The cluster-wide rate limiter: one atomic Lua script in Redis for every process at once.
 
-Per exchange (everything behind one source IP shares it): sliding 1 s and 60 s windows of
-request weight, a concurrency cap made of leases that expire (a killed process cannot leak
-a slot), and a pause that holds every process after a rate-limit answer. Per API key:
-optional per-endpoint windows (``KEY_LIMITS`` of each exchange module). Time is Redis's own
-clock, so processes on machines with skewed clocks still agree.
+Per destination (one exchange's REST host, seen from one egress: the processes behind one
+source address share it): sliding 1 s and 60 s windows of request weight, a concurrency cap
+made of leases that expire (a killed process cannot leak a slot), and a pause that holds
+every process using that destination after a rate-limit answer, no other. So Binance spot
+(api.binance.com) and USD-M (fapi.binance.com) are separate pools, testnet and paper hosts
+have their own, and a connection pointed at some other host can pause only that host. Per
+API key: optional per-endpoint windows (``KEY_LIMITS`` of each exchange module). Time is
+Redis's own clock, so processes on machines with skewed clocks still agree.
+
+Keys: ``<namespace>:<egress>:<exchange>:<destination>:{1s,60s,leases,pause,reserve,key:..}``
+(the pool), and beside the pools a registry of the destinations in use (for the health
+view) and each connection's own usage record (its share of the budget it used).
 
 ``RedisThrottle`` is the connector's ``throttle``: a call waits up to ``max_wait`` seconds
 for room, otherwise raises ``RateLimited(retry_after)`` so a Celery task can retry with a
-countdown instead of holding a worker.
+countdown instead of holding a worker. Its pauses are bounded (``exchanges.limits``).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
 from exchanges.errors import RateLimited
-from exchanges.limits import ExchangeLimit
+from exchanges.limits import ExchangeLimit, bounded_pause_seconds, pause_cap_seconds
 
 LEASE_SECONDS = 30  # longer than any request (10 s timeout), short enough to heal quickly
 # Windows are this much longer than 1 s and 60 s: a request granted at the very end of our
@@ -31,12 +39,16 @@ LEASE_SECONDS = 30  # longer than any request (10 s timeout), short enough to he
 # to the exchange jitters more than on one machine.
 WINDOW_MARGIN_MS = 50
 DEFAULT_MAX_WAIT_SECONDS = 1.0
+DEFAULT_EGRESS_ID = "default"
+# a destination stays in the registry this long after its last request (or its pause)
+REGISTRY_MS = 62000
 
 # KEYS: 1 second-window zset, 2 minute-window zset, 3 leases zset, 4 pause key,
 #       5 per-key zset (or "" for none), 6 per-connection minute zset for usage (or ""),
-#       7 reservation key
+#       7 reservation key, 8 destination registry zset
 # ARGV: 1 weight, 2 per-second budget, 3 per-minute budget, 4 concurrency cap,
-#       5 lease id, 6 lease ms, 7 per-key count, 8 per-key window ms, 9 window margin ms
+#       5 lease id, 6 lease ms, 7 per-key count, 8 per-key window ms, 9 window margin ms,
+#       10 destination
 # Returns {0, now_ms} when granted (lease taken, weight recorded), else {wait_ms, now_ms}.
 _CLOCK = """
 local t = redis.call('TIME')
@@ -72,7 +84,20 @@ local function add_to_window(key, member, added, ttl)
 end
 """
 
-_ACQUIRE = _CLOCK + _WINDOWS + """
+_REGISTRY = f"""
+-- the registry scores each destination by when it stops mattering: its last use, or the
+-- end of its pause when that is later
+local function register(registry, destination, until_ms)
+  local score = tonumber(redis.call('ZSCORE', registry, destination) or '0')
+  if score < until_ms then redis.call('ZADD', registry, until_ms, destination) end
+  redis.call('ZREMRANGEBYSCORE', registry, '-inf', now - {REGISTRY_MS})
+  local ttl = until_ms - now + {REGISTRY_MS}
+  if redis.call('PTTL', registry) < ttl then redis.call('PEXPIRE', registry, ttl) end
+end
+"""
+
+_ACQUIRE = _CLOCK + _WINDOWS + _REGISTRY + """
+register(KEYS[8], ARGV[10], now)
 local weight = tonumber(ARGV[1])
 local pause = redis.call('PTTL', KEYS[4])
 if pause > 0 then return {pause, now} end
@@ -154,8 +179,10 @@ end
 return 0
 """
 
-# KEYS: 1 pause key; ARGV: 1 pause ms. Keeps the longer of the current and the new pause.
-_PAUSE = """
+# KEYS: 1 pause key, 2 destination registry; ARGV: 1 pause ms, 2 destination.
+# Keeps the longer of the current and the new pause.
+_PAUSE = _CLOCK + _REGISTRY + """
+register(KEYS[2], ARGV[2], now + tonumber(ARGV[1]))
 local current = redis.call('PTTL', KEYS[1])
 if current < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], '1', 'PX', tonumber(ARGV[1]))
@@ -178,47 +205,65 @@ class Usage:
 
 
 class RateLimiter:
-    """The shared budget of one exchange (per source IP), in Redis."""
+    """The shared budgets of one exchange, one pool per destination (seen from ``egress``),
+    in Redis. ``destination`` is ``scheme://host:port`` (``exchanges.hosts.rest_destination``)."""
 
     def __init__(self, client: redis.Redis, exchange: str, limit: ExchangeLimit, *,
-                 namespace: str = "ec:rl", lease_seconds: float = LEASE_SECONDS,
+                 egress: str = DEFAULT_EGRESS_ID, namespace: str = "ec:rl",
+                 lease_seconds: float = LEASE_SECONDS,
                  margin_ms: int = WINDOW_MARGIN_MS) -> None:
         self.client = client
         self.margin_ms = margin_ms
         self.lease_ms = int(lease_seconds * 1000)
         self.exchange = exchange
         self.limit = limit
-        self.prefix = f"{namespace}:{exchange}"
+        self.prefix = f"{namespace}:{egress}:{exchange}"
+        self.registry_key = f"{self.prefix}:destinations"
         self._acquire = client.register_script(_ACQUIRE)
         self._reconcile = client.register_script(_RECONCILE)
         self._pause = client.register_script(_PAUSE)
 
-    def _keys(self, key_scope: str, usage_scope: str) -> list[str]:
-        usage_key = f"{self.prefix}:usage:{usage_scope}" if usage_scope else ""
-        return [f"{self.prefix}:1s", f"{self.prefix}:60s", f"{self.prefix}:leases",
-                f"{self.prefix}:pause", key_scope, usage_key, f"{self.prefix}:reserve"]
+    def pool(self, destination: str) -> str:
+        """The key prefix of one destination's windows, leases and pause."""
+        return f"{self.prefix}:{destination}"
 
-    def try_acquire(self, weight: int, *, lease_id: str, key_scope: str = "",
-                    key_limit: tuple[int, float] | None = None, usage_scope: str = "") -> float:
+    def _usage_key(self, usage_scope: str) -> str:
+        # a connection's own record, apart from the pools: its id is its alone, and its
+        # share is of the exchange's budget, whichever of the exchange's hosts it uses
+        return f"{self.prefix}:usage:{usage_scope}"
+
+    def _keys(self, destination: str, key_scope: str, usage_scope: str) -> list[str]:
+        pool = self.pool(destination)
+        return [f"{pool}:1s", f"{pool}:60s", f"{pool}:leases", f"{pool}:pause",
+                f"{pool}:{key_scope}" if key_scope else "",
+                self._usage_key(usage_scope) if usage_scope else "", f"{pool}:reserve",
+                self.registry_key]
+
+    def try_acquire(self, weight: int, *, destination: str, lease_id: str,
+                    key_scope: str = "", key_limit: tuple[int, float] | None = None,
+                    usage_scope: str = "") -> float:
         """0 when granted (the lease is held), else seconds to wait before trying again.
-        ``usage_scope`` (a connection id) also records the weight for that connection's
-        usage figure."""
+        ``key_scope`` names a per-key window inside the destination's pool; ``usage_scope``
+        (a connection id) also records the weight for that connection's usage figure."""
         count, window = key_limit or (0, 0)
-        keys = self._keys(key_scope if key_limit else "", usage_scope)
+        keys = self._keys(destination, key_scope if key_limit else "", usage_scope)
         wait_ms, _ = self._acquire(keys=keys, args=[
             weight, self.limit.per_second, self.limit.per_minute, self.limit.concurrent,
-            lease_id, self.lease_ms, count, int(window * 1000), self.margin_ms])
+            lease_id, self.lease_ms, count, int(window * 1000), self.margin_ms, destination])
         return int(wait_ms) / 1000.0
 
-    def release(self, lease_id: str) -> None:
-        self.client.zrem(f"{self.prefix}:leases", lease_id)
+    def release(self, lease_id: str, *, destination: str) -> None:
+        self.client.zrem(f"{self.pool(destination)}:leases", lease_id)
 
-    def pause(self, seconds: float) -> None:
-        self._pause(keys=[f"{self.prefix}:pause"], args=[max(1, int(seconds * 1000))])
+    def pause(self, seconds: float, *, destination: str) -> None:
+        """Hold every process using ``destination`` for ``seconds`` (already bounded: see
+        ``RedisThrottle.pause``); a shorter pause never shortens a longer one."""
+        self._pause(keys=[f"{self.pool(destination)}:pause", self.registry_key],
+                    args=[max(1, int(seconds * 1000)), destination])
 
-    def reconcile_usage(self, used_weight: int) -> int:
+    def reconcile_usage(self, used_weight: int, *, destination: str) -> int:
         """The exchange counted ``used_weight`` in its minute: add what we missed."""
-        return int(self._reconcile(keys=[f"{self.prefix}:60s"],
+        return int(self._reconcile(keys=[f"{self.pool(destination)}:60s"],
                                    args=[used_weight, uuid.uuid4().hex, self.margin_ms]))
 
     def scope_usage_percent(self, usage_scopes: list[str]) -> dict[str, float]:
@@ -226,21 +271,37 @@ class RateLimiter:
         now_ms = _redis_now_ms(self.client)
         pipe = self.client.pipeline()
         for scope in usage_scopes:
-            pipe.zrangebyscore(f"{self.prefix}:usage:{scope}", now_ms - 60000, "+inf")
+            pipe.zrangebyscore(self._usage_key(scope), now_ms - 60000, "+inf")
         return {scope: round(100.0 * _weights(members) / self.limit.per_minute, 1)
                 for scope, members in zip(usage_scopes, pipe.execute(), strict=True)}
 
-    def usage(self) -> Usage:
+    def destinations(self) -> list[str]:
+        """Destinations used in the last minute or paused now, sorted."""
+        now_ms = _redis_now_ms(self.client)
+        members = self.client.zrangebyscore(self.registry_key, now_ms - REGISTRY_MS, "+inf")
+        return sorted(member.decode() for member in members)
+
+    def usage(self, destination: str) -> Usage:
+        return self.usage_by_destination([destination])[destination]
+
+    def usage_by_destination(self, destinations: list[str] | None = None) -> dict[str, Usage]:
+        """Usage of each destination (by default every one in the registry)."""
+        destinations = self.destinations() if destinations is None else destinations
         now_ms = _redis_now_ms(self.client)
         pipe = self.client.pipeline()
-        pipe.zrangebyscore(f"{self.prefix}:1s", now_ms - 1000, "+inf")
-        pipe.zrangebyscore(f"{self.prefix}:60s", now_ms - 60000, "+inf")
-        pipe.zcount(f"{self.prefix}:leases", now_ms, "+inf")
-        pipe.pttl(f"{self.prefix}:pause")
-        second, minute, in_flight, pause_ms = pipe.execute()
-        return Usage(weight_last_second=_weights(second), weight_last_minute=_weights(minute),
-                     in_flight=int(in_flight), paused_for_seconds=max(pause_ms, 0) / 1000,
-                     per_minute_budget=self.limit.per_minute)
+        for destination in destinations:
+            pool = self.pool(destination)
+            pipe.zrangebyscore(f"{pool}:1s", now_ms - 1000, "+inf")
+            pipe.zrangebyscore(f"{pool}:60s", now_ms - 60000, "+inf")
+            pipe.zcount(f"{pool}:leases", now_ms, "+inf")
+            pipe.pttl(f"{pool}:pause")
+        answers = pipe.execute()
+        return {destination: Usage(
+            weight_last_second=_weights(second), weight_last_minute=_weights(minute),
+            in_flight=int(in_flight), paused_for_seconds=max(pause_ms, 0) / 1000,
+            per_minute_budget=self.limit.per_minute)
+            for destination, (second, minute, in_flight, pause_ms)
+            in zip(destinations, _fours(answers), strict=True)}
 
 
 class RedisThrottle:
@@ -249,7 +310,7 @@ class RedisThrottle:
     def __init__(self, limiter: RateLimiter, *, key_id: str = "", usage_scope: str = "",
                  key_limits: Mapping[str, tuple[int, float]] | None = None,
                  max_wait: float = DEFAULT_MAX_WAIT_SECONDS,
-                 sleep: callable = time.sleep) -> None:  # type: ignore[valid-type]
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.limiter = limiter
         self.key_id = key_id
         self.usage_scope = usage_scope
@@ -258,14 +319,15 @@ class RedisThrottle:
         self.sleep = sleep
 
     @contextmanager
-    def __call__(self, weight: int, *, endpoint: str) -> Iterator[None]:
+    def __call__(self, weight: int, *, endpoint: str, destination: str) -> Iterator[None]:
         lease_id = uuid.uuid4().hex
         key_limit = self.key_limits.get(endpoint)
-        key_scope = f"{self.limiter.prefix}:key:{self.key_id}:{endpoint}" if key_limit else ""
+        key_scope = f"key:{self.key_id}:{endpoint}" if key_limit else ""
         waited = 0.0
         while True:
-            wait = self.limiter.try_acquire(weight, lease_id=lease_id, key_scope=key_scope,
-                                            key_limit=key_limit, usage_scope=self.usage_scope)
+            wait = self.limiter.try_acquire(weight, destination=destination, lease_id=lease_id,
+                                            key_scope=key_scope, key_limit=key_limit,
+                                            usage_scope=self.usage_scope)
             if wait == 0:
                 break
             if waited + wait > self.max_wait:
@@ -276,18 +338,29 @@ class RedisThrottle:
         try:
             yield
         finally:
-            self.limiter.release(lease_id)
+            self.limiter.release(lease_id, destination=destination)
 
-    def report_usage(self, *, used_weight: int, window_seconds: int) -> None:
+    def report_usage(self, *, used_weight: int, window_seconds: int,
+                     destination: str) -> None:
         if window_seconds == 60:
-            self.limiter.reconcile_usage(used_weight)
+            self.limiter.reconcile_usage(used_weight, destination=destination)
 
-    def pause(self, seconds: float, *, reason: str) -> None:
-        self.limiter.pause(seconds)
+    def pause(self, seconds: float, *, reason: str, destination: str) -> float:
+        """Pause ``destination`` for ``seconds`` within its cap (the exchange's longest
+        documented ban on its own hosts, 10 minutes elsewhere); returns what it applied."""
+        cap = pause_cap_seconds(self.limiter.exchange, destination)
+        bounded = bounded_pause_seconds(seconds, cap=cap)
+        self.limiter.pause(bounded, destination=destination)
+        return bounded
 
 
 def _weights(members: list[bytes]) -> int:
     return sum(int(member.rsplit(b":", 1)[1]) for member in members)
+
+
+def _fours(answers: list[Any]) -> Iterator[tuple[Any, Any, Any, Any]]:
+    for index in range(0, len(answers), 4):
+        yield answers[index], answers[index + 1], answers[index + 2], answers[index + 3]
 
 
 def _redis_now_ms(client: redis.Redis) -> int:

@@ -19,7 +19,7 @@ import pytest
 
 from config.redis_urls import with_db
 
-pytest_plugins = ["tests.paper", "tests.django_fixtures"]
+pytest_plugins = ["tests.paper", "tests.django_fixtures", "tests.hostile_host"]
 
 # another test run on the same server (a second checkout) picks its own with TEST_REDIS_DB
 TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "9"))

@@ -129,10 +129,10 @@ def test_the_health_sweep_fans_out_one_check_per_enabled_connection(owner, paper
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_rate_limit_answer_pauses_every_worker_for_that_exchange(owner, paper,
-                                                                   celery_worker):
+def test_a_rate_limit_answer_pauses_every_worker_for_that_destination(owner, paper,
+                                                                      celery_worker):
     from connections.health import connection_check
-    from connections.ratelimits import exchange_limiter
+    from connections.ratelimits import exchange_usage
     from connections.tasks import test_task
     first, second = paper_connections(owner, 1)[0], None
     second = connection_create(owner=owner, actor=owner, values={
@@ -141,7 +141,7 @@ def test_a_rate_limit_answer_pauses_every_worker_for_that_exchange(owner, paper,
     set_faults(paper, "bybit", rateLimit429Rate=1.0, retryAfterSeconds=3)
     result = connection_check(connection=first)  # this process meets the 429
     assert result["error"]["code"] == "rate_limited"
-    assert exchange_limiter("bybit").usage().paused_for_seconds > 1
+    assert exchange_usage()["bybit"].paused_for_seconds > 1
     requests.delete(f"{paper}/_paper/faults", timeout=5)
     sent_before = sum(paper_stats(paper, "bybit")["requests"].values())
 

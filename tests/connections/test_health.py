@@ -14,6 +14,7 @@ from django.utils import timezone
 from connections.health import connection_check, connections_stale_deactivate
 from connections.models import ConnectionState, ConnectionSyncLog, HealthCheck
 from connections.services import connection_create
+from exchanges.hosts import url_endpoint
 from tests.connections.factories import make_connection
 from tests.django_fixtures import set_faults
 from tests.paper import make_paper_credentials
@@ -28,8 +29,11 @@ def paper_connection(owner, exchange="bybit", api_type="spot", **values):
         "environment": "paper", **values})
 
 
-def live_connection_on_paper(owner, paper_url, exchange="bybit", *, permissions=None,
-                             api_secret=None):
+def live_connection_on_paper(owner, paper_url, settings, exchange="bybit", *,
+                             permissions=None, api_secret=None):
+    """A live connection whose keys live on the paper exchange, allowlisted for this test
+    (paper's host is otherwise a host for paper connections only)."""
+    settings.EXCHANGE_HOST_ALLOWLIST = frozenset({url_endpoint(paper_url)})
     credentials = make_paper_credentials(paper_url, exchange, permissions=permissions)
     return make_connection(owner, exchange=exchange, base_url=f"{paper_url}/{exchange}",
                            api_key=credentials.api_key,
@@ -61,16 +65,17 @@ def test_every_test_is_fresh(owner_client, owner, paper):
     assert HealthCheck.objects.filter(connection=connection).count() == 2
 
 
-def test_a_key_that_can_withdraw_is_warned_about(owner, paper):
-    connection = live_connection_on_paper(owner, paper, "binance",
+def test_a_key_that_can_withdraw_is_warned_about(owner, paper, settings):
+    connection = live_connection_on_paper(owner, paper, settings, "binance",
                                           permissions=["read", "trade", "withdraw"])
     result = connection_check(connection=connection)
     assert result["success"] is True
     assert "withdraw_enabled" in result["warnings"]
 
 
-def test_an_authentication_failure_disables_the_connection_at_once(owner, paper):
-    connection = live_connection_on_paper(owner, paper, "okx", api_secret="wrong-secret")
+def test_an_authentication_failure_disables_the_connection_at_once(owner, paper, settings):
+    connection = live_connection_on_paper(owner, paper, settings, "okx",
+                                          api_secret="wrong-secret")
     connection.is_active = True
     connection.save(update_fields=["is_active"])
     result = connection_check(connection=connection)
@@ -174,8 +179,8 @@ def test_balances_positions_and_open_orders_come_through_the_limiter(owner_clien
     assert positions.status_code == 200 and positions.json()["positions"] == []
     orders = owner_client.get(f"{URL}/{connection.pk}/open-orders")
     assert orders.status_code == 200 and orders.json()["orders"] == []
-    from connections.ratelimits import exchange_limiter
-    assert exchange_limiter("binance").usage().weight_last_minute > 0
+    from connections.ratelimits import exchange_usage
+    assert exchange_usage()["binance"].weight_last_minute > 0
 
 
 @pytest.mark.parametrize("path", ["test", "balances", "positions", "open-orders"])

@@ -22,6 +22,7 @@ import responses
 
 from exchanges import errors
 from exchanges.base import Connector, Credentials, ExchangeOrder, OrderRequest
+from exchanges.hosts import rest_destination
 
 API_KEY = "contract-api-key-0001"
 API_SECRET = "contract-api-secret-do-not-leak-0001"
@@ -31,23 +32,28 @@ CLIENT_ID = "ec0123456789abcdef0123456789abcd"
 
 
 class RecordingThrottle:
-    """Records every acquire, usage report and pause (a test double of the limiter)."""
+    """Records every acquire, usage report and pause, and the destination of each (a test
+    double of the limiter: it applies pauses as asked, unbounded)."""
 
     def __init__(self) -> None:
         self.acquired: list[tuple[int, str]] = []
         self.usage: list[tuple[int, int]] = []
         self.pauses: list[float] = []
+        self.destinations: list[str] = []
 
     @contextmanager
-    def __call__(self, weight: int, *, endpoint: str) -> Iterator[None]:
+    def __call__(self, weight: int, *, endpoint: str, destination: str) -> Iterator[None]:
         self.acquired.append((weight, endpoint))
+        self.destinations.append(destination)
         yield
 
-    def report_usage(self, *, used_weight: int, window_seconds: int) -> None:
+    def report_usage(self, *, used_weight: int, window_seconds: int,
+                     destination: str) -> None:
         self.usage.append((used_weight, window_seconds))
 
-    def pause(self, seconds: float, *, reason: str) -> None:
+    def pause(self, seconds: float, *, reason: str, destination: str) -> float:
         self.pauses.append(seconds)
+        return seconds
 
 
 class ConnectorContract:
@@ -168,6 +174,14 @@ class ConnectorContract:
         assert len(throttle.acquired) == len(rsps.calls)
         for weight, endpoint in throttle.acquired:
             assert weight == connector.weights.get(endpoint, weight) and weight >= 0
+
+    def test_the_throttle_learns_the_destination_of_every_call(self, connector, rsps,
+                                                               throttle):
+        order = self.limit_order()
+        self.add_place_success(rsps, order)
+        connector.place_order(order)
+        assert throttle.destinations and set(throttle.destinations) == {
+            rest_destination(self.base_url)}
 
     def test_declared_weights_match_the_facts_file(self, connector):
         for path, weight in self.weight_cases:

@@ -783,6 +783,6 @@ def test_error_of_reads_the_envelope_and_bare_http_failures():
     assert connector.error_of(ok) is None
     assert connector.error_of(Response(200, {}, error_body(110001, "Order does not exist."))) == (
         110001, "Order does not exist.")
-    assert connector.error_of(Response(502, {}, {"_text": "Bad Gateway"})) == (None,
-                                                                                 "Bad Gateway")
+    # a non-JSON body is never quoted: only its status
+    assert connector.error_of(Response(502, {}, {"_text": "Bad Gateway"})) == (None, "HTTP 502")
     assert connector.error_of(Response(404, {}, None)) == (None, "HTTP 404")

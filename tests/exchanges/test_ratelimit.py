@@ -15,6 +15,7 @@ from exchanges.limits import ExchangeLimit
 from exchanges.ratelimit import WINDOW_MARGIN_MS, RateLimiter, RedisThrottle
 
 MARGIN = WINDOW_MARGIN_MS / 1000
+HOST = "https://api.bybit.com:443"
 
 
 def redis_client() -> redis.Redis:
@@ -36,8 +37,8 @@ def limiter(namespace, **limits) -> RateLimiter:
     return RateLimiter(redis_client(), "bybit", ExchangeLimit(**values), namespace=namespace)
 
 
-def grant(rl: RateLimiter, weight: int = 1) -> float:
-    return rl.try_acquire(weight, lease_id=uuid.uuid4().hex)
+def grant(rl: RateLimiter, weight: int = 1, destination: str = HOST) -> float:
+    return rl.try_acquire(weight, destination=destination, lease_id=uuid.uuid4().hex)
 
 
 def test_requests_within_the_per_second_budget_are_granted_and_the_next_waits(namespace):
@@ -83,51 +84,51 @@ def test_concurrency_leases_cap_in_flight_requests_and_expire(namespace):
 
 def test_releasing_a_lease_frees_the_slot(namespace):
     rl = limiter(namespace, concurrent=1)
-    assert rl.try_acquire(1, lease_id="a") == 0
+    assert rl.try_acquire(1, destination=HOST, lease_id="a") == 0
     assert grant(rl) > 0
-    rl.release("a")
+    rl.release("a", destination=HOST)
     assert grant(rl) == 0
 
 
-def test_a_pause_holds_every_limiter_on_the_same_exchange(namespace):
+def test_a_pause_holds_every_limiter_on_the_same_destination(namespace):
     first, second = limiter(namespace), limiter(namespace)
-    first.pause(2.0)
+    first.pause(2.0, destination=HOST)
     wait = grant(second)
     assert 1.5 < wait <= 2.0
-    assert second.usage().paused_for_seconds > 1.5
+    assert second.usage(HOST).paused_for_seconds > 1.5
 
 
 def test_a_shorter_pause_never_shortens_a_longer_one(namespace):
     rl = limiter(namespace)
-    rl.pause(5.0)
-    rl.pause(1.0)
+    rl.pause(5.0, destination=HOST)
+    rl.pause(1.0, destination=HOST)
     assert grant(rl) > 4.0
 
 
 def test_usage_headers_tighten_the_budget_when_the_exchange_counted_more(namespace):
     rl = limiter(namespace, per_second=100, per_minute=50)
     assert grant(rl, 5) == 0
-    assert rl.reconcile_usage(48) == 43, "the exchange's 48 includes our own 5"
-    assert rl.usage().weight_last_minute == 48
+    assert rl.reconcile_usage(48, destination=HOST) == 43, "the exchange's 48 includes our own 5"
+    assert rl.usage(HOST).weight_last_minute == 48
     assert grant(rl, 3) > 0
     assert grant(rl, 2) == 0
-    assert rl.reconcile_usage(10) == 0, "a lower count never loosens our own"
+    assert rl.reconcile_usage(10, destination=HOST) == 0, "a lower count never loosens our own"
 
 
 def test_usage_reports_percent_of_the_minute_budget(namespace):
     rl = limiter(namespace, per_second=100, per_minute=200)
     for _ in range(10):
         grant(rl, 5)
-    usage = rl.usage()
+    usage = rl.usage(HOST)
     assert usage.weight_last_minute == 50 and usage.percent_of_minute == 25.0
 
 
 def test_throttle_waits_briefly_then_raises_rate_limited_with_retry_after(namespace):
     rl = limiter(namespace, per_second=100, per_minute=2)
     throttle = RedisThrottle(rl, max_wait=1.0)
-    with throttle(1, endpoint="/x"), throttle(1, endpoint="/y"):
+    with throttle(1, endpoint="/x", destination=HOST), throttle(1, endpoint="/y", destination=HOST):
         pass
-    with pytest.raises(RateLimited) as caught, throttle(1, endpoint="/z"):
+    with pytest.raises(RateLimited) as caught, throttle(1, endpoint="/z", destination=HOST):
         pass
     assert 1.0 < caught.value.retry_after <= 61.0 + MARGIN
 
@@ -135,9 +136,9 @@ def test_throttle_waits_briefly_then_raises_rate_limited_with_retry_after(namesp
 def test_throttle_releases_its_lease_even_when_the_request_fails(namespace):
     rl = limiter(namespace, concurrent=1)
     throttle = RedisThrottle(rl)
-    with pytest.raises(ValueError), throttle(1, endpoint="/x"):
+    with pytest.raises(ValueError), throttle(1, endpoint="/x", destination=HOST):
         raise ValueError("request failed")
-    assert rl.usage().in_flight == 0
+    assert rl.usage(HOST).in_flight == 0
 
 
 def test_per_key_limits_apply_to_one_key_and_endpoint_only(namespace):
@@ -146,14 +147,14 @@ def test_per_key_limits_apply_to_one_key_and_endpoint_only(namespace):
     throttle = RedisThrottle(rl, key_id="k1", key_limits={"/balance": (2, 2.0)},
                              max_wait=0.0, sleep=slept.append)
     for _ in range(2):
-        with throttle(1, endpoint="/balance"):
+        with throttle(1, endpoint="/balance", destination=HOST):
             pass
-    with pytest.raises(RateLimited), throttle(1, endpoint="/balance"):
+    with pytest.raises(RateLimited), throttle(1, endpoint="/balance", destination=HOST):
         pass
-    with throttle(1, endpoint="/other"):
+    with throttle(1, endpoint="/other", destination=HOST):
         pass
     other_key = RedisThrottle(rl, key_id="k2", key_limits={"/balance": (2, 2.0)})
-    with other_key(1, endpoint="/balance"):
+    with other_key(1, endpoint="/balance", destination=HOST):
         pass
 
 
@@ -164,9 +165,9 @@ def _hammer(namespace: str, seconds: float, queue) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         lease = uuid.uuid4().hex
-        if rl.try_acquire(1, lease_id=lease) == 0:
+        if rl.try_acquire(1, destination=HOST, lease_id=lease) == 0:
             granted.append(int(time.time() * 1000))
-            rl.release(lease)
+            rl.release(lease, destination=HOST)
     queue.put(granted)
 
 
@@ -182,7 +183,7 @@ def test_four_processes_together_never_exceed_the_per_second_budget(namespace):
     assert sum(counts) >= 20 and all(counts), "every process got a share of the budget"
     # the grant times as Redis recorded them (its own clock, one for every process)
     grants = sorted(int(score) for _, score in redis_client().zrange(
-        f"{namespace}:binance:60s", 0, -1, withscores=True))
+        f"{namespace}:default:binance:{HOST}:60s", 0, -1, withscores=True))
     assert len(grants) == sum(counts)
     for index, start in enumerate(grants):
         assert len([t for t in grants[index:] if t < start + 1000]) <= 10
@@ -193,23 +194,142 @@ def test_usage_is_readable_per_connection(namespace):
     first = RedisThrottle(rl, usage_scope="conn-a")
     second = RedisThrottle(rl, usage_scope="conn-b")
     for _ in range(4):
-        with first(5, endpoint="/x"):
+        with first(5, endpoint="/x", destination=HOST):
             pass
-    with second(10, endpoint="/y"):
+    with second(10, endpoint="/y", destination=HOST):
         pass
     assert rl.scope_usage_percent(["conn-a", "conn-b", "conn-c"]) == {
         "conn-a": 10.0, "conn-b": 5.0, "conn-c": 0.0}
-    assert rl.usage().percent_of_minute == 15.0
+    assert rl.usage(HOST).percent_of_minute == 15.0
 
 
 def test_a_heavy_request_is_not_starved_by_light_ones(namespace):
     rl = limiter(namespace, per_second=10)
     assert grant(rl, weight=3) == 0
-    heavy_wait = rl.try_acquire(20, lease_id="heavy")
+    heavy_wait = rl.try_acquire(20, destination=HOST, lease_id="heavy")
     assert heavy_wait > 0, "the window is not empty yet"
     assert grant(rl, weight=1) > 0, "light requests queue behind the reservation"
     time.sleep(heavy_wait + 0.01)
-    assert rl.try_acquire(20, lease_id="heavy") == 0
-    rl.release("heavy")
+    assert rl.try_acquire(20, destination=HOST, lease_id="heavy") == 0
+    rl.release("heavy", destination=HOST)
     time.sleep(1.1)
     assert grant(rl, weight=1) == 0, "the reservation ends with the heavy request"
+
+
+# -- destinations: every window, lease and pause belongs to one host seen from one egress --
+
+OTHER_HOST = "https://api.bytick.com:443"
+
+
+def test_two_destinations_of_one_exchange_do_not_share_a_window(namespace):
+    rl = limiter(namespace, per_second=2)
+    assert [grant(rl), grant(rl)] == [0, 0]
+    assert grant(rl) > 0, "the first host's second is full"
+    assert grant(rl, destination=OTHER_HOST) == 0
+
+
+def test_binance_spot_and_usd_m_hosts_are_separate_pools(namespace):
+    rl = RateLimiter(redis_client(), "binance", ExchangeLimit(1, 100, 10), namespace=namespace)
+    assert grant(rl, destination="https://api.binance.com:443") == 0
+    assert grant(rl, destination="https://api.binance.com:443") > 0
+    assert grant(rl, destination="https://fapi.binance.com:443") == 0
+
+
+def test_a_pause_on_one_destination_leaves_another_untouched(namespace):
+    rl = limiter(namespace)
+    rl.pause(30.0, destination=HOST)
+    assert grant(rl) > 29
+    assert grant(rl, destination=OTHER_HOST) == 0
+    assert rl.usage(OTHER_HOST).paused_for_seconds == 0
+
+
+def test_concurrency_leases_belong_to_one_destination(namespace):
+    rl = limiter(namespace, concurrent=1)
+    assert rl.try_acquire(1, destination=HOST, lease_id="held") == 0
+    assert grant(rl) > 0
+    assert grant(rl, destination=OTHER_HOST) == 0
+
+
+def test_two_egresses_do_not_share_a_pool_for_the_same_host(namespace):
+    limit = ExchangeLimit(1, 100, 10)
+    first = RateLimiter(redis_client(), "bybit", limit, namespace=namespace, egress="eu-1")
+    second = RateLimiter(redis_client(), "bybit", limit, namespace=namespace, egress="us-1")
+    first.pause(30.0, destination=HOST)
+    assert grant(first) > 0
+    assert grant(second) == 0
+
+
+def test_every_key_of_a_pool_names_the_egress_and_the_destination(namespace):
+    rl = RateLimiter(redis_client(), "bybit", ExchangeLimit(5, 100, 10), namespace=namespace,
+                     egress="eu-1")
+    throttle = RedisThrottle(rl, key_id="k1", key_limits={"/balance": (2, 2.0)},
+                             usage_scope="conn-a")
+    with throttle(1, endpoint="/balance", destination=HOST):   # holding its lease
+        rl.pause(5.0, destination=HOST)
+        keys = {key.decode() for key in redis_client().scan_iter(f"{namespace}:*")}
+    pool = f"{namespace}:eu-1:bybit:{HOST}"
+    assert {f"{pool}:1s", f"{pool}:60s", f"{pool}:leases", f"{pool}:pause",
+            f"{pool}:key:k1:/balance"} <= keys
+    outside = keys - {key for key in keys if key.startswith(pool + ":")}
+    assert outside == {f"{namespace}:eu-1:bybit:destinations",
+                       f"{namespace}:eu-1:bybit:usage:conn-a"}
+
+
+def test_usage_lists_each_destination_in_use_and_a_paused_one(namespace):
+    rl = limiter(namespace, per_second=100, per_minute=200)
+    for _ in range(4):
+        grant(rl, 5)
+    grant(rl, 10, destination=OTHER_HOST)
+    rl.pause(120.0, destination="https://api.bybit.nl:443")
+    by_destination = rl.usage_by_destination()
+    assert sorted(by_destination) == ["https://api.bybit.com:443", "https://api.bybit.nl:443",
+                                      "https://api.bytick.com:443"]
+    assert by_destination[HOST].weight_last_minute == 20
+    assert by_destination[OTHER_HOST].percent_of_minute == 5.0
+    assert by_destination["https://api.bybit.nl:443"].paused_for_seconds > 119
+
+
+def test_per_connection_usage_counts_whichever_host_it_used(namespace):
+    rl = limiter(namespace, per_second=100, per_minute=200)
+    throttle = RedisThrottle(rl, usage_scope="conn-a")
+    with throttle(10, endpoint="/x", destination=HOST):
+        pass
+    with throttle(10, endpoint="/x", destination=OTHER_HOST):
+        pass
+    assert rl.scope_usage_percent(["conn-a"]) == {"conn-a": 10.0}
+
+
+# -- bounded pauses ------------------------------------------------------------------------
+
+BINANCE = "https://api.binance.com:443"
+ALLOWLISTED = "http://127.0.0.1:8900"
+
+
+def binance_throttle(namespace) -> RedisThrottle:
+    return RedisThrottle(RateLimiter(redis_client(), "binance", ExchangeLimit(10, 1200, 10),
+                                     namespace=namespace))
+
+
+@pytest.mark.parametrize("hostile", [999999999, float("inf"), float("nan"), -5, 1e308])
+def test_a_hostile_pause_is_bounded_and_what_is_applied_is_returned(namespace, hostile):
+    throttle = binance_throttle(namespace)
+    applied = throttle.pause(hostile, reason="test", destination=ALLOWLISTED)
+    assert 0 < applied <= 600
+    paused = throttle.limiter.usage(ALLOWLISTED).paused_for_seconds
+    assert applied - 1 < paused <= applied
+
+
+def test_a_huge_pause_on_the_exchanges_own_host_is_capped_by_its_longest_ban(namespace):
+    throttle = binance_throttle(namespace)
+    assert throttle.pause(999999999, reason="418", destination=BINANCE) == 3 * 24 * 3600
+    assert throttle.limiter.usage(BINANCE).paused_for_seconds > 3 * 24 * 3600 - 5
+
+
+def test_the_same_pause_on_an_allowlisted_host_is_capped_at_ten_minutes(namespace):
+    throttle = binance_throttle(namespace)
+    assert throttle.pause(3600, reason="429", destination=ALLOWLISTED) == 600
+    assert throttle.pause(3600, reason="429", destination=BINANCE) == 3600
+
+
+def test_a_reasonable_pause_is_applied_as_asked(namespace):
+    assert binance_throttle(namespace).pause(7, reason="429", destination=BINANCE) == 7
