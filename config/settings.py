@@ -8,6 +8,7 @@ Settings never start processes: the dev stack is the Makefile's job.
 from __future__ import annotations
 
 import secrets
+import sys
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -79,6 +80,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # outermost: under /api/ every error answers the JSON error body, whoever produced it
+    "config.middleware.ApiErrorBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -111,13 +114,32 @@ TEMPLATES = [
 ]
 
 
+# The dev server (runserver) reloads itself and serves every request on a new thread:
+# neither persistent connections nor a pool outlive that usefully.
+RUNNING_DEV_SERVER = sys.argv[1:2] == ["runserver"]
+# One bounded pool of connections per process (Django's psycopg pool). Size it to the
+# process's threads: gunicorn --threads, or a worker's -c plus its batch threads (10).
+# A request that waits longer than the timeout for a connection is a 503.
+DATABASE_POOL = env.bool("DATABASE_POOL", default=not RUNNING_DEV_SERVER)
+DATABASE_POOL_MIN_SIZE = env.int("DATABASE_POOL_MIN_SIZE", default=1)
+DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=30)
+DATABASE_POOL_TIMEOUT_SECONDS = env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=5.0)
+
+
 def _database() -> dict[str, object]:
     url = env.str("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/exchange_connect")
     config = environ.Env.db_url_config(url)
     # A Unix socket directory arrives percent-encoded in the host; django-environ keeps it so.
     config["HOST"] = unquote(str(config.get("HOST", "")))
-    config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-    config["CONN_HEALTH_CHECKS"] = True
+    config["CONN_HEALTH_CHECKS"] = True  # with the pool: each connection checked at checkout
+    if DATABASE_POOL:
+        config["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django's persistence is off
+        config.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": DATABASE_POOL_MIN_SIZE, "max_size": DATABASE_POOL_MAX_SIZE,
+            "timeout": DATABASE_POOL_TIMEOUT_SECONDS}
+    else:
+        config["CONN_MAX_AGE"] = 0 if RUNNING_DEV_SERVER else env.int(
+            "DATABASE_CONN_MAX_AGE", default=60)
     return config
 
 
@@ -153,6 +175,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+CSRF_FAILURE_VIEW = "config.api.csrf_failure"  # JSON 403 under /api/
+
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
@@ -163,11 +187,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
-    ],
+    # JSON bounded in size and depth, numbers as Decimal (config/parsers.py)
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.BoundedJSONParser"],
+    # the browsable API only with DEBUG on; otherwise JSON, whatever the Accept header says
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"] + (
+        ["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.JSONFallbackNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
@@ -18,8 +19,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include(router.urls)),
-    # Unknown API paths answer the JSON error body even with DEBUG on.
-    re_path(r"^api(/.*)?$", json_not_found),
+    # Unknown API paths answer the JSON error body even with DEBUG on, for every method
+    # (csrf_exempt: a POST there is a 404, not a CSRF page).
+    re_path(r"^api(/.*)?$", csrf_exempt(json_not_found)),
 ]
 
 handler404 = "config.api.json_not_found"

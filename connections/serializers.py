@@ -18,9 +18,10 @@ ws_url = URLValidator(schemes=["ws", "wss"], message="enter a ws(s) URL")
 
 
 def _choice(values: tuple[str, ...], **kwargs: Any) -> serializers.ChoiceField:
+    # the message names the choices, not the value given: a connection body carries
+    # secrets, and an error never echoes what was sent
     return serializers.ChoiceField(
-        choices=values,
-        error_messages={"invalid_choice": f"\"{{input}}\" is not one of {', '.join(values)}"},
+        choices=values, error_messages={"invalid_choice": f"not one of {', '.join(values)}"},
         **kwargs)
 
 

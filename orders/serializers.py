@@ -16,6 +16,22 @@ def _decimal(**kwargs: Any) -> serializers.DecimalField:
                                     **kwargs)
 
 
+# The deepest page a list may ask for: far past any desk's history, far below the
+# database's bigint (an offset of 1e20 would be a DataError, a 500).
+MAX_OFFSET = 1_000_000_000
+
+
+def symbol_checked(value: str) -> str:
+    """A ccxt-style symbol (BTC/USDT, BTC/USDT:USDT), normalised; else a 400."""
+    from exchanges.errors import InvalidRequest
+    from exchanges.symbols import parse_symbol
+
+    try:
+        return parse_symbol(value).symbol
+    except InvalidRequest as exc:
+        raise serializers.ValidationError(exc.message) from None
+
+
 class StrictUUIDField(serializers.UUIDField):
     """A UUID string only: DRF's UUIDField turns the JSON number 5 into
     00000000-0000-0000-0000-000000000005 (a 404 instead of a 400)."""
@@ -45,12 +61,7 @@ class OrderIn(StrictSerializer):
                                                  choices=("live", "preset"), required=False)
 
     def validate_symbol(self, value: str) -> str:
-        from exchanges.symbols import parse_symbol
-
-        try:
-            return parse_symbol(value).symbol
-        except Exception as exc:  # InvalidRequest with a clear message
-            raise serializers.ValidationError(str(exc)) from None
+        return symbol_checked(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["type"] == "limit" and attrs.get("price") is None:
@@ -72,12 +83,15 @@ class OrderFilters(StrictSerializer):
     status = serializers.ChoiceField(choices=STATUSES, required=False)
     symbol = StrictCharField(max_length=40, required=False)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=500)
-    offset = serializers.IntegerField(required=False, min_value=0)
+    offset = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET)
 
 
 class CancelAllIn(StrictSerializer):
     connectionId = StrictUUIDField(source="connection_id")
     symbol = StrictCharField(max_length=40, required=False)
+
+    def validate_symbol(self, value: str) -> str:
+        return symbol_checked(value)
 
 
 class OrderOut(serializers.ModelSerializer):
