@@ -181,11 +181,22 @@ SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
 
+# API tokens expire this many hours after they were issued (0: never; logout revokes them).
+API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=0)
+# Logins (the token endpoint and the admin's) per username and per client address, as DRF
+# rates: "<count>/<second|minute|hour|day>".
+LOGIN_RATE_PER_USERNAME = env.str("LOGIN_RATE_PER_USERNAME", default="10/minute")
+LOGIN_RATE_PER_ADDRESS = env.str("LOGIN_RATE_PER_ADDRESS", default="30/minute")
+# Proxies in front of the web process that append to X-Forwarded-For: the client address
+# is the entry the last of them added (0: REMOTE_ADDR, the header is ignored).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "connections.auth.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON bounded in size and depth, numbers as Decimal (config/parsers.py)
     "DEFAULT_PARSER_CLASSES": ["config.parsers.BoundedJSONParser"],

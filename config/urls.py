@@ -5,7 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from config.api import json_not_found
-from connections.views import ConnectionViewSet, SystemStatusView, TokenView
+from connections.auth import throttled_login
+from connections.views import ConnectionViewSet, LogoutView, SystemStatusView, TokenView
 from orders.views import OrderViewSet
 
 router = SimpleRouter(trailing_slash=False)
@@ -13,8 +14,11 @@ router.register("settings/connections", ConnectionViewSet, basename="connection"
 router.register("orders", OrderViewSet, basename="order")
 
 urlpatterns = [
+    # the admin's login behind the token endpoint's throttles (per username and address)
+    path("admin/login/", throttled_login(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/auth/token", TokenView.as_view(), name="auth-token"),
+    path("api/auth/logout", LogoutView.as_view(), name="auth-logout"),
     path("api/system/status", SystemStatusView.as_view(), name="system-status"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -1,5 +1,6 @@
-"""The operators' console. Every write goes through connections.services; secrets are set
-through password fields and never displayed."""
+"""The operators' console. Every write goes through connections.services, with the staff
+member as the actor: the sync log names them, and the owner too when they act for another
+owner (``forOwner``). Secrets are set through password fields and never displayed."""
 
 from __future__ import annotations
 
@@ -101,6 +102,10 @@ class ExchangeConnectionAdmin(admin.ModelAdmin):
         ("Volume factors", {"fields": ("volume_factor_live", "volume_factor_preset")}),
         ("Times", {"fields": ("created_at", "updated_at")}),
     )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        """The owner is chosen once, on creation (the services never move a connection)."""
+        return (*self.readonly_fields, "owner") if obj is not None else self.readonly_fields
 
     @admin.display(description="health", ordering="state__health_status")
     def health_status(self, obj: ExchangeConnection) -> str:

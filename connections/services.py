@@ -52,6 +52,15 @@ def sync_log_write(*, connection_id: object, action: str, actor: str,
                                             actor=actor, data=data or {})
 
 
+def _audit(connection: ExchangeConnection, actor: AbstractBaseUser | None,
+           data: dict[str, Any]) -> dict[str, Any]:
+    """Sync-log data; a staff member acting for another owner (in the admin) is the row's
+    actor, and the owner is named beside as ``forOwner``."""
+    if actor is not None and actor.pk and actor.pk != connection.owner_id:
+        return {**data, "forOwner": connection.owner.get_username()}
+    return data
+
+
 def _field_error(field: str, message: str, *, code: str | None = None) -> ValidationFailed:
     return ValidationFailed(message, code=code, fields={API_NAMES.get(field, field): [message]})
 
@@ -166,8 +175,9 @@ def connection_create(*, owner: AbstractBaseUser, actor: AbstractBaseUser | None
             connection=connection, **{name: values[name] for name in STATE_FIELDS
                                       if name in values})
         sync_log_write(connection_id=connection.pk, action="created", actor=actor_name(actor),
-                       data={"fields": _changed_names(values), "exchange": exchange,
-                             "apiType": api_type, "environment": environment})
+                       data=_audit(connection, actor, {
+                           "fields": _changed_names(values), "exchange": exchange,
+                           "apiType": api_type, "environment": environment}))
     return connection
 
 
@@ -207,7 +217,7 @@ def connection_update(*, connection: ExchangeConnection, actor: AbstractBaseUser
         if state_values:
             ConnectionState.objects.filter(connection=connection).update(**state_values)
         sync_log_write(connection_id=connection.pk, action="updated", actor=actor_name(actor),
-                       data={"fields": _changed_names(values)})
+                       data=_audit(connection, actor, {"fields": _changed_names(values)}))
     connection.refresh_from_db()
     return connection
 
@@ -220,7 +230,8 @@ def connection_delete(*, connection: ExchangeConnection,
             connection.delete()
             sync_log_write(connection_id=connection_id, action="deleted",
                            actor=actor_name(actor),
-                           data={"name": connection.name, "exchange": connection.exchange})
+                           data=_audit(connection, actor, {"name": connection.name,
+                                                           "exchange": connection.exchange}))
     except ProtectedError:
         raise Conflict("this connection has orders; disable it instead",
                        code="connection_has_orders") from None
@@ -247,7 +258,8 @@ def connection_activate(*, connection: ExchangeConnection,
             ExchangeConnection.objects.filter(pk=connection.pk).update(is_active=True)
             sync_log_write(connection_id=connection.pk, action="activated",
                            actor=actor_name(actor),
-                           data={"deactivated": [str(pk) for pk in previous]})
+                           data=_audit(connection, actor,
+                                       {"deactivated": [str(pk) for pk in previous]}))
     except IntegrityError:
         raise Conflict("another activation for this owner won; try again") from None
     connection.refresh_from_db()

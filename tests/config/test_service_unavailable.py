@@ -81,6 +81,22 @@ def test_an_exhausted_database_pool_is_503_with_retry_after(test_database_url, r
     assert_service_unavailable(answer)
 
 
+def test_a_redis_that_refuses_connections_is_503_with_retry_after(test_database_url):
+    answer = answer_in_child({"DATABASE_URL": test_database_url,
+                              "REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0"}, LOGIN_POST)
+    assert_service_unavailable(answer)
+
+
+@pytest.mark.django_db
+def test_a_dead_redis_behind_the_cache_is_503_in_process(anonymous_client, settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": f"redis://127.0.0.1:{closed_port()}/0"}}
+    response = anonymous_client.post("/api/auth/token", {"username": "u", "password": "p"},
+                                     format="json")
+    assert response.status_code == 503 and response["Retry-After"]
+    assert response.json()["error"]["code"] == "service_unavailable"
+
+
 @pytest.mark.parametrize("error", [
     OperationalError("connection refused"), psycopg_pool.PoolTimeout("no connection"),
     redis.exceptions.ConnectionError("refused"), redis.exceptions.TimeoutError("slow"),
