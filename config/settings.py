@@ -263,6 +263,10 @@ HEALTH_RETENTION_DAYS = env.int("HEALTH_RETENTION_DAYS", default=7)
 CLIENT_ORDER_ID_PREFIX = env.str("CLIENT_ORDER_ID_PREFIX", default="ec")
 FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="")
 
+# Records carry messages only: no handler or formatter prints a request's body or headers
+# (django.request logs the method, path and status; the API's own errors log the exception,
+# whose messages name fields, never values). Secrets are masked in Django's error reports
+# by sensitive_variables / sensitive_post_parameters where they are handled.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

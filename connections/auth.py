@@ -25,6 +25,13 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.throttling import SimpleRateThrottle
 
 
+def token_name(token: Token) -> str:
+    """What a token is called wherever Django prints one (admin titles and messages, the
+    admin's history, reprs in tracebacks): its user and last 4 characters, never the key.
+    DRF's Token names itself by its key, which is a password."""
+    return f"token of user {token.user_id} (…{token.key[-4:]})"
+
+
 def token_expired(token: Token) -> bool:
     ttl_hours = settings.API_TOKEN_TTL_HOURS
     return bool(ttl_hours) and token.created < timezone.now() - timedelta(hours=ttl_hours)

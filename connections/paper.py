@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import requests
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 from connections.errors import Unavailable
 
@@ -17,10 +18,14 @@ PAPER_TIMEOUT_SECONDS = 5
 @dataclass(frozen=True)
 class PaperCredentials:
     api_key: str
-    api_secret: str
-    passphrase: str
+    api_secret: str = field(repr=False)
+    passphrase: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"PaperCredentials(api_key='…{self.api_key[-4:]}')"
 
 
+@sensitive_variables()
 def paper_credentials_generate(*, exchange: str) -> PaperCredentials:
     passphrase = secrets.token_urlsafe(12) if exchange == "okx" else ""
     return PaperCredentials(api_key=f"paper{secrets.token_hex(14)}",
@@ -36,6 +41,7 @@ def paper_ws_url(exchange: str) -> str:
     return f"{root.replace('http://', 'ws://', 1).replace('https://', 'wss://', 1)}/{exchange}"
 
 
+@sensitive_variables()
 def paper_account_upsert(*, exchange: str, credentials: PaperCredentials) -> None:
     """Create or update the account; 503 paper_exchange_unavailable when it cannot."""
     body = {"exchange": exchange, "apiKey": credentials.api_key,

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
+from django.views.decorators.debug import sensitive_variables
 
 from connections import crypto
 from connections.errors import Conflict, ValidationFailed
@@ -87,6 +88,7 @@ def _check_capabilities(*, exchange: str, api_type: str, environment: str) -> No
                            code="environment_not_supported")
 
 
+@sensitive_variables()
 def _check_credentials(*, exchange: str, environment: str, values: dict[str, Any],
                        creating: bool) -> None:
     given = [name for name in SECRET_FIELDS if values.get(name)]
@@ -102,6 +104,7 @@ def _check_credentials(*, exchange: str, environment: str, values: dict[str, Any
             raise _field_error("passphrase", f"{exchange} API keys need a passphrase")
 
 
+@sensitive_variables()
 def _set_credentials(connection: ExchangeConnection, *, api_key: str, api_secret: str,
                      passphrase: str) -> None:
     connection.api_key_encrypted = crypto.encrypt(api_key)
@@ -110,6 +113,7 @@ def _set_credentials(connection: ExchangeConnection, *, api_key: str, api_secret
     connection.api_key_last4 = api_key[-4:]
 
 
+@sensitive_variables()
 def _provision_paper(connection: ExchangeConnection) -> None:
     """Generate credentials and upsert the paper account before anything is saved."""
     credentials = paper_credentials_generate(exchange=connection.exchange)
@@ -118,6 +122,7 @@ def _provision_paper(connection: ExchangeConnection) -> None:
                      api_secret=credentials.api_secret, passphrase=credentials.passphrase)
 
 
+@sensitive_variables()
 def paper_account_resync(*, connection: ExchangeConnection) -> None:
     """Upsert a paper connection's account again (after the paper exchange lost it)."""
     credentials = connection_credentials(connection=connection)
@@ -126,13 +131,24 @@ def paper_account_resync(*, connection: ExchangeConnection) -> None:
         passphrase=credentials["passphrase"]))
 
 
-def connection_credentials(*, connection: ExchangeConnection) -> dict[str, str]:
+class PlainCredentials(dict[str, str]):
+    """Decrypted credentials: a dict whose repr (in a log line, a traceback, a debugger)
+    shows the key's last 4 characters and nothing of the secret or passphrase."""
+
+    def __repr__(self) -> str:
+        return f"PlainCredentials(api_key='…{self.get('api_key', '')[-4:]}')"
+
+    __str__ = __repr__
+
+
+@sensitive_variables()
+def connection_credentials(*, connection: ExchangeConnection) -> PlainCredentials:
     """Decrypted credentials, for building a connector only. Never log or return them."""
-    return {
-        "api_key": crypto.decrypt(connection.api_key_encrypted),
-        "api_secret": crypto.decrypt(connection.api_secret_encrypted),
-        "passphrase": crypto.decrypt(connection.passphrase_encrypted),
-    }
+    return PlainCredentials(
+        api_key=crypto.decrypt(connection.api_key_encrypted),
+        api_secret=crypto.decrypt(connection.api_secret_encrypted),
+        passphrase=crypto.decrypt(connection.passphrase_encrypted),
+    )
 
 
 def _check_volume_factors(values: dict[str, Any]) -> None:
@@ -145,6 +161,7 @@ def _changed_names(names: Iterable[str]) -> list[str]:
     return sorted(API_NAMES.get(name, name) for name in names)
 
 
+@sensitive_variables()
 def connection_validate_new(*, values: dict[str, Any]) -> None:
     """Every rule a new connection must meet, without writing (the admin form uses it)."""
     exchange, api_type = values.get("exchange", ""), values.get("api_type", "")
@@ -155,6 +172,7 @@ def connection_validate_new(*, values: dict[str, Any]) -> None:
     _check_volume_factors(values)
 
 
+@sensitive_variables()
 def connection_create(*, owner: AbstractBaseUser, actor: AbstractBaseUser | None,
                       values: dict[str, Any]) -> ExchangeConnection:
     connection_validate_new(values=values)
@@ -181,6 +199,7 @@ def connection_create(*, owner: AbstractBaseUser, actor: AbstractBaseUser | None
     return connection
 
 
+@sensitive_variables()
 def connection_update(*, connection: ExchangeConnection, actor: AbstractBaseUser | None,
                       values: dict[str, Any]) -> ExchangeConnection:
     if "exchange" in values and values["exchange"] != connection.exchange:
@@ -266,6 +285,7 @@ def connection_activate(*, connection: ExchangeConnection,
     return connection
 
 
+@sensitive_variables()
 def connection_credentials_rotate() -> int:
     """Re-encrypt every connection's credentials under the newest key; returns the count."""
     count = 0
@@ -282,6 +302,7 @@ def connection_credentials_rotate() -> int:
     return count
 
 
+@sensitive_variables()
 def connection_connector(*, connection: ExchangeConnection,
                          throttle: Throttle | None = None, max_wait: float = 1.0) -> Connector:
     """The one place a connection becomes a ready connector: decrypted credentials, the

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import authenticate, logout
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -35,6 +37,8 @@ from connections.serializers import (
 )
 
 BATCH_SYNC_WAIT_SECONDS = 30
+# request fields that carry secrets: masked in Django's error reports (POST parameters)
+SECRET_PARAMETERS = ("apiKey", "apiSecret", "passphrase")
 
 FILTER_PARAMS = [
     OpenApiParameter("exchange", str, required=False),
@@ -45,6 +49,7 @@ FILTER_PARAMS = [
 ]
 
 
+@method_decorator(sensitive_post_parameters(*SECRET_PARAMETERS), name="dispatch")
 class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
                         mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
                         mixins.DestroyModelMixin, viewsets.GenericViewSet):
@@ -87,6 +92,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         })
 
     @extend_schema(request=ConnectionWrite, responses={201: ConnectionEnvelope})
+    @sensitive_variables()
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         payload = ConnectionWrite(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -99,6 +105,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         return self._render(self.get_object())
 
     @extend_schema(request=ConnectionWrite, responses=ConnectionEnvelope)
+    @sensitive_variables()
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         connection = self._owned_object()
         payload = ConnectionWrite(data=request.data, partial=True)
@@ -181,6 +188,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
                          **batches.batch_status(user=request.user, batch_id=batch_id)})
 
 
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class TokenView(APIView):
     """POST {username, password} -> {success, token}. Throttled per username and per
     client address (429 throttled with Retry-After)."""
@@ -190,6 +198,7 @@ class TokenView(APIView):
     throttle_classes = auth.LOGIN_THROTTLES
 
     @extend_schema(request=TokenIn, responses=TokenOut)
+    @sensitive_variables()
     def post(self, request: Request) -> Response:
         payload = TokenIn(data=request.data)
         payload.is_valid(raise_exception=True)
