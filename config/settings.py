@@ -1,7 +1,9 @@
 """Exchange Connect settings: one module, everything from the environment.
 
 Development gets safe defaults (a SECRET_KEY and an encryption key generated once into
-``var/``); ``DJANGO_ENV=production`` makes every missing secret or URL a start-up error.
+``var/``); ``DJANGO_ENV=production`` makes every missing secret or URL a start-up error, and
+refuses DEBUG, a missing or malformed FLOWER_BASIC_AUTH and the demo seed
+(config/production.py; a reachable paper exchange is refused in ConnectionsConfig.ready).
 Settings never start processes: the dev stack is the Makefile's job.
 """
 
@@ -16,6 +18,7 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from config.production import production_problems
 from config.redis_urls import celery_broker_url
 from exchanges.limits import load_limits
 
@@ -177,9 +180,18 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 CSRF_FAILURE_VIEW = "config.api.csrf_failure"  # JSON 403 under /api/
 
+# HTTPS in production (`manage.py check --deploy` passes with these defaults). TLS ends at
+# the proxy in front, which must set X-Forwarded-Proto (and overwrite a client's own).
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+# paths (regexes, no leading slash) a plain-http health probe may reach without a redirect
+SECURE_REDIRECT_EXEMPT = env.list("SECURE_REDIRECT_EXEMPT", default=[])
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+# the header only allows preloading; nothing is preloaded until the domain is submitted
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)
 
 # API tokens expire this many hours after they were issued (0: never; logout revokes them).
 API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=0)
@@ -262,6 +274,13 @@ STALE_AFTER_SECONDS = env.int("STALE_AFTER_SECONDS", default=300)
 HEALTH_RETENTION_DAYS = env.int("HEALTH_RETENTION_DAYS", default=7)
 CLIENT_ORDER_ID_PREFIX = env.str("CLIENT_ORDER_ID_PREFIX", default="ec")
 FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="")
+# `manage.py seed_demo` (make run) creates an admin with a published password: development only.
+DEMO_SEED_ENABLED = env.bool("DEMO_SEED_ENABLED", default=not PRODUCTION)
+
+_UNSAFE = production_problems(debug=DEBUG, flower_basic_auth=FLOWER_BASIC_AUTH,
+                              demo_seed_enabled=DEMO_SEED_ENABLED) if PRODUCTION else []
+if _UNSAFE:
+    raise ImproperlyConfigured("unsafe production settings: " + "; ".join(_UNSAFE))
 
 # Records carry messages only: no handler or formatter prints a request's body or headers
 # (django.request logs the method, path and status; the API's own errors log the exception,
