@@ -16,8 +16,8 @@ from typing import Any
 import kombu.exceptions
 import psycopg
 import redis.exceptions
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from django.views import csrf
@@ -58,7 +58,8 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
 DJANGO_CODES: tuple[tuple[type[BaseException], str, int, str], ...] = (
     (RequestDataTooBig, "request_too_large", 413, "the request body is too large"),
     (UnreadablePostError, "validation_error", 400, "the request body could not be read"),
-    (SuspiciousOperation, "bad_request", 400, "bad request"),
+    (SuspiciousOperation, "bad_request", 400, "bad request"),  # e.g. too many fields
+    (BadRequest, "bad_request", 400, "bad request"),
 )
 
 # An error status with no richer cause at hand (a response built outside DRF): its code.

@@ -8,6 +8,8 @@ from typing import Any
 from rest_framework import serializers
 
 from config.api import StrictBooleanField, StrictCharField, StrictDecimalField, StrictSerializer
+from exchanges.errors import InvalidRequest
+from exchanges.symbols import parse_symbol
 from orders.models import SIDES, STATUSES, TIME_IN_FORCE, TYPES, Order
 
 
@@ -23,9 +25,6 @@ MAX_OFFSET = 1_000_000_000
 
 def symbol_checked(value: str) -> str:
     """A ccxt-style symbol (BTC/USDT, BTC/USDT:USDT), normalised; else a 400."""
-    from exchanges.errors import InvalidRequest
-    from exchanges.symbols import parse_symbol
-
     try:
         return parse_symbol(value).symbol
     except InvalidRequest as exc:

@@ -176,6 +176,12 @@ def test_a_repeated_connection_filter_is_400(owner_client):
     assert "exchange" in error["fields"]
 
 
+def test_a_query_string_with_more_fields_than_django_takes_is_400(owner_client, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    query = "&".join(f"f{n}=1" for n in range(20))
+    assert_error(owner_client.get(f"/api/orders?{query}"), 400, "bad_request")
+
+
 def test_the_deepest_allowed_offset_answers_an_empty_page(owner_client):
     response = owner_client.get("/api/orders?offset=1000000000")
     assert response.status_code == 200 and response.json()["orders"] == []
