@@ -1,13 +1,28 @@
-"""The one error body of the API, for every error: ``{success: false, error: {...}}``."""
+"""The one error body of the API, for every error: ``{success: false, error: {...}}``.
+
+This module holds the error table (what each exception answers), the DRF exception handler
+that applies it, the Django-level handlers (404, 500, CSRF failure) and the strict
+serializer fields. Error messages never echo a request body: they name the field and the
+rule, not the value.
+"""
 
 from __future__ import annotations
 
 import logging
+import sys
+from decimal import Decimal
 from typing import Any
 
+import kombu.exceptions
+import psycopg
+import redis.exceptions
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
+from django.views import csrf
 from rest_framework import exceptions, serializers, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -26,6 +41,39 @@ DRF_CODES = {
     exceptions.Throttled: ("throttled", 429),
     exceptions.ParseError: ("validation_error", 400),
     exceptions.ValidationError: ("validation_error", 400),
+}
+
+# How long a client should wait before retrying when our own database or Redis refused.
+SERVICE_RETRY_AFTER_SECONDS = 5
+# Our own infrastructure refusing: the database (Django wraps psycopg's errors, including
+# psycopg_pool's PoolTimeout, an OperationalError), Redis (the cache, throttles, locks) and
+# the Celery broker (kombu, when a task cannot be enqueued). A 503 with Retry-After.
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError, InterfaceError, psycopg.OperationalError,
+    redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+    kombu.exceptions.OperationalError,
+)
+
+# Django-level failures (not DRF's), most specific first: what the request itself got wrong.
+DJANGO_CODES: tuple[tuple[type[BaseException], str, int, str], ...] = (
+    (RequestDataTooBig, "request_too_large", 413, "the request body is too large"),
+    (UnreadablePostError, "validation_error", 400, "the request body could not be read"),
+    (SuspiciousOperation, "bad_request", 400, "bad request"),  # e.g. too many fields
+    (BadRequest, "bad_request", 400, "bad request"),
+)
+
+# An error status with no richer cause at hand (a response built outside DRF): its code.
+STATUS_CODES = {
+    400: ("bad_request", "bad request"),
+    401: ("not_authenticated", "authentication credentials were not provided"),
+    403: ("permission_denied", "permission denied"),
+    404: ("not_found", "not found"),
+    405: ("method_not_allowed", "method not allowed"),
+    406: ("not_acceptable", "not acceptable"),
+    413: ("request_too_large", "the request body is too large"),
+    415: ("unsupported_media_type", "unsupported media type"),
+    429: ("throttled", "too many requests"),
+    503: ("service_unavailable", "the service is unavailable; retry later"),
 }
 
 
@@ -63,7 +111,38 @@ def _message(exc: exceptions.APIException, fields: dict[str, list[str]]) -> str:
     return str(exc.detail) if not isinstance(exc.detail, (dict, list)) else "invalid input"
 
 
+def status_error_body(status_code: int) -> dict[str, Any]:
+    code, message = STATUS_CODES.get(status_code, ("server_error", "internal server error"))
+    return error_body(code, message)
+
+
+def service_unavailable_response() -> Response:
+    return Response(error_body("service_unavailable", "a database or Redis we depend on "
+                               "refused the request; retry later"),
+                    status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                    headers={"Retry-After": str(SERVICE_RETRY_AFTER_SECONDS)})
+
+
+def _django_error(exc: Exception) -> Response | None:
+    for cls, code, status_code, message in DJANGO_CODES:
+        if isinstance(exc, cls):
+            return Response(error_body(code, message), status=status_code)
+    if isinstance(exc, INFRASTRUCTURE_ERRORS):
+        logger.warning("infrastructure refused: %s", type(exc).__name__)
+        return service_unavailable_response()
+    return None
+
+
+def _as_json(context: dict[str, Any]) -> None:
+    """Errors render as JSON whatever was negotiated (the schema view's YAML, text/html)."""
+    request = context.get("request")
+    if request is not None:
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    _as_json(context)
     if isinstance(exc, ServiceError):
         return Response(error_body(exc.code, exc.message, exc.fields, **exc.extra),
                         status=exc.status)
@@ -73,13 +152,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
-        logger.exception("unhandled API error", exc_info=exc)
+        response = _django_error(exc)
+    if response is None:
+        logger.error("unhandled API error", exc_info=exc)
         return Response(error_body("server_error", "internal server error"),
                         status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    if not isinstance(exc, exceptions.APIException):
+        return response
     code, default_status = next(
         (value for cls, value in DRF_CODES.items() if isinstance(exc, cls)),
         ("error", response.status_code))
-    assert isinstance(exc, exceptions.APIException)
     fields = _flatten(exc.detail) if isinstance(exc, exceptions.ValidationError) else {}
     fields.pop("non_field_errors", None) if len(fields) > 1 else None
     if isinstance(exc, exceptions.ValidationError) and set(fields) == {"non_field_errors"}:
@@ -96,7 +178,25 @@ def json_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def json_server_error(request: HttpRequest) -> JsonResponse:
+    """Django's handler500, called while the exception is being handled: our database or
+    Redis refusing is a 503 with Retry-After, anything else the plain 500."""
+    if isinstance(sys.exc_info()[1], INFRASTRUCTURE_ERRORS):
+        return JsonResponse(error_body("service_unavailable", "a database or Redis we depend "
+                                       "on refused the request; retry later"), status=503,
+                            headers={"Retry-After": str(SERVICE_RETRY_AFTER_SECONDS)})
     return JsonResponse(error_body("server_error", "internal server error"), status=500)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: under /api/ the JSON 403, elsewhere (the admin) Django's page."""
+    if is_api_path(request.path_info):
+        return JsonResponse(error_body("permission_denied", f"CSRF check failed: {reason}"),
+                            status=403)
+    return csrf.csrf_failure(request, reason=reason)
+
+
+def is_api_path(path: str) -> bool:
+    return path == "/api" or path.startswith("/api/")
 
 
 class StrictSerializer(serializers.Serializer):
@@ -106,10 +206,20 @@ class StrictSerializer(serializers.Serializer):
         if not isinstance(data, dict):
             raise exceptions.ValidationError(
                 {"non_field_errors": ["expected a JSON object"]})
+        repeated = sorted(name for name in data if len(_values_of(data, name)) > 1)
+        if repeated:
+            raise exceptions.ValidationError(
+                {name: ["give this parameter once"] for name in repeated})
         unknown = sorted(set(data) - set(self.fields))
         if unknown:
             raise exceptions.ValidationError({name: ["unknown field"] for name in unknown})
         return super().to_internal_value(data)
+
+
+def _values_of(data: Any, name: str) -> list[Any]:
+    """Every value given for a name: a query string may repeat one (``limit=abc&limit=``),
+    which a QueryDict would silently reduce to its last value."""
+    return data.getlist(name) if hasattr(data, "getlist") else [data[name]]
 
 
 class StrictCharField(serializers.CharField):
@@ -131,9 +241,10 @@ class StrictBooleanField(serializers.BooleanField):
 
 
 class StrictDecimalField(serializers.DecimalField):
-    """A number or a numeric string; never a boolean."""
+    """A number or a numeric string; never a boolean. JSON numbers arrive as Decimal
+    (config.parsers), so no digit is lost to a float on the way."""
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, bool) or not isinstance(data, (int, float, str)):
+        if isinstance(data, bool) or not isinstance(data, (int, float, str, Decimal)):
             self.fail("invalid")
         return super().to_internal_value(data)

@@ -1,13 +1,16 @@
 """Exchange Connect settings: one module, everything from the environment.
 
 Development gets safe defaults (a SECRET_KEY and an encryption key generated once into
-``var/``); ``DJANGO_ENV=production`` makes every missing secret or URL a start-up error.
+``var/``); ``DJANGO_ENV=production`` makes every missing secret or URL a start-up error, and
+refuses DEBUG, a missing or malformed FLOWER_BASIC_AUTH and the demo seed
+(config/production.py; a reachable paper exchange is refused in ConnectionsConfig.ready).
 Settings never start processes: the dev stack is the Makefile's job.
 """
 
 from __future__ import annotations
 
 import secrets
+import sys
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -15,6 +18,7 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from config.production import production_problems
 from config.redis_urls import celery_broker_url
 from exchanges.hosts import parse_allowlist
 from exchanges.limits import load_limits
@@ -80,6 +84,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # outermost: under /api/ every error answers the JSON error body, whoever produced it
+    "config.middleware.ApiErrorBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -112,13 +118,32 @@ TEMPLATES = [
 ]
 
 
+# The dev server (runserver) reloads itself and serves every request on a new thread:
+# neither persistent connections nor a pool outlive that usefully.
+RUNNING_DEV_SERVER = sys.argv[1:2] == ["runserver"]
+# One bounded pool of connections per process (Django's psycopg pool). Size it to the
+# process's threads: gunicorn --threads, or a worker's -c plus its batch threads (10).
+# A request that waits longer than the timeout for a connection is a 503.
+DATABASE_POOL = env.bool("DATABASE_POOL", default=not RUNNING_DEV_SERVER)
+DATABASE_POOL_MIN_SIZE = env.int("DATABASE_POOL_MIN_SIZE", default=1)
+DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=30)
+DATABASE_POOL_TIMEOUT_SECONDS = env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=5.0)
+
+
 def _database() -> dict[str, object]:
     url = env.str("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/exchange_connect")
     config = environ.Env.db_url_config(url)
     # A Unix socket directory arrives percent-encoded in the host; django-environ keeps it so.
     config["HOST"] = unquote(str(config.get("HOST", "")))
-    config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-    config["CONN_HEALTH_CHECKS"] = True
+    config["CONN_HEALTH_CHECKS"] = True  # with the pool: each connection checked at checkout
+    if DATABASE_POOL:
+        config["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django's persistence is off
+        config.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": DATABASE_POOL_MIN_SIZE, "max_size": DATABASE_POOL_MAX_SIZE,
+            "timeout": DATABASE_POOL_TIMEOUT_SECONDS}
+    else:
+        config["CONN_MAX_AGE"] = 0 if RUNNING_DEV_SERVER else env.int(
+            "DATABASE_CONN_MAX_AGE", default=60)
     return config
 
 
@@ -154,21 +179,44 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+CSRF_FAILURE_VIEW = "config.api.csrf_failure"  # JSON 403 under /api/
+
+# HTTPS in production (`manage.py check --deploy` passes with these defaults). TLS ends at
+# the proxy in front, which must set X-Forwarded-Proto (and overwrite a client's own).
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+# paths (regexes, no leading slash) a plain-http health probe may reach without a redirect
+SECURE_REDIRECT_EXEMPT = env.list("SECURE_REDIRECT_EXEMPT", default=[])
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+# the header only allows preloading; nothing is preloaded until the domain is submitted
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)
+
+# API tokens expire this many hours after they were issued (0: never; logout revokes them).
+API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=0)
+# Logins (the token endpoint and the admin's) per username and per client address, as DRF
+# rates: "<count>/<second|minute|hour|day>".
+LOGIN_RATE_PER_USERNAME = env.str("LOGIN_RATE_PER_USERNAME", default="10/minute")
+LOGIN_RATE_PER_ADDRESS = env.str("LOGIN_RATE_PER_ADDRESS", default="30/minute")
+# Proxies in front of the web process that append to X-Forwarded-For: the client address
+# is the entry the last of them added (0: REMOTE_ADDR, the header is ignored).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "connections.auth.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
-    ],
+    # JSON bounded in size and depth, numbers as Decimal (config/parsers.py)
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.BoundedJSONParser"],
+    # the browsable API only with DEBUG on; otherwise JSON, whatever the Accept header says
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"] + (
+        ["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.JSONFallbackNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -239,7 +287,18 @@ ORDER_PENDING_STALE_SECONDS = env.int("ORDER_PENDING_STALE_SECONDS", default=10)
 ORDER_SUBMITTING_STALE_SECONDS = env.int("ORDER_SUBMITTING_STALE_SECONDS", default=5)
 CLIENT_ORDER_ID_PREFIX = env.str("CLIENT_ORDER_ID_PREFIX", default="ec")
 FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="")
+# `manage.py seed_demo` (make run) creates an admin with a published password: development only.
+DEMO_SEED_ENABLED = env.bool("DEMO_SEED_ENABLED", default=not PRODUCTION)
 
+_UNSAFE = production_problems(debug=DEBUG, flower_basic_auth=FLOWER_BASIC_AUTH,
+                              demo_seed_enabled=DEMO_SEED_ENABLED) if PRODUCTION else []
+if _UNSAFE:
+    raise ImproperlyConfigured("unsafe production settings: " + "; ".join(_UNSAFE))
+
+# Records carry messages only: no handler or formatter prints a request's body or headers
+# (django.request logs the method, path and status; the API's own errors log the exception,
+# whose messages name fields, never values). Secrets are masked in Django's error reports
+# by sensitive_variables / sensitive_post_parameters where they are handled.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

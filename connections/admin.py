@@ -1,5 +1,6 @@
-"""The operators' console. Every write goes through connections.services; secrets are set
-through password fields and never displayed."""
+"""The operators' console. Every write goes through connections.services, with the staff
+member as the actor: the sync log names them, and the owner too when they act for another
+owner (``forOwner``). Secrets are set through password fields and never displayed."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from rest_framework.authtoken.admin import TokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 
 from connections import services
 from connections.errors import ServiceError
@@ -19,6 +24,7 @@ from connections.models import (
     HealthCheck,
 )
 
+SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
 EDITABLE = ("owner", "name", "exchange", "api_type", "environment", "base_url", "ws_url",
             "enabled")
 
@@ -45,8 +51,7 @@ class ConnectionAdminForm(forms.ModelForm):
         """Cleaned data as the services take it: blank secrets and factors mean 'keep'."""
         values = {name: self.cleaned_data[name] for name in EDITABLE
                   if name in self.cleaned_data and name != "owner"}
-        for name in ("api_key", "api_secret", "passphrase", "volume_factor_live",
-                     "volume_factor_preset"):
+        for name in (*SECRET_FIELDS, "volume_factor_live", "volume_factor_preset"):
             if self.cleaned_data.get(name) not in (None, ""):
                 values[name] = self.cleaned_data[name]
         return values
@@ -102,6 +107,10 @@ class ExchangeConnectionAdmin(admin.ModelAdmin):
         ("Times", {"fields": ("created_at", "updated_at")}),
     )
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        """The owner is chosen once, on creation (the services never move a connection)."""
+        return (*self.readonly_fields, "owner") if obj is not None else self.readonly_fields
+
     @admin.display(description="health", ordering="state__health_status")
     def health_status(self, obj: ExchangeConnection) -> str:
         return obj.state.health_status if hasattr(obj, "state") else "unknown"
@@ -110,6 +119,8 @@ class ExchangeConnectionAdmin(admin.ModelAdmin):
     def masked_api_key(self, obj: ExchangeConnection) -> str:
         return f"••••{obj.api_key_last4}" if obj.api_key_last4 else "—"
 
+    @method_decorator(sensitive_post_parameters(*SECRET_FIELDS))
+    @method_decorator(sensitive_variables())
     def changeform_view(self, request: HttpRequest, object_id: str | None = None,
                         form_url: str = "", extra_context: dict[str, Any] | None = None
                         ) -> HttpResponse:
@@ -178,3 +189,23 @@ class HealthCheckAdmin(ReadOnlyAdmin):
     list_filter = ("ok", "kind", "connection__exchange")
     list_select_related = ("connection",)
     search_fields = ("connection__name", "error_code")
+
+
+admin.site.unregister(TokenProxy)
+
+
+@admin.register(TokenProxy)
+class ApiTokenAdmin(TokenAdmin):
+    """API tokens by user: revoke one by deleting it. The key itself is a password and is
+    never shown (DRF's own admin lists it); the last 4 characters tell tokens apart."""
+
+    list_display = ("user", "masked_key", "created")
+    readonly_fields = ("masked_key", "created")
+    fields = ("user", "masked_key", "created")
+
+    @admin.display(description="key")
+    def masked_key(self, obj: TokenProxy) -> str:
+        return f"••••{obj.key[-4:]}" if obj.key else "—"
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -7,9 +7,11 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.views.decorators.debug import sensitive_variables
 
 
 @lru_cache(maxsize=4)
+@sensitive_variables()
 def _fernet(keys: tuple[str, ...]) -> MultiFernet:
     try:
         return MultiFernet([Fernet(key.encode()) for key in keys])
@@ -18,6 +20,7 @@ def _fernet(keys: tuple[str, ...]) -> MultiFernet:
             "CONNECTION_ENCRYPTION_KEYS must be url-safe base64 Fernet keys") from exc
 
 
+@sensitive_variables()
 def fernet() -> MultiFernet:
     keys = tuple(settings.CONNECTION_ENCRYPTION_KEYS)
     if not keys:
@@ -25,12 +28,14 @@ def fernet() -> MultiFernet:
     return _fernet(keys)
 
 
+@sensitive_variables()
 def encrypt(plaintext: str) -> str:
     if not plaintext:
         return ""
     return fernet().encrypt(plaintext.encode()).decode()
 
 
+@sensitive_variables()
 def decrypt(token: str) -> str:
     if not token:
         return ""
@@ -41,6 +46,7 @@ def decrypt(token: str) -> str:
             "a stored credential cannot be decrypted with CONNECTION_ENCRYPTION_KEYS") from exc
 
 
+@sensitive_variables()
 def rotate(token: str) -> str:
     """Re-encrypt under the newest key; a token already under it is re-encrypted too."""
     if not token:

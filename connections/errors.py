@@ -30,6 +30,11 @@ class NotAuthenticated(ServiceError):
     code = "not_authenticated"
 
 
+class Forbidden(ServiceError):
+    status = 403
+    code = "permission_denied"
+
+
 class NotFound(ServiceError):
     status = 404
     code = "not_found"

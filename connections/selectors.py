@@ -1,4 +1,10 @@
-"""Reads: every query scoped to the caller (staff see all)."""
+"""Reads: every query scoped to the caller (staff see all).
+
+Staff read every owner's connections but change only their own: the ``_for_write``
+lookups answer another owner's connection with a 403 permission_denied (staff can see it,
+so a 404 would be untrue; an outsider, who cannot, still gets the 404). Acting for another
+owner happens in the admin, where the sync log names the staff member.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from connections.errors import NotFound
+from connections.errors import Forbidden, NotFound
 from connections.models import ExchangeConnection, HealthCheck
 
 LIST_FILTERS = ("exchange", "api_type", "environment", "is_active", "enabled")
@@ -40,6 +46,34 @@ def connection_get(*, user: AbstractBaseUser, connection_id: object) -> Exchange
     if connection is None:
         raise NotFound("connection not found")
     return connection
+
+
+STAFF_WRITE_REFUSAL = ("staff read every owner's connections but change only their own; "
+                       "act for the owner in the admin")
+
+
+def connection_get_for_write(*, user: AbstractBaseUser,
+                             connection_id: object) -> ExchangeConnection:
+    """A connection the caller may change, test, trade on or delete: their own."""
+    connection = connection_get(user=user, connection_id=connection_id)
+    if connection.owner_id != user.pk:
+        raise Forbidden(STAFF_WRITE_REFUSAL)
+    return connection
+
+
+def connection_owner_ids(*, user: AbstractBaseUser, connection_ids: list[str]
+                         ) -> dict[str, object]:
+    """Visible connection id -> owner id, for the ids given (malformed ones left out)."""
+    parsed = [value for value in connection_ids if _is_uuid(value)]
+    rows = connections_visible_to(user).filter(pk__in=parsed).values_list("pk", "owner_id")
+    return {str(pk): owner_id for pk, owner_id in rows}
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
 
 
 def connection_counts(*, user: AbstractBaseUser) -> dict[str, Any]:

@@ -14,9 +14,10 @@ from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES
 
 
 def _choice(values: tuple[str, ...], **kwargs: Any) -> serializers.ChoiceField:
+    # the message names the choices, not the value given: a connection body carries
+    # secrets, and an error never echoes what was sent
     return serializers.ChoiceField(
-        choices=values,
-        error_messages={"invalid_choice": f"\"{{input}}\" is not one of {', '.join(values)}"},
+        choices=values, error_messages={"invalid_choice": f"not one of {', '.join(values)}"},
         **kwargs)
 
 

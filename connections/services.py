@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
+from django.views.decorators.debug import sensitive_variables
 
 from connections import crypto
 from connections.errors import Conflict, ValidationFailed
@@ -66,6 +67,15 @@ def sync_log_write(*, connection_id: object, action: str, actor: str,
                                             actor=actor, data=data or {})
 
 
+def _audit(connection: ExchangeConnection, actor: AbstractBaseUser | None,
+           data: dict[str, Any]) -> dict[str, Any]:
+    """Sync-log data; a staff member acting for another owner (in the admin) is the row's
+    actor, and the owner is named beside as ``forOwner``."""
+    if actor is not None and actor.pk and actor.pk != connection.owner_id:
+        return {**data, "forOwner": connection.owner.get_username()}
+    return data
+
+
 def _field_error(field: str, message: str, *, code: str | None = None) -> ValidationFailed:
     return ValidationFailed(message, code=code, fields={API_NAMES.get(field, field): [message]})
 
@@ -92,6 +102,7 @@ def _check_capabilities(*, exchange: str, api_type: str, environment: str) -> No
                            code="environment_not_supported")
 
 
+@sensitive_variables()
 def _check_credentials(*, exchange: str, environment: str, values: dict[str, Any],
                        creating: bool) -> None:
     given = [name for name in SECRET_FIELDS if values.get(name)]
@@ -136,6 +147,7 @@ def _check_urls(*, exchange: str, environment: str, urls: dict[str, Any]) -> Non
             raise _field_error(name, str(exc)) from None
 
 
+@sensitive_variables()
 def _set_credentials(connection: ExchangeConnection, *, api_key: str, api_secret: str,
                      passphrase: str) -> None:
     connection.api_key_encrypted = crypto.encrypt(api_key)
@@ -144,6 +156,7 @@ def _set_credentials(connection: ExchangeConnection, *, api_key: str, api_secret
     connection.api_key_last4 = api_key[-4:]
 
 
+@sensitive_variables()
 def _provision_paper(connection: ExchangeConnection) -> None:
     """Generate credentials and upsert the paper account before anything is saved."""
     credentials = paper_credentials_generate(exchange=connection.exchange)
@@ -152,6 +165,7 @@ def _provision_paper(connection: ExchangeConnection) -> None:
                      api_secret=credentials.api_secret, passphrase=credentials.passphrase)
 
 
+@sensitive_variables()
 def paper_account_resync(*, connection: ExchangeConnection) -> None:
     """Upsert a paper connection's account again (after the paper exchange lost it)."""
     credentials = connection_credentials(connection=connection)
@@ -160,13 +174,24 @@ def paper_account_resync(*, connection: ExchangeConnection) -> None:
         passphrase=credentials["passphrase"]))
 
 
-def connection_credentials(*, connection: ExchangeConnection) -> dict[str, str]:
+class PlainCredentials(dict[str, str]):
+    """Decrypted credentials: a dict whose repr (in a log line, a traceback, a debugger)
+    shows the key's last 4 characters and nothing of the secret or passphrase."""
+
+    def __repr__(self) -> str:
+        return f"PlainCredentials(api_key='…{self.get('api_key', '')[-4:]}')"
+
+    __str__ = __repr__
+
+
+@sensitive_variables()
+def connection_credentials(*, connection: ExchangeConnection) -> PlainCredentials:
     """Decrypted credentials, for building a connector only. Never log or return them."""
-    return {
-        "api_key": crypto.decrypt(connection.api_key_encrypted),
-        "api_secret": crypto.decrypt(connection.api_secret_encrypted),
-        "passphrase": crypto.decrypt(connection.passphrase_encrypted),
-    }
+    return PlainCredentials(
+        api_key=crypto.decrypt(connection.api_key_encrypted),
+        api_secret=crypto.decrypt(connection.api_secret_encrypted),
+        passphrase=crypto.decrypt(connection.passphrase_encrypted),
+    )
 
 
 def _check_volume_factors(values: dict[str, Any]) -> None:
@@ -179,6 +204,7 @@ def _changed_names(names: Iterable[str]) -> list[str]:
     return sorted(API_NAMES.get(name, name) for name in names)
 
 
+@sensitive_variables()
 def connection_validate_new(*, values: dict[str, Any]) -> None:
     """Every rule a new connection must meet, without writing (the admin form uses it)."""
     exchange, api_type = values.get("exchange", ""), values.get("api_type", "")
@@ -190,6 +216,7 @@ def connection_validate_new(*, values: dict[str, Any]) -> None:
     _check_volume_factors(values)
 
 
+@sensitive_variables()
 def connection_create(*, owner: AbstractBaseUser, actor: AbstractBaseUser | None,
                       values: dict[str, Any]) -> ExchangeConnection:
     connection_validate_new(values=values)
@@ -210,11 +237,13 @@ def connection_create(*, owner: AbstractBaseUser, actor: AbstractBaseUser | None
             connection=connection, **{name: values[name] for name in STATE_FIELDS
                                       if name in values})
         sync_log_write(connection_id=connection.pk, action="created", actor=actor_name(actor),
-                       data={"fields": _changed_names(values), "exchange": exchange,
-                             "apiType": api_type, "environment": environment})
+                       data=_audit(connection, actor, {
+                           "fields": _changed_names(values), "exchange": exchange,
+                           "apiType": api_type, "environment": environment}))
     return connection
 
 
+@sensitive_variables()
 def connection_update(*, connection: ExchangeConnection, actor: AbstractBaseUser | None,
                       values: dict[str, Any]) -> ExchangeConnection:
     if "exchange" in values and values["exchange"] != connection.exchange:
@@ -258,7 +287,7 @@ def connection_update(*, connection: ExchangeConnection, actor: AbstractBaseUser
         if state_values:
             ConnectionState.objects.filter(connection=connection).update(**state_values)
         sync_log_write(connection_id=connection.pk, action="updated", actor=actor_name(actor),
-                       data={"fields": _changed_names(values)})
+                       data=_audit(connection, actor, {"fields": _changed_names(values)}))
     connection.refresh_from_db()
     return connection
 
@@ -282,7 +311,8 @@ def connection_delete(*, connection: ExchangeConnection,
             connection.delete()
             sync_log_write(connection_id=connection_id, action="deleted",
                            actor=actor_name(actor),
-                           data={"name": connection.name, "exchange": connection.exchange})
+                           data=_audit(connection, actor, {"name": connection.name,
+                                                           "exchange": connection.exchange}))
     except ProtectedError:
         raise Conflict("this connection has orders; disable it instead",
                        code="connection_has_orders") from None
@@ -309,13 +339,15 @@ def connection_activate(*, connection: ExchangeConnection,
             ExchangeConnection.objects.filter(pk=connection.pk).update(is_active=True)
             sync_log_write(connection_id=connection.pk, action="activated",
                            actor=actor_name(actor),
-                           data={"deactivated": [str(pk) for pk in previous]})
+                           data=_audit(connection, actor,
+                                       {"deactivated": [str(pk) for pk in previous]}))
     except IntegrityError:
         raise Conflict("another activation for this owner won; try again") from None
     connection.refresh_from_db()
     return connection
 
 
+@sensitive_variables()
 def connection_credentials_rotate() -> int:
     """Re-encrypt every connection's credentials under the newest key; returns the count."""
     count = 0
@@ -332,6 +364,7 @@ def connection_credentials_rotate() -> int:
     return count
 
 
+@sensitive_variables()
 def connection_connector(*, connection: ExchangeConnection,
                          throttle: Throttle | None = None, max_wait: float = 1.0) -> Connector:
     """The one place a connection becomes a ready connector: decrypted credentials, the

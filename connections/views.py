@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, logout
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from connections import batches, health, selectors, services
+from connections import auth, batches, health, selectors, services
 from connections.errors import NotAuthenticated
 from connections.models import ExchangeConnection
 from connections.serializers import (
@@ -36,6 +37,8 @@ from connections.serializers import (
 )
 
 BATCH_SYNC_WAIT_SECONDS = 30
+# request fields that carry secrets: masked in Django's error reports (POST parameters)
+SECRET_PARAMETERS = ("apiKey", "apiSecret", "passphrase")
 
 FILTER_PARAMS = [
     OpenApiParameter("exchange", str, required=False),
@@ -46,9 +49,15 @@ FILTER_PARAMS = [
 ]
 
 
+@method_decorator(sensitive_post_parameters(*SECRET_PARAMETERS), name="dispatch")
 class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
                         mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
                         mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Owners read and write their connections. Staff read every owner's, but every write
+    (PATCH, DELETE, activate, test, batch-test) takes only their own: another owner's
+    connection is a 403 permission_denied there (``_owned_object``), since staff can see
+    it; acting for an owner happens in the admin, audited in the sync log."""
+
     serializer_class = ConnectionOut
     queryset = ExchangeConnection.objects.none()
     lookup_value_regex = "[^/]+"
@@ -60,6 +69,10 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
     def get_object(self) -> ExchangeConnection:
         return selectors.connection_get(user=self.request.user,
                                         connection_id=self.kwargs["pk"])
+
+    def _owned_object(self) -> ExchangeConnection:
+        return selectors.connection_get_for_write(user=self.request.user,
+                                                  connection_id=self.kwargs["pk"])
 
     def _render(self, connection: ExchangeConnection, *, code: int = 200) -> Response:
         return Response({"success": True, "connection": ConnectionOut(connection).data},
@@ -79,6 +92,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         })
 
     @extend_schema(request=ConnectionWrite, responses={201: ConnectionEnvelope})
+    @sensitive_variables()
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         payload = ConnectionWrite(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -91,8 +105,9 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         return self._render(self.get_object())
 
     @extend_schema(request=ConnectionWrite, responses=ConnectionEnvelope)
+    @sensitive_variables()
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        connection = self.get_object()
+        connection = self._owned_object()
         payload = ConnectionWrite(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
         connection = services.connection_update(connection=connection, actor=request.user,
@@ -104,13 +119,13 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
 
     @extend_schema(responses=SuccessOut)
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.connection_delete(connection=self.get_object(), actor=request.user)
+        services.connection_delete(connection=self._owned_object(), actor=request.user)
         return Response({"success": True})
 
     @extend_schema(request=None, responses=ConnectionEnvelope)
     @action(detail=True, methods=["post"])
     def activate(self, request: Request, pk: str | None = None) -> Response:
-        connection = services.connection_activate(connection=self.get_object(),
+        connection = services.connection_activate(connection=self._owned_object(),
                                                   actor=request.user)
         return self._render(connection)
 
@@ -118,7 +133,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
     @action(detail=True, methods=["post"])
     def test(self, request: Request, pk: str | None = None) -> Response:
         """Always a fresh test, run now, recorded in the health history."""
-        result = health.connection_check(connection=self.get_object(), kind="test")
+        result = health.connection_check(connection=self._owned_object(), kind="test")
         return Response({"success": True, "result": result})
 
     @extend_schema(responses=inline_serializer("BalancesOut", {
@@ -173,21 +188,36 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
                          **batches.batch_status(user=request.user, batch_id=batch_id)})
 
 
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class TokenView(APIView):
-    """POST {username, password} -> {success, token}."""
+    """POST {username, password} -> {success, token}. Throttled per username and per
+    client address (429 throttled with Retry-After)."""
 
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
+    throttle_classes = auth.LOGIN_THROTTLES
 
     @extend_schema(request=TokenIn, responses=TokenOut)
+    @sensitive_variables()
     def post(self, request: Request) -> Response:
         payload = TokenIn(data=request.data)
         payload.is_valid(raise_exception=True)
         user = authenticate(request=request._request, **payload.validated_data)
         if user is None or not user.is_active:
             raise NotAuthenticated("unable to log in with these credentials")
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"success": True, "token": token.key})
+        return Response({"success": True, "token": auth.token_issue(user=user).key})
+
+
+class LogoutView(APIView):
+    """POST: the caller's token is revoked (every client using it must log in again); a
+    session login ends too. 401 without authentication."""
+
+    @extend_schema(request=None, responses=SuccessOut)
+    def post(self, request: Request) -> Response:
+        auth.token_revoke(user=request.user)
+        if request.auth is None:  # authenticated by session, not by token
+            logout(request._request)
+        return Response({"success": True})
 
 
 class SystemStatusView(APIView):

@@ -1,4 +1,5 @@
-"""Reads on orders, scoped to the caller (staff see all)."""
+"""Reads on orders, scoped to the caller (staff see all; they cancel only their own, see
+``order_get_for_write``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from connections.errors import NotFound
+from connections.errors import Forbidden, NotFound
 from connections.models import ExchangeConnection
 from orders.models import TERMINAL, Order
 
@@ -37,6 +38,16 @@ def order_get(*, user: AbstractBaseUser, order_id: object) -> Order:
     order = orders_visible_to(user).filter(pk=parsed).first()
     if order is None:
         raise NotFound("order not found")
+    return order
+
+
+def order_get_for_write(*, user: AbstractBaseUser, order_id: object) -> Order:
+    """An order the caller may cancel: their own. Another owner's is a 403 for staff (who
+    can see it) and a 404 for everyone else; acting for an owner happens in the admin."""
+    order = order_get(user=user, order_id=order_id)
+    if order.owner_id != user.pk:
+        raise Forbidden("staff read every owner's orders but cancel only their own; act for "
+                        "the owner in the admin")
     return order
 
 

@@ -8,12 +8,27 @@ from typing import Any
 from rest_framework import serializers
 
 from config.api import StrictBooleanField, StrictCharField, StrictDecimalField, StrictSerializer
+from exchanges.errors import InvalidRequest
+from exchanges.symbols import parse_symbol
 from orders.models import SIDES, STATUSES, TIME_IN_FORCE, TYPES, Order
 
 
 def _decimal(**kwargs: Any) -> serializers.DecimalField:
     return serializers.DecimalField(max_digits=36, decimal_places=18, normalize_output=True,
                                     **kwargs)
+
+
+# The deepest page a list may ask for: far past any desk's history, far below the
+# database's bigint (an offset of 1e20 would be a DataError, a 500).
+MAX_OFFSET = 1_000_000_000
+
+
+def symbol_checked(value: str) -> str:
+    """A ccxt-style symbol (BTC/USDT, BTC/USDT:USDT), normalised; else a 400."""
+    try:
+        return parse_symbol(value).symbol
+    except InvalidRequest as exc:
+        raise serializers.ValidationError(exc.message) from None
 
 
 class StrictUUIDField(serializers.UUIDField):
@@ -45,12 +60,7 @@ class OrderIn(StrictSerializer):
                                                  choices=("live", "preset"), required=False)
 
     def validate_symbol(self, value: str) -> str:
-        from exchanges.symbols import parse_symbol
-
-        try:
-            return parse_symbol(value).symbol
-        except Exception as exc:  # InvalidRequest with a clear message
-            raise serializers.ValidationError(str(exc)) from None
+        return symbol_checked(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["type"] == "limit" and attrs.get("price") is None:
@@ -72,12 +82,15 @@ class OrderFilters(StrictSerializer):
     status = serializers.ChoiceField(choices=STATUSES, required=False)
     symbol = StrictCharField(max_length=40, required=False)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=500)
-    offset = serializers.IntegerField(required=False, min_value=0)
+    offset = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET)
 
 
 class CancelAllIn(StrictSerializer):
     connectionId = StrictUUIDField(source="connection_id")
     symbol = StrictCharField(max_length=40, required=False)
+
+    def validate_symbol(self, value: str) -> str:
+        return symbol_checked(value)
 
 
 class OrderOut(serializers.ModelSerializer):

@@ -18,7 +18,7 @@ from connections.health import (
     connection_exchange_call,
 )
 from connections.models import ConnectionState, ExchangeConnection
-from connections.selectors import connection_get
+from connections.selectors import connection_get_for_write
 from connections.services import connection_connector
 from orders import prechecks
 from orders.locks import advisory_lock
@@ -60,7 +60,7 @@ def order_place(*, owner: AbstractBaseUser, values: dict[str, Any],
     if idempotency_key is not None and not IDEMPOTENCY_KEY.match(idempotency_key):
         raise ValidationFailed("Idempotency-Key must match ^[A-Za-z0-9_-]{1,64}$",
                                fields={"idempotencyKey": ["invalid"]})
-    connection = connection_get(user=owner, connection_id=values["connection_id"])
+    connection = connection_get_for_write(user=owner, connection_id=values["connection_id"])
     key = idempotency_key or values.get("client_order_id")
     if not key:
         return _place(owner=owner, connection=connection, values=values,
@@ -200,7 +200,7 @@ def order_cancel_all(*, owner: AbstractBaseUser, connection_id: object,
                      symbol: str | None) -> dict[str, int]:
     """The kill switch: every open order of the connection (optionally one symbol) is
     canceled here or on the exchange, and the exchange is told to cancel all."""
-    connection = connection_get(user=owner, connection_id=connection_id)
+    connection = connection_get_for_write(user=owner, connection_id=connection_id)
     orders = Order.objects.filter(connection=connection,
                                   status__in=prechecks.OPEN_STATUSES)
     if symbol:

@@ -26,6 +26,11 @@ DEFAULT_PAGE = 50
 
 class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.RetrieveModelMixin,
                    viewsets.GenericViewSet):
+    """Owners place, read and cancel their orders. Staff read every owner's, but placing
+    (on the connection named), cancel and cancel-all take only their own: another owner's
+    order or connection is a 403 permission_denied (staff can see it); acting for an
+    owner happens in the admin."""
+
     serializer_class = OrderOut
     queryset = Order.objects.none()
     lookup_value_regex = "[^/]+"
@@ -84,7 +89,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
     @extend_schema(request=None, responses={200: OrderEnvelope, 202: OrderEnvelope})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
-        order = selectors.order_get(user=request.user, order_id=pk)
+        order = selectors.order_get_for_write(user=request.user, order_id=pk)
         order = services.order_cancel(order=order, actor=request.user)
         code = 200 if order.status == "canceled" else 202
         return Response({"success": True, "order": OrderOut(order).data}, status=code)

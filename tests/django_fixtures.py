@@ -12,7 +12,8 @@ import requests
 
 @pytest.fixture(autouse=True)
 def clean_redis_state(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Every Django test starts with an empty limiter, batch, lock and cache state."""
+    """Every Django test starts with an empty limiter, batch, lock, throttle and cache
+    state."""
     if "django_db_setup" not in request.fixturenames and "db" not in request.fixturenames \
             and not request.node.get_closest_marker("django_db"):
         yield
@@ -20,7 +21,8 @@ def clean_redis_state(request: pytest.FixtureRequest) -> Iterator[None]:
     from connections.ratelimits import redis_client
 
     client = redis_client()
-    for pattern in ("ec:rl:*", "ec:batch*", "ec:lock:*", "ec:1:ec:instruments:*"):
+    for pattern in ("ec:rl:*", "ec:batch*", "ec:lock:*", "ec:1:ec:instruments:*",
+                    "ec:1:throttle_*"):
         for key in client.scan_iter(pattern):
             client.delete(key)
     yield

@@ -1,6 +1,7 @@
 """The demo for `make run`: an admin user and one paper connection per exchange.
 
-Safe to run again. ``--paper`` adds the paper connections, waiting up to ``--wait`` seconds
+Development only: refused when DEMO_SEED_ENABLED is off, always in production. Safe to run
+again. ``--paper`` adds the paper connections, waiting up to ``--wait`` seconds
 for the paper exchange to answer (the Procfile's web process runs it once the stack is up).
 """
 
@@ -12,7 +13,7 @@ from typing import Any
 import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from connections.errors import ServiceError
 from connections.models import ExchangeConnection
@@ -47,6 +48,10 @@ class Command(BaseCommand):
                             help="seconds to wait for the paper exchange")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PRODUCTION or not settings.DEMO_SEED_ENABLED:
+            raise CommandError("the demo seed is off (DEMO_SEED_ENABLED=0, or DJANGO_ENV="
+                               "production): it would create an admin with a published "
+                               "password")
         user_model = get_user_model()
         user, created = user_model.objects.get_or_create(
             username=DEMO_USERNAME, defaults={"is_staff": True, "is_superuser": True})
