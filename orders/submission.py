@@ -446,7 +446,6 @@ def order_cancel_gave_up(*, order_id: object) -> None:
 def order_refresh(*, order_id: object, source: str) -> Outcome:
     """Bring an open order's state up to date from the exchange."""
     order = Order.objects.select_related("connection").get(pk=order_id)
-    Order.objects.filter(pk=order.pk).update(refreshed_at=timezone.now())
     if order.status not in ("open", "partially_filled"):
         return Outcome(order.status)
     connector = connection_connector(connection=order.connection)

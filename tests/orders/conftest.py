@@ -95,3 +95,17 @@ def settle_as_the_task_would(order_id: object, first: Any = None, *, runs: int =
             time.sleep(outcome.settle_in or 0.5)
         outcome = order_settle(order_id=order_id, source="task")
     return outcome
+
+
+def submit_as_the_task_would(order_id: object, *, runs: int = 10) -> Any:
+    """Run the submit service again after each outcome's ``retry_in`` (a wait for budget,
+    a read that failed), as the task's retries would. Returns the last outcome."""
+    from orders.submission import order_submit
+
+    outcome = order_submit(order_id=order_id)
+    for _ in range(runs):
+        if outcome.retry_in is None:
+            break
+        time.sleep(outcome.retry_in)
+        outcome = order_submit(order_id=order_id)
+    return outcome
