@@ -314,20 +314,22 @@ def _failure(exc: Exception, state: _CallState) -> TransportFailure:
                             timed_out=isinstance(exc, requests.exceptions.ReadTimeout))
 
 
+# most specific first: ConnectTimeout and SSLError are ConnectionErrors too
+_REASONS: tuple[tuple[type[Exception], str], ...] = (
+    (requests.exceptions.ConnectTimeout, "connect timeout"),
+    (requests.exceptions.ReadTimeout, "no answer within the timeout"),
+    (requests.exceptions.SSLError, "TLS failure"),
+    (requests.exceptions.ChunkedEncodingError, "the answer was cut off"),
+    (requests.exceptions.ContentDecodingError, "the answer could not be decompressed"),
+    (requests.exceptions.ConnectionError, "connection failed or lost"),
+)
+
+
 def _reason(exc: Exception) -> str:
     """A short, URL-free description: exception messages carry the signed query string."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return "connect timeout"
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return "no answer within the timeout"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS failure"
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return "the answer was cut off"
-    if isinstance(exc, requests.exceptions.ContentDecodingError):
-        return "the answer could not be decompressed"
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return "connection failed or lost"
+    for kind, reason in _REASONS:
+        if isinstance(exc, kind):
+            return reason
     if isinstance(exc, requests.exceptions.RequestException):
         return type(exc).__name__
     return f"unexpected {type(exc).__name__}"
