@@ -252,6 +252,7 @@ def main() -> None:
                                                    if o.connection.exchange == exchange],
                                         stats[exchange]) for exchange, _ in EXCHANGES]
         all_times = [t for t in (settle_seconds(o) for o in rows) if t is not None]
+        print_suspects(rows, stats)
         attempts = Counter(o.attempts for o in rows)
         clean_user_orders("chaos_orders")
         bench_user("chaos_orders")
@@ -282,6 +283,19 @@ def main() -> None:
         + "\n```")
     write_results("chaos_orders", body)
     print(body)
+
+
+def print_suspects(rows: list, stats: dict) -> None:
+    """The trail of every order that is lost, duplicated or unknown though stored."""
+    for order in rows:
+        held = stats[order.connection.exchange]["ordersByClientId"].get(order.client_order_id, 0)
+        if held > 1 or (held == 0 and order.status in PLACED) or (
+                held and order.status == "unknown"):
+            print("suspect:", order.connection.exchange, order.client_order_id, order.status,
+                  f"held {held}", order.attempts, order.flag_reason)
+            for event in order.events.all():
+                print(f"    {event.created_at:%H:%M:%S.%f} {event.from_status} -> "
+                      f"{event.to_status} ({event.source}) {event.data}")
 
 
 def run_chaos(placer: Placer, workers: list, worker_env: dict[str, str],

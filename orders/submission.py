@@ -46,6 +46,8 @@ MATCH_WINDOW_MS = 10_000
 READ_BACK_SECONDS = 1.0
 UNKNOWN_FLAG_AFTER = timedelta(minutes=10)
 WAITING_FOR_BUDGET = "waiting for rate budget"
+# a generous upper bound of the time between computing the bound and signing
+UNSIGNED_BOUND_SLACK_MS = 30_000
 # a lookup that failed this way tells nothing about the order
 UNREACHABLE = (errors.NetworkError, errors.RateLimited, errors.ExchangeUnavailable,
                errors.OrderOutcomeUnknown)
@@ -171,9 +173,15 @@ def _send(order: Order, connector: Connector, *, source: str) -> Outcome:
         order_transition(order_id=order.pk, to_status="canceled", source=source,
                          data={"reason": reason})
         return Outcome("canceled")
-    Order.objects.filter(pk=order.pk).update(attempts=F("attempts") + 1,
-                                             last_sent_at=timezone.now(), missed_at=None)
+    # Until the request is signed, its deadline can only be bounded from above; a worker
+    # that dies before signing sent nothing, and the bound still lets the order be proven
+    # lost. At signing the exact deadline replaces it, before any byte leaves.
+    bound = connector.send_deadline_bound_ms(slack_ms=UNSIGNED_BOUND_SLACK_MS)
+    Order.objects.filter(pk=order.pk).update(attempts=F("attempts") + 1, missed_at=None,
+                                             last_sent_at=timezone.now(),
+                                             submit_deadline_ms=bound)
     order.attempts += 1
+    order.submit_deadline_ms = bound
     recorder = _DeadlineRecorder(order)
     connector.before_write = recorder
     try:
@@ -359,8 +367,8 @@ def _lookup(order: Order, connector: Connector) -> ExchangeOrder | None:
 
 def _match(order: Order, connector: Connector) -> ExchangeOrder | None:
     """Symbol, side, quantity, price and time within MATCH_WINDOW_MS; a candidate carrying
-    another client id is not ours. Two candidates are flagged for an operator rather than
-    guessed."""
+    another client id is not ours. Two candidates, or another unsettled order of ours that
+    the same candidate would match, are flagged for an operator rather than guessed."""
     sent_ms = int((order.last_sent_at or order.created_at).timestamp() * 1000)
     seen: dict[str, ExchangeOrder] = {}
     for candidate in [*connector.open_orders(order.symbol),
@@ -370,10 +378,30 @@ def _match(order: Order, connector: Connector) -> ExchangeOrder | None:
         ).exclude(pk=order.pk).exists():
             seen[candidate.exchange_order_id] = candidate
     if len(seen) > 1:
-        Order.objects.filter(pk=order.pk).update(
-            flagged=True, flag_reason=f"{len(seen)} exchange orders match; pick one")
-        return None
+        return _flag_ambiguous(order, f"{len(seen)} exchange orders match; pick one")
+    if seen and _rivals(order):
+        return _flag_ambiguous(order, "another unsettled order matches the same exchange "
+                                      "order; pick one")
     return next(iter(seen.values()), None)
+
+
+def _rivals(order: Order) -> bool:
+    """Other orders of ours, still unsettled, that look the same on the exchange."""
+    window = timedelta(milliseconds=MATCH_WINDOW_MS * 2)
+    sent = order.last_sent_at or order.created_at
+    rivals = Order.objects.filter(
+        connection=order.connection, symbol=order.symbol, side=order.side,
+        quantity=order.quantity, type=order.type, status__in=("submitting", "unknown"),
+        exchange_order_id="", last_sent_at__range=(sent - window, sent + window),
+    ).exclude(pk=order.pk)
+    if order.type == "limit":
+        rivals = rivals.filter(price=order.price)
+    return rivals.exists()
+
+
+def _flag_ambiguous(order: Order, reason: str) -> None:
+    Order.objects.filter(pk=order.pk).update(flagged=True, flag_reason=reason)
+    return None
 
 
 def _matches(order: Order, candidate: ExchangeOrder, sent_ms: int) -> bool:

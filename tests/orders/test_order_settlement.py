@@ -144,3 +144,29 @@ def test_a_pionex_closed_order_below_its_size_maps_as_section_9_says(
                            status="filled", side="buy", type=order_type, quantity=Decimal("1"),
                            filled_quantity=Decimal("1"), raw_status="CLOSED")
     assert closed_status(order, filled) == "filled"
+
+
+def test_an_exchange_order_two_unsettled_rows_could_claim_is_flagged_not_guessed(
+        make_connection, paper):
+    """OrangeX echoes no client id: one resting order on the exchange, two unknown rows that
+    look the same. Neither takes it until an operator (or the other row settling) decides."""
+    from connections.services import connection_connector
+    from exchanges.base import OrderRequest
+
+    connection = make_connection("orangex", "perpetual_futures")
+    first = interrupted_order(connection, deadline_ms=None)
+    second = interrupted_order(connection, deadline_ms=None)
+    Order.objects.filter(pk__in=[first.pk, second.pk]).update(
+        status="unknown", last_sent_at=timezone.now())
+    connection_connector(connection=connection).place_order(OrderRequest(
+        symbol=first.symbol, side="buy", type="limit", quantity=first.quantity,
+        price=first.price, client_order_id=first.client_order_id))
+
+    assert order_settle(order_id=first.pk, source="reconcile").status == "unknown"
+    first.refresh_from_db()
+    assert first.flagged and "another unsettled order" in first.flag_reason
+    assert not first.exchange_order_id
+
+    Order.objects.filter(pk=second.pk).update(status="failed")  # settled by an operator
+    # the lookups may wait for OrangeX's small budget: settle as the task would
+    assert settle_as_the_task_would(first.pk).status == "open"
