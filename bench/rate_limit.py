@@ -42,7 +42,7 @@ from bench.common import (
 from exchanges.ratelimit import WINDOW_MARGIN_MS
 
 EXCHANGE = "binance"
-# The DESIGN.md section 6 defaults, stated explicitly so the paper exchange and every
+# The exchanges/limits.py defaults, stated explicitly so the paper exchange and every
 # process agree even if the table changes: over 20 s the per-second budget binds
 # (10 x 20 = 200 < 1200 x 1).
 LIMITS = {"per_second": 10, "per_minute": 1200, "concurrent": 10}

@@ -167,7 +167,7 @@ def connection_check(*, connection: ExchangeConnection, kind: str = "test",
                      attempts: int = 1, backoff_seconds: float = 0.25,
                      max_wait: float = 1.0) -> dict[str, Any]:
     """Test (or heartbeat) one connection through the circuit; record and return the
-    TestResult of DESIGN.md section 8. With ``attempts`` > 1, retryable failures (never an
+    TestResult of docs/api.md. With ``attempts`` > 1, retryable failures (never an
     auth or request error) are tried again with exponential backoff; only the final
     outcome is recorded. ``max_wait`` is how long a request may wait for the exchange's
     budget before the check gives up with Throttled."""

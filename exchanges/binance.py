@@ -1,5 +1,5 @@
 """Binance: Spot (``/api/v3`` on api.binance.com) and USD-M futures (``/fapi`` on
-fapi.binance.com), from /work/shared/exchanges/binance.md.
+fapi.binance.com), facts: docs/exchanges/binance.md.
 
 Signed requests carry ``recvWindow`` and ``timestamp`` as ordinary parameters plus
 ``signature`` = hex HMAC-SHA256(secret, queryString + body). Errors are a 4xx/5xx with
@@ -526,7 +526,7 @@ ERROR_TABLE = BinanceErrorTable(
 # least 2 minutes whatever the code says.
 HTTP_PAUSE_SECONDS = {418: 120.0, 429: 60.0}
 BAN_STATUS = 418
-# On a write these mean the order may exist (DESIGN.md section 5).
+# On a write these mean the order may exist (docs/orders.md).
 STATUS_UNKNOWN_CODES = frozenset({"-1006", "-1007"})
 USED_WEIGHT_HEADER = re.compile(r"^x-mbx-used-weight-(\d+)([smhd])$", re.IGNORECASE)
 INTERVAL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -1,6 +1,6 @@
 """BingX: spot and USDT-M perpetual swaps, one REST host, HMAC-SHA256 query-string signing.
 
-Facts: shared/exchanges/bingx.md. Every private call carries ``timestamp`` + ``recvWindow``;
+Facts: docs/exchanges/bingx.md. Every private call carries ``timestamp`` + ``recvWindow``;
 the parameters are sorted a-z, signed as ``k=v&...`` over the raw values and sent in the
 query string (GET, POST and DELETE alike, empty body), with ``signature`` last and the key in
 ``X-BX-APIKEY``. Responses are ``{code, msg, data}``; ``code`` 0 means success even though

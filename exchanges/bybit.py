@@ -1,6 +1,6 @@
 """Bybit v5: one REST host for every product, chosen per request with ``category``.
 
-Facts: /work/shared/exchanges/bybit.md. Private calls carry ``X-BAPI-*`` headers signed with
+Facts: docs/exchanges/bybit.md. Private calls carry ``X-BAPI-*`` headers signed with
 lower-case hex HMAC-SHA256 of ``timestamp + apiKey + recvWindow + (query | body)``; every
 answer is ``{retCode, retMsg, result, retExtInfo, time}`` with HTTP 200 even for business
 errors. Place and cancel are acknowledged asynchronously, so the order's state is read back

@@ -1,6 +1,6 @@
 """What each exchange offers: api types, transports and environments.
 
-Sources: DESIGN.md section 5 and the facts files. Used to validate connections (an api type
+Sources: the facts files, docs/exchanges/. Used to validate connections (an api type
 or environment the exchange lacks is refused with a message naming what it offers).
 """
 

@@ -1,4 +1,4 @@
-"""The rate-limit table of DESIGN.md section 6: budgets shared by everything behind one IP.
+"""The rate-limit table (docs/architecture.md): budgets shared by everything behind one IP.
 
 Per exchange: request weight per second and per minute (simple requests weigh 1) and a
 concurrency cap. Each exchange module adds its per-endpoint weights (``Connector.weights``)

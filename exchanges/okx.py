@@ -1,6 +1,6 @@
 """OKX v5: spot, margin and USDT-margined perpetual swaps on one REST surface.
 
-Facts: /work/shared/exchanges/okx.md. The instrument is chosen by ``instId`` (``BTC-USDT``,
+Facts: docs/exchanges/okx.md. The instrument is chosen by ``instId`` (``BTC-USDT``,
 ``BTC-USDT-SWAP``) and the trade mode by ``tdMode``. Credentials are three values (key,
 secret, passphrase). Demo trading ("testnet") is the live host plus ``x-simulated-trading: 1``.
 Swaps count contracts: ``sz`` = base quantity / ``ctVal``. Answers are

@@ -5,7 +5,7 @@ Every call is ``POST <root>/api/v1<method>`` with ``{"jsonrpc":"2.0","id":n,"met
 ``Authorization: bearer <access_token>`` from ``/public/auth``; the token is cached (per REST
 root and key) until shortly before it expires. OrangeX has no testnet, no recvWindow (so no
 request deadline), no server-time method (the envelope's ``usOut`` is the clock) and no
-lookup by client order id. Facts: the project's exchanges/orangex.md.
+lookup by client order id. Facts: docs/exchanges/orangex.md.
 """
 
 from __future__ import annotations

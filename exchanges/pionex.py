@@ -1,6 +1,6 @@
 """Pionex: spot (``/api/v1``) and USDT perpetual futures, Beta (``/uapi/v1``), over REST.
 
-Facts: /work/shared/exchanges/pionex.md. One production host, no testnet. Private calls carry
+Facts: docs/exchanges/pionex.md. One production host, no testnet. Private calls carry
 ``PIONEX-KEY`` and a lowercase-hex HMAC-SHA256 in ``PIONEX-SIGNATURE`` over
 ``METHOD + path + "?" + sorted query (with timestamp)`` plus the exact JSON body; the
 ``timestamp`` (ms) is valid for +-20 s. Envelope ``{result, data | code+message, timestamp}``
@@ -255,7 +255,7 @@ def _order_status(raw: Mapping[str, Any], size: Decimal | None, filled: Decimal,
     amount = decimal_or_none(raw.get("amount"))   # a spot market buy, sized in quote
     if amount and filled_amount >= amount * (1 - MARKET_BUY_FILL_TOLERANCE):
         return "filled"
-    # CLOSED below its size: Pionex cannot say why. DESIGN.md section 9 makes it expired
+    # CLOSED below its size: Pionex cannot say why. docs/orders.md makes it expired
     # for IOC, canceled when we asked, else rejected; only the order service knows whether
     # we asked, so the connector reports what it can tell, "canceled", and leaves the rest
     # to the caller. UNVERIFIED: futures async rejects also end CLOSED with no fill.

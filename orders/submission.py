@@ -79,7 +79,7 @@ def _request(order: Order) -> OrderRequest:
 def closed_status(order: Order, found: ExchangeOrder) -> str:
     """Pionex says only OPEN or CLOSED: a CLOSED order below its size is expired for IOC,
     FOK and market orders, canceled if we asked or if it had rested (an open order cannot
-    be rejected), else rejected (DESIGN.md section 9)."""
+    be rejected), else rejected (docs/orders.md)."""
     if found.raw_status != "CLOSED" or found.status == "filled":
         return found.status
     if order.type == "market" or order.time_in_force in ("IOC", "FOK"):

@@ -1,4 +1,4 @@
-"""The paper exchange's control API (DESIGN.md section 11), under ``/_paper/``.
+"""The paper exchange's control API (docs/architecture.md), under ``/_paper/``.
 
 Bad input is a 400 ``{"error": "..."}``; an unknown order a 404. Decimals go out as strings.
 Nothing here ever returns a secret or passphrase.

@@ -14,7 +14,7 @@ own. Each config has its own random generator, seeded by its ``seed``.
 
 In the order they act on a request:
 - ``latencyMs``: wait this long before anything else.
-- ``enforceRateLimits``: over the DESIGN.md section 6 budget (or the concurrency cap), the
+- ``enforceRateLimits``: over the exchanges/limits.py budget (or the concurrency cap), the
   adapter's ``rate_limited()`` answer with a whole-second Retry-After; nothing is served.
 - ``rateLimit429Rate`` / ``retryAfterSeconds``: the adapter's ``rate_limited()`` answer.
 - ``error5xxRate``: the adapter's ``server_error()`` answer; nothing is served.

@@ -3,8 +3,8 @@
 INTERFACE CONTRACT. The server mounts each adapter's routes under ``/<exchange>`` (so the
 adapter registers real paths such as ``/api/v3/order``) and wraps them in one gate
 middleware (``faults.py``) that, per exchange: counts requests, adds latency, answers 5xx
-and rate-limit faults with ``server_error()`` / ``rate_limited()``, enforces the DESIGN.md
-section 6 budget using ``request_weight()``, and breaks the answer of a request that applied
+and rate-limit faults with ``server_error()`` / ``rate_limited()``, enforces the exchanges/limits.py
+budget using ``request_weight()``, and breaks the answer of a request that applied
 something (drop, reset, truncate, HTML gateway page, stall; trickle for any answer).
 
 Each adapter declares ``write_routes``: every route, as ``"METHOD /path"`` (the key of the

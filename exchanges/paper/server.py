@@ -67,7 +67,7 @@ def build_app(engine: Engine, *, protocols: Iterable[type[Protocol]] | None = No
               limits: Mapping[str, ExchangeLimit] | None = None, walk: bool = False,
               walk_interval: float = WALK_INTERVAL_SECONDS) -> web.Application:
     """The whole paper exchange. ``protocols`` defaults to every adapter that exists;
-    ``limits`` to the DESIGN.md section 6 table with ``EXCHANGE_RATE_LIMITS`` applied."""
+    ``limits`` to the exchanges/limits.py table with ``EXCHANGE_RATE_LIMITS`` applied."""
     if protocols is None:
         protocols = load_protocols()
     if limits is None:

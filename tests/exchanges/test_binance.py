@@ -1,5 +1,5 @@
 """The Binance connector against exact payloads (field names and shapes of
-/work/shared/exchanges/binance.md), spot and USD-M futures."""
+docs/exchanges/binance.md), spot and USD-M futures."""
 
 from __future__ import annotations
 

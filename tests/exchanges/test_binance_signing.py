@@ -1,4 +1,4 @@
-"""Every signing vector of /work/shared/exchanges/binance.md, through ``binance.sign`` and
+"""Every signing vector of docs/exchanges/binance.md, through ``binance.sign`` and
 through the connector's request signing with the clock pinned to the vector's timestamp."""
 
 from __future__ import annotations

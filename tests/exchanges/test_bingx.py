@@ -1,4 +1,4 @@
-"""The BingX connector against exact BingX payloads (shared/exchanges/bingx.md), via responses."""
+"""The BingX connector against exact BingX payloads (docs/exchanges/bingx.md), via responses."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every BingX signing vector in shared/exchanges/bingx.md section 2."""
+"""Every BingX signing vector in docs/exchanges/bingx.md section 2."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every signing vector in /work/shared/exchanges/bybit.md, against exchanges.bybit.sign."""
+"""Every signing vector in docs/exchanges/bybit.md, against exchanges.bybit.sign."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The OKX connector against exact OKX v5 payloads (facts: exchanges/okx.md)."""
+"""The OKX connector against exact OKX v5 payloads (facts: docs/exchanges/okx.md)."""
 
 from __future__ import annotations
 

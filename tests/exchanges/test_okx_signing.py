@@ -1,4 +1,4 @@
-"""OKX signing vectors from the facts file (exchanges/okx.md section 2).
+"""OKX signing vectors from the facts file (docs/exchanges/okx.md section 2).
 
 OKX publishes no reproducible vector: the docs' example secret and example signatures do not
 belong together. The vectors below are derived from the documented algorithm and match the

@@ -1,4 +1,4 @@
-"""The OrangeX connector against exact JSON-RPC payloads (facts: exchanges/orangex.md).
+"""The OrangeX connector against exact JSON-RPC payloads (facts: docs/exchanges/orangex.md).
 
 Payload shapes follow the facts file; where it records no payload (order not found, the
 over-limit answer) the test says so and uses the most plausible JSON-RPC form.

@@ -1,5 +1,5 @@
 """Every connector against the running paper exchange with faults injected: the failure
-each fault causes must come out as the error class DESIGN.md section 5 promises.
+each fault causes must come out as the error class docs/orders.md promises.
 
 A connector whose module (or whose paper adapter) does not exist yet is skipped; once all
 six exist, all six run. Each connector first places and cancels one order without faults,

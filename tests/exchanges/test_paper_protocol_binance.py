@@ -1,7 +1,7 @@
 """The Binance paper adapter over real HTTP (aiohttp's TestServer on a real Engine).
 
 Requests here are signed by this file's own HMAC code, written from the facts file
-(exchanges/binance.md section 2): hex HMAC-SHA256(secret, query string + body).
+(docs/exchanges/binance.md section 2): hex HMAC-SHA256(secret, query string + body).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The BingX paper adapter over real HTTP (aiohttp test server) on a real Engine.
 
-The signing here is written from the facts file (exchanges/bingx.md section 2), not taken from
+The signing here is written from the facts file (docs/exchanges/bingx.md section 2), not taken from
 the adapter or the connector: lowercase hex HMAC-SHA256 over the parameters exactly as sent.
 """
 

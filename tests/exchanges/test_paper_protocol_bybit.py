@@ -23,7 +23,7 @@ from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 from exchanges.paper.engine import Engine
 from exchanges.paper.protocols.bybit import BybitProtocol
 
-# The facts' derived-vector credentials (bybit.md §2).
+# The facts' derived-vector credentials (docs/exchanges/bybit.md section 2).
 VECTOR_KEY = "XXXXXXXXXX"
 VECTOR_SECRET = "Y" * 36
 KEY = "paper-bybit-key-0001"

@@ -1,6 +1,6 @@
 """The OKX paper adapter over real HTTP (aiohttp TestServer) on a real Engine.
 
-Requests are signed here from /work/shared/exchanges/okx.md (Base64 HMAC-SHA256 of
+Requests are signed here from docs/exchanges/okx.md (Base64 HMAC-SHA256 of
 timestamp + METHOD + requestPath + body), proven first against the facts file's vectors.
 """
 

@@ -1,6 +1,6 @@
 """The OrangeX paper adapter over real HTTP (aiohttp test server) on a real Engine.
 
-The client side here is written from the facts file (/work/shared/exchanges/orangex.md),
+The client side here is written from the facts file (docs/exchanges/orangex.md),
 not from the adapter or from exchanges/orangex.py: JSON-RPC 2.0 bodies, /public/auth, the
 double-hex client_signature, ``Authorization: bearer <token>``.
 """

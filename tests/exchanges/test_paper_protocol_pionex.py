@@ -1,6 +1,6 @@
 """The Pionex paper adapter over real HTTP (aiohttp TestServer) on a real Engine.
 
-Requests are signed here from shared/exchanges/pionex.md section 2 (hex HMAC-SHA256 of
+Requests are signed here from docs/exchanges/pionex.md section 2 (hex HMAC-SHA256 of
 METHOD + path + "?" + sorted query + body), a signer proven first on the facts' vectors.
 """
 

@@ -1,4 +1,4 @@
-"""The wire faults of DESIGN.md section 11 on every exchange, against the running paper
+"""The paper faults of exchanges/README.md on every exchange, against the running paper
 exchange over real HTTP: what the client sees on the wire, and that the order was stored
 (or the cancel applied) exactly once.
 

@@ -1,4 +1,4 @@
-"""The Pionex connector against exact payloads (facts: /work/shared/exchanges/pionex.md)."""
+"""The Pionex connector against exact payloads (facts: docs/exchanges/pionex.md)."""
 
 from __future__ import annotations
 
@@ -162,7 +162,7 @@ class TestPionexContract(PionexHooks):
         (spot_order(), "open"),
         (spot_order(filledSize="0.0040", filledAmount="200.00"), "partially_filled"),
         (spot_order(status="CLOSED", filledSize="0.0100", filledAmount="500.00"), "filled"),
-        # CLOSED below size: Pionex cannot say why; we report canceled (DESIGN.md 9)
+        # CLOSED below size: Pionex cannot say why; we report canceled (docs/orders.md)
         (spot_order(status="CLOSED", filledSize="0.0040", filledAmount="200.00"), "canceled"),
         (spot_order(status="CLOSED"), "canceled"),
         (spot_order(status="CLOSED", IOC=True), "canceled"),

@@ -1,7 +1,7 @@
 """Binance on the paper exchange: Spot (``/api/v3``, ``/sapi/v1``) and USD-M futures
 (``/fapi/v1|v2|v3``), served under one ``/binance`` prefix.
 
-Written from the facts file (exchanges/binance.md) alone, never from ``exchanges/binance.py``:
+Written from the facts file (docs/exchanges/binance.md) alone, never from ``exchanges/binance.py``:
 the signature check here is independent of the connector's signing. Signed requests carry
 ``X-MBX-APIKEY``, ``timestamp`` (+ optional ``recvWindow``) and ``signature`` = hex
 HMAC-SHA256(secret, query string + body), in the query, the form body or split across both.

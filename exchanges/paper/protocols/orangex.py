@@ -1,6 +1,6 @@
 """OrangeX on the paper exchange: JSON-RPC 2.0 over HTTP with token auth.
 
-Written from /work/shared/exchanges/orangex.md only (never from exchanges/orangex.py).
+Written from docs/exchanges/orangex.md only (never from exchanges/orangex.py).
 Every call is ``POST /api/v1/<method>`` with ``{"jsonrpc":"2.0","id":..,"method":..,
 "params":{..}}`` (public methods also answer GET with query parameters). ``/public/auth``
 trades the key and secret (plain, or an HMAC signature hex-encoded twice) for a bearer token;

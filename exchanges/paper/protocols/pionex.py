@@ -1,6 +1,6 @@
 """Pionex on the paper exchange: spot under ``/api/v1``, USDT perpetuals under ``/uapi/v1``.
 
-Written from shared/exchanges/pionex.md (and, for response shapes it leaves out, Pionex's
+Written from docs/exchanges/pionex.md (and, for response shapes it leaves out, Pionex's
 own OpenAPI files it cites), never from exchanges/pionex.py. Private calls carry
 ``PIONEX-KEY`` and ``PIONEX-SIGNATURE`` = hex HMAC-SHA256 of ``METHOD + path + "?" +
 sorted raw query (with timestamp)`` followed by the exact body for POST and DELETE; the
