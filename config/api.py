@@ -9,6 +9,7 @@ rule, not the value.
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from decimal import Decimal
 from typing import Any
@@ -116,6 +117,15 @@ def status_error_body(status_code: int) -> dict[str, Any]:
     return error_body(code, message)
 
 
+def _retry_after_header(extra: dict[str, Any]) -> dict[str, str]:
+    """A refusal that says when to come back (throttled, circuit open) says it in the
+    standard header too, in whole seconds (at least 1)."""
+    retry_after = extra.get("retryAfter")
+    if not isinstance(retry_after, int | float) or retry_after != retry_after:
+        return {}
+    return {"Retry-After": str(max(1, math.ceil(min(float(retry_after), 86_400))))}
+
+
 def service_unavailable_response() -> Response:
     return Response(error_body("service_unavailable", "a database or Redis we depend on "
                                "refused the request; retry later"),
@@ -145,7 +155,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     _as_json(context)
     if isinstance(exc, ServiceError):
         return Response(error_body(exc.code, exc.message, exc.fields, **exc.extra),
-                        status=exc.status)
+                        status=exc.status, headers=_retry_after_header(exc.extra))
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

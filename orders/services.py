@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from connections.errors import Conflict, ValidationFailed
 from connections.health import (
@@ -20,11 +22,14 @@ from connections.health import (
 from connections.models import ConnectionState, ExchangeConnection
 from connections.selectors import connection_get_for_write
 from connections.services import connection_connector
+from exchanges.errors import NotSupported
 from orders import prechecks
 from orders.locks import advisory_lock
 from orders.models import Order, OrderEvent
 from orders.transitions import order_transition
 
+# the symbols a connection-wide cancel-all covers where the exchange needs one symbol a call
+CANCEL_ALL_LOOKBACK = timedelta(days=7)
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -193,7 +198,18 @@ def order_cancel_all_on_exchange(*, connection_id: object, symbol: str | None) -
     connection = ExchangeConnection.objects.filter(pk=connection_id).first()
     if connection is None:
         return 0
-    return connection_connector(connection=connection).cancel_all(symbol)
+    connector = connection_connector(connection=connection)
+    try:
+        return connector.cancel_all(symbol)
+    except NotSupported:
+        if symbol is not None:
+            raise
+    # some exchanges cancel only one symbol at a time (Pionex spot): every symbol this
+    # connection has traded lately, then
+    symbols = Order.objects.filter(
+        connection=connection, created_at__gte=timezone.now() - CANCEL_ALL_LOOKBACK
+    ).values_list("symbol", flat=True).distinct()
+    return sum(connector.cancel_all(each) for each in sorted(set(symbols)))
 
 
 def order_cancel_all(*, owner: AbstractBaseUser, connection_id: object,

@@ -62,3 +62,13 @@ def test_a_second_paper_url_is_its_own_destination_for_windows_and_pauses(owner,
     assert connection_check(connection=second)["success"] is True
     assert limiter.usage(second_host).paused_for_seconds == 0
     assert limiter.usage(second_host).weight_last_minute > 0
+
+
+def test_a_read_refused_for_a_spent_budget_says_when_to_come_back_in_the_header(
+        owner, owner_client, paper):
+    connection = paper_connection(owner, "paper bybit")
+    exchange_limiter("bybit").pause(7, destination=rest_destination(f"{paper}/bybit"))
+    response = owner_client.get(f"/api/settings/connections/{connection.pk}/balances")
+    assert response.status_code == 429, response.json()
+    assert response.json()["error"]["code"] == "throttled"
+    assert 1 <= int(response["Retry-After"]) <= 7
