@@ -253,6 +253,7 @@ def main() -> None:
                                         stats[exchange]) for exchange, _ in EXCHANGES]
         all_times = [t for t in (settle_seconds(o) for o in rows) if t is not None]
         print_suspects(rows, stats)
+        print_slowest(rows)
         attempts = Counter(o.attempts for o in rows)
         clean_user_orders("chaos_orders")
         bench_user("chaos_orders")
@@ -293,6 +294,18 @@ def print_suspects(rows: list, stats: dict) -> None:
                 held and order.status == "unknown"):
             print("suspect:", order.connection.exchange, order.client_order_id, order.status,
                   f"held {held}", order.attempts, order.flag_reason)
+            for event in order.events.all():
+                print(f"    {event.created_at:%H:%M:%S.%f} {event.from_status} -> "
+                      f"{event.to_status} ({event.source}) {event.data}")
+
+
+def print_slowest(rows: list, per_exchange: int = 2) -> None:
+    """The trail of the slowest orders of each exchange: where the seconds went."""
+    for exchange, _ in EXCHANGES:
+        timed = [(settle_seconds(o), o) for o in rows if o.connection.exchange == exchange]
+        for seconds, order in sorted((t for t in timed if t[0] is not None),
+                                     key=lambda t: -t[0])[:per_exchange]:
+            print(f"slow: {exchange} {seconds:.1f} s {order.status} attempts {order.attempts}")
             for event in order.events.all():
                 print(f"    {event.created_at:%H:%M:%S.%f} {event.from_status} -> "
                       f"{event.to_status} ({event.source}) {event.data}")
