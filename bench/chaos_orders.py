@@ -220,6 +220,9 @@ def main() -> None:
 
         with celery_workers(2, concurrency=16, env=worker_env) as workers:
             note("faults on, 2 workers up; placing")
+            supervisor = threading.Thread(target=supervise, daemon=True, args=(
+                workers, worker_env, note, stop))
+            supervisor.start()
             reconciler = threading.Thread(target=reconcile_forever, daemon=True)
             reconciler.start()
             chaos = threading.Thread(target=run_chaos, daemon=True, args=(
@@ -240,7 +243,6 @@ def main() -> None:
                     settled_at = time.monotonic()
                     note("every order settled (or flagged for an operator)")
                     break
-                replace_dead_workers(workers, worker_env, note)
                 time.sleep(1)
             stop.set()
             requests.delete(f"{paper_url}/_paper/faults", timeout=5)
@@ -334,6 +336,14 @@ def run_chaos(placer: Placer, workers: list, worker_env: dict[str, str],
             devstack.start_redis()
             note(f"Redis stopped and started (no persistence) at {progress:.0%} placed")
         time.sleep(0.2)
+
+
+def supervise(workers: list, worker_env: dict[str, str], note, stop: threading.Event) -> None:
+    """What a process supervisor does in production (compose's restart policy): a worker
+    that exited is started again. (Celery on the dev stack's Unix-socket Redis exits when
+    Redis restarts: kombu fails reconnecting over a socket URL.)"""
+    while not stop.wait(1):
+        replace_dead_workers(workers, worker_env, note)
 
 
 def replace_dead_workers(workers: list, worker_env: dict[str, str], note) -> None:

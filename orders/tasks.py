@@ -23,6 +23,7 @@ from connections.health import CircuitOpen
 # that, reconciliation re-enqueues the still-pending order
 MAX_SUBMIT_RETRIES = 100
 MAX_CANCEL_RETRIES = 8
+MAX_REFRESH_RETRIES = 4
 # the fast path settles an unknown order this many times, then leaves it to the minute
 # reconciliation
 FAST_SETTLE_RUNS = 20
@@ -34,7 +35,14 @@ def _countdown(seconds: float) -> float:
     return min(max(seconds, MIN_COUNTDOWN_SECONDS), MAX_COUNTDOWN_SECONDS)
 
 
-def _follow_up(order_id: str, outcome: Any, *, settle_run: int = 0) -> None:
+def _follow_up(order_id: str, outcome: Any, *, settle_run: int = 0,
+               resubmit: bool = False) -> None:
+    """Schedule what the outcome asks for. ``resubmit``: a run other than submit's own put
+    the order back to pending (a resend that met a wait for budget), so submit must come
+    back for it; submit itself retries instead."""
+    if resubmit and outcome.retry_in is not None:
+        submit_task.apply_async(args=[order_id], priority=0,
+                                countdown=_countdown(outcome.retry_in))
     if outcome.settle_in is not None and settle_run < FAST_SETTLE_RUNS:
         # later runs back off: a lookup that keeps failing is not hammered
         delay = outcome.settle_in * (1 + settle_run // 5)
@@ -67,15 +75,26 @@ def settle_task(order_id: str, run: int = 0) -> str:
         return "circuit open"
     if outcome.status == "busy" and run:
         outcome = type(outcome)("busy", settle_in=1.0)
-    _follow_up(order_id, outcome, settle_run=run if run else FAST_SETTLE_RUNS)
+    _follow_up(order_id, outcome, settle_run=run if run else FAST_SETTLE_RUNS, resubmit=True)
     return outcome.status
 
 
-@shared_task(name="orders.refresh", acks_late=True)
-def refresh_task(order_id: str) -> str:
+@shared_task(name="orders.refresh", bind=True, acks_late=True, max_retries=MAX_REFRESH_RETRIES)
+def refresh_task(self: Any, order_id: str) -> str:
+    """A read: one the exchange could not answer is tried again a few times with backoff
+    (the read-back of a market order should not wait for reconciliation's next turn)."""
+    from exchanges import errors
     from orders.submission import order_refresh
 
-    outcome = order_refresh(order_id=order_id, source="reconcile")
+    try:
+        outcome = order_refresh(order_id=order_id, source="reconcile")
+    except errors.ExchangeError as exc:
+        if not exc.retryable and not isinstance(exc, errors.OrderOutcomeUnknown):
+            raise
+        if self.request.retries >= MAX_REFRESH_RETRIES:
+            return "not refreshed; reconciliation's next turn"
+        raise self.retry(countdown=_countdown(max(getattr(exc, "retry_after", 0),
+                                                  2.0 ** self.request.retries))) from None
     return outcome.status
 
 
