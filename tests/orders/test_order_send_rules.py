@@ -322,3 +322,20 @@ def test_a_connection_wide_cancel_all_reaches_exchanges_that_cancel_per_symbol(
     found = retried_on_budget(lambda: connector.get_order(
         "BTC/USDT", exchange_order_id=resting.exchange_order_id))
     assert found.status == "canceled"
+
+
+def test_a_resend_that_meets_a_wait_for_budget_goes_back_to_submit_not_to_reconciliation(
+        make_connection, paper, celery_worker):
+    from orders.tasks import settle_task
+
+    connection = make_connection("okx")
+    order = unknown_past_its_deadline(connection)
+    set_faults(paper, "okx", endpoint="writes", rateLimit429Rate=1.0, retryAfterSeconds=1)
+    try:
+        settle_task.apply_async(args=[str(order.pk)], kwargs={"run": 1})
+        wait_until(lambda: Order.objects.get(pk=order.pk).status == "pending")
+    finally:
+        clear_faults(paper)
+    # no reconciliation runs here: only the submit the settle handed it to can open it
+    assert wait_for_status(order.pk, ("open",), timeout=15).attempts == 2
+    assert paper_stats(paper, "okx")["ordersByClientId"][order.client_order_id] == 1
