@@ -29,6 +29,7 @@ from exchanges.limits import (
     Budget,
     Charge,
     UsageSignal,
+    Window,
     bounded_pause_seconds,
     retry_after_seconds,
 )
@@ -402,12 +403,12 @@ class Connector:
         ``rate_limits``; none by default."""
         return []
 
-    def account_window(self, charge: Charge) -> tuple[str, int] | None:
-        """(name, published limit) of the per-account window of this request's own
+    def account_window(self, charge: Charge) -> tuple[str, Window] | None:
+        """(name, published window) of the per-account window of this request's own
         endpoint (the one Bybit's and BingX's usage headers speak of), if declared."""
         for name, window in self.rate_limits.windows.items():
             if window.scope == "account" and window.endpoints and window.applies_to(charge):
-                return name, window.limit
+                return name, window
         return None
 
     def check_response(self, call: Call, response: Response) -> None:

@@ -679,7 +679,7 @@ class BinanceConnector(Connector):
                 seconds = int(match.group(2)) * INTERVAL_SECONDS[match.group(3).lower()]
                 kind = USAGE_KINDS[match.group(1).lower()]
                 signals.append(UsageSignal(window_name(charge.product, kind, seconds),
-                                           int(value)))
+                                           int(value), seconds))
         return signals
 
     def pause_seconds(self, response: Response, code: str | int | None) -> float:

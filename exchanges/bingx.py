@@ -505,7 +505,7 @@ class BingxConnector(Connector):
         if window is None or not remain.isdigit():
             return []
         name, published = window
-        return [UsageSignal(name, max(published - int(remain), 0),
+        return [UsageSignal(name, max(published.limit - int(remain), 0), published.seconds,
                             self._expires_in(headers.get(EXPIRE_HEADER)))]
 
     def _expires_in(self, value: str | None) -> float | None:

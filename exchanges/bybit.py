@@ -462,7 +462,9 @@ class BybitConnector(Connector):
         expires_in = None
         if int(remaining) == 0 and reset_ms.isdigit():
             expires_in = max((int(reset_ms) - self.now_ms()) / 1000, 0.0)
-        return [UsageSignal(window[0], max(int(limit) - int(remaining), 0), expires_in)]
+        name, published = window
+        return [UsageSignal(name, max(int(limit) - int(remaining), 0), published.seconds,
+                            expires_in)]
 
     def _call(self, method: str, path: str, *, params: list[tuple[str, str]] | None = None,
               body: dict[str, Any] | None = None, product: str | None = None,

@@ -98,11 +98,12 @@ class Use:
 
 @dataclass(frozen=True)
 class UsageSignal:
-    """The exchange says it counted ``used`` units in ``window``; when it says when that
-    count ends (``expires_in`` seconds), our record of it ends then too."""
+    """The exchange says it counted ``used`` units over ``seconds`` in ``window``; when it
+    says when that count ends (``expires_in`` seconds), our record of it ends then too."""
 
     window: str
     used: int
+    seconds: float
     expires_in: float | None = None
 
 

@@ -354,18 +354,30 @@ class RateLimiter:
     def reconcile(self, signal: UsageSignal, *, charge: Charge, destination: str,
                   key_id: str = "") -> int:
         """The exchange counted ``signal.used`` in one window: record what we missed, until
-        the exchange's count ends. Returns the units added (0 for unknown windows)."""
-        window = self.budget.windows.get(signal.window)
-        if window is None or (window.scope != IP and not key_id):
+        the exchange's count ends. Returns the units added (0 for a window we do not keep,
+        or keep over another span)."""
+        name = self._signal_window(signal.window)
+        window = self.budget.windows.get(name)
+        # a count over another span (a window reshaped by an override) says nothing of ours
+        if window is None or window.seconds != signal.seconds or (
+                window.scope != IP and not key_id):
             return 0
-        use = Use(signal.window, 0, window.scope,
-                  charge.instrument if window.per_instrument else "")
+        use = Use(name, 0, window.scope, charge.instrument if window.per_instrument else "")
         key = self.window_key(use, pool_key=self.pool(destination, charge.product),
                               key_id=key_id)
         ends = -1 if signal.expires_in is None else max(0, int(signal.expires_in * 1000))
         return int(self._reconcile(keys=[key], args=[
             signal.used, uuid.uuid4().hex, int(window.seconds * 1000) + self.margin_ms,
             ends]))
+
+    def _signal_window(self, name: str) -> str:
+        """The window a signal names, or the same window without its pool prefix where the
+        table has only that (the legacy pair: Binance's ``spot ip weight 1m`` is then the
+        pool's ``ip weight 1m``)."""
+        if name in self.budget.windows:
+            return name
+        _, _, unpooled = name.partition(" ")
+        return unpooled if unpooled in self.budget.windows else name
 
     # -- reading ---------------------------------------------------------------------------
 

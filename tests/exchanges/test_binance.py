@@ -457,18 +457,19 @@ class TestWeightsAndUsage:
             "X-MBX-USED-WEIGHT": "42", "X-MBX-ORDER-COUNT-10S-EXTRA": "9"})
         charge = Charge("POST", "/api/v3/order", product="spot")
         assert sorted(spot.usage_signals(charge, headers), key=lambda s: s.window) == [
-            UsageSignal("spot account orders 10s", 1), UsageSignal("spot account orders 1d", 77),
-            UsageSignal("spot ip weight 1m", 42), UsageSignal("spot ip weight 1s", 3)]
+            UsageSignal("spot account orders 10s", 1, 10),
+            UsageSignal("spot account orders 1d", 77, 86400),
+            UsageSignal("spot ip weight 1m", 42, 60), UsageSignal("spot ip weight 1s", 3, 1)]
         futures_headers = {"X-MBX-USED-WEIGHT-1M": "5", "X-MBX-ORDER-COUNT-1M": "12"}
         charge = Charge("POST", "/fapi/v1/order", product="linear")
         assert futures.usage_signals(charge, futures_headers) == [
-            UsageSignal("usdm ip weight 1m", 5), UsageSignal("usdm account orders 1m", 12)]
+            UsageSignal("usdm ip weight 1m", 5, 60), UsageSignal("usdm account orders 1m", 12, 60)]
 
     def test_usage_is_reported_to_the_throttle_after_a_request(self, spot, rsps, throttle):
         rsps.add(responses.GET, BASE + "/api/v3/time", json={"serverTime": NOW_MS},
                  headers={"X-MBX-USED-WEIGHT-1M": "1187"})
         spot.server_time()
-        assert throttle.usage == [UsageSignal("spot ip weight 1m", 1187)]
+        assert throttle.usage == [UsageSignal("spot ip weight 1m", 1187, 60)]
 
     def test_an_order_answer_reports_the_accounts_order_counts(self, spot, rsps, throttle):
         order = OrderRequest(symbol="BTC/USDT", side="buy", type="limit",
@@ -478,9 +479,9 @@ class TestWeightsAndUsage:
                  headers={"X-MBX-USED-WEIGHT-1M": "30", "X-MBX-ORDER-COUNT-10S": "4",
                           "X-MBX-ORDER-COUNT-1D": "250"})
         spot.place_order(order)
-        assert set(throttle.usage) >= {UsageSignal("spot account orders 10s", 4),
-                                       UsageSignal("spot account orders 1d", 250),
-                                       UsageSignal("spot ip weight 1m", 30)}
+        assert set(throttle.usage) >= {UsageSignal("spot account orders 10s", 4, 10),
+                                       UsageSignal("spot account orders 1d", 250, 86400),
+                                       UsageSignal("spot ip weight 1m", 30, 60)}
 
 
 class TestRunTimeRateLimits:

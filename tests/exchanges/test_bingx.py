@@ -368,7 +368,7 @@ def test_remaining_header_reports_the_uids_count_on_that_endpoint():
     connector = make("perpetual_futures", throttle=throttle)
     connector.balances()
     connector.server_time()
-    assert throttle.usage == [UsageSignal("account /openApi/swap/v3/user/balance 1s", 2)], \
+    assert throttle.usage == [UsageSignal("account /openApi/swap/v3/user/balance 1s", 2, 1)], \
         "published 5/s, 3 left: 2 used; server time has no per-UID window"
 
 
@@ -377,7 +377,7 @@ def test_an_exhausted_endpoint_is_held_until_the_expire_header():
     headers = {"X-RateLimit-Requests-Remain": "0",
                "X-RateLimit-Requests-Expire": str(int(FROZEN_NOW * 1000) + 250)}
     assert make().usage_signals(place, headers) == [
-        UsageSignal("account POST /openApi/swap/v2/trade/order 1s", 10, 0.25)]
+        UsageSignal("account POST /openApi/swap/v2/trade/order 1s", 10, 1, 0.25)]
 
 
 def test_an_expire_header_that_is_no_timestamp_keeps_our_own_window():
@@ -385,7 +385,7 @@ def test_an_expire_header_that_is_no_timestamp_keeps_our_own_window():
     for expire in ("", "soon", "250", "-1"):
         headers = {"X-RateLimit-Requests-Remain": "1", "X-RateLimit-Requests-Expire": expire}
         assert make().usage_signals(place, headers) == [
-            UsageSignal("account POST /openApi/swap/v2/trade/order 1s", 9, None)]
+            UsageSignal("account POST /openApi/swap/v2/trade/order 1s", 9, 1, None)]
 
 
 # -- ambiguous outcomes carry the recvWindow deadline -------------------------------------

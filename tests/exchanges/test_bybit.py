@@ -388,7 +388,7 @@ def test_limit_status_headers_report_the_uids_count_on_that_endpoint(rsps):
              headers={"X-Bapi-Limit": "50", "X-Bapi-Limit-Status": "46",
                       "X-Bapi-Limit-Reset-Timestamp": str(NOW_MS)})
     make(throttle=throttle).balances()
-    assert throttle.usage == [UsageSignal("account /v5/account/wallet-balance 1s", 4)]
+    assert throttle.usage == [UsageSignal("account /v5/account/wallet-balance 1s", 4, 1)]
 
 
 def test_an_exhausted_endpoint_is_held_until_its_reset_timestamp():
@@ -398,7 +398,7 @@ def test_an_exhausted_endpoint_is_held_until_its_reset_timestamp():
     linear_create = Charge("POST", bybit.ORDER_CREATE, product="linear", signed=True)
     connector = make()
     assert connector.usage_signals(spot_create, headers) == [
-        UsageSignal("spot account /v5/order/create 1s", 20, 0.4)]
+        UsageSignal("spot account /v5/order/create 1s", 20, 1, 0.4)]
     assert connector.usage_signals(linear_create, headers)[0].window == \
         "linear account /v5/order/create 1s"
 

@@ -134,21 +134,21 @@ def test_a_shorter_pause_never_shortens_a_longer_one(namespace):
 def test_usage_headers_tighten_the_budget_when_the_exchange_counted_more(namespace):
     rl = limiter(namespace, per_second=100, per_minute=50)
     assert grant(rl, 5) == 0
-    minute = UsageSignal("ip weight 1m", 48)
+    minute = UsageSignal("ip weight 1m", 48, 60)
     assert rl.reconcile(minute, charge=charge(), destination=HOST) == 43, \
         "the exchange's 48 includes our own 5"
     assert window_used(rl, "ip weight 1m") == 48
     assert rl.usage(HOST).weight_last_minute == 5, "what we sent ourselves"
     assert grant(rl, 3) > 0
     assert grant(rl, 2) == 0
-    lower = UsageSignal("ip weight 1m", 10)
+    lower = UsageSignal("ip weight 1m", 10, 60)
     assert rl.reconcile(lower, charge=charge(), destination=HOST) == 0, \
         "a lower count never loosens our own"
 
 
 def test_a_usage_signal_that_says_when_it_ends_is_held_until_then(namespace):
     rl = limiter(namespace, per_second=10, per_minute=1000)
-    full = UsageSignal("ip weight 1s", 10, expires_in=0.3)
+    full = UsageSignal("ip weight 1s", 10, 1, expires_in=0.3)
     assert rl.reconcile(full, charge=charge(), destination=HOST) == 10
     assert 0 < grant(rl) <= 0.3 + MARGIN + 0.01
     time.sleep(0.3 + MARGIN + 0.02)
@@ -157,7 +157,7 @@ def test_a_usage_signal_that_says_when_it_ends_is_held_until_then(namespace):
 
 def test_a_usage_signal_for_a_window_we_do_not_keep_is_ignored(namespace):
     rl = limiter(namespace)
-    unknown = UsageSignal("ip weight 1h", 5000)
+    unknown = UsageSignal("ip weight 1h", 5000, 3600)
     assert rl.reconcile(unknown, charge=charge(), destination=HOST) == 0
     assert grant(rl) == 0
 
@@ -474,3 +474,18 @@ def test_usage_shows_every_window_of_a_pool_with_its_ceiling(namespace):
         "ip requests 5s", 48, 600, 5.0)
     assert usage.busiest_percent == 8.0 and usage.concurrent == 20
     assert rl.egresses() == ["default"]
+
+
+def test_a_count_over_another_span_leaves_a_reshaped_window_alone(namespace):
+    reshaped = Budget(windows={"spot ip weight 1m": Window(40, 10, IP, "weight")})
+    rl = RateLimiter(redis_client(), "binance", reshaped, namespace=namespace)
+    minute = UsageSignal("spot ip weight 1m", 400, 60)   # X-MBX-USED-WEIGHT-1M
+    assert rl.reconcile(minute, charge=charge(), destination=HOST) == 0
+    assert grant(rl, 40) == 0, "the exchange's minute says nothing of our 10 s"
+
+
+def test_the_legacy_pair_still_learns_from_binances_used_weight(namespace):
+    rl = RateLimiter(redis_client(), "binance", ExchangeLimit(100, 50, 10), namespace=namespace)
+    minute = UsageSignal("spot ip weight 1m", 48, 60)
+    assert rl.reconcile(minute, charge=charge(), destination=BINANCE) == 48
+    assert grant(rl, 3, BINANCE) > 0
