@@ -26,6 +26,7 @@ class SlidingCount:
     total: int = 0
     highest: int = 0
     served: int = 0
+    costs: Counter[int] = field(default_factory=Counter)   # requests served, by cost
 
     def _prune(self, now: float) -> None:
         while self.events and self.events[0][0] <= now - self.span:
@@ -48,6 +49,7 @@ class SlidingCount:
         self.events.append((now, cost))
         self.total += cost
         self.served += cost
+        self.costs[cost] += 1
         self.highest = max(self.highest, self.total)
 
 
@@ -101,10 +103,13 @@ class PaperLimiter:
 
     def stats(self) -> dict[str, Any]:
         """Per window: its ceiling, the violations it caused, and per scope (address and
-        pool, or key) the units served and the most ever counted at once."""
+        pool, or key) the units served, the most ever counted at once and the requests
+        served by what each cost."""
         windows: dict[str, Any] = {}
         for name, window in self.budget.windows.items():
-            scopes = {scope: {"served": count.served, "maxUsed": count.highest}
+            scopes = {scope: {"served": count.served, "maxUsed": count.highest,
+                              "requestsByCost": {str(cost): n for cost, n
+                                                 in sorted(count.costs.items())}}
                       for (counted, scope), count in self.counts.items() if counted == name}
             windows[name] = {"limit": window.limit, "seconds": window.seconds,
                              "scope": window.scope, "violations": self.violations[name],

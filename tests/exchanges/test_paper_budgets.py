@@ -72,6 +72,7 @@ def test_bybit_counts_each_endpoint_of_each_uid_apart(paper_reset):
     balance = windows["account /v5/account/wallet-balance 1s"]
     assert balance["limit"] == 50 and balance["maxUsed"] <= 50
     assert balance["scopes"][scope]["served"] == 60 - refused
+    assert balance["scopes"][scope]["requestsByCost"] == {"1": 60 - refused}
     assert windows["account /v5/account/info 1s"]["scopes"][scope]["served"] == 1
     assert windows["ip requests 5s"]["scopes"]["127.0.0.1"]["served"] >= 61 - refused, \
         "a refusal is counted nowhere"
