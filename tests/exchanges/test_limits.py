@@ -163,3 +163,17 @@ def test_a_window_applies_by_product_endpoint_and_signature():
 def test_a_free_request_spends_nothing():
     budget = Budget(windows={"usdm ip weight 1m": Window(10, 60, IP, "weight")})
     assert budget.uses(Charge("POST", "/fapi/v1/order", weight=0)) == []
+
+
+def test_docs_rate_limits_lists_every_window_with_its_published_figure():
+    from pathlib import Path
+
+    from exchanges.limits import interval_name
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "rate-limits.md").read_text()
+    for exchange, budget in published_budgets().items():
+        for name, window in budget.windows.items():
+            row = f"| `{name}` |"
+            assert row in text, f"{exchange} {name} is missing from docs/rate-limits.md"
+            line = next(line for line in text.splitlines() if line.startswith(row))
+            assert f"| {window.limit} / {interval_name(window.seconds)} |" in line, line
