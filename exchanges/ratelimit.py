@@ -477,13 +477,16 @@ class RedisThrottle:
     def __call__(self, charge: Charge, *, destination: str) -> Iterator[None]:
         lease_id = uuid.uuid4().hex
         waited = 0.0
+        # our windows are the margin longer than published: that padding alone never turns
+        # a wait for a one-second window into a refusal
+        patience = self.max_wait + self.limiter.margin_ms / 1000
         while True:
             decision = self.limiter.decide(charge, destination=destination,
                                            lease_id=lease_id, key_id=self.key_id,
                                            usage_scope=self.usage_scope)
             if decision.wait == 0:
                 break
-            if waited + decision.wait > self.max_wait:
+            if waited + decision.wait > patience:
                 raise RateLimited(f"{self.limiter.exchange} budget exhausted "
                                   f"({decision.binding}); retry later",
                                   retry_after=max(decision.wait, 0.05),

@@ -489,3 +489,21 @@ def test_the_legacy_pair_still_learns_from_binances_used_weight(namespace):
     minute = UsageSignal("spot ip weight 1m", 48, 60)
     assert rl.reconcile(minute, charge=charge(), destination=BINANCE) == 48
     assert grant(rl, 3, BINANCE) > 0
+
+
+def test_the_window_margin_alone_never_turns_a_one_second_wait_into_a_refusal(namespace):
+    rl = RateLimiter(redis_client(), "orangex", ExchangeLimit(2, 100, 10), namespace=namespace,
+                     margin_ms=200)
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    throttle = RedisThrottle(rl, max_wait=1.0, sleep=sleep)
+    for _ in range(2):
+        with throttle(charge(), destination=HOST):
+            pass
+    with throttle(charge(), destination=HOST):   # waits about 1.2 s: granted, not refused
+        pass
+    assert slept and sum(slept) <= 1.2 + 0.05
