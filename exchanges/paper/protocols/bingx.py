@@ -1,6 +1,6 @@
 """BingX on the paper exchange: spot v1 and USDT-M perpetual swap v2 REST, as the real API.
 
-Written from /work/shared/exchanges/bingx.md only (never from exchanges/bingx.py), so a
+Written from the BingX facts only (never from exchanges/bingx.py), so a
 signing bug in the connector cannot hide by agreeing with itself. Private calls carry the key
 in ``X-BX-APIKEY`` and a lowercase-hex HMAC-SHA256 ``signature`` over the ``k=v&...`` string
 of the parameters exactly as sent (raw, un-URL-encoded values), which must include a

@@ -1,6 +1,6 @@
 """Bybit v5 on the paper exchange: the real ``/v5/...`` paths, headers and envelopes.
 
-Written from /work/shared/exchanges/bybit.md only (never from exchanges/bybit.py), so a
+Written from the Bybit facts only (never from exchanges/bybit.py), so a
 signing bug in the connector cannot hide by agreeing with itself. Every answer is
 ``{retCode, retMsg, result, retExtInfo, time}``; business errors come with HTTP 200. Private
 calls carry ``X-BAPI-API-KEY``, ``X-BAPI-TIMESTAMP`` (ms), ``X-BAPI-RECV-WINDOW`` (default

@@ -1,4 +1,4 @@
-"""OKX v5 on the paper exchange, written from /work/shared/exchanges/okx.md alone.
+"""OKX v5 on the paper exchange, written from the OKX facts alone.
 
 Independent of ``exchanges/okx.py`` on purpose: the signature check below is its own
 implementation of ``Base64(HMAC-SHA256(secret, timestamp + METHOD + requestPath + body))``.
