@@ -1,10 +1,19 @@
-"""Batch connection tests of 1, 10 and 50 paper connections over the six exchanges, with
-245 ms of paper latency per request (the original system's single-test figure), through
-a real Celery worker.
+"""A batch test of 50 paper connections over the six exchanges (perpetuals, which all six
+offer), 245 ms of paper latency per request (the original system's single-test figure),
+rate limits enforced by the paper exchange, through a real Celery worker; then the same
+batch again at once.
 
-For each size it prints the wall time (batch enqueued -> every result stored), the lower
-bound that latency, the 10-at-once limit and each exchange's budget allow, and their ratio
-(target: under 1.25). The original system took 2.5 s for 10 and 12 s for 50.
+For each batch it prints the wall time (batch enqueued -> every result stored) and the
+physical bound: the larger of
+  * the tests' latency in waves of 10 (the batch runs 10 at once): the mean test's
+    requests x 245 ms, plus what its own account windows make it wait, times
+    ceil(50 / 10);
+  * the tightest window: for every window of every pool and key the batch used, the
+    requests the paper exchange served in it (U units, H of them heavier than half the
+    ceiling), our ceiling (L per S seconds, the table in force, S with
+    RATE_LIMIT_WINDOW_MARGIN_MS): max(ceil(U / L) - 1, H - 1) x S until its last request
+    may go (two heavy ones never fit one window), plus that request's 245 ms.
+Targets: wall / bound <= 1.10 for both batches, and every test of both succeeds.
 """
 
 from __future__ import annotations
@@ -13,7 +22,9 @@ import math
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -30,60 +41,89 @@ from bench.common import (
 )
 
 LATENCY_MS = 245
-SIZES = (1, 10, 50)
-ORIGINAL_SECONDS = {10: 2.5, 50: 12.0}
+SIZE = 50
 CONCURRENCY = 10
+TARGET_RATIO = 1.10
+ORIGINAL_SECONDS = 12.0   # the original system, 50 connections
+API_TYPE = "perpetual_futures"
 
 
-def api_type_of(exchange: str) -> str:
-    return "perpetual_futures" if exchange == "orangex" else "spot"
+def paper_stats(paper_url: str) -> dict[str, Any]:
+    return requests.get(f"{paper_url}/_paper/stats", timeout=5).json()["exchanges"]
 
 
-def served(paper_url: str) -> dict[str, int]:
-    stats = requests.get(f"{paper_url}/_paper/stats", timeout=5).json()["exchanges"]
+def served_requests(stats: dict[str, Any]) -> dict[str, int]:
     return {name: sum(item["requests"].values()) for name, item in stats.items()}
 
 
-def make_connections(owner, count: int, exchanges: list[str]) -> list:
+def served_units(stats: dict[str, Any]) -> dict[tuple[str, str, str], Counter[int]]:
+    """(exchange, window, scope) -> requests the paper exchange served there so far, by
+    what each cost."""
+    return {(exchange, window, scope): Counter({int(cost): n for cost, n
+                                                in figures["requestsByCost"].items()})
+            for exchange, item in stats.items()
+            for window, data in item["windows"].items()
+            for scope, figures in data["scopes"].items()}
+
+
+def make_connections(owner: Any, count: int, exchanges: list[str]) -> list[Any]:
     from connections.services import connection_create
 
     return [connection_create(owner=owner, actor=owner, values={
         "name": f"bench {index}", "exchange": exchanges[index % len(exchanges)],
-        "api_type": api_type_of(exchanges[index % len(exchanges)]),
-        "environment": "paper"}) for index in range(count)]
+        "api_type": API_TYPE, "environment": "paper"}) for index in range(count)]
 
 
-def requests_per_test(paper_url: str, owner, exchanges: list[str]) -> dict[str, int]:
+def requests_per_test(paper_url: str, owner: Any, exchanges: list[str]) -> dict[str, int]:
     """How many requests one connection test sends, per exchange (measured)."""
     from connections.health import connection_check
 
     per_test = {}
     for connection in make_connections(owner, len(exchanges), exchanges):
-        before = served(paper_url)
-        connection_check(connection=connection)
-        after = served(paper_url)
-        per_test[connection.exchange] = after[connection.exchange] - before[connection.exchange]
+        before = served_requests(paper_stats(paper_url))
+        connection_check(connection=connection, max_wait=10)
+        after = served_requests(paper_stats(paper_url))
+        per_test[connection.exchange] = after[connection.exchange] - \
+            before[connection.exchange]
     return per_test
 
 
-def lower_bound(counts: dict[str, int], per_test: dict[str, int]) -> tuple[float, str]:
-    """The shortest time any scheduler could achieve, and what sets it."""
+def window_wait(costs: Counter[int], limit: int, seconds: float) -> float:
+    """How long after the first request the last of them may go, ``limit`` per ``seconds``
+    (sliding): the units need ceil(U / L) windows, and no two requests heavier than half
+    the limit ever share one (Pionex's weight-5 calls under a ceiling of 8)."""
+    units = sum(cost * n for cost, n in costs.items())
+    heavy = sum(n for cost, n in costs.items() if cost * 2 > limit)
+    return max(math.ceil(units / limit) - 1, heavy - 1, 0) * seconds
+
+
+def physical_bound(spent: dict[tuple[str, str, str], Counter[int]], counts: Counter[str],
+                   per_test: dict[str, int]) -> tuple[float, str]:
+    """The shortest time any scheduler could take, and what sets it."""
     from django.conf import settings
 
+    from connections.ratelimits import exchange_budget
+
     latency = LATENCY_MS / 1000
-    durations = [per_test[e] * latency for e, n in counts.items() for _ in range(n)]
-    bounds = {"one test's latency": max(durations),
-              f"{CONCURRENCY} at once": sum(durations) / CONCURRENCY}
-    for exchange, n in counts.items():
-        limit = settings.EXCHANGE_RATE_LIMITS[exchange]
-        sent = n * per_test[exchange]
-        bounds[f"{exchange} budget"] = (math.ceil(sent / limit.per_second) - 1) + latency
-        bounds[f"{exchange} concurrency"] = sent * latency / limit.concurrent
+    margin = settings.RATE_LIMIT_WINDOW_MARGIN_MS / 1000   # our windows are this much longer
+    account_waits: dict[str, float] = {}
+    bounds: dict[str, float] = {}
+    for (exchange, name, scope), costs in spent.items():
+        window = exchange_budget(exchange).windows[name]
+        wait = window_wait(costs, window.limit, window.seconds + margin)
+        if window.scope == "account":
+            # each connection has its own key: this is one test's own wait
+            account_waits[exchange] = max(account_waits.get(exchange, 0.0), wait)
+        bounds[f"{exchange} {name} ({scope})"] = wait + latency
+    tests = [per_test[exchange] * latency + account_waits.get(exchange, 0.0)
+             for exchange, n in counts.items() for _ in range(n)]
+    waves = math.ceil(sum(counts.values()) / CONCURRENCY)
+    bounds[f"mean test x {waves} waves of {CONCURRENCY}"] = sum(tests) / len(tests) * waves
     reason = max(bounds, key=bounds.get)
     return bounds[reason], reason
 
 
-def run_batch(owner, connections: list) -> float:
+def run_batch(owner: Any, connections: list[Any]) -> tuple[float, dict[str, Any]]:
     from connections.batches import batch_create, batch_status
 
     started = time.monotonic()
@@ -92,14 +132,10 @@ def run_batch(owner, connections: list) -> float:
         status = batch_status(user=owner, batch_id=batch_id)
         if status["status"] == "completed":
             break
-        if time.monotonic() - started > 120:
-            raise RuntimeError("the batch did not finish in 120 s")
+        if time.monotonic() - started > 300:
+            raise RuntimeError("the batch did not finish in 300 s")
         time.sleep(0.005)
-    elapsed = time.monotonic() - started
-    if status["successful"] != len(connections):
-        raise RuntimeError(f"{status['failed']} tests failed: {status['results']}")
-    print(f"  queued {status['queuedMs']} ms before the worker started it")
-    return elapsed
+    return time.monotonic() - started, status
 
 
 def main() -> None:
@@ -107,49 +143,66 @@ def main() -> None:
         os.environ["PAPER_EXCHANGE_URL"] = paper_url
         setup_django()
         flush_bench_redis()
-        from exchanges.capabilities import EXCHANGES
+        from exchanges.capabilities import EXCHANGES, capability
 
-        exchanges = list(EXCHANGES)
+        exchanges = [e for e in EXCHANGES if capability(e).supports_api_type(API_TYPE)]
         for exchange in exchanges:
             requests.post(f"{paper_url}/_paper/faults", json={
                 "exchange": exchange, "latencyMs": LATENCY_MS, "enforceRateLimits": True},
-                timeout=5)
+                timeout=5).raise_for_status()
         owner = bench_user("batch_test")
         per_test = requests_per_test(paper_url, owner, exchanges)
-        rows = []
+        flush_bench_redis()
+        time.sleep(2.5)   # the measuring tests' windows (up to OKX's 2 s) are empty again
+        connections = make_connections(owner, SIZE, exchanges)
+        counts = Counter(c.exchange for c in connections)
+        rows, failures = [], []
         with celery_workers(1, concurrency=16):
-            for size in SIZES:
-                flush_bench_redis()
-                connections = make_connections(owner, size, exchanges)
-                violations_before = _violations(paper_url)
-                wall = run_batch(owner, connections)
-                counts = {e: sum(1 for c in connections if c.exchange == e) for e in exchanges}
-                counts = {e: n for e, n in counts.items() if n}
-                bound, reason = lower_bound(counts, per_test)
-                violations = _violations(paper_url) - violations_before
-                original = ORIGINAL_SECONDS.get(size)
-                rows.append([size, f"{wall:.2f}", f"{bound:.2f}", reason,
-                             f"{wall / bound:.2f}", violations,
-                             f"{original:.1f}" if original else "—"])
-                print(f"batch of {size}: {wall:.2f} s, bound {bound:.2f} s ({reason}), "
-                      f"ratio {wall / bound:.2f}, paper violations {violations}")
+            for label in ("first", "again at once"):
+                before = paper_stats(paper_url)
+                wall, status = run_batch(owner, connections)
+                after = paper_stats(paper_url)
+                earlier = served_units(before)
+                spent = {key: costs - earlier.get(key, Counter())
+                         for key, costs in served_units(after).items()}
+                spent = {key: costs for key, costs in spent.items() if costs}
+                bound, reason = physical_bound(spent, counts, per_test)
+                violations = sum(after[e]["rateLimitViolations"]
+                                 - before[e]["rateLimitViolations"] for e in after)
+                failed = {i: r["error"] for i, r in status["results"].items()
+                          if not r["success"]}
+                failures.append(failed)
+                rows.append([f"{SIZE} ({label})", f"{wall:.2f}", f"{bound:.2f}", reason,
+                             f"{wall / bound:.2f}", status["successful"], len(failed),
+                             violations, status["queuedMs"]])
+                print(f"batch {label}: {wall:.2f} s, bound {bound:.2f} s ({reason}), ratio "
+                      f"{wall / bound:.2f}, {len(failed)} failed, paper violations "
+                      f"{violations}", flush=True)
         bench_user("batch_test")
+        flush_bench_redis()
     worst = max(float(row[4]) for row in rows)
-    verdict = "met" if worst < 1.25 else "MISSED"
-    body = (f"Paper latency {LATENCY_MS} ms per request, rate limits enforced by the paper "
-            f"exchange, one worker (threads, 16), at most {CONCURRENCY} tests at once. "
-            f"Requests per test: "
-            + ", ".join(f"{e} {n}" for e, n in per_test.items()) + ".\n\n"
-            + table(["connections", "wall s", "lower bound s", "bound set by",
-                     "ratio", "paper violations", "original system s"], rows)
-            + f"\n\nTarget ratio < 1.25: {verdict} (worst {worst:.2f}).")
+    ok = worst <= TARGET_RATIO and not any(failures)
+    body = (f"{SIZE} paper connections ({API_TYPE}: "
+            + ", ".join(f"{e} {n}" for e, n in counts.items())
+            + f"), paper latency {LATENCY_MS} ms per request, every exchange's published "
+            "table enforced by the paper exchange (ours: the same times "
+            "RATE_LIMIT_SAFETY_FACTOR), one worker (threads, 16), at most "
+            f"{CONCURRENCY} tests at once; the second batch is the same 50, started the "
+            "moment the first completed. Requests per test: "
+            + ", ".join(f"{e} {n}" for e, n in per_test.items())
+            + ". Bound: the larger of the tests' latency in waves of 10 (each with its own "
+            "account windows' waits) and the tightest window's requests at its rate "
+            "(ceil(U / L) windows, and never two requests heavier than L / 2 in one: under "
+            "our ceiling of 8 a second Pionex's weight-5 calls go one per second, see "
+            "bench/batch_test.py).\n\n"
+            + table(["connections", "wall s", "bound s", "bound set by", "wall / bound",
+                     "successful", "failed", "paper violations", "queued ms"], rows)
+            + f"\n\nTargets wall / bound <= {TARGET_RATIO} and no failure: "
+            f"{'met' if ok else 'MISSED'} (worst {worst:.2f}). The original system took "
+            f"{ORIGINAL_SECONDS:g} s for 50."
+            + ("" if not any(failures) else f"\n\nFailures: {failures}"))
     write_results("batch_test", body)
     print(body)
-
-
-def _violations(paper_url: str) -> int:
-    stats = requests.get(f"{paper_url}/_paper/stats", timeout=5).json()["exchanges"]
-    return sum(item["rateLimitViolations"] for item in stats.values())
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@ Django setup on the dev stack's database, and the sections of bench/RESULTS.md.
 
 Benchmarks run through the Makefile (``make bench-<name>``), which brings the dev stack up
 and exports DATABASE_URL / REDIS_URL. Each benchmark owns a user named ``bench-<name>``
-whose connections it deletes before and after, and a Redis database of its own (db 12).
+whose connections it deletes before and after, and a Redis database of its own (db 12, or
+BENCH_REDIS_DB).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
-BENCH_REDIS_DB = 12
+# another checkout benchmarking against the same Redis server picks its own database
+BENCH_REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "12"))
 
 
 def setup_django(**overrides: str) -> None:
@@ -32,6 +34,8 @@ def setup_django(**overrides: str) -> None:
 
     os.environ["REDIS_URL"] = with_db(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
                                       BENCH_REDIS_DB)
+    # Binance's run-time rate limits come from the paper exchange: no internet here
+    os.environ.setdefault("BINANCE_RATE_LIMITS_SOURCE", "paper")
     os.environ.update(overrides)
     import django
 

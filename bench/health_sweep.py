@@ -180,28 +180,34 @@ def limiter_probe() -> dict[str, float]:
     only), and the cost of one acquire + release against the fullest real window and
     against an empty one, measured back to back so the box's load cancels out."""
     from connections.ratelimits import exchange_limiter, redis_client
+    from exchanges.limits import LEGACY_MINUTE
     from exchanges.ratelimit import RateLimiter
 
     client = redis_client()
     entries: dict[tuple[str, str], int] = {}
     for exchange in EXCHANGES:
         limiter = exchange_limiter(exchange)
-        for destination in limiter.destinations():
-            entries[exchange, destination] = client.zcard(f"{limiter.pool(destination)}:60s")
-    exchange, destination = max(entries, key=entries.get) if entries else (
+        for pool_id in limiter.destinations():
+            key = f"{limiter.pool_key(pool_id)}:{LEGACY_MINUTE}"
+            entries[exchange, pool_id] = client.zcard(key)
+    exchange, pool_id = max(entries, key=entries.get) if entries else (
         EXCHANGES[0], "http://probe.invalid:80")
+    destination = pool_id.split(" ")[0]   # the host; the probe's charge picks the spot pool
     fullest = exchange_limiter(exchange)
-    empty = RateLimiter(client, fullest.exchange, fullest.limit, namespace="ec:rl-probe")
+    empty = RateLimiter(client, fullest.exchange, fullest.budget, namespace="ec:rl-probe")
     return {"window_entries": sum(entries.values()),
             "acquire_us_full": _acquire_us(fullest, destination),
             "acquire_us_empty": _acquire_us(empty, destination)}
 
 
 def _acquire_us(limiter, destination: str) -> float:
+    from exchanges.limits import Charge
+
     began = time.perf_counter()
     for index in range(PROBE_CALLS):
         lease_id = f"probe-{index}"
-        assert limiter.try_acquire(1, destination=destination, lease_id=lease_id) == 0
+        assert limiter.try_acquire(Charge("GET", "/probe"), destination=destination,
+                                   lease_id=lease_id) == 0
         limiter.release(lease_id, destination=destination)
     return (time.perf_counter() - began) * 1e6 / PROBE_CALLS
 

@@ -4,7 +4,7 @@ side by side with 500 direct ``connector.place_order`` calls (issue 5).
 The orders are placed with ``orders.services.order_place`` called in-process (what POST
 /api/orders runs after validation, pre-checks included), from 8 threads, over 10 paper
 Binance connections. The IP weight budget is raised (EXCHANGE_RATE_LIMITS) so that the
-figures show the pipeline; Binance's per-key order budget (KEY_LIMITS, 50 orders / 10 s
+figures show the pipeline; Binance's per-key order budget (`spot account orders 10s`, 50 / 10 s
 per connection) stays in force, and so does every other part of the limiter.
 
 Measured per order, on the machine's wall clock (the paper exchange runs on the same host
@@ -145,7 +145,8 @@ def main() -> None:
         setup_django(EXCHANGE_RATE_LIMITS=raised)
         flush_bench_redis()
         from connections.services import connection_create
-        from exchanges.limits import DEFAULT_LIMITS
+        from exchanges.limits import load_budgets
+        from exchanges.registry import published_budgets
         from orders.models import Order
         from orders.services import order_place
 
@@ -193,8 +194,10 @@ def main() -> None:
         direct_rate = ORDERS / direct_wall
         clean_user_orders("orders")
 
-    default = DEFAULT_LIMITS["binance"]
-    ip_budget = min(default.per_second, default.per_minute / 60) / per_order_weight
+    # the table a deployment runs with (published x RATE_LIMIT_SAFETY_FACTOR), not the
+    # raised one of this run
+    spot_weight = load_budgets(published_budgets())["binance"].windows["spot ip weight 1m"]
+    ip_budget = spot_weight.rate / per_order_weight
     key_budget = CONNECTIONS * 50 / 10
     rows_out = [
         ["service -> worker -> exchange", f"{service_rate:.1f}",
@@ -222,9 +225,8 @@ def main() -> None:
         f"connections (5/s each). Weight spent per order through the service: "
         f"{per_order_weight:.1f} ("
         + ", ".join(f"`{k}` x{v}" for k, v in sorted(per_endpoint.items())) + "); "
-        f"Binance's default IP budget here ({default.per_second}/s, "
-        f"{default.per_minute}/min) therefore allows {ip_budget:.2f} orders/s for the "
-        "whole deployment.")
+        f"Binance's default IP budget (`spot ip weight 1m` {spot_weight.limit}/min) "
+        f"therefore allows {ip_budget:.2f} orders/s for the whole deployment.")
     write_results("orders", body)
     print(body)
 

@@ -21,7 +21,8 @@ from django.core.exceptions import ImproperlyConfigured
 from config.production import production_problems
 from config.redis_urls import celery_broker_url
 from exchanges.hosts import parse_allowlist
-from exchanges.limits import load_limits
+from exchanges.limits import load_budgets, worker_rate_limit
+from exchanges.registry import published_budgets
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -264,7 +265,18 @@ CELERY_TIMEZONE = "UTC"
 
 # Exchange Connect knobs. Every interval is a setting so tests can shrink it.
 PAPER_EXCHANGE_URL = env.str("PAPER_EXCHANGE_URL", default="http://127.0.0.1:8900")
-EXCHANGE_RATE_LIMITS = load_limits(env.str("EXCHANGE_RATE_LIMITS", default=""))
+# The rate budgets (docs/rate-limits.md): each exchange's published windows times
+# RATE_LIMIT_SAFETY_FACTOR; EXCHANGE_RATE_PRESET=conservative restores the original table;
+# EXCHANGE_RATE_LIMITS (JSON) overrides any window by name, figures taken as given.
+RATE_LIMIT_SAFETY_FACTOR = env.float("RATE_LIMIT_SAFETY_FACTOR", default=0.8)
+EXCHANGE_RATE_PRESET = env.str("EXCHANGE_RATE_PRESET", default="")
+EXCHANGE_RATE_OVERRIDES = env.str("EXCHANGE_RATE_LIMITS", default="")
+EXCHANGE_RATE_LIMITS = load_budgets(published_budgets(), overrides=EXCHANGE_RATE_OVERRIDES,
+                                    preset=EXCHANGE_RATE_PRESET,
+                                    safety_factor=RATE_LIMIT_SAFETY_FACTOR)
+# where Binance's own rateLimits (exchangeInfo) are read at worker start and hourly:
+# live (api.binance.com, fapi.binance.com), paper (PAPER_EXCHANGE_URL) or off
+BINANCE_RATE_LIMITS_SOURCE = env.str("BINANCE_RATE_LIMITS_SOURCE", default="live")
 # host[:port] (comma-separated) a connection may use besides the exchanges' official hosts,
 # plain http/ws included; a host without a port covers 80 and 443 (docs/security.md)
 EXCHANGE_HOST_ALLOWLIST = parse_allowlist(env.str("EXCHANGE_HOST_ALLOWLIST", default=""))
@@ -309,9 +321,10 @@ LOGGING = {
 }
 
 # Per-worker caps from the same table (the Redis limiter is the cluster-wide one): a worker
-# never starts exchange tasks faster than the loosest exchange budget allows.
-_LOOSEST_PER_SECOND = max(limit.per_second for limit in EXCHANGE_RATE_LIMITS.values())
+# never starts exchange tasks faster than the loosest pool's sustained rate allows.
 CELERY_TASK_ANNOTATIONS = {
-    name: {"rate_limit": f"{_LOOSEST_PER_SECOND}/s"}
-    for name in ("connections.test", "connections.health_check", "connections.heartbeat")
+    name: {"rate_limit": worker_rate_limit(EXCHANGE_RATE_LIMITS)}
+    for name in ("connections.test", "connections.health_check", "connections.heartbeat",
+                 "connections.rate_limits_refresh", "orders.submit", "orders.cancel",
+                 "orders.cancel_all", "orders.settle", "orders.refresh", "orders.orphans")
 }

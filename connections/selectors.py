@@ -134,16 +134,29 @@ def connection_health_list(*, user: AbstractBaseUser) -> dict[str, Any]:
 
 
 def exchange_rate_limit_usage() -> dict[str, dict[str, Any]]:
-    """Per exchange, over its destinations (REST hosts) in use: the busiest one's % of its
-    minute budget, weight and requests in flight summed, the longest pause left."""
+    """Per exchange, over its destination pools in use from every egress: the fullest
+    window's % of its ceiling, weight and requests in flight summed, the longest pause
+    left, and each pool (egress, destination) with every window and its ceiling."""
     from connections.ratelimits import exchange_usage
 
     return {exchange: {"usagePercent": usage.busiest_percent_of_minute,
                        "weightLastMinute": usage.weight_last_minute,
                        "inFlight": usage.in_flight,
                        "pausedForSeconds": usage.paused_for_seconds,
-                       "destinations": usage.destinations}
+                       "destinations": usage.destinations,
+                       "pools": [_pool_usage(pool) for pool in usage.pools]}
             for exchange, usage in exchange_usage().items()}
+
+
+def _pool_usage(pool: Any) -> dict[str, Any]:
+    usage = pool.usage
+    return {"egress": pool.egress, "destination": pool.destination,
+            "usagePercent": usage.busiest_percent, "weightLastMinute": usage.weight_last_minute,
+            "inFlight": usage.in_flight, "concurrent": usage.concurrent,
+            "pausedForSeconds": usage.paused_for_seconds,
+            "windows": [{"name": window.name, "used": window.used, "limit": window.limit,
+                         "seconds": window.seconds, "percent": window.percent}
+                        for window in usage.windows]}
 
 
 def _health_summary(items: list[dict[str, Any]]) -> dict[str, Any]:

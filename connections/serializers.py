@@ -221,15 +221,39 @@ class HealthSummaryOut(serializers.Serializer):
     averageResponseTimeMs = serializers.IntegerField(allow_null=True)
 
 
+class RateWindowOut(serializers.Serializer):
+    """One window of a pool: units counted now against its ceiling."""
+
+    name = serializers.CharField()
+    used = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    seconds = serializers.FloatField()
+    percent = serializers.FloatField()
+
+
+class RatePoolOut(serializers.Serializer):
+    """One destination pool (REST host group, and product pool) seen from one egress."""
+
+    egress = serializers.CharField()
+    destination = serializers.CharField()
+    usagePercent = serializers.FloatField()
+    weightLastMinute = serializers.IntegerField()
+    inFlight = serializers.IntegerField()
+    concurrent = serializers.IntegerField()
+    pausedForSeconds = serializers.FloatField()
+    windows = RateWindowOut(many=True)
+
+
 class ExchangeUsageOut(serializers.Serializer):
-    """Budgets belong to destinations (an exchange's REST host seen from one egress):
-    usagePercent is the busiest destination's, the rest are over all of them."""
+    """Budgets belong to destination pools (an exchange's REST host group seen from one
+    egress): usagePercent is the fullest window's, the rest are over all pools."""
 
     usagePercent = serializers.FloatField()
     weightLastMinute = serializers.IntegerField()
     inFlight = serializers.IntegerField()
     pausedForSeconds = serializers.FloatField()
     destinations = serializers.IntegerField()
+    pools = RatePoolOut(many=True)
 
 
 class HealthListOut(serializers.Serializer):

@@ -24,7 +24,8 @@ from connections.paper import (
     paper_credentials_generate,
     paper_ws_url,
 )
-from connections.ratelimits import connection_throttle
+from connections.ratelimits import connection_throttle, run_time_limits_store
+from exchanges import binance, errors
 from exchanges.base import Connector, Credentials, Throttle
 from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES, capability
 from exchanges.hosts import (
@@ -385,5 +386,34 @@ def connection_connector(*, connection: ExchangeConnection,
     return connector_class(connection.exchange)(
         credentials=key, api_type=connection.api_type, environment=connection.environment,
         base_url=base_url, ws_url=ws_url, throttle=throttle,
+        timeout=settings.EXCHANGE_TIMEOUT_SECONDS,
+        destination_guard=partial(vet_addresses, allowlist=destination_allowlist()))
+
+
+def exchange_rate_limits_refresh() -> dict[str, int]:
+    """Read Binance's rateLimits (both products) from BINANCE_RATE_LIMITS_SOURCE and share
+    them with every process, replacing the defaults; {product: rules read}. A product that
+    cannot be read keeps its last figures (or the defaults)."""
+    source = settings.BINANCE_RATE_LIMITS_SOURCE
+    if source == "off":
+        return {}
+    rules: dict[str, list[Any]] = {}
+    for product, api_type in (("spot", "spot"), ("linear", "perpetual_futures")):
+        connector = _public_binance_connector(api_type=api_type, paper=source == "paper")
+        try:
+            rules[product] = connector.rate_limit_rules(product)
+        except errors.ExchangeError:
+            continue
+    read = {product: found for product, found in rules.items() if found}
+    if read:
+        run_time_limits_store(read)
+    return {product: len(found) for product, found in read.items()}
+
+
+def _public_binance_connector(*, api_type: str, paper: bool) -> Connector:
+    return binance.BinanceConnector(
+        credentials=Credentials("", ""), api_type=api_type, environment="live",
+        base_url=paper_base_url(binance.NAME) if paper else None,
+        throttle=connection_throttle(exchange=binance.NAME, connection_id="", key_id=""),
         timeout=settings.EXCHANGE_TIMEOUT_SECONDS,
         destination_guard=partial(vet_addresses, allowlist=destination_allowlist()))

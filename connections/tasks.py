@@ -94,6 +94,14 @@ def heartbeat_sweep_task() -> int:
                     priority=5, interval=interval)
 
 
+@shared_task(name="connections.rate_limits_refresh", acks_late=True)
+def rate_limits_refresh_task() -> dict[str, int]:
+    """Binance's own rate limits, shared with every process (hourly and at worker start)."""
+    from connections.services import exchange_rate_limits_refresh
+
+    return exchange_rate_limits_refresh()
+
+
 @shared_task(name="connections.stale_sweep")
 def stale_sweep_task() -> int:
     from connections.health import connections_stale_deactivate

@@ -26,6 +26,10 @@ from exchanges.hosts import rest_destination
 from exchanges.limits import (
     DEFAULT_PAUSE_SECONDS,
     OTHER_HOST_PAUSE_CAP_SECONDS,
+    Budget,
+    Charge,
+    UsageSignal,
+    Window,
     bounded_pause_seconds,
     retry_after_seconds,
 )
@@ -142,33 +146,37 @@ class ConnectionTest:
 class Throttle(Protocol):
     """What a connector asks before every request and tells after it.
 
-    Calling it with a weight returns a context manager held for the request (a concurrency
-    lease); it may block briefly or raise ``RateLimited``. ``destination`` is the REST host
-    the request goes to (``scheme://host:port``): budgets and pauses belong to it.
-    ``pause`` returns the seconds it applied, bounded however the answer was spelled.
+    Calling it with the request's ``Charge`` returns a context manager held for the request
+    (a concurrency lease); it may block briefly or raise ``RateLimited``. ``destination`` is
+    the REST host the request goes to (``scheme://host:port``): destination budgets and
+    pauses belong to it (and to the product's pool where the exchange has one per product).
+    ``report_usage`` passes on what the exchange says it counted; ``pause`` returns the
+    seconds it applied, bounded however the answer was spelled.
     """
 
-    def __call__(self, weight: int, *, endpoint: str,
+    def __call__(self, charge: Charge, *,
                  destination: str) -> AbstractContextManager[None]: ...
 
-    def report_usage(self, *, used_weight: int, window_seconds: int,
+    def report_usage(self, signals: Sequence[UsageSignal], *, charge: Charge,
                      destination: str) -> None: ...
 
-    def pause(self, seconds: float, *, reason: str, destination: str) -> float: ...
+    def pause(self, seconds: float, *, reason: str, destination: str,
+              product: str = "spot") -> float: ...
 
 
 class NoThrottle:
     """The default: no limits (unit tests, the paper exchange's own clients)."""
 
     @contextmanager
-    def __call__(self, weight: int, *, endpoint: str, destination: str) -> Iterator[None]:
+    def __call__(self, charge: Charge, *, destination: str) -> Iterator[None]:
         yield
 
-    def report_usage(self, *, used_weight: int, window_seconds: int,
+    def report_usage(self, signals: Sequence[UsageSignal], *, charge: Charge,
                      destination: str) -> None:
         return None
 
-    def pause(self, seconds: float, *, reason: str, destination: str) -> float:
+    def pause(self, seconds: float, *, reason: str, destination: str,
+              product: str = "spot") -> float:
         return bounded_pause_seconds(seconds, cap=OTHER_HOST_PAUSE_CAP_SECONDS)
 
 
@@ -186,6 +194,8 @@ class Call:
     weight: int = 1
     product: str = "spot"            # spot | linear: picks the REST host
     deadline_ms: int | None = None   # exchange time after which the request is void
+    instrument: str = ""             # for per-instrument rate windows (OKX orders)
+    orders: int = 1                  # orders it places, amends or cancels (a batch: n)
 
     @property
     def query_string(self) -> str:
@@ -220,6 +230,8 @@ class Connector:
     ws_hosts: ClassVar[Mapping[tuple[str, str], str]] = {}
     # path -> request weight; anything absent weighs 1
     weights: ClassVar[Mapping[str, int]] = {}
+    # the published rate windows (exchanges.limits; docs/rate-limits.md has their sources)
+    rate_limits: ClassVar[Budget] = Budget(windows={})
     error_table: ClassVar[errors.ErrorTable]
     api_types: ClassVar[Sequence[str]] = ("spot", "perpetual_futures")
     recv_window_ms: ClassVar[int] = 5000
@@ -328,7 +340,8 @@ class Connector:
         """Throttle, sign, send, map errors. Returns the decoded response on success."""
         call.weight = self.weights.get(call.path, call.weight)
         destination = self.destination(call)
-        with self.throttle(call.weight, endpoint=call.path, destination=destination):
+        charge = self.charge(call)
+        with self.throttle(charge, destination=destination):
             if call.signed:
                 self.sign(call)
             if call.write and self.before_write is not None:
@@ -336,9 +349,15 @@ class Connector:
                 # is known now and is recorded before it could be accepted
                 self.before_write(call.deadline_ms)
             response = self._send(call)
-        self._report_usage(response.headers, destination=destination)
+        self._report_usage(charge, response.headers, destination=destination)
         self.check_response(call, response)
         return response
+
+    def charge(self, call: Call) -> Charge:
+        """What ``call`` is to the rate budgets."""
+        return Charge(method=call.method, path=call.path, weight=call.weight,
+                      product=call.product, signed=call.signed, orders=call.orders,
+                      instrument=call.instrument)
 
     def _send(self, call: Call) -> Response:
         url = self.rest_root(call.product) + call.path
@@ -373,14 +392,24 @@ class Connector:
         return error_class(reason, exchange=self.name, code=code, http_status=http_status,
                            deadline_ms=call.deadline_ms)
 
-    def _report_usage(self, headers: Mapping[str, str], *, destination: str) -> None:
-        for used, window_seconds in self.usage_from_headers(headers):
-            self.throttle.report_usage(used_weight=used, window_seconds=window_seconds,
-                                       destination=destination)
+    def _report_usage(self, charge: Charge, headers: Mapping[str, str], *,
+                      destination: str) -> None:
+        signals = self.usage_signals(charge, headers)
+        if signals:
+            self.throttle.report_usage(signals, charge=charge, destination=destination)
 
-    def usage_from_headers(self, headers: Mapping[str, str]) -> list[tuple[int, int]]:
-        """(weight used, window seconds) pairs the exchange reports; none by default."""
+    def usage_signals(self, charge: Charge, headers: Mapping[str, str]) -> list[UsageSignal]:
+        """What the exchange's usage headers say it counted, per window of
+        ``rate_limits``; none by default."""
         return []
+
+    def account_window(self, charge: Charge) -> tuple[str, Window] | None:
+        """(name, published window) of the per-account window of this request's own
+        endpoint (the one Bybit's and BingX's usage headers speak of), if declared."""
+        for name, window in self.rate_limits.windows.items():
+            if window.scope == "account" and window.endpoints and window.applies_to(charge):
+                return name, window
+        return None
 
     def check_response(self, call: Call, response: Response) -> None:
         """Raise the mapped error when ``response`` is a failure. Modules override
@@ -419,7 +448,8 @@ class Connector:
         if issubclass(error_class, errors.RateLimited):
             pause = self.pause_seconds(response, code)
             pause = self.throttle.pause(pause, reason=f"{self.name} {code or response.status}",
-                                        destination=self.destination(call))
+                                        destination=self.destination(call),
+                                        product=call.product)
             return errors.RateLimited(message, retry_after=pause, **kwargs)
         return error_class(message, **kwargs)
 

@@ -34,7 +34,18 @@ from exchanges.base import (
     format_decimal,
     require_one_id,
 )
-from exchanges.limits import retry_after_seconds
+from exchanges.limits import (
+    ACCOUNT,
+    IP,
+    Budget,
+    Charge,
+    Counts,
+    Scope,
+    UsageSignal,
+    Window,
+    interval_name,
+    retry_after_seconds,
+)
 from exchanges.symbols import Market
 
 NAME = "binance"
@@ -127,12 +138,83 @@ ALL_SYMBOLS_WEIGHTS: dict[str, int] = {
     "GET /fapi/v1/openOrders": 40,
 }
 
-# Per-key (per-account) order limits: {path: (count, seconds)}. Spot: the docs' example
-# 50 orders / 10 s (authoritative values come from exchangeInfo); futures 1200 / min.
-KEY_LIMITS: dict[str, tuple[int, int]] = {
-    "/api/v3/order": (50, 10),
-    "/fapi/v1/order": (1200, 60),
-}
+# -- rate limits (docs/rate-limits.md): REQUEST_WEIGHT per IP, ORDERS per account, per
+# product. These are the defaults; exchangeInfo.rateLimits, read at run time, replaces them
+# (rate_limits_from_exchange_info). Spot and USD-M are separate pools (separate hosts). ----
+POOLS = {"spot": "spot", "linear": "usdm"}
+ORDER_ENDPOINTS = {"spot": frozenset({"POST /api/v3/order"}),
+                   "linear": frozenset({"POST /fapi/v1/order"})}
+# exchangeInfo's rateLimitType -> (scope, what it counts)
+RATE_LIMIT_TYPES: dict[str, tuple[Scope, Counts]] = {
+    "REQUEST_WEIGHT": (IP, "weight"), "RAW_REQUESTS": (IP, "requests"),
+    "ORDERS": (ACCOUNT, "orders")}
+INTERVAL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+EXCHANGE_INTERVALS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
+_SPOT_DOCS = "binance-spot-api-docs rest-api.md LIMITS (example values; exchangeInfo rules)"
+_FUTURES_DOCS = "developers.binance.com USDⓈ-M General Info, LIMITS"
+
+
+def rate_window(product: str, kind: str, limit: int, seconds: float, source: str) -> Window:
+    """The window of one exchangeInfo rate limit of ``product``."""
+    scope, counts = RATE_LIMIT_TYPES[kind]
+    return Window(limit, seconds, scope, counts, product=product, source=source,
+                  endpoints=ORDER_ENDPOINTS[product] if counts == "orders" else None)
+
+
+def window_name(product: str, kind: str, seconds: float) -> str:
+    """``spot ip weight 1m``, ``usdm account orders 10s`` ..."""
+    scope, counts = RATE_LIMIT_TYPES[kind]
+    return f"{POOLS[product]} {scope} {counts} {interval_name(seconds)}"
+
+
+def _default(product: str, kind: str, limit: int, seconds: float,
+             source: str) -> tuple[str, Window]:
+    return window_name(product, kind, seconds), rate_window(product, kind, limit, seconds,
+                                                            source)
+
+
+RATE_LIMITS = Budget(pools=POOLS, windows=dict([
+    _default("spot", "REQUEST_WEIGHT", 6000, 60, _SPOT_DOCS),
+    # raised to 300,000 / 5 min on 2026-04-02 (CHANGELOG)
+    _default("spot", "RAW_REQUESTS", 300_000, 300, _SPOT_DOCS),
+    _default("spot", "ORDERS", 50, 10, _SPOT_DOCS),
+    _default("spot", "ORDERS", 160_000, 86400, _SPOT_DOCS),
+    _default("linear", "REQUEST_WEIGHT", 2400, 60, _FUTURES_DOCS),
+    _default("linear", "ORDERS", 1200, 60, _FUTURES_DOCS),
+    # UNVERIFIED: not in the official text; Hummingbot's value from exchangeInfo
+    _default("linear", "ORDERS", 300, 10, "Hummingbot binance_perpetual_constants.py"),
+]), host_groups={
+    # one cluster behind several names: the docs offer api1-api4 and api-gcp as
+    # alternatives to api.binance.com, limits "per IP" across them
+    **{f"https://{host}:443": "https://api.binance.com:443"
+       for host in ("api-gcp.binance.com", "api1.binance.com", "api2.binance.com",
+                    "api3.binance.com", "api4.binance.com")}})
+
+
+def rate_limits_from_exchange_info(product: str, raw: Any) -> dict[str, Window]:
+    """The windows ``exchangeInfo.rateLimits`` publishes for ``product``; {} when it
+    holds none we understand. Sample entry:
+    ``{"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 50}``."""
+    entries = raw.get("rateLimits") if isinstance(raw, Mapping) else None
+    windows: dict[str, Window] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        parsed = _rate_limit_entry(entry)
+        if parsed is not None:
+            kind, seconds, limit = parsed
+            windows[window_name(product, kind, seconds)] = rate_window(
+                product, kind, limit, seconds, "exchangeInfo.rateLimits")
+    return windows
+
+
+def _rate_limit_entry(entry: Any) -> tuple[str, float, int] | None:
+    if not isinstance(entry, Mapping) or entry.get("rateLimitType") not in RATE_LIMIT_TYPES:
+        return None
+    unit = EXCHANGE_INTERVALS.get(str(entry.get("interval")))
+    number, limit = entry.get("intervalNum", 1), entry.get("limit")
+    if unit is None or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                               for v in (number, limit)):
+        return None
+    return str(entry["rateLimitType"]), float(unit * number), int(limit)
 
 # -- order status: Binance -> ours ------------------------------------------------------
 STATUS_MAP: dict[str, str] = {
@@ -528,8 +610,9 @@ HTTP_PAUSE_SECONDS = {418: 120.0, 429: 60.0}
 BAN_STATUS = 418
 # On a write these mean the order may exist (docs/orders.md).
 STATUS_UNKNOWN_CODES = frozenset({"-1006", "-1007"})
-USED_WEIGHT_HEADER = re.compile(r"^x-mbx-used-weight-(\d+)([smhd])$", re.IGNORECASE)
-INTERVAL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# X-MBX-USED-WEIGHT-1M (IP weight of this pool) and X-MBX-ORDER-COUNT-10S (the account's)
+USAGE_HEADER = re.compile(r"^x-mbx-(used-weight|order-count)-(\d+)([smhd])$", re.IGNORECASE)
+USAGE_KINDS = {"used-weight": "REQUEST_WEIGHT", "order-count": "ORDERS"}
 
 
 class BinanceConnector(Connector):
@@ -538,6 +621,7 @@ class BinanceConnector(Connector):
     rest_hosts = REST_HOSTS
     ws_hosts = WS_HOSTS
     weights = WEIGHTS
+    rate_limits = RATE_LIMITS
     error_table = ERROR_TABLE
     status_unknown_codes = STATUS_UNKNOWN_CODES
     api_types = ("spot", "perpetual_futures")
@@ -585,14 +669,18 @@ class BinanceConnector(Connector):
             return code, str(payload.get("msg", ""))
         return None, f"HTTP {response.status}"
 
-    def usage_from_headers(self, headers: Mapping[str, str]) -> list[tuple[int, int]]:
-        usage = []
+    def usage_signals(self, charge: Charge, headers: Mapping[str, str]) -> list[UsageSignal]:
+        """``X-MBX-USED-WEIGHT-1M: 1187`` -> ``spot ip weight 1m`` used 1187;
+        ``X-MBX-ORDER-COUNT-10S: 3`` -> ``spot account orders 10s`` used 3."""
+        signals = []
         for name, value in headers.items():
-            match = USED_WEIGHT_HEADER.match(name)
+            match = USAGE_HEADER.match(name)
             if match and str(value).isdigit():
-                seconds = int(match.group(1)) * INTERVAL_SECONDS[match.group(2).lower()]
-                usage.append((int(value), seconds))
-        return usage
+                seconds = int(match.group(2)) * INTERVAL_SECONDS[match.group(3).lower()]
+                kind = USAGE_KINDS[match.group(1).lower()]
+                signals.append(UsageSignal(window_name(charge.product, kind, seconds),
+                                           int(value), seconds))
+        return signals
 
     def pause_seconds(self, response: Response, code: str | int | None) -> float:
         if retry_after_seconds(response.headers.get("Retry-After")) is not None:
@@ -647,6 +735,15 @@ class BinanceConnector(Connector):
         kind = self.default_product()
         raw = self._call("GET", PATHS[kind].exchange_info, product=kind, signed=False)
         return parse_instruments(raw, kind)
+
+    def rate_limit_rules(self, product: str) -> list[Any]:
+        """``exchangeInfo.rateLimits`` of ``product``, the limits Binance enforces now.
+        Spot asks for one symbol: the rules come whole, the symbol list stays short."""
+        params = [("symbol", "BTCUSDT")] if product == "spot" else []
+        raw = self._call("GET", PATHS[product].exchange_info, params, product=product,
+                         signed=False)
+        rules = raw.get("rateLimits") if isinstance(raw, Mapping) else None
+        return rules if isinstance(rules, list) else []
 
     def ticker(self, symbol: str) -> Ticker:
         market = self.market(symbol)

@@ -34,7 +34,15 @@ from exchanges.base import (
     require_one_id,
 )
 from exchanges.capabilities import capability
-from exchanges.limits import DEFAULT_LIMITS, retry_after_seconds
+from exchanges.limits import (
+    ACCOUNT,
+    IP,
+    Budget,
+    Charge,
+    UsageSignal,
+    Window,
+    retry_after_seconds,
+)
 from exchanges.symbols import Market
 
 # -- URLs ---------------------------------------------------------------------------------
@@ -106,36 +114,49 @@ ENDPOINTS = {
                         new_client_id="clientOrderId", client_id="clientOrderId"),
 }
 
-# -- rate limits --------------------------------------------------------------------------
+# -- rate limits (docs/rate-limits.md) ----------------------------------------------------
 
 # BingX counts requests, not weights (facts section 5): every endpoint weighs 1.
 WEIGHTS: dict[str, int] = {}
 
-# Per-account limits (count, seconds). One path serves swap place (10/s), cancel and query
-# (5/s, the docs' usual swap figure), so SWAP_ORDER takes the stricter 5/s.
-KEY_LIMITS: dict[str, tuple[int, int]] = {
-    SWAP_ORDER: (5, 1),
-    SWAP_CANCEL_ALL: (5, 1),
-    SWAP_OPEN_ORDERS: (5, 1),
-    SWAP_HISTORY: (5, 1),
-    SWAP_BALANCE: (5, 1),
-    SWAP_POSITIONS: (5, 1),
-    SWAP_POSITION_MODE: (5, 1),
-    SWAP_LEVERAGE: (5, 1),
-    SPOT_ORDER: (5, 1),
-    SPOT_CANCEL: (5, 1),
-    SPOT_CANCEL_ALL: (2, 1),
-    SPOT_QUERY: (10, 1),
-    API_PERMISSIONS: (5, 1),
-}
+_ARTICLE = "bingx.com support article 31103871611289 (2025-10-16)"
+# UNVERIFIED: docs-v3 gives most swap trade/account endpoints 5/s and many spot ones 10/s;
+# each endpoint (method and path) is assumed to count apart, per the docs' "independent".
+_DOCS_V3 = "bingx-api.github.io docs-v3 (per-endpoint UID limit; UNVERIFIED per endpoint)"
+
+
+def _uid(endpoint: str, limit: int, source: str = _DOCS_V3) -> tuple[str, Window]:
+    return f"account {endpoint} 1s", Window(limit, 1, ACCOUNT, endpoints=frozenset({endpoint}),
+                                            source=source)
+
+
+RATE_LIMITS = Budget(windows=dict([
+    # every spot and futures market-data endpoint shares 500 / 10 s per IP; the account
+    # endpoints share 2,000 / 10 s per IP (since 2025-09-10)
+    ("ip public requests 10s", Window(500, 10, IP, signed=False, source=_ARTICLE)),
+    ("ip private requests 10s", Window(2000, 10, IP, signed=True, source=_ARTICLE)),
+    _uid(f"POST {SWAP_ORDER}", 10, _ARTICLE),
+    _uid(f"DELETE {SWAP_ORDER}", 5), _uid(f"GET {SWAP_ORDER}", 5),
+    *(_uid(path, 5) for path in (SWAP_CANCEL_ALL, SWAP_OPEN_ORDERS, SWAP_HISTORY,
+                                 SWAP_BALANCE, SWAP_POSITIONS, SWAP_POSITION_MODE,
+                                 SWAP_LEVERAGE, API_PERMISSIONS)),
+    _uid(SPOT_ORDER, 5, _ARTICLE), _uid(SPOT_CANCEL, 5, _ARTICLE),
+    _uid(SPOT_CANCEL_ALL, 2, _ARTICLE), _uid(SPOT_QUERY, 10, _ARTICLE),
+    *(_uid(path, 10) for path in (SPOT_BALANCE, SPOT_OPEN_ORDERS, SPOT_HISTORY)),
+]), host_groups={
+    # UNVERIFIED: .io and .pro are documented as backup domains of the one service
+    "https://open-api.bingx.io:443": "https://open-api.bingx.com:443",
+    "https://open-api.bingx.pro:443": "https://open-api.bingx.com:443"})
 
 # Pauses for bare HTTP answers: 429 waits out BingX's 10 s IP window; 403 (firewall) and
 # 418 (auto-ban after ignoring 429s) "recover after 5 minutes".
 # UNVERIFIED: BingX states no pause for 429 or 418; 10 s and 300 s are our reading.
 HTTP_PAUSE_SECONDS = {429: 10.0, 418: 300.0, 403: 300.0}
-# UNVERIFIED: the meaning of X-RateLimit-Requests-Remain's window is not documented; when it
-# reports 0 left we count the whole per-second budget as used so the limiter holds off.
+# The UID's remaining requests on this endpoint and when its window ends (UNVERIFIED: the
+# unit of -Expire is not documented; epoch milliseconds is what clients read it as).
 REMAIN_HEADER = "X-RateLimit-Requests-Remain"
+EXPIRE_HEADER = "X-RateLimit-Requests-Expire"
+EPOCH_MS_FLOOR = 10 ** 12    # anything smaller is not a millisecond timestamp of our era
 
 # -- order status -------------------------------------------------------------------------
 
@@ -432,6 +453,7 @@ class BingxConnector(Connector):
     rest_hosts = REST_HOSTS
     ws_hosts = WS_HOSTS
     weights = WEIGHTS
+    rate_limits = RATE_LIMITS
     error_table = ERROR_TABLE
     rate_limit_statuses = frozenset({403, 418, 429})  # 403: the IP ban, often a bare page
     status_unknown_codes = STATUS_UNKNOWN_CODES
@@ -475,11 +497,22 @@ class BingxConnector(Connector):
             return super().pause_seconds(response, code)
         return HTTP_PAUSE_SECONDS.get(response.status, super().pause_seconds(response, code))
 
-    def usage_from_headers(self, headers: Mapping[str, str]) -> list[tuple[int, int]]:
-        remain = headers.get(REMAIN_HEADER)
-        if remain is not None and remain.strip() == "0":
-            return [(DEFAULT_LIMITS[self.name].per_second, 1)]
-        return []
+    def usage_signals(self, charge: Charge, headers: Mapping[str, str]) -> list[UsageSignal]:
+        """``X-RateLimit-Requests-Remain: 3`` on an endpoint published at 10/s: the UID
+        used 7; ``X-RateLimit-Requests-Expire`` says when that count ends."""
+        window = self.account_window(charge)
+        remain = (headers.get(REMAIN_HEADER) or "").strip()
+        if window is None or not remain.isdigit():
+            return []
+        name, published = window
+        return [UsageSignal(name, max(published.limit - int(remain), 0), published.seconds,
+                            self._expires_in(headers.get(EXPIRE_HEADER)))]
+
+    def _expires_in(self, value: str | None) -> float | None:
+        text = (value or "").strip()
+        if not text.isdigit() or int(text) < EPOCH_MS_FLOOR:
+            return None
+        return max((int(text) - self.now_ms()) / 1000, 0.0)
 
     def _call(self, method: str, path: str, params: Sequence[tuple[str, str]] = (), *,
               product: str, signed: bool = True, write: bool = False) -> Any:

@@ -33,6 +33,8 @@ from exchanges.base import (
     format_decimal,
     require_one_id,
 )
+from exchanges.hosts import OFFICIAL_HOSTS
+from exchanges.limits import ACCOUNT, IP, Budget, Charge, UsageSignal, Window
 from exchanges.symbols import Market
 
 # -- hosts --------------------------------------------------------------------------------
@@ -71,28 +73,39 @@ INSTRUMENTS_INFO = "/v5/market/instruments-info"
 TICKERS = "/v5/market/tickers"
 SET_LEVERAGE = "/v5/position/set-leverage"
 
-# Bybit counts requests, not weights: each call costs 1 against the IP pool (600 per 5 s)
-# and 1 against its own per-UID endpoint budget (KEY_LIMITS).
+# Bybit counts requests, not weights: each call costs 1 against the IP pool and 1 against
+# its own per-UID endpoint budget.
 WEIGHTS: dict[str, int] = {path: 1 for path in (
     SERVER_TIME, API_KEY_INFO, ACCOUNT_INFO, WALLET_BALANCE, ORDER_CREATE, ORDER_CANCEL,
     ORDER_CANCEL_ALL, ORDER_REALTIME, ORDER_HISTORY, POSITION_LIST, INSTRUMENTS_INFO, TICKERS,
     SET_LEVERAGE)}
 
-# Per-UID limits, rolling 1 s per endpoint (UTA 2.0 Pro defaults). Create/cancel allow 20/s on
-# spot but 10/s on linear; the path is shared, so the stricter number is kept.
-KEY_LIMITS: dict[str, tuple[int, int]] = {
-    ORDER_CREATE: (10, 1),
-    ORDER_CANCEL: (10, 1),
-    ORDER_CANCEL_ALL: (10, 1),
-    ORDER_REALTIME: (50, 1),
-    ORDER_HISTORY: (50, 1),
-    POSITION_LIST: (50, 1),
-    WALLET_BALANCE: (50, 1),
-    ACCOUNT_INFO: (50, 1),
-    API_KEY_INFO: (10, 1),
-    # UNVERIFIED: set-leverage's limit is not in the facts; Hummingbot's 10/s default is used.
-    SET_LEVERAGE: (10, 1),
-}
+# -- rate limits (docs/rate-limits.md). Per IP: 600 requests per 5 s over api.bybit.com,
+# api.bytick.com and the regional hosts together. Per UID: a rolling second per endpoint,
+# counted per business type (spot apart from derivatives, /v5/apilimit/query's bizType). ---
+_V5 = "bybit-exchange/docs v5/rate-limit (UTA 2.0 Pro table)"
+
+
+def _uid(path: str, limit: int, product: str | None = None,
+         source: str = _V5) -> tuple[str, Window]:
+    name = f"{product + ' ' if product else ''}account {path} 1s"
+    return name, Window(limit, 1, ACCOUNT, product=product, endpoints=frozenset({path}),
+                        source=source)
+
+
+RATE_LIMITS = Budget(windows=dict([
+    ("ip requests 5s", Window(600, 5, IP, source="bybit-exchange/docs v5/rate-limit, IP limit")),
+    _uid(ORDER_CREATE, 20, "spot"), _uid(ORDER_CREATE, 10, "linear"),
+    _uid(ORDER_CANCEL, 20, "spot"), _uid(ORDER_CANCEL, 10, "linear"),
+    _uid(ORDER_CANCEL_ALL, 20, "spot"), _uid(ORDER_CANCEL_ALL, 10, "linear"),
+    *(_uid(path, 50) for path in (ORDER_REALTIME, ORDER_HISTORY, POSITION_LIST,
+                                  WALLET_BALANCE, ACCOUNT_INFO)),
+    _uid(API_KEY_INFO, 10),
+    # UNVERIFIED: set-leverage is absent from the facts; Hummingbot's 10/s default
+    _uid(SET_LEVERAGE, 10, source="Hummingbot bybit_perpetual_constants.py"),
+]), host_groups={
+    f"https://{host}:443": "https://api.bybit.com:443"
+    for host in OFFICIAL_HOSTS["bybit"]["live"]["rest"] if host != "api.bybit.com"})
 
 # -- statuses -----------------------------------------------------------------------------
 
@@ -396,6 +409,7 @@ class BybitConnector(Connector):
     rest_hosts = REST_HOSTS
     ws_hosts = WS_HOSTS
     weights = WEIGHTS
+    rate_limits = RATE_LIMITS
     error_table = ERROR_TABLE
     rate_limit_statuses = frozenset({403, 418, 429})  # 403: the IP ban, often a bare page
     api_types = ("spot", "margin", "perpetual_futures", "unified_account")
@@ -435,12 +449,22 @@ class BybitConnector(Connector):
             return max((int(reset_ms) - self.now_ms()) / 1000, MIN_PAUSE_SECONDS)
         return super().pause_seconds(response, code)
 
-    def usage_from_headers(self, headers: Mapping[str, str]) -> list[tuple[int, int]]:
-        """``X-Bapi-Limit`` minus ``X-Bapi-Limit-Status`` (remaining) per rolling second."""
+    def usage_signals(self, charge: Charge, headers: Mapping[str, str]) -> list[UsageSignal]:
+        """``X-Bapi-Limit: 10``, ``X-Bapi-Limit-Status: 0`` (remaining) and
+        ``X-Bapi-Limit-Reset-Timestamp`` (ms; "now" unless the limit was hit): the UID's
+        count on this endpoint, held until the reset when nothing is left."""
+        window = self.account_window(charge)
         limit, remaining = headers.get("X-Bapi-Limit"), headers.get("X-Bapi-Limit-Status")
-        if not (limit and remaining and limit.isdigit() and remaining.isdigit()):
+        if window is None or not (limit and remaining and limit.isdigit()
+                                  and remaining.isdigit()):
             return []
-        return [(max(int(limit) - int(remaining), 0), 1)]
+        reset_ms = headers.get("X-Bapi-Limit-Reset-Timestamp", "")
+        expires_in = None
+        if int(remaining) == 0 and reset_ms.isdigit():
+            expires_in = max((int(reset_ms) - self.now_ms()) / 1000, 0.0)
+        name, published = window
+        return [UsageSignal(name, max(int(limit) - int(remaining), 0), published.seconds,
+                            expires_in)]
 
     def _call(self, method: str, path: str, *, params: list[tuple[str, str]] | None = None,
               body: dict[str, Any] | None = None, product: str | None = None,

@@ -36,6 +36,7 @@ from exchanges.base import (
     format_decimal,
     require_one_id,
 )
+from exchanges.limits import ACCOUNT, IP, Budget, Counts, Window
 from exchanges.symbols import Market, parse_symbol
 
 NAME = "okx"
@@ -79,19 +80,38 @@ WEIGHTS = {path: 1 for path in (
     TIME, INSTRUMENTS, TICKER, ACCOUNT_CONFIG, BALANCE, POSITIONS, SET_LEVERAGE, ORDER,
     CANCEL_ORDER, CANCEL_BATCH, ORDERS_PENDING, ORDERS_HISTORY)}
 
-# Per-key (User ID) limits: path -> (requests, seconds). Place and cancel are also counted
-# per instrument; the batch cancel budget counts orders (at most 20 per request).
-KEY_LIMITS = {
-    ACCOUNT_CONFIG: (5, 2),
-    BALANCE: (10, 2),
-    POSITIONS: (10, 2),
-    ORDER: (60, 2),
-    CANCEL_ORDER: (60, 2),
-    CANCEL_BATCH: (300, 2),
-    ORDERS_PENDING: (60, 2),
-    ORDERS_HISTORY: (40, 2),   # UNVERIFIED in the facts (an SDK docstring); OKX docs say 40/2 s
-    SET_LEVERAGE: (20, 2),     # UNVERIFIED: OKX docs value, not in the facts file
-}
+# -- rate limits (docs/rate-limits.md): public endpoints by IP, private ones by User ID, each
+# endpoint its own 2 s budget; place and cancel per instrument; the batch budget and the
+# sub-account order limit count orders. OKX has no IP budget for private endpoints. --------
+_OKX = "okx.com/docs-v5 (each endpoint's Rate Limit)"
+
+
+def _ip(path: str, limit: int) -> tuple[str, Window]:
+    return f"ip {path} 2s", Window(limit, 2, IP, endpoints=frozenset({path}), source=_OKX)
+
+
+def _uid(endpoint: str, limit: int, *, per_instrument: bool = False,
+         counts: Counts = "requests", source: str = _OKX) -> tuple[str, Window]:
+    return f"account {endpoint} 2s", Window(limit, 2, ACCOUNT, counts,
+                                            endpoints=frozenset({endpoint}),
+                                            per_instrument=per_instrument, source=source)
+
+
+RATE_LIMITS = Budget(windows=dict([
+    _ip(TIME, 10), _ip(TICKER, 20),
+    _ip(INSTRUMENTS, 20),          # per IP and instrument type; we count the types together
+    _uid(f"POST {ORDER}", 60, per_instrument=True),
+    _uid(CANCEL_ORDER, 60, per_instrument=True),
+    _uid(CANCEL_BATCH, 300, counts="orders"),
+    _uid(f"GET {ORDER}", 60),
+    _uid(ORDERS_PENDING, 60),
+    _uid(BALANCE, 10), _uid(POSITIONS, 10), _uid(ACCOUNT_CONFIG, 5),
+    # UNVERIFIED in the facts: OKX's docs give 40 / 2 s and 20 / 2 s
+    _uid(ORDERS_HISTORY, 40), _uid(SET_LEVERAGE, 20),
+    # new and amended orders of one sub-account, REST and WebSocket together (50061)
+    ("account orders 2s", Window(1000, 2, ACCOUNT, "orders",
+                                 endpoints=frozenset({f"POST {ORDER}"}), source=_OKX)),
+]))
 BATCH_CANCEL_SIZE = 20
 PAGE_SIZE = 100
 MAX_PAGES = 20
@@ -380,6 +400,7 @@ class OkxConnector(Connector):
     rest_hosts = REST_HOSTS
     ws_hosts = WS_HOSTS
     weights = WEIGHTS
+    rate_limits = RATE_LIMITS
     error_table = ERRORS
     api_types = ("spot", "margin", "perpetual_futures", "unified_account")
     # expTime on placements = now + this window; a later arrival is void (50036/50037)
@@ -423,9 +444,9 @@ class OkxConnector(Connector):
 
     def _call(self, method: str, path: str, *, params: Sequence[tuple[str, str]] = (),
               body: Any = None, signed: bool = True, write: bool = False,
-              product: str = "spot") -> Call:
+              product: str = "spot", instrument: str = "", orders: int = 1) -> Call:
         call = Call(method, path, params=list(params), signed=signed, write=write,
-                    product=product)
+                    product=product, instrument=instrument, orders=orders)
         if body is not None:
             call.body = compact_json(body)
             call.headers["Content-Type"] = "application/json"
@@ -557,7 +578,8 @@ class OkxConnector(Connector):
             else order.quantity
         body = order_body(order, inst_id=inst_id, td_mode=self._td_mode(market, order),
                           size=size)
-        call = self._call("POST", ORDER, body=body, write=True, product=market.kind)
+        call = self._call("POST", ORDER, body=body, write=True, product=market.kind,
+                          instrument=inst_id)
         call.deadline_ms = self.now_ms() + self.recv_window_ms
         call.headers["expTime"] = str(call.deadline_ms)
         placed = self._data(call)[0]
@@ -575,7 +597,7 @@ class OkxConnector(Connector):
         market, inst_id = self._market(symbol)
         body = {"instId": inst_id, **_id_fields(client_order_id, exchange_order_id)}
         answer = self._data(self._call("POST", CANCEL_ORDER, body=body, write=True,
-                                       product=market.kind))[0]
+                                       product=market.kind, instrument=inst_id))[0]
         return self.get_order(symbol, exchange_order_id=answer.get("ordId") or exchange_order_id,
                               client_order_id=client_order_id)
 
@@ -587,7 +609,8 @@ class OkxConnector(Connector):
             batch = [{"instId": to_inst_id(o.symbol), "ordId": o.exchange_order_id}
                      for o in pending[start:start + BATCH_CANCEL_SIZE]]
             try:
-                answers = self._data(self._call("POST", CANCEL_BATCH, body=batch, write=True))
+                answers = self._data(self._call("POST", CANCEL_BATCH, body=batch, write=True,
+                                                orders=len(batch)))
             except errors.InvalidOrder:
                 continue  # every order of this batch closed meanwhile
             canceled += sum(1 for item in answers if item.get("sCode") == "0")

@@ -39,6 +39,7 @@ from exchanges.base import (
     format_decimal,
     require_one_id,
 )
+from exchanges.limits import IP, Budget, Window
 from exchanges.symbols import Market
 
 # -- URLs ---------------------------------------------------------------------------------
@@ -75,9 +76,13 @@ ALL_POSITIONS_PARAMS: dict[str, Any] = {}
 
 # OrangeX publishes no per-method weights (facts section 5): every call weighs 1.
 WEIGHTS: dict[str, int] = {}
-# The only figure is "10 requests/second" from support, not per method and looser than the
-# shared per-IP budget in exchanges/limits.py (5/s), so no per-key limit is declared.
-KEY_LIMITS: dict[str, tuple[int, int]] = {}
+# OrangeX publishes no REST limits. The best source is its support's answer to the dyomini
+# project (docs/api-notes.md there): "10 requests/second", not said per IP or per account;
+# we hold it per IP, the stricter of the two for one key. No usage headers were observed.
+RATE_LIMITS = Budget(windows={
+    "ip requests 1s": Window(10, 1, IP, source="OrangeX support via dyomini/auto-trading_"
+                                                "OrangeX docs/api-notes.md (unpublished)"),
+})
 
 # The live server spells "canceled"; the docs "cancelled". Unknown states fail loudly.
 STATUS_MAP = {
@@ -435,6 +440,7 @@ class OrangexConnector(Connector):
     rest_hosts = REST_HOSTS
     ws_hosts = WS_HOSTS
     weights = WEIGHTS
+    rate_limits = RATE_LIMITS
     error_table = ERROR_TABLE
     status_unknown_codes = STATUS_UNKNOWN_CODES
     api_types = ("perpetual_futures",)

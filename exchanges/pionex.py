@@ -33,7 +33,7 @@ from exchanges.base import (
     format_decimal,
     require_one_id,
 )
-from exchanges.limits import retry_after_seconds
+from exchanges.limits import ACCOUNT, IP, Budget, Window, retry_after_seconds
 from exchanges.symbols import Market, parse_symbol
 
 # -- URLs: one production host for both products; no testnet or demo exists (facts section 1)
@@ -85,16 +85,13 @@ WEIGHTS: dict[str, int] = {
     PERP_ORDER: 5, PERP_ORDER_BY_CLIENT_ID: 5, PERP_OPEN_ORDERS: 5, PERP_HISTORY_ORDERS: 5,
     PERP_ALL_ORDERS: 5,
 }
-ACCOUNT_WEIGHT_PER_SECOND = 10
-PRIVATE_PATHS = (
-    SPOT_BALANCES, SPOT_ORDER, SPOT_ORDER_BY_CLIENT_ID, SPOT_OPEN_ORDERS, SPOT_ALL_ORDERS,
-    PERP_BALANCES, PERP_POSITIONS, PERP_POSITION_MODE, PERP_LEVERAGE, PERP_ORDER,
-    PERP_ORDER_BY_CLIENT_ID, PERP_OPEN_ORDERS, PERP_HISTORY_ORDERS, PERP_ALL_ORDERS,
-)
-# Per key: the account budget (10 weight/s, shared by all private endpoints) expressed per
-# path as how many calls of that path alone fit in one second.
-KEY_LIMITS: dict[str, tuple[int, int]] = {
-    path: (ACCOUNT_WEIGHT_PER_SECOND // WEIGHTS[path], 1) for path in PRIVATE_PATHS}
+# Two independent budgets, both 10 weight per second: per IP for every endpoint, per
+# account for the private ones (docs/rate-limits.md).
+_DOCS = "pionex-doc.gitbook.io (Rate Limit), the official OpenAPI spec"
+RATE_LIMITS = Budget(windows={
+    "ip weight 1s": Window(10, 1, IP, "weight", source=_DOCS),
+    "account weight 1s": Window(10, 1, ACCOUNT, "weight", signed=True, source=_DOCS),
+})
 RATE_LIMIT_PAUSE_SECONDS = 60.0   # HTTP 429 bans the IP/account for 60 s (+10 s per retry)
 TIMESTAMP_WINDOW_MS = 20_000      # a signed request older than 20 s is refused
 
@@ -354,6 +351,7 @@ class PionexConnector(Connector):
     rest_hosts = REST_HOSTS
     ws_hosts = WS_HOSTS
     weights = WEIGHTS
+    rate_limits = RATE_LIMITS
     error_table = ERROR_TABLE
     api_types = ("spot", "perpetual_futures")
     client_order_id_pattern = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -395,9 +393,6 @@ class PionexConnector(Connector):
     def pause_seconds(self, response: Response, code: str | int | None) -> float:
         retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         return RATE_LIMIT_PAUSE_SECONDS if retry_after is None else retry_after
-
-    def usage_from_headers(self, headers: Mapping[str, str]) -> list[tuple[int, int]]:
-        return []   # Pionex documents no usage headers
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import importlib
 
 from exchanges.base import Connector
 from exchanges.capabilities import EXCHANGES
+from exchanges.limits import Budget
 
 
 def connector_class(exchange: str) -> type[Connector]:
@@ -13,3 +14,8 @@ def connector_class(exchange: str) -> type[Connector]:
         raise KeyError(f"unknown exchange {exchange!r}")
     module = importlib.import_module(f"exchanges.{exchange}")
     return module.CONNECTOR
+
+
+def published_budgets() -> dict[str, Budget]:
+    """Every exchange's rate windows as it publishes them (``Connector.rate_limits``)."""
+    return {exchange: connector_class(exchange).rate_limits for exchange in EXCHANGES}

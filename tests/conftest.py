@@ -49,6 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = celery_broker_url(test_url)
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.RATE_LIMIT_WINDOW_MARGIN_MS = TEST_WINDOW_MARGIN_MS
+    settings.BINANCE_RATE_LIMITS_SOURCE = "paper"
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
@@ -136,7 +137,9 @@ def celery_worker(django_db_setup: Any, django_db_blocker: Any, paper_url: str,
            "CIRCUIT_COOLDOWN_SECONDS": str(WORKER_CIRCUIT_COOLDOWN_SECONDS),
            "RATE_LIMIT_WINDOW_MARGIN_MS": str(TEST_WINDOW_MARGIN_MS),
            # a stalled or trickling answer meets the whole-request deadline quickly
-           "EXCHANGE_TIMEOUT_SECONDS": str(WORKER_EXCHANGE_TIMEOUT_SECONDS)}
+           "EXCHANGE_TIMEOUT_SECONDS": str(WORKER_EXCHANGE_TIMEOUT_SECONDS),
+           # the worker reads Binance's rate limits at start: from the paper, no internet
+           "BINANCE_RATE_LIMITS_SOURCE": "paper"}
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads",

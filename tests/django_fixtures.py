@@ -18,9 +18,10 @@ def clean_redis_state(request: pytest.FixtureRequest) -> Iterator[None]:
             and not request.node.get_closest_marker("django_db"):
         yield
         return
-    from connections.ratelimits import redis_client
+    from connections.ratelimits import redis_client, run_time_limits_forget
 
     client = redis_client()
+    run_time_limits_forget()
     for pattern in ("ec:rl:*", "ec:batch*", "ec:lock:*", "ec:1:ec:instruments:*",
                     "ec:1:throttle_*"):
         for key in client.scan_iter(pattern):

@@ -23,4 +23,7 @@ def default_schedule() -> dict[str, dict[str, object]]:
         "order reconciliation": {"task": "orders.reconcile", "every": 60, "queue": "orders"},
         # hourly: prune health history past retention, forget expired batches
         "cleanup": {"task": "connections.cleanup", "every": 3600, "queue": "maintenance"},
+        # hourly: Binance's own rate limits (exchangeInfo.rateLimits) replace our defaults
+        "binance rate limits": {"task": "connections.rate_limits_refresh", "every": 3600,
+                                "queue": "maintenance"},
     }

@@ -13,3 +13,11 @@ def reconcile_at_worker_start(sender: Any = None, **kwargs: Any) -> None:
     from orders.tasks import reconcile_task
 
     reconcile_task.apply_async(priority=1, countdown=2)
+
+
+@worker_ready.connect
+def read_rate_limits_at_worker_start(sender: Any = None, **kwargs: Any) -> None:
+    """Binance's own rate limits are read when a worker starts, then hourly (beat)."""
+    from connections.tasks import rate_limits_refresh_task
+
+    rate_limits_refresh_task.apply_async(priority=1)

@@ -14,8 +14,10 @@ own. Each config has its own random generator, seeded by its ``seed``.
 
 In the order they act on a request:
 - ``latencyMs``: wait this long before anything else.
-- ``enforceRateLimits``: over the exchanges/limits.py budget (or the concurrency cap), the
-  adapter's ``rate_limited()`` answer with a whole-second Retry-After; nothing is served.
+- ``enforceRateLimits``: over any window of the exchange's layered table (``budgets.py``:
+  per client address and product pool, per API key, per endpoint and instrument, order
+  counts) or the pool's concurrency cap, the adapter's ``rate_limited()`` answer with a
+  whole-second Retry-After; nothing is served.
 - ``rateLimit429Rate`` / ``retryAfterSeconds``: the adapter's ``rate_limited()`` answer.
 - ``error5xxRate``: the adapter's ``server_error()`` answer; nothing is served.
 
@@ -58,8 +60,9 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from exchanges.limits import ExchangeLimit
+from exchanges.limits import Budget, Charge
 from exchanges.paper import wire
+from exchanges.paper.budgets import Caller, PaperLimiter
 from exchanges.paper.protocol import Protocol
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -222,23 +225,6 @@ class WeightWindows:
             while events and events[0][0] <= now - span:
                 self._sums[span] -= events.popleft()[1]
 
-    def wait_needed(self, now: float, weight: int, limit: ExchangeLimit) -> float:
-        """0 when ``weight`` more fits both budgets, else the seconds until it would."""
-        self._prune(now)
-        wait = 0.0
-        for span, budget in ((1.0, limit.per_second), (60.0, limit.per_minute)):
-            if weight > budget and self._sums[span] == 0:
-                continue  # heavier than the whole budget: served alone in an empty window
-            excess = self._sums[span] + weight - budget
-            for at, served in self._events[span]:
-                if excess <= 0:
-                    break
-                excess -= served
-                wait = max(wait, at + span - now)
-            if excess > 0:  # heavier than the whole budget: one full window
-                wait = max(wait, span)
-        return wait
-
     def record(self, now: float, weight: int) -> None:
         self._prune(now)
         for span, events in self._events.items():
@@ -252,7 +238,7 @@ class ExchangeGate:
     """Everything the middleware of one exchange keeps between requests."""
 
     exchange: str
-    limit: ExchangeLimit | None
+    budget: Budget | None
     protocol: Protocol | None = None
     scopes: dict[str, ScopedFaults] = field(
         default_factory=lambda: {EXCHANGE_WIDE: ScopedFaults.of(FaultConfig())})
@@ -262,8 +248,11 @@ class ExchangeGate:
     cancels_applied: int = 0
     trickled: int = 0
     after_apply: Counter[AfterApply] = field(default_factory=Counter)
-    in_flight: int = 0
     windows: WeightWindows = field(default_factory=WeightWindows)
+    limiter: PaperLimiter | None = None
+
+    def __post_init__(self) -> None:
+        self.limiter = PaperLimiter(self.budget) if self.budget is not None else None
 
     def set_faults(self, faults: FaultConfig, scope: str = EXCHANGE_WIDE) -> None:
         self.scopes[scope] = ScopedFaults.of(faults)
@@ -292,6 +281,7 @@ class ExchangeGate:
         self.cancels_applied = self.trickled = 0
         self.after_apply = Counter()
         self.windows = WeightWindows()
+        self.limiter = PaperLimiter(self.budget) if self.budget is not None else None
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -303,17 +293,18 @@ class ExchangeGate:
             **{key: self.after_apply[fault] for fault, key in AFTER_APPLY_STATS.items()},
             "trickled": self.trickled,
             "cancelsApplied": self.cancels_applied,
+            "windows": self.limiter.stats() if self.limiter is not None else {},
         }
 
-    def over_budget(self, faults: FaultConfig, weight: int) -> float:
-        """Seconds to wait when enforcement is on and this request would break the budget
-        (or the concurrency cap); 0 when it may go ahead."""
-        if not faults.enforce_rate_limits or self.limit is None:
+    def over_budget(self, faults: FaultConfig, charge: Charge, caller: Caller) -> float:
+        """Seconds to wait when enforcement is on and this request would overfill a window
+        (or the pool's concurrency cap); 0 when it may go ahead (it is then counted)."""
+        if not faults.enforce_rate_limits or self.limiter is None:
             return 0.0
-        wait = self.windows.wait_needed(time.monotonic(), weight, self.limit)
-        if wait == 0 and self.in_flight >= self.limit.concurrent:
-            wait = 0.1
-        return wait
+        return self.limiter.admit(time.monotonic(), charge, caller)
+
+    def pool_of(self, charge: Charge, caller: Caller) -> str:
+        return self.limiter.pool(charge, caller) if self.limiter is not None else ""
 
 
 def gate_middleware(gate: ExchangeGate, protocol: Protocol, prefix: str) -> Any:
@@ -326,7 +317,7 @@ def gate_middleware(gate: ExchangeGate, protocol: Protocol, prefix: str) -> Any:
         gate.requests[key] = gate.requests.get(key, 0) + 1
         faults = gate.faults_for(request.method, path)
         try:
-            response = await _answer(gate, faults, protocol, request, handler)
+            response = await _answer(gate, faults, protocol, request, handler, path)
         except web.HTTPException as refusal:  # the router's 404 / 405, as aiohttp builds it
             response = web.Response(status=refusal.status, reason=refusal.reason,
                                     text=refusal.text, headers=refusal.headers)
@@ -336,31 +327,33 @@ def gate_middleware(gate: ExchangeGate, protocol: Protocol, prefix: str) -> Any:
 
 
 async def _answer(gate: ExchangeGate, faults: ScopedFaults, protocol: Protocol,
-                  request: web.Request, handler: Handler) -> web.StreamResponse:
+                  request: web.Request, handler: Handler, path: str) -> web.StreamResponse:
     config = faults.config
     if config.latency_ms:
         await asyncio.sleep(config.latency_ms / 1000)
-    weight = protocol.request_weight(request)
-    wait = gate.over_budget(config, weight)
+    charge, api_key = await protocol.request_charge(request, path)
+    caller = Caller(request.remote or "", api_key)
+    wait = gate.over_budget(config, charge, caller)
     if wait > 0:
         gate.rate_limit_violations += 1
         # whole seconds, as real Retry-After headers give them
         return protocol.rate_limited(float(math.ceil(wait)))
-    gate.windows.record(time.monotonic(), weight)
+    gate.windows.record(time.monotonic(), charge.weight)
     if faults.chance(config.rate_limit_429_rate):
         return protocol.rate_limited(config.retry_after_seconds)
     if faults.chance(config.error_5xx_rate):
         return protocol.server_error()
-    return await _serve(gate, request, handler)
+    return await _serve(gate, request, handler, gate.pool_of(charge, caller))
 
 
-async def _serve(gate: ExchangeGate, request: web.Request,
-                 handler: Handler) -> web.StreamResponse:
-    gate.in_flight += 1
+async def _serve(gate: ExchangeGate, request: web.Request, handler: Handler,
+                 pool: str) -> web.StreamResponse:
+    in_flight = gate.limiter.in_flight if gate.limiter is not None else Counter()
+    in_flight[pool] += 1
     try:
         return await handler(request)
     finally:
-        gate.in_flight -= 1
+        in_flight[pool] -= 1
         if request.get("signature_failed"):
             gate.signature_failures += 1
         if request.get("cancel_applied"):

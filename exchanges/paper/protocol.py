@@ -3,8 +3,9 @@
 INTERFACE CONTRACT. The server mounts each adapter's routes under ``/<exchange>`` (so the
 adapter registers real paths such as ``/api/v3/order``) and wraps them in one gate
 middleware (``faults.py``) that, per exchange: counts requests, adds latency, answers 5xx
-and rate-limit faults with ``server_error()`` / ``rate_limited()``, enforces the exchanges/limits.py
-budget using ``request_weight()``, and breaks the answer of a request that applied
+and rate-limit faults with ``server_error()`` / ``rate_limited()``, enforces the layered rate
+table on what ``request_charge()`` says each request is (weight, product, signed, the API key,
+an instrument, how many orders), and breaks the answer of a request that applied
 something (drop, reset, truncate, HTML gateway page, stall; trickle for any answer).
 
 Each adapter declares ``write_routes``: every route, as ``"METHOD /path"`` (the key of the
@@ -31,6 +32,7 @@ from typing import ClassVar
 
 from aiohttp import web
 
+from exchanges.limits import Budget, Charge
 from exchanges.paper.engine import DuplicateScope, Engine
 
 
@@ -40,8 +42,13 @@ class Protocol:
     # "METHOD /path" of every route that places or cancels orders
     write_routes: ClassVar[frozenset[str]] = frozenset()
 
+    # the header carrying the API key, for per-account budgets ("" where none is sent)
+    key_header: ClassVar[str] = ""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # the table the gate enforces (set when mounted): what exchangeInfo-like answers show
+        self.budget: Budget | None = None
 
     def routes(self) -> list[web.RouteDef]:
         """Every REST route this exchange serves, with real paths (no /<exchange> prefix)."""
@@ -50,6 +57,19 @@ class Protocol:
     def request_weight(self, request: web.Request) -> int:
         """The weight the real exchange charges for this request (default 1)."""
         return 1
+
+    async def request_charge(self, request: web.Request, path: str) -> tuple[Charge, str]:
+        """What the request is to the budgets, and the API key it counts against ("" for
+        none). ``path`` is the real path, without ``/<exchange>``. May read the body (aiohttp
+        keeps it for the handler)."""
+        api_key = request.headers.get(self.key_header, "") if self.key_header else ""
+        return Charge(method=request.method, path=path, weight=self.request_weight(request),
+                      product=await self.request_product(request, path),
+                      signed=bool(api_key)), api_key
+
+    async def request_product(self, request: web.Request, path: str) -> str:
+        """The product the request trades or reads (spot | linear), where budgets differ."""
+        return "spot"
 
     def rate_limited(self, retry_after: float) -> web.Response:
         """The exchange's own rate-limit answer (status, headers, envelope)."""

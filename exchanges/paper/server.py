@@ -20,11 +20,12 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from aiohttp import web
 
 from exchanges.capabilities import EXCHANGES
-from exchanges.limits import ExchangeLimit, load_limits
+from exchanges.limits import Budget, ExchangeLimit, as_budget, load_budgets
 from exchanges.paper import control
 from exchanges.paper.engine import Engine
 from exchanges.paper.faults import ExchangeGate, gate_middleware
 from exchanges.paper.protocol import Protocol
+from exchanges.registry import published_budgets
 
 log = logging.getLogger("exchanges.paper")
 
@@ -64,20 +65,20 @@ def load_protocols(exchanges: Iterable[str] = EXCHANGES) -> list[type[Protocol]]
 
 
 def build_app(engine: Engine, *, protocols: Iterable[type[Protocol]] | None = None,
-              limits: Mapping[str, ExchangeLimit] | None = None, walk: bool = False,
+              limits: Mapping[str, Budget | ExchangeLimit] | None = None, walk: bool = False,
               walk_interval: float = WALK_INTERVAL_SECONDS) -> web.Application:
     """The whole paper exchange. ``protocols`` defaults to every adapter that exists;
-    ``limits`` to the exchanges/limits.py table with ``EXCHANGE_RATE_LIMITS`` applied."""
+    ``limits`` to the table the exchanges publish (``paper_budgets``)."""
     if protocols is None:
         protocols = load_protocols()
-    if limits is None:
-        limits = load_limits(os.environ.get("EXCHANGE_RATE_LIMITS"))
+    budgets = {name: as_budget(value)
+               for name, value in (paper_budgets() if limits is None else limits).items()}
     app = web.Application()
     app[ENGINE] = engine
     gates: dict[str, ExchangeGate] = {
-        name: ExchangeGate(exchange=name, limit=limits.get(name)) for name in EXCHANGES}
+        name: ExchangeGate(exchange=name, budget=budgets.get(name)) for name in EXCHANGES}
     for protocol_class in protocols:
-        _mount(app, engine, gates, protocol_class, limits)
+        _mount(app, engine, gates, protocol_class, budgets)
     app[GATES] = gates
     control.add_routes(app, engine=engine, gates=gates)
     if walk:
@@ -85,8 +86,16 @@ def build_app(engine: Engine, *, protocols: Iterable[type[Protocol]] | None = No
     return app
 
 
+def paper_budgets() -> dict[str, Budget]:
+    """What a real exchange enforces: its published figures, without our safety factor,
+    with ``EXCHANGE_RATE_PRESET`` and ``EXCHANGE_RATE_LIMITS`` applied as our side applies
+    them (overrides are taken as given on both sides, so both agree)."""
+    return load_budgets(published_budgets(), overrides=os.environ.get("EXCHANGE_RATE_LIMITS"),
+                        preset=os.environ.get("EXCHANGE_RATE_PRESET", ""), safety_factor=1.0)
+
+
 def _mount(app: web.Application, engine: Engine, gates: dict[str, ExchangeGate],
-           protocol_class: type[Protocol], limits: Mapping[str, ExchangeLimit]) -> None:
+           protocol_class: type[Protocol], budgets: Mapping[str, Budget]) -> None:
     try:
         protocol = protocol_class(engine)
         routes = protocol.routes()
@@ -95,8 +104,10 @@ def _mount(app: web.Application, engine: Engine, gates: dict[str, ExchangeGate],
         return
     exchange = protocol.exchange
     engine.register_exchange(exchange, duplicate_scope=protocol.duplicate_scope)
-    gate = gates.setdefault(exchange, ExchangeGate(exchange=exchange, limit=limits.get(exchange)))
+    gate = gates.setdefault(exchange, ExchangeGate(exchange=exchange,
+                                                   budget=budgets.get(exchange)))
     gate.protocol = protocol
+    protocol.budget = gate.budget
     prefix = f"/{exchange}"
     sub_app = web.Application(middlewares=[gate_middleware(gate, protocol, prefix)])
     sub_app.add_routes(routes)

@@ -11,7 +11,7 @@ secret in any error text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -23,6 +23,7 @@ import responses
 from exchanges import errors
 from exchanges.base import Connector, Credentials, ExchangeOrder, OrderRequest
 from exchanges.hosts import rest_destination
+from exchanges.limits import Charge, UsageSignal
 
 API_KEY = "contract-api-key-0001"
 API_SECRET = "contract-api-secret-do-not-leak-0001"
@@ -37,21 +38,24 @@ class RecordingThrottle:
 
     def __init__(self) -> None:
         self.acquired: list[tuple[int, str]] = []
-        self.usage: list[tuple[int, int]] = []
+        self.charges: list[Charge] = []
+        self.usage: list[UsageSignal] = []
         self.pauses: list[float] = []
         self.destinations: list[str] = []
 
     @contextmanager
-    def __call__(self, weight: int, *, endpoint: str, destination: str) -> Iterator[None]:
-        self.acquired.append((weight, endpoint))
+    def __call__(self, charge: Charge, *, destination: str) -> Iterator[None]:
+        self.acquired.append((charge.weight, charge.path))
+        self.charges.append(charge)
         self.destinations.append(destination)
         yield
 
-    def report_usage(self, *, used_weight: int, window_seconds: int,
+    def report_usage(self, signals: Sequence[UsageSignal], *, charge: Charge,
                      destination: str) -> None:
-        self.usage.append((used_weight, window_seconds))
+        self.usage.extend(signals)
 
-    def pause(self, seconds: float, *, reason: str, destination: str) -> float:
+    def pause(self, seconds: float, *, reason: str, destination: str,
+              product: str = "spot") -> float:
         self.pauses.append(seconds)
         return seconds
 

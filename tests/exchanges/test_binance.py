@@ -15,6 +15,7 @@ import responses
 
 from exchanges import binance, errors
 from exchanges.base import Credentials, OrderRequest
+from exchanges.limits import Charge, UsageSignal
 from exchanges.symbols import parse_symbol
 from tests.exchanges.contract import (
     API_KEY,
@@ -438,21 +439,80 @@ class TestWeightsAndUsage:
         futures.open_orders()
         assert throttle.acquired == [(40, "/fapi/v1/openOrders")]
 
-    def test_key_limits_cover_order_placement(self):
-        assert binance.KEY_LIMITS["/api/v3/order"] == (50, 10)
-        assert binance.KEY_LIMITS["/fapi/v1/order"] == (1200, 60)
+    def test_order_counts_are_account_windows_of_the_placement_endpoint(self):
+        windows = binance.RATE_LIMITS.windows
+        spot_ten = windows["spot account orders 10s"]
+        usdm_minute = windows["usdm account orders 1m"]
+        assert (spot_ten.limit, spot_ten.seconds, spot_ten.scope) == (50, 10, "account")
+        assert windows["spot account orders 1d"].limit == 160_000
+        assert (usdm_minute.limit, usdm_minute.seconds) == (1200, 60)
+        assert spot_ten.endpoints == frozenset({"POST /api/v3/order"})
+        assert windows["spot ip weight 1m"].limit == 6000
+        assert windows["usdm ip weight 1m"].limit == 2400
 
-    def test_used_weight_headers_are_read_per_interval(self, spot):
+    def test_used_weight_and_order_count_headers_name_their_windows(self, spot, futures):
         headers = requests.structures.CaseInsensitiveDict({
             "X-MBX-USED-WEIGHT-1M": "42", "x-mbx-used-weight-1s": "3",
-            "X-MBX-ORDER-COUNT-10S": "1", "X-MBX-USED-WEIGHT": "42"})
-        assert sorted(spot.usage_from_headers(headers)) == [(3, 1), (42, 60)]
+            "X-MBX-ORDER-COUNT-10S": "1", "X-MBX-ORDER-COUNT-1D": "77",
+            "X-MBX-USED-WEIGHT": "42", "X-MBX-ORDER-COUNT-10S-EXTRA": "9"})
+        charge = Charge("POST", "/api/v3/order", product="spot")
+        assert sorted(spot.usage_signals(charge, headers), key=lambda s: s.window) == [
+            UsageSignal("spot account orders 10s", 1, 10),
+            UsageSignal("spot account orders 1d", 77, 86400),
+            UsageSignal("spot ip weight 1m", 42, 60), UsageSignal("spot ip weight 1s", 3, 1)]
+        futures_headers = {"X-MBX-USED-WEIGHT-1M": "5", "X-MBX-ORDER-COUNT-1M": "12"}
+        charge = Charge("POST", "/fapi/v1/order", product="linear")
+        assert futures.usage_signals(charge, futures_headers) == [
+            UsageSignal("usdm ip weight 1m", 5, 60), UsageSignal("usdm account orders 1m", 12, 60)]
 
     def test_usage_is_reported_to_the_throttle_after_a_request(self, spot, rsps, throttle):
         rsps.add(responses.GET, BASE + "/api/v3/time", json={"serverTime": NOW_MS},
                  headers={"X-MBX-USED-WEIGHT-1M": "1187"})
         spot.server_time()
-        assert throttle.usage == [(1187, 60)]
+        assert throttle.usage == [UsageSignal("spot ip weight 1m", 1187, 60)]
+
+    def test_an_order_answer_reports_the_accounts_order_counts(self, spot, rsps, throttle):
+        order = OrderRequest(symbol="BTC/USDT", side="buy", type="limit",
+                             quantity=Decimal("0.01"), price=Decimal("50000"),
+                             client_order_id=CLIENT_ID)
+        rsps.add(responses.POST, BASE + "/api/v3/order", json=spot_place_result(order),
+                 headers={"X-MBX-USED-WEIGHT-1M": "30", "X-MBX-ORDER-COUNT-10S": "4",
+                          "X-MBX-ORDER-COUNT-1D": "250"})
+        spot.place_order(order)
+        assert set(throttle.usage) >= {UsageSignal("spot account orders 10s", 4, 10),
+                                       UsageSignal("spot account orders 1d", 250, 86400),
+                                       UsageSignal("spot ip weight 1m", 30, 60)}
+
+
+class TestRunTimeRateLimits:
+    EXCHANGE_INFO = {"rateLimits": [
+        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+         "limit": 6000},
+        {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+        {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
+        {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5,
+         "limit": 61000},
+        {"rateLimitType": "CONNECTIONS", "interval": "MINUTE", "intervalNum": 5, "limit": 1},
+        {"rateLimitType": "ORDERS", "interval": "FORTNIGHT", "intervalNum": 1, "limit": 1},
+        {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 0, "limit": 9}]}
+
+    def test_exchange_info_rate_limits_become_named_windows(self):
+        windows = binance.rate_limits_from_exchange_info("spot", self.EXCHANGE_INFO)
+        assert {name: (w.limit, w.seconds, w.scope) for name, w in windows.items()} == {
+            "spot ip weight 1m": (6000, 60, "ip"),
+            "spot account orders 10s": (100, 10, "account"),
+            "spot account orders 1d": (200000, 86400, "account"),
+            "spot ip requests 5m": (61000, 300, "ip")}
+        assert windows["spot account orders 10s"].endpoints == frozenset({"POST /api/v3/order"})
+
+    def test_anything_else_gives_no_windows(self):
+        for raw in ({}, {"rateLimits": "x"}, [], None, {"rateLimits": [None, 5]}):
+            assert binance.rate_limits_from_exchange_info("linear", raw) == {}
+
+    def test_the_rules_are_read_from_exchange_info_with_one_symbol(self, spot, rsps):
+        rsps.add(responses.GET, BASE + "/api/v3/exchangeInfo", json=self.EXCHANGE_INFO)
+        assert spot.rate_limit_rules("spot") == self.EXCHANGE_INFO["rateLimits"]
+        assert "symbol=BTCUSDT" in rsps.calls[0].request.url
 
 
 class TestPauses:

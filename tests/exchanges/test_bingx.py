@@ -14,6 +14,7 @@ import responses
 from exchanges import bingx, errors
 from exchanges.base import Credentials, OrderRequest
 from exchanges.bingx import BingxConnector, sign, signing_payload
+from exchanges.limits import Charge, UsageSignal
 from exchanges.symbols import parse_symbol
 from tests.exchanges.contract import (
     API_KEY,
@@ -358,17 +359,33 @@ def test_permission_code_with_http_403_is_permission_denied_not_a_ban():
 
 
 @responses.activate
-def test_exhausted_remaining_header_reports_the_second_as_fully_used():
+def test_remaining_header_reports_the_uids_count_on_that_endpoint():
     throttle = RecordingThrottle()
+    responses.add("GET", BASE + bingx.SWAP_BALANCE, json=ok([]),
+                  headers={"X-RateLimit-Requests-Remain": "3"})
     responses.add("GET", BASE + bingx.SERVER_TIME, json=ok({"serverTime": 1}),
-                  headers={"X-RateLimit-Requests-Remain": "0",
-                           "X-RateLimit-Requests-Expire": "1700000000999"})
-    responses.add("GET", BASE + bingx.SERVER_TIME, json=ok({"serverTime": 1}),
-                  headers={"X-RateLimit-Requests-Remain": "57"})
-    connector = make(throttle=throttle)
+                  headers={"X-RateLimit-Requests-Remain": "0"})
+    connector = make("perpetual_futures", throttle=throttle)
+    connector.balances()
     connector.server_time()
-    connector.server_time()
-    assert throttle.usage == [(8, 1)]
+    assert throttle.usage == [UsageSignal("account /openApi/swap/v3/user/balance 1s", 2, 1)], \
+        "published 5/s, 3 left: 2 used; server time has no per-UID window"
+
+
+def test_an_exhausted_endpoint_is_held_until_the_expire_header():
+    place = Charge("POST", bingx.SWAP_ORDER, product="linear", signed=True)
+    headers = {"X-RateLimit-Requests-Remain": "0",
+               "X-RateLimit-Requests-Expire": str(int(FROZEN_NOW * 1000) + 250)}
+    assert make().usage_signals(place, headers) == [
+        UsageSignal("account POST /openApi/swap/v2/trade/order 1s", 10, 1, 0.25)]
+
+
+def test_an_expire_header_that_is_no_timestamp_keeps_our_own_window():
+    place = Charge("POST", bingx.SWAP_ORDER, product="linear", signed=True)
+    for expire in ("", "soon", "250", "-1"):
+        headers = {"X-RateLimit-Requests-Remain": "1", "X-RateLimit-Requests-Expire": expire}
+        assert make().usage_signals(place, headers) == [
+            UsageSignal("account POST /openApi/swap/v2/trade/order 1s", 9, 1, None)]
 
 
 # -- ambiguous outcomes carry the recvWindow deadline -------------------------------------

@@ -14,6 +14,7 @@ import responses
 from exchanges import bybit, errors
 from exchanges.base import Credentials, OrderRequest, Response
 from exchanges.bybit import BybitConnector
+from exchanges.limits import Charge, UsageSignal
 from exchanges.symbols import parse_symbol
 from tests.exchanges.contract import (
     API_KEY,
@@ -381,19 +382,37 @@ def test_http_429_honours_retry_after(rsps):
     assert caught.value.retry_after == 3
 
 
-def test_limit_status_headers_report_used_requests_per_second(rsps):
+def test_limit_status_headers_report_the_uids_count_on_that_endpoint(rsps):
     throttle = RecordingThrottle()
     rsps.add(responses.GET, BASE + bybit.WALLET_BALANCE, json=envelope({"list": []}),
              headers={"X-Bapi-Limit": "50", "X-Bapi-Limit-Status": "46",
                       "X-Bapi-Limit-Reset-Timestamp": str(NOW_MS)})
     make(throttle=throttle).balances()
-    assert throttle.usage == [(4, 1)]
+    assert throttle.usage == [UsageSignal("account /v5/account/wallet-balance 1s", 4, 1)]
+
+
+def test_an_exhausted_endpoint_is_held_until_its_reset_timestamp():
+    headers = {"X-Bapi-Limit": "20", "X-Bapi-Limit-Status": "0",
+               "X-Bapi-Limit-Reset-Timestamp": str(NOW_MS + 400)}
+    spot_create = Charge("POST", bybit.ORDER_CREATE, product="spot", signed=True)
+    linear_create = Charge("POST", bybit.ORDER_CREATE, product="linear", signed=True)
+    connector = make()
+    assert connector.usage_signals(spot_create, headers) == [
+        UsageSignal("spot account /v5/order/create 1s", 20, 1, 0.4)]
+    assert connector.usage_signals(linear_create, headers)[0].window == \
+        "linear account /v5/order/create 1s"
 
 
 def test_missing_or_garbled_usage_headers_report_nothing():
     connector = make()
-    assert connector.usage_from_headers({}) == []
-    assert connector.usage_from_headers({"X-Bapi-Limit": "x", "X-Bapi-Limit-Status": "1"}) == []
+    charge = Charge("GET", bybit.WALLET_BALANCE, signed=True)
+    assert connector.usage_signals(charge, {}) == []
+    assert connector.usage_signals(charge, {"X-Bapi-Limit": "x",
+                                            "X-Bapi-Limit-Status": "1"}) == []
+    public = Charge("GET", bybit.SERVER_TIME)
+    assert connector.usage_signals(public, {"X-Bapi-Limit": "5",
+                                            "X-Bapi-Limit-Status": "1"}) == [], \
+        "no per-UID window is declared for it"
 
 
 # -- ambiguous outcomes -----------------------------------------------------------------------

@@ -22,9 +22,11 @@ import pytest
 import requests
 from aiohttp import web
 
-from exchanges.limits import ExchangeLimit
+from exchanges import okx
+from exchanges.limits import Charge, ExchangeLimit, legacy_budget
+from exchanges.paper.budgets import Caller, PaperLimiter
 from exchanges.paper.engine import Engine, PaperAccount, PaperError
-from exchanges.paper.faults import FaultConfig, WeightWindows
+from exchanges.paper.faults import FaultConfig
 from exchanges.paper.protocol import Protocol
 from exchanges.paper.server import build_app, load_protocols
 from tests.exchanges.conftest import REPO_ROOT, make_paper_credentials
@@ -32,7 +34,8 @@ from tests.exchanges.conftest import REPO_ROOT, make_paper_credentials
 STATS_KEYS = {"requests", "signatureFailures", "ordersAccepted", "duplicatesRefused",
               "ordersByClientId", "maxWeightPer1s", "maxWeightPer60s", "rateLimitViolations",
               "droppedAfterAccept", "truncatedAfterAccept", "resetAfterAccept",
-              "stalledAfterAccept", "htmlAfterAccept", "trickled", "cancelsApplied"}
+              "stalledAfterAccept", "htmlAfterAccept", "trickled", "cancelsApplied",
+              "windows"}
 NO_FAULTS = {"latencyMs": 0, "error5xxRate": 0.0, "rateLimit429Rate": 0.0,
              "retryAfterSeconds": 1.0, "dropAfterAcceptRate": 0.0,
              "truncateAfterAcceptRate": 0.0, "resetAfterAcceptRate": 0.0,
@@ -747,19 +750,35 @@ def test_walk_moves_prices_and_fills_crossed_orders() -> None:
 
 # -- the gate's pieces --------------------------------------------------------------------
 
-def test_weight_windows_slide_over_one_second_and_one_minute() -> None:
-    windows = WeightWindows()
-    budget = ExchangeLimit(per_second=3, per_minute=5, concurrent=1)
+def test_the_paper_limiter_slides_its_windows_over_one_second_and_one_minute() -> None:
+    limiter = PaperLimiter(legacy_budget(ExchangeLimit(per_second=3, per_minute=5,
+                                                       concurrent=1)))
+    caller, one = Caller("127.0.0.1"), Charge("GET", "/x")
     for at in (0.0, 0.1, 0.2):
-        assert windows.wait_needed(at, 1, budget) == 0
-        windows.record(at, 1)
-    assert windows.wait_needed(0.5, 1, budget) == pytest.approx(0.5)  # 0.0 leaves at 1.0
-    assert windows.wait_needed(1.05, 1, budget) == 0
-    windows.record(1.05, 1)
-    windows.record(1.2, 1)
-    assert windows.wait_needed(1.3, 1, budget) == pytest.approx(58.7)  # minute budget: 5
-    assert windows.wait_needed(1.3, 9, budget) == 60.0  # heavier than the whole budget
-    assert windows.max_sums == {1.0: 3, 60.0: 5}
+        assert limiter.admit(at, one, caller) == 0
+    assert limiter.admit(0.5, one, caller) == pytest.approx(0.5)  # 0.0 leaves at 1.0
+    assert limiter.admit(1.05, one, caller) == 0
+    assert limiter.admit(1.2, one, caller) == 0
+    assert limiter.admit(1.3, one, caller) == pytest.approx(58.7)  # minute budget: 5
+    heavy = Charge("GET", "/x", weight=9)
+    # heavier than the whole budget: alone, once the window is empty (the last left at 1.2)
+    assert limiter.admit(1.3, heavy, caller) == pytest.approx(59.9)
+    assert limiter.violations == {"ip weight 1s": 1, "ip weight 1m": 2}
+    assert limiter.stats()["ip weight 1m"]["maxUsed"] == 5
+    assert limiter.admit(1.3, one, Caller("127.0.0.2")) == 0, "another address, its own pool"
+
+
+def test_the_paper_limiter_counts_account_windows_per_key_endpoint_and_instrument() -> None:
+    limiter = PaperLimiter(okx.RATE_LIMITS)
+    place = Charge("POST", okx.ORDER, signed=True, instrument="BTC-USDT")
+    other = Charge("POST", okx.ORDER, signed=True, instrument="ETH-USDT")
+    key = Caller("127.0.0.1", "key-one")
+    for _ in range(60):
+        assert limiter.admit(0.0, place, key) == 0
+    assert limiter.admit(0.5, place, key) == pytest.approx(1.5)
+    assert limiter.admit(0.5, other, key) == 0, "per instrument"
+    assert limiter.admit(0.5, place, Caller("127.0.0.1", "key-two")) == 0, "per key"
+    assert limiter.violations == {"account POST /api/v5/trade/order 2s": 1}
 
 
 def test_fault_config_round_trips_its_wire_names() -> None:

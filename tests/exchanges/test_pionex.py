@@ -13,6 +13,7 @@ import responses
 
 from exchanges import errors, pionex
 from exchanges.base import Credentials, ExchangeOrder, OrderRequest
+from exchanges.limits import Charge
 from exchanges.registry import connector_class
 from tests.exchanges.contract import (
     API_KEY,
@@ -690,10 +691,14 @@ def test_pionex_reports_no_usage_headers(rsps):
     assert throttle.acquired == [(1, pionex.SPOT_BALANCES)]
 
 
-def test_key_limits_express_the_account_budget_per_path():
-    assert pionex.KEY_LIMITS[pionex.SPOT_ORDER] == (10, 1)
-    assert pionex.KEY_LIMITS[pionex.PERP_ORDER] == (2, 1)
-    assert pionex.SYMBOLS not in pionex.KEY_LIMITS   # public
+def test_private_weight_counts_against_the_account_and_all_weight_against_the_ip():
+    budget = pionex.RATE_LIMITS
+    private = Charge("GET", pionex.PERP_BALANCES, weight=5, product="linear", signed=True)
+    public = Charge("GET", pionex.SYMBOLS, weight=5)
+    assert {(u.window, u.cost) for u in budget.uses(private)} == {
+        ("ip weight 1s", 5), ("account weight 1s", 5)}
+    assert {(u.window, u.cost) for u in budget.uses(public)} == {("ip weight 1s", 5)}
+    assert budget.windows["account weight 1s"].limit == 10
 
 
 def test_5xx_on_place_is_outcome_unknown_with_the_20s_deadline(rsps):

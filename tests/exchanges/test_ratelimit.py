@@ -10,8 +10,17 @@ import uuid
 import pytest
 import redis
 
+from exchanges import binance, bybit
 from exchanges.errors import RateLimited
-from exchanges.limits import ExchangeLimit
+from exchanges.limits import (
+    ACCOUNT,
+    IP,
+    Budget,
+    Charge,
+    ExchangeLimit,
+    UsageSignal,
+    Window,
+)
 from exchanges.ratelimit import WINDOW_MARGIN_MS, RateLimiter, RedisThrottle
 
 MARGIN = WINDOW_MARGIN_MS / 1000
@@ -37,8 +46,25 @@ def limiter(namespace, **limits) -> RateLimiter:
     return RateLimiter(redis_client(), "bybit", ExchangeLimit(**values), namespace=namespace)
 
 
-def grant(rl: RateLimiter, weight: int = 1, destination: str = HOST) -> float:
-    return rl.try_acquire(weight, destination=destination, lease_id=uuid.uuid4().hex)
+def charge(weight: int = 1, path: str = "/x", **values) -> Charge:
+    return Charge("GET", path, weight=weight, **values)
+
+
+def grant(rl: RateLimiter, weight: int = 1, destination: str = HOST, **values) -> float:
+    return rl.try_acquire(charge(weight, **values), destination=destination,
+                          lease_id=uuid.uuid4().hex)
+
+
+def take(rl: RateLimiter, request: Charge, destination: str = HOST, key_id: str = "") -> float:
+    """Acquire and release at once (the request is done): leases never pile up."""
+    lease = uuid.uuid4().hex
+    wait = rl.try_acquire(request, destination=destination, lease_id=lease, key_id=key_id)
+    rl.release(lease, destination=destination, product=request.product)
+    return wait
+
+
+def window_used(rl: RateLimiter, name: str, destination: str = HOST) -> int:
+    return next(w.used for w in rl.usage(destination).windows if w.name == name)
 
 
 def test_requests_within_the_per_second_budget_are_granted_and_the_next_waits(namespace):
@@ -84,7 +110,7 @@ def test_concurrency_leases_cap_in_flight_requests_and_expire(namespace):
 
 def test_releasing_a_lease_frees_the_slot(namespace):
     rl = limiter(namespace, concurrent=1)
-    assert rl.try_acquire(1, destination=HOST, lease_id="a") == 0
+    assert rl.try_acquire(charge(), destination=HOST, lease_id="a") == 0
     assert grant(rl) > 0
     rl.release("a", destination=HOST)
     assert grant(rl) == 0
@@ -108,11 +134,32 @@ def test_a_shorter_pause_never_shortens_a_longer_one(namespace):
 def test_usage_headers_tighten_the_budget_when_the_exchange_counted_more(namespace):
     rl = limiter(namespace, per_second=100, per_minute=50)
     assert grant(rl, 5) == 0
-    assert rl.reconcile_usage(48, destination=HOST) == 43, "the exchange's 48 includes our own 5"
-    assert rl.usage(HOST).weight_last_minute == 48
+    minute = UsageSignal("ip weight 1m", 48, 60)
+    assert rl.reconcile(minute, charge=charge(), destination=HOST) == 43, \
+        "the exchange's 48 includes our own 5"
+    assert window_used(rl, "ip weight 1m") == 48
+    assert rl.usage(HOST).weight_last_minute == 5, "what we sent ourselves"
     assert grant(rl, 3) > 0
     assert grant(rl, 2) == 0
-    assert rl.reconcile_usage(10, destination=HOST) == 0, "a lower count never loosens our own"
+    lower = UsageSignal("ip weight 1m", 10, 60)
+    assert rl.reconcile(lower, charge=charge(), destination=HOST) == 0, \
+        "a lower count never loosens our own"
+
+
+def test_a_usage_signal_that_says_when_it_ends_is_held_until_then(namespace):
+    rl = limiter(namespace, per_second=10, per_minute=1000)
+    full = UsageSignal("ip weight 1s", 10, 1, expires_in=0.3)
+    assert rl.reconcile(full, charge=charge(), destination=HOST) == 10
+    assert 0 < grant(rl) <= 0.3 + MARGIN + 0.01
+    time.sleep(0.3 + MARGIN + 0.02)
+    assert grant(rl) == 0, "the exchange's count ended at its reset, not a whole span later"
+
+
+def test_a_usage_signal_for_a_window_we_do_not_keep_is_ignored(namespace):
+    rl = limiter(namespace)
+    unknown = UsageSignal("ip weight 1h", 5000, 3600)
+    assert rl.reconcile(unknown, charge=charge(), destination=HOST) == 0
+    assert grant(rl) == 0
 
 
 def test_usage_reports_percent_of_the_minute_budget(namespace):
@@ -126,9 +173,9 @@ def test_usage_reports_percent_of_the_minute_budget(namespace):
 def test_throttle_waits_briefly_then_raises_rate_limited_with_retry_after(namespace):
     rl = limiter(namespace, per_second=100, per_minute=2)
     throttle = RedisThrottle(rl, max_wait=1.0)
-    with throttle(1, endpoint="/x", destination=HOST), throttle(1, endpoint="/y", destination=HOST):
+    with throttle(charge(), destination=HOST), throttle(charge(path="/y"), destination=HOST):
         pass
-    with pytest.raises(RateLimited) as caught, throttle(1, endpoint="/z", destination=HOST):
+    with pytest.raises(RateLimited) as caught, throttle(charge(path="/z"), destination=HOST):
         pass
     assert 1.0 < caught.value.retry_after <= 61.0 + MARGIN
 
@@ -136,25 +183,38 @@ def test_throttle_waits_briefly_then_raises_rate_limited_with_retry_after(namesp
 def test_throttle_releases_its_lease_even_when_the_request_fails(namespace):
     rl = limiter(namespace, concurrent=1)
     throttle = RedisThrottle(rl)
-    with pytest.raises(ValueError), throttle(1, endpoint="/x", destination=HOST):
+    with pytest.raises(ValueError), throttle(charge(), destination=HOST):
         raise ValueError("request failed")
     assert rl.usage(HOST).in_flight == 0
 
 
+def keyed_budget(**windows: Window) -> Budget:
+    return Budget(windows={"ip weight 1s": Window(100, 1, IP, "weight"),
+                           "account /balance 2s": Window(2, 2, ACCOUNT,
+                                                         endpoints=frozenset({"/balance"})),
+                           **windows})
+
+
+def keyed(namespace, budget: Budget | None = None, egress: str = "default") -> RateLimiter:
+    return RateLimiter(redis_client(), "bybit", budget or keyed_budget(), namespace=namespace,
+                       egress=egress)
+
+
 def test_per_key_limits_apply_to_one_key_and_endpoint_only(namespace):
-    rl = limiter(namespace, per_second=100)
+    rl = keyed(namespace)
     slept: list[float] = []
-    throttle = RedisThrottle(rl, key_id="k1", key_limits={"/balance": (2, 2.0)},
-                             max_wait=0.0, sleep=slept.append)
+    throttle = RedisThrottle(rl, key_id="k1", max_wait=0.0, sleep=slept.append)
     for _ in range(2):
-        with throttle(1, endpoint="/balance", destination=HOST):
+        with throttle(charge(path="/balance"), destination=HOST):
             pass
-    with pytest.raises(RateLimited), throttle(1, endpoint="/balance", destination=HOST):
+    with pytest.raises(RateLimited) as caught, throttle(charge(path="/balance"),
+                                                        destination=HOST):
         pass
-    with throttle(1, endpoint="/other", destination=HOST):
+    assert "account /balance 2s" in str(caught.value), "the refusal names its window"
+    with throttle(charge(path="/other"), destination=HOST):
         pass
-    other_key = RedisThrottle(rl, key_id="k2", key_limits={"/balance": (2, 2.0)})
-    with other_key(1, endpoint="/balance", destination=HOST):
+    other_key = RedisThrottle(rl, key_id="k2")
+    with other_key(charge(path="/balance"), destination=HOST):
         pass
 
 
@@ -165,7 +225,7 @@ def _hammer(namespace: str, seconds: float, queue) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         lease = uuid.uuid4().hex
-        if rl.try_acquire(1, destination=HOST, lease_id=lease) == 0:
+        if rl.try_acquire(charge(), destination=HOST, lease_id=lease) == 0:
             granted.append(int(time.time() * 1000))
             rl.release(lease, destination=HOST)
     queue.put(granted)
@@ -183,7 +243,7 @@ def test_four_processes_together_never_exceed_the_per_second_budget(namespace):
     assert sum(counts) >= 20 and all(counts), "every process got a share of the budget"
     # the grant times as Redis recorded them (its own clock, one for every process)
     grants = sorted(int(score) for _, score in redis_client().zrange(
-        f"{namespace}:default:binance:{HOST}:60s", 0, -1, withscores=True))
+        f"{namespace}:default:binance:{HOST}:ip weight 1m", 0, -1, withscores=True))
     assert len(grants) == sum(counts)
     for index, start in enumerate(grants):
         assert len([t for t in grants[index:] if t < start + 1000]) <= 10
@@ -194,9 +254,9 @@ def test_usage_is_readable_per_connection(namespace):
     first = RedisThrottle(rl, usage_scope="conn-a")
     second = RedisThrottle(rl, usage_scope="conn-b")
     for _ in range(4):
-        with first(5, endpoint="/x", destination=HOST):
+        with first(charge(5), destination=HOST):
             pass
-    with second(10, endpoint="/y", destination=HOST):
+    with second(charge(10, "/y"), destination=HOST):
         pass
     assert rl.scope_usage_percent(["conn-a", "conn-b", "conn-c"]) == {
         "conn-a": 10.0, "conn-b": 5.0, "conn-c": 0.0}
@@ -206,11 +266,11 @@ def test_usage_is_readable_per_connection(namespace):
 def test_a_heavy_request_is_not_starved_by_light_ones(namespace):
     rl = limiter(namespace, per_second=10)
     assert grant(rl, weight=3) == 0
-    heavy_wait = rl.try_acquire(20, destination=HOST, lease_id="heavy")
+    heavy_wait = rl.try_acquire(charge(20), destination=HOST, lease_id="heavy")
     assert heavy_wait > 0, "the window is not empty yet"
     assert grant(rl, weight=1) > 0, "light requests queue behind the reservation"
     time.sleep(heavy_wait + 0.01)
-    assert rl.try_acquire(20, destination=HOST, lease_id="heavy") == 0
+    assert rl.try_acquire(charge(20), destination=HOST, lease_id="heavy") == 0
     rl.release("heavy", destination=HOST)
     time.sleep(1.1)
     assert grant(rl, weight=1) == 0, "the reservation ends with the heavy request"
@@ -245,7 +305,7 @@ def test_a_pause_on_one_destination_leaves_another_untouched(namespace):
 
 def test_concurrency_leases_belong_to_one_destination(namespace):
     rl = limiter(namespace, concurrent=1)
-    assert rl.try_acquire(1, destination=HOST, lease_id="held") == 0
+    assert rl.try_acquire(charge(), destination=HOST, lease_id="held") == 0
     assert grant(rl) > 0
     assert grant(rl, destination=OTHER_HOST) == 0
 
@@ -260,19 +320,20 @@ def test_two_egresses_do_not_share_a_pool_for_the_same_host(namespace):
 
 
 def test_every_key_of_a_pool_names_the_egress_and_the_destination(namespace):
-    rl = RateLimiter(redis_client(), "bybit", ExchangeLimit(5, 100, 10), namespace=namespace,
-                     egress="eu-1")
-    throttle = RedisThrottle(rl, key_id="k1", key_limits={"/balance": (2, 2.0)},
-                             usage_scope="conn-a")
-    with throttle(1, endpoint="/balance", destination=HOST):   # holding its lease
+    rl = keyed(namespace, egress="eu-1")
+    throttle = RedisThrottle(rl, key_id="k1", usage_scope="conn-a")
+    with throttle(charge(path="/balance"), destination=HOST):   # holding its lease
         rl.pause(5.0, destination=HOST)
         keys = {key.decode() for key in redis_client().scan_iter(f"{namespace}:*")}
     pool = f"{namespace}:eu-1:bybit:{HOST}"
-    assert {f"{pool}:1s", f"{pool}:60s", f"{pool}:leases", f"{pool}:pause",
-            f"{pool}:key:k1:/balance"} <= keys
-    outside = keys - {key for key in keys if key.startswith(pool + ":")}
-    assert outside == {f"{namespace}:eu-1:bybit:destinations",
-                       f"{namespace}:eu-1:bybit:usage:conn-a"}
+    assert {f"{pool}:ip weight 1s", f"{pool}:leases", f"{pool}:pause",
+            f"{pool}:weight"} <= keys
+    outside = {key for key in keys if not key.startswith(pool + ":")}
+    assert outside == {f"{namespace}:eu-1:bybit:destinations", f"{namespace}:egresses",
+                       f"{namespace}:bybit:usage:conn-a",
+                       f"{namespace}:bybit:account:k1:account /balance 2s",
+                       f"{namespace}:bybit:account:k1:account /balance 2s:sum"}, \
+        "an account's windows and a connection's record belong to no egress"
 
 
 def test_usage_lists_each_destination_in_use_and_a_paused_one(namespace):
@@ -292,9 +353,9 @@ def test_usage_lists_each_destination_in_use_and_a_paused_one(namespace):
 def test_per_connection_usage_counts_whichever_host_it_used(namespace):
     rl = limiter(namespace, per_second=100, per_minute=200)
     throttle = RedisThrottle(rl, usage_scope="conn-a")
-    with throttle(10, endpoint="/x", destination=HOST):
+    with throttle(charge(10), destination=HOST):
         pass
-    with throttle(10, endpoint="/x", destination=OTHER_HOST):
+    with throttle(charge(10), destination=OTHER_HOST):
         pass
     assert rl.scope_usage_percent(["conn-a"]) == {"conn-a": 10.0}
 
@@ -333,3 +394,116 @@ def test_the_same_pause_on_an_allowlisted_host_is_capped_at_ten_minutes(namespac
 
 def test_a_reasonable_pause_is_applied_as_asked(namespace):
     assert binance_throttle(namespace).pause(7, reason="429", destination=BINANCE) == 7
+
+
+# -- layers: every window a request counts against, taken at once -------------------------
+
+def test_a_request_refused_by_one_window_takes_nothing_from_the_others(namespace):
+    rl = keyed(namespace)
+    for _ in range(2):
+        assert rl.try_acquire(charge(path="/balance"), destination=HOST, lease_id=uuid.uuid4().hex,
+                              key_id="k1") == 0
+    decision = rl.decide(charge(path="/balance"), destination=HOST, lease_id="refused",
+                         key_id="k1")
+    assert decision.wait > 0 and decision.binding == "account /balance 2s"
+    assert window_used(rl, "ip weight 1s") == 2, "the pool's window kept only the two granted"
+
+
+def test_an_accounts_windows_are_shared_by_every_egress_and_host(namespace):
+    first, second = keyed(namespace, egress="eu-1"), keyed(namespace, egress="us-1")
+    for rl, destination in ((first, HOST), (second, OTHER_HOST)):
+        assert rl.try_acquire(charge(path="/balance"), destination=destination,
+                              lease_id=uuid.uuid4().hex, key_id="k1") == 0
+    assert second.try_acquire(charge(path="/balance"), destination=HOST, lease_id="third",
+                              key_id="k1") > 0, "two of two used by this key, wherever it called"
+    assert second.try_acquire(charge(path="/other"), destination=HOST, lease_id="fourth",
+                              key_id="k1") == 0
+
+
+def test_per_instrument_windows_count_each_instrument_apart(namespace):
+    budget = Budget(windows={"account POST /order 2s": Window(
+        1, 2, ACCOUNT, endpoints=frozenset({"POST /order"}), per_instrument=True)})
+    rl = keyed(namespace, budget)
+    place = Charge("POST", "/order", instrument="BTC-USDT")
+    assert rl.try_acquire(place, destination=HOST, lease_id="a", key_id="k1") == 0
+    assert rl.try_acquire(place, destination=HOST, lease_id="b", key_id="k1") > 0
+    other = Charge("POST", "/order", instrument="ETH-USDT")
+    assert rl.try_acquire(other, destination=HOST, lease_id="c", key_id="k1") == 0
+
+
+def test_order_count_windows_count_orders_of_the_placement_endpoint_only(namespace):
+    rl = RateLimiter(redis_client(), "binance", binance.RATE_LIMITS, namespace=namespace)
+    place = Charge("POST", "/api/v3/order", weight=1, product="spot", signed=True)
+    for _ in range(50):
+        assert take(rl, place, BINANCE, key_id="k1") == 0
+    refused = rl.decide(place, destination=BINANCE, lease_id="51st", key_id="k1")
+    assert refused.binding == "spot account orders 10s" and 9 < refused.wait <= 10 + MARGIN
+    read = Charge("GET", "/api/v3/order", weight=4, product="spot", signed=True)
+    assert rl.try_acquire(read, destination=BINANCE, lease_id="read", key_id="k1") == 0
+
+
+def test_binance_spot_and_usd_m_are_separate_pools_even_on_one_paper_host(namespace):
+    budget = Budget(pools={"spot": "spot", "linear": "usdm"}, windows={
+        "spot ip weight 1m": Window(10, 60, IP, "weight", product="spot"),
+        "usdm ip weight 1m": Window(10, 60, IP, "weight", product="linear")})
+    rl = RateLimiter(redis_client(), "binance", budget, namespace=namespace)
+    assert grant(rl, 10, ALLOWLISTED, product="spot") == 0
+    assert grant(rl, 1, ALLOWLISTED, product="spot") > 0
+    assert grant(rl, 10, ALLOWLISTED, product="linear") == 0
+    assert rl.destinations() == [f"{ALLOWLISTED} spot", f"{ALLOWLISTED} usdm"]
+    rl.pause(30, destination=ALLOWLISTED, product="linear")
+    assert rl.usage(ALLOWLISTED, "spot").paused_for_seconds == 0, "a pause holds its pool only"
+
+
+def test_bybits_live_hosts_share_one_ip_budget(namespace):
+    rl = RateLimiter(redis_client(), "bybit", bybit.RATE_LIMITS, namespace=namespace)
+    assert rl.pool_id(OTHER_HOST) == rl.pool_id("https://api.bybit.nl:443") == HOST
+    assert rl.pool_id("https://api-testnet.bybit.com:443") == "https://api-testnet.bybit.com:443"
+    for _ in range(3):
+        grant(rl, destination=OTHER_HOST)
+    assert window_used(rl, "ip requests 5s") == 3
+
+
+def test_usage_shows_every_window_of_a_pool_with_its_ceiling(namespace):
+    rl = RateLimiter(redis_client(), "bybit", bybit.RATE_LIMITS, namespace=namespace)
+    for _ in range(48):
+        take(rl, charge())
+    usage = rl.usage(HOST)
+    (window,) = usage.windows
+    assert (window.name, window.used, window.limit, window.seconds) == (
+        "ip requests 5s", 48, 600, 5.0)
+    assert usage.busiest_percent == 8.0 and usage.concurrent == 20
+    assert rl.egresses() == ["default"]
+
+
+def test_a_count_over_another_span_leaves_a_reshaped_window_alone(namespace):
+    reshaped = Budget(windows={"spot ip weight 1m": Window(40, 10, IP, "weight")})
+    rl = RateLimiter(redis_client(), "binance", reshaped, namespace=namespace)
+    minute = UsageSignal("spot ip weight 1m", 400, 60)   # X-MBX-USED-WEIGHT-1M
+    assert rl.reconcile(minute, charge=charge(), destination=HOST) == 0
+    assert grant(rl, 40) == 0, "the exchange's minute says nothing of our 10 s"
+
+
+def test_the_legacy_pair_still_learns_from_binances_used_weight(namespace):
+    rl = RateLimiter(redis_client(), "binance", ExchangeLimit(100, 50, 10), namespace=namespace)
+    minute = UsageSignal("spot ip weight 1m", 48, 60)
+    assert rl.reconcile(minute, charge=charge(), destination=BINANCE) == 48
+    assert grant(rl, 3, BINANCE) > 0
+
+
+def test_the_window_margin_alone_never_turns_a_one_second_wait_into_a_refusal(namespace):
+    rl = RateLimiter(redis_client(), "orangex", ExchangeLimit(2, 100, 10), namespace=namespace,
+                     margin_ms=200)
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    throttle = RedisThrottle(rl, max_wait=1.0, sleep=sleep)
+    for _ in range(2):
+        with throttle(charge(), destination=HOST):
+            pass
+    with throttle(charge(), destination=HOST):   # waits about 1.2 s: granted, not refused
+        pass
+    assert slept and sum(slept) <= 1.2 + 0.05

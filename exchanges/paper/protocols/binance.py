@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from exchanges.limits import Window
 from exchanges.paper.engine import (
     DuplicateScope,
     PaperAccount,
@@ -384,6 +385,34 @@ def int_param(params: Mapping[str, str], name: str) -> int | None:
     return int(value)
 
 
+# the docs' values, served when no table is enforced (an adapter run on its own)
+DEFAULT_RATE_LIMITS = {
+    SPOT: [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+            "limit": 6000},
+           {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 50},
+           {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 160000},
+           {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5,
+            "limit": 300000}],
+    LINEAR: [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+              "limit": 2400},
+             {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200}],
+}
+RULE_TYPES = {("ip", "weight"): "REQUEST_WEIGHT", ("ip", "requests"): "RAW_REQUESTS",
+              ("account", "orders"): "ORDERS"}
+INTERVALS = (("DAY", 86400), ("HOUR", 3600), ("MINUTE", 60), ("SECOND", 1))
+
+
+def rate_limit_type(window: Window) -> str | None:
+    return RULE_TYPES.get((window.scope, window.counts))
+
+
+def rate_limit_rule(window: Window) -> dict[str, Any]:
+    seconds = int(window.seconds)
+    interval, size = next((name, size) for name, size in INTERVALS if seconds % size == 0)
+    return {"rateLimitType": rate_limit_type(window), "interval": interval,
+            "intervalNum": seconds // size, "limit": window.limit}
+
+
 class UsedWeight:
     """Weight served in the last minute, reported back in X-MBX-USED-WEIGHT-1M."""
 
@@ -408,6 +437,7 @@ Handler = Callable[[Ctx], Any]
 
 class BinanceProtocol(Protocol):
     exchange: ClassVar[str] = "binance"
+    key_header: ClassVar[str] = KEY_HEADER
     # A client order id is refused only while an order with it is open (spot and futures).
     duplicate_scope: ClassVar[DuplicateScope] = "open"
     write_routes: ClassVar[frozenset[str]] = frozenset({
@@ -417,7 +447,8 @@ class BinanceProtocol(Protocol):
 
     def __init__(self, engine: Any) -> None:
         super().__init__(engine)
-        self._used = {SPOT: UsedWeight(), LINEAR: UsedWeight()}
+        # per product and client address: Binance counts IP weight per IP
+        self._used: dict[tuple[str, str], UsedWeight] = {}
         self._position_sides: dict[str, str] = {}   # futures order id -> positionSide sent
 
     # -- routing ------------------------------------------------------------------------
@@ -473,7 +504,8 @@ class BinanceProtocol(Protocol):
     def _endpoint(self, handler: Handler, security: str,
                   product: str) -> Callable[[web.Request], Any]:
         async def serve(request: web.Request) -> web.Response:
-            used = self._used[product].add(self.request_weight(request))
+            counter = self._used.setdefault((product, request.remote or ""), UsedWeight())
+            used = counter.add(self.request_weight(request))
             try:
                 body = await request.text()
                 params = dict(parse_qsl(request.rel_url.raw_query_string,
@@ -490,6 +522,9 @@ class BinanceProtocol(Protocol):
             return web.json_response(payload, status=status,
                                      headers={USED_WEIGHT_HEADER: str(used)})
         return serve
+
+    async def request_product(self, request: web.Request, path: str) -> str:
+        return LINEAR if path.startswith("/fapi/") else SPOT
 
     def request_weight(self, request: web.Request) -> int:
         match = _REAL_PATH.search(request.path)
@@ -609,24 +644,22 @@ class BinanceProtocol(Protocol):
         now = self.engine.now_ms()
         if ctx.product == SPOT:
             return {"timezone": "UTC", "serverTime": now, "exchangeFilters": [],
-                    "rateLimits": [
-                        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE",
-                         "intervalNum": 1, "limit": 6000},
-                        {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
-                         "limit": 50},
-                        {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE",
-                         "intervalNum": 5, "limit": 300000}],
+                    "rateLimits": self._rate_limits(SPOT),
                     "symbols": [spot_symbol_info(item) for item in self._selected(ctx)]}
         return {"timezone": "UTC", "serverTime": now, "futuresType": "U_MARGINED",
                 "exchangeFilters": [],
-                "rateLimits": [
-                    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE",
-                     "intervalNum": 1, "limit": 2400},
-                    {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1,
-                     "limit": 1200}],
+                "rateLimits": self._rate_limits(LINEAR),
                 "assets": [{"asset": "USDT", "marginAvailable": True}],
                 "symbols": [futures_symbol_info(item)
                             for item in self._instruments(LINEAR).values()]}
+
+    def _rate_limits(self, product: str) -> list[dict[str, Any]]:
+        """The rules the gate enforces for ``product``, as exchangeInfo lists them, e.g.
+        ``{"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 50}``."""
+        if self.budget is None:
+            return DEFAULT_RATE_LIMITS[product]
+        return [rate_limit_rule(window) for window in self.budget.windows.values()
+                if window.product in (None, product) and rate_limit_type(window)]
 
     def _price(self, instrument: PaperInstrument, ctx: Ctx) -> str:
         price = self.engine.price(self.exchange, instrument.symbol)

@@ -232,6 +232,7 @@ class Call:
 
 class BingxProtocol(Protocol):
     exchange: ClassVar[str] = NAME
+    key_header: ClassVar[str] = "X-BX-APIKEY"
     # The docs ask for unique client ids but document no refusal code (facts section 6:
     # duplicate client order id UNVERIFIED), so the paper exchange refuses none.
     duplicate_scope: ClassVar[DuplicateScope] = "none"

@@ -139,6 +139,7 @@ def _flag(value: Any) -> bool:
 
 class BybitProtocol(Protocol):
     exchange: ClassVar[str] = "bybit"
+    key_header: ClassVar[str] = "X-BAPI-API-KEY"
     # "must be unique" (facts §3): a repeated orderLinkId is refused even after it closed.
     duplicate_scope = "all"
     write_routes: ClassVar[frozenset[str]] = frozenset({
@@ -167,6 +168,18 @@ class BybitProtocol(Protocol):
     def request_weight(self, request: web.Request) -> int:
         """Bybit counts requests, not weights (per-endpoint, per-UID limits): each is 1."""
         return 1
+
+    async def request_product(self, request: web.Request, path: str) -> str:
+        """The ``category`` (query or JSON body): the UID limits are counted per product."""
+        if request.method == "GET":
+            category = request.query.get("category")
+        else:
+            try:
+                body = json.loads(await request.text() or "{}")
+            except ValueError:
+                body = None
+            category = body.get("category") if isinstance(body, dict) else None
+        return CATEGORIES.get(str(category), "spot")
 
     def rate_limited(self, retry_after: float) -> web.Response:
         """The per-UID API limit: HTTP 200, retCode 10006, and the reset time in ms."""

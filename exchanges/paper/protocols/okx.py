@@ -16,13 +16,14 @@ import hmac
 import json
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from aiohttp import web
 
+from exchanges.limits import Charge
 from exchanges.paper.engine import (
     MAX_LEVERAGE,
     PaperAccount,
@@ -138,6 +139,7 @@ def _iso_ms(text: str) -> int:
 
 class OkxProtocol(Protocol):
     exchange = "okx"
+    key_header: ClassVar[str] = "OK-ACCESS-KEY"
     duplicate_scope = "open"   # clOrdId is unique among pending orders only
     write_routes: ClassVar[frozenset[str]] = frozenset({
         "POST /api/v5/trade/order", "POST /api/v5/trade/cancel-order",
@@ -174,6 +176,21 @@ class OkxProtocol(Protocol):
     # every OKX endpoint counts 1 against its own per-endpoint budget (no weights)
     def request_weight(self, request: web.Request) -> int:
         return 1
+
+    async def request_charge(self, request: web.Request, path: str) -> tuple[Charge, str]:
+        """Place and cancel count per instrument (``instId`` of the body); a batch counts
+        its orders."""
+        charge, api_key = await super().request_charge(request, path)
+        if request.method != "POST":
+            return charge, api_key
+        try:
+            body = json.loads(await request.text() or "{}")
+        except ValueError:
+            return charge, api_key
+        if isinstance(body, list):
+            return replace(charge, orders=max(1, len(body))), api_key
+        instrument = body.get("instId") if isinstance(body, dict) else None
+        return replace(charge, instrument=str(instrument or "")), api_key
 
     def rate_limited(self, retry_after: float) -> web.Response:
         # OKX sends no Retry-After (none documented); clients pause on 50011 themselves.

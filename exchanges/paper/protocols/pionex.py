@@ -183,6 +183,7 @@ Action = Callable[[web.Request, PaperAccount, dict[str, Any]], Any]
 
 class PionexProtocol(Protocol):
     exchange = "pionex"
+    key_header: ClassVar[str] = "PIONEX-KEY"
     # Pionex refuses a repeated clientOrderId (futures: for 2 hours, open or not); the paper
     # exchange keeps the refusal for the whole session.
     duplicate_scope: ClassVar[DuplicateScope] = "all"
@@ -245,6 +246,9 @@ class PionexProtocol(Protocol):
         if path == "/api/v1/market/tickers" and self._wants_perp(request.query, "SPOT"):
             return FUTURES_WEIGHT
         return SPOT_WEIGHTS.get((request.method, path), 1)
+
+    async def request_product(self, request: web.Request, path: str) -> str:
+        return "linear" if path.startswith("/uapi/") else "spot"
 
     def rate_limited(self, retry_after: float) -> web.Response:
         # Pionex sends no Retry-After: a client must sit out the 60 s ban it documents.
