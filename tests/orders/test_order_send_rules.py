@@ -300,9 +300,6 @@ def test_reconciliation_redrives_requested_cancels(owner_client, make_connection
     assert wait_for_status(order.pk, ("canceled",)).status == "canceled"
 
 
-@pytest.mark.xfail(strict=True, reason="limiter: a weight-5 call against Pionex's per-key "
-                   "window of 2 is refused for ever (each refusal's reservation fills the "
-                   "window its retry needs empty); the rate-limit rework fixes it")
 def test_a_connection_wide_cancel_all_reaches_exchanges_that_cancel_per_symbol(
         make_connection, paper):
     """Pionex spot cancels all orders of one symbol at a time: the kill switch without a
