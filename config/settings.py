@@ -232,6 +232,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # one component per choice set, named once (filters, bodies and answers share them)
+    "ENUM_NAME_OVERRIDES": {
+        "ExchangeEnum": "exchanges.capabilities.EXCHANGES",
+        "ApiTypeEnum": "exchanges.capabilities.API_TYPES",
+        "EnvironmentEnum": "exchanges.capabilities.ENVIRONMENTS",
+    },
 }
 
 # Celery: Redis broker; priority 0 is the highest on Redis.
