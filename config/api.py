@@ -242,6 +242,11 @@ class StrictSerializer(serializers.Serializer):
         if repeated:
             raise exceptions.ValidationError(
                 {name: ["give this parameter once"] for name in repeated})
+        # a query string's blank value (?exchange=) is no value: DRF would drop it silently
+        blank = sorted(name for name in data if hasattr(data, "getlist") and data[name] == "")
+        if blank:
+            raise exceptions.ValidationError(
+                {name: ["give a value, or leave the parameter out"] for name in blank})
         unknown = sorted(set(data) - set(self.fields))
         if unknown:
             raise exceptions.ValidationError({name: ["unknown field"] for name in unknown})
@@ -363,6 +368,10 @@ class StrictDecimalField(serializers.DecimalField):
                                        positive=positive, at_most=at_most)
         super().__init__(max_digits=whole_digits + decimal_places,
                          decimal_places=decimal_places, **kwargs)
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        # DRF's DecimalField takes a blank string for null; a blank string is no number
+        return serializers.Field.validate_empty_values(self, data)
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, str):

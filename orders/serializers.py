@@ -32,8 +32,10 @@ def _decimal(**kwargs: Any) -> serializers.DecimalField:
 MAX_OFFSET = 1_000_000_000
 MAX_PAGE = 500
 # A unified symbol as the API takes it: upper case, BTC/USDT (spot) or BTC/USDT:USDT (a
-# linear perpetual, settled in its quote currency). The schema states the same pattern.
-SYMBOL_PATTERN = r"^([A-Z0-9]{1,20})/([A-Z0-9]{1,20})(?::\2)?$"
+# linear perpetual, settled in its quote currency). The schema states the same pattern;
+# its lengths keep the whole within SYMBOL_MAX_LENGTH (20 + 1 + 9 + 1 + 9).
+SYMBOL_MAX_LENGTH = 40
+SYMBOL_PATTERN = r"^([A-Z0-9]{1,20})/([A-Z0-9]{1,9})(?::\2)?$"
 # What a caller's own clientOrderId may hold on some exchange; each exchange allows a part
 # of it (OKX letters and digits up to 32, BingX lower case ...): a 422 for the rest.
 CLIENT_ORDER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -52,7 +54,8 @@ def symbol_checked(value: str) -> str:
 
 
 def _symbol_field(**kwargs: Any) -> StrictCharField:
-    return StrictCharField(max_length=40, trim_whitespace=False, pattern=SYMBOL_PATTERN,
+    return StrictCharField(max_length=SYMBOL_MAX_LENGTH, trim_whitespace=False,
+                           pattern=SYMBOL_PATTERN,
                            validators=[symbol_checked], **kwargs)
 
 
