@@ -155,6 +155,18 @@ def _check_urls(*, exchange: str, environment: str, urls: dict[str, Any]) -> Non
                                  transport=transport, allowlist=_url_allowlist(environment))
         except UrlNotAllowed as exc:
             raise _refusal(name, str(exc), code="url_not_allowed") from None
+        _check_paper_root(name, url, exchange=exchange, transport=transport)
+
+
+def _check_paper_root(name: str, url: str, *, exchange: str, transport: Transport) -> None:
+    """A URL on the paper exchange must be this exchange's root there: its host serves all
+    six, and /okx under a pionex connection would answer pionex requests with OKX's API."""
+    if url_endpoint(url) != url_endpoint(settings.PAPER_EXCHANGE_URL):
+        return
+    own = paper_base_url(exchange) if transport == "rest" else paper_ws_url(exchange)
+    if url.rstrip("/") != own:
+        raise _refusal(name, f"on the paper exchange, {exchange}'s root is {own}",
+                       code="url_not_allowed")
 
 
 @sensitive_variables()

@@ -158,6 +158,33 @@ def test_a_paper_connection_may_name_the_paper_exchange_itself(owner_client, pap
     assert response.status_code == 201, response.json()
 
 
+@pytest.mark.parametrize("field, root", [("baseUrl", "{paper}/okx"), ("baseUrl", "{paper}"),
+                                         ("wsUrl", "{ws}/okx")])
+def test_a_paper_connection_naming_another_exchanges_paper_root_is_422(owner_client, paper,
+                                                                       field, root):
+    # found by the schema fuzzer: a pionex connection on /okx reached OKX's paper API and
+    # every read answered 503 exchange_unavailable
+    url = root.format(paper=paper, ws=paper.replace("http://", "ws://"))
+    response = owner_client.post(URL, {"name": "Paper", "exchange": "pionex",
+                                       "apiType": "spot", "environment": "paper",
+                                       field: url}, format="json")
+    assert response.status_code == 422, response.json()
+    error = response.json()["error"]
+    assert error["code"] == "url_not_allowed" and list(error["fields"]) == [field]
+    assert "/pionex" in error["message"]
+    assert not ExchangeConnection.objects.exists()
+
+
+def test_a_paper_connections_patch_to_another_exchanges_paper_root_is_422(owner_client,
+                                                                          paper):
+    created = owner_client.post(URL, {"name": "Paper", "exchange": "pionex", "apiType": "spot",
+                                      "environment": "paper"}, format="json").json()
+    response = owner_client.patch(f"{URL}/{created['connection']['id']}",
+                                  {"baseUrl": f"{paper}/okx"}, format="json")
+    assert response.status_code == 422 and response.json()["error"]["code"] == "url_not_allowed"
+    assert ExchangeConnection.objects.get().base_url == ""
+
+
 def test_the_connector_checks_resolved_addresses_with_the_allowlist(owner, settings):
     settings.PAPER_EXCHANGE_URL = "http://127.0.0.1:8900"
     settings.EXCHANGE_HOST_ALLOWLIST = frozenset({"proxy.internal:8080"})
