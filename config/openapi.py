@@ -16,9 +16,15 @@ from drf_spectacular.extensions import (
     OpenApiSerializerExtension,
     OpenApiSerializerFieldExtension,
 )
-from drf_spectacular.plumbing import build_basic_type
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import build_basic_type, force_instance
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import serializers
 from rest_framework.fields import empty
 
@@ -109,6 +115,23 @@ def api_operation(*, ok: Mapping[int, Any], errors: Iterable[ErrorCodes] = (),
     if description is not None:
         kwargs["description"] = description
     return extend_schema(**kwargs)
+
+
+class ApiAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema (the DEFAULT_SCHEMA_CLASS). A polymorphic body (the
+    order's limit-or-market oneOf) is required when each of its serializers has a required
+    field, as a plain serializer's is: drf-spectacular leaves it optional, so an empty POST
+    would look valid."""
+
+    def _get_request_for_media_type(self, serializer: Any, direction: str = "request"
+                                    ) -> tuple[Any, bool]:
+        schema, required = super()._get_request_for_media_type(serializer, direction)
+        if isinstance(serializer, PolymorphicProxySerializer) and schema is not None:
+            choices = serializer.serializers
+            choices = choices.values() if isinstance(choices, dict) else choices
+            required = all(any(field.required for field in force_instance(choice).fields.values())
+                           for choice in choices)
+        return schema, required
 
 
 # -- the one error body --------------------------------------------------------------------

@@ -171,3 +171,11 @@ def test_decimals_in_requests_are_a_plain_decimal_string_or_a_number_on_their_gr
     assert string["type"] == "string" and string["pattern"].startswith("^")
     assert number == {"type": "number", "minimum": 0, "exclusiveMinimum": True,
                       "maximum": 10 ** 18, "exclusiveMaximum": True, "multipleOf": 1e-12}
+
+
+@pytest.mark.parametrize("path", ["/api/orders", "/api/settings/connections",
+                                  "/api/settings/connections/batch-test",
+                                  "/api/orders/cancel-all", "/api/auth/token"])
+def test_a_body_with_required_fields_is_itself_required(path):
+    # the fuzzer sent POST /api/orders without a body, which the schema allowed
+    assert schema()["paths"][path]["post"]["requestBody"]["required"] is True
