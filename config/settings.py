@@ -218,7 +218,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"] + (
         ["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.JSONFallbackNegotiation",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.openapi.ApiAutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "COERCE_DECIMAL_TO_STRING": True,
@@ -233,6 +233,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # one component per choice set, named once (filters, bodies and answers share them)
+    "ENUM_NAME_OVERRIDES": {
+        "ExchangeEnum": "exchanges.capabilities.EXCHANGES",
+        "ApiTypeEnum": "exchanges.capabilities.API_TYPES",
+        "EnvironmentEnum": "exchanges.capabilities.ENVIRONMENTS",
+    },
 }
 
 # Celery: Redis broker; priority 0 is the highest on Redis.

@@ -39,7 +39,8 @@ def _results_key(batch_id: str) -> str:
 
 
 def batch_validate(*, user: AbstractBaseUser, connection_ids: list[str]) -> list[str]:
-    """1..50 distinct ids of connections the caller can see; a 400 names the bad ones."""
+    """1..50 distinct ids of connections the caller can see: a 400 names repeated ones,
+    a 404 those that are not found."""
     field = "connectionIds"
     connection_ids = [i.strip().lower() for i in connection_ids]
     if not connection_ids:
@@ -53,9 +54,9 @@ def batch_validate(*, user: AbstractBaseUser, connection_ids: list[str]) -> list
                                fields={field: [f"duplicate: {i}" for i in duplicates]})
     owners = connection_owner_ids(user=user, connection_ids=connection_ids)
     unknown = [i for i in connection_ids if i not in owners]
-    if unknown:
-        raise ValidationFailed(f"unknown connection ids: {', '.join(unknown)}",
-                               fields={field: [f"unknown: {i}" for i in unknown]})
+    if unknown:  # another user's id, like any other unknown one, is simply not found
+        raise NotFound(f"unknown connection ids: {', '.join(unknown)}",
+                       fields={field: [f"unknown: {i}" for i in unknown]})
     # a test is a write (health rows, the circuit): staff test only their own connections
     others = [i for i in connection_ids if owners[i] != user.pk]
     if others:

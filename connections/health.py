@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from connections.errors import Conflict, ServiceError, Unavailable
+from connections.errors import Conflict, ServiceError, Unavailable, Unprocessable
 from connections.models import (
     CircuitState,
     ConnectionState,
@@ -314,8 +314,8 @@ def connection_exchange_call(*, connection: ExchangeConnection,
         raise Throttled("the exchange's rate budget is spent; retry shortly",
                         extra={"retryAfter": exc.retry_after}) from None
     except errors.NotSupported as exc:
-        raise ServiceError(exc.message or "not supported by this exchange",
-                           code="not_supported") from None
+        raise Unprocessable(exc.message or "not supported by this exchange",
+                            code="not_supported") from None
     except (errors.NetworkError, errors.ExchangeUnavailable, errors.OrderOutcomeUnknown):
         raise Unavailable("the exchange did not answer; try again") from None
     except errors.ExchangeError as exc:

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from config.api import StrictBooleanField, StrictCharField, StrictDecimalField, StrictSerializer
-from connections.models import ExchangeConnection
+from config.api import (
+    UUID_PATTERN,
+    StrictBooleanField,
+    StrictCharField,
+    StrictDecimalField,
+    StrictIntegerField,
+    StrictSerializer,
+    StrictUUIDField,
+)
+from config.openapi import ConstantBooleanField
+from connections.batches import MAX_BATCH_SIZE
+from connections.models import CircuitState, ExchangeConnection, HealthStatus
 from connections.paper import paper_base_url, paper_ws_url
 from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES
+
+# A URL's shape (the serializer and the schema): scheme, host name or bracketed IPv6
+# literal, optional port, optional path of letters, digits and . _ ~ - (blank, the
+# default URLs, is allowed beside it). Which hosts are allowed the service judges: 422.
+_URL_REST = r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?" \
+            r"(?:/[A-Za-z0-9._~-]*)*"
+BASE_URL_PATTERN = rf"^https?://{_URL_REST}$"
+WS_URL_PATTERN = rf"^wss?://{_URL_REST}$"
 
 
 def _choice(values: tuple[str, ...], **kwargs: Any) -> serializers.ChoiceField:
@@ -22,15 +40,15 @@ def _choice(values: tuple[str, ...], **kwargs: Any) -> serializers.ChoiceField:
 
 
 class ConnectionHealthOut(serializers.Serializer):
-    status = serializers.CharField(source="health_status")
-    circuit = serializers.CharField()
+    status = serializers.ChoiceField(source="health_status", choices=HealthStatus.values)
+    circuit = serializers.ChoiceField(choices=CircuitState.values)
     lastCheckAt = serializers.DateTimeField(source="last_check_at", allow_null=True)
     lastLatencyMs = serializers.IntegerField(source="last_latency_ms", allow_null=True)
     lastError = serializers.CharField(source="last_error", allow_blank=True)
 
 
 class ConnectionOut(serializers.ModelSerializer):
-    apiType = serializers.CharField(source="api_type")
+    apiType = serializers.ChoiceField(source="api_type", choices=API_TYPES)
     baseUrl = serializers.SerializerMethodField()
     wsUrl = serializers.SerializerMethodField()
     isActive = serializers.BooleanField(source="is_active")
@@ -70,47 +88,55 @@ class ConnectionOut(serializers.ModelSerializer):
 
 
 class ConnectionWrite(StrictSerializer):
-    """Create; PATCH uses it with partial=True. ``exchange`` is refused on PATCH by the
-    service, so the error names the rule rather than an unknown field."""
+    """Create a connection. What the exchange offers (apiType, environment), which hosts a
+    URL may name and which credentials a connection needs are the service's rules (a 422
+    that names the field): they depend on the exchange and the environment together."""
 
-    name = StrictCharField(max_length=100, min_length=1, trim_whitespace=True)
+    name = StrictCharField(max_length=100, min_length=1)
     exchange = _choice(EXCHANGES)
     apiType = _choice(API_TYPES, source="api_type")
     environment = _choice(ENVIRONMENTS)
-    # which hosts a URL may name depends on the exchange and environment: the service
-    # checks them (connections.services._check_urls)
     baseUrl = StrictCharField(source="base_url", max_length=255, required=False,
-                              allow_blank=True)
+                              allow_blank=True, trim_whitespace=False,
+                              pattern=BASE_URL_PATTERN)
     wsUrl = StrictCharField(source="ws_url", max_length=255, required=False,
-                            allow_blank=True)
+                            allow_blank=True, trim_whitespace=False, pattern=WS_URL_PATTERN)
     apiKey = StrictCharField(source="api_key", max_length=256, required=False,
-                             write_only=True, trim_whitespace=True)
+                             write_only=True)
     apiSecret = StrictCharField(source="api_secret", max_length=512, required=False,
-                                write_only=True, trim_whitespace=True)
+                                write_only=True)
     passphrase = StrictCharField(max_length=128, required=False, write_only=True,
-                                 allow_blank=True, trim_whitespace=True)
+                                 allow_blank=True)
     enabled = StrictBooleanField(required=False)
-    volumeFactorLive = StrictDecimalField(source="volume_factor_live", max_digits=12,
-                                          decimal_places=6, required=False)
-    volumeFactorPreset = StrictDecimalField(source="volume_factor_preset", max_digits=12,
-                                            decimal_places=6, required=False)
+    # 0 < factor <= 100
+    volumeFactorLive = StrictDecimalField(source="volume_factor_live", whole_digits=3,
+                                          decimal_places=6, at_most=100, required=False)
+    volumeFactorPreset = StrictDecimalField(source="volume_factor_preset", whole_digits=3,
+                                            decimal_places=6, at_most=100, required=False)
+    maxOrderNotional = StrictDecimalField(source="max_order_notional", whole_digits=16,
+                                          decimal_places=8, required=False, allow_null=True)
+    maxOpenOrders = StrictIntegerField(source="max_open_orders", required=False,
+                                       allow_null=True, min_value=1, max_value=100000)
+    priceBandPercent = StrictDecimalField(source="price_band_percent", whole_digits=3,
+                                          decimal_places=2, at_most=100, required=False,
+                                          allow_null=True)
 
-    maxOrderNotional = StrictDecimalField(source="max_order_notional", max_digits=24,
-                                          decimal_places=8, required=False, allow_null=True,
-                                          min_value=Decimal("0.00000001"))
-    maxOpenOrders = serializers.IntegerField(source="max_open_orders", required=False,
-                                             allow_null=True, min_value=1, max_value=100000)
-    priceBandPercent = StrictDecimalField(source="price_band_percent", max_digits=6,
-                                          decimal_places=2, required=False, allow_null=True,
-                                          min_value=Decimal("0.01"), max_value=Decimal("100"))
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        for name in ("volume_factor_live", "volume_factor_preset"):
-            if name in attrs and not (0 < attrs[name] <= 100):
-                api_name = "volumeFactorLive" if name.endswith("live") else "volumeFactorPreset"
-                raise serializers.ValidationError(
-                    {api_name: ["must be greater than 0 and at most 100"]})
-        return attrs
+EXCHANGE_IS_FIXED = "the exchange of a connection cannot change; create a new connection instead"
+
+
+class ConnectionUpdate(ConnectionWrite):
+    """PATCH: any field of a new connection but the exchange, which cannot change."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        del fields["exchange"]
+        return fields
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict) and "exchange" in data:
+            raise serializers.ValidationError({"exchange": [EXCHANGE_IS_FIXED]})
+        return super().to_internal_value(data)
 
 
 class ConnectionFilters(StrictSerializer):
@@ -129,20 +155,27 @@ class ConnectionFilters(StrictSerializer):
         return super().to_internal_value(data)
 
 
+class AppliedFiltersOut(serializers.Serializer):
+    """The list's filters as applied: every one, null when absent."""
+
+    exchange = serializers.ChoiceField(choices=EXCHANGES, allow_null=True)
+    apiType = serializers.ChoiceField(choices=API_TYPES, allow_null=True)
+    environment = serializers.ChoiceField(choices=ENVIRONMENTS, allow_null=True)
+    isActive = serializers.BooleanField(allow_null=True)
+    enabled = serializers.BooleanField(allow_null=True)
+
+
+@extend_schema_serializer(many=False)
 class ConnectionListOut(serializers.Serializer):
-    success = serializers.BooleanField()
-    count = serializers.IntegerField()
-    filters = serializers.DictField()
+    success = ConstantBooleanField(True)
+    count = serializers.IntegerField(min_value=0)
+    filters = AppliedFiltersOut()
     connections = ConnectionOut(many=True)
 
 
 class ConnectionEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
+    success = ConstantBooleanField(True)
     connection = ConnectionOut()
-
-
-class SuccessOut(serializers.Serializer):
-    success = serializers.BooleanField()
 
 
 class TokenIn(StrictSerializer):
@@ -151,12 +184,30 @@ class TokenIn(StrictSerializer):
 
 
 class TokenOut(serializers.Serializer):
-    success = serializers.BooleanField()
+    success = ConstantBooleanField(True)
     token = serializers.CharField()
 
 
+@extend_schema_field({
+    "type": "array", "minItems": 1, "maxItems": MAX_BATCH_SIZE, "uniqueItems": True,
+    "items": {"type": "string", "format": "uuid", "pattern": UUID_PATTERN},
+    "description": "Ids of your own connections, each once (ids compare case-insensitively)."})
+class ConnectionIdsField(serializers.ListField):
+    """1..MAX_BATCH_SIZE connection ids; repeats and unknown ids are the service's 400/404."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=StrictUUIDField(), min_length=1, max_length=MAX_BATCH_SIZE,
+                         error_messages={
+                             "min_length": "give at least one connection id",
+                             "max_length": f"at most {MAX_BATCH_SIZE} connections per batch"},
+                         **kwargs)
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        return [str(value) for value in super().to_internal_value(data)]
+
+
 class BatchTestIn(StrictSerializer):
-    connectionIds = serializers.ListField(child=StrictCharField(max_length=64))
+    connectionIds = ConnectionIdsField()
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -181,20 +232,23 @@ class TestResultOut(serializers.Serializer):
 
 
 class TestEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
+    success = ConstantBooleanField(True)
     result = TestResultOut()
 
 
 class BatchOut(serializers.Serializer):
-    success = serializers.BooleanField()
+    success = ConstantBooleanField(True)
     batchId = serializers.CharField()
-    status = serializers.CharField()
-    totalConnections = serializers.IntegerField()
-    completed = serializers.IntegerField()
-    successful = serializers.IntegerField()
-    failed = serializers.IntegerField()
-    duration = serializers.IntegerField()
-    results = serializers.DictField(child=TestResultOut())
+    status = serializers.ChoiceField(choices=("running", "completed"))
+    totalConnections = serializers.IntegerField(min_value=1)
+    completed = serializers.IntegerField(min_value=0)
+    successful = serializers.IntegerField(min_value=0)
+    failed = serializers.IntegerField(min_value=0)
+    duration = serializers.IntegerField(help_text="milliseconds since the batch was created")
+    queuedMs = serializers.IntegerField(allow_null=True, help_text="milliseconds the batch "
+                                        "waited for a worker; null until one took it")
+    results = serializers.DictField(child=TestResultOut(), help_text="connection id -> "
+                                    "TestResult, for the connections tested so far")
 
 
 class HealthOut(serializers.Serializer):
@@ -257,7 +311,7 @@ class ExchangeUsageOut(serializers.Serializer):
 
 
 class HealthListOut(serializers.Serializer):
-    success = serializers.BooleanField()
+    success = ConstantBooleanField(True)
     summary = HealthSummaryOut()
     connections = HealthOut(many=True)
     rateLimits = serializers.DictField(child=ExchangeUsageOut())
@@ -304,3 +358,47 @@ class ExchangeOrderOut(serializers.Serializer):
     averagePrice = serializers.DecimalField(source="average_price", max_digits=40,
                                             decimal_places=18, allow_null=True,
                                             normalize_output=True)
+
+
+class StatusConnectionsOut(serializers.Serializer):
+    total = serializers.IntegerField(min_value=0)
+    active = serializers.IntegerField(min_value=0)
+    enabled = serializers.IntegerField(min_value=0)
+    byExchange = serializers.DictField(child=serializers.IntegerField(min_value=0))
+
+
+class StatusHealthOut(serializers.Serializer):
+    healthy = serializers.IntegerField(min_value=0)
+    degraded = serializers.IntegerField(min_value=0)
+    unhealthy = serializers.IntegerField(min_value=0)
+    unknown = serializers.IntegerField(min_value=0)
+    uptimePercent24h = serializers.FloatField(allow_null=True)
+
+
+class StatusMetricsOut(serializers.Serializer):
+    totalRequests = serializers.IntegerField(min_value=0)
+    successRate = serializers.FloatField(allow_null=True)
+    averageResponseTime = serializers.IntegerField(allow_null=True)
+
+
+class StatusBatchOut(serializers.Serializer):
+    running = serializers.IntegerField(min_value=0)
+    maxBatchSize = serializers.IntegerField()
+    maxConcurrent = serializers.IntegerField()
+
+
+class StatusFeaturesOut(serializers.Serializer):
+    exchanges = serializers.DictField(child=serializers.DictField(),
+                                      help_text="exchange -> its capabilities (apiTypes, "
+                                                "environments, transports)")
+
+
+class SystemStatusOut(serializers.Serializer):
+    """Totals for the caller (staff: everyone's)."""
+
+    status = serializers.ChoiceField(choices=("ok", "degraded", "down"))
+    connections = StatusConnectionsOut()
+    health = StatusHealthOut()
+    metrics = StatusMetricsOut()
+    batch = StatusBatchOut()
+    features = StatusFeaturesOut()

@@ -15,7 +15,7 @@ from django.db.models import ProtectedError
 from django.views.decorators.debug import sensitive_variables
 
 from connections import crypto
-from connections.errors import Conflict, ValidationFailed
+from connections.errors import Conflict, Unprocessable, ValidationFailed
 from connections.models import ConnectionState, ConnectionSyncLog, ExchangeConnection
 from connections.paper import (
     PaperCredentials,
@@ -81,6 +81,12 @@ def _field_error(field: str, message: str, *, code: str | None = None) -> Valida
     return ValidationFailed(message, code=code, fields={API_NAMES.get(field, field): [message]})
 
 
+def _refusal(field: str, message: str, *, code: str) -> Unprocessable:
+    """A connection the API's schema allows but this exchange or environment does not: a
+    422 naming the field (the serializer has refused everything the schema forbids)."""
+    return Unprocessable(message, code=code, fields={API_NAMES.get(field, field): [message]})
+
+
 def _check_capabilities(*, exchange: str, api_type: str, environment: str) -> None:
     if exchange not in EXCHANGES:
         raise _field_error("exchange", f"unknown exchange; choose one of {', '.join(EXCHANGES)}")
@@ -91,16 +97,17 @@ def _check_capabilities(*, exchange: str, api_type: str, environment: str) -> No
                            f"unknown environment; choose one of {', '.join(ENVIRONMENTS)}")
     offered = capability(exchange)
     if not offered.supports_api_type(api_type):
-        raise _field_error("api_type", f"{exchange} offers apiType "
-                           f"{', '.join(offered.api_types)}; not {api_type}")
+        raise _refusal("api_type", f"{exchange} offers apiType "
+                       f"{', '.join(offered.api_types)}; not {api_type}",
+                       code="api_type_not_supported")
     if not offered.supports_environment(environment, api_type):
         environments = ", ".join(offered.environments)
         detail = ""
         if environment == "testnet" and "testnet" in offered.environments:
             detail = f" (its testnet serves {', '.join(offered.testnet_api_types)} only)"
-        raise _field_error("environment", f"{exchange} offers environment {environments}"
-                           f"{detail}; not {environment} for {api_type}",
-                           code="environment_not_supported")
+        raise _refusal("environment", f"{exchange} offers environment {environments}"
+                       f"{detail}; not {environment} for {api_type}",
+                       code="environment_not_supported")
 
 
 @sensitive_variables()
@@ -109,14 +116,17 @@ def _check_credentials(*, exchange: str, environment: str, values: dict[str, Any
     given = [name for name in SECRET_FIELDS if values.get(name)]
     if environment == "paper":
         if given:
-            raise _field_error(given[0], "paper connections generate their own credentials")
+            raise _refusal(given[0], "paper connections generate their own credentials",
+                           code="credentials_not_allowed")
         return
     if creating:
         for name in ("api_key", "api_secret"):
             if not values.get(name):
-                raise _field_error(name, "this field is required")
+                raise _refusal(name, f"a {environment} connection needs it",
+                               code="credentials_required")
         if capability(exchange).needs_passphrase and not values.get("passphrase"):
-            raise _field_error("passphrase", f"{exchange} API keys need a passphrase")
+            raise _refusal("passphrase", f"{exchange} API keys need a passphrase",
+                           code="credentials_required")
 
 
 def _url_allowlist(environment: str) -> frozenset[str]:
@@ -145,7 +155,19 @@ def _check_urls(*, exchange: str, environment: str, urls: dict[str, Any]) -> Non
             check_connection_url(url, exchange=exchange, environment=environment,
                                  transport=transport, allowlist=_url_allowlist(environment))
         except UrlNotAllowed as exc:
-            raise _field_error(name, str(exc)) from None
+            raise _refusal(name, str(exc), code="url_not_allowed") from None
+        _check_paper_root(name, url, exchange=exchange, transport=transport)
+
+
+def _check_paper_root(name: str, url: str, *, exchange: str, transport: Transport) -> None:
+    """A URL on the paper exchange must be this exchange's root there: its host serves all
+    six, and /okx under a pionex connection would answer pionex requests with OKX's API."""
+    if url_endpoint(url) != url_endpoint(settings.PAPER_EXCHANGE_URL):
+        return
+    own = paper_base_url(exchange) if transport == "rest" else paper_ws_url(exchange)
+    if url.rstrip("/") != own:
+        raise _refusal(name, f"on the paper exchange, {exchange}'s root is {own}",
+                       code="url_not_allowed")
 
 
 @sensitive_variables()
@@ -277,7 +299,8 @@ def connection_update(*, connection: ExchangeConnection, actor: AbstractBaseUser
         current = connection_credentials(connection=connection)
         current.update({name: values[name] for name in secrets_changed})
         if capability(connection.exchange).needs_passphrase and not current["passphrase"]:
-            raise _field_error("passphrase", f"{connection.exchange} API keys need a passphrase")
+            raise _refusal("passphrase", f"{connection.exchange} API keys need a passphrase",
+                           code="credentials_required")
         _set_credentials(connection, **current)
     with transaction.atomic():
         connection.save()

@@ -7,7 +7,8 @@ from typing import Any
 from django.contrib.auth import authenticate, logout
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -15,6 +16,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import UUID_PATTERN
+from config.openapi import (
+    BODY,
+    EXCHANGE,
+    FOUND,
+    QUERY,
+    WRITE,
+    ConstantBooleanField,
+    SuccessOut,
+    api_operation,
+)
 from connections import auth, batches, health, selectors, services
 from connections.errors import NotAuthenticated
 from connections.models import ExchangeConnection
@@ -26,11 +38,12 @@ from connections.serializers import (
     ConnectionFilters,
     ConnectionListOut,
     ConnectionOut,
+    ConnectionUpdate,
     ConnectionWrite,
     ExchangeOrderOut,
     HealthListOut,
     PositionOut,
-    SuccessOut,
+    SystemStatusOut,
     TestEnvelope,
     TokenIn,
     TokenOut,
@@ -40,13 +53,25 @@ BATCH_SYNC_WAIT_SECONDS = 30
 # request fields that carry secrets: masked in Django's error reports (POST parameters)
 SECRET_PARAMETERS = ("apiKey", "apiSecret", "passphrase")
 
-FILTER_PARAMS = [
-    OpenApiParameter("exchange", str, required=False),
-    OpenApiParameter("apiType", str, required=False),
-    OpenApiParameter("environment", str, required=False),
-    OpenApiParameter("isActive", bool, required=False),
-    OpenApiParameter("enabled", bool, required=False),
-]
+CONNECTION_ID = OpenApiParameter("id", OpenApiTypes.UUID, location=OpenApiParameter.PATH,
+                                 pattern=UUID_PATTERN, description="A connection's id.")
+BATCH_ID = OpenApiParameter("batch_id", str, location=OpenApiParameter.PATH,
+                            pattern="^[0-9a-f]{32}$", description="The batchId a batch "
+                            "test answered.")
+# what a new or changed connection can be refused for, beyond its shape: the exchange does
+# not offer the apiType or environment, a URL's host is not allowed, credentials missing
+# (or given for paper, which makes its own); paper connections need the paper exchange
+CONNECTION_RULES = {422: ["api_type_not_supported", "environment_not_supported",
+                          "url_not_allowed", "credentials_required",
+                          "credentials_not_allowed"],
+                    503: ["paper_exchange_unavailable"]}
+# what an exchange read can be refused for besides EXCHANGE: not offered by the exchange
+# (422 not_supported), or the exchange's own refusal (502)
+EXCHANGE_REFUSALS = {422: ["not_supported"], 502: ["exchange_error"]}
+
+
+def _envelope(name: str, key: str, serializer: serializers.Serializer) -> serializers.Serializer:
+    return inline_serializer(name, {"success": ConstantBooleanField(True), key: serializer})
 
 
 @method_decorator(sensitive_post_parameters(*SECRET_PARAMETERS), name="dispatch")
@@ -78,7 +103,8 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         return Response({"success": True, "connection": ConnectionOut(connection).data},
                         status=code)
 
-    @extend_schema(parameters=FILTER_PARAMS, responses=ConnectionListOut)
+    @api_operation(ok={200: ConnectionListOut}, errors=[QUERY],
+                   parameters=[ConnectionFilters])
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         filters = ConnectionFilters(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -91,7 +117,8 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
             "connections": ConnectionOut(connections, many=True).data,
         })
 
-    @extend_schema(request=ConnectionWrite, responses={201: ConnectionEnvelope})
+    @api_operation(request=ConnectionWrite, ok={201: ConnectionEnvelope},
+                   errors=[BODY, WRITE, CONNECTION_RULES])
     @sensitive_variables()
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         payload = ConnectionWrite(data=request.data)
@@ -100,15 +127,18 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
                                                 values=payload.validated_data)
         return self._render(connection, code=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=ConnectionEnvelope)
+    @api_operation(ok={200: ConnectionEnvelope}, errors=[FOUND], parameters=[CONNECTION_ID])
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self._render(self.get_object())
 
-    @extend_schema(request=ConnectionWrite, responses=ConnectionEnvelope)
+    @api_operation(request=ConnectionUpdate, ok={200: ConnectionEnvelope},
+                   errors=[BODY, WRITE, FOUND, CONNECTION_RULES,
+                           {409: ["connection_has_open_orders"]}],
+                   parameters=[CONNECTION_ID])
     @sensitive_variables()
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         connection = self._owned_object()
-        payload = ConnectionWrite(data=request.data, partial=True)
+        payload = ConnectionUpdate(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
         connection = services.connection_update(connection=connection, actor=request.user,
                                                 values=payload.validated_data)
@@ -117,58 +147,73 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.partial_update(request, *args, **kwargs)
 
-    @extend_schema(responses=SuccessOut)
+    @api_operation(ok={200: SuccessOut}, errors=[WRITE, FOUND,
+                                                 {409: ["connection_has_orders"]}],
+                   parameters=[CONNECTION_ID])
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.connection_delete(connection=self._owned_object(), actor=request.user)
         return Response({"success": True})
 
-    @extend_schema(request=None, responses=ConnectionEnvelope)
+    @api_operation(request=None, ok={200: ConnectionEnvelope},
+                   errors=[WRITE, FOUND, {409: ["connection_disabled", "conflict"]}],
+                   parameters=[CONNECTION_ID])
     @action(detail=True, methods=["post"])
     def activate(self, request: Request, pk: str | None = None) -> Response:
         connection = services.connection_activate(connection=self._owned_object(),
                                                   actor=request.user)
         return self._render(connection)
 
-    @extend_schema(request=None, responses=TestEnvelope)
+    @api_operation(request=None, ok={200: TestEnvelope},
+                   errors=[WRITE, FOUND, {409: ["circuit_open"], 429: ["throttled"]}],
+                   parameters=[CONNECTION_ID],
+                   description="Always a fresh test, run now, recorded in the health history. "
+                               "A failed test is a 200 whose result says why; our own rate "
+                               "budget for the exchange being spent is a 429 with Retry-After.")
     @action(detail=True, methods=["post"])
     def test(self, request: Request, pk: str | None = None) -> Response:
-        """Always a fresh test, run now, recorded in the health history."""
         result = health.connection_check(connection=self._owned_object(), kind="test")
         return Response({"success": True, "result": result})
 
-    @extend_schema(responses=inline_serializer("BalancesOut", {
-        "success": serializers.BooleanField(), "balances": BalanceOut(many=True)}))
+    @api_operation(ok={200: _envelope("BalancesOut", "balances", BalanceOut(many=True))},
+                   errors=[FOUND, EXCHANGE, EXCHANGE_REFUSALS], parameters=[CONNECTION_ID])
     @action(detail=True, methods=["get"])
     def balances(self, request: Request, pk: str | None = None) -> Response:
         balances = health.connection_exchange_call(
             connection=self.get_object(), call=lambda connector: connector.balances())
         return Response({"success": True, "balances": BalanceOut(balances, many=True).data})
 
-    @extend_schema(responses=inline_serializer("PositionsOut", {
-        "success": serializers.BooleanField(), "positions": PositionOut(many=True)}))
+    @api_operation(ok={200: _envelope("PositionsOut", "positions", PositionOut(many=True))},
+                   errors=[FOUND, EXCHANGE, EXCHANGE_REFUSALS], parameters=[CONNECTION_ID])
     @action(detail=True, methods=["get"])
     def positions(self, request: Request, pk: str | None = None) -> Response:
         positions = health.connection_exchange_call(
             connection=self.get_object(), call=lambda connector: connector.positions())
         return Response({"success": True, "positions": PositionOut(positions, many=True).data})
 
-    @extend_schema(responses=inline_serializer("OpenOrdersOut", {
-        "success": serializers.BooleanField(), "orders": ExchangeOrderOut(many=True)}))
+    @api_operation(ok={200: _envelope("OpenOrdersOut", "orders",
+                                      ExchangeOrderOut(many=True))},
+                   errors=[FOUND, EXCHANGE, EXCHANGE_REFUSALS], parameters=[CONNECTION_ID])
     @action(detail=True, methods=["get"], url_path="open-orders")
     def open_orders(self, request: Request, pk: str | None = None) -> Response:
         orders = health.connection_exchange_call(
             connection=self.get_object(), call=lambda connector: connector.open_orders())
         return Response({"success": True, "orders": ExchangeOrderOut(orders, many=True).data})
 
-    @extend_schema(responses=HealthListOut)
+    @api_operation(ok={200: HealthListOut})
     @action(detail=False, methods=["get"])
     def health(self, request: Request) -> Response:
         return Response({"success": True, **selectors.connection_health_list(user=request.user)})
 
-    @extend_schema(request=BatchTestIn, responses={200: BatchOut, 202: BatchOut})
+    @api_operation(request=BatchTestIn, ok={
+        200: OpenApiResponse(BatchOut, description="Every connection tested (status "
+                             "completed)."),
+        202: OpenApiResponse(BatchOut, description="Still running after 30 s, or async "
+                             "asked for: poll batch-test/{batchId}.")},
+        errors=[BODY, WRITE, FOUND])
     @action(detail=False, methods=["post"], url_path="batch-test")
     def batch_test(self, request: Request) -> Response:
-        """Waits up to 30 s for the results, then answers 202 with the batch id."""
+        """Waits up to 30 s for the results, then answers 202 with the batch id. An id that
+        is not one of your connections is a 404 naming it."""
         payload = BatchTestIn(data=request.data)
         payload.is_valid(raise_exception=True)
         batch_id = batches.batch_create(user=request.user,
@@ -181,7 +226,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         code = 200 if status_["status"] == "completed" else 202
         return Response({"success": True, **status_}, status=code)
 
-    @extend_schema(responses=BatchOut)
+    @api_operation(ok={200: BatchOut}, errors=[FOUND], parameters=[BATCH_ID])
     @action(detail=False, methods=["get"], url_path=r"batch-test/(?P<batch_id>[^/]+)")
     def batch_status(self, request: Request, batch_id: str) -> Response:
         return Response({"success": True,
@@ -197,7 +242,8 @@ class TokenView(APIView):
     authentication_classes: list[type] = []
     throttle_classes = auth.LOGIN_THROTTLES
 
-    @extend_schema(request=TokenIn, responses=TokenOut)
+    @api_operation(request=TokenIn, ok={200: TokenOut},
+                   errors=[BODY, {429: ["throttled"]}])
     @sensitive_variables()
     def post(self, request: Request) -> Response:
         payload = TokenIn(data=request.data)
@@ -212,7 +258,7 @@ class LogoutView(APIView):
     """POST: the caller's token is revoked (every client using it must log in again); a
     session login ends too. 401 without authentication."""
 
-    @extend_schema(request=None, responses=SuccessOut)
+    @api_operation(request=None, ok={200: SuccessOut}, errors=[WRITE])
     def post(self, request: Request) -> Response:
         auth.token_revoke(user=request.user)
         if request.auth is None:  # authenticated by session, not by token
@@ -223,9 +269,6 @@ class LogoutView(APIView):
 class SystemStatusView(APIView):
     """Totals for the caller (staff: everyone), the capability matrix, health figures."""
 
-    @extend_schema(responses=inline_serializer("SystemStatusOut", {
-        "status": serializers.CharField(), "connections": serializers.DictField(),
-        "health": serializers.DictField(), "metrics": serializers.DictField(),
-        "batch": serializers.DictField(), "features": serializers.DictField()}))
+    @api_operation(ok={200: SystemStatusOut})
     def get(self, request: Request) -> Response:
         return Response(selectors.system_status(user=request.user))

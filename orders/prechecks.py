@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.cache import cache
 
-from connections.errors import ServiceError, ValidationFailed
+from connections.errors import ServiceError, Unprocessable
 from connections.models import ExchangeConnection
 from exchanges.base import Connector, Instrument, Ticker
 from exchanges.symbols import parse_symbol
@@ -56,8 +56,8 @@ def instrument_for(*, connection: ExchangeConnection, connector: Connector,
     for item in json.loads(cached):
         if item["symbol"] == symbol:
             return _instrument_of(item)
-    raise ValidationFailed(f"{symbol} is not traded on this connection",
-                           fields={"symbol": ["unknown symbol"]})
+    raise Unprocessable(f"{symbol} is not traded on this connection",
+                        code="symbol_not_traded", fields={"symbol": ["unknown symbol"]})
 
 
 def _instrument_dict(instrument: Instrument) -> dict[str, str]:
@@ -85,13 +85,15 @@ def size_order(*, instrument: Instrument, ticker: Ticker, side: str, order_type:
         touch = ticker.ask if side == "buy" else ticker.bid
         reference = touch * (1 + MARKET_SLIPPAGE if side == "buy" else 1 - MARKET_SLIPPAGE)
     if quantity <= 0 or quantity < instrument.min_quantity:
-        raise ValidationFailed(
+        raise Unprocessable(
             f"quantity {quantity} after the volume factor and lot rounding is below the "
-            f"minimum {instrument.min_quantity}", fields={"quantity": ["below the minimum"]})
+            f"minimum {instrument.min_quantity}", code="below_minimum",
+            fields={"quantity": ["below the minimum"]})
     if instrument.min_notional and quantity * reference < instrument.min_notional:
-        raise ValidationFailed(
+        raise Unprocessable(
             f"notional {quantity * reference:.8f} is below the minimum "
-            f"{instrument.min_notional}", fields={"quantity": ["below the minimum notional"]})
+            f"{instrument.min_notional}", code="below_minimum",
+            fields={"quantity": ["below the minimum notional"]})
     return Sized(quantity=quantity, price=price, reference_price=reference)
 
 

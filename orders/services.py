@@ -14,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from connections.errors import Conflict, ValidationFailed
+from connections.errors import Conflict, Unprocessable, ValidationFailed
 from connections.health import (
     CircuitOpen,
     connection_exchange_call,
@@ -131,9 +131,10 @@ def _prechecked(connection: ExchangeConnection, values: dict[str, Any]
 
     def check(connector: Any) -> prechecks.Sized:
         if client_id and not connector.client_order_id_pattern.fullmatch(client_id):
-            raise ValidationFailed(f"clientOrderId does not meet {connection.exchange}'s "
-                                   f"rule {connector.client_order_id_pattern.pattern}",
-                                   fields={"clientOrderId": ["invalid for this exchange"]})
+            raise Unprocessable(f"clientOrderId does not meet {connection.exchange}'s "
+                                f"rule {connector.client_order_id_pattern.pattern}",
+                                code="client_order_id_invalid",
+                                fields={"clientOrderId": ["invalid for this exchange"]})
         _market_or_invalid(connector, values["symbol"])
         instrument = prechecks.instrument_for(connection=connection, connector=connector,
                                               symbol=values["symbol"])
@@ -155,14 +156,16 @@ def _prechecked(connection: ExchangeConnection, values: dict[str, Any]
 
 
 def _market_or_invalid(connector: Any, symbol: str) -> None:
-    """A symbol this connection cannot trade is bad input (400), not an exchange failure:
-    raised inside the exchange call, the connector's InvalidRequest would become a 502."""
+    """A symbol this connection cannot trade (a perpetual on a spot connection) is a 422,
+    not an exchange failure: raised inside the exchange call, the connector's
+    InvalidRequest would become a 502."""
     from exchanges import errors
 
     try:
         connector.market(symbol)
     except (errors.InvalidRequest, errors.NotSupported) as exc:
-        raise ValidationFailed(exc.message, fields={"symbol": [exc.message]}) from None
+        raise Unprocessable(exc.message, code="symbol_not_traded",
+                            fields={"symbol": [exc.message]}) from None
 
 
 def order_cancel(*, order: Order, actor: AbstractBaseUser | None) -> Order:

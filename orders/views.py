@@ -4,24 +4,52 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import mixins, serializers, viewsets
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api import UUID_PATTERN
+from config.openapi import BODY, EXCHANGE, FOUND, QUERY, WRITE, api_operation
 from orders import selectors, services
 from orders.models import Order
 from orders.serializers import (
     CancelAllIn,
+    CancelAllOut,
+    LimitOrderIn,
+    MarketOrderIn,
     OrderEnvelope,
     OrderFilters,
-    OrderIn,
     OrderListOut,
     OrderOut,
+    order_input,
 )
+from orders.services import IDEMPOTENCY_KEY
 
 DEFAULT_PAGE = 50
+ORDER_ID = OpenApiParameter("id", OpenApiTypes.UUID, location=OpenApiParameter.PATH,
+                            pattern=UUID_PATTERN, description="An order's id.")
+IDEMPOTENCY_KEY_HEADER = OpenApiParameter(
+    "Idempotency-Key", str, location=OpenApiParameter.HEADER, required=False,
+    pattern=IDEMPOTENCY_KEY.pattern,
+    description="Send the same key again to get the first order back (with "
+                "Idempotent-Replayed: true) instead of a second order.")
+REPLAYED_HEADER = OpenApiParameter(
+    "Idempotent-Replayed", str, location=OpenApiParameter.HEADER, response=[202],
+    enum=["true"], description="Present when the order is the first one placed with this "
+                               "Idempotency-Key or clientOrderId.")
+ORDER_BODY = PolymorphicProxySerializer(
+    component_name="OrderIn", serializers={"limit": LimitOrderIn, "market": MarketOrderIn},
+    resource_type_field_name="type")
+# why a well-formed order can be refused: the connection's state (409) or what the exchange,
+# the instrument, the account and the risk limits allow (422); the checks read the exchange
+PLACE_REFUSALS = {
+    409: ["connection_disabled", "circuit_open", "idempotency_key_reused"],
+    422: ["symbol_not_traded", "below_minimum", "client_order_id_invalid", "risk_limit",
+          "insufficient_margin", "hedge_mode_unsupported", "not_supported"],
+    502: ["exchange_error"]}
 
 
 class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.RetrieveModelMixin,
@@ -38,12 +66,9 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
     def get_queryset(self) -> Any:
         return selectors.orders_visible_to(self.request.user)
 
-    @extend_schema(parameters=[
-        OpenApiParameter("connectionId", str, required=False),
-        OpenApiParameter("status", str, required=False),
-        OpenApiParameter("symbol", str, required=False),
-        OpenApiParameter("limit", int, required=False),
-        OpenApiParameter("offset", int, required=False)], responses=OrderListOut)
+    @api_operation(ok={200: OrderListOut}, errors=[QUERY], parameters=[OrderFilters],
+                   description=f"Newest first, {DEFAULT_PAGE} a page unless limit says "
+                               "otherwise.")
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         filters = OrderFilters(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -66,11 +91,11 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
         query["offset"], query["limit"] = str(offset), str(limit)
         return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
 
-    @extend_schema(request=OrderIn, responses={202: OrderEnvelope}, parameters=[
-        OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER,
-                         required=False)])
+    @api_operation(request=ORDER_BODY, ok={202: OrderEnvelope},
+                   errors=[BODY, WRITE, FOUND, EXCHANGE, PLACE_REFUSALS],
+                   parameters=[IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER])
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        payload = OrderIn(data=request.data)
+        payload = order_input(request.data)
         payload.is_valid(raise_exception=True)
         placement = services.order_place(
             owner=request.user, values=payload.validated_data,
@@ -81,12 +106,16 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
             response["Idempotent-Replayed"] = "true"
         return response
 
-    @extend_schema(responses=OrderEnvelope)
+    @api_operation(ok={200: OrderEnvelope}, errors=[FOUND], parameters=[ORDER_ID])
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         order = selectors.order_get(user=request.user, order_id=kwargs["pk"])
         return Response({"success": True, "order": OrderOut(order).data})
 
-    @extend_schema(request=None, responses={200: OrderEnvelope, 202: OrderEnvelope})
+    @api_operation(request=None, ok={
+        200: OpenApiResponse(OrderEnvelope, description="Canceled (it had not been sent)."),
+        202: OpenApiResponse(OrderEnvelope, description="Cancel requested: the exchange is "
+                             "asked, or the order is canceled once its outcome is known.")},
+        errors=[WRITE, FOUND, {409: ["order_not_cancelable"]}], parameters=[ORDER_ID])
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         order = selectors.order_get_for_write(user=request.user, order_id=pk)
@@ -94,8 +123,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
         code = 200 if order.status == "canceled" else 202
         return Response({"success": True, "order": OrderOut(order).data}, status=code)
 
-    @extend_schema(request=CancelAllIn, responses={202: inline_serializer("CancelAllOut", {
-        "success": serializers.BooleanField(), "canceled": serializers.IntegerField()})})
+    @api_operation(request=CancelAllIn, ok={202: CancelAllOut},
+                   errors=[BODY, WRITE, FOUND])
     @action(detail=False, methods=["post"], url_path="cancel-all")
     def cancel_all(self, request: Request) -> Response:
         payload = CancelAllIn(data=request.data)

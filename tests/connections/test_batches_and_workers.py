@@ -35,8 +35,8 @@ def paper_connections(owner, count):
     ({"connectionIds": []}, "at least one"),
     ({"connectionIds": [str(uuid.uuid4()) for _ in range(51)]}, "at most 50"),
     ({"connectionIds": "not-a-list"}, "list"),
-    ({"connectionIds": [5]}, "valid string"),
-    ({"connectionIds": ["not-a-uuid"]}, "not-a-uuid"),
+    ({"connectionIds": [5]}, "valid UUID"),
+    ({"connectionIds": ["not-a-uuid"]}, "connectionIds.0"),
     ({}, "required"),
     ({"connectionIds": [str(uuid.uuid4())], "async": "yes"}, "valid boolean"),
     ({"connectionIds": [str(uuid.uuid4())], "extra": 1}, "unknown field"),
@@ -57,7 +57,7 @@ def test_duplicate_unknown_and_foreign_ids_are_named(owner_client, owner, outsid
     assert duplicate.status_code == 400 and str(mine.pk) in duplicate.json()["error"]["message"]
     foreign = owner_client.post(BATCH, {"connectionIds": [str(mine.pk), str(theirs.pk)]},
                                 format="json")
-    assert foreign.status_code == 400
+    assert foreign.status_code == 404  # another user's id is not found, like any unknown one
     assert str(theirs.pk) in foreign.json()["error"]["message"]
     assert str(mine.pk) not in foreign.json()["error"]["message"]
     assert not HealthCheck.objects.exists()

@@ -1,5 +1,7 @@
 """A connection's baseUrl and wsUrl reach only its exchange's official hosts (or the
-operator's allowlist): anything else is a 400 naming the field, and nothing is saved."""
+operator's allowlist): a URL of another shape than the schema states is a 400, a
+well-formed one on a host that is not allowed a 422 url_not_allowed, each naming the field,
+and nothing is saved."""
 
 from __future__ import annotations
 
@@ -43,23 +45,33 @@ HOSTILE_WS_URLS = {
 }
 
 
-def assert_refused(response, field: str) -> None:
-    assert response.status_code == 400, response.content
+# well formed (the schema's URL pattern) but on a host the connection may not use
+NOT_ALLOWED = {
+    "https://api.bybit.com.attacker.example", "https://api.bybit.com:8443",
+    "http://api.bybit.com", "https://169.254.169.254", "http://127.0.0.1:6379",
+    "https://API.BYBIT.COM", "https://api.binance.com", "https://api-testnet.bybit.com",
+    "wss://stream.bybit.com.attacker.example", "ws://stream.bybit.com", "wss://10.0.0.1",
+    "http://127.0.0.1:8900/bybit", "https://api.bybit.com"}
+
+
+def assert_refused(response, field: str, url: str) -> None:
+    status, code = (422, "url_not_allowed") if url in NOT_ALLOWED else (400, "validation_error")
+    assert response.status_code == status, response.content
     error = response.json()["error"]
-    assert error["code"] == "validation_error"
+    assert error["code"] == code
     assert list(error["fields"]) == [field] and error["fields"][field][0]
 
 
 @pytest.mark.parametrize("url", HOSTILE_BASE_URLS.values(), ids=HOSTILE_BASE_URLS.keys())
 def test_create_with_a_hostile_base_url_is_400_and_saves_nothing(owner_client, url):
-    assert_refused(owner_client.post(URL, create_body(baseUrl=url), format="json"), "baseUrl")
+    assert_refused(owner_client.post(URL, create_body(baseUrl=url), format="json"), "baseUrl", url)
     assert not ExchangeConnection.objects.exists()
     assert not ConnectionSyncLog.objects.exists()
 
 
 @pytest.mark.parametrize("url", HOSTILE_WS_URLS.values(), ids=HOSTILE_WS_URLS.keys())
 def test_create_with_a_hostile_ws_url_is_400_and_saves_nothing(owner_client, url):
-    assert_refused(owner_client.post(URL, create_body(wsUrl=url), format="json"), "wsUrl")
+    assert_refused(owner_client.post(URL, create_body(wsUrl=url), format="json"), "wsUrl", url)
     assert not ExchangeConnection.objects.exists()
 
 
@@ -68,7 +80,7 @@ def test_patch_to_a_hostile_base_url_is_400_and_changes_nothing(owner_client, ow
     connection = make_connection(owner)
     before = ExchangeConnection.objects.filter(pk=connection.pk).values().get()
     assert_refused(owner_client.patch(f"{URL}/{connection.pk}", {"baseUrl": url},
-                                      format="json"), "baseUrl")
+                                      format="json"), "baseUrl", url)
     assert ExchangeConnection.objects.filter(pk=connection.pk).values().get() == before
     assert not ConnectionSyncLog.objects.filter(action="updated").exists()
 
@@ -78,7 +90,7 @@ def test_patch_to_a_hostile_ws_url_is_400_and_changes_nothing(owner_client, owne
     connection = make_connection(owner)
     before = ExchangeConnection.objects.filter(pk=connection.pk).values().get()
     assert_refused(owner_client.patch(f"{URL}/{connection.pk}", {"wsUrl": url},
-                                      format="json"), "wsUrl")
+                                      format="json"), "wsUrl", url)
     assert ExchangeConnection.objects.filter(pk=connection.pk).values().get() == before
 
 
@@ -111,7 +123,7 @@ def test_changing_the_environment_re_judges_the_stored_url(owner_client, owner):
     connection = make_connection(owner, base_url="https://api.bybit.com")
     response = owner_client.patch(f"{URL}/{connection.pk}", {"environment": "testnet"},
                                   format="json")
-    assert_refused(response, "baseUrl")
+    assert_refused(response, "baseUrl", "https://api.bybit.com")
     connection.refresh_from_db()
     assert connection.environment == "live"
 
@@ -125,15 +137,16 @@ def test_an_allowlisted_host_may_be_used_with_plain_http(owner_client, settings)
 
 def test_the_paper_host_is_not_a_host_for_live_connections(owner_client, settings):
     settings.PAPER_EXCHANGE_URL = "http://127.0.0.1:8900"
-    assert_refused(owner_client.post(URL, create_body(baseUrl="http://127.0.0.1:8900/bybit"),
-                                     format="json"), "baseUrl")
+    url = "http://127.0.0.1:8900/bybit"
+    assert_refused(owner_client.post(URL, create_body(baseUrl=url), format="json"), "baseUrl",
+                   url)
 
 
 def test_a_paper_connection_refuses_an_official_host_and_saves_nothing(owner_client):
     response = owner_client.post(URL, {"name": "Paper", "exchange": "bybit",
                                        "apiType": "spot", "environment": "paper",
                                        "baseUrl": "https://api.bybit.com"}, format="json")
-    assert_refused(response, "baseUrl")
+    assert_refused(response, "baseUrl", "https://api.bybit.com")
     assert not ExchangeConnection.objects.exists()
 
 
@@ -143,6 +156,33 @@ def test_a_paper_connection_may_name_the_paper_exchange_itself(owner_client, pap
                                        "apiType": "spot", "environment": "paper",
                                        "baseUrl": f"{paper}/bybit"}, format="json")
     assert response.status_code == 201, response.json()
+
+
+@pytest.mark.parametrize("field, root", [("baseUrl", "{paper}/okx"), ("baseUrl", "{paper}"),
+                                         ("wsUrl", "{ws}/okx")])
+def test_a_paper_connection_naming_another_exchanges_paper_root_is_422(owner_client, paper,
+                                                                       field, root):
+    # found by the schema fuzzer: a pionex connection on /okx reached OKX's paper API and
+    # every read answered 503 exchange_unavailable
+    url = root.format(paper=paper, ws=paper.replace("http://", "ws://"))
+    response = owner_client.post(URL, {"name": "Paper", "exchange": "pionex",
+                                       "apiType": "spot", "environment": "paper",
+                                       field: url}, format="json")
+    assert response.status_code == 422, response.json()
+    error = response.json()["error"]
+    assert error["code"] == "url_not_allowed" and list(error["fields"]) == [field]
+    assert "/pionex" in error["message"]
+    assert not ExchangeConnection.objects.exists()
+
+
+def test_a_paper_connections_patch_to_another_exchanges_paper_root_is_422(owner_client,
+                                                                          paper):
+    created = owner_client.post(URL, {"name": "Paper", "exchange": "pionex", "apiType": "spot",
+                                      "environment": "paper"}, format="json").json()
+    response = owner_client.patch(f"{URL}/{created['connection']['id']}",
+                                  {"baseUrl": f"{paper}/okx"}, format="json")
+    assert response.status_code == 422 and response.json()["error"]["code"] == "url_not_allowed"
+    assert ExchangeConnection.objects.get().base_url == ""
 
 
 def test_the_connector_checks_resolved_addresses_with_the_allowlist(owner, settings):

@@ -35,7 +35,8 @@ def test_paper_connections_refuse_supplied_credentials(owner_client):
     response = owner_client.post(URL, {"name": "Paper", "exchange": "binance",
                                        "apiType": "spot", "environment": "paper",
                                        "apiKey": "mine", "apiSecret": "mine"}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "credentials_not_allowed"
     assert "apiKey" in response.json()["error"]["fields"]
 
 
