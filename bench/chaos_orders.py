@@ -55,17 +55,28 @@ from bench.common import (
     write_results,
 )
 
+# CHAOS_EXCHANGES (comma-separated) narrows the run to some exchanges, with ORDERS scaled to
+# their share, and CHAOS_WITHOUT_429=1 drops the rate-limit fault: a variant that shows one
+# exchange's settling apart from its bans (its section of RESULTS.md is named after it)
+ONLY = [name for name in os.environ.get("CHAOS_EXCHANGES", "").split(",") if name]
+WITHOUT_429 = os.environ.get("CHAOS_WITHOUT_429") == "1"
 ORDERS = 1000
 CONNECTIONS_PER_EXCHANGE = 2
 THREADS = 8
 PLACE_ATTEMPTS = 12
 EXCHANGES = [("bybit", "spot"), ("binance", "spot"), ("okx", "spot"), ("bingx", "spot"),
              ("pionex", "spot"), ("orangex", "perpetual_futures")]
+if ONLY:
+    ORDERS = ORDERS * len(ONLY) // len(EXCHANGES)
+    EXCHANGES = [entry for entry in EXCHANGES if entry[0] in ONLY]
 QUANTITY = Decimal("0.001")
 LIMIT_PRICE = Decimal("59000")   # below the 60000 start price, inside the 5% band: rests
 FAULTS = {"dropAfterAcceptRate": 0.2, "truncateAfterAcceptRate": 0.2,
           "resetAfterAcceptRate": 0.05, "error5xxRate": 0.1, "rateLimit429Rate": 0.05,
           "retryAfterSeconds": 1}
+if WITHOUT_429:
+    FAULTS = {name: value for name, value in FAULTS.items()
+              if name not in ("rateLimit429Rate", "retryAfterSeconds")}
 # reads (the API's pre-checks, lookups, reconciliation) meet 5xx too; their 429s are left
 # out: a pause stops a whole exchange, so placement would crawl instead of being tested
 READ_FAULTS = {"error5xxRate": 0.1}
@@ -284,7 +295,9 @@ def main() -> None:
         + f". API refusals retried by the caller: {dict(placer.refusals)}.\n\nTimeline:\n\n"
           "```\n" + "\n".join(log if len(log) <= 16 else [*log[:12], "...", *log[-4:]])
         + "\n```")
-    write_results("chaos_orders", body)
+    section = "chaos_orders" + (f"_{'_'.join(ONLY)}" if ONLY else "") + (
+        "_without_429" if WITHOUT_429 else "")
+    write_results(section, body)
     print(body)
 
 
