@@ -46,8 +46,6 @@ MATCH_WINDOW_MS = 10_000
 READ_BACK_SECONDS = 1.0
 UNKNOWN_FLAG_AFTER = timedelta(minutes=10)
 WAITING_FOR_BUDGET = "waiting for rate budget"
-# a generous upper bound of the time between computing the bound and signing
-UNSIGNED_BOUND_SLACK_MS = 30_000
 # a lookup that failed this way tells nothing about the order
 UNREACHABLE = (errors.NetworkError, errors.RateLimited, errors.ExchangeUnavailable,
                errors.OrderOutcomeUnknown)
@@ -173,10 +171,10 @@ def _send(order: Order, connector: Connector, *, source: str) -> Outcome:
         order_transition(order_id=order.pk, to_status="canceled", source=source,
                          data={"reason": reason})
         return Outcome("canceled")
-    # Until the request is signed, its deadline can only be bounded from above; a worker
-    # that dies before signing sent nothing, and the bound still lets the order be proven
-    # lost. At signing the exact deadline replaces it, before any byte leaves.
-    bound = connector.send_deadline_bound_ms(slack_ms=UNSIGNED_BOUND_SLACK_MS)
+    # A worker that dies before signing sent nothing, so any deadline is true of it; this one
+    # lets such an order be proven lost as soon as one signed now could be. At signing the
+    # exact deadline replaces it (committed before any byte leaves).
+    bound = connector.send_deadline_bound_ms()
     Order.objects.filter(pk=order.pk).update(attempts=F("attempts") + 1, missed_at=None,
                                              last_sent_at=timezone.now(),
                                              submit_deadline_ms=bound)

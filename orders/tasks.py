@@ -66,7 +66,7 @@ def submit_task(self: Any, order_id: str) -> str:
 
 @shared_task(name="orders.settle", acks_late=True)
 def settle_task(order_id: str, run: int = 0) -> str:
-    """``run`` > 0 is the fast path after an ambiguous send; 0 is reconciliation."""
+    """``run`` > 0 is the fast path after an ambiguous send; 0 is reconciliation's."""
     from orders.submission import order_settle
 
     try:
@@ -75,7 +75,8 @@ def settle_task(order_id: str, run: int = 0) -> str:
         return "circuit open"
     if outcome.status == "busy" and run:
         outcome = type(outcome)("busy", settle_in=1.0)
-    _follow_up(order_id, outcome, settle_run=run if run else FAST_SETTLE_RUNS, resubmit=True)
+    # reconciliation's settle starts a fast path of its own when the order needs another look
+    _follow_up(order_id, outcome, settle_run=run, resubmit=True)
     return outcome.status
 
 
