@@ -16,7 +16,6 @@ one place.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -31,8 +30,6 @@ from exchanges.symbols import parse_symbol
 from orders.locks import advisory_lock
 from orders.models import Order, OrderEvent
 from orders.transitions import order_transition
-
-logger = logging.getLogger(__name__)
 
 MAX_SENDS = 3
 # surely-unsent sends wait this long before the next try (by attempt number)

@@ -67,14 +67,14 @@ def submit_task(self: Any, order_id: str) -> str:
 @shared_task(name="orders.settle", acks_late=True)
 def settle_task(order_id: str, run: int = 0) -> str:
     """``run`` > 0 is the fast path after an ambiguous send; 0 is reconciliation's."""
-    from orders.submission import order_settle
+    from orders.submission import Outcome, order_settle
 
     try:
         outcome = order_settle(order_id=order_id, source="task" if run else "reconcile")
     except CircuitOpen:
         return "circuit open"
     if outcome.status == "busy" and run:
-        outcome = type(outcome)("busy", settle_in=1.0)
+        outcome = Outcome("busy", settle_in=1.0)  # another settler holds it: look again
     # reconciliation's settle starts a fast path of its own when the order needs another look
     _follow_up(order_id, outcome, settle_run=run, resubmit=True)
     return outcome.status
