@@ -276,6 +276,10 @@ def _settle_locked(order_id: object, connector: Connector | None, source: str) -
             _apply(order, found, source)
             _cancel_if_requested(order.pk)
             return Outcome(found.status)
+        if order.attempts == 0:
+            # claimed, then its worker died before the send was counted (or every try was
+            # refused before it left): nothing can be on the exchange, so send it now
+            return _resend(order, connector, source, reason="never sent: sending it now")
         wait = _seconds_until_resend(order, connector)
     except UNREACHABLE as exc:
         # the lookup itself failed: nothing is known, so nothing is resent
@@ -307,7 +311,8 @@ def _seconds_until_resend(order: Order, connector: Connector) -> float | None:
     return max(spacing, -past_deadline_ms / 1000, 0.0)
 
 
-def _resend(order: Order, connector: Connector, source: str) -> Outcome:
+def _resend(order: Order, connector: Connector, source: str, *,
+            reason: str = "resent: the original can no longer be accepted") -> Outcome:
     if order.attempts >= MAX_SENDS:
         order_transition(order_id=order.pk, to_status="failed", source=source,
                          error_message="not on the exchange after every send")
@@ -315,7 +320,7 @@ def _resend(order: Order, connector: Connector, source: str) -> Outcome:
     claimed = order_transition(
         order_id=order.pk, to_status="submitting", source=source,
         expected=("submitting", "unknown"),
-        data={"reason": "resent: the original can no longer be accepted"})
+        data={"reason": reason})
     if claimed is None:
         return Outcome(Order.objects.get(pk=order.pk).status)
     return _send(claimed, connector, source=source)

@@ -26,6 +26,7 @@ from tests.exchanges.contract import (
 
 BASE = "https://contract.test"
 NOW_MS = int(FROZEN_NOW * 1000)
+STAMP_MS = NOW_MS - pionex.STAMP_LEAD_MS   # Pionex requests are stamped early (see the module)
 ORDER_ID = "1234567890123"
 
 
@@ -121,7 +122,7 @@ class PionexHooks(ConnectorContract):
         return {"exchange_order_id": ORDER_ID}
 
     def assert_deadline(self, error: errors.OrderOutcomeUnknown) -> None:
-        assert error.deadline_ms == NOW_MS + 20_000   # timestamp + Pionex's 20 s window
+        assert error.deadline_ms == STAMP_MS + 20_000   # timestamp + Pionex's 20 s window
 
     error_cases: ClassVar = [
         (400, failure("INVALID_SIGNATURE", "Invalid signature"), errors.AuthenticationError),
@@ -222,7 +223,7 @@ def order(**changes: Any) -> OrderRequest:
 
 
 BOOK = {"tickers": [{"symbol": "BTC_USDT", "bidPrice": "49999.9", "bidSize": "1.2",
-                     "askPrice": "50000.1", "askSize": "0.8", "timestamp": str(NOW_MS)}]}
+                     "askPrice": "50000.1", "askSize": "0.8", "timestamp": str(STAMP_MS)}]}
 TICKERS = {"tickers": [{"symbol": "BTC_USDT", "time": NOW_MS, "open": "49000",
                         "close": "50000.0", "high": "51000", "low": "48000",
                         "volume": "12.5", "amount": "625000", "count": "1200"}]}
@@ -318,7 +319,7 @@ def test_signed_get_carries_key_signature_and_timestamp_in_the_query(rsps):
     rsps.add(responses.GET, BASE + pionex.SPOT_BALANCES, json=envelope({"balances": []}))
     make().heartbeat_read()
     request = rsps.calls[0].request
-    assert query_of(rsps.calls[0]) == {"timestamp": str(NOW_MS)}
+    assert query_of(rsps.calls[0]) == {"timestamp": str(STAMP_MS)}
     assert request.headers["PIONEX-KEY"] == API_KEY
     assert request.headers["PIONEX-SIGNATURE"] == recompute_signature(request)
     assert request.body is None
@@ -447,7 +448,7 @@ def test_cancel_sends_symbol_and_numeric_order_id_then_reads_the_state(rsps):
 def test_spot_lookup_by_client_id_uses_its_own_endpoint(rsps):
     rsps.add(responses.GET, BASE + pionex.SPOT_ORDER_BY_CLIENT_ID, json=envelope(spot_order()))
     found = make().get_order("BTC/USDT", client_order_id=CLIENT_ID)
-    assert query_of(rsps.calls[0]) == {"clientOrderId": CLIENT_ID, "timestamp": str(NOW_MS)}
+    assert query_of(rsps.calls[0]) == {"clientOrderId": CLIENT_ID, "timestamp": str(STAMP_MS)}
     assert (found.client_order_id, found.exchange_order_id, found.status) == (
         CLIENT_ID, ORDER_ID, "open")
 
@@ -484,7 +485,7 @@ def test_perpetual_open_orders_work_without_a_symbol(rsps):
     rsps.add(responses.GET, BASE + pionex.PERP_OPEN_ORDERS,
              json=envelope({"orders": [perp_order()]}))
     found = make("perpetual_futures").open_orders()
-    assert query_of(rsps.calls[0]) == {"limit": "500", "timestamp": str(NOW_MS)}
+    assert query_of(rsps.calls[0]) == {"limit": "500", "timestamp": str(STAMP_MS)}
     assert [order.symbol for order in found] == ["BTC/USDT:USDT"]
 
 
@@ -493,7 +494,7 @@ def test_order_history_sends_start_time_and_limit(rsps):
              json=envelope({"orders": [spot_order(status="CLOSED")]}))
     found = make().order_history("BTC/USDT", since_ms=NOW_MS - 60_000)
     assert query_of(rsps.calls[0]) == {"symbol": "BTC_USDT", "startTime": str(NOW_MS - 60_000),
-                                       "limit": "200", "timestamp": str(NOW_MS)}
+                                       "limit": "200", "timestamp": str(STAMP_MS)}
     assert found[0].status == "canceled"
 
 
@@ -701,11 +702,11 @@ def test_private_weight_counts_against_the_account_and_all_weight_against_the_ip
     assert budget.windows["account weight 1s"].limit == 10
 
 
-def test_5xx_on_place_is_outcome_unknown_with_the_20s_deadline(rsps):
+def test_5xx_on_place_is_outcome_unknown_with_the_deadline_8s_after_signing(rsps):
     rsps.add(responses.POST, BASE + pionex.SPOT_ORDER, status=503, body="upstream down")
     with pytest.raises(errors.OrderOutcomeUnknown) as caught:
         make().place_order(order())
-    assert caught.value.deadline_ms == NOW_MS + 20_000
+    assert caught.value.deadline_ms == NOW_MS + 8_000   # stamped 12 s early, 20 s window
 
 
 def test_5xx_on_a_read_is_exchange_unavailable(rsps):

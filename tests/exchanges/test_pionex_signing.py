@@ -87,10 +87,15 @@ def test_a_body_serialised_with_spaces_signs_differently():
         timestamp_ms=TIMESTAMP, body=CANCEL_BODY)
 
 
+def clock_at_the_vector() -> float:
+    return (TIMESTAMP + pionex.STAMP_LEAD_MS) / 1000
+
+
 def test_connector_signs_a_call_like_the_derived_vector_and_sets_the_20s_deadline():
+    """The connector stamps 12 s early; its clock is set so that the stamp is the vector's."""
     connector = pionex.PionexConnector(credentials=Credentials(KEY, SECRET),
                                        base_url="https://paper.test/pionex",
-                                       clock=lambda: TIMESTAMP / 1000)
+                                       clock=clock_at_the_vector)
     call = Call("POST", "/api/v1/trade/order", body=ORDER_BODY, signed=True)
     connector.sign(call)
     assert call.params == [("timestamp", str(TIMESTAMP))]
@@ -102,7 +107,7 @@ def test_connector_signs_a_call_like_the_derived_vector_and_sets_the_20s_deadlin
 
 def test_connector_signs_a_get_without_content_type():
     connector = pionex.PionexConnector(credentials=Credentials(KEY, SECRET),
-                                       clock=lambda: TIMESTAMP / 1000)
+                                       clock=clock_at_the_vector)
     call = Call("GET", "/api/v1/account/balances", signed=True)
     connector.sign(call)
     assert "Content-Type" not in call.headers

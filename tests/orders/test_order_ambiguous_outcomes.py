@@ -99,8 +99,8 @@ def test_when_lookups_fail_too_the_order_is_unknown_and_reconciliation_settles_i
 @pytest.mark.django_db
 def test_an_order_is_not_resent_while_its_deadline_is_too_far_away(
         owner_client, paper, make_connection):
-    """Pionex's 20 s timestamp window: the order is left unknown, to be looked at again
-    after its deadline, rather than resent early."""
+    """Pionex's timestamp window (closing 8 s after signing): the order is left unknown,
+    to be looked at again after its deadline, rather than resent early."""
     connection = make_connection("pionex")
     order = _place_pending(owner_client, connection)
     _sends_meet_5xx(paper, "pionex")
