@@ -67,11 +67,11 @@ def served_units(stats: dict[str, Any]) -> dict[tuple[str, str, str], Counter[in
 
 
 def make_connections(owner: Any, count: int, exchanges: list[str]) -> list[Any]:
-    from connections.services import connection_create
+    from connections.services import ConnectionSpec, connection_create
 
-    return [connection_create(owner=owner, actor=owner, values={
-        "name": f"bench {index}", "exchange": exchanges[index % len(exchanges)],
-        "api_type": API_TYPE, "environment": "paper"}) for index in range(count)]
+    return [connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+        name=f"bench {index}", exchange=exchanges[index % len(exchanges)], api_type=API_TYPE,
+        environment="paper")) for index in range(count)]
 
 
 def requests_per_test(paper_url: str, owner: Any, exchanges: list[str]) -> dict[str, int]:

@@ -192,15 +192,15 @@ def main() -> None:
         os.environ["PAPER_EXCHANGE_URL"] = paper_url
         setup_django(EXCHANGE_RATE_LIMITS=raised)
         flush_bench_redis()
-        from connections.services import connection_create
+        from connections.services import ConnectionSpec, connection_create
         from orders.models import Order
         from orders.reconcile import orders_reconcile
 
         clean_user_orders("chaos_orders")
         owner = bench_user("chaos_orders")
-        connections = [connection_create(owner=owner, actor=owner, values={
-            "name": f"bench chaos {exchange} {i}", "exchange": exchange, "api_type": api_type,
-            "environment": "paper"})
+        connections = [connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+            name=f"bench chaos {exchange} {i}", exchange=exchange, api_type=api_type,
+            environment="paper"))
             for exchange, api_type in EXCHANGES for i in range(CONNECTIONS_PER_EXCHANGE)]
         for seed, (exchange, _) in enumerate(EXCHANGES):
             for scope, faults in ((None, READ_FAULTS), ("writes", FAULTS)):

@@ -144,7 +144,7 @@ def main() -> None:
         raised = json.dumps(RAISED)
         setup_django(EXCHANGE_RATE_LIMITS=raised)
         flush_bench_redis()
-        from connections.services import connection_create
+        from connections.services import ConnectionSpec, connection_create
         from exchanges.limits import load_budgets
         from exchanges.registry import published_budgets
         from orders.models import Order
@@ -152,9 +152,9 @@ def main() -> None:
 
         clean_user_orders("orders")
         owner = bench_user("orders")
-        connections = [connection_create(owner=owner, actor=owner, values={
-            "name": f"bench orders {i}", "exchange": "binance", "api_type": "spot",
-            "environment": "paper"}) for i in range(CONNECTIONS)]
+        connections = [connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+            name=f"bench orders {i}", exchange="binance", api_type="spot",
+            environment="paper")) for i in range(CONNECTIONS)]
         with celery_workers(1, concurrency=16, env={"EXCHANGE_RATE_LIMITS": raised}):
             # warm-up: one order per connection fills the instrument cache and the pools
             warm = [str(order_place(owner=owner, idempotency_key=None, values={

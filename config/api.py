@@ -151,11 +151,21 @@ def _as_json(context: dict[str, Any]) -> None:
 RETRY_STATUSES = (429, 503)
 
 
+def api_field_name(name: str) -> str:
+    """A domain (model, service) field name as the API spells it: ``api_type`` ->
+    ``apiType``. Services name fields in domain terms; the error body names them so."""
+    return _SNAKE_SEPARATOR.sub(lambda match: match.group(1).upper(), name)
+
+
+_SNAKE_SEPARATOR = re.compile(r"_([a-z0-9])")
+
+
 def _service_error_response(exc: ServiceError) -> Response:
     extra = dict(exc.extra)
     if "retryAfter" in extra:  # a number JSON can carry: never inf or nan
         extra["retryAfter"] = _seconds(extra["retryAfter"])
-    response = Response(error_body(exc.code, exc.message, exc.fields, **extra),
+    fields = {api_field_name(name): messages for name, messages in exc.fields.items()}
+    response = Response(error_body(exc.code, exc.message, fields, **extra),
                         status=exc.status)
     if exc.status in RETRY_STATUSES:
         wait = extra.get("retryAfter", SERVICE_RETRY_AFTER_SECONDS)

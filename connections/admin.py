@@ -1,6 +1,6 @@
 """The operators' console. Every write goes through connections.services, with the staff
 member as the actor: the sync log names them, and the owner too when they act for another
-owner (``forOwner``). Secrets are set through password fields and never displayed."""
+owner (``for_owner``). Secrets are set through password fields and never displayed."""
 
 from __future__ import annotations
 
@@ -47,14 +47,26 @@ class ConnectionAdminForm(forms.ModelForm):
         model = ExchangeConnection
         fields = EDITABLE
 
-    def service_values(self) -> dict[str, Any]:
-        """Cleaned data as the services take it: blank secrets and factors mean 'keep'."""
+    @sensitive_variables()
+    def _service_values(self) -> dict[str, Any]:
+        """Cleaned data by domain name: blank secrets and factors mean 'keep' (or, for a
+        new connection, the defaults)."""
         values = {name: self.cleaned_data[name] for name in EDITABLE
-                  if name in self.cleaned_data and name != "owner"}
+                  if name in self.cleaned_data and name not in ("owner", "exchange")}
         for name in (*SECRET_FIELDS, "volume_factor_live", "volume_factor_preset"):
             if self.cleaned_data.get(name) not in (None, ""):
                 values[name] = self.cleaned_data[name]
         return values
+
+    def service_spec(self) -> services.ConnectionSpec:
+        """A new connection, as connection_create takes it."""
+        return services.ConnectionSpec(exchange=self.cleaned_data["exchange"],
+                                       **self._service_values())
+
+    def service_changes(self) -> services.ConnectionChanges:
+        """Every editable field, as connection_update takes them (the exchange is fixed:
+        ``clean`` refuses a change of it)."""
+        return services.ConnectionChanges(**self._service_values())
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -62,7 +74,7 @@ class ConnectionAdminForm(forms.ModelForm):
             return cleaned
         try:
             if self.instance._state.adding:
-                services.connection_validate_new(values=self.service_values())
+                services.connection_validate_new(spec=self.service_spec())
             elif cleaned.get("exchange") != self.instance.exchange:
                 raise forms.ValidationError({"exchange": "the exchange cannot change"})
         except ServiceError as exc:
@@ -134,14 +146,14 @@ class ExchangeConnectionAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: ExchangeConnection,
                    form: ConnectionAdminForm, change: bool) -> None:
-        values = form.service_values()
         if change:
             # the form already wrote its values onto obj; the service compares with the stored row
             stored = ExchangeConnection.objects.get(pk=obj.pk)
-            services.connection_update(connection=stored, actor=request.user, values=values)
+            services.connection_update(connection=stored, actor=request.user,
+                                       changes=form.service_changes())
             return
         created = services.connection_create(owner=form.cleaned_data["owner"],
-                                             actor=request.user, values=values)
+                                             actor=request.user, spec=form.service_spec())
         obj.pk = created.pk
         obj._state.adding = False
 

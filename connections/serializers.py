@@ -20,6 +20,7 @@ from config.openapi import ConstantBooleanField
 from connections.batches import MAX_BATCH_SIZE
 from connections.models import CircuitState, ExchangeConnection, HealthStatus
 from connections.paper import paper_base_url, paper_ws_url
+from connections.services import ConnectionChanges, ConnectionSpec
 from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES
 
 # A URL's shape (the serializer and the schema): scheme, host name or bracketed IPv6
@@ -121,6 +122,10 @@ class ConnectionWrite(StrictSerializer):
                                           decimal_places=2, at_most=100, required=False,
                                           allow_null=True)
 
+    def spec(self) -> ConnectionSpec:
+        """The validated body as the service takes it."""
+        return ConnectionSpec(**self.validated_data)
+
 
 EXCHANGE_IS_FIXED = "the exchange of a connection cannot change; create a new connection instead"
 
@@ -137,6 +142,10 @@ class ConnectionUpdate(ConnectionWrite):
         if isinstance(data, dict) and "exchange" in data:
             raise serializers.ValidationError({"exchange": [EXCHANGE_IS_FIXED]})
         return super().to_internal_value(data)
+
+    def changes(self) -> ConnectionChanges:
+        """The validated fields as the service takes them (the others stay as they are)."""
+        return ConnectionChanges(**self.validated_data)
 
 
 class ConnectionFilters(StrictSerializer):

@@ -124,7 +124,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         payload = ConnectionWrite(data=request.data)
         payload.is_valid(raise_exception=True)
         connection = services.connection_create(owner=request.user, actor=request.user,
-                                                values=payload.validated_data)
+                                                spec=payload.spec())
         return self._render(connection, code=status.HTTP_201_CREATED)
 
     @api_operation(ok={200: ConnectionEnvelope}, errors=[FOUND], parameters=[CONNECTION_ID])
@@ -141,7 +141,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         payload = ConnectionUpdate(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
         connection = services.connection_update(connection=connection, actor=request.user,
-                                                values=payload.validated_data)
+                                                changes=payload.changes())
         return self._render(connection)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -7,7 +7,7 @@ import pytest
 
 from connections.health import connection_check
 from connections.ratelimits import exchange_limiter, exchange_usage
-from connections.services import connection_create
+from connections.services import ConnectionSpec, connection_create
 from exchanges.hosts import rest_destination
 from exchanges.limits import OTHER_HOST_PAUSE_CAP_SECONDS
 from tests.connections.factories import make_connection
@@ -22,9 +22,8 @@ def hostile(settings, hostile_host):
 
 
 def paper_connection(owner, name, **values):
-    return connection_create(owner=owner, actor=owner, values={
-        "name": name, "exchange": "bybit", "api_type": "spot", "environment": "paper",
-        **values})
+    return connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+        name=name, exchange="bybit", api_type="spot", environment="paper", **values))
 
 
 def test_a_decades_long_retry_after_pauses_only_that_host_and_only_ten_minutes(

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from connections.health import connection_check, connections_stale_deactivate
 from connections.models import ConnectionState, ConnectionSyncLog, HealthCheck
-from connections.services import connection_create
+from connections.services import ConnectionSpec, connection_create
 from exchanges.hosts import url_endpoint
 from tests.connections.factories import make_connection
 from tests.django_fixtures import set_faults
@@ -24,9 +24,9 @@ URL = "/api/settings/connections"
 
 
 def paper_connection(owner, exchange="bybit", api_type="spot", **values):
-    return connection_create(owner=owner, actor=owner, values={
-        "name": f"paper {exchange}", "exchange": exchange, "api_type": api_type,
-        "environment": "paper", **values})
+    return connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+        name=f"paper {exchange}", exchange=exchange, api_type=api_type, environment="paper",
+        **values))
 
 
 def live_connection_on_paper(owner, paper_url, settings, exchange="bybit", *,

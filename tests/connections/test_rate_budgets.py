@@ -19,7 +19,7 @@ from connections.ratelimits import (
     redis_client,
     run_time_limits_forget,
 )
-from connections.services import connection_create, exchange_rate_limits_refresh
+from connections.services import ConnectionSpec, connection_create, exchange_rate_limits_refresh
 from exchanges.limits import worker_rate_limit
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,9 +35,9 @@ FUTURES_INFO = {"rateLimits": [
 
 
 def paper_connection(owner, exchange="bybit", api_type="spot", name=None):
-    return connection_create(owner=owner, actor=owner, values={
-        "name": name or f"paper {exchange}", "exchange": exchange, "api_type": api_type,
-        "environment": "paper"})
+    return connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+        name=name or f"paper {exchange}", exchange=exchange, api_type=api_type,
+        environment="paper"))
 
 
 def test_the_table_in_force_is_the_published_one_times_the_safety_factor(settings):

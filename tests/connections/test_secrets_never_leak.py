@@ -14,7 +14,7 @@ from rest_framework.authtoken.models import Token
 
 from connections.models import ConnectionSyncLog, ExchangeConnection
 from connections.paper import PaperCredentials, paper_credentials_generate
-from connections.services import connection_create, connection_credentials
+from connections.services import ConnectionSpec, connection_create, connection_credentials
 from exchanges.base import Credentials
 
 pytestmark = pytest.mark.django_db
@@ -118,9 +118,9 @@ def test_a_failure_inside_a_service_holding_secrets_masks_them_in_error_reports(
 
     monkeypatch.setattr("connections.crypto.encrypt", explode)
     try:
-        connection_create(owner=owner, actor=owner, values={
-            "name": "x", "exchange": "okx", "api_type": "spot", "environment": "live",
-            "api_key": KEY, "api_secret": SECRET, "passphrase": PASSPHRASE})
+        connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+            name="x", exchange="okx", api_type="spot", environment="live", api_key=KEY,
+            api_secret=SECRET, passphrase=PASSPHRASE))
     except RuntimeError:
         report = full_report(None, sys.exc_info())
     assert "encryption failed" in report and "connection_create" in report
@@ -148,9 +148,9 @@ def test_an_api_failure_while_creating_logs_and_reports_no_secret(owner_client,
 
 
 def test_objects_holding_credentials_have_masked_reprs(owner):
-    connection = connection_create(owner=owner, actor=owner, values={
-        "name": "x", "exchange": "okx", "api_type": "spot", "environment": "live",
-        "api_key": KEY, "api_secret": SECRET, "passphrase": PASSPHRASE})
+    connection = connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+        name="x", exchange="okx", api_type="spot", environment="live", api_key=KEY,
+        api_secret=SECRET, passphrase=PASSPHRASE))
     plain = connection_credentials(connection=connection)
     assert plain["api_secret"] == SECRET  # still the values, for the connector
     generated = paper_credentials_generate(exchange="okx")
