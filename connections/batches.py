@@ -4,9 +4,12 @@ worker), at most BATCH_CONCURRENCY tests at once, results kept for an hour."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -14,7 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import close_old_connections, transaction
 
 from connections.errors import Forbidden, NotFound, ValidationFailed
-from connections.health import CircuitOpen, Throttled, connection_check
+from connections.health import CircuitOpen, TestError, TestResult, Throttled, connection_check
 from connections.models import ExchangeConnection
 from connections.ratelimits import redis_client
 from connections.selectors import STAFF_WRITE_REFUSAL, connection_owner_ids
@@ -30,6 +33,48 @@ BUDGET_WAIT_SECONDS = 10.0
 RUNNING_SET = "ec:batch:running"
 
 
+@dataclass(frozen=True)
+class BatchStatus:
+    """Where a batch stands: the results so far, by connection id in the order asked."""
+
+    batch_id: str
+    total_connections: int
+    finished: bool
+    duration_ms: int            # since the batch was created
+    queued_ms: int | None       # before a worker took it; None until one did
+    results: Mapping[str, TestResult]
+
+    @property
+    def status(self) -> str:
+        return "completed" if self.finished else "running"
+
+    @property
+    def completed(self) -> int:
+        return len(self.results)
+
+    @property
+    def successful(self) -> int:
+        return sum(1 for result in self.results.values() if result.success)
+
+    @property
+    def failed(self) -> int:
+        return self.completed - self.successful
+
+
+_CAPITAL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+
+def _stored(raw: bytes | str) -> dict[str, Any]:
+    """A stored JSON object with snake_case keys, its nested objects too: what this module
+    wrote before its keys were the domain's had camelCase ones (and lives an hour)."""
+    def snake(value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {_CAPITAL.sub(r"_\1", key).lower(): snake(inner) for key, inner in value.items()}
+
+    return snake(json.loads(raw))
+
+
 def _meta_key(batch_id: str) -> str:
     return f"ec:batch:{batch_id}:meta"
 
@@ -41,7 +86,7 @@ def _results_key(batch_id: str) -> str:
 def batch_validate(*, user: AbstractBaseUser, connection_ids: list[str]) -> list[str]:
     """1..50 distinct ids of connections the caller can see: a 400 names repeated ones,
     a 404 those that are not found."""
-    field = "connectionIds"
+    field = "connection_ids"
     connection_ids = [i.strip().lower() for i in connection_ids]
     if not connection_ids:
         raise ValidationFailed("give at least one connection id", fields={field: ["empty"]})
@@ -70,7 +115,7 @@ def batch_create(*, user: AbstractBaseUser, connection_ids: list[str]) -> str:
 
     ids = batch_validate(user=user, connection_ids=connection_ids)
     batch_id = uuid.uuid4().hex
-    meta = {"ownerId": user.pk, "ids": ids, "startedAt": time.time(), "finishedAt": None}
+    meta = {"owner_id": user.pk, "ids": ids, "started_at": time.time(), "finished_at": None}
     client = redis_client()
     client.set(_meta_key(batch_id), json.dumps(meta), ex=BATCH_TTL_SECONDS)
     client.sadd(RUNNING_SET, batch_id)
@@ -90,11 +135,11 @@ def _test_one(batch_id: str, connection_id: str) -> None:
     finally:
         close_old_connections()
     client = redis_client()
-    client.hset(_results_key(batch_id), connection_id, json.dumps(result))
+    client.hset(_results_key(batch_id), connection_id, json.dumps(result.to_stored()))
     client.expire(_results_key(batch_id), BATCH_TTL_SECONDS)
 
 
-def _check_waiting_for_budget(connection: ExchangeConnection) -> dict[str, Any]:
+def _check_waiting_for_budget(connection: ExchangeConnection) -> TestResult:
     deadline = time.monotonic() + THROTTLE_WAIT_LIMIT_SECONDS
     while True:
         try:
@@ -108,10 +153,10 @@ def _check_waiting_for_budget(connection: ExchangeConnection) -> dict[str, Any]:
             time.sleep(min(float(exc.extra.get("retryAfter", 0.2)), 1.0))
 
 
-def _error_result(connection_id: str, code: str, message: str) -> dict[str, Any]:
-    return {"connectionId": connection_id, "success": False, "latencyMs": None,
-            "serverTimeOffsetMs": None, "permissions": [], "warnings": [],
-            "error": {"code": code, "message": message}, "testedAt": None}
+def _error_result(connection_id: str, code: str, message: str) -> TestResult:
+    """A connection the batch could not test (deleted, circuit open, no budget in time)."""
+    return TestResult(connection_id=connection_id, success=False,
+                      error=TestError(code=code, message=message))
 
 
 @lru_cache(maxsize=1)
@@ -128,44 +173,40 @@ def batch_run(*, batch_id: str) -> None:
     raw = client.get(_meta_key(batch_id))
     if raw is None:
         return
-    meta = json.loads(raw)
-    meta.setdefault("runStartedAt", time.time())
+    meta = _stored(raw)
+    meta.setdefault("run_started_at", time.time())
     done = {key.decode() for key in client.hkeys(_results_key(batch_id))}
     pending = [i for i in meta["ids"] if i not in done]
     list(_pool().map(lambda connection_id: _test_one(batch_id, connection_id), pending))
-    meta["finishedAt"] = time.time()
+    meta["finished_at"] = time.time()
     client.set(_meta_key(batch_id), json.dumps(meta), ex=BATCH_TTL_SECONDS)
     client.srem(RUNNING_SET, batch_id)
 
 
-def batch_status(*, user: AbstractBaseUser, batch_id: str) -> dict[str, Any]:
+def batch_status(*, user: AbstractBaseUser, batch_id: str) -> BatchStatus:
     client = redis_client()
     raw = client.get(_meta_key(batch_id)) if batch_id.isalnum() else None
-    meta = json.loads(raw) if raw else None
-    if meta is None or (meta["ownerId"] != user.pk and not user.is_staff):
+    meta = _stored(raw) if raw else None
+    if meta is None or (meta["owner_id"] != user.pk and not user.is_staff):
         raise NotFound("batch not found")
-    results = {key.decode(): json.loads(value)
+    results = {key.decode(): TestResult.from_stored(_stored(value))
                for key, value in client.hgetall(_results_key(batch_id)).items()}
-    finished = meta["finishedAt"]
-    successful = sum(1 for result in results.values() if result["success"])
+    finished = meta["finished_at"]
     ended = finished or time.time()
-    return {
-        "batchId": batch_id, "status": "completed" if finished else "running",
-        "totalConnections": len(meta["ids"]), "completed": len(results),
-        "successful": successful, "failed": len(results) - successful,
-        "duration": int((ended - meta["startedAt"]) * 1000),
-        "queuedMs": (int((meta["runStartedAt"] - meta["startedAt"]) * 1000)
-                     if meta.get("runStartedAt") else None),
-        "results": {i: results[i] for i in meta["ids"] if i in results},
-    }
+    return BatchStatus(
+        batch_id=batch_id, total_connections=len(meta["ids"]), finished=bool(finished),
+        duration_ms=int((ended - meta["started_at"]) * 1000),
+        queued_ms=(int((meta["run_started_at"] - meta["started_at"]) * 1000)
+                   if meta.get("run_started_at") else None),
+        results={i: results[i] for i in meta["ids"] if i in results})
 
 
-def batch_wait(*, user: AbstractBaseUser, batch_id: str, timeout: float) -> dict[str, Any]:
+def batch_wait(*, user: AbstractBaseUser, batch_id: str, timeout: float) -> BatchStatus:
     """Poll until the batch completes or ``timeout`` passes; the last status either way."""
     deadline = time.monotonic() + timeout
     while True:
         status = batch_status(user=user, batch_id=batch_id)
-        if status["status"] == "completed" or time.monotonic() >= deadline:
+        if status.finished or time.monotonic() >= deadline:
             return status
         time.sleep(0.025)
 

@@ -75,6 +75,53 @@ class CheckOutcome:
     warnings: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class TestError:
+    __test__ = False  # not a pytest test class
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """A connection test's result (the TestResult of docs/api.md, in domain terms). The
+    state row keeps the last one and a batch keeps each in Redis, both as ``to_stored()``."""
+
+    __test__ = False  # not a pytest test class
+
+    connection_id: str
+    success: bool
+    latency_ms: int | None = None
+    server_time_offset_ms: int | None = None
+    permissions: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    error: TestError | None = None
+    tested_at: datetime | None = None  # None: not tested (a batch's refusal)
+
+    def to_stored(self) -> dict[str, Any]:
+        """JSON for the database and Redis: snake_case keys, the time as ISO 8601 (UTC)."""
+        return {"connection_id": self.connection_id, "success": self.success,
+                "latency_ms": self.latency_ms,
+                "server_time_offset_ms": self.server_time_offset_ms,
+                "permissions": list(self.permissions), "warnings": list(self.warnings),
+                "error": ({"code": self.error.code, "message": self.error.message}
+                          if self.error is not None else None),
+                "tested_at": self.tested_at.isoformat() if self.tested_at else None}
+
+    @classmethod
+    def from_stored(cls, data: dict[str, Any]) -> TestResult:
+        error, tested_at = data.get("error"), data.get("tested_at")
+        return cls(connection_id=data["connection_id"], success=data["success"],
+                   latency_ms=data.get("latency_ms"),
+                   server_time_offset_ms=data.get("server_time_offset_ms"),
+                   permissions=tuple(data.get("permissions", ())),
+                   warnings=tuple(data.get("warnings", ())),
+                   error=TestError(code=error["code"], message=error["message"])
+                   if error else None,
+                   tested_at=datetime.fromisoformat(tested_at) if tested_at else None)
+
+
 def error_code_of(exc: errors.ExchangeError) -> str:
     return next(code for cls, code in ERROR_CODES if isinstance(exc, cls))
 
@@ -165,9 +212,9 @@ def _run_check_resyncing_paper(connection: ExchangeConnection, kind: str,
 
 def connection_check(*, connection: ExchangeConnection, kind: str = "test",
                      attempts: int = 1, backoff_seconds: float = 0.25,
-                     max_wait: float = 1.0) -> dict[str, Any]:
-    """Test (or heartbeat) one connection through the circuit; record and return the
-    TestResult of docs/api.md. With ``attempts`` > 1, retryable failures (never an
+                     max_wait: float = 1.0) -> TestResult:
+    """Test (or heartbeat) one connection through the circuit; record and return its
+    TestResult. With ``attempts`` > 1, retryable failures (never an
     auth or request error) are tried again with exponential backoff; only the final
     outcome is recorded. ``max_wait`` is how long a request may wait for the exchange's
     budget before the check gives up with Throttled."""
@@ -191,17 +238,17 @@ def connection_check(*, connection: ExchangeConnection, kind: str = "test",
 
 
 def test_result(*, connection: ExchangeConnection, outcome: CheckOutcome,
-                tested_at: datetime) -> dict[str, Any]:
-    error = ({"code": outcome.error_code, "message": outcome.error_message}
+                tested_at: datetime) -> TestResult:
+    error = (TestError(code=outcome.error_code, message=outcome.error_message)
              if not outcome.ok else None)
-    return {"connectionId": str(connection.pk), "success": outcome.ok,
-            "latencyMs": outcome.latency_ms, "serverTimeOffsetMs": outcome.offset_ms,
-            "permissions": list(outcome.permissions), "warnings": list(outcome.warnings),
-            "error": error, "testedAt": tested_at.isoformat().replace("+00:00", "Z")}
+    return TestResult(connection_id=str(connection.pk), success=outcome.ok,
+                      latency_ms=outcome.latency_ms, server_time_offset_ms=outcome.offset_ms,
+                      permissions=tuple(outcome.permissions),
+                      warnings=tuple(outcome.warnings), error=error, tested_at=tested_at)
 
 
 def _record(*, connection: ExchangeConnection, outcome: CheckOutcome, kind: str,
-            checked_at: datetime, result: dict[str, Any]) -> None:
+            checked_at: datetime, result: TestResult) -> None:
     with transaction.atomic():
         HealthCheck.objects.create(connection=connection, checked_at=checked_at, kind=kind,
                                    ok=outcome.ok, latency_ms=outcome.latency_ms,
@@ -212,7 +259,7 @@ def _record(*, connection: ExchangeConnection, outcome: CheckOutcome, kind: str,
                                    "last_latency_ms": outcome.latency_ms,
                                    "total_requests": F("total_requests") + 1}
         if kind != "heartbeat":
-            changes["test_results"] = result
+            changes["test_results"] = result.to_stored()
         if outcome.ok:
             changes.update(_success_changes(outcome, kind, checked_at))
         else:
@@ -254,7 +301,7 @@ def _log_transitions(connection: ExchangeConnection, before: str, after: str | N
         return
     action = "circuit_opened" if after == CircuitState.OPEN else "circuit_closed"
     sync_log_write(connection_id=connection.pk, action=action, actor="system",
-                   data={"from": before, "errorCode": outcome.error_code})
+                   data={"from": before, "error_code": outcome.error_code})
 
 
 def _disable_for_auth(connection: ExchangeConnection, outcome: CheckOutcome) -> None:
@@ -263,7 +310,7 @@ def _disable_for_auth(connection: ExchangeConnection, outcome: CheckOutcome) -> 
         enabled=False, is_active=False)
     if disabled:
         sync_log_write(connection_id=connection.pk, action="disabled_auth_failure",
-                       actor="system", data={"errorCode": outcome.error_code})
+                       actor="system", data={"error_code": outcome.error_code})
 
 
 def connections_stale_deactivate() -> int:
@@ -281,7 +328,7 @@ def connections_stale_deactivate() -> int:
             ConnectionState.objects.filter(connection_id=pk).update(
                 health_status=HealthStatus.UNKNOWN)
             sync_log_write(connection_id=pk, action="stale_deactivated", actor="system",
-                           data={"staleAfterSeconds": settings.STALE_AFTER_SECONDS})
+                           data={"stale_after_seconds": settings.STALE_AFTER_SECONDS})
             count += 1
     return count
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
@@ -229,15 +230,26 @@ class TestResultError(serializers.Serializer):
     message = serializers.CharField()
 
 
+class UtcTimestampField(serializers.CharField):
+    """A time as ISO 8601 in UTC with a Z and every digit the clock gave
+    (2026-11-20T10:01:02.345678Z); a plain string in the schema."""
+
+    def to_representation(self, value: datetime) -> str:
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 class TestResultOut(serializers.Serializer):
-    connectionId = serializers.CharField()
+    """Renders a ``connections.health.TestResult``."""
+
+    connectionId = serializers.CharField(source="connection_id")
     success = serializers.BooleanField()
-    latencyMs = serializers.IntegerField(allow_null=True)
-    serverTimeOffsetMs = serializers.IntegerField(allow_null=True)
+    latencyMs = serializers.IntegerField(source="latency_ms", allow_null=True)
+    serverTimeOffsetMs = serializers.IntegerField(source="server_time_offset_ms",
+                                                  allow_null=True)
     permissions = serializers.ListField(child=serializers.CharField())
     warnings = serializers.ListField(child=serializers.CharField())
     error = TestResultError(allow_null=True)
-    testedAt = serializers.CharField(allow_null=True)
+    testedAt = UtcTimestampField(source="tested_at", allow_null=True)
 
 
 class TestEnvelope(serializers.Serializer):
@@ -246,16 +258,20 @@ class TestEnvelope(serializers.Serializer):
 
 
 class BatchOut(serializers.Serializer):
+    """Renders a ``connections.batches.BatchStatus``."""
+
     success = ConstantBooleanField(True)
-    batchId = serializers.CharField()
+    batchId = serializers.CharField(source="batch_id")
     status = serializers.ChoiceField(choices=("running", "completed"))
-    totalConnections = serializers.IntegerField(min_value=1)
+    totalConnections = serializers.IntegerField(source="total_connections", min_value=1)
     completed = serializers.IntegerField(min_value=0)
     successful = serializers.IntegerField(min_value=0)
     failed = serializers.IntegerField(min_value=0)
-    duration = serializers.IntegerField(help_text="milliseconds since the batch was created")
-    queuedMs = serializers.IntegerField(allow_null=True, help_text="milliseconds the batch "
-                                        "waited for a worker; null until one took it")
+    duration = serializers.IntegerField(source="duration_ms",
+                                        help_text="milliseconds since the batch was created")
+    queuedMs = serializers.IntegerField(source="queued_ms", allow_null=True,
+                                        help_text="milliseconds the batch waited for a "
+                                        "worker; null until one took it")
     results = serializers.DictField(child=TestResultOut(), help_text="connection id -> "
                                     "TestResult, for the connections tested so far")
 

@@ -33,7 +33,8 @@ def _check(task: Any, connection_id: str, kind: str) -> dict[str, Any] | None:
     if connection is None:
         return None
     try:
-        return connection_check(connection=connection, kind=kind)
+        # the task's result is JSON: the TestResult as stored
+        return connection_check(connection=connection, kind=kind).to_stored()
     except CircuitOpen:
         return None  # fails fast; the probe after the cooldown decides
     except Throttled as exc:

@@ -172,7 +172,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
     @action(detail=True, methods=["post"])
     def test(self, request: Request, pk: str | None = None) -> Response:
         result = health.connection_check(connection=self._owned_object(), kind="test")
-        return Response({"success": True, "result": result})
+        return Response(TestEnvelope({"result": result}).data)
 
     @api_operation(ok={200: _envelope("BalancesOut", "balances", BalanceOut(many=True))},
                    errors=[FOUND, EXCHANGE, EXCHANGE_REFUSALS], parameters=[CONNECTION_ID])
@@ -223,14 +223,14 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         else:
             status_ = batches.batch_wait(user=request.user, batch_id=batch_id,
                                          timeout=BATCH_SYNC_WAIT_SECONDS)
-        code = 200 if status_["status"] == "completed" else 202
-        return Response({"success": True, **status_}, status=code)
+        code = 200 if status_.finished else 202
+        return Response(BatchOut(status_).data, status=code)
 
     @api_operation(ok={200: BatchOut}, errors=[FOUND], parameters=[BATCH_ID])
     @action(detail=False, methods=["get"], url_path=r"batch-test/(?P<batch_id>[^/]+)")
     def batch_status(self, request: Request, batch_id: str) -> Response:
-        return Response({"success": True,
-                         **batches.batch_status(user=request.user, batch_id=batch_id)})
+        status_ = batches.batch_status(user=request.user, batch_id=batch_id)
+        return Response(BatchOut(status_).data)
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")

@@ -138,7 +138,7 @@ def test_a_rate_limit_answer_pauses_every_worker_for_that_destination(owner, pap
         name="second bybit", exchange="bybit", api_type="spot", environment="paper"))
     set_faults(paper, "bybit", rateLimit429Rate=1.0, retryAfterSeconds=3)
     result = connection_check(connection=first)  # this process meets the 429
-    assert result["error"]["code"] == "rate_limited"
+    assert result.error is not None and result.error.code == "rate_limited"
     assert exchange_usage()["bybit"].paused_for_seconds > 1
     requests.delete(f"{paper}/_paper/faults", timeout=5)
     sent_before = sum(paper_stats(paper, "bybit")["requests"].values())
