@@ -98,7 +98,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
         payload = order_input(request.data)
         payload.is_valid(raise_exception=True)
         placement = services.order_place(
-            owner=request.user, values=payload.validated_data,
+            owner=request.user, spec=payload.spec(),
             idempotency_key=request.headers.get("Idempotency-Key"))
         response = Response({"success": True, "order": OrderOut(placement.order).data},
                             status=202)
@@ -130,7 +130,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
         payload = CancelAllIn(data=request.data)
         payload.is_valid(raise_exception=True)
         values = payload.validated_data
-        result = services.order_cancel_all(owner=request.user,
-                                           connection_id=values["connection_id"],
-                                           symbol=values.get("symbol"))
-        return Response({"success": True, **result}, status=202)
+        canceled = services.order_cancel_all(owner=request.user,
+                                             connection_id=values["connection_id"],
+                                             symbol=values.get("symbol"))
+        return Response({"success": True, "canceled": canceled}, status=202)
