@@ -238,9 +238,8 @@ class UtcTimestampField(serializers.CharField):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+# renders a connections.health.TestResult (a docstring would be the schema's description)
 class TestResultOut(serializers.Serializer):
-    """Renders a ``connections.health.TestResult``."""
-
     connectionId = serializers.CharField(source="connection_id")
     success = serializers.BooleanField()
     latencyMs = serializers.IntegerField(source="latency_ms", allow_null=True)
@@ -257,9 +256,8 @@ class TestEnvelope(serializers.Serializer):
     result = TestResultOut()
 
 
+# renders a connections.batches.BatchStatus (a docstring would be the schema's description)
 class BatchOut(serializers.Serializer):
-    """Renders a ``connections.batches.BatchStatus``."""
-
     success = ConstantBooleanField(True)
     batchId = serializers.CharField(source="batch_id")
     status = serializers.ChoiceField(choices=("running", "completed"))
