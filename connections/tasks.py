@@ -115,5 +115,5 @@ def cleanup_task() -> dict[str, int]:
     from connections.batches import batches_forget_expired
     from connections.health import health_history_prune
 
-    return {"healthChecksDeleted": health_history_prune(),
-            "batchesForgotten": batches_forget_expired()}
+    return {"health_checks_deleted": health_history_prune(),
+            "batches_forgotten": batches_forget_expired()}

@@ -252,7 +252,7 @@ def test_cleanup_prunes_health_history_past_retention(owner, settings):
                                checked_at=timezone.now() - timedelta(days=8))
     recent = HealthCheck.objects.create(connection=connection, ok=True,
                                         checked_at=timezone.now() - timedelta(days=1))
-    assert cleanup_task()["healthChecksDeleted"] == 1
+    assert cleanup_task()["health_checks_deleted"] == 1
     assert list(HealthCheck.objects.all()) == [recent]
 
 
