@@ -13,11 +13,11 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import close_old_connections, transaction
 
-from connections.errors import Forbidden, NotFound, ValidationFailed
-from connections.health import CircuitOpen, Throttled, connection_check
+from connections.health import CircuitOpen, connection_check
 from connections.models import ExchangeConnection
-from connections.ratelimits import redis_client
 from connections.selectors import STAFF_WRITE_REFUSAL, connection_owner_ids
+from core.errors import Forbidden, NotFound, Throttled, ValidationFailed
+from core.redis import redis_client
 
 MAX_BATCH_SIZE = 50
 BATCH_CONCURRENCY = 10

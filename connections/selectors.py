@@ -16,8 +16,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from connections.errors import Forbidden, NotFound
 from connections.models import ExchangeConnection, HealthCheck
+from core.errors import Forbidden, NotFound
 
 LIST_FILTERS = ("exchange", "api_type", "environment", "is_active", "enabled")
 

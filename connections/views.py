@@ -16,19 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import UUID_PATTERN
-from config.openapi import (
-    BODY,
-    EXCHANGE,
-    FOUND,
-    QUERY,
-    WRITE,
-    ConstantBooleanField,
-    SuccessOut,
-    api_operation,
-)
 from connections import auth, batches, health, selectors, services
-from connections.errors import NotAuthenticated
 from connections.models import ExchangeConnection
 from connections.serializers import (
     BalanceOut,
@@ -47,6 +35,18 @@ from connections.serializers import (
     TestEnvelope,
     TokenIn,
     TokenOut,
+)
+from core.errors import NotAuthenticated
+from core.fields import UUID_PATTERN
+from core.schema import (
+    BODY,
+    EXCHANGE,
+    FOUND,
+    QUERY,
+    WRITE,
+    ConstantBooleanField,
+    SuccessOut,
+    api_operation,
 )
 
 BATCH_SYNC_WAIT_SECONDS = 30

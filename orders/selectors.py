@@ -9,8 +9,8 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from connections.errors import Forbidden, NotFound
 from connections.models import ExchangeConnection
+from core.errors import Forbidden, NotFound
 from orders.models import TERMINAL, Order
 
 

@@ -14,7 +14,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from connections.errors import Conflict, Unprocessable, ValidationFailed
 from connections.health import (
     CircuitOpen,
     connection_exchange_call,
@@ -22,9 +21,10 @@ from connections.health import (
 from connections.models import ConnectionState, ExchangeConnection
 from connections.selectors import connection_get_for_write
 from connections.services import connection_connector
+from core.errors import Conflict, Unprocessable, ValidationFailed
+from core.locks import advisory_lock
 from exchanges.errors import NotSupported
 from orders import prechecks
-from orders.locks import advisory_lock
 from orders.models import Order, OrderEvent
 from orders.transitions import order_transition
 

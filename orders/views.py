@@ -11,8 +11,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.api import UUID_PATTERN
-from config.openapi import BODY, EXCHANGE, FOUND, QUERY, WRITE, api_operation
+from core.fields import UUID_PATTERN
+from core.schema import BODY, EXCHANGE, FOUND, QUERY, WRITE, api_operation
 from orders import selectors, services
 from orders.models import Order
 from orders.serializers import (
