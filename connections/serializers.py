@@ -7,9 +7,9 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from connections.batches import MAX_BATCH_SIZE
 from connections.models import CircuitState, ExchangeConnection, HealthStatus
 from connections.paper import paper_base_url, paper_ws_url
+from connections.selectors import MAX_BATCH_SIZE
 from core.fields import (
     UUID_PATTERN,
     StrictBooleanField,
