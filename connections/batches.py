@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections
 
 from connections.health import CircuitOpen, connection_check
 from connections.models import ExchangeConnection
@@ -72,7 +72,7 @@ def batch_create(*, user: AbstractBaseUser, connection_ids: list[str]) -> str:
     client = redis_client()
     client.set(batch_meta_key(batch_id), json.dumps(meta), ex=BATCH_TTL_SECONDS)
     client.sadd(BATCH_RUNNING_SET, batch_id)
-    transaction.on_commit(lambda: batch_test_task.apply_async(args=[batch_id], priority=3))
+    batch_test_task.apply_async_on_commit(args=[batch_id], priority=3)
     return batch_id
 
 
