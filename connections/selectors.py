@@ -18,13 +18,13 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils import timezone
 
+from connections.filters import ConnectionFilterSet
 from connections.models import ExchangeConnection, HealthCheck
 from connections.ratelimits import connection_usage_percent, exchange_usage
-from core.errors import Forbidden, NotFound
+from core.errors import Forbidden, NotFound, ValidationFailed
 from core.redis import redis_client
 from exchanges.capabilities import matrix
 
-LIST_FILTERS = ("exchange", "api_type", "environment", "is_active", "enabled")
 # Batch tests (connections.batches runs them): their size, how many tests run at once, and
 # their bookkeeping in Redis, read here.
 MAX_BATCH_SIZE = 50
@@ -41,9 +41,12 @@ def connections_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[E
 
 def connection_list(*, user: AbstractBaseUser, filters: dict[str, Any]
                     ) -> QuerySet[ExchangeConnection]:
-    applied = {name: value for name, value in filters.items()
-               if name in LIST_FILTERS and value is not None}
-    return connections_visible_to(user).filter(**applied)
+    """The caller's connections matching ``filters`` (model field names; None: any)."""
+    filterset = ConnectionFilterSet(filters, queryset=connections_visible_to(user))
+    if not filterset.is_valid():
+        raise ValidationFailed("invalid filters", fields={
+            name: list(messages) for name, messages in filterset.errors.items()})
+    return filterset.qs
 
 
 def connection_get(*, user: AbstractBaseUser, connection_id: object) -> ExchangeConnection:
