@@ -2,6 +2,7 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY config config
+COPY core core
 COPY exchanges exchanges
 COPY connections connections
 COPY orders orders

@@ -46,7 +46,7 @@ def setup_django(**overrides: str) -> None:
 
 
 def flush_bench_redis() -> None:
-    from connections.ratelimits import redis_client
+    from core.redis import redis_client
 
     redis_client().flushdb()
 

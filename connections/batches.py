@@ -1,5 +1,6 @@
 """Batch connection tests: bookkeeping in Redis (so any web process can answer for any
-worker), at most BATCH_CONCURRENCY tests at once, results kept for an hour."""
+worker), at most BATCH_CONCURRENCY tests at once, results kept for an hour. The reads of
+that bookkeeping (a batch's status, how many run) are in connections.selectors."""
 
 from __future__ import annotations
 
@@ -11,31 +12,28 @@ from functools import lru_cache
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections
 
-from connections.errors import Forbidden, NotFound, ValidationFailed
-from connections.health import CircuitOpen, Throttled, connection_check
+from connections.health import CircuitOpen, connection_check
 from connections.models import ExchangeConnection
-from connections.ratelimits import redis_client
-from connections.selectors import STAFF_WRITE_REFUSAL, connection_owner_ids
+from connections.selectors import (
+    BATCH_CONCURRENCY,
+    BATCH_RUNNING_SET,
+    MAX_BATCH_SIZE,
+    STAFF_WRITE_REFUSAL,
+    batch_meta_key,
+    batch_results_key,
+    connection_owner_ids,
+)
+from core.errors import Forbidden, NotFound, Throttled, ValidationFailed
+from core.redis import redis_client
 
-MAX_BATCH_SIZE = 50
-BATCH_CONCURRENCY = 10
 BATCH_TTL_SECONDS = 3600
 BATCH_ATTEMPTS = 3
 THROTTLE_WAIT_LIMIT_SECONDS = 60
 # A batch's own threads wait inside the limiter rather than restart a half-done test: the
 # batch is bounded, and a restart would spend the exchange's budget twice.
 BUDGET_WAIT_SECONDS = 10.0
-RUNNING_SET = "ec:batch:running"
-
-
-def _meta_key(batch_id: str) -> str:
-    return f"ec:batch:{batch_id}:meta"
-
-
-def _results_key(batch_id: str) -> str:
-    return f"ec:batch:{batch_id}:results"
 
 
 def batch_validate(*, user: AbstractBaseUser, connection_ids: list[str]) -> list[str]:
@@ -72,9 +70,9 @@ def batch_create(*, user: AbstractBaseUser, connection_ids: list[str]) -> str:
     batch_id = uuid.uuid4().hex
     meta = {"ownerId": user.pk, "ids": ids, "startedAt": time.time(), "finishedAt": None}
     client = redis_client()
-    client.set(_meta_key(batch_id), json.dumps(meta), ex=BATCH_TTL_SECONDS)
-    client.sadd(RUNNING_SET, batch_id)
-    transaction.on_commit(lambda: batch_test_task.apply_async(args=[batch_id], priority=3))
+    client.set(batch_meta_key(batch_id), json.dumps(meta), ex=BATCH_TTL_SECONDS)
+    client.sadd(BATCH_RUNNING_SET, batch_id)
+    batch_test_task.apply_async_on_commit(args=[batch_id], priority=3)
     return batch_id
 
 
@@ -90,8 +88,8 @@ def _test_one(batch_id: str, connection_id: str) -> None:
     finally:
         close_old_connections()
     client = redis_client()
-    client.hset(_results_key(batch_id), connection_id, json.dumps(result))
-    client.expire(_results_key(batch_id), BATCH_TTL_SECONDS)
+    client.hset(batch_results_key(batch_id), connection_id, json.dumps(result))
+    client.expire(batch_results_key(batch_id), BATCH_TTL_SECONDS)
 
 
 def _check_waiting_for_budget(connection: ExchangeConnection) -> dict[str, Any]:
@@ -125,60 +123,24 @@ def batch_run(*, batch_id: str) -> None:
     """Test every connection of the batch, BATCH_CONCURRENCY at once. Idempotent: a
     redelivered task re-tests only what has no result yet."""
     client = redis_client()
-    raw = client.get(_meta_key(batch_id))
+    raw = client.get(batch_meta_key(batch_id))
     if raw is None:
         return
     meta = json.loads(raw)
     meta.setdefault("runStartedAt", time.time())
-    done = {key.decode() for key in client.hkeys(_results_key(batch_id))}
+    done = {key.decode() for key in client.hkeys(batch_results_key(batch_id))}
     pending = [i for i in meta["ids"] if i not in done]
     list(_pool().map(lambda connection_id: _test_one(batch_id, connection_id), pending))
     meta["finishedAt"] = time.time()
-    client.set(_meta_key(batch_id), json.dumps(meta), ex=BATCH_TTL_SECONDS)
-    client.srem(RUNNING_SET, batch_id)
-
-
-def batch_status(*, user: AbstractBaseUser, batch_id: str) -> dict[str, Any]:
-    client = redis_client()
-    raw = client.get(_meta_key(batch_id)) if batch_id.isalnum() else None
-    meta = json.loads(raw) if raw else None
-    if meta is None or (meta["ownerId"] != user.pk and not user.is_staff):
-        raise NotFound("batch not found")
-    results = {key.decode(): json.loads(value)
-               for key, value in client.hgetall(_results_key(batch_id)).items()}
-    finished = meta["finishedAt"]
-    successful = sum(1 for result in results.values() if result["success"])
-    ended = finished or time.time()
-    return {
-        "batchId": batch_id, "status": "completed" if finished else "running",
-        "totalConnections": len(meta["ids"]), "completed": len(results),
-        "successful": successful, "failed": len(results) - successful,
-        "duration": int((ended - meta["startedAt"]) * 1000),
-        "queuedMs": (int((meta["runStartedAt"] - meta["startedAt"]) * 1000)
-                     if meta.get("runStartedAt") else None),
-        "results": {i: results[i] for i in meta["ids"] if i in results},
-    }
-
-
-def batch_wait(*, user: AbstractBaseUser, batch_id: str, timeout: float) -> dict[str, Any]:
-    """Poll until the batch completes or ``timeout`` passes; the last status either way."""
-    deadline = time.monotonic() + timeout
-    while True:
-        status = batch_status(user=user, batch_id=batch_id)
-        if status["status"] == "completed" or time.monotonic() >= deadline:
-            return status
-        time.sleep(0.025)
-
-
-def batches_running() -> int:
-    return int(redis_client().scard(RUNNING_SET))
+    client.set(batch_meta_key(batch_id), json.dumps(meta), ex=BATCH_TTL_SECONDS)
+    client.srem(BATCH_RUNNING_SET, batch_id)
 
 
 def batches_forget_expired() -> int:
     """Drop running-set entries whose batch has expired (a worker died mid-batch)."""
     client = redis_client()
-    gone = [batch_id for batch_id in client.smembers(RUNNING_SET)
-            if not client.exists(_meta_key(batch_id.decode()))]
+    gone = [batch_id for batch_id in client.smembers(BATCH_RUNNING_SET)
+            if not client.exists(batch_meta_key(batch_id.decode()))]
     if gone:
-        client.srem(RUNNING_SET, *gone)
+        client.srem(BATCH_RUNNING_SET, *gone)
     return len(gone)

@@ -20,7 +20,6 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from connections.errors import Conflict, ServiceError, Unavailable, Unprocessable
 from connections.models import (
     CircuitState,
     ConnectionState,
@@ -29,6 +28,14 @@ from connections.models import (
     HealthStatus,
 )
 from connections.services import connection_connector, paper_account_resync, sync_log_write
+from core.errors import (
+    Conflict,
+    ExchangeFailed,
+    ServiceError,
+    Throttled,
+    Unavailable,
+    Unprocessable,
+)
 from exchanges import errors
 from exchanges.base import Connector
 
@@ -57,11 +64,6 @@ ERROR_CODES: tuple[tuple[type[errors.ExchangeError], str], ...] = (
 
 class CircuitOpen(Conflict):
     code = "circuit_open"
-
-
-class Throttled(ServiceError):
-    status = 429
-    code = "throttled"
 
 
 @dataclass(frozen=True)
@@ -291,11 +293,6 @@ def health_history_prune() -> int:
     cutoff = timezone.now() - timedelta(days=settings.HEALTH_RETENTION_DAYS)
     deleted, _ = HealthCheck.objects.filter(checked_at__lt=cutoff).delete()
     return deleted
-
-
-class ExchangeFailed(ServiceError):
-    status = 502
-    code = "exchange_error"
 
 
 def connection_exchange_call(*, connection: ExchangeConnection,

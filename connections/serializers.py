@@ -7,7 +7,10 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from config.api import (
+from connections.models import CircuitState, ExchangeConnection, HealthStatus
+from connections.paper import paper_base_url, paper_ws_url
+from connections.selectors import MAX_BATCH_SIZE
+from core.fields import (
     UUID_PATTERN,
     StrictBooleanField,
     StrictCharField,
@@ -16,10 +19,7 @@ from config.api import (
     StrictSerializer,
     StrictUUIDField,
 )
-from config.openapi import ConstantBooleanField
-from connections.batches import MAX_BATCH_SIZE
-from connections.models import CircuitState, ExchangeConnection, HealthStatus
-from connections.paper import paper_base_url, paper_ws_url
+from core.schema import ConstantBooleanField
 from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES
 
 # A URL's shape (the serializer and the schema): scheme, host name or bracketed IPv6

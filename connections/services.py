@@ -15,7 +15,6 @@ from django.db.models import ProtectedError
 from django.views.decorators.debug import sensitive_variables
 
 from connections import crypto
-from connections.errors import Conflict, Unprocessable, ValidationFailed
 from connections.models import ConnectionState, ConnectionSyncLog, ExchangeConnection
 from connections.paper import (
     PaperCredentials,
@@ -25,6 +24,7 @@ from connections.paper import (
     paper_ws_url,
 )
 from connections.ratelimits import connection_throttle, run_time_limits_store
+from core.errors import Conflict, Unprocessable, ValidationFailed
 from exchanges import binance, errors
 from exchanges.base import Connector, Credentials, Throttle
 from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES, capability

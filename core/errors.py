@@ -1,4 +1,5 @@
-"""Domain errors raised by services and selectors; the API maps them to the one error body."""
+"""Domain errors raised by services and selectors. Each class names a kind of refusal and
+its code; which HTTP status answers it is the API layer's business (config.api)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from typing import Any
 
 
 class ServiceError(Exception):
-    status = 400
     code = "validation_error"
 
     def __init__(self, message: str, *, code: str | None = None,
@@ -21,35 +21,40 @@ class ServiceError(Exception):
 
 
 class ValidationFailed(ServiceError):
-    status = 400
     code = "validation_error"
 
 
 class NotAuthenticated(ServiceError):
-    status = 401
     code = "not_authenticated"
 
 
 class Forbidden(ServiceError):
-    status = 403
     code = "permission_denied"
 
 
 class NotFound(ServiceError):
-    status = 404
     code = "not_found"
 
 
 class Conflict(ServiceError):
-    status = 409
     code = "conflict"
 
 
 class Unprocessable(ServiceError):
-    status = 422
     code = "unprocessable"
 
 
 class Unavailable(ServiceError):
-    status = 503
     code = "exchange_unavailable"
+
+
+class Throttled(ServiceError):
+    """A rate budget (the exchange's, as our limiter counts it) is spent for now."""
+
+    code = "throttled"
+
+
+class ExchangeFailed(ServiceError):
+    """The exchange answered and refused the request."""
+
+    code = "exchange_error"
