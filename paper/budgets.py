@@ -1,6 +1,6 @@
 """The layered rate table as the paper exchange enforces it, the way an exchange would.
 
-The same windows our limiter takes (``exchanges.limits.Budget``), at the published figures
+The windows of ``windows.Budget`` (our limiter takes the same shape), at the published figures
 (no safety factor) unless overridden, counted by arrival over exact spans: destination
 windows per client address and product pool (the exchange sees an IP, not our egress id),
 account windows per API key (and instrument where the window says so). A request that
@@ -14,7 +14,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from exchanges.limits import IP, Budget, Charge, Use, Window
+from paper.windows import IP, Budget, Charge, Use, Window
 
 
 @dataclass

@@ -24,7 +24,6 @@ from typing import Any
 
 from aiohttp import web
 
-from exchanges.capabilities import CAPABILITIES
 from paper.engine import Engine, PaperAccount, PaperError, PaperOrder
 from paper.faults import EXCHANGE_WIDE, WRITES, ExchangeGate, FaultConfig, scope_of
 
@@ -88,8 +87,8 @@ class ControlApi:
         exchange = self._exchange(data.get("exchange"))
         api_key = _text(data, "apiKey")
         passphrase = _text(data, "passphrase", required=False)
-        capability = CAPABILITIES.get(exchange)
-        if capability is not None and capability.needs_passphrase and not passphrase:
+        protocol = self.gates[exchange].protocol
+        if protocol is not None and protocol.needs_passphrase and not passphrase:
             raise BadInput(f"{exchange} accounts need a passphrase")
         balances = _balances(data["balances"]) if "balances" in data else None
         permissions = _permissions(data["permissions"]) if "permissions" in data else None

@@ -60,10 +60,10 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from exchanges.limits import Budget, Charge
-from paper import wire
+from paper import network
 from paper.budgets import Caller, PaperLimiter
 from paper.protocol import Protocol
+from paper.windows import Budget, Charge
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 AfterApply = Literal["drop", "reset", "truncate", "html", "stall"]
@@ -362,19 +362,19 @@ async def _serve(gate: ExchangeGate, request: web.Request, handler: Handler,
 
 async def _deliver(gate: ExchangeGate, faults: ScopedFaults, request: web.Request,
                    response: web.StreamResponse) -> web.StreamResponse:
-    """The answer as the faults let it reach the client. Whatever ``wire`` wrote itself
+    """The answer as the faults let it reach the client. Whatever ``network`` wrote itself
     (or cut off) leaves aiohttp a closed connection to write ``response`` to, in vain."""
     fault = faults.after_apply_fault(request)
     if fault is not None:
         gate.after_apply[fault] += 1
     if fault == "drop":
-        wire.drop(request)
+        network.drop(request)
         return response
     if fault == "reset":
-        wire.reset(request)
+        network.reset(request)
         return response
     if fault == "html":
-        response = wire.gateway_error()
+        response = network.gateway_error()
     elif fault == "stall":
         await asyncio.sleep(faults.config.stall_after_accept_ms / 1000)
     return await _write(gate, faults.config, request, response, cut=fault == "truncate")
@@ -385,7 +385,7 @@ async def _write(gate: ExchangeGate, config: FaultConfig, request: web.Request,
     """Left to aiohttp, unless the body is cut short or the bytes trickle out."""
     if not (cut or config.trickle_ms):
         return response
-    answer = wire.answer_bytes(request, response)
+    answer = network.answer_bytes(request, response)
     if answer is None:
         return response
     head, body = answer
@@ -393,5 +393,5 @@ async def _write(gate: ExchangeGate, config: FaultConfig, request: web.Request,
         body = body[:len(body) // 2]   # about half, and at least one byte short
     if config.trickle_ms:
         gate.trickled += 1
-    await wire.send_and_close(request, head + body, pause_seconds=config.trickle_ms / 1000)
+    await network.send_and_close(request, head + body, pause_seconds=config.trickle_ms / 1000)
     return response

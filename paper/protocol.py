@@ -32,8 +32,8 @@ from typing import ClassVar
 
 from aiohttp import web
 
-from exchanges.limits import Budget, Charge
 from paper.engine import DuplicateScope, Engine
+from paper.windows import Budget, Charge
 
 
 class Protocol:
@@ -44,6 +44,8 @@ class Protocol:
 
     # the header carrying the API key, for per-account budgets ("" where none is sent)
     key_header: ClassVar[str] = ""
+    # whether an account needs a passphrase besides its key and secret
+    needs_passphrase: ClassVar[bool] = False
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

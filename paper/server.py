@@ -13,24 +13,23 @@ import asyncio
 import contextlib
 import importlib
 import logging
-import os
 import random
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 
 from aiohttp import web
 
-from exchanges.capabilities import EXCHANGES
-from exchanges.limits import Budget, ExchangeLimit, as_budget, load_budgets
-from exchanges.registry import published_budgets
 from paper import control
 from paper.engine import Engine
 from paper.faults import ExchangeGate, gate_middleware
 from paper.protocol import Protocol
+from paper.published import budgets_from_environment
+from paper.windows import Budget, ExchangeLimit, as_budget
 
 log = logging.getLogger("paper")
 
 ENGINE = web.AppKey("engine", Engine)
 GATES = web.AppKey("gates", dict)
+EXCHANGES = ("bybit", "binance", "okx", "bingx", "pionex", "orangex")
 WALK_INTERVAL_SECONDS = 1.0
 WALK_STEP = 0.0005  # standard deviation of one step's relative move
 
@@ -68,11 +67,12 @@ def build_app(engine: Engine, *, protocols: Iterable[type[Protocol]] | None = No
               limits: Mapping[str, Budget | ExchangeLimit] | None = None, walk: bool = False,
               walk_interval: float = WALK_INTERVAL_SECONDS) -> web.Application:
     """The whole paper exchange. ``protocols`` defaults to every adapter that exists;
-    ``limits`` to the table the exchanges publish (``paper_budgets``)."""
+    ``limits`` to the table the exchanges publish (``published.budgets_from_environment``)."""
     if protocols is None:
         protocols = load_protocols()
     budgets = {name: as_budget(value)
-               for name, value in (paper_budgets() if limits is None else limits).items()}
+               for name, value in (budgets_from_environment() if limits is None
+                                   else limits).items()}
     app = web.Application()
     app[ENGINE] = engine
     gates: dict[str, ExchangeGate] = {
@@ -84,14 +84,6 @@ def build_app(engine: Engine, *, protocols: Iterable[type[Protocol]] | None = No
     if walk:
         app.cleanup_ctx.append(_walker(engine, walk_interval))
     return app
-
-
-def paper_budgets() -> dict[str, Budget]:
-    """What a real exchange enforces: its published figures, without our safety factor,
-    with ``EXCHANGE_RATE_PRESET`` and ``EXCHANGE_RATE_LIMITS`` applied as our side applies
-    them (overrides are taken as given on both sides, so both agree)."""
-    return load_budgets(published_budgets(), overrides=os.environ.get("EXCHANGE_RATE_LIMITS"),
-                        preset=os.environ.get("EXCHANGE_RATE_PRESET", ""), safety_factor=1.0)
 
 
 def _mount(app: web.Application, engine: Engine, gates: dict[str, ExchangeGate],

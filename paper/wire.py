@@ -1,90 +1,175 @@
-"""What a broken network does to an answer, byte by byte on the client's connection.
+"""What every adapter reads from and writes to the wire, written once.
 
-aiohttp writes an answer in one go and keeps the connection open. The wire faults of
-``faults.py`` need every byte under their control, so they turn the adapter's
-``web.Response`` into the bytes aiohttp would send (status line, headers, body; plus
-``Connection: close``), write what the fault lets through and end the connection
-themselves. When aiohttp then tries to write the answer it meets a closing transport and
-handles that as a client that went away, quietly.
+Each exchange keeps its own words: an adapter builds its ``Refusal``s (code, message, HTTP
+status) and hands ``Params`` the function that refuses a bad parameter in its own terms.
+What is the same everywhere lives here: the refusal type, plain decimal notation, reading
+strings, decimals, integers and choices, the timestamp window, and HMAC signatures.
 """
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import struct
-from email.utils import formatdate
+import base64
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Collection, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
 
-from aiohttp import hdrs, web
-from aiohttp.http import SERVER_SOFTWARE
+from aiohttp import web
 
-PIECE_BYTES = 8
-# What nginx answers when its upstream fails: the usual gateway in front of an exchange.
-GATEWAY_ERROR_PAGE = (
-    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
-    b"</body>\r\n</html>\r\n"
-)
+# -- refusals ---------------------------------------------------------------------------------
 
 
-def gateway_error() -> web.Response:
-    """A 502 from the gateway in front of the exchange: an HTML page, not the API's JSON."""
-    return web.Response(status=502, body=GATEWAY_ERROR_PAGE,
-                        headers={hdrs.CONTENT_TYPE: "text/html", hdrs.SERVER: "nginx"})
+class Refusal(Exception):
+    """The exchange's own error answer: its code, its message, the HTTP status it comes
+    with, and whether authentication failed (counted in the stats as a signature failure)."""
+
+    def __init__(self, code: Any, message: str, *, status: int = 200,
+                 auth: bool = False) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status, self.auth = code, message, status, auth
 
 
-def answer_bytes(request: web.Request, response: web.StreamResponse) -> tuple[bytes, bytes] | None:
-    """(status line and headers, body) of ``response`` as it goes on the wire, with the
-    Content-Length of the whole body; None for anything but a plain in-memory answer
-    (every adapter answers with one)."""
-    if not isinstance(response, web.Response) or response.prepared:
-        return None
-    body = response.body
-    if body is None:
-        body = b""
-    if not isinstance(body, bytes | bytearray):
-        return None
-    headers = response.headers.copy()
-    headers[hdrs.CONTENT_LENGTH] = str(len(body))
-    headers.setdefault(hdrs.DATE, formatdate(usegmt=True))
-    headers.setdefault(hdrs.SERVER, SERVER_SOFTWARE)
-    headers[hdrs.CONNECTION] = "close"
-    version = request.version
-    lines = [f"HTTP/{version.major}.{version.minor} {response.status} {response.reason}"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode(), bytes(body)
+def note_refusal(request: web.Request, refusal: Refusal) -> None:
+    """Tell the gate about a failed authentication (``request["signature_failed"]``)."""
+    if refusal.auth:
+        request["signature_failed"] = True
 
 
-async def send_and_close(request: web.Request, data: bytes, *, pause_seconds: float) -> None:
-    """Write ``data`` (in PIECE_BYTES pieces ``pause_seconds`` apart when pausing), then
-    close the connection once it is flushed. Stops early when the client has gone."""
-    transport = request.transport
-    pieces = [data]
-    if pause_seconds > 0:
-        pieces = [data[at:at + PIECE_BYTES] for at in range(0, len(data), PIECE_BYTES)]
-    for index, piece in enumerate(pieces):
-        if index:
-            await asyncio.sleep(pause_seconds)
-        if transport is None or transport.is_closing():
-            return
-        transport.write(piece)
-    if transport is not None:
-        transport.close()
+# -- numbers out ------------------------------------------------------------------------------
+
+def plain(value: Decimal | int | None, absent: str = "") -> str:
+    """Plain notation: no exponent, no trailing zeros, "0" for any zero; ``absent`` for
+    None."""
+    if value is None:
+        return absent
+    if isinstance(value, int):
+        return str(value)
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
 
 
-def drop(request: web.Request) -> None:
-    """End the connection at once with no reply (a FIN)."""
-    if request.transport is not None:
-        request.transport.abort()
+def fixed(value: Decimal, places: int) -> str:
+    """Exactly ``places`` decimals ("0.01000000")."""
+    return f"{value:.{places}f}"
 
 
-def reset(request: web.Request) -> None:
-    """End the connection with a TCP RST: with lingering on for 0 s, closing the socket
-    throws away anything unsent and resets the connection instead of a FIN."""
-    transport = request.transport
-    if transport is None:
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
+def decimal_places(step: Decimal) -> int:
+    """Decimal places of a step: 0.01 -> 2, 1 -> 0."""
+    exponent = step.normalize().as_tuple().exponent
+    return max(-exponent, 0) if isinstance(exponent, int) else 0
+
+
+# -- parameters in ----------------------------------------------------------------------------
+
+Problem = Literal["missing", "invalid", "out_of_range"]
+MISSING: Problem = "missing"
+INVALID: Problem = "invalid"
+OUT_OF_RANGE: Problem = "out_of_range"
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+class Params:
+    """One request's parameters, read the way one exchange reads them: ``refuse(name,
+    problem)`` is its refusal of a parameter that is missing, malformed or out of range.
+    ``blank`` are the values that count as not sent."""
+
+    def __init__(self, values: Mapping[str, Any], refuse: Callable[[str, Problem], Refusal],
+                 *, blank: Collection[Any] = (None, "")) -> None:
+        self.values, self.refuse, self.blank = values, refuse, blank
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.values.get(name, default)
+
+    def _sent(self, name: str, required: bool) -> Any:
+        value = self.values.get(name)
+        if value in self.blank:
+            if required:
+                raise self.refuse(name, MISSING)
+            return None
+        return value
+
+    def text(self, name: str, *, required: bool = False) -> str | None:
+        value = self._sent(name, required)
+        return None if value is None else str(value)
+
+    def decimal(self, name: str, *, required: bool = False,
+                positive: bool = False) -> Decimal | None:
+        """A finite decimal, from a string or a JSON number (never true/false)."""
+        value = self._sent(name, required)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+            raise self.refuse(name, INVALID)
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise self.refuse(name, INVALID) from None
+        if not number.is_finite():
+            raise self.refuse(name, INVALID)
+        if positive and number <= 0:
+            raise self.refuse(name, OUT_OF_RANGE)
+        return number
+
+    def integer(self, name: str, *, default: int | None = None, low: int | None = None,
+                high: int | None = None) -> int | None:
+        """A whole number in digits (``default`` when not sent), within ``low``..``high``."""
+        value = self._sent(name, False)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not _INTEGER.fullmatch(str(value)):
+            raise self.refuse(name, INVALID)
+        number = int(str(value))
+        if (low is not None and number < low) or (high is not None and number > high):
+            raise self.refuse(name, OUT_OF_RANGE)
+        return number
+
+    def choice(self, name: str, allowed: Collection[str], *, default: str | None = None
+               ) -> str:
+        """One of ``allowed`` (``default`` when not sent and there is one)."""
+        value = self._sent(name, default is None)
+        if value is None:
+            return str(default)
+        if value not in allowed:
+            raise self.refuse(name, INVALID)
+        return str(value)
+
+
+# -- time and signatures ----------------------------------------------------------------------
+
+Staleness = Literal["ahead", "behind"]
+
+
+def millis(text: str) -> int | None:
+    """A millisecond timestamp in digits, or None."""
+    return int(text) if text.isdigit() else None
+
+
+def staleness(sent_ms: int, now_ms: int, *, behind_ms: int | Decimal,
+              ahead_ms: int) -> Staleness | None:
+    """None when a request stamped ``sent_ms`` is fresh: at most ``behind_ms`` old and at
+    most ``ahead_ms`` ahead of the server's ``now_ms`` (both inclusive)."""
+    if sent_ms - now_ms > ahead_ms:
+        return "ahead"
+    if now_ms - sent_ms > behind_ms:
+        return "behind"
+    return None
+
+
+def hmac_sha256(secret: str, payload: str) -> bytes:
+    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
+
+
+def hmac_sha256_hex(secret: str, payload: str) -> str:
+    """Lower-case hex HMAC-SHA256: the signature of every exchange but OKX."""
+    return hmac_sha256(secret, payload).hex()
+
+
+def hmac_sha256_base64(secret: str, payload: str) -> str:
+    return base64.b64encode(hmac_sha256(secret, payload)).decode()
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """A signature, passphrase or secret compared in constant time."""
+    return hmac.compare_digest(given.encode(), expected.encode())

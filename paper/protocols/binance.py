@@ -27,7 +27,6 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from exchanges.limits import Window
 from paper.engine import (
     DuplicateScope,
     PaperAccount,
@@ -36,6 +35,7 @@ from paper.engine import (
     PaperOrder,
 )
 from paper.protocol import Protocol
+from paper.windows import Window
 
 ZERO = Decimal("0")
 KEY_HEADER = "X-MBX-APIKEY"

@@ -25,7 +25,6 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from exchanges.base import format_decimal
 from paper.engine import (
     DuplicateScope,
     Engine,
@@ -35,6 +34,7 @@ from paper.engine import (
     PaperOrder,
 )
 from paper.protocol import Protocol
+from paper.wire import plain
 
 NAME = "bingx"
 SPOT, SWAP, ACCOUNT = "spot", "swap", "account"   # envelope flavours
@@ -155,7 +155,7 @@ _NUMBER = re.compile(r'"@num:(-?[0-9.]+)@"')
 def _dumps(payload: Any) -> str:
     def number(value: Any) -> str:
         if isinstance(value, Decimal):
-            return f"@num:{format_decimal(value)}@"
+            return f"@num:{plain(value)}@"
         raise TypeError(type(value).__name__)
 
     return _NUMBER.sub(r"\1", json.dumps(payload, default=number))
@@ -205,7 +205,7 @@ def _precision(step: Decimal) -> int:
 
 
 def _s(value: Decimal | None) -> str:
-    return format_decimal(value) if value is not None else "0"
+    return plain(value) if value is not None else "0"
 
 
 def _quote_amount(order: PaperOrder) -> Decimal:

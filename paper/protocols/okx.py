@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
-from exchanges.limits import Charge
 from paper.engine import (
     MAX_LEVERAGE,
     PaperAccount,
@@ -32,6 +31,7 @@ from paper.engine import (
     PaperOrder,
 )
 from paper.protocol import Protocol
+from paper.windows import Charge
 
 # UNVERIFIED: the REST timestamp tolerance is documented for WS login only (30 s).
 TIMESTAMP_TOLERANCE_MS = 30_000
@@ -140,6 +140,7 @@ def _iso_ms(text: str) -> int:
 class OkxProtocol(Protocol):
     exchange = "okx"
     key_header: ClassVar[str] = "OK-ACCESS-KEY"
+    needs_passphrase: ClassVar[bool] = True   # OK-ACCESS-PASSPHRASE
     duplicate_scope = "open"   # clOrdId is unique among pending orders only
     write_routes: ClassVar[frozenset[str]] = frozenset({
         "POST /api/v5/trade/order", "POST /api/v5/trade/cancel-order",

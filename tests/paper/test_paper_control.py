@@ -22,13 +22,13 @@ import pytest
 import requests
 from aiohttp import web
 
-from exchanges import okx
-from exchanges.limits import Charge, ExchangeLimit, legacy_budget
 from paper.budgets import Caller, PaperLimiter
 from paper.engine import Engine, PaperAccount, PaperError
 from paper.faults import FaultConfig
 from paper.protocol import Protocol
+from paper.published import PUBLISHED
 from paper.server import build_app, load_protocols
+from paper.windows import Charge, ExchangeLimit, legacy_budget
 from tests.paper import REPO_ROOT, make_paper_credentials
 
 STATS_KEYS = {"requests", "signatureFailures", "ordersAccepted", "duplicatesRefused",
@@ -769,9 +769,9 @@ def test_the_paper_limiter_slides_its_windows_over_one_second_and_one_minute() -
 
 
 def test_the_paper_limiter_counts_account_windows_per_key_endpoint_and_instrument() -> None:
-    limiter = PaperLimiter(okx.RATE_LIMITS)
-    place = Charge("POST", okx.ORDER, signed=True, instrument="BTC-USDT")
-    other = Charge("POST", okx.ORDER, signed=True, instrument="ETH-USDT")
+    limiter = PaperLimiter(PUBLISHED["okx"])
+    place = Charge("POST", "/api/v5/trade/order", signed=True, instrument="BTC-USDT")
+    other = Charge("POST", "/api/v5/trade/order", signed=True, instrument="ETH-USDT")
     key = Caller("127.0.0.1", "key-one")
     for _ in range(60):
         assert limiter.admit(0.0, place, key) == 0

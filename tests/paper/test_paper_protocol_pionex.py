@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
-from exchanges.limits import ExchangeLimit
 from paper.engine import Engine
 from paper.protocols.pionex import PionexProtocol
 from paper.server import GATES, build_app
+from paper.windows import ExchangeLimit
 
 # The official example credentials (facts section 2).
 KEY = "OElNn5D_Frnf5MR0ChjYdG7PunK0AOgHTvevwzWS"

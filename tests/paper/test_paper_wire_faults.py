@@ -29,9 +29,9 @@ import requests
 from exchanges.base import Connector, Credentials, OrderRequest
 from exchanges.capabilities import CAPABILITIES, EXCHANGES
 from exchanges.registry import connector_class
+from paper.network import PIECE_BYTES
 from paper.protocol import Protocol
 from paper.server import load_protocols
-from paper.wire import PIECE_BYTES
 from tests.paper import make_paper_credentials
 
 pytestmark = pytest.mark.integration
