@@ -63,10 +63,14 @@ def decimal_places(step: Decimal) -> int:
 
 # -- parameters in ----------------------------------------------------------------------------
 
-Problem = Literal["missing", "invalid", "out_of_range"]
+Problem = Literal["missing", "not_a_number", "not_positive", "not_an_integer",
+                  "out_of_range", "not_allowed"]
 MISSING: Problem = "missing"
-INVALID: Problem = "invalid"
+NOT_A_NUMBER: Problem = "not_a_number"
+NOT_POSITIVE: Problem = "not_positive"
+NOT_AN_INTEGER: Problem = "not_an_integer"
 OUT_OF_RANGE: Problem = "out_of_range"
+NOT_ALLOWED: Problem = "not_allowed"
 _INTEGER = re.compile(r"-?[0-9]+")
 
 
@@ -101,15 +105,15 @@ class Params:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-            raise self.refuse(name, INVALID)
+            raise self.refuse(name, NOT_A_NUMBER)
         try:
             number = Decimal(str(value))
         except InvalidOperation:
-            raise self.refuse(name, INVALID) from None
+            raise self.refuse(name, NOT_A_NUMBER) from None
         if not number.is_finite():
-            raise self.refuse(name, INVALID)
+            raise self.refuse(name, NOT_A_NUMBER)
         if positive and number <= 0:
-            raise self.refuse(name, OUT_OF_RANGE)
+            raise self.refuse(name, NOT_POSITIVE)
         return number
 
     def integer(self, name: str, *, default: int | None = None, low: int | None = None,
@@ -119,7 +123,7 @@ class Params:
         if value is None:
             return default
         if isinstance(value, bool) or not _INTEGER.fullmatch(str(value)):
-            raise self.refuse(name, INVALID)
+            raise self.refuse(name, NOT_AN_INTEGER)
         number = int(str(value))
         if (low is not None and number < low) or (high is not None and number > high):
             raise self.refuse(name, OUT_OF_RANGE)
@@ -132,7 +136,7 @@ class Params:
         if value is None:
             return str(default)
         if value not in allowed:
-            raise self.refuse(name, INVALID)
+            raise self.refuse(name, NOT_ALLOWED)
         return str(value)
 
 

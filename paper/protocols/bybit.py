@@ -12,12 +12,10 @@ unless ``marketUnit=baseCoin``.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 from collections.abc import Awaitable, Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from aiohttp import web
@@ -30,9 +28,20 @@ from paper.engine import (
     PaperPosition,
 )
 from paper.protocol import Protocol
+from paper.wire import (
+    MISSING,
+    Problem,
+    Refusal,
+    hmac_sha256_hex,
+    note_refusal,
+    plain,
+    same_secret,
+    staleness,
+)
+from paper.wire import Params as WireParams
 
 DEFAULT_RECV_WINDOW_MS = 5000
-FUTURE_TOLERANCE_MS = 1000        # a timestamp 1 s or more ahead of the server is refused
+AHEAD_LIMIT_MS = 999              # a timestamp 1 s or more ahead of the server is refused
 HISTORY_SPAN_MS = 7 * 86_400_000  # /v5/order/history answers at most 7 days at once
 MAX_CLOSED_IN_REALTIME = 500      # openOnly=1 shows the most recent closed orders
 ORDER_LINK_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
@@ -95,42 +104,31 @@ PrivateEndpoint = Callable[[web.Request, PaperAccount, Params], Any]
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
-class BybitError(Exception):
-    def __init__(self, code: int, message: str, *, http_status: int = 200,
+class BybitError(Refusal):
+    """``retCode`` and ``retMsg``, mostly with HTTP 200."""
+
+    def __init__(self, code: int, message: str, *, status: int = 200,
                  auth: bool = False) -> None:
-        super().__init__(message)
-        self.code, self.message, self.http_status, self.auth = code, message, http_status, auth
+        super().__init__(code, message, status=status, auth=auth)
 
 
 def sign(secret: str, timestamp: str, api_key: str, recv_window: str, payload: str) -> str:
     """The paper side's own signature: hex HMAC-SHA256 of the plain concatenation."""
-    origin = f"{timestamp}{api_key}{recv_window}{payload}"
-    return hmac.new(secret.encode(), origin.encode(), hashlib.sha256).hexdigest()
+    return hmac_sha256_hex(secret, f"{timestamp}{api_key}{recv_window}{payload}")
 
 
 def num(value: Decimal | int | None) -> str:
     """Bybit sends numbers as strings, plain notation."""
-    if value is None:
-        return ""
-    if isinstance(value, int):
-        return str(value)
-    formatted = format(value.normalize(), "f")
-    return "0" if formatted in ("-0", "") else formatted
+    return plain(value)
+
+
+def _refuse_param(name: str, problem: Problem) -> BybitError:
+    return BybitError(PARAMS_ERROR, f"params error: {name} "
+                                    f"{'is required' if problem == MISSING else 'invalid'}")
 
 
 def _decimal(params: Params, name: str, *, required: bool = True) -> Decimal | None:
-    raw = params.get(name)
-    if raw in (None, ""):
-        if required:
-            raise BybitError(PARAMS_ERROR, f"params error: {name} is required")
-        return None
-    try:
-        value = Decimal(str(raw))
-    except InvalidOperation:
-        raise BybitError(PARAMS_ERROR, f"params error: {name} invalid") from None
-    if not value.is_finite():
-        raise BybitError(PARAMS_ERROR, f"params error: {name} invalid")
-    return value
+    return WireParams(params, _refuse_param).decimal(name, required=required)
 
 
 def _flag(value: Any) -> bool:
@@ -220,10 +218,9 @@ class BybitProtocol(Protocol):
                     raise BybitError(*LINEAR_ERRORS["permission_denied"])
                 result = endpoint(request, account, self._params(request, payload))
             except BybitError as error:
-                if error.auth:
-                    request["signature_failed"] = True
+                note_refusal(request, error)
                 body = self._envelope({}, error.code, error.message)
-                return web.json_response(body, status=error.http_status, headers=headers)
+                return web.json_response(body, status=error.status, headers=headers)
             return web.json_response(self._envelope(result), headers=headers)
         return handle
 
@@ -260,11 +257,11 @@ class BybitProtocol(Protocol):
         account = self.engine.account(self.exchange, api_key) if api_key else None
         if account is None or not timestamp or not signature:
             # Wrong key or missing auth headers: HTTP 401 (error page), retCode 10003.
-            raise BybitError(INVALID_KEY, "API key is invalid.", http_status=401, auth=True)
+            raise BybitError(INVALID_KEY, "API key is invalid.", status=401, auth=True)
         self._check_timestamp(timestamp, recv_window)
         origin = f"{timestamp}{api_key}{recv_window}{payload}"
         expected = sign(account.api_secret, timestamp, api_key, recv_window, payload)
-        if not hmac.compare_digest(expected, signature.lower()):
+        if not same_secret(signature.lower(), expected):
             raise BybitError(SIGN_ERROR, f"error sign! origin_string[{origin}]", auth=True)
         return account
 
@@ -273,7 +270,7 @@ class BybitProtocol(Protocol):
             raise BybitError(TIMESTAMP_ERROR, "invalid request, please check your timestamp "
                              "and recv_window param", auth=True)
         sent, window, now = int(timestamp), int(recv_window), self.engine.now_ms()
-        if not now - window <= sent < now + FUTURE_TOLERANCE_MS:
+        if staleness(sent, now, behind_ms=window, ahead_ms=AHEAD_LIMIT_MS):
             raise BybitError(
                 TIMESTAMP_ERROR, "invalid request, please check your server timestamp or "
                 f"recv_window param. req_timestamp[{sent}],server_timestamp[{now}],"

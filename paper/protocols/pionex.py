@@ -13,17 +13,16 @@ sizes are base currency; spot market buys are sized in quote (``amount``).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from aiohttp import web
 
+from paper import wire
 from paper.engine import (
     DuplicateScope,
     PaperAccount,
@@ -33,11 +32,11 @@ from paper.engine import (
     PaperPosition,
 )
 from paper.protocol import Protocol
+from paper.wire import plain
 
 TIMESTAMP_WINDOW_MS = 20_000
 CLIENT_ORDER_ID = re.compile(r"^[a-zA-Z0-9-]{1,64}$")
 PERP_SUFFIX = "_PERP"
-EIGHT_PLACES = Decimal("0.00000001")
 
 # Request weights (facts section 5); every /uapi/ endpoint weighs 5.
 SPOT_WEIGHTS = {
@@ -63,8 +62,9 @@ INVALID_APIKEY = "INVALID_APIKEY"
 INVALID_SIGNATURE = "INVALID_SIGNATURE"
 INVALID_TIMESTAMP = "INVALID_TIMESTAMP"
 PERMISSION_DENIED = "PERMISSION_DENIED"
-AUTH_CODES = {APIKEY_LOST, SIGNATURE_LOST, INVALID_APIKEY, INVALID_SIGNATURE,
-              INVALID_TIMESTAMP, PERMISSION_DENIED}
+SIGNATURE_CODES = {APIKEY_LOST, SIGNATURE_LOST, INVALID_APIKEY, INVALID_SIGNATURE,
+                   INVALID_TIMESTAMP}   # counted as signature failures
+AUTH_CODES = SIGNATURE_CODES | {PERMISSION_DENIED}
 PARAMETER_ERROR = "TRADE_PARAMETER_ERROR"
 INVALID_SYMBOL = "TRADE_INVALID_SYMBOL"
 MARKET_INVALID_SYMBOL = "MARKET_INVALID_SYMBOL"
@@ -99,21 +99,16 @@ FUTURES_TYPES = {"LIMIT": ("limit", "GTC"), "MARKET_QTY": ("market", "GTC"),
 FUTURES_TYPE_NAMES = {value: key for key, value in FUTURES_TYPES.items()}
 
 
-class Refusal(Exception):
-    """An answer with ``result: false``."""
+class Refusal(wire.Refusal):
+    """An answer with ``result: false``: 401 for the authentication codes, else 400."""
 
     def __init__(self, code: str, message: str = "") -> None:
-        super().__init__(message or code)
-        self.code = code
-        self.message = message or code
-
-    @property
-    def status(self) -> int:
-        return 401 if self.code in AUTH_CODES else 400
+        super().__init__(code, message or code, status=401 if code in AUTH_CODES else 400,
+                         auth=code in SIGNATURE_CODES)
 
 
 def sign(secret: str, payload: str) -> str:
-    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    return wire.hmac_sha256_hex(secret, payload)
 
 
 def signing_payload(method: str, path: str, query: Mapping[str, str], body: str) -> str:
@@ -122,46 +117,29 @@ def signing_payload(method: str, path: str, query: Mapping[str, str], body: str)
     return f"{method.upper()}{path}?{joined}{body}"
 
 
-def _fmt(value: Decimal | None) -> str:
-    if value is None:
-        return ""
-    text = format(value.normalize(), "f")
-    return "0" if text in ("-0", "") else text
-
-
 def _eight(value: Decimal) -> str:
-    return format(value.quantize(EIGHT_PLACES), "f")
+    return wire.fixed(value, 8)
+
+
+_PARAMETER_PROBLEMS = {wire.NOT_A_NUMBER: "must be a number",
+                       wire.NOT_AN_INTEGER: "must be an integer",
+                       wire.OUT_OF_RANGE: "is out of range"}
+
+
+def _refuse_param(name: str, problem: wire.Problem) -> Refusal:
+    return Refusal(PARAMETER_ERROR, f"{name} {_PARAMETER_PROBLEMS.get(problem, 'is required')}")
 
 
 def _number(data: Mapping[str, Any], name: str) -> Decimal | None:
     """A decimal parameter; zero counts as absent ("number parameters equal to 0 are
     ignored by the server")."""
-    value = data.get(name)
-    if value in (None, ""):
-        return None
-    if isinstance(value, bool):
-        raise Refusal(PARAMETER_ERROR, f"{name} must be a number")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise Refusal(PARAMETER_ERROR, f"{name} must be a number") from None
-    if not number.is_finite():
-        raise Refusal(PARAMETER_ERROR, f"{name} must be a number")
+    number = wire.Params(data, _refuse_param).decimal(name)
     return None if number == 0 else number
 
 
 def _integer(data: Mapping[str, Any], name: str, *, default: int | None = None,
              low: int = 0, high: int | None = None) -> int | None:
-    value = data.get(name)
-    if value in (None, ""):
-        return default
-    try:
-        number = int(str(value))
-    except ValueError:
-        raise Refusal(PARAMETER_ERROR, f"{name} must be an integer") from None
-    if number < low or (high is not None and number > high):
-        raise Refusal(PARAMETER_ERROR, f"{name} is out of range")
-    return number
+    return wire.Params(data, _refuse_param).integer(name, default=default, low=low, high=high)
 
 
 def _flag(data: Mapping[str, Any], name: str) -> bool:
@@ -295,6 +273,7 @@ class PionexProtocol(Protocol):
                 params = self._params(request, body)
                 return self._ok(action(request, account, params))
             except Refusal as refusal:
+                wire.note_refusal(request, refusal)
                 return self._answer(refusal)
             except PaperError as error:
                 return self._answer(self._refusal_of(error))
@@ -303,21 +282,17 @@ class PionexProtocol(Protocol):
     def _authenticate(self, request: web.Request, body: str, permission: str) -> PaperAccount:
         key = request.headers.get("PIONEX-KEY", "")
         signature = request.headers.get("PIONEX-SIGNATURE", "")
-        try:
-            if not key:
-                raise Refusal(APIKEY_LOST, "API key is missing")
-            if not signature:
-                raise Refusal(SIGNATURE_LOST, "Signature is missing")
-            self._check_timestamp(request.query.get("timestamp", ""))
-            account = self.engine.account(self.exchange, key)
-            if account is None:
-                raise Refusal(INVALID_APIKEY, "Invalid API key")
-            payload = signing_payload(request.method, self._path(request), request.query, body)
-            if not hmac.compare_digest(sign(account.api_secret, payload), signature):
-                raise Refusal(INVALID_SIGNATURE, "Invalid signature")
-        except Refusal:
-            request["signature_failed"] = True
-            raise
+        if not key:
+            raise Refusal(APIKEY_LOST, "API key is missing")
+        if not signature:
+            raise Refusal(SIGNATURE_LOST, "Signature is missing")
+        self._check_timestamp(request.query.get("timestamp", ""))
+        account = self.engine.account(self.exchange, key)
+        if account is None:
+            raise Refusal(INVALID_APIKEY, "Invalid API key")
+        payload = signing_payload(request.method, self._path(request), request.query, body)
+        if not wire.same_secret(signature, sign(account.api_secret, payload)):
+            raise Refusal(INVALID_SIGNATURE, "Invalid signature")
         if permission not in account.permissions:
             raise Refusal(PERMISSION_DENIED, "Permission denied")
         return account
@@ -327,7 +302,8 @@ class PionexProtocol(Protocol):
             timestamp = int(raw)
         except ValueError:
             raise Refusal(INVALID_TIMESTAMP, "Invalid timestamp") from None
-        if abs(self.engine.now_ms() - timestamp) > TIMESTAMP_WINDOW_MS:
+        if wire.staleness(timestamp, self.engine.now_ms(), behind_ms=TIMESTAMP_WINDOW_MS,
+                          ahead_ms=TIMESTAMP_WINDOW_MS):
             raise Refusal(INVALID_TIMESTAMP, "Invalid timestamp")
 
     def _params(self, request: web.Request, body: str) -> dict[str, Any]:
@@ -386,22 +362,22 @@ class PionexProtocol(Protocol):
         name = self._names[instrument.symbol]
         common = {"symbol": name, "baseCurrency": instrument.base,
                   "quoteCurrency": instrument.quote,
-                  "basePrecision": _places(instrument.lot_size),
-                  "quotePrecision": _places(instrument.tick_size)}
-        big = _fmt(instrument.lot_size * 10_000_000)
+                  "basePrecision": wire.decimal_places(instrument.lot_size),
+                  "quotePrecision": wire.decimal_places(instrument.tick_size)}
+        big = plain(instrument.lot_size * 10_000_000)
         if instrument.kind == "spot":
             return common | {
-                "type": "SPOT", "amountPrecision": _places(instrument.tick_size),
-                "minAmount": _fmt(instrument.min_notional),
-                "minTradeSize": _fmt(instrument.min_quantity), "maxTradeSize": big,
-                "minTradeDumping": _fmt(instrument.min_quantity), "maxTradeDumping": big,
+                "type": "SPOT", "amountPrecision": wire.decimal_places(instrument.tick_size),
+                "minAmount": plain(instrument.min_notional),
+                "minTradeSize": plain(instrument.min_quantity), "maxTradeSize": big,
+                "minTradeDumping": plain(instrument.min_quantity), "maxTradeDumping": big,
                 "buyCeiling": "1.1", "sellFloor": "0.9", "enable": True}
         return common | {
             "name": name.replace("_", "").replace("PERP", ".PERP"),
-            "contractType": "PERPETUAL", "minNotional": _fmt(instrument.min_notional),
-            "baseStep": _fmt(instrument.lot_size), "quoteStep": _fmt(instrument.tick_size),
-            "minSizeLimit": _fmt(instrument.min_quantity), "maxSizeLimit": big,
-            "maxImpactLimit": "0.1", "minSizeMarket": _fmt(instrument.min_quantity),
+            "contractType": "PERPETUAL", "minNotional": plain(instrument.min_notional),
+            "baseStep": plain(instrument.lot_size), "quoteStep": plain(instrument.tick_size),
+            "minSizeLimit": plain(instrument.min_quantity), "maxSizeLimit": big,
+            "maxImpactLimit": "0.1", "minSizeMarket": plain(instrument.min_quantity),
             "maxSizeMarket": big, "maxImpactMarket": "0.05", "maxOrderNum": 200,
             "status": "TRADING", "liquidationFeeRate": "0.005"}
 
@@ -411,7 +387,7 @@ class PionexProtocol(Protocol):
         now = self.engine.now_ms()
         rows = []
         for instrument in self._listed(query, "SPOT"):
-            price = _fmt(self.engine.price(self.exchange, instrument.symbol))
+            price = plain(self.engine.price(self.exchange, instrument.symbol))
             rows.append({"symbol": self._names[instrument.symbol], "time": now, "open": price,
                          "close": price, "high": price, "low": price, "volume": "0",
                          "amount": "0", "count": "0"})
@@ -423,7 +399,7 @@ class PionexProtocol(Protocol):
         now = str(self.engine.now_ms())
         rows = []
         for instrument in self._listed(query, "PERP"):
-            price = _fmt(self.engine.price(self.exchange, instrument.symbol))
+            price = plain(self.engine.price(self.exchange, instrument.symbol))
             rows.append({"symbol": self._names[instrument.symbol], "bidPrice": price,
                          "bidSize": "1000", "askPrice": price, "askSize": "1000",
                          "timestamp": now})
@@ -489,13 +465,13 @@ class PionexProtocol(Protocol):
             "positionId": str(zlib.crc32(f"{account.api_key}:{position.symbol}".encode())),
             "symbol": self._names[position.symbol], "isolatedMode": "CROSS",
             "riskState": "NORMAL", "positionSide": "LONG" if size > 0 else "SHORT",
-            "netSize": _fmt(size), "avgPrice": _fmt(entry),
-            "unrealizedPnL": _fmt(position.unrealized_pnl), "sizeLong": _fmt(long),
-            "sizeShort": _fmt(short), "amountLong": _fmt(-long * entry),
-            "amountShort": _fmt(-short * entry), "amountSettled": "0",
-            "markPrice": _fmt(position.mark_price),
-            "initialMargin": _fmt(_initial_margin(position)),
-            "maintMargin": _fmt(abs(size) * position.mark_price * Decimal("0.005")),
+            "netSize": plain(size), "avgPrice": plain(entry),
+            "unrealizedPnL": plain(position.unrealized_pnl), "sizeLong": plain(long),
+            "sizeShort": plain(short), "amountLong": plain(-long * entry),
+            "amountShort": plain(-short * entry), "amountSettled": "0",
+            "markPrice": plain(position.mark_price),
+            "initialMargin": plain(_initial_margin(position)),
+            "maintMargin": plain(abs(size) * position.mark_price * Decimal("0.005")),
             "liquidationPrice": "0", "leverage": str(position.leverage),
             "sizeLiquidated": "0", "amountLiquidated": "0", "createTime": now,
             "updateTime": now,
@@ -572,7 +548,7 @@ class PionexProtocol(Protocol):
                 raise Refusal(AMOUNT_FILTER_DENIED, error.message) from None
             raise
         if "quote_quantity" in order:
-            self._quote_amounts[placed.order_id] = _fmt(amount)
+            self._quote_amounts[placed.order_id] = plain(amount)
         data: dict[str, Any] = {"orderId": int(placed.order_id)}
         if client_order_id:
             data["clientOrderId"] = client_order_id
@@ -718,7 +694,7 @@ class PionexProtocol(Protocol):
         instrument = self.engine.instrument(self.exchange, order.symbol)
         amount = self._quote_amounts.get(order.order_id, "")
         return self._order_common(order) | {
-            "type": order.type.upper(), "size": "" if amount else _fmt(order.quantity),
+            "type": order.type.upper(), "size": "" if amount else plain(order.quantity),
             "amount": amount, "IOC": order.time_in_force == "IOC",
             "feeCoin": instrument.base if order.side == "buy" else instrument.quote}
 
@@ -729,26 +705,20 @@ class PionexProtocol(Protocol):
             ("limit", order.time_in_force)]
         return self._order_common(order) | {
             "type": kind, "positionMode": "BUYSELL", "isolatedMode": "CROSS",
-            "positionSide": "BOTH", "origSize": _fmt(order.quantity),
-            "size": _fmt(order.quantity), "amount": "", "reduceOnly": order.reduce_only,
+            "positionSide": "BOTH", "origSize": plain(order.quantity),
+            "size": plain(order.quantity), "amount": "", "reduceOnly": order.reduce_only,
             "feeCoin": "USDT"}
 
     def _order_common(self, order: PaperOrder) -> dict[str, Any]:
         filled_amount = order.filled_quantity * (order.average_price or Decimal(0))
         return {
             "orderId": int(order.order_id), "symbol": self._names[order.symbol],
-            "side": order.side.upper(), "price": _fmt(order.price),
-            "filledSize": _fmt(order.filled_quantity), "filledAmount": _fmt(filled_amount),
+            "side": order.side.upper(), "price": plain(order.price),
+            "filledSize": plain(order.filled_quantity), "filledAmount": plain(filled_amount),
             "fee": "0", "status": "OPEN" if order.is_open else "CLOSED",
             "clientOrderId": order.client_order_id or "", "source": "API",
             "createTime": order.created_ms, "updateTime": order.updated_ms,
         }
-
-
-def _places(step: Decimal) -> int:
-    """Decimal places of a step: 0.01 -> 2, 1 -> 0."""
-    exponent = step.normalize().as_tuple().exponent
-    return max(-exponent, 0) if isinstance(exponent, int) else 0
 
 
 def _initial_margin(position: PaperPosition) -> Decimal:
