@@ -10,15 +10,13 @@ sized in contracts of ``ctVal`` base each; spot market buys default to quote-siz
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, ClassVar
 
 from aiohttp import web
@@ -32,6 +30,16 @@ from paper.engine import (
 )
 from paper.protocol import Protocol
 from paper.windows import Charge
+from paper.wire import (
+    Params,
+    Problem,
+    hmac_sha256_base64,
+    note_refusal,
+    plain,
+    same_secret,
+    staleness,
+)
+from paper.wire import Refusal as WireRefusal
 
 # UNVERIFIED: the REST timestamp tolerance is documented for WS login only (30 s).
 TIMESTAMP_TOLERANCE_MS = 30_000
@@ -74,24 +82,27 @@ REFUSALS = {
 }
 
 
-class Refusal(Exception):
+class Refusal(WireRefusal):
     """A top-level error answer: ``{"code": code, "msg": msg, "data": []}``."""
 
     def __init__(self, code: str, msg: str, status: int = 200) -> None:
-        super().__init__(msg)
-        self.code, self.msg, self.status = code, msg, status
+        super().__init__(code, msg, status=status)
 
     def response(self) -> web.Response:
-        return web.json_response({"code": self.code, "msg": self.msg, "data": []},
+        return web.json_response({"code": self.code, "msg": self.message, "data": []},
                                  status=self.status)
 
 
-class ItemRefusal(Exception):
-    """One failed item of a trade request (``sCode``/``sMsg``)."""
+class AuthRefusal(Refusal):
+    """A request that failed authentication: HTTP 401, counted as a signature failure."""
 
     def __init__(self, code: str, msg: str) -> None:
-        super().__init__(msg)
-        self.code, self.msg = code, msg
+        super().__init__(code, msg, 401)
+        self.auth = True
+
+
+class ItemRefusal(WireRefusal):
+    """One failed item of a trade request (``sCode``/``sMsg``)."""
 
 
 @dataclass
@@ -106,25 +117,18 @@ class WireOrder:
 
 
 def okx_signature(secret: str, prehash: str) -> str:
-    return base64.b64encode(
-        hmac.new(secret.encode(), prehash.encode(), hashlib.sha256).digest()).decode()
-
-
-def _fmt(value: Decimal | None) -> str:
-    if value is None:
-        return ""
-    text = format(value.normalize(), "f")
-    return "0" if text in ("-0", "") else text
+    return hmac_sha256_base64(secret, prehash)
 
 
 def _decimal(text: Any, param: str) -> Decimal:
-    try:
-        value = Decimal(str(text))
-    except (InvalidOperation, ValueError):
-        raise ItemRefusal("51000", f"Parameter {param} error") from None
-    if not value.is_finite() or value <= 0:
-        raise ItemRefusal("51000", f"Parameter {param} error")
-    return value
+    """A positive decimal; anything else is ``Parameter <param> error``."""
+    number = Params({param: text}, _refuse_item).decimal(param, required=True, positive=True)
+    assert number is not None
+    return number
+
+
+def _refuse_item(name: str, problem: Problem) -> ItemRefusal:
+    return ItemRefusal("51000", f"Parameter {name} error")
 
 
 def _numeric_id(text: str) -> str:
@@ -227,15 +231,12 @@ class OkxProtocol(Protocol):
                     raise Refusal("50120", REFUSALS["permission_denied"][1])
                 return handler(request, account, body)
             except Refusal as refusal:
+                note_refusal(request, refusal)
                 return refusal.response()
         return serve
 
     def _authenticate(self, request: web.Request, body: str) -> PaperAccount:
-        try:
-            return self._check_headers(request, body)
-        except Refusal:
-            request["signature_failed"] = True
-            raise
+        return self._check_headers(request, body)
 
     def _check_headers(self, request: web.Request, body: str) -> PaperAccount:
         headers = request.headers
@@ -243,28 +244,28 @@ class OkxProtocol(Protocol):
                              ("OK-ACCESS-TIMESTAMP", "50107"),
                              ("OK-ACCESS-PASSPHRASE", "50104")):
             if not headers.get(header):
-                raise Refusal(code, f'Request header "{header}" cannot be empty.', 401)
+                raise AuthRefusal(code, f'Request header "{header}" cannot be empty.')
         timestamp = headers["OK-ACCESS-TIMESTAMP"]
         if not ISO_MS.match(timestamp):
-            raise Refusal("50112", "Invalid OK-ACCESS-TIMESTAMP.", 401)
+            raise AuthRefusal("50112", "Invalid OK-ACCESS-TIMESTAMP.")
         try:
             sent_ms = _iso_ms(timestamp)
         except ValueError:
-            raise Refusal("50112", "Invalid OK-ACCESS-TIMESTAMP.", 401) from None
-        if abs(self.engine.now_ms() - sent_ms) > TIMESTAMP_TOLERANCE_MS:
-            raise Refusal("50102", "Timestamp request expired.", 401)
+            raise AuthRefusal("50112", "Invalid OK-ACCESS-TIMESTAMP.") from None
+        if staleness(sent_ms, self.engine.now_ms(), behind_ms=TIMESTAMP_TOLERANCE_MS,
+                     ahead_ms=TIMESTAMP_TOLERANCE_MS):
+            raise AuthRefusal("50102", "Timestamp request expired.")
         account = self.engine.account(self.exchange, headers["OK-ACCESS-KEY"])
         if account is None:
-            raise Refusal("50111", "Invalid OK-ACCESS-KEY.", 401)
+            raise AuthRefusal("50111", "Invalid OK-ACCESS-KEY.")
         # Paper keys are live keys: a demo header does not match their environment.
         if headers.get("x-simulated-trading") == "1":
-            raise Refusal("50101", "APIKey does not match current environment.", 401)
-        if not hmac.compare_digest(headers["OK-ACCESS-PASSPHRASE"], account.passphrase):
-            raise Refusal("50105", 'Request header "OK-ACCESS-PASSPHRASE" incorrect.', 401)
+            raise AuthRefusal("50101", "APIKey does not match current environment.")
+        if not same_secret(headers["OK-ACCESS-PASSPHRASE"], account.passphrase):
+            raise AuthRefusal("50105", 'Request header "OK-ACCESS-PASSPHRASE" incorrect.')
         prehash = f"{timestamp}{request.method.upper()}{self._request_path(request)}{body}"
-        if not hmac.compare_digest(headers["OK-ACCESS-SIGN"],
-                                   okx_signature(account.api_secret, prehash)):
-            raise Refusal("50113", "Invalid signature.", 401)
+        if not same_secret(headers["OK-ACCESS-SIGN"], okx_signature(account.api_secret, prehash)):
+            raise AuthRefusal("50113", "Invalid signature.")
         return account
 
     def _request_path(self, request: web.Request) -> str:
@@ -333,12 +334,12 @@ class OkxProtocol(Protocol):
             "baseCcy": "" if swap else instrument.base,
             "quoteCcy": "" if swap else instrument.quote,
             "settleCcy": instrument.quote if swap else "",
-            "ctVal": _fmt(instrument.contract_value) if swap else "",
+            "ctVal": plain(instrument.contract_value) if swap else "",
             "ctMult": "1" if swap else "", "ctValCcy": instrument.base if swap else "",
             "ctType": "linear" if swap else "", "optType": "", "stk": "", "alias": "",
             "listTime": "1606468572000", "expTime": "",
             "lever": str(MAX_LEVERAGE) if swap or inst_type == "MARGIN" else "",
-            "tickSz": _fmt(instrument.tick_size), "lotSz": _fmt(lot), "minSz": _fmt(minimum),
+            "tickSz": plain(instrument.tick_size), "lotSz": plain(lot), "minSz": plain(minimum),
             "maxLmtSz": "10000000", "maxMktSz": "1000000", "state": "live",
             "ruleType": "normal", "category": "1",
         }
@@ -371,7 +372,7 @@ class OkxProtocol(Protocol):
     # {"instType": "SPOT", "instId": "BTC-USDT", "last": "60000", "askPx": "60000",
     #  "bidPx": "60000", "ts": "1597026383085", ...} (the engine quotes no spread)
     def _ticker_view(self, instrument: PaperInstrument) -> dict[str, Any]:
-        price = _fmt(self.engine.price(self.exchange, instrument.symbol))
+        price = plain(self.engine.price(self.exchange, instrument.symbol))
         now = str(self.engine.now_ms())
         return {"instType": "SWAP" if instrument.kind == "linear" else "SPOT",
                 "instId": self.inst_id(instrument), "last": price, "lastSz": "0",
@@ -432,15 +433,15 @@ class OkxProtocol(Protocol):
             usd = self._usd_value(ccy, equity)
             total += usd
             details.append({
-                "ccy": ccy, "eq": _fmt(equity), "cashBal": _fmt(free + locked),
-                "availBal": _fmt(free), "availEq": _fmt(free), "frozenBal": _fmt(locked),
-                "ordFrozen": _fmt(locked), "eqUsd": _fmt(usd), "disEq": _fmt(usd),
-                "upl": _fmt(ccy_upl), "isoEq": "0", "liab": "0", "crossLiab": "0",
+                "ccy": ccy, "eq": plain(equity), "cashBal": plain(free + locked),
+                "availBal": plain(free), "availEq": plain(free), "frozenBal": plain(locked),
+                "ordFrozen": plain(locked), "eqUsd": plain(usd), "disEq": plain(usd),
+                "upl": plain(ccy_upl), "isoEq": "0", "liab": "0", "crossLiab": "0",
                 "interest": "0", "fixedBal": "0", "uTime": now,
             })
-        return self._ok([{"totalEq": _fmt(total), "adjEq": _fmt(total), "isoEq": "0",
+        return self._ok([{"totalEq": plain(total), "adjEq": plain(total), "isoEq": "0",
                           "imr": "", "mmr": "", "mgnRatio": "", "notionalUsd": "",
-                          "upl": _fmt(upl), "uTime": now, "details": details}])
+                          "upl": plain(upl), "uTime": now, "details": details}])
 
     # {"instType": "SWAP", "instId": "BTC-USDT-SWAP", "posSide": "net", "pos": "-2",
     #  "avgPx": "60000", "markPx": "60100", "upl": "-2", "lever": "10", "mgnMode": "cross", ...}
@@ -460,13 +461,13 @@ class OkxProtocol(Protocol):
             rows.append({
                 "instType": "SWAP", "instId": inst_id,
                 "posId": _numeric_id(account.api_key + inst_id),
-                "posSide": "net", "pos": _fmt(contracts), "availPos": _fmt(abs(contracts)),
-                "avgPx": _fmt(held.entry_price), "markPx": _fmt(held.mark_price),
-                "last": _fmt(held.mark_price), "idxPx": _fmt(held.mark_price),
-                "upl": _fmt(held.unrealized_pnl), "lever": str(held.leverage),
+                "posSide": "net", "pos": plain(contracts), "availPos": plain(abs(contracts)),
+                "avgPx": plain(held.entry_price), "markPx": plain(held.mark_price),
+                "last": plain(held.mark_price), "idxPx": plain(held.mark_price),
+                "upl": plain(held.unrealized_pnl), "lever": str(held.leverage),
                 "liqPx": "", "mgnMode": "cross", "margin": "",
-                "imr": _fmt(notional / held.leverage), "mmr": "", "mgnRatio": "",
-                "notionalUsd": _fmt(notional), "ccy": instrument.quote, "adl": "1",
+                "imr": plain(notional / held.leverage), "mmr": "", "mgnRatio": "",
+                "notionalUsd": plain(notional), "ccy": instrument.quote, "adl": "1",
                 "realizedPnl": "0", "cTime": str(self.engine.now_ms()),
                 "uTime": str(self.engine.now_ms()),
             })
@@ -522,9 +523,9 @@ class OkxProtocol(Protocol):
             self._check_deadline(request)
             order = self._place(account, args)
         except ItemRefusal as refusal:
-            item.update(sCode=refusal.code, sMsg=refusal.msg)
+            item.update(sCode=refusal.code, sMsg=refusal.message)
         except Refusal as refusal:   # an unknown instId inside a trade item
-            item.update(sCode=refusal.code, sMsg=refusal.msg)
+            item.update(sCode=refusal.code, sMsg=refusal.message)
         else:
             request["order_accepted"] = True
             item["ordId"] = order.order_id
@@ -577,7 +578,7 @@ class OkxProtocol(Protocol):
         self._wire[order.order_id] = WireOrder(
             inst_type="SWAP" if swap else ("SPOT" if td_mode == "cash" else "MARGIN"),
             ord_type=ord_type, td_mode=td_mode, tgt_ccy=tgt_ccy,
-            quote_sz=_fmt(size) if quote_amount is not None else "")
+            quote_sz=plain(size) if quote_amount is not None else "")
         return order
 
     @staticmethod
@@ -649,7 +650,7 @@ class OkxProtocol(Protocol):
                 self.exchange, account, symbol=instrument.symbol,
                 order_id=order_id or None, client_order_id=None if order_id else client_id)
         except (Refusal, ItemRefusal) as refusal:
-            item.update(sCode=refusal.code, sMsg=refusal.msg)
+            item.update(sCode=refusal.code, sMsg=refusal.message)
         except PaperError as exc:
             code, msg = REFUSALS.get(exc.kind, ("51400", exc.message))
             item.update(sCode=code, sMsg=msg)
@@ -730,11 +731,11 @@ class OkxProtocol(Protocol):
         return {
             "instType": wire.inst_type, "instId": self.inst_id(instrument),
             "ordId": order.order_id, "clOrdId": order.client_order_id or "", "tag": "",
-            "px": _fmt(order.price), "sz": wire.quote_sz or _fmt(order.quantity / per),
+            "px": plain(order.price), "sz": wire.quote_sz or plain(order.quantity / per),
             "ordType": wire.ord_type, "side": order.side, "posSide": "net" if swap else "",
             "tdMode": wire.td_mode, "tgtCcy": wire.tgt_ccy, "ccy": "",
-            "accFillSz": _fmt(filled), "fillSz": _fmt(filled),
-            "fillPx": _fmt(order.average_price), "avgPx": _fmt(order.average_price),
+            "accFillSz": plain(filled), "fillSz": plain(filled),
+            "fillPx": plain(order.average_price), "avgPx": plain(order.average_price),
             "fillTime": str(order.updated_ms) if filled else "", "tradeId": "",
             "state": STATES[order.status],
             "lever": str(self.engine.leverage(self.engine.account(self.exchange, order.api_key),
