@@ -14,7 +14,6 @@ not refused.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import re
 from collections.abc import Callable
@@ -34,7 +33,18 @@ from paper.engine import (
     PaperOrder,
 )
 from paper.protocol import Protocol
-from paper.wire import plain
+from paper.wire import (
+    MISSING,
+    Params,
+    Problem,
+    decimal_places,
+    hmac_sha256_hex,
+    note_refusal,
+    plain,
+    same_secret,
+    staleness,
+)
+from paper.wire import Refusal as WireRefusal
 
 NAME = "bingx"
 SPOT, SWAP, ACCOUNT = "spot", "swap", "account"   # envelope flavours
@@ -81,20 +91,17 @@ SPOT_STATUS = {**SWAP_STATUS, "new": "NEW"}
 TIME_IN_FORCE = {"GTC": "GTC", "IOC": "IOC", "FOK": "FOK", "PostOnly": "POST_ONLY"}
 
 
-class Refusal(Exception):
+class Refusal(WireRefusal):
     """An answer with a non-zero code. ``auth`` marks authentication failures (stats)."""
 
     def __init__(self, error: tuple[int, str], detail: str = "", *, status: int = 200,
                  auth: bool = False) -> None:
-        super().__init__(detail or error[1])
-        self.code, self.message = error[0], detail or error[1]
-        self.status = status
-        self.auth = auth
+        super().__init__(error[0], detail or error[1], status=status, auth=auth)
 
 
 def sign(secret: str, payload: str) -> str:
     """Lowercase hex HMAC-SHA256(secret, payload)."""
-    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    return hmac_sha256_hex(secret, payload)
 
 
 @dataclass
@@ -175,33 +182,24 @@ def answer(data: Any, flavour: str, *, code: int = 0, msg: str = "", status: int
 
 # -- numbers and units ----------------------------------------------------------------------
 
+def _refuse_param(name: str, problem: Problem) -> Refusal:
+    return Refusal(INVALID_PARAMETER,
+                   f"{name} is required" if problem == MISSING else f"{name} is not a number")
+
+
 def _optional_decimal(params: dict[str, str], name: str) -> Decimal | None:
-    raw = params.get(name, "")
-    if raw == "":
-        return None
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise Refusal(INVALID_PARAMETER, f"{name} is not a number") from None
-    if not value.is_finite():
-        raise Refusal(INVALID_PARAMETER, f"{name} is not a number")
-    return value
+    return Params(params, _refuse_param).decimal(name)
 
 
 def _decimal(params: dict[str, str], name: str) -> Decimal:
-    value = _optional_decimal(params, name)
-    if value is None:
-        raise Refusal(INVALID_PARAMETER, f"{name} is required")
+    value = Params(params, _refuse_param).decimal(name, required=True)
+    assert value is not None
     return value
 
 
 def _truncate(value: Decimal, step: Decimal) -> Decimal:
     """BingX cuts values beyond the precision instead of refusing them."""
     return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
-
-
-def _precision(step: Decimal) -> int:
-    return max(-step.normalize().as_tuple().exponent, 0)  # type: ignore[operator]
 
 
 def _s(value: Decimal | None) -> str:
@@ -315,8 +313,7 @@ class BingxProtocol(Protocol):
                 account = self._authenticate(request, wire, trade=trade) if signed else None
                 data = handler(Call(request, wire.params, account, product))
             except Refusal as refusal:
-                if refusal.auth:
-                    request["signature_failed"] = True
+                note_refusal(request, refusal)
                 return answer({}, product, code=refusal.code, msg=refusal.message,
                               status=refusal.status, now_ms=self.engine.now_ms())
             except PaperError as exc:
@@ -334,7 +331,7 @@ class BingxProtocol(Protocol):
         if not wire.signature:
             raise Refusal(NULL_SIGNATURE, auth=True)
         self._check_timestamp(wire.params)
-        if not hmac.compare_digest(sign(account.api_secret, wire.signed_text), wire.signature):
+        if not same_secret(wire.signature, sign(account.api_secret, wire.signed_text)):
             raise Refusal(SIGNATURE_FAILED, auth=True)
         if trade and "trade" not in account.permissions:
             raise Refusal(PERMISSION_DENIED)
@@ -351,7 +348,8 @@ class BingxProtocol(Protocol):
             raise Refusal(INVALID_PARAMETER, "recvWindow is not a number") from None
         if window_ms <= 0:
             window_ms = DEFAULT_RECV_WINDOW_MS
-        if abs(self.engine.now_ms() - int(raw)) > min(window_ms, MAX_RECV_WINDOW_MS):
+        window_ms = min(window_ms, MAX_RECV_WINDOW_MS)
+        if staleness(int(raw), self.engine.now_ms(), behind_ms=window_ms, ahead_ms=window_ms):
             raise Refusal(TIMESTAMP_MISMATCH, auth=True)
 
     def _business_error(self, exc: PaperError, product: str) -> tuple[int, str]:
@@ -407,7 +405,8 @@ class BingxProtocol(Protocol):
     def contracts(self, call: Call) -> list[dict[str, Any]]:
         return [{
             "contractId": str(index + 1), "symbol": self.wire_symbol(i),
-            "quantityPrecision": _precision(i.lot_size), "pricePrecision": _precision(i.tick_size),
+            "quantityPrecision": decimal_places(i.lot_size),
+            "pricePrecision": decimal_places(i.tick_size),
             "takerFeeRate": Decimal("0.0005"), "makerFeeRate": Decimal("0.0002"),
             "tradeMinQuantity": i.min_quantity, "tradeMinUSDT": i.min_notional,
             "currency": i.quote, "asset": i.base, "status": 1,
