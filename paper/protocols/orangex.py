@@ -11,14 +11,12 @@ sizes in the base coin (contract size 1).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from aiohttp import web
@@ -32,6 +30,16 @@ from paper.engine import (
     PaperOrder,
 )
 from paper.protocol import Protocol
+from paper.wire import (
+    Params,
+    Problem,
+    Refusal,
+    hmac_sha256_hex,
+    millis,
+    note_refusal,
+    same_secret,
+    staleness,
+)
 
 API_PREFIX = "/api/v1"
 SUFFIX = "-PERPETUAL"
@@ -91,10 +99,13 @@ def token_scope(permissions: list[str]) -> str:
     return f"account:read_write trade:read_write {wallet}"
 
 
-class RpcError(Exception):
+class RpcError(Refusal):
+    """A JSON-RPC error (HTTP 200): always the code's own message; ``detail`` says more in
+    the paper exchange's logs only. A failed authentication is counted in the stats."""
+
     def __init__(self, error: tuple[int, str], detail: str = "") -> None:
-        super().__init__(detail or error[1])
-        self.code, self.message = error
+        super().__init__(*error, auth=error == AUTH_FAILURE)
+        self.detail = detail
 
 
 @dataclass
@@ -108,8 +119,7 @@ def sign_client_signature(secret: str, client_id: str, timestamp: str, nonce: st
     """HMAC-SHA256 over ``client_id\\ntimestamp\\nnonce\\n``, lowercase hex, then the ASCII
     of that hex string hex-encoded again (128 characters), as the official SDK sends it."""
     text = f"{client_id}\n{timestamp}\n{nonce}\n"
-    digest = hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
-    return digest.encode().hex()
+    return hmac_sha256_hex(secret, text).encode().hex()
 
 
 Method = Callable[[web.Request, PaperAccount | None, Mapping[str, Any]], Any]
@@ -184,6 +194,7 @@ class OrangexProtocol(Protocol):
             account = self._authorize(request, permission) if permission else None
             result = handler(request, account, params)
         except RpcError as exc:
+            note_refusal(request, exc)
             return web.json_response(self._error_body(rpc_id, (exc.code, exc.message)))
         except PaperError as exc:
             return web.json_response(self._error_body(rpc_id, PAPER_ERRORS[exc.kind]))
@@ -206,7 +217,6 @@ class OrangexProtocol(Protocol):
         token = self._tokens.get(token_text.strip()) if scheme.lower() == "bearer" else None
         account = self.engine.account(self.exchange, token.api_key) if token else None
         if token is None or account is None or token.expires_ms <= self.engine.now_ms():
-            request["signature_failed"] = True
             raise RpcError(AUTH_FAILURE)
         if permission not in account.permissions or (
                 permission == "trade" and "trade:read_write" not in token.scope):
@@ -224,7 +234,6 @@ class OrangexProtocol(Protocol):
             api_key = self._refresh_tokens.pop(str(params.get("refresh_token")), None)
             account = self.engine.account(self.exchange, api_key) if api_key else None
             if account is None:
-                request["signature_failed"] = True
                 raise RpcError(AUTH_FAILURE)
         else:
             raise RpcError(PARAMS_NOT_VALID, "unknown grant_type")
@@ -234,9 +243,7 @@ class OrangexProtocol(Protocol):
                            params: Mapping[str, Any]) -> PaperAccount:
         account = self.engine.account(self.exchange, str(params.get("client_id", "")))
         secret = str(params.get("client_secret", ""))
-        if account is None or not hmac.compare_digest(secret.encode(),
-                                                      account.api_secret.encode()):
-            request["signature_failed"] = True
+        if account is None or not same_secret(secret, account.api_secret):
             raise RpcError(AUTH_FAILURE)
         return account
 
@@ -246,14 +253,14 @@ class OrangexProtocol(Protocol):
         timestamp = str(params.get("timestamp", ""))
         nonce = str(params.get("nonce", ""))   # optional per the docs: then it signs ""
         account = self.engine.account(self.exchange, client_id)
-        fresh = timestamp.isdigit() and abs(
-            self.engine.now_ms() - int(timestamp)) <= SIGNATURE_WINDOW_MS
+        sent_ms = millis(timestamp)
+        fresh = sent_ms is not None and staleness(
+            sent_ms, self.engine.now_ms(), behind_ms=SIGNATURE_WINDOW_MS,
+            ahead_ms=SIGNATURE_WINDOW_MS) is None
         expected = sign_client_signature(account.api_secret, client_id, timestamp,
                                          nonce) if account else ""
         given = str(params.get("signature", ""))
-        if account is None or not fresh or not hmac.compare_digest(given.encode(),
-                                                                   expected.encode()):
-            request["signature_failed"] = True
+        if account is None or not fresh or not same_secret(given, expected):
             raise RpcError(AUTH_FAILURE)
         return account
 
@@ -548,25 +555,24 @@ async def _read_rpc(request: web.Request) -> tuple[Any, Mapping[str, Any]]:
     return body.get("id"), params
 
 
+def _refuse_param(name: str, problem: Problem) -> RpcError:
+    return RpcError(PARAMS_NOT_VALID, f"{name}: {problem}")
+
+
 def _decimal(params: Mapping[str, Any], name: str) -> Decimal:
-    value = params.get(name)
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise RpcError(PARAMS_NOT_VALID, f"{name} is required")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise RpcError(PARAMS_NOT_VALID, f"{name} is not a number") from None
-    if not number.is_finite() or number <= 0:
-        raise RpcError(PARAMS_NOT_VALID, f"{name} must be positive")
+    """A positive number (a string or a JSON number)."""
+    number = Params(params, _refuse_param, blank=(None,)).decimal(name, required=True,
+                                                                   positive=True)
+    assert number is not None
     return number
 
 
 def _int(params: Mapping[str, Any], name: str, default: int) -> int:
-    value = params.get(name, default)
-    text = str(value)
-    if isinstance(value, bool) or not text.isdigit():
-        raise RpcError(PARAMS_NOT_VALID, f"{name} must be a whole number")
-    return int(text)
+    """A whole number in digits, 0 or more."""
+    number = Params(params, _refuse_param, blank=(None,)).integer(name, default=default,
+                                                                   low=0)
+    assert number is not None
+    return number
 
 
 def _bool(params: Mapping[str, Any], name: str) -> bool:
