@@ -35,7 +35,7 @@ from paper.protocols.binance_common import (
 )
 from paper.protocols.binance_futures import FuturesApi
 from paper.protocols.binance_spot import SpotApi
-from paper.wire import same_secret, staleness
+from paper.wire import note_refusal, same_secret, staleness
 
 __all__ = ("BinanceProtocol", "signature_for", "signed_payload", "split_signature")
 
@@ -85,9 +85,8 @@ class BinanceProtocol(Protocol):
                     account = self._authenticate(request, params, body, security)
                 status, payload = 200, handler(Ctx(request, params, account))
             except BinanceError as exc:
-                if exc.auth:
-                    request["signature_failed"] = True
-                status, payload = exc.status, {"code": exc.code, "msg": exc.msg}
+                note_refusal(request, exc)
+                status, payload = exc.status, {"code": exc.code, "msg": exc.message}
             return web.json_response(payload, status=status,
                                      headers={USED_WEIGHT_HEADER: str(used)})
         return serve

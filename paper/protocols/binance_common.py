@@ -28,7 +28,7 @@ from aiohttp import web
 
 from paper.engine import Engine, PaperAccount, PaperError, PaperInstrument, PaperOrder
 from paper.windows import Window
-from paper.wire import hmac_sha256_hex
+from paper.wire import Refusal, hmac_sha256_hex
 
 if TYPE_CHECKING:
     from paper.protocols.binance import BinanceProtocol
@@ -74,10 +74,11 @@ def signed_payload(raw_query: str, raw_body: str) -> tuple[str, str | None]:
 
 # -- errors ----------------------------------------------------------------------------------
 
-class BinanceError(Exception):
+class BinanceError(Refusal):
+    """``{"code": <negative int>, "msg": ...}`` with a 4xx status."""
+
     def __init__(self, status: int, code: int, msg: str, *, auth: bool = False) -> None:
-        super().__init__(msg)
-        self.status, self.code, self.msg, self.auth = status, code, msg, auth
+        super().__init__(code, msg, status=status, auth=auth)
 
 
 def mandatory(name: str) -> BinanceError:
