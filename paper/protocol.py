@@ -17,13 +17,16 @@ Handlers tell the middleware what happened through request keys:
 - ``request["order_accepted"] = True`` once the engine stored a new order;
 - ``request["cancel_applied"] = True`` once the engine canceled at least one order (a
   single cancel, a batch cancel or a cancel-all that found open orders; not a refusal);
-- ``request["signature_failed"] = True`` when authentication failed (counted in stats).
+- ``request["signature_failed"] = True`` when authentication failed (counted in stats):
+  ``wire.note_refusal`` sets it for a refusal marked ``auth``.
 The after-accept faults act only on a request carrying ``order_accepted`` or
 ``cancel_applied`` (drop-after-accept only on ``order_accepted``), so the state change has
 happened and only its answer is lost or damaged.
 
 Signature and timestamp checks are written here from the facts files, independently of the
-connectors in ``exchanges/<exchange>.py``: adapters never import connector code.
+connectors in ``exchanges/<exchange>.py``: nothing of ``paper/`` imports the connector library
+(tests/paper/test_independence.py). What every adapter needs on the wire (refusals, number
+formats, parameter readers, the timestamp window, HMAC) is ``wire.py``.
 """
 
 from __future__ import annotations
