@@ -3,6 +3,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY config config
 COPY core core
+# not paper/: the paper exchange is a dev and test tool (compose's dev profile mounts it)
 COPY exchanges exchanges
 COPY connections connections
 COPY orders orders
