@@ -21,18 +21,26 @@ class EnvelopePagination(LimitOffsetPagination):
                          "previous": self.get_previous_link(), self.results_name: data})
 
     def get_next_link(self) -> str | None:
-        if self.offset + self.limit >= self.count:
+        offset, limit = self._window()
+        if offset + limit >= (self.count or 0):
             return None
-        return self._page_url(self.offset + self.limit)
+        return self._page_url(offset + limit)
 
     def get_previous_link(self) -> str | None:
-        if self.offset <= 0:
+        offset, limit = self._window()
+        if offset <= 0:
             return None
-        return self._page_url(max(self.offset - self.limit, 0))
+        return self._page_url(max(offset - limit, 0))
+
+    def _window(self) -> tuple[int, int]:
+        # offset, limit and count are set by paginate_queryset before any link is asked for
+        assert self.offset is not None and self.limit is not None and self.count is not None
+        return self.offset, self.limit
 
     def _page_url(self, offset: int) -> str:
         request = self.request
+        assert request is not None
         query = request.query_params.copy()
         query[self.offset_query_param], query[self.limit_query_param] = (str(offset),
-                                                                         str(self.limit))
+                                                                         str(self._window()[1]))
         return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")

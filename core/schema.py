@@ -135,12 +135,15 @@ class ErrorDetailOut(serializers.Serializer):
                                            "responses list the codes it answers.")
     message = serializers.CharField(help_text="One line for people; never echoes a value "
                                               "that was sent.")
-    fields = serializers.DictField(
+    # "fields" and "required" are keys of the error body; DRF's serializer metaclass moves
+    # declared fields off the class, so they shadow nothing at run time
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         help_text="{camelCaseField: [messages]}; {} when no field is to blame.")
     retryAfter = serializers.FloatField(
         required=False, help_text="429, 503 and circuit_open: seconds until a retry may pass.")
-    required = serializers.CharField(required=False, help_text="insufficient_margin: what "
+    required = serializers.CharField(required=False,  # type: ignore[assignment]
+                                     help_text="insufficient_margin: what "
                                                                "the order needs.")
     available = serializers.CharField(required=False, help_text="insufficient_margin: what "
                                                                 "the account has free.")
@@ -197,7 +200,7 @@ class StrictUUIDFieldSchema(OpenApiSerializerFieldExtension):
     target_class = "core.fields.StrictUUIDField"
 
     def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
-        return {**build_basic_type(OpenApiTypes.UUID), "pattern": UUID_PATTERN}
+        return {**(build_basic_type(OpenApiTypes.UUID) or {}), "pattern": UUID_PATTERN}
 
 
 class QueryIntegerFieldSchema(OpenApiSerializerFieldExtension):
