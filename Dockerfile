@@ -2,6 +2,8 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY config config
+COPY core core
+# not paper/: the paper exchange is a dev and test tool (compose's dev profile mounts it)
 COPY exchanges exchanges
 COPY connections connections
 COPY orders orders

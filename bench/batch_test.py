@@ -124,7 +124,8 @@ def physical_bound(spent: dict[tuple[str, str, str], Counter[int]], counts: Coun
 
 
 def run_batch(owner: Any, connections: list[Any]) -> tuple[float, Any]:
-    from connections.batches import batch_create, batch_status
+    from connections.batches import batch_create
+    from connections.selectors import batch_status
 
     started = time.monotonic()
     batch_id = batch_create(user=owner, connection_ids=[str(c.pk) for c in connections])

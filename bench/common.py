@@ -46,7 +46,7 @@ def setup_django(**overrides: str) -> None:
 
 
 def flush_bench_redis() -> None:
-    from connections.ratelimits import redis_client
+    from core.redis import redis_client
 
     redis_client().flushdb()
 
@@ -55,7 +55,7 @@ def flush_bench_redis() -> None:
 def paper_exchange(*args: str) -> Iterator[str]:
     """A paper exchange on a free port; yields its URL and stops it afterwards."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "exchanges.paper", "--port", "0", "--accounts",
+        [sys.executable, "-m", "paper", "--port", "0", "--accounts",
          str(ROOT / "var" / "bench-paper-accounts.json"), *args],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:

@@ -177,7 +177,8 @@ def limiter_probe() -> dict[str, float]:
     """Entries now in the six exchanges' 60 s limiter windows (this run's Redis database
     only), and the cost of one acquire + release against the fullest real window and
     against an empty one, measured back to back so the box's load cancels out."""
-    from connections.ratelimits import exchange_limiter, redis_client
+    from connections.ratelimits import exchange_limiter
+    from core.redis import redis_client
     from exchanges.limits import LEGACY_MINUTE
     from exchanges.ratelimit import RateLimiter
 
@@ -220,8 +221,8 @@ def run_sweep(owner, size: int, worker_pid: int, paper_url: str) -> dict[str, fl
     from django.utils import timezone
 
     from connections.models import HealthCheck
-    from connections.ratelimits import redis_client
     from connections.tasks import health_sweep_task
+    from core.redis import redis_client
 
     redis_client().delete("ec:lock:health_sweep")
     worker = psutil.Process(worker_pid)
@@ -305,7 +306,7 @@ def own_stores() -> Iterator[dict[str, str]]:
         if "django.db" in sys.modules:
             from django.db import connections
 
-            from connections.ratelimits import redis_client
+            from core.redis import redis_client
 
             redis_client().flushdb()
             connections.close_all()

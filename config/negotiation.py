@@ -3,6 +3,7 @@ config.api imports rest_framework.views)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rest_framework import exceptions
@@ -14,8 +15,9 @@ class JSONFallbackNegotiation(DefaultContentNegotiation):
     """An Accept header we cannot serve (text/html with the browsable API off) gets the
     first renderer, JSON, not a 406: the API speaks JSON to browsers too."""
 
-    def select_renderer(self, request: Any, renderers: list[BaseRenderer],
+    def select_renderer(self, request: Any, renderers: Iterable[BaseRenderer],
                         format_suffix: str | None = None) -> tuple[BaseRenderer, str]:
+        renderers = list(renderers)
         try:
             return super().select_renderer(request, renderers, format_suffix)
         except exceptions.NotAcceptable:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from itertools import accumulate
 from typing import IO, Any
@@ -17,7 +18,9 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser, get_encoding
+
+# get_encoding (the Content-Type charset, else DEFAULT_CHARSET) is missing from the stubs
+from rest_framework.parsers import JSONParser, get_encoding  # type: ignore[attr-defined]
 
 # Our bodies nest three levels at most; a limit far below Python's recursion limit (1000)
 # keeps the decoder's own recursion shallow whatever the body.
@@ -47,8 +50,8 @@ def _refuse_constant(name: str) -> Any:
 
 
 class BoundedJSONParser(JSONParser):
-    def parse(self, stream: IO[bytes] | None, media_type: str | None = None,
-              parser_context: dict[str, Any] | None = None) -> Any:
+    def parse(self, stream: IO[Any] | None, media_type: str | None = None,
+              parser_context: Mapping[str, Any] | None = None) -> Any:
         if stream is None:
             raise ParseError("the request body is empty")
         encoding = get_encoding(parser_context or {})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -43,7 +44,7 @@ for _name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "CONNECTION_ENCRYPTION_
     _required_in_production(_name)
 
 
-def _dev_secret(filename: str, make: callable) -> str:  # type: ignore[valid-type]
+def _dev_secret(filename: str, make: Callable[[], str]) -> str:
     """A value generated once into var/ and reused, so dev restarts keep sessions and keys."""
     path = VAR_DIR / filename
     if not path.exists():

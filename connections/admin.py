@@ -16,13 +16,13 @@ from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
 from connections import services
-from connections.errors import ServiceError
 from connections.models import (
     ConnectionState,
     ConnectionSyncLog,
     ExchangeConnection,
     HealthCheck,
 )
+from core.errors import ServiceError
 
 SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
 EDITABLE = ("owner", "name", "exchange", "api_type", "environment", "base_url", "ws_url",

@@ -1,86 +1,39 @@
 """Batch connection tests: bookkeeping in Redis (so any web process can answer for any
-worker), at most BATCH_CONCURRENCY tests at once, results kept for an hour."""
+worker), at most BATCH_CONCURRENCY tests at once, results kept for an hour. The reads of
+that bookkeeping (a batch's status, how many run) are in connections.selectors."""
 
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections
 
-from connections.errors import Forbidden, NotFound, ValidationFailed
-from connections.health import CircuitOpen, TestError, TestResult, Throttled, connection_check
+from connections.health import CircuitOpen, connection_check
 from connections.models import ExchangeConnection
-from connections.ratelimits import redis_client
-from connections.selectors import STAFF_WRITE_REFUSAL, connection_owner_ids
+from connections.results import TestError, TestResult, batch_stored
+from connections.selectors import (
+    BATCH_CONCURRENCY,
+    BATCH_RUNNING_SET,
+    MAX_BATCH_SIZE,
+    STAFF_WRITE_REFUSAL,
+    batch_meta_key,
+    batch_results_key,
+    connection_owner_ids,
+)
+from core.errors import Forbidden, NotFound, Throttled, ValidationFailed
+from core.redis import redis_client
 
-MAX_BATCH_SIZE = 50
-BATCH_CONCURRENCY = 10
 BATCH_TTL_SECONDS = 3600
 BATCH_ATTEMPTS = 3
 THROTTLE_WAIT_LIMIT_SECONDS = 60
 # A batch's own threads wait inside the limiter rather than restart a half-done test: the
 # batch is bounded, and a restart would spend the exchange's budget twice.
 BUDGET_WAIT_SECONDS = 10.0
-RUNNING_SET = "ec:batch:running"
-
-
-@dataclass(frozen=True)
-class BatchStatus:
-    """Where a batch stands: the results so far, by connection id in the order asked."""
-
-    batch_id: str
-    total_connections: int
-    finished: bool
-    duration_ms: int            # since the batch was created
-    queued_ms: int | None       # before a worker took it; None until one did
-    results: Mapping[str, TestResult]
-
-    @property
-    def status(self) -> str:
-        return "completed" if self.finished else "running"
-
-    @property
-    def completed(self) -> int:
-        return len(self.results)
-
-    @property
-    def successful(self) -> int:
-        return sum(1 for result in self.results.values() if result.success)
-
-    @property
-    def failed(self) -> int:
-        return self.completed - self.successful
-
-
-_CAPITAL = re.compile(r"(?<=[a-z0-9])([A-Z])")
-
-
-def _stored(raw: bytes | str) -> dict[str, Any]:
-    """A stored JSON object with snake_case keys, its nested objects too: what this module
-    wrote before its keys were the domain's had camelCase ones (and lives an hour)."""
-    def snake(value: Any) -> Any:
-        if not isinstance(value, dict):
-            return value
-        return {_CAPITAL.sub(r"_\1", key).lower(): snake(inner) for key, inner in value.items()}
-
-    return snake(json.loads(raw))
-
-
-def _meta_key(batch_id: str) -> str:
-    return f"ec:batch:{batch_id}:meta"
-
-
-def _results_key(batch_id: str) -> str:
-    return f"ec:batch:{batch_id}:results"
 
 
 def batch_validate(*, user: AbstractBaseUser, connection_ids: list[str]) -> list[str]:
@@ -117,9 +70,9 @@ def batch_create(*, user: AbstractBaseUser, connection_ids: list[str]) -> str:
     batch_id = uuid.uuid4().hex
     meta = {"owner_id": user.pk, "ids": ids, "started_at": time.time(), "finished_at": None}
     client = redis_client()
-    client.set(_meta_key(batch_id), json.dumps(meta), ex=BATCH_TTL_SECONDS)
-    client.sadd(RUNNING_SET, batch_id)
-    transaction.on_commit(lambda: batch_test_task.apply_async(args=[batch_id], priority=3))
+    client.set(batch_meta_key(batch_id), json.dumps(meta), ex=BATCH_TTL_SECONDS)
+    client.sadd(BATCH_RUNNING_SET, batch_id)
+    batch_test_task.apply_async_on_commit(args=[batch_id], priority=3)
     return batch_id
 
 
@@ -135,8 +88,8 @@ def _test_one(batch_id: str, connection_id: str) -> None:
     finally:
         close_old_connections()
     client = redis_client()
-    client.hset(_results_key(batch_id), connection_id, json.dumps(result.to_stored()))
-    client.expire(_results_key(batch_id), BATCH_TTL_SECONDS)
+    client.hset(batch_results_key(batch_id), connection_id, json.dumps(result.to_stored()))
+    client.expire(batch_results_key(batch_id), BATCH_TTL_SECONDS)
 
 
 def _check_waiting_for_budget(connection: ExchangeConnection) -> TestResult:
@@ -170,56 +123,24 @@ def batch_run(*, batch_id: str) -> None:
     """Test every connection of the batch, BATCH_CONCURRENCY at once. Idempotent: a
     redelivered task re-tests only what has no result yet."""
     client = redis_client()
-    raw = client.get(_meta_key(batch_id))
+    raw = client.get(batch_meta_key(batch_id))
     if raw is None:
         return
-    meta = _stored(raw)
+    meta = batch_stored(raw)
     meta.setdefault("run_started_at", time.time())
-    done = {key.decode() for key in client.hkeys(_results_key(batch_id))}
+    done = {key.decode() for key in client.hkeys(batch_results_key(batch_id))}
     pending = [i for i in meta["ids"] if i not in done]
     list(_pool().map(lambda connection_id: _test_one(batch_id, connection_id), pending))
     meta["finished_at"] = time.time()
-    client.set(_meta_key(batch_id), json.dumps(meta), ex=BATCH_TTL_SECONDS)
-    client.srem(RUNNING_SET, batch_id)
-
-
-def batch_status(*, user: AbstractBaseUser, batch_id: str) -> BatchStatus:
-    client = redis_client()
-    raw = client.get(_meta_key(batch_id)) if batch_id.isalnum() else None
-    meta = _stored(raw) if raw else None
-    if meta is None or (meta["owner_id"] != user.pk and not user.is_staff):
-        raise NotFound("batch not found")
-    results = {key.decode(): TestResult.from_stored(_stored(value))
-               for key, value in client.hgetall(_results_key(batch_id)).items()}
-    finished = meta["finished_at"]
-    ended = finished or time.time()
-    return BatchStatus(
-        batch_id=batch_id, total_connections=len(meta["ids"]), finished=bool(finished),
-        duration_ms=int((ended - meta["started_at"]) * 1000),
-        queued_ms=(int((meta["run_started_at"] - meta["started_at"]) * 1000)
-                   if meta.get("run_started_at") else None),
-        results={i: results[i] for i in meta["ids"] if i in results})
-
-
-def batch_wait(*, user: AbstractBaseUser, batch_id: str, timeout: float) -> BatchStatus:
-    """Poll until the batch completes or ``timeout`` passes; the last status either way."""
-    deadline = time.monotonic() + timeout
-    while True:
-        status = batch_status(user=user, batch_id=batch_id)
-        if status.finished or time.monotonic() >= deadline:
-            return status
-        time.sleep(0.025)
-
-
-def batches_running() -> int:
-    return int(redis_client().scard(RUNNING_SET))
+    client.set(batch_meta_key(batch_id), json.dumps(meta), ex=BATCH_TTL_SECONDS)
+    client.srem(BATCH_RUNNING_SET, batch_id)
 
 
 def batches_forget_expired() -> int:
     """Drop running-set entries whose batch has expired (a worker died mid-batch)."""
     client = redis_client()
-    gone = [batch_id for batch_id in client.smembers(RUNNING_SET)
-            if not client.exists(_meta_key(batch_id.decode()))]
+    gone = [batch_id for batch_id in client.smembers(BATCH_RUNNING_SET)
+            if not client.exists(batch_meta_key(batch_id.decode()))]
     if gone:
-        client.srem(RUNNING_SET, *gone)
+        client.srem(BATCH_RUNNING_SET, *gone)
     return len(gone)

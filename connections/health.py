@@ -20,7 +20,6 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from connections.errors import Conflict, ServiceError, Unavailable, Unprocessable
 from connections.models import (
     CircuitState,
     ConnectionState,
@@ -28,7 +27,16 @@ from connections.models import (
     HealthCheck,
     HealthStatus,
 )
+from connections.results import TestError, TestResult
 from connections.services import connection_connector, paper_account_resync, sync_log_write
+from core.errors import (
+    Conflict,
+    ExchangeFailed,
+    ServiceError,
+    Throttled,
+    Unavailable,
+    Unprocessable,
+)
 from exchanges import errors
 from exchanges.base import Connector
 
@@ -59,11 +67,6 @@ class CircuitOpen(Conflict):
     code = "circuit_open"
 
 
-class Throttled(ServiceError):
-    status = 429
-    code = "throttled"
-
-
 @dataclass(frozen=True)
 class CheckOutcome:
     ok: bool
@@ -73,53 +76,6 @@ class CheckOutcome:
     offset_ms: int | None = None
     permissions: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class TestError:
-    __test__ = False  # not a pytest test class
-
-    code: str
-    message: str
-
-
-@dataclass(frozen=True)
-class TestResult:
-    """A connection test's result (the TestResult of docs/api.md, in domain terms). The
-    state row keeps the last one and a batch keeps each in Redis, both as ``to_stored()``."""
-
-    __test__ = False  # not a pytest test class
-
-    connection_id: str
-    success: bool
-    latency_ms: int | None = None
-    server_time_offset_ms: int | None = None
-    permissions: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-    error: TestError | None = None
-    tested_at: datetime | None = None  # None: not tested (a batch's refusal)
-
-    def to_stored(self) -> dict[str, Any]:
-        """JSON for the database and Redis: snake_case keys, the time as ISO 8601 (UTC)."""
-        return {"connection_id": self.connection_id, "success": self.success,
-                "latency_ms": self.latency_ms,
-                "server_time_offset_ms": self.server_time_offset_ms,
-                "permissions": list(self.permissions), "warnings": list(self.warnings),
-                "error": ({"code": self.error.code, "message": self.error.message}
-                          if self.error is not None else None),
-                "tested_at": self.tested_at.isoformat() if self.tested_at else None}
-
-    @classmethod
-    def from_stored(cls, data: dict[str, Any]) -> TestResult:
-        error, tested_at = data.get("error"), data.get("tested_at")
-        return cls(connection_id=data["connection_id"], success=data["success"],
-                   latency_ms=data.get("latency_ms"),
-                   server_time_offset_ms=data.get("server_time_offset_ms"),
-                   permissions=tuple(data.get("permissions", ())),
-                   warnings=tuple(data.get("warnings", ())),
-                   error=TestError(code=error["code"], message=error["message"])
-                   if error else None,
-                   tested_at=datetime.fromisoformat(tested_at) if tested_at else None)
 
 
 def error_code_of(exc: errors.ExchangeError) -> str:
@@ -338,11 +294,6 @@ def health_history_prune() -> int:
     cutoff = timezone.now() - timedelta(days=settings.HEALTH_RETENTION_DAYS)
     deleted, _ = HealthCheck.objects.filter(checked_at__lt=cutoff).delete()
     return deleted
-
-
-class ExchangeFailed(ServiceError):
-    status = 502
-    code = "exchange_error"
 
 
 def connection_exchange_call(*, connection: ExchangeConnection,

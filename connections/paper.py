@@ -10,7 +10,7 @@ import requests
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
-from connections.errors import Unavailable
+from core.errors import Unavailable
 
 DEMO_BALANCES = {"USDT": "100000", "BTC": "2", "ETH": "20"}
 PAPER_TIMEOUT_SECONDS = 5

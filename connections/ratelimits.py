@@ -1,19 +1,18 @@
-"""The cluster-wide limiter as Django sees it: one Redis client, one limiter per exchange
-(the table of settings.EXCHANGE_RATE_LIMITS, with Binance's run-time figures merged in),
-pools per destination seen from EGRESS_ID, one throttle per connection; and the usage
-figures of the health view, over every egress in use."""
+"""The cluster-wide limiter as Django sees it, on the one Redis client (core.redis): one
+limiter per exchange (the table of settings.EXCHANGE_RATE_LIMITS, with Binance's run-time
+figures merged in), pools per destination seen from EGRESS_ID, one throttle per
+connection; and the usage figures of the health view, over every egress in use."""
 
 from __future__ import annotations
 
 import json
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-import redis
 from django.conf import settings
 
+from core.redis import redis_client
 from exchanges import binance
 from exchanges.capabilities import EXCHANGES
 from exchanges.limits import Budget, Window, with_run_time_windows
@@ -47,15 +46,6 @@ class ExchangeUsage:
     paused_for_seconds: float
     destinations: int
     pools: tuple[PoolUsage, ...] = ()
-
-
-@lru_cache(maxsize=4)
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, health_check_interval=30)
-
-
-def redis_client() -> redis.Redis:
-    return _client(settings.REDIS_URL)
 
 
 # -- the table in force ---------------------------------------------------------------------

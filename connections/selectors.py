@@ -8,6 +8,7 @@ owner happens in the admin, where the sync log names the staff member.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -16,10 +17,19 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from connections.errors import Forbidden, NotFound
+from connections.filters import ConnectionFilterSet
 from connections.models import ExchangeConnection, HealthCheck
+from connections.ratelimits import connection_usage_percent, exchange_usage
+from connections.results import BatchStatus, TestResult, batch_stored
+from core.errors import Forbidden, NotFound, ValidationFailed
+from core.redis import redis_client
+from exchanges.capabilities import matrix
 
-LIST_FILTERS = ("exchange", "api_type", "environment", "is_active", "enabled")
+# Batch tests (connections.batches runs them): their size, how many tests run at once, and
+# their bookkeeping in Redis, read here.
+MAX_BATCH_SIZE = 50
+BATCH_CONCURRENCY = 10
+BATCH_RUNNING_SET = "ec:batch:running"
 
 
 def connections_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[ExchangeConnection]:
@@ -31,9 +41,12 @@ def connections_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[E
 
 def connection_list(*, user: AbstractBaseUser, filters: dict[str, Any]
                     ) -> QuerySet[ExchangeConnection]:
-    applied = {name: value for name, value in filters.items()
-               if name in LIST_FILTERS and value is not None}
-    return connections_visible_to(user).filter(**applied)
+    """The caller's connections matching ``filters`` (model field names; None: any)."""
+    filterset = ConnectionFilterSet(filters, queryset=connections_visible_to(user))
+    if not filterset.is_valid():
+        raise ValidationFailed("invalid filters", fields={
+            name: list(messages) for name, messages in filterset.errors.items()})
+    return filterset.qs
 
 
 def connection_get(*, user: AbstractBaseUser, connection_id: object) -> ExchangeConnection:
@@ -112,8 +125,6 @@ def _percent(part: int, whole: int) -> float | None:
 
 def connection_health_list(*, user: AbstractBaseUser) -> dict[str, Any]:
     """Health of the caller's connections and a summary, in two queries plus Redis."""
-    from connections.ratelimits import connection_usage_percent
-
     connections = list(connections_visible_to(user).order_by("name"))
     checks = _uptime_by_connection([c.pk for c in connections])
     usage = connection_usage_percent([(str(c.pk), c.exchange) for c in connections])
@@ -137,8 +148,6 @@ def exchange_rate_limit_usage() -> dict[str, dict[str, Any]]:
     """Per exchange, over its destination pools in use from every egress: the fullest
     window's % of its ceiling, weight and requests in flight summed, the longest pause
     left, and each pool (egress, destination) with every window and its ceiling."""
-    from connections.ratelimits import exchange_usage
-
     return {exchange: {"usagePercent": usage.busiest_percent_of_minute,
                        "weightLastMinute": usage.weight_last_minute,
                        "inFlight": usage.in_flight,
@@ -174,9 +183,6 @@ def _health_summary(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 def system_status(*, user: AbstractBaseUser) -> dict[str, Any]:
     """Totals for the caller (staff: everyone) in a fixed number of queries."""
-    from connections.batches import BATCH_CONCURRENCY, MAX_BATCH_SIZE, batches_running
-    from exchanges.capabilities import matrix
-
     counts = connection_counts(user=user)
     queryset = connections_visible_to(user).order_by()
     by_status = dict(queryset.values_list("state__health_status").annotate(n=Count("id")))
@@ -208,3 +214,47 @@ def _overall_status(enabled: int, health: dict[str, Any]) -> str:
     if health["unhealthy"] or health["degraded"]:
         return "degraded"
     return "ok"
+
+
+# -- batch tests --------------------------------------------------------------------------
+
+def batch_meta_key(batch_id: str) -> str:
+    return f"ec:batch:{batch_id}:meta"
+
+
+def batch_results_key(batch_id: str) -> str:
+    return f"ec:batch:{batch_id}:results"
+
+
+def batch_status(*, user: AbstractBaseUser, batch_id: str) -> BatchStatus:
+    """A batch the caller started (staff: any batch); a batch stored with the old camelCase
+    keys reads the same."""
+    client = redis_client()
+    raw = client.get(batch_meta_key(batch_id)) if batch_id.isalnum() else None
+    meta = batch_stored(raw) if raw else None
+    if meta is None or (meta["owner_id"] != user.pk and not user.is_staff):
+        raise NotFound("batch not found")
+    results = {key.decode(): TestResult.from_stored(batch_stored(value))
+               for key, value in client.hgetall(batch_results_key(batch_id)).items()}
+    finished = meta["finished_at"]
+    ended = finished or time.time()
+    return BatchStatus(
+        batch_id=batch_id, total_connections=len(meta["ids"]), finished=bool(finished),
+        duration_ms=int((ended - meta["started_at"]) * 1000),
+        queued_ms=(int((meta["run_started_at"] - meta["started_at"]) * 1000)
+                   if meta.get("run_started_at") else None),
+        results={i: results[i] for i in meta["ids"] if i in results})
+
+
+def batch_wait(*, user: AbstractBaseUser, batch_id: str, timeout: float) -> BatchStatus:
+    """Poll until the batch completes or ``timeout`` passes; the last status either way."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = batch_status(user=user, batch_id=batch_id)
+        if status.finished or time.monotonic() >= deadline:
+            return status
+        time.sleep(0.025)
+
+
+def batches_running() -> int:
+    return int(redis_client().scard(BATCH_RUNNING_SET))

@@ -8,7 +8,11 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from config.api import (
+from connections.models import CircuitState, ExchangeConnection, HealthStatus
+from connections.paper import paper_base_url, paper_ws_url
+from connections.selectors import MAX_BATCH_SIZE
+from connections.services import ConnectionChanges, ConnectionSpec
+from core.fields import (
     UUID_PATTERN,
     StrictBooleanField,
     StrictCharField,
@@ -17,11 +21,7 @@ from config.api import (
     StrictSerializer,
     StrictUUIDField,
 )
-from config.openapi import ConstantBooleanField
-from connections.batches import MAX_BATCH_SIZE
-from connections.models import CircuitState, ExchangeConnection, HealthStatus
-from connections.paper import paper_base_url, paper_ws_url
-from connections.services import ConnectionChanges, ConnectionSpec
+from core.schema import ConstantBooleanField
 from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES
 
 # A URL's shape (the serializer and the schema): scheme, host name or bracketed IPv6
@@ -238,7 +238,7 @@ class UtcTimestampField(serializers.CharField):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-# renders a connections.health.TestResult (a docstring would be the schema's description)
+# renders a connections.results.TestResult (a docstring would be the schema's description)
 class TestResultOut(serializers.Serializer):
     connectionId = serializers.CharField(source="connection_id")
     success = serializers.BooleanField()
@@ -256,7 +256,7 @@ class TestEnvelope(serializers.Serializer):
     result = TestResultOut()
 
 
-# renders a connections.batches.BatchStatus (a docstring would be the schema's description)
+# renders a connections.results.BatchStatus (a docstring would be the schema's description)
 class BatchOut(serializers.Serializer):
     success = ConstantBooleanField(True)
     batchId = serializers.CharField(source="batch_id")

@@ -17,7 +17,6 @@ from django.db.models import ProtectedError
 from django.views.decorators.debug import sensitive_variables
 
 from connections import crypto
-from connections.errors import Conflict, Unprocessable, ValidationFailed
 from connections.models import (
     DEFAULT_PRICE_BAND_PERCENT,
     ConnectionState,
@@ -32,6 +31,7 @@ from connections.paper import (
     paper_ws_url,
 )
 from connections.ratelimits import connection_throttle, run_time_limits_store
+from core.errors import Conflict, Unprocessable, ValidationFailed
 from exchanges import binance, errors
 from exchanges.base import Connector, Credentials, Throttle
 from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES, capability

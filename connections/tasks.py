@@ -15,7 +15,8 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
-from connections.health import CircuitOpen, Throttled
+from connections.health import CircuitOpen
+from core.errors import Throttled
 
 MAX_COUNTDOWN_SECONDS = 60
 HEALTH_SWEEP_SECONDS = 300
@@ -68,7 +69,7 @@ def _fan_out(lock_name: str, task: Any, ids: list[str], *, priority: int,
              interval: int) -> int:
     """Enqueue one small task per id, unless a sweep already ran in this interval (a
     duplicate beat, a redelivered sweep): the lock lives for most of the interval."""
-    from connections.ratelimits import redis_client
+    from core.redis import redis_client
 
     lock_seconds = max(1, int(interval * 0.8))
     if not redis_client().set(f"ec:lock:{lock_name}", "1", nx=True, ex=lock_seconds):

@@ -16,19 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import UUID_PATTERN
-from config.openapi import (
-    BODY,
-    EXCHANGE,
-    FOUND,
-    QUERY,
-    WRITE,
-    ConstantBooleanField,
-    SuccessOut,
-    api_operation,
-)
 from connections import auth, batches, health, selectors, services
-from connections.errors import NotAuthenticated
 from connections.models import ExchangeConnection
 from connections.serializers import (
     BalanceOut,
@@ -47,6 +35,18 @@ from connections.serializers import (
     TestEnvelope,
     TokenIn,
     TokenOut,
+)
+from core.errors import NotAuthenticated
+from core.fields import UUID_PATTERN
+from core.schema import (
+    BODY,
+    EXCHANGE,
+    FOUND,
+    QUERY,
+    WRITE,
+    ConstantBooleanField,
+    SuccessOut,
+    api_operation,
 )
 
 BATCH_SYNC_WAIT_SECONDS = 30
@@ -219,17 +219,17 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         batch_id = batches.batch_create(user=request.user,
                                         connection_ids=payload.validated_data["connectionIds"])
         if payload.validated_data["async"]:
-            status_ = batches.batch_status(user=request.user, batch_id=batch_id)
+            status_ = selectors.batch_status(user=request.user, batch_id=batch_id)
         else:
-            status_ = batches.batch_wait(user=request.user, batch_id=batch_id,
-                                         timeout=BATCH_SYNC_WAIT_SECONDS)
+            status_ = selectors.batch_wait(user=request.user, batch_id=batch_id,
+                                           timeout=BATCH_SYNC_WAIT_SECONDS)
         code = 200 if status_.finished else 202
         return Response(BatchOut(status_).data, status=code)
 
     @api_operation(ok={200: BatchOut}, errors=[FOUND], parameters=[BATCH_ID])
     @action(detail=False, methods=["get"], url_path=r"batch-test/(?P<batch_id>[^/]+)")
     def batch_status(self, request: Request, batch_id: str) -> Response:
-        status_ = batches.batch_status(user=request.user, batch_id=batch_id)
+        status_ = selectors.batch_status(user=request.user, batch_id=batch_id)
         return Response(BatchOut(status_).data)
 
 

@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from connections.errors import ServiceError
+from core.errors import ServiceError
 from orders.models import Order, OrderEvent
 from orders.services import order_cancel
 

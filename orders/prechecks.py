@@ -10,8 +10,8 @@ from typing import Any
 
 from django.core.cache import cache
 
-from connections.errors import ServiceError, Unprocessable
 from connections.models import ExchangeConnection
+from core.errors import Unprocessable
 from exchanges.base import Connector, Instrument, Ticker
 from exchanges.symbols import parse_symbol
 
@@ -21,18 +21,15 @@ MARKET_SLIPPAGE = Decimal("0.005")   # buffer on the ticker price for market ord
 OPEN_STATUSES = ("pending", "submitting", "unknown", "open", "partially_filled")
 
 
-class RiskLimit(ServiceError):
-    status = 422
+class RiskLimit(Unprocessable):
     code = "risk_limit"
 
 
-class InsufficientMargin(ServiceError):
-    status = 422
+class InsufficientMargin(Unprocessable):
     code = "insufficient_margin"
 
 
-class HedgeModeRefused(ServiceError):
-    status = 422
+class HedgeModeRefused(Unprocessable):
     code = "hedge_mode_unsupported"
 
 

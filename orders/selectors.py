@@ -9,8 +9,9 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from connections.errors import Forbidden, NotFound
 from connections.models import ExchangeConnection
+from core.errors import Forbidden, NotFound, ValidationFailed
+from orders.filters import OrderFilterSet
 from orders.models import TERMINAL, Order
 
 
@@ -20,14 +21,13 @@ def orders_visible_to(user: AbstractBaseUser) -> QuerySet[Order]:
 
 
 def order_list(*, user: AbstractBaseUser, filters: dict[str, Any]) -> QuerySet[Order]:
-    queryset = orders_visible_to(user)
-    if filters.get("connection_id"):
-        queryset = queryset.filter(connection_id=filters["connection_id"])
-    if filters.get("status"):
-        queryset = queryset.filter(status=filters["status"])
-    if filters.get("symbol"):
-        queryset = queryset.filter(symbol=filters["symbol"])
-    return queryset
+    """The caller's orders matching ``filters`` (connection_id, status, symbol; others,
+    such as the page's limit and offset, are not filters), newest first."""
+    filterset = OrderFilterSet(filters, queryset=orders_visible_to(user))
+    if not filterset.is_valid():
+        raise ValidationFailed("invalid filters", fields={
+            name: list(messages) for name, messages in filterset.errors.items()})
+    return filterset.qs
 
 
 def order_get(*, user: AbstractBaseUser, order_id: object) -> Order:

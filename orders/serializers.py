@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from config.api import (
+from core.fields import (
     QueryIntegerField,
     StrictBooleanField,
     StrictCharField,
@@ -16,7 +16,7 @@ from config.api import (
     StrictSerializer,
     StrictUUIDField,
 )
-from config.openapi import ConstantBooleanField
+from core.schema import ConstantBooleanField
 from exchanges.errors import InvalidRequest
 from exchanges.symbols import parse_symbol
 from orders.models import SIDES, STATUSES, TIME_IN_FORCE, TYPES, Order

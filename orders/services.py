@@ -14,7 +14,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from connections.errors import Conflict, Unprocessable, ValidationFailed
 from connections.health import (
     CircuitOpen,
     connection_exchange_call,
@@ -22,9 +21,10 @@ from connections.health import (
 from connections.models import ConnectionState, ExchangeConnection
 from connections.selectors import connection_get_for_write
 from connections.services import connection_connector
+from core.errors import Conflict, Unprocessable, ValidationFailed
+from core.locks import advisory_lock
 from exchanges.errors import NotSupported
 from orders import prechecks
-from orders.locks import advisory_lock
 from orders.models import Order, OrderEvent
 from orders.transitions import order_transition
 
@@ -124,7 +124,7 @@ def _place(*, owner: AbstractBaseUser, connection: ExchangeConnection, spec: Ord
             order.save()
             OrderEvent.objects.create(order=order, to_status="pending", source="api",
                                       data={"quantity": str(order.quantity)})
-            transaction.on_commit(lambda: _enqueue_submit(order.pk))
+            _enqueue_submit(order.pk)
     except IntegrityError:
         # a concurrent request with the same key or client id won the insert
         replay = _replay(owner=owner, connection_id=connection.pk,
@@ -136,10 +136,10 @@ def _place(*, owner: AbstractBaseUser, connection: ExchangeConnection, spec: Ord
     return Placement(order=order, replayed=False)
 
 
-def _enqueue_submit(order_id: object, countdown: float = 0) -> None:
+def _enqueue_submit(order_id: object) -> None:
     from orders.tasks import submit_task
 
-    submit_task.apply_async(args=[str(order_id)], priority=0, countdown=countdown)
+    submit_task.apply_async_on_commit(args=[str(order_id)], priority=0)
 
 
 def _prechecked(connection: ExchangeConnection, spec: OrderSpec
@@ -214,7 +214,7 @@ def order_cancel(*, order: Order, actor: AbstractBaseUser | None) -> Order:
 def _enqueue_cancel(order_id: object) -> None:
     from orders.tasks import cancel_task
 
-    transaction.on_commit(lambda: cancel_task.apply_async(args=[str(order_id)], priority=0))
+    cancel_task.apply_async_on_commit(args=[str(order_id)], priority=0)
 
 
 def order_cancel_all_on_exchange(*, connection_id: object, symbol: str | None) -> int:
@@ -253,6 +253,5 @@ def order_cancel_all(*, owner: AbstractBaseUser, connection_id: object,
         count += 1
     from orders.tasks import cancel_all_task
 
-    transaction.on_commit(lambda: cancel_all_task.apply_async(
-        args=[str(connection.pk), symbol], priority=0))
+    cancel_all_task.apply_async_on_commit(args=[str(connection.pk), symbol], priority=0)
     return count

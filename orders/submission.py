@@ -24,10 +24,10 @@ from django.utils import timezone
 
 from connections.models import ConnectionState, ExchangeConnection
 from connections.services import connection_connector
+from core.locks import advisory_lock
 from exchanges import errors
 from exchanges.base import Connector, ExchangeOrder, OrderRequest
 from exchanges.symbols import parse_symbol
-from orders.locks import advisory_lock
 from orders.models import Order, OrderEvent
 from orders.transitions import order_transition
 

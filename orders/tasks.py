@@ -131,7 +131,7 @@ def cancel_all_task(self: Any, connection_id: str, symbol: str | None) -> int:
 
 @shared_task(name="orders.reconcile")
 def reconcile_task() -> dict[str, int]:
-    from connections.ratelimits import redis_client
+    from core.redis import redis_client
     from orders.reconcile import connections_with_recent_orders, orders_reconcile
 
     if not redis_client().set("ec:lock:orders_reconcile", "1", nx=True, ex=50):

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
-from connections.errors import Conflict
+from core.errors import Conflict
 from orders.models import TERMINAL, Order, OrderEvent
 
 ALLOWED: dict[str, frozenset[str]] = {

@@ -11,11 +11,13 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.api import UUID_PATTERN
-from config.openapi import BODY, EXCHANGE, FOUND, QUERY, WRITE, api_operation
+from core.fields import UUID_PATTERN
+from core.pagination import EnvelopePagination
+from core.schema import BODY, EXCHANGE, FOUND, QUERY, WRITE, api_operation
 from orders import selectors, services
 from orders.models import Order
 from orders.serializers import (
+    MAX_PAGE,
     CancelAllIn,
     CancelAllOut,
     LimitOrderIn,
@@ -52,6 +54,14 @@ PLACE_REFUSALS = {
     502: ["exchange_error"]}
 
 
+class OrderPage(EnvelopePagination):
+    """``{success, count, next, previous, orders}``, newest first."""
+
+    default_limit = DEFAULT_PAGE
+    max_limit = MAX_PAGE
+    results_name = "orders"
+
+
 class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.RetrieveModelMixin,
                    viewsets.GenericViewSet):
     """Owners place, read and cancel their orders. Staff read every owner's, but placing
@@ -60,6 +70,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
     owner happens in the admin."""
 
     serializer_class = OrderOut
+    pagination_class = OrderPage
     queryset = Order.objects.none()
     lookup_value_regex = "[^/]+"
 
@@ -72,24 +83,9 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         filters = OrderFilters(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        values = filters.validated_data
-        limit, offset = values.get("limit", DEFAULT_PAGE), values.get("offset", 0)
-        queryset = selectors.order_list(user=request.user, filters=values)
-        count = queryset.count()
-        page = list(queryset[offset:offset + limit])
-        return Response({
-            "success": True, "count": count,
-            "next": self._page_url(request, offset + limit, limit)
-            if offset + limit < count else None,
-            "previous": self._page_url(request, max(offset - limit, 0), limit)
-            if offset > 0 else None,
-            "orders": OrderOut(page, many=True).data})
-
-    @staticmethod
-    def _page_url(request: Request, offset: int, limit: int) -> str:
-        query = request.query_params.copy()
-        query["offset"], query["limit"] = str(offset), str(limit)
-        return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        queryset = selectors.order_list(user=request.user, filters=filters.validated_data)
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(OrderOut(page, many=True).data)
 
     @api_operation(request=ORDER_BODY, ok={202: OrderEnvelope},
                    errors=[BODY, WRITE, FOUND, EXCHANGE, PLACE_REFUSALS],

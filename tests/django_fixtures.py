@@ -18,7 +18,8 @@ def clean_redis_state(request: pytest.FixtureRequest) -> Iterator[None]:
             and not request.node.get_closest_marker("django_db"):
         yield
         return
-    from connections.ratelimits import redis_client, run_time_limits_forget
+    from connections.ratelimits import run_time_limits_forget
+    from core.redis import redis_client
 
     client = redis_client()
     run_time_limits_forget()

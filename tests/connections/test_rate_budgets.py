@@ -16,10 +16,10 @@ from connections.ratelimits import (
     RUN_TIME_LIMITS_KEY,
     exchange_budget,
     exchange_limiter,
-    redis_client,
     run_time_limits_forget,
 )
 from connections.services import ConnectionSpec, connection_create, exchange_rate_limits_refresh
+from core.redis import redis_client
 from exchanges.limits import worker_rate_limit
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -13,8 +13,9 @@ from django.db import connection as db
 from django.db.migrations.executor import MigrationExecutor
 
 from connections.models import ConnectionState, ConnectionSyncLog
-from connections.ratelimits import redis_client
+from connections.selectors import batch_meta_key, batch_results_key
 from connections.services import ConnectionSpec, connection_create
+from core.redis import redis_client
 
 URL = "/api/settings/connections"
 CAMEL_TO_SNAKE = {"connectionId": "connection_id", "success": "success",
@@ -54,7 +55,6 @@ def test_the_stored_test_result_is_snake_case_and_the_api_answers_camel_case(
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_keeps_snake_case_results_in_redis_and_answers_camel_case(
         owner_client, owner, paper, monkeypatch):
-    from connections import batches
     from connections.tasks import batch_test_task
 
     monkeypatch.setattr(batch_test_task, "apply_async",
@@ -69,25 +69,23 @@ def test_a_batch_keeps_snake_case_results_in_redis_and_answers_camel_case(
     answered = body["results"][str(connection.pk)]
     assert set(answered) == set(CAMEL_TO_SNAKE) and answered["success"] is True
     client = redis_client()
-    meta = json.loads(client.get(batches._meta_key(body["batchId"])))
+    meta = json.loads(client.get(batch_meta_key(body["batchId"])))
     assert set(meta) == {"owner_id", "ids", "started_at", "finished_at", "run_started_at"}
-    stored = json.loads(client.hget(batches._results_key(body["batchId"]), str(connection.pk)))
+    stored = json.loads(client.hget(batch_results_key(body["batchId"]), str(connection.pk)))
     assert set(stored) == set(CAMEL_TO_SNAKE.values())
 
 
 @pytest.mark.django_db
 def test_a_batch_stored_with_camel_case_keys_still_answers_the_same(owner_client, owner):
     # written by a process from before the domain keys (a batch lives an hour)
-    from connections import batches
-
     batch_id, started = "0123456789abcdef0123456789abcdef", float(int(time.time()) - 2)
     client = redis_client()
-    client.set(batches._meta_key(batch_id), json.dumps({
+    client.set(batch_meta_key(batch_id), json.dumps({
         "ownerId": owner.pk, "ids": [OLD_RESULT["connectionId"]], "startedAt": started,
         "finishedAt": started + 1, "runStartedAt": started + 0.25}), ex=60)
-    client.hset(batches._results_key(batch_id), OLD_RESULT["connectionId"],
+    client.hset(batch_results_key(batch_id), OLD_RESULT["connectionId"],
                 json.dumps(OLD_RESULT))
-    client.expire(batches._results_key(batch_id), 60)
+    client.expire(batch_results_key(batch_id), 60)
     body = owner_client.get(f"{URL}/batch-test/{batch_id}").json()
     assert body == {"success": True, "batchId": batch_id, "status": "completed",
                     "totalConnections": 1, "completed": 1, "successful": 0, "failed": 1,

@@ -15,9 +15,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from connections.errors import ServiceError
 from connections.models import ExchangeConnection
 from connections.services import ConnectionSpec, connection_create
+from core.errors import ServiceError
 from exchanges.capabilities import CAPABILITIES
 
 DEMO_USERNAME = "admin"

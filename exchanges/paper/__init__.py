@@ -1,1 +1,0 @@
-"""The paper exchange: one aiohttp server speaking all six exchanges' wire protocols."""
