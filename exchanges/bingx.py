@@ -31,12 +31,12 @@ from exchanges.base import (
     Ticker,
 )
 from exchanges.limits import (
-    ACCOUNT,
     IP,
     Budget,
     Charge,
     UsageSignal,
     Window,
+    endpoint_window,
     retry_after_seconds,
 )
 from exchanges.parsing import (
@@ -129,8 +129,7 @@ _DOCS_V3 = "bingx-api.github.io docs-v3 (per-endpoint UID limit; UNVERIFIED per 
 
 
 def _uid(endpoint: str, limit: int, source: str = _DOCS_V3) -> tuple[str, Window]:
-    return f"account {endpoint} 1s", Window(limit, 1, ACCOUNT, endpoints=frozenset({endpoint}),
-                                            source=source)
+    return endpoint_window(endpoint, limit, 1, source=source)
 
 
 RATE_LIMITS = Budget(windows=dict([

@@ -31,7 +31,7 @@ from exchanges.base import (
     compact_json,
 )
 from exchanges.hosts import OFFICIAL_HOSTS
-from exchanges.limits import ACCOUNT, IP, Budget, Charge, UsageSignal, Window
+from exchanges.limits import IP, Budget, Charge, UsageSignal, Window, endpoint_window
 from exchanges.parsing import (
     decimal_or_none,
     decimal_or_zero,
@@ -89,9 +89,7 @@ _V5 = "bybit-exchange/docs v5/rate-limit (UTA 2.0 Pro table)"
 
 def _uid(path: str, limit: int, product: str | None = None,
          source: str = _V5) -> tuple[str, Window]:
-    name = f"{product + ' ' if product else ''}account {path} 1s"
-    return name, Window(limit, 1, ACCOUNT, product=product, endpoints=frozenset({path}),
-                        source=source)
+    return endpoint_window(path, limit, 1, product=product, source=source)
 
 
 RATE_LIMITS = Budget(windows=dict([

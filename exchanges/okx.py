@@ -33,7 +33,7 @@ from exchanges.base import (
     Ticker,
     compact_json,
 )
-from exchanges.limits import ACCOUNT, IP, Budget, Counts, Window
+from exchanges.limits import ACCOUNT, IP, Budget, Counts, Window, endpoint_window
 from exchanges.parsing import (
     decimal_or_none,
     decimal_or_zero,
@@ -89,14 +89,13 @@ _OKX = "okx.com/docs-v5 (each endpoint's Rate Limit)"
 
 
 def _ip(path: str, limit: int) -> tuple[str, Window]:
-    return f"ip {path} 2s", Window(limit, 2, IP, endpoints=frozenset({path}), source=_OKX)
+    return endpoint_window(path, limit, 2, IP, source=_OKX)
 
 
 def _uid(endpoint: str, limit: int, *, per_instrument: bool = False,
          counts: Counts = "requests", source: str = _OKX) -> tuple[str, Window]:
-    return f"account {endpoint} 2s", Window(limit, 2, ACCOUNT, counts,
-                                            endpoints=frozenset({endpoint}),
-                                            per_instrument=per_instrument, source=source)
+    return endpoint_window(endpoint, limit, 2, counts=counts, per_instrument=per_instrument,
+                           source=source)
 
 
 RATE_LIMITS = Budget(windows=dict([
