@@ -41,6 +41,16 @@ class WireConnector(Connector):
     def error_of(self, response: Response) -> tuple[str | int | None, str] | None:
         return None if response.status < 400 else (None, f"HTTP {response.status}")
 
+    def check_capabilities(self) -> None:
+        """No exchange stands behind this double, so it has no row in the capability table."""
+
+    def _never_called(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("only the request pipeline is under test here")
+
+    server_time = check_credentials = heartbeat_read = balances = instruments = ticker = \
+        set_leverage = cancel_all = open_orders = order_history = positions = \
+        _place_order = _cancel_order = _get_order = _never_called
+
 
 Behaviour = Callable[[socket.socket], None]
 

@@ -279,7 +279,20 @@ def test_open_orders_are_refreshed_in_turn_not_oldest_first(make_connection, pap
 
 def test_a_pionex_order_that_rested_and_closed_unfilled_is_canceled_never_rejected():
     order = Order(type="limit", time_in_force="GTC", cancel_requested=False,
-                  quantity=Decimal("1"), status="open")
+                  quantity=Decimal("1"), status="open",
+                  connection=ExchangeConnection(exchange="pionex"))
+    closed = ExchangeOrder(symbol="BTC/USDT", client_order_id=None, exchange_order_id="1",
+                           status="canceled", side="buy", type="limit",
+                           quantity=Decimal("1"), filled_quantity=Decimal("0"),
+                           raw_status="CLOSED")
+    assert submission.closed_status(order, closed) == "canceled"
+
+
+def test_other_exchanges_keep_the_status_their_connector_read():
+    """Only Pionex's connector refines a terminal status; orders/ has no exchange branch."""
+    order = Order(type="limit", time_in_force="GTC", cancel_requested=False,
+                  quantity=Decimal("1"), status="pending",
+                  connection=ExchangeConnection(exchange="bybit"))
     closed = ExchangeOrder(symbol="BTC/USDT", client_order_id=None, exchange_order_id="1",
                            status="canceled", side="buy", type="limit",
                            quantity=Decimal("1"), filled_quantity=Decimal("0"),
