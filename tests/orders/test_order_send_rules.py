@@ -261,13 +261,13 @@ def test_a_connection_whose_orders_are_settled_may_change_and_a_rename_always_ma
 
 
 def test_open_orders_are_refreshed_in_turn_not_oldest_first(make_connection, paper,
-                                                            monkeypatch, celery_worker):
+                                                            settings, celery_worker):
     from orders import reconcile
 
     connection = make_connection("okx")
     orders = [pending_order(connection, status="open", exchange_order_id=str(n))
               for n in range(3)]
-    monkeypatch.setattr(reconcile, "OPEN_REFRESH_LIMIT", 1)
+    settings.ORDER_OPEN_REFRESH_LIMIT = 1
     refreshed = []
     for _ in range(3):
         reconcile.orders_reconcile()
