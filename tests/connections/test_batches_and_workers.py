@@ -82,7 +82,7 @@ def test_a_batch_of_50_completes_inside_every_exchanges_budget(owner_client, own
     assert body["status"] == "completed" and body["totalConnections"] == 50
     failures = {i: r["error"] for i, r in body["results"].items() if not r["success"]}
     assert body["successful"] == 50, failures
-    assert body["duration"] > 0
+    assert isinstance(body["duration"], int) and body["duration"] >= 0
     assert HealthCheck.objects.filter(kind="batch").count() == 50
     for exchange in EXCHANGES:
         stats = paper_stats(paper, exchange)

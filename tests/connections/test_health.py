@@ -3,7 +3,7 @@ against the real paper exchange."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection as db
@@ -56,11 +56,14 @@ def test_test_endpoint_returns_the_result_and_records_it(owner_client, owner, pa
     assert check.ok and check.kind == "test"
 
 
-def test_every_test_is_fresh(owner_client, owner, paper):
+def test_every_test_is_fresh(owner_client, owner, paper, time_machine):
+    time_machine.move_to(timezone.now(), tick=False)
     connection = paper_connection(owner)
     first = owner_client.post(f"{URL}/{connection.pk}/test").json()["result"]
+    time_machine.shift(timedelta(seconds=1))
     second = owner_client.post(f"{URL}/{connection.pk}/test").json()["result"]
-    assert first["testedAt"] != second["testedAt"]
+    tested_at = [datetime.fromisoformat(r["testedAt"]) for r in (first, second)]
+    assert tested_at[1] - tested_at[0] == timedelta(seconds=1)
     assert HealthCheck.objects.filter(connection=connection).count() == 2
 
 
