@@ -229,14 +229,20 @@ def test_an_allowed_destination_is_dialled_at_the_address_the_guard_saw():
     assert len(received) == 1
 
 
-def test_an_answer_larger_than_the_bound_is_not_read_whole(monkeypatch):
-    monkeypatch.setattr(transport, "MAX_BODY_BYTES", 1000)
-
+def test_an_answer_larger_than_the_bound_is_not_read_whole():
     def big(client: socket.socket) -> None:
         client.sendall(answer("200 OK", b'{"a": "' + b"x" * 5000 + b'"}'))
 
-    with server(big) as (port, _), pytest.raises(errors.OrderOutcomeUnknown):
-        connector(port).request(write_call())
+    with server(big) as (port, _):
+        bounded = transport.new_session(max_body_bytes=1000)
+        with pytest.raises(errors.OrderOutcomeUnknown):
+            connector(port, session=bounded).request(write_call())
+        assert connector(port, session=transport.new_session(max_body_bytes=6000)).request(
+            write_call()).status == 200, "the same answer within a larger bound is read"
+
+
+def test_a_session_reads_answers_up_to_32_mib_by_default():
+    assert transport.new_session().get_adapter("https://").max_body_bytes == 32 * 1024 * 1024
 
 
 @pytest.mark.parametrize("behaviour", [cut_off_body, trickle, gateway_page],
