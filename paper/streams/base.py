@@ -212,7 +212,7 @@ class StreamServer:
         conn = Connection(server=self, ws=ws, request=request, product=product)
         self.hub.attach(conn)
         tasks = [asyncio.create_task(self._write(conn))]
-        if self.ping_interval:
+        if self.heartbeat_interval(conn):
             tasks.append(asyncio.create_task(self._heartbeat(conn)))
         try:
             self.opened(conn, request)
@@ -277,10 +277,12 @@ class StreamServer:
             if kind == "event":
                 self.hub.count(self.exchange, messages_sent=1)
 
+    def heartbeat_interval(self, conn: Connection) -> float | None:
+        return self.ping_interval
+
     async def _heartbeat(self, conn: Connection) -> None:
-        assert self.ping_interval
         while True:
-            await asyncio.sleep(self.ping_interval)
+            await asyncio.sleep(self.heartbeat_interval(conn) or 1.0)
             if conn.stalled or conn.closing:
                 continue
             if self.max_missed_pongs is not None and \

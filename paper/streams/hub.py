@@ -47,15 +47,16 @@ class StreamCounters:
 
 @dataclass
 class StreamTiming:
-    """Per exchange overrides of a server's ``ping_interval``, ``max_missed_pongs`` and
-    ``idle_timeout`` (tests shrink them): ``{"bingx": {"ping_interval": 0.1}}``."""
+    """Per exchange overrides of a server's timings (``ping_interval``, ``max_missed_pongs``,
+    ``idle_timeout``, ...; tests shrink them): ``{"bingx": {"ping_interval": 0.1}}``."""
 
     overrides: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)
 
     def apply(self, server: StreamServer) -> None:
         for name, value in self.overrides.get(server.exchange, {}).items():
-            if name not in ("ping_interval", "max_missed_pongs", "idle_timeout"):
-                raise ValueError(f"no stream timing {name!r}")
+            timing = name.endswith(("_interval", "_timeout", "_pongs"))
+            if not timing or not hasattr(server, name):
+                raise ValueError(f"{server.exchange} streams have no timing {name!r}")
             setattr(server, name, value)
 
 
