@@ -299,11 +299,20 @@ CIRCUIT_COOLDOWN_SECONDS = env.int("CIRCUIT_COOLDOWN_SECONDS", default=60)
 HEARTBEAT_INTERVAL_SECONDS = env.int("HEARTBEAT_INTERVAL_SECONDS", default=30)
 STALE_AFTER_SECONDS = env.int("STALE_AFTER_SECONDS", default=300)
 HEALTH_RETENTION_DAYS = env.int("HEALTH_RETENTION_DAYS", default=7)
+# batch tests (connections/batches.py): each test waits inside the limiter up to
+# BATCH_BUDGET_WAIT_SECONDS for the exchange's budget (a restart would spend it twice), and
+# is tried again after our own throttle's refusals until BATCH_THROTTLE_WAIT_LIMIT_SECONDS,
+# when its result is the "throttled" error
+BATCH_BUDGET_WAIT_SECONDS = env.float("BATCH_BUDGET_WAIT_SECONDS", default=10.0)
+BATCH_THROTTLE_WAIT_LIMIT_SECONDS = env.float("BATCH_THROTTLE_WAIT_LIMIT_SECONDS",
+                                              default=60.0)
 # reconciliation: a pending order untouched this long lost its task; a submitting one this
 # long after its last send is settled if no live sender holds its lock (a settle of an order
 # whose sender is alive answers "busy" and does nothing)
 ORDER_PENDING_STALE_SECONDS = env.int("ORDER_PENDING_STALE_SECONDS", default=10)
 ORDER_SUBMITTING_STALE_SECONDS = env.int("ORDER_SUBMITTING_STALE_SECONDS", default=5)
+# open orders refreshed per reconciliation run, least recently refreshed first (round robin)
+ORDER_OPEN_REFRESH_LIMIT = env.int("ORDER_OPEN_REFRESH_LIMIT", default=200)
 CLIENT_ORDER_ID_PREFIX = env.str("CLIENT_ORDER_ID_PREFIX", default="ec")
 FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="")
 # `manage.py seed_demo` (make run) creates an admin with a published password: development only.

@@ -8,13 +8,14 @@ and its error table. Money and quantities are ``Decimal`` end to end.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlencode
@@ -22,6 +23,7 @@ from urllib.parse import urlencode
 import requests
 
 from exchanges import errors, transport
+from exchanges.capabilities import capability
 from exchanges.hosts import rest_destination
 from exchanges.limits import (
     DEFAULT_PAUSE_SECONDS,
@@ -33,12 +35,16 @@ from exchanges.limits import (
     bounded_pause_seconds,
     retry_after_seconds,
 )
+from exchanges.parsing import format_decimal as format_decimal  # the paper imports it here
 from exchanges.symbols import Market, parse_symbol
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 3.05
 
 ORDER_STATUSES = ("open", "partially_filled", "filled", "canceled", "rejected", "expired")
+ORDER_SIDES = ("buy", "sell")
+ORDER_TYPES = ("market", "limit")
+TIME_IN_FORCE = ("GTC", "IOC", "FOK", "POST_ONLY")
 
 
 @dataclass(frozen=True)
@@ -209,31 +215,28 @@ class Response:
     payload: Any
 
 
-def decimal_or_none(value: Any) -> Decimal | None:
-    if value in (None, ""):
-        return None
-    return Decimal(str(value))
+class Connector(abc.ABC):
+    """Base class. Subclasses set the class attributes and implement the hooks.
 
-
-def format_decimal(value: Decimal) -> str:
-    """Plain notation for the wire: no exponent, no trailing zeros."""
-    text = format(value.normalize(), "f")
-    return text if text not in ("-0", "") else "0"
-
-
-class Connector:
-    """Base class. Subclasses set the class attributes and implement the operations."""
+    What is the same on every exchange is done here, once: the capability check of the api
+    type and environment (``exchanges.capabilities``), the validation of every order and of
+    every lookup (``place_order``, ``cancel_order``, ``get_order`` refuse what no exchange
+    takes with ``InvalidRequest`` before anything is sent, then call the module's
+    ``_place_order``, ``_cancel_order``, ``_get_order``), the request pipeline and the
+    outcome rule. A module adds only what its exchange does differently.
+    """
 
     name: ClassVar[str]
     # (environment, product) -> REST root; product is spot | linear
     rest_hosts: ClassVar[Mapping[tuple[str, str], str]]
     ws_hosts: ClassVar[Mapping[tuple[str, str], str]] = {}
-    # path -> request weight; anything absent weighs 1
+    # the module's WEIGHTS: "METHOD /path" or "/path" -> request weight, the method-and-path
+    # key first (one path may weigh differently per method); anything absent weighs 1
     weights: ClassVar[Mapping[str, int]] = {}
-    # the published rate windows (exchanges.limits; docs/rate-limits.md has their sources)
+    # the module's RATE_LIMITS: the published windows, per destination pool and per key
+    # (exchanges.limits; docs/rate-limits.md has their sources)
     rate_limits: ClassVar[Budget] = Budget(windows={})
     error_table: ClassVar[errors.ErrorTable]
-    api_types: ClassVar[Sequence[str]] = ("spot", "perpetual_futures")
     recv_window_ms: ClassVar[int] = 5000
     # how long after signing an order request the exchange may still accept it (recvWindow,
     # expTime, a timestamp window); None where a request carries no such limit (OrangeX)
@@ -255,6 +258,7 @@ class Connector:
         self.credentials = credentials
         self.api_type = api_type
         self.environment = environment
+        self.check_capabilities()
         self.base_url = base_url.rstrip("/") if base_url else None
         self.ws_url = ws_url.rstrip("/") if ws_url else None
         self.throttle: Throttle = throttle or NoThrottle()
@@ -270,6 +274,23 @@ class Connector:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.environment} {self.api_type}>"
+
+    def check_capabilities(self) -> None:
+        """Refuse an api type or environment the exchange lacks, as the capability table
+        (``exchanges.capabilities``, the one source) says, before anything is built."""
+        offered = capability(self.name)
+        if not offered.supports_api_type(self.api_type):
+            raise errors.NotSupported(
+                f"{self.name} offers {', '.join(offered.api_types)}, not {self.api_type}",
+                code="api_type_not_supported", exchange=self.name)
+        if not offered.supports_environment(self.environment, self.api_type):
+            narrower = (f" (its testnet serves {', '.join(offered.testnet_api_types)} only)"
+                        if self.environment == "testnet" and "testnet" in offered.environments
+                        else "")
+            raise errors.NotSupported(
+                f"{self.name} offers environment {', '.join(offered.environments)}{narrower}; "
+                f"not {self.environment} for {self.api_type}",
+                code="environment_not_supported", exchange=self.name)
 
     # -- time ---------------------------------------------------------------------------
 
@@ -332,13 +353,13 @@ class Connector:
 
     # -- the request pipeline -----------------------------------------------------------
 
+    @abc.abstractmethod
     def sign(self, call: Call) -> None:
         """Add authentication to ``call`` in place (headers, params or body)."""
-        raise NotImplementedError
 
     def request(self, call: Call) -> Response:
         """Throttle, sign, send, map errors. Returns the decoded response on success."""
-        call.weight = self.weights.get(call.path, call.weight)
+        call.weight = self.weight(call)
         destination = self.destination(call)
         charge = self.charge(call)
         with self.throttle(charge, destination=destination):
@@ -352,6 +373,12 @@ class Connector:
         self._report_usage(charge, response.headers, destination=destination)
         self.check_response(call, response)
         return response
+
+    def weight(self, call: Call) -> int:
+        """The request weight of ``call`` from ``weights``: by "METHOD /path", then by path,
+        else the call's own (1 unless the module set it)."""
+        return self.weights.get(f"{call.method} {call.path}",
+                                self.weights.get(call.path, call.weight))
 
     def charge(self, call: Call) -> Charge:
         """What ``call`` is to the rate budgets."""
@@ -461,22 +488,23 @@ class Connector:
             return retry_after
         return self.error_table.rate_limit_pause.get(str(code), DEFAULT_PAUSE_SECONDS)
 
+    @abc.abstractmethod
     def error_of(self, response: Response) -> tuple[str | int | None, str] | None:
         """(code, message) when the response is a failure, else None."""
-        raise NotImplementedError
 
-    # -- operations (each module implements them) ---------------------------------------
+    # -- operations ---------------------------------------------------------------------
 
+    @abc.abstractmethod
     def server_time(self) -> int:
-        raise NotImplementedError
+        """The exchange's clock, ms."""
 
+    @abc.abstractmethod
     def check_credentials(self) -> CredentialCheck:
         """The key's permissions and warnings, from the exchange."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def heartbeat_read(self) -> None:
         """The module's cheapest signed read."""
-        raise NotImplementedError
 
     def is_hedge_mode(self) -> bool:
         """True when the account holds two-way (hedge) positions; spot is never hedged."""
@@ -497,40 +525,116 @@ class Connector:
         self.heartbeat_read()
         return int((self.clock() - started) * 1000)
 
-    def balances(self) -> list[Balance]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def balances(self) -> list[Balance]: ...
 
-    def instruments(self) -> list[Instrument]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def instruments(self) -> list[Instrument]: ...
 
-    def ticker(self, symbol: str) -> Ticker:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def ticker(self, symbol: str) -> Ticker: ...
 
-    def set_leverage(self, symbol: str, leverage: int) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def set_leverage(self, symbol: str, leverage: int) -> None: ...
 
     def place_order(self, order: OrderRequest) -> ExchangeOrder:
-        raise NotImplementedError
+        """Validate ``order`` once (``check_order``), then the module places it."""
+        market = self.market(order.symbol)
+        return self._place_order(self.check_order(order, market), market)
 
     def cancel_order(self, symbol: str, *, client_order_id: str | None = None,
                      exchange_order_id: str | None = None) -> ExchangeOrder:
-        raise NotImplementedError
-
-    def cancel_all(self, symbol: str | None = None) -> int:
-        raise NotImplementedError
+        require_one_id(client_order_id, exchange_order_id)
+        return self._cancel_order(self.market(symbol), client_order_id=client_order_id,
+                                  exchange_order_id=exchange_order_id)
 
     def get_order(self, symbol: str, *, client_order_id: str | None = None,
                   exchange_order_id: str | None = None) -> ExchangeOrder:
-        raise NotImplementedError
+        """By exchange id or client id (exchange id first where both are given)."""
+        require_one_id(client_order_id, exchange_order_id)
+        return self._get_order(self.market(symbol), client_order_id=client_order_id,
+                               exchange_order_id=exchange_order_id)
 
-    def open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def cancel_all(self, symbol: str | None = None) -> int: ...
 
-    def order_history(self, symbol: str, *, since_ms: int | None = None) -> list[ExchangeOrder]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]: ...
 
-    def positions(self, symbol: str | None = None) -> list[Position]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def order_history(self, symbol: str, *, since_ms: int | None = None
+                      ) -> list[ExchangeOrder]: ...
+
+    @abc.abstractmethod
+    def positions(self, symbol: str | None = None) -> list[Position]: ...
+
+    # -- the hooks behind the validated operations ----------------------------------------
+
+    @abc.abstractmethod
+    def _place_order(self, order: OrderRequest, market: Market) -> ExchangeOrder:
+        """Place an order ``check_order`` passed; exchange-specific rules stay here."""
+
+    @abc.abstractmethod
+    def _cancel_order(self, market: Market, *, client_order_id: str | None,
+                      exchange_order_id: str | None) -> ExchangeOrder:
+        """Cancel by one of the ids (at least one is given)."""
+
+    @abc.abstractmethod
+    def _get_order(self, market: Market, *, client_order_id: str | None,
+                   exchange_order_id: str | None) -> ExchangeOrder:
+        """Look up by one of the ids (at least one is given)."""
+
+    # -- order validation ---------------------------------------------------------------
+
+    def check_order(self, order: OrderRequest, market: Market) -> OrderRequest:
+        """Refuse what no exchange takes, with one error class (``InvalidRequest``, a 4xx
+        at our API), before anything is sent; spot margin where the exchange has none is
+        ``NotSupported``. Returns the order as the module gets it: a market order's price
+        is ignored (dropped), whatever the caller passed."""
+        problem = self.order_problem(order, market)
+        if problem:
+            raise errors.InvalidRequest(problem, exchange=self.name)
+        if order.margin and not capability(self.name).supports_api_type("margin"):
+            raise errors.NotSupported(f"{self.name} offers no spot margin", exchange=self.name)
+        if order.type == "market" and order.price is not None:
+            return replace(order, price=None)
+        return order
+
+    def order_problem(self, order: OrderRequest, market: Market) -> str:
+        """What is wrong with ``order`` on any exchange, or "" when nothing is."""
+        if order.side not in ORDER_SIDES:
+            return f"side must be buy or sell, not {order.side!r}"
+        if order.type not in ORDER_TYPES:
+            return f"type must be market or limit, not {order.type!r}"
+        if order.quantity <= 0:
+            return "quantity must be positive"
+        if order.type == "limit" and (order.price is None or order.price <= 0):
+            return "a limit order needs a positive price"
+        if order.time_in_force not in TIME_IN_FORCE:
+            return f"time in force must be one of {', '.join(TIME_IN_FORCE)}, not " \
+                   f"{order.time_in_force!r}"
+        if order.type == "market" and order.time_in_force == "POST_ONLY":
+            return "a market order cannot be post-only"
+        if order.reduce_only and not market.is_perpetual and not self.reduces_on_spot(order):
+            return "reduce-only applies to perpetuals only"
+        if not self.client_order_id_pattern.fullmatch(order.client_order_id or ""):
+            return f"client order id must match {self.client_order_id_pattern.pattern}"
+        return ""
+
+    def reduces_on_spot(self, order: OrderRequest) -> bool:
+        """Whether a spot order may be reduce-only (OKX's margin orders); no by default."""
+        return False
+
+    # -- statuses -----------------------------------------------------------------------
+
+    @classmethod
+    def settled_status(cls, found: ExchangeOrder, *, order_type: str, time_in_force: str,
+                       rested: bool, cancel_requested: bool) -> str:
+        """Our status of ``found`` given what only the caller knows of the order: its type
+        and time in force, whether it rested on the book, whether we asked to cancel it.
+        The connector's own status by default; an exchange whose terminal status does not
+        say why an order ended (Pionex's CLOSED) overrides it."""
+        return found.status
 
 
 def require_one_id(client_order_id: str | None, exchange_order_id: str | None) -> None:

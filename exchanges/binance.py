@@ -30,9 +30,6 @@ from exchanges.base import (
     Position,
     Response,
     Ticker,
-    decimal_or_none,
-    format_decimal,
-    require_one_id,
 )
 from exchanges.limits import (
     ACCOUNT,
@@ -46,7 +43,14 @@ from exchanges.limits import (
     interval_name,
     retry_after_seconds,
 )
-from exchanges.symbols import Market
+from exchanges.parsing import (
+    decimal_or_none,
+    decimal_or_zero,
+    format_decimal,
+    int_or_none,
+    positive_or_none,
+)
+from exchanges.symbols import Market, joined_symbol, split_by_quote, unified
 
 NAME = "binance"
 
@@ -101,7 +105,7 @@ PATHS: dict[str, ProductPaths] = {
 }
 
 # -- request weights (IP weight), keyed "METHOD path": Binance weighs GET and DELETE of one
-# path differently, so the base class's path lookup misses and each call carries its own. --
+# path differently (the base class looks "METHOD path" up first). ------------------------
 WEIGHTS: dict[str, int] = {
     "GET /api/v3/time": 1,
     "GET /sapi/v1/account/apiRestrictions": 1,
@@ -249,13 +253,6 @@ def sign(secret: str, query_string: str, body: str = "") -> str:
     return hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
 
 
-def weight_of(method: str, path: str, *, all_symbols: bool = False) -> int:
-    key = f"{method} {path}"
-    if all_symbols and key in ALL_SYMBOLS_WEIGHTS:
-        return ALL_SYMBOLS_WEIGHTS[key]
-    return WEIGHTS.get(key, 1)
-
-
 # -- symbols ----------------------------------------------------------------------------
 # Longest first, so "FDUSD" wins over "USD"-like tails and "BTCUSDT" splits as BTC + USDT.
 QUOTE_ASSETS = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "BTC", "ETH", "BNB", "EUR", "TRY")
@@ -263,16 +260,15 @@ QUOTE_ASSETS = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "BTC", "ETH", "BNB", "E
 
 def exchange_symbol(market: Market) -> str:
     """BTC/USDT and BTC/USDT:USDT are both BTCUSDT (on different hosts)."""
-    return f"{market.base}{market.quote}"
+    return joined_symbol(market)
 
 
 def unified_symbol(name: str, kind: str) -> str:
     """BTCUSDT -> BTC/USDT (spot) or BTC/USDT:USDT (linear)."""
-    for quote in QUOTE_ASSETS:
-        if name.endswith(quote) and len(name) > len(quote):
-            base = name[: -len(quote)]
-            return f"{base}/{quote}:{quote}" if kind == "linear" else f"{base}/{quote}"
-    raise errors.InvalidRequest(f"cannot split Binance symbol {name!r}", exchange=NAME)
+    split = split_by_quote(name, QUOTE_ASSETS)
+    if split is None:
+        raise errors.InvalidRequest(f"cannot split Binance symbol {name!r}", exchange=NAME)
+    return unified(*split, kind)
 
 
 def _listed_symbol(name: str, kind: str) -> str:
@@ -285,37 +281,11 @@ def _listed_symbol(name: str, kind: str) -> str:
 
 # -- request builders -------------------------------------------------------------------
 SIDES = {"buy": "BUY", "sell": "SELL"}
-TIME_IN_FORCE = ("GTC", "IOC", "FOK", "POST_ONLY")
-
-
-def check_order(order: OrderRequest, kind: str) -> None:
-    """Refuse what Binance would refuse anyway, before anything is sent."""
-    problems = []
-    if order.side not in SIDES:
-        problems.append(f"side {order.side!r}")
-    if order.type not in ("market", "limit"):
-        problems.append(f"type {order.type!r}")
-    if order.quantity <= 0:
-        problems.append("quantity must be positive")
-    if order.type == "limit" and (order.price is None or order.price <= 0):
-        problems.append("a limit order needs a positive price")
-    if order.time_in_force not in TIME_IN_FORCE:
-        problems.append(f"time in force {order.time_in_force!r}")
-    if order.type == "market" and order.time_in_force == "POST_ONLY":
-        problems.append("a market order cannot be post-only")
-    if order.reduce_only and kind == "spot":
-        problems.append("reduce-only exists only on perpetuals")
-    if not CLIENT_ORDER_ID_PATTERN.fullmatch(order.client_order_id or ""):
-        problems.append("client order id breaks ^[a-zA-Z0-9_-]{1,36}$")
-    if problems:
-        raise errors.InvalidRequest("; ".join(problems), exchange=NAME)
-    if order.margin:
-        raise errors.NotSupported("Binance margin trading is not offered", exchange=NAME)
 
 
 def order_params(order: OrderRequest, market: Market) -> list[tuple[str, str]]:
-    """POST /api/v3/order or /fapi/v1/order parameters (before timestamp and signature)."""
-    check_order(order, market.kind)
+    """POST /api/v3/order or /fapi/v1/order parameters (before timestamp and signature)
+    of an order ``Connector.check_order`` passed."""
     params = [("symbol", exchange_symbol(market)), ("side", SIDES[order.side])]
     if order.type == "market":
         params.append(("type", "MARKET"))
@@ -336,7 +306,6 @@ def order_params(order: OrderRequest, market: Market) -> list[tuple[str, str]]:
 
 def id_params(market: Market, client_order_id: str | None,
               exchange_order_id: str | None) -> list[tuple[str, str]]:
-    require_one_id(client_order_id, exchange_order_id)
     params = [("symbol", exchange_symbol(market))]
     if exchange_order_id:
         params.append(("orderId", str(exchange_order_id)))
@@ -357,20 +326,11 @@ def history_windows(since_ms: int, now_ms: int, span_ms: int) -> list[tuple[int,
 
 
 # -- response parsers -------------------------------------------------------------------
-def _positive(value: Any) -> Decimal | None:
-    number = decimal_or_none(value)
-    return number if number is not None and number > 0 else None
-
-
-def _int_or_none(value: Any) -> int | None:
-    return int(value) if value not in (None, "") else None
-
-
 def _average_price(raw: Mapping[str, Any], filled: Decimal) -> Decimal | None:
-    average = _positive(raw.get("avgPrice"))
+    average = positive_or_none(raw.get("avgPrice"))
     if average is not None or filled <= 0:
         return average
-    quote = _positive(raw.get("cummulativeQuoteQty", raw.get("cumQuote")))
+    quote = positive_or_none(raw.get("cummulativeQuoteQty", raw.get("cumQuote")))
     return quote / filled if quote is not None else None
 
 
@@ -384,7 +344,7 @@ def _average_price(raw: Mapping[str, Any], filled: Decimal) -> Decimal | None:
 #  "positionSide":"BOTH","origType":"LIMIT" (no cummulativeQuoteQty).
 def parse_order(raw: Mapping[str, Any], kind: str) -> ExchangeOrder:
     raw_status = str(raw.get("status", ""))
-    filled = decimal_or_none(raw.get("executedQty")) or Decimal("0")
+    filled = decimal_or_zero(raw.get("executedQty"))
     order_type = str(raw.get("type", ""))
     return ExchangeOrder(
         symbol=_listed_symbol(str(raw.get("symbol", "")), kind),
@@ -393,13 +353,13 @@ def parse_order(raw: Mapping[str, Any], kind: str) -> ExchangeOrder:
         status=STATUS_MAP.get(raw_status, "open"),   # unknown values: open until terminal
         side=str(raw.get("side", "")).lower(),
         type=ORDER_TYPES.get(order_type, order_type.lower()),
-        quantity=decimal_or_none(raw.get("origQty")) or Decimal("0"),
+        quantity=decimal_or_zero(raw.get("origQty")),
         filled_quantity=filled,
         average_price=_average_price(raw, filled),
-        price=_positive(raw.get("price")),
+        price=positive_or_none(raw.get("price")),
         raw_status=raw_status,
-        created_at_ms=_int_or_none(raw.get("time", raw.get("transactTime"))),
-        updated_at_ms=_int_or_none(raw.get("updateTime", raw.get("transactTime"))),
+        created_at_ms=int_or_none(raw.get("time", raw.get("transactTime"))),
+        updated_at_ms=int_or_none(raw.get("updateTime", raw.get("transactTime"))),
     )
 
 
@@ -452,7 +412,7 @@ def _instrument(row: Mapping[str, Any], kind: str) -> Instrument:
     notional = filters.get("NOTIONAL") or filters.get("MIN_NOTIONAL") or {}
     base, quote = row["baseAsset"], row["quoteAsset"]
     return Instrument(
-        symbol=f"{base}/{quote}:{quote}" if kind == "linear" else f"{base}/{quote}",
+        symbol=unified(base, quote, kind),
         exchange_symbol=row["symbol"], base=base, quote=quote, kind=kind,
         tick_size=Decimal(filters.get("PRICE_FILTER", {}).get("tickSize", "0")),
         lot_size=Decimal(lot.get("stepSize", "0")),
@@ -482,7 +442,7 @@ def parse_positions(raw: Sequence[Mapping[str, Any]]) -> list[Position]:
             continue
         positions.append(Position(
             symbol=_listed_symbol(row["symbol"], "linear"), quantity=quantity,
-            entry_price=_positive(row.get("entryPrice")),
+            entry_price=positive_or_none(row.get("entryPrice")),
             leverage=decimal_or_none(row.get("leverage")),
             unrealized_pnl=decimal_or_none(row.get("unRealizedProfit")),
             mark_price=decimal_or_none(row.get("markPrice"))))
@@ -624,15 +584,8 @@ class BinanceConnector(Connector):
     rate_limits = RATE_LIMITS
     error_table = ERROR_TABLE
     status_unknown_codes = STATUS_UNKNOWN_CODES
-    api_types = ("spot", "perpetual_futures")
     recv_window_ms = RECV_WINDOW_MS
     client_order_id_pattern = CLIENT_ORDER_ID_PATTERN
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if self.api_type not in self.api_types:
-            raise errors.NotSupported(f"Binance offers {', '.join(self.api_types)}, "
-                                      f"not {self.api_type}", exchange=NAME)
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -652,11 +605,17 @@ class BinanceConnector(Connector):
             call.params.append(("signature", sign(secret, call.query_string)))
 
     def _call(self, method: str, path: str, params: Sequence[tuple[str, str]] = (), *,
-              product: str, signed: bool = True, write: bool = False,
-              all_symbols: bool = False) -> Any:
+              product: str, signed: bool = True, write: bool = False) -> Any:
         call = Call(method=method, path=path, params=list(params), signed=signed, write=write,
-                    weight=weight_of(method, path, all_symbols=all_symbols), product=product)
+                    product=product)
         return self.request(call).payload
+
+    def weight(self, call: Call) -> int:
+        """A list without a symbol (every symbol at once) weighs more."""
+        endpoint = f"{call.method} {call.path}"
+        if endpoint in ALL_SYMBOLS_WEIGHTS and all(key != "symbol" for key, _ in call.params):
+            return ALL_SYMBOLS_WEIGHTS[endpoint]
+        return super().weight(call)
 
     def error_of(self, response: Response) -> tuple[str | int | None, str] | None:
         payload = response.payload
@@ -763,16 +722,14 @@ class BinanceConnector(Connector):
         params = [("symbol", exchange_symbol(market)), ("leverage", str(int(leverage)))]
         self._call("POST", FUTURES_LEVERAGE, params, product="linear", write=True)
 
-    def place_order(self, order: OrderRequest) -> ExchangeOrder:
-        market = self.market(order.symbol)
+    def _place_order(self, order: OrderRequest, market: Market) -> ExchangeOrder:
         params = order_params(order, market)
         raw = self._call("POST", PATHS[market.kind].order, params, product=market.kind,
                          write=True)
         return parse_order(raw, market.kind)
 
-    def cancel_order(self, symbol: str, *, client_order_id: str | None = None,
-                     exchange_order_id: str | None = None) -> ExchangeOrder:
-        market = self.market(symbol)
+    def _cancel_order(self, market: Market, *, client_order_id: str | None,
+                      exchange_order_id: str | None) -> ExchangeOrder:
         params = id_params(market, client_order_id, exchange_order_id)
         raw = self._call("DELETE", PATHS[market.kind].order, params, product=market.kind,
                          write=True)
@@ -799,9 +756,8 @@ class BinanceConnector(Connector):
                        write=True)
         return open_count
 
-    def get_order(self, symbol: str, *, client_order_id: str | None = None,
-                  exchange_order_id: str | None = None) -> ExchangeOrder:
-        market = self.market(symbol)
+    def _get_order(self, market: Market, *, client_order_id: str | None,
+                   exchange_order_id: str | None) -> ExchangeOrder:
         params = id_params(market, client_order_id, exchange_order_id)
         raw = self._call("GET", PATHS[market.kind].order, params, product=market.kind)
         return parse_order(raw, market.kind)
@@ -812,8 +768,7 @@ class BinanceConnector(Connector):
         else:
             market = self.market(symbol)
             kind, params = market.kind, [("symbol", exchange_symbol(market))]
-        raw = self._call("GET", PATHS[kind].open_orders, params, product=kind,
-                         all_symbols=symbol is None)
+        raw = self._call("GET", PATHS[kind].open_orders, params, product=kind)
         return [parse_order(row, kind) for row in raw]
 
     def order_history(self, symbol: str, *, since_ms: int | None = None) -> list[ExchangeOrder]:

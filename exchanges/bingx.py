@@ -29,21 +29,24 @@ from exchanges.base import (
     Position,
     Response,
     Ticker,
-    decimal_or_none,
-    format_decimal,
-    require_one_id,
 )
-from exchanges.capabilities import capability
 from exchanges.limits import (
-    ACCOUNT,
     IP,
     Budget,
     Charge,
     UsageSignal,
     Window,
+    endpoint_window,
     retry_after_seconds,
 )
-from exchanges.symbols import Market
+from exchanges.parsing import (
+    decimal_or_none,
+    decimal_or_zero,
+    format_decimal,
+    int_or_none,
+    positive_or_none,
+)
+from exchanges.symbols import Market, joined_symbol, unified
 
 # -- URLs ---------------------------------------------------------------------------------
 
@@ -126,8 +129,7 @@ _DOCS_V3 = "bingx-api.github.io docs-v3 (per-endpoint UID limit; UNVERIFIED per 
 
 
 def _uid(endpoint: str, limit: int, source: str = _DOCS_V3) -> tuple[str, Window]:
-    return f"account {endpoint} 1s", Window(limit, 1, ACCOUNT, endpoints=frozenset({endpoint}),
-                                            source=source)
+    return endpoint_window(endpoint, limit, 1, source=source)
 
 
 RATE_LIMITS = Budget(windows=dict([
@@ -204,26 +206,22 @@ def signed_params(params: Sequence[tuple[str, str]], *, secret: str, timestamp_m
 
 def to_exchange_symbol(market: Market) -> str:
     """BTC/USDT and BTC/USDT:USDT are both BTC-USDT; the endpoint tells the product."""
-    return f"{market.base}-{market.quote}"
+    return joined_symbol(market, "-")
 
 
 def to_unified_symbol(exchange_symbol: str, kind: str) -> str:
     base, _, quote = str(exchange_symbol).upper().partition("-")
     if not base or not quote:
         raise errors.InvalidRequest(f"not a BingX symbol: {exchange_symbol!r}", exchange="bingx")
-    return f"{base}/{quote}:{quote}" if kind == "linear" else f"{base}/{quote}"
+    return unified(base, quote, kind)
 
 
 # -- parsers ------------------------------------------------------------------------------
 
 
-def _positive(value: Any) -> Decimal | None:
-    number = decimal_or_none(value)
-    return number if number is not None and number > 0 else None
-
-
-def _int_or_none(value: Any) -> int | None:
-    return int(value) if value not in (None, "", 0, "0") else None
+def _stamp(value: Any) -> int | None:
+    """BingX sends 0 for a time it does not know."""
+    return int_or_none(value) or None
 
 
 # Swap (data.order):   {"symbol": "BTC-USDT", "orderId": 1735950529123455000, "side": "BUY",
@@ -236,11 +234,12 @@ def _int_or_none(value: Any) -> int | None:
 def parse_order(raw: Mapping[str, Any], kind: str) -> ExchangeOrder:
     """One order in our shape. A missing status (swap place answers) means just accepted."""
     raw_status = str(raw.get("status") or "NEW").upper()
-    executed = decimal_or_none(raw.get("executedQty")) or Decimal("0")
+    executed = decimal_or_zero(raw.get("executedQty"))
     # quote-sized spot market buys report origQty 0: the base amount is what was filled
-    quantity = _positive(raw.get("origQty")) or executed
-    quote = _positive(raw.get("cumQuote")) or _positive(raw.get("cummulativeQuoteQty"))
-    average = _positive(raw.get("avgPrice"))
+    quantity = positive_or_none(raw.get("origQty")) or executed
+    quote = (positive_or_none(raw.get("cumQuote"))
+             or positive_or_none(raw.get("cummulativeQuoteQty")))
+    average = positive_or_none(raw.get("avgPrice"))
     if average is None and quote is not None and executed > 0:
         average = quote / executed
     client_id = raw.get("clientOrderId") or raw.get("clientOrderID") or None
@@ -254,10 +253,10 @@ def parse_order(raw: Mapping[str, Any], kind: str) -> ExchangeOrder:
         quantity=quantity,
         filled_quantity=executed,
         average_price=average,
-        price=_positive(raw.get("price")),
+        price=positive_or_none(raw.get("price")),
         raw_status=raw_status,
-        created_at_ms=_int_or_none(raw.get("time") or raw.get("transactTime")),
-        updated_at_ms=_int_or_none(raw.get("updateTime")),
+        created_at_ms=_stamp(raw.get("time") or raw.get("transactTime")),
+        updated_at_ms=_stamp(raw.get("updateTime")),
     )
 
 
@@ -270,8 +269,8 @@ def parse_spot_instrument(raw: Mapping[str, Any]) -> Instrument:
     return Instrument(
         symbol=symbol, exchange_symbol=raw["symbol"], base=symbol.split("/")[0],
         quote=symbol.split("/")[1], kind="spot", tick_size=Decimal(str(raw["tickSize"])),
-        lot_size=lot, min_quantity=_positive(raw.get("minQty")) or lot,
-        min_notional=decimal_or_none(raw.get("minNotional")) or Decimal("0"),
+        lot_size=lot, min_quantity=positive_or_none(raw.get("minQty")) or lot,
+        min_notional=decimal_or_zero(raw.get("minNotional")),
     )
 
 
@@ -285,8 +284,8 @@ def parse_swap_instrument(raw: Mapping[str, Any]) -> Instrument:
     return Instrument(
         symbol=symbol, exchange_symbol=raw["symbol"], base=base, quote=rest.split(":")[0],
         kind="linear", tick_size=Decimal(1).scaleb(-int(raw["pricePrecision"])), lot_size=lot,
-        min_quantity=_positive(raw.get("tradeMinQuantity")) or lot,
-        min_notional=decimal_or_none(raw.get("tradeMinUSDT")) or Decimal("0"),
+        min_quantity=positive_or_none(raw.get("tradeMinQuantity")) or lot,
+        min_notional=decimal_or_zero(raw.get("tradeMinUSDT")),
     )
 
 
@@ -319,9 +318,10 @@ def parse_position(raw: Mapping[str, Any]) -> Position:
     quantity = -abs(amount) if side == "SHORT" else abs(amount) if side == "LONG" else amount
     return Position(
         symbol=to_unified_symbol(raw["symbol"], "linear"), quantity=quantity,
-        entry_price=_positive(raw.get("avgPrice")), leverage=decimal_or_none(raw.get("leverage")),
+        entry_price=positive_or_none(raw.get("avgPrice")),
+        leverage=decimal_or_none(raw.get("leverage")),
         unrealized_pnl=decimal_or_none(raw.get("unrealizedProfit")),
-        mark_price=_positive(raw.get("markPrice")),
+        mark_price=positive_or_none(raw.get("markPrice")),
     )
 
 
@@ -332,8 +332,8 @@ def parse_ticker(data: Any, symbol: str) -> Ticker:
     if not isinstance(row, Mapping) or row.get("lastPrice") in (None, ""):
         raise errors.ExchangeError(f"no ticker for {symbol}", exchange="bingx")
     last = Decimal(str(row["lastPrice"]))
-    return Ticker(symbol=symbol, bid=_positive(row.get("bidPrice")) or last,
-                  ask=_positive(row.get("askPrice")) or last, last=last)
+    return Ticker(symbol=symbol, bid=positive_or_none(row.get("bidPrice")) or last,
+                  ask=positive_or_none(row.get("askPrice")) or last, last=last)
 
 
 # Key permission numbers: 1 spot trading, 2 read, 3 perpetual trading, 4 universal transfer,
@@ -462,15 +462,6 @@ class BingxConnector(Connector):
     # lowercase ids can be looked up again.
     client_order_id_pattern = re.compile(r"^[a-z0-9_]{1,40}$")
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if not capability(self.name).supports_api_type(self.api_type):
-            raise errors.NotSupported(f"BingX has no {self.api_type} api", exchange=self.name)
-        if not capability(self.name).supports_environment(self.environment, self.api_type):
-            raise errors.NotSupported(
-                f"BingX's {self.environment} environment does not serve {self.api_type} "
-                "(the VST demo is perpetuals only)", exchange=self.name)
-
     # -- pipeline -----------------------------------------------------------------------
 
     def sign(self, call: Call) -> None:
@@ -526,7 +517,9 @@ class BingxConnector(Connector):
         """(product, [("symbol", exchange symbol)]) for an optional unified symbol."""
         if symbol is None:
             return self.default_product(), []
-        market = self.market(symbol)
+        return self._product_of(self.market(symbol))
+
+    def _product_of(self, market: Market) -> tuple[str, list[tuple[str, str]]]:
         return market.kind, [("symbol", to_exchange_symbol(market))]
 
     # -- account --------------------------------------------------------------------------
@@ -600,9 +593,7 @@ class BingxConnector(Connector):
 
     # -- orders -----------------------------------------------------------------------------
 
-    def place_order(self, order: OrderRequest) -> ExchangeOrder:
-        market = self.market(order.symbol)
-        self._check_order(order, market)
+    def _place_order(self, order: OrderRequest, market: Market) -> ExchangeOrder:
         if market.is_perpetual:
             params = self._swap_order_params(order, market)
         else:
@@ -616,25 +607,6 @@ class BingxConnector(Connector):
                        side=order.side, type=order.type,
                        quantity=placed.quantity or order.quantity,
                        price=placed.price or order.price)
-
-    def _check_order(self, order: OrderRequest, market: Market) -> None:
-        problem = None
-        if not self.client_order_id_pattern.fullmatch(order.client_order_id or ""):
-            problem = "client order id must be 1-40 of [a-z0-9_] on BingX"
-        elif order.side not in ("buy", "sell") or order.type not in ("market", "limit"):
-            problem = "side must be buy|sell and type market|limit"
-        elif order.quantity <= 0:
-            problem = "quantity must be positive"
-        elif order.type == "limit" and (order.price is None or order.price <= 0):
-            problem = "a limit order needs a positive price"
-        elif order.time_in_force not in TIME_IN_FORCE:
-            problem = f"unknown time in force {order.time_in_force!r}"
-        elif order.reduce_only and not market.is_perpetual:
-            problem = "reduce_only applies to perpetuals only"
-        if problem:
-            raise errors.InvalidRequest(problem, exchange=self.name)
-        if order.margin:
-            raise errors.NotSupported("BingX offers no spot margin here", exchange=self.name)
 
     def _swap_order_params(self, order: OrderRequest, market: Market) -> list[tuple[str, str]]:
         # One-way mode needs positionSide=BOTH (the default LONG fails with 109400).
@@ -667,14 +639,13 @@ class BingxConnector(Connector):
 
     def _id_params(self, product: str, client_order_id: str | None,
                    exchange_order_id: str | None) -> list[tuple[str, str]]:
-        require_one_id(client_order_id, exchange_order_id)
         if exchange_order_id:
             return [("orderId", str(exchange_order_id))]
         return [(ENDPOINTS[product].client_id, str(client_order_id))]
 
-    def cancel_order(self, symbol: str, *, client_order_id: str | None = None,
-                     exchange_order_id: str | None = None) -> ExchangeOrder:
-        product, params = self._route(symbol)
+    def _cancel_order(self, market: Market, *, client_order_id: str | None,
+                      exchange_order_id: str | None) -> ExchangeOrder:
+        product, params = self._product_of(market)
         method, path = ENDPOINTS[product].cancel
         params += self._id_params(product, client_order_id, exchange_order_id)
         data = self._call(method, path, params, product=product, write=True) or {}
@@ -687,9 +658,9 @@ class BingxConnector(Connector):
         # swap: {"success": [...], "failed": null}; spot: {"orders": [...]}
         return len(data.get("success") or data.get("orders") or [])
 
-    def get_order(self, symbol: str, *, client_order_id: str | None = None,
-                  exchange_order_id: str | None = None) -> ExchangeOrder:
-        product, params = self._route(symbol)
+    def _get_order(self, market: Market, *, client_order_id: str | None,
+                   exchange_order_id: str | None) -> ExchangeOrder:
+        product, params = self._product_of(market)
         params += self._id_params(product, client_order_id, exchange_order_id)
         data = self._call("GET", ENDPOINTS[product].query, params, product=product)
         raw = data.get("order", data) if isinstance(data, Mapping) else None

@@ -29,13 +29,17 @@ from exchanges.base import (
     Response,
     Ticker,
     compact_json,
-    decimal_or_none,
-    format_decimal,
-    require_one_id,
 )
 from exchanges.hosts import OFFICIAL_HOSTS
-from exchanges.limits import ACCOUNT, IP, Budget, Charge, UsageSignal, Window
-from exchanges.symbols import Market
+from exchanges.limits import IP, Budget, Charge, UsageSignal, Window, endpoint_window
+from exchanges.parsing import (
+    decimal_or_none,
+    decimal_or_zero,
+    format_decimal,
+    int_or_none,
+    positive_or_none,
+)
+from exchanges.symbols import Market, joined_symbol, split_by_quote, unified
 
 # -- hosts --------------------------------------------------------------------------------
 
@@ -74,11 +78,8 @@ TICKERS = "/v5/market/tickers"
 SET_LEVERAGE = "/v5/position/set-leverage"
 
 # Bybit counts requests, not weights: each call costs 1 against the IP pool and 1 against
-# its own per-UID endpoint budget.
-WEIGHTS: dict[str, int] = {path: 1 for path in (
-    SERVER_TIME, API_KEY_INFO, ACCOUNT_INFO, WALLET_BALANCE, ORDER_CREATE, ORDER_CANCEL,
-    ORDER_CANCEL_ALL, ORDER_REALTIME, ORDER_HISTORY, POSITION_LIST, INSTRUMENTS_INFO, TICKERS,
-    SET_LEVERAGE)}
+# its own per-UID endpoint budget, so nothing weighs other than 1.
+WEIGHTS: dict[str, int] = {}
 
 # -- rate limits (docs/rate-limits.md). Per IP: 600 requests per 5 s over api.bybit.com,
 # api.bytick.com and the regional hosts together. Per UID: a rolling second per endpoint,
@@ -88,9 +89,7 @@ _V5 = "bybit-exchange/docs v5/rate-limit (UTA 2.0 Pro table)"
 
 def _uid(path: str, limit: int, product: str | None = None,
          source: str = _V5) -> tuple[str, Window]:
-    name = f"{product + ' ' if product else ''}account {path} 1s"
-    return name, Window(limit, 1, ACCOUNT, product=product, endpoints=frozenset({path}),
-                        source=source)
+    return endpoint_window(path, limit, 1, product=product, source=source)
 
 
 RATE_LIMITS = Budget(windows=dict([
@@ -157,16 +156,15 @@ def ws_auth_signature(secret: str, expires_ms: int) -> str:
 # -- symbols ------------------------------------------------------------------------------
 
 def exchange_symbol(market: Market) -> str:
-    return f"{market.base}{market.quote}"
+    return joined_symbol(market)
 
 
 def unified_symbol(symbol: str, category: str) -> str:
     """``BTCUSDT`` + ``linear`` -> ``BTC/USDT:USDT``."""
-    for quote in QUOTE_ASSETS:
-        if symbol.endswith(quote) and len(symbol) > len(quote):
-            base = symbol[: -len(quote)]
-            return f"{base}/{quote}:{quote}" if category == "linear" else f"{base}/{quote}"
-    raise errors.InvalidRequest(f"cannot map Bybit symbol {symbol!r}", exchange="bybit")
+    split = split_by_quote(symbol, QUOTE_ASSETS)
+    if split is None:
+        raise errors.InvalidRequest(f"cannot map Bybit symbol {symbol!r}", exchange="bybit")
+    return unified(*split, category)
 
 
 # -- request builders ---------------------------------------------------------------------
@@ -196,22 +194,12 @@ def order_body(order: OrderRequest, market: Market, *, spot_margin: bool) -> dic
 
 def order_id_fields(client_order_id: str | None, exchange_order_id: str | None
                     ) -> list[tuple[str, str]]:
-    require_one_id(client_order_id, exchange_order_id)
     if exchange_order_id:
         return [("orderId", exchange_order_id)]
     return [("orderLinkId", str(client_order_id))]
 
 
 # -- response parsers ---------------------------------------------------------------------
-
-def _decimal(value: Any) -> Decimal:
-    return decimal_or_none(value) or Decimal("0")
-
-
-def _positive_or_none(value: Any) -> Decimal | None:
-    number = decimal_or_none(value)
-    return number if number else None
-
 
 def order_status(raw: Mapping[str, Any]) -> str:
     """Map ``orderStatus``; Bybit has no Expired, so an IOC/FOK/market remainder the engine
@@ -239,13 +227,13 @@ def parse_order(raw: Mapping[str, Any], category: str) -> ExchangeOrder:
         status=order_status(raw),
         side=str(raw.get("side", "")).lower(),
         type=order_type,
-        quantity=_decimal(raw.get("qty")),
-        filled_quantity=_decimal(raw.get("cumExecQty")),
-        average_price=_positive_or_none(raw.get("avgPrice")),
-        price=_positive_or_none(raw.get("price")) if order_type == "limit" else None,
+        quantity=decimal_or_zero(raw.get("qty")),
+        filled_quantity=decimal_or_zero(raw.get("cumExecQty")),
+        average_price=positive_or_none(raw.get("avgPrice")),
+        price=positive_or_none(raw.get("price")) if order_type == "limit" else None,
         raw_status=str(raw.get("orderStatus", "")),
-        created_at_ms=int(raw["createdTime"]) if raw.get("createdTime") else None,
-        updated_at_ms=int(raw["updatedTime"]) if raw.get("updatedTime") else None,
+        created_at_ms=int_or_none(raw.get("createdTime")),
+        updated_at_ms=int_or_none(raw.get("updatedTime")),
     )
 
 
@@ -267,12 +255,12 @@ def parse_instrument(raw: Mapping[str, Any], category: str) -> Instrument | None
     lots = raw.get("lotSizeFilter") or {}
     spot = category == "spot"
     return Instrument(
-        symbol=f"{base}/{quote}" if spot else f"{base}/{quote}:{quote}",
+        symbol=unified(base, quote, category),
         exchange_symbol=str(raw["symbol"]), base=base, quote=quote, kind=category,
-        tick_size=_decimal((raw.get("priceFilter") or {}).get("tickSize")),
-        lot_size=_decimal(lots.get("basePrecision" if spot else "qtyStep")),
-        min_quantity=_decimal(lots.get("minOrderQty")),
-        min_notional=_decimal(lots.get("minOrderAmt" if spot else "minNotionalValue")),
+        tick_size=decimal_or_zero((raw.get("priceFilter") or {}).get("tickSize")),
+        lot_size=decimal_or_zero(lots.get("basePrecision" if spot else "qtyStep")),
+        min_quantity=decimal_or_zero(lots.get("minOrderQty")),
+        min_notional=decimal_or_zero(lots.get("minOrderAmt" if spot else "minNotionalValue")),
     )
 
 
@@ -283,9 +271,10 @@ def parse_balances(result: Mapping[str, Any]) -> list[Balance]:
     balances = []
     for account in result.get("list") or []:
         for coin in account.get("coin") or []:
-            wallet = _decimal(coin.get("walletBalance"))
-            locked = (_decimal(coin.get("locked")) + _decimal(coin.get("totalOrderIM"))
-                      + _decimal(coin.get("totalPositionIM")))
+            wallet = decimal_or_zero(coin.get("walletBalance"))
+            locked = (decimal_or_zero(coin.get("locked"))
+                      + decimal_or_zero(coin.get("totalOrderIM"))
+                      + decimal_or_zero(coin.get("totalPositionIM")))
             locked = min(locked, max(wallet, Decimal("0")))
             balances.append(Balance(asset=str(coin["coin"]), free=wallet - locked,
                                     locked=locked))
@@ -295,13 +284,13 @@ def parse_balances(result: Mapping[str, Any]) -> list[Balance]:
 # {"symbol": "BTCUSDT", "side": "Buy", "size": "0.01", "avgPrice": "60000", "leverage": "10",
 #  "markPrice": "60100", "unrealisedPnl": "1", "positionIdx": 0, ...}
 def parse_position(raw: Mapping[str, Any]) -> Position | None:
-    size = _decimal(raw.get("size"))
+    size = decimal_or_zero(raw.get("size"))
     if not size or raw.get("side") not in ("Buy", "Sell"):
         return None
     return Position(
         symbol=unified_symbol(str(raw["symbol"]), "linear"),
         quantity=size if raw["side"] == "Buy" else -size,
-        entry_price=_positive_or_none(raw.get("avgPrice")),
+        entry_price=positive_or_none(raw.get("avgPrice")),
         leverage=decimal_or_none(raw.get("leverage")),
         unrealized_pnl=decimal_or_none(raw.get("unrealisedPnl")),
         mark_price=decimal_or_none(raw.get("markPrice")),
@@ -412,7 +401,6 @@ class BybitConnector(Connector):
     rate_limits = RATE_LIMITS
     error_table = ERROR_TABLE
     rate_limit_statuses = frozenset({403, 418, 429})  # 403: the IP ban, often a bare page
-    api_types = ("spot", "margin", "perpetual_futures", "unified_account")
     recv_window_ms = 5000
     client_order_id_pattern = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 
@@ -584,8 +572,9 @@ class BybitConnector(Connector):
         if not rows:
             raise errors.InvalidRequest(f"no ticker for {symbol}", exchange=self.name)
         row = rows[0]
-        return Ticker(symbol=market.symbol, bid=_decimal(row.get("bid1Price")),
-                      ask=_decimal(row.get("ask1Price")), last=_decimal(row.get("lastPrice")))
+        return Ticker(symbol=market.symbol, bid=decimal_or_zero(row.get("bid1Price")),
+                      ask=decimal_or_zero(row.get("ask1Price")),
+                      last=decimal_or_zero(row.get("lastPrice")))
 
     # -- trading --------------------------------------------------------------------------
 
@@ -604,9 +593,7 @@ class BybitConnector(Connector):
             if exc.code != LEVERAGE_NOT_MODIFIED:
                 raise
 
-    def place_order(self, order: OrderRequest) -> ExchangeOrder:
-        market = self.market(order.symbol)
-        self._check_order(order, market)
+    def _place_order(self, order: OrderRequest, market: Market) -> ExchangeOrder:
         body = order_body(order, market,
                           spot_margin=self.api_type == "margin" or order.margin)
         result = self._call("POST", ORDER_CREATE, body=body, product=market.kind, write=True)
@@ -615,25 +602,6 @@ class BybitConnector(Connector):
             exchange_order_id=str(result.get("orderId", "")), status="open", side=order.side,
             type=order.type, quantity=order.quantity, price=order.price)
         return self._read_back(market, acknowledged)
-
-    def _check_order(self, order: OrderRequest, market: Market) -> None:
-        problem = None
-        if order.side not in SIDES or order.type not in ORDER_TYPES:
-            problem = f"side {order.side!r} / type {order.type!r} not supported"
-        elif order.quantity <= 0:
-            problem = "quantity must be positive"
-        elif order.type == "limit" and (order.price is None or order.price <= 0):
-            problem = "a limit order needs a positive price"
-        elif order.time_in_force not in TIME_IN_FORCE:
-            problem = f"time in force {order.time_in_force!r} not supported"
-        elif order.type == "market" and order.time_in_force == "POST_ONLY":
-            problem = "a market order cannot be post-only"
-        elif order.reduce_only and not market.is_perpetual:
-            problem = "reduce-only applies to perpetuals only"
-        elif not self.client_order_id_pattern.fullmatch(order.client_order_id or ""):
-            problem = "client order id must match ^[A-Za-z0-9_-]{1,36}$"
-        if problem:
-            raise errors.InvalidRequest(problem, exchange=self.name)
 
     def _read_back(self, market: Market, acknowledged: ExchangeOrder) -> ExchangeOrder:
         """The ack only says "accepted": read the order's state once. A failing read must not
@@ -645,9 +613,8 @@ class BybitConnector(Connector):
         except errors.ExchangeError:
             return acknowledged
 
-    def cancel_order(self, symbol: str, *, client_order_id: str | None = None,
-                     exchange_order_id: str | None = None) -> ExchangeOrder:
-        market = self.market(symbol)
+    def _cancel_order(self, market: Market, *, client_order_id: str | None,
+                      exchange_order_id: str | None) -> ExchangeOrder:
         body: dict[str, Any] = {"category": market.kind, "symbol": exchange_symbol(market)}
         body.update(order_id_fields(client_order_id, exchange_order_id))
         result = self._call("POST", ORDER_CANCEL, body=body, product=market.kind, write=True)
@@ -665,10 +632,9 @@ class BybitConnector(Connector):
             canceled += len(result.get("list") or [])
         return canceled
 
-    def get_order(self, symbol: str, *, client_order_id: str | None = None,
-                  exchange_order_id: str | None = None) -> ExchangeOrder:
+    def _get_order(self, market: Market, *, client_order_id: str | None,
+                   exchange_order_id: str | None) -> ExchangeOrder:
         """Open and recent orders first, then history (closed orders, up to 7 days back)."""
-        market = self.market(symbol)
         params = [("category", market.kind), ("symbol", exchange_symbol(market)),
                   *order_id_fields(client_order_id, exchange_order_id)]
         for path in (ORDER_REALTIME, ORDER_HISTORY):

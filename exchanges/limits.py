@@ -313,6 +313,19 @@ def _positive_int(label: str, key: str, value: Any) -> int:
     return value
 
 
+def endpoint_window(endpoint: str, limit: int, seconds: float, scope: Scope = ACCOUNT, *,
+                    product: str | None = None, counts: Counts = "requests",
+                    per_instrument: bool = False, source: str = "") -> tuple[str, Window]:
+    """(name, window) of one endpoint's own budget ("METHOD /path" or "/path"), named by
+    the one scheme: ``[<product>] <scope> <endpoint> <interval>``, e.g.
+    ``linear account /v5/order/create 1s``, ``ip /api/v5/public/time 2s``."""
+    name = " ".join(part for part in (product, scope, endpoint, interval_name(seconds))
+                    if part)
+    return name, Window(limit, seconds, scope, counts, product=product,
+                        endpoints=frozenset({endpoint}), per_instrument=per_instrument,
+                        source=source)
+
+
 def interval_name(seconds: float) -> str:
     """``10s``, ``1m``, ``5m``, ``1d``: the interval part of a window's name."""
     whole = int(seconds)

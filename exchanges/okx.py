@@ -32,12 +32,16 @@ from exchanges.base import (
     Response,
     Ticker,
     compact_json,
-    decimal_or_none,
-    format_decimal,
-    require_one_id,
 )
-from exchanges.limits import ACCOUNT, IP, Budget, Counts, Window
-from exchanges.symbols import Market, parse_symbol
+from exchanges.limits import ACCOUNT, IP, Budget, Counts, Window, endpoint_window
+from exchanges.parsing import (
+    decimal_or_none,
+    decimal_or_zero,
+    format_decimal,
+    int_or_none,
+    positive_or_none,
+)
+from exchanges.symbols import Market, joined_symbol, parse_symbol, split_by_separator, unified
 
 NAME = "okx"
 
@@ -75,10 +79,8 @@ CANCEL_BATCH = "/api/v5/trade/cancel-batch-orders"
 ORDERS_PENDING = "/api/v5/trade/orders-pending"
 ORDERS_HISTORY = "/api/v5/trade/orders-history"
 
-# OKX counts requests, not weights: every endpoint weighs 1 against the shared IP budget.
-WEIGHTS = {path: 1 for path in (
-    TIME, INSTRUMENTS, TICKER, ACCOUNT_CONFIG, BALANCE, POSITIONS, SET_LEVERAGE, ORDER,
-    CANCEL_ORDER, CANCEL_BATCH, ORDERS_PENDING, ORDERS_HISTORY)}
+# OKX counts requests, not weights: every endpoint weighs 1, so nothing weighs other than 1.
+WEIGHTS: dict[str, int] = {}
 
 # -- rate limits (docs/rate-limits.md): public endpoints by IP, private ones by User ID, each
 # endpoint its own 2 s budget; place and cancel per instrument; the batch budget and the
@@ -87,14 +89,13 @@ _OKX = "okx.com/docs-v5 (each endpoint's Rate Limit)"
 
 
 def _ip(path: str, limit: int) -> tuple[str, Window]:
-    return f"ip {path} 2s", Window(limit, 2, IP, endpoints=frozenset({path}), source=_OKX)
+    return endpoint_window(path, limit, 2, IP, source=_OKX)
 
 
 def _uid(endpoint: str, limit: int, *, per_instrument: bool = False,
          counts: Counts = "requests", source: str = _OKX) -> tuple[str, Window]:
-    return f"account {endpoint} 2s", Window(limit, 2, ACCOUNT, counts,
-                                            endpoints=frozenset({endpoint}),
-                                            per_instrument=per_instrument, source=source)
+    return endpoint_window(endpoint, limit, 2, counts=counts, per_instrument=per_instrument,
+                           source=source)
 
 
 RATE_LIMITS = Budget(windows=dict([
@@ -135,6 +136,7 @@ PERMISSIONS = {"read_only": "read", "trade": "trade", "withdraw": "withdraw"}
 HEDGE_MODE = "long_short_mode"
 
 ONE = Decimal(1)
+SWAP_SUFFIX = "-SWAP"
 
 
 # -- signing (pure) ---------------------------------------------------------------------------
@@ -156,23 +158,20 @@ def iso_timestamp(ms: int) -> str:
 
 def to_inst_id(symbol: str) -> str:
     """``BTC/USDT`` -> ``BTC-USDT``; ``BTC/USDT:USDT`` -> ``BTC-USDT-SWAP``."""
-    market = parse_symbol(symbol)
-    inst_id = f"{market.base}-{market.quote}"
-    return f"{inst_id}-SWAP" if market.is_perpetual else inst_id
+    return joined_symbol(parse_symbol(symbol), "-", SWAP_SUFFIX)
 
 
 def from_inst_id(inst_id: str) -> str:
-    parts = inst_id.split("-")
-    if len(parts) == 2 and all(parts):
-        return f"{parts[0]}/{parts[1]}"
-    if len(parts) == 3 and parts[2] == "SWAP" and parts[0] and parts[1]:
-        return f"{parts[0]}/{parts[1]}:{parts[1]}"
+    swap = is_swap(inst_id)
+    split = split_by_separator(inst_id.removesuffix(SWAP_SUFFIX) if swap else inst_id, "-")
+    if split is not None:
+        return unified(*split, "linear" if swap else "spot")
     raise errors.InvalidRequest(f"OKX instrument {inst_id!r} is neither spot nor a swap",
                                 exchange=NAME)
 
 
 def is_swap(inst_id: str) -> bool:
-    return inst_id.endswith("-SWAP")
+    return inst_id.endswith(SWAP_SUFFIX)
 
 
 def contracts_for(quantity: Decimal, instrument: Instrument) -> Decimal:
@@ -188,40 +187,22 @@ def contracts_for(quantity: Decimal, instrument: Instrument) -> Decimal:
 # -- request builders -------------------------------------------------------------------------
 
 def order_body(order: OrderRequest, *, inst_id: str, td_mode: str, size: Decimal) -> dict[str, str]:
-    """The JSON body of POST /api/v5/trade/order (``size`` already in contracts for swaps)."""
-    if order.side not in ("buy", "sell"):
-        raise errors.InvalidOrder(f"side must be buy or sell, not {order.side!r}", exchange=NAME)
-    if size <= 0:
-        raise errors.InvalidOrder("quantity must be positive", exchange=NAME)
+    """The JSON body of POST /api/v5/trade/order of an order ``Connector.check_order``
+    passed (``size`` already in contracts for swaps)."""
     body = {"instId": inst_id, "tdMode": td_mode, "clOrdId": order.client_order_id,
             "side": order.side, "ordType": _ord_type(order)}
-    if order.type == "limit":
-        if order.price is None or order.price <= 0:
-            raise errors.InvalidOrder("a limit order needs a positive price", exchange=NAME)
+    if order.type == "limit" and order.price is not None:
         body["px"] = format_decimal(order.price)
     body["sz"] = format_decimal(size)
     if order.type == "market" and not is_swap(inst_id):
         body["tgtCcy"] = "base_ccy"  # spot market buys default to quote-sized
     if order.reduce_only:
-        if td_mode == "cash":
-            raise errors.InvalidOrder("reduce-only needs a perpetual or margin order",
-                                      exchange=NAME)
         body["reduceOnly"] = "true"
     return body
 
 
 def _ord_type(order: OrderRequest) -> str:
-    if order.type == "market":
-        if order.time_in_force == "POST_ONLY":
-            raise errors.InvalidOrder("a market order cannot be post-only", exchange=NAME)
-        return "market"
-    if order.type != "limit":
-        raise errors.InvalidOrder(f"type must be market or limit, not {order.type!r}",
-                                  exchange=NAME)
-    if order.time_in_force not in LIMIT_ORDER_TYPES:
-        raise errors.InvalidOrder(f"unknown time in force {order.time_in_force!r}",
-                                  exchange=NAME)
-    return LIMIT_ORDER_TYPES[order.time_in_force]
+    return "market" if order.type == "market" else LIMIT_ORDER_TYPES[order.time_in_force]
 
 
 # -- response parsers -------------------------------------------------------------------------
@@ -243,8 +224,8 @@ def order_status(state: str, ord_type: str = "", cancel_source: str = "") -> str
 #  "tgtCcy": "", "cTime": "1700000000000", "uTime": "1700000001000"}
 def parse_order(raw: dict[str, Any], contract_value: Decimal = ONE) -> ExchangeOrder:
     ord_type = raw.get("ordType", "")
-    filled = (decimal_or_none(raw.get("accFillSz")) or Decimal(0)) * contract_value
-    size = (decimal_or_none(raw.get("sz")) or Decimal(0)) * contract_value
+    filled = decimal_or_zero(raw.get("accFillSz")) * contract_value
+    size = decimal_or_zero(raw.get("sz")) * contract_value
     if raw.get("tgtCcy") == "quote_ccy":
         size = filled  # sz counts quote currency; the base size is only known once filled
     return ExchangeOrder(
@@ -256,11 +237,11 @@ def parse_order(raw: dict[str, Any], contract_value: Decimal = ONE) -> ExchangeO
         type="market" if ord_type in MARKET_ORDER_TYPES else "limit",
         quantity=size,
         filled_quantity=filled,
-        average_price=_positive(raw.get("avgPx")),
-        price=_positive(raw.get("px")),
+        average_price=positive_or_none(raw.get("avgPx")),
+        price=positive_or_none(raw.get("px")),
         raw_status=raw.get("state", ""),
-        created_at_ms=_int_or_none(raw.get("cTime")),
-        updated_at_ms=_int_or_none(raw.get("uTime")),
+        created_at_ms=int_or_none(raw.get("cTime")),
+        updated_at_ms=int_or_none(raw.get("uTime")),
     )
 
 
@@ -302,14 +283,14 @@ def parse_balances(data: Sequence[dict[str, Any]]) -> list[Balance]:
     for item in details:
         free = decimal_or_none(item.get("availBal")) or decimal_or_none(item.get("cashBal"))
         balances.append(Balance(asset=item["ccy"], free=free or Decimal(0),
-                                locked=decimal_or_none(item.get("frozenBal")) or Decimal(0)))
+                                locked=decimal_or_zero(item.get("frozenBal"))))
     return balances
 
 
 # {"instType": "SWAP", "instId": "BTC-USDT-SWAP", "posSide": "net", "pos": "-3",
 #  "avgPx": "60000", "markPx": "60100", "upl": "-3", "lever": "10", "mgnMode": "cross"}
 def parse_position(raw: dict[str, Any], contract_value: Decimal) -> Position | None:
-    contracts = decimal_or_none(raw.get("pos")) or Decimal(0)
+    contracts = decimal_or_zero(raw.get("pos"))
     if not contracts:
         return None
     if raw.get("posSide") == "short":
@@ -346,15 +327,6 @@ def parse_credentials(raw: dict[str, Any], *, derivatives: bool) -> CredentialCh
 def parse_ticker(raw: dict[str, Any]) -> Ticker:
     return Ticker(symbol=from_inst_id(raw["instId"]), bid=Decimal(raw["bidPx"]),
                   ask=Decimal(raw["askPx"]), last=Decimal(raw["last"]))
-
-
-def _positive(value: Any) -> Decimal | None:
-    number = decimal_or_none(value)
-    return number if number else None
-
-
-def _int_or_none(value: Any) -> int | None:
-    return int(value) if value not in (None, "") else None
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -402,7 +374,6 @@ class OkxConnector(Connector):
     weights = WEIGHTS
     rate_limits = RATE_LIMITS
     error_table = ERRORS
-    api_types = ("spot", "margin", "perpetual_futures", "unified_account")
     # expTime on placements = now + this window; a later arrival is void (50036/50037)
     recv_window_ms = 5000
     client_order_id_pattern = re.compile(r"^[A-Za-z0-9]{1,32}$")
@@ -462,6 +433,10 @@ class OkxConnector(Connector):
     def _market(self, symbol: str) -> tuple[Market, str]:
         market = self.market(symbol)
         return market, to_inst_id(market.symbol)
+
+    def reduces_on_spot(self, order: OrderRequest) -> bool:
+        """A spot order traded on margin (tdMode cross) may be reduce-only."""
+        return order.margin or self.api_type == "margin"
 
     def _td_mode(self, market: Market, order: OrderRequest) -> str:
         if market.is_perpetual or order.margin or self.api_type == "margin":
@@ -569,11 +544,8 @@ class OkxConnector(Connector):
         self._data(self._call("POST", SET_LEVERAGE, body=body, write=True,
                               product=market.kind))
 
-    def place_order(self, order: OrderRequest) -> ExchangeOrder:
-        market, inst_id = self._market(order.symbol)
-        if not self.client_order_id_pattern.fullmatch(order.client_order_id or ""):
-            raise errors.InvalidRequest("OKX client order ids are 1-32 letters and digits",
-                                        exchange=NAME)
+    def _place_order(self, order: OrderRequest, market: Market) -> ExchangeOrder:
+        inst_id = to_inst_id(market.symbol)
         size = contracts_for(order.quantity, self._swap(inst_id)) if market.is_perpetual \
             else order.quantity
         body = order_body(order, inst_id=inst_id, td_mode=self._td_mode(market, order),
@@ -587,18 +559,18 @@ class OkxConnector(Connector):
             symbol=market.symbol, client_order_id=placed.get("clOrdId") or order.client_order_id,
             exchange_order_id=str(placed["ordId"]), status="open", side=order.side,
             type=order.type, quantity=order.quantity, price=order.price,
-            created_at_ms=_int_or_none(placed.get("ts")))
+            created_at_ms=int_or_none(placed.get("ts")))
 
-    def cancel_order(self, symbol: str, *, client_order_id: str | None = None,
-                     exchange_order_id: str | None = None) -> ExchangeOrder:
+    def _cancel_order(self, market: Market, *, client_order_id: str | None,
+                      exchange_order_id: str | None) -> ExchangeOrder:
         """Cancel, then read the order back: ``sCode 0`` only means the cancel was accepted,
         and the answer carries no state or fills."""
-        require_one_id(client_order_id, exchange_order_id)
-        market, inst_id = self._market(symbol)
+        inst_id = to_inst_id(market.symbol)
         body = {"instId": inst_id, **_id_fields(client_order_id, exchange_order_id)}
         answer = self._data(self._call("POST", CANCEL_ORDER, body=body, write=True,
                                        product=market.kind, instrument=inst_id))[0]
-        return self.get_order(symbol, exchange_order_id=answer.get("ordId") or exchange_order_id,
+        return self.get_order(market.symbol,
+                              exchange_order_id=answer.get("ordId") or exchange_order_id,
                               client_order_id=client_order_id)
 
     def cancel_all(self, symbol: str | None = None) -> int:
@@ -616,10 +588,9 @@ class OkxConnector(Connector):
             canceled += sum(1 for item in answers if item.get("sCode") == "0")
         return canceled
 
-    def get_order(self, symbol: str, *, client_order_id: str | None = None,
-                  exchange_order_id: str | None = None) -> ExchangeOrder:
-        require_one_id(client_order_id, exchange_order_id)
-        market, inst_id = self._market(symbol)
+    def _get_order(self, market: Market, *, client_order_id: str | None,
+                   exchange_order_id: str | None) -> ExchangeOrder:
+        inst_id = to_inst_id(market.symbol)
         params = [("instId", inst_id), *_id_fields(client_order_id, exchange_order_id).items()]
         data = self._data(self._call("GET", ORDER, params=params, product=market.kind))
         if not data:

@@ -35,12 +35,10 @@ from exchanges.base import (
     Response,
     Ticker,
     compact_json,
-    decimal_or_none,
-    format_decimal,
-    require_one_id,
 )
 from exchanges.limits import IP, Budget, Window
-from exchanges.symbols import Market
+from exchanges.parsing import decimal_or_none, decimal_or_zero, format_decimal, int_or_none
+from exchanges.symbols import Market, joined_symbol, unified
 
 # -- URLs ---------------------------------------------------------------------------------
 
@@ -152,7 +150,7 @@ def to_exchange_symbol(market: Market) -> str:
     if market.quote != SETTLE or not market.is_perpetual:
         raise errors.InvalidRequest(f"OrangeX lists USDT-margined perpetuals only, not "
                                     f"{market.symbol}", code="bad_symbol", exchange="orangex")
-    return f"{market.base}-{market.quote}{PERPETUAL_SUFFIX}"
+    return joined_symbol(market, "-", PERPETUAL_SUFFIX)
 
 
 def to_unified_symbol(instrument_name: str) -> str | None:
@@ -160,7 +158,7 @@ def to_unified_symbol(instrument_name: str) -> str | None:
     parts = instrument_name.split("-")
     if len(parts) != 3 or f"-{parts[2]}" != PERPETUAL_SUFFIX or not parts[0]:
         return None
-    return f"{parts[0]}/{parts[1]}:{parts[1]}"
+    return unified(parts[0], parts[1], "linear")
 
 
 def _unified(instrument_name: str) -> str:
@@ -179,8 +177,8 @@ def rpc_body(request_id: int, method: str, params: Mapping[str, Any]) -> str:
 
 
 def order_params(order: OrderRequest, instrument_name: str) -> dict[str, Any]:
-    """/private/buy and /private/sell params; amount is in the base coin (contract size 1)."""
-    _check_order(order)
+    """/private/buy and /private/sell params of an order ``Connector.check_order`` passed;
+    amount is in the base coin (contract size 1)."""
     params: dict[str, Any] = {"instrument_name": instrument_name,
                               "amount": format_decimal(order.quantity), "type": order.type,
                               "custom_order_id": order.client_order_id,
@@ -193,26 +191,6 @@ def order_params(order: OrderRequest, instrument_name: str) -> dict[str, Any]:
     if order.reduce_only:
         params["reduce_only"] = True
     return params
-
-
-def _check_order(order: OrderRequest) -> None:
-    problem = None
-    if order.side not in ("buy", "sell") or order.type not in ("market", "limit"):
-        problem = f"bad side/type {order.side}/{order.type}"
-    elif order.time_in_force not in TIME_IN_FORCE:
-        problem = f"unknown time in force {order.time_in_force}"
-    elif order.quantity <= 0:
-        problem = "quantity must be positive"
-    elif order.type == "limit" and (order.price is None or order.price <= 0):
-        problem = "a limit order needs a positive price"
-    elif order.type == "market" and order.time_in_force == "POST_ONLY":
-        problem = "a market order cannot be post-only"
-    elif not CLIENT_ORDER_ID_PATTERN.fullmatch(order.client_order_id or ""):
-        problem = "client order id breaks ^[.A-Z:/a-z0-9_-]{1,36}$"
-    elif order.margin:
-        problem = "OrangeX has no spot margin"
-    if problem:
-        raise errors.InvalidOrder(problem, exchange="orangex")
 
 
 # -- response parsers ----------------------------------------------------------------------
@@ -244,7 +222,7 @@ def order_status(state: str, amount: Decimal, filled: Decimal, error_code: int) 
 #  "creation_timestamp":1700000000000,"last_update_timestamp":1700000000000}
 def parse_order(raw: Mapping[str, Any]) -> ExchangeOrder:
     amount = Decimal(str(raw["amount"]))
-    filled = decimal_or_none(raw.get("filled_amount")) or Decimal("0")
+    filled = decimal_or_zero(raw.get("filled_amount"))
     price = decimal_or_none(raw.get("price"))
     average = decimal_or_none(raw.get("average_price"))
     state = str(raw.get("order_state", ""))
@@ -257,13 +235,9 @@ def parse_order(raw: Mapping[str, Any]) -> ExchangeOrder:
         side=str(raw["direction"]).lower(), type=str(order_type).lower(), quantity=amount,
         filled_quantity=filled, average_price=average if average else None,
         price=price if price else None, raw_status=state,
-        created_at_ms=_int_or_none(raw.get("creation_timestamp")),
-        updated_at_ms=_int_or_none(raw.get("last_update_timestamp")),
+        created_at_ms=int_or_none(raw.get("creation_timestamp")),
+        updated_at_ms=int_or_none(raw.get("last_update_timestamp")),
     )
-
-
-def _int_or_none(value: Any) -> int | None:
-    return None if value in (None, "") else int(value)
 
 
 # {"instrument_name":"BTC-USDT-PERPETUAL","kind":"perpetual","is_active":true,"tick_size":"0.1",
@@ -289,7 +263,7 @@ def parse_balances(result: Mapping[str, Any]) -> list[Balance]:
     area = result.get(ACCOUNT_AREA) or {}
     if not area:
         return []
-    free = Decimal(str(area.get("available_funds") or "0"))
+    free = decimal_or_zero(area.get("available_funds"))
     total = decimal_or_none(area.get("total_margin_balance"))
     if total is None:
         total = decimal_or_none(area.get("wallet_balance")) or free
@@ -299,7 +273,7 @@ def parse_balances(result: Mapping[str, Any]) -> list[Balance]:
 # [{"instrument_name":"BTC-USDT-PERPETUAL","position_side":"SHORT","size":"-0.01",
 #   "average_price":"60000","leverage":"10","floating_profit_loss":"-1.2", ...}]   flat -> []
 def parse_position(raw: Mapping[str, Any]) -> Position | None:
-    size = Decimal(str(raw.get("size") or "0"))
+    size = decimal_or_zero(raw.get("size"))
     if size == 0:
         return None
     if str(raw.get("position_side", "")).upper() == "SHORT" and size > 0:
@@ -317,7 +291,7 @@ def is_hedged(rows: list[Mapping[str, Any]]) -> bool:
     """Hedge mode shows as a LONG and a SHORT row on one instrument."""
     sides: dict[str, set[str]] = {}
     for row in rows:
-        if Decimal(str(row.get("size") or "0")) != 0:
+        if decimal_or_zero(row.get("size")) != 0:
             sides.setdefault(str(row.get("instrument_name")), set()).add(
                 str(row.get("position_side", "")).upper())
     return any({"LONG", "SHORT"} <= found for found in sides.values())
@@ -443,18 +417,10 @@ class OrangexConnector(Connector):
     rate_limits = RATE_LIMITS
     error_table = ERROR_TABLE
     status_unknown_codes = STATUS_UNKNOWN_CODES
-    api_types = ("perpetual_futures",)
     client_order_id_pattern = CLIENT_ORDER_ID_PATTERN
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if self.api_type not in self.api_types:
-            raise errors.NotSupported(f"OrangeX offers perpetual_futures only, not "
-                                      f"{self.api_type}", code="api_type_not_supported",
-                                      exchange=self.name)
-        if self.environment == "testnet":
-            raise errors.NotSupported("OrangeX has no testnet", exchange=self.name,
-                                      code="environment_not_supported")
         self._ids = itertools.count(1)
         self._token: _Token | None = None
 
@@ -571,22 +537,23 @@ class OrangexConnector(Connector):
         self._rpc(LEVERAGE, {"instrument_name": self._instrument_name(symbol),
                              "leverage": str(leverage)}, write=True)
 
-    def place_order(self, order: OrderRequest) -> ExchangeOrder:
-        params = order_params(order, self._instrument_name(order.symbol))
+    def _place_order(self, order: OrderRequest, market: Market) -> ExchangeOrder:
+        params = order_params(order, to_exchange_symbol(market))
         result = self._rpc(BUY if order.side == "buy" else SELL, params, write=True)
         # {"order": {"order_id": "828610767077068800", "custom_order_id": ""}}
         placed = result.get("order") if isinstance(result, Mapping) else None
         order_id = placed.get("order_id") if isinstance(placed, Mapping) else None
         if not order_id:
             raise errors.OrderOutcomeUnknown("accepted without an order_id", exchange=self.name)
-        return self._state_after_place(order, str(order_id))
+        return self._state_after_place(order, market, str(order_id))
 
-    def _state_after_place(self, order: OrderRequest, order_id: str) -> ExchangeOrder:
+    def _state_after_place(self, order: OrderRequest, market: Market,
+                           order_id: str) -> ExchangeOrder:
         """The buy/sell reply has no state: ask once. Right after placing, OrangeX may answer
         stale or malformed; then report the order as accepted and let a refresh settle it."""
         state = self._query_quietly(order_id)
         if state is None:
-            return ExchangeOrder(symbol=self.market(order.symbol).symbol,
+            return ExchangeOrder(symbol=market.symbol,
                                  client_order_id=order.client_order_id,
                                  exchange_order_id=order_id, status="open", side=order.side,
                                  type=order.type, quantity=order.quantity, price=order.price,
@@ -607,16 +574,15 @@ class OrangexConnector(Connector):
                 ArithmeticError):
             return None
 
-    def cancel_order(self, symbol: str, *, client_order_id: str | None = None,
-                     exchange_order_id: str | None = None) -> ExchangeOrder:
-        order_id = self._needs_exchange_id(client_order_id, exchange_order_id)
-        unified = self.market(symbol).symbol
+    def _cancel_order(self, market: Market, *, client_order_id: str | None,
+                      exchange_order_id: str | None) -> ExchangeOrder:
+        order_id = self._needs_exchange_id(exchange_order_id)
         self._rpc(CANCEL, {"order_id": order_id}, write=True)
         # The reply is {order_id}; the state flips a moment later, so report what a query
         # says now (possibly still open) rather than assume "canceled".
         state = self._query_quietly(order_id)
         if state is None:
-            return ExchangeOrder(symbol=unified, client_order_id=client_order_id,
+            return ExchangeOrder(symbol=market.symbol, client_order_id=client_order_id,
                                  exchange_order_id=order_id, status="open", side="",
                                  type="", quantity=Decimal("0"), raw_status="cancel_requested")
         return replace(state[0], client_order_id=client_order_id)
@@ -629,19 +595,16 @@ class OrangexConnector(Connector):
                                       {"instrument_name": self._instrument_name(symbol)},
                                       write=True))
 
-    def get_order(self, symbol: str, *, client_order_id: str | None = None,
-                  exchange_order_id: str | None = None) -> ExchangeOrder:
-        order_id = self._needs_exchange_id(client_order_id, exchange_order_id)
-        self.market(symbol)
+    def _get_order(self, market: Market, *, client_order_id: str | None,
+                   exchange_order_id: str | None) -> ExchangeOrder:
+        order_id = self._needs_exchange_id(exchange_order_id)
         raw = self._rpc(ORDER_STATE, {"order_id": order_id})
         if not raw:
             raise errors.OrderNotFound(f"no order {order_id}", exchange=self.name)
         found = parse_order(raw)
         return replace(found, client_order_id=client_order_id or found.client_order_id)
 
-    def _needs_exchange_id(self, client_order_id: str | None,
-                           exchange_order_id: str | None) -> str:
-        require_one_id(client_order_id, exchange_order_id)
+    def _needs_exchange_id(self, exchange_order_id: str | None) -> str:
         if not exchange_order_id:
             raise errors.NotSupported(
                 "OrangeX cannot look orders up by client order id (custom_order_id is not "

@@ -29,12 +29,10 @@ from exchanges.base import (
     Response,
     Ticker,
     compact_json,
-    decimal_or_none,
-    format_decimal,
-    require_one_id,
 )
 from exchanges.limits import ACCOUNT, IP, Budget, Window, retry_after_seconds
-from exchanges.symbols import Market, parse_symbol
+from exchanges.parsing import decimal_or_none, decimal_or_zero, format_decimal, int_or_none
+from exchanges.symbols import Market, joined_symbol, parse_symbol, split_by_separator, unified
 
 # -- URLs: one production host for both products; no testnet or demo exists (facts section 1)
 
@@ -47,9 +45,9 @@ WS_HOSTS = {
     ("live", "linear"): "wss://ws.pionex.com/wsUA",    # private futures, auth message
 }
 WS_PUBLIC = "wss://ws.pionex.com/wsPub"
-# UNVERIFIED: that no sandbox exists (none is documented anywhere). Paper connections always
-# come with base_url and otherwise behave like live.
-ENVIRONMENTS = ("live", "paper")
+# UNVERIFIED: that no sandbox exists (none is documented anywhere; exchanges.capabilities
+# offers live and paper). Paper connections always come with base_url and otherwise behave
+# like live.
 
 # -- endpoint paths
 
@@ -99,7 +97,8 @@ TIMESTAMP_WINDOW_MS = 20_000      # a signed request older than 20 s is refused
 # can be resent) after 8 s instead of 20; 8 s is still more than Binance's default 5 s.
 STAMP_LEAD_MS = 12_000
 
-# -- statuses: Pionex says only OPEN or CLOSED; _order_status refines them with the fills
+# -- statuses: Pionex says only OPEN or CLOSED; _order_status refines them with the fills,
+# PionexConnector.settled_status with what only the caller knows
 
 STATUS_MAP = {"OPEN": "open", "CLOSED": "canceled"}
 # A CLOSED market buy is sized in quote; it counts as filled when it spent the amount
@@ -143,20 +142,21 @@ def sign_ws_futures(secret: str, timestamp_ms: int) -> str:
 
 # -- symbols ------------------------------------------------------------------------------
 
+PERP_SUFFIX = "_PERP"
+
+
 def to_exchange_symbol(market: Market) -> str:
     """BTC/USDT -> BTC_USDT; BTC/USDT:USDT -> BTC_USDT_PERP."""
-    name = f"{market.base}_{market.quote}"
-    return f"{name}_PERP" if market.is_perpetual else name
+    return joined_symbol(market, "_", PERP_SUFFIX)
 
 
 def from_exchange_symbol(name: str) -> str:
     """BTC_USDT -> BTC/USDT; BTC_USDT_PERP -> BTC/USDT:USDT."""
-    perpetual = name.endswith("_PERP")
-    parts = (name[:-5] if perpetual else name).split("_")
-    if len(parts) != 2 or not all(parts):
+    perpetual = name.endswith(PERP_SUFFIX)
+    split = split_by_separator(name.removesuffix(PERP_SUFFIX) if perpetual else name, "_")
+    if split is None:
         raise errors.InvalidRequest(f"not a Pionex symbol: {name!r}", exchange="pionex")
-    base, quote = parts
-    return parse_symbol(f"{base}/{quote}:{quote}" if perpetual else f"{base}/{quote}").symbol
+    return parse_symbol(unified(*split, "linear" if perpetual else "spot")).symbol
 
 
 # -- request builders -----------------------------------------------------------------------
@@ -224,8 +224,8 @@ def _order_id(exchange_order_id: str) -> int:
 # futures add positionMode, isolatedMode, positionSide, origSize, reduceOnly
 def parse_order(raw: Mapping[str, Any], symbol: str | None = None) -> ExchangeOrder:
     size = decimal_or_none(raw.get("size"))
-    filled = decimal_or_none(raw.get("filledSize")) or Decimal("0")
-    filled_amount = decimal_or_none(raw.get("filledAmount")) or Decimal("0")
+    filled = decimal_or_zero(raw.get("filledSize"))
+    filled_amount = decimal_or_zero(raw.get("filledAmount"))
     return ExchangeOrder(
         symbol=from_exchange_symbol(raw["symbol"]) if raw.get("symbol") else symbol or "",
         client_order_id=raw.get("clientOrderId") or None,
@@ -238,8 +238,8 @@ def parse_order(raw: Mapping[str, Any], symbol: str | None = None) -> ExchangeOr
         average_price=filled_amount / filled if filled else None,
         price=decimal_or_none(raw.get("price")) or None,
         raw_status=str(raw.get("status", "")),
-        created_at_ms=raw.get("createTime"),
-        updated_at_ms=raw.get("updateTime"),
+        created_at_ms=int_or_none(raw.get("createTime")),
+        updated_at_ms=int_or_none(raw.get("updateTime")),
     )
 
 
@@ -258,8 +258,9 @@ def _order_status(raw: Mapping[str, Any], size: Decimal | None, filled: Decimal,
         return "filled"
     # CLOSED below its size: Pionex cannot say why. docs/orders.md makes it expired
     # for IOC, canceled when we asked, else rejected; only the order service knows whether
-    # we asked, so the connector reports what it can tell, "canceled", and leaves the rest
-    # to the caller. UNVERIFIED: futures async rejects also end CLOSED with no fill.
+    # we asked, so the connector reports what it can tell, "canceled", and
+    # PionexConnector.settled_status decides with what the caller knows. UNVERIFIED:
+    # futures async rejects also end CLOSED with no fill.
     return STATUS_MAP[raw_status]
 
 
@@ -276,10 +277,8 @@ def parse_instrument(raw: Mapping[str, Any]) -> Instrument:
         kind=market.kind,
         tick_size=_step(raw.get("quoteStep"), raw.get("quotePrecision")),
         lot_size=_step(raw.get("baseStep"), raw.get("basePrecision")),
-        min_quantity=decimal_or_none(raw.get("minSizeLimit") or raw.get("minTradeSize"))
-        or Decimal("0"),
-        min_notional=decimal_or_none(raw.get("minNotional") or raw.get("minAmount"))
-        or Decimal("0"),
+        min_quantity=decimal_or_zero(raw.get("minSizeLimit") or raw.get("minTradeSize")),
+        min_notional=decimal_or_zero(raw.get("minNotional") or raw.get("minAmount")),
     )
 
 
@@ -357,18 +356,23 @@ class PionexConnector(Connector):
     weights = WEIGHTS
     rate_limits = RATE_LIMITS
     error_table = ERROR_TABLE
-    api_types = ("spot", "perpetual_futures")
     client_order_id_pattern = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if self.environment not in ENVIRONMENTS:
-            raise errors.NotSupported(f"Pionex has no {self.environment} environment",
-                                      code="environment_not_supported", exchange=self.name)
-        if self.api_type not in self.api_types:
-            raise errors.NotSupported(f"Pionex offers no {self.api_type} api type",
-                                      exchange=self.name)
         self._amount_steps: dict[str, Decimal] = {}
+
+    @classmethod
+    def settled_status(cls, found: ExchangeOrder, *, order_type: str, time_in_force: str,
+                       rested: bool, cancel_requested: bool) -> str:
+        """Pionex says only OPEN or CLOSED: a CLOSED order below its size is expired for IOC,
+        FOK and market orders, canceled if we asked or if it had rested (an open order cannot
+        be rejected), else rejected (docs/orders.md)."""
+        if found.raw_status != "CLOSED" or found.status == "filled":
+            return found.status
+        if order_type == "market" or time_in_force in ("IOC", "FOK"):
+            return "expired"
+        return "canceled" if cancel_requested or rested else "rejected"
 
     # -- pipeline hooks ------------------------------------------------------------------
 
@@ -507,8 +511,10 @@ class PionexConnector(Connector):
         self._call("POST", PERP_LEVERAGE, product="linear",
                    body={"symbol": to_exchange_symbol(market), "leverage": str(leverage)})
 
-    def place_order(self, order: OrderRequest) -> ExchangeOrder:
-        market = self._check_order(order)
+    def _place_order(self, order: OrderRequest, market: Market) -> ExchangeOrder:
+        if not market.is_perpetual and order.time_in_force in ("FOK", "POST_ONLY"):
+            raise errors.NotSupported(f"Pionex spot has no {order.time_in_force} orders",
+                                      exchange=self.name)
         quote_amount = None
         if not market.is_perpetual and order.type == "market" and order.side == "buy":
             quote_amount = self._market_buy_amount(order, market)
@@ -522,28 +528,6 @@ class PionexConnector(Connector):
             order.client_order_id, exchange_order_id=str(data["orderId"]), status="open",
             side=order.side, type=order.type, quantity=order.quantity, price=order.price)
 
-    def _check_order(self, order: OrderRequest) -> Market:
-        market = self.market(order.symbol)
-        if order.side not in ("buy", "sell") or order.type not in ("market", "limit"):
-            raise errors.InvalidRequest("side must be buy|sell and type market|limit",
-                                        exchange=self.name)
-        _required(order.quantity, "quantity")
-        if not self.client_order_id_pattern.fullmatch(order.client_order_id or ""):
-            raise errors.InvalidRequest("Pionex client order ids are 1-64 letters, digits "
-                                        "or hyphens", exchange=self.name)
-        if order.time_in_force not in ("GTC", "IOC", "FOK", "POST_ONLY"):
-            raise errors.InvalidRequest(f"unknown time in force {order.time_in_force!r}",
-                                        exchange=self.name)
-        if order.margin:
-            raise errors.NotSupported("Pionex has no spot margin trading", exchange=self.name)
-        if not market.is_perpetual and order.time_in_force in ("FOK", "POST_ONLY"):
-            raise errors.NotSupported(f"Pionex spot has no {order.time_in_force} orders",
-                                      exchange=self.name)
-        if not market.is_perpetual and order.reduce_only:
-            raise errors.InvalidRequest("reduce-only applies to perpetuals",
-                                        exchange=self.name)
-        return market
-
     def _market_buy_amount(self, order: OrderRequest, market: Market) -> Decimal:
         """Pionex takes a spot market buy in quote: quantity x ask x 1.01."""
         ask = self.ticker(market.symbol).ask
@@ -552,10 +536,8 @@ class PionexConnector(Connector):
             self.instruments()
         return market_buy_amount(order.quantity, ask, self._amount_steps.get(exchange_symbol))
 
-    def cancel_order(self, symbol: str, *, client_order_id: str | None = None,
-                     exchange_order_id: str | None = None) -> ExchangeOrder:
-        require_one_id(client_order_id, exchange_order_id)
-        market = self.market(symbol)
+    def _cancel_order(self, market: Market, *, client_order_id: str | None,
+                      exchange_order_id: str | None) -> ExchangeOrder:
         if not exchange_order_id:
             raise errors.NotSupported(
                 "Pionex cancels by orderId only (no cancel by clientOrderId); look the order "
@@ -565,7 +547,7 @@ class PionexConnector(Connector):
             "symbol": to_exchange_symbol(market), "orderId": _order_id(exchange_order_id)})
         # the cancel answer is a bare envelope (futures cancels are even asynchronous), so
         # the order's state, fills included, comes from a lookup
-        return self.get_order(symbol, exchange_order_id=exchange_order_id)
+        return self.get_order(market.symbol, exchange_order_id=exchange_order_id)
 
     def cancel_all(self, symbol: str | None = None) -> int:
         """Cancels per symbol (the exchange needs one) and returns how many were open."""
@@ -577,10 +559,8 @@ class PionexConnector(Connector):
                        body={"symbol": to_exchange_symbol(market)})
         return len(orders)
 
-    def get_order(self, symbol: str, *, client_order_id: str | None = None,
-                  exchange_order_id: str | None = None) -> ExchangeOrder:
-        require_one_id(client_order_id, exchange_order_id)
-        market = self.market(symbol)
+    def _get_order(self, market: Market, *, client_order_id: str | None,
+                   exchange_order_id: str | None) -> ExchangeOrder:
         params: list[tuple[str, Any]] = []
         if market.is_perpetual:   # futures lookups need the symbol, spot lookups do not
             params.append(("symbol", to_exchange_symbol(market)))

@@ -478,8 +478,9 @@ class RedisThrottle:
         lease_id = uuid.uuid4().hex
         waited = 0.0
         # our windows are the margin longer than published: that padding alone never turns
-        # a wait for a one-second window into a refusal
-        patience = self.max_wait + self.limiter.margin_ms / 1000
+        # a wait for a one-second window into a refusal (nor the millisecond a window's wait
+        # is rounded up by, which a fast machine meets when a window filled within one ms)
+        patience = self.max_wait + (self.limiter.margin_ms + 1) / 1000
         while True:
             decision = self.limiter.decide(charge, destination=destination,
                                            lease_id=lease_id, key_id=self.key_id,

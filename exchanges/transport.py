@@ -15,7 +15,8 @@ Three things the connectors rely on and ``requests`` alone does not give:
   the connector's destination guard, and only those addresses are dialled, so a name that
   resolves differently a moment later (DNS rebinding) cannot reach past the check.
 
-Bodies are read in chunks up to ``MAX_BODY_BYTES``; nothing is decoded here.
+Bodies are read in chunks up to the session's bound (``MAX_BODY_BYTES`` unless
+``new_session`` is given another); nothing is decoded here.
 """
 
 from __future__ import annotations
@@ -222,8 +223,13 @@ class _GuardedHTTPSPool(HTTPSConnectionPool):
 
 
 class GuardedAdapter(HTTPAdapter):
-    """``requests`` adapter whose pools use the connection classes above. It does not
-    override ``send``, so test doubles that patch ``HTTPAdapter.send`` still apply."""
+    """``requests`` adapter whose pools use the connection classes above, and which carries
+    the largest answer body its session reads. It does not override ``send``, so test
+    doubles that patch ``HTTPAdapter.send`` still apply."""
+
+    def __init__(self, *args: Any, max_body_bytes: int = MAX_BODY_BYTES, **kwargs: Any) -> None:
+        self.max_body_bytes = max_body_bytes
+        super().__init__(*args, **kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
@@ -231,9 +237,10 @@ class GuardedAdapter(HTTPAdapter):
                                                    "https": _GuardedHTTPSPool}
 
 
-def new_session() -> requests.Session:
+def new_session(*, max_body_bytes: int = MAX_BODY_BYTES) -> requests.Session:
+    """A session for one connector; an answer body past ``max_body_bytes`` is not read."""
     session = requests.Session()
-    adapter = GuardedAdapter()
+    adapter = GuardedAdapter(max_body_bytes=max_body_bytes)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -267,19 +274,21 @@ def _exchange(session: requests.Session, method: str, url: str, *, body: str | N
               timeouts: tuple[float, float]) -> RawAnswer:
     raw = session.request(method, url, data=body, headers=dict(headers), timeout=timeouts,
                           allow_redirects=False, stream=True)
+    # the adapter that answered (a session of our own carries its bound; any other, ours)
+    max_bytes = getattr(raw.connection, "max_body_bytes", MAX_BODY_BYTES)
     try:
-        content = _read_body(raw, state)
+        content = _read_body(raw, state, max_bytes=max_bytes)
     finally:
         raw.close()
     return RawAnswer(status=raw.status_code, headers=raw.headers, body=content)
 
 
-def _read_body(raw: requests.Response, state: _CallState) -> bytes:
+def _read_body(raw: requests.Response, state: _CallState, *, max_bytes: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     for chunk in raw.iter_content(CHUNK_BYTES):
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > max_bytes:
             raise TransportFailure("the answer is larger than we accept",
                                    may_have_arrived=True)
         chunks.append(chunk)

@@ -16,7 +16,6 @@ from connections.services import connection_connector
 from exchanges import errors
 from orders.models import Order, OrderEvent
 
-OPEN_REFRESH_LIMIT = 200        # per run, least recently refreshed first (round robin)
 ORPHAN_LOOKBACK_DAYS = 7
 
 
@@ -51,7 +50,7 @@ def orders_reconcile() -> Reconciliation:
         settle_task.apply_async(args=[str(pk)], priority=1)
     open_ids = list(Order.objects.filter(status__in=("open", "partially_filled"))
                     .order_by(F("refreshed_at").asc(nulls_first=True), "created_at")
-                    .values_list("pk", flat=True)[:OPEN_REFRESH_LIMIT])
+                    .values_list("pk", flat=True)[:settings.ORDER_OPEN_REFRESH_LIMIT])
     Order.objects.filter(pk__in=open_ids).update(refreshed_at=now)
     for pk in open_ids:
         refresh_task.apply_async(args=[str(pk)], priority=4)

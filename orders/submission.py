@@ -27,6 +27,7 @@ from connections.services import connection_connector
 from core.locks import advisory_lock
 from exchanges import errors
 from exchanges.base import Connector, ExchangeOrder, OrderRequest
+from exchanges.registry import connector_class
 from exchanges.symbols import parse_symbol
 from orders.models import Order, OrderEvent
 from orders.transitions import order_transition
@@ -72,15 +73,13 @@ def _request(order: Order) -> OrderRequest:
 
 
 def closed_status(order: Order, found: ExchangeOrder) -> str:
-    """Pionex says only OPEN or CLOSED: a CLOSED order below its size is expired for IOC,
-    FOK and market orders, canceled if we asked or if it had rested (an open order cannot
-    be rejected), else rejected (docs/orders.md)."""
-    if found.raw_status != "CLOSED" or found.status == "filled":
-        return found.status
-    if order.type == "market" or order.time_in_force in ("IOC", "FOK"):
-        return "expired"
-    rested = order.status in ("open", "partially_filled")
-    return "canceled" if order.cancel_requested or rested else "rejected"
+    """The exchange's status of the order, refined by the connector with what only we know
+    (type, time in force, whether it rested, whether we asked to cancel): an exchange whose
+    terminal status does not say why the order ended decides it there (docs/orders.md)."""
+    return connector_class(order.connection.exchange).settled_status(
+        found, order_type=order.type, time_in_force=order.time_in_force,
+        rested=order.status in ("open", "partially_filled"),
+        cancel_requested=order.cancel_requested)
 
 
 def _apply(order: Order, found: ExchangeOrder, source: str) -> Order | None:

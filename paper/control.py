@@ -26,12 +26,14 @@ from aiohttp import web
 
 from paper.engine import Engine, PaperAccount, PaperError, PaperOrder
 from paper.faults import EXCHANGE_WIDE, WRITES, ExchangeGate, FaultConfig, scope_of
+from paper.streams import STREAM_ACTIONS, StreamHub
 
 PERMISSIONS = ("read", "trade", "withdraw", "transfer", "margin", "futures")
 DEFAULT_BALANCES = {"USDT": Decimal("10000")}  # a new account that names no balances
 _ASSET = re.compile(r"^[A-Z0-9]{1,20}$")
 _MAX_TEXT = 256
 ALL_EXCHANGES = ("all", "*")
+LISTEN_KEY_EXCHANGES = ("binance", "bingx")   # Binance USD-M and BingX issue listen keys
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
@@ -40,9 +42,9 @@ class BadInput(ValueError):
     pass
 
 
-def add_routes(app: web.Application, *, engine: Engine,
-               gates: dict[str, ExchangeGate]) -> None:
-    api = ControlApi(engine, gates)
+def add_routes(app: web.Application, *, engine: Engine, gates: dict[str, ExchangeGate],
+               streams: StreamHub | None = None) -> None:
+    api = ControlApi(engine, gates, streams or StreamHub(engine))
     app.add_routes([
         web.get("/_paper/health", api.health),
         web.post("/_paper/accounts", api.upsert_account),
@@ -52,6 +54,7 @@ def add_routes(app: web.Application, *, engine: Engine,
         web.delete("/_paper/faults", api.clear_faults),
         web.post("/_paper/prices", api.set_price),
         web.post("/_paper/fill", api.fill),
+        web.post("/_paper/streams", api.stream_fault),
         web.post("/_paper/reset", api.reset),
         web.get("/_paper/stats", api.stats),
     ])
@@ -74,9 +77,11 @@ def _answers_errors(handler: Handler) -> Handler:
 
 
 class ControlApi:
-    def __init__(self, engine: Engine, gates: dict[str, ExchangeGate]) -> None:
+    def __init__(self, engine: Engine, gates: dict[str, ExchangeGate],
+                 streams: StreamHub) -> None:
         self.engine = engine
         self.gates = gates
+        self.streams = streams
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
@@ -166,8 +171,28 @@ class ControlApi:
                                  quantity=quantity)
         return web.json_response({"ok": True, "order": _order_view(order)})
 
+    @_answers_errors
+    async def stream_fault(self, request: web.Request) -> web.Response:
+        """``{exchange, apiKey?, action}``: act on the matching live private streams (or,
+        for ``expireListenKey``, on the listen keys); answers how many matched."""
+        data = await _json_object(request)
+        exchange = self._exchange(data.get("exchange"))
+        if exchange not in self.streams.servers:
+            raise BadInput(f"{exchange} has no private streams on the paper exchange")
+        api_key = _text(data, "apiKey", required=False) or None
+        action = data.get("action")
+        if action not in STREAM_ACTIONS:
+            raise BadInput(f"action must be one of {', '.join(STREAM_ACTIONS)}")
+        if action == "expireListenKey" and exchange not in LISTEN_KEY_EXCHANGES:
+            raise BadInput(f"{exchange} issues no listen keys "
+                           f"(only {', '.join(LISTEN_KEY_EXCHANGES)})")
+        matched = self.streams.fault(exchange, action, api_key)
+        return web.json_response({"ok": True, "exchange": exchange, "action": action,
+                                  "matched": matched})
+
     async def reset(self, request: web.Request) -> web.Response:
         self.engine.reset()
+        self.streams.reset()
         for gate in self.gates.values():
             gate.clear_faults()
             gate.clear_stats()
@@ -182,6 +207,7 @@ class ControlApi:
                 "ordersAccepted": orders.orders_accepted,
                 "duplicatesRefused": orders.duplicates_refused,
                 "ordersByClientId": dict(orders.orders_by_client_id),
+                "streams": self.streams.stats(name),
             }
         return web.json_response({"exchanges": exchanges})
 

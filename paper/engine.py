@@ -22,7 +22,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
@@ -71,6 +71,22 @@ class PaperInstrument:
     contract_value: Decimal     # base per contract, for exchanges that count contracts (OKX)
 
 
+@dataclass(frozen=True)
+class PaperFill:
+    """One execution of an order. ``trade_id`` is unique per exchange (so per account);
+    the paper engine charges no fees, so ``fee`` is 0 in ``fee_asset`` (what the order
+    receives: the base asset of a spot buy, the quote asset otherwise)."""
+
+    trade_id: str
+    order_id: str
+    quantity: Decimal           # base currency
+    price: Decimal
+    fee: Decimal
+    fee_asset: str
+    maker: bool                 # resting when it filled (taker: it crossed on arrival)
+    time_ms: int
+
+
 @dataclass
 class PaperOrder:
     exchange: str
@@ -90,6 +106,7 @@ class PaperOrder:
     canceled_by_user: bool = False
     created_ms: int = 0
     updated_ms: int = 0
+    fills: list[PaperFill] = field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
@@ -121,6 +138,26 @@ class PaperAccount:
     balances: dict[str, list[Decimal]] = field(default_factory=dict)
     leverage: dict[str, int] = field(default_factory=dict)       # unified symbol -> leverage
     hedge_mode: bool = False
+
+
+EventKind = Literal["accepted", "fill", "closed", "funded"]
+
+
+@dataclass(frozen=True)
+class EngineEvent:
+    """What ``Engine.listeners`` hear (the private streams, ``paper/streams/hub.py``).
+
+    ``accepted``: a new order was stored; ``fill``: ``fill`` executed part or all of it;
+    ``closed``: it left the book (filled, canceled, expired); ``funded``: the control API
+    set balances (``deltas``: asset -> change of the free amount). ``order`` is a copy taken
+    when the event happened, so later changes do not rewrite it."""
+
+    kind: EventKind
+    exchange: str
+    api_key: str
+    order: PaperOrder | None = None
+    fill: PaperFill | None = None
+    deltas: dict[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass
@@ -188,6 +225,8 @@ class Engine:
         self._stats: dict[str, OrderStats] = {}
         self._last_id: dict[str, int] = {}
         self._records: dict[tuple[str, str], str] = {}  # the accounts file, per account
+        # called synchronously with every EngineEvent (the private streams listen here)
+        self.listeners: list[Callable[[EngineEvent], None]] = []
         # ids start at the wall clock in microseconds, so they keep increasing across restarts
         self._id_base = self.now_ms() * 1000
         self._clear_orders()
@@ -232,9 +271,15 @@ class Engine:
         account.passphrase = passphrase
         if permissions is not None:
             account.permissions = list(permissions)
+        deltas = {}
         for asset, amount in amounts.items():
-            account.balances.setdefault(asset, [ZERO, ZERO])[0] = amount
+            entry = account.balances.setdefault(asset, [ZERO, ZERO])
+            if amount != entry[0]:
+                deltas[asset] = plain(amount - entry[0])
+            entry[0] = amount
         self._save(account)
+        if deltas and not created:
+            self._notify("funded", account=account, deltas=deltas)
         return account, created
 
     def set_hedge_mode(self, account: PaperAccount, hedge_mode: bool) -> None:
@@ -336,7 +381,7 @@ class Engine:
                             client_order_id=client_order_id, reduce_only=reduce_only)
         self._hold(order, account, lock)
         if takes:
-            self._fill(order, order.remaining, market)
+            self._fill(order, order.remaining, market, maker=False)
         elif time_in_force in ("IOC", "FOK"):
             self._close(order, "expired")
         else:
@@ -437,7 +482,8 @@ class Engine:
         if not amount.is_finite() or amount <= 0 or amount > order.remaining:
             raise PaperError("invalid_quantity",
                              f"quantity must be above 0 and at most {order.remaining}")
-        self._fill(order, amount, order.price or self._price_map(exchange)[order.symbol])
+        self._fill(order, amount, order.price or self._price_map(exchange)[order.symbol],
+                   maker=order.price is not None)
         return order
 
     def order_stats(self, exchange: str) -> OrderStats:
@@ -503,6 +549,23 @@ class Engine:
         self._last_id[exchange] = max(self._last_id.get(exchange, 0), self._id_base) + 1
         return str(self._last_id[exchange])
 
+    def _next_trade_id(self, exchange: str) -> str:
+        key = f"{exchange}/trades"
+        self._last_id[key] = max(self._last_id.get(key, 0), self._id_base) + 1
+        return str(self._last_id[key])
+
+    def _notify(self, kind: EventKind, order: PaperOrder | None = None, *,
+                account: PaperAccount | None = None, fill: PaperFill | None = None,
+                deltas: dict[str, Decimal] | None = None) -> None:
+        if not self.listeners:
+            return
+        snapshot = replace(order, fills=list(order.fills)) if order is not None else None
+        owner = account or self._accounts[(order.exchange, order.api_key)]  # type: ignore[union-attr]
+        event = EngineEvent(kind=kind, exchange=owner.exchange, api_key=owner.api_key,
+                            order=snapshot, fill=fill, deltas=dict(deltas or {}))
+        for listener in list(self.listeners):
+            listener(event)
+
     def _store(self, exchange: str, account: PaperAccount, *, symbol: str, side: str, type: str,
                qty: Decimal, price: Decimal | None, time_in_force: str,
                client_order_id: str | None, reduce_only: bool) -> PaperOrder:
@@ -519,6 +582,7 @@ class Engine:
             key = (exchange, account.api_key, order.client_order_id)
             self._client_orders.setdefault(key, []).append(order)
         self.order_stats(exchange).orders_accepted += 1
+        self._notify("accepted", order)
         return order
 
     def _find_any(self, exchange: str, order_id: str | None,
@@ -551,6 +615,7 @@ class Engine:
         lock = self._locks.pop((order.exchange, order.order_id), None)
         if lock is not None:
             self._release(self._accounts[(order.exchange, order.api_key)], lock, lock.left)
+        self._notify("closed", order)
 
     # internals: fills -----------------------------------------------------------------
     def _match_resting(self, exchange: str, symbol: str | None = None) -> list[PaperOrder]:
@@ -560,11 +625,12 @@ class Engine:
             if symbol not in (None, order.symbol) or order.price is None:
                 continue
             if order.is_open and _crosses(order.side, order.price, prices[order.symbol]):
-                self._fill(order, order.remaining, order.price)
+                self._fill(order, order.remaining, order.price, maker=True)
                 filled.append(order)
         return filled
 
-    def _fill(self, order: PaperOrder, quantity: Decimal, price: Decimal) -> None:
+    def _fill(self, order: PaperOrder, quantity: Decimal, price: Decimal, *,
+              maker: bool) -> None:
         account = self._accounts[(order.exchange, order.api_key)]
         instrument = self.instrument(order.exchange, order.symbol)
         if order.reduce_only:
@@ -578,6 +644,13 @@ class Engine:
             else:
                 self._settle_linear(account, instrument, order.side, quantity, price)
             _record_fill(order, quantity, price, self.now_ms())
+            fill = PaperFill(
+                trade_id=self._next_trade_id(order.exchange), order_id=order.order_id,
+                quantity=plain(quantity), price=price, fee=ZERO,
+                fee_asset=instrument.base if instrument.kind == "spot" and order.side == "buy"
+                else instrument.quote, maker=maker, time_ms=order.updated_ms)
+            order.fills.append(fill)
+            self._notify("fill", order, fill=fill)
         if order.remaining == 0:
             self._close(order, "filled")
         elif order.reduce_only and self._closable(account, order.symbol, order.side) == 0:

@@ -23,12 +23,15 @@ from paper.engine import Engine
 from paper.faults import ExchangeGate, gate_middleware
 from paper.protocol import Protocol
 from paper.published import budgets_from_environment
+from paper.streams import StreamHub, StreamTiming
+from paper.streams.routes import load_servers, rest_routes
 from paper.windows import Budget, ExchangeLimit, as_budget
 
 log = logging.getLogger("paper")
 
 ENGINE = web.AppKey("engine", Engine)
 GATES = web.AppKey("gates", dict)
+STREAMS = web.AppKey("streams", StreamHub)
 EXCHANGES = ("bybit", "binance", "okx", "bingx", "pionex", "orangex")
 WALK_INTERVAL_SECONDS = 1.0
 WALK_STEP = 0.0005  # standard deviation of one step's relative move
@@ -65,9 +68,11 @@ def load_protocols(exchanges: Iterable[str] = EXCHANGES) -> list[type[Protocol]]
 
 def build_app(engine: Engine, *, protocols: Iterable[type[Protocol]] | None = None,
               limits: Mapping[str, Budget | ExchangeLimit] | None = None, walk: bool = False,
-              walk_interval: float = WALK_INTERVAL_SECONDS) -> web.Application:
+              walk_interval: float = WALK_INTERVAL_SECONDS,
+              stream_timing: StreamTiming | None = None) -> web.Application:
     """The whole paper exchange. ``protocols`` defaults to every adapter that exists;
-    ``limits`` to the table the exchanges publish (``published.budgets_from_environment``)."""
+    ``limits`` to the table the exchanges publish (``published.budgets_from_environment``);
+    ``stream_timing`` shrinks the private streams' heartbeats (tests)."""
     if protocols is None:
         protocols = load_protocols()
     budgets = {name: as_budget(value)
@@ -77,17 +82,24 @@ def build_app(engine: Engine, *, protocols: Iterable[type[Protocol]] | None = No
     app[ENGINE] = engine
     gates: dict[str, ExchangeGate] = {
         name: ExchangeGate(exchange=name, budget=budgets.get(name)) for name in EXCHANGES}
+    hub = StreamHub(engine)
     for protocol_class in protocols:
-        _mount(app, engine, gates, protocol_class, budgets)
+        _mount(app, engine, gates, protocol_class, budgets, hub)
+    load_servers(hub, [name for name, gate in gates.items() if gate.protocol is not None],
+                 stream_timing)
+    app.add_routes(hub.routes())
     app[GATES] = gates
-    control.add_routes(app, engine=engine, gates=gates)
+    app[STREAMS] = hub
+    app.cleanup_ctx.append(hub.background())
+    control.add_routes(app, engine=engine, gates=gates, streams=hub)
     if walk:
         app.cleanup_ctx.append(_walker(engine, walk_interval))
     return app
 
 
 def _mount(app: web.Application, engine: Engine, gates: dict[str, ExchangeGate],
-           protocol_class: type[Protocol], budgets: Mapping[str, Budget]) -> None:
+           protocol_class: type[Protocol], budgets: Mapping[str, Budget],
+           hub: StreamHub) -> None:
     try:
         protocol = protocol_class(engine)
         routes = protocol.routes()
@@ -102,7 +114,7 @@ def _mount(app: web.Application, engine: Engine, gates: dict[str, ExchangeGate],
     protocol.budget = gate.budget
     prefix = f"/{exchange}"
     sub_app = web.Application(middlewares=[gate_middleware(gate, protocol, prefix)])
-    sub_app.add_routes(routes)
+    sub_app.add_routes(routes + rest_routes(hub, exchange))   # + listen keys, where issued
     app.add_subapp(prefix, sub_app)
     log.info("paper adapter %s mounted at %s", exchange, prefix)
 

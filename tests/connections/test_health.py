@@ -3,8 +3,7 @@ against the real paper exchange."""
 
 from __future__ import annotations
 
-import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection as db
@@ -58,11 +57,14 @@ def test_test_endpoint_returns_the_result_and_records_it(owner_client, owner, pa
     assert check.ok and check.kind == "test"
 
 
-def test_every_test_is_fresh(owner_client, owner, paper):
+def test_every_test_is_fresh(owner_client, owner, paper, time_machine):
+    time_machine.move_to(timezone.now(), tick=False)
     connection = paper_connection(owner)
     first = owner_client.post(f"{URL}/{connection.pk}/test").json()["result"]
+    time_machine.shift(timedelta(seconds=1))
     second = owner_client.post(f"{URL}/{connection.pk}/test").json()["result"]
-    assert first["testedAt"] != second["testedAt"]
+    tested_at = [datetime.fromisoformat(r["testedAt"]) for r in (first, second)]
+    assert tested_at[1] - tested_at[0] == timedelta(seconds=1)
     assert HealthCheck.objects.filter(connection=connection).count() == 2
 
 
@@ -93,9 +95,11 @@ def test_an_authentication_failure_disables_the_connection_at_once(owner, paper,
 
 
 def test_the_circuit_opens_after_failures_answers_409_and_closes_after_recovery(
-        owner_client, owner, paper, settings):
+        owner_client, owner, paper, settings, time_machine):
     settings.CIRCUIT_FAILURE_THRESHOLD = 3
-    settings.CIRCUIT_COOLDOWN_SECONDS = 1
+    settings.CIRCUIT_COOLDOWN_SECONDS = 60
+    # our clock frozen (the paper exchange keeps its own: each test measures the offset)
+    time_machine.move_to(timezone.now(), tick=False)
     connection = paper_connection(owner, "pionex")
     set_faults(paper, "pionex", error5xxRate=1.0)
     for _ in range(3):
@@ -111,7 +115,9 @@ def test_the_circuit_opens_after_failures_answers_409_and_closes_after_recovery(
     assert balances.status_code == 409
 
     set_faults(paper, "pionex", error5xxRate=0.0)
-    time.sleep(1.1)
+    time_machine.shift(timedelta(seconds=59))
+    assert owner_client.post(f"{URL}/{connection.pk}/test").status_code == 409, "cooling"
+    time_machine.shift(timedelta(seconds=1))
     probe = owner_client.post(f"{URL}/{connection.pk}/test")
     assert probe.status_code == 200 and probe.json()["result"]["success"] is True
     state.refresh_from_db()
@@ -121,13 +127,14 @@ def test_the_circuit_opens_after_failures_answers_409_and_closes_after_recovery(
     assert actions[-3:] == ["circuit_opened", "circuit_half_open", "circuit_closed"]
 
 
-def test_a_failed_probe_reopens_the_circuit(owner, paper, settings):
+def test_a_failed_probe_reopens_the_circuit(owner, paper, settings, time_machine):
     settings.CIRCUIT_FAILURE_THRESHOLD = 1
-    settings.CIRCUIT_COOLDOWN_SECONDS = 1
+    settings.CIRCUIT_COOLDOWN_SECONDS = 60
+    time_machine.move_to(timezone.now(), tick=False)
     connection = paper_connection(owner, "bingx")
     set_faults(paper, "bingx", error5xxRate=1.0)
     connection_check(connection=connection)
-    time.sleep(1.1)
+    time_machine.shift(timedelta(seconds=60))
     result = connection_check(connection=connection)
     assert result.success is False
     state = ConnectionState.objects.get(connection=connection)

@@ -4,10 +4,12 @@ a log record, the admin, an error report or a repr."""
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Any
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError
+from django.db import connection as db
 from django.test import Client
 from django.views.debug import ExceptionReporter
 from rest_framework.authtoken.models import Token
@@ -91,12 +93,25 @@ def error_reports(records: list[logging.LogRecord]) -> list[str]:
             for r in records if r.exc_info]
 
 
-def test_a_failing_admin_save_reports_no_secret(client, staff, owner, monkeypatch, caplog):
-    """The admin form's POST is sensitive_post_parameters, its frames sensitive_variables."""
-    def explode(**kwargs: Any) -> None:
-        raise RuntimeError("the database went away mid-save")
+REFUSAL = "the audit log refuses writes"
 
-    monkeypatch.setattr("connections.services.sync_log_write", explode)
+
+def refuse_audit_log_writes() -> None:
+    """The database itself refuses every new sync-log row from now on (a trigger, rolled
+    back with the test's transaction): a real failure deep inside a service, after the
+    connection's own rows were written."""
+    table = ConnectionSyncLog._meta.db_table
+    with db.cursor() as cursor:
+        cursor.execute(f"""
+            CREATE FUNCTION test_refuse_write() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION '{REFUSAL}'; END $$;
+            CREATE TRIGGER test_refuse_write BEFORE INSERT ON {table}
+            FOR EACH ROW EXECUTE FUNCTION test_refuse_write();""")
+
+
+def test_a_failing_admin_save_reports_no_secret(client, staff, owner, caplog):
+    """The admin form's POST is sensitive_post_parameters, its frames sensitive_variables."""
+    refuse_audit_log_writes()
     client.force_login(staff)
     client.raise_request_exception = False
     caplog.set_level(logging.ERROR)
@@ -106,34 +121,36 @@ def test_a_failing_admin_save_reports_no_secret(client, staff, owner, monkeypatc
         "passphrase": PASSPHRASE, "state-TOTAL_FORMS": "0", "state-INITIAL_FORMS": "0"})
     assert response.status_code == 500
     reports = error_reports(caplog.records)
-    assert reports and "the database went away" in reports[0]
+    assert reports and REFUSAL in reports[0]
     for report in reports:
         assert_no_sentinel(report, "the error report")
 
 
-def test_a_failure_inside_a_service_holding_secrets_masks_them_in_error_reports(owner,
-                                                                              monkeypatch):
-    def explode(plaintext: str) -> str:
-        raise RuntimeError("encryption failed")
+def unusable_encryption_keys(settings: Any) -> None:
+    settings.CONNECTION_ENCRYPTION_KEYS = ["not-a-fernet-key"]
 
-    monkeypatch.setattr("connections.crypto.encrypt", explode)
-    try:
+
+@pytest.mark.parametrize("failure, error, message", [
+    # the connection's rows are written, then the database refuses the audit row
+    (lambda settings: refuse_audit_log_writes(), DatabaseError, REFUSAL),
+    # the secrets are in the encrypting frames' variables when the keys turn out unusable
+    (unusable_encryption_keys, ImproperlyConfigured, "must be url-safe base64 Fernet keys")],
+    ids=["audit-row-refused", "encryption-keys-unusable"])
+def test_a_failure_inside_a_service_holding_secrets_rolls_back_and_masks_them_in_reports(
+        owner, settings, failure, error, message):
+    failure(settings)
+    with pytest.raises(error) as caught:
         connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
             name="x", exchange="okx", api_type="spot", environment="live", api_key=KEY,
             api_secret=SECRET, passphrase=PASSPHRASE))
-    except RuntimeError:
-        report = full_report(None, sys.exc_info())
-    assert "encryption failed" in report and "connection_create" in report
+    report = full_report(None, (caught.type, caught.value, caught.tb))
+    assert message in report and "connection_create" in report
     assert_no_sentinel(report, "the error report")
     assert not ExchangeConnection.objects.exists()
 
 
-def test_an_api_failure_while_creating_logs_and_reports_no_secret(owner_client,
-                                                                  monkeypatch, caplog):
-    def explode(**kwargs: Any) -> None:
-        raise RuntimeError("the audit log is gone")
-
-    monkeypatch.setattr("connections.services.sync_log_write", explode)
+def test_an_api_failure_while_creating_logs_and_reports_no_secret(owner_client, caplog):
+    refuse_audit_log_writes()
     caplog.set_level(logging.DEBUG)
     response = owner_client.post(URL, okx_body(), format="json")
     assert response.status_code == 500
@@ -141,8 +158,9 @@ def test_an_api_failure_while_creating_logs_and_reports_no_secret(owner_client,
                                         "message": "internal server error", "fields": {}}
     for record in caplog.records:
         assert_no_sentinel(record_text(record), f"the log record {record.name}")
+    assert not ExchangeConnection.objects.exists()
     reports = error_reports(caplog.records)
-    assert reports and "the audit log is gone" in reports[0]
+    assert reports and REFUSAL in reports[0]
     for report in reports:
         assert_no_sentinel(report, "the error report")
 

@@ -4,6 +4,7 @@ shape), never a 500; nothing is counted against the connection."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -66,17 +67,24 @@ def test_repeated_tests_that_spend_the_budget_are_200_or_429_never_500(owner_cli
     assert statuses <= {200, 429} and 429 in statuses, statuses
 
 
+@pytest.fixture
+def tasks_run_here() -> Iterator[None]:
+    """Celery's eager mode: an enqueued task runs at once in this process, under this test's
+    settings (a worker process would not see them)."""
+    from config.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_test_under_a_spent_budget_answers_its_documented_shape(
-        owner_client, make_connection, monkeypatch):
-    from connections import batches
-    from connections.tasks import batch_test_task
-
-    # the batch runs here, and gives up on the budget at once instead of after 60 s
-    monkeypatch.setattr(batches, "THROTTLE_WAIT_LIMIT_SECONDS", 0)
-    monkeypatch.setattr(batches, "BUDGET_WAIT_SECONDS", 0.1)
-    monkeypatch.setattr(batch_test_task, "apply_async",
-                        lambda args, **options: batch_test_task.apply(args=args))
+        owner_client, make_connection, settings, tasks_run_here):
+    # the batch gives up on the budget at once instead of after 60 s
+    settings.BATCH_THROTTLE_WAIT_LIMIT_SECONDS = 0
+    settings.BATCH_BUDGET_WAIT_SECONDS = 0.1
     connection = make_connection()
     spend_the_budget(connection.exchange)
     response = owner_client.post(f"{URL}/batch-test", {"connectionIds": [str(connection.pk)]},

@@ -497,15 +497,15 @@ def test_reduce_only_swap_order_says_so(rsps):
     ("perpetual_futures", {"symbol": "BTC/USDT"}, errors.InvalidRequest),
     ("spot", {"client_order_id": "ec-has-a-dash"}, errors.InvalidRequest),
     ("spot", {"client_order_id": "x" * 33}, errors.InvalidRequest),
-    ("spot", {"price": None}, errors.InvalidOrder),
-    ("spot", {"price": Decimal("0")}, errors.InvalidOrder),
-    ("spot", {"quantity": Decimal("0")}, errors.InvalidOrder),
-    ("spot", {"side": "long"}, errors.InvalidOrder),
-    ("spot", {"type": "stop"}, errors.InvalidOrder),
-    ("spot", {"time_in_force": "GTD"}, errors.InvalidOrder),
+    ("spot", {"price": None}, errors.InvalidRequest),
+    ("spot", {"price": Decimal("0")}, errors.InvalidRequest),
+    ("spot", {"quantity": Decimal("0")}, errors.InvalidRequest),
+    ("spot", {"side": "long"}, errors.InvalidRequest),
+    ("spot", {"type": "stop"}, errors.InvalidRequest),
+    ("spot", {"time_in_force": "GTD"}, errors.InvalidRequest),
     ("spot", {"type": "market", "price": None, "time_in_force": "POST_ONLY"},
-     errors.InvalidOrder),
-    ("spot", {"reduce_only": True}, errors.InvalidOrder),
+     errors.InvalidRequest),
+    ("spot", {"reduce_only": True}, errors.InvalidRequest),
 ])
 def test_bad_orders_are_refused_before_anything_is_sent(rsps, api_type, changes, error):
     with pytest.raises(error):

@@ -250,11 +250,15 @@ class TestSymbolsAndQuantities:
         {"time_in_force": "GTD"}, {"client_order_id": "bad id with spaces"},
         {"client_order_id": "x" * 37}, {"type": "market", "price": None,
                                         "time_in_force": "POST_ONLY"},
-        {"margin": True},
     ])
     def test_bad_orders_are_refused_before_anything_is_sent(self, conn, mock, changes):
-        with pytest.raises(errors.InvalidOrder):
+        with pytest.raises(errors.InvalidRequest):
             conn.place_order(limit_order(**changes))
+        assert len(mock.calls) == 0
+
+    def test_spot_margin_is_not_supported_and_sends_nothing(self, conn, mock):
+        with pytest.raises(errors.NotSupported):
+            conn.place_order(limit_order(margin=True))
         assert len(mock.calls) == 0
 
     def test_client_order_id_rule_is_orangex_s(self, conn):

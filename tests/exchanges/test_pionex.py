@@ -726,3 +726,31 @@ def test_server_time_without_a_timestamp_is_an_error(rsps):
     rsps.add(responses.GET, BASE + pionex.TICKERS, json={"result": True, "data": TICKERS})
     with pytest.raises(errors.ExchangeError, match="timestamp"):
         make().server_time()
+
+
+# -- the CLOSED status, refined with what only the caller knows ----------------------------
+
+
+@pytest.mark.parametrize(("order_type", "tif", "rested", "cancel_requested", "expected"), [
+    ("limit", "IOC", False, False, "expired"), ("limit", "FOK", True, False, "expired"),
+    ("market", "GTC", False, False, "expired"), ("limit", "GTC", False, True, "canceled"),
+    ("limit", "GTC", True, False, "canceled"), ("limit", "GTC", False, False, "rejected")])
+def test_a_closed_order_below_its_size_is_settled_by_what_the_caller_knows(
+        order_type, tif, rested, cancel_requested, expected):
+    closed = pionex.parse_order({"orderId": 1, "symbol": "BTC_USDT", "type": "LIMIT",
+                                 "side": "BUY", "size": "1", "filledSize": "0.4",
+                                 "filledAmount": "20000", "status": "CLOSED"})
+    assert closed.status == "canceled"
+    assert pionex.PionexConnector.settled_status(
+        closed, order_type=order_type, time_in_force=tif, rested=rested,
+        cancel_requested=cancel_requested) == expected
+
+
+def test_a_filled_or_open_order_keeps_the_status_the_connector_read():
+    for raw, status in ((("CLOSED", "1"), "filled"), (("OPEN", "0.4"), "partially_filled")):
+        found = pionex.parse_order({"orderId": 1, "symbol": "BTC_USDT", "type": "LIMIT",
+                                    "side": "BUY", "size": "1", "filledSize": raw[1],
+                                    "status": raw[0]})
+        assert pionex.PionexConnector.settled_status(
+            found, order_type="limit", time_in_force="GTC", rested=False,
+            cancel_requested=False) == status

@@ -159,14 +159,20 @@ def test_the_deadline_stored_is_the_one_the_request_was_signed_with(make_connect
     """A Pionex spot market buy reads the ticker before it signs (Pionex takes market buys
     in quote): the deadline is stored when the request is signed, so it is exactly the
     request's own (its timestamp, stamped 12 s early, + 20 s), not a bound taken before the
-    read."""
+    read. The read is made to last READ_MS: a bound taken before it would be signed at least
+    that long before the send is recorded (right after signing), however slow the machine."""
+    read_ms = 500
     connection = make_connection("pionex")
     order = pending_order(connection, type="market", price=None)
-    before_ms = int(time.time() * 1000)
-    assert submission.order_submit(order_id=order.pk).status in ("filled", "open")
-    after_ms = int(time.time() * 1000)
+    set_faults(paper, "pionex", endpoint=f"GET {PIONEX_TICKERS}", latencyMs=read_ms)
+    try:
+        assert submission.order_submit(order_id=order.pk).status in ("filled", "open")
+    finally:
+        clear_faults(paper)
     order.refresh_from_db()
-    assert before_ms + 8_000 <= order.submit_deadline_ms <= after_ms + 8_000
+    signed_ms = order.submit_deadline_ms - 20_000 + 12_000
+    recorded_ms = int(order.last_sent_at.timestamp() * 1000)
+    assert recorded_ms - read_ms < signed_ms <= recorded_ms
 
 
 @pytest.mark.parametrize("exchange", ["pionex", "bybit"])
@@ -212,12 +218,14 @@ def test_a_wait_for_budget_is_one_retrying_task_and_one_event(
 
     connection = make_connection("okx")
     order = pending_order(connection)
+    sent_before = sum(paper_stats(paper, "okx")["requests"].values())
     set_faults(paper, "okx", rateLimit429Rate=1.0, retryAfterSeconds=1)
     try:
         result = submit_task.apply_async(args=[str(order.pk)], priority=0)
         wait_until(lambda: AsyncResult(result.id).state == "RETRY")
-        time.sleep(2.5)  # refused again at least once more
-        assert Order.objects.get(pk=order.pk).status == "pending"
+        # refused by the exchange at least twice (every request meets the 429), and waiting
+        wait_until(lambda: sum(paper_stats(paper, "okx")["requests"].values())
+                   >= sent_before + 2 and Order.objects.get(pk=order.pk).status == "pending")
     finally:
         clear_faults(paper)
     order = wait_for_status(order.pk, ("open",))
@@ -261,13 +269,13 @@ def test_a_connection_whose_orders_are_settled_may_change_and_a_rename_always_ma
 
 
 def test_open_orders_are_refreshed_in_turn_not_oldest_first(make_connection, paper,
-                                                            monkeypatch, celery_worker):
+                                                            settings, celery_worker):
     from orders import reconcile
 
     connection = make_connection("okx")
     orders = [pending_order(connection, status="open", exchange_order_id=str(n))
               for n in range(3)]
-    monkeypatch.setattr(reconcile, "OPEN_REFRESH_LIMIT", 1)
+    settings.ORDER_OPEN_REFRESH_LIMIT = 1
     refreshed = []
     for _ in range(3):
         reconcile.orders_reconcile()
@@ -279,7 +287,20 @@ def test_open_orders_are_refreshed_in_turn_not_oldest_first(make_connection, pap
 
 def test_a_pionex_order_that_rested_and_closed_unfilled_is_canceled_never_rejected():
     order = Order(type="limit", time_in_force="GTC", cancel_requested=False,
-                  quantity=Decimal("1"), status="open")
+                  quantity=Decimal("1"), status="open",
+                  connection=ExchangeConnection(exchange="pionex"))
+    closed = ExchangeOrder(symbol="BTC/USDT", client_order_id=None, exchange_order_id="1",
+                           status="canceled", side="buy", type="limit",
+                           quantity=Decimal("1"), filled_quantity=Decimal("0"),
+                           raw_status="CLOSED")
+    assert submission.closed_status(order, closed) == "canceled"
+
+
+def test_other_exchanges_keep_the_status_their_connector_read():
+    """Only Pionex's connector refines a terminal status; orders/ has no exchange branch."""
+    order = Order(type="limit", time_in_force="GTC", cancel_requested=False,
+                  quantity=Decimal("1"), status="pending",
+                  connection=ExchangeConnection(exchange="bybit"))
     closed = ExchangeOrder(symbol="BTC/USDT", client_order_id=None, exchange_order_id="1",
                            status="canceled", side="buy", type="limit",
                            quantity=Decimal("1"), filled_quantity=Decimal("0"),

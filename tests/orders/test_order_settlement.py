@@ -131,10 +131,11 @@ def test_an_exchange_order_with_our_prefix_and_no_row_is_recorded_and_flagged(
     ("limit", "GTC", True, "canceled"), ("limit", "GTC", False, "rejected")])
 def test_a_pionex_closed_order_below_its_size_maps_as_section_9_says(
         order_type, tif, cancel_requested, expected):
+    from connections.models import ExchangeConnection
     from exchanges.base import ExchangeOrder
     from orders.submission import closed_status
     order = Order(type=order_type, time_in_force=tif, cancel_requested=cancel_requested,
-                  quantity=Decimal("1"))
+                  quantity=Decimal("1"), connection=ExchangeConnection(exchange="pionex"))
     closed = ExchangeOrder(symbol="BTC/USDT", client_order_id=None, exchange_order_id="1",
                            status="canceled", side="buy", type=order_type,
                            quantity=Decimal("1"), filled_quantity=Decimal("0.4"),
