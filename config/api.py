@@ -175,8 +175,15 @@ def api_field_name(name: str) -> str:
 _SNAKE_SEPARATOR = re.compile(r"_([a-z0-9])")
 
 
+def _api_extra(exc: errors.ServiceError) -> dict[str, Any]:
+    """An error's extra keys as the API spells them (``retry_after`` -> ``retryAfter``), and
+    the values that name a field too (``limit: max_order_notional`` -> ``maxOrderNotional``)."""
+    return {api_field_name(name): api_field_name(value) if name in exc.field_extras else value
+            for name, value in exc.extra.items()}
+
+
 def _service_error_response(exc: errors.ServiceError) -> Response:
-    extra = dict(exc.extra)
+    extra = _api_extra(exc)
     if "retryAfter" in extra:  # a number JSON can carry: never inf or nan
         extra["retryAfter"] = _seconds(extra["retryAfter"])
     status_code = service_error_status(exc)

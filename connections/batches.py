@@ -104,7 +104,7 @@ def _check_waiting_for_budget(connection: ExchangeConnection) -> TestResult:
         except Throttled as exc:
             if time.monotonic() >= deadline:
                 return _error_result(str(connection.pk), exc.code, exc.message)
-            time.sleep(min(float(exc.extra.get("retryAfter", 0.2)), 1.0))
+            time.sleep(min(float(exc.extra.get("retry_after", 0.2)), 1.0))
 
 
 def _error_result(connection_id: str, code: str, message: str) -> TestResult:

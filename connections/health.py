@@ -103,7 +103,7 @@ def circuit_admit(*, connection: ExchangeConnection) -> bool:
         return True
     raise CircuitOpen("the circuit of this connection is open after repeated failures; "
                       "it probes again after the cooldown", extra={
-                          "retryAfter": _seconds_until_probe(state)})
+                          "retry_after": _seconds_until_probe(state)})
 
 
 def _probe_abandon(connection: ExchangeConnection) -> None:
@@ -132,7 +132,7 @@ def _run_check(connection: ExchangeConnection, kind: str, max_wait: float) -> Ch
         if exc.code is None and exc.http_status is None:
             # our own limiter said "not now": not the connection's fault
             raise Throttled("the exchange's rate budget is spent; retry shortly",
-                            extra={"retryAfter": exc.retry_after}) from None
+                            extra={"retry_after": exc.retry_after}) from None
         return CheckOutcome(ok=False, latency_ms=_elapsed_ms(started),
                             error_code="rate_limited", error_message=str(exc))
     except errors.ExchangeError as exc:
@@ -303,14 +303,14 @@ def connection_exchange_call(*, connection: ExchangeConnection,
     state = ConnectionState.objects.get(connection=connection)
     if state.circuit != CircuitState.CLOSED:
         raise CircuitOpen("the circuit of this connection is open after repeated failures",
-                          extra={"retryAfter": _seconds_until_probe(state)})
+                          extra={"retry_after": _seconds_until_probe(state)})
     if not connection.enabled:
         raise Conflict("this connection is disabled", code="connection_disabled")
     try:
         return call(connection_connector(connection=connection, max_wait=READ_MAX_WAIT_SECONDS))
     except errors.RateLimited as exc:
         raise Throttled("the exchange's rate budget is spent; retry shortly",
-                        extra={"retryAfter": exc.retry_after}) from None
+                        extra={"retry_after": exc.retry_after}) from None
     except errors.NotSupported as exc:
         raise Unprocessable(exc.message or "not supported by this exchange",
                             code="not_supported") from None
@@ -318,4 +318,4 @@ def connection_exchange_call(*, connection: ExchangeConnection,
         raise Unavailable("the exchange did not answer; try again") from None
     except errors.ExchangeError as exc:
         raise ExchangeFailed(f"the exchange refused: {exc}"[:300],
-                             extra={"exchangeCode": exc.code}) from None
+                             extra={"exchange_code": exc.code}) from None

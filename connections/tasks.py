@@ -23,7 +23,7 @@ HEALTH_SWEEP_SECONDS = 300
 
 
 def _countdown(exc: Throttled) -> float:
-    return min(max(float(exc.extra.get("retryAfter", 1.0)), 1.0), MAX_COUNTDOWN_SECONDS)
+    return min(max(float(exc.extra.get("retry_after", 1.0)), 1.0), MAX_COUNTDOWN_SECONDS)
 
 
 def _check(task: Any, connection_id: str, kind: str) -> dict[str, Any] | None:
