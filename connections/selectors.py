@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -19,7 +20,7 @@ from django.utils import timezone
 
 from connections.filters import ConnectionFilterSet
 from connections.models import ExchangeConnection, HealthCheck
-from connections.ratelimits import connection_usage_percent, exchange_usage
+from connections.ratelimits import ExchangeUsage, connection_usage_percent, exchange_usage
 from connections.results import BatchStatus, TestResult, batch_stored
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.redis import redis_client
@@ -89,14 +90,22 @@ def _is_uuid(value: str) -> bool:
         return False
 
 
-def connection_counts(*, user: AbstractBaseUser) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ConnectionCounts:
+    total: int
+    active: int
+    enabled: int
+    by_exchange: dict[str, int]
+
+
+def connection_counts(*, user: AbstractBaseUser) -> ConnectionCounts:
     """Totals for /api/system/status in two queries whatever the number of connections."""
     queryset = connections_visible_to(user)
     totals = queryset.aggregate(total=Count("id"), active=Count("id", filter=Q(is_active=True)),
                                 enabled=Count("id", filter=Q(enabled=True)))
     by_exchange = dict(queryset.order_by().values_list("exchange").annotate(n=Count("id")))
-    return {"total": totals["total"], "active": totals["active"],
-            "enabled": totals["enabled"], "byExchange": by_exchange}
+    return ConnectionCounts(total=totals["total"], active=totals["active"],
+                            enabled=totals["enabled"], by_exchange=by_exchange)
 
 
 def connection_ids_for_sweep() -> list[str]:
@@ -123,7 +132,48 @@ def _percent(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 2) if whole else None
 
 
-def connection_health_list(*, user: AbstractBaseUser) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ConnectionHealth:
+    """One connection's state row and its last 24 h of checks."""
+
+    connection_id: str
+    name: str
+    exchange: str
+    status: str
+    circuit: str
+    last_check_at: datetime | None
+    average_response_time_ms: int | None    # of the passed checks in the last 24 h
+    success_count: int
+    error_count: int
+    uptime_percent_24h: float | None         # None: no check in the last 24 h
+    rate_limit_usage_percent: float
+
+
+@dataclass(frozen=True)
+class HealthSummary:
+    total: int
+    healthy: int
+    degraded: int
+    unhealthy: int
+    unknown: int
+    average_uptime_percent: float | None
+    average_response_time_ms: int | None
+
+
+@dataclass(frozen=True)
+class HealthList:
+    summary: HealthSummary
+    connections: tuple[ConnectionHealth, ...]
+    # per exchange, over its destination pools in use from every egress: the fullest
+    # window's % of its ceiling, weight and requests in flight summed, the longest pause
+    # left, and each pool (egress, destination) with every window and its ceiling
+    rate_limits: dict[str, ExchangeUsage]
+
+
+HEALTH_STATUSES = ("healthy", "degraded", "unhealthy", "unknown")
+
+
+def connection_health_list(*, user: AbstractBaseUser) -> HealthList:
     """Health of the caller's connections and a summary, in two queries plus Redis."""
     connections = list(connections_visible_to(user).order_by("name"))
     checks = _uptime_by_connection([c.pk for c in connections])
@@ -131,57 +181,66 @@ def connection_health_list(*, user: AbstractBaseUser) -> dict[str, Any]:
     items = []
     for connection in connections:
         state, day = connection.state, checks.get(connection.pk)
-        items.append({
-            "connectionId": str(connection.pk), "name": connection.name,
-            "exchange": connection.exchange, "status": state.health_status,
-            "circuit": state.circuit, "lastCheckAt": state.last_check_at,
-            "averageResponseTimeMs": round(day["latency"]) if day and day["latency"] else None,
-            "successCount": state.successful_requests, "errorCount": state.failed_requests,
-            "uptimePercent24h": _percent(day["passed"], day["total"]) if day else None,
-            "rateLimitUsagePercent": usage.get(str(connection.pk), 0.0),
-        })
-    return {"summary": _health_summary(items), "connections": items,
-            "rateLimits": exchange_rate_limit_usage()}
+        items.append(ConnectionHealth(
+            connection_id=str(connection.pk), name=connection.name,
+            exchange=connection.exchange, status=state.health_status, circuit=state.circuit,
+            last_check_at=state.last_check_at,
+            average_response_time_ms=(round(day["latency"]) if day and day["latency"]
+                                      else None),
+            success_count=state.successful_requests, error_count=state.failed_requests,
+            uptime_percent_24h=_percent(day["passed"], day["total"]) if day else None,
+            rate_limit_usage_percent=usage.get(str(connection.pk), 0.0)))
+    return HealthList(summary=_health_summary(items), connections=tuple(items),
+                      rate_limits=exchange_usage())
 
 
-def exchange_rate_limit_usage() -> dict[str, dict[str, Any]]:
-    """Per exchange, over its destination pools in use from every egress: the fullest
-    window's % of its ceiling, weight and requests in flight summed, the longest pause
-    left, and each pool (egress, destination) with every window and its ceiling."""
-    return {exchange: {"usagePercent": usage.busiest_percent_of_minute,
-                       "weightLastMinute": usage.weight_last_minute,
-                       "inFlight": usage.in_flight,
-                       "pausedForSeconds": usage.paused_for_seconds,
-                       "destinations": usage.destinations,
-                       "pools": [_pool_usage(pool) for pool in usage.pools]}
-            for exchange, usage in exchange_usage().items()}
+def _health_summary(items: list[ConnectionHealth]) -> HealthSummary:
+    uptimes = [i.uptime_percent_24h for i in items if i.uptime_percent_24h is not None]
+    latencies = [i.average_response_time_ms for i in items
+                 if i.average_response_time_ms is not None]
+    counts = {status: sum(1 for item in items if item.status == status)
+              for status in HEALTH_STATUSES}
+    return HealthSummary(
+        total=len(items), **counts,
+        average_uptime_percent=round(sum(uptimes) / len(uptimes), 2) if uptimes else None,
+        average_response_time_ms=(round(sum(latencies) / len(latencies))
+                                  if latencies else None))
 
 
-def _pool_usage(pool: Any) -> dict[str, Any]:
-    usage = pool.usage
-    return {"egress": pool.egress, "destination": pool.destination,
-            "usagePercent": usage.busiest_percent, "weightLastMinute": usage.weight_last_minute,
-            "inFlight": usage.in_flight, "concurrent": usage.concurrent,
-            "pausedForSeconds": usage.paused_for_seconds,
-            "windows": [{"name": window.name, "used": window.used, "limit": window.limit,
-                         "seconds": window.seconds, "percent": window.percent}
-                        for window in usage.windows]}
+@dataclass(frozen=True)
+class HealthCounts:
+    healthy: int
+    degraded: int
+    unhealthy: int
+    unknown: int
+    uptime_percent_24h: float | None
 
 
-def _health_summary(items: list[dict[str, Any]]) -> dict[str, Any]:
-    summary: dict[str, Any] = {"total": len(items)}
-    for status in ("healthy", "degraded", "unhealthy", "unknown"):
-        summary[status] = sum(1 for item in items if item["status"] == status)
-    uptimes = [i["uptimePercent24h"] for i in items if i["uptimePercent24h"] is not None]
-    latencies = [i["averageResponseTimeMs"] for i in items
-                 if i["averageResponseTimeMs"] is not None]
-    summary["averageUptimePercent"] = round(sum(uptimes) / len(uptimes), 2) if uptimes else None
-    summary["averageResponseTimeMs"] = (round(sum(latencies) / len(latencies))
-                                        if latencies else None)
-    return summary
+@dataclass(frozen=True)
+class RequestMetrics:
+    total_requests: int
+    success_rate: float | None
+    average_response_time: int | None   # milliseconds, of the passed checks in 24 h
 
 
-def system_status(*, user: AbstractBaseUser) -> dict[str, Any]:
+@dataclass(frozen=True)
+class BatchCapacity:
+    running: int
+    max_batch_size: int
+    max_concurrent: int
+
+
+@dataclass(frozen=True)
+class SystemStatus:
+    status: str                  # ok, degraded or down
+    connections: ConnectionCounts
+    health: HealthCounts
+    metrics: RequestMetrics
+    batch: BatchCapacity
+    exchanges: dict[str, Any]    # the capability matrix (exchanges.capabilities.matrix)
+
+
+def system_status(*, user: AbstractBaseUser) -> SystemStatus:
     """Totals for the caller (staff: everyone) in a fixed number of queries."""
     counts = connection_counts(user=user)
     queryset = connections_visible_to(user).order_by()
@@ -192,26 +251,24 @@ def system_status(*, user: AbstractBaseUser) -> dict[str, Any]:
     day = HealthCheck.objects.filter(connection__in=queryset, checked_at__gte=since).aggregate(
         total=Count("id"), passed=Count("id", filter=Q(ok=True)),
         latency=Avg("latency_ms", filter=Q(ok=True)))
-    health = {status: by_status.get(status, 0)
-              for status in ("healthy", "degraded", "unhealthy", "unknown")}
-    health["uptimePercent24h"] = _percent(day["passed"], day["total"])
+    health = HealthCounts(**{status: by_status.get(status, 0) for status in HEALTH_STATUSES},
+                          uptime_percent_24h=_percent(day["passed"], day["total"]))
     requests = totals["requests"] or 0
-    return {
-        "status": _overall_status(counts["enabled"], health),
-        "connections": counts, "health": health,
-        "metrics": {"totalRequests": requests,
-                    "successRate": _percent(totals["successes"] or 0, requests),
-                    "averageResponseTime": round(day["latency"]) if day["latency"] else None},
-        "batch": {"running": batches_running(), "maxBatchSize": MAX_BATCH_SIZE,
-                  "maxConcurrent": BATCH_CONCURRENCY},
-        "features": {"exchanges": matrix()},
-    }
+    return SystemStatus(
+        status=_overall_status(counts.enabled, health), connections=counts, health=health,
+        metrics=RequestMetrics(
+            total_requests=requests,
+            success_rate=_percent(totals["successes"] or 0, requests),
+            average_response_time=round(day["latency"]) if day["latency"] else None),
+        batch=BatchCapacity(running=batches_running(), max_batch_size=MAX_BATCH_SIZE,
+                            max_concurrent=BATCH_CONCURRENCY),
+        exchanges=matrix())
 
 
-def _overall_status(enabled: int, health: dict[str, Any]) -> str:
-    if enabled and health["unhealthy"] >= enabled:
+def _overall_status(enabled: int, health: HealthCounts) -> str:
+    if enabled and health.unhealthy >= enabled:
         return "down"
-    if health["unhealthy"] or health["degraded"]:
+    if health.unhealthy or health.degraded:
         return "degraded"
     return "ok"
 

@@ -89,6 +89,10 @@ class ConnectionOut(serializers.ModelSerializer):
         return connection.ws_url
 
 
+# the request fields that carry secrets (views mask them in Django's error reports)
+SECRET_INPUTS = ("apiKey", "apiSecret", "passphrase")
+
+
 class ConnectionWrite(StrictSerializer):
     """Create a connection. What the exchange offers (apiType, environment), which hosts a
     URL may name and which credentials a connection needs are the service's rules (a 422
@@ -217,7 +221,7 @@ class ConnectionIdsField(serializers.ListField):
 
 
 class BatchTestIn(StrictSerializer):
-    connectionIds = ConnectionIdsField()
+    connectionIds = ConnectionIdsField(source="connection_ids")
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -274,28 +278,41 @@ class BatchOut(serializers.Serializer):
                                     "TestResult, for the connections tested so far")
 
 
+class NumberField(serializers.FloatField):
+    """A number as the domain gives it: an int stays an int (a window of 10 s is ``10``,
+    not ``10.0``); a number in the schema all the same."""
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+# renders a connections.selectors.ConnectionHealth
 class HealthOut(serializers.Serializer):
-    connectionId = serializers.CharField()
+    connectionId = serializers.CharField(source="connection_id")
     name = serializers.CharField()
     exchange = serializers.CharField()
     status = serializers.CharField()
     circuit = serializers.CharField()
-    lastCheckAt = serializers.DateTimeField(allow_null=True)
-    averageResponseTimeMs = serializers.IntegerField(allow_null=True)
-    successCount = serializers.IntegerField()
-    errorCount = serializers.IntegerField()
-    uptimePercent24h = serializers.FloatField(allow_null=True)
-    rateLimitUsagePercent = serializers.FloatField()
+    lastCheckAt = serializers.DateTimeField(source="last_check_at", allow_null=True)
+    averageResponseTimeMs = serializers.IntegerField(source="average_response_time_ms",
+                                                     allow_null=True)
+    successCount = serializers.IntegerField(source="success_count")
+    errorCount = serializers.IntegerField(source="error_count")
+    uptimePercent24h = serializers.FloatField(source="uptime_percent_24h", allow_null=True)
+    rateLimitUsagePercent = serializers.FloatField(source="rate_limit_usage_percent")
 
 
+# renders a connections.selectors.HealthSummary
 class HealthSummaryOut(serializers.Serializer):
     total = serializers.IntegerField()
     healthy = serializers.IntegerField()
     degraded = serializers.IntegerField()
     unhealthy = serializers.IntegerField()
     unknown = serializers.IntegerField()
-    averageUptimePercent = serializers.FloatField(allow_null=True)
-    averageResponseTimeMs = serializers.IntegerField(allow_null=True)
+    averageUptimePercent = serializers.FloatField(source="average_uptime_percent",
+                                                  allow_null=True)
+    averageResponseTimeMs = serializers.IntegerField(source="average_response_time_ms",
+                                                     allow_null=True)
 
 
 class RateWindowOut(serializers.Serializer):
@@ -304,7 +321,7 @@ class RateWindowOut(serializers.Serializer):
     name = serializers.CharField()
     used = serializers.IntegerField()
     limit = serializers.IntegerField()
-    seconds = serializers.FloatField()
+    seconds = NumberField()
     percent = serializers.FloatField()
 
 
@@ -313,31 +330,32 @@ class RatePoolOut(serializers.Serializer):
 
     egress = serializers.CharField()
     destination = serializers.CharField()
-    usagePercent = serializers.FloatField()
-    weightLastMinute = serializers.IntegerField()
-    inFlight = serializers.IntegerField()
-    concurrent = serializers.IntegerField()
-    pausedForSeconds = serializers.FloatField()
-    windows = RateWindowOut(many=True)
+    usagePercent = serializers.FloatField(source="usage.busiest_percent")
+    weightLastMinute = serializers.IntegerField(source="usage.weight_last_minute")
+    inFlight = serializers.IntegerField(source="usage.in_flight")
+    concurrent = serializers.IntegerField(source="usage.concurrent")
+    pausedForSeconds = serializers.FloatField(source="usage.paused_for_seconds")
+    windows = RateWindowOut(source="usage.windows", many=True)
 
 
 class ExchangeUsageOut(serializers.Serializer):
     """Budgets belong to destination pools (an exchange's REST host group seen from one
     egress): usagePercent is the fullest window's, the rest are over all pools."""
 
-    usagePercent = serializers.FloatField()
-    weightLastMinute = serializers.IntegerField()
-    inFlight = serializers.IntegerField()
-    pausedForSeconds = serializers.FloatField()
+    usagePercent = serializers.FloatField(source="busiest_percent_of_minute")
+    weightLastMinute = serializers.IntegerField(source="weight_last_minute")
+    inFlight = serializers.IntegerField(source="in_flight")
+    pausedForSeconds = serializers.FloatField(source="paused_for_seconds")
     destinations = serializers.IntegerField()
     pools = RatePoolOut(many=True)
 
 
+# renders a connections.selectors.HealthList
 class HealthListOut(serializers.Serializer):
     success = ConstantBooleanField(True)
     summary = HealthSummaryOut()
     connections = HealthOut(many=True)
-    rateLimits = serializers.DictField(child=ExchangeUsageOut())
+    rateLimits = serializers.DictField(source="rate_limits", child=ExchangeUsageOut())
 
 
 class BalanceOut(serializers.Serializer):
@@ -383,11 +401,13 @@ class ExchangeOrderOut(serializers.Serializer):
                                             normalize_output=True)
 
 
+# the parts of a connections.selectors.SystemStatus
 class StatusConnectionsOut(serializers.Serializer):
     total = serializers.IntegerField(min_value=0)
     active = serializers.IntegerField(min_value=0)
     enabled = serializers.IntegerField(min_value=0)
-    byExchange = serializers.DictField(child=serializers.IntegerField(min_value=0))
+    byExchange = serializers.DictField(source="by_exchange",
+                                       child=serializers.IntegerField(min_value=0))
 
 
 class StatusHealthOut(serializers.Serializer):
@@ -395,19 +415,20 @@ class StatusHealthOut(serializers.Serializer):
     degraded = serializers.IntegerField(min_value=0)
     unhealthy = serializers.IntegerField(min_value=0)
     unknown = serializers.IntegerField(min_value=0)
-    uptimePercent24h = serializers.FloatField(allow_null=True)
+    uptimePercent24h = serializers.FloatField(source="uptime_percent_24h", allow_null=True)
 
 
 class StatusMetricsOut(serializers.Serializer):
-    totalRequests = serializers.IntegerField(min_value=0)
-    successRate = serializers.FloatField(allow_null=True)
-    averageResponseTime = serializers.IntegerField(allow_null=True)
+    totalRequests = serializers.IntegerField(source="total_requests", min_value=0)
+    successRate = serializers.FloatField(source="success_rate", allow_null=True)
+    averageResponseTime = serializers.IntegerField(source="average_response_time",
+                                                   allow_null=True)
 
 
 class StatusBatchOut(serializers.Serializer):
     running = serializers.IntegerField(min_value=0)
-    maxBatchSize = serializers.IntegerField()
-    maxConcurrent = serializers.IntegerField()
+    maxBatchSize = serializers.IntegerField(source="max_batch_size")
+    maxConcurrent = serializers.IntegerField(source="max_concurrent")
 
 
 class StatusFeaturesOut(serializers.Serializer):
@@ -424,4 +445,4 @@ class SystemStatusOut(serializers.Serializer):
     health = StatusHealthOut()
     metrics = StatusMetricsOut()
     batch = StatusBatchOut()
-    features = StatusFeaturesOut()
+    features = StatusFeaturesOut(source="*")  # {exchanges}: the SystemStatus's matrix

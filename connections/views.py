@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from connections import auth, batches, health, selectors, services
 from connections.models import ExchangeConnection
 from connections.serializers import (
+    SECRET_INPUTS,
     BalanceOut,
     BatchOut,
     BatchTestIn,
@@ -50,8 +51,6 @@ from core.schema import (
 )
 
 BATCH_SYNC_WAIT_SECONDS = 30
-# request fields that carry secrets: masked in Django's error reports (POST parameters)
-SECRET_PARAMETERS = ("apiKey", "apiSecret", "passphrase")
 
 CONNECTION_ID = OpenApiParameter("id", OpenApiTypes.UUID, location=OpenApiParameter.PATH,
                                  pattern=UUID_PATTERN, description="A connection's id.")
@@ -74,7 +73,7 @@ def _envelope(name: str, key: str, serializer: serializers.Serializer) -> serial
     return inline_serializer(name, {"success": ConstantBooleanField(True), key: serializer})
 
 
-@method_decorator(sensitive_post_parameters(*SECRET_PARAMETERS), name="dispatch")
+@method_decorator(sensitive_post_parameters(*SECRET_INPUTS), name="dispatch")
 class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
                         mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
                         mixins.DestroyModelMixin, viewsets.GenericViewSet):
@@ -202,7 +201,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
     @api_operation(ok={200: HealthListOut})
     @action(detail=False, methods=["get"])
     def health(self, request: Request) -> Response:
-        return Response({"success": True, **selectors.connection_health_list(user=request.user)})
+        return Response(HealthListOut(selectors.connection_health_list(user=request.user)).data)
 
     @api_operation(request=BatchTestIn, ok={
         200: OpenApiResponse(BatchOut, description="Every connection tested (status "
@@ -217,7 +216,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         payload = BatchTestIn(data=request.data)
         payload.is_valid(raise_exception=True)
         batch_id = batches.batch_create(user=request.user,
-                                        connection_ids=payload.validated_data["connectionIds"])
+                                        connection_ids=payload.validated_data["connection_ids"])
         if payload.validated_data["async"]:
             status_ = selectors.batch_status(user=request.user, batch_id=batch_id)
         else:
@@ -271,4 +270,4 @@ class SystemStatusView(APIView):
 
     @api_operation(ok={200: SystemStatusOut})
     def get(self, request: Request) -> Response:
-        return Response(selectors.system_status(user=request.user))
+        return Response(SystemStatusOut(selectors.system_status(user=request.user)).data)
