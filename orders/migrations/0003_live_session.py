@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('connections', '0003_live_session'),
+        ('connections', '0002_exchangeconnection_max_open_orders_and_more'),
         ('orders', '0002_settle_and_refresh_times'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
