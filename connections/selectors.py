@@ -19,11 +19,13 @@ from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from connections.filters import ConnectionFilterSet
-from connections.models import ExchangeConnection, HealthCheck
+from connections.models import ExchangeConnection, HealthCheck, StreamState
 from connections.ratelimits import connection_usage_percent, exchange_usage
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.redis import redis_client
 from exchanges.capabilities import matrix
+from exchanges.errors import NotSupported
+from exchanges.streams import PROTOCOLS, protocol_for
 
 # Batch tests (connections.batches runs them): their size, how many tests run at once, and
 # their bookkeeping in Redis, read here.
@@ -33,7 +35,7 @@ BATCH_RUNNING_SET = "ec:batch:running"
 
 
 def connections_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[ExchangeConnection]:
-    queryset = ExchangeConnection.objects.select_related("state")
+    queryset = ExchangeConnection.objects.select_related("state", "stream_state")
     if getattr(user, "is_staff", False):
         return queryset
     return queryset.filter(owner_id=user.pk)
@@ -139,6 +141,7 @@ def connection_health_list(*, user: AbstractBaseUser) -> dict[str, Any]:
             "successCount": state.successful_requests, "errorCount": state.failed_requests,
             "uptimePercent24h": _percent(day["passed"], day["total"]) if day else None,
             "rateLimitUsagePercent": usage.get(str(connection.pk), 0.0),
+            "stream": connection_stream(connection=connection),
         })
     return {"summary": _health_summary(items), "connections": items,
             "rateLimits": exchange_rate_limit_usage()}
@@ -260,3 +263,48 @@ def batch_wait(*, user: AbstractBaseUser, batch_id: str, timeout: float) -> dict
 
 def batches_running() -> int:
     return int(redis_client().scard(BATCH_RUNNING_SET))
+
+
+# -- the live session's stream (issue 12) -------------------------------------------------
+
+
+def stream_supported(*, exchange: str, api_type: str, environment: str) -> bool:
+    """Whether the exchange offers a private stream for this api type and environment (the
+    paper exchange serves every protocol)."""
+    if exchange not in PROTOCOLS:
+        return False
+    try:
+        protocol = protocol_for(exchange, api_type)
+    except NotSupported:
+        return False
+    return environment == "paper" or (environment, protocol.product) in protocol.ws_roots
+
+
+def connection_ids_for_streams() -> list[str]:
+    """Enabled connections whose exchange streams and whose circuit is closed: the stream
+    runner's candidates. An open circuit (a refused stream auth, repeated failures) keeps a
+    connection out until its half-open probe closes it."""
+    rows = ExchangeConnection.objects.filter(enabled=True).filter(
+        Q(state__circuit="closed") | Q(state__isnull=True)).values_list(
+        "pk", "exchange", "api_type", "environment")
+    return [str(pk) for pk, exchange, api_type, environment in rows
+            if stream_supported(exchange=exchange, api_type=api_type, environment=environment)]
+
+
+def connection_stream(*, connection: ExchangeConnection) -> dict[str, Any] | None:
+    """The ``stream`` of a connection (DESIGN section 8): its state, since when, reconnects,
+    the last message's age and the lease holder; None where the exchange has no stream."""
+    if not stream_supported(exchange=connection.exchange, api_type=connection.api_type,
+                            environment=connection.environment):
+        return None
+    try:
+        state = connection.stream_state
+    except StreamState.DoesNotExist:
+        return {"state": "down", "since": None, "reconnects": 0, "lastMessageAgeMs": None,
+                "holder": None, "snapshotAt": None, "lastError": ""}
+    age = None
+    if state.last_message_at is not None:
+        age = max(0, int((timezone.now() - state.last_message_at).total_seconds() * 1000))
+    return {"state": state.state, "since": state.since, "reconnects": state.reconnects,
+            "lastMessageAgeMs": age, "holder": state.holder or None,
+            "snapshotAt": state.snapshot_at, "lastError": state.last_error}
