@@ -21,6 +21,9 @@ from connections.models import (
     ConnectionSyncLog,
     ExchangeConnection,
     HealthCheck,
+    LedgerBalance,
+    LedgerPosition,
+    StreamState,
 )
 from core.errors import ServiceError
 
@@ -201,6 +204,32 @@ class HealthCheckAdmin(ReadOnlyAdmin):
     list_filter = ("ok", "kind", "connection__exchange")
     list_select_related = ("connection",)
     search_fields = ("connection__name", "error_code")
+
+
+@admin.register(StreamState)
+class StreamStateAdmin(ReadOnlyAdmin):
+    list_display = ("connection", "state", "since", "reconnects", "last_message_at", "holder",
+                    "snapshot_at", "last_error")
+    list_filter = ("state", "connection__exchange")
+    list_select_related = ("connection",)
+    search_fields = ("connection__name", "holder")
+
+
+@admin.register(LedgerBalance)
+class LedgerBalanceAdmin(ReadOnlyAdmin):
+    list_display = ("connection", "asset", "free", "locked", "total", "updated_at", "source")
+    list_filter = ("source", "connection__exchange")
+    list_select_related = ("connection",)
+    search_fields = ("connection__name", "asset")
+
+
+@admin.register(LedgerPosition)
+class LedgerPositionAdmin(ReadOnlyAdmin):
+    list_display = ("connection", "symbol", "position_side", "quantity", "entry_price",
+                    "leverage", "unrealized_pnl", "updated_at", "source")
+    list_filter = ("source", "connection__exchange")
+    list_select_related = ("connection",)
+    search_fields = ("connection__name", "symbol")
 
 
 admin.site.unregister(TokenProxy)

@@ -319,3 +319,27 @@ def connection_exchange_call(*, connection: ExchangeConnection,
     except errors.ExchangeError as exc:
         raise ExchangeFailed(f"the exchange refused: {exc}"[:300],
                              extra={"exchange_code": exc.code}) from None
+
+
+def connection_stream_auth_refused(*, connection_id: object, code: str, message: str) -> None:
+    """The private stream's authentication was refused (a bad or revoked key): record a
+    failed check and open the circuit at once, so the stream runner stops retrying the
+    connection until the half-open probe (a REST check) closes it again. The probe's own
+    auth failure then disables the connection (``_disable_for_auth``)."""
+    connection = ExchangeConnection.objects.get(pk=connection_id)
+    now = timezone.now()
+    with transaction.atomic():
+        HealthCheck.objects.create(connection=connection, checked_at=now, kind="stream",
+                                   ok=False, error_code="authentication_failed")
+        state = ConnectionState.objects.select_for_update().get(connection=connection)
+        ConnectionState.objects.filter(pk=state.pk).update(
+            circuit=CircuitState.OPEN, opened_at=now, health_status=HealthStatus.UNHEALTHY,
+            consecutive_failures=F("consecutive_failures") + 1,
+            failed_requests=F("failed_requests") + 1, total_requests=F("total_requests") + 1,
+            last_check_at=now, last_error=f"stream auth refused: [{code}] {message}"[:500],
+            last_error_code="authentication_failed")
+        if state.circuit != CircuitState.OPEN:
+            sync_log_write(connection_id=connection.pk, action="circuit_opened",
+                           actor="system", data={"from": state.circuit,
+                                                 "error_code": "authentication_failed",
+                                                 "via": "stream"})

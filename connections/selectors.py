@@ -19,12 +19,14 @@ from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from connections.filters import ConnectionFilterSet
-from connections.models import ExchangeConnection, HealthCheck
+from connections.models import ExchangeConnection, HealthCheck, StreamState
 from connections.ratelimits import ExchangeUsage, connection_usage_percent, exchange_usage
 from connections.results import BatchStatus, TestResult, batch_stored
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.redis import redis_client
 from exchanges.capabilities import matrix
+from exchanges.errors import NotSupported
+from exchanges.streams import PROTOCOLS, protocol_for
 
 # Batch tests (connections.batches runs them): their size, how many tests run at once, and
 # their bookkeeping in Redis, read here.
@@ -34,7 +36,7 @@ BATCH_RUNNING_SET = "ec:batch:running"
 
 
 def connections_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[ExchangeConnection]:
-    queryset = ExchangeConnection.objects.select_related("state")
+    queryset = ExchangeConnection.objects.select_related("state", "stream_state")
     if getattr(user, "is_staff", False):
         return queryset
     return queryset.filter(owner_id=user.pk)
@@ -147,6 +149,7 @@ class ConnectionHealth:
     error_count: int
     uptime_percent_24h: float | None         # None: no check in the last 24 h
     rate_limit_usage_percent: float
+    stream: StreamStatus | None              # None: the exchange has no private stream
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,8 @@ def connection_health_list(*, user: AbstractBaseUser) -> HealthList:
                                       else None),
             success_count=state.successful_requests, error_count=state.failed_requests,
             uptime_percent_24h=_percent(day["passed"], day["total"]) if day else None,
-            rate_limit_usage_percent=usage.get(str(connection.pk), 0.0)))
+            rate_limit_usage_percent=usage.get(str(connection.pk), 0.0),
+            stream=connection_stream(connection=connection)))
     return HealthList(summary=_health_summary(items), connections=tuple(items),
                       rate_limits=exchange_usage())
 
@@ -315,3 +319,61 @@ def batch_wait(*, user: AbstractBaseUser, batch_id: str, timeout: float) -> Batc
 
 def batches_running() -> int:
     return int(redis_client().scard(BATCH_RUNNING_SET))
+
+
+# -- the live session's stream (issue 12) -------------------------------------------------
+
+
+def stream_supported(*, exchange: str, api_type: str, environment: str) -> bool:
+    """Whether the exchange offers a private stream for this api type and environment (the
+    paper exchange serves every protocol)."""
+    if exchange not in PROTOCOLS:
+        return False
+    try:
+        protocol = protocol_for(exchange, api_type)
+    except NotSupported:
+        return False
+    return environment == "paper" or (environment, protocol.product) in protocol.ws_roots
+
+
+def connection_ids_for_streams() -> list[str]:
+    """Enabled connections whose exchange streams and whose circuit is closed: the stream
+    runner's candidates. An open circuit (a refused stream auth, repeated failures) keeps a
+    connection out until its half-open probe closes it."""
+    rows = ExchangeConnection.objects.filter(enabled=True).filter(
+        Q(state__circuit="closed") | Q(state__isnull=True)).values_list(
+        "pk", "exchange", "api_type", "environment")
+    return [str(pk) for pk, exchange, api_type, environment in rows
+            if stream_supported(exchange=exchange, api_type=api_type, environment=environment)]
+
+
+@dataclass(frozen=True)
+class StreamStatus:
+    """A connection's private stream: its state, since when, reconnects, the last message's
+    age, the runner holding its lease and when the last REST snapshot was reconciled."""
+
+    state: str
+    since: datetime | None = None
+    reconnects: int = 0
+    last_message_age_ms: int | None = None
+    holder: str | None = None
+    snapshot_at: datetime | None = None
+    last_error: str = ""
+
+
+def connection_stream(*, connection: ExchangeConnection) -> StreamStatus | None:
+    """The ``stream`` of a connection (DESIGN section 8); None where the exchange has no
+    stream, down where no runner has held it yet."""
+    if not stream_supported(exchange=connection.exchange, api_type=connection.api_type,
+                            environment=connection.environment):
+        return None
+    try:
+        state = connection.stream_state
+    except StreamState.DoesNotExist:
+        return StreamStatus(state="down")
+    age = None
+    if state.last_message_at is not None:
+        age = max(0, int((timezone.now() - state.last_message_at).total_seconds() * 1000))
+    return StreamStatus(state=state.state, since=state.since, reconnects=state.reconnects,
+                        last_message_age_ms=age, holder=state.holder or None,
+                        snapshot_at=state.snapshot_at, last_error=state.last_error)

@@ -8,9 +8,9 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from connections.models import CircuitState, ExchangeConnection, HealthStatus
+from connections.models import STREAM_STATES, CircuitState, ExchangeConnection, HealthStatus
 from connections.paper import paper_base_url, paper_ws_url
-from connections.selectors import MAX_BATCH_SIZE
+from connections.selectors import MAX_BATCH_SIZE, connection_stream
 from connections.services import ConnectionChanges, ConnectionSpec
 from core.fields import (
     UUID_PATTERN,
@@ -49,6 +49,22 @@ class ConnectionHealthOut(serializers.Serializer):
     lastError = serializers.CharField(source="last_error", allow_blank=True)
 
 
+class StreamOut(serializers.Serializer):
+    """The connection's private stream (the live session): null where the exchange has
+    none. ``holder`` is the stream runner holding the connection's lease."""
+
+    state = serializers.ChoiceField(choices=STREAM_STATES)
+    since = serializers.DateTimeField(allow_null=True)
+    reconnects = serializers.IntegerField(min_value=0)
+    lastMessageAgeMs = serializers.IntegerField(source="last_message_age_ms", allow_null=True,
+                                                min_value=0)
+    holder = serializers.CharField(allow_null=True)
+    snapshotAt = serializers.DateTimeField(source="snapshot_at", allow_null=True,
+                                           help_text="when the last REST snapshot was "
+                                           "reconciled (every (re)connect)")
+    lastError = serializers.CharField(source="last_error", allow_blank=True)
+
+
 class ConnectionOut(serializers.ModelSerializer):
     apiType = serializers.ChoiceField(source="api_type", choices=API_TYPES)
     baseUrl = serializers.SerializerMethodField()
@@ -68,6 +84,7 @@ class ConnectionOut(serializers.ModelSerializer):
                                                 decimal_places=2, allow_null=True,
                                                 normalize_output=True)
     health = ConnectionHealthOut(source="state")
+    stream = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 
@@ -76,7 +93,12 @@ class ConnectionOut(serializers.ModelSerializer):
         fields = ["id", "name", "exchange", "apiType", "environment", "baseUrl", "wsUrl",
                   "enabled", "isActive", "apiKeyLast4", "hasPassphrase", "volumeFactorLive",
                   "volumeFactorPreset", "maxOrderNotional", "maxOpenOrders",
-                  "priceBandPercent", "health", "createdAt", "updatedAt"]
+                  "priceBandPercent", "health", "stream", "createdAt", "updatedAt"]
+
+    @extend_schema_field(StreamOut(allow_null=True))
+    def get_stream(self, connection: ExchangeConnection) -> dict[str, Any] | None:
+        stream = connection_stream(connection=connection)
+        return None if stream is None else StreamOut(stream).data
 
     def get_baseUrl(self, connection: ExchangeConnection) -> str:
         if connection.environment == "paper" and not connection.base_url:
@@ -300,6 +322,7 @@ class HealthOut(serializers.Serializer):
     errorCount = serializers.IntegerField(source="error_count")
     uptimePercent24h = serializers.FloatField(source="uptime_percent_24h", allow_null=True)
     rateLimitUsagePercent = serializers.FloatField(source="rate_limit_usage_percent")
+    stream = StreamOut(allow_null=True)
 
 
 # renders a connections.selectors.HealthSummary

@@ -19,7 +19,7 @@ from core.fields import (
 from core.schema import ConstantBooleanField
 from exchanges.errors import InvalidRequest
 from exchanges.symbols import parse_symbol
-from orders.models import SIDES, STATUSES, TIME_IN_FORCE, TYPES, Order
+from orders.models import LIQUIDITIES, SIDES, STATUSES, TIME_IN_FORCE, TYPES, Fill, Order
 from orders.services import OrderSpec
 
 
@@ -182,6 +182,32 @@ class OrderOut(serializers.ModelSerializer):
                   "exchangeOrderId", "filledQuantity", "averagePrice", "errorMessage",
                   "attempts", "cancelRequested", "flagged", "flagReason", "createdAt",
                   "updatedAt"]
+
+
+class FillOut(serializers.ModelSerializer):
+    tradeId = serializers.CharField(source="trade_id")
+    orderId = serializers.UUIDField(source="order_id")
+    exchangeOrderId = serializers.CharField(source="exchange_order_id")
+    clientOrderId = serializers.CharField(source="client_order_id")
+    side = serializers.ChoiceField(choices=SIDES)
+    price = _decimal()
+    quantity = _decimal()
+    fee = _decimal(help_text="> 0 paid, < 0 a rebate, in feeAsset")
+    feeAsset = serializers.CharField(source="fee_asset")
+    liquidity = serializers.ChoiceField(choices=LIQUIDITIES)
+    tradedAt = serializers.DateTimeField(source="traded_at")
+    createdAt = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = Fill
+        fields = ["tradeId", "orderId", "exchangeOrderId", "clientOrderId", "symbol", "side",
+                  "price", "quantity", "fee", "feeAsset", "liquidity", "source", "tradedAt",
+                  "createdAt"]
+
+
+class FillListOut(serializers.Serializer):
+    success = ConstantBooleanField(True)
+    fills = FillOut(many=True)
 
 
 class OrderEnvelope(serializers.Serializer):

@@ -44,7 +44,10 @@ def test_the_health_list_keeps_its_keys_and_number_types(owner_client, owner, pa
         ("connectionId", "str"), ("name", "str"), ("exchange", "str"), ("status", "str"),
         ("circuit", "str"), ("lastCheckAt", "str"), ("averageResponseTimeMs", "int"),
         ("successCount", "int"), ("errorCount", "int"), ("uptimePercent24h", "float"),
-        ("rateLimitUsagePercent", "float")]
+        ("rateLimitUsagePercent", "float"), ("stream", [
+            ("state", "str"), ("since", "NoneType"), ("reconnects", "int"),
+            ("lastMessageAgeMs", "NoneType"), ("holder", "NoneType"),
+            ("snapshotAt", "NoneType"), ("lastError", "str")])]
     assert checked["lastCheckAt"].endswith("Z")
     assert unchecked["lastCheckAt"] is None and unchecked["rateLimitUsagePercent"] == 0.0
     bybit = body["rateLimits"]["bybit"]

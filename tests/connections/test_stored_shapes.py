@@ -27,9 +27,9 @@ OLD_RESULT = {"connectionId": "0b6f5b9e-0000-4000-8000-000000000001", "success":
               "warnings": ["no_ip_whitelist"],
               "error": {"code": "timeout", "message": "bybit: timed out"},
               "testedAt": "2026-11-20T10:01:02.345678Z"}
-BEFORE = ("connections", "0002_exchangeconnection_max_open_orders_and_more")
-AFTER = ("connections", "0003_stored_domain_keys")
-migration = importlib.import_module("connections.migrations.0003_stored_domain_keys")
+BEFORE = ("connections", "0003_live_session")
+AFTER = ("connections", "0004_stored_domain_keys")
+migration = importlib.import_module("connections.migrations.0004_stored_domain_keys")
 
 
 def paper_connection(owner, exchange="bybit"):

@@ -85,7 +85,7 @@ def backwards(apps: Any, schema_editor: Any) -> None:
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('connections', '0002_exchangeconnection_max_open_orders_and_more'),
+        ('connections', '0003_live_session'),
     ]
 
     operations = [
