@@ -380,8 +380,13 @@ class BybitProtocol(Protocol):
                "price24hPcnt": "0", "highPrice24h": price, "lowPrice24h": price,
                "turnover24h": "0", "volume24h": "0"}
         if inst.kind == "linear":
-            row.update({"indexPrice": price, "markPrice": price, "fundingRate": "0.0001",
-                        "openInterest": "0", "nextFundingTime": "0"})
+            # linear rows carry the open interest and its value (ccxt tells a linear row
+            # from a spot one by openInterestValue)
+            row.update({"indexPrice": price, "markPrice": price, "prevPrice1h": price,
+                        "fundingRate": "0.0001", "openInterest": "0",
+                        "openInterestValue": "0", "nextFundingTime": "0",
+                        "predictedDeliveryPrice": "", "basisRate": "", "basis": "",
+                        "deliveryFeeRate": "", "deliveryTime": "0"})
         return row
 
     # -- account -----------------------------------------------------------------------
