@@ -15,6 +15,7 @@ from paper.engine import MAX_LEVERAGE, PaperAccount, PaperFill, PaperInstrument,
 from paper.protocols.binance_common import (
     COMMON_ORDER_PARAMS,
     LINEAR,
+    NO_SUCH_ORDER,
     NONE,
     STATUS,
     TRADE,
@@ -60,7 +61,7 @@ WEIGHTS: Weights = {
     ("GET", "/fapi/v1/order"): 1, ("GET", "/fapi/v1/openOrders"): (1, 40),
     ("DELETE", "/fapi/v1/allOpenOrders"): 1, ("GET", "/fapi/v1/allOrders"): 5,
     ("GET", "/fapi/v1/userTrades"): 5, ("GET", "/fapi/v1/leverageBracket"): 1,
-    ("GET", "/dapi/v1/exchangeInfo"): 1,
+    ("GET", "/dapi/v1/exchangeInfo"): 1, ("GET", "/fapi/v1/openOrder"): 1,
 }
 # PaperError kind -> (status, code, msg); quantity problems are told apart in quantity_error.
 REFUSALS: dict[str, tuple[int, int, str]] = {
@@ -167,6 +168,7 @@ class FuturesApi(ProductApi):
             ("DELETE", "/fapi/v1/order", self.cancel, TRADE),
             ("GET", "/fapi/v1/order", self.query, USER_DATA),
             ("GET", "/fapi/v1/openOrders", self.open_orders, USER_DATA),
+            ("GET", "/fapi/v1/openOrder", self.open_order, USER_DATA),
             ("DELETE", "/fapi/v1/allOpenOrders", self.cancel_all, TRADE),
             ("GET", "/fapi/v1/allOrders", self.all_orders, USER_DATA),
             ("GET", "/fapi/v1/userTrades", self.my_trades, USER_DATA),
@@ -329,6 +331,15 @@ class FuturesApi(ProductApi):
                 "notional": futures_number(amount * mark), "marginAsset": item.quote,
                 "isolatedWallet": "0", "initialMargin": "0", "maintMargin": "0",
                 "updateTime": self.engine.now_ms()}
+
+    def open_order(self, ctx: Ctx) -> dict[str, Any]:
+        """One current open order by orderId or origClientOrderId; a filled or canceled
+        one is "Order does not exist" (-2013), as Binance documents."""
+        instrument = self._symbol(ctx)
+        order = self._find(ctx, instrument)
+        if order is None or not order.is_open:
+            raise BinanceError(*NO_SUCH_ORDER)
+        return self.order_json(order, instrument)
 
     def leverage_brackets(self, ctx: Ctx) -> Any:
         """One bracket per symbol, matching what ``/fapi/v1/leverage`` answers (up to the

@@ -104,7 +104,9 @@ def test_usdm_leverage_position_and_trades(clients: dict[str, Any]) -> None:
     assert [(t["qty"], t["price"], t["side"]) for t in trades] == [("0.01", "60000", "BUY")]
     resting = futures.new_order("BTCUSDT", "SELL", "LIMIT", timeInForce="GTC",
                                 quantity="0.01", price="70000")
-    assert resting["orderId"] in {o["orderId"] for o in futures.get_open_orders()}
+    assert resting["orderId"] in {o["orderId"] for o in futures.get_orders(symbol="BTCUSDT")}
+    one = futures.get_open_orders("BTCUSDT", orderId=resting["orderId"])
+    assert (one["status"], one["price"], one["origQty"]) == ("NEW", "70000", "0.01")
     futures.cancel_order("BTCUSDT", orderId=resting["orderId"])
     assert futures.new_listen_key()["listenKey"]
 
