@@ -26,6 +26,7 @@ from connections.models import (
     StreamState,
 )
 from core.errors import ServiceError
+from core.users import caller
 
 SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
 EDITABLE = ("owner", "name", "exchange", "api_type", "environment", "base_url", "ws_url",
@@ -72,7 +73,7 @@ class ConnectionAdminForm(forms.ModelForm):
         return services.ConnectionChanges(**self._service_values())
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if self.errors:
             return cleaned
         try:
@@ -152,17 +153,17 @@ class ExchangeConnectionAdmin(admin.ModelAdmin):
         if change:
             # the form already wrote its values onto obj; the service compares with the stored row
             stored = ExchangeConnection.objects.get(pk=obj.pk)
-            services.connection_update(connection=stored, actor=request.user,
+            services.connection_update(connection=stored, actor=caller(request),
                                        changes=form.service_changes())
             return
         created = services.connection_create(owner=form.cleaned_data["owner"],
-                                             actor=request.user, spec=form.service_spec())
+                                             actor=caller(request), spec=form.service_spec())
         obj.pk = created.pk
         obj._state.adding = False
 
     def delete_model(self, request: HttpRequest, obj: ExchangeConnection) -> None:
         try:
-            services.connection_delete(connection=obj, actor=request.user)
+            services.connection_delete(connection=obj, actor=caller(request))
         except ServiceError as exc:
             self.message_user(request, f"Not deleted: {exc.message}", messages.ERROR)
 
@@ -174,7 +175,7 @@ class ExchangeConnectionAdmin(admin.ModelAdmin):
     def activate_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         for connection in queryset:
             try:
-                services.connection_activate(connection=connection, actor=request.user)
+                services.connection_activate(connection=connection, actor=caller(request))
             except ServiceError as exc:
                 self.message_user(request, f"{connection.name}: {exc.message}", messages.ERROR)
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import close_old_connections
 
 from connections.health import CircuitOpen, connection_check
@@ -33,7 +33,7 @@ BATCH_TTL_SECONDS = 3600
 BATCH_ATTEMPTS = 3
 
 
-def batch_validate(*, user: AbstractBaseUser, connection_ids: list[str]) -> list[str]:
+def batch_validate(*, user: User, connection_ids: list[str]) -> list[str]:
     """1..50 distinct ids of connections the caller can see: a 400 names repeated ones,
     a 404 those that are not found."""
     field = "connection_ids"
@@ -59,7 +59,7 @@ def batch_validate(*, user: AbstractBaseUser, connection_ids: list[str]) -> list
     return connection_ids
 
 
-def batch_create(*, user: AbstractBaseUser, connection_ids: list[str]) -> str:
+def batch_create(*, user: User, connection_ids: list[str]) -> str:
     """Record the batch and enqueue its task (after the surrounding commit)."""
     from connections.tasks import batch_test_task
 
@@ -129,7 +129,7 @@ def batch_run(*, batch_id: str) -> None:
         return
     meta = batch_stored(raw)
     meta.setdefault("run_started_at", time.time())
-    done = {key.decode() for key in client.hkeys(batch_results_key(batch_id))}
+    done = {_text(key) for key in client.hkeys(batch_results_key(batch_id))}
     pending = [i for i in meta["ids"] if i not in done]
     list(_pool().map(lambda connection_id: _test_one(batch_id, connection_id), pending))
     meta["finished_at"] = time.time()
@@ -141,7 +141,11 @@ def batches_forget_expired() -> int:
     """Drop running-set entries whose batch has expired (a worker died mid-batch)."""
     client = redis_client()
     gone = [batch_id for batch_id in client.smembers(BATCH_RUNNING_SET)
-            if not client.exists(batch_meta_key(batch_id.decode()))]
+            if not client.exists(batch_meta_key(_text(batch_id)))]
     if gone:
         client.srem(BATCH_RUNNING_SET, *gone)
     return len(gone)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

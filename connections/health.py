@@ -37,6 +37,7 @@ from core.errors import (
     Unavailable,
     Unprocessable,
 )
+from core.types import Id
 from exchanges import errors
 from exchanges.base import Connector
 
@@ -321,7 +322,7 @@ def connection_exchange_call(*, connection: ExchangeConnection,
                              extra={"exchange_code": exc.code}) from None
 
 
-def connection_stream_auth_refused(*, connection_id: object, code: str, message: str) -> None:
+def connection_stream_auth_refused(*, connection_id: Id, code: str, message: str) -> None:
     """The private stream's authentication was refused (a bad or revoked key): record a
     failed check and open the circuit at once, so the stream runner stops retrying the
     connection until the half-open probe (a REST check) closes it again. The probe's own

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from connections.ratelimits import ExchangeUsage, connection_usage_percent, exch
 from connections.results import BatchStatus, TestResult, batch_stored
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.redis import redis_client
+from core.types import Id
 from exchanges.capabilities import matrix
 from exchanges.errors import NotSupported
 from exchanges.streams import PROTOCOLS, protocol_for
@@ -35,14 +36,14 @@ BATCH_CONCURRENCY = 10
 BATCH_RUNNING_SET = "ec:batch:running"
 
 
-def connections_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[ExchangeConnection]:
+def connections_visible_to(user: User | AnonymousUser) -> QuerySet[ExchangeConnection]:
     queryset = ExchangeConnection.objects.select_related("state", "stream_state")
     if getattr(user, "is_staff", False):
         return queryset
     return queryset.filter(owner_id=user.pk)
 
 
-def connection_list(*, user: AbstractBaseUser, filters: dict[str, Any]
+def connection_list(*, user: User, filters: dict[str, Any]
                     ) -> QuerySet[ExchangeConnection]:
     """The caller's connections matching ``filters`` (model field names; None: any)."""
     filterset = ConnectionFilterSet(filters, queryset=connections_visible_to(user))
@@ -52,7 +53,7 @@ def connection_list(*, user: AbstractBaseUser, filters: dict[str, Any]
     return filterset.qs
 
 
-def connection_get(*, user: AbstractBaseUser, connection_id: object) -> ExchangeConnection:
+def connection_get(*, user: User, connection_id: Id) -> ExchangeConnection:
     """A malformed id and another user's id are both simply not found."""
     try:
         parsed = uuid.UUID(str(connection_id))
@@ -68,8 +69,8 @@ STAFF_WRITE_REFUSAL = ("staff read every owner's connections but change only the
                        "act for the owner in the admin")
 
 
-def connection_get_for_write(*, user: AbstractBaseUser,
-                             connection_id: object) -> ExchangeConnection:
+def connection_get_for_write(*, user: User,
+                             connection_id: Id) -> ExchangeConnection:
     """A connection the caller may change, test, trade on or delete: their own."""
     connection = connection_get(user=user, connection_id=connection_id)
     if connection.owner_id != user.pk:
@@ -77,7 +78,7 @@ def connection_get_for_write(*, user: AbstractBaseUser,
     return connection
 
 
-def connection_owner_ids(*, user: AbstractBaseUser, connection_ids: list[str]
+def connection_owner_ids(*, user: User, connection_ids: list[str]
                          ) -> dict[str, object]:
     """Visible connection id -> owner id, for the ids given (malformed ones left out)."""
     parsed = [value for value in connection_ids if _is_uuid(value)]
@@ -100,7 +101,7 @@ class ConnectionCounts:
     by_exchange: dict[str, int]
 
 
-def connection_counts(*, user: AbstractBaseUser) -> ConnectionCounts:
+def connection_counts(*, user: User) -> ConnectionCounts:
     """Totals for /api/system/status in two queries whatever the number of connections."""
     queryset = connections_visible_to(user)
     totals = queryset.aggregate(total=Count("id"), active=Count("id", filter=Q(is_active=True)),
@@ -120,10 +121,10 @@ def connection_ids_for_heartbeat() -> list[str]:
             .values_list("pk", flat=True)]
 
 
-def _uptime_by_connection(connection_ids: list[object]) -> dict[object, dict[str, Any]]:
+def _uptime_by_connection(connection_ids: list[Id]) -> dict[Id, Any]:
     """Checks in the last 24 h per connection, in one query."""
     since = timezone.now() - timedelta(hours=24)
-    rows = (HealthCheck.objects.filter(connection_id__in=connection_ids, checked_at__gte=since)
+    rows = (HealthCheck.objects.filter(connection__pk__in=connection_ids, checked_at__gte=since)
             .values("connection_id")
             .annotate(total=Count("id"), passed=Count("id", filter=Q(ok=True)),
                       latency=Avg("latency_ms", filter=Q(ok=True))))
@@ -176,7 +177,7 @@ class HealthList:
 HEALTH_STATUSES = ("healthy", "degraded", "unhealthy", "unknown")
 
 
-def connection_health_list(*, user: AbstractBaseUser) -> HealthList:
+def connection_health_list(*, user: User) -> HealthList:
     """Health of the caller's connections and a summary, in two queries plus Redis."""
     connections = list(connections_visible_to(user).order_by("name"))
     checks = _uptime_by_connection([c.pk for c in connections])
@@ -244,7 +245,7 @@ class SystemStatus:
     exchanges: dict[str, Any]    # the capability matrix (exchanges.capabilities.matrix)
 
 
-def system_status(*, user: AbstractBaseUser) -> SystemStatus:
+def system_status(*, user: User) -> SystemStatus:
     """Totals for the caller (staff: everyone) in a fixed number of queries."""
     counts = connection_counts(user=user)
     queryset = connections_visible_to(user).order_by()
@@ -287,7 +288,7 @@ def batch_results_key(batch_id: str) -> str:
     return f"ec:batch:{batch_id}:results"
 
 
-def batch_status(*, user: AbstractBaseUser, batch_id: str) -> BatchStatus:
+def batch_status(*, user: User, batch_id: str) -> BatchStatus:
     """A batch the caller started (staff: any batch); a batch stored with the old camelCase
     keys reads the same."""
     client = redis_client()
@@ -295,7 +296,7 @@ def batch_status(*, user: AbstractBaseUser, batch_id: str) -> BatchStatus:
     meta = batch_stored(raw) if raw else None
     if meta is None or (meta["owner_id"] != user.pk and not user.is_staff):
         raise NotFound("batch not found")
-    results = {key.decode(): TestResult.from_stored(batch_stored(value))
+    results = {_text(key): TestResult.from_stored(batch_stored(value))
                for key, value in client.hgetall(batch_results_key(batch_id)).items()}
     finished = meta["finished_at"]
     ended = finished or time.time()
@@ -307,7 +308,7 @@ def batch_status(*, user: AbstractBaseUser, batch_id: str) -> BatchStatus:
         results={i: results[i] for i in meta["ids"] if i in results})
 
 
-def batch_wait(*, user: AbstractBaseUser, batch_id: str, timeout: float) -> BatchStatus:
+def batch_wait(*, user: User, batch_id: str, timeout: float) -> BatchStatus:
     """Poll until the batch completes or ``timeout`` passes; the last status either way."""
     deadline = time.monotonic() + timeout
     while True:
@@ -377,3 +378,7 @@ def connection_stream(*, connection: ExchangeConnection) -> StreamStatus | None:
     return StreamStatus(state=state.state, since=state.since, reconnects=state.reconnects,
                         last_message_age_ms=age, holder=state.holder or None,
                         snapshot_at=state.snapshot_at, last_error=state.last_error)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -260,7 +260,7 @@ class UtcTimestampField(serializers.CharField):
     """A time as ISO 8601 in UTC with a Z and every digit the clock gave
     (2026-11-20T10:01:02.345678Z); a plain string in the schema."""
 
-    def to_representation(self, value: datetime) -> str:
+    def to_representation(self, value: datetime) -> str:  # type: ignore[override]
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.views.decorators.debug import sensitive_variables
@@ -32,6 +32,7 @@ from connections.paper import (
 )
 from connections.ratelimits import connection_throttle, run_time_limits_store
 from core.errors import Conflict, Unprocessable, ValidationFailed
+from core.types import Id
 from exchanges import binance, errors
 from exchanges.base import Connector, Credentials, Throttle
 from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES, capability
@@ -126,17 +127,17 @@ class ConnectionChanges:
                 if getattr(self, each.name) is not UNSET}
 
 
-def actor_name(user: AbstractBaseUser | None) -> str:
+def actor_name(user: User | None) -> str:
     return user.get_username() if user is not None and user.pk else "system"
 
 
-def sync_log_write(*, connection_id: object, action: str, actor: str,
+def sync_log_write(*, connection_id: Id, action: str, actor: str,
                    data: dict[str, Any] | None = None) -> ConnectionSyncLog:
     return ConnectionSyncLog.objects.create(connection_id=str(connection_id), action=action,
                                             actor=actor, data=data or {})
 
 
-def _audit(connection: ExchangeConnection, actor: AbstractBaseUser | None,
+def _audit(connection: ExchangeConnection, actor: User | None,
            data: dict[str, Any]) -> dict[str, Any]:
     """Sync-log data; a staff member acting for another owner (in the admin) is the row's
     actor, and the owner is named beside as ``for_owner``."""
@@ -309,7 +310,7 @@ def connection_validate_new(*, spec: ConnectionSpec) -> None:
 
 
 @sensitive_variables()
-def connection_create(*, owner: AbstractBaseUser, actor: AbstractBaseUser | None,
+def connection_create(*, owner: User, actor: User | None,
                       spec: ConnectionSpec) -> ExchangeConnection:
     connection_validate_new(spec=spec)
     connection = ExchangeConnection(owner=owner, exchange=spec.exchange,
@@ -336,7 +337,7 @@ def _unset_as_blank(value: str | Unset) -> str:
 
 
 @sensitive_variables()
-def connection_update(*, connection: ExchangeConnection, actor: AbstractBaseUser | None,
+def connection_update(*, connection: ExchangeConnection, actor: User | None,
                       changes: ConnectionChanges) -> ExchangeConnection:
     values = changes.given()
     _refuse_identity_change_in_flight(connection, values)
@@ -399,7 +400,7 @@ def _refuse_identity_change_in_flight(connection: ExchangeConnection,
 
 
 def connection_delete(*, connection: ExchangeConnection,
-                      actor: AbstractBaseUser | None) -> None:
+                      actor: User | None) -> None:
     connection_id = connection.pk
     try:
         with transaction.atomic():
@@ -414,7 +415,7 @@ def connection_delete(*, connection: ExchangeConnection,
 
 
 def connection_activate(*, connection: ExchangeConnection,
-                        actor: AbstractBaseUser | None) -> ExchangeConnection:
+                        actor: User | None) -> ExchangeConnection:
     """Make this the owner's one active connection, in one transaction.
 
     The owner's user row is locked first, so concurrent activations for one owner queue up
@@ -504,7 +505,7 @@ def exchange_rate_limits_refresh() -> dict[str, int]:
     return {product: len(found) for product, found in read.items()}
 
 
-def _public_binance_connector(*, api_type: str, paper: bool) -> Connector:
+def _public_binance_connector(*, api_type: str, paper: bool) -> binance.BinanceConnector:
     return binance.BinanceConnector(
         credentials=Credentials("", ""), api_type=api_type, environment="live",
         base_url=paper_base_url(binance.NAME) if paper else None,

@@ -49,6 +49,7 @@ from core.schema import (
     SuccessOut,
     api_operation,
 )
+from core.users import caller
 
 BATCH_SYNC_WAIT_SECONDS = 30
 
@@ -91,11 +92,11 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         return selectors.connections_visible_to(self.request.user)
 
     def get_object(self) -> ExchangeConnection:
-        return selectors.connection_get(user=self.request.user,
+        return selectors.connection_get(user=caller(self.request),
                                         connection_id=self.kwargs["pk"])
 
     def _owned_object(self) -> ExchangeConnection:
-        return selectors.connection_get_for_write(user=self.request.user,
+        return selectors.connection_get_for_write(user=caller(self.request),
                                                   connection_id=self.kwargs["pk"])
 
     def _render(self, connection: ExchangeConnection, *, code: int = 200) -> Response:
@@ -108,7 +109,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         filters = ConnectionFilters(data=request.query_params)
         filters.is_valid(raise_exception=True)
         values = filters.validated_data
-        connections = list(selectors.connection_list(user=request.user, filters=values))
+        connections = list(selectors.connection_list(user=caller(request), filters=values))
         return Response({
             "success": True, "count": len(connections),
             "filters": {name: values.get(field.source)
@@ -122,7 +123,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         payload = ConnectionWrite(data=request.data)
         payload.is_valid(raise_exception=True)
-        connection = services.connection_create(owner=request.user, actor=request.user,
+        connection = services.connection_create(owner=caller(request), actor=caller(request),
                                                 spec=payload.spec())
         return self._render(connection, code=status.HTTP_201_CREATED)
 
@@ -139,7 +140,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         connection = self._owned_object()
         payload = ConnectionUpdate(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
-        connection = services.connection_update(connection=connection, actor=request.user,
+        connection = services.connection_update(connection=connection, actor=caller(request),
                                                 changes=payload.changes())
         return self._render(connection)
 
@@ -150,7 +151,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
                                                  {409: ["connection_has_orders"]}],
                    parameters=[CONNECTION_ID])
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.connection_delete(connection=self._owned_object(), actor=request.user)
+        services.connection_delete(connection=self._owned_object(), actor=caller(request))
         return Response({"success": True})
 
     @api_operation(request=None, ok={200: ConnectionEnvelope},
@@ -159,7 +160,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
     @action(detail=True, methods=["post"])
     def activate(self, request: Request, pk: str | None = None) -> Response:
         connection = services.connection_activate(connection=self._owned_object(),
-                                                  actor=request.user)
+                                                  actor=caller(request))
         return self._render(connection)
 
     @api_operation(request=None, ok={200: TestEnvelope},
@@ -201,7 +202,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
     @api_operation(ok={200: HealthListOut})
     @action(detail=False, methods=["get"])
     def health(self, request: Request) -> Response:
-        return Response(HealthListOut(selectors.connection_health_list(user=request.user)).data)
+        return Response(HealthListOut(selectors.connection_health_list(user=caller(request))).data)
 
     @api_operation(request=BatchTestIn, ok={
         200: OpenApiResponse(BatchOut, description="Every connection tested (status "
@@ -215,12 +216,12 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         is not one of your connections is a 404 naming it."""
         payload = BatchTestIn(data=request.data)
         payload.is_valid(raise_exception=True)
-        batch_id = batches.batch_create(user=request.user,
+        batch_id = batches.batch_create(user=caller(request),
                                         connection_ids=payload.validated_data["connection_ids"])
         if payload.validated_data["async"]:
-            status_ = selectors.batch_status(user=request.user, batch_id=batch_id)
+            status_ = selectors.batch_status(user=caller(request), batch_id=batch_id)
         else:
-            status_ = selectors.batch_wait(user=request.user, batch_id=batch_id,
+            status_ = selectors.batch_wait(user=caller(request), batch_id=batch_id,
                                            timeout=BATCH_SYNC_WAIT_SECONDS)
         code = 200 if status_.finished else 202
         return Response(BatchOut(status_).data, status=code)
@@ -228,7 +229,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
     @api_operation(ok={200: BatchOut}, errors=[FOUND], parameters=[BATCH_ID])
     @action(detail=False, methods=["get"], url_path=r"batch-test/(?P<batch_id>[^/]+)")
     def batch_status(self, request: Request, batch_id: str) -> Response:
-        status_ = selectors.batch_status(user=request.user, batch_id=batch_id)
+        status_ = selectors.batch_status(user=caller(request), batch_id=batch_id)
         return Response(BatchOut(status_).data)
 
 
@@ -259,7 +260,7 @@ class LogoutView(APIView):
 
     @api_operation(request=None, ok={200: SuccessOut}, errors=[WRITE])
     def post(self, request: Request) -> Response:
-        auth.token_revoke(user=request.user)
+        auth.token_revoke(user=caller(request))
         if request.auth is None:  # authenticated by session, not by token
             logout(request._request)
         return Response({"success": True})
@@ -270,4 +271,4 @@ class SystemStatusView(APIView):
 
     @api_operation(ok={200: SystemStatusOut})
     def get(self, request: Request) -> Response:
-        return Response(SystemStatusOut(selectors.system_status(user=request.user)).data)
+        return Response(SystemStatusOut(selectors.system_status(user=caller(request))).data)

@@ -64,8 +64,9 @@ def _instrument_dict(instrument: Instrument) -> dict[str, str]:
 
 def _instrument_of(item: dict[str, str]) -> Instrument:
     decimals = ("tick_size", "lot_size", "min_quantity", "min_notional", "contract_value")
-    return Instrument(**{name: Decimal(value) if name in decimals else value
-                         for name, value in item.items()})
+    fields: dict[str, Any] = {name: Decimal(value) if name in decimals else value
+                              for name, value in item.items()}
+    return Instrument(**fields)
 
 
 def size_order(*, instrument: Instrument, ticker: Ticker, side: str, order_type: str,

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from connections.models import ExchangeConnection
 from connections.services import connection_connector
+from core.types import Id
 from exchanges import errors
 from orders.models import Order, OrderEvent
 
@@ -63,7 +64,7 @@ def orders_reconcile() -> Reconciliation:
                           refreshing=len(open_ids), cancels_redriven=len(cancels))
 
 
-def orphans_record(*, connection_id: object) -> int:
+def orphans_record(*, connection_id: Id) -> int:
     """Exchange orders carrying our client-id prefix with no row: recorded and flagged.
     Checks the symbols this connection traded in the last ORPHAN_LOOKBACK_DAYS."""
     connection = ExchangeConnection.objects.get(pk=connection_id)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -23,6 +23,7 @@ from connections.selectors import connection_get_for_write
 from connections.services import connection_connector
 from core.errors import Conflict, Unprocessable, ValidationFailed
 from core.locks import advisory_lock
+from core.types import Id
 from exchanges.errors import NotSupported
 from orders import prechecks
 from orders.models import Order, OrderEvent
@@ -69,13 +70,13 @@ def client_order_id_new() -> str:
     return (settings.CLIENT_ORDER_ID_PREFIX.lower() + uuid.uuid4().hex)[:32]
 
 
-def _replay(*, owner: AbstractBaseUser, connection_id: object, idempotency_key: str | None,
+def _replay(*, owner: User, connection_id: Id, idempotency_key: str | None,
             client_order_id: str | None, request_hash: str) -> Order | None:
     existing = None
     if idempotency_key:
         existing = Order.objects.filter(owner=owner, idempotency_key=idempotency_key).first()
     if existing is None and client_order_id:
-        existing = Order.objects.filter(connection_id=connection_id,
+        existing = Order.objects.filter(connection__pk=connection_id,
                                         client_order_id=client_order_id).first()
     if existing is not None and existing.request_hash != request_hash:
         raise Conflict("this idempotency key (or client order id) was used with another "
@@ -83,7 +84,7 @@ def _replay(*, owner: AbstractBaseUser, connection_id: object, idempotency_key: 
     return existing
 
 
-def order_place(*, owner: AbstractBaseUser, spec: OrderSpec,
+def order_place(*, owner: User, spec: OrderSpec,
                 idempotency_key: str | None) -> Placement:
     """Check everything inside the request, then commit a pending row and enqueue
     orders.submit. The same key or client order id replays the first order."""
@@ -102,7 +103,7 @@ def order_place(*, owner: AbstractBaseUser, spec: OrderSpec,
                       idempotency_key=idempotency_key)
 
 
-def _place(*, owner: AbstractBaseUser, connection: ExchangeConnection, spec: OrderSpec,
+def _place(*, owner: User, connection: ExchangeConnection, spec: OrderSpec,
            idempotency_key: str | None) -> Placement:
     request_hash = prechecks.order_request_hash(
         {**spec.request_fields(), "connection_id": str(connection.pk)})
@@ -136,7 +137,7 @@ def _place(*, owner: AbstractBaseUser, connection: ExchangeConnection, spec: Ord
     return Placement(order=order, replayed=False)
 
 
-def _enqueue_submit(order_id: object) -> None:
+def _enqueue_submit(order_id: Id) -> None:
     from orders.tasks import submit_task
 
     submit_task.apply_async_on_commit(args=[str(order_id)], priority=0)
@@ -190,7 +191,7 @@ def _market_or_invalid(connector: Any, symbol: str) -> None:
                             fields={"symbol": [exc.message]}) from None
 
 
-def order_cancel(*, order: Order, actor: AbstractBaseUser | None) -> Order:
+def order_cancel(*, order: Order, actor: User | None) -> Order:
     """pending: canceled here; submitting/unknown: canceled once settled; open: the
     exchange is asked (by a task); terminal: 409 order_not_cancelable. Idempotent."""
     if order.is_terminal:
@@ -211,13 +212,13 @@ def order_cancel(*, order: Order, actor: AbstractBaseUser | None) -> Order:
     return order
 
 
-def _enqueue_cancel(order_id: object) -> None:
+def _enqueue_cancel(order_id: Id) -> None:
     from orders.tasks import cancel_task
 
     cancel_task.apply_async_on_commit(args=[str(order_id)], priority=0)
 
 
-def order_cancel_all_on_exchange(*, connection_id: object, symbol: str | None) -> int:
+def order_cancel_all_on_exchange(*, connection_id: Id, symbol: str | None) -> int:
     """The exchange's own cancel-all, from the task. A connection deleted meanwhile has no
     orders left to cancel."""
     connection = ExchangeConnection.objects.filter(pk=connection_id).first()
@@ -237,7 +238,7 @@ def order_cancel_all_on_exchange(*, connection_id: object, symbol: str | None) -
     return sum(connector.cancel_all(each) for each in sorted(set(symbols)))
 
 
-def order_cancel_all(*, owner: AbstractBaseUser, connection_id: object,
+def order_cancel_all(*, owner: User, connection_id: Id,
                      symbol: str | None) -> int:
     """The kill switch: every open order of the connection (optionally one symbol) is
     canceled here or on the exchange, and the exchange is told to cancel all. Returns how

@@ -33,6 +33,7 @@ from paper.wire import (
     MISSING,
     Problem,
     Refusal,
+    decimal_places,
     hmac_sha256_hex,
     note_refusal,
     plain,
@@ -221,7 +222,8 @@ class BybitProtocol(Protocol):
             try:
                 payload = await self._payload(request)
                 account = self._authenticate(request, payload) if permission else None
-                if permission == "trade" and "trade" not in account.permissions:
+                if permission == "trade" and (account is None
+                                              or "trade" not in account.permissions):
                     raise BybitError(*LINEAR_ERRORS["permission_denied"])
                 result = endpoint(request, account, self._params(request, payload))
             except BybitError as error:
@@ -351,7 +353,7 @@ class BybitProtocol(Protocol):
         return {"symbol": name, "contractType": "LinearPerpetual", "status": "Trading",
                 "baseCoin": inst.base, "quoteCoin": inst.quote, "settleCoin": inst.quote,
                 "launchTime": "1585526400000", "deliveryTime": "0", "deliveryFeeRate": "",
-                "priceScale": str(max(0, -inst.tick_size.normalize().as_tuple().exponent)),
+                "priceScale": str(decimal_places(inst.tick_size)),
                 "leverageFilter": {"minLeverage": "1", "maxLeverage": "100.00",
                                    "leverageStep": "0.01"},
                 "priceFilter": {"minPrice": num(inst.tick_size), "maxPrice": "1999999",

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from paper.engine import (
+    DEFAULT_LEVERAGE,
     MAX_LEVERAGE,
     PaperAccount,
     PaperError,
@@ -498,6 +499,10 @@ class OkxProtocol(Protocol):
             })
         return self._ok(rows)
 
+    def _lever(self, order: PaperOrder) -> str:
+        account = self.engine.account(self.exchange, order.api_key)
+        return str(self.engine.leverage(account, order.symbol) if account else DEFAULT_LEVERAGE)
+
     def set_leverage(self, request: web.Request, account: PaperAccount,
                      body: str) -> web.Response:
         args = self._json(body)
@@ -852,8 +857,7 @@ class OkxProtocol(Protocol):
             "fillPx": plain(order.average_price), "avgPx": plain(order.average_price),
             "fillTime": str(order.updated_ms) if filled else "", "tradeId": "",
             "state": STATES[order.status],
-            "lever": str(self.engine.leverage(self.engine.account(self.exchange, order.api_key),
-                                              order.symbol)) if swap else "",
+            "lever": self._lever(order) if swap else "",
             "fee": "0", "feeCcy": instrument.quote, "rebate": "0",
             "rebateCcy": instrument.quote, "pnl": "0", "category": "normal",
             "reduceOnly": "true" if order.reduce_only else "false",
