@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 WIDTH, HEIGHT = 360, 140
-LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 22
+LEFT, RIGHT, TOP, BOTTOM = 44, 8, 18, 22
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ class UsageBar:
     css: str
 
 
-USAGE_TRACK, USAGE_ROW = 200, 12
+USAGE_TRACK, USAGE_ROW = 160, 15
 
 
 def usage_bars(pools: list[dict[str, Any]]) -> list[UsageBar]:

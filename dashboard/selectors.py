@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection as db
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -270,7 +270,16 @@ def _summary(items: list[dict[str, Any]], *, health: Grouped, orders: Grouped,
     return summary
 
 
-def dashboard_overview(*, user: AbstractBaseUser, range_name: str | None,
+SEVERITY = {"unhealthy": 1, "degraded": 2, "unknown": 3, "healthy": 4}
+
+
+def _worst_first(item: dict[str, Any]) -> tuple[int, str, str]:
+    """Trouble at the top: an open circuit, then unhealthy, degraded, unknown, healthy."""
+    severity = 0 if item["circuit"] == "open" else SEVERITY.get(item["status"], 3)
+    return severity, item["exchange"], item["name"]
+
+
+def dashboard_overview(*, user: AbstractBaseUser | AnonymousUser, range_name: str | None,
                        now: datetime | None = None) -> dict[str, Any]:
     """Everything the dashboard draws for the connections ``user`` sees, over one range."""
     span = dashboard_range(name=range_name)
@@ -284,8 +293,9 @@ def dashboard_overview(*, user: AbstractBaseUser, range_name: str | None,
     health, orders = _grouped(HEALTH_SQL, params), _grouped(ORDERS_SQL, params)
     attention = _attention_by_connection(ids)
     usage = connection_usage_percent([(str(c.pk), c.exchange) for c in connections])
-    items = [_connection_item(c, health=health, orders=orders, attention=attention,
-                              usage=usage, buckets=buckets) for c in connections]
+    items = sorted((_connection_item(c, health=health, orders=orders, attention=attention,
+                                     usage=usage, buckets=buckets) for c in connections),
+                   key=_worst_first)
     rate_limits = exchange_rate_limit_usage()
     exchanges = [_exchange_item(exchange, [i for i in items if i["exchange"] == exchange],
                                 health=health, orders=orders, rate_limits=rate_limits)

@@ -135,7 +135,8 @@ def _screenshot(browser: Any) -> None:
     target = os.environ.get("DASHBOARD_SCREENSHOT")
     if not target:
         return
-    height = min(browser.execute_script("return document.documentElement.scrollHeight"), 2400)
+    # the top of the page: tiles, charts, exchanges and the worst connections first
+    height = min(browser.execute_script("return document.documentElement.scrollHeight"), 1800)
     browser.set_window_size(1360, height)
     path = Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)

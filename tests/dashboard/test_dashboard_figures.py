@@ -22,7 +22,7 @@ def _only(overview: dict[str, Any]) -> dict[str, Any]:
 
 def test_latency_percentiles_and_uptime_come_from_the_checks_of_the_range(staff, now) -> None:
     connection = make_connection(staff, name="okx")
-    add_checks(connection, at=now - timedelta(minutes=3), latencies=[100, 200, 300], failed=1)
+    add_checks(connection, at=now, latencies=[100, 200, 300], failed=1)
     add_checks(connection, at=now - timedelta(hours=2), latencies=[5000], failed=4)  # older
 
     item = _only(dashboard_overview(user=staff, range_name="1h", now=now))
@@ -140,3 +140,13 @@ def test_the_figures_take_the_same_queries_for_1_and_for_20_connections(
     with django_assert_num_queries(OVERVIEW_QUERIES):
         overview = dashboard_overview(user=staff, range_name="24h", now=now)
     assert len(overview["connections"]) == count
+
+
+def test_connections_in_trouble_come_first(staff, now) -> None:
+    make_connection(staff, name="a healthy", health_status="healthy")
+    make_connection(staff, name="b degraded", health_status="degraded")
+    make_connection(staff, name="c open", circuit="open", health_status="degraded")
+    make_connection(staff, name="d unhealthy", exchange="bybit", health_status="unhealthy")
+    names = [item["name"] for item in dashboard_overview(user=staff, range_name="1h",
+                                                         now=now)["connections"]]
+    assert names == ["c open", "d unhealthy", "b degraded", "a healthy"]
