@@ -63,7 +63,7 @@ def _context(overview: dict[str, Any]) -> dict[str, Any]:
     buckets, time_format = overview["buckets"], TIME_FORMATS[overview["range"]]
     summary = overview["summary"]
     summary_latency, summary_checks = _health_charts(
-        "all", {**summary["healthSeries"]}, buckets, time_format, "all connections")
+        "all", summary["healthSeries"], buckets, time_format, "all connections")
     summary_orders = _order_chart("all", summary["orderSeries"], buckets, time_format,
                                   "all connections")
     exchanges = [{**item,
