@@ -14,18 +14,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection as db
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from connections.models import ConnectionState, ExchangeConnection, HealthCheck
+from connections.ratelimits import exchange_usage
 from connections.selectors import (
     connection_stream,
     connection_usage_percent,
     connections_visible_to,
-    exchange_rate_limit_usage,
 )
+from connections.serializers import ExchangeUsageOut, StreamOut
 from core.errors import ValidationFailed
 from orders.models import Order, OrderEvent
 
@@ -233,7 +234,7 @@ def _connection_item(connection: ExchangeConnection, *, health: Grouped, orders:
                    "flaggedNow": attention.get(key, {}).get("flagged", 0),
                    "series": _order_series(orders.by_connection_bucket, keys)},
         "rateLimitUsagePercent": usage.get(key, 0.0),
-        "stream": connection_stream(connection=connection),
+        "stream": _stream(connection),
     }
 
 
@@ -279,7 +280,7 @@ def _worst_first(item: dict[str, Any]) -> tuple[int, str, str]:
     return severity, item["exchange"], item["name"]
 
 
-def dashboard_overview(*, user: AbstractBaseUser | AnonymousUser, range_name: str | None,
+def dashboard_overview(*, user: User | AnonymousUser, range_name: str | None,
                        now: datetime | None = None) -> dict[str, Any]:
     """Everything the dashboard draws for the connections ``user`` sees, over one range."""
     span = dashboard_range(name=range_name)
@@ -296,7 +297,8 @@ def dashboard_overview(*, user: AbstractBaseUser | AnonymousUser, range_name: st
     items = sorted((_connection_item(c, health=health, orders=orders, attention=attention,
                                      usage=usage, buckets=buckets) for c in connections),
                    key=_worst_first)
-    rate_limits = exchange_rate_limit_usage()
+    rate_limits = {exchange: ExchangeUsageOut(usage).data
+                   for exchange, usage in exchange_usage().items()}
     exchanges = [_exchange_item(exchange, [i for i in items if i["exchange"] == exchange],
                                 health=health, orders=orders, rate_limits=rate_limits)
                  for exchange in sorted({item["exchange"] for item in items})]
@@ -305,3 +307,8 @@ def dashboard_overview(*, user: AbstractBaseUser | AnonymousUser, range_name: st
             "buckets": buckets,
             "summary": _summary(items, health=health, orders=orders, buckets=buckets),
             "exchanges": exchanges, "connections": items}
+
+
+def _stream(connection: ExchangeConnection) -> dict[str, Any] | None:
+    stream = connection_stream(connection=connection)
+    return None if stream is None else dict(StreamOut(stream).data)
