@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from connections.models import ExchangeConnection
 from connections.services import ConnectionSpec, connection_create
+from connections.tasks import health_sweep_task
 from core.errors import ServiceError
 from exchanges.capabilities import CAPABILITIES
 
@@ -76,3 +77,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"paper connection seeded: {exchange} {api_type}")
             except ServiceError as exc:
                 self.stdout.write(f"paper {exchange}: skipped ({exc.message})")
+        # the dashboard has figures at once rather than after the first 5-minute sweep: the
+        # worker checks every connection as soon as it is up
+        health_sweep_task.delay()
+        self.stdout.write("health sweep queued for the seeded connections")
