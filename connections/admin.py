@@ -15,7 +15,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
-from connections import services
+from connections import dead_man, services
 from connections.models import (
     ConnectionState,
     ConnectionSyncLog,
@@ -42,10 +42,14 @@ class ConnectionAdminForm(forms.ModelForm):
     passphrase = _secret_field("Passphrase")
     volume_factor_live = forms.DecimalField(max_digits=12, decimal_places=6, required=False)
     volume_factor_preset = forms.DecimalField(max_digits=12, decimal_places=6, required=False)
+    dead_man_seconds = forms.IntegerField(
+        label="Dead-man switch (seconds)", required=False, min_value=1,
+        help_text="Blank: off. The exchange's range applies (docs/dead-man-switch.md); the "
+                  "live session arms and refreshes it.")
 
     class Meta:
         model = ExchangeConnection
-        fields = EDITABLE
+        fields = (*EDITABLE, "dead_man_seconds")
 
     def service_values(self) -> dict[str, Any]:
         """Cleaned data as the services take it: blank secrets and factors mean 'keep'."""
@@ -65,6 +69,9 @@ class ConnectionAdminForm(forms.ModelForm):
                 services.connection_validate_new(values=self.service_values())
             elif cleaned.get("exchange") != self.instance.exchange:
                 raise forms.ValidationError({"exchange": "the exchange cannot change"})
+            dead_man.dead_man_check(exchange=cleaned.get("exchange", ""),
+                                    api_type=cleaned.get("api_type", ""),
+                                    seconds=cleaned.get("dead_man_seconds"))
         except ServiceError as exc:
             raise forms.ValidationError(exc.message) from None
         return cleaned
@@ -78,7 +85,9 @@ class ConnectionStateInline(admin.StackedInline):
                        "last_check_at", "last_latency_ms", "last_heartbeat_at", "last_sync_at",
                        "total_requests", "successful_requests", "failed_requests",
                        "last_error_code", "last_error", "volume_factor_live",
-                       "volume_factor_preset", "test_results")
+                       "volume_factor_preset", "test_results", "dead_man_armed_until",
+                       "dead_man_armed_seconds", "dead_man_symbols", "dead_man_refreshed_at",
+                       "dead_man_error")
     fields = readonly_fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -104,6 +113,7 @@ class ExchangeConnectionAdmin(admin.ModelAdmin):
         ("Endpoints", {"fields": ("base_url", "ws_url")}),
         ("Credentials", {"fields": ("masked_api_key", "api_key", "api_secret", "passphrase")}),
         ("Volume factors", {"fields": ("volume_factor_live", "volume_factor_preset")}),
+        ("Dead-man switch", {"fields": ("dead_man_seconds",)}),
         ("Times", {"fields": ("created_at", "updated_at")}),
     )
 
@@ -138,10 +148,15 @@ class ExchangeConnectionAdmin(admin.ModelAdmin):
         if change:
             # the form already wrote its values onto obj; the service compares with the stored row
             stored = ExchangeConnection.objects.get(pk=obj.pk)
-            services.connection_update(connection=stored, actor=request.user, values=values)
+            values["dead_man_seconds"] = form.cleaned_data.get("dead_man_seconds")
+            dead_man.connection_update_with_dead_man(connection=stored, actor=request.user,
+                                                     values=values)
             return
         created = services.connection_create(owner=form.cleaned_data["owner"],
                                              actor=request.user, values=values)
+        if form.cleaned_data.get("dead_man_seconds") is not None:
+            dead_man.connection_dead_man_set(connection=created, actor=request.user,
+                                             seconds=form.cleaned_data["dead_man_seconds"])
         obj.pk = created.pk
         obj._state.adding = False
 

@@ -18,6 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils import timezone
 
+from connections.dead_man import dead_man_view
 from connections.filters import ConnectionFilterSet
 from connections.models import ExchangeConnection, HealthCheck
 from connections.ratelimits import connection_usage_percent, exchange_usage
@@ -139,6 +140,7 @@ def connection_health_list(*, user: AbstractBaseUser) -> dict[str, Any]:
             "successCount": state.successful_requests, "errorCount": state.failed_requests,
             "uptimePercent24h": _percent(day["passed"], day["total"]) if day else None,
             "rateLimitUsagePercent": usage.get(str(connection.pk), 0.0),
+            "deadManSwitch": dead_man_view(connection),
         })
     return {"summary": _health_summary(items), "connections": items,
             "rateLimits": exchange_rate_limit_usage()}

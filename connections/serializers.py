@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from connections.dead_man import dead_man_view
 from connections.models import CircuitState, ExchangeConnection, HealthStatus
 from connections.paper import paper_base_url, paper_ws_url
 from connections.selectors import MAX_BATCH_SIZE
@@ -47,6 +48,20 @@ class ConnectionHealthOut(serializers.Serializer):
     lastError = serializers.CharField(source="last_error", allow_blank=True)
 
 
+class DeadManSwitchOut(serializers.Serializer):
+    """The connection's dead-man switch (docs/dead-man-switch.md)."""
+
+    enabled = serializers.BooleanField()
+    seconds = serializers.IntegerField(allow_null=True)
+    armed = serializers.BooleanField()
+    armedUntil = serializers.DateTimeField(allow_null=True)
+    supported = serializers.BooleanField()
+    kind = serializers.ChoiceField(choices=["countdown", "disconnect"], allow_null=True)
+    minSeconds = serializers.IntegerField(allow_null=True)
+    maxSeconds = serializers.IntegerField(allow_null=True)
+    lastError = serializers.CharField(allow_null=True)
+
+
 class ConnectionOut(serializers.ModelSerializer):
     apiType = serializers.ChoiceField(source="api_type", choices=API_TYPES)
     baseUrl = serializers.SerializerMethodField()
@@ -66,6 +81,7 @@ class ConnectionOut(serializers.ModelSerializer):
                                                 decimal_places=2, allow_null=True,
                                                 normalize_output=True)
     health = ConnectionHealthOut(source="state")
+    deadManSwitch = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 
@@ -74,7 +90,11 @@ class ConnectionOut(serializers.ModelSerializer):
         fields = ["id", "name", "exchange", "apiType", "environment", "baseUrl", "wsUrl",
                   "enabled", "isActive", "apiKeyLast4", "hasPassphrase", "volumeFactorLive",
                   "volumeFactorPreset", "maxOrderNotional", "maxOpenOrders",
-                  "priceBandPercent", "health", "createdAt", "updatedAt"]
+                  "priceBandPercent", "health", "deadManSwitch", "createdAt", "updatedAt"]
+
+    @extend_schema_field(DeadManSwitchOut)
+    def get_deadManSwitch(self, connection: ExchangeConnection) -> dict[str, Any]:
+        return DeadManSwitchOut(dead_man_view(connection)).data
 
     def get_baseUrl(self, connection: ExchangeConnection) -> str:
         if connection.environment == "paper" and not connection.base_url:
@@ -126,7 +146,12 @@ EXCHANGE_IS_FIXED = "the exchange of a connection cannot change; create a new co
 
 
 class ConnectionUpdate(ConnectionWrite):
-    """PATCH: any field of a new connection but the exchange, which cannot change."""
+    """PATCH: any field of a new connection but the exchange, which cannot change; and the
+    dead-man switch's window (null: off), whose range is the exchange's (the service's 400
+    ``dead_man_window_out_of_range``; 422 ``dead_man_not_supported`` where it has none)."""
+
+    deadManSeconds = StrictIntegerField(source="dead_man_seconds", required=False,
+                                        allow_null=True, min_value=1, max_value=3600)
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -263,6 +288,7 @@ class HealthOut(serializers.Serializer):
     errorCount = serializers.IntegerField()
     uptimePercent24h = serializers.FloatField(allow_null=True)
     rateLimitUsagePercent = serializers.FloatField()
+    deadManSwitch = DeadManSwitchOut()
 
 
 class HealthSummaryOut(serializers.Serializer):
