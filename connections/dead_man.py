@@ -96,9 +96,11 @@ def connection_dead_man_set(*, connection: ExchangeConnection,
     was = connection.dead_man_seconds
     with transaction.atomic():
         ExchangeConnection.objects.filter(pk=connection.pk).update(dead_man_seconds=seconds)
+        data: dict[str, Any] = {"deadManSeconds": seconds, "was": was}
+        if actor is not None and actor.pk and actor.pk != connection.owner_id:
+            data["forOwner"] = connection.owner.get_username()   # staff, in the admin
         sync_log_write(connection_id=connection.pk, action="dead_man_set",
-                       actor=actor_name(actor), data={"deadManSeconds": seconds,
-                                                      "was": was})
+                       actor=actor_name(actor), data=data)
     connection.refresh_from_db()
     if seconds is None and was is not None:
         _disarm(connection)

@@ -224,3 +224,27 @@ def test_bybit_dcp_is_set_once_not_on_every_refresh(owner, paper):
     api_key = connection_connector(connection=connection).credentials.api_key
     assert [(s["kind"], s["product"]) for s in armed_on_paper(paper, "bybit", api_key)] == [
         ("disconnect", "linear")]
+
+
+# -- the admin ---------------------------------------------------------------------------------
+
+def admin_change(client, connection, owner, **fields):
+    return client.post(f"/admin/connections/exchangeconnection/{connection.pk}/change/", {
+        "owner": owner.pk, "name": connection.name, "exchange": connection.exchange,
+        "api_type": connection.api_type, "environment": connection.environment,
+        "enabled": "on", "api_key": "", "api_secret": "", "passphrase": "",
+        "state-TOTAL_FORMS": "1", "state-INITIAL_FORMS": "1",
+        "state-0-connection": str(connection.pk), **fields})
+
+
+def test_staff_set_the_window_in_the_admin_within_the_exchanges_range(client, staff, owner):
+    client.force_login(staff)
+    connection = okx_connection(owner)
+    refused = admin_change(client, connection, owner, dead_man_seconds="5")
+    assert refused.status_code == 200          # the form again, with the error
+    assert "takes 10 to 120 seconds" in refused.content.decode()
+    assert admin_change(client, connection, owner, dead_man_seconds="60").status_code == 302
+    connection.refresh_from_db()
+    assert connection.dead_man_seconds == 60
+    log = ConnectionSyncLog.objects.filter(action="dead_man_set").get()
+    assert (log.actor, log.data["forOwner"]) == (staff.get_username(), owner.get_username())
