@@ -106,9 +106,12 @@ class DeadManSwitches:
 
     # -- the private streams' hook (Bybit DCP) --------------------------------------------
 
-    def stream_presence(self, exchange: str, api_key: str, *, live: bool) -> None:
+    def stream_presence(self, exchange: str, api_key: str, *, live: bool,
+                        disconnected: bool = True) -> None:
         """The account now has (``live``) or no longer has a stream watching its
-        disconnect switches: stop their countdowns, or start them."""
+        disconnect switches: stop their countdowns, or start them when the last watching
+        stream was lost (``disconnected``; a stream that merely unsubscribed ``dcp``
+        starts nothing: DCP then simply has no stream to watch)."""
         key = (exchange, api_key)
         was_live = key in self._watched
         if live:
@@ -121,7 +124,7 @@ class DeadManSwitches:
                 continue
             if live:
                 switch.fires_at = None
-            elif was_live and switch.fires_at is None:
+            elif was_live and disconnected and switch.fires_at is None:
                 switch.fires_at = now + switch.seconds
 
     # -- firing ----------------------------------------------------------------------------

@@ -109,6 +109,16 @@ def test_a_disconnect_switch_runs_only_while_the_stream_is_away():
     assert [o.order_id for o in engine.dead_man.check()] == [order.order_id]
 
 
+def test_unsubscribing_dcp_starts_no_countdown_only_losing_the_stream_does():
+    engine, clock, account = engine_with_account("bybit")
+    order = resting(engine, account, "BTC/USDT:USDT")
+    engine.dead_man.arm(account, seconds=3, kind="disconnect", product="linear")
+    engine.dead_man.stream_presence("bybit", "k", live=True)
+    engine.dead_man.stream_presence("bybit", "k", live=False, disconnected=False)
+    clock.now += 10
+    assert engine.dead_man.check() == [] and order.is_open
+
+
 def test_the_test_only_window_scale_shortens_windows_armed_afterwards():
     engine, clock, account = engine_with_account()
     resting(engine, account, "BTC/USDT")
