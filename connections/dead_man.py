@@ -25,7 +25,7 @@ from connections.services import (
     connection_update,
     sync_log_write,
 )
-from core.errors import Unprocessable, ValidationFailed
+from core.errors import Unprocessable
 from exchanges import errors
 from exchanges.base import DeadManState
 from exchanges.registry import connector_class
@@ -68,8 +68,9 @@ def dead_man_offer(*, exchange: str, api_type: str) -> DeadManOffer:
 
 def dead_man_check(*, exchange: str, api_type: str, seconds: int | None) -> None:
     """The operator's window against the exchange's range; None (off) always passes. A 422
-    ``dead_man_not_supported`` where the exchange has none; a 400
-    ``dead_man_window_out_of_range`` outside its range."""
+    ``dead_man_not_supported`` where the exchange has none; a 422
+    ``dead_man_window_out_of_range`` outside its range (the schema allows any window the
+    API takes: the range is the exchange's, like the other per-exchange rules)."""
     if seconds is None:
         return
     offer = dead_man_offer(exchange=exchange, api_type=api_type)
@@ -80,8 +81,8 @@ def dead_man_check(*, exchange: str, api_type: str, seconds: int | None) -> None
     if not offer.min_seconds <= seconds <= offer.max_seconds:
         message = (f"{exchange}'s dead-man switch takes {offer.min_seconds} to "
                    f"{offer.max_seconds} seconds")
-        raise ValidationFailed(message, code="dead_man_window_out_of_range",
-                               fields={"deadManSeconds": [message]})
+        raise Unprocessable(message, code="dead_man_window_out_of_range",
+                            fields={"deadManSeconds": [message]})
 
 
 def connection_dead_man_set(*, connection: ExchangeConnection,

@@ -147,7 +147,7 @@ EXCHANGE_IS_FIXED = "the exchange of a connection cannot change; create a new co
 
 class ConnectionUpdate(ConnectionWrite):
     """PATCH: any field of a new connection but the exchange, which cannot change; and the
-    dead-man switch's window (null: off), whose range is the exchange's (the service's 400
+    dead-man switch's window (null: off), whose range is the exchange's (the service's 422
     ``dead_man_window_out_of_range``; 422 ``dead_man_not_supported`` where it has none)."""
 
     deadManSeconds = StrictIntegerField(source="dead_man_seconds", required=False,

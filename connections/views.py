@@ -134,8 +134,8 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
     @api_operation(request=ConnectionUpdate, ok={200: ConnectionEnvelope},
                    errors=[BODY, WRITE, FOUND, CONNECTION_RULES,
                            {409: ["connection_has_open_orders"],
-                            400: ["dead_man_window_out_of_range"],
-                            422: ["dead_man_not_supported"]}],
+                            422: ["dead_man_window_out_of_range",
+                                  "dead_man_not_supported"]}],
                    parameters=[CONNECTION_ID])
     @sensitive_variables()
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:

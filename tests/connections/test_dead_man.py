@@ -73,17 +73,18 @@ def test_other_users_connection_is_not_found(outsider_client, owner):
     assert connection.dead_man_seconds is None
 
 
-@pytest.mark.parametrize(("seconds", "code"), [
-    (9, "dead_man_window_out_of_range"), (121, "dead_man_window_out_of_range"),
-    (0, "validation_error"), ("ten", "validation_error"), (3601, "validation_error"),
+@pytest.mark.parametrize(("seconds", "status", "code"), [
+    (9, 422, "dead_man_window_out_of_range"), (121, 422, "dead_man_window_out_of_range"),
+    (0, 400, "validation_error"), ("ten", 400, "validation_error"),
+    (3601, 400, "validation_error"),
 ])
-def test_a_window_outside_the_exchanges_range_is_a_400_naming_the_field(
-        owner_client, owner, seconds, code):
+def test_a_window_outside_the_exchanges_range_is_refused_naming_the_field(
+        owner_client, owner, seconds, status, code):
     connection = okx_connection(owner)
     response = owner_client.patch(f"{URL}/{connection.pk}",
                                   {"deadManSeconds": seconds, "name": "renamed"},
                                   format="json")
-    assert response.status_code == 400, response.json()
+    assert response.status_code == status, response.json()
     error = response.json()["error"]
     assert error["code"] == code and "deadManSeconds" in error["fields"]
     connection.refresh_from_db()
