@@ -9,7 +9,9 @@ Settings never start processes: the dev stack is the Makefile's job.
 
 from __future__ import annotations
 
+import os
 import secrets
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -306,6 +308,20 @@ HEALTH_RETENTION_DAYS = env.int("HEALTH_RETENTION_DAYS", default=7)
 BATCH_BUDGET_WAIT_SECONDS = env.float("BATCH_BUDGET_WAIT_SECONDS", default=10.0)
 BATCH_THROTTLE_WAIT_LIMIT_SECONDS = env.float("BATCH_THROTTLE_WAIT_LIMIT_SECONDS",
                                               default=60.0)
+# the user-stream runner (manage.py run_user_streams, docs/live-session.md): each
+# connection's stream is held under a Redis lease of STREAM_LEASE_SECONDS, renewed every
+# third of it; runners look for connections to take every STREAM_SCAN_SECONDS. A dead
+# runner's streams move to another within one lease period plus one scan.
+STREAM_LEASE_SECONDS = env.float("STREAM_LEASE_SECONDS", default=15.0)
+STREAM_SCAN_SECONDS = env.float("STREAM_SCAN_SECONDS", default=5.0)
+# who holds a lease: unique per runner process (host, pid, and a random part so a restarted
+# process with a reused pid is another holder)
+STREAM_HOLDER_ID = env.str("STREAM_HOLDER_ID", default=(
+    f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"))
+# the last message's time is written at most this often per connection
+STREAM_STATE_WRITE_SECONDS = env.float("STREAM_STATE_WRITE_SECONDS", default=1.0)
+# the runner's database threads (keep below DATABASE_POOL_MAX_SIZE)
+STREAM_DB_THREADS = env.int("STREAM_DB_THREADS", default=16)
 # reconciliation: a pending order untouched this long lost its task; a submitting one this
 # long after its last send is settled if no live sender holds its lock (a settle of an order
 # whose sender is alive answers "busy" and does nothing)

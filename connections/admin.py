@@ -1,6 +1,6 @@
 """The operators' console. Every write goes through connections.services, with the staff
 member as the actor: the sync log names them, and the owner too when they act for another
-owner (``forOwner``). Secrets are set through password fields and never displayed."""
+owner (``for_owner``). Secrets are set through password fields and never displayed."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ from connections.models import (
     ConnectionSyncLog,
     ExchangeConnection,
     HealthCheck,
+    LedgerBalance,
+    LedgerPosition,
+    StreamState,
 )
 from core.errors import ServiceError
 
@@ -51,14 +54,28 @@ class ConnectionAdminForm(forms.ModelForm):
         model = ExchangeConnection
         fields = (*EDITABLE, "dead_man_seconds")
 
-    def service_values(self) -> dict[str, Any]:
-        """Cleaned data as the services take it: blank secrets and factors mean 'keep'."""
+    @sensitive_variables()
+    def _service_values(self) -> dict[str, Any]:
+        """Cleaned data by domain name: blank secrets and factors mean 'keep' (or, for a
+        new connection, the defaults)."""
         values = {name: self.cleaned_data[name] for name in EDITABLE
-                  if name in self.cleaned_data and name != "owner"}
+                  if name in self.cleaned_data and name not in ("owner", "exchange")}
         for name in (*SECRET_FIELDS, "volume_factor_live", "volume_factor_preset"):
             if self.cleaned_data.get(name) not in (None, ""):
                 values[name] = self.cleaned_data[name]
         return values
+
+    def service_spec(self) -> services.ConnectionSpec:
+        """A new connection, as connection_create takes it."""
+        return services.ConnectionSpec(exchange=self.cleaned_data["exchange"],
+                                       **self._service_values())
+
+    def service_changes(self) -> services.ConnectionChanges:
+        """Every editable field, as connection_update_with_dead_man takes them (the
+        exchange is fixed: ``clean`` refuses a change of it); a blank window turns the
+        switch off."""
+        return services.ConnectionChanges(
+            **self._service_values(), dead_man_seconds=self.cleaned_data.get("dead_man_seconds"))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -66,7 +83,7 @@ class ConnectionAdminForm(forms.ModelForm):
             return cleaned
         try:
             if self.instance._state.adding:
-                services.connection_validate_new(values=self.service_values())
+                services.connection_validate_new(spec=self.service_spec())
             elif cleaned.get("exchange") != self.instance.exchange:
                 raise forms.ValidationError({"exchange": "the exchange cannot change"})
             dead_man.dead_man_check(exchange=cleaned.get("exchange", ""),
@@ -144,16 +161,14 @@ class ExchangeConnectionAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: ExchangeConnection,
                    form: ConnectionAdminForm, change: bool) -> None:
-        values = form.service_values()
         if change:
             # the form already wrote its values onto obj; the service compares with the stored row
             stored = ExchangeConnection.objects.get(pk=obj.pk)
-            values["dead_man_seconds"] = form.cleaned_data.get("dead_man_seconds")
             dead_man.connection_update_with_dead_man(connection=stored, actor=request.user,
-                                                     values=values)
+                                                     changes=form.service_changes())
             return
         created = services.connection_create(owner=form.cleaned_data["owner"],
-                                             actor=request.user, values=values)
+                                             actor=request.user, spec=form.service_spec())
         if form.cleaned_data.get("dead_man_seconds") is not None:
             dead_man.connection_dead_man_set(connection=created, actor=request.user,
                                              seconds=form.cleaned_data["dead_man_seconds"])
@@ -204,6 +219,32 @@ class HealthCheckAdmin(ReadOnlyAdmin):
     list_filter = ("ok", "kind", "connection__exchange")
     list_select_related = ("connection",)
     search_fields = ("connection__name", "error_code")
+
+
+@admin.register(StreamState)
+class StreamStateAdmin(ReadOnlyAdmin):
+    list_display = ("connection", "state", "since", "reconnects", "last_message_at", "holder",
+                    "snapshot_at", "last_error")
+    list_filter = ("state", "connection__exchange")
+    list_select_related = ("connection",)
+    search_fields = ("connection__name", "holder")
+
+
+@admin.register(LedgerBalance)
+class LedgerBalanceAdmin(ReadOnlyAdmin):
+    list_display = ("connection", "asset", "free", "locked", "total", "updated_at", "source")
+    list_filter = ("source", "connection__exchange")
+    list_select_related = ("connection",)
+    search_fields = ("connection__name", "asset")
+
+
+@admin.register(LedgerPosition)
+class LedgerPositionAdmin(ReadOnlyAdmin):
+    list_display = ("connection", "symbol", "position_side", "quantity", "entry_price",
+                    "leverage", "unrealized_pnl", "updated_at", "source")
+    list_filter = ("source", "connection__exchange")
+    list_select_related = ("connection",)
+    search_fields = ("connection__name", "symbol")
 
 
 admin.site.unregister(TokenProxy)

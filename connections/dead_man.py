@@ -3,14 +3,15 @@ connection, and the refresh the live session calls on its schedule.
 
 ``connection_dead_man_refresh`` is meant for a loop (the private-stream runner calls it
 every window / 3): it records what happened on the connection's state and never raises
-an exchange error into its caller. Kept apart from services.py, whose signatures are being
-reworked; it follows the same rules (keyword-only arguments, writes through ``.update()``).
+an exchange error into its caller. Kept apart from services.py (which it builds on, so
+services.py cannot call it); it follows the same rules (keyword-only arguments, writes
+through ``.update()``, domain names in errors and the sync log).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,8 @@ from django.utils import timezone
 
 from connections.models import ConnectionState, ExchangeConnection
 from connections.services import (
+    UNSET,
+    ConnectionChanges,
     actor_name,
     connection_connector,
     connection_update,
@@ -77,12 +80,12 @@ def dead_man_check(*, exchange: str, api_type: str, seconds: int | None) -> None
     if not offer.supported:
         message = f"{exchange} offers no dead-man switch for {api_type}"
         raise Unprocessable(message, code="dead_man_not_supported",
-                            fields={"deadManSeconds": [message]})
+                            fields={"dead_man_seconds": [message]})
     if not offer.min_seconds <= seconds <= offer.max_seconds:
         message = (f"{exchange}'s dead-man switch takes {offer.min_seconds} to "
                    f"{offer.max_seconds} seconds")
         raise Unprocessable(message, code="dead_man_window_out_of_range",
-                            fields={"deadManSeconds": [message]})
+                            fields={"dead_man_seconds": [message]})
 
 
 def connection_dead_man_set(*, connection: ExchangeConnection,
@@ -97,9 +100,9 @@ def connection_dead_man_set(*, connection: ExchangeConnection,
     was = connection.dead_man_seconds
     with transaction.atomic():
         ExchangeConnection.objects.filter(pk=connection.pk).update(dead_man_seconds=seconds)
-        data: dict[str, Any] = {"deadManSeconds": seconds, "was": was}
+        data: dict[str, Any] = {"dead_man_seconds": seconds, "was": was}
         if actor is not None and actor.pk and actor.pk != connection.owner_id:
-            data["forOwner"] = connection.owner.get_username()   # staff, in the admin
+            data["for_owner"] = connection.owner.get_username()   # staff, in the admin
         sync_log_write(connection_id=connection.pk, action="dead_man_set",
                        actor=actor_name(actor), data=data)
     connection.refresh_from_db()
@@ -110,17 +113,18 @@ def connection_dead_man_set(*, connection: ExchangeConnection,
 
 def connection_update_with_dead_man(*, connection: ExchangeConnection,
                                     actor: AbstractBaseUser | None,
-                                    values: dict[str, Any]) -> ExchangeConnection:
-    """The API's PATCH: the other fields through ``services.connection_update``, then
-    ``dead_man_seconds`` (when given). The window is checked first, against the api type
-    the connection will have, so a refused window changes nothing."""
-    values = dict(values)
-    given = "dead_man_seconds" in values
-    seconds = values.pop("dead_man_seconds", connection.dead_man_seconds)
-    dead_man_check(exchange=connection.exchange,
-                   api_type=values.get("api_type", connection.api_type), seconds=seconds)
-    if values or not given:
-        connection = connection_update(connection=connection, actor=actor, values=values)
+                                    changes: ConnectionChanges) -> ExchangeConnection:
+    """The API's PATCH and the admin's change: the other fields through
+    ``services.connection_update``, then ``dead_man_seconds`` (when given). The window is
+    checked first, against the api type the connection will have, so a refused window
+    changes nothing."""
+    given = changes.dead_man_seconds is not UNSET
+    seconds = changes.dead_man_seconds if given else connection.dead_man_seconds
+    others = replace(changes, dead_man_seconds=UNSET)
+    api_type = others.api_type if others.api_type is not UNSET else connection.api_type
+    dead_man_check(exchange=connection.exchange, api_type=api_type, seconds=seconds)
+    if others.given() or not given:
+        connection = connection_update(connection=connection, actor=actor, changes=others)
     if given and seconds != connection.dead_man_seconds:
         connection = connection_dead_man_set(connection=connection, actor=actor,
                                              seconds=seconds)
@@ -207,10 +211,26 @@ def _moment(epoch_ms: int | None) -> datetime | None:
     return None if epoch_ms is None else datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
 
 
-def dead_man_view(connection: ExchangeConnection) -> dict[str, Any]:
-    """The API's ``deadManSwitch``: {enabled, seconds, armed, armedUntil, supported, kind,
-    minSeconds, maxSeconds, lastError}. ``armed``: a countdown whose deadline is ahead, or
-    a disconnect switch set (it has no deadline while the stream is up)."""
+@dataclass(frozen=True)
+class DeadManStatus:
+    """A connection's dead-man switch as set and as last armed (the API's
+    ``deadManSwitch``). ``armed``: a countdown whose deadline is ahead, or a disconnect
+    switch set (it has no deadline while the stream is up)."""
+
+    enabled: bool
+    seconds: int | None
+    armed: bool
+    armed_until: datetime | None
+    supported: bool
+    kind: str | None                # countdown | disconnect | None (not offered)
+    min_seconds: int | None         # the exchange's range; None where not offered
+    max_seconds: int | None
+    last_error: str | None
+
+
+def dead_man_view(connection: ExchangeConnection) -> DeadManStatus:
+    """The connection's switch, from its row and its state row (no query when the state is
+    selected with it)."""
     offer = dead_man_offer(exchange=connection.exchange, api_type=connection.api_type)
     state = getattr(connection, "state", None)
     enabled = connection.dead_man_seconds is not None
@@ -218,8 +238,9 @@ def dead_man_view(connection: ExchangeConnection) -> dict[str, Any]:
     armed = enabled and state is not None and (
         (armed_until is not None and armed_until > timezone.now())
         or (offer.kind == "disconnect" and state.dead_man_armed_seconds is not None))
-    return {"enabled": enabled, "seconds": connection.dead_man_seconds, "armed": armed,
-            "armedUntil": armed_until, "supported": offer.supported, "kind": offer.kind,
-            "minSeconds": offer.min_seconds if offer.supported else None,
-            "maxSeconds": offer.max_seconds if offer.supported else None,
-            "lastError": (state.dead_man_error if state is not None else "") or None}
+    return DeadManStatus(
+        enabled=enabled, seconds=connection.dead_man_seconds, armed=armed,
+        armed_until=armed_until, supported=offer.supported, kind=offer.kind,
+        min_seconds=offer.min_seconds if offer.supported else None,
+        max_seconds=offer.max_seconds if offer.supported else None,
+        last_error=(state.dead_man_error if state is not None else "") or None)

@@ -11,6 +11,9 @@ from django.db.models import Q
 
 from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES
 
+# a new connection's price band when none is given (null disables the band)
+DEFAULT_PRICE_BAND_PERCENT = Decimal("5")
+
 
 def _choices(values: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(value, value.replace("_", " ").title()) for value in values]
@@ -39,7 +42,7 @@ class ExchangeConnection(models.Model):
                                              blank=True)
     max_open_orders = models.PositiveIntegerField(null=True, blank=True)
     price_band_percent = models.DecimalField(max_digits=6, decimal_places=2, null=True,
-                                             blank=True, default=Decimal("5"))
+                                             blank=True, default=DEFAULT_PRICE_BAND_PERCENT)
     # the exchange's dead-man switch window, seconds (null: off); the exchange's range is
     # checked by connections.dead_man (docs/dead-man-switch.md)
     dead_man_seconds = models.PositiveIntegerField(null=True, blank=True)
@@ -159,3 +162,92 @@ class ConnectionSyncLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.connection_id} by {self.actor}"
+
+
+# -- the live session: the ledger and the stream's state (issue 12) ---------------------------
+
+STREAM_STATES = ("connecting", "connected", "reconnecting", "down")
+LEDGER_SOURCES = ("stream", "rest")
+
+
+class StreamState(models.Model):
+    """The private stream of one connection as its holder last wrote it (connections/ledger.py,
+    throttled). ``holder`` is the runner that holds the connection's Redis lease."""
+
+    connection = models.OneToOneField(ExchangeConnection, on_delete=models.CASCADE,
+                                      primary_key=True, related_name="stream_state")
+    state = models.CharField(max_length=16, choices=[(s, s) for s in STREAM_STATES],
+                             default="down")
+    since = models.DateTimeField(null=True, blank=True)
+    reconnects = models.PositiveIntegerField(default=0)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    holder = models.CharField(max_length=200, blank=True, default="")
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    # when the last REST snapshot (open orders, balances, positions) was reconciled
+    snapshot_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(state__in=STREAM_STATES),
+                                              name="stream_state_known")]
+
+    def __str__(self) -> str:
+        return f"stream of {self.connection_id}: {self.state}"
+
+
+class LedgerBalance(models.Model):
+    """One asset of a connection's account as last told, stream or REST. ``updated_at`` is
+    the time the exchange's figure is true of: an older update never overwrites a newer."""
+
+    connection = models.ForeignKey(ExchangeConnection, on_delete=models.CASCADE,
+                                   related_name="ledger_balances")
+    asset = models.CharField(max_length=20)
+    free = models.DecimalField(max_digits=36, decimal_places=18, null=True, blank=True)
+    locked = models.DecimalField(max_digits=36, decimal_places=18, null=True, blank=True)
+    total = models.DecimalField(max_digits=36, decimal_places=18, null=True, blank=True)
+    updated_at = models.DateTimeField()
+    source = models.CharField(max_length=8, choices=[(s, s) for s in LEDGER_SOURCES])
+    recorded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["connection", "asset"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "asset"],
+                                    name="ledger_balance_unique_per_asset"),
+            models.CheckConstraint(condition=Q(source__in=LEDGER_SOURCES),
+                                   name="ledger_balance_source_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.asset} {self.total} ({self.connection_id})"
+
+
+class LedgerPosition(models.Model):
+    """One position of a connection (one-way: side BOTH; hedge mode: LONG and SHORT rows).
+    ``quantity`` is signed, base currency: > 0 long, < 0 short, 0 flat (the row stays, so
+    an older non-zero update cannot bring a closed position back)."""
+
+    connection = models.ForeignKey(ExchangeConnection, on_delete=models.CASCADE,
+                                   related_name="ledger_positions")
+    symbol = models.CharField(max_length=40)
+    position_side = models.CharField(max_length=8, default="BOTH")
+    quantity = models.DecimalField(max_digits=36, decimal_places=18)
+    entry_price = models.DecimalField(max_digits=36, decimal_places=18, null=True, blank=True)
+    leverage = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    unrealized_pnl = models.DecimalField(max_digits=36, decimal_places=18, null=True,
+                                         blank=True)
+    updated_at = models.DateTimeField()
+    source = models.CharField(max_length=8, choices=[(s, s) for s in LEDGER_SOURCES])
+    recorded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["connection", "symbol", "position_side"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "symbol", "position_side"],
+                                    name="ledger_position_unique_per_side"),
+            models.CheckConstraint(condition=Q(source__in=LEDGER_SOURCES),
+                                   name="ledger_position_source_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.quantity} ({self.connection_id})"

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from connections import auth, batches, dead_man, health, selectors, services
 from connections.models import ExchangeConnection
 from connections.serializers import (
+    SECRET_INPUTS,
     BalanceOut,
     BatchOut,
     BatchTestIn,
@@ -50,8 +51,6 @@ from core.schema import (
 )
 
 BATCH_SYNC_WAIT_SECONDS = 30
-# request fields that carry secrets: masked in Django's error reports (POST parameters)
-SECRET_PARAMETERS = ("apiKey", "apiSecret", "passphrase")
 
 CONNECTION_ID = OpenApiParameter("id", OpenApiTypes.UUID, location=OpenApiParameter.PATH,
                                  pattern=UUID_PATTERN, description="A connection's id.")
@@ -74,7 +73,7 @@ def _envelope(name: str, key: str, serializer: serializers.Serializer) -> serial
     return inline_serializer(name, {"success": ConstantBooleanField(True), key: serializer})
 
 
-@method_decorator(sensitive_post_parameters(*SECRET_PARAMETERS), name="dispatch")
+@method_decorator(sensitive_post_parameters(*SECRET_INPUTS), name="dispatch")
 class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
                         mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
                         mixins.DestroyModelMixin, viewsets.GenericViewSet):
@@ -124,7 +123,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         payload = ConnectionWrite(data=request.data)
         payload.is_valid(raise_exception=True)
         connection = services.connection_create(owner=request.user, actor=request.user,
-                                                values=payload.validated_data)
+                                                spec=payload.spec())
         return self._render(connection, code=status.HTTP_201_CREATED)
 
     @api_operation(ok={200: ConnectionEnvelope}, errors=[FOUND], parameters=[CONNECTION_ID])
@@ -143,7 +142,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         payload = ConnectionUpdate(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
         connection = dead_man.connection_update_with_dead_man(
-            connection=connection, actor=request.user, values=payload.validated_data)
+            connection=connection, actor=request.user, changes=payload.changes())
         return self._render(connection)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -174,7 +173,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
     @action(detail=True, methods=["post"])
     def test(self, request: Request, pk: str | None = None) -> Response:
         result = health.connection_check(connection=self._owned_object(), kind="test")
-        return Response({"success": True, "result": result})
+        return Response(TestEnvelope({"result": result}).data)
 
     @api_operation(ok={200: _envelope("BalancesOut", "balances", BalanceOut(many=True))},
                    errors=[FOUND, EXCHANGE, EXCHANGE_REFUSALS], parameters=[CONNECTION_ID])
@@ -204,7 +203,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
     @api_operation(ok={200: HealthListOut})
     @action(detail=False, methods=["get"])
     def health(self, request: Request) -> Response:
-        return Response({"success": True, **selectors.connection_health_list(user=request.user)})
+        return Response(HealthListOut(selectors.connection_health_list(user=request.user)).data)
 
     @api_operation(request=BatchTestIn, ok={
         200: OpenApiResponse(BatchOut, description="Every connection tested (status "
@@ -219,20 +218,20 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         payload = BatchTestIn(data=request.data)
         payload.is_valid(raise_exception=True)
         batch_id = batches.batch_create(user=request.user,
-                                        connection_ids=payload.validated_data["connectionIds"])
+                                        connection_ids=payload.validated_data["connection_ids"])
         if payload.validated_data["async"]:
             status_ = selectors.batch_status(user=request.user, batch_id=batch_id)
         else:
             status_ = selectors.batch_wait(user=request.user, batch_id=batch_id,
-                                         timeout=BATCH_SYNC_WAIT_SECONDS)
-        code = 200 if status_["status"] == "completed" else 202
-        return Response({"success": True, **status_}, status=code)
+                                           timeout=BATCH_SYNC_WAIT_SECONDS)
+        code = 200 if status_.finished else 202
+        return Response(BatchOut(status_).data, status=code)
 
     @api_operation(ok={200: BatchOut}, errors=[FOUND], parameters=[BATCH_ID])
     @action(detail=False, methods=["get"], url_path=r"batch-test/(?P<batch_id>[^/]+)")
     def batch_status(self, request: Request, batch_id: str) -> Response:
-        return Response({"success": True,
-                         **selectors.batch_status(user=request.user, batch_id=batch_id)})
+        status_ = selectors.batch_status(user=request.user, batch_id=batch_id)
+        return Response(BatchOut(status_).data)
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
@@ -273,4 +272,4 @@ class SystemStatusView(APIView):
 
     @api_operation(ok={200: SystemStatusOut})
     def get(self, request: Request) -> Response:
-        return Response(selectors.system_status(user=request.user))
+        return Response(SystemStatusOut(selectors.system_status(user=request.user)).data)

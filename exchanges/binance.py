@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlencode
 
 from exchanges import errors
@@ -218,10 +218,13 @@ def _rate_limit_entry(entry: Any) -> tuple[str, float, int] | None:
         return None
     unit = EXCHANGE_INTERVALS.get(str(entry.get("interval")))
     number, limit = entry.get("intervalNum", 1), entry.get("limit")
-    if unit is None or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
-                               for v in (number, limit)):
+    if unit is None or not _positive_int(number) or not _positive_int(limit):
         return None
     return str(entry["rateLimitType"]), float(unit * number), int(limit)
+
+
+def _positive_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 # -- order status: Binance -> ours ------------------------------------------------------
 STATUS_MAP: dict[str, str] = {

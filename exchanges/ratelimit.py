@@ -407,14 +407,14 @@ class RateLimiter:
         """Pools used in the last minute or paused now, sorted."""
         now_ms = _redis_now_ms(self.client)
         members = self.client.zrangebyscore(self.registry_key, now_ms - REGISTRY_MS, "+inf")
-        return sorted(member.decode() for member in members)
+        return sorted(_text(member) for member in members)
 
     def egresses(self) -> list[str]:
         """Every egress that used any exchange in the last minute, sorted."""
         now_ms = _redis_now_ms(self.client)
         members = self.client.zrangebyscore(self.egress_registry_key, now_ms - REGISTRY_MS,
                                             "+inf")
-        return sorted(member.decode() for member in members)
+        return sorted(_text(member) for member in members)
 
     def usage(self, destination: str, product: str = "spot") -> Usage:
         pool_id = self.pool_id(destination, product)
@@ -522,3 +522,7 @@ def _weights(members: list[bytes]) -> int:
 def _redis_now_ms(client: redis.Redis) -> int:
     seconds, micros = client.time()
     return int(seconds) * 1000 + int(micros) // 1000
+
+
+def _text(member: Any) -> str:
+    return member.decode() if isinstance(member, bytes) else str(member)

@@ -188,13 +188,13 @@ class _GuardedMixin:
                 return sock
             except TimeoutError as exc:
                 sock.close()
-                raise ConnectTimeoutError(  # type: ignore[arg-type]
+                raise ConnectTimeoutError(
                     self, f"connect to {self.host} timed out") from exc
             except OSError as exc:
                 sock.close()
                 last = exc
-        raise NewConnectionError(  # type: ignore[arg-type]
-            self, f"could not connect to {self.host}: {last}")
+        raise NewConnectionError(
+            self, f"could not connect to {self.host}: {last}")  # type: ignore[arg-type]
 
     def send(self, data: Any) -> None:
         if self.sock is None:

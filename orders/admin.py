@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core.errors import ServiceError
-from orders.models import Order, OrderEvent
+from orders.models import Fill, Order, OrderEvent
 from orders.services import order_cancel
 
 
@@ -52,3 +52,21 @@ class OrderAdmin(admin.ModelAdmin):
             except ServiceError as exc:
                 self.message_user(request, f"{order.client_order_id}: {exc.message}",
                                   messages.WARNING)
+
+
+@admin.register(Fill)
+class FillAdmin(admin.ModelAdmin):
+    list_display = ("traded_at", "connection", "symbol", "side", "quantity", "price", "fee",
+                    "fee_asset", "liquidity", "trade_id", "order")
+    list_filter = ("liquidity", "side", "source", "connection__exchange")
+    search_fields = ("trade_id", "exchange_order_id", "client_order_id", "symbol")
+    list_select_related = ("connection", "order")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in Fill._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

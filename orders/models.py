@@ -17,6 +17,7 @@ SIDES = ("buy", "sell")
 TYPES = ("market", "limit")
 TIME_IN_FORCE = ("GTC", "IOC", "FOK", "POST_ONLY")
 EVENT_SOURCES = ("api", "task", "reconcile", "stream")
+LIQUIDITIES = ("maker", "taker", "unknown")
 
 
 def _choices(values: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -86,6 +87,9 @@ class Order(models.Model):
             models.Index(fields=["connection", "-created_at"], name="order_connection_created"),
             # reconciliation: open orders, least recently refreshed first
             models.Index(fields=["status", "refreshed_at"], name="order_status_refreshed"),
+            # the live session: a stream message names the order by the exchange's id
+            models.Index(fields=["connection", "exchange_order_id"],
+                         name="order_connection_exchange_id"),
         ]
 
     def __str__(self) -> str:
@@ -109,3 +113,47 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.from_status} -> {self.to_status} ({self.source})"
+
+
+class Fill(models.Model):
+    """One trade of a connection, as the exchange reported it (stream or REST). A fill whose
+    order we do not know yet is kept with ``order`` null and attached once it is known
+    (orders/live.py). The order's filled quantity and average price follow from its fills."""
+
+    connection = models.ForeignKey(ExchangeConnection, on_delete=models.CASCADE,
+                                   related_name="fills")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, null=True, blank=True,
+                              related_name="fills")
+    trade_id = models.CharField(max_length=100)
+    exchange_order_id = models.CharField(max_length=64, blank=True, default="")
+    client_order_id = models.CharField(max_length=64, blank=True, default="")
+    symbol = models.CharField(max_length=40)
+    side = models.CharField(max_length=4, choices=_choices(SIDES))
+    price = models.DecimalField(max_digits=36, decimal_places=18)
+    quantity = models.DecimalField(max_digits=36, decimal_places=18)
+    fee = models.DecimalField(max_digits=36, decimal_places=18, default=0)
+    fee_asset = models.CharField(max_length=20, blank=True, default="")
+    liquidity = models.CharField(max_length=8, choices=_choices(LIQUIDITIES),
+                                 default="unknown")
+    traded_at = models.DateTimeField()
+    source = models.CharField(max_length=10, choices=_choices(EVENT_SOURCES), default="stream")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["traded_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "trade_id"],
+                                    name="fill_trade_id_unique_per_connection"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="fill_quantity_positive"),
+            models.CheckConstraint(condition=Q(price__gt=0), name="fill_price_positive"),
+            models.CheckConstraint(condition=Q(liquidity__in=LIQUIDITIES),
+                                   name="fill_liquidity_known"),
+        ]
+        indexes = [
+            # attaching fills that arrived before their order was known
+            models.Index(fields=["connection", "exchange_order_id"],
+                         condition=Q(order__isnull=True), name="fill_unattached"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.quantity} {self.symbol} @ {self.price} ({self.trade_id})"

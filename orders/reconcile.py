@@ -3,6 +3,7 @@ exchanges agree again after lost answers, dead workers and orders placed elsewhe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +19,17 @@ from orders.models import Order, OrderEvent
 ORPHAN_LOOKBACK_DAYS = 7
 
 
-def orders_reconcile() -> dict[str, int]:
+@dataclass(frozen=True)
+class Reconciliation:
+    """What one run handed to tasks, by kind of work."""
+
+    pending_resubmitted: int
+    settling: int
+    refreshing: int
+    cancels_redriven: int
+
+
+def orders_reconcile() -> Reconciliation:
     """Fan out the work; each order is settled by its own task."""
     from orders.tasks import cancel_task, refresh_task, settle_task, submit_task
 
@@ -48,8 +59,8 @@ def orders_reconcile() -> dict[str, int]:
                    .values_list("pk", flat=True))
     for pk in cancels:
         cancel_task.apply_async(args=[str(pk)], priority=0)
-    return {"pendingResubmitted": len(stale_pending), "settling": len(unsettled),
-            "refreshing": len(open_ids), "cancelsRedriven": len(cancels)}
+    return Reconciliation(pending_resubmitted=len(stale_pending), settling=len(unsettled),
+                          refreshing=len(open_ids), cancels_redriven=len(cancels))
 
 
 def orphans_record(*, connection_id: object) -> int:

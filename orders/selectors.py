@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from connections.models import ExchangeConnection
 from core.errors import Forbidden, NotFound, ValidationFailed
 from orders.filters import OrderFilterSet
-from orders.models import TERMINAL, Order
+from orders.models import TERMINAL, Fill, Order
 
 
 def orders_visible_to(user: AbstractBaseUser) -> QuerySet[Order]:
@@ -62,3 +62,9 @@ def connection_has_orders_in_flight(connection: ExchangeConnection) -> bool:
     """Any order of the connection that is not terminal (pending, on the wire, unknown,
     or resting on the exchange)."""
     return Order.objects.filter(connection=connection).exclude(status__in=TERMINAL).exists()
+
+
+def order_fills(*, user: AbstractBaseUser, order_id: object) -> QuerySet[Fill]:
+    """The trades of one of the caller's orders, oldest first (another owner's: 404)."""
+    order = order_get(user=user, order_id=order_id)
+    return Fill.objects.filter(order=order).order_by("traded_at", "id")

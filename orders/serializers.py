@@ -19,7 +19,8 @@ from core.fields import (
 from core.schema import ConstantBooleanField
 from exchanges.errors import InvalidRequest
 from exchanges.symbols import parse_symbol
-from orders.models import SIDES, STATUSES, TIME_IN_FORCE, TYPES, Order
+from orders.models import LIQUIDITIES, SIDES, STATUSES, TIME_IN_FORCE, TYPES, Fill, Order
+from orders.services import OrderSpec
 
 
 def _decimal(**kwargs: Any) -> serializers.DecimalField:
@@ -90,6 +91,11 @@ class _OrderFields(StrictSerializer):
                                     trim_whitespace=False, pattern=CLIENT_ORDER_ID_PATTERN)
     volumeFactorSource = serializers.ChoiceField(source="volume_factor_source",
                                                  choices=("live", "preset"), required=False)
+
+    def spec(self) -> OrderSpec:
+        """The validated order as the service takes it, naming the fields the request set
+        (a replay is compared by those)."""
+        return OrderSpec(**self.validated_data, given=frozenset(self.validated_data))
 
 
 class LimitOrderIn(_OrderFields):
@@ -176,6 +182,32 @@ class OrderOut(serializers.ModelSerializer):
                   "exchangeOrderId", "filledQuantity", "averagePrice", "errorMessage",
                   "attempts", "cancelRequested", "flagged", "flagReason", "createdAt",
                   "updatedAt"]
+
+
+class FillOut(serializers.ModelSerializer):
+    tradeId = serializers.CharField(source="trade_id")
+    orderId = serializers.UUIDField(source="order_id")
+    exchangeOrderId = serializers.CharField(source="exchange_order_id")
+    clientOrderId = serializers.CharField(source="client_order_id")
+    side = serializers.ChoiceField(choices=SIDES)
+    price = _decimal()
+    quantity = _decimal()
+    fee = _decimal(help_text="> 0 paid, < 0 a rebate, in feeAsset")
+    feeAsset = serializers.CharField(source="fee_asset")
+    liquidity = serializers.ChoiceField(choices=LIQUIDITIES)
+    tradedAt = serializers.DateTimeField(source="traded_at")
+    createdAt = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = Fill
+        fields = ["tradeId", "orderId", "exchangeOrderId", "clientOrderId", "symbol", "side",
+                  "price", "quantity", "fee", "feeAsset", "liquidity", "source", "tradedAt",
+                  "createdAt"]
+
+
+class FillListOut(serializers.Serializer):
+    success = ConstantBooleanField(True)
+    fills = FillOut(many=True)
 
 
 class OrderEnvelope(serializers.Serializer):

@@ -30,7 +30,7 @@ from exchanges.base import Connector, ExchangeOrder, OrderRequest
 from exchanges.registry import connector_class
 from exchanges.symbols import parse_symbol
 from orders.models import Order, OrderEvent
-from orders.transitions import order_transition
+from orders.transitions import IllegalTransition, order_transition
 
 MAX_SENDS = 3
 # surely-unsent sends wait this long before the next try (by attempt number)
@@ -480,6 +480,10 @@ def order_refresh(*, order_id: object, source: str) -> Outcome:
     if found is None:
         return Outcome(order.status)
     if found.status != order.status or found.filled_quantity != order.filled_quantity:
-        _apply(order, found, source)
+        try:
+            _apply(order, found, source)
+        except IllegalTransition:
+            # the private stream moved the row past what this read saw: the row stands
+            return Outcome(Order.objects.get(pk=order.pk).status)
     _cancel_if_requested(order.pk)
     return Outcome(found.status)

@@ -20,6 +20,8 @@ from orders.serializers import (
     MAX_PAGE,
     CancelAllIn,
     CancelAllOut,
+    FillListOut,
+    FillOut,
     LimitOrderIn,
     MarketOrderIn,
     OrderEnvelope,
@@ -94,7 +96,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
         payload = order_input(request.data)
         payload.is_valid(raise_exception=True)
         placement = services.order_place(
-            owner=request.user, values=payload.validated_data,
+            owner=request.user, spec=payload.spec(),
             idempotency_key=request.headers.get("Idempotency-Key"))
         response = Response({"success": True, "order": OrderOut(placement.order).data},
                             status=202)
@@ -106,6 +108,14 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         order = selectors.order_get(user=request.user, order_id=kwargs["pk"])
         return Response({"success": True, "order": OrderOut(order).data})
+
+    @api_operation(ok={200: FillListOut}, errors=[FOUND], parameters=[ORDER_ID],
+                   description="The order's trades, oldest first, as the exchange reported "
+                               "them (private stream or REST snapshot).")
+    @action(detail=True, methods=["get"])
+    def fills(self, request: Request, pk: str | None = None) -> Response:
+        fills = selectors.order_fills(user=request.user, order_id=pk)
+        return Response({"success": True, "fills": FillOut(fills, many=True).data})
 
     @api_operation(request=None, ok={
         200: OpenApiResponse(OrderEnvelope, description="Canceled (it had not been sent)."),
@@ -126,7 +136,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
         payload = CancelAllIn(data=request.data)
         payload.is_valid(raise_exception=True)
         values = payload.validated_data
-        result = services.order_cancel_all(owner=request.user,
-                                           connection_id=values["connection_id"],
-                                           symbol=values.get("symbol"))
-        return Response({"success": True, **result}, status=202)
+        canceled = services.order_cancel_all(owner=request.user,
+                                             connection_id=values["connection_id"],
+                                             symbol=values.get("symbol"))
+        return Response({"success": True, "canceled": canceled}, status=202)

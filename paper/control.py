@@ -35,7 +35,8 @@ _MAX_TEXT = 256
 ALL_EXCHANGES = ("all", "*")
 LISTEN_KEY_EXCHANGES = ("binance", "bingx")   # Binance USD-M and BingX issue listen keys
 
-Handler = Callable[[web.Request], Awaitable[web.Response]]
+# a ControlApi method answering one request
+Handler = Callable[[Any, web.Request], Awaitable[web.Response]]
 
 
 class BadInput(ValueError):
@@ -65,16 +66,16 @@ def _answers_errors(handler: Handler) -> Handler:
     """Bad input -> 400 {"error"}; an unknown order -> 404; other refusals -> 400."""
 
     @functools.wraps(handler)
-    async def wrapped(self: ControlApi, request: web.Request) -> web.Response:  # type: ignore[misc]
+    async def wrapped(self: Any, request: web.Request) -> web.Response:
         try:
-            return await handler(self, request)  # type: ignore[call-arg]
+            return await handler(self, request)
         except BadInput as exc:
             return web.json_response({"error": str(exc)}, status=400)
         except PaperError as exc:
             status = 404 if exc.kind == "order_not_found" else 400
             return web.json_response({"error": exc.kind, "message": exc.message}, status=status)
 
-    return wrapped  # type: ignore[return-value]
+    return wrapped
 
 
 class ControlApi:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any
 
 QUOTE = "USDT"
 MIN_NOTIONAL = Decimal("5")
@@ -40,7 +41,7 @@ _LINEAR_RULES: dict[str, tuple[str, str]] = {
 
 # exchange -> unified symbol -> field overrides. OKX swaps count contracts of ctVal base
 # each, traded in lots of 0.01 contracts (DOGE: 0.01 x 1000 = 10 DOGE).
-CONTRACT_OVERRIDES: dict[str, dict[str, dict[str, Decimal]]] = {
+CONTRACT_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "okx": {
         "BTC/USDT:USDT": {"contract_value": Decimal("0.01")},
         "ETH/USDT:USDT": {"contract_value": Decimal("0.1")},

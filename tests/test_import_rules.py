@@ -118,7 +118,7 @@ def test_orders_does_not_import_workers() -> None:
 
 # The modules that write: services, and the app modules services are split into.
 WRITE_MODULES = ("services", "batches", "health", "submission", "reconcile", "transitions",
-                 "tasks")
+                 "tasks", "ledger", "live")
 
 
 def test_no_selector_imports_a_service() -> None:

@@ -294,6 +294,11 @@ def checked_symbol(unified: str) -> str:
         raise MessageRefused(f"not a symbol we trade: {unified!r}", code="bad_symbol") from None
 
 
+def mapping_of(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is an object, else an empty one."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def items(value: Any, what: str) -> list[Mapping[str, Any]]:
     """A documented list of objects (a single object counts as a list of one)."""
     if isinstance(value, Mapping):
@@ -321,10 +326,10 @@ class StreamProtocol(ABC):
     ws_paths: ClassVar[Mapping[str, str]]
     products: ClassVar[Sequence[str]] = ("spot", "linear")
     heartbeat: ClassVar[Heartbeat]
-    quotas: ClassVar[Quotas] = Quotas()
+    quotas: Quotas = Quotas()
     gzip: ClassVar[bool] = False
     # whether the server answers our auth message (else the session subscribes at once)
-    auth_acknowledged: ClassVar[bool] = True
+    auth_acknowledged: bool = True
 
     def __init__(self, api_type: str, *, contract_value: ContractValue | None = None) -> None:
         product = product_of(api_type)
@@ -379,7 +384,7 @@ class StreamProtocol(ABC):
 
     # -- listen keys ----------------------------------------------------------------------
 
-    listen_key: ClassVar[ListenKeyLifecycle | None] = None
+    listen_key: ListenKeyLifecycle | None = None
 
     def create_listen_key(self, request: SignedRequest) -> str:
         lifecycle = self._lifecycle()

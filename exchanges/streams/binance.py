@@ -32,6 +32,7 @@ from exchanges.streams.base import (
     decimal_or_none,
     int_or_none,
     items,
+    mapping_of,
     positive_or_none,
     required,
     side_of,
@@ -119,7 +120,7 @@ class BinanceStream(StreamProtocol):
         if (self.product != "spot" or not isinstance(message, Mapping)
                 or not str(message.get("id", "")).startswith("uds-")):
             return None
-        error = message.get("error") if isinstance(message.get("error"), Mapping) else {}
+        error = mapping_of(message.get("error"))
         return AuthOutcome(ok=message.get("status") == 200, code=str(error.get("code", "")),
                            message=str(error.get("msg", "")))
 

@@ -29,6 +29,7 @@ from exchanges.streams.base import (
     decimal_or_none,
     int_or_none,
     items,
+    mapping_of,
     positive_or_none,
     required,
     side_of,
@@ -213,7 +214,7 @@ class BingxStream(StreamProtocol):
     # {"e": "ACCOUNT_UPDATE", "E": 1700000000123, "a": {"B": [{"a": "USDT", "bc": "-50",
     #  "cw": "950", "wb": "950", "lk": "0"}], "m": "ORDER"}}
     def _spot_balances(self, raw: Mapping[str, Any]) -> list[Update]:
-        account = raw.get("a") if isinstance(raw.get("a"), Mapping) else {}
+        account = mapping_of(raw.get("a"))
         time_ms = int_or_none(raw.get("E"))
         updates: list[Update] = []
         for balance in items(account.get("B", []), "balances"):

@@ -34,6 +34,7 @@ from exchanges.streams.base import (
     decimal_or_none,
     int_or_none,
     items,
+    mapping_of,
     positive_or_none,
     required,
     side_of,
@@ -132,7 +133,7 @@ class OkxStream(StreamProtocol):
     def parse_decoded(self, message: Any) -> list[Update]:
         if not isinstance(message, Mapping) or "data" not in message:
             return []   # pong, login/subscribe events
-        arg = message.get("arg") if isinstance(message.get("arg"), Mapping) else {}
+        arg = mapping_of(message.get("arg"))
         parser = {"orders": self._order, "positions": self._position,
                   "account": self._account}.get(str(arg.get("channel", "")))
         if parser is None:

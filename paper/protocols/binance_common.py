@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import web
 
-from paper.engine import Engine, PaperAccount, PaperError, PaperInstrument, PaperOrder
+from paper.engine import (
+    Engine,
+    PaperAccount,
+    PaperError,
+    PaperFill,
+    PaperInstrument,
+    PaperOrder,
+)
 from paper.windows import Window
 from paper.wire import Refusal, hmac_sha256_hex
 
@@ -328,12 +335,17 @@ class ProductApi:
             price = self._price(item)
             rows.append({"symbol": exchange_symbol(item), "priceChange": "0",
                          "priceChangePercent": "0", "weightedAvgPrice": price,
-                         "lastPrice": price, "lastQty": "0", "bidPrice": price,
-                         "askPrice": price, "openPrice": price, "highPrice": price,
+                         "lastPrice": price, "lastQty": "0", **self._day_book(price),
+                         "openPrice": price, "highPrice": price,
                          "lowPrice": price, "volume": "0", "quoteVolume": "0",
                          "openTime": now - 86_400_000, "closeTime": now, "firstId": -1,
                          "lastId": -1, "count": 0})
         return self._one_or_list(ctx, rows)
+
+    def _day_book(self, price: str) -> dict[str, str]:
+        """What a 24hr ticker row carries of the book: USD-M none (its rows have no bid or
+        ask); spot overrides it."""
+        return {}
 
     def _balances(self, account: PaperAccount) -> dict[str, tuple[Decimal, Decimal]]:
         return self.engine.balances(self.exchange, account)
@@ -474,3 +486,29 @@ class ProductApi:
         forwards = from_id is not None or start is not None
         chosen = orders[:limit] if forwards else orders[-limit:]
         return [self.order_json(order, instrument) for order in chosen]
+
+    # -- the account's trades -----------------------------------------------------------
+
+    def my_trades(self, ctx: Ctx) -> list[dict[str, Any]]:
+        """Spot ``myTrades`` and USD-M ``userTrades``: the account's fills on one symbol,
+        oldest first; ``orderId`` narrows to one order, ``fromId`` starts at a trade id,
+        else ``startTime``/``endTime``; the newest ``limit`` (default 500, at most 1000)."""
+        instrument = self._symbol(ctx)
+        order_id, from_id = int_param(ctx.params, "orderId"), int_param(ctx.params, "fromId")
+        start, end = int_param(ctx.params, "startTime"), int_param(ctx.params, "endTime")
+        limit = min(int_param(ctx.params, "limit") or 500, 1000)
+        rows = sorted(((order, fill) for order in self.engine.order_history(
+                           self.exchange, ctx.owner, instrument.symbol)
+                       for fill in order.fills
+                       if (order_id is None or order.order_id == str(order_id))
+                       and (from_id is None or int(fill.trade_id) >= from_id)
+                       and (start is None or fill.time_ms >= start)
+                       and (end is None or fill.time_ms <= end)),
+                      key=lambda row: int(row[1].trade_id))
+        forwards = from_id is not None or start is not None
+        chosen = rows[:limit] if forwards else rows[-limit:]
+        return [self.trade_json(order, fill, exchange_symbol(instrument))
+                for order, fill in chosen]
+
+    def trade_json(self, order: PaperOrder, fill: PaperFill, symbol: str) -> dict[str, Any]:
+        raise NotImplementedError

@@ -10,7 +10,7 @@ import re
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from paper.engine import PaperInstrument, PaperOrder
+from paper.engine import PaperFill, PaperInstrument, PaperOrder
 from paper.protocols.binance_common import (
     COMMON_ORDER_PARAMS,
     NONE,
@@ -33,7 +33,7 @@ from paper.protocols.binance_common import (
     text_param,
     uid,
 )
-from paper.wire import fixed
+from paper.wire import fixed, plain
 
 CLIENT_ID = re.compile(r"^[a-zA-Z0-9-_]{1,36}$")
 TIME_IN_FORCE = ("GTC", "IOC", "FOK")
@@ -52,7 +52,9 @@ WEIGHTS: Weights = {
     ("POST", "/api/v3/order"): 0, ("POST", "/api/v3/order/test"): 1,
     ("DELETE", "/api/v3/order"): 0, ("GET", "/api/v3/order"): 4,
     ("GET", "/api/v3/openOrders"): (6, 80), ("DELETE", "/api/v3/openOrders"): 0,
-    ("GET", "/api/v3/allOrders"): 20,
+    ("GET", "/api/v3/allOrders"): 20, ("GET", "/api/v3/myTrades"): 20,
+    ("GET", "/sapi/v1/capital/config/getall"): 10, ("GET", "/sapi/v1/margin/allPairs"): 1,
+    ("GET", "/sapi/v1/margin/isolated/allPairs"): 10,
 }
 # PaperError kind -> (status, code, msg); quantity problems are told apart in quantity_error.
 REFUSALS: dict[str, tuple[int, int, str]] = {
@@ -178,6 +180,12 @@ class SpotApi(ProductApi):
             ("GET", "/api/v3/openOrders", self.open_orders, USER_DATA),
             ("DELETE", "/api/v3/openOrders", self.cancel_all, TRADE),
             ("GET", "/api/v3/allOrders", self.all_orders, USER_DATA),
+            ("GET", "/api/v3/myTrades", self.my_trades, USER_DATA),
+            ("GET", "/sapi/v1/capital/config/getall", self.coins, USER_DATA),
+            # no margin trading on the paper exchange: no cross or isolated margin pairs
+            # (ccxt's market loading asks for both when it has a key)
+            ("GET", "/sapi/v1/margin/allPairs", self.no_margin_pairs, NONE),
+            ("GET", "/sapi/v1/margin/isolated/allPairs", self.no_margin_pairs, NONE),
         ]
 
     def number(self, value: Decimal | None) -> str:
@@ -205,6 +213,40 @@ class SpotApi(ProductApi):
                 "brokered": False, "requireSelfTradePrevention": False, "preventSor": False,
                 "updateTime": self.engine.now_ms(), "accountType": "SPOT",
                 "balances": balances, "permissions": ["SPOT"], "uid": uid(account)}
+
+    def coins(self, ctx: Ctx) -> list[dict[str, Any]]:
+        """/sapi/v1/capital/config/getall: every coin of the paper universe with the
+        account's balance, one network each named after the coin (nothing moves on chain)."""
+        balances = self._balances(ctx.owner)
+        instruments = self._instruments().values()
+        coins = sorted({item.base for item in instruments} | {item.quote for item in instruments})
+        rows = []
+        for coin in coins:
+            free, locked = balances.get(coin, (ZERO, ZERO))
+            rows.append({
+                "coin": coin, "name": coin, "depositAllEnable": True,
+                "withdrawAllEnable": True, "free": plain(free), "locked": plain(locked),
+                "freeze": "0", "withdrawing": "0", "ipoing": "0", "ipoable": "0",
+                "storage": "0", "isLegalMoney": False, "trading": True,
+                "networkList": [{
+                    "network": coin, "coin": coin, "name": coin, "isDefault": True,
+                    "depositEnable": True, "withdrawEnable": True,
+                    "withdrawIntegerMultiple": "0.00000001", "withdrawFee": "0",
+                    "withdrawMin": "0", "withdrawMax": "9999999999", "depositDust": "0",
+                    "minConfirm": 1, "unLockConfirm": 0, "sameAddress": False,
+                    "withdrawTag": False, "estimatedArrivalTime": 1, "busy": False,
+                    "addressRegex": "", "memoRegex": "", "resetAddressStatus": False,
+                    "specialTips": "", "contractAddressUrl": "", "contractAddress": ""}]})
+        return rows
+
+    def _day_book(self, price: str) -> dict[str, str]:
+        """Spot's FULL 24hr row has the previous close and the best bid and ask with their
+        quantities (ccxt tells a spot row from a futures one by ``bidQty``)."""
+        return {"prevClosePrice": price, "bidPrice": price, "bidQty": "1000",
+                "askPrice": price, "askQty": "1000"}
+
+    def no_margin_pairs(self, ctx: Ctx) -> list[dict[str, Any]]:
+        return []
 
     def api_restrictions(self, ctx: Ctx) -> dict[str, Any]:
         granted = set(ctx.account.permissions) if ctx.account else set()
@@ -292,3 +334,12 @@ class SpotApi(ProductApi):
         now = self.engine.now_ms()
         return [spot_canceled(order, exchange_symbol(instrument), random_client_id(), now)
                 for order in canceled]
+
+    def trade_json(self, order: PaperOrder, fill: PaperFill, symbol: str) -> dict[str, Any]:
+        return {"symbol": symbol, "id": int(fill.trade_id), "orderId": int(order.order_id),
+                "orderListId": -1, "price": spot_number(fill.price),
+                "qty": spot_number(fill.quantity),
+                "quoteQty": spot_number(fill.price * fill.quantity),
+                "commission": spot_number(fill.fee), "commissionAsset": fill.fee_asset,
+                "time": fill.time_ms, "isBuyer": order.side == "buy", "isMaker": fill.maker,
+                "isBestMatch": True}

@@ -23,6 +23,7 @@ from aiohttp import web
 from paper.engine import (
     PaperAccount,
     PaperError,
+    PaperFill,
     PaperInstrument,
     PaperOrder,
     PaperPosition,
@@ -46,6 +47,10 @@ HISTORY_SPAN_MS = 7 * 86_400_000  # /v5/order/history answers at most 7 days at 
 MAX_CLOSED_IN_REALTIME = 500      # openOnly=1 shows the most recent closed orders
 ORDER_LINK_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 CATEGORIES = {"spot": "spot", "linear": "linear"}   # Bybit category -> engine kind
+# Categories Bybit lists that the paper exchange trades nothing in: its instrument list for
+# them is empty (ccxt's market loading asks for every category).
+UNTRADED_CATEGORIES = ("inverse", "option")
+EXECUTIONS_LIMIT = (1, 100, 50)   # /v5/execution/list: min, max, default
 
 OK = 0
 PARAMS_ERROR = 10001
@@ -152,6 +157,7 @@ class BybitProtocol(Protocol):
             web.get("/v5/market/instruments-info", public(self.instruments_info)),
             web.get("/v5/market/tickers", public(self.tickers)),
             web.get("/v5/user/query-api", private(self.query_api)),
+            web.get("/v5/asset/coin/query-info", private(self.coin_info)),
             web.get("/v5/account/info", private(self.account_info)),
             web.get("/v5/account/wallet-balance", private(self.wallet_balance)),
             web.get("/v5/position/list", private(self.position_list)),
@@ -162,6 +168,7 @@ class BybitProtocol(Protocol):
             web.post("/v5/order/disconnected-cancel-all", trade(self.set_dcp)),
             web.get("/v5/order/realtime", private(self.realtime_orders)),
             web.get("/v5/order/history", private(self.order_history)),
+            web.get("/v5/execution/list", private(self.execution_list)),
         ]
 
     # -- what the fault middleware asks ------------------------------------------------
@@ -319,6 +326,8 @@ class BybitProtocol(Protocol):
 
     # Spot rows carry basePrecision/minOrderAmt, linear rows qtyStep/minNotionalValue.
     def instruments_info(self, params: Params) -> dict[str, Any]:
+        if params.get("category") in UNTRADED_CATEGORIES:
+            return {"category": params["category"], "list": [], "nextPageCursor": ""}
         kind = self._kind(params)
         rows = self._instruments(kind)
         if params.get("symbol"):
@@ -374,8 +383,13 @@ class BybitProtocol(Protocol):
                "price24hPcnt": "0", "highPrice24h": price, "lowPrice24h": price,
                "turnover24h": "0", "volume24h": "0"}
         if inst.kind == "linear":
-            row.update({"indexPrice": price, "markPrice": price, "fundingRate": "0.0001",
-                        "openInterest": "0", "nextFundingTime": "0"})
+            # linear rows carry the open interest and its value (ccxt tells a linear row
+            # from a spot one by openInterestValue)
+            row.update({"indexPrice": price, "markPrice": price, "prevPrice1h": price,
+                        "fundingRate": "0.0001", "openInterest": "0",
+                        "openInterestValue": "0", "nextFundingTime": "0",
+                        "predictedDeliveryPrice": "", "basisRate": "", "basis": "",
+                        "deliveryFeeRate": "", "deliveryTime": "0"})
         return row
 
     # -- account -----------------------------------------------------------------------
@@ -399,6 +413,22 @@ class BybitProtocol(Protocol):
             "inviterID": 0, "vipLevel": "No VIP", "mktMakerLevel": "0", "affiliateID": 0,
             "rsaPublicKey": "", "isMaster": True, "parentUid": "0",
             "kycLevel": "LEVEL_DEFAULT", "kycRegion": ""}
+
+    def coin_info(self, _request: web.Request, _: PaperAccount,
+                  params: Params) -> dict[str, Any]:
+        """/v5/asset/coin/query-info: every coin of the paper universe, one chain each named
+        after the coin (the paper exchange moves no coins on chain)."""
+        coins = sorted({inst.base for inst in self.engine.instruments(self.exchange)}
+                       | {inst.quote for inst in self.engine.instruments(self.exchange)})
+        wanted = params.get("coin") or None
+        return {"rows": [{
+            "name": coin, "coin": coin, "remainAmount": "1000000",
+            "chains": [{"chain": coin, "chainType": coin, "confirmation": "1",
+                        "withdrawFee": "0", "depositMin": "0", "withdrawMin": "0",
+                        "minAccuracy": "8", "chainDeposit": "1", "chainWithdraw": "1",
+                        "withdrawPercentageFee": "0", "contractAddress": "",
+                        "safeConfirmNumber": "1"}]}
+            for coin in coins if wanted in (None, coin)]}
 
     def account_info(self, _request: web.Request, _: PaperAccount,
                      __: Params) -> dict[str, Any]:
@@ -744,4 +774,50 @@ class BybitProtocol(Protocol):
             "createdTime": str(order.created_ms), "updatedTime": str(order.updated_ms),
         }
 
+    # -- executions --------------------------------------------------------------------
 
+    def execution_list(self, _request: web.Request, account: PaperAccount,
+                       params: Params) -> dict[str, Any]:
+        """/v5/execution/list: the account's fills, newest first; orderId (then orderLinkId)
+        wins over symbol and baseCoin, as Bybit documents."""
+        kind = self._kind(params)
+        orders = self._by_id(account, kind, params)
+        if orders is None:
+            everything = self.engine.order_history(self.exchange, account)
+            orders = self._selected(kind, params, everything, narrowed=False)
+        end = int(_decimal(params, "endTime", required=False) or self.engine.now_ms())
+        start = int(_decimal(params, "startTime", required=False) or end - HISTORY_SPAN_MS)
+        if params.get("execType") not in (None, "", "Trade"):
+            orders = []                    # the paper exchange has only trades
+        rows = sorted(((order, fill) for order in orders for fill in order.fills
+                       if start <= fill.time_ms <= end),
+                      key=lambda row: (row[1].time_ms, int(row[1].trade_id)), reverse=True)
+        low, high, default = EXECUTIONS_LIMIT
+        limit = int(_decimal(params, "limit", required=False) or default)
+        if not low <= limit <= high:
+            raise BybitError(PARAMS_ERROR, f"params error: limit must be {low}..{high}")
+        cursor = str(params.get("cursor") or "0")
+        offset = int(cursor) if cursor.isdigit() else 0
+        more = offset + limit < len(rows)
+        return {"category": params["category"],
+                "list": [self._execution_view(order, fill)
+                         for order, fill in rows[offset:offset + limit]],
+                "nextPageCursor": str(offset + limit) if more else ""}
+
+    def _execution_view(self, order: PaperOrder, fill: PaperFill) -> dict[str, Any]:
+        base, rest = order.symbol.split("/")
+        price = order.price if order.price is not None else Decimal("0")
+        return {
+            "symbol": f"{base}{rest.split(':')[0]}", "orderId": order.order_id,
+            "orderLinkId": order.client_order_id or "",
+            "side": "Buy" if order.side == "buy" else "Sell", "orderPrice": num(price),
+            "orderQty": num(order.quantity),
+            "leavesQty": num(order.remaining if order.is_open else Decimal("0")),
+            "createType": "CreateByUser",
+            "orderType": "Market" if order.type == "market" else "Limit",
+            "stopOrderType": "", "execFee": num(fill.fee), "execId": fill.trade_id,
+            "execPrice": num(fill.price), "execQty": num(fill.quantity), "execType": "Trade",
+            "execValue": num(fill.price * fill.quantity), "execTime": str(fill.time_ms),
+            "feeCurrency": fill.fee_asset, "isMaker": fill.maker, "feeRate": "0",
+            "tradeIv": "", "markIv": "", "markPrice": num(fill.price), "indexPrice": "",
+            "underlyingPrice": "", "blockTradeId": "", "closedSize": "0", "seq": 0}

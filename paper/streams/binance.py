@@ -35,6 +35,7 @@ from paper.streams.base import (
     SPOT,
     BadFrame,
     Connection,
+    Frame,
     Outgoing,
     StreamServer,
     cumulative_quote,
@@ -215,7 +216,7 @@ class BinanceStreams(StreamServer):
     def wants(self, conn: Connection, message: Outgoing) -> bool:
         return message.channel in conn.channels
 
-    def encode(self, conn: Connection, message: Outgoing) -> str:
+    def encode(self, conn: Connection, message: Outgoing) -> Frame:
         if conn.product == SPOT:
             return super().encode(conn, Outgoing(message.channel, SPOT, {
                 "subscriptionId": conn.subscriptions.get("subscriptionId", 0),

@@ -24,6 +24,7 @@ from paper.streams.base import (
     SPOT,
     BadFrame,
     Connection,
+    Frame,
     Outgoing,
     StreamServer,
     all_assets,
@@ -156,7 +157,7 @@ class BybitStreams(StreamServer):
         categorised = f"{message.channel}.{CATEGORIES.get(message.product, '')}"
         return categorised if categorised in conn.channels else None
 
-    def encode(self, conn: Connection, message: Outgoing) -> str:
+    def encode(self, conn: Connection, message: Outgoing) -> Frame:
         payload = dict(message.payload)
         payload["topic"] = self._topic(conn, message) or message.channel
         return super().encode(conn, Outgoing(message.channel, message.product, payload))

@@ -27,6 +27,7 @@ from paper.streams.base import (
     SPOT,
     BadFrame,
     Connection,
+    Frame,
     Outgoing,
     StreamServer,
     all_assets,
@@ -178,7 +179,7 @@ class OkxStreams(StreamServer):
     def wants(self, conn: Connection, message: Outgoing) -> bool:
         return self._matching(conn, message) is not None
 
-    def encode(self, conn: Connection, message: Outgoing) -> str:
+    def encode(self, conn: Connection, message: Outgoing) -> Frame:
         arg = dict(self._matching(conn, message) or {"channel": message.channel})
         arg["uid"] = uid_of(conn.api_key or "")
         return super().encode(conn, Outgoing(message.channel, message.product,

@@ -29,6 +29,7 @@ from paper.streams.base import (
     LINEAR,
     BadFrame,
     Connection,
+    Frame,
     Outgoing,
     StreamServer,
     all_assets,
@@ -174,7 +175,7 @@ class OrangexStreams(StreamServer):
     def wants(self, conn: Connection, message: Outgoing) -> bool:
         return bool(self._channels_for(conn, message))
 
-    def encode(self, conn: Connection, message: Outgoing) -> str:
+    def encode(self, conn: Connection, message: Outgoing) -> Frame:
         channel = self._channels_for(conn, message)[0]
         return super().encode(conn, Outgoing(message.channel, message.product, {
             "jsonrpc": "2.0", "method": "subscription",

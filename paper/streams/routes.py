@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Iterable
+from types import ModuleType
 
 from aiohttp import web
 
@@ -17,7 +18,7 @@ from paper.streams.hub import StreamHub, StreamTiming
 log = logging.getLogger("paper.streams")
 
 
-def _module(exchange: str):  # type: ignore[no-untyped-def]
+def _module(exchange: str) -> ModuleType | None:
     try:
         return importlib.import_module(f"paper.streams.{exchange}")
     except ModuleNotFoundError:

@@ -22,7 +22,8 @@ def test_create_returns_201_with_the_connection_shape(owner_client):
     assert set(connection) == {
         "id", "name", "exchange", "apiType", "environment", "baseUrl", "wsUrl", "enabled",
         "isActive", "apiKeyLast4", "hasPassphrase", "volumeFactorLive", "volumeFactorPreset",
-        "maxOrderNotional", "maxOpenOrders", "priceBandPercent", "health", "deadManSwitch",
+        "maxOrderNotional", "maxOpenOrders", "priceBandPercent", "health", "stream",
+        "deadManSwitch",
         "createdAt", "updatedAt"}
     assert connection["priceBandPercent"] == "5" and connection["maxOpenOrders"] is None
     assert connection["apiKeyLast4"] == BYBIT_KEY[-4:]
@@ -183,9 +184,9 @@ def test_every_write_is_in_the_sync_log_with_field_names_and_no_secret(owner_cli
                 .order_by("created_at", "id"))
     assert [log.action for log in logs] == ["created", "updated", "activated", "deleted"]
     assert all(log.actor == "owner" for log in logs)
-    assert logs[0].data["fields"] == sorted(["apiKey", "apiSecret", "apiType", "environment",
-                                             "exchange", "name"])
-    assert logs[1].data == {"fields": ["apiSecret", "name"]}
+    assert logs[0].data["fields"] == sorted(["api_key", "api_secret", "api_type",
+                                             "environment", "exchange", "name"])
+    assert logs[1].data == {"fields": ["api_secret", "name"]}
     dumped = " ".join(str(log.data) for log in logs)
     assert BYBIT_SECRET not in dumped and BYBIT_KEY not in dumped
     assert "rotated-secret-value" not in dumped

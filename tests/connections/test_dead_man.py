@@ -15,7 +15,7 @@ import requests
 from connections import dead_man
 from connections.dead_man import connection_dead_man_refresh, connection_dead_man_set
 from connections.models import ConnectionState, ConnectionSyncLog
-from connections.services import connection_connector, connection_create
+from connections.services import ConnectionSpec, connection_connector, connection_create
 from exchanges.base import OrderRequest
 from tests.connections.factories import make_connection
 from tests.django_fixtures import paper_stats, set_faults
@@ -30,9 +30,8 @@ def okx_connection(owner, **values):
 
 
 def paper_connection(owner, exchange="okx", api_type="spot"):
-    return connection_create(owner=owner, actor=owner, values={
-        "name": f"paper {exchange}", "exchange": exchange, "api_type": api_type,
-        "environment": "paper"})
+    return connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+        name=f"paper {exchange}", exchange=exchange, api_type=api_type, environment="paper"))
 
 
 @pytest.fixture
@@ -61,7 +60,7 @@ def test_owner_enables_the_switch_and_the_connection_shows_it(owner_client, owne
         "supported": True, "kind": "countdown", "minSeconds": 10, "maxSeconds": 120,
         "lastError": None}
     log = ConnectionSyncLog.objects.filter(action="dead_man_set").get()
-    assert log.data == {"deadManSeconds": 30, "was": None}
+    assert log.data == {"dead_man_seconds": 30, "was": None}
 
 
 def test_other_users_connection_is_not_found(outsider_client, owner):
@@ -248,4 +247,4 @@ def test_staff_set_the_window_in_the_admin_within_the_exchanges_range(client, st
     connection.refresh_from_db()
     assert connection.dead_man_seconds == 60
     log = ConnectionSyncLog.objects.filter(action="dead_man_set").get()
-    assert (log.actor, log.data["forOwner"]) == (staff.get_username(), owner.get_username())
+    assert (log.actor, log.data["for_owner"]) == (staff.get_username(), owner.get_username())

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('connections', '0002_exchangeconnection_max_open_orders_and_more'),
+        ('connections', '0004_stored_domain_keys'),
     ]
 
     operations = [
