@@ -15,7 +15,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
-from connections import services
+from connections import dead_man, services
 from connections.models import (
     ConnectionState,
     ConnectionSyncLog,
@@ -46,10 +46,14 @@ class ConnectionAdminForm(forms.ModelForm):
     passphrase = _secret_field("Passphrase")
     volume_factor_live = forms.DecimalField(max_digits=12, decimal_places=6, required=False)
     volume_factor_preset = forms.DecimalField(max_digits=12, decimal_places=6, required=False)
+    dead_man_seconds = forms.IntegerField(
+        label="Dead-man switch (seconds)", required=False, min_value=1,
+        help_text="Blank: off. The exchange's range applies (docs/dead-man-switch.md); the "
+                  "live session arms and refreshes it.")
 
     class Meta:
         model = ExchangeConnection
-        fields = EDITABLE
+        fields = (*EDITABLE, "dead_man_seconds")
 
     @sensitive_variables()
     def _service_values(self) -> dict[str, Any]:
@@ -68,9 +72,11 @@ class ConnectionAdminForm(forms.ModelForm):
                                        **self._service_values())
 
     def service_changes(self) -> services.ConnectionChanges:
-        """Every editable field, as connection_update takes them (the exchange is fixed:
-        ``clean`` refuses a change of it)."""
-        return services.ConnectionChanges(**self._service_values())
+        """Every editable field, as connection_update_with_dead_man takes them (the
+        exchange is fixed: ``clean`` refuses a change of it); a blank window turns the
+        switch off."""
+        return services.ConnectionChanges(
+            **self._service_values(), dead_man_seconds=self.cleaned_data.get("dead_man_seconds"))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -81,6 +87,9 @@ class ConnectionAdminForm(forms.ModelForm):
                 services.connection_validate_new(spec=self.service_spec())
             elif cleaned.get("exchange") != self.instance.exchange:
                 raise forms.ValidationError({"exchange": "the exchange cannot change"})
+            dead_man.dead_man_check(exchange=cleaned.get("exchange", ""),
+                                    api_type=cleaned.get("api_type", ""),
+                                    seconds=cleaned.get("dead_man_seconds"))
         except ServiceError as exc:
             raise forms.ValidationError(exc.message) from None
         return cleaned
@@ -94,7 +103,9 @@ class ConnectionStateInline(admin.StackedInline):
                        "last_check_at", "last_latency_ms", "last_heartbeat_at", "last_sync_at",
                        "total_requests", "successful_requests", "failed_requests",
                        "last_error_code", "last_error", "volume_factor_live",
-                       "volume_factor_preset", "test_results")
+                       "volume_factor_preset", "test_results", "dead_man_armed_until",
+                       "dead_man_armed_seconds", "dead_man_symbols", "dead_man_refreshed_at",
+                       "dead_man_error")
     fields = readonly_fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -120,6 +131,7 @@ class ExchangeConnectionAdmin(admin.ModelAdmin):
         ("Endpoints", {"fields": ("base_url", "ws_url")}),
         ("Credentials", {"fields": ("masked_api_key", "api_key", "api_secret", "passphrase")}),
         ("Volume factors", {"fields": ("volume_factor_live", "volume_factor_preset")}),
+        ("Dead-man switch", {"fields": ("dead_man_seconds",)}),
         ("Times", {"fields": ("created_at", "updated_at")}),
     )
 
@@ -153,11 +165,14 @@ class ExchangeConnectionAdmin(admin.ModelAdmin):
         if change:
             # the form already wrote its values onto obj; the service compares with the stored row
             stored = ExchangeConnection.objects.get(pk=obj.pk)
-            services.connection_update(connection=stored, actor=caller(request),
-                                       changes=form.service_changes())
+            dead_man.connection_update_with_dead_man(connection=stored, actor=caller(request),
+                                                     changes=form.service_changes())
             return
         created = services.connection_create(owner=form.cleaned_data["owner"],
                                              actor=caller(request), spec=form.service_spec())
+        if form.cleaned_data.get("dead_man_seconds") is not None:
+            dead_man.connection_dead_man_set(connection=created, actor=caller(request),
+                                             seconds=form.cleaned_data["dead_man_seconds"])
         obj.pk = created.pk
         obj._state.adding = False
 

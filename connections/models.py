@@ -43,6 +43,9 @@ class ExchangeConnection(models.Model):
     max_open_orders = models.PositiveIntegerField(null=True, blank=True)
     price_band_percent = models.DecimalField(max_digits=6, decimal_places=2, null=True,
                                              blank=True, default=DEFAULT_PRICE_BAND_PERCENT)
+    # the exchange's dead-man switch window, seconds (null: off); the exchange's range is
+    # checked by connections.dead_man (docs/dead-man-switch.md)
+    dead_man_seconds = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -103,6 +106,14 @@ class ConnectionState(models.Model):
     failed_requests = models.PositiveBigIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True, default="")
     last_error_code = models.CharField(max_length=64, blank=True, default="")
+    # the dead-man switch as last armed (connections.dead_man): until when a countdown
+    # holds unless refreshed (null: not armed, or a disconnect switch), the window and the
+    # symbols it was armed with, when it was last refreshed and the last error ("" if none)
+    dead_man_armed_until = models.DateTimeField(null=True, blank=True)
+    dead_man_armed_seconds = models.PositiveIntegerField(null=True, blank=True)
+    dead_man_symbols = models.JSONField(default=list, blank=True)
+    dead_man_refreshed_at = models.DateTimeField(null=True, blank=True)
+    dead_man_error = models.CharField(max_length=300, blank=True, default="")
 
     class Meta:
         constraints = [

@@ -18,6 +18,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils import timezone
 
+from connections.dead_man import DeadManStatus, dead_man_view
 from connections.filters import ConnectionFilterSet
 from connections.models import ExchangeConnection, HealthCheck, StreamState
 from connections.ratelimits import ExchangeUsage, connection_usage_percent, exchange_usage
@@ -151,6 +152,7 @@ class ConnectionHealth:
     uptime_percent_24h: float | None         # None: no check in the last 24 h
     rate_limit_usage_percent: float
     stream: StreamStatus | None              # None: the exchange has no private stream
+    dead_man_switch: DeadManStatus
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,8 @@ def connection_health_list(*, user: User) -> HealthList:
             success_count=state.successful_requests, error_count=state.failed_requests,
             uptime_percent_24h=_percent(day["passed"], day["total"]) if day else None,
             rate_limit_usage_percent=usage.get(str(connection.pk), 0.0),
-            stream=connection_stream(connection=connection)))
+            stream=connection_stream(connection=connection),
+            dead_man_switch=dead_man_view(connection)))
     return HealthList(summary=_health_summary(items), connections=tuple(items),
                       rate_limits=exchange_usage())
 

@@ -8,6 +8,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from connections.dead_man import dead_man_view
 from connections.models import STREAM_STATES, CircuitState, ExchangeConnection, HealthStatus
 from connections.paper import paper_base_url, paper_ws_url
 from connections.selectors import MAX_BATCH_SIZE, connection_stream
@@ -65,6 +66,21 @@ class StreamOut(serializers.Serializer):
     lastError = serializers.CharField(source="last_error", allow_blank=True)
 
 
+# renders a connections.dead_man.DeadManStatus
+class DeadManOut(serializers.Serializer):
+    """The connection's dead-man switch (docs/dead-man-switch.md)."""
+
+    enabled = serializers.BooleanField()
+    seconds = serializers.IntegerField(allow_null=True)
+    armed = serializers.BooleanField()
+    armedUntil = serializers.DateTimeField(source="armed_until", allow_null=True)
+    supported = serializers.BooleanField()
+    kind = serializers.ChoiceField(choices=["countdown", "disconnect"], allow_null=True)
+    minSeconds = serializers.IntegerField(source="min_seconds", allow_null=True)
+    maxSeconds = serializers.IntegerField(source="max_seconds", allow_null=True)
+    lastError = serializers.CharField(source="last_error", allow_null=True)
+
+
 class ConnectionOut(serializers.ModelSerializer):
     apiType = serializers.ChoiceField(source="api_type", choices=API_TYPES)
     baseUrl = serializers.SerializerMethodField()
@@ -85,6 +101,7 @@ class ConnectionOut(serializers.ModelSerializer):
                                                 normalize_output=True)
     health = ConnectionHealthOut(source="state")
     stream = serializers.SerializerMethodField()
+    deadManSwitch = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 
@@ -93,12 +110,17 @@ class ConnectionOut(serializers.ModelSerializer):
         fields = ["id", "name", "exchange", "apiType", "environment", "baseUrl", "wsUrl",
                   "enabled", "isActive", "apiKeyLast4", "hasPassphrase", "volumeFactorLive",
                   "volumeFactorPreset", "maxOrderNotional", "maxOpenOrders",
-                  "priceBandPercent", "health", "stream", "createdAt", "updatedAt"]
+                  "priceBandPercent", "health", "stream", "deadManSwitch", "createdAt",
+                  "updatedAt"]
 
     @extend_schema_field(StreamOut(allow_null=True))
     def get_stream(self, connection: ExchangeConnection) -> dict[str, Any] | None:
         stream = connection_stream(connection=connection)
         return None if stream is None else StreamOut(stream).data
+
+    @extend_schema_field(DeadManOut)
+    def get_deadManSwitch(self, connection: ExchangeConnection) -> dict[str, Any]:
+        return DeadManOut(dead_man_view(connection)).data
 
     def get_baseUrl(self, connection: ExchangeConnection) -> str:
         if connection.environment == "paper" and not connection.base_url:
@@ -158,7 +180,12 @@ EXCHANGE_IS_FIXED = "the exchange of a connection cannot change; create a new co
 
 
 class ConnectionUpdate(ConnectionWrite):
-    """PATCH: any field of a new connection but the exchange, which cannot change."""
+    """PATCH: any field of a new connection but the exchange, which cannot change; and the
+    dead-man switch's window (null: off), whose range is the exchange's (the service's 422
+    ``dead_man_window_out_of_range``; 422 ``dead_man_not_supported`` where it has none)."""
+
+    deadManSeconds = StrictIntegerField(source="dead_man_seconds", required=False,
+                                        allow_null=True, min_value=1, max_value=3600)
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -323,6 +350,7 @@ class HealthOut(serializers.Serializer):
     uptimePercent24h = serializers.FloatField(source="uptime_percent_24h", allow_null=True)
     rateLimitUsagePercent = serializers.FloatField(source="rate_limit_usage_percent")
     stream = StreamOut(allow_null=True)
+    deadManSwitch = DeadManOut(source="dead_man_switch")
 
 
 # renders a connections.selectors.HealthSummary

@@ -104,7 +104,9 @@ class ConnectionSpec:
 @dataclass(frozen=True)
 class ConnectionChanges:
     """A partial update: a field left UNSET stays as it is. The exchange is not one of
-    them: a connection's exchange never changes."""
+    them: a connection's exchange never changes. ``dead_man_seconds`` (the dead-man
+    switch's window, None: off) is set by ``connections.dead_man.connection_update_with_dead_man``,
+    which checks it against the exchange and disarms what it turns off."""
 
     name: str | Unset = UNSET
     api_type: str | Unset = UNSET
@@ -120,6 +122,7 @@ class ConnectionChanges:
     max_order_notional: Decimal | Unset | None = UNSET
     max_open_orders: int | Unset | None = UNSET
     price_band_percent: Decimal | Unset | None = UNSET
+    dead_man_seconds: int | Unset | None = UNSET
 
     def given(self) -> dict[str, Any]:
         """The fields this update sets, by domain name."""
@@ -339,6 +342,9 @@ def _unset_as_blank(value: str | Unset) -> str:
 @sensitive_variables()
 def connection_update(*, connection: ExchangeConnection, actor: User | None,
                       changes: ConnectionChanges) -> ExchangeConnection:
+    if changes.dead_man_seconds is not UNSET:
+        # the window is checked and armed or disarmed at the exchange: not a plain field
+        raise TypeError("dead_man_seconds is set by connection_update_with_dead_man")
     values = changes.given()
     _refuse_identity_change_in_flight(connection, values)
     api_type = values.get("api_type", connection.api_type)

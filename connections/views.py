@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from connections import auth, batches, health, selectors, services
+from connections import auth, batches, dead_man, health, selectors, services
 from connections.models import ExchangeConnection
 from connections.serializers import (
     SECRET_INPUTS,
@@ -133,15 +133,17 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
 
     @api_operation(request=ConnectionUpdate, ok={200: ConnectionEnvelope},
                    errors=[BODY, WRITE, FOUND, CONNECTION_RULES,
-                           {409: ["connection_has_open_orders"]}],
+                           {409: ["connection_has_open_orders"],
+                            422: ["dead_man_window_out_of_range",
+                                  "dead_man_not_supported"]}],
                    parameters=[CONNECTION_ID])
     @sensitive_variables()
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         connection = self._owned_object()
         payload = ConnectionUpdate(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
-        connection = services.connection_update(connection=connection, actor=caller(request),
-                                                changes=payload.changes())
+        connection = dead_man.connection_update_with_dead_man(
+            connection=connection, actor=caller(request), changes=payload.changes())
         return self._render(connection)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:

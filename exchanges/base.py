@@ -149,6 +149,27 @@ class ConnectionTest:
     warnings: tuple[str, ...]
 
 
+DEAD_MAN_KINDS = ("countdown", "disconnect")
+
+
+@dataclass(frozen=True)
+class DeadManState:
+    """What the exchange holds after a dead-man switch was armed, refreshed or disarmed.
+
+    ``kind``: ``countdown`` (the exchange cancels unless called again within the window) or
+    ``disconnect`` (it cancels when the private stream stays away for the window).
+    ``trigger_at_ms``: on the exchange's clock, when a countdown fires unless refreshed
+    (None when disarmed, and for a disconnect switch, which has no deadline while the
+    stream is up). ``symbols``: the unified symbols it covers where the switch is per
+    symbol (Binance USD-M); empty where it covers the account or product."""
+
+    armed: bool
+    kind: str
+    seconds: int = 0
+    trigger_at_ms: int | None = None
+    symbols: tuple[str, ...] = ()
+
+
 class Throttle(Protocol):
     """What a connector asks before every request and tells after it.
 
@@ -247,6 +268,15 @@ class Connector(abc.ABC):
     status_unknown_codes: ClassVar[frozenset[str]] = frozenset()
     # what the exchange accepts as a client order id (callers' own ids are checked against it)
     client_order_id_pattern: ClassVar[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
+
+    # the exchange's dead-man switch (docs/dead-man-switch.md): "countdown", "disconnect" or
+    # None where it offers none; the window it accepts, in whole seconds, both ends
+    # included; whether the switch is per symbol (the caller names the symbols); the api
+    # types it covers (empty: every api type the exchange offers)
+    dead_man_switch: ClassVar[str | None] = None
+    dead_man_window_seconds: ClassVar[tuple[int, int]] = (0, 0)
+    dead_man_per_symbol: ClassVar[bool] = False
+    dead_man_api_types: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, *, credentials: Credentials, api_type: str = "spot",
                  environment: str = "live", base_url: str | None = None,
@@ -567,6 +597,60 @@ class Connector(abc.ABC):
 
     @abc.abstractmethod
     def positions(self, symbol: str | None = None) -> list[Position]: ...
+
+    # -- the dead-man switch ----------------------------------------------------------------
+    # Arming is a write, but an idempotent one: arming twice, or arming after a lost answer,
+    # leaves the exchange exactly as arming once does, and no order is placed or cancelled
+    # by the call itself. Its calls are therefore sent as reads (``write=False``): a lost
+    # answer is ExchangeUnavailable, retryable by the next refresh, never an
+    # OrderOutcomeUnknown to be looked up.
+
+    def dead_man_supported(self) -> bool:
+        """Whether this connection's exchange and api type offer a dead-man switch."""
+        return self.dead_man_switch is not None and (
+            not self.dead_man_api_types or self.api_type in self.dead_man_api_types)
+
+    def arm_dead_man_switch(self, seconds: int, symbols: Sequence[str] = ()) -> DeadManState:
+        """Arm (or refresh) the switch with a window of ``seconds``; ``symbols`` (unified)
+        where it is per symbol, ignored elsewhere. ``NotSupported`` where the exchange has
+        none; ``InvalidRequest`` for a window outside the exchange's range."""
+        self._require_dead_man()
+        low, high = self.dead_man_window_seconds
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or not (
+                low <= seconds <= high):
+            raise errors.InvalidRequest(
+                f"{self.name}'s dead-man switch takes {low} to {high} seconds, not {seconds}",
+                code="dead_man_window_out_of_range", exchange=self.name)
+        return self._arm_dead_man_switch(seconds, self._dead_man_markets(symbols))
+
+    def disarm_dead_man_switch(self, symbols: Sequence[str] = ()) -> DeadManState:
+        """Turn the switch off (for ``symbols`` where it is per symbol)."""
+        self._require_dead_man()
+        return self._disarm_dead_man_switch(self._dead_man_markets(symbols))
+
+    def _require_dead_man(self) -> None:
+        if not self.dead_man_supported():
+            raise errors.NotSupported(
+                f"{self.name} offers no dead-man switch for {self.api_type}",
+                code="dead_man_not_supported", exchange=self.name)
+
+    def _dead_man_markets(self, symbols: Sequence[str]) -> list[Market]:
+        if not self.dead_man_per_symbol:
+            return []
+        if not symbols:
+            raise errors.InvalidRequest(f"{self.name}'s dead-man switch is per symbol: name "
+                                        f"the symbols", code="dead_man_needs_symbols",
+                                        exchange=self.name)
+        return [self.market(symbol) for symbol in dict.fromkeys(symbols)]
+
+    def _arm_dead_man_switch(self, seconds: int, markets: list[Market]) -> DeadManState:
+        """The module's arming call (``markets``: empty unless the switch is per symbol)."""
+        raise errors.NotSupported(f"{self.name} offers no dead-man switch",
+                                  code="dead_man_not_supported", exchange=self.name)
+
+    def _disarm_dead_man_switch(self, markets: list[Market]) -> DeadManState:
+        raise errors.NotSupported(f"{self.name} offers no dead-man switch",
+                                  code="dead_man_not_supported", exchange=self.name)
 
     # -- the hooks behind the validated operations ----------------------------------------
 

@@ -24,6 +24,7 @@ from exchanges.base import (
     Call,
     Connector,
     CredentialCheck,
+    DeadManState,
     ExchangeOrder,
     Instrument,
     OrderRequest,
@@ -77,6 +78,7 @@ FUTURES_ACCOUNT_CONFIG = "/fapi/v1/accountConfig"
 FUTURES_BALANCE = "/fapi/v3/balance"
 FUTURES_POSITIONS = "/fapi/v3/positionRisk"
 FUTURES_LEVERAGE = "/fapi/v1/leverage"
+FUTURES_COUNTDOWN_CANCEL_ALL = "/fapi/v1/countdownCancelAll"   # the dead-man switch
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ WEIGHTS: dict[str, int] = {
     "GET /fapi/v1/ticker/price": 1,
     "GET /fapi/v1/allOrders": 5,
     "POST /fapi/v1/leverage": 1,
+    "POST /fapi/v1/countdownCancelAll": 10,   # per symbol (facts: Dead-man switch)
 }
 # The same requests without a symbol (every symbol at once) weigh more.
 ALL_SYMBOLS_WEIGHTS: dict[str, int] = {
@@ -578,8 +581,17 @@ USAGE_HEADER = re.compile(r"^x-mbx-(used-weight|order-count)-(\d+)([smhd])$", re
 USAGE_KINDS = {"used-weight": "REQUEST_WEIGHT", "order-count": "ORDERS"}
 
 
+# USD-M's countdownCancelAll: per symbol, countdownTime in ms, 0 stops it. Binance states no
+# range for USD-M; 5 s is the minimum its options endpoint states, 3600 s our own ceiling.
+DEAD_MAN_WINDOW_SECONDS = (5, 3600)
+
+
 class BinanceConnector(Connector):
     deadline_window_ms = RECV_WINDOW_MS
+    dead_man_switch = "countdown"
+    dead_man_window_seconds = DEAD_MAN_WINDOW_SECONDS
+    dead_man_per_symbol = True
+    dead_man_api_types = frozenset({"perpetual_futures"})
     name = NAME
     rest_hosts = REST_HOSTS
     ws_hosts = WS_HOSTS
@@ -795,6 +807,31 @@ class BinanceConnector(Connector):
             return []                 # spot holdings are balances, never positions
         params = [("symbol", exchange_symbol(self.market(symbol)))] if symbol else []
         return parse_positions(self._call("GET", FUTURES_POSITIONS, params, product="linear"))
+
+    # -- the dead-man switch ------------------------------------------------------------
+
+    def _arm_dead_man_switch(self, seconds: int, markets: list[Market]) -> DeadManState:
+        armed_at = self.now_ms()
+        for market in markets:
+            self._countdown(market, seconds * 1000)
+        return DeadManState(armed=True, kind="countdown", seconds=seconds,
+                            trigger_at_ms=armed_at + seconds * 1000,
+                            symbols=tuple(m.symbol for m in markets))
+
+    def _disarm_dead_man_switch(self, markets: list[Market]) -> DeadManState:
+        for market in markets:
+            self._countdown(market, 0)
+        return DeadManState(armed=False, kind="countdown",
+                            symbols=tuple(m.symbol for m in markets))
+
+    def _countdown(self, market: Market, countdown_ms: int) -> None:
+        """``POST /fapi/v1/countdownCancelAll`` answers ``{"symbol": "BTCUSDT",
+        "countdownTime": "100000"}``; sent as a read (the base class says why)."""
+        if market.kind != "linear":
+            raise errors.NotSupported("Binance's countdown cancel is USD-M only",
+                                      code="dead_man_not_supported", exchange=NAME)
+        params = [("symbol", exchange_symbol(market)), ("countdownTime", str(countdown_ms))]
+        self._call("POST", FUTURES_COUNTDOWN_CANCEL_ALL, params, product="linear")
 
 
 CONNECTOR = BinanceConnector

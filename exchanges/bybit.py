@@ -22,6 +22,7 @@ from exchanges.base import (
     Call,
     Connector,
     CredentialCheck,
+    DeadManState,
     ExchangeOrder,
     Instrument,
     OrderRequest,
@@ -76,6 +77,9 @@ POSITION_LIST = "/v5/position/list"
 INSTRUMENTS_INFO = "/v5/market/instruments-info"
 TICKERS = "/v5/market/tickers"
 SET_LEVERAGE = "/v5/position/set-leverage"
+DCP = "/v5/order/disconnected-cancel-all"   # the dead-man switch (Disconnection Protect)
+# DCP fires only for a private stream that subscribed this topic (facts: Dead-man switch)
+DCP_TOPIC = "dcp"
 
 # Bybit counts requests, not weights: each call costs 1 against the IP pool and 1 against
 # its own per-UID endpoint budget, so nothing weighs other than 1.
@@ -102,6 +106,8 @@ RATE_LIMITS = Budget(windows=dict([
     _uid(API_KEY_INFO, 10),
     # UNVERIFIED: set-leverage is absent from the facts; Hummingbot's 10/s default
     _uid(SET_LEVERAGE, 10, source="Hummingbot bybit_perpetual_constants.py"),
+    # UNVERIFIED: the DCP endpoint's limit is not in the rate-limit table; 10/s as above
+    _uid(DCP, 10, source="our assumption (absent from Bybit's table)"),
 ]), host_groups={
     f"https://{host}:443": "https://api.bybit.com:443"
     for host in OFFICIAL_HOSTS["bybit"]["live"]["rest"] if host != "api.bybit.com"})
@@ -392,8 +398,17 @@ ERROR_TABLE = errors.ErrorTable(
 
 # -- the connector ------------------------------------------------------------------------
 
+# DCP (Disconnection Protect): timeWindow 3..300 s after the private stream is lost, per
+# product (SPOT, DERIVATIVES, OPTIONS); the account must have DCP enabled by Bybit
+DEAD_MAN_WINDOW_SECONDS = (3, 300)
+DCP_PRODUCTS = {"spot": ("SPOT",), "margin": ("SPOT",), "perpetual_futures": ("DERIVATIVES",),
+                "unified_account": ("SPOT", "DERIVATIVES")}
+
+
 class BybitConnector(Connector):
     deadline_window_ms = 5000
+    dead_man_switch = "disconnect"
+    dead_man_window_seconds = DEAD_MAN_WINDOW_SECONDS
     name = "bybit"
     rest_hosts = REST_HOSTS
     ws_hosts = WS_HOSTS
@@ -631,6 +646,23 @@ class BybitConnector(Connector):
                                 write=True)
             canceled += len(result.get("list") or [])
         return canceled
+
+    # -- the dead-man switch --------------------------------------------------------------
+
+    def _arm_dead_man_switch(self, seconds: int, markets: list[Market]) -> DeadManState:
+        """Set the DCP window of each product this connection trades. The answer is
+        ``{"retCode":0,"retMsg":"success"}``; sent as a read (the base class says why).
+        DCP then fires when every private stream that subscribed ``dcp`` stays away
+        ``seconds``: the live session must subscribe it."""
+        for product in DCP_PRODUCTS.get(self.api_type, ("SPOT",)):
+            self._call("POST", DCP, body={"product": product, "timeWindow": seconds},
+                       product="linear" if product == "DERIVATIVES" else "spot")
+        return DeadManState(armed=True, kind="disconnect", seconds=seconds)
+
+    def _disarm_dead_man_switch(self, markets: list[Market]) -> DeadManState:
+        """Bybit turns DCP on and off per account (its account manager), not over the API:
+        disarming is the live session no longer subscribing ``dcp``, so nothing is sent."""
+        return DeadManState(armed=False, kind="disconnect")
 
     def _get_order(self, market: Market, *, client_order_id: str | None,
                    exchange_order_id: str | None) -> ExchangeOrder:

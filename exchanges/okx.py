@@ -25,6 +25,7 @@ from exchanges.base import (
     Call,
     Connector,
     CredentialCheck,
+    DeadManState,
     ExchangeOrder,
     Instrument,
     OrderRequest,
@@ -78,6 +79,7 @@ CANCEL_ORDER = "/api/v5/trade/cancel-order"
 CANCEL_BATCH = "/api/v5/trade/cancel-batch-orders"
 ORDERS_PENDING = "/api/v5/trade/orders-pending"
 ORDERS_HISTORY = "/api/v5/trade/orders-history"
+CANCEL_ALL_AFTER = "/api/v5/trade/cancel-all-after"   # the dead-man switch
 
 # OKX counts requests, not weights: every endpoint weighs 1, so nothing weighs other than 1.
 WEIGHTS: dict[str, int] = {}
@@ -109,6 +111,8 @@ RATE_LIMITS = Budget(windows=dict([
     _uid(BALANCE, 10), _uid(POSITIONS, 10), _uid(ACCOUNT_CONFIG, 5),
     # UNVERIFIED in the facts: OKX's docs give 40 / 2 s and 20 / 2 s
     _uid(ORDERS_HISTORY, 40), _uid(SET_LEVERAGE, 20),
+    # cancel-all-after: 1 request per second per User ID (and tag; we send none)
+    endpoint_window(CANCEL_ALL_AFTER, 1, 1, source=_OKX),
     # new and amended orders of one sub-account, REST and WebSocket together (50061)
     ("account orders 2s", Window(1000, 2, ACCOUNT, "orders",
                                  endpoints=frozenset({f"POST {ORDER}"}), source=_OKX)),
@@ -366,8 +370,17 @@ ERRORS = errors.ErrorTable(
 
 # -- the connector --------------------------------------------------------------------------
 
+# cancel-all-after: timeOut 0 (off) or 10..120 seconds, every order-book product of the
+# (sub-)account at once when it fires (facts: Dead-man switch)
+DEAD_MAN_WINDOW_SECONDS = (10, 120)
+# OKX's example shows 10-digit (second) times; below this a time is read as seconds
+SECONDS_TIME_CEILING = 10**11
+
+
 class OkxConnector(Connector):
     deadline_window_ms = 5000
+    dead_man_switch = "countdown"
+    dead_man_window_seconds = DEAD_MAN_WINDOW_SECONDS
     name = NAME
     rest_hosts = REST_HOSTS
     ws_hosts = WS_HOSTS
@@ -587,6 +600,26 @@ class OkxConnector(Connector):
                 continue  # every order of this batch closed meanwhile
             canceled += sum(1 for item in answers if item.get("sCode") == "0")
         return canceled
+
+    # -- the dead-man switch ----------------------------------------------------------------
+
+    def _arm_dead_man_switch(self, seconds: int, markets: list[Market]) -> DeadManState:
+        trigger_ms = self._cancel_all_after(seconds)
+        return DeadManState(armed=True, kind="countdown", seconds=seconds,
+                            trigger_at_ms=trigger_ms or self.now_ms() + seconds * 1000)
+
+    def _disarm_dead_man_switch(self, markets: list[Market]) -> DeadManState:
+        self._cancel_all_after(0)
+        return DeadManState(armed=False, kind="countdown")
+
+    def _cancel_all_after(self, seconds: int) -> int | None:
+        """``{"code":"0","data":[{"triggerTime":"1587971460","tag":"","ts":"1587971400"}]}``;
+        triggerTime 0 means off. Sent as a read (the base class says why)."""
+        data = self._data(self._call("POST", CANCEL_ALL_AFTER, body={"timeOut": str(seconds)}))
+        trigger = int_or_none(data[0].get("triggerTime")) if data else None
+        if not trigger:
+            return None
+        return trigger * 1000 if trigger < SECONDS_TIME_CEILING else trigger
 
     def _get_order(self, market: Market, *, client_order_id: str | None,
                    exchange_order_id: str | None) -> ExchangeOrder:

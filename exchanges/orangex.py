@@ -411,6 +411,9 @@ def parse_token(result: Mapping[str, Any], now: float) -> _Token:
 
 class OrangexConnector(Connector):
     name = "orangex"
+    # no dead-man switch documented (Deribit's cancel-on-disconnect is not among OrangeX's
+    # known methods; facts: Dead-man switch), so arming raises NotSupported
+    dead_man_switch = None
     rest_hosts = REST_HOSTS
     ws_hosts = WS_HOSTS
     weights = WEIGHTS

@@ -351,6 +351,9 @@ ERROR_TABLE = errors.ErrorTable(
 class PionexConnector(Connector):
     deadline_window_ms = TIMESTAMP_WINDOW_MS - STAMP_LEAD_MS
     name = "pionex"
+    # no dead-man switch: neither product's open API has a cancel-after or cancel-on-
+    # disconnect (facts: Dead-man switch), so arming raises NotSupported
+    dead_man_switch = None
     rest_hosts = REST_HOSTS
     ws_hosts = WS_HOSTS
     weights = WEIGHTS

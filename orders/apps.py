@@ -6,7 +6,12 @@ class OrdersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from connections.dead_man import ORDER_SYMBOL_SOURCES
         from connections.services import IN_FLIGHT_ORDER_CHECKS
-        from orders.selectors import connection_has_orders_in_flight
+        from orders.selectors import (
+            connection_has_orders_in_flight,
+            connection_live_order_symbols,
+        )
 
         IN_FLIGHT_ORDER_CHECKS.append(connection_has_orders_in_flight)
+        ORDER_SYMBOL_SOURCES.append(connection_live_order_symbols)

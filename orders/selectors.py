@@ -52,6 +52,13 @@ def order_get_for_write(*, user: User, order_id: Id) -> Order:
     return order
 
 
+def connection_live_order_symbols(connection: ExchangeConnection) -> set[str]:
+    """The symbols of the connection's orders that are not terminal: a per-symbol
+    dead-man switch is armed for these (connections.dead_man)."""
+    return set(Order.objects.filter(connection=connection).exclude(status__in=TERMINAL)
+               .values_list("symbol", flat=True).distinct())
+
+
 def connection_has_orders_in_flight(connection: ExchangeConnection) -> bool:
     """Any order of the connection that is not terminal (pending, on the wire, unknown,
     or resting on the exchange)."""

@@ -56,6 +56,7 @@ def add_routes(app: web.Application, *, engine: Engine, gates: dict[str, Exchang
         web.post("/_paper/prices", api.set_price),
         web.post("/_paper/fill", api.fill),
         web.post("/_paper/streams", api.stream_fault),
+        web.post("/_paper/dead-man", api.dead_man),
         web.post("/_paper/reset", api.reset),
         web.get("/_paper/stats", api.stats),
     ])
@@ -191,8 +192,25 @@ class ControlApi:
         return web.json_response({"ok": True, "exchange": exchange, "action": action,
                                   "matched": matched})
 
+    @_answers_errors
+    async def dead_man(self, request: web.Request) -> web.Response:
+        """TEST ONLY: ``{windowScale}`` (0 < scale <= 1) shortens every dead-man window
+        armed afterwards (a 10 s minimum in 0.5 s at 0.05); ``{check: true}`` fires what
+        is due at once. The real exchanges have no such control (docs/dead-man-switch.md)."""
+        data = await _json_object(request)
+        switches = self.engine.dead_man
+        if "windowScale" in data:
+            scale = _decimal(data["windowScale"], "windowScale")
+            if not Decimal("0") < scale <= Decimal("1"):
+                raise BadInput("windowScale must be greater than 0 and at most 1")
+            switches.window_scale = float(scale)
+        canceled = switches.check() if data.get("check") is True else []
+        return web.json_response({"ok": True, "windowScale": switches.window_scale,
+                                  "canceledOrderIds": [o.order_id for o in canceled]})
+
     async def reset(self, request: web.Request) -> web.Response:
         self.engine.reset()
+        self.engine.dead_man.reset()
         self.streams.reset()
         for gate in self.gates.values():
             gate.clear_faults()
@@ -209,6 +227,7 @@ class ControlApi:
                 "duplicatesRefused": orders.duplicates_refused,
                 "ordersByClientId": dict(orders.orders_by_client_id),
                 "streams": self.streams.stats(name),
+                "deadMan": self.engine.dead_man.stats(name),
             }
         return web.json_response({"exchanges": exchanges})
 

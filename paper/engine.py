@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from paper import instruments as universe
+from paper.deadman import DeadManSwitches
 
 OrderStatus = Literal["new", "partially_filled", "filled", "canceled", "rejected", "expired"]
 DuplicateScope = Literal["open", "all", "none"]  # where a repeated client order id is refused
@@ -227,6 +228,8 @@ class Engine:
         self._records: dict[tuple[str, str], str] = {}  # the accounts file, per account
         # called synchronously with every EngineEvent (the private streams listen here)
         self.listeners: list[Callable[[EngineEvent], None]] = []
+        # the accounts' dead-man switches (paper/deadman.py); the adapters arm them
+        self.dead_man = DeadManSwitches(self, clock)
         # ids start at the wall clock in microseconds, so they keep increasing across restarts
         self._id_base = self.now_ms() * 1000
         self._clear_orders()

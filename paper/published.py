@@ -49,6 +49,8 @@ BYBIT = Budget(windows=dict([
                    "/v5/account/wallet-balance", "/v5/account/info")),
     _endpoint("account", "/v5/user/query-api", 10, 1),
     _endpoint("account", "/v5/position/set-leverage", 10, 1),
+    # UNVERIFIED: DCP is absent from Bybit's rate-limit table; 10/s assumed
+    _endpoint("account", "/v5/order/disconnected-cancel-all", 10, 1),
 ]))
 
 # Binance: spot and USD-M are separate pools. The spot figures are exchangeInfo's example
@@ -85,6 +87,7 @@ OKX = Budget(windows=dict([
     _endpoint("account", "/api/v5/account/config", 5, 2),
     _endpoint("account", "/api/v5/trade/orders-history", 40, 2),
     _endpoint("account", "/api/v5/account/set-leverage", 20, 2),
+    _endpoint("account", "/api/v5/trade/cancel-all-after", 1, 1),
     # new and amended orders of one sub-account, REST and WebSocket together (50061)
     ("account orders 2s", Window(1000, 2, ACCOUNT, "orders",
                                  endpoints=frozenset({"POST /api/v5/trade/order"}))),
@@ -112,6 +115,8 @@ BINGX = Budget(windows=dict([
     _endpoint("account", f"{_SPOT}/trade/query", 10, 1),
     *(_endpoint("account", f"{_SPOT}{path}", 10, 1) for path in (
         "/account/balance", "/trade/openOrders", "/trade/historyOrders")),
+    _endpoint("account", f"{_SPOT}/trade/cancelAllAfter", 2, 1),
+    _endpoint("account", f"{_SWAP}/v2/trade/cancelAllAfter", 2, 1),
 ]))
 
 # Pionex: 10 weight per second per IP for every endpoint, and per account for private ones.

@@ -91,6 +91,7 @@ def build_app(engine: Engine, *, protocols: Iterable[type[Protocol]] | None = No
     app[GATES] = gates
     app[STREAMS] = hub
     app.cleanup_ctx.append(hub.background())
+    app.cleanup_ctx.append(engine.dead_man.background())
     control.add_routes(app, engine=engine, gates=gates, streams=hub)
     if walk:
         app.cleanup_ctx.append(_walker(engine, walk_interval))

@@ -44,6 +44,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from connections.dead_man import connection_dead_man_refresh
 from connections.health import connection_stream_auth_refused
 from connections.ledger import stream_alive, stream_state_write
 from connections.models import ExchangeConnection
@@ -83,6 +84,10 @@ SNAPSHOT_RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
 # their own); the snapshot keeps being retried
 SNAPSHOT_TRIES_BEFORE_LIVE = 3
 SUBSCRIBED_SYMBOL_DAYS = 7
+# a held connection's dead-man switch: refreshed every window / 3 but at least this far
+# apart (OKX takes one call a second); while it is off, the setting is read this often
+DEAD_MAN_MIN_SECONDS = 1.0
+DEAD_MAN_IDLE_SECONDS = 30.0
 
 
 def lease_key(connection_id: Id) -> str:
@@ -140,7 +145,8 @@ def _prepare(connection_id: str) -> Prepared:
     connector = connection_connector(connection=connection)
     contract_value = _contract_values(connector) if connection.exchange == "okx" else None
     protocol = protocol_for(connection.exchange, connection.api_type,
-                            contract_value=contract_value)
+                            contract_value=contract_value,
+                            dead_man=connection.dead_man_seconds is not None)
     since = timezone.now() - timedelta(days=SUBSCRIBED_SYMBOL_DAYS)
     symbols = sorted(set(Order.objects.filter(connection=connection, created_at__gte=since)
                          .values_list("symbol", flat=True)) | set(
@@ -195,7 +201,8 @@ class ConnectionStream:
             helpers = [asyncio.create_task(self._keep_lease()),
                        asyncio.create_task(self._apply_updates()),
                        asyncio.create_task(self._snapshots(prepared.connector)),
-                       asyncio.create_task(self._write_liveness())]
+                       asyncio.create_task(self._write_liveness()),
+                       asyncio.create_task(self._keep_dead_man())]
             await self.session.run(self.stop)
         except AuthRefused as refused:
             await self._auth_refused(refused.code, str(refused))
@@ -254,6 +261,26 @@ class ConnectionStream:
                 if self.task is not None:
                     self.task.cancel()
                 return
+
+    async def _keep_dead_man(self) -> None:
+        """The connection's dead-man switch (docs/dead-man-switch.md): armed once the
+        stream is live (its first snapshot in), then refreshed every window / 3 (at least
+        1 s apart) while the switch is enabled, the setting read anew each time; a refresh
+        due between a reconnect and its snapshot waits for it. Ends with the stream: a
+        runner that stops or dies refreshes nothing, and the exchange then cancels."""
+        while True:
+            await self.live.wait()
+            delay = DEAD_MAN_MIN_SECONDS
+            try:
+                connection = await self.runner.db(ExchangeConnection.objects.get,
+                                                  pk=self.connection_id)
+                seconds = connection.dead_man_seconds
+                delay = DEAD_MAN_IDLE_SECONDS if seconds is None else max(delay, seconds / 3)
+                if seconds is not None:
+                    await self.runner.db(connection_dead_man_refresh, connection=connection)
+            except Exception as exc:   # the database away: tried again shortly
+                log.warning("dead-man refresh of %s failed: %s", self.connection_id, exc)
+            await asyncio.sleep(delay)
 
     async def _apply_updates(self) -> None:
         while True:

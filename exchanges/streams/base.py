@@ -331,7 +331,11 @@ class StreamProtocol(ABC):
     # whether the server answers our auth message (else the session subscribes at once)
     auth_acknowledged: bool = True
 
-    def __init__(self, api_type: str, *, contract_value: ContractValue | None = None) -> None:
+    def __init__(self, api_type: str, *, contract_value: ContractValue | None = None,
+                 dead_man: bool = False) -> None:
+        """``dead_man``: the connection's dead-man switch is enabled, so the stream also
+        subscribes what the exchange's switch watches (Bybit's ``dcp``; the others' switches
+        are countdowns and subscribe nothing)."""
         product = product_of(api_type)
         if product not in self.products:
             raise NotSupported(f"{self.name} has no private stream for {api_type}",
@@ -339,6 +343,7 @@ class StreamProtocol(ABC):
         self.api_type = api_type
         self.product = product
         self.contract_value = contract_value
+        self.dead_man = dead_man
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.api_type}>"

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from exchanges.base import Credentials
-from exchanges.bybit import STATUS_MAP
+from exchanges.bybit import DCP_TOPIC, STATUS_MAP
 from exchanges.streams.base import (
     AuthOutcome,
     BalanceUpdate,
@@ -81,7 +81,9 @@ class BybitStream(StreamProtocol):
                            message=str(message.get("ret_msg") or ""))
 
     def subscribe_messages(self, symbols: Sequence[str] = ()) -> list[str]:
-        return [json.dumps({"op": "subscribe", "args": list(TOPICS)})]
+        # DCP fires only on the loss of a stream that subscribed its topic
+        topics = [*TOPICS, DCP_TOPIC] if self.dead_man else list(TOPICS)
+        return [json.dumps({"op": "subscribe", "args": topics})]
 
     # {"id": "5923240c6880ab-c59f-420b-9adb-3639adc9dd90", "topic": "order",
     #  "creationTime": 1672364262474, "data": [{"category": "linear", "symbol": "ETHUSDT",

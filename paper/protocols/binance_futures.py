@@ -60,6 +60,7 @@ WEIGHTS: Weights = {
     ("POST", "/fapi/v1/order"): 0, ("DELETE", "/fapi/v1/order"): 1,
     ("GET", "/fapi/v1/order"): 1, ("GET", "/fapi/v1/openOrders"): (1, 40),
     ("DELETE", "/fapi/v1/allOpenOrders"): 1, ("GET", "/fapi/v1/allOrders"): 5,
+    ("POST", "/fapi/v1/countdownCancelAll"): 10,
     ("GET", "/fapi/v1/userTrades"): 5, ("GET", "/fapi/v1/leverageBracket"): 1,
     ("GET", "/dapi/v1/exchangeInfo"): 1, ("GET", "/fapi/v1/openOrder"): 1,
 }
@@ -171,6 +172,7 @@ class FuturesApi(ProductApi):
             ("GET", "/fapi/v1/openOrder", self.open_order, USER_DATA),
             ("DELETE", "/fapi/v1/allOpenOrders", self.cancel_all, TRADE),
             ("GET", "/fapi/v1/allOrders", self.all_orders, USER_DATA),
+            ("POST", "/fapi/v1/countdownCancelAll", self.countdown_cancel_all, TRADE),
             ("GET", "/fapi/v1/userTrades", self.my_trades, USER_DATA),
             # COIN-M: the paper exchange lists no coin-margined contracts (ccxt's market
             # loading asks for them)
@@ -365,6 +367,22 @@ class FuturesApi(ProductApi):
         return {"leverage": value, "maxNotionalValue": "1000000",
                 "symbol": exchange_symbol(instrument)}
 
+
+    def countdown_cancel_all(self, ctx: Ctx) -> dict[str, Any]:
+        """The dead-man switch, per symbol: ``countdownTime`` ms (0 stops it); when it
+        elapses unrefreshed, every open order of the symbol is cancelled."""
+        assert ctx.account is not None
+        instrument = self._instrument(ctx)
+        assert instrument is not None
+        countdown = int_param(ctx.params, "countdownTime")
+        if countdown is None or countdown < 0:
+            raise mandatory("countdownTime")
+        if countdown == 0:
+            self.engine.dead_man.disarm(ctx.account, symbol=instrument.symbol)
+        else:
+            self.engine.dead_man.arm(ctx.account, seconds=countdown / 1000,
+                                     symbol=instrument.symbol)
+        return {"symbol": exchange_symbol(instrument), "countdownTime": str(countdown)}
 
     # -- orders -------------------------------------------------------------------------
 

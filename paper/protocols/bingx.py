@@ -294,6 +294,10 @@ class BingxProtocol(Protocol):
                      ep(self.spot_cancel_all, SPOT, trade=True)),
             web.get("/openApi/spot/v1/trade/openOrders", ep(self.spot_open_orders, SPOT)),
             web.get("/openApi/spot/v1/trade/historyOrders", ep(self.spot_history, SPOT)),
+            web.post("/openApi/swap/v2/trade/cancelAllAfter",
+                     ep(self.cancel_all_after, SWAP, trade=True)),
+            web.post("/openApi/spot/v1/trade/cancelAllAfter",
+                     ep(self.cancel_all_after, SPOT, trade=True)),
             web.get("/openApi/spot/v1/trade/myTrades", ep(self.spot_fills, SPOT)),
         ]
 
@@ -841,6 +845,24 @@ class BingxProtocol(Protocol):
             raise Refusal(INVALID_PARAMETER, "pageIndex x pageSize must be at most 10000")
         orders = self._history(call, SPOT)[(page - 1) * size:page * size]
         return {"orders": [self.spot_order(o) for o in orders]}
+
+
+    def cancel_all_after(self, call: Call) -> dict[str, Any]:
+        """The dead-man switch of one product: ``type`` ACTIVATE (``timeOut`` 10..120 s)
+        or CLOSE; every open order of that product is cancelled when it elapses."""
+        kind = call.params.get("type", "")
+        text = call.params.get("timeOut", "")
+        if kind not in ("ACTIVATE", "CLOSE"):
+            raise Refusal(INVALID_PARAMETER, "type must be ACTIVATE or CLOSE")
+        if not text.isdigit() or not 10 <= int(text) <= 120:
+            raise Refusal(INVALID_PARAMETER, "timeOut must be 10..120 seconds")
+        product = "linear" if call.product == SWAP else "spot"
+        if kind == "CLOSE":
+            self.engine.dead_man.disarm(call.owner, product=product)
+            return {"triggerTime": 0, "status": "CLOSED", "note": ""}
+        switch = self.engine.dead_man.arm(call.owner, seconds=int(text), product=product)
+        trigger = self.engine.now_ms() + int(switch.seconds * 1000)
+        return {"triggerTime": trigger, "status": "ACTIVATED", "note": ""}
 
 
 def _uid(account: PaperAccount) -> int:

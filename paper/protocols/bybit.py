@@ -55,6 +55,8 @@ EXECUTIONS_LIMIT = (1, 100, 50)   # /v5/execution/list: min, max, default
 
 OK = 0
 PARAMS_ERROR = 10001
+# DCP's product -> the engine's product it covers ("": options, which the paper lacks)
+DCP_PRODUCTS = {"SPOT": "spot", "DERIVATIVES": "linear", "OPTIONS": ""}
 TIMESTAMP_ERROR = 10002
 INVALID_KEY = 10003
 SIGN_ERROR = 10004
@@ -164,6 +166,7 @@ class BybitProtocol(Protocol):
             web.post("/v5/order/create", trade(self.create_order)),
             web.post("/v5/order/cancel", trade(self.cancel_order)),
             web.post("/v5/order/cancel-all", trade(self.cancel_all)),
+            web.post("/v5/order/disconnected-cancel-all", trade(self.set_dcp)),
             web.get("/v5/order/realtime", private(self.realtime_orders)),
             web.get("/v5/order/history", private(self.order_history)),
             web.get("/v5/execution/list", private(self.execution_list)),
@@ -647,6 +650,26 @@ class BybitProtocol(Protocol):
         if canceled:
             request["cancel_applied"] = True
         return {"list": canceled, "success": "1"}
+
+    def set_dcp(self, request: web.Request, account: PaperAccount,
+                params: Params) -> dict[str, Any]:
+        """Disconnection Protect: ``timeWindow`` 3..300 s per ``product`` (OPTIONS by
+        default, as on Bybit; the paper trades none, so it covers nothing). The paper treats
+        every account as one Bybit enabled DCP for (PAPER-ONLY: Bybit's account manager
+        turns it on). It fires when the account's last stream that subscribed ``dcp``
+        stays away the window (paper/deadman.py)."""
+        window = params.get("timeWindow")
+        product = params.get("product", "OPTIONS")
+        if isinstance(window, bool) or not isinstance(window, int | str) \
+                or not str(window).isdigit() or not 3 <= int(window) <= 300:
+            raise BybitError(PARAMS_ERROR, "params error: timeWindow must be 3..300")
+        if product not in DCP_PRODUCTS:
+            raise BybitError(PARAMS_ERROR, "params error: product must be OPTIONS, "
+                             "DERIVATIVES or SPOT")
+        if DCP_PRODUCTS[product]:
+            self.engine.dead_man.arm(account, seconds=int(window), kind="disconnect",
+                                     product=DCP_PRODUCTS[product])
+        return {}
 
     def _selected(self, kind: str, params: Params, orders: list[PaperOrder], *,
                   narrowed: bool = True) -> list[PaperOrder]:

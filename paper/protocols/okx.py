@@ -180,6 +180,8 @@ class OkxProtocol(Protocol):
             web.get("/api/v5/trade/orders-pending", private(self.orders_pending)),
             web.get("/api/v5/trade/orders-history", private(self.orders_history)),
             web.get("/api/v5/trade/orders-history-archive", private(self.orders_archive)),
+            web.post("/api/v5/trade/cancel-all-after",
+                     private(self.cancel_all_after, trade=True)),
             web.get("/api/v5/trade/fills", private(self.fills)),
             web.get("/api/v5/trade/fills-history", private(self.fills_history)),
         ]
@@ -737,6 +739,27 @@ class OkxProtocol(Protocol):
     def orders_history(self, request: web.Request, account: PaperAccount,
                        body: str) -> web.Response:
         return self._ok(self._history(request, account, archive=False))
+
+    def cancel_all_after(self, request: web.Request, account: PaperAccount,
+                         body: str) -> web.Response:
+        """The dead-man switch: ``timeOut`` "0" (off) or 10..120 s, the whole account. A
+        tag-level switch is refused: the paper engine keeps no order tags (PAPER-ONLY)."""
+        args = self._json(body)
+        if not isinstance(args, dict):
+            raise Refusal("51000", "Parameter body error", 400)
+        text = str(args.get("timeOut", ""))
+        if not text.isdigit() or (int(text) != 0 and not 10 <= int(text) <= 120):
+            raise Refusal("51000", "Parameter timeOut error", 400)
+        if args.get("tag"):
+            raise Refusal("51000", "Parameter tag error (no tag-level CAA on paper)", 400)
+        now = self.engine.now_ms()
+        trigger = 0
+        if int(text) == 0:
+            self.engine.dead_man.disarm(account)
+        else:
+            switch = self.engine.dead_man.arm(account, seconds=int(text))
+            trigger = now + int(switch.seconds * 1000)
+        return self._ok([{"triggerTime": str(trigger), "tag": "", "ts": str(now)}])
 
     def orders_archive(self, request: web.Request, account: PaperAccount,
                        body: str) -> web.Response:

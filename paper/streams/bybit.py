@@ -37,7 +37,10 @@ from paper.streams.base import (
 )
 from paper.wire import hmac_sha256_hex, same_secret
 
-TOPICS = ("order", "execution", "wallet", "position")
+# "dcp" (also dcp.spot, dcp.future, dcp.option) pushes nothing here: a stream subscribes it
+# so that losing the stream fires the account's DCP (paper/deadman.py)
+TOPICS = ("order", "execution", "wallet", "position", "dcp")
+TOPIC_SUFFIXES = ("", "spot", "linear", "inverse", "option", "future")
 CATEGORIES = {SPOT: "spot", LINEAR: "linear"}
 ORDER_STATUS = {"new": "New", "partially_filled": "PartiallyFilled", "filled": "Filled",
                 "rejected": "Rejected"}
@@ -127,7 +130,7 @@ class BybitStreams(StreamServer):
             conn.send_json(self._answer(conn, frame, op, False, "error:args must be topics"))
             return
         unknown = [a for a in args if a.partition(".")[0] not in TOPICS
-                   or a.partition(".")[2] not in ("", "spot", "linear", "inverse", "option")]
+                   or a.partition(".")[2] not in TOPIC_SUFFIXES]
         if unknown:
             conn.send_json(self._answer(conn, frame, op, False,
                                         f"error:handler not found,topic:{unknown[0]}"))
@@ -140,6 +143,7 @@ class BybitStreams(StreamServer):
             conn.channels.update(args)
         else:
             conn.channels.difference_update(args)
+        self.hub.watch_changed(conn)
         conn.send_json(self._answer(conn, frame, op, True))
 
     # -- which stream wants what -----------------------------------------------------------

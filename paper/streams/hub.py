@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from paper.streams.base import StreamServer
 
 STREAM_ACTIONS = ("drop", "stall", "repeat", "reorder", "expireListenKey")
+DCP_TOPIC = "dcp"   # Bybit: a stream must subscribe it for DCP to fire on its loss
 SWEEP_SECONDS = 1.0
 
 
@@ -87,6 +88,17 @@ class StreamHub:
     def detach(self, conn: Connection) -> None:
         with contextlib.suppress(ValueError):
             self.connections.remove(conn)
+        if conn.authenticated:
+            self.watch_changed(conn, disconnected=True)
+
+    def watch_changed(self, conn: Connection, *, disconnected: bool = False) -> None:
+        """Tell the dead-man switches whether the account of ``conn`` still has a live
+        stream that subscribed the disconnect switch's topic (Bybit's ``dcp``)."""
+        assert conn.api_key is not None
+        live = any(any(channel.partition(".")[0] == DCP_TOPIC for channel in c.channels)
+                   for c in self.live(conn.exchange, conn.api_key))
+        self.engine.dead_man.stream_presence(conn.exchange, conn.api_key, live=live,
+                                             disconnected=disconnected)
 
     def count(self, exchange: str, *, connections: int = 0, auth_failures: int = 0,
               messages_sent: int = 0) -> None:

@@ -23,6 +23,7 @@ def test_create_returns_201_with_the_connection_shape(owner_client):
         "id", "name", "exchange", "apiType", "environment", "baseUrl", "wsUrl", "enabled",
         "isActive", "apiKeyLast4", "hasPassphrase", "volumeFactorLive", "volumeFactorPreset",
         "maxOrderNotional", "maxOpenOrders", "priceBandPercent", "health", "stream",
+        "deadManSwitch",
         "createdAt", "updatedAt"}
     assert connection["priceBandPercent"] == "5" and connection["maxOpenOrders"] is None
     assert connection["apiKeyLast4"] == BYBIT_KEY[-4:]

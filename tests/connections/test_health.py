@@ -216,7 +216,8 @@ def test_health_lists_status_uptime_and_usage(owner_client, owner, paper):
     assert set(body["rateLimits"]) == {"bybit", "binance", "okx", "bingx", "pionex", "orangex"}
     assert set(item) == {"connectionId", "name", "exchange", "status", "circuit",
                          "lastCheckAt", "averageResponseTimeMs", "successCount", "errorCount",
-                         "uptimePercent24h", "rateLimitUsagePercent", "stream"}
+                         "uptimePercent24h", "rateLimitUsagePercent", "stream",
+                         "deadManSwitch"}
 
 
 def test_outsiders_health_shows_none_of_the_owners(outsider_client, owner):

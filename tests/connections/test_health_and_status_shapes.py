@@ -47,7 +47,10 @@ def test_the_health_list_keeps_its_keys_and_number_types(owner_client, owner, pa
         ("rateLimitUsagePercent", "float"), ("stream", [
             ("state", "str"), ("since", "NoneType"), ("reconnects", "int"),
             ("lastMessageAgeMs", "NoneType"), ("holder", "NoneType"),
-            ("snapshotAt", "NoneType"), ("lastError", "str")])]
+            ("snapshotAt", "NoneType"), ("lastError", "str")]), ("deadManSwitch", [
+                ("enabled", "bool"), ("seconds", "NoneType"), ("armed", "bool"),
+                ("armedUntil", "NoneType"), ("supported", "bool"), ("kind", "str"),
+                ("minSeconds", "int"), ("maxSeconds", "int"), ("lastError", "NoneType")])]
     assert checked["lastCheckAt"].endswith("Z")
     assert unchecked["lastCheckAt"] is None and unchecked["rateLimitUsagePercent"] == 0.0
     bybit = body["rateLimits"]["bybit"]

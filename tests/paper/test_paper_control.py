@@ -35,7 +35,7 @@ STATS_KEYS = {"requests", "signatureFailures", "ordersAccepted", "duplicatesRefu
               "ordersByClientId", "maxWeightPer1s", "maxWeightPer60s", "rateLimitViolations",
               "droppedAfterAccept", "truncatedAfterAccept", "resetAfterAccept",
               "stalledAfterAccept", "htmlAfterAccept", "trickled", "cancelsApplied",
-              "windows", "streams"}
+              "windows", "streams", "deadMan"}
 NO_FAULTS = {"latencyMs": 0, "error5xxRate": 0.0, "rateLimit429Rate": 0.0,
              "retryAfterSeconds": 1.0, "dropAfterAcceptRate": 0.0,
              "truncateAfterAcceptRate": 0.0, "resetAfterAcceptRate": 0.0,

@@ -114,3 +114,8 @@ def test_subscribes_all_in_one_topics_and_pings_in_json():
     assert STREAM.url("testnet") == "wss://stream-testnet.bybit.com/v5/private"
     assert STREAM.url("paper", base="ws://127.0.0.1:8900/bybit") == (
         "ws://127.0.0.1:8900/bybit/v5/private")
+
+
+def test_a_connection_with_its_dead_man_switch_enabled_also_subscribes_dcp():
+    frame = json.loads(BybitStream("spot", dead_man=True).subscribe_messages()[0])
+    assert frame["args"] == ["order", "execution", "wallet", "position", "dcp"]
