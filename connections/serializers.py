@@ -8,7 +8,13 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from connections.models import STREAM_STATES, CircuitState, ExchangeConnection, HealthStatus
+from connections.models import (
+    STREAM_STATES,
+    TRADING_STATES,
+    CircuitState,
+    ExchangeConnection,
+    HealthStatus,
+)
 from connections.paper import paper_base_url, paper_ws_url
 from connections.selectors import MAX_BATCH_SIZE, connection_stream
 from connections.services import ConnectionChanges, ConnectionSpec
@@ -70,6 +76,7 @@ class ConnectionOut(serializers.ModelSerializer):
     baseUrl = serializers.SerializerMethodField()
     wsUrl = serializers.SerializerMethodField()
     isActive = serializers.BooleanField(source="is_active")
+    tradingState = serializers.ChoiceField(source="trading_state", choices=TRADING_STATES)
     apiKeyLast4 = serializers.CharField(source="api_key_last4")
     hasPassphrase = serializers.BooleanField(source="has_passphrase")
     volumeFactorLive = serializers.DecimalField(source="state.volume_factor_live",
@@ -91,8 +98,8 @@ class ConnectionOut(serializers.ModelSerializer):
     class Meta:
         model = ExchangeConnection
         fields = ["id", "name", "exchange", "apiType", "environment", "baseUrl", "wsUrl",
-                  "enabled", "isActive", "apiKeyLast4", "hasPassphrase", "volumeFactorLive",
-                  "volumeFactorPreset", "maxOrderNotional", "maxOpenOrders",
+                  "enabled", "isActive", "tradingState", "apiKeyLast4", "hasPassphrase",
+                  "volumeFactorLive", "volumeFactorPreset", "maxOrderNotional", "maxOpenOrders",
                   "priceBandPercent", "health", "stream", "createdAt", "updatedAt"]
 
     @extend_schema_field(StreamOut(allow_null=True))
@@ -212,6 +219,15 @@ class ConnectionListOut(serializers.Serializer):
 class ConnectionEnvelope(serializers.Serializer):
     success = ConstantBooleanField(True)
     connection = ConnectionOut()
+
+
+class TradingStateIn(StrictSerializer):
+    state = _choice(TRADING_STATES, help_text="active: every order; reduce_only: only "
+                    "orders that reduce a position (reduceOnly: true; on spot, a sell); "
+                    "halted: no new order is sent.")
+    cancelOpenOrders = StrictBooleanField(
+        source="cancel_open_orders", required=False, default=False,
+        help_text="With state halted only: cancel the connection's open orders too.")
 
 
 class TokenIn(StrictSerializer):

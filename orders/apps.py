@@ -7,6 +7,9 @@ class OrdersConfig(AppConfig):
 
     def ready(self) -> None:
         from connections.services import IN_FLIGHT_ORDER_CHECKS
+        from connections.trading import OPEN_ORDER_CANCELERS
         from orders.selectors import connection_has_orders_in_flight
+        from orders.services import connection_orders_cancel
 
         IN_FLIGHT_ORDER_CHECKS.append(connection_has_orders_in_flight)
+        OPEN_ORDER_CANCELERS.append(connection_orders_cancel)
