@@ -204,7 +204,8 @@ class ExchangeConnectionAdmin(admin.ModelAdmin):
               call: Any) -> list[str]:
         """Run ``call(connection)`` for each selected connection; refusals become error
         messages. Returns the names of those it succeeded for (call returned truthy)."""
-        done, unchanged = [], []
+        done: list[str] = []
+        unchanged: list[str] = []
         for connection in queryset:
             try:
                 (done if call(connection) is not False else unchanged).append(connection.name)

@@ -9,7 +9,7 @@ import json
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from django.core.management.base import OutputWrapper
 from rich import box
@@ -22,7 +22,7 @@ DEFAULT_WIDTH = 160
 
 def _stream(wrapper: OutputWrapper | TextIO) -> TextIO:
     """The stream under Django's OutputWrapper (which would add a newline to each write)."""
-    return getattr(wrapper, "_out", wrapper)
+    return cast(TextIO, getattr(wrapper, "_out", wrapper))
 
 
 def table_text(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

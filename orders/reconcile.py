@@ -3,6 +3,7 @@ exchanges agree again after lost answers, dead workers and orders placed elsewhe
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -63,7 +64,7 @@ def orders_reconcile() -> Reconciliation:
                           refreshing=len(open_ids), cancels_redriven=len(cancels))
 
 
-def order_reconcile(*, order_id: object) -> str:
+def order_reconcile(*, order_id: uuid.UUID | str) -> str:
     """Bring one order up to date now (an operator asked: the admin, the command line):
     a submitting or unknown order is settled, an open one read back, a pending one handed
     to the submit task again; a settled one is left. Returns what was done, in words.

@@ -67,7 +67,7 @@ def order_fills(*, user: AbstractBaseUser, order_id: object) -> QuerySet[Fill]:
 UNSETTLED = ("submitting", "unknown", "open", "partially_filled")
 
 
-def orders_for_operator(*, connection_ids: list[str] | None = None,
+def orders_for_operator(*, connection_ids: list[Any] | None = None,
                         statuses: list[str] | None = None, flagged: bool | None = None,
                         limit: int | None = None) -> list[Order]:
     """Every owner's orders for the command line (an operator on the host), newest

@@ -124,8 +124,9 @@ class Command(BaseCommand):
         with console.progress(self.stderr, total=len(orders), description="reconciling",
                               enabled=not options["json"]) as steps:
             for order in orders:
-                row = {"id": str(order.pk), "client_order_id": order.client_order_id,
-                       "before": order.status}
+                row: dict[str, Any] = {"id": str(order.pk),
+                                       "client_order_id": order.client_order_id,
+                                       "before": order.status}
                 try:
                     row.update(result=order_reconcile(order_id=order.pk), error=None)
                 except (ServiceError, ExchangeError) as exc:
