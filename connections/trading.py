@@ -99,9 +99,10 @@ def connection_trading_state_set(*, connection: ExchangeConnection, state: str,
         raise ValidationFailed(f"state is one of {', '.join(TRADING_STATES)}",
                                fields={"state": [f"not one of {', '.join(TRADING_STATES)}"]})
     if cancel_open_orders and state != "halted":
-        raise ValidationFailed("open orders are canceled only with a halt",
-                               code="validation_error",
-                               fields={"cancel_open_orders": ["only with state halted"]})
+        # a rule between two fields the API's schema cannot state: a 422, not a 400
+        raise Unprocessable("open orders are canceled only with a halt (state halted)",
+                            code="cancel_needs_halt",
+                            fields={"cancel_open_orders": ["only with state halted"]})
     with transaction.atomic():
         locked = ExchangeConnection.objects.select_for_update().get(pk=connection.pk)
         previous = locked.trading_state

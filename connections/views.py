@@ -164,7 +164,8 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         return self._render(connection)
 
     @api_operation(request=TradingStateIn, ok={200: ConnectionEnvelope},
-                   errors=[BODY, WRITE, FOUND], parameters=[CONNECTION_ID],
+                   errors=[BODY, WRITE, FOUND, {422: ["cancel_needs_halt"]}],
+                   parameters=[CONNECTION_ID],
                    description="Set what the connection may send: active, reduce_only (only "
                                "orders that reduce a position) or halted (nothing new is "
                                "sent; cancelOpenOrders cancels its open orders too). Orders "

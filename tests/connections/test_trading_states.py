@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from connections.models import ConnectionSyncLog, ExchangeConnection
 from connections.trading import connection_trading_state_set, trading_refusal
-from core.errors import ValidationFailed
+from core.errors import Unprocessable, ValidationFailed
 from tests.connections.factories import make_connection
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +51,6 @@ def test_the_state_shows_in_the_list_too(owner_client, owner):
     ({"state": "paused"}, "state"), ({}, "state"), ({"state": None}, "state"),
     ({"state": "halted", "cancelOpenOrders": "yes"}, "cancelOpenOrders"),
     ({"state": "halted", "cancel": True}, "cancel"),
-    ({"state": "reduce_only", "cancelOpenOrders": True}, "cancelOpenOrders"),
 ])
 def test_bad_input_is_a_400_naming_the_field_and_changes_nothing(owner_client, owner, body,
                                                                  field):
@@ -62,6 +61,17 @@ def test_bad_input_is_a_400_naming_the_field_and_changes_nothing(owner_client, o
     assert error["code"] == "validation_error" and field in error["fields"]
     assert ExchangeConnection.objects.get(pk=connection.pk).trading_state == "active"
     assert not ConnectionSyncLog.objects.filter(action="trading_state_set").exists()
+
+
+@pytest.mark.parametrize("state", ["active", "reduce_only"])
+def test_cancel_open_orders_without_a_halt_is_a_422(owner_client, owner, state):
+    connection = make_connection(owner)
+    response = set_state(owner_client, connection.pk, {"state": state,
+                                                       "cancelOpenOrders": True})
+    assert response.status_code == 422, response.json()
+    error = response.json()["error"]
+    assert error["code"] == "cancel_needs_halt" and "cancelOpenOrders" in error["fields"]
+    assert ExchangeConnection.objects.get(pk=connection.pk).trading_state == "active"
 
 
 def test_an_outsider_gets_a_404_and_changes_nothing(outsider_client, owner):
@@ -101,7 +111,7 @@ def test_the_service_refuses_an_unknown_state_and_a_cancel_without_a_halt(owner)
     connection = make_connection(owner)
     with pytest.raises(ValidationFailed):
         connection_trading_state_set(connection=connection, state="paused", actor=owner)
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(Unprocessable):
         connection_trading_state_set(connection=connection, state="active", actor=owner,
                                      cancel_open_orders=True)
 
