@@ -242,6 +242,7 @@ SPECTACULAR_SETTINGS = {
         "ExchangeEnum": "exchanges.capabilities.EXCHANGES",
         "ApiTypeEnum": "exchanges.capabilities.API_TYPES",
         "EnvironmentEnum": "exchanges.capabilities.ENVIRONMENTS",
+        "TradingStateEnum": "connections.models.TRADING_STATES",
     },
 }
 

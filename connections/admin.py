@@ -4,18 +4,21 @@ owner (``for_owner``). Secrets are set through password fields and never display
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
-from connections import dead_man, services
+from connections import batches, dead_man, health, services, trading
 from connections.models import (
     ConnectionState,
     ConnectionSyncLog,
@@ -29,8 +32,9 @@ from core.errors import ServiceError
 from core.users import caller
 
 SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
+RISK_LIMITS = ("max_order_notional", "max_open_orders", "price_band_percent")
 EDITABLE = ("owner", "name", "exchange", "api_type", "environment", "base_url", "ws_url",
-            "enabled")
+            "enabled", *RISK_LIMITS)
 
 
 def _secret_field(label: str) -> forms.CharField:
@@ -50,6 +54,18 @@ class ConnectionAdminForm(forms.ModelForm):
         label="Dead-man switch (seconds)", required=False, min_value=1,
         help_text="Blank: off. The exchange's range applies (docs/dead-man-switch.md); the "
                   "live session arms and refreshes it.")
+    # the risk limits within the API's bounds (blank: no limit, no band)
+    max_order_notional = forms.DecimalField(
+        max_digits=24, decimal_places=8, required=False, min_value=Decimal("0.00000001"),
+        help_text="Largest order value in the quote currency. Blank: no limit.")
+    max_open_orders = forms.IntegerField(
+        required=False, min_value=1, max_value=100000,
+        help_text="Most orders open at once on this connection. Blank: no limit.")
+    price_band_percent = forms.DecimalField(
+        max_digits=5, decimal_places=2, required=False, min_value=Decimal("0.01"),
+        max_value=Decimal("100"),
+        help_text="A limit price must lie within this percentage of the ticker. Blank: no "
+                  "band.")
 
     class Meta:
         model = ExchangeConnection
@@ -116,18 +132,26 @@ class ConnectionStateInline(admin.StackedInline):
 class ExchangeConnectionAdmin(admin.ModelAdmin):
     form = ConnectionAdminForm
     list_display = ("name", "owner", "exchange", "api_type", "environment", "enabled",
-                    "is_active", "health_status", "masked_api_key", "updated_at")
-    list_filter = ("exchange", "api_type", "environment", "state__health_status", "is_active",
-                   "enabled")
+                    "is_active", "trading_state", "health_status", "circuit",
+                    "masked_api_key", "updated_at")
+    list_filter = ("exchange", "api_type", "environment", "trading_state",
+                   "state__health_status", "state__circuit", "is_active", "enabled")
     search_fields = ("name", "owner__username", "api_key_last4", "id")
     list_select_related = ("owner", "state")
-    readonly_fields = ("id", "masked_api_key", "is_active", "created_at", "updated_at")
+    readonly_fields = ("id", "masked_api_key", "is_active", "trading_state", "created_at",
+                       "updated_at")
     raw_id_fields = ("owner",)
     inlines = (ConnectionStateInline,)
-    actions = ("activate_selected",)
+    actions = ("test_selected", "activate_selected", "enable_selected", "disable_selected",
+               "reset_circuit_selected", "halt_selected", "halt_and_cancel_selected",
+               "reduce_only_selected", "resume_selected")
     fieldsets = (
         (None, {"fields": ("id", "owner", "name", "exchange", "api_type", "environment",
-                           "enabled", "is_active")}),
+                           "enabled", "is_active", "trading_state")}),
+        ("Risk limits", {"fields": RISK_LIMITS,
+                         "description": "Checked before an order is sent; blank means none. "
+                                        "The trading state is set with the actions of the "
+                                        "list (halt, reduce-only, resume)."}),
         ("Endpoints", {"fields": ("base_url", "ws_url")}),
         ("Credentials", {"fields": ("masked_api_key", "api_key", "api_secret", "passphrase")}),
         ("Volume factors", {"fields": ("volume_factor_live", "volume_factor_preset")}),
@@ -142,6 +166,10 @@ class ExchangeConnectionAdmin(admin.ModelAdmin):
     @admin.display(description="health", ordering="state__health_status")
     def health_status(self, obj: ExchangeConnection) -> str:
         return obj.state.health_status if hasattr(obj, "state") else "unknown"
+
+    @admin.display(description="circuit", ordering="state__circuit")
+    def circuit(self, obj: ExchangeConnection) -> str:
+        return obj.state.circuit if hasattr(obj, "state") else "closed"
 
     @admin.display(description="API key")
     def masked_api_key(self, obj: ExchangeConnection) -> str:
@@ -186,13 +214,113 @@ class ExchangeConnectionAdmin(admin.ModelAdmin):
         for connection in queryset:
             self.delete_model(request, connection)
 
-    @admin.action(description="Activate (one per owner)")
-    def activate_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+    # -- actions: each calls a service, says what it did, and shows a refusal as a message
+
+    def _each(self, request: HttpRequest, queryset: QuerySet, verb: str,
+              call: Any) -> list[str]:
+        """Run ``call(connection)`` for each selected connection; refusals become error
+        messages. Returns the names of those it succeeded for (call returned truthy)."""
+        done: list[str] = []
+        unchanged: list[str] = []
         for connection in queryset:
             try:
-                services.connection_activate(connection=connection, actor=caller(request))
+                (done if call(connection) is not False else unchanged).append(connection.name)
             except ServiceError as exc:
-                self.message_user(request, f"{connection.name}: {exc.message}", messages.ERROR)
+                self.message_user(request, f"{connection.name}: not {verb}: {exc.message}",
+                                  messages.ERROR)
+        if done:
+            self.message_user(request, f"{verb.capitalize()}: {', '.join(done)}.",
+                              messages.SUCCESS)
+        if unchanged:
+            self.message_user(request, f"Already so, unchanged: {', '.join(unchanged)}.",
+                              messages.INFO)
+        return done
+
+    @admin.action(description="Test the selected connections (a batch test)")
+    def test_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        ids = [str(pk) for pk in queryset.values_list("pk", flat=True)]
+        try:
+            batch_id = batches.batch_create(user=caller(request), connection_ids=ids,
+                                            any_owner=True)
+        except ServiceError as exc:
+            self.message_user(request, f"Not tested: {exc.message}", messages.ERROR)
+            return
+        url = reverse("connection-batch-status", kwargs={"batch_id": batch_id})
+        self.message_user(request, format_html(
+            'Testing {} connection(s) in batch {}: <a href="{}">its results</a> '
+            "(the health checks list shows them too).", len(ids), batch_id, url),
+            messages.SUCCESS)
+
+    @admin.action(description="Activate (exactly one: its owner's active connection)")
+    def activate_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        selected = list(queryset[:2])
+        if len(selected) != 1:
+            self.message_user(request, "Select exactly one connection to activate: an owner "
+                              "has one active connection. Nothing was changed.",
+                              messages.ERROR)
+            return
+        connection = selected[0]
+        try:
+            services.connection_activate(connection=connection, actor=caller(request))
+        except ServiceError as exc:
+            self.message_user(request, f"{connection.name}: not activated: {exc.message}",
+                              messages.ERROR)
+            return
+        self.message_user(request, f"{connection.name} is now the active connection of "
+                          f"{connection.owner.get_username()}.", messages.SUCCESS)
+
+    def _set_enabled(self, request: HttpRequest, queryset: QuerySet, enabled: bool) -> None:
+        def change(connection: ExchangeConnection) -> bool:
+            if connection.enabled == enabled:
+                return False
+            services.connection_update(connection=connection, actor=caller(request),
+                                       changes=services.ConnectionChanges(enabled=enabled))
+            return True
+        self._each(request, queryset, "enabled" if enabled else "disabled", change)
+
+    @admin.action(description="Enable the selected connections")
+    def enable_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_enabled(request, queryset, True)
+
+    @admin.action(description="Disable the selected connections")
+    def disable_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_enabled(request, queryset, False)
+
+    @admin.action(description="Reset the circuit (close it) of the selected connections")
+    def reset_circuit_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, "circuit reset", lambda connection:
+                   health.connection_circuit_reset(connection=connection, actor=caller(request)))
+
+    def _trade(self, request: HttpRequest, queryset: QuerySet, state: str, verb: str, *,
+               cancel: bool = False) -> None:
+        canceled = 0
+
+        def change(connection: ExchangeConnection) -> bool:
+            nonlocal canceled
+            result = trading.connection_trading_state_set(
+                connection=connection, state=state, actor=caller(request),
+                cancel_open_orders=cancel)
+            canceled += result.canceled_orders
+            return True
+        if self._each(request, queryset, verb, change) and cancel:
+            self.message_user(request, f"{canceled} open order(s) canceled or asked to "
+                              "cancel.", messages.SUCCESS)
+
+    @admin.action(description="Halt: send no new orders")
+    def halt_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._trade(request, queryset, "halted", "halted")
+
+    @admin.action(description="Halt and cancel open orders")
+    def halt_and_cancel_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._trade(request, queryset, "halted", "halted", cancel=True)
+
+    @admin.action(description="Reduce-only: accept only orders that reduce a position")
+    def reduce_only_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._trade(request, queryset, "reduce_only", "set to reduce-only")
+
+    @admin.action(description="Resume trading (active)")
+    def resume_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._trade(request, queryset, "active", "resumed")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

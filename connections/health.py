@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -28,7 +29,12 @@ from connections.models import (
     HealthStatus,
 )
 from connections.results import TestError, TestResult
-from connections.services import connection_connector, paper_account_resync, sync_log_write
+from connections.services import (
+    actor_name,
+    connection_connector,
+    paper_account_resync,
+    sync_log_write,
+)
 from core.errors import (
     Conflict,
     ExchangeFailed,
@@ -118,6 +124,24 @@ def _seconds_until_probe(state: ConnectionState) -> int:
         return settings.CIRCUIT_COOLDOWN_SECONDS
     due = state.opened_at + timedelta(seconds=settings.CIRCUIT_COOLDOWN_SECONDS)
     return max(0, int((due - timezone.now()).total_seconds()) + 1)
+
+
+def connection_circuit_reset(*, connection: ExchangeConnection,
+                             actor: User | None) -> bool:
+    """An operator closes the circuit by hand (the exchange is known to be back): closed,
+    failures forgotten, health unknown until the next check; in the sync log with the
+    actor and the circuit it was. False when it was closed already (nothing logged)."""
+    with transaction.atomic():
+        state = ConnectionState.objects.select_for_update().get(connection=connection)
+        if state.circuit == CircuitState.CLOSED and not state.consecutive_failures:
+            return False
+        ConnectionState.objects.filter(pk=state.pk).update(
+            circuit=CircuitState.CLOSED, consecutive_failures=0, opened_at=None,
+            health_status=HealthStatus.UNKNOWN)
+        sync_log_write(connection_id=connection.pk, action="circuit_reset",
+                       actor=actor_name(actor), data={
+                           "from": state.circuit, "failures": state.consecutive_failures})
+    return True
 
 
 def _run_check(connection: ExchangeConnection, kind: str, max_wait: float) -> CheckOutcome:

@@ -13,6 +13,9 @@ from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES
 
 # a new connection's price band when none is given (null disables the band)
 DEFAULT_PRICE_BAND_PERCENT = Decimal("5")
+# what a connection may send (connections/trading.py): everything; only orders that reduce
+# a position; nothing new
+TRADING_STATES = ("active", "reduce_only", "halted")
 
 
 def _choices(values: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -46,6 +49,9 @@ class ExchangeConnection(models.Model):
     # the exchange's dead-man switch window, seconds (null: off); the exchange's range is
     # checked by connections.dead_man (docs/dead-man-switch.md)
     dead_man_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # set only by connections.trading.connection_trading_state_set (audited)
+    trading_state = models.CharField(max_length=16, choices=_choices(TRADING_STATES),
+                                     default="active")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -60,6 +66,8 @@ class ExchangeConnection(models.Model):
                                    name="connection_api_type_known"),
             models.CheckConstraint(condition=Q(environment__in=ENVIRONMENTS),
                                    name="connection_environment_known"),
+            models.CheckConstraint(condition=Q(trading_state__in=TRADING_STATES),
+                                   name="connection_trading_state_known"),
         ]
 
     def __str__(self) -> str:

@@ -79,6 +79,26 @@ def connection_get_for_write(*, user: User,
     return connection
 
 
+def connections_for_operator(*, exchange: str | None = None, enabled: bool | None = None,
+                             connection_ids: list[str] | None = None
+                             ) -> tuple[list[ExchangeConnection], list[str]]:
+    """Every owner's connections for the command line (an operator on the host), oldest
+    first: those matching, and the ids given that name none (malformed ones too)."""
+    queryset = ExchangeConnection.objects.select_related("state", "owner").order_by(
+        "created_at")
+    if exchange is not None:
+        queryset = queryset.filter(exchange=exchange)
+    if enabled is not None:
+        queryset = queryset.filter(enabled=enabled)
+    if connection_ids is None:
+        return list(queryset), []
+    wanted = [value.strip().lower() for value in connection_ids]
+    found = {str(each.pk): each for each in queryset.filter(
+        pk__in=[value for value in wanted if _is_uuid(value)])}
+    return [found[value] for value in wanted if value in found], [
+        value for value in wanted if value not in found]
+
+
 def connection_owner_ids(*, user: User, connection_ids: list[str]
                          ) -> dict[str, object]:
     """Visible connection id -> owner id, for the ids given (malformed ones left out)."""

@@ -9,7 +9,13 @@ from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from connections.dead_man import dead_man_view
-from connections.models import STREAM_STATES, CircuitState, ExchangeConnection, HealthStatus
+from connections.models import (
+    STREAM_STATES,
+    TRADING_STATES,
+    CircuitState,
+    ExchangeConnection,
+    HealthStatus,
+)
 from connections.paper import paper_base_url, paper_ws_url
 from connections.selectors import MAX_BATCH_SIZE, connection_stream
 from connections.services import ConnectionChanges, ConnectionSpec
@@ -86,6 +92,7 @@ class ConnectionOut(serializers.ModelSerializer):
     baseUrl = serializers.SerializerMethodField()
     wsUrl = serializers.SerializerMethodField()
     isActive = serializers.BooleanField(source="is_active")
+    tradingState = serializers.ChoiceField(source="trading_state", choices=TRADING_STATES)
     apiKeyLast4 = serializers.CharField(source="api_key_last4")
     hasPassphrase = serializers.BooleanField(source="has_passphrase")
     volumeFactorLive = serializers.DecimalField(source="state.volume_factor_live",
@@ -108,10 +115,9 @@ class ConnectionOut(serializers.ModelSerializer):
     class Meta:
         model = ExchangeConnection
         fields = ["id", "name", "exchange", "apiType", "environment", "baseUrl", "wsUrl",
-                  "enabled", "isActive", "apiKeyLast4", "hasPassphrase", "volumeFactorLive",
-                  "volumeFactorPreset", "maxOrderNotional", "maxOpenOrders",
-                  "priceBandPercent", "health", "stream", "deadManSwitch", "createdAt",
-                  "updatedAt"]
+                  "enabled", "isActive", "tradingState", "apiKeyLast4", "hasPassphrase",
+                  "volumeFactorLive", "volumeFactorPreset", "maxOrderNotional", "maxOpenOrders",
+                  "priceBandPercent", "health", "stream", "deadManSwitch", "createdAt", "updatedAt"]
 
     @extend_schema_field(StreamOut(allow_null=True))
     def get_stream(self, connection: ExchangeConnection) -> dict[str, Any] | None:
@@ -239,6 +245,15 @@ class ConnectionListOut(serializers.Serializer):
 class ConnectionEnvelope(serializers.Serializer):
     success = ConstantBooleanField(True)
     connection = ConnectionOut()
+
+
+class TradingStateIn(StrictSerializer):
+    state = _choice(TRADING_STATES, help_text="active: every order; reduce_only: only "
+                    "orders that reduce a position (reduceOnly: true; on spot, a sell); "
+                    "halted: no new order is sent.")
+    cancelOpenOrders = StrictBooleanField(
+        source="cancel_open_orders", required=False, default=False,
+        help_text="With state halted only: cancel the connection's open orders too.")
 
 
 class TokenIn(StrictSerializer):

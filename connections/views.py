@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from connections import auth, batches, dead_man, health, selectors, services
+from connections import auth, batches, dead_man, health, selectors, services, trading
 from connections.models import ExchangeConnection
 from connections.serializers import (
     SECRET_INPUTS,
@@ -36,6 +36,7 @@ from connections.serializers import (
     TestEnvelope,
     TokenIn,
     TokenOut,
+    TradingStateIn,
 )
 from core.errors import NotAuthenticated
 from core.fields import UUID_PATTERN
@@ -79,7 +80,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
                         mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
                         mixins.DestroyModelMixin, viewsets.GenericViewSet):
     """Owners read and write their connections. Staff read every owner's, but every write
-    (PATCH, DELETE, activate, test, batch-test) takes only their own: another owner's
+    (PATCH, DELETE, activate, test, batch-test, trading-state) takes only their own: another owner's
     connection is a 403 permission_denied there (``_owned_object``), since staff can see
     it; acting for an owner happens in the admin, audited in the sync log."""
 
@@ -164,6 +165,24 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         connection = services.connection_activate(connection=self._owned_object(),
                                                   actor=caller(request))
         return self._render(connection)
+
+    @api_operation(request=TradingStateIn, ok={200: ConnectionEnvelope},
+                   errors=[BODY, WRITE, FOUND, {422: ["cancel_needs_halt"]}],
+                   parameters=[CONNECTION_ID],
+                   description="Set what the connection may send: active, reduce_only (only "
+                               "orders that reduce a position) or halted (nothing new is "
+                               "sent; cancelOpenOrders cancels its open orders too). Orders "
+                               "are refused with 422 trading_halted or "
+                               "reduce_only; cancels are always allowed. Every "
+                               "change is in the sync log with its actor.")
+    @action(detail=True, methods=["post"], url_path="trading-state")
+    def trading_state(self, request: Request, pk: str | None = None) -> Response:
+        connection = self._owned_object()
+        payload = TradingStateIn(data=request.data)
+        payload.is_valid(raise_exception=True)
+        change = trading.connection_trading_state_set(
+            connection=connection, actor=caller(request), **payload.validated_data)
+        return self._render(change.connection)
 
     @api_operation(request=None, ok={200: TestEnvelope},
                    errors=[WRITE, FOUND, {409: ["circuit_open"], 429: ["throttled"]}],

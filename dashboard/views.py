@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from core.errors import ValidationFailed
+from core.users import caller
 from dashboard.charts import Chart, bar_chart, line_chart, usage_bars, usage_height
 from dashboard.selectors import dashboard_overview
 
@@ -101,7 +102,7 @@ def _bad_range(exc: ValidationFailed) -> dict[str, Any]:
 def dashboard_page(request: HttpRequest) -> HttpResponse:
     base = {**admin.site.each_context(request), "title": "Health dashboard"}
     try:
-        overview = dashboard_overview(user=request.user, range_name=request.GET.get("range"))
+        overview = dashboard_overview(user=caller(request), range_name=request.GET.get("range"))
     except ValidationFailed as exc:
         return render(request, "dashboard/bad_request.html", {**base, "error": exc.message},
                       status=400)
@@ -115,7 +116,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
 
 def dashboard_data(request: HttpRequest) -> JsonResponse:
     try:
-        overview = dashboard_overview(user=request.user, range_name=request.GET.get("range"))
+        overview = dashboard_overview(user=caller(request), range_name=request.GET.get("range"))
     except ValidationFailed as exc:
         return JsonResponse(_bad_range(exc), status=400)
     context = _context(overview)

@@ -11,7 +11,9 @@ from django.http import HttpRequest
 
 from core.errors import ServiceError
 from core.users import caller
+from exchanges.errors import ExchangeError
 from orders.models import Fill, Order, OrderEvent
+from orders.reconcile import order_reconcile
 from orders.services import order_cancel
 
 
@@ -26,15 +28,33 @@ class OrderEventInline(admin.TabularInline):
         return False
 
 
+class FillInline(admin.TabularInline):
+    """The order's trades, read-only (the exchange's record)."""
+
+    model = Fill
+    extra = 0
+    can_delete = False
+    fields = ("traded_at", "side", "quantity", "price", "fee", "fee_asset", "liquidity",
+              "trade_id", "source")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = ("created_at", "connection", "symbol", "side", "type", "quantity", "price",
                     "status", "filled_quantity", "flagged", "client_order_id")
-    list_filter = ("status", "flagged", "side", "type", "connection__exchange")
+    list_filter = ("status", "flagged", ("connection__exchange", admin.AllValuesFieldListFilter),
+                   ("connection", admin.RelatedOnlyFieldListFilter), "side", "type")
     search_fields = ("client_order_id", "exchange_order_id", "symbol", "owner__username")
     list_select_related = ("connection", "owner")
-    inlines = (OrderEventInline,)
-    actions = ("cancel_selected",)
+    inlines = (OrderEventInline, FillInline)
+    actions = ("cancel_selected", "reconcile_selected")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in Order._meta.fields]
@@ -47,12 +67,35 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel the selected orders")
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        canceled, asked = 0, 0
         for order in queryset:
             try:
-                order_cancel(order=order, actor=caller(request))
+                result = order_cancel(order=order, actor=caller(request))
             except ServiceError as exc:
-                self.message_user(request, f"{order.client_order_id}: {exc.message}",
-                                  messages.WARNING)
+                self.message_user(request, f"{order.client_order_id}: not canceled: "
+                                  f"{exc.message}", messages.ERROR)
+                continue
+            if result.status == "canceled":
+                canceled += 1
+            else:
+                asked += 1
+        if canceled or asked:
+            self.message_user(request, f"{canceled} order(s) canceled; {asked} asked to "
+                              "cancel (the exchange is told; they turn canceled once it "
+                              "confirms).", messages.SUCCESS)
+
+    @admin.action(description="Reconcile the selected orders with the exchange now")
+    def reconcile_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        done = []
+        for order in queryset:
+            try:
+                done.append(f"{order.client_order_id}: {order_reconcile(order_id=order.pk)}")
+            except (ServiceError, ExchangeError) as exc:
+                message = getattr(exc, "message", "") or str(exc)
+                self.message_user(request, f"{order.client_order_id}: not reconciled: "
+                                  f"{message}"[:300], messages.ERROR)
+        if done:
+            self.message_user(request, "Reconciled: " + "; ".join(done), messages.SUCCESS)
 
 
 @admin.register(Fill)

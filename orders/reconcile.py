@@ -3,6 +3,7 @@ exchanges agree again after lost answers, dead workers and orders placed elsewhe
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -62,6 +63,30 @@ def orders_reconcile() -> Reconciliation:
         cancel_task.apply_async(args=[str(pk)], priority=0)
     return Reconciliation(pending_resubmitted=len(stale_pending), settling=len(unsettled),
                           refreshing=len(open_ids), cancels_redriven=len(cancels))
+
+
+def order_reconcile(*, order_id: uuid.UUID | str) -> str:
+    """Bring one order up to date now (an operator asked: the admin, the command line):
+    a submitting or unknown order is settled, an open one read back, a pending one handed
+    to the submit task again; a settled one is left. Returns what was done, in words.
+    Exchange errors are raised (the caller reports them)."""
+    from orders.submission import order_refresh, order_settle
+    from orders.tasks import submit_task
+
+    order = Order.objects.get(pk=order_id)
+    if order.status == "pending":
+        submit_task.apply_async(args=[str(order.pk)], priority=0)
+        return "pending: submit queued"
+    if order.status in ("submitting", "unknown"):
+        outcome = order_settle(order_id=order.pk, source="reconcile")
+    elif order.status in ("open", "partially_filled"):
+        outcome = order_refresh(order_id=order.pk, source="reconcile")
+    else:
+        return f"{order.status}: settled, nothing to do"
+    now = Order.objects.get(pk=order.pk).status
+    if outcome.status == "busy":
+        return f"{now}: another worker holds it; try again shortly"
+    return f"{order.status} -> {now}" if now != order.status else f"{now}: unchanged"
 
 
 def orphans_record(*, connection_id: Id) -> int:

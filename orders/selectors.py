@@ -69,3 +69,39 @@ def order_fills(*, user: User, order_id: Id) -> QuerySet[Fill]:
     """The trades of one of the caller's orders, oldest first (another owner's: 404)."""
     order = order_get(user=user, order_id=order_id)
     return Fill.objects.filter(order=order).order_by("traded_at", "id")
+
+
+# the orders reconciliation brings up to date (the command line's default set)
+UNSETTLED = ("submitting", "unknown", "open", "partially_filled")
+
+
+def orders_for_operator(*, connection_ids: list[Any] | None = None,
+                        statuses: list[str] | None = None, flagged: bool | None = None,
+                        limit: int | None = None) -> list[Order]:
+    """Every owner's orders for the command line (an operator on the host), newest
+    first."""
+    queryset = Order.objects.select_related("connection").order_by("-created_at")
+    if connection_ids is not None:
+        queryset = queryset.filter(connection_id__in=connection_ids)
+    if statuses:
+        queryset = queryset.filter(status__in=statuses)
+    if flagged is not None:
+        queryset = queryset.filter(flagged=flagged)
+    return list(queryset[:limit] if limit else queryset)
+
+
+def orders_by_ids(*, order_ids: list[str]) -> tuple[list[Order], list[str]]:
+    """The orders the ids name, in the order given, and the ids that name none."""
+    wanted = [value.strip().lower() for value in order_ids]
+    valid = [value for value in wanted if _is_uuid(value)]
+    found = {str(each.pk): each for each in Order.objects.select_related("connection")
+             .filter(pk__in=valid)}
+    return [found[value] for value in wanted if value in found], [
+        value for value in wanted if value not in found]
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False

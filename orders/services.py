@@ -21,6 +21,7 @@ from connections.health import (
 from connections.models import ConnectionState, ExchangeConnection
 from connections.selectors import connection_get_for_write
 from connections.services import connection_connector
+from connections.trading import connection_trading_check
 from core.errors import Conflict, Unprocessable, ValidationFailed
 from core.locks import advisory_lock
 from core.types import Id
@@ -111,6 +112,8 @@ def _place(*, owner: User, connection: ExchangeConnection, spec: OrderSpec,
                      client_order_id=spec.client_order_id, request_hash=request_hash)
     if replay is not None:
         return Placement(order=replay, replayed=True)
+    connection_trading_check(connection=connection, side=spec.side,
+                             reduce_only=spec.reduce_only)
     sized, factor = _prechecked(connection, spec)
     order = Order(
         owner=owner, connection=connection, idempotency_key=idempotency_key,
@@ -244,13 +247,23 @@ def order_cancel_all(*, owner: User, connection_id: Id,
     canceled here or on the exchange, and the exchange is told to cancel all. Returns how
     many of our orders were canceled or asked to cancel."""
     connection = connection_get_for_write(user=owner, connection_id=connection_id)
+    return connection_orders_cancel(connection=connection, actor=owner, symbol=symbol)
+
+
+def connection_orders_cancel(*, connection: ExchangeConnection,
+                             actor: User | None, symbol: str | None = None) -> int:
+    """order_cancel_all for a connection already resolved (the admin, the command line, a
+    halt that cancels open orders: connections.trading)."""
     orders = Order.objects.filter(connection=connection,
                                   status__in=prechecks.OPEN_STATUSES)
     if symbol:
         orders = orders.filter(symbol=symbol)
     count = 0
     for order in orders:
-        order_cancel(order=order, actor=owner)
+        try:
+            order_cancel(order=order, actor=actor)
+        except Conflict:
+            continue  # it settled (filled, rejected) since the query: nothing to cancel
         count += 1
     from orders.tasks import cancel_all_task
 

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from connections.models import ConnectionState, ExchangeConnection
 from connections.services import connection_connector
+from connections.trading import trading_refusal
 from core.locks import advisory_lock
 from core.types import Id
 from exchanges import errors
@@ -150,9 +151,14 @@ def _why_not_send(order: Order) -> str:
     if fresh is None or fresh["cancel_requested"]:
         return "canceled before it was sent"
     connection = ExchangeConnection.objects.filter(pk=order.connection_id).values(
-        "enabled").first()
+        "enabled", "trading_state", "api_type").first()
     if connection is None or not connection["enabled"]:
         return "the connection is disabled"
+    refusal = trading_refusal(trading_state=connection["trading_state"],
+                              api_type=connection["api_type"], side=order.side,
+                              reduce_only=order.reduce_only)
+    if refusal is not None:
+        return refusal.reason
     circuit = ConnectionState.objects.filter(connection_id=order.connection_id).values_list(
         "circuit", flat=True).first()
     if circuit not in (None, "closed"):

@@ -48,12 +48,14 @@ REPLAYED_HEADER = OpenApiParameter(
 ORDER_BODY = PolymorphicProxySerializer(
     component_name="OrderIn", serializers={"limit": LimitOrderIn, "market": MarketOrderIn},
     resource_type_field_name="type")
-# why a well-formed order can be refused: the connection's state (409) or what the exchange,
-# the instrument, the account and the risk limits allow (422); the checks read the exchange
+# why a well-formed order can be refused: the connection's state (409), its trading state
+# (422 trading_halted, reduce_only) or what the exchange, the instrument, the
+# account and the risk limits allow (422); the checks read the exchange
 PLACE_REFUSALS = {
     409: ["connection_disabled", "circuit_open", "idempotency_key_reused"],
-    422: ["symbol_not_traded", "below_minimum", "client_order_id_invalid", "risk_limit",
-          "insufficient_margin", "hedge_mode_unsupported", "not_supported"],
+    422: ["trading_halted", "reduce_only", "symbol_not_traded", "below_minimum",
+          "client_order_id_invalid", "risk_limit", "insufficient_margin",
+          "hedge_mode_unsupported", "not_supported"],
     502: ["exchange_error"]}
 
 

@@ -21,10 +21,10 @@ def test_create_returns_201_with_the_connection_shape(owner_client):
     connection = body["connection"]
     assert set(connection) == {
         "id", "name", "exchange", "apiType", "environment", "baseUrl", "wsUrl", "enabled",
-        "isActive", "apiKeyLast4", "hasPassphrase", "volumeFactorLive", "volumeFactorPreset",
-        "maxOrderNotional", "maxOpenOrders", "priceBandPercent", "health", "stream",
-        "deadManSwitch",
-        "createdAt", "updatedAt"}
+        "isActive", "tradingState", "apiKeyLast4", "hasPassphrase", "volumeFactorLive",
+        "volumeFactorPreset", "maxOrderNotional", "maxOpenOrders", "priceBandPercent", "health",
+        "stream", "deadManSwitch", "createdAt", "updatedAt"}
+    assert connection["tradingState"] == "active"
     assert connection["priceBandPercent"] == "5" and connection["maxOpenOrders"] is None
     assert connection["apiKeyLast4"] == BYBIT_KEY[-4:]
     assert connection["hasPassphrase"] is False

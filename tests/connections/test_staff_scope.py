@@ -24,7 +24,8 @@ def connection_writes(connection_id: object) -> list[tuple[str, str, Any]]:
             ("DELETE", f"{URL}/{connection_id}", None),
             ("POST", f"{URL}/{connection_id}/activate", None),
             ("POST", f"{URL}/{connection_id}/test", None),
-            ("POST", f"{URL}/batch-test", {"connectionIds": [str(connection_id)]})]
+            ("POST", f"{URL}/batch-test", {"connectionIds": [str(connection_id)]}),
+            ("POST", f"{URL}/{connection_id}/trading-state", {"state": "halted"})]
 
 
 def make_order(connection: ExchangeConnection, **overrides: Any) -> Order:
@@ -48,8 +49,8 @@ def send(client: Any, method: str, path: str, body: Any) -> Any:
                           content_type="application/json")
 
 
-@pytest.mark.parametrize("index", range(5), ids=["patch", "delete", "activate", "test",
-                                                  "batch-test"])
+@pytest.mark.parametrize("index", range(6), ids=["patch", "delete", "activate", "test",
+                                                  "batch-test", "trading-state"])
 def test_a_staff_write_on_another_owners_connection_is_403(staff_client, owner, index):
     connection = make_connection(owner)
     before = snapshot(connection)
@@ -60,8 +61,8 @@ def test_a_staff_write_on_another_owners_connection_is_403(staff_client, owner, 
     assert snapshot(connection) == before
 
 
-@pytest.mark.parametrize("index", range(5), ids=["patch", "delete", "activate", "test",
-                                                  "batch-test"])
+@pytest.mark.parametrize("index", range(6), ids=["patch", "delete", "activate", "test",
+                                                  "batch-test", "trading-state"])
 def test_an_outsiders_write_on_another_owners_connection_is_404(outsider_client, owner,
                                                                  index):
     connection = make_connection(owner)
