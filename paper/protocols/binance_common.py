@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import web
 
-from paper.engine import Engine, PaperAccount, PaperError, PaperInstrument, PaperOrder
+from paper.engine import (
+    Engine,
+    PaperAccount,
+    PaperError,
+    PaperFill,
+    PaperInstrument,
+    PaperOrder,
+)
 from paper.windows import Window
 from paper.wire import Refusal, hmac_sha256_hex
 
@@ -459,6 +466,34 @@ class ProductApi:
         return [self.order_json(order, table[order.symbol])
                 for order in self.engine.open_orders(self.exchange, ctx.owner)
                 if order.symbol in table and (wanted is None or order.symbol == wanted.symbol)]
+
+    # the longest startTime..endTime a trade-list query may span (spot 24 h, USD-M 7 days)
+    trade_span_ms: ClassVar[int] = 86_400_000
+
+    def my_trades(self, ctx: Ctx) -> list[dict[str, Any]]:
+        """The account's trades of one symbol, oldest first: from fromId or startTime
+        forwards, else the newest ``limit`` (default 500, at most 1000)."""
+        instrument = self._symbol(ctx)
+        from_id = int_param(ctx.params, "fromId")
+        order_id = text_param(ctx.params, "orderId")
+        start, end = int_param(ctx.params, "startTime"), int_param(ctx.params, "endTime")
+        if start is not None and end is not None and end - start > self.trade_span_ms:
+            hours = self.trade_span_ms // 3_600_000
+            raise BinanceError(400, -1127, f"More than {hours} hours between startTime and "
+                                           "endTime.")
+        limit = min(int_param(ctx.params, "limit") or 500, 1000)
+        trades = [(order, fill) for order, fill in reversed(self.engine.account_fills(
+                      self.exchange, ctx.owner, instrument.symbol, since_ms=start,
+                      until_ms=end))
+                  if (from_id is None or int(fill.trade_id) >= from_id)
+                  and order_id in (None, order.order_id)]
+        forwards = from_id is not None or start is not None
+        chosen = trades[:limit] if forwards else trades[-limit:]
+        return [self.trade_json(order, fill, instrument) for order, fill in chosen]
+
+    def trade_json(self, order: PaperOrder, fill: PaperFill,
+                   instrument: PaperInstrument) -> dict[str, Any]:
+        raise NotImplementedError
 
     def all_orders(self, ctx: Ctx) -> list[dict[str, Any]]:
         """Oldest first; from orderId/startTime forwards, else the newest ``limit``."""

@@ -11,7 +11,7 @@ import re
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from paper.engine import PaperAccount, PaperInstrument, PaperOrder
+from paper.engine import PaperAccount, PaperFill, PaperInstrument, PaperOrder
 from paper.protocols.binance_common import (
     COMMON_ORDER_PARAMS,
     LINEAR,
@@ -59,6 +59,7 @@ WEIGHTS: Weights = {
     ("POST", "/fapi/v1/order"): 0, ("DELETE", "/fapi/v1/order"): 1,
     ("GET", "/fapi/v1/order"): 1, ("GET", "/fapi/v1/openOrders"): (1, 40),
     ("DELETE", "/fapi/v1/allOpenOrders"): 1, ("GET", "/fapi/v1/allOrders"): 5,
+    ("GET", "/fapi/v1/userTrades"): 5,
 }
 # PaperError kind -> (status, code, msg); quantity problems are told apart in quantity_error.
 REFUSALS: dict[str, tuple[int, int, str]] = {
@@ -131,6 +132,7 @@ class FuturesApi(ProductApi):
     order_params: ClassVar[frozenset[str]] = ORDER_PARAMS
     client_id_pattern: ClassVar[re.Pattern[str]] = CLIENT_ID
     refusals = REFUSALS
+    trade_span_ms: ClassVar[int] = 7 * 86_400_000
     default_rate_limits: ClassVar[list[dict[str, Any]]] = [
         {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
          "limit": 2400},
@@ -166,6 +168,7 @@ class FuturesApi(ProductApi):
             ("GET", "/fapi/v1/openOrders", self.open_orders, USER_DATA),
             ("DELETE", "/fapi/v1/allOpenOrders", self.cancel_all, TRADE),
             ("GET", "/fapi/v1/allOrders", self.all_orders, USER_DATA),
+            ("GET", "/fapi/v1/userTrades", self.my_trades, USER_DATA),
         ]
 
     def number(self, value: Decimal | None) -> str:
@@ -398,6 +401,20 @@ class FuturesApi(ProductApi):
         side = ctx.params.get("positionSide") or "BOTH"
         self._position_sides[order.order_id] = side
         return futures_order(order, symbol, side, as_accepted=response_type == "ACK")
+
+    def trade_json(self, order: PaperOrder, fill: PaperFill,
+                   instrument: PaperInstrument) -> dict[str, Any]:
+        """{"buyer": false, "commission": "-0.07819010", "commissionAsset": "USDT",
+        "id": 698759, "maker": false, "orderId": 25851813, "price": "7819.01", "qty": "0.002",
+        "quoteQty": "15.63802", "realizedPnl": "-0.91539999", "side": "SELL",
+        "positionSide": "SHORT", "symbol": "BTCUSDT", "time": 1569514978020}"""
+        return {"buyer": order.side == "buy", "commission": futures_number(fill.fee),
+                "commissionAsset": fill.fee_asset, "id": int(fill.trade_id),
+                "maker": fill.maker, "orderId": int(order.order_id),
+                "price": futures_number(fill.price), "qty": futures_number(fill.quantity),
+                "quoteQty": futures_number(fill.price * fill.quantity), "realizedPnl": "0",
+                "side": order.side.upper(), "positionSide": "BOTH",
+                "symbol": exchange_symbol(instrument), "time": fill.time_ms}
 
     def order_json(self, order: PaperOrder, instrument: PaperInstrument) -> dict[str, Any]:
         return futures_order(order, exchange_symbol(instrument),

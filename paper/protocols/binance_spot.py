@@ -10,7 +10,7 @@ import re
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from paper.engine import PaperInstrument, PaperOrder
+from paper.engine import PaperFill, PaperInstrument, PaperOrder
 from paper.protocols.binance_common import (
     COMMON_ORDER_PARAMS,
     NONE,
@@ -53,6 +53,7 @@ WEIGHTS: Weights = {
     ("DELETE", "/api/v3/order"): 0, ("GET", "/api/v3/order"): 4,
     ("GET", "/api/v3/openOrders"): (6, 80), ("DELETE", "/api/v3/openOrders"): 0,
     ("GET", "/api/v3/allOrders"): 20,
+    ("GET", "/api/v3/myTrades"): 20,   # 5 with orderId (rest-api.md "Account trade list")
 }
 # PaperError kind -> (status, code, msg); quantity problems are told apart in quantity_error.
 REFUSALS: dict[str, tuple[int, int, str]] = {
@@ -178,10 +179,25 @@ class SpotApi(ProductApi):
             ("GET", "/api/v3/openOrders", self.open_orders, USER_DATA),
             ("DELETE", "/api/v3/openOrders", self.cancel_all, TRADE),
             ("GET", "/api/v3/allOrders", self.all_orders, USER_DATA),
+            ("GET", "/api/v3/myTrades", self.my_trades, USER_DATA),
         ]
 
     def number(self, value: Decimal | None) -> str:
         return spot_number(value)
+
+    def trade_json(self, order: PaperOrder, fill: PaperFill,
+                   instrument: PaperInstrument) -> dict[str, Any]:
+        """{"symbol": "BNBBTC", "id": 28457, "orderId": 100234, "orderListId": -1,
+        "price": "4.00000100", "qty": "12.00000000", "quoteQty": "48.000012",
+        "commission": "10.10000000", "commissionAsset": "BNB", "time": 1499865549590,
+        "isBuyer": true, "isMaker": false, "isBestMatch": true}"""
+        return {"symbol": exchange_symbol(instrument), "id": int(fill.trade_id),
+                "orderId": int(order.order_id), "orderListId": -1,
+                "price": spot_number(fill.price), "qty": spot_number(fill.quantity),
+                "quoteQty": spot_number(fill.price * fill.quantity),
+                "commission": spot_number(fill.fee), "commissionAsset": fill.fee_asset,
+                "time": fill.time_ms, "isBuyer": order.side == "buy", "isMaker": fill.maker,
+                "isBestMatch": True}
 
     def exchange_info(self, ctx: Ctx) -> dict[str, Any]:
         return {"timezone": "UTC", "serverTime": self.engine.now_ms(), "exchangeFilters": [],
