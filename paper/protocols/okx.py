@@ -25,6 +25,7 @@ from paper.engine import (
     MAX_LEVERAGE,
     PaperAccount,
     PaperError,
+    PaperFill,
     PaperInstrument,
     PaperOrder,
 )
@@ -49,6 +50,8 @@ MAX_BATCH = 20
 MAX_PAGE = 100
 CANCELED_UNFILLED_KEPT_MS = 2 * 3600 * 1000   # orders-history keeps these 2 hours only
 HISTORY_MS = 7 * 24 * 3600 * 1000
+FILLS_MS = 3 * 24 * 3600 * 1000            # /trade/fills: the last 3 days
+FILLS_HISTORY_MS = 90 * 24 * 3600 * 1000   # /trade/fills-history: the last 3 months
 # UNVERIFIED: cancelSource values ("1" canceled by user, "0" by the system) are not in the
 # facts file, which only says cancelSource tells user cancels from engine ones.
 CANCEL_SOURCE_USER = "1"
@@ -176,6 +179,8 @@ class OkxProtocol(Protocol):
             web.get("/api/v5/trade/orders-pending", private(self.orders_pending)),
             web.get("/api/v5/trade/orders-history", private(self.orders_history)),
             web.get("/api/v5/trade/orders-history-archive", private(self.orders_archive)),
+            web.get("/api/v5/trade/fills", private(self.fills)),
+            web.get("/api/v5/trade/fills-history", private(self.fills_history)),
         ]
 
     # every OKX endpoint counts 1 against its own per-endpoint budget (no weights)
@@ -715,6 +720,60 @@ class OkxProtocol(Protocol):
         if query.get("before", "").isdigit():
             views = [view for view in views if int(view["ordId"]) > int(query["before"])]
         return views[: int(limit)]
+
+    def fills(self, request: web.Request, account: PaperAccount, body: str) -> web.Response:
+        return self._ok(self._fill_page(request, account, FILLS_MS))
+
+    def fills_history(self, request: web.Request, account: PaperAccount,
+                      body: str) -> web.Response:
+        self._required(request.query, "instType")
+        return self._ok(self._fill_page(request, account, FILLS_HISTORY_MS))
+
+    def _fill_page(self, request: web.Request, account: PaperAccount,
+                   kept_ms: int) -> list[dict[str, Any]]:
+        """Newest first; instType/instId/ordId filters, begin/end on the fill time, billId
+        pagination (after = older, before = newer), at most ``limit`` (100)."""
+        query = request.query
+        limit = query.get("limit") or str(MAX_PAGE)
+        if not limit.isdigit() or not 1 <= int(limit) <= MAX_PAGE:
+            raise Refusal("51000", "Parameter limit error", 400)
+        oldest = self.engine.now_ms() - kept_ms
+        begin, end = query.get("begin", ""), query.get("end", "")
+        since = max(int(begin), oldest) if begin.isdigit() else oldest
+        views = [self._fill_view(order, fill) for order, fill in self.engine.account_fills(
+            self.exchange, account, since_ms=since,
+            until_ms=int(end) if end.isdigit() else None)]
+        for field in ("instType", "instId", "ordId"):
+            if query.get(field):
+                views = [view for view in views if view[field] == query[field]]
+        if query.get("after", "").isdigit():
+            views = [view for view in views if int(view["billId"]) < int(query["after"])]
+        if query.get("before", "").isdigit():
+            views = [view for view in views if int(view["billId"]) > int(query["before"])]
+        return views[: int(limit)]
+
+    # {"instType": "SPOT", "instId": "BTC-USDT", "tradeId": "123", "ordId": "...",
+    #  "clOrdId": "b16", "billId": "1111", "fillPx": "30000", "fillSz": "0.01", "side": "buy",
+    #  "execType": "M", "feeCcy": "BTC", "fee": "-0.00001", "ts": "...", "fillTime": "..."}
+    def _fill_view(self, order: PaperOrder, fill: PaperFill) -> dict[str, Any]:
+        """One trade; swap sizes in contracts; the fee as a balance change (paid: negative);
+        the paper's bill id is the trade id."""
+        instrument = self.engine.instrument(self.exchange, order.symbol)
+        swap = instrument.kind == "linear"
+        per = instrument.contract_value if swap else Decimal(1)
+        wire = self._wire.get(order.order_id)
+        return {
+            "instType": wire.inst_type if wire else ("SWAP" if swap else "SPOT"),
+            "instId": self.inst_id(instrument), "tradeId": fill.trade_id,
+            "ordId": order.order_id, "clOrdId": order.client_order_id or "",
+            "billId": fill.trade_id, "subType": "1" if order.side == "buy" else "2",
+            "tag": "", "fillPx": plain(fill.price), "fillSz": plain(fill.quantity / per),
+            "fillIdxPx": "", "fillPnl": "0", "fillPxVol": "", "fillPxUsd": "",
+            "fillMarkVol": "", "fillFwdPx": "", "fillMarkPx": "", "side": order.side,
+            "posSide": "net" if swap else "", "execType": "M" if fill.maker else "T",
+            "feeCcy": fill.fee_asset, "fee": plain(-fill.fee), "ts": str(fill.time_ms),
+            "fillTime": str(fill.time_ms), "feeRate": "0", "tradeQuoteCcy": instrument.quote,
+        }
 
     # {"instType": "SPOT", "instId": "BTC-USDT", "ordId": "...", "clOrdId": "b15", "px": "2.15",
     #  "sz": "2", "ordType": "limit", "side": "buy", "posSide": "", "tdMode": "cash",
