@@ -29,6 +29,7 @@ from paper.engine import (
     Engine,
     PaperAccount,
     PaperError,
+    PaperFill,
     PaperInstrument,
     PaperOrder,
 )
@@ -51,6 +52,7 @@ SPOT, SWAP, ACCOUNT = "spot", "swap", "account"   # envelope flavours
 DEFAULT_RECV_WINDOW_MS = 5000
 MAX_RECV_WINDOW_MS = 60000
 SPOT_CLIENT_ID_LOOKUP_MS = 2 * 60 * 60 * 1000     # spot client ids are found for ~2 hours
+DAY_MS = 86_400_000
 HISTORY_MAX_RANGE_MS = 7 * 24 * 60 * 60 * 1000
 SWAP_CLIENT_ID = re.compile(r"^.{1,40}$")
 SPOT_CLIENT_ID = re.compile(r"^[A-Za-z0-9_]{1,40}$")
@@ -287,6 +289,8 @@ class BingxProtocol(Protocol):
                      ep(self.spot_cancel_all, SPOT, trade=True)),
             web.get("/openApi/spot/v1/trade/openOrders", ep(self.spot_open_orders, SPOT)),
             web.get("/openApi/spot/v1/trade/historyOrders", ep(self.spot_history, SPOT)),
+            web.get("/openApi/spot/v1/trade/myTrades", ep(self.spot_my_trades, SPOT)),
+            web.get("/openApi/swap/v1/trade/fillHistory", ep(self.swap_fill_history, SWAP)),
         ]
 
     def request_weight(self, request: web.Request) -> int:
@@ -678,6 +682,55 @@ class BingxProtocol(Protocol):
                                            int(start) if start is not None else None)
         return [o for o in orders if self._is_product(o, product)
                 and (end is None or o.created_ms <= end)]
+
+    # -- trade history ------------------------------------------------------------------------
+
+    def _trades(self, call: Call, product: str, start_name: str, end_name: str,
+                limit_name: str) -> list[tuple[PaperOrder, PaperFill]]:
+        """One symbol's fills, newest first; without a range the last 24 hours, never more
+        than 7 days back (myTrades: "only the past 7 days")."""
+        instrument = self._instrument(call)
+        assert instrument is not None
+        now = self.engine.now_ms()
+        start = _optional_decimal(call.params, start_name)
+        end = _optional_decimal(call.params, end_name)
+        if start is not None and end is not None and end - start > HISTORY_MAX_RANGE_MS:
+            raise Refusal(TIME_RANGE_TOO_LONG)
+        low = max(int(start) if start is not None else now - DAY_MS, now - 7 * DAY_MS)
+        limit = int(_optional_decimal(call.params, limit_name) or 500)
+        if not 1 <= limit <= 1000:
+            raise Refusal(INVALID_PARAMETER, f"{limit_name} must be 1..1000")
+        found = self.engine.account_fills(NAME, call.owner, instrument.symbol, since_ms=low,
+                                          until_ms=int(end) if end is not None else None)
+        return [pair for pair in found if self._is_product(pair[0], product)][:limit]
+
+    # {"symbol": "BTC-USDT", "id": 36237072, "orderId": 1674069326895775744, "price": "30000",
+    #  "qty": "0.0001", "quoteQty": "3", "commission": "-0.00000012", "commissionAsset": "BTC",
+    #  "time": 1687962766000, "isBuyer": true, "isMaker": false}
+    def spot_my_trades(self, call: Call) -> dict[str, Any]:
+        rows = self._trades(call, SPOT, "startTime", "endTime", "limit")
+        return {"fills": [{
+            "symbol": self.wire_symbol(self.engine.instrument(NAME, order.symbol)),
+            "id": int(fill.trade_id), "orderId": int(order.order_id),
+            "price": _s(fill.price), "qty": _s(fill.quantity),
+            "quoteQty": _s(fill.price * fill.quantity), "commission": _s(-fill.fee),
+            "commissionAsset": fill.fee_asset, "time": fill.time_ms,
+            "isBuyer": order.side == "buy", "isMaker": fill.maker} for order, fill in rows]}
+
+    # {"symbol": "BTC-USDT", "orderId": 1735950529123455000, "tradeId": "97244351",
+    #  "price": "50000.0", "qty": "0.0100", "quoteQty": "500.00", "commission": "-0.2500",
+    #  "commissionAsset": "USDT", "filledTime": 1700000000120, "side": "BUY",
+    #  "positionSide": "BOTH", "role": "taker"}
+    def swap_fill_history(self, call: Call) -> dict[str, Any]:
+        rows = self._trades(call, SWAP, "startTs", "endTs", "pageSize")
+        return {"fill_orders": [{
+            "symbol": self.wire_symbol(self.engine.instrument(NAME, order.symbol)),
+            "orderId": int(order.order_id), "tradeId": fill.trade_id,
+            "price": _s(fill.price), "qty": _s(fill.quantity),
+            "quoteQty": _s(fill.price * fill.quantity), "commission": _s(-fill.fee),
+            "commissionAsset": fill.fee_asset, "filledTime": fill.time_ms,
+            "side": order.side.upper(), "positionSide": "BOTH",
+            "role": "maker" if fill.maker else "taker"} for order, fill in rows]}
 
     @staticmethod
     def _is_product(order: PaperOrder, product: str) -> bool:
