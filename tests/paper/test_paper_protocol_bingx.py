@@ -588,7 +588,7 @@ def test_spot_my_trades_and_swap_fill_history_list_one_symbols_fills():
 
 def test_my_trades_need_a_symbol():
     async def scenario(bx: Bingx) -> None:
-        status, body = await bx.call("GET", "/bingx/openApi/spot/v1/trade/myTrades")
+        _, body = await bx.call("GET", "/bingx/openApi/spot/v1/trade/myTrades")
         assert body["code"] != 0
 
     run(scenario)
