@@ -358,7 +358,9 @@ def _recent_fills(connection: ExchangeConnection, connector: Connector, *,
     if connector.fills_lookback_ms is None:
         return None
     since_ms = int(since.timestamp() * 1000)
-    scopes: list[str | None] = sorted(set(symbols)) if connector.fills_per_symbol else [None]
+    scopes: list[str | None] = [None]
+    if connector.fills_per_symbol:
+        scopes = [*sorted(set(symbols))]
     applied = 0
     for symbol in scopes:
         try:

@@ -492,13 +492,13 @@ class OrangexProtocol(Protocol):
         ``count`` (default 10), newest first unless ``sorting`` is asc."""
         assert account is not None
         name, inst = self._instrument(params)
-        start = params.get("start_timestamp")
-        end = params.get("end_timestamp")
+        start = str(params.get("start_timestamp") or "")
+        end = str(params.get("end_timestamp") or "")
         count = _int(params, "count", 10)
         rows = self.engine.account_fills(
             self.exchange, account, inst.symbol,
-            since_ms=int(start) if str(start or "").isdigit() else None,
-            until_ms=int(end) if str(end or "").isdigit() else None)
+            since_ms=int(start) if start.isdigit() else None,
+            until_ms=int(end) if end.isdigit() else None)
         if params.get("sorting") == "asc":
             rows.reverse()
         trades = [self._trade_view(order, fill, name) for order, fill in rows]
