@@ -8,6 +8,7 @@ COPY exchanges exchanges
 COPY connections connections
 COPY orders orders
 COPY workers workers
+COPY dashboard dashboard
 COPY manage.py ./
 RUN pip install --no-cache-dir .
 ENV DJANGO_SETTINGS_MODULE=config.settings

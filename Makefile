@@ -31,13 +31,14 @@ run: install
 	echo "Flower:  http://127.0.0.1:5555/"; \
 	$(VENV)/bin/honcho start -f Procfile
 
-# ruff, the OpenAPI schema gate, pytest; stops whatever dev stack it started.
+# ruff, mypy, the OpenAPI schema gate, pytest; stops whatever dev stack it started.
 test: install
 	@set -e; \
 	$(DEVSTACK) up --holder $$$$; \
 	trap '$(DEVSTACK) down --holder $$$$' EXIT; \
 	eval "$$($(DEVSTACK) env)"; \
 	$(VENV)/bin/ruff check .; \
+	$(VENV)/bin/mypy; \
 	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null; \
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 

@@ -67,11 +67,11 @@ def served_units(stats: dict[str, Any]) -> dict[tuple[str, str, str], Counter[in
 
 
 def make_connections(owner: Any, count: int, exchanges: list[str]) -> list[Any]:
-    from connections.services import connection_create
+    from connections.services import ConnectionSpec, connection_create
 
-    return [connection_create(owner=owner, actor=owner, values={
-        "name": f"bench {index}", "exchange": exchanges[index % len(exchanges)],
-        "api_type": API_TYPE, "environment": "paper"}) for index in range(count)]
+    return [connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+        name=f"bench {index}", exchange=exchanges[index % len(exchanges)], api_type=API_TYPE,
+        environment="paper")) for index in range(count)]
 
 
 def requests_per_test(paper_url: str, owner: Any, exchanges: list[str]) -> dict[str, int]:
@@ -123,7 +123,7 @@ def physical_bound(spent: dict[tuple[str, str, str], Counter[int]], counts: Coun
     return bounds[reason], reason
 
 
-def run_batch(owner: Any, connections: list[Any]) -> tuple[float, dict[str, Any]]:
+def run_batch(owner: Any, connections: list[Any]) -> tuple[float, Any]:
     from connections.batches import batch_create
     from connections.selectors import batch_status
 
@@ -131,7 +131,7 @@ def run_batch(owner: Any, connections: list[Any]) -> tuple[float, dict[str, Any]
     batch_id = batch_create(user=owner, connection_ids=[str(c.pk) for c in connections])
     while True:
         status = batch_status(user=owner, batch_id=batch_id)
-        if status["status"] == "completed":
+        if status.finished:
             break
         if time.monotonic() - started > 300:
             raise RuntimeError("the batch did not finish in 300 s")
@@ -170,12 +170,12 @@ def main() -> None:
                 bound, reason = physical_bound(spent, counts, per_test)
                 violations = sum(after[e]["rateLimitViolations"]
                                  - before[e]["rateLimitViolations"] for e in after)
-                failed = {i: r["error"] for i, r in status["results"].items()
-                          if not r["success"]}
+                failed = {i: {"code": r.error.code, "message": r.error.message}
+                          for i, r in status.results.items() if r.error is not None}
                 failures.append(failed)
                 rows.append([f"{SIZE} ({label})", f"{wall:.2f}", f"{bound:.2f}", reason,
-                             f"{wall / bound:.2f}", status["successful"], len(failed),
-                             violations, status["queuedMs"]])
+                             f"{wall / bound:.2f}", status.successful, len(failed),
+                             violations, status.queued_ms])
                 print(f"batch {label}: {wall:.2f} s, bound {bound:.2f} s ({reason}), ratio "
                       f"{wall / bound:.2f}, {len(failed)} failed, paper violations "
                       f"{violations}", flush=True)

@@ -38,6 +38,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -118,13 +119,15 @@ class Placer:
         self.refusals: Counter[str] = Counter()
         self.lock = threading.Lock()
 
-    def values(self, index: int) -> dict:
+    def spec(self, index: int) -> Any:
+        from orders.services import OrderSpec
+
         connection = self.connections[index % len(self.connections)]
         symbol = "BTC/USDT:USDT" if connection.api_type == "perpetual_futures" else "BTC/USDT"
         market = index % 2 == 0
-        return {"connection_id": connection.pk, "symbol": symbol, "side": "buy",
-                "type": "market" if market else "limit", "quantity": QUANTITY,
-                "price": None if market else LIMIT_PRICE}
+        return OrderSpec(connection_id=connection.pk, symbol=symbol, side="buy",
+                         type="market" if market else "limit", quantity=QUANTITY,
+                         price=None if market else LIMIT_PRICE)
 
     def place(self, index: int) -> str | None:
         from django.db import connection as db
@@ -133,11 +136,11 @@ class Placer:
         from orders.services import order_place
 
         key = f"chaos-{index}"
-        values = {k: v for k, v in self.values(index).items() if v is not None}
+        spec = self.spec(index)
         try:
             for attempt in range(PLACE_ATTEMPTS):
                 try:
-                    return str(order_place(owner=self.owner, values=values,
+                    return str(order_place(owner=self.owner, spec=spec,
                                            idempotency_key=key).order.pk)
                 except Exception as exc:  # every refusal is counted, then retried
                     with self.lock:
@@ -192,15 +195,15 @@ def main() -> None:
         os.environ["PAPER_EXCHANGE_URL"] = paper_url
         setup_django(EXCHANGE_RATE_LIMITS=raised)
         flush_bench_redis()
-        from connections.services import connection_create
+        from connections.services import ConnectionSpec, connection_create
         from orders.models import Order
         from orders.reconcile import orders_reconcile
 
         clean_user_orders("chaos_orders")
         owner = bench_user("chaos_orders")
-        connections = [connection_create(owner=owner, actor=owner, values={
-            "name": f"bench chaos {exchange} {i}", "exchange": exchange, "api_type": api_type,
-            "environment": "paper"})
+        connections = [connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+            name=f"bench chaos {exchange} {i}", exchange=exchange, api_type=api_type,
+            environment="paper"))
             for exchange, api_type in EXCHANGES for i in range(CONNECTIONS_PER_EXCHANGE)]
         for seed, (exchange, _) in enumerate(EXCHANGES):
             for scope, faults in ((None, READ_FAULTS), ("writes", FAULTS)):

@@ -82,11 +82,11 @@ def values_of(index: int) -> dict[str, str]:
 # -- creating connections ------------------------------------------------------------------
 def create_with_service(owner, start: int, count: int) -> float:
     """connection_create for each; returns ms per connection."""
-    from connections.services import connection_create
+    from connections.services import ConnectionSpec, connection_create
 
     began = time.perf_counter()
     for index in range(start, start + count):
-        connection_create(owner=owner, actor=owner, values=values_of(index))
+        connection_create(owner=owner, actor=owner, spec=ConnectionSpec(**values_of(index)))
     return (time.perf_counter() - began) * 1000 / count
 
 
@@ -98,8 +98,6 @@ def create_in_bulk(owner, start: int, count: int) -> float:
     from connections import crypto
     from connections.models import ConnectionState, ConnectionSyncLog, ExchangeConnection
     from connections.paper import paper_account_upsert, paper_credentials_generate
-    from connections.services import API_NAMES
-
     began = time.perf_counter()
     values = [values_of(index) for index in range(start, start + count)]
     credentials = [paper_credentials_generate(exchange=v["exchange"]) for v in values]
@@ -115,8 +113,8 @@ def create_in_bulk(owner, start: int, count: int) -> float:
         for v, c in zip(values, credentials, strict=True)]
     logs = [ConnectionSyncLog(
         connection_id=str(connection.pk), action="created", actor=owner.get_username(),
-        data={"fields": sorted(API_NAMES[name] for name in v), "exchange": v["exchange"],
-              "apiType": v["api_type"], "environment": v["environment"]})
+        data={"fields": sorted(v), "exchange": v["exchange"], "api_type": v["api_type"],
+              "environment": v["environment"]})
         for connection, v in zip(connections, values, strict=True)]
     with transaction.atomic():
         ExchangeConnection.objects.bulk_create(connections, batch_size=BULK_BATCH)

@@ -76,13 +76,13 @@ def pct(values: list[float], q: float) -> float:
 def place_via_service(owner, connections: list) -> list[tuple[str, float, float]]:
     from django.db import connection as db
 
-    from orders.services import order_place
+    from orders.services import OrderSpec, order_place
 
     def one(index: int) -> tuple[str, float, float]:
         called = time.time()
-        placement = order_place(owner=owner, idempotency_key=None, values={
-            "connection_id": connections[index % len(connections)].pk, "symbol": SYMBOL,
-            "side": "buy", "type": "limit", "quantity": QUANTITY, "price": PRICE})
+        placement = order_place(owner=owner, idempotency_key=None, spec=OrderSpec(
+            connection_id=connections[index % len(connections)].pk, symbol=SYMBOL,
+            side="buy", type="limit", quantity=QUANTITY, price=PRICE))
         returned = time.time()
         if index >= ORDERS - THREADS:
             db.close()
@@ -144,22 +144,22 @@ def main() -> None:
         raised = json.dumps(RAISED)
         setup_django(EXCHANGE_RATE_LIMITS=raised)
         flush_bench_redis()
-        from connections.services import connection_create
+        from connections.services import ConnectionSpec, connection_create
         from exchanges.limits import load_budgets
         from exchanges.registry import published_budgets
         from orders.models import Order
-        from orders.services import order_place
+        from orders.services import OrderSpec, order_place
 
         clean_user_orders("orders")
         owner = bench_user("orders")
-        connections = [connection_create(owner=owner, actor=owner, values={
-            "name": f"bench orders {i}", "exchange": "binance", "api_type": "spot",
-            "environment": "paper"}) for i in range(CONNECTIONS)]
+        connections = [connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+            name=f"bench orders {i}", exchange="binance", api_type="spot",
+            environment="paper")) for i in range(CONNECTIONS)]
         with celery_workers(1, concurrency=16, env={"EXCHANGE_RATE_LIMITS": raised}):
             # warm-up: one order per connection fills the instrument cache and the pools
-            warm = [str(order_place(owner=owner, idempotency_key=None, values={
-                "connection_id": c.pk, "symbol": SYMBOL, "side": "buy", "type": "limit",
-                "quantity": QUANTITY, "price": PRICE}).order.pk) for c in connections]
+            warm = [str(order_place(owner=owner, idempotency_key=None, spec=OrderSpec(
+                connection_id=c.pk, symbol=SYMBOL, side="buy", type="limit",
+                quantity=QUANTITY, price=PRICE)).order.pk) for c in connections]
             wait_settled(warm)
             before = paper_requests(paper_url)
             started = time.time()

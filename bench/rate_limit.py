@@ -218,14 +218,14 @@ def main() -> None:
         setup_django()
         from django.conf import settings
 
-        from connections.services import connection_create
+        from connections.services import ConnectionSpec, connection_create
 
         celery_rate = settings.CELERY_TASK_ANNOTATIONS["connections.test"]["rate_limit"]
         user = bench_user("rate_limit")
         try:
-            ids = [str(connection_create(owner=user, actor=user, values={
-                "name": f"bench rate limit {key}", "exchange": EXCHANGE, "api_type": "spot",
-                "environment": "paper"}).pk) for key in range(KEYS)]
+            ids = [str(connection_create(owner=user, actor=user, spec=ConnectionSpec(
+                name=f"bench rate limit {key}", exchange=EXCHANGE, api_type="spot",
+                environment="paper")).pk) for key in range(KEYS)]
             results = []
             for label, rate in (("A: Redis limiter", None),
                                 (f"B: rate_limit={celery_rate} per worker (as configured)",

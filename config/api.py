@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import sys
 from typing import Any
 
@@ -165,12 +166,29 @@ def service_error_status(exc: errors.ServiceError) -> int:
                 if cls in SERVICE_ERROR_STATUSES)
 
 
+def api_field_name(name: str) -> str:
+    """A domain (model, service) field name as the API spells it: ``api_type`` ->
+    ``apiType``. Services name fields in domain terms; the error body names them so."""
+    return _SNAKE_SEPARATOR.sub(lambda match: match.group(1).upper(), name)
+
+
+_SNAKE_SEPARATOR = re.compile(r"_([a-z0-9])")
+
+
+def _api_extra(exc: errors.ServiceError) -> dict[str, Any]:
+    """An error's extra keys as the API spells them (``retry_after`` -> ``retryAfter``), and
+    the values that name a field too (``limit: max_order_notional`` -> ``maxOrderNotional``)."""
+    return {api_field_name(name): api_field_name(value) if name in exc.field_extras else value
+            for name, value in exc.extra.items()}
+
+
 def _service_error_response(exc: errors.ServiceError) -> Response:
-    extra = dict(exc.extra)
+    extra = _api_extra(exc)
     if "retryAfter" in extra:  # a number JSON can carry: never inf or nan
         extra["retryAfter"] = _seconds(extra["retryAfter"])
     status_code = service_error_status(exc)
-    response = Response(error_body(exc.code, exc.message, exc.fields, **extra),
+    fields = {api_field_name(name): messages for name, messages in exc.fields.items()}
+    response = Response(error_body(exc.code, exc.message, fields, **extra),
                         status=status_code)
     if status_code in RETRY_STATUSES:
         wait = extra.get("retryAfter", SERVICE_RETRY_AFTER_SECONDS)

@@ -16,6 +16,7 @@ router.register("orders", OrderViewSet, basename="order")
 urlpatterns = [
     # the admin's login behind the token endpoint's throttles (per username and address)
     path("admin/login/", throttled_login(admin.site.login), name="admin-login"),
+    path("admin/dashboard/", include("dashboard.urls")),
     path("admin/", admin.site.urls),
     path("api/auth/token", TokenView.as_view(), name="auth-token"),
     path("api/auth/logout", LogoutView.as_view(), name="auth-logout"),

@@ -1,6 +1,6 @@
 """The operators' console. Every write goes through connections.services, with the staff
 member as the actor: the sync log names them, and the owner too when they act for another
-owner (``forOwner``). Secrets are set through password fields and never displayed."""
+owner (``for_owner``). Secrets are set through password fields and never displayed."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from connections.models import (
     StreamState,
 )
 from core.errors import ServiceError
+from core.users import caller
 
 SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
 EDITABLE = ("owner", "name", "exchange", "api_type", "environment", "base_url", "ws_url",
@@ -50,22 +51,34 @@ class ConnectionAdminForm(forms.ModelForm):
         model = ExchangeConnection
         fields = EDITABLE
 
-    def service_values(self) -> dict[str, Any]:
-        """Cleaned data as the services take it: blank secrets and factors mean 'keep'."""
+    @sensitive_variables()
+    def _service_values(self) -> dict[str, Any]:
+        """Cleaned data by domain name: blank secrets and factors mean 'keep' (or, for a
+        new connection, the defaults)."""
         values = {name: self.cleaned_data[name] for name in EDITABLE
-                  if name in self.cleaned_data and name != "owner"}
+                  if name in self.cleaned_data and name not in ("owner", "exchange")}
         for name in (*SECRET_FIELDS, "volume_factor_live", "volume_factor_preset"):
             if self.cleaned_data.get(name) not in (None, ""):
                 values[name] = self.cleaned_data[name]
         return values
 
+    def service_spec(self) -> services.ConnectionSpec:
+        """A new connection, as connection_create takes it."""
+        return services.ConnectionSpec(exchange=self.cleaned_data["exchange"],
+                                       **self._service_values())
+
+    def service_changes(self) -> services.ConnectionChanges:
+        """Every editable field, as connection_update takes them (the exchange is fixed:
+        ``clean`` refuses a change of it)."""
+        return services.ConnectionChanges(**self._service_values())
+
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if self.errors:
             return cleaned
         try:
             if self.instance._state.adding:
-                services.connection_validate_new(values=self.service_values())
+                services.connection_validate_new(spec=self.service_spec())
             elif cleaned.get("exchange") != self.instance.exchange:
                 raise forms.ValidationError({"exchange": "the exchange cannot change"})
         except ServiceError as exc:
@@ -137,20 +150,20 @@ class ExchangeConnectionAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: ExchangeConnection,
                    form: ConnectionAdminForm, change: bool) -> None:
-        values = form.service_values()
         if change:
             # the form already wrote its values onto obj; the service compares with the stored row
             stored = ExchangeConnection.objects.get(pk=obj.pk)
-            services.connection_update(connection=stored, actor=request.user, values=values)
+            services.connection_update(connection=stored, actor=caller(request),
+                                       changes=form.service_changes())
             return
         created = services.connection_create(owner=form.cleaned_data["owner"],
-                                             actor=request.user, values=values)
+                                             actor=caller(request), spec=form.service_spec())
         obj.pk = created.pk
         obj._state.adding = False
 
     def delete_model(self, request: HttpRequest, obj: ExchangeConnection) -> None:
         try:
-            services.connection_delete(connection=obj, actor=request.user)
+            services.connection_delete(connection=obj, actor=caller(request))
         except ServiceError as exc:
             self.message_user(request, f"Not deleted: {exc.message}", messages.ERROR)
 
@@ -162,7 +175,7 @@ class ExchangeConnectionAdmin(admin.ModelAdmin):
     def activate_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         for connection in queryset:
             try:
-                services.connection_activate(connection=connection, actor=request.user)
+                services.connection_activate(connection=connection, actor=caller(request))
             except ServiceError as exc:
                 self.message_user(request, f"{connection.name}: {exc.message}", messages.ERROR)
 

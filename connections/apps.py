@@ -13,7 +13,7 @@ class ConnectionsConfig(AppConfig):
 
         from connections.auth import token_name
 
-        Token.__str__ = token_name  # type: ignore[method-assign]
+        Token.__str__ = token_name  # type: ignore[method-assign,assignment]
         if settings.PRODUCTION:
             refuse_a_reachable_paper_exchange()
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from rest_framework.authentication import TokenAuthentication
@@ -37,7 +37,7 @@ def token_expired(token: Token) -> bool:
     return bool(ttl_hours) and token.created < timezone.now() - timedelta(hours=ttl_hours)
 
 
-def token_issue(*, user: AbstractBaseUser) -> Token:
+def token_issue(*, user: User) -> Token:
     """The user's token, or a new one when theirs has expired."""
     token, created = Token.objects.get_or_create(user=user)
     if not created and token_expired(token):
@@ -46,7 +46,7 @@ def token_issue(*, user: AbstractBaseUser) -> Token:
     return token
 
 
-def token_revoke(*, user: AbstractBaseUser) -> bool:
+def token_revoke(*, user: User) -> bool:
     """Delete the user's token; True when there was one."""
     deleted, _ = Token.objects.filter(user=user).delete()
     return bool(deleted)
@@ -56,7 +56,7 @@ class ExpiringTokenAuthentication(TokenAuthentication):
     """DRF's token authentication; with API_TOKEN_TTL_HOURS set, a token older than that is
     refused and deleted, so the next login issues a fresh one."""
 
-    def authenticate_credentials(self, key: str) -> tuple[AbstractBaseUser, Token]:
+    def authenticate_credentials(self, key: str) -> tuple[User, Token]:
         user, token = super().authenticate_credentials(key)
         if token_expired(token):
             token.delete()
@@ -115,8 +115,9 @@ def login_throttle_wait(request: HttpRequest) -> float | None:
     """Seconds until this login may be tried, when a throttle refuses it; else None (and
     the attempt is counted)."""
     throttles = [throttle() for throttle in LOGIN_THROTTLES]
+    # the admin login is a plain Django view: the throttles read only the request's address
     waits = [throttle.wait() or 1.0 for throttle in throttles
-             if not throttle.allow_request(request, None)]
+             if not throttle.allow_request(request, None)]  # type: ignore[arg-type]
     return max(waits) if waits else None
 
 

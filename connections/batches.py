@@ -9,14 +9,14 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import close_old_connections
 
 from connections.health import CircuitOpen, connection_check
 from connections.models import ExchangeConnection
+from connections.results import TestError, TestResult, batch_stored
 from connections.selectors import (
     BATCH_CONCURRENCY,
     BATCH_RUNNING_SET,
@@ -33,10 +33,10 @@ BATCH_TTL_SECONDS = 3600
 BATCH_ATTEMPTS = 3
 
 
-def batch_validate(*, user: AbstractBaseUser, connection_ids: list[str]) -> list[str]:
+def batch_validate(*, user: User, connection_ids: list[str]) -> list[str]:
     """1..50 distinct ids of connections the caller can see: a 400 names repeated ones,
     a 404 those that are not found."""
-    field = "connectionIds"
+    field = "connection_ids"
     connection_ids = [i.strip().lower() for i in connection_ids]
     if not connection_ids:
         raise ValidationFailed("give at least one connection id", fields={field: ["empty"]})
@@ -59,13 +59,13 @@ def batch_validate(*, user: AbstractBaseUser, connection_ids: list[str]) -> list
     return connection_ids
 
 
-def batch_create(*, user: AbstractBaseUser, connection_ids: list[str]) -> str:
+def batch_create(*, user: User, connection_ids: list[str]) -> str:
     """Record the batch and enqueue its task (after the surrounding commit)."""
     from connections.tasks import batch_test_task
 
     ids = batch_validate(user=user, connection_ids=connection_ids)
     batch_id = uuid.uuid4().hex
-    meta = {"ownerId": user.pk, "ids": ids, "startedAt": time.time(), "finishedAt": None}
+    meta = {"owner_id": user.pk, "ids": ids, "started_at": time.time(), "finished_at": None}
     client = redis_client()
     client.set(batch_meta_key(batch_id), json.dumps(meta), ex=BATCH_TTL_SECONDS)
     client.sadd(BATCH_RUNNING_SET, batch_id)
@@ -85,11 +85,11 @@ def _test_one(batch_id: str, connection_id: str) -> None:
     finally:
         close_old_connections()
     client = redis_client()
-    client.hset(batch_results_key(batch_id), connection_id, json.dumps(result))
+    client.hset(batch_results_key(batch_id), connection_id, json.dumps(result.to_stored()))
     client.expire(batch_results_key(batch_id), BATCH_TTL_SECONDS)
 
 
-def _check_waiting_for_budget(connection: ExchangeConnection) -> dict[str, Any]:
+def _check_waiting_for_budget(connection: ExchangeConnection) -> TestResult:
     # A batch's own threads wait inside the limiter (BATCH_BUDGET_WAIT_SECONDS) rather than
     # restart a half-done test: the batch is bounded, and a restart would spend the
     # exchange's budget twice.
@@ -104,13 +104,13 @@ def _check_waiting_for_budget(connection: ExchangeConnection) -> dict[str, Any]:
         except Throttled as exc:
             if time.monotonic() >= deadline:
                 return _error_result(str(connection.pk), exc.code, exc.message)
-            time.sleep(min(float(exc.extra.get("retryAfter", 0.2)), 1.0))
+            time.sleep(min(float(exc.extra.get("retry_after", 0.2)), 1.0))
 
 
-def _error_result(connection_id: str, code: str, message: str) -> dict[str, Any]:
-    return {"connectionId": connection_id, "success": False, "latencyMs": None,
-            "serverTimeOffsetMs": None, "permissions": [], "warnings": [],
-            "error": {"code": code, "message": message}, "testedAt": None}
+def _error_result(connection_id: str, code: str, message: str) -> TestResult:
+    """A connection the batch could not test (deleted, circuit open, no budget in time)."""
+    return TestResult(connection_id=connection_id, success=False,
+                      error=TestError(code=code, message=message))
 
 
 @lru_cache(maxsize=1)
@@ -127,12 +127,12 @@ def batch_run(*, batch_id: str) -> None:
     raw = client.get(batch_meta_key(batch_id))
     if raw is None:
         return
-    meta = json.loads(raw)
-    meta.setdefault("runStartedAt", time.time())
-    done = {key.decode() for key in client.hkeys(batch_results_key(batch_id))}
+    meta = batch_stored(raw)
+    meta.setdefault("run_started_at", time.time())
+    done = {_text(key) for key in client.hkeys(batch_results_key(batch_id))}
     pending = [i for i in meta["ids"] if i not in done]
     list(_pool().map(lambda connection_id: _test_one(batch_id, connection_id), pending))
-    meta["finishedAt"] = time.time()
+    meta["finished_at"] = time.time()
     client.set(batch_meta_key(batch_id), json.dumps(meta), ex=BATCH_TTL_SECONDS)
     client.srem(BATCH_RUNNING_SET, batch_id)
 
@@ -141,7 +141,11 @@ def batches_forget_expired() -> int:
     """Drop running-set entries whose batch has expired (a worker died mid-batch)."""
     client = redis_client()
     gone = [batch_id for batch_id in client.smembers(BATCH_RUNNING_SET)
-            if not client.exists(batch_meta_key(batch_id.decode()))]
+            if not client.exists(batch_meta_key(_text(batch_id)))]
     if gone:
         client.srem(BATCH_RUNNING_SET, *gone)
     return len(gone)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -27,6 +27,7 @@ from connections.models import (
     HealthCheck,
     HealthStatus,
 )
+from connections.results import TestError, TestResult
 from connections.services import connection_connector, paper_account_resync, sync_log_write
 from core.errors import (
     Conflict,
@@ -36,6 +37,7 @@ from core.errors import (
     Unavailable,
     Unprocessable,
 )
+from core.types import Id
 from exchanges import errors
 from exchanges.base import Connector
 
@@ -102,7 +104,7 @@ def circuit_admit(*, connection: ExchangeConnection) -> bool:
         return True
     raise CircuitOpen("the circuit of this connection is open after repeated failures; "
                       "it probes again after the cooldown", extra={
-                          "retryAfter": _seconds_until_probe(state)})
+                          "retry_after": _seconds_until_probe(state)})
 
 
 def _probe_abandon(connection: ExchangeConnection) -> None:
@@ -131,7 +133,7 @@ def _run_check(connection: ExchangeConnection, kind: str, max_wait: float) -> Ch
         if exc.code is None and exc.http_status is None:
             # our own limiter said "not now": not the connection's fault
             raise Throttled("the exchange's rate budget is spent; retry shortly",
-                            extra={"retryAfter": exc.retry_after}) from None
+                            extra={"retry_after": exc.retry_after}) from None
         return CheckOutcome(ok=False, latency_ms=_elapsed_ms(started),
                             error_code="rate_limited", error_message=str(exc))
     except errors.ExchangeError as exc:
@@ -167,9 +169,9 @@ def _run_check_resyncing_paper(connection: ExchangeConnection, kind: str,
 
 def connection_check(*, connection: ExchangeConnection, kind: str = "test",
                      attempts: int = 1, backoff_seconds: float = 0.25,
-                     max_wait: float = 1.0) -> dict[str, Any]:
-    """Test (or heartbeat) one connection through the circuit; record and return the
-    TestResult of docs/api.md. With ``attempts`` > 1, retryable failures (never an
+                     max_wait: float = 1.0) -> TestResult:
+    """Test (or heartbeat) one connection through the circuit; record and return its
+    TestResult. With ``attempts`` > 1, retryable failures (never an
     auth or request error) are tried again with exponential backoff; only the final
     outcome is recorded. ``max_wait`` is how long a request may wait for the exchange's
     budget before the check gives up with Throttled."""
@@ -193,17 +195,17 @@ def connection_check(*, connection: ExchangeConnection, kind: str = "test",
 
 
 def test_result(*, connection: ExchangeConnection, outcome: CheckOutcome,
-                tested_at: datetime) -> dict[str, Any]:
-    error = ({"code": outcome.error_code, "message": outcome.error_message}
+                tested_at: datetime) -> TestResult:
+    error = (TestError(code=outcome.error_code, message=outcome.error_message)
              if not outcome.ok else None)
-    return {"connectionId": str(connection.pk), "success": outcome.ok,
-            "latencyMs": outcome.latency_ms, "serverTimeOffsetMs": outcome.offset_ms,
-            "permissions": list(outcome.permissions), "warnings": list(outcome.warnings),
-            "error": error, "testedAt": tested_at.isoformat().replace("+00:00", "Z")}
+    return TestResult(connection_id=str(connection.pk), success=outcome.ok,
+                      latency_ms=outcome.latency_ms, server_time_offset_ms=outcome.offset_ms,
+                      permissions=tuple(outcome.permissions),
+                      warnings=tuple(outcome.warnings), error=error, tested_at=tested_at)
 
 
 def _record(*, connection: ExchangeConnection, outcome: CheckOutcome, kind: str,
-            checked_at: datetime, result: dict[str, Any]) -> None:
+            checked_at: datetime, result: TestResult) -> None:
     with transaction.atomic():
         HealthCheck.objects.create(connection=connection, checked_at=checked_at, kind=kind,
                                    ok=outcome.ok, latency_ms=outcome.latency_ms,
@@ -214,7 +216,7 @@ def _record(*, connection: ExchangeConnection, outcome: CheckOutcome, kind: str,
                                    "last_latency_ms": outcome.latency_ms,
                                    "total_requests": F("total_requests") + 1}
         if kind != "heartbeat":
-            changes["test_results"] = result
+            changes["test_results"] = result.to_stored()
         if outcome.ok:
             changes.update(_success_changes(outcome, kind, checked_at))
         else:
@@ -256,7 +258,7 @@ def _log_transitions(connection: ExchangeConnection, before: str, after: str | N
         return
     action = "circuit_opened" if after == CircuitState.OPEN else "circuit_closed"
     sync_log_write(connection_id=connection.pk, action=action, actor="system",
-                   data={"from": before, "errorCode": outcome.error_code})
+                   data={"from": before, "error_code": outcome.error_code})
 
 
 def _disable_for_auth(connection: ExchangeConnection, outcome: CheckOutcome) -> None:
@@ -265,7 +267,7 @@ def _disable_for_auth(connection: ExchangeConnection, outcome: CheckOutcome) -> 
         enabled=False, is_active=False)
     if disabled:
         sync_log_write(connection_id=connection.pk, action="disabled_auth_failure",
-                       actor="system", data={"errorCode": outcome.error_code})
+                       actor="system", data={"error_code": outcome.error_code})
 
 
 def connections_stale_deactivate() -> int:
@@ -283,7 +285,7 @@ def connections_stale_deactivate() -> int:
             ConnectionState.objects.filter(connection_id=pk).update(
                 health_status=HealthStatus.UNKNOWN)
             sync_log_write(connection_id=pk, action="stale_deactivated", actor="system",
-                           data={"staleAfterSeconds": settings.STALE_AFTER_SECONDS})
+                           data={"stale_after_seconds": settings.STALE_AFTER_SECONDS})
             count += 1
     return count
 
@@ -302,14 +304,14 @@ def connection_exchange_call(*, connection: ExchangeConnection,
     state = ConnectionState.objects.get(connection=connection)
     if state.circuit != CircuitState.CLOSED:
         raise CircuitOpen("the circuit of this connection is open after repeated failures",
-                          extra={"retryAfter": _seconds_until_probe(state)})
+                          extra={"retry_after": _seconds_until_probe(state)})
     if not connection.enabled:
         raise Conflict("this connection is disabled", code="connection_disabled")
     try:
         return call(connection_connector(connection=connection, max_wait=READ_MAX_WAIT_SECONDS))
     except errors.RateLimited as exc:
         raise Throttled("the exchange's rate budget is spent; retry shortly",
-                        extra={"retryAfter": exc.retry_after}) from None
+                        extra={"retry_after": exc.retry_after}) from None
     except errors.NotSupported as exc:
         raise Unprocessable(exc.message or "not supported by this exchange",
                             code="not_supported") from None
@@ -317,10 +319,10 @@ def connection_exchange_call(*, connection: ExchangeConnection,
         raise Unavailable("the exchange did not answer; try again") from None
     except errors.ExchangeError as exc:
         raise ExchangeFailed(f"the exchange refused: {exc}"[:300],
-                             extra={"exchangeCode": exc.code}) from None
+                             extra={"exchange_code": exc.code}) from None
 
 
-def connection_stream_auth_refused(*, connection_id: object, code: str, message: str) -> None:
+def connection_stream_auth_refused(*, connection_id: Id, code: str, message: str) -> None:
     """The private stream's authentication was refused (a bad or revoked key): record a
     failed check and open the circuit at once, so the stream runner stops retrying the
     connection until the half-open probe (a REST check) closes it again. The probe's own
@@ -340,5 +342,5 @@ def connection_stream_auth_refused(*, connection_id: object, code: str, message:
         if state.circuit != CircuitState.OPEN:
             sync_log_write(connection_id=connection.pk, action="circuit_opened",
                            actor="system", data={"from": state.circuit,
-                                                 "errorCode": "authentication_failed",
+                                                 "error_code": "authentication_failed",
                                                  "via": "stream"})

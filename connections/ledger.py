@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from connections.models import ConnectionState, LedgerBalance, LedgerPosition, StreamState
+from core.types import Id, as_uuid
 
 # one-way positions are BOTH here whatever the exchange calls them
 ONE_WAY_SIDES = frozenset({"BOTH", "NET", ""})
@@ -93,7 +94,7 @@ RETURNING id
 """
 
 
-def ledger_balance_apply(*, connection_id: object, figure: BalanceFigure, at: datetime,
+def ledger_balance_apply(*, connection_id: Id, figure: BalanceFigure, at: datetime,
                          source: str) -> bool:
     """Upsert one asset unless the row is newer than ``at``; True when it was written."""
     free, locked, total = _completed(figure)
@@ -101,7 +102,7 @@ def ledger_balance_apply(*, connection_id: object, figure: BalanceFigure, at: da
                                      source])
 
 
-def ledger_position_apply(*, connection_id: object, figure: PositionFigure, at: datetime,
+def ledger_position_apply(*, connection_id: Id, figure: PositionFigure, at: datetime,
                           source: str) -> bool:
     """Upsert one position unless the row is newer than ``at``; True when it was written.
     A flat position is kept with quantity 0."""
@@ -111,7 +112,7 @@ def ledger_position_apply(*, connection_id: object, figure: PositionFigure, at: 
         entry, figure.leverage, figure.unrealized_pnl, at, source])
 
 
-def ledger_snapshot_apply(*, connection_id: object, balances: Iterable[BalanceFigure],
+def ledger_snapshot_apply(*, connection_id: Id, balances: Iterable[BalanceFigure],
                           positions: Iterable[PositionFigure], at: datetime) -> None:
     """A REST snapshot taken at ``at`` is the whole account then: what it lists is upserted,
     and rows it does not list (an asset spent to nothing, a closed position) go to zero,
@@ -121,7 +122,7 @@ def ledger_snapshot_apply(*, connection_id: object, balances: Iterable[BalanceFi
         for balance in balances:
             ledger_balance_apply(connection_id=connection_id, figure=balance, at=at,
                                  source="rest")
-        LedgerBalance.objects.filter(connection_id=connection_id, updated_at__lte=at).exclude(
+        LedgerBalance.objects.filter(connection__pk=connection_id, updated_at__lte=at).exclude(
             asset__in=[balance.asset for balance in balances]).update(
             free=Decimal("0"), locked=Decimal("0"), total=Decimal("0"), updated_at=at,
             source="rest", recorded_at=timezone.now())
@@ -130,7 +131,7 @@ def ledger_snapshot_apply(*, connection_id: object, balances: Iterable[BalanceFi
             ledger_position_apply(connection_id=connection_id, figure=position, at=at,
                                   source="rest")
             listed.add((position.symbol, position_side_of(position.position_side)))
-        for row in LedgerPosition.objects.filter(connection_id=connection_id,
+        for row in LedgerPosition.objects.filter(connection__pk=connection_id,
                                                  updated_at__lte=at).exclude(quantity=0):
             if (row.symbol, row.position_side) not in listed:
                 LedgerPosition.objects.filter(pk=row.pk, updated_at__lte=at).update(
@@ -141,17 +142,17 @@ def ledger_snapshot_apply(*, connection_id: object, balances: Iterable[BalanceFi
 # -- the stream's state ---------------------------------------------------------------------
 
 
-def stream_state_write(*, connection_id: object, **fields: Any) -> None:
+def stream_state_write(*, connection_id: Id, **fields: Any) -> None:
     """Set fields of the connection's stream state (the row is created on first write)."""
-    updated = StreamState.objects.filter(connection_id=connection_id).update(
+    updated = StreamState.objects.filter(connection__pk=connection_id).update(
         **fields, updated_at=timezone.now())
     if not updated:
-        StreamState.objects.get_or_create(connection_id=connection_id, defaults=fields)
-        StreamState.objects.filter(connection_id=connection_id).update(**fields)
+        StreamState.objects.get_or_create(connection_id=as_uuid(connection_id), defaults=fields)
+        StreamState.objects.filter(connection__pk=connection_id).update(**fields)
 
 
-def stream_alive(*, connection_id: object, at: datetime) -> None:
+def stream_alive(*, connection_id: Id, at: datetime) -> None:
     """A message arrived at ``at``: the stream's last message, and the connection's
     heartbeat (a live stream counts as one, DESIGN section 14)."""
     stream_state_write(connection_id=connection_id, last_message_at=at)
-    ConnectionState.objects.filter(connection_id=connection_id).update(last_heartbeat_at=at)
+    ConnectionState.objects.filter(connection__pk=connection_id).update(last_heartbeat_at=at)

@@ -11,6 +11,9 @@ from django.db.models import Q
 
 from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES
 
+# a new connection's price band when none is given (null disables the band)
+DEFAULT_PRICE_BAND_PERCENT = Decimal("5")
+
 
 def _choices(values: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(value, value.replace("_", " ").title()) for value in values]
@@ -39,7 +42,7 @@ class ExchangeConnection(models.Model):
                                              blank=True)
     max_open_orders = models.PositiveIntegerField(null=True, blank=True)
     price_band_percent = models.DecimalField(max_digits=6, decimal_places=2, null=True,
-                                             blank=True, default=Decimal("5"))
+                                             blank=True, default=DEFAULT_PRICE_BAND_PERCENT)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

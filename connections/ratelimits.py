@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 
 from core.redis import redis_client
+from core.types import Id
 from exchanges import binance
 from exchanges.capabilities import EXCHANGES
 from exchanges.limits import Budget, Window, with_run_time_windows
@@ -82,7 +83,7 @@ def run_time_limits_forget() -> None:
     _run_time_cache.clear()
 
 
-def _parse_run_time(raw: bytes | None) -> dict[str, dict[str, Window]]:
+def _parse_run_time(raw: bytes | str | None) -> dict[str, dict[str, Window]]:
     try:
         stored = json.loads(raw) if raw else {}
     except ValueError:
@@ -100,7 +101,7 @@ def exchange_limiter(exchange: str, *, egress: str | None = None) -> RateLimiter
                        margin_ms=settings.RATE_LIMIT_WINDOW_MARGIN_MS)
 
 
-def connection_throttle(*, exchange: str, connection_id: object, key_id: str,
+def connection_throttle(*, exchange: str, connection_id: Id, key_id: str,
                         max_wait: float = 1.0) -> RedisThrottle:
     return RedisThrottle(exchange_limiter(exchange), key_id=key_id,
                          usage_scope=str(connection_id or ""), max_wait=max_wait)

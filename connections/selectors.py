@@ -8,21 +8,23 @@ owner happens in the admin, where the sync log names the staff member.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from connections.filters import ConnectionFilterSet
 from connections.models import ExchangeConnection, HealthCheck, StreamState
-from connections.ratelimits import connection_usage_percent, exchange_usage
+from connections.ratelimits import ExchangeUsage, connection_usage_percent, exchange_usage
+from connections.results import BatchStatus, TestResult, batch_stored
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.redis import redis_client
+from core.types import Id
 from exchanges.capabilities import matrix
 from exchanges.errors import NotSupported
 from exchanges.streams import PROTOCOLS, protocol_for
@@ -34,14 +36,14 @@ BATCH_CONCURRENCY = 10
 BATCH_RUNNING_SET = "ec:batch:running"
 
 
-def connections_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[ExchangeConnection]:
+def connections_visible_to(user: User | AnonymousUser) -> QuerySet[ExchangeConnection]:
     queryset = ExchangeConnection.objects.select_related("state", "stream_state")
     if getattr(user, "is_staff", False):
         return queryset
     return queryset.filter(owner_id=user.pk)
 
 
-def connection_list(*, user: AbstractBaseUser, filters: dict[str, Any]
+def connection_list(*, user: User, filters: dict[str, Any]
                     ) -> QuerySet[ExchangeConnection]:
     """The caller's connections matching ``filters`` (model field names; None: any)."""
     filterset = ConnectionFilterSet(filters, queryset=connections_visible_to(user))
@@ -51,7 +53,7 @@ def connection_list(*, user: AbstractBaseUser, filters: dict[str, Any]
     return filterset.qs
 
 
-def connection_get(*, user: AbstractBaseUser, connection_id: object) -> ExchangeConnection:
+def connection_get(*, user: User, connection_id: Id) -> ExchangeConnection:
     """A malformed id and another user's id are both simply not found."""
     try:
         parsed = uuid.UUID(str(connection_id))
@@ -67,8 +69,8 @@ STAFF_WRITE_REFUSAL = ("staff read every owner's connections but change only the
                        "act for the owner in the admin")
 
 
-def connection_get_for_write(*, user: AbstractBaseUser,
-                             connection_id: object) -> ExchangeConnection:
+def connection_get_for_write(*, user: User,
+                             connection_id: Id) -> ExchangeConnection:
     """A connection the caller may change, test, trade on or delete: their own."""
     connection = connection_get(user=user, connection_id=connection_id)
     if connection.owner_id != user.pk:
@@ -76,7 +78,7 @@ def connection_get_for_write(*, user: AbstractBaseUser,
     return connection
 
 
-def connection_owner_ids(*, user: AbstractBaseUser, connection_ids: list[str]
+def connection_owner_ids(*, user: User, connection_ids: list[str]
                          ) -> dict[str, object]:
     """Visible connection id -> owner id, for the ids given (malformed ones left out)."""
     parsed = [value for value in connection_ids if _is_uuid(value)]
@@ -91,14 +93,22 @@ def _is_uuid(value: str) -> bool:
         return False
 
 
-def connection_counts(*, user: AbstractBaseUser) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ConnectionCounts:
+    total: int
+    active: int
+    enabled: int
+    by_exchange: dict[str, int]
+
+
+def connection_counts(*, user: User) -> ConnectionCounts:
     """Totals for /api/system/status in two queries whatever the number of connections."""
     queryset = connections_visible_to(user)
     totals = queryset.aggregate(total=Count("id"), active=Count("id", filter=Q(is_active=True)),
                                 enabled=Count("id", filter=Q(enabled=True)))
     by_exchange = dict(queryset.order_by().values_list("exchange").annotate(n=Count("id")))
-    return {"total": totals["total"], "active": totals["active"],
-            "enabled": totals["enabled"], "byExchange": by_exchange}
+    return ConnectionCounts(total=totals["total"], active=totals["active"],
+                            enabled=totals["enabled"], by_exchange=by_exchange)
 
 
 def connection_ids_for_sweep() -> list[str]:
@@ -111,10 +121,10 @@ def connection_ids_for_heartbeat() -> list[str]:
             .values_list("pk", flat=True)]
 
 
-def _uptime_by_connection(connection_ids: list[object]) -> dict[object, dict[str, Any]]:
+def _uptime_by_connection(connection_ids: list[Id]) -> dict[Id, Any]:
     """Checks in the last 24 h per connection, in one query."""
     since = timezone.now() - timedelta(hours=24)
-    rows = (HealthCheck.objects.filter(connection_id__in=connection_ids, checked_at__gte=since)
+    rows = (HealthCheck.objects.filter(connection__pk__in=connection_ids, checked_at__gte=since)
             .values("connection_id")
             .annotate(total=Count("id"), passed=Count("id", filter=Q(ok=True)),
                       latency=Avg("latency_ms", filter=Q(ok=True))))
@@ -125,7 +135,49 @@ def _percent(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 2) if whole else None
 
 
-def connection_health_list(*, user: AbstractBaseUser) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ConnectionHealth:
+    """One connection's state row and its last 24 h of checks."""
+
+    connection_id: str
+    name: str
+    exchange: str
+    status: str
+    circuit: str
+    last_check_at: datetime | None
+    average_response_time_ms: int | None    # of the passed checks in the last 24 h
+    success_count: int
+    error_count: int
+    uptime_percent_24h: float | None         # None: no check in the last 24 h
+    rate_limit_usage_percent: float
+    stream: StreamStatus | None              # None: the exchange has no private stream
+
+
+@dataclass(frozen=True)
+class HealthSummary:
+    total: int
+    healthy: int
+    degraded: int
+    unhealthy: int
+    unknown: int
+    average_uptime_percent: float | None
+    average_response_time_ms: int | None
+
+
+@dataclass(frozen=True)
+class HealthList:
+    summary: HealthSummary
+    connections: tuple[ConnectionHealth, ...]
+    # per exchange, over its destination pools in use from every egress: the fullest
+    # window's % of its ceiling, weight and requests in flight summed, the longest pause
+    # left, and each pool (egress, destination) with every window and its ceiling
+    rate_limits: dict[str, ExchangeUsage]
+
+
+HEALTH_STATUSES = ("healthy", "degraded", "unhealthy", "unknown")
+
+
+def connection_health_list(*, user: User) -> HealthList:
     """Health of the caller's connections and a summary, in two queries plus Redis."""
     connections = list(connections_visible_to(user).order_by("name"))
     checks = _uptime_by_connection([c.pk for c in connections])
@@ -133,58 +185,67 @@ def connection_health_list(*, user: AbstractBaseUser) -> dict[str, Any]:
     items = []
     for connection in connections:
         state, day = connection.state, checks.get(connection.pk)
-        items.append({
-            "connectionId": str(connection.pk), "name": connection.name,
-            "exchange": connection.exchange, "status": state.health_status,
-            "circuit": state.circuit, "lastCheckAt": state.last_check_at,
-            "averageResponseTimeMs": round(day["latency"]) if day and day["latency"] else None,
-            "successCount": state.successful_requests, "errorCount": state.failed_requests,
-            "uptimePercent24h": _percent(day["passed"], day["total"]) if day else None,
-            "rateLimitUsagePercent": usage.get(str(connection.pk), 0.0),
-            "stream": connection_stream(connection=connection),
-        })
-    return {"summary": _health_summary(items), "connections": items,
-            "rateLimits": exchange_rate_limit_usage()}
+        items.append(ConnectionHealth(
+            connection_id=str(connection.pk), name=connection.name,
+            exchange=connection.exchange, status=state.health_status, circuit=state.circuit,
+            last_check_at=state.last_check_at,
+            average_response_time_ms=(round(day["latency"]) if day and day["latency"]
+                                      else None),
+            success_count=state.successful_requests, error_count=state.failed_requests,
+            uptime_percent_24h=_percent(day["passed"], day["total"]) if day else None,
+            rate_limit_usage_percent=usage.get(str(connection.pk), 0.0),
+            stream=connection_stream(connection=connection)))
+    return HealthList(summary=_health_summary(items), connections=tuple(items),
+                      rate_limits=exchange_usage())
 
 
-def exchange_rate_limit_usage() -> dict[str, dict[str, Any]]:
-    """Per exchange, over its destination pools in use from every egress: the fullest
-    window's % of its ceiling, weight and requests in flight summed, the longest pause
-    left, and each pool (egress, destination) with every window and its ceiling."""
-    return {exchange: {"usagePercent": usage.busiest_percent_of_minute,
-                       "weightLastMinute": usage.weight_last_minute,
-                       "inFlight": usage.in_flight,
-                       "pausedForSeconds": usage.paused_for_seconds,
-                       "destinations": usage.destinations,
-                       "pools": [_pool_usage(pool) for pool in usage.pools]}
-            for exchange, usage in exchange_usage().items()}
+def _health_summary(items: list[ConnectionHealth]) -> HealthSummary:
+    uptimes = [i.uptime_percent_24h for i in items if i.uptime_percent_24h is not None]
+    latencies = [i.average_response_time_ms for i in items
+                 if i.average_response_time_ms is not None]
+    counts = {status: sum(1 for item in items if item.status == status)
+              for status in HEALTH_STATUSES}
+    return HealthSummary(
+        total=len(items), **counts,
+        average_uptime_percent=round(sum(uptimes) / len(uptimes), 2) if uptimes else None,
+        average_response_time_ms=(round(sum(latencies) / len(latencies))
+                                  if latencies else None))
 
 
-def _pool_usage(pool: Any) -> dict[str, Any]:
-    usage = pool.usage
-    return {"egress": pool.egress, "destination": pool.destination,
-            "usagePercent": usage.busiest_percent, "weightLastMinute": usage.weight_last_minute,
-            "inFlight": usage.in_flight, "concurrent": usage.concurrent,
-            "pausedForSeconds": usage.paused_for_seconds,
-            "windows": [{"name": window.name, "used": window.used, "limit": window.limit,
-                         "seconds": window.seconds, "percent": window.percent}
-                        for window in usage.windows]}
+@dataclass(frozen=True)
+class HealthCounts:
+    healthy: int
+    degraded: int
+    unhealthy: int
+    unknown: int
+    uptime_percent_24h: float | None
 
 
-def _health_summary(items: list[dict[str, Any]]) -> dict[str, Any]:
-    summary: dict[str, Any] = {"total": len(items)}
-    for status in ("healthy", "degraded", "unhealthy", "unknown"):
-        summary[status] = sum(1 for item in items if item["status"] == status)
-    uptimes = [i["uptimePercent24h"] for i in items if i["uptimePercent24h"] is not None]
-    latencies = [i["averageResponseTimeMs"] for i in items
-                 if i["averageResponseTimeMs"] is not None]
-    summary["averageUptimePercent"] = round(sum(uptimes) / len(uptimes), 2) if uptimes else None
-    summary["averageResponseTimeMs"] = (round(sum(latencies) / len(latencies))
-                                        if latencies else None)
-    return summary
+@dataclass(frozen=True)
+class RequestMetrics:
+    total_requests: int
+    success_rate: float | None
+    average_response_time: int | None   # milliseconds, of the passed checks in 24 h
 
 
-def system_status(*, user: AbstractBaseUser) -> dict[str, Any]:
+@dataclass(frozen=True)
+class BatchCapacity:
+    running: int
+    max_batch_size: int
+    max_concurrent: int
+
+
+@dataclass(frozen=True)
+class SystemStatus:
+    status: str                  # ok, degraded or down
+    connections: ConnectionCounts
+    health: HealthCounts
+    metrics: RequestMetrics
+    batch: BatchCapacity
+    exchanges: dict[str, Any]    # the capability matrix (exchanges.capabilities.matrix)
+
+
+def system_status(*, user: User) -> SystemStatus:
     """Totals for the caller (staff: everyone) in a fixed number of queries."""
     counts = connection_counts(user=user)
     queryset = connections_visible_to(user).order_by()
@@ -195,26 +256,24 @@ def system_status(*, user: AbstractBaseUser) -> dict[str, Any]:
     day = HealthCheck.objects.filter(connection__in=queryset, checked_at__gte=since).aggregate(
         total=Count("id"), passed=Count("id", filter=Q(ok=True)),
         latency=Avg("latency_ms", filter=Q(ok=True)))
-    health = {status: by_status.get(status, 0)
-              for status in ("healthy", "degraded", "unhealthy", "unknown")}
-    health["uptimePercent24h"] = _percent(day["passed"], day["total"])
+    health = HealthCounts(**{status: by_status.get(status, 0) for status in HEALTH_STATUSES},
+                          uptime_percent_24h=_percent(day["passed"], day["total"]))
     requests = totals["requests"] or 0
-    return {
-        "status": _overall_status(counts["enabled"], health),
-        "connections": counts, "health": health,
-        "metrics": {"totalRequests": requests,
-                    "successRate": _percent(totals["successes"] or 0, requests),
-                    "averageResponseTime": round(day["latency"]) if day["latency"] else None},
-        "batch": {"running": batches_running(), "maxBatchSize": MAX_BATCH_SIZE,
-                  "maxConcurrent": BATCH_CONCURRENCY},
-        "features": {"exchanges": matrix()},
-    }
+    return SystemStatus(
+        status=_overall_status(counts.enabled, health), connections=counts, health=health,
+        metrics=RequestMetrics(
+            total_requests=requests,
+            success_rate=_percent(totals["successes"] or 0, requests),
+            average_response_time=round(day["latency"]) if day["latency"] else None),
+        batch=BatchCapacity(running=batches_running(), max_batch_size=MAX_BATCH_SIZE,
+                            max_concurrent=BATCH_CONCURRENCY),
+        exchanges=matrix())
 
 
-def _overall_status(enabled: int, health: dict[str, Any]) -> str:
-    if enabled and health["unhealthy"] >= enabled:
+def _overall_status(enabled: int, health: HealthCounts) -> str:
+    if enabled and health.unhealthy >= enabled:
         return "down"
-    if health["unhealthy"] or health["degraded"]:
+    if health.unhealthy or health.degraded:
         return "degraded"
     return "ok"
 
@@ -229,34 +288,32 @@ def batch_results_key(batch_id: str) -> str:
     return f"ec:batch:{batch_id}:results"
 
 
-def batch_status(*, user: AbstractBaseUser, batch_id: str) -> dict[str, Any]:
+def batch_status(*, user: User, batch_id: str) -> BatchStatus:
+    """A batch the caller started (staff: any batch); a batch stored with the old camelCase
+    keys reads the same."""
     client = redis_client()
     raw = client.get(batch_meta_key(batch_id)) if batch_id.isalnum() else None
-    meta = json.loads(raw) if raw else None
-    if meta is None or (meta["ownerId"] != user.pk and not user.is_staff):
+    meta = batch_stored(raw) if raw else None
+    if meta is None or (meta["owner_id"] != user.pk and not user.is_staff):
         raise NotFound("batch not found")
-    results = {key.decode(): json.loads(value)
+    results = {_text(key): TestResult.from_stored(batch_stored(value))
                for key, value in client.hgetall(batch_results_key(batch_id)).items()}
-    finished = meta["finishedAt"]
-    successful = sum(1 for result in results.values() if result["success"])
+    finished = meta["finished_at"]
     ended = finished or time.time()
-    return {
-        "batchId": batch_id, "status": "completed" if finished else "running",
-        "totalConnections": len(meta["ids"]), "completed": len(results),
-        "successful": successful, "failed": len(results) - successful,
-        "duration": int((ended - meta["startedAt"]) * 1000),
-        "queuedMs": (int((meta["runStartedAt"] - meta["startedAt"]) * 1000)
-                     if meta.get("runStartedAt") else None),
-        "results": {i: results[i] for i in meta["ids"] if i in results},
-    }
+    return BatchStatus(
+        batch_id=batch_id, total_connections=len(meta["ids"]), finished=bool(finished),
+        duration_ms=int((ended - meta["started_at"]) * 1000),
+        queued_ms=(int((meta["run_started_at"] - meta["started_at"]) * 1000)
+                   if meta.get("run_started_at") else None),
+        results={i: results[i] for i in meta["ids"] if i in results})
 
 
-def batch_wait(*, user: AbstractBaseUser, batch_id: str, timeout: float) -> dict[str, Any]:
+def batch_wait(*, user: User, batch_id: str, timeout: float) -> BatchStatus:
     """Poll until the batch completes or ``timeout`` passes; the last status either way."""
     deadline = time.monotonic() + timeout
     while True:
         status = batch_status(user=user, batch_id=batch_id)
-        if status["status"] == "completed" or time.monotonic() >= deadline:
+        if status.finished or time.monotonic() >= deadline:
             return status
         time.sleep(0.025)
 
@@ -291,20 +348,37 @@ def connection_ids_for_streams() -> list[str]:
             if stream_supported(exchange=exchange, api_type=api_type, environment=environment)]
 
 
-def connection_stream(*, connection: ExchangeConnection) -> dict[str, Any] | None:
-    """The ``stream`` of a connection (DESIGN section 8): its state, since when, reconnects,
-    the last message's age and the lease holder; None where the exchange has no stream."""
+@dataclass(frozen=True)
+class StreamStatus:
+    """A connection's private stream: its state, since when, reconnects, the last message's
+    age, the runner holding its lease and when the last REST snapshot was reconciled."""
+
+    state: str
+    since: datetime | None = None
+    reconnects: int = 0
+    last_message_age_ms: int | None = None
+    holder: str | None = None
+    snapshot_at: datetime | None = None
+    last_error: str = ""
+
+
+def connection_stream(*, connection: ExchangeConnection) -> StreamStatus | None:
+    """The ``stream`` of a connection (DESIGN section 8); None where the exchange has no
+    stream, down where no runner has held it yet."""
     if not stream_supported(exchange=connection.exchange, api_type=connection.api_type,
                             environment=connection.environment):
         return None
     try:
         state = connection.stream_state
     except StreamState.DoesNotExist:
-        return {"state": "down", "since": None, "reconnects": 0, "lastMessageAgeMs": None,
-                "holder": None, "snapshotAt": None, "lastError": ""}
+        return StreamStatus(state="down")
     age = None
     if state.last_message_at is not None:
         age = max(0, int((timezone.now() - state.last_message_at).total_seconds() * 1000))
-    return {"state": state.state, "since": state.since, "reconnects": state.reconnects,
-            "lastMessageAgeMs": age, "holder": state.holder or None,
-            "snapshotAt": state.snapshot_at, "lastError": state.last_error}
+    return StreamStatus(state=state.state, since=state.since, reconnects=state.reconnects,
+                        last_message_age_ms=age, holder=state.holder or None,
+                        snapshot_at=state.snapshot_at, last_error=state.last_error)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
@@ -10,6 +11,7 @@ from rest_framework import serializers
 from connections.models import STREAM_STATES, CircuitState, ExchangeConnection, HealthStatus
 from connections.paper import paper_base_url, paper_ws_url
 from connections.selectors import MAX_BATCH_SIZE, connection_stream
+from connections.services import ConnectionChanges, ConnectionSpec
 from core.fields import (
     UUID_PATTERN,
     StrictBooleanField,
@@ -54,11 +56,13 @@ class StreamOut(serializers.Serializer):
     state = serializers.ChoiceField(choices=STREAM_STATES)
     since = serializers.DateTimeField(allow_null=True)
     reconnects = serializers.IntegerField(min_value=0)
-    lastMessageAgeMs = serializers.IntegerField(allow_null=True, min_value=0)
+    lastMessageAgeMs = serializers.IntegerField(source="last_message_age_ms", allow_null=True,
+                                                min_value=0)
     holder = serializers.CharField(allow_null=True)
-    snapshotAt = serializers.DateTimeField(allow_null=True, help_text="when the last REST "
-                                           "snapshot was reconciled (every (re)connect)")
-    lastError = serializers.CharField(allow_blank=True)
+    snapshotAt = serializers.DateTimeField(source="snapshot_at", allow_null=True,
+                                           help_text="when the last REST snapshot was "
+                                           "reconciled (every (re)connect)")
+    lastError = serializers.CharField(source="last_error", allow_blank=True)
 
 
 class ConnectionOut(serializers.ModelSerializer):
@@ -107,6 +111,10 @@ class ConnectionOut(serializers.ModelSerializer):
         return connection.ws_url
 
 
+# the request fields that carry secrets (views mask them in Django's error reports)
+SECRET_INPUTS = ("apiKey", "apiSecret", "passphrase")
+
+
 class ConnectionWrite(StrictSerializer):
     """Create a connection. What the exchange offers (apiType, environment), which hosts a
     URL may name and which credentials a connection needs are the service's rules (a 422
@@ -141,6 +149,10 @@ class ConnectionWrite(StrictSerializer):
                                           decimal_places=2, at_most=100, required=False,
                                           allow_null=True)
 
+    def spec(self) -> ConnectionSpec:
+        """The validated body as the service takes it."""
+        return ConnectionSpec(**self.validated_data)
+
 
 EXCHANGE_IS_FIXED = "the exchange of a connection cannot change; create a new connection instead"
 
@@ -157,6 +169,10 @@ class ConnectionUpdate(ConnectionWrite):
         if isinstance(data, dict) and "exchange" in data:
             raise serializers.ValidationError({"exchange": [EXCHANGE_IS_FIXED]})
         return super().to_internal_value(data)
+
+    def changes(self) -> ConnectionChanges:
+        """The validated fields as the service takes them (the others stay as they are)."""
+        return ConnectionChanges(**self.validated_data)
 
 
 class ConnectionFilters(StrictSerializer):
@@ -227,7 +243,7 @@ class ConnectionIdsField(serializers.ListField):
 
 
 class BatchTestIn(StrictSerializer):
-    connectionIds = ConnectionIdsField()
+    connectionIds = ConnectionIdsField(source="connection_ids")
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -240,15 +256,25 @@ class TestResultError(serializers.Serializer):
     message = serializers.CharField()
 
 
+class UtcTimestampField(serializers.CharField):
+    """A time as ISO 8601 in UTC with a Z and every digit the clock gave
+    (2026-11-20T10:01:02.345678Z); a plain string in the schema."""
+
+    def to_representation(self, value: datetime) -> str:  # type: ignore[override]
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# renders a connections.results.TestResult (a docstring would be the schema's description)
 class TestResultOut(serializers.Serializer):
-    connectionId = serializers.CharField()
+    connectionId = serializers.CharField(source="connection_id")
     success = serializers.BooleanField()
-    latencyMs = serializers.IntegerField(allow_null=True)
-    serverTimeOffsetMs = serializers.IntegerField(allow_null=True)
+    latencyMs = serializers.IntegerField(source="latency_ms", allow_null=True)
+    serverTimeOffsetMs = serializers.IntegerField(source="server_time_offset_ms",
+                                                  allow_null=True)
     permissions = serializers.ListField(child=serializers.CharField())
     warnings = serializers.ListField(child=serializers.CharField())
     error = TestResultError(allow_null=True)
-    testedAt = serializers.CharField(allow_null=True)
+    testedAt = UtcTimestampField(source="tested_at", allow_null=True)
 
 
 class TestEnvelope(serializers.Serializer):
@@ -256,44 +282,60 @@ class TestEnvelope(serializers.Serializer):
     result = TestResultOut()
 
 
+# renders a connections.results.BatchStatus (a docstring would be the schema's description)
 class BatchOut(serializers.Serializer):
     success = ConstantBooleanField(True)
-    batchId = serializers.CharField()
+    batchId = serializers.CharField(source="batch_id")
     status = serializers.ChoiceField(choices=("running", "completed"))
-    totalConnections = serializers.IntegerField(min_value=1)
+    totalConnections = serializers.IntegerField(source="total_connections", min_value=1)
     completed = serializers.IntegerField(min_value=0)
     successful = serializers.IntegerField(min_value=0)
     failed = serializers.IntegerField(min_value=0)
-    duration = serializers.IntegerField(help_text="milliseconds since the batch was created")
-    queuedMs = serializers.IntegerField(allow_null=True, help_text="milliseconds the batch "
-                                        "waited for a worker; null until one took it")
+    duration = serializers.IntegerField(source="duration_ms",
+                                        help_text="milliseconds since the batch was created")
+    queuedMs = serializers.IntegerField(source="queued_ms", allow_null=True,
+                                        help_text="milliseconds the batch waited for a "
+                                        "worker; null until one took it")
     results = serializers.DictField(child=TestResultOut(), help_text="connection id -> "
                                     "TestResult, for the connections tested so far")
 
 
+class NumberField(serializers.FloatField):
+    """A number as the domain gives it: an int stays an int (a window of 10 s is ``10``,
+    not ``10.0``); a number in the schema all the same."""
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+# renders a connections.selectors.ConnectionHealth
 class HealthOut(serializers.Serializer):
-    connectionId = serializers.CharField()
+    connectionId = serializers.CharField(source="connection_id")
     name = serializers.CharField()
     exchange = serializers.CharField()
     status = serializers.CharField()
     circuit = serializers.CharField()
-    lastCheckAt = serializers.DateTimeField(allow_null=True)
-    averageResponseTimeMs = serializers.IntegerField(allow_null=True)
-    successCount = serializers.IntegerField()
-    errorCount = serializers.IntegerField()
-    uptimePercent24h = serializers.FloatField(allow_null=True)
-    rateLimitUsagePercent = serializers.FloatField()
+    lastCheckAt = serializers.DateTimeField(source="last_check_at", allow_null=True)
+    averageResponseTimeMs = serializers.IntegerField(source="average_response_time_ms",
+                                                     allow_null=True)
+    successCount = serializers.IntegerField(source="success_count")
+    errorCount = serializers.IntegerField(source="error_count")
+    uptimePercent24h = serializers.FloatField(source="uptime_percent_24h", allow_null=True)
+    rateLimitUsagePercent = serializers.FloatField(source="rate_limit_usage_percent")
     stream = StreamOut(allow_null=True)
 
 
+# renders a connections.selectors.HealthSummary
 class HealthSummaryOut(serializers.Serializer):
     total = serializers.IntegerField()
     healthy = serializers.IntegerField()
     degraded = serializers.IntegerField()
     unhealthy = serializers.IntegerField()
     unknown = serializers.IntegerField()
-    averageUptimePercent = serializers.FloatField(allow_null=True)
-    averageResponseTimeMs = serializers.IntegerField(allow_null=True)
+    averageUptimePercent = serializers.FloatField(source="average_uptime_percent",
+                                                  allow_null=True)
+    averageResponseTimeMs = serializers.IntegerField(source="average_response_time_ms",
+                                                     allow_null=True)
 
 
 class RateWindowOut(serializers.Serializer):
@@ -302,7 +344,7 @@ class RateWindowOut(serializers.Serializer):
     name = serializers.CharField()
     used = serializers.IntegerField()
     limit = serializers.IntegerField()
-    seconds = serializers.FloatField()
+    seconds = NumberField()
     percent = serializers.FloatField()
 
 
@@ -311,31 +353,32 @@ class RatePoolOut(serializers.Serializer):
 
     egress = serializers.CharField()
     destination = serializers.CharField()
-    usagePercent = serializers.FloatField()
-    weightLastMinute = serializers.IntegerField()
-    inFlight = serializers.IntegerField()
-    concurrent = serializers.IntegerField()
-    pausedForSeconds = serializers.FloatField()
-    windows = RateWindowOut(many=True)
+    usagePercent = serializers.FloatField(source="usage.busiest_percent")
+    weightLastMinute = serializers.IntegerField(source="usage.weight_last_minute")
+    inFlight = serializers.IntegerField(source="usage.in_flight")
+    concurrent = serializers.IntegerField(source="usage.concurrent")
+    pausedForSeconds = serializers.FloatField(source="usage.paused_for_seconds")
+    windows = RateWindowOut(source="usage.windows", many=True)
 
 
 class ExchangeUsageOut(serializers.Serializer):
     """Budgets belong to destination pools (an exchange's REST host group seen from one
     egress): usagePercent is the fullest window's, the rest are over all pools."""
 
-    usagePercent = serializers.FloatField()
-    weightLastMinute = serializers.IntegerField()
-    inFlight = serializers.IntegerField()
-    pausedForSeconds = serializers.FloatField()
+    usagePercent = serializers.FloatField(source="busiest_percent_of_minute")
+    weightLastMinute = serializers.IntegerField(source="weight_last_minute")
+    inFlight = serializers.IntegerField(source="in_flight")
+    pausedForSeconds = serializers.FloatField(source="paused_for_seconds")
     destinations = serializers.IntegerField()
     pools = RatePoolOut(many=True)
 
 
+# renders a connections.selectors.HealthList
 class HealthListOut(serializers.Serializer):
     success = ConstantBooleanField(True)
     summary = HealthSummaryOut()
     connections = HealthOut(many=True)
-    rateLimits = serializers.DictField(child=ExchangeUsageOut())
+    rateLimits = serializers.DictField(source="rate_limits", child=ExchangeUsageOut())
 
 
 class BalanceOut(serializers.Serializer):
@@ -381,11 +424,13 @@ class ExchangeOrderOut(serializers.Serializer):
                                             normalize_output=True)
 
 
+# the parts of a connections.selectors.SystemStatus
 class StatusConnectionsOut(serializers.Serializer):
     total = serializers.IntegerField(min_value=0)
     active = serializers.IntegerField(min_value=0)
     enabled = serializers.IntegerField(min_value=0)
-    byExchange = serializers.DictField(child=serializers.IntegerField(min_value=0))
+    byExchange = serializers.DictField(source="by_exchange",
+                                       child=serializers.IntegerField(min_value=0))
 
 
 class StatusHealthOut(serializers.Serializer):
@@ -393,19 +438,20 @@ class StatusHealthOut(serializers.Serializer):
     degraded = serializers.IntegerField(min_value=0)
     unhealthy = serializers.IntegerField(min_value=0)
     unknown = serializers.IntegerField(min_value=0)
-    uptimePercent24h = serializers.FloatField(allow_null=True)
+    uptimePercent24h = serializers.FloatField(source="uptime_percent_24h", allow_null=True)
 
 
 class StatusMetricsOut(serializers.Serializer):
-    totalRequests = serializers.IntegerField(min_value=0)
-    successRate = serializers.FloatField(allow_null=True)
-    averageResponseTime = serializers.IntegerField(allow_null=True)
+    totalRequests = serializers.IntegerField(source="total_requests", min_value=0)
+    successRate = serializers.FloatField(source="success_rate", allow_null=True)
+    averageResponseTime = serializers.IntegerField(source="average_response_time",
+                                                   allow_null=True)
 
 
 class StatusBatchOut(serializers.Serializer):
     running = serializers.IntegerField(min_value=0)
-    maxBatchSize = serializers.IntegerField()
-    maxConcurrent = serializers.IntegerField()
+    maxBatchSize = serializers.IntegerField(source="max_batch_size")
+    maxConcurrent = serializers.IntegerField(source="max_concurrent")
 
 
 class StatusFeaturesOut(serializers.Serializer):
@@ -422,4 +468,4 @@ class SystemStatusOut(serializers.Serializer):
     health = StatusHealthOut()
     metrics = StatusMetricsOut()
     batch = StatusBatchOut()
-    features = StatusFeaturesOut()
+    features = StatusFeaturesOut(source="*")  # {exchanges}: the SystemStatus's matrix

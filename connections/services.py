@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import enum
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.views.decorators.debug import sensitive_variables
 
 from connections import crypto
-from connections.models import ConnectionState, ConnectionSyncLog, ExchangeConnection
+from connections.models import (
+    DEFAULT_PRICE_BAND_PERCENT,
+    ConnectionState,
+    ConnectionSyncLog,
+    ExchangeConnection,
+)
 from connections.paper import (
     PaperCredentials,
     paper_account_upsert,
@@ -25,6 +32,7 @@ from connections.paper import (
 )
 from connections.ratelimits import connection_throttle, run_time_limits_store
 from core.errors import Conflict, Unprocessable, ValidationFailed
+from core.types import Id
 from exchanges import binance, errors
 from exchanges.base import Connector, Credentials, Throttle
 from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES, capability
@@ -47,44 +55,105 @@ TRADING_IDENTITY_FIELDS = ("api_type", "environment", "base_url", *SECRET_FIELDS
 # Apps above this one (orders) say whether a connection has orders in flight; this app
 # cannot import them (imports point one way), so they register here at start.
 IN_FLIGHT_ORDER_CHECKS: list[Callable[[ExchangeConnection], bool]] = []
-# the API's camelCase names, for error fields and the audit log
-API_NAMES = {
-    "name": "name", "exchange": "exchange", "api_type": "apiType",
-    "environment": "environment", "base_url": "baseUrl", "ws_url": "wsUrl",
-    "api_key": "apiKey", "api_secret": "apiSecret", "passphrase": "passphrase",
-    "enabled": "enabled", "volume_factor_live": "volumeFactorLive",
-    "volume_factor_preset": "volumeFactorPreset", "max_order_notional": "maxOrderNotional",
-    "max_open_orders": "maxOpenOrders", "price_band_percent": "priceBandPercent",
-}
+# How the 409 connection_has_open_orders message names the fields it lists: the message is
+# prose for API users, in the words of docs/api.md. Error ``fields`` and the sync log use
+# the domain names; the API's exception handler spells ``fields`` the API's way.
+IDENTITY_FIELD_WORDS = {"api_type": "apiType", "environment": "environment",
+                        "base_url": "baseUrl", "api_key": "apiKey",
+                        "api_secret": "apiSecret", "passphrase": "passphrase"}
 
 
-def actor_name(user: AbstractBaseUser | None) -> str:
+class Unset(enum.Enum):
+    """A field a partial update leaves as it is (``None`` is a value there: it clears a
+    limit)."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    """A new connection. Credentials are for live and testnet connections (paper ones
+    generate their own); what is left out takes the model's default."""
+
+    name: str
+    exchange: str
+    api_type: str
+    environment: str
+    base_url: str = ""
+    ws_url: str = ""
+    api_key: str = field(default="", repr=False)
+    api_secret: str = field(default="", repr=False)
+    passphrase: str = field(default="", repr=False)
+    enabled: bool = True
+    volume_factor_live: Decimal = Decimal("1")
+    volume_factor_preset: Decimal = Decimal("1")
+    max_order_notional: Decimal | None = None
+    max_open_orders: int | None = None
+    price_band_percent: Decimal | None = DEFAULT_PRICE_BAND_PERCENT
+
+    def named_fields(self) -> list[str]:
+        """The fields set (the required ones, and the others that differ from their
+        defaults), sorted: what the sync log records of a creation."""
+        return sorted(each.name for each in fields(self)
+                      if each.default is MISSING or getattr(self, each.name) != each.default)
+
+
+@dataclass(frozen=True)
+class ConnectionChanges:
+    """A partial update: a field left UNSET stays as it is. The exchange is not one of
+    them: a connection's exchange never changes."""
+
+    name: str | Unset = UNSET
+    api_type: str | Unset = UNSET
+    environment: str | Unset = UNSET
+    base_url: str | Unset = UNSET
+    ws_url: str | Unset = UNSET
+    api_key: str | Unset = field(default=UNSET, repr=False)
+    api_secret: str | Unset = field(default=UNSET, repr=False)
+    passphrase: str | Unset = field(default=UNSET, repr=False)
+    enabled: bool | Unset = UNSET
+    volume_factor_live: Decimal | Unset = UNSET
+    volume_factor_preset: Decimal | Unset = UNSET
+    max_order_notional: Decimal | Unset | None = UNSET
+    max_open_orders: int | Unset | None = UNSET
+    price_band_percent: Decimal | Unset | None = UNSET
+
+    def given(self) -> dict[str, Any]:
+        """The fields this update sets, by domain name."""
+        return {each.name: getattr(self, each.name) for each in fields(self)
+                if getattr(self, each.name) is not UNSET}
+
+
+def actor_name(user: User | None) -> str:
     return user.get_username() if user is not None and user.pk else "system"
 
 
-def sync_log_write(*, connection_id: object, action: str, actor: str,
+def sync_log_write(*, connection_id: Id, action: str, actor: str,
                    data: dict[str, Any] | None = None) -> ConnectionSyncLog:
     return ConnectionSyncLog.objects.create(connection_id=str(connection_id), action=action,
                                             actor=actor, data=data or {})
 
 
-def _audit(connection: ExchangeConnection, actor: AbstractBaseUser | None,
+def _audit(connection: ExchangeConnection, actor: User | None,
            data: dict[str, Any]) -> dict[str, Any]:
     """Sync-log data; a staff member acting for another owner (in the admin) is the row's
-    actor, and the owner is named beside as ``forOwner``."""
+    actor, and the owner is named beside as ``for_owner``."""
     if actor is not None and actor.pk and actor.pk != connection.owner_id:
-        return {**data, "forOwner": connection.owner.get_username()}
+        return {**data, "for_owner": connection.owner.get_username()}
     return data
 
 
 def _field_error(field: str, message: str, *, code: str | None = None) -> ValidationFailed:
-    return ValidationFailed(message, code=code, fields={API_NAMES.get(field, field): [message]})
+    return ValidationFailed(message, code=code, fields={field: [message]})
 
 
 def _refusal(field: str, message: str, *, code: str) -> Unprocessable:
     """A connection the API's schema allows but this exchange or environment does not: a
     422 naming the field (the serializer has refused everything the schema forbids)."""
-    return Unprocessable(message, code=code, fields={API_NAMES.get(field, field): [message]})
+    return Unprocessable(message, code=code, fields={field: [message]})
 
 
 def _check_capabilities(*, exchange: str, api_type: str, environment: str) -> None:
@@ -111,9 +180,12 @@ def _check_capabilities(*, exchange: str, api_type: str, environment: str) -> No
 
 
 @sensitive_variables()
-def _check_credentials(*, exchange: str, environment: str, values: dict[str, Any],
-                       creating: bool) -> None:
-    given = [name for name in SECRET_FIELDS if values.get(name)]
+def _check_credentials(*, exchange: str, environment: str, api_key: str, api_secret: str,
+                       passphrase: str, creating: bool) -> None:
+    """Credentials given (blank ones are not): none for paper; a key and secret (and the
+    passphrase where the exchange has one) for a connection that needs them anew."""
+    secrets = {"api_key": api_key, "api_secret": api_secret, "passphrase": passphrase}
+    given = [name for name in SECRET_FIELDS if secrets[name]]
     if environment == "paper":
         if given:
             raise _refusal(given[0], "paper connections generate their own credentials",
@@ -121,10 +193,10 @@ def _check_credentials(*, exchange: str, environment: str, values: dict[str, Any
         return
     if creating:
         for name in ("api_key", "api_secret"):
-            if not values.get(name):
+            if not secrets[name]:
                 raise _refusal(name, f"a {environment} connection needs it",
                                code="credentials_required")
-        if capability(exchange).needs_passphrase and not values.get("passphrase"):
+        if capability(exchange).needs_passphrase and not passphrase:
             raise _refusal("passphrase", f"{exchange} API keys need a passphrase",
                            code="credentials_required")
 
@@ -144,11 +216,12 @@ def destination_allowlist() -> frozenset[str]:
         url_endpoint(settings.PAPER_EXCHANGE_URL)}
 
 
-def _check_urls(*, exchange: str, environment: str, urls: dict[str, Any]) -> None:
+def _check_urls(*, exchange: str, environment: str, base_url: str, ws_url: str) -> None:
     """A stored base URL or WebSocket URL must be on one of the exchange's official hosts
     for the environment, or allowlisted (exchanges.hosts); blank means the defaults."""
+    urls = {"base_url": base_url, "ws_url": ws_url}
     for name, transport in URL_FIELDS:
-        url = urls.get(name) or ""
+        url = urls[name]
         if not url:
             continue
         try:
@@ -217,62 +290,56 @@ def connection_credentials(*, connection: ExchangeConnection) -> PlainCredential
     )
 
 
-def _check_volume_factors(values: dict[str, Any]) -> None:
-    for name in STATE_FIELDS:
-        if name in values and not (Decimal("0") < Decimal(values[name]) <= Decimal("100")):
+def _check_volume_factors(*, live: Decimal | None, preset: Decimal | None) -> None:
+    for name, factor in zip(STATE_FIELDS, (live, preset), strict=True):
+        if factor is not None and not (Decimal("0") < Decimal(factor) <= Decimal("100")):
             raise _field_error(name, "must be greater than 0 and at most 100")
 
 
-def _changed_names(names: Iterable[str]) -> list[str]:
-    return sorted(API_NAMES.get(name, name) for name in names)
-
-
 @sensitive_variables()
-def connection_validate_new(*, values: dict[str, Any]) -> None:
+def connection_validate_new(*, spec: ConnectionSpec) -> None:
     """Every rule a new connection must meet, without writing (the admin form uses it)."""
-    exchange, api_type = values.get("exchange", ""), values.get("api_type", "")
-    environment = values.get("environment", "")
-    _check_capabilities(exchange=exchange, api_type=api_type, environment=environment)
-    _check_urls(exchange=exchange, environment=environment, urls=values)
-    _check_credentials(exchange=exchange, environment=environment, values=values,
-                       creating=True)
-    _check_volume_factors(values)
+    _check_capabilities(exchange=spec.exchange, api_type=spec.api_type,
+                        environment=spec.environment)
+    _check_urls(exchange=spec.exchange, environment=spec.environment,
+                base_url=spec.base_url, ws_url=spec.ws_url)
+    _check_credentials(exchange=spec.exchange, environment=spec.environment,
+                       api_key=spec.api_key, api_secret=spec.api_secret,
+                       passphrase=spec.passphrase, creating=True)
+    _check_volume_factors(live=spec.volume_factor_live, preset=spec.volume_factor_preset)
 
 
 @sensitive_variables()
-def connection_create(*, owner: AbstractBaseUser, actor: AbstractBaseUser | None,
-                      values: dict[str, Any]) -> ExchangeConnection:
-    connection_validate_new(values=values)
-    exchange, api_type = values["exchange"], values["api_type"]
-    environment = values["environment"]
-    connection = ExchangeConnection(
-        owner=owner, exchange=exchange,
-        **{name: values[name] for name in PLAIN_FIELDS if name in values})
-    if environment == "paper":
+def connection_create(*, owner: User, actor: User | None,
+                      spec: ConnectionSpec) -> ExchangeConnection:
+    connection_validate_new(spec=spec)
+    connection = ExchangeConnection(owner=owner, exchange=spec.exchange,
+                                    **{name: getattr(spec, name) for name in PLAIN_FIELDS})
+    if spec.environment == "paper":
         _provision_paper(connection)
     else:
-        _set_credentials(connection, api_key=values["api_key"],
-                         api_secret=values["api_secret"],
-                         passphrase=values.get("passphrase", ""))
+        _set_credentials(connection, api_key=spec.api_key, api_secret=spec.api_secret,
+                         passphrase=spec.passphrase)
     with transaction.atomic():
         connection.save()
-        ConnectionState.objects.create(
-            connection=connection, **{name: values[name] for name in STATE_FIELDS
-                                      if name in values})
+        ConnectionState.objects.create(connection=connection,
+                                       volume_factor_live=spec.volume_factor_live,
+                                       volume_factor_preset=spec.volume_factor_preset)
         sync_log_write(connection_id=connection.pk, action="created", actor=actor_name(actor),
                        data=_audit(connection, actor, {
-                           "fields": _changed_names(values), "exchange": exchange,
-                           "apiType": api_type, "environment": environment}))
+                           "fields": spec.named_fields(), "exchange": spec.exchange,
+                           "api_type": spec.api_type, "environment": spec.environment}))
     return connection
 
 
+def _unset_as_blank(value: str | Unset) -> str:
+    return "" if value is UNSET else value
+
+
 @sensitive_variables()
-def connection_update(*, connection: ExchangeConnection, actor: AbstractBaseUser | None,
-                      values: dict[str, Any]) -> ExchangeConnection:
-    if "exchange" in values and values["exchange"] != connection.exchange:
-        raise _field_error("exchange", "the exchange of a connection cannot change; "
-                           "create a new connection instead")
-    values = {name: value for name, value in values.items() if name != "exchange"}
+def connection_update(*, connection: ExchangeConnection, actor: User | None,
+                      changes: ConnectionChanges) -> ExchangeConnection:
+    values = changes.given()
     _refuse_identity_change_in_flight(connection, values)
     api_type = values.get("api_type", connection.api_type)
     environment = values.get("environment", connection.environment)
@@ -282,12 +349,17 @@ def connection_update(*, connection: ExchangeConnection, actor: AbstractBaseUser
         # the URLs as they will be stored, against the environment they will serve (a
         # stored URL is only re-judged when it or the environment changes, so an old row
         # can still be renamed or disabled; the request-time check guards it meanwhile)
-        _check_urls(exchange=connection.exchange, environment=environment, urls={
-            name: values.get(name, getattr(connection, name)) for name, _ in URL_FIELDS})
-    _check_volume_factors(values)
+        _check_urls(exchange=connection.exchange, environment=environment,
+                    base_url=values.get("base_url", connection.base_url),
+                    ws_url=values.get("ws_url", connection.ws_url))
+    _check_volume_factors(live=values.get("volume_factor_live"),
+                          preset=values.get("volume_factor_preset"))
     leaving_paper = connection.environment == "paper" and environment != "paper"
     entering_paper = connection.environment != "paper" and environment == "paper"
-    _check_credentials(exchange=connection.exchange, environment=environment, values=values,
+    _check_credentials(exchange=connection.exchange, environment=environment,
+                       api_key=_unset_as_blank(changes.api_key),
+                       api_secret=_unset_as_blank(changes.api_secret),
+                       passphrase=_unset_as_blank(changes.passphrase),
                        creating=leaving_paper)
     for name in PLAIN_FIELDS:
         if name in values:
@@ -311,7 +383,7 @@ def connection_update(*, connection: ExchangeConnection, actor: AbstractBaseUser
         if state_values:
             ConnectionState.objects.filter(connection=connection).update(**state_values)
         sync_log_write(connection_id=connection.pk, action="updated", actor=actor_name(actor),
-                       data=_audit(connection, actor, {"fields": _changed_names(values)}))
+                       data=_audit(connection, actor, {"fields": sorted(values)}))
     connection.refresh_from_db()
     return connection
 
@@ -323,12 +395,12 @@ def _refuse_identity_change_in_flight(connection: ExchangeConnection,
     if changing and any(check(connection) for check in IN_FLIGHT_ORDER_CHECKS):
         raise Conflict("this connection has orders that are not settled; wait for them or "
                        "cancel them before changing "
-                       + ", ".join(API_NAMES.get(name, name) for name in changing),
+                       + ", ".join(IDENTITY_FIELD_WORDS[name] for name in changing),
                        code="connection_has_open_orders")
 
 
 def connection_delete(*, connection: ExchangeConnection,
-                      actor: AbstractBaseUser | None) -> None:
+                      actor: User | None) -> None:
     connection_id = connection.pk
     try:
         with transaction.atomic():
@@ -343,7 +415,7 @@ def connection_delete(*, connection: ExchangeConnection,
 
 
 def connection_activate(*, connection: ExchangeConnection,
-                        actor: AbstractBaseUser | None) -> ExchangeConnection:
+                        actor: User | None) -> ExchangeConnection:
     """Make this the owner's one active connection, in one transaction.
 
     The owner's user row is locked first, so concurrent activations for one owner queue up
@@ -433,7 +505,7 @@ def exchange_rate_limits_refresh() -> dict[str, int]:
     return {product: len(found) for product, found in read.items()}
 
 
-def _public_binance_connector(*, api_type: str, paper: bool) -> Connector:
+def _public_binance_connector(*, api_type: str, paper: bool) -> binance.BinanceConnector:
     return binance.BinanceConnector(
         credentials=Credentials("", ""), api_type=api_type, environment="live",
         base_url=paper_base_url(binance.NAME) if paper else None,

@@ -23,7 +23,7 @@ HEALTH_SWEEP_SECONDS = 300
 
 
 def _countdown(exc: Throttled) -> float:
-    return min(max(float(exc.extra.get("retryAfter", 1.0)), 1.0), MAX_COUNTDOWN_SECONDS)
+    return min(max(float(exc.extra.get("retry_after", 1.0)), 1.0), MAX_COUNTDOWN_SECONDS)
 
 
 def _check(task: Any, connection_id: str, kind: str) -> dict[str, Any] | None:
@@ -34,7 +34,8 @@ def _check(task: Any, connection_id: str, kind: str) -> dict[str, Any] | None:
     if connection is None:
         return None
     try:
-        return connection_check(connection=connection, kind=kind)
+        # the task's result is JSON: the TestResult as stored
+        return connection_check(connection=connection, kind=kind).to_stored()
     except CircuitOpen:
         return None  # fails fast; the probe after the cooldown decides
     except Throttled as exc:
@@ -115,5 +116,5 @@ def cleanup_task() -> dict[str, int]:
     from connections.batches import batches_forget_expired
     from connections.health import health_history_prune
 
-    return {"healthChecksDeleted": health_history_prune(),
-            "batchesForgotten": batches_forget_expired()}
+    return {"health_checks_deleted": health_history_prune(),
+            "batches_forgotten": batches_forget_expired()}

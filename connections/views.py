@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from connections import auth, batches, health, selectors, services
 from connections.models import ExchangeConnection
 from connections.serializers import (
+    SECRET_INPUTS,
     BalanceOut,
     BatchOut,
     BatchTestIn,
@@ -48,10 +49,9 @@ from core.schema import (
     SuccessOut,
     api_operation,
 )
+from core.users import caller
 
 BATCH_SYNC_WAIT_SECONDS = 30
-# request fields that carry secrets: masked in Django's error reports (POST parameters)
-SECRET_PARAMETERS = ("apiKey", "apiSecret", "passphrase")
 
 CONNECTION_ID = OpenApiParameter("id", OpenApiTypes.UUID, location=OpenApiParameter.PATH,
                                  pattern=UUID_PATTERN, description="A connection's id.")
@@ -74,7 +74,7 @@ def _envelope(name: str, key: str, serializer: serializers.Serializer) -> serial
     return inline_serializer(name, {"success": ConstantBooleanField(True), key: serializer})
 
 
-@method_decorator(sensitive_post_parameters(*SECRET_PARAMETERS), name="dispatch")
+@method_decorator(sensitive_post_parameters(*SECRET_INPUTS), name="dispatch")
 class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
                         mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
                         mixins.DestroyModelMixin, viewsets.GenericViewSet):
@@ -92,11 +92,11 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         return selectors.connections_visible_to(self.request.user)
 
     def get_object(self) -> ExchangeConnection:
-        return selectors.connection_get(user=self.request.user,
+        return selectors.connection_get(user=caller(self.request),
                                         connection_id=self.kwargs["pk"])
 
     def _owned_object(self) -> ExchangeConnection:
-        return selectors.connection_get_for_write(user=self.request.user,
+        return selectors.connection_get_for_write(user=caller(self.request),
                                                   connection_id=self.kwargs["pk"])
 
     def _render(self, connection: ExchangeConnection, *, code: int = 200) -> Response:
@@ -109,7 +109,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         filters = ConnectionFilters(data=request.query_params)
         filters.is_valid(raise_exception=True)
         values = filters.validated_data
-        connections = list(selectors.connection_list(user=request.user, filters=values))
+        connections = list(selectors.connection_list(user=caller(request), filters=values))
         return Response({
             "success": True, "count": len(connections),
             "filters": {name: values.get(field.source)
@@ -123,8 +123,8 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         payload = ConnectionWrite(data=request.data)
         payload.is_valid(raise_exception=True)
-        connection = services.connection_create(owner=request.user, actor=request.user,
-                                                values=payload.validated_data)
+        connection = services.connection_create(owner=caller(request), actor=caller(request),
+                                                spec=payload.spec())
         return self._render(connection, code=status.HTTP_201_CREATED)
 
     @api_operation(ok={200: ConnectionEnvelope}, errors=[FOUND], parameters=[CONNECTION_ID])
@@ -140,8 +140,8 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         connection = self._owned_object()
         payload = ConnectionUpdate(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
-        connection = services.connection_update(connection=connection, actor=request.user,
-                                                values=payload.validated_data)
+        connection = services.connection_update(connection=connection, actor=caller(request),
+                                                changes=payload.changes())
         return self._render(connection)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -151,7 +151,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
                                                  {409: ["connection_has_orders"]}],
                    parameters=[CONNECTION_ID])
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.connection_delete(connection=self._owned_object(), actor=request.user)
+        services.connection_delete(connection=self._owned_object(), actor=caller(request))
         return Response({"success": True})
 
     @api_operation(request=None, ok={200: ConnectionEnvelope},
@@ -160,7 +160,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
     @action(detail=True, methods=["post"])
     def activate(self, request: Request, pk: str | None = None) -> Response:
         connection = services.connection_activate(connection=self._owned_object(),
-                                                  actor=request.user)
+                                                  actor=caller(request))
         return self._render(connection)
 
     @api_operation(request=None, ok={200: TestEnvelope},
@@ -172,7 +172,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
     @action(detail=True, methods=["post"])
     def test(self, request: Request, pk: str | None = None) -> Response:
         result = health.connection_check(connection=self._owned_object(), kind="test")
-        return Response({"success": True, "result": result})
+        return Response(TestEnvelope({"result": result}).data)
 
     @api_operation(ok={200: _envelope("BalancesOut", "balances", BalanceOut(many=True))},
                    errors=[FOUND, EXCHANGE, EXCHANGE_REFUSALS], parameters=[CONNECTION_ID])
@@ -202,7 +202,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
     @api_operation(ok={200: HealthListOut})
     @action(detail=False, methods=["get"])
     def health(self, request: Request) -> Response:
-        return Response({"success": True, **selectors.connection_health_list(user=request.user)})
+        return Response(HealthListOut(selectors.connection_health_list(user=caller(request))).data)
 
     @api_operation(request=BatchTestIn, ok={
         200: OpenApiResponse(BatchOut, description="Every connection tested (status "
@@ -216,21 +216,21 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         is not one of your connections is a 404 naming it."""
         payload = BatchTestIn(data=request.data)
         payload.is_valid(raise_exception=True)
-        batch_id = batches.batch_create(user=request.user,
-                                        connection_ids=payload.validated_data["connectionIds"])
+        batch_id = batches.batch_create(user=caller(request),
+                                        connection_ids=payload.validated_data["connection_ids"])
         if payload.validated_data["async"]:
-            status_ = selectors.batch_status(user=request.user, batch_id=batch_id)
+            status_ = selectors.batch_status(user=caller(request), batch_id=batch_id)
         else:
-            status_ = selectors.batch_wait(user=request.user, batch_id=batch_id,
-                                         timeout=BATCH_SYNC_WAIT_SECONDS)
-        code = 200 if status_["status"] == "completed" else 202
-        return Response({"success": True, **status_}, status=code)
+            status_ = selectors.batch_wait(user=caller(request), batch_id=batch_id,
+                                           timeout=BATCH_SYNC_WAIT_SECONDS)
+        code = 200 if status_.finished else 202
+        return Response(BatchOut(status_).data, status=code)
 
     @api_operation(ok={200: BatchOut}, errors=[FOUND], parameters=[BATCH_ID])
     @action(detail=False, methods=["get"], url_path=r"batch-test/(?P<batch_id>[^/]+)")
     def batch_status(self, request: Request, batch_id: str) -> Response:
-        return Response({"success": True,
-                         **selectors.batch_status(user=request.user, batch_id=batch_id)})
+        status_ = selectors.batch_status(user=caller(request), batch_id=batch_id)
+        return Response(BatchOut(status_).data)
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
@@ -260,7 +260,7 @@ class LogoutView(APIView):
 
     @api_operation(request=None, ok={200: SuccessOut}, errors=[WRITE])
     def post(self, request: Request) -> Response:
-        auth.token_revoke(user=request.user)
+        auth.token_revoke(user=caller(request))
         if request.auth is None:  # authenticated by session, not by token
             logout(request._request)
         return Response({"success": True})
@@ -271,4 +271,4 @@ class SystemStatusView(APIView):
 
     @api_operation(ok={200: SystemStatusOut})
     def get(self, request: Request) -> Response:
-        return Response(selectors.system_status(user=request.user))
+        return Response(SystemStatusOut(selectors.system_status(user=caller(request))).data)

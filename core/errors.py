@@ -7,7 +7,12 @@ from typing import Any
 
 
 class ServiceError(Exception):
+    """``fields`` and ``extra`` are keyed by domain (snake_case) names, and the extras named
+    in ``field_extras`` hold a field's name as their value (``limit: max_order_notional``);
+    the API layer spells all of them its own way."""
+
     code = "validation_error"
+    field_extras: tuple[str, ...] = ()
 
     def __init__(self, message: str, *, code: str | None = None,
                  fields: dict[str, list[str]] | None = None,

@@ -129,6 +129,9 @@ class ConstantBooleanField(serializers.BooleanField):
         self.value = value
         super().__init__(**kwargs)
 
+    def get_attribute(self, instance: Any) -> bool:
+        return self.value  # whatever the envelope renders, its success is the constant
+
 
 class ErrorDetailOut(serializers.Serializer):
     code = serializers.CharField(help_text="What went wrong, for programs; each operation's "

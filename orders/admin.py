@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core.errors import ServiceError
+from core.users import caller
 from orders.models import Fill, Order, OrderEvent
 from orders.services import order_cancel
 
@@ -48,7 +49,7 @@ class OrderAdmin(admin.ModelAdmin):
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         for order in queryset:
             try:
-                order_cancel(order=order, actor=request.user)
+                order_cancel(order=order, actor=caller(request))
             except ServiceError as exc:
                 self.message_user(request, f"{order.client_order_id}: {exc.message}",
                                   messages.WARNING)

@@ -38,6 +38,7 @@ from connections.ledger import (
 )
 from connections.models import ExchangeConnection, StreamState
 from core.locks import advisory_lock
+from core.types import Id, as_uuid
 from exchanges import errors
 from exchanges.base import Connector, ExchangeOrder
 from exchanges.streams.base import (
@@ -70,12 +71,19 @@ PRICE_PLACES = Decimal("1e-18")   # the order row's decimal places
 class RemoteOrder(Protocol):
     """What an OrderUpdate (stream) and an ExchangeOrder (REST) both say of an order."""
 
-    exchange_order_id: str
-    client_order_id: str | None
-    status: str
-    raw_status: str
-    filled_quantity: Decimal
-    average_price: Decimal | None
+    # read-only members, so frozen dataclasses match
+    @property
+    def exchange_order_id(self) -> str: ...
+    @property
+    def client_order_id(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def raw_status(self) -> str: ...
+    @property
+    def filled_quantity(self) -> Decimal: ...
+    @property
+    def average_price(self) -> Decimal | None: ...
 
 
 @dataclass
@@ -95,11 +103,11 @@ def _time(ms: int | None) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-def _order_for(connection_id: object, client_order_id: str | None,
+def _order_for(connection_id: Id, client_order_id: str | None,
                exchange_order_id: str | None) -> Order | None:
     """Our row of an exchange's order: by client id (ours, lower case on BingX), else by the
     exchange's id."""
-    orders = Order.objects.filter(connection_id=connection_id)
+    orders = Order.objects.filter(connection__pk=connection_id)
     if client_order_id:
         found = orders.filter(client_order_id__in={client_order_id,
                                                    client_order_id.lower()}).first()
@@ -156,6 +164,7 @@ def _move(order: Order, remote: RemoteOrder | None, source: str, reason: str) ->
     status = _target(order, remote, filled)
     if status is None:
         return False
+    average: Decimal | None
     if fills_price is not None and fills_quantity >= filled:
         average = fills_price
     else:
@@ -167,7 +176,7 @@ def _move(order: Order, remote: RemoteOrder | None, source: str, reason: str) ->
         return False   # a repeat: nothing changes, no event
     data: dict[str, Any] = {"reason": reason}
     if remote is not None and remote.raw_status:
-        data["rawStatus"] = remote.raw_status
+        data["raw_status"] = remote.raw_status
     order_transition(order_id=order.pk, to_status=status, source=source, data=data,
                      filled_quantity=filled, average_price=average,
                      exchange_order_id=exchange_id)
@@ -182,7 +191,7 @@ def _attach_fills(order: Order) -> int:
                                order__isnull=True).update(order=order)
 
 
-def order_update_apply(*, connection_id: object, remote: RemoteOrder,
+def order_update_apply(*, connection_id: Id, remote: RemoteOrder,
                        source: str = "stream", reason: str = "stream order update") -> bool:
     """Apply what the exchange says of one order (stream or REST). True when the row
     changed; an order we have no row of is left to orphan detection (orders/reconcile.py)."""
@@ -201,21 +210,21 @@ def order_update_apply(*, connection_id: object, remote: RemoteOrder,
 # -- fills ---------------------------------------------------------------------------------
 
 
-def fill_apply(*, connection_id: object, update: FillUpdate, source: str = "stream") -> bool:
+def fill_apply(*, connection_id: Id, update: FillUpdate, source: str = "stream") -> bool:
     """Record one fill and bring its order's totals forward. True when the fill was new;
     a repeat (same trade id on this connection) changes nothing."""
     fill, created = Fill.objects.get_or_create(
-        connection_id=connection_id, trade_id=update.trade_id,
+        connection_id=as_uuid(connection_id), trade_id=update.trade_id,
         defaults=_fill_values(connection_id, update, source))
     if not created:
         return False
-    if fill.order_id is not None:
-        with advisory_lock(order_lock_name(fill.order_id)):
+    if fill.order is not None:
+        with advisory_lock(order_lock_name(fill.order.pk)):
             _move(fill.order, None, source, "fill")
     return True
 
 
-def _fill_values(connection_id: object, update: FillUpdate, source: str) -> dict[str, Any]:
+def _fill_values(connection_id: Id, update: FillUpdate, source: str) -> dict[str, Any]:
     order = _order_for(connection_id, update.client_order_id, update.exchange_order_id)
     return {"order": order, "exchange_order_id": update.exchange_order_id or "",
             "client_order_id": update.client_order_id or "", "symbol": update.symbol,
@@ -228,7 +237,7 @@ def _fill_values(connection_id: object, update: FillUpdate, source: str) -> dict
 # -- a batch of stream updates ---------------------------------------------------------------
 
 
-def updates_apply(*, connection_id: object, updates: Iterable[Update],
+def updates_apply(*, connection_id: Id, updates: Iterable[Update],
                   source: str = "stream") -> Applied:
     """Apply one batch of parsed stream updates in their order. A refused update is logged
     and skipped; the rest still apply."""
@@ -242,7 +251,7 @@ def updates_apply(*, connection_id: object, updates: Iterable[Update],
     return applied
 
 
-def _apply_one(connection_id: object, update: Update, source: str, applied: Applied) -> None:
+def _apply_one(connection_id: Id, update: Update, source: str, applied: Applied) -> None:
     if isinstance(update, OrderUpdate):
         changed = order_update_apply(connection_id=connection_id, remote=update, source=source)
         applied.orders += changed
@@ -280,7 +289,7 @@ class Snapshot:
     positions: int
 
 
-def connection_snapshot_reconcile(*, connection_id: object, connector: Connector,
+def connection_snapshot_reconcile(*, connection_id: Id, connector: Connector,
                                   symbols: Iterable[str] = ()) -> Snapshot:
     """Read the account over REST and reconcile it into the rows, before live messages apply
     (the runner buffers them meanwhile): open orders; our open orders the list no longer

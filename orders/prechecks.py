@@ -23,6 +23,7 @@ OPEN_STATUSES = ("pending", "submitting", "unknown", "open", "partially_filled")
 
 class RiskLimit(Unprocessable):
     code = "risk_limit"
+    field_extras = ("limit",)  # the connection field whose limit the order breaks
 
 
 class InsufficientMargin(Unprocessable):
@@ -63,8 +64,9 @@ def _instrument_dict(instrument: Instrument) -> dict[str, str]:
 
 def _instrument_of(item: dict[str, str]) -> Instrument:
     decimals = ("tick_size", "lot_size", "min_quantity", "min_notional", "contract_value")
-    return Instrument(**{name: Decimal(value) if name in decimals else value
-                         for name, value in item.items()})
+    fields: dict[str, Any] = {name: Decimal(value) if name in decimals else value
+                              for name, value in item.items()}
+    return Instrument(**fields)
 
 
 def size_order(*, instrument: Instrument, ticker: Ticker, side: str, order_type: str,
@@ -104,13 +106,13 @@ def check_risk(*, connection: ExchangeConnection, sized: Sized, ticker: Ticker,
     if connection.max_order_notional is not None and notional > connection.max_order_notional:
         raise RiskLimit(f"order notional {notional:.2f} exceeds the connection's limit "
                         f"{connection.max_order_notional}",
-                        extra={"limit": "maxOrderNotional", "value": str(notional),
+                        extra={"limit": "max_order_notional", "value": str(notional),
                                "maximum": str(connection.max_order_notional)})
     if connection.max_open_orders is not None:
         open_count = connection.orders.filter(status__in=OPEN_STATUSES).count()
         if open_count >= connection.max_open_orders:
             raise RiskLimit(f"the connection already has {open_count} open orders",
-                            extra={"limit": "maxOpenOrders", "value": str(open_count),
+                            extra={"limit": "max_open_orders", "value": str(open_count),
                                    "maximum": str(connection.max_open_orders)})
     band = connection.price_band_percent
     if order_type == "limit" and band is not None and ticker.last > 0:
@@ -118,7 +120,7 @@ def check_risk(*, connection: ExchangeConnection, sized: Sized, ticker: Ticker,
         if distance > band:
             raise RiskLimit(f"limit price is {distance:.2f}% from the last price "
                             f"{ticker.last}; the band is {band}%",
-                            extra={"limit": "priceBandPercent", "value": f"{distance:.4f}",
+                            extra={"limit": "price_band_percent", "value": f"{distance:.4f}",
                                    "maximum": str(band)})
 
 

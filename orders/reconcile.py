@@ -3,6 +3,7 @@ exchanges agree again after lost answers, dead workers and orders placed elsewhe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -12,13 +13,24 @@ from django.utils import timezone
 
 from connections.models import ExchangeConnection
 from connections.services import connection_connector
+from core.types import Id
 from exchanges import errors
 from orders.models import Order, OrderEvent
 
 ORPHAN_LOOKBACK_DAYS = 7
 
 
-def orders_reconcile() -> dict[str, int]:
+@dataclass(frozen=True)
+class Reconciliation:
+    """What one run handed to tasks, by kind of work."""
+
+    pending_resubmitted: int
+    settling: int
+    refreshing: int
+    cancels_redriven: int
+
+
+def orders_reconcile() -> Reconciliation:
     """Fan out the work; each order is settled by its own task."""
     from orders.tasks import cancel_task, refresh_task, settle_task, submit_task
 
@@ -48,11 +60,11 @@ def orders_reconcile() -> dict[str, int]:
                    .values_list("pk", flat=True))
     for pk in cancels:
         cancel_task.apply_async(args=[str(pk)], priority=0)
-    return {"pendingResubmitted": len(stale_pending), "settling": len(unsettled),
-            "refreshing": len(open_ids), "cancelsRedriven": len(cancels)}
+    return Reconciliation(pending_resubmitted=len(stale_pending), settling=len(unsettled),
+                          refreshing=len(open_ids), cancels_redriven=len(cancels))
 
 
-def orphans_record(*, connection_id: object) -> int:
+def orphans_record(*, connection_id: Id) -> int:
     """Exchange orders carrying our client-id prefix with no row: recorded and flagged.
     Checks the symbols this connection traded in the last ORPHAN_LOOKBACK_DAYS."""
     connection = ExchangeConnection.objects.get(pk=connection_id)

@@ -20,6 +20,7 @@ from core.schema import ConstantBooleanField
 from exchanges.errors import InvalidRequest
 from exchanges.symbols import parse_symbol
 from orders.models import LIQUIDITIES, SIDES, STATUSES, TIME_IN_FORCE, TYPES, Fill, Order
+from orders.services import OrderSpec
 
 
 def _decimal(**kwargs: Any) -> serializers.DecimalField:
@@ -90,6 +91,11 @@ class _OrderFields(StrictSerializer):
                                     trim_whitespace=False, pattern=CLIENT_ORDER_ID_PATTERN)
     volumeFactorSource = serializers.ChoiceField(source="volume_factor_source",
                                                  choices=("live", "preset"), required=False)
+
+    def spec(self) -> OrderSpec:
+        """The validated order as the service takes it, naming the fields the request set
+        (a replay is compared by those)."""
+        return OrderSpec(**self.validated_data, given=frozenset(self.validated_data))
 
 
 class LimitOrderIn(_OrderFields):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -23,6 +23,7 @@ from connections.selectors import connection_get_for_write
 from connections.services import connection_connector
 from core.errors import Conflict, Unprocessable, ValidationFailed
 from core.locks import advisory_lock
+from core.types import Id
 from exchanges.errors import NotSupported
 from orders import prechecks
 from orders.models import Order, OrderEvent
@@ -31,6 +32,31 @@ from orders.transitions import order_transition
 # the symbols a connection-wide cancel-all covers where the exchange needs one symbol a call
 CANCEL_ALL_LOOKBACK = timedelta(days=7)
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class OrderSpec:
+    """An order to place. ``given`` names the fields the request set: a replay must repeat
+    the same request, compared by those fields (None: by every field)."""
+
+    connection_id: uuid.UUID | str
+    symbol: str
+    side: str
+    type: str
+    quantity: Decimal
+    price: Decimal | None = None  # a limit order's; a market order has none
+    time_in_force: str = "GTC"
+    reduce_only: bool = False
+    leverage: int | None = None
+    client_order_id: str | None = None  # None: one is generated
+    volume_factor_source: str = "live"
+    given: frozenset[str] | None = None
+
+    def request_fields(self) -> dict[str, Any]:
+        """The fields the request set, by name: what its hash covers."""
+        names = self.given if self.given is not None else {
+            each.name for each in fields(self) if each.name != "given"}
+        return {name: getattr(self, name) for name in sorted(names)}
 
 
 @dataclass(frozen=True)
@@ -44,13 +70,13 @@ def client_order_id_new() -> str:
     return (settings.CLIENT_ORDER_ID_PREFIX.lower() + uuid.uuid4().hex)[:32]
 
 
-def _replay(*, owner: AbstractBaseUser, connection_id: object, idempotency_key: str | None,
+def _replay(*, owner: User, connection_id: Id, idempotency_key: str | None,
             client_order_id: str | None, request_hash: str) -> Order | None:
     existing = None
     if idempotency_key:
         existing = Order.objects.filter(owner=owner, idempotency_key=idempotency_key).first()
     if existing is None and client_order_id:
-        existing = Order.objects.filter(connection_id=connection_id,
+        existing = Order.objects.filter(connection__pk=connection_id,
                                         client_order_id=client_order_id).first()
     if existing is not None and existing.request_hash != request_hash:
         raise Conflict("this idempotency key (or client order id) was used with another "
@@ -58,43 +84,42 @@ def _replay(*, owner: AbstractBaseUser, connection_id: object, idempotency_key: 
     return existing
 
 
-def order_place(*, owner: AbstractBaseUser, values: dict[str, Any],
+def order_place(*, owner: User, spec: OrderSpec,
                 idempotency_key: str | None) -> Placement:
     """Check everything inside the request, then commit a pending row and enqueue
     orders.submit. The same key or client order id replays the first order."""
     if idempotency_key is not None and not IDEMPOTENCY_KEY.match(idempotency_key):
         raise ValidationFailed("Idempotency-Key must match ^[A-Za-z0-9_-]{1,64}$",
-                               fields={"idempotencyKey": ["invalid"]})
-    connection = connection_get_for_write(user=owner, connection_id=values["connection_id"])
-    key = idempotency_key or values.get("client_order_id")
+                               fields={"idempotency_key": ["invalid"]})
+    connection = connection_get_for_write(user=owner, connection_id=spec.connection_id)
+    key = idempotency_key or spec.client_order_id
     if not key:
-        return _place(owner=owner, connection=connection, values=values,
+        return _place(owner=owner, connection=connection, spec=spec,
                       idempotency_key=idempotency_key)
     # copies of one request (same key or client id) run one at a time, so the later ones
     # replay the first order instead of each spending the exchange budget on pre-checks
     with advisory_lock(f"place:{owner.pk}:{connection.pk}:{key}"):
-        return _place(owner=owner, connection=connection, values=values,
+        return _place(owner=owner, connection=connection, spec=spec,
                       idempotency_key=idempotency_key)
 
 
-def _place(*, owner: AbstractBaseUser, connection: ExchangeConnection, values: dict[str, Any],
+def _place(*, owner: User, connection: ExchangeConnection, spec: OrderSpec,
            idempotency_key: str | None) -> Placement:
     request_hash = prechecks.order_request_hash(
-        {**values, "connection_id": str(connection.pk)})
+        {**spec.request_fields(), "connection_id": str(connection.pk)})
     replay = _replay(owner=owner, connection_id=connection.pk, idempotency_key=idempotency_key,
-                     client_order_id=values.get("client_order_id"), request_hash=request_hash)
+                     client_order_id=spec.client_order_id, request_hash=request_hash)
     if replay is not None:
         return Placement(order=replay, replayed=True)
-    sized, factor = _prechecked(connection, values)
+    sized, factor = _prechecked(connection, spec)
     order = Order(
         owner=owner, connection=connection, idempotency_key=idempotency_key,
-        client_order_id=values.get("client_order_id") or client_order_id_new(),
-        request_hash=request_hash, symbol=values["symbol"], side=values["side"],
-        type=values["type"], requested_quantity=values["quantity"],
-        volume_factor_source=values.get("volume_factor_source", "live"),
+        client_order_id=spec.client_order_id or client_order_id_new(),
+        request_hash=request_hash, symbol=spec.symbol, side=spec.side, type=spec.type,
+        requested_quantity=spec.quantity, volume_factor_source=spec.volume_factor_source,
         volume_factor=factor, quantity=sized.quantity, price=sized.price,
-        time_in_force=values.get("time_in_force", "GTC"),
-        reduce_only=values.get("reduce_only", False), leverage=values.get("leverage"))
+        time_in_force=spec.time_in_force, reduce_only=spec.reduce_only,
+        leverage=spec.leverage)
     try:
         with transaction.atomic():
             order.save()
@@ -112,44 +137,42 @@ def _place(*, owner: AbstractBaseUser, connection: ExchangeConnection, values: d
     return Placement(order=order, replayed=False)
 
 
-def _enqueue_submit(order_id: object) -> None:
+def _enqueue_submit(order_id: Id) -> None:
     from orders.tasks import submit_task
 
     submit_task.apply_async_on_commit(args=[str(order_id)], priority=0)
 
 
-def _prechecked(connection: ExchangeConnection, values: dict[str, Any]
+def _prechecked(connection: ExchangeConnection, spec: OrderSpec
                 ) -> tuple[prechecks.Sized, Decimal]:
     if not connection.enabled:
         raise Conflict("this connection is disabled", code="connection_disabled")
-    client_id = values.get("client_order_id")
+    client_id = spec.client_order_id
     state = ConnectionState.objects.get(connection=connection)
     if state.circuit != "closed":
         raise CircuitOpen("the circuit of this connection is open after repeated failures")
-    source = values.get("volume_factor_source", "live")
-    factor = state.volume_factor_live if source == "live" else state.volume_factor_preset
+    live = spec.volume_factor_source == "live"
+    factor = state.volume_factor_live if live else state.volume_factor_preset
 
     def check(connector: Any) -> prechecks.Sized:
         if client_id and not connector.client_order_id_pattern.fullmatch(client_id):
             raise Unprocessable(f"clientOrderId does not meet {connection.exchange}'s "
                                 f"rule {connector.client_order_id_pattern.pattern}",
                                 code="client_order_id_invalid",
-                                fields={"clientOrderId": ["invalid for this exchange"]})
-        _market_or_invalid(connector, values["symbol"])
+                                fields={"client_order_id": ["invalid for this exchange"]})
+        _market_or_invalid(connector, spec.symbol)
         instrument = prechecks.instrument_for(connection=connection, connector=connector,
-                                              symbol=values["symbol"])
-        ticker = connector.ticker(values["symbol"])
+                                              symbol=spec.symbol)
+        ticker = connector.ticker(spec.symbol)
         sized = prechecks.size_order(
-            instrument=instrument, ticker=ticker, side=values["side"],
-            order_type=values["type"], requested=values["quantity"], factor=factor,
-            price=values.get("price"))
+            instrument=instrument, ticker=ticker, side=spec.side, order_type=spec.type,
+            requested=spec.quantity, factor=factor, price=spec.price)
         prechecks.check_risk(connection=connection, sized=sized, ticker=ticker,
-                             order_type=values["type"])
-        prechecks.check_position_mode(connector=connector, symbol=values["symbol"])
-        prechecks.check_margin(connector=connector, symbol=values["symbol"],
-                               side=values["side"], sized=sized,
-                               leverage=values.get("leverage"),
-                               reduce_only=values.get("reduce_only", False))
+                             order_type=spec.type)
+        prechecks.check_position_mode(connector=connector, symbol=spec.symbol)
+        prechecks.check_margin(connector=connector, symbol=spec.symbol, side=spec.side,
+                               sized=sized, leverage=spec.leverage,
+                               reduce_only=spec.reduce_only)
         return sized
 
     return connection_exchange_call(connection=connection, call=check), factor
@@ -168,7 +191,7 @@ def _market_or_invalid(connector: Any, symbol: str) -> None:
                             fields={"symbol": [exc.message]}) from None
 
 
-def order_cancel(*, order: Order, actor: AbstractBaseUser | None) -> Order:
+def order_cancel(*, order: Order, actor: User | None) -> Order:
     """pending: canceled here; submitting/unknown: canceled once settled; open: the
     exchange is asked (by a task); terminal: 409 order_not_cancelable. Idempotent."""
     if order.is_terminal:
@@ -189,13 +212,13 @@ def order_cancel(*, order: Order, actor: AbstractBaseUser | None) -> Order:
     return order
 
 
-def _enqueue_cancel(order_id: object) -> None:
+def _enqueue_cancel(order_id: Id) -> None:
     from orders.tasks import cancel_task
 
     cancel_task.apply_async_on_commit(args=[str(order_id)], priority=0)
 
 
-def order_cancel_all_on_exchange(*, connection_id: object, symbol: str | None) -> int:
+def order_cancel_all_on_exchange(*, connection_id: Id, symbol: str | None) -> int:
     """The exchange's own cancel-all, from the task. A connection deleted meanwhile has no
     orders left to cancel."""
     connection = ExchangeConnection.objects.filter(pk=connection_id).first()
@@ -215,10 +238,11 @@ def order_cancel_all_on_exchange(*, connection_id: object, symbol: str | None) -
     return sum(connector.cancel_all(each) for each in sorted(set(symbols)))
 
 
-def order_cancel_all(*, owner: AbstractBaseUser, connection_id: object,
-                     symbol: str | None) -> dict[str, int]:
+def order_cancel_all(*, owner: User, connection_id: Id,
+                     symbol: str | None) -> int:
     """The kill switch: every open order of the connection (optionally one symbol) is
-    canceled here or on the exchange, and the exchange is told to cancel all."""
+    canceled here or on the exchange, and the exchange is told to cancel all. Returns how
+    many of our orders were canceled or asked to cancel."""
     connection = connection_get_for_write(user=owner, connection_id=connection_id)
     orders = Order.objects.filter(connection=connection,
                                   status__in=prechecks.OPEN_STATUSES)
@@ -231,4 +255,4 @@ def order_cancel_all(*, owner: AbstractBaseUser, connection_id: object,
     from orders.tasks import cancel_all_task
 
     cancel_all_task.apply_async_on_commit(args=[str(connection.pk), symbol], priority=0)
-    return {"canceled": count}
+    return count

@@ -25,6 +25,7 @@ from django.utils import timezone
 from connections.models import ConnectionState, ExchangeConnection
 from connections.services import connection_connector
 from core.locks import advisory_lock
+from core.types import Id
 from exchanges import errors
 from exchanges.base import Connector, ExchangeOrder, OrderRequest
 from exchanges.registry import connector_class
@@ -60,7 +61,7 @@ class Outcome:
     refresh_in: float | None = None   # read the order back from the exchange
 
 
-def order_lock_name(order_id: object) -> str:
+def order_lock_name(order_id: Id) -> str:
     return f"order:{order_id}"
 
 
@@ -95,7 +96,7 @@ def _apply(order: Order, found: ExchangeOrder, source: str) -> Order | None:
 # -- submit ------------------------------------------------------------------------------
 
 
-def order_submit(*, order_id: object) -> Outcome:
+def order_submit(*, order_id: Id) -> Outcome:
     """Claim and send once, holding the order's lock for the whole run."""
     with advisory_lock(order_lock_name(order_id), wait=False) as held:
         if not held:
@@ -103,7 +104,7 @@ def order_submit(*, order_id: object) -> Outcome:
         return _submit_locked(order_id)
 
 
-def _submit_locked(order_id: object) -> Outcome:
+def _submit_locked(order_id: Id) -> Outcome:
     order = order_transition(order_id=order_id, to_status="submitting", source="task",
                              expected=("pending",), quiet=_was_waiting_for_budget(order_id))
     if order is None:
@@ -114,21 +115,21 @@ def _submit_locked(order_id: object) -> Outcome:
         return Outcome("failed")
     connector = connection_connector(connection=order.connection)
     if order.leverage and parse_symbol(order.symbol).is_perpetual:
-        outcome = _set_leverage(order, connector)
+        outcome = _set_leverage(order, connector, order.leverage)
         if outcome is not None:
             return outcome
     return _send(order, connector, source="task")
 
 
-def _was_waiting_for_budget(order_id: object) -> bool:
+def _was_waiting_for_budget(order_id: Id) -> bool:
     """A claim after a wait for budget is not worth an event: the wait said it once."""
     last = OrderEvent.objects.filter(order_id=order_id).order_by("-created_at", "-id").first()
     return last is not None and last.data.get("reason") == WAITING_FOR_BUDGET
 
 
-def _set_leverage(order: Order, connector: Connector) -> Outcome | None:
+def _set_leverage(order: Order, connector: Connector, leverage: int) -> Outcome | None:
     try:
-        connector.set_leverage(order.symbol, order.leverage)
+        connector.set_leverage(order.symbol, leverage)
     except errors.RateLimited as exc:
         return _wait_for_budget(order, exc.retry_after)
     except (errors.NetworkError, errors.ExchangeUnavailable, errors.OrderOutcomeUnknown):
@@ -255,7 +256,7 @@ def _after_placed(order: Order, placed: ExchangeOrder) -> Outcome:
 # -- settle ------------------------------------------------------------------------------
 
 
-def order_settle(*, order_id: object, source: str) -> Outcome:
+def order_settle(*, order_id: Id, source: str) -> Outcome:
     """Settle a submitting/unknown order: take the exchange's state, resend when the rule
     allows, or leave it unknown with a time to look again."""
     with advisory_lock(order_lock_name(order_id), wait=False) as held:
@@ -264,7 +265,7 @@ def order_settle(*, order_id: object, source: str) -> Outcome:
         return _settle_locked(order_id, None, source)
 
 
-def _settle_locked(order_id: object, connector: Connector | None, source: str) -> Outcome:
+def _settle_locked(order_id: Id, connector: Connector | None, source: str) -> Outcome:
     order = Order.objects.select_related("connection").get(pk=order_id)
     if order.status not in ("submitting", "unknown"):
         return Outcome(order.status)
@@ -333,7 +334,7 @@ def _leave_unknown(order: Order, source: str, reason: str, *,
     return Outcome("unknown", settle_in=settle_in)
 
 
-def _flag_if_unprovable(order_id: object) -> None:
+def _flag_if_unprovable(order_id: Id) -> None:
     """An unknown order whose send carried no deadline can never be proven lost, and one
     unknown for long needs eyes: both are flagged for an operator."""
     order = Order.objects.get(pk=order_id)
@@ -398,7 +399,8 @@ def _rivals(order: Order) -> bool:
     return rivals.exists()
 
 
-def _flag_ambiguous(order: Order, reason: str) -> None:
+def _flag_ambiguous(order: Order, reason: str) -> ExchangeOrder | None:
+    """Flag the order for an operator; no match is taken."""
     Order.objects.filter(pk=order.pk).update(flagged=True, flag_reason=reason)
     return None
 
@@ -415,7 +417,7 @@ def _matches(order: Order, candidate: ExchangeOrder, sent_ms: int) -> bool:
 # -- cancel and refresh ------------------------------------------------------------------
 
 
-def _cancel_if_requested(order_id: object) -> bool:
+def _cancel_if_requested(order_id: Id) -> bool:
     """A settle or placement that finds a cancel-requested order open cancels it."""
     order = Order.objects.get(pk=order_id)
     if order.cancel_requested and order.status in ("open", "partially_filled"):
@@ -426,7 +428,7 @@ def _cancel_if_requested(order_id: object) -> bool:
     return False
 
 
-def order_cancel_on_exchange(*, order_id: object) -> Outcome:
+def order_cancel_on_exchange(*, order_id: Id) -> Outcome:
     """Ask the exchange to cancel an open order, then take the state it reports. A cancel
     whose answer was lost, or that the exchange refused, is looked up, never assumed."""
     order = Order.objects.select_related("connection").get(pk=order_id)
@@ -464,13 +466,13 @@ def _cancel_read_back(order: Order, connector: Connector,
     return Outcome(answer.status)
 
 
-def order_cancel_gave_up(*, order_id: object) -> None:
+def order_cancel_gave_up(*, order_id: Id) -> None:
     """Cancel retries ran out: an operator is told, reconciliation tries again."""
     Order.objects.filter(pk=order_id, status__in=("open", "partially_filled")).update(
         flagged=True, flag_reason="cancel not confirmed after retries; reconciliation retries")
 
 
-def order_refresh(*, order_id: object, source: str) -> Outcome:
+def order_refresh(*, order_id: Id, source: str) -> Outcome:
     """Bring an open order's state up to date from the exchange."""
     order = Order.objects.select_related("connection").get(pk=order_id)
     if order.status not in ("open", "partially_filled"):

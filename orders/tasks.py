@@ -13,6 +13,7 @@ cancel and a lookup; refresh one lookup.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from celery import shared_task
@@ -138,7 +139,7 @@ def reconcile_task() -> dict[str, int]:
     result = orders_reconcile()
     for connection_id in connections_with_recent_orders():
         orphans_task.apply_async(args=[connection_id], priority=6)
-    return result
+    return asdict(result)  # a task's result is JSON
 
 
 @shared_task(name="orders.orphans", acks_late=True)

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 
 from core.errors import Conflict
+from core.types import Id
 from orders.models import TERMINAL, Order, OrderEvent
 
 ALLOWED: dict[str, frozenset[str]] = {
@@ -27,7 +28,7 @@ class IllegalTransition(Conflict):
     code = "illegal_transition"
 
 
-def order_transition(*, order_id: object, to_status: str, source: str,
+def order_transition(*, order_id: Id, to_status: str, source: str,
                      expected: tuple[str, ...] | None = None, data: dict[str, Any] | None = None,
                      quiet: bool = False, **fields: Any) -> Order | None:
     """Move the order to ``to_status`` (and set ``fields``) under a row lock.

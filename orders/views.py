@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from core.fields import UUID_PATTERN
 from core.pagination import EnvelopePagination
 from core.schema import BODY, EXCHANGE, FOUND, QUERY, WRITE, api_operation
+from core.users import caller
 from orders import selectors, services
 from orders.models import Order
 from orders.serializers import (
@@ -85,7 +86,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         filters = OrderFilters(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        queryset = selectors.order_list(user=request.user, filters=filters.validated_data)
+        queryset = selectors.order_list(user=caller(request), filters=filters.validated_data)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(OrderOut(page, many=True).data)
 
@@ -96,7 +97,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
         payload = order_input(request.data)
         payload.is_valid(raise_exception=True)
         placement = services.order_place(
-            owner=request.user, values=payload.validated_data,
+            owner=caller(request), spec=payload.spec(),
             idempotency_key=request.headers.get("Idempotency-Key"))
         response = Response({"success": True, "order": OrderOut(placement.order).data},
                             status=202)
@@ -106,7 +107,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
 
     @api_operation(ok={200: OrderEnvelope}, errors=[FOUND], parameters=[ORDER_ID])
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        order = selectors.order_get(user=request.user, order_id=kwargs["pk"])
+        order = selectors.order_get(user=caller(request), order_id=kwargs["pk"])
         return Response({"success": True, "order": OrderOut(order).data})
 
     @api_operation(ok={200: FillListOut}, errors=[FOUND], parameters=[ORDER_ID],
@@ -114,7 +115,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
                                "them (private stream or REST snapshot).")
     @action(detail=True, methods=["get"])
     def fills(self, request: Request, pk: str | None = None) -> Response:
-        fills = selectors.order_fills(user=request.user, order_id=pk)
+        fills = selectors.order_fills(user=caller(request), order_id=str(pk))
         return Response({"success": True, "fills": FillOut(fills, many=True).data})
 
     @api_operation(request=None, ok={
@@ -124,8 +125,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
         errors=[WRITE, FOUND, {409: ["order_not_cancelable"]}], parameters=[ORDER_ID])
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
-        order = selectors.order_get_for_write(user=request.user, order_id=pk)
-        order = services.order_cancel(order=order, actor=request.user)
+        order = selectors.order_get_for_write(user=caller(request), order_id=str(pk))
+        order = services.order_cancel(order=order, actor=caller(request))
         code = 200 if order.status == "canceled" else 202
         return Response({"success": True, "order": OrderOut(order).data}, status=code)
 
@@ -136,7 +137,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
         payload = CancelAllIn(data=request.data)
         payload.is_valid(raise_exception=True)
         values = payload.validated_data
-        result = services.order_cancel_all(owner=request.user,
-                                           connection_id=values["connection_id"],
-                                           symbol=values.get("symbol"))
-        return Response({"success": True, **result}, status=202)
+        canceled = services.order_cancel_all(owner=caller(request),
+                                             connection_id=values["connection_id"],
+                                             symbol=values.get("symbol"))
+        return Response({"success": True, "canceled": canceled}, status=202)

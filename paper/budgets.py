@@ -107,10 +107,11 @@ class PaperLimiter:
         served by what each cost."""
         windows: dict[str, Any] = {}
         for name, window in self.budget.windows.items():
-            scopes = {scope: {"served": count.served, "maxUsed": count.highest,
-                              "requestsByCost": {str(cost): n for cost, n
-                                                 in sorted(count.costs.items())}}
-                      for (counted, scope), count in self.counts.items() if counted == name}
+            scopes: dict[str, dict[str, Any]] = {
+                scope: {"served": count.served, "maxUsed": count.highest,
+                        "requestsByCost": {str(cost): n for cost, n
+                                           in sorted(count.costs.items())}}
+                for (counted, scope), count in self.counts.items() if counted == name}
             windows[name] = {"limit": window.limit, "seconds": window.seconds,
                              "scope": window.scope, "violations": self.violations[name],
                              "maxUsed": max((s["maxUsed"] for s in scopes.values()), default=0),

@@ -331,7 +331,7 @@ class Engine:
     def _instrument_map(self, exchange: str) -> dict[str, PaperInstrument]:
         if exchange not in self._instruments:
             self._instruments[exchange] = {
-                spec.symbol: PaperInstrument(**vars(spec))  # type: ignore[arg-type]
+                spec.symbol: PaperInstrument(**vars(spec))
                 for spec in universe.specs_for(exchange)
             }
         return self._instruments[exchange]

@@ -1,4 +1,5 @@
-"""Imports point one way: config -> workers -> orders -> connections -> core and exchanges.
+"""Imports point one way: config -> workers -> orders -> connections -> core and exchanges,
+and config -> dashboard -> orders, connections, core (the dashboard only reads).
 
 Every module of the six packages is parsed with ``ast``; imports at the top and inside
 functions both count (a lazy import is still a dependency). The paper exchange
@@ -15,8 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("config", "core", "connections", "orders", "workers", "exchanges")
-APPS = ("connections", "orders", "workers")
+PACKAGES = ("config", "core", "connections", "orders", "workers", "exchanges", "dashboard")
+APPS = ("connections", "orders", "workers", "dashboard")
 SKIPPED = (Path("exchanges", "paper"), Path("paper"))
 
 
@@ -114,6 +115,16 @@ def test_connections_imports_neither_orders_nor_workers() -> None:
 
 def test_orders_does_not_import_workers() -> None:
     assert offenders("orders", ("workers",)) == []
+
+
+def test_the_dashboard_imports_only_orders_connections_and_core() -> None:
+    assert offenders("dashboard", ("workers", "config", "exchanges")) == []
+
+
+def test_nothing_but_config_imports_the_dashboard() -> None:
+    importers = {package for package, imported in package_graph().items()
+                 if "dashboard" in imported}
+    assert importers <= {"config"}
 
 
 # The modules that write: services, and the app modules services are split into.

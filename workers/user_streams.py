@@ -49,6 +49,7 @@ from connections.ledger import stream_alive, stream_state_write
 from connections.models import ExchangeConnection
 from connections.selectors import connection_ids_for_streams
 from connections.services import connection_connector
+from core.types import Id
 from exchanges import errors
 from exchanges.base import Call, Connector
 from exchanges.streams import protocol_for
@@ -84,7 +85,7 @@ SNAPSHOT_TRIES_BEFORE_LIVE = 3
 SUBSCRIBED_SYMBOL_DAYS = 7
 
 
-def lease_key(connection_id: object) -> str:
+def lease_key(connection_id: Id) -> str:
     return f"{LEASE_PREFIX}{connection_id}"
 
 
@@ -93,7 +94,7 @@ class Lease:
     monotonic clock, measured from before each request was sent, so it never outlives the
     lease Redis holds."""
 
-    def __init__(self, client: aioredis.Redis, connection_id: object, holder: str,
+    def __init__(self, client: aioredis.Redis, connection_id: Id, holder: str,
                  seconds: float) -> None:
         self.client = client
         self.key = lease_key(connection_id)

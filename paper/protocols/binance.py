@@ -44,7 +44,7 @@ DEFAULT_RECV_WINDOW_MS = Decimal("5000")
 MAX_RECV_WINDOW_MS = Decimal("60000")
 AHEAD_LIMIT_MS = 999               # a timestamp 1 s or more ahead of the server is refused
 USED_WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
-_REAL_PATH = re.compile(r"(/(?:api|sapi|fapi)/.*)$")
+_REAL_PATH = re.compile(r"(/(?:api|sapi|fapi|dapi)/.*)$")
 
 
 class BinanceProtocol(Protocol):

@@ -335,12 +335,17 @@ class ProductApi:
             price = self._price(item)
             rows.append({"symbol": exchange_symbol(item), "priceChange": "0",
                          "priceChangePercent": "0", "weightedAvgPrice": price,
-                         "lastPrice": price, "lastQty": "0", "bidPrice": price,
-                         "askPrice": price, "openPrice": price, "highPrice": price,
+                         "lastPrice": price, "lastQty": "0", **self._day_book(price),
+                         "openPrice": price, "highPrice": price,
                          "lowPrice": price, "volume": "0", "quoteVolume": "0",
                          "openTime": now - 86_400_000, "closeTime": now, "firstId": -1,
                          "lastId": -1, "count": 0})
         return self._one_or_list(ctx, rows)
+
+    def _day_book(self, price: str) -> dict[str, str]:
+        """What a 24hr ticker row carries of the book: USD-M none (its rows have no bid or
+        ask); spot overrides it."""
+        return {}
 
     def _balances(self, account: PaperAccount) -> dict[str, tuple[Decimal, Decimal]]:
         return self.engine.balances(self.exchange, account)
@@ -471,11 +476,13 @@ class ProductApi:
     trade_span_ms: ClassVar[int] = 86_400_000
 
     def my_trades(self, ctx: Ctx) -> list[dict[str, Any]]:
-        """The account's trades of one symbol, oldest first: from fromId or startTime
-        forwards, else the newest ``limit`` (default 500, at most 1000)."""
+        """Spot ``myTrades`` and USD-M ``userTrades``: the account's trades of one symbol,
+        oldest first; ``orderId`` narrows to one order; from fromId or startTime forwards,
+        else the newest ``limit`` (default 500, at most 1000); startTime..endTime spans at
+        most ``trade_span_ms`` (-1127)."""
         instrument = self._symbol(ctx)
         from_id = int_param(ctx.params, "fromId")
-        order_id = text_param(ctx.params, "orderId")
+        order_id = int_param(ctx.params, "orderId")
         start, end = int_param(ctx.params, "startTime"), int_param(ctx.params, "endTime")
         if start is not None and end is not None and end - start > self.trade_span_ms:
             hours = self.trade_span_ms // 3_600_000
@@ -486,7 +493,7 @@ class ProductApi:
                       self.exchange, ctx.owner, instrument.symbol, since_ms=start,
                       until_ms=end))
                   if (from_id is None or int(fill.trade_id) >= from_id)
-                  and order_id in (None, order.order_id)]
+                  and (order_id is None or order.order_id == str(order_id))]
         forwards = from_id is not None or start is not None
         chosen = trades[:limit] if forwards else trades[-limit:]
         return [self.trade_json(order, fill, instrument) for order, fill in chosen]

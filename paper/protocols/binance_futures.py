@@ -11,10 +11,11 @@ import re
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from paper.engine import PaperAccount, PaperFill, PaperInstrument, PaperOrder
+from paper.engine import MAX_LEVERAGE, PaperAccount, PaperFill, PaperInstrument, PaperOrder
 from paper.protocols.binance_common import (
     COMMON_ORDER_PARAMS,
     LINEAR,
+    NO_SUCH_ORDER,
     NONE,
     STATUS,
     TRADE,
@@ -59,7 +60,8 @@ WEIGHTS: Weights = {
     ("POST", "/fapi/v1/order"): 0, ("DELETE", "/fapi/v1/order"): 1,
     ("GET", "/fapi/v1/order"): 1, ("GET", "/fapi/v1/openOrders"): (1, 40),
     ("DELETE", "/fapi/v1/allOpenOrders"): 1, ("GET", "/fapi/v1/allOrders"): 5,
-    ("GET", "/fapi/v1/userTrades"): 5,
+    ("GET", "/fapi/v1/userTrades"): 5, ("GET", "/fapi/v1/leverageBracket"): 1,
+    ("GET", "/dapi/v1/exchangeInfo"): 1, ("GET", "/fapi/v1/openOrder"): 1,
 }
 # PaperError kind -> (status, code, msg); quantity problems are told apart in quantity_error.
 REFUSALS: dict[str, tuple[int, int, str]] = {
@@ -162,13 +164,18 @@ class FuturesApi(ProductApi):
             ("GET", "/fapi/v2/positionRisk", self.position_risk_v2, USER_DATA),
             ("GET", "/fapi/v3/positionRisk", self.position_risk_v3, USER_DATA),
             ("POST", "/fapi/v1/leverage", self.leverage, TRADE),
+            ("GET", "/fapi/v1/leverageBracket", self.leverage_brackets, USER_DATA),
             ("POST", "/fapi/v1/order", self.place, TRADE),
             ("DELETE", "/fapi/v1/order", self.cancel, TRADE),
             ("GET", "/fapi/v1/order", self.query, USER_DATA),
             ("GET", "/fapi/v1/openOrders", self.open_orders, USER_DATA),
+            ("GET", "/fapi/v1/openOrder", self.open_order, USER_DATA),
             ("DELETE", "/fapi/v1/allOpenOrders", self.cancel_all, TRADE),
             ("GET", "/fapi/v1/allOrders", self.all_orders, USER_DATA),
             ("GET", "/fapi/v1/userTrades", self.my_trades, USER_DATA),
+            # COIN-M: the paper exchange lists no coin-margined contracts (ccxt's market
+            # loading asks for them)
+            ("GET", "/dapi/v1/exchangeInfo", self.coin_margined_info, NONE),
         ]
 
     def number(self, value: Decimal | None) -> str:
@@ -184,6 +191,10 @@ class FuturesApi(ProductApi):
                 "assets": [{"asset": "USDT", "marginAvailable": True}],
                 "symbols": [futures_symbol_info(item)
                             for item in self._instruments().values()]}
+
+    def coin_margined_info(self, ctx: Ctx) -> dict[str, Any]:
+        return {"timezone": "UTC", "serverTime": self.engine.now_ms(), "exchangeFilters": [],
+                "rateLimits": [], "symbols": []}
 
     def premium_index(self, ctx: Ctx) -> Any:
         now = self.engine.now_ms()
@@ -322,6 +333,25 @@ class FuturesApi(ProductApi):
                 "isolatedWallet": "0", "initialMargin": "0", "maintMargin": "0",
                 "updateTime": self.engine.now_ms()}
 
+    def open_order(self, ctx: Ctx) -> dict[str, Any]:
+        """One current open order by orderId or origClientOrderId; a filled or canceled
+        one is "Order does not exist" (-2013), as Binance documents."""
+        instrument = self._symbol(ctx)
+        order = self._find(ctx, instrument)
+        if order is None or not order.is_open:
+            raise BinanceError(*NO_SUCH_ORDER)
+        return self.order_json(order, instrument)
+
+    def leverage_brackets(self, ctx: Ctx) -> Any:
+        """One bracket per symbol, matching what ``/fapi/v1/leverage`` answers (up to the
+        engine's top leverage, a cap of 1,000,000 notional) and the engine's margin, which
+        keeps no maintenance margin; a list, or one object when ``symbol`` is sent."""
+        rows = [{"symbol": exchange_symbol(item), "notionalCoef": 1.0, "brackets": [{
+                    "bracket": 1, "initialLeverage": MAX_LEVERAGE, "notionalCap": 1_000_000,
+                    "notionalFloor": 0, "maintMarginRatio": 0.0, "cum": 0.0}]}
+                for item in self._selected(ctx)]
+        return self._one_or_list(ctx, rows)
+
     def leverage(self, ctx: Ctx) -> dict[str, Any]:
         assert ctx.account is not None
         instrument = self._instrument(ctx)
@@ -413,7 +443,8 @@ class FuturesApi(ProductApi):
                 "maker": fill.maker, "orderId": int(order.order_id),
                 "price": futures_number(fill.price), "qty": futures_number(fill.quantity),
                 "quoteQty": futures_number(fill.price * fill.quantity), "realizedPnl": "0",
-                "side": order.side.upper(), "positionSide": "BOTH",
+                "side": order.side.upper(),
+                "positionSide": self._position_sides.get(order.order_id, "BOTH"),
                 "symbol": exchange_symbol(instrument), "time": fill.time_ms}
 
     def order_json(self, order: PaperOrder, instrument: PaperInstrument) -> dict[str, Any]:

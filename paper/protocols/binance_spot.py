@@ -33,7 +33,7 @@ from paper.protocols.binance_common import (
     text_param,
     uid,
 )
-from paper.wire import fixed
+from paper.wire import fixed, plain
 
 CLIENT_ID = re.compile(r"^[a-zA-Z0-9-_]{1,36}$")
 TIME_IN_FORCE = ("GTC", "IOC", "FOK")
@@ -54,6 +54,8 @@ WEIGHTS: Weights = {
     ("GET", "/api/v3/openOrders"): (6, 80), ("DELETE", "/api/v3/openOrders"): 0,
     ("GET", "/api/v3/allOrders"): 20,
     ("GET", "/api/v3/myTrades"): 20,   # 5 with orderId (rest-api.md "Account trade list")
+    ("GET", "/sapi/v1/capital/config/getall"): 10, ("GET", "/sapi/v1/margin/allPairs"): 1,
+    ("GET", "/sapi/v1/margin/isolated/allPairs"): 10,
 }
 # PaperError kind -> (status, code, msg); quantity problems are told apart in quantity_error.
 REFUSALS: dict[str, tuple[int, int, str]] = {
@@ -180,6 +182,11 @@ class SpotApi(ProductApi):
             ("DELETE", "/api/v3/openOrders", self.cancel_all, TRADE),
             ("GET", "/api/v3/allOrders", self.all_orders, USER_DATA),
             ("GET", "/api/v3/myTrades", self.my_trades, USER_DATA),
+            ("GET", "/sapi/v1/capital/config/getall", self.coins, USER_DATA),
+            # no margin trading on the paper exchange: no cross or isolated margin pairs
+            # (ccxt's market loading asks for both when it has a key)
+            ("GET", "/sapi/v1/margin/allPairs", self.no_margin_pairs, NONE),
+            ("GET", "/sapi/v1/margin/isolated/allPairs", self.no_margin_pairs, NONE),
         ]
 
     def number(self, value: Decimal | None) -> str:
@@ -221,6 +228,40 @@ class SpotApi(ProductApi):
                 "brokered": False, "requireSelfTradePrevention": False, "preventSor": False,
                 "updateTime": self.engine.now_ms(), "accountType": "SPOT",
                 "balances": balances, "permissions": ["SPOT"], "uid": uid(account)}
+
+    def coins(self, ctx: Ctx) -> list[dict[str, Any]]:
+        """/sapi/v1/capital/config/getall: every coin of the paper universe with the
+        account's balance, one network each named after the coin (nothing moves on chain)."""
+        balances = self._balances(ctx.owner)
+        instruments = self._instruments().values()
+        coins = sorted({item.base for item in instruments} | {item.quote for item in instruments})
+        rows = []
+        for coin in coins:
+            free, locked = balances.get(coin, (ZERO, ZERO))
+            rows.append({
+                "coin": coin, "name": coin, "depositAllEnable": True,
+                "withdrawAllEnable": True, "free": plain(free), "locked": plain(locked),
+                "freeze": "0", "withdrawing": "0", "ipoing": "0", "ipoable": "0",
+                "storage": "0", "isLegalMoney": False, "trading": True,
+                "networkList": [{
+                    "network": coin, "coin": coin, "name": coin, "isDefault": True,
+                    "depositEnable": True, "withdrawEnable": True,
+                    "withdrawIntegerMultiple": "0.00000001", "withdrawFee": "0",
+                    "withdrawMin": "0", "withdrawMax": "9999999999", "depositDust": "0",
+                    "minConfirm": 1, "unLockConfirm": 0, "sameAddress": False,
+                    "withdrawTag": False, "estimatedArrivalTime": 1, "busy": False,
+                    "addressRegex": "", "memoRegex": "", "resetAddressStatus": False,
+                    "specialTips": "", "contractAddressUrl": "", "contractAddress": ""}]})
+        return rows
+
+    def _day_book(self, price: str) -> dict[str, str]:
+        """Spot's FULL 24hr row has the previous close and the best bid and ask with their
+        quantities (ccxt tells a spot row from a futures one by ``bidQty``)."""
+        return {"prevClosePrice": price, "bidPrice": price, "bidQty": "1000",
+                "askPrice": price, "askQty": "1000"}
+
+    def no_margin_pairs(self, ctx: Ctx) -> list[dict[str, Any]]:
+        return []
 
     def api_restrictions(self, ctx: Ctx) -> dict[str, Any]:
         granted = set(ctx.account.permissions) if ctx.account else set()

@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
@@ -259,6 +260,10 @@ class BingxProtocol(Protocol):
             web.get("/openApi/swap/v2/server/time", ep(self.server_time, SWAP, signed=False)),
             web.get("/openApi/spot/v1/server/time", ep(self.server_time, SPOT, signed=False)),
             web.get("/openApi/swap/v2/quote/contracts", ep(self.contracts, SWAP, signed=False)),
+            # coin-margined (Coin-M) perpetuals: the paper exchange lists none
+            web.get("/openApi/cswap/v1/market/contracts",
+                    ep(self.coin_margined_contracts, ACCOUNT, signed=False)),
+            web.get("/openApi/wallets/v1/capital/config/getall", ep(self.coins, ACCOUNT)),
             web.get("/openApi/spot/v1/common/symbols", ep(self.symbols, SPOT, signed=False)),
             web.get("/openApi/swap/v2/quote/ticker", ep(self.swap_ticker, SWAP, signed=False)),
             web.get("/openApi/spot/v1/ticker/24hr", ep(self.spot_ticker, SPOT, signed=False)),
@@ -281,6 +286,7 @@ class BingxProtocol(Protocol):
                        ep(self.swap_cancel_all, SWAP, trade=True)),
             web.get("/openApi/swap/v2/trade/openOrders", ep(self.swap_open_orders, SWAP)),
             web.get("/openApi/swap/v2/trade/allOrders", ep(self.swap_history, SWAP)),
+            web.get("/openApi/swap/v2/trade/allFillOrders", ep(self.swap_fills, SWAP)),
             web.get("/openApi/swap/v2/user/positions", ep(self.positions, SWAP)),
             web.post("/openApi/spot/v1/trade/order", ep(self.spot_place, SPOT, trade=True)),
             web.get("/openApi/spot/v1/trade/query", ep(self.spot_query, SPOT)),
@@ -417,6 +423,9 @@ class BingxProtocol(Protocol):
             "apiStateOpen": "true", "apiStateClose": "true",
         } for index, i in enumerate(self._listed(call, "linear"))]
 
+    def coin_margined_contracts(self, call: Call) -> list[dict[str, Any]]:
+        return []
+
     def symbols(self, call: Call) -> dict[str, Any]:
         return {"symbols": [{
             "symbol": self.wire_symbol(i), "tickSize": i.tick_size, "stepSize": i.lot_size,
@@ -458,6 +467,17 @@ class BingxProtocol(Protocol):
                           for n in PERMISSION_NUMBERS.get(p, ())} | {2})
         return {"apiKey": call.owner.api_key, "permissions": numbers, "ipAddresses": [],
                 "note": ""}
+
+    def coins(self, call: Call) -> list[dict[str, Any]]:
+        """/openApi/wallets/v1/capital/config/getall: every coin of the paper universe, one
+        network each named after the coin (the paper exchange moves nothing on chain)."""
+        instruments = self.engine.instruments(NAME)
+        names = sorted({i.base for i in instruments} | {i.quote for i in instruments})
+        return [{"coin": coin, "name": coin, "networkList": [{
+                    "name": coin, "network": coin, "isDefault": True, "minConfirm": 1,
+                    "withdrawEnable": True, "depositEnable": True, "withdrawFee": "0",
+                    "withdrawMax": "1000000", "withdrawMin": "0", "depositMin": "0"}]}
+                for coin in names]
 
     def uid(self, call: Call) -> dict[str, Any]:
         return {"uid": _uid(call.owner)}
@@ -686,9 +706,11 @@ class BingxProtocol(Protocol):
     # -- trade history ------------------------------------------------------------------------
 
     def _trades(self, call: Call, product: str, start_name: str, end_name: str,
-                limit_name: str) -> list[tuple[PaperOrder, PaperFill]]:
-        """One symbol's fills, newest first; without a range the last 24 hours, never more
-        than 7 days back (myTrades: "only the past 7 days")."""
+                limit_name: str, from_name: str | None = None
+                ) -> list[tuple[PaperOrder, PaperFill]]:
+        """One symbol's fills, newest first, narrowed by orderId (and ``from_name``, the
+        first trade id); without a range the last 24 hours, never more than 7 days back
+        (myTrades: "only the past 7 days")."""
         instrument = self._instrument(call)
         assert instrument is not None
         now = self.engine.now_ms()
@@ -700,15 +722,19 @@ class BingxProtocol(Protocol):
         limit = int(_optional_decimal(call.params, limit_name) or 500)
         if not 1 <= limit <= 1000:
             raise Refusal(INVALID_PARAMETER, f"{limit_name} must be 1..1000")
+        order_id = call.params.get("orderId") or None
+        first = _optional_decimal(call.params, from_name) if from_name else None
         found = self.engine.account_fills(NAME, call.owner, instrument.symbol, since_ms=low,
                                           until_ms=int(end) if end is not None else None)
-        return [pair for pair in found if self._is_product(pair[0], product)][:limit]
+        return [(order, fill) for order, fill in found if self._is_product(order, product)
+                and order_id in (None, order.order_id)
+                and (first is None or int(fill.trade_id) >= first)][:limit]
 
     # {"symbol": "BTC-USDT", "id": 36237072, "orderId": 1674069326895775744, "price": "30000",
     #  "qty": "0.0001", "quoteQty": "3", "commission": "-0.00000012", "commissionAsset": "BTC",
     #  "time": 1687962766000, "isBuyer": true, "isMaker": false}
     def spot_my_trades(self, call: Call) -> dict[str, Any]:
-        rows = self._trades(call, SPOT, "startTime", "endTime", "limit")
+        rows = self._trades(call, SPOT, "startTime", "endTime", "limit", "fromId")
         return {"fills": [{
             "symbol": self.wire_symbol(self.engine.instrument(NAME, order.symbol)),
             "id": int(fill.trade_id), "orderId": int(order.order_id),
@@ -729,8 +755,52 @@ class BingxProtocol(Protocol):
             "price": _s(fill.price), "qty": _s(fill.quantity),
             "quoteQty": _s(fill.price * fill.quantity), "commission": _s(-fill.fee),
             "commissionAsset": fill.fee_asset, "filledTime": fill.time_ms,
-            "side": order.side.upper(), "positionSide": "BOTH",
+            "side": order.side.upper(),
+            "positionSide": self._position_sides.get(order.order_id, "BOTH"),
             "role": "maker" if fill.maker else "taker"} for order, fill in rows]}
+
+    # allFillOrders (what ccxt reads; rows without a trade id the stream's could be matched to)
+
+    def _fills(self, call: Call, product: str, start_key: str, end_key: str
+               ) -> list[tuple[PaperOrder, PaperFill]]:
+        """This product's fills, oldest first, narrowed by symbol, orderId and a time range
+        (spot ``startTime``/``endTime``, swap ``startTs``/``endTs``). PAPER-ONLY: no range
+        limit is enforced (none is documented in our sources; ccxt asks for 30 days)."""
+        start = _optional_decimal(call.params, start_key)
+        end = _optional_decimal(call.params, end_key)
+        only = self._symbol_filter(call)
+        order_id = call.params.get("orderId") or None
+        rows = [(order, fill)
+                for order in self.engine.order_history(NAME, call.owner, only)
+                if self._is_product(order, product) and order_id in (None, order.order_id)
+                for fill in order.fills
+                if (start is None or fill.time_ms >= start)
+                and (end is None or fill.time_ms <= end)]
+        return sorted(rows, key=lambda row: int(row[1].trade_id))
+
+    # PAPER-ONLY shape (no stored BingX page lists every field): {"fill_orders": [{"volume":
+    # "0.01", "price": "60000", "amount": "600", "commission": "0", "currency": "USDT",
+    # "orderId": "..", "tradeId": "..", "filledTime": "2024-01-01T08:00:00.000+0000", ..}]}
+    def swap_fills(self, call: Call) -> dict[str, Any]:
+        if call.params.get("tradingUnit", "CONT") not in ("COIN", "CONT"):
+            raise Refusal(SWAP_INVALID_PARAMETER, "tradingUnit must be COIN or CONT")
+        rows = []
+        for order, fill in self._fills(call, SWAP, "startTs", "endTs"):
+            instrument = self.engine.instrument(NAME, order.symbol)
+            filled_at = datetime.fromtimestamp(fill.time_ms / 1000, UTC)
+            rows.append({
+                "symbol": self.wire_symbol(instrument), "orderId": order.order_id,
+                "tradeId": fill.trade_id, "side": order.side.upper(),
+                "positionSide": self._position_sides.get(order.order_id, "BOTH"),
+                "role": "maker" if fill.maker else "taker",
+                "volume": _s(fill.quantity / instrument.contract_value),
+                "price": _s(fill.price), "amount": _s(fill.quantity * fill.price),
+                "commission": _s(-fill.fee), "currency": fill.fee_asset,
+                "realisedPNL": "0", "liquidatedPrice": "0", "liquidatedMarginRatio": "0",
+                "filledTm": fill.time_ms,
+                "filledTime": filled_at.strftime("%Y-%m-%dT%H:%M:%S.")
+                + f"{fill.time_ms % 1000:03d}+0000"})
+        return {"fill_orders": rows}
 
     @staticmethod
     def _is_product(order: PaperOrder, product: str) -> bool:

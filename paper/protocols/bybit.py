@@ -33,6 +33,7 @@ from paper.wire import (
     MISSING,
     Problem,
     Refusal,
+    decimal_places,
     hmac_sha256_hex,
     note_refusal,
     plain,
@@ -47,6 +48,10 @@ HISTORY_SPAN_MS = 7 * 86_400_000  # /v5/order/history answers at most 7 days at 
 MAX_CLOSED_IN_REALTIME = 500      # openOnly=1 shows the most recent closed orders
 ORDER_LINK_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 CATEGORIES = {"spot": "spot", "linear": "linear"}   # Bybit category -> engine kind
+# Categories Bybit lists that the paper exchange trades nothing in: its instrument list for
+# them is empty (ccxt's market loading asks for every category).
+UNTRADED_CATEGORIES = ("inverse", "option")
+EXECUTIONS_LIMIT = (1, 100, 50)   # /v5/execution/list: min, max, default
 
 OK = 0
 PARAMS_ERROR = 10001
@@ -151,6 +156,7 @@ class BybitProtocol(Protocol):
             web.get("/v5/market/instruments-info", public(self.instruments_info)),
             web.get("/v5/market/tickers", public(self.tickers)),
             web.get("/v5/user/query-api", private(self.query_api)),
+            web.get("/v5/asset/coin/query-info", private(self.coin_info)),
             web.get("/v5/account/info", private(self.account_info)),
             web.get("/v5/account/wallet-balance", private(self.wallet_balance)),
             web.get("/v5/position/list", private(self.position_list)),
@@ -216,7 +222,8 @@ class BybitProtocol(Protocol):
             try:
                 payload = await self._payload(request)
                 account = self._authenticate(request, payload) if permission else None
-                if permission == "trade" and "trade" not in account.permissions:
+                if permission == "trade" and (account is None
+                                              or "trade" not in account.permissions):
                     raise BybitError(*LINEAR_ERRORS["permission_denied"])
                 result = endpoint(request, account, self._params(request, payload))
             except BybitError as error:
@@ -318,6 +325,8 @@ class BybitProtocol(Protocol):
 
     # Spot rows carry basePrecision/minOrderAmt, linear rows qtyStep/minNotionalValue.
     def instruments_info(self, params: Params) -> dict[str, Any]:
+        if params.get("category") in UNTRADED_CATEGORIES:
+            return {"category": params["category"], "list": [], "nextPageCursor": ""}
         kind = self._kind(params)
         rows = self._instruments(kind)
         if params.get("symbol"):
@@ -344,7 +353,7 @@ class BybitProtocol(Protocol):
         return {"symbol": name, "contractType": "LinearPerpetual", "status": "Trading",
                 "baseCoin": inst.base, "quoteCoin": inst.quote, "settleCoin": inst.quote,
                 "launchTime": "1585526400000", "deliveryTime": "0", "deliveryFeeRate": "",
-                "priceScale": str(max(0, -inst.tick_size.normalize().as_tuple().exponent)),
+                "priceScale": str(decimal_places(inst.tick_size)),
                 "leverageFilter": {"minLeverage": "1", "maxLeverage": "100.00",
                                    "leverageStep": "0.01"},
                 "priceFilter": {"minPrice": num(inst.tick_size), "maxPrice": "1999999",
@@ -373,8 +382,13 @@ class BybitProtocol(Protocol):
                "price24hPcnt": "0", "highPrice24h": price, "lowPrice24h": price,
                "turnover24h": "0", "volume24h": "0"}
         if inst.kind == "linear":
-            row.update({"indexPrice": price, "markPrice": price, "fundingRate": "0.0001",
-                        "openInterest": "0", "nextFundingTime": "0"})
+            # linear rows carry the open interest and its value (ccxt tells a linear row
+            # from a spot one by openInterestValue)
+            row.update({"indexPrice": price, "markPrice": price, "prevPrice1h": price,
+                        "fundingRate": "0.0001", "openInterest": "0",
+                        "openInterestValue": "0", "nextFundingTime": "0",
+                        "predictedDeliveryPrice": "", "basisRate": "", "basis": "",
+                        "deliveryFeeRate": "", "deliveryTime": "0"})
         return row
 
     # -- account -----------------------------------------------------------------------
@@ -398,6 +412,22 @@ class BybitProtocol(Protocol):
             "inviterID": 0, "vipLevel": "No VIP", "mktMakerLevel": "0", "affiliateID": 0,
             "rsaPublicKey": "", "isMaster": True, "parentUid": "0",
             "kycLevel": "LEVEL_DEFAULT", "kycRegion": ""}
+
+    def coin_info(self, _request: web.Request, _: PaperAccount,
+                  params: Params) -> dict[str, Any]:
+        """/v5/asset/coin/query-info: every coin of the paper universe, one chain each named
+        after the coin (the paper exchange moves no coins on chain)."""
+        coins = sorted({inst.base for inst in self.engine.instruments(self.exchange)}
+                       | {inst.quote for inst in self.engine.instruments(self.exchange)})
+        wanted = params.get("coin") or None
+        return {"rows": [{
+            "name": coin, "coin": coin, "remainAmount": "1000000",
+            "chains": [{"chain": coin, "chainType": coin, "confirmation": "1",
+                        "withdrawFee": "0", "depositMin": "0", "withdrawMin": "0",
+                        "minAccuracy": "8", "chainDeposit": "1", "chainWithdraw": "1",
+                        "withdrawPercentageFee": "0", "contractAddress": "",
+                        "safeConfirmNumber": "1"}]}
+            for coin in coins if wanted in (None, coin)]}
 
     def account_info(self, _request: web.Request, _: PaperAccount,
                      __: Params) -> dict[str, Any]:
@@ -666,8 +696,9 @@ class BybitProtocol(Protocol):
 
     def execution_list(self, _request: web.Request, account: PaperAccount,
                        params: Params) -> dict[str, Any]:
-        """"Get Trade History": newest first; startTime alone answers 7 days from it,
-        endTime alone the 7 days before it, neither the last 7 days; limit 1..100 (50)."""
+        """"Get Trade History": newest first; orderId (then orderLinkId) wins over symbol
+        and baseCoin; startTime alone answers 7 days from it, endTime alone the 7 days
+        before it, neither the last 7 days; limit 1..100 (50)."""
         kind = self._kind(params)
         start = _decimal(params, "startTime", required=False)
         end = _decimal(params, "endTime", required=False)
@@ -678,13 +709,16 @@ class BybitProtocol(Protocol):
             end = start + HISTORY_SPAN_MS
         if not 0 <= end - start <= HISTORY_SPAN_MS:
             raise BybitError(PARAMS_ERROR, "params error: the time range must be 7 days or less")
-        limit = int(_decimal(params, "limit", required=False) or 50)
-        if not 1 <= limit <= 100:
-            raise BybitError(PARAMS_ERROR, "params error: limit must be 1..100")
+        low, high, default = EXECUTIONS_LIMIT
+        limit = int(_decimal(params, "limit", required=False) or default)
+        if not low <= limit <= high:
+            raise BybitError(PARAMS_ERROR, f"params error: limit must be {low}..{high}")
         orders = self._by_id(account, kind, params)
         if orders is None:
             everything = self.engine.order_history(self.exchange, account)
             orders = self._selected(kind, params, everything, narrowed=False)
+        if params.get("execType") not in (None, "", "Trade"):
+            orders = []                    # the paper exchange has only trades
         ids = {order.order_id for order in orders}
         rows = [(order, fill) for order, fill in self.engine.account_fills(
             self.exchange, account, since_ms=int(start), until_ms=int(end))
@@ -708,7 +742,8 @@ class BybitProtocol(Protocol):
             else "Limit", "underlyingPrice": "", "orderLinkId": order.client_order_id or "",
             "side": "Buy" if order.side == "buy" else "Sell", "indexPrice": "",
             "orderId": order.order_id, "stopOrderType": "UNKNOWN",
-            "leavesQty": num(order.remaining), "execTime": str(fill.time_ms),
+            "leavesQty": num(order.remaining if order.is_open else Decimal("0")),
+            "createType": "CreateByUser", "execTime": str(fill.time_ms),
             "feeCurrency": fill.fee_asset if spot else "", "isMaker": fill.maker,
             "execFee": num(fill.fee), "feeRate": "0", "execId": fill.trade_id, "tradeIv": "",
             "blockTradeId": "", "markPrice": num(fill.price), "execPrice": num(fill.price),
@@ -776,5 +811,3 @@ class BybitProtocol(Protocol):
             "tpslMode": "", "tpLimitPrice": "", "slLimitPrice": "", "placeType": "",
             "createdTime": str(order.created_ms), "updatedTime": str(order.updated_ms),
         }
-
-

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from paper.engine import (
+    DEFAULT_LEVERAGE,
     MAX_LEVERAGE,
     PaperAccount,
     PaperError,
@@ -150,8 +151,8 @@ class OkxProtocol(Protocol):
     needs_passphrase: ClassVar[bool] = True   # OK-ACCESS-PASSPHRASE
     duplicate_scope = "open"   # clOrdId is unique among pending orders only
     write_routes: ClassVar[frozenset[str]] = frozenset({
-        "POST /api/v5/trade/order", "POST /api/v5/trade/cancel-order",
-        "POST /api/v5/trade/cancel-batch-orders"})
+        "POST /api/v5/trade/order", "POST /api/v5/trade/batch-orders",
+        "POST /api/v5/trade/cancel-order", "POST /api/v5/trade/cancel-batch-orders"})
 
     def __init__(self, engine: Any) -> None:
         super().__init__(engine)
@@ -167,11 +168,13 @@ class OkxProtocol(Protocol):
             web.get("/api/v5/market/tickers", public(self.tickers)),
             web.get("/api/v5/account/instruments", private(self.account_instruments)),
             web.get("/api/v5/account/config", private(self.account_config)),
+            web.get("/api/v5/asset/currencies", private(self.currencies)),
             web.get("/api/v5/account/balance", private(self.balance)),
             web.get("/api/v5/account/positions", private(self.positions)),
             web.get("/api/v5/account/leverage-info", private(self.leverage_info)),
             web.post("/api/v5/account/set-leverage", private(self.set_leverage, trade=True)),
             web.post("/api/v5/trade/order", private(self.place_order, trade=True)),
+            web.post("/api/v5/trade/batch-orders", private(self.place_batch, trade=True)),
             web.post("/api/v5/trade/cancel-order", private(self.cancel_order, trade=True)),
             web.post("/api/v5/trade/cancel-batch-orders",
                      private(self.cancel_batch, trade=True)),
@@ -414,6 +417,26 @@ class OkxProtocol(Protocol):
             "traderInsts": [], "spotTraderInsts": [],
         }])
 
+    # {"ccy": "BTC", "name": "Bitcoin", "chain": "BTC-Bitcoin", "canDep": true, "canWd": true,
+    #  "canInternal": true, "minDep": "0.0005", "minWd": "0.0005", "maxWd": "500",
+    #  "wdTickSz": "8", "minFee": "0.0002", "maxFee": "0.0004", "mainNet": true, ...}
+    def currencies(self, request: web.Request, account: PaperAccount,
+                   body: str) -> web.Response:
+        """/api/v5/asset/currencies: every coin of the paper universe, one chain each named
+        after the coin (the paper exchange moves nothing on chain)."""
+        instruments = self.engine.instruments(self.exchange)
+        coins = sorted({item.base for item in instruments} | {item.quote for item in instruments})
+        wanted = {c for c in (request.query.get("ccy") or "").split(",") if c}
+        return self._ok([{
+            "ccy": coin, "name": coin, "chain": f"{coin}-{coin}", "logoLink": "",
+            "canDep": True, "canWd": True, "canInternal": True, "depQuotaFixed": "",
+            "minDep": "0", "minWd": "0", "maxWd": "1000000", "wdTickSz": "8",
+            "wdQuota": "1000000", "usedWdQuota": "0", "minFee": "0", "maxFee": "0",
+            "fee": "0", "minFeeForCtAddr": "0", "maxFeeForCtAddr": "0",
+            "burningFeeRate": "", "mainNet": True, "needTag": False, "minDepArrivalConfirm": "1",
+            "minWdUnlockConfirm": "1", "ctAddr": ""}
+            for coin in coins if not wanted or coin in wanted])
+
     def _usd_value(self, asset: str, amount: Decimal) -> Decimal:
         if asset in ("USDT", "USDC", "USD"):
             return amount
@@ -478,6 +501,10 @@ class OkxProtocol(Protocol):
             })
         return self._ok(rows)
 
+    def _lever(self, order: PaperOrder) -> str:
+        account = self.engine.account(self.exchange, order.api_key)
+        return str(self.engine.leverage(account, order.symbol) if account else DEFAULT_LEVERAGE)
+
     def set_leverage(self, request: web.Request, account: PaperAccount,
                      body: str) -> web.Response:
         args = self._json(body)
@@ -535,6 +562,35 @@ class OkxProtocol(Protocol):
             request["order_accepted"] = True
             item["ordId"] = order.order_id
         return self._trade_answer([item])
+
+    def place_batch(self, request: web.Request, account: PaperAccount,
+                    body: str) -> web.Response:
+        """/api/v5/trade/batch-orders: up to 20 orders, each placed or refused on its own
+        (``sCode`` per item; code 1 when all failed, 2 when some did)."""
+        args = self._json(body)
+        if not isinstance(args, list) or not args or not all(isinstance(a, dict) for a in args):
+            raise Refusal("51000", "Parameter body error", 400)
+        if len(args) > MAX_BATCH:
+            raise Refusal("51004", f"Order failed. The number of orders exceeds the limit "
+                                   f"{MAX_BATCH}.", 400)
+        for one in args:
+            for name in ("instId", "tdMode", "side", "ordType", "sz"):
+                self._required(one, name)
+        items = []
+        for one in args:
+            item = {"clOrdId": str(one.get("clOrdId") or ""), "ordId": "",
+                    "tag": str(one.get("tag") or ""), "ts": str(self.engine.now_ms()),
+                    "sCode": "0", "sMsg": "Order placed", "subCode": ""}
+            try:
+                self._check_deadline(request)
+                order = self._place(account, one)
+            except (ItemRefusal, Refusal) as refusal:
+                item.update(sCode=refusal.code, sMsg=refusal.message)
+            else:
+                request["order_accepted"] = True
+                item["ordId"] = order.order_id
+            items.append(item)
+        return self._trade_answer(items)
 
     def _check_deadline(self, request: web.Request) -> None:
         """``expTime`` header: a request past it is not processed (field report: HTTP 200,
@@ -722,17 +778,19 @@ class OkxProtocol(Protocol):
         return views[: int(limit)]
 
     def fills(self, request: web.Request, account: PaperAccount, body: str) -> web.Response:
+        """/api/v5/trade/fills: the last 3 days' fills, newest first."""
         return self._ok(self._fill_page(request, account, FILLS_MS))
 
     def fills_history(self, request: web.Request, account: PaperAccount,
                       body: str) -> web.Response:
+        """/api/v5/trade/fills-history: the last 3 months (instType required)."""
         self._required(request.query, "instType")
         return self._ok(self._fill_page(request, account, FILLS_HISTORY_MS))
 
     def _fill_page(self, request: web.Request, account: PaperAccount,
                    kept_ms: int) -> list[dict[str, Any]]:
-        """Newest first; instType/instId/ordId filters, begin/end on the fill time, billId
-        pagination (after = older, before = newer), at most ``limit`` (100)."""
+        """Newest first; instType/instId/instFamily/ordId filters, begin/end on the fill time,
+        billId pagination (after = older, before = newer), at most ``limit`` (100)."""
         query = request.query
         limit = query.get("limit") or str(MAX_PAGE)
         if not limit.isdigit() or not 1 <= int(limit) <= MAX_PAGE:
@@ -746,6 +804,9 @@ class OkxProtocol(Protocol):
         for field in ("instType", "instId", "ordId"):
             if query.get(field):
                 views = [view for view in views if view[field] == query[field]]
+        family = query.get("instFamily") or query.get("uly")
+        if family:
+            views = [view for view in views if view["instId"].startswith(f"{family}-SWAP")]
         if query.get("after", "").isdigit():
             views = [view for view in views if int(view["billId"]) < int(query["after"])]
         if query.get("before", "").isdigit():
@@ -768,11 +829,12 @@ class OkxProtocol(Protocol):
             "ordId": order.order_id, "clOrdId": order.client_order_id or "",
             "billId": fill.trade_id, "subType": "1" if order.side == "buy" else "2",
             "tag": "", "fillPx": plain(fill.price), "fillSz": plain(fill.quantity / per),
-            "fillIdxPx": "", "fillPnl": "0", "fillPxVol": "", "fillPxUsd": "",
-            "fillMarkVol": "", "fillFwdPx": "", "fillMarkPx": "", "side": order.side,
-            "posSide": "net" if swap else "", "execType": "M" if fill.maker else "T",
-            "feeCcy": fill.fee_asset, "fee": plain(-fill.fee), "ts": str(fill.time_ms),
-            "fillTime": str(fill.time_ms), "feeRate": "0", "tradeQuoteCcy": instrument.quote,
+            "fillIdxPx": plain(fill.price), "fillPnl": "0", "fillPxVol": "", "fillPxUsd": "",
+            "fillMarkVol": "", "fillFwdPx": "", "fillMarkPx": plain(fill.price) if swap else "",
+            "side": order.side, "posSide": "net" if swap else "",
+            "execType": "M" if fill.maker else "T", "feeCcy": fill.fee_asset,
+            "fee": plain(-fill.fee), "feeRate": "0", "ts": str(fill.time_ms),
+            "fillTime": str(fill.time_ms), "tradeQuoteCcy": instrument.quote if not swap else "",
         }
 
     # {"instType": "SPOT", "instId": "BTC-USDT", "ordId": "...", "clOrdId": "b15", "px": "2.15",
@@ -797,8 +859,7 @@ class OkxProtocol(Protocol):
             "fillPx": plain(order.average_price), "avgPx": plain(order.average_price),
             "fillTime": str(order.updated_ms) if filled else "", "tradeId": "",
             "state": STATES[order.status],
-            "lever": str(self.engine.leverage(self.engine.account(self.exchange, order.api_key),
-                                              order.symbol)) if swap else "",
+            "lever": self._lever(order) if swap else "",
             "fee": "0", "feeCcy": instrument.quote, "rebate": "0",
             "rebateCcy": instrument.quote, "pnl": "0", "category": "normal",
             "reduceOnly": "true" if order.reduce_only else "false",

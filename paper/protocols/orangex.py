@@ -236,9 +236,10 @@ class OrangexProtocol(Protocol):
             account = self._account_by_signature(request, params)
         elif grant == "refresh_token":
             api_key = self._refresh_tokens.pop(str(params.get("refresh_token")), None)
-            account = self.engine.account(self.exchange, api_key) if api_key else None
-            if account is None:
+            found = self.engine.account(self.exchange, api_key) if api_key else None
+            if found is None:
                 raise RpcError(AUTH_FAILURE)
+            account = found
         else:
             raise RpcError(PARAMS_NOT_VALID, "unknown grant_type")
         return self._grant(account)

@@ -235,7 +235,7 @@ class BybitStreams(StreamServer):
 
     def render_balances(self, account: PaperAccount,
                         assets: Mapping[str, list[str]]) -> list[Outgoing]:
-        coins = []
+        coins: list[dict[str, Any]] = []
         for asset in all_assets(assets):   # one unified wallet for every product
             free, locked = self.balance_of(account, asset)
             total = free + locked

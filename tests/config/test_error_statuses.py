@@ -34,8 +34,26 @@ def test_an_apps_own_error_answers_with_the_status_of_its_kind(cls: type, status
 
 
 def test_a_throttled_answer_carries_its_retry_after() -> None:
-    response = exception_handler(errors.Throttled("wait", extra={"retryAfter": 2.5}), {})
+    response = exception_handler(errors.Throttled("wait", extra={"retry_after": 2.5}), {})
     assert response is not None
     assert (response.status_code, response["Retry-After"]) == (429, "3")
     assert response.data == {"success": False, "error": {
         "code": "throttled", "message": "wait", "fields": {}, "retryAfter": 2.5}}
+
+
+def test_an_errors_extras_and_the_field_an_extra_names_are_spelled_the_apis_way() -> None:
+    # services speak domain names; the body speaks the API's, as it always did
+    refused = RiskLimit("too big", fields={"max_order_notional": ["exceeded"]}, extra={
+        "limit": "max_order_notional", "value": "250.00", "maximum": "100"})
+    response = exception_handler(refused, {})
+    assert response is not None
+    assert response.data["error"] == {
+        "code": "risk_limit", "message": "too big", "fields": {"maxOrderNotional": ["exceeded"]},
+        "limit": "maxOrderNotional", "value": "250.00", "maximum": "100"}
+    response = exception_handler(errors.ExchangeFailed("refused", extra={
+        "exchange_code": "-2010"}), {})
+    assert response is not None
+    assert response.data["error"]["exchangeCode"] == "-2010"
+    response = exception_handler(CircuitOpen("open", extra={"retry_after": 7}), {})
+    assert response is not None
+    assert response.data["error"]["retryAfter"] == 7.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from connections.models import ExchangeConnection
-from connections.services import connection_create
+from connections.services import ConnectionSpec, connection_create
 
 BYBIT_KEY = "bybit-key-plaintext-1234"
 BYBIT_SECRET = "bybit-secret-plaintext-abcdefghijkl"
@@ -17,7 +17,7 @@ def make_connection(owner: Any, **overrides: Any) -> ExchangeConnection:
         "environment": "live", "api_key": BYBIT_KEY, "api_secret": BYBIT_SECRET,
     }
     values.update(overrides)
-    return connection_create(owner=owner, actor=owner, values=values)
+    return connection_create(owner=owner, actor=owner, spec=ConnectionSpec(**values))
 
 
 def create_body(**overrides: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from celery.result import AsyncResult
 from django.db.models import F
 
 from connections.models import ConnectionState, HealthCheck
-from connections.services import connection_create
+from connections.services import ConnectionSpec, connection_create
 from exchanges.capabilities import CAPABILITIES
 from tests.connections.factories import make_connection
 from tests.django_fixtures import paper_stats, set_faults
@@ -28,9 +28,8 @@ def paper_connections(owner, count):
     for index in range(count):
         exchange = EXCHANGES[index % len(EXCHANGES)]
         api_type = "perpetual_futures" if exchange == "orangex" else "spot"
-        made.append(connection_create(owner=owner, actor=owner, values={
-            "name": f"paper {index}", "exchange": exchange, "api_type": api_type,
-            "environment": "paper"}))
+        made.append(connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+            name=f"paper {index}", exchange=exchange, api_type=api_type, environment="paper")))
     return made
 
 
@@ -143,12 +142,11 @@ def test_a_rate_limit_answer_pauses_every_worker_for_that_destination(owner, pap
     from connections.ratelimits import exchange_usage
     from connections.tasks import test_task
     first, second = paper_connections(owner, 1)[0], None
-    second = connection_create(owner=owner, actor=owner, values={
-        "name": "second bybit", "exchange": "bybit", "api_type": "spot",
-        "environment": "paper"})
+    second = connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+        name="second bybit", exchange="bybit", api_type="spot", environment="paper"))
     set_faults(paper, "bybit", rateLimit429Rate=1.0, retryAfterSeconds=5)
     result = connection_check(connection=first)  # this process meets the 429
-    assert result["error"]["code"] == "rate_limited"
+    assert result.error is not None and result.error.code == "rate_limited"
     assert exchange_usage()["bybit"].paused_for_seconds > 1
     requests.delete(f"{paper}/_paper/faults", timeout=5)
     sent_before = sent_to_bybit(paper)

@@ -183,9 +183,9 @@ def test_every_write_is_in_the_sync_log_with_field_names_and_no_secret(owner_cli
                 .order_by("created_at", "id"))
     assert [log.action for log in logs] == ["created", "updated", "activated", "deleted"]
     assert all(log.actor == "owner" for log in logs)
-    assert logs[0].data["fields"] == sorted(["apiKey", "apiSecret", "apiType", "environment",
-                                             "exchange", "name"])
-    assert logs[1].data == {"fields": ["apiSecret", "name"]}
+    assert logs[0].data["fields"] == sorted(["api_key", "api_secret", "api_type",
+                                             "environment", "exchange", "name"])
+    assert logs[1].data == {"fields": ["api_secret", "name"]}
     dumped = " ".join(str(log.data) for log in logs)
     assert BYBIT_SECRET not in dumped and BYBIT_KEY not in dumped
     assert "rotated-secret-value" not in dumped

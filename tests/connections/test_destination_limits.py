@@ -7,7 +7,7 @@ import pytest
 
 from connections.health import connection_check
 from connections.ratelimits import exchange_limiter, exchange_usage
-from connections.services import connection_create
+from connections.services import ConnectionSpec, connection_create
 from exchanges.hosts import rest_destination
 from exchanges.limits import OTHER_HOST_PAUSE_CAP_SECONDS
 from tests.connections.factories import make_connection
@@ -22,9 +22,8 @@ def hostile(settings, hostile_host):
 
 
 def paper_connection(owner, name, **values):
-    return connection_create(owner=owner, actor=owner, values={
-        "name": name, "exchange": "bybit", "api_type": "spot", "environment": "paper",
-        **values})
+    return connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+        name=name, exchange="bybit", api_type="spot", environment="paper", **values))
 
 
 def test_a_decades_long_retry_after_pauses_only_that_host_and_only_ten_minutes(
@@ -33,13 +32,13 @@ def test_a_decades_long_retry_after_pauses_only_that_host_and_only_ten_minutes(
     attacker = make_connection(owner, base_url=f"{hostile.url}/bybit")
     hostile.answer(429, "{}", {"Retry-After": "999999999"})
     result = connection_check(connection=attacker)
-    assert result["error"]["code"] == "rate_limited"
+    assert result.error is not None and result.error.code == "rate_limited"
 
     limiter = exchange_limiter("bybit")
     hostile_pause = limiter.usage(rest_destination(hostile.url)).paused_for_seconds
     assert OTHER_HOST_PAUSE_CAP_SECONDS - 5 < hostile_pause <= OTHER_HOST_PAUSE_CAP_SECONDS
     assert limiter.usage(rest_destination(paper)).paused_for_seconds == 0
-    assert connection_check(connection=victim)["success"] is True, \
+    assert connection_check(connection=victim).success is True, \
         "the paper exchange's pool was not paused by another host's answer"
     usage = exchange_usage()["bybit"]
     assert usage.destinations == 2 and usage.paused_for_seconds <= OTHER_HOST_PAUSE_CAP_SECONDS
@@ -52,14 +51,14 @@ def test_a_second_paper_url_is_its_own_destination_for_windows_and_pauses(owner,
     settings.EXCHANGE_HOST_ALLOWLIST = frozenset({second_url.removeprefix("http://")})
     first = paper_connection(owner, "paper one")
     second = paper_connection(owner, "paper two", base_url=f"{second_url}/bybit")
-    assert connection_check(connection=first)["success"] is True
+    assert connection_check(connection=first).success is True
     limiter = exchange_limiter("bybit")
     first_host, second_host = rest_destination(paper), rest_destination(second_url)
     assert limiter.usage(first_host).weight_last_minute > 0
     assert limiter.usage(second_host).weight_last_minute == 0
 
     limiter.pause(30, destination=first_host)
-    assert connection_check(connection=second)["success"] is True
+    assert connection_check(connection=second).success is True
     assert limiter.usage(second_host).paused_for_seconds == 0
     assert limiter.usage(second_host).weight_last_minute > 0
 

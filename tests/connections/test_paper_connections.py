@@ -76,10 +76,9 @@ def test_paper_connection_generates_credentials_that_work_on_the_paper_exchange(
     ("pionex", "spot"), ("orangex", "perpetual_futures")])
 def test_every_exchange_gets_a_working_paper_connection(owner, settings, paper_url, exchange,
                                                         api_type):
-    from connections.services import connection_connector, connection_create
+    from connections.services import ConnectionSpec, connection_connector, connection_create
     settings.PAPER_EXCHANGE_URL = paper_url
-    connection = connection_create(owner=owner, actor=owner, values={
-        "name": f"paper {exchange}", "exchange": exchange, "api_type": api_type,
-        "environment": "paper"})
+    connection = connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+        name=f"paper {exchange}", exchange=exchange, api_type=api_type, environment="paper"))
     result = connection_connector(connection=connection).test_connection()
     assert "trade" in result.permissions

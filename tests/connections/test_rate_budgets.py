@@ -18,7 +18,7 @@ from connections.ratelimits import (
     exchange_limiter,
     run_time_limits_forget,
 )
-from connections.services import connection_create, exchange_rate_limits_refresh
+from connections.services import ConnectionSpec, connection_create, exchange_rate_limits_refresh
 from core.redis import redis_client
 from exchanges.limits import worker_rate_limit
 
@@ -35,9 +35,9 @@ FUTURES_INFO = {"rateLimits": [
 
 
 def paper_connection(owner, exchange="bybit", api_type="spot", name=None):
-    return connection_create(owner=owner, actor=owner, values={
-        "name": name or f"paper {exchange}", "exchange": exchange, "api_type": api_type,
-        "environment": "paper"})
+    return connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+        name=name or f"paper {exchange}", exchange=exchange, api_type=api_type,
+        environment="paper"))
 
 
 def test_the_table_in_force_is_the_published_one_times_the_safety_factor(settings):
@@ -129,9 +129,9 @@ def test_each_egress_has_pools_of_its_own_and_the_health_view_shows_them_all(
     connection = paper_connection(owner)
     for egress in ("eu-1", "us-1"):
         settings.EGRESS_ID = egress
-        assert connection_check(connection=connection)["success"] is True
+        assert connection_check(connection=connection).success is True
     settings.EGRESS_ID = "eu-1"
-    assert connection_check(connection=connection)["success"] is True
+    assert connection_check(connection=connection).success is True
     bybit = owner_client.get(f"{URL}/health").json()["rateLimits"]["bybit"]
     pools = {(pool["egress"], pool["destination"]): pool for pool in bybit["pools"]}
     host = paper.removesuffix("/")
@@ -148,7 +148,7 @@ def test_binance_spot_and_usd_m_pools_show_apart_in_the_health_view(owner, owner
                                                                      paper):
     for api_type in ("spot", "perpetual_futures"):
         connection = paper_connection(owner, "binance", api_type, name=f"binance {api_type}")
-        assert connection_check(connection=connection)["success"] is True
+        assert connection_check(connection=connection).success is True
     binance = owner_client.get(f"{URL}/health").json()["rateLimits"]["binance"]
     by_destination = {pool["destination"]: pool for pool in binance["pools"]}
     assert set(by_destination) == {f"{paper} spot", f"{paper} usdm"}
@@ -161,7 +161,7 @@ def test_the_paper_exchange_served_nothing_over_its_published_table(owner, paper
                                                   "enforceRateLimits": True}, timeout=5)
     connection = paper_connection(owner, "pionex", "perpetual_futures")
     for _ in range(2):   # more weight than one second allows: the second waits in our limiter
-        assert connection_check(connection=connection, max_wait=10)["success"] is True
+        assert connection_check(connection=connection, max_wait=10).success is True
     stats = requests.get(f"{paper}/_paper/stats", timeout=5).json()["exchanges"]["pionex"]
     assert stats["windows"]["ip weight 1s"]["maxUsed"] <= 10
     assert stats["windows"]["ip weight 1s"]["violations"] == 0

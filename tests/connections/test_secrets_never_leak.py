@@ -16,7 +16,7 @@ from rest_framework.authtoken.models import Token
 
 from connections.models import ConnectionSyncLog, ExchangeConnection
 from connections.paper import PaperCredentials, paper_credentials_generate
-from connections.services import connection_create, connection_credentials
+from connections.services import ConnectionSpec, connection_create, connection_credentials
 from exchanges.base import Credentials
 
 pytestmark = pytest.mark.django_db
@@ -140,9 +140,9 @@ def test_a_failure_inside_a_service_holding_secrets_rolls_back_and_masks_them_in
         owner, settings, failure, error, message):
     failure(settings)
     with pytest.raises(error) as caught:
-        connection_create(owner=owner, actor=owner, values={
-            "name": "x", "exchange": "okx", "api_type": "spot", "environment": "live",
-            "api_key": KEY, "api_secret": SECRET, "passphrase": PASSPHRASE})
+        connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+            name="x", exchange="okx", api_type="spot", environment="live", api_key=KEY,
+            api_secret=SECRET, passphrase=PASSPHRASE))
     report = full_report(None, (caught.type, caught.value, caught.tb))
     assert message in report and "connection_create" in report
     assert_no_sentinel(report, "the error report")
@@ -166,9 +166,9 @@ def test_an_api_failure_while_creating_logs_and_reports_no_secret(owner_client, 
 
 
 def test_objects_holding_credentials_have_masked_reprs(owner):
-    connection = connection_create(owner=owner, actor=owner, values={
-        "name": "x", "exchange": "okx", "api_type": "spot", "environment": "live",
-        "api_key": KEY, "api_secret": SECRET, "passphrase": PASSPHRASE})
+    connection = connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+        name="x", exchange="okx", api_type="spot", environment="live", api_key=KEY,
+        api_secret=SECRET, passphrase=PASSPHRASE))
     plain = connection_credentials(connection=connection)
     assert plain["api_secret"] == SECRET  # still the values, for the connector
     generated = paper_credentials_generate(exchange="okx")

@@ -146,7 +146,7 @@ def test_an_admin_change_for_another_owner_is_audited_with_the_staff_actor(admin
             "state-0-connection": str(connection.pk)})
     assert response.status_code == 302, response.content.decode()[:2000]
     row = ConnectionSyncLog.objects.get(connection_id=str(connection.pk), action="updated")
-    assert row.actor == "staff" and row.data["forOwner"] == "owner"
+    assert row.actor == "staff" and row.data["for_owner"] == "owner"
     assert "name" in row.data["fields"]
 
 
@@ -156,7 +156,7 @@ def test_an_admin_activation_for_another_owner_is_audited_with_the_staff_actor(
     admin_client.post("/admin/connections/exchangeconnection/", {
         "action": "activate_selected", "_selected_action": [str(connection.pk)]})
     row = ConnectionSyncLog.objects.get(connection_id=str(connection.pk), action="activated")
-    assert row.actor == "staff" and row.data["forOwner"] == "owner"
+    assert row.actor == "staff" and row.data["for_owner"] == "owner"
 
 
 def test_an_admin_delete_for_another_owner_is_audited_with_the_staff_actor(admin_client,
@@ -166,14 +166,14 @@ def test_an_admin_delete_for_another_owner_is_audited_with_the_staff_actor(admin
                       {"post": "yes"})
     assert not ExchangeConnection.objects.filter(pk=connection.pk).exists()
     row = ConnectionSyncLog.objects.get(connection_id=str(connection.pk), action="deleted")
-    assert row.actor == "staff" and row.data["forOwner"] == "owner"
+    assert row.actor == "staff" and row.data["for_owner"] == "owner"
 
 
 def test_an_owners_own_change_names_no_other_owner(owner_client, owner):
     connection = make_connection(owner)
     owner_client.patch(f"{URL}/{connection.pk}", {"name": "mine"}, format="json")
     row = ConnectionSyncLog.objects.get(connection_id=str(connection.pk), action="updated")
-    assert row.actor == "owner" and "forOwner" not in row.data
+    assert row.actor == "owner" and "for_owner" not in row.data
 
 
 def test_the_admin_cannot_move_a_connection_to_another_owner(admin_client, owner, outsider):

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from connections.models import ExchangeConnection
-from connections.services import connection_create
+from connections.services import ConnectionSpec, connection_create
 from orders.models import Order
 
 EXCHANGES = [
@@ -60,9 +60,9 @@ def make_connection(owner: Any, paper: str) -> Callable[..., ExchangeConnection]
     def make(exchange: str = DEFAULT_EXCHANGE, api_type: str = "spot", *, user: Any = None,
              **fields: Any) -> ExchangeConnection:
         user = user or owner
-        connection = connection_create(owner=user, actor=user, values={
-            "name": f"{exchange}-{api_type}", "exchange": exchange, "api_type": api_type,
-            "environment": "paper"})
+        connection = connection_create(owner=user, actor=user, spec=ConnectionSpec(
+            name=f"{exchange}-{api_type}", exchange=exchange, api_type=api_type,
+            environment="paper"))
         if fields:
             ExchangeConnection.objects.filter(pk=connection.pk).update(**fields)
             connection.refresh_from_db()

@@ -44,7 +44,7 @@ def test_a_limit_order_is_placed_read_partly_filled_reconciled_and_canceled(
 
     paper_post(paper, "/_paper/fill", {"exchange": exchange,
                                        "orderId": order.exchange_order_id, "quantity": "0.004"})
-    assert orders_reconcile()["refreshing"] == 1
+    assert orders_reconcile().refreshing == 1
     order = wait_for_status(order.pk, ("partially_filled",))
     assert order.filled_quantity == Decimal("0.004")
     assert OrderEvent.objects.filter(order=order, to_status="partially_filled",

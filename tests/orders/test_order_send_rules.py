@@ -335,7 +335,7 @@ def test_reconciliation_redrives_requested_cancels(owner_client, make_connection
     order = wait_for_status(response.json()["order"]["id"], ("open",))
     # a cancel was asked for but its task is gone (a worker died with it)
     Order.objects.filter(pk=order.pk).update(cancel_requested=True)
-    assert reconcile.orders_reconcile()["cancelsRedriven"] == 1
+    assert reconcile.orders_reconcile().cancels_redriven == 1
     assert wait_for_status(order.pk, ("canceled",)).status == "canceled"
 
 

@@ -695,3 +695,80 @@ class TestTradeLists:
             placed["orderId"], "SELL", "0.002", False)
         assert (trade["maker"], trade["commissionAsset"], trade["positionSide"]) == (
             False, "USDT", "BOTH")
+
+
+# -- what outside clients call (tests/paper/clients/) --------------------------------------------
+
+class TestOutsideClientEndpoints:
+    def test_coin_config_lists_every_coin_with_the_account_s_balance(self, paper, creds):
+        coins = {row["coin"]: row for row in ok(send(
+            paper, "GET", "/sapi/v1/capital/config/getall", creds=creds))}
+        assert {"BTC", "ETH", "USDT"} <= set(coins)
+        assert coins["BTC"]["free"] == "2"
+        assert coins["BTC"]["networkList"][0]["network"] == "BTC"
+
+    def test_coin_config_needs_a_signature(self, paper, creds):
+        refused(send(paper, "GET", "/sapi/v1/capital/config/getall", creds=creds,
+                     secret="wrong"), 400, -1022)
+
+    def test_margin_pair_lists_and_coin_m_contracts_are_empty(self, paper):
+        assert ok(send(paper, "GET", "/sapi/v1/margin/allPairs")) == []
+        assert ok(send(paper, "GET", "/sapi/v1/margin/isolated/allPairs")) == []
+        assert ok(send(paper, "GET", "/dapi/v1/exchangeInfo"))["symbols"] == []
+
+    def test_spot_24hr_rows_carry_the_book_and_futures_rows_do_not(self, paper):
+        spot = ok(send(paper, "GET", "/api/v3/ticker/24hr", {"symbol": "BTCUSDT"}))
+        assert spot["bidQty"] == spot["askQty"] == "1000"
+        assert spot["prevClosePrice"] == spot["lastPrice"]
+        futures = ok(send(paper, "GET", "/fapi/v1/ticker/24hr", {"symbol": "BTCUSDT"}))
+        assert "bidPrice" not in futures and "bidQty" not in futures
+
+    def test_my_trades_lists_the_fills_of_one_symbol_oldest_first(self, paper):
+        creds = paper.account()
+        first = ok(send(paper, "POST", "/api/v3/order", {
+            "symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"},
+            creds=creds))
+        second = ok(send(paper, "POST", "/api/v3/order", {
+            "symbol": "BTCUSDT", "side": "SELL", "type": "MARKET", "quantity": "0.001"},
+            creds=creds))
+        trades = ok(send(paper, "GET", "/api/v3/myTrades", {"symbol": "BTCUSDT"},
+                         creds=creds))
+        assert [(t["orderId"], t["isBuyer"], t["qty"]) for t in trades] == [
+            (first["orderId"], True, "0.00100000"), (second["orderId"], False, "0.00100000")]
+        assert trades[0]["commissionAsset"] == "BTC" and trades[1]["commissionAsset"] == "USDT"
+        one = ok(send(paper, "GET", "/api/v3/myTrades",
+                      {"symbol": "BTCUSDT", "orderId": second["orderId"]}, creds=creds))
+        assert [t["id"] for t in one] == [trades[1]["id"]]
+        assert ok(send(paper, "GET", "/api/v3/myTrades",
+                       {"symbol": "BTCUSDT", "fromId": trades[1]["id"]}, creds=creds)) == one
+        refused(send(paper, "GET", "/api/v3/myTrades", creds=creds), 400, -1102)
+
+    def test_user_trades_list_usdm_fills_with_their_position_side(self, paper):
+        creds = paper.account()
+        placed = ok(send(paper, "POST", "/fapi/v1/order", {
+            "symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01"},
+            creds=creds))
+        trades = ok(send(paper, "GET", "/fapi/v1/userTrades", {"symbol": "BTCUSDT"},
+                         creds=creds))
+        assert [(t["orderId"], t["side"], t["qty"], t["positionSide"], t["maker"])
+                for t in trades] == [(placed["orderId"], "BUY", "0.01", "BOTH", False)]
+
+    def test_leverage_brackets_are_one_list_or_one_object_for_a_symbol(self, paper, creds):
+        every = ok(send(paper, "GET", "/fapi/v1/leverageBracket", creds=creds))
+        assert {row["symbol"] for row in every} >= {"BTCUSDT", "ETHUSDT"}
+        one = ok(send(paper, "GET", "/fapi/v1/leverageBracket", {"symbol": "BTCUSDT"},
+                      creds=creds))
+        assert one["brackets"][0]["initialLeverage"] == 125
+        assert one["brackets"][0]["notionalCap"] == 1_000_000
+
+    def test_open_order_finds_one_open_order_and_not_a_closed_one(self, paper, creds):
+        placed = ok(send(paper, "POST", "/fapi/v1/order", fut_order(newClientOrderId="oc-1"),
+                         creds=creds))
+        found = ok(send(paper, "GET", "/fapi/v1/openOrder",
+                        {"symbol": "BTCUSDT", "origClientOrderId": "oc-1"}, creds=creds))
+        assert (found["orderId"], found["status"]) == (placed["orderId"], "NEW")
+        ok(send(paper, "DELETE", "/fapi/v1/order",
+                {"symbol": "BTCUSDT", "orderId": placed["orderId"]}, creds=creds))
+        refused(send(paper, "GET", "/fapi/v1/openOrder",
+                     {"symbol": "BTCUSDT", "orderId": placed["orderId"]}, creds=creds),
+                400, -2013)

@@ -590,5 +590,45 @@ def test_my_trades_need_a_symbol():
     async def scenario(bx: Bingx) -> None:
         _, body = await bx.call("GET", "/bingx/openApi/spot/v1/trade/myTrades")
         assert body["code"] != 0
+    run(scenario)
 
+
+# -- what outside clients call (tests/paper/clients/) ----------------------------------------------
+
+def test_coin_config_and_the_empty_coin_m_contract_list():
+    async def scenario(bx: Bingx) -> None:
+        coins = await bx.ok("GET", "/bingx/openApi/wallets/v1/capital/config/getall")
+        by_coin = {row["coin"]: row for row in coins}
+        assert {"BTC", "USDT"} <= set(by_coin)
+        assert by_coin["BTC"]["networkList"][0]["network"] == "BTC"
+        response = await bx.client.get("/bingx/openApi/cswap/v1/market/contracts")
+        body = await response.json()
+        assert (response.status, body["code"], body["data"]) == (200, 0, [])
+        status, refused = await bx.call("GET",
+                                        "/bingx/openApi/wallets/v1/capital/config/getall",
+                                        secret="not-the-secret")
+        assert (status, refused["code"]) == (200, 100001)
+    run(scenario)
+
+
+def test_spot_my_trades_and_swap_fill_orders_list_each_product_s_fills():
+    async def scenario(bx: Bingx) -> None:
+        spot = await bx.ok("POST", f"{SPOT}/trade/order", [
+            ("symbol", "BTC-USDT"), ("side", "SELL"), ("type", "MARKET"),
+            ("quantity", "0.001")])
+        swap = await bx.ok("POST", f"{SWAP}/trade/order", [
+            ("symbol", "BTC-USDT"), ("side", "BUY"), ("positionSide", "BOTH"),
+            ("type", "MARKET"), ("quantity", "0.02")])
+        trades = (await bx.ok("GET", f"{SPOT}/trade/myTrades",
+                              [("symbol", "BTC-USDT")]))["fills"]
+        assert [(t["orderId"], t["qty"], t["price"], t["isBuyer"], t["commissionAsset"])
+                for t in trades] == [(spot["orderId"], "0.001", "60000", False, "USDT")]
+        fills = (await bx.ok("GET", f"{SWAP}/trade/allFillOrders", [
+            ("symbol", "BTC-USDT"), ("tradingUnit", "CONT")]))["fill_orders"]
+        assert [(f["orderId"], f["volume"], f["price"], f["amount"], f["role"])
+                for f in fills] == [(str(swap["order"]["orderId"]), "0.02", "60000", "1200",
+                                     "taker")]
+        assert fills[0]["filledTime"].endswith("+0000")
+        _, body = await bx.call("GET", f"{SPOT}/trade/myTrades")
+        assert body["code"] == 100400
     run(scenario)

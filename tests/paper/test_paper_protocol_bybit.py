@@ -564,5 +564,64 @@ def test_the_execution_list_refuses_a_range_over_seven_days():
         _, answer = await paper.get("/v5/execution/list", {
             "category": "linear", "startTime": "0", "endTime": str(NOW_MS)})
         assert answer["retCode"] == 10001
+    run(scenario)
 
+
+# -- what outside clients call (tests/paper/clients/) --------------------------------------------
+
+def test_coin_info_lists_the_universe_s_coins_one_chain_each():
+    async def scenario(paper: Paper) -> None:
+        status, answer = await paper.get("/v5/asset/coin/query-info")
+        assert status == 200 and answer["retCode"] == 0, answer
+        coins = {row["coin"]: row for row in answer["result"]["rows"]}
+        assert {"BTC", "ETH", "USDT"} <= set(coins)
+        assert coins["BTC"]["chains"][0]["chain"] == "BTC"
+        _, one = await paper.get("/v5/asset/coin/query-info", {"coin": "ETH"})
+        assert [row["coin"] for row in one["result"]["rows"]] == ["ETH"]
+        _, bad = await paper.get("/v5/asset/coin/query-info", secret="not-the-secret")
+        assert bad["retCode"] == 10004
+    run(scenario)
+
+
+def test_inverse_and_option_instrument_lists_are_empty_not_refused():
+    async def scenario(paper: Paper) -> None:
+        for category in ("inverse", "option"):
+            _, answer = await paper.get("/v5/market/instruments-info", {"category": category},
+                                        signed=False)
+            assert answer["retCode"] == 0 and answer["result"]["list"] == [], answer
+    run(scenario)
+
+
+def test_linear_tickers_carry_open_interest_value_and_spot_tickers_do_not():
+    async def scenario(paper: Paper) -> None:
+        _, linear = await paper.get("/v5/market/tickers", {"category": "linear",
+                                                           "symbol": "BTCUSDT"}, signed=False)
+        assert linear["result"]["list"][0]["openInterestValue"] == "0"
+        _, spot = await paper.get("/v5/market/tickers", {"category": "spot",
+                                                         "symbol": "BTCUSDT"}, signed=False)
+        assert "openInterestValue" not in spot["result"]["list"][0]
+    run(scenario)
+
+
+def test_execution_list_shows_fills_newest_first_narrowed_by_order():
+    async def scenario(paper: Paper) -> None:
+        first = await paper.place(category="spot", orderType="Market", qty="0.001",
+                                  price=None, timeInForce=None, marketUnit="baseCoin")
+        second = await paper.place(category="spot", side="Sell", orderType="Market",
+                                   qty="0.001", price=None, timeInForce=None)
+        paper.clock.ms += 1
+        _, answer = await paper.get("/v5/execution/list", {"category": "spot"})
+        rows = answer["result"]["list"]
+        assert [(row["orderId"], row["side"], row["execQty"], row["execType"])
+                for row in rows] == [
+            (second["result"]["orderId"], "Sell", "0.001", "Trade"),
+            (first["result"]["orderId"], "Buy", "0.001", "Trade")]
+        assert rows[1]["feeCurrency"] == "BTC" and rows[1]["isMaker"] is False
+        _, one = await paper.get("/v5/execution/list", {
+            "category": "spot", "orderId": first["result"]["orderId"]})
+        assert [row["execId"] for row in one["result"]["list"]] == [rows[1]["execId"]]
+        _, linear = await paper.get("/v5/execution/list", {"category": "linear"})
+        assert linear["result"]["list"] == []
+        _, paged = await paper.get("/v5/execution/list", {"category": "spot", "limit": "1"})
+        assert paged["result"]["nextPageCursor"] == "1"
     run(scenario)

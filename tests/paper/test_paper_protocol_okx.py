@@ -524,3 +524,68 @@ def test_fills_history_needs_an_instrument_type():
         status, answer = await okx.get("/api/v5/trade/fills-history?instType=SPOT")
         assert (status, answer["code"], answer["data"]) == (200, "0", [])
     run(scenario)
+
+
+# -- what outside clients call (tests/paper/clients/) --------------------------------------------
+
+def test_batch_orders_place_each_item_on_its_own():
+    async def scenario(okx: Okx) -> None:
+        good = {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "limit",
+                "px": "50000", "sz": "0.01", "clOrdId": "batch1"}
+        bad = {**good, "clOrdId": "batch2", "px": "-1"}
+        status, answer = await okx.post("/api/v5/trade/batch-orders", [good, bad])
+        assert (status, answer["code"]) == (200, "2")
+        assert [(item["clOrdId"], item["sCode"]) for item in answer["data"]] == [
+            ("batch1", "0"), ("batch2", "51000")]
+        assert (await okx.stats())["ordersByClientId"] == {"batch1": 1}
+        _, failed = await okx.post("/api/v5/trade/batch-orders", [bad])
+        assert failed["code"] == "1"
+        status, answer = await okx.post("/api/v5/trade/batch-orders", [good] * 21)
+        assert (status, answer["code"]) == (400, "51004")
+        status, answer = await okx.post("/api/v5/trade/batch-orders",
+                                        [{"instId": "BTC-USDT"}])
+        assert (status, answer["code"]) == (400, "50014")
+    run(scenario)
+
+
+def test_batch_orders_need_the_signature_over_the_array_body():
+    async def scenario(okx: Okx) -> None:
+        status, answer = await okx.post("/api/v5/trade/batch-orders", [{}],
+                                        secret="not-the-secret")
+        assert (status, answer["code"]) == (401, "50113")
+        assert (await okx.stats())["signatureFailures"] == 1
+    run(scenario)
+
+
+def test_currencies_list_the_universe_s_coins():
+    async def scenario(okx: Okx) -> None:
+        status, answer = await okx.get("/api/v5/asset/currencies")
+        assert status == 200 and answer["code"] == "0"
+        coins = {row["ccy"]: row for row in answer["data"]}
+        assert {"BTC", "USDT"} <= set(coins) and coins["BTC"]["chain"] == "BTC-BTC"
+        _, some = await okx.get("/api/v5/asset/currencies?ccy=BTC,ETH")
+        assert sorted(row["ccy"] for row in some["data"]) == ["BTC", "ETH"]
+    run(scenario)
+
+
+def test_fills_list_spot_in_base_and_swaps_in_contracts_newest_first():
+    async def scenario(okx: Okx) -> None:
+        spot = await okx.place(ordType="market", sz="0.01", px="", tgtCcy="base_ccy")
+        swap = await okx.place(instId="BTC-USDT-SWAP", tdMode="cross", ordType="market",
+                               sz="2", px="")
+        _, answer = await okx.get("/api/v5/trade/fills")
+        rows = answer["data"]
+        assert [(row["ordId"], row["instType"], row["fillSz"], row["execType"])
+                for row in rows] == [
+            (swap["data"][0]["ordId"], "SWAP", "2", "T"),
+            (spot["data"][0]["ordId"], "SPOT", "0.01", "T")]
+        assert rows[1]["feeCcy"] == "BTC" and rows[1]["fillPx"] == "60000"
+        _, only_spot = await okx.get("/api/v5/trade/fills?instType=SPOT")
+        assert [row["instId"] for row in only_spot["data"]] == ["BTC-USDT"]
+        _, older = await okx.get(f"/api/v5/trade/fills?after={rows[0]['billId']}")
+        assert [row["billId"] for row in older["data"]] == [rows[1]["billId"]]
+        status, history = await okx.get("/api/v5/trade/fills-history")
+        assert (status, history["code"]) == (400, "50014")
+        _, history = await okx.get("/api/v5/trade/fills-history?instType=SWAP")
+        assert [row["ordId"] for row in history["data"]] == [swap["data"][0]["ordId"]]
+    run(scenario)

@@ -14,7 +14,12 @@ import pytest
 from django.db import close_old_connections
 
 from connections.models import ExchangeConnection
-from connections.services import connection_connector, connection_create, connection_credentials
+from connections.services import (
+    ConnectionSpec,
+    connection_connector,
+    connection_create,
+    connection_credentials,
+)
 from exchanges.base import OrderRequest
 from orders.models import Order
 from orders.transitions import order_transition
@@ -35,9 +40,8 @@ def stream_settings(settings: Any, paper: str) -> Any:
 @pytest.fixture
 def bybit_connection(owner: Any, stream_settings: Any) -> ExchangeConnection:
     """A paper Bybit spot connection; the test points its ws_url at its own server."""
-    return connection_create(owner=owner, actor=owner, values={
-        "name": "bybit-streams", "exchange": "bybit", "api_type": "spot",
-        "environment": "paper"})
+    return connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+        name="bybit-streams", exchange="bybit", api_type="spot", environment="paper"))
 
 
 def point_stream_at(connection: ExchangeConnection, url: str) -> tuple[str, str]:

@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from connections.models import ExchangeConnection
-from connections.services import connection_create
+from connections.services import ConnectionSpec, connection_create
 from core.errors import ServiceError
 from exchanges.capabilities import CAPABILITIES
 
@@ -70,9 +70,9 @@ class Command(BaseCommand):
                 continue
             api_type = "spot" if "spot" in offered.api_types else offered.api_types[0]
             try:
-                connection_create(owner=user, actor=user, values={
-                    "name": f"Paper {exchange}", "exchange": exchange, "api_type": api_type,
-                    "environment": "paper"})
+                connection_create(owner=user, actor=user, spec=ConnectionSpec(
+                    name=f"Paper {exchange}", exchange=exchange, api_type=api_type,
+                    environment="paper"))
                 self.stdout.write(f"paper connection seeded: {exchange} {api_type}")
             except ServiceError as exc:
                 self.stdout.write(f"paper {exchange}: skipped ({exc.message})")
