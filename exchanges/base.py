@@ -136,6 +136,25 @@ class Position:
 
 
 @dataclass(frozen=True)
+class FillUpdate:
+    """One trade (execution) of ours: what a private stream yields and what ``recent_fills``
+    reads over REST, in one shape so ``orders/live.py`` applies both the same way."""
+
+    exchange: str
+    trade_id: str                    # the exchange's own id, the same on stream and REST
+    exchange_order_id: str
+    client_order_id: str | None
+    symbol: str                      # unified
+    side: str
+    price: Decimal
+    quantity: Decimal                # base currency
+    fee: Decimal                     # > 0 paid, < 0 a rebate, in fee_asset
+    fee_asset: str | None
+    liquidity: str | None            # maker | taker | None when the exchange does not say
+    time_ms: int | None
+
+
+@dataclass(frozen=True)
 class CredentialCheck:
     permissions: tuple[str, ...]     # of read, trade, withdraw, transfer, margin, futures
     warnings: tuple[str, ...] = ()   # e.g. withdraw_enabled, no_ip_whitelist, read_only
@@ -651,6 +670,39 @@ class Connector(abc.ABC):
     def _disarm_dead_man_switch(self, markets: list[Market]) -> DeadManState:
         raise errors.NotSupported(f"{self.name} offers no dead-man switch",
                                   code="dead_man_not_supported", exchange=self.name)
+
+    # how far back ``recent_fills`` can read (the exchange's trade-history lookback); None
+    # where the connector reads no fills over REST
+    fills_lookback_ms: ClassVar[int | None] = None
+    # whether the trade-history read needs a symbol (Binance, BingX spot, Pionex, OrangeX)
+    fills_per_symbol: ClassVar[bool] = False
+
+    def recent_fills(self, symbol: str | None = None, *, since_ms: int | None = None,
+                     limit: int = 100) -> list[FillUpdate]:
+        """Our trades, oldest first, from ``since_ms`` (capped at ``fills_lookback_ms``) or
+        the exchange's default window, at most ``limit`` of them (the newest kept). Where
+        ``fills_per_symbol``, a symbol is required. The REST twin of the stream's fills:
+        same trade ids, fee positive when paid, quantity in base currency."""
+        if self.fills_lookback_ms is None:
+            raise errors.NotSupported(f"{self.name} reads no fills over REST",
+                                      exchange=self.name)
+        if limit < 1:
+            raise errors.InvalidRequest("limit must be at least 1", exchange=self.name)
+        market = self.market(symbol) if symbol else None
+        if market is None and self.fills_per_symbol:
+            raise errors.InvalidRequest(f"{self.name} lists fills per symbol only",
+                                        exchange=self.name)
+        floor = self.now_ms() - self.fills_lookback_ms
+        since = None if since_ms is None else max(int(since_ms), floor)
+        fills = self._recent_fills(market, since_ms=since, limit=limit)
+        fills = [fill for fill in fills if since is None or (fill.time_ms or since) >= since]
+        fills.sort(key=lambda fill: (fill.time_ms or 0, fill.trade_id))
+        return fills[-limit:]
+
+    def _recent_fills(self, market: Market | None, *, since_ms: int | None,
+                      limit: int) -> list[FillUpdate]:
+        """The module's trade-history read (``market`` None: every symbol it can list)."""
+        raise errors.NotSupported(f"{self.name} reads no fills over REST", exchange=self.name)
 
     # -- the hooks behind the validated operations ----------------------------------------
 

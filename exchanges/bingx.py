@@ -14,6 +14,7 @@ import hmac
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from decimal import ROUND_UP, Decimal
 from typing import Any
 
@@ -25,6 +26,7 @@ from exchanges.base import (
     CredentialCheck,
     DeadManState,
     ExchangeOrder,
+    FillUpdate,
     Instrument,
     OrderRequest,
     Position,
@@ -92,6 +94,13 @@ SWAP_POSITION_MODE = "/openApi/swap/v1/positionSide/dual"
 SWAP_LEVERAGE = "/openApi/swap/v2/trade/leverage"
 SWAP_CANCEL_ALL_AFTER = "/openApi/swap/v2/trade/cancelAllAfter"   # the dead-man switch
 CANCEL_ALL_AFTER = {"spot": SPOT_CANCEL_ALL_AFTER, "linear": SWAP_CANCEL_ALL_AFTER}
+# our trades, per symbol: spot "Query transaction details"; swap "historical transaction
+# details" (v1 fillHistory carries the trade id; v2 allFillOrders does not)
+SPOT_MY_TRADES = "/openApi/spot/v1/trade/myTrades"
+SWAP_FILL_HISTORY = "/openApi/swap/v1/trade/fillHistory"
+FILLS_LOOKBACK_MS = 7 * 86_400_000     # spot myTrades: "only the past 7 days"
+FILLS_WINDOW_MS = 86_400_000           # UNVERIFIED: queries kept within one day each
+FILLS_PAGE_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -152,6 +161,7 @@ RATE_LIMITS = Budget(windows=dict([
     # cancelAllAfter: "rate limitation by UID: 2/s" on both products (the spot page also
     # says 1 time/1s; 2/s is the table's)
     _uid(SPOT_CANCEL_ALL_AFTER, 2), _uid(SWAP_CANCEL_ALL_AFTER, 2),
+    _uid(SPOT_MY_TRADES, 5), _uid(SWAP_FILL_HISTORY, 5),
 ]), host_groups={
     # UNVERIFIED: .io and .pro are documented as backup domains of the one service
     "https://open-api.bingx.io:443": "https://open-api.bingx.com:443",
@@ -229,6 +239,42 @@ def to_unified_symbol(exchange_symbol: str, kind: str) -> str:
 def _stamp(value: Any) -> int | None:
     """BingX sends 0 for a time it does not know."""
     return int_or_none(value) or None
+
+
+# Spot (data.fills): {"symbol": "BTC-USDT", "id": 36237072, "orderId": 1674069326895775744,
+#   "price": "30000", "qty": "0.0001", "quoteQty": "3", "commission": "-0.00000012",
+#   "commissionAsset": "BTC", "time": 1687962766000, "isBuyer": true, "isMaker": false}
+# Swap (data.fill_orders): {"symbol": "BTC-USDT", "orderId": 1735950529123455000,
+#   "tradeId": "97244351", "price": "50000.0", "qty": "0.0100", "quoteQty": "500.00",
+#   "commission": "-0.2500", "commissionAsset": "USDT", "filledTime": 1700000000120,
+#   "side": "BUY", "positionSide": "BOTH", "role": "taker"}
+def parse_fill(raw: Mapping[str, Any], kind: str) -> FillUpdate:
+    """One trade of ours. The commission is printed as a balance change (negative) in the
+    samples; ours is what was paid (UNVERIFIED: no rebate case is documented)."""
+    spot = kind == "spot"
+    if spot:
+        side = "buy" if raw.get("isBuyer") else "sell"
+        maker = raw.get("isMaker")
+        liquidity = None if not isinstance(maker, bool) else ("maker" if maker else "taker")
+    else:
+        side = str(raw["side"]).lower()
+        liquidity = {"maker": "maker", "taker": "taker"}.get(str(raw.get("role", "")).lower())
+    return FillUpdate(
+        exchange="bingx", trade_id=str(raw["id"] if spot else raw["tradeId"]),
+        exchange_order_id=str(raw["orderId"]), client_order_id=None,
+        symbol=to_unified_symbol(str(raw["symbol"]), kind), side=side,
+        price=Decimal(str(raw["price"])), quantity=Decimal(str(raw["qty"])),
+        fee=abs(decimal_or_zero(raw.get("commission"))),
+        fee_asset=raw.get("commissionAsset") or None, liquidity=liquidity,
+        time_ms=_fill_time(raw.get("time") if spot else raw.get("filledTime")))
+
+
+def _fill_time(value: Any) -> int | None:
+    """Milliseconds, or the ISO text some swap answers carry (``2023-08-01T08:00:00Z``)."""
+    if isinstance(value, str) and "T" in value:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return int(moment.replace(tzinfo=moment.tzinfo or UTC).timestamp() * 1000)
+    return _stamp(value)
 
 
 # Swap (data.order):   {"symbol": "BTC-USDT", "orderId": 1735950529123455000, "side": "BUY",
@@ -475,6 +521,8 @@ class BingxConnector(Connector):
     # Spot takes letters, digits and "_" (1-40); swap lowercases whatever it gets, so only
     # lowercase ids can be looked up again.
     client_order_id_pattern = re.compile(r"^[a-z0-9_]{1,40}$")
+    fills_lookback_ms = FILLS_LOOKBACK_MS
+    fills_per_symbol = True
 
     # -- pipeline -----------------------------------------------------------------------
 
@@ -707,6 +755,31 @@ class BingxConnector(Connector):
         if not raw:
             raise errors.OrderNotFound("no such order", exchange=self.name)
         return parse_order(raw, product)
+
+    def _recent_fills(self, market: Market | None, *, since_ms: int | None,
+                      limit: int) -> list[FillUpdate]:
+        """Per symbol: spot ``myTrades`` (startTime/endTime, limit), swap ``fillHistory``
+        (startTs/endTs, pageSize), in windows of one day from ``since_ms`` (default: the
+        exchange's own, the last 24 hours)."""
+        assert market is not None   # fills_per_symbol
+        product, params = self._product_of(market)
+        spot = product == "spot"
+        path = SPOT_MY_TRADES if spot else SWAP_FILL_HISTORY
+        start, end = ("startTime", "endTime") if spot else ("startTs", "endTs")
+        size = [("limit" if spot else "pageSize", str(min(limit, FILLS_PAGE_LIMIT)))]
+        windows: list[list[tuple[str, str]]] = [[]]
+        if since_ms is not None:
+            now, windows = self.now_ms(), []
+            for low in range(since_ms, now + 1, FILLS_WINDOW_MS):
+                high = min(low + FILLS_WINDOW_MS - 1, now)
+                windows.append([(start, str(low)), (end, str(high))])
+        fills = []
+        for window in windows:
+            data = self._call("GET", path, [*params, *window, *size], product=product) or {}
+            rows = data.get("fills" if spot else "fill_orders") if isinstance(data, Mapping) \
+                else data
+            fills += [parse_fill(row, product) for row in rows or []]
+        return fills
 
     def open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]:
         product, params = self._route(symbol)

@@ -24,6 +24,7 @@ from exchanges.base import (
     CredentialCheck,
     DeadManState,
     ExchangeOrder,
+    FillUpdate,
     Instrument,
     OrderRequest,
     Position,
@@ -72,6 +73,7 @@ ORDER_CANCEL_ALL = "/v5/order/cancel-all"
 ORDER_REALTIME = "/v5/order/realtime"
 ORDER_HISTORY = "/v5/order/history"
 POSITION_LIST = "/v5/position/list"
+EXECUTION_LIST = "/v5/execution/list"   # "Get Trade History (2 years)", docs/v5/order/execution
 # Not in the facts file; paths and fields read from Bybit's docs source
 # (bybit-exchange/docs: v5/market/instrument.mdx, v5/market/tickers.mdx, v5/position/leverage.mdx).
 INSTRUMENTS_INFO = "/v5/market/instruments-info"
@@ -103,6 +105,8 @@ RATE_LIMITS = Budget(windows=dict([
     _uid(ORDER_CANCEL_ALL, 20, "spot"), _uid(ORDER_CANCEL_ALL, 10, "linear"),
     *(_uid(path, 50) for path in (ORDER_REALTIME, ORDER_HISTORY, POSITION_LIST,
                                   WALLET_BALANCE, ACCOUNT_INFO)),
+    # UNVERIFIED: execution/list is in the table's "Trade" group beside order/history (50/s)
+    _uid(EXECUTION_LIST, 50),
     _uid(API_KEY_INFO, 10),
     # UNVERIFIED: set-leverage is absent from the facts; Hummingbot's 10/s default
     _uid(SET_LEVERAGE, 10, source="Hummingbot bybit_perpetual_constants.py"),
@@ -130,6 +134,11 @@ ORDER_TYPES = {"market": "Market", "limit": "Limit"}
 TIME_IN_FORCE = {"GTC": "GTC", "IOC": "IOC", "FOK": "FOK", "POST_ONLY": "PostOnly"}
 
 ACCOUNT_TYPE = "UNIFIED"
+# executions that are trades of ours (Funding and Settle move balances, not orders)
+TRADE_EXEC_TYPES = ("Trade", "AdlTrade", "BustTrade", "Delivery")
+FILLS_LOOKBACK_MS = 2 * 365 * 86_400_000   # "Get Trade History (2 years)"
+FILLS_WINDOW_MS = 7 * 86_400_000           # startTime alone answers startTime .. +7 days
+FILLS_PAGE_LIMIT = 100
 SETTLE_COINS = ("USDT",)   # linear calls without a symbol need settleCoin
 QUOTE_ASSETS = ("USDT", "USDC", "EUR", "BTC", "ETH")   # longest-suffix split of BTCUSDT
 HEDGE_PROBE_SYMBOL = "BTCUSDT"
@@ -268,6 +277,29 @@ def parse_instrument(raw: Mapping[str, Any], category: str) -> Instrument | None
         min_quantity=decimal_or_zero(lots.get("minOrderQty")),
         min_notional=decimal_or_zero(lots.get("minOrderAmt" if spot else "minNotionalValue")),
     )
+
+
+# {"symbol": "BTCUSDT", "orderId": "1321052653536515584", "orderLinkId": "ec01",
+#  "side": "Buy", "execId": "e0cbe81d-0f18-5866-9415-cf319b5dab3b", "execPrice": "30000",
+#  "execQty": "0.01", "execFee": "0.18", "feeCurrency": "", "isMaker": false,
+#  "execType": "Trade", "execTime": "1672282722429", ...}   (docs/v5/order/execution)
+def parse_fill(raw: Mapping[str, Any], category: str) -> FillUpdate | None:
+    """One execution; None for what is no trade of an order (Funding, Settle)."""
+    if raw.get("execType", "Trade") not in TRADE_EXEC_TYPES:
+        return None
+    symbol = unified_symbol(str(raw["symbol"]), category)
+    maker = raw.get("isMaker")
+    # linear fees are in the settle coin; Bybit leaves feeCurrency empty there
+    fee_asset = raw.get("feeCurrency") or (symbol.rsplit(":", 1)[1] if ":" in symbol
+                                           else None)
+    return FillUpdate(
+        exchange="bybit", trade_id=str(raw["execId"]), exchange_order_id=str(raw["orderId"]),
+        client_order_id=raw.get("orderLinkId") or None, symbol=symbol,
+        side=str(raw["side"]).lower(), price=Decimal(str(raw["execPrice"])),
+        quantity=Decimal(str(raw["execQty"])), fee=decimal_or_zero(raw.get("execFee")),
+        fee_asset=fee_asset,
+        liquidity=None if not isinstance(maker, bool) else ("maker" if maker else "taker"),
+        time_ms=int_or_none(raw.get("execTime")))
 
 
 # {"list": [{"accountType": "UNIFIED", "coin": [{"coin": "USDT", "walletBalance": "1000",
@@ -418,6 +450,7 @@ class BybitConnector(Connector):
     rate_limit_statuses = frozenset({403, 418, 429})  # 403: the IP ban, often a bare page
     recv_window_ms = 5000
     client_order_id_pattern = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
+    fills_lookback_ms = FILLS_LOOKBACK_MS
 
     # -- pipeline -------------------------------------------------------------------------
 
@@ -693,6 +726,22 @@ class BybitConnector(Connector):
         rows = self._pages(ORDER_HISTORY, [*params, ("limit", str(PAGE_LIMIT))],
                            product=category)
         return [parse_order(row, category) for row in rows]
+
+    def _recent_fills(self, market: Market | None, *, since_ms: int | None,
+                      limit: int) -> list[FillUpdate]:
+        """``/v5/execution/list`` per category (and symbol), newest first, following the
+        cursor. ``startTime`` alone answers seven days from it."""
+        fills: list[FillUpdate] = []
+        symbol = market.symbol if market else None
+        for category, params in self._scopes(symbol):
+            params = [p for p in params if p[0] != "settleCoin"]   # not a filter here
+            if since_ms is not None:
+                params.append(("startTime", str(since_ms)))
+            rows = self._pages(EXECUTION_LIST,
+                               [*params, ("limit", str(min(limit, FILLS_PAGE_LIMIT)))],
+                               product=category)
+            fills += [fill for row in rows if (fill := parse_fill(row, category))]
+        return fills
 
 
 CONNECTOR = BybitConnector

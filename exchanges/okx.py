@@ -27,6 +27,7 @@ from exchanges.base import (
     CredentialCheck,
     DeadManState,
     ExchangeOrder,
+    FillUpdate,
     Instrument,
     OrderRequest,
     Position,
@@ -80,6 +81,8 @@ CANCEL_BATCH = "/api/v5/trade/cancel-batch-orders"
 ORDERS_PENDING = "/api/v5/trade/orders-pending"
 ORDERS_HISTORY = "/api/v5/trade/orders-history"
 CANCEL_ALL_AFTER = "/api/v5/trade/cancel-all-after"   # the dead-man switch
+FILLS = "/api/v5/trade/fills"                      # our trades of the last 3 days
+FILLS_HISTORY = "/api/v5/trade/fills-history"      # ... of the last 3 months
 
 # OKX counts requests, not weights: every endpoint weighs 1, so nothing weighs other than 1.
 WEIGHTS: dict[str, int] = {}
@@ -113,6 +116,8 @@ RATE_LIMITS = Budget(windows=dict([
     _uid(ORDERS_HISTORY, 40), _uid(SET_LEVERAGE, 20),
     # cancel-all-after: 1 request per second per User ID (and tag; we send none)
     endpoint_window(CANCEL_ALL_AFTER, 1, 1, source=_OKX),
+    # "Get transaction details": 60 / 2 s (3 days); 10 / 2 s (3 months), per User ID
+    _uid(FILLS, 60), _uid(FILLS_HISTORY, 10),
     # new and amended orders of one sub-account, REST and WebSocket together (50061)
     ("account orders 2s", Window(1000, 2, ACCOUNT, "orders",
                                  endpoints=frozenset({f"POST {ORDER}"}), source=_OKX)),
@@ -141,6 +146,9 @@ HEDGE_MODE = "long_short_mode"
 
 ONE = Decimal(1)
 SWAP_SUFFIX = "-SWAP"
+FILLS_RECENT_MS = 3 * 86_400_000        # /trade/fills answers the last 3 days
+FILLS_LOOKBACK_MS = 90 * 86_400_000     # /trade/fills-history the last 3 months
+EXEC_TYPES = {"T": "taker", "M": "maker"}
 
 
 # -- signing (pure) ---------------------------------------------------------------------------
@@ -291,6 +299,24 @@ def parse_balances(data: Sequence[dict[str, Any]]) -> list[Balance]:
     return balances
 
 
+# {"instType": "SWAP", "instId": "BTC-USDT-SWAP", "tradeId": "123", "ordId": "680800019749904384",
+#  "clOrdId": "ec01", "billId": "1111", "subType": "1", "tag": "", "fillPx": "50000",
+#  "fillSz": "2", "fillIdxPx": "", "fillPnl": "0", "side": "buy", "posSide": "net",
+#  "execType": "T", "feeCcy": "USDT", "fee": "-0.5", "ts": "1700000000001",
+#  "fillTime": "1700000000000", "feeRate": "", "tradeQuoteCcy": "USDT"}
+def parse_fill(raw: dict[str, Any], contract_value: Decimal = ONE) -> FillUpdate:
+    """One trade; swap sizes are contracts (times ``ctVal``). OKX signs the fee as a balance
+    change (a charge is negative, a rebate positive): ours is positive when paid."""
+    return FillUpdate(
+        exchange=NAME, trade_id=str(raw["tradeId"]), exchange_order_id=str(raw["ordId"]),
+        client_order_id=raw.get("clOrdId") or None, symbol=from_inst_id(str(raw["instId"])),
+        side=str(raw["side"]).lower(), price=Decimal(str(raw["fillPx"])),
+        quantity=Decimal(str(raw["fillSz"])) * contract_value,
+        fee=-decimal_or_zero(raw.get("fee")), fee_asset=raw.get("feeCcy") or None,
+        liquidity=EXEC_TYPES.get(str(raw.get("execType", ""))),
+        time_ms=int_or_none(raw.get("fillTime")) or int_or_none(raw.get("ts")))
+
+
 # {"instType": "SWAP", "instId": "BTC-USDT-SWAP", "posSide": "net", "pos": "-3",
 #  "avgPx": "60000", "markPx": "60100", "upl": "-3", "lever": "10", "mgnMode": "cross"}
 def parse_position(raw: dict[str, Any], contract_value: Decimal) -> Position | None:
@@ -390,6 +416,7 @@ class OkxConnector(Connector):
     # expTime on placements = now + this window; a later arrival is void (50036/50037)
     recv_window_ms = 5000
     client_order_id_pattern = re.compile(r"^[A-Za-z0-9]{1,32}$")
+    fills_lookback_ms = FILLS_LOOKBACK_MS
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -661,6 +688,37 @@ class OkxConnector(Connector):
         found = (parse_position(raw, self._contract_value(raw["instId"]))
                  for raw in data if is_swap(raw.get("instId", "")) and self._ours(raw))
         return [position for position in found if position is not None]
+
+    def _recent_fills(self, market: Market | None, *, since_ms: int | None,
+                      limit: int) -> list[FillUpdate]:
+        """``/trade/fills`` when everything asked for is of the last 3 days, else
+        ``/trade/fills-history`` (instType required there), newest first, paged by billId."""
+        recent = since_ms is None or since_ms >= self.now_ms() - FILLS_RECENT_MS
+        path = FILLS if recent else FILLS_HISTORY
+        if market is not None:
+            scopes = [[("instType", t), ("instId", to_inst_id(market.symbol))]
+                      for t in self._history_inst_types(market)]
+        else:
+            scopes = [[("instType", t)] for t in self._list_inst_types()]
+        begin = [("begin", str(since_ms))] if since_ms is not None else []
+        fills = []
+        for scope in scopes:
+            for raw in self._fill_pages(path, [*scope, *begin], min(limit, PAGE_SIZE)):
+                if self._ours(raw):
+                    fills.append(parse_fill(raw, self._contract_value(raw["instId"])))
+        return fills
+
+    def _fill_pages(self, path: str, params: list[tuple[str, str]],
+                    size: int) -> Iterator[dict[str, Any]]:
+        """Newest first, ``after`` = the last billId of the previous page."""
+        after: list[tuple[str, str]] = []
+        for _ in range(MAX_PAGES):
+            call = self._call("GET", path, params=[*params, *after, ("limit", str(size))])
+            page = self._data(call)
+            yield from page
+            if len(page) < size:
+                return
+            after = [("after", str(page[-1]["billId"]))]
 
 
 def _id_fields(client_order_id: str | None, exchange_order_id: str | None) -> dict[str, str]:

@@ -23,6 +23,7 @@ from exchanges.base import (
     Connector,
     CredentialCheck,
     ExchangeOrder,
+    FillUpdate,
     Instrument,
     OrderRequest,
     Position,
@@ -71,6 +72,9 @@ PERP_ORDER_BY_CLIENT_ID = "/uapi/v1/trade/orderByClientOrderId"
 PERP_OPEN_ORDERS = "/uapi/v1/trade/openOrders"
 PERP_HISTORY_ORDERS = "/uapi/v1/trade/historyOrders"
 PERP_ALL_ORDERS = "/uapi/v1/trade/allOrders"         # DELETE: cancel all
+# our trades, per symbol (openapi.yaml / openapi_futures.yaml "Get fills", weight 5 each)
+SPOT_FILLS = "/api/v1/trade/fills"
+PERP_FILLS = "/uapi/v1/trade/fills"
 
 # -- rate limits (facts section 5): 10 weight/s per IP and 10 weight/s per account
 
@@ -82,6 +86,7 @@ WEIGHTS: dict[str, int] = {
     PERP_BALANCES: 5, PERP_POSITIONS: 5, PERP_POSITION_MODE: 5, PERP_LEVERAGE: 5,
     PERP_ORDER: 5, PERP_ORDER_BY_CLIENT_ID: 5, PERP_OPEN_ORDERS: 5, PERP_HISTORY_ORDERS: 5,
     PERP_ALL_ORDERS: 5,
+    SPOT_FILLS: 5, PERP_FILLS: 5,
 }
 # Two independent budgets, both 10 weight per second: per IP for every endpoint, per
 # account for the private ones (docs/rate-limits.md).
@@ -96,6 +101,11 @@ TIMESTAMP_WINDOW_MS = 20_000      # a signed request older than 20 s is refused
 # window close 8 s after signing, so an order whose answer was lost is provably void (and
 # can be resent) after 8 s instead of 20; 8 s is still more than Binance's default 5 s.
 STAMP_LEAD_MS = 12_000
+# UNVERIFIED: neither spec states how far back fills go; spot answers the latest 100 of the
+# range, futures up to 200 (limit)
+FILLS_LOOKBACK_MS = 90 * 86_400_000
+PERP_FILLS_LIMIT = 200
+ROLES = {"MAKER": "maker", "TAKER": "taker"}
 
 # -- statuses: Pionex says only OPEN or CLOSED; _order_status refines them with the fills,
 # PionexConnector.settled_status with what only the caller knows
@@ -157,6 +167,20 @@ def from_exchange_symbol(name: str) -> str:
     if split is None:
         raise errors.InvalidRequest(f"not a Pionex symbol: {name!r}", exchange="pionex")
     return parse_symbol(unified(*split, "linear" if perpetual else "spot")).symbol
+
+
+# {"id": 19237382, "orderId": 89327321, "symbol": "BTC_USDT", "side": "BUY", "role": "TAKER",
+#  "price": "30000.00", "size": "0.0001", "fee": "0.0000001", "feeCoin": "BTC",
+#  "timestamp": 1566691672311}   (futures adds "feeType": TRADING | LIQUIDATION)
+def parse_fill(raw: Mapping[str, Any]) -> FillUpdate:
+    """One fill of ours; the fee is what was paid."""
+    return FillUpdate(
+        exchange="pionex", trade_id=str(raw["id"]), exchange_order_id=str(raw["orderId"]),
+        client_order_id=None, symbol=from_exchange_symbol(str(raw["symbol"])),
+        side=str(raw["side"]).lower(), price=Decimal(str(raw["price"])),
+        quantity=Decimal(str(raw["size"])), fee=decimal_or_zero(raw.get("fee")),
+        fee_asset=raw.get("feeCoin") or None, liquidity=ROLES.get(str(raw.get("role", ""))),
+        time_ms=int_or_none(raw.get("timestamp")))
 
 
 # -- request builders -----------------------------------------------------------------------
@@ -357,6 +381,8 @@ class PionexConnector(Connector):
     rest_hosts = REST_HOSTS
     ws_hosts = WS_HOSTS
     weights = WEIGHTS
+    fills_lookback_ms = FILLS_LOOKBACK_MS
+    fills_per_symbol = True
     rate_limits = RATE_LIMITS
     error_table = ERROR_TABLE
     client_order_id_pattern = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -599,6 +625,18 @@ class PionexConnector(Connector):
                   ("limit", HISTORY_LIMIT)]
         data = self._call("GET", path, params=params, product=market.kind)
         return [parse_order(raw) for raw in data.get("orders", [])]
+
+    def _recent_fills(self, market: Market | None, *, since_ms: int | None,
+                      limit: int) -> list[FillUpdate]:
+        """Per symbol, newest first; spot answers the latest 100 of the range."""
+        assert market is not None   # fills_per_symbol
+        params: list[tuple[str, Any]] = [("symbol", to_exchange_symbol(market)),
+                                         ("startTime", since_ms)]
+        if market.is_perpetual:
+            params.append(("limit", min(limit, PERP_FILLS_LIMIT)))
+        path = PERP_FILLS if market.is_perpetual else SPOT_FILLS
+        data = self._call("GET", path, params=params, product=market.kind)
+        return [parse_fill(raw) for raw in data.get("fills", [])]
 
     def positions(self, symbol: str | None = None) -> list[Position]:
         if not self._perpetual():

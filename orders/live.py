@@ -19,13 +19,13 @@ docs/live-session.md has the whole picture.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from connections.ledger import (
@@ -36,7 +36,7 @@ from connections.ledger import (
     ledger_snapshot_apply,
     stream_state_write,
 )
-from connections.models import ExchangeConnection
+from connections.models import ExchangeConnection, StreamState
 from core.locks import advisory_lock
 from core.types import Id, as_uuid
 from exchanges import errors
@@ -59,6 +59,12 @@ RANK = {"pending": 0, "submitting": 1, "unknown": 1, "open": 2, "partially_fille
         **{status: 4 for status in TERMINAL}}
 # a snapshot reads back at most this many of our open orders the open list did not show
 SNAPSHOT_READ_BACK_LIMIT = 100
+# the snapshot's read of recent fills: how many per symbol, how far back at most, and the
+# margin before the last known point (clock skew, messages received but not applied)
+SNAPSHOT_FILLS_LIMIT = 1000
+SNAPSHOT_FILLS_MAX_AGE = timedelta(days=7)
+SNAPSHOT_FILLS_DEFAULT_AGE = timedelta(days=1)
+SNAPSHOT_FILLS_MARGIN = timedelta(minutes=5)
 PRICE_PLACES = Decimal("1e-18")   # the order row's decimal places
 
 
@@ -283,7 +289,8 @@ class Snapshot:
     positions: int
 
 
-def connection_snapshot_reconcile(*, connection_id: Id, connector: Connector) -> Snapshot:
+def connection_snapshot_reconcile(*, connection_id: Id, connector: Connector,
+                                  symbols: Iterable[str] = ()) -> Snapshot:
     """Read the account over REST and reconcile it into the rows, before live messages apply
     (the runner buffers them meanwhile): open orders; our open orders the list no longer
     shows, read back one by one (a fill or cancel made while the stream was down); recent
@@ -293,12 +300,14 @@ def connection_snapshot_reconcile(*, connection_id: Id, connector: Connector) ->
     the exchange says of them applies, and "not listed" proves nothing."""
     connection = ExchangeConnection.objects.get(pk=connection_id)
     at = _time(connector.now_ms())
+    since = fills_since(connection, now=at)   # before this snapshot moves snapshot_at
     listed = _open_orders(connection, connector)
     for remote in listed:
         order_update_apply(connection_id=connection_id, remote=remote, source="reconcile",
                            reason="stream snapshot: open orders")
     read_back = _read_back_missing(connection, connector, listed)
-    fills = _recent_fills(connection, connector)
+    fills = _recent_fills(connection, connector, since=since,
+                          symbols=_fill_symbols(connection, since, symbols))
     balances = [BalanceFigure(asset=b.asset, free=b.free, locked=b.locked, total=b.total)
                 for b in connector.balances()]
     positions = [PositionFigure(symbol=p.symbol, quantity=p.quantity,
@@ -348,11 +357,54 @@ def _lookup(order: Order, connector: Connector) -> ExchangeOrder | None:
         return None
 
 
-def _recent_fills(connection: ExchangeConnection, connector: Connector) -> int | None:
-    """Fills the connector can list (none of ours does yet: ``recent_fills`` is the hook a
-    connector offering a trade-history read implements, returning FillUpdates)."""
-    read: Callable[[], list[FillUpdate]] | None = getattr(connector, "recent_fills", None)
-    if read is None:
+def _recent_fills(connection: ExchangeConnection, connector: Connector, *,
+                  since: datetime, symbols: Iterable[str]) -> int | None:
+    """Fills the exchange lists since ``since`` (our trade history over REST), applied like
+    stream fills: a trade id already stored changes nothing. None where the connector reads
+    no fills. Per-symbol exchanges are asked for each of ``symbols``. A failed read (other
+    than authentication) is logged and leaves the rest of the snapshot to apply: the order
+    rows were already brought forward by the read-back."""
+    if connector.fills_lookback_ms is None:
         return None
-    return sum(fill_apply(connection_id=connection.pk, update=fill, source="reconcile")
-               for fill in read())
+    since_ms = int(since.timestamp() * 1000)
+    scopes: list[str | None] = [None]
+    if connector.fills_per_symbol:
+        scopes = [*sorted(set(symbols))]
+    applied = 0
+    for symbol in scopes:
+        try:
+            fills = connector.recent_fills(symbol, since_ms=since_ms,
+                                           limit=SNAPSHOT_FILLS_LIMIT)
+        except errors.AuthenticationError:
+            raise
+        except errors.ExchangeError as exc:
+            log.warning("recent fills of %s on %s not read: %s", connection.pk, symbol, exc)
+            continue
+        applied += sum(fill_apply(connection_id=connection.pk, update=fill,
+                                  source="reconcile") for fill in fills)
+    return applied
+
+
+def fills_since(connection: ExchangeConnection, *, now: datetime) -> datetime:
+    """Where the gap's fills start at the latest: the previous snapshot (the stream was live
+    from then until it dropped), else the newest fill stored, else a day ago; less a margin
+    for clock skew and messages received but never applied, and never more than
+    SNAPSHOT_FILLS_MAX_AGE back (the connector caps it again at the exchange's lookback)."""
+    state = StreamState.objects.filter(connection=connection).first()
+    known = state.snapshot_at if state is not None else None
+    if known is None:
+        known = Fill.objects.filter(connection=connection).aggregate(
+            newest=Max("traded_at"))["newest"]
+    if known is None:
+        known = now - SNAPSHOT_FILLS_DEFAULT_AGE
+    return max(known - SNAPSHOT_FILLS_MARGIN, now - SNAPSHOT_FILLS_MAX_AGE)
+
+
+def _fill_symbols(connection: ExchangeConnection, since: datetime,
+                  symbols: Iterable[str]) -> set[str]:
+    """The symbols a per-symbol exchange is asked about: the runner's, our unfinished
+    orders', and those of orders that moved since ``since`` (filled during the gap)."""
+    orders = Order.objects.filter(connection=connection)
+    return set(symbols) | set(orders.exclude(status__in=TERMINAL).values_list(
+        "symbol", flat=True)) | set(orders.filter(updated_at__gte=since).values_list(
+            "symbol", flat=True))

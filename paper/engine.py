@@ -442,6 +442,19 @@ class Engine:
                 if symbol in (None, order.symbol)
                 and (since_ms is None or order.created_ms >= since_ms)]
 
+    def account_fills(self, exchange: str, account: PaperAccount, symbol: str | None = None,
+                      since_ms: int | None = None, until_ms: int | None = None
+                      ) -> list[tuple[PaperOrder, PaperFill]]:
+        """Every fill of the account's orders (the trade history the REST adapters list),
+        newest first, with its order; ``symbol`` unified, times inclusive."""
+        found = [(order, fill)
+                 for order in self._account_orders.get((exchange, account.api_key), [])
+                 if symbol in (None, order.symbol) for fill in order.fills
+                 if (since_ms is None or fill.time_ms >= since_ms)
+                 and (until_ms is None or fill.time_ms <= until_ms)]
+        found.sort(key=lambda pair: (pair[1].time_ms, int(pair[1].trade_id)), reverse=True)
+        return found
+
     def balances(self, exchange: str, account: PaperAccount) -> dict[str, tuple[Decimal, Decimal]]:
         """asset -> (free, locked)."""
         return {asset: (free, locked) for asset, (free, locked) in account.balances.items()}

@@ -47,6 +47,8 @@ BYBIT = Budget(windows=dict([
     *(_endpoint("account", path, 50, 1)
       for path in ("/v5/order/realtime", "/v5/order/history", "/v5/position/list",
                    "/v5/account/wallet-balance", "/v5/account/info")),
+    # UNVERIFIED for this endpoint: the trade group's 50 / s
+    _endpoint("account", "/v5/execution/list", 50, 1),
     _endpoint("account", "/v5/user/query-api", 10, 1),
     _endpoint("account", "/v5/position/set-leverage", 10, 1),
     # UNVERIFIED: DCP is absent from Bybit's rate-limit table; 10/s assumed
@@ -88,6 +90,9 @@ OKX = Budget(windows=dict([
     _endpoint("account", "/api/v5/trade/orders-history", 40, 2),
     _endpoint("account", "/api/v5/account/set-leverage", 20, 2),
     _endpoint("account", "/api/v5/trade/cancel-all-after", 1, 1),
+    # "Get transaction details": last 3 days 60 / 2 s, last 3 months 10 / 2 s
+    _endpoint("account", "/api/v5/trade/fills", 60, 2),
+    _endpoint("account", "/api/v5/trade/fills-history", 10, 2),
     # new and amended orders of one sub-account, REST and WebSocket together (50061)
     ("account orders 2s", Window(1000, 2, ACCOUNT, "orders",
                                  endpoints=frozenset({"POST /api/v5/trade/order"}))),
@@ -117,6 +122,8 @@ BINGX = Budget(windows=dict([
         "/account/balance", "/trade/openOrders", "/trade/historyOrders")),
     _endpoint("account", f"{_SPOT}/trade/cancelAllAfter", 2, 1),
     _endpoint("account", f"{_SWAP}/v2/trade/cancelAllAfter", 2, 1),
+    _endpoint("account", f"{_SPOT}/trade/myTrades", 5, 1),
+    _endpoint("account", f"{_SWAP}/v1/trade/fillHistory", 5, 1),
 ]))
 
 # Pionex: 10 weight per second per IP for every endpoint, and per account for private ones.

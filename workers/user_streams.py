@@ -190,12 +190,14 @@ class ConnectionStream:
         self.state_written: tuple[str, str] | None = None
         self.message_written: float | None = None
         self.task: asyncio.Task[None] | None = None
+        self.symbols: tuple[str, ...] = ()    # what the snapshot asks per-symbol exchanges
         self.state_lock = asyncio.Lock()   # state writes land in the order they happened
 
     async def run(self) -> None:
         helpers: list[asyncio.Task[Any]] = []
         try:
             prepared = await self.runner.db(_prepare, self.connection_id)
+            self.symbols = prepared.symbols
             self.session = self._session(prepared)
             await self._write_state("connecting", "")
             helpers = [asyncio.create_task(self._keep_lease()),
@@ -311,7 +313,8 @@ class ConnectionStream:
     async def _snapshot_once(self, connector: Connector) -> bool:
         try:
             await self.runner.db(connection_snapshot_reconcile,
-                                 connection_id=self.connection_id, connector=connector)
+                                 connection_id=self.connection_id, connector=connector,
+                                 symbols=self.symbols)
             return True
         except errors.AuthenticationError as exc:
             await self._auth_refused(str(exc.code or ""), str(exc))

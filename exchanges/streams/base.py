@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
-from exchanges.base import Credentials
+from exchanges.base import Credentials, FillUpdate
 from exchanges.errors import ExchangeError, NotSupported
 from exchanges.symbols import parse_symbol
 
@@ -54,22 +54,6 @@ class OrderUpdate:
     average_price: Decimal | None = None
     price: Decimal | None = None
     updated_at_ms: int | None = None
-
-
-@dataclass(frozen=True)
-class FillUpdate:
-    exchange: str
-    trade_id: str
-    exchange_order_id: str
-    client_order_id: str | None
-    symbol: str
-    side: str
-    price: Decimal
-    quantity: Decimal                # base currency
-    fee: Decimal                     # > 0 paid, < 0 a rebate, in fee_asset
-    fee_asset: str | None
-    liquidity: str | None            # maker | taker | None when the frame does not say
-    time_ms: int | None
 
 
 @dataclass(frozen=True)

@@ -472,6 +472,36 @@ class ProductApi:
                 for order in self.engine.open_orders(self.exchange, ctx.owner)
                 if order.symbol in table and (wanted is None or order.symbol == wanted.symbol)]
 
+    # the longest startTime..endTime a trade-list query may span (spot 24 h, USD-M 7 days)
+    trade_span_ms: ClassVar[int] = 86_400_000
+
+    def my_trades(self, ctx: Ctx) -> list[dict[str, Any]]:
+        """Spot ``myTrades`` and USD-M ``userTrades``: the account's trades of one symbol,
+        oldest first; ``orderId`` narrows to one order; from fromId or startTime forwards,
+        else the newest ``limit`` (default 500, at most 1000); startTime..endTime spans at
+        most ``trade_span_ms`` (-1127)."""
+        instrument = self._symbol(ctx)
+        from_id = int_param(ctx.params, "fromId")
+        order_id = int_param(ctx.params, "orderId")
+        start, end = int_param(ctx.params, "startTime"), int_param(ctx.params, "endTime")
+        if start is not None and end is not None and end - start > self.trade_span_ms:
+            hours = self.trade_span_ms // 3_600_000
+            raise BinanceError(400, -1127, f"More than {hours} hours between startTime and "
+                                           "endTime.")
+        limit = min(int_param(ctx.params, "limit") or 500, 1000)
+        trades = [(order, fill) for order, fill in reversed(self.engine.account_fills(
+                      self.exchange, ctx.owner, instrument.symbol, since_ms=start,
+                      until_ms=end))
+                  if (from_id is None or int(fill.trade_id) >= from_id)
+                  and (order_id is None or order.order_id == str(order_id))]
+        forwards = from_id is not None or start is not None
+        chosen = trades[:limit] if forwards else trades[-limit:]
+        return [self.trade_json(order, fill, instrument) for order, fill in chosen]
+
+    def trade_json(self, order: PaperOrder, fill: PaperFill,
+                   instrument: PaperInstrument) -> dict[str, Any]:
+        raise NotImplementedError
+
     def all_orders(self, ctx: Ctx) -> list[dict[str, Any]]:
         """Oldest first; from orderId/startTime forwards, else the newest ``limit``."""
         instrument = self._symbol(ctx)
@@ -486,29 +516,3 @@ class ProductApi:
         forwards = from_id is not None or start is not None
         chosen = orders[:limit] if forwards else orders[-limit:]
         return [self.order_json(order, instrument) for order in chosen]
-
-    # -- the account's trades -----------------------------------------------------------
-
-    def my_trades(self, ctx: Ctx) -> list[dict[str, Any]]:
-        """Spot ``myTrades`` and USD-M ``userTrades``: the account's fills on one symbol,
-        oldest first; ``orderId`` narrows to one order, ``fromId`` starts at a trade id,
-        else ``startTime``/``endTime``; the newest ``limit`` (default 500, at most 1000)."""
-        instrument = self._symbol(ctx)
-        order_id, from_id = int_param(ctx.params, "orderId"), int_param(ctx.params, "fromId")
-        start, end = int_param(ctx.params, "startTime"), int_param(ctx.params, "endTime")
-        limit = min(int_param(ctx.params, "limit") or 500, 1000)
-        rows = sorted(((order, fill) for order in self.engine.order_history(
-                           self.exchange, ctx.owner, instrument.symbol)
-                       for fill in order.fills
-                       if (order_id is None or order.order_id == str(order_id))
-                       and (from_id is None or int(fill.trade_id) >= from_id)
-                       and (start is None or fill.time_ms >= start)
-                       and (end is None or fill.time_ms <= end)),
-                      key=lambda row: int(row[1].trade_id))
-        forwards = from_id is not None or start is not None
-        chosen = rows[:limit] if forwards else rows[-limit:]
-        return [self.trade_json(order, fill, exchange_symbol(instrument))
-                for order, fill in chosen]
-
-    def trade_json(self, order: PaperOrder, fill: PaperFill, symbol: str) -> dict[str, Any]:
-        raise NotImplementedError

@@ -135,6 +135,7 @@ class FuturesApi(ProductApi):
     order_params: ClassVar[frozenset[str]] = ORDER_PARAMS
     client_id_pattern: ClassVar[re.Pattern[str]] = CLIENT_ID
     refusals = REFUSALS
+    trade_span_ms: ClassVar[int] = 7 * 86_400_000
     default_rate_limits: ClassVar[list[dict[str, Any]]] = [
         {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
          "limit": 2400},
@@ -449,6 +450,21 @@ class FuturesApi(ProductApi):
         self._position_sides[order.order_id] = side
         return futures_order(order, symbol, side, as_accepted=response_type == "ACK")
 
+    def trade_json(self, order: PaperOrder, fill: PaperFill,
+                   instrument: PaperInstrument) -> dict[str, Any]:
+        """{"buyer": false, "commission": "-0.07819010", "commissionAsset": "USDT",
+        "id": 698759, "maker": false, "orderId": 25851813, "price": "7819.01", "qty": "0.002",
+        "quoteQty": "15.63802", "realizedPnl": "-0.91539999", "side": "SELL",
+        "positionSide": "SHORT", "symbol": "BTCUSDT", "time": 1569514978020}"""
+        return {"buyer": order.side == "buy", "commission": futures_number(fill.fee),
+                "commissionAsset": fill.fee_asset, "id": int(fill.trade_id),
+                "maker": fill.maker, "orderId": int(order.order_id),
+                "price": futures_number(fill.price), "qty": futures_number(fill.quantity),
+                "quoteQty": futures_number(fill.price * fill.quantity), "realizedPnl": "0",
+                "side": order.side.upper(),
+                "positionSide": self._position_sides.get(order.order_id, "BOTH"),
+                "symbol": exchange_symbol(instrument), "time": fill.time_ms}
+
     def order_json(self, order: PaperOrder, instrument: PaperInstrument) -> dict[str, Any]:
         return futures_order(order, exchange_symbol(instrument),
                              self._position_sides.get(order.order_id, "BOTH"))
@@ -459,14 +475,3 @@ class FuturesApi(ProductApi):
 
     def all_canceled(self, canceled: list[PaperOrder], instrument: PaperInstrument) -> Any:
         return {"code": 200, "msg": "The operation of cancel all open order is done."}
-
-    def trade_json(self, order: PaperOrder, fill: PaperFill, symbol: str) -> dict[str, Any]:
-        return {"symbol": symbol, "id": int(fill.trade_id), "orderId": int(order.order_id),
-                "side": order.side.upper(), "buyer": order.side == "buy",
-                "maker": fill.maker, "price": futures_number(fill.price),
-                "qty": futures_number(fill.quantity),
-                "quoteQty": futures_number(fill.price * fill.quantity),
-                "realizedPnl": "0", "commission": futures_number(fill.fee),
-                "commissionAsset": fill.fee_asset,
-                "positionSide": self._position_sides.get(order.order_id, "BOTH"),
-                "time": fill.time_ms}

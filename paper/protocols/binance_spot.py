@@ -52,7 +52,8 @@ WEIGHTS: Weights = {
     ("POST", "/api/v3/order"): 0, ("POST", "/api/v3/order/test"): 1,
     ("DELETE", "/api/v3/order"): 0, ("GET", "/api/v3/order"): 4,
     ("GET", "/api/v3/openOrders"): (6, 80), ("DELETE", "/api/v3/openOrders"): 0,
-    ("GET", "/api/v3/allOrders"): 20, ("GET", "/api/v3/myTrades"): 20,
+    ("GET", "/api/v3/allOrders"): 20,
+    ("GET", "/api/v3/myTrades"): 20,   # 5 with orderId (rest-api.md "Account trade list")
     ("GET", "/sapi/v1/capital/config/getall"): 10, ("GET", "/sapi/v1/margin/allPairs"): 1,
     ("GET", "/sapi/v1/margin/isolated/allPairs"): 10,
 }
@@ -190,6 +191,20 @@ class SpotApi(ProductApi):
 
     def number(self, value: Decimal | None) -> str:
         return spot_number(value)
+
+    def trade_json(self, order: PaperOrder, fill: PaperFill,
+                   instrument: PaperInstrument) -> dict[str, Any]:
+        """{"symbol": "BNBBTC", "id": 28457, "orderId": 100234, "orderListId": -1,
+        "price": "4.00000100", "qty": "12.00000000", "quoteQty": "48.000012",
+        "commission": "10.10000000", "commissionAsset": "BNB", "time": 1499865549590,
+        "isBuyer": true, "isMaker": false, "isBestMatch": true}"""
+        return {"symbol": exchange_symbol(instrument), "id": int(fill.trade_id),
+                "orderId": int(order.order_id), "orderListId": -1,
+                "price": spot_number(fill.price), "qty": spot_number(fill.quantity),
+                "quoteQty": spot_number(fill.price * fill.quantity),
+                "commission": spot_number(fill.fee), "commissionAsset": fill.fee_asset,
+                "time": fill.time_ms, "isBuyer": order.side == "buy", "isMaker": fill.maker,
+                "isBestMatch": True}
 
     def exchange_info(self, ctx: Ctx) -> dict[str, Any]:
         return {"timezone": "UTC", "serverTime": self.engine.now_ms(), "exchangeFilters": [],
@@ -334,12 +349,3 @@ class SpotApi(ProductApi):
         now = self.engine.now_ms()
         return [spot_canceled(order, exchange_symbol(instrument), random_client_id(), now)
                 for order in canceled]
-
-    def trade_json(self, order: PaperOrder, fill: PaperFill, symbol: str) -> dict[str, Any]:
-        return {"symbol": symbol, "id": int(fill.trade_id), "orderId": int(order.order_id),
-                "orderListId": -1, "price": spot_number(fill.price),
-                "qty": spot_number(fill.quantity),
-                "quoteQty": spot_number(fill.price * fill.quantity),
-                "commission": spot_number(fill.fee), "commissionAsset": fill.fee_asset,
-                "time": fill.time_ms, "isBuyer": order.side == "buy", "isMaker": fill.maker,
-                "isBestMatch": True}

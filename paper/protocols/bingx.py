@@ -53,6 +53,7 @@ SPOT, SWAP, ACCOUNT = "spot", "swap", "account"   # envelope flavours
 DEFAULT_RECV_WINDOW_MS = 5000
 MAX_RECV_WINDOW_MS = 60000
 SPOT_CLIENT_ID_LOOKUP_MS = 2 * 60 * 60 * 1000     # spot client ids are found for ~2 hours
+DAY_MS = 86_400_000
 HISTORY_MAX_RANGE_MS = 7 * 24 * 60 * 60 * 1000
 SWAP_CLIENT_ID = re.compile(r"^.{1,40}$")
 SPOT_CLIENT_ID = re.compile(r"^[A-Za-z0-9_]{1,40}$")
@@ -298,7 +299,8 @@ class BingxProtocol(Protocol):
                      ep(self.cancel_all_after, SWAP, trade=True)),
             web.post("/openApi/spot/v1/trade/cancelAllAfter",
                      ep(self.cancel_all_after, SPOT, trade=True)),
-            web.get("/openApi/spot/v1/trade/myTrades", ep(self.spot_fills, SPOT)),
+            web.get("/openApi/spot/v1/trade/myTrades", ep(self.spot_my_trades, SPOT)),
+            web.get("/openApi/swap/v1/trade/fillHistory", ep(self.swap_fill_history, SWAP)),
         ]
 
     def request_weight(self, request: web.Request) -> int:
@@ -705,6 +707,64 @@ class BingxProtocol(Protocol):
         return [o for o in orders if self._is_product(o, product)
                 and (end is None or o.created_ms <= end)]
 
+    # -- trade history ------------------------------------------------------------------------
+
+    def _trades(self, call: Call, product: str, start_name: str, end_name: str,
+                limit_name: str, from_name: str | None = None
+                ) -> list[tuple[PaperOrder, PaperFill]]:
+        """One symbol's fills, newest first, narrowed by orderId (and ``from_name``, the
+        first trade id); without a range the last 24 hours, never more than 7 days back
+        (myTrades: "only the past 7 days")."""
+        instrument = self._instrument(call)
+        assert instrument is not None
+        now = self.engine.now_ms()
+        start = _optional_decimal(call.params, start_name)
+        end = _optional_decimal(call.params, end_name)
+        if start is not None and end is not None and end - start > HISTORY_MAX_RANGE_MS:
+            raise Refusal(TIME_RANGE_TOO_LONG)
+        low = max(int(start) if start is not None else now - DAY_MS, now - 7 * DAY_MS)
+        limit = int(_optional_decimal(call.params, limit_name) or 500)
+        if not 1 <= limit <= 1000:
+            raise Refusal(INVALID_PARAMETER, f"{limit_name} must be 1..1000")
+        order_id = call.params.get("orderId") or None
+        first = _optional_decimal(call.params, from_name) if from_name else None
+        found = self.engine.account_fills(NAME, call.owner, instrument.symbol, since_ms=low,
+                                          until_ms=int(end) if end is not None else None)
+        return [(order, fill) for order, fill in found if self._is_product(order, product)
+                and order_id in (None, order.order_id)
+                and (first is None or int(fill.trade_id) >= first)][:limit]
+
+    # {"symbol": "BTC-USDT", "id": 36237072, "orderId": 1674069326895775744, "price": "30000",
+    #  "qty": "0.0001", "quoteQty": "3", "commission": "-0.00000012", "commissionAsset": "BTC",
+    #  "time": 1687962766000, "isBuyer": true, "isMaker": false}
+    def spot_my_trades(self, call: Call) -> dict[str, Any]:
+        rows = self._trades(call, SPOT, "startTime", "endTime", "limit", "fromId")
+        return {"fills": [{
+            "symbol": self.wire_symbol(self.engine.instrument(NAME, order.symbol)),
+            "id": int(fill.trade_id), "orderId": int(order.order_id),
+            "price": _s(fill.price), "qty": _s(fill.quantity),
+            "quoteQty": _s(fill.price * fill.quantity), "commission": _s(-fill.fee),
+            "commissionAsset": fill.fee_asset, "time": fill.time_ms,
+            "isBuyer": order.side == "buy", "isMaker": fill.maker} for order, fill in rows]}
+
+    # {"symbol": "BTC-USDT", "orderId": 1735950529123455000, "tradeId": "97244351",
+    #  "price": "50000.0", "qty": "0.0100", "quoteQty": "500.00", "commission": "-0.2500",
+    #  "commissionAsset": "USDT", "filledTime": 1700000000120, "side": "BUY",
+    #  "positionSide": "BOTH", "role": "taker"}
+    def swap_fill_history(self, call: Call) -> dict[str, Any]:
+        rows = self._trades(call, SWAP, "startTs", "endTs", "pageSize")
+        return {"fill_orders": [{
+            "symbol": self.wire_symbol(self.engine.instrument(NAME, order.symbol)),
+            "orderId": int(order.order_id), "tradeId": fill.trade_id,
+            "price": _s(fill.price), "qty": _s(fill.quantity),
+            "quoteQty": _s(fill.price * fill.quantity), "commission": _s(-fill.fee),
+            "commissionAsset": fill.fee_asset, "filledTime": fill.time_ms,
+            "side": order.side.upper(),
+            "positionSide": self._position_sides.get(order.order_id, "BOTH"),
+            "role": "maker" if fill.maker else "taker"} for order, fill in rows]}
+
+    # allFillOrders (what ccxt reads; rows without a trade id the stream's could be matched to)
+
     def _fills(self, call: Call, product: str, start_key: str, end_key: str
                ) -> list[tuple[PaperOrder, PaperFill]]:
         """This product's fills, oldest first, narrowed by symbol, orderId and a time range
@@ -745,28 +805,6 @@ class BingxProtocol(Protocol):
                 "filledTime": filled_at.strftime("%Y-%m-%dT%H:%M:%S.")
                 + f"{fill.time_ms % 1000:03d}+0000"})
         return {"fill_orders": rows}
-
-    # {"fills": [{"symbol": "BTC-USDT", "id": .., "orderId": .., "price": "60000",
-    #  "qty": "0.001", "quoteQty": "60", "commission": 0, "commissionAsset": "BTC",
-    #  "time": .., "isBuyer": true, "isMaker": false}]}
-    def spot_fills(self, call: Call) -> dict[str, Any]:
-        if not call.params.get("symbol"):
-            raise Refusal(INVALID_PARAMETER, "symbol is required")
-        limit = int(_optional_decimal(call.params, "limit") or 500)
-        if not 1 <= limit <= 1000:
-            raise Refusal(INVALID_PARAMETER, "limit must be 1..1000")
-        rows = self._fills(call, SPOT, "startTime", "endTime")
-        from_id = call.params.get("fromId")
-        if from_id and from_id.isdigit():
-            rows = [row for row in rows if int(row[1].trade_id) >= int(from_id)]
-        return {"fills": [{
-            "symbol": self.wire_symbol(self.engine.instrument(NAME, order.symbol)),
-            "id": int(fill.trade_id), "orderId": int(order.order_id),
-            "price": _s(fill.price), "qty": _s(fill.quantity),
-            "quoteQty": _s(fill.quantity * fill.price), "commission": -fill.fee,
-            "commissionAsset": fill.fee_asset, "time": fill.time_ms,
-            "isBuyer": order.side == "buy", "isMaker": fill.maker}
-            for order, fill in rows[-limit:]]}
 
     @staticmethod
     def _is_product(order: PaperOrder, product: str) -> bool:

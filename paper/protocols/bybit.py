@@ -717,6 +717,65 @@ class BybitProtocol(Protocol):
             orders = [order for order in orders if self._status(order) == params["orderStatus"]]
         return self._page(params, orders)
 
+    def execution_list(self, _request: web.Request, account: PaperAccount,
+                       params: Params) -> dict[str, Any]:
+        """"Get Trade History": newest first; orderId (then orderLinkId) wins over symbol
+        and baseCoin; startTime alone answers 7 days from it, endTime alone the 7 days
+        before it, neither the last 7 days; limit 1..100 (50)."""
+        kind = self._kind(params)
+        start = _decimal(params, "startTime", required=False)
+        end = _decimal(params, "endTime", required=False)
+        if start is None:
+            end = end if end is not None else Decimal(self.engine.now_ms())
+            start = end - HISTORY_SPAN_MS
+        elif end is None:
+            end = start + HISTORY_SPAN_MS
+        if not 0 <= end - start <= HISTORY_SPAN_MS:
+            raise BybitError(PARAMS_ERROR, "params error: the time range must be 7 days or less")
+        low, high, default = EXECUTIONS_LIMIT
+        limit = int(_decimal(params, "limit", required=False) or default)
+        if not low <= limit <= high:
+            raise BybitError(PARAMS_ERROR, f"params error: limit must be {low}..{high}")
+        orders = self._by_id(account, kind, params)
+        if orders is None:
+            everything = self.engine.order_history(self.exchange, account)
+            orders = self._selected(kind, params, everything, narrowed=False)
+        if params.get("execType") not in (None, "", "Trade"):
+            orders = []                    # the paper exchange has only trades
+        ids = {order.order_id for order in orders}
+        rows = [(order, fill) for order, fill in self.engine.account_fills(
+            self.exchange, account, since_ms=int(start), until_ms=int(end))
+            if order.order_id in ids]
+        cursor = str(params.get("cursor") or "0")
+        offset = int(cursor) if cursor.isdigit() else 0
+        more = offset + limit < len(rows)
+        return {"category": params["category"],
+                "list": [self._execution_view(order, fill)
+                         for order, fill in rows[offset:offset + limit]],
+                "nextPageCursor": str(offset + limit) if more else ""}
+
+    @staticmethod
+    def _execution_view(order: PaperOrder, fill: PaperFill) -> dict[str, Any]:
+        """One row as the docs' example shows it; the paper charges no fee."""
+        base, rest = order.symbol.split("/")
+        quote = rest.split(":")[0]
+        spot = ":" not in order.symbol
+        return {
+            "symbol": f"{base}{quote}", "orderType": "Market" if order.type == "market"
+            else "Limit", "underlyingPrice": "", "orderLinkId": order.client_order_id or "",
+            "side": "Buy" if order.side == "buy" else "Sell", "indexPrice": "",
+            "orderId": order.order_id, "stopOrderType": "UNKNOWN",
+            "leavesQty": num(order.remaining if order.is_open else Decimal("0")),
+            "createType": "CreateByUser", "execTime": str(fill.time_ms),
+            "feeCurrency": fill.fee_asset if spot else "", "isMaker": fill.maker,
+            "execFee": num(fill.fee), "feeRate": "0", "execId": fill.trade_id, "tradeIv": "",
+            "blockTradeId": "", "markPrice": num(fill.price), "execPrice": num(fill.price),
+            "markIv": "", "orderQty": num(order.quantity),
+            "orderPrice": num(order.price if order.price is not None else Decimal("0")),
+            "execValue": num(fill.price * fill.quantity), "execType": "Trade",
+            "execQty": num(fill.quantity), "closedSize": "", "extraFees": "", "seq": 0,
+        }
+
     def _by_id(self, account: PaperAccount, kind: str, params: Params) -> list[PaperOrder] | None:
         """The order named by orderId (which wins) or orderLinkId; None when neither is given."""
         order_id, link_id = params.get("orderId") or None, params.get("orderLinkId") or None
@@ -775,51 +834,3 @@ class BybitProtocol(Protocol):
             "tpslMode": "", "tpLimitPrice": "", "slLimitPrice": "", "placeType": "",
             "createdTime": str(order.created_ms), "updatedTime": str(order.updated_ms),
         }
-
-    # -- executions --------------------------------------------------------------------
-
-    def execution_list(self, _request: web.Request, account: PaperAccount,
-                       params: Params) -> dict[str, Any]:
-        """/v5/execution/list: the account's fills, newest first; orderId (then orderLinkId)
-        wins over symbol and baseCoin, as Bybit documents."""
-        kind = self._kind(params)
-        orders = self._by_id(account, kind, params)
-        if orders is None:
-            everything = self.engine.order_history(self.exchange, account)
-            orders = self._selected(kind, params, everything, narrowed=False)
-        end = int(_decimal(params, "endTime", required=False) or self.engine.now_ms())
-        start = int(_decimal(params, "startTime", required=False) or end - HISTORY_SPAN_MS)
-        if params.get("execType") not in (None, "", "Trade"):
-            orders = []                    # the paper exchange has only trades
-        rows = sorted(((order, fill) for order in orders for fill in order.fills
-                       if start <= fill.time_ms <= end),
-                      key=lambda row: (row[1].time_ms, int(row[1].trade_id)), reverse=True)
-        low, high, default = EXECUTIONS_LIMIT
-        limit = int(_decimal(params, "limit", required=False) or default)
-        if not low <= limit <= high:
-            raise BybitError(PARAMS_ERROR, f"params error: limit must be {low}..{high}")
-        cursor = str(params.get("cursor") or "0")
-        offset = int(cursor) if cursor.isdigit() else 0
-        more = offset + limit < len(rows)
-        return {"category": params["category"],
-                "list": [self._execution_view(order, fill)
-                         for order, fill in rows[offset:offset + limit]],
-                "nextPageCursor": str(offset + limit) if more else ""}
-
-    def _execution_view(self, order: PaperOrder, fill: PaperFill) -> dict[str, Any]:
-        base, rest = order.symbol.split("/")
-        price = order.price if order.price is not None else Decimal("0")
-        return {
-            "symbol": f"{base}{rest.split(':')[0]}", "orderId": order.order_id,
-            "orderLinkId": order.client_order_id or "",
-            "side": "Buy" if order.side == "buy" else "Sell", "orderPrice": num(price),
-            "orderQty": num(order.quantity),
-            "leavesQty": num(order.remaining if order.is_open else Decimal("0")),
-            "createType": "CreateByUser",
-            "orderType": "Market" if order.type == "market" else "Limit",
-            "stopOrderType": "", "execFee": num(fill.fee), "execId": fill.trade_id,
-            "execPrice": num(fill.price), "execQty": num(fill.quantity), "execType": "Trade",
-            "execValue": num(fill.price * fill.quantity), "execTime": str(fill.time_ms),
-            "feeCurrency": fill.fee_asset, "isMaker": fill.maker, "feeRate": "0",
-            "tradeIv": "", "markIv": "", "markPrice": num(fill.price), "indexPrice": "",
-            "underlyingPrice": "", "blockTradeId": "", "closedSize": "0", "seq": 0}

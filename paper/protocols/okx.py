@@ -51,6 +51,8 @@ MAX_BATCH = 20
 MAX_PAGE = 100
 CANCELED_UNFILLED_KEPT_MS = 2 * 3600 * 1000   # orders-history keeps these 2 hours only
 HISTORY_MS = 7 * 24 * 3600 * 1000
+FILLS_MS = 3 * 24 * 3600 * 1000            # /trade/fills: the last 3 days
+FILLS_HISTORY_MS = 90 * 24 * 3600 * 1000   # /trade/fills-history: the last 3 months
 # UNVERIFIED: cancelSource values ("1" canceled by user, "0" by the system) are not in the
 # facts file, which only says cancelSource tells user cancels from engine ones.
 CANCEL_SOURCE_USER = "1"
@@ -800,30 +802,28 @@ class OkxProtocol(Protocol):
 
     def fills(self, request: web.Request, account: PaperAccount, body: str) -> web.Response:
         """/api/v5/trade/fills: the last 3 days' fills, newest first."""
-        return self._ok(self._fill_page(request, account, days=3))
+        return self._ok(self._fill_page(request, account, FILLS_MS))
 
     def fills_history(self, request: web.Request, account: PaperAccount,
                       body: str) -> web.Response:
         """/api/v5/trade/fills-history: the last 3 months (instType required)."""
         self._required(request.query, "instType")
-        return self._ok(self._fill_page(request, account, days=90))
+        return self._ok(self._fill_page(request, account, FILLS_HISTORY_MS))
 
-    def _fill_page(self, request: web.Request, account: PaperAccount, *,
-                   days: int) -> list[dict[str, Any]]:
-        """Filtered by instType/instId/instFamily/ordId and begin/end (ms); paged by billId
-        (``after``: older than, ``before``: newer than); at most ``limit`` (100)."""
+    def _fill_page(self, request: web.Request, account: PaperAccount,
+                   kept_ms: int) -> list[dict[str, Any]]:
+        """Newest first; instType/instId/instFamily/ordId filters, begin/end on the fill time,
+        billId pagination (after = older, before = newer), at most ``limit`` (100)."""
         query = request.query
         limit = query.get("limit") or str(MAX_PAGE)
         if not limit.isdigit() or not 1 <= int(limit) <= MAX_PAGE:
             raise Refusal("51000", "Parameter limit error", 400)
-        oldest = self.engine.now_ms() - days * 24 * 3600 * 1000
-        begin = int(query["begin"]) if query.get("begin", "").isdigit() else oldest
-        end = int(query["end"]) if query.get("end", "").isdigit() else None
-        views = [self._fill_view(order, fill)
-                 for order in self.engine.order_history(self.exchange, account)
-                 for fill in order.fills
-                 if fill.time_ms >= max(begin, oldest) and (end is None or fill.time_ms <= end)]
-        views.sort(key=lambda view: int(view["billId"]), reverse=True)
+        oldest = self.engine.now_ms() - kept_ms
+        begin, end = query.get("begin", ""), query.get("end", "")
+        since = max(int(begin), oldest) if begin.isdigit() else oldest
+        views = [self._fill_view(order, fill) for order, fill in self.engine.account_fills(
+            self.exchange, account, since_ms=since,
+            until_ms=int(end) if end.isdigit() else None)]
         for field in ("instType", "instId", "ordId"):
             if query.get(field):
                 views = [view for view in views if view[field] == query[field]]
@@ -837,9 +837,11 @@ class OkxProtocol(Protocol):
         return views[: int(limit)]
 
     # {"instType": "SPOT", "instId": "BTC-USDT", "tradeId": "123", "ordId": "...",
-    #  "clOrdId": "", "billId": "...", "fillPx": "60000", "fillSz": "0.01", "side": "buy",
-    #  "posSide": "net", "execType": "T", "feeCcy": "BTC", "fee": "0", "ts": "...", ...}
+    #  "clOrdId": "b16", "billId": "1111", "fillPx": "30000", "fillSz": "0.01", "side": "buy",
+    #  "execType": "M", "feeCcy": "BTC", "fee": "-0.00001", "ts": "...", "fillTime": "..."}
     def _fill_view(self, order: PaperOrder, fill: PaperFill) -> dict[str, Any]:
+        """One trade; swap sizes in contracts; the fee as a balance change (paid: negative);
+        the paper's bill id is the trade id."""
         instrument = self.engine.instrument(self.exchange, order.symbol)
         swap = instrument.kind == "linear"
         per = instrument.contract_value if swap else Decimal(1)

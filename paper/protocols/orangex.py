@@ -26,6 +26,7 @@ from paper.engine import (
     Engine,
     PaperAccount,
     PaperError,
+    PaperFill,
     PaperInstrument,
     PaperOrder,
 )
@@ -37,6 +38,7 @@ from paper.wire import (
     hmac_sha256_hex,
     millis,
     note_refusal,
+    plain,
     same_secret,
     staleness,
 )
@@ -156,6 +158,8 @@ class OrangexProtocol(Protocol):
             "/private/get_order_state": (self.get_order_state, "read"),
             "/private/get_open_orders_by_instrument": (self.get_open_orders, "read"),
             "/private/get_order_history_by_instrument": (self.get_order_history, "read"),
+            # UNVERIFIED name (the Deribit family's; see docs/exchanges/orangex.md)
+            "/private/get_user_trades_by_instrument": (self.get_user_trades, "read"),
             "/private/get_user_position": (self.get_user_position, "read"),
             # documented, but live it answered [] even with open positions
             "/private/get_positions": (lambda *_: [], "read"),
@@ -482,6 +486,34 @@ class OrangexProtocol(Protocol):
                    if view["api_key"] == account.api_key and view["instrument_name"] == name]
         closed.sort(key=lambda view: view["last_update_timestamp"], reverse=True)
         return closed[offset:offset + count]
+
+    def get_user_trades(self, _: web.Request, account: PaperAccount | None,
+                        params: Mapping[str, Any]) -> dict[str, Any]:
+        """One instrument's trades from ``start_timestamp`` (to ``end_timestamp``), at most
+        ``count`` (default 10), newest first unless ``sorting`` is asc."""
+        assert account is not None
+        name, inst = self._instrument(params)
+        start = str(params.get("start_timestamp") or "")
+        end = str(params.get("end_timestamp") or "")
+        count = _int(params, "count", 10)
+        rows = self.engine.account_fills(
+            self.exchange, account, inst.symbol,
+            since_ms=int(start) if start.isdigit() else None,
+            until_ms=int(end) if end.isdigit() else None)
+        if params.get("sorting") == "asc":
+            rows.reverse()
+        trades = [self._trade_view(order, fill, name) for order, fill in rows]
+        return {"trades": trades[:count], "has_more": len(trades) > count}
+
+    @staticmethod
+    def _trade_view(order: PaperOrder, fill: PaperFill, name: str) -> dict[str, Any]:
+        # as the stream's user.trades pushes it (docs/exchanges/orangex.md)
+        return {"trade_id": fill.trade_id, "order_id": order.order_id,
+                "instrument_name": name, "direction": order.side,
+                "amount": plain(fill.quantity), "price": plain(fill.price),
+                "timestamp": fill.time_ms, "role": "maker" if fill.maker else "taker",
+                "fee": plain(fill.fee), "fee_coin_type": fill.fee_asset,
+                "positionSide": "BOTH"}
 
     def _order_view(self, order: PaperOrder) -> dict[str, Any]:
         # {"order_id": "828610767077068800", "order_state": "open", "direction": "buy",

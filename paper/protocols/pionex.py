@@ -27,6 +27,7 @@ from paper.engine import (
     DuplicateScope,
     PaperAccount,
     PaperError,
+    PaperFill,
     PaperInstrument,
     PaperOrder,
     PaperPosition,
@@ -52,6 +53,7 @@ SPOT_WEIGHTS = {
     ("GET", "/api/v1/trade/openOrders"): 5,
     ("GET", "/api/v1/trade/allOrders"): 5,
     ("DELETE", "/api/v1/trade/allOrders"): 1,
+    ("GET", "/api/v1/trade/fills"): 5,
 }
 FUTURES_WEIGHT = 5
 
@@ -199,6 +201,8 @@ class PionexProtocol(Protocol):
             web.get("/api/v1/trade/openOrders", self._private(read, self.spot_open_orders)),
             web.get("/api/v1/trade/allOrders", self._private(read, self.spot_all_orders)),
             web.delete("/api/v1/trade/allOrders", self._private(trade, self.cancel_all)),
+            web.get("/api/v1/trade/fills", self._private(read, self.spot_fills)),
+            web.get("/uapi/v1/trade/fills", self._private(read, self.futures_fills)),
             web.get("/uapi/v1/account/balances", self._private(read, self.futures_balances)),
             web.get("/uapi/v1/account/detail", self._private(read, self.futures_detail)),
             web.get("/uapi/v1/account/positions", self._private(read, self.positions)),
@@ -666,6 +670,38 @@ class PionexProtocol(Protocol):
         symbol = self._optional_perp(params)
         orders = self._history(account, params, symbol, "linear", closed_only=True)
         return {"orders": [self._futures_order(order) for order in orders]}
+
+    def spot_fills(self, request: web.Request, account: PaperAccount,
+                   params: dict[str, Any]) -> dict[str, Any]:
+        """One symbol's fills in [startTime, endTime], newest first, the latest 100."""
+        instrument = self._instrument(params.get("symbol"), "spot")
+        return {"fills": [self._fill(order, fill, params.get("symbol"))
+                          for order, fill in self._fills(account, params, instrument, 100)]}
+
+    def futures_fills(self, request: web.Request, account: PaperAccount,
+                      params: dict[str, Any]) -> dict[str, Any]:
+        """As spot, with ``limit`` (1..200, default 100) and the fee type."""
+        instrument = self._instrument(params.get("symbol"), "linear")
+        limit = _integer(params, "limit", default=100, low=1, high=200) or 100
+        return {"fills": [self._fill(order, fill, params.get("symbol")) | {
+            "feeType": "TRADING"} for order, fill in self._fills(account, params, instrument,
+                                                                 limit)]}
+
+    def _fills(self, account: PaperAccount, params: Mapping[str, Any],
+               instrument: PaperInstrument, limit: int) -> list[tuple[PaperOrder, PaperFill]]:
+        start, end = _integer(params, "startTime"), _integer(params, "endTime")
+        return self.engine.account_fills(self.exchange, account, instrument.symbol,
+                                         since_ms=start, until_ms=end)[:limit]
+
+    # {"id": 19237382, "orderId": 89327321, "symbol": "BTC_USDT", "side": "BUY",
+    #  "role": "TAKER", "price": "30000.00", "size": "0.0001", "fee": "0.0000001",
+    #  "feeCoin": "BTC", "timestamp": 1566691672311}
+    @staticmethod
+    def _fill(order: PaperOrder, fill: PaperFill, name: Any) -> dict[str, Any]:
+        return {"id": int(fill.trade_id), "orderId": int(order.order_id), "symbol": str(name),
+                "side": order.side.upper(), "role": "MAKER" if fill.maker else "TAKER",
+                "price": plain(fill.price), "size": plain(fill.quantity),
+                "fee": plain(fill.fee), "feeCoin": fill.fee_asset, "timestamp": fill.time_ms}
 
     def _optional_perp(self, params: Mapping[str, Any]) -> str | None:
         if not params.get("symbol"):

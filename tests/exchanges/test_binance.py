@@ -943,3 +943,61 @@ class TestBadInput:
 def test_registry_exposes_the_connector():
     from exchanges.registry import connector_class
     assert connector_class("binance") is binance.BinanceConnector
+
+
+# -- recent fills (GET /api/v3/myTrades, GET /fapi/v1/userTrades) ------------------------------
+
+SPOT_TRADE = {  # rest-api.md "Account trade list (USER_DATA)", on a symbol we trade
+    "symbol": "BTCUSDT", "id": 28457, "orderId": 100234, "orderListId": -1,
+    "price": "4.00000100", "qty": "12.00000000", "quoteQty": "48.000012",
+    "commission": "10.10000000", "commissionAsset": "BNB", "time": 1499865549590,
+    "isBuyer": True, "isMaker": False, "isBestMatch": True}
+FUTURES_TRADE = {  # USD-M "Account Trade List (USER_DATA)" response example
+    "buyer": False, "commission": "-0.07819010", "commissionAsset": "USDT", "id": 698759,
+    "maker": False, "orderId": 25851813, "price": "7819.01", "qty": "0.002",
+    "quoteQty": "15.63802", "realizedPnl": "-0.91539999", "side": "SELL",
+    "positionSide": "SHORT", "symbol": "BTCUSDT", "time": 1569514978020}
+
+
+def test_spot_recent_fills_read_my_trades_per_symbol_with_weight_20(rsps):
+    throttle = RecordingThrottle()
+    rsps.add(responses.GET, BASE + "/api/v3/myTrades", json=[SPOT_TRADE])
+    [fill] = make("spot", throttle=throttle).recent_fills("BTC/USDT")
+    params = sent_params(rsps.calls[0].request)
+    assert {k: params[k] for k in ("symbol", "limit")} == {"symbol": "BTCUSDT", "limit": "100"}
+    assert "signature" in params and "startTime" not in params
+    assert throttle.charges[0].weight == 20
+    assert (fill.trade_id, fill.exchange_order_id, fill.client_order_id) == (
+        "28457", "100234", None)
+    assert (fill.symbol, fill.side, fill.price, fill.quantity) == (
+        "BTC/USDT", "buy", Decimal("4.00000100"), Decimal("12.00000000"))
+    assert (fill.fee, fill.fee_asset, fill.liquidity, fill.time_ms) == (
+        Decimal("10.10000000"), "BNB", "taker", 1499865549590)
+
+
+def test_spot_recent_fills_since_a_time_ask_24_hour_windows(rsps):
+    rsps.add(responses.GET, BASE + "/api/v3/myTrades", json=[])
+    make("spot").recent_fills("BTC/USDT", since_ms=NOW_MS - 30 * 3_600_000)
+    windows = [(int(sent_params(c.request)["startTime"]), int(sent_params(c.request)["endTime"]))
+               for c in rsps.calls]
+    assert windows[0][0] == NOW_MS - 30 * 3_600_000 and windows[-1][1] == NOW_MS
+    assert len(windows) == 2 and all(end - start < 86_400_000 for start, end in windows)
+
+
+def test_futures_recent_fills_read_user_trades_with_the_fee_as_paid(rsps):
+    throttle = RecordingThrottle()
+    trade = {**FUTURES_TRADE, "time": NOW_MS - 1000}
+    rsps.add(responses.GET, BASE + "/fapi/v1/userTrades", json=[trade])
+    [fill] = make("perpetual_futures", throttle=throttle).recent_fills(
+        "BTC/USDT:USDT", since_ms=NOW_MS - 60_000)
+    params = sent_params(rsps.calls[0].request)
+    assert (params["symbol"], params["startTime"], params["endTime"]) == (
+        "BTCUSDT", str(NOW_MS - 60_000), str(NOW_MS))
+    assert throttle.charges[0].weight == 5
+    assert (fill.symbol, fill.side, fill.quantity, fill.fee, fill.liquidity) == (
+        "BTC/USDT:USDT", "sell", Decimal("0.002"), Decimal("0.07819010"), "taker")
+
+
+def test_recent_fills_without_a_symbol_are_refused_on_binance():
+    with pytest.raises(errors.InvalidRequest):
+        make("spot").recent_fills()

@@ -709,3 +709,57 @@ def test_other_bad_calls_are_refused_before_anything_is_sent():
     with pytest.raises(errors.InvalidRequest):
         spot.ticker("not a symbol")
     assert len(responses.calls) == 0
+
+
+# -- recent fills (GET /openApi/spot/v1/trade/myTrades, /openApi/swap/v1/trade/fillHistory) ------
+
+NOW_MS = int(FROZEN_NOW * 1000)
+
+
+@pytest.fixture
+def rsps():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+SPOT_TRADE = {"symbol": "BTC-USDT", "id": 36237072, "orderId": ORDER_ID, "price": "30000",
+              "qty": "0.0001", "quoteQty": "3", "commission": "-0.00000012",
+              "commissionAsset": "BTC", "time": NOW_MS - 1000, "isBuyer": True,
+              "isMaker": False}
+SWAP_TRADE = {"symbol": "BTC-USDT", "orderId": ORDER_ID, "tradeId": "97244351",
+              "price": "50000.0", "qty": "0.0100", "quoteQty": "500.00",
+              "commission": "-0.2500", "commissionAsset": "USDT",
+              "filledTime": NOW_MS - 1000, "side": "SELL", "positionSide": "BOTH",
+              "role": "maker"}
+
+
+def test_spot_recent_fills_read_my_trades_per_symbol(rsps):
+    rsps.add(responses.GET, BASE + bingx.SPOT_MY_TRADES, json=ok({"fills": [SPOT_TRADE]}))
+    [fill] = make("spot").recent_fills("BTC/USDT")
+    params = sent_params(rsps.calls[0])
+    assert (params["symbol"], params["limit"]) == ("BTC-USDT", "100")
+    assert "signature" in params and "startTime" not in params
+    assert (fill.trade_id, fill.exchange_order_id) == ("36237072", str(ORDER_ID))
+    assert (fill.symbol, fill.side, fill.quantity, fill.price) == (
+        "BTC/USDT", "buy", Decimal("0.0001"), Decimal("30000"))
+    assert (fill.fee, fill.fee_asset, fill.liquidity) == (Decimal("0.00000012"), "BTC",
+                                                          "taker")
+
+
+def test_swap_recent_fills_read_fill_history_from_a_time(rsps):
+    rsps.add(responses.GET, BASE + bingx.SWAP_FILL_HISTORY,
+             json=ok({"fill_orders": [SWAP_TRADE]}))
+    [fill] = make("perpetual_futures").recent_fills("BTC/USDT:USDT",
+                                                     since_ms=NOW_MS - 60_000)
+    params = sent_params(rsps.calls[0])
+    assert (params["symbol"], params["startTs"], params["endTs"], params["pageSize"]) == (
+        "BTC-USDT", str(NOW_MS - 60_000), str(NOW_MS), "100")
+    assert (fill.trade_id, fill.symbol, fill.side, fill.fee, fill.liquidity) == (
+        "97244351", "BTC/USDT:USDT", "sell", Decimal("0.2500"), "maker")
+
+
+def test_a_swap_fill_time_in_iso_text_is_read_as_milliseconds(rsps):
+    trade = {**SWAP_TRADE, "filledTime": "2023-11-14T22:13:19Z"}
+    rsps.add(responses.GET, BASE + bingx.SWAP_FILL_HISTORY, json=ok({"fill_orders": [trade]}))
+    [fill] = make("perpetual_futures").recent_fills("BTC/USDT:USDT")
+    assert fill.time_ms == 1_699_999_999_000

@@ -805,3 +805,74 @@ def test_error_of_reads_the_envelope_and_bare_http_failures():
     # a non-JSON body is never quoted: only its status
     assert connector.error_of(Response(502, {}, {"_text": "Bad Gateway"})) == (None, "HTTP 502")
     assert connector.error_of(Response(404, {}, None)) == (None, "HTTP 404")
+
+
+# -- recent fills (GET /v5/execution/list) -----------------------------------------------------
+
+def bybit_execution(**changes: Any) -> dict[str, Any]:
+    """The row of Bybit's "Get Trade History" response example (docs/v5/order/execution),
+    on a symbol we trade."""
+    raw = {
+        "symbol": "BTCUSDT", "orderType": "Market", "underlyingPrice": "", "orderLinkId": "",
+        "side": "Buy", "indexPrice": "", "orderId": "8c065341-7b52-4ca9-ac2c-37e31ac55c94",
+        "stopOrderType": "UNKNOWN", "leavesQty": "0", "execTime": "1672282722429",
+        "feeCurrency": "", "isMaker": False, "execFee": "0.071409", "feeRate": "0.0006",
+        "execId": "e0cbe81d-0f18-5866-9415-cf319b5dab3b", "tradeIv": "", "blockTradeId": "",
+        "markPrice": "1183.54", "execPrice": "1190.15", "markIv": "", "orderQty": "0.1",
+        "orderPrice": "1236.9", "execValue": "119.015", "execType": "Trade",
+        "execQty": "0.1", "closedSize": "", "extraFees": "", "seq": 4688002127,
+    }
+    raw.update(changes)
+    return raw
+
+
+def test_recent_fills_read_the_execution_list_signed_with_start_time(rsps):
+    rsps.add(responses.GET, BASE + bybit.EXECUTION_LIST, json=envelope(
+        {"category": "linear", "list": [bybit_execution(orderLinkId=CLIENT_ID,
+                                                 execTime=str(NOW_MS - 1000))],
+         "nextPageCursor": ""}))
+    since = NOW_MS - 3_600_000
+    [fill] = make("perpetual_futures").recent_fills("BTC/USDT:USDT", since_ms=since)
+    call = rsps.calls[0]
+    assert_bybit_signature(call.request)
+    assert sent_query(call) == {"category": "linear", "symbol": "BTCUSDT",
+                                "startTime": str(since), "limit": "100"}
+    assert fill.trade_id == "e0cbe81d-0f18-5866-9415-cf319b5dab3b"
+    assert fill.exchange_order_id == "8c065341-7b52-4ca9-ac2c-37e31ac55c94"
+    assert fill.client_order_id == CLIENT_ID
+    assert (fill.symbol, fill.side, fill.price, fill.quantity) == (
+        "BTC/USDT:USDT", "buy", Decimal("1190.15"), Decimal("0.1"))
+    assert (fill.fee, fill.fee_asset, fill.liquidity) == (Decimal("0.071409"), "USDT", "taker")
+
+
+def test_recent_fills_on_spot_keep_the_fee_coin_and_skip_funding(rsps):
+    rows = [bybit_execution(feeCurrency="BTC", isMaker=True, execTime=str(NOW_MS - 5)),
+            bybit_execution(execId="funding-1", execType="Funding",
+                            execTime=str(NOW_MS - 4))]
+    rsps.add(responses.GET, BASE + bybit.EXECUTION_LIST,
+             json=envelope({"category": "spot", "list": rows, "nextPageCursor": ""}))
+    [fill] = make("spot").recent_fills("BTC/USDT")
+    assert sent_query(rsps.calls[0]) == {"category": "spot", "symbol": "BTCUSDT",
+                                         "limit": "100"}
+    assert (fill.symbol, fill.fee_asset, fill.liquidity) == ("BTC/USDT", "BTC", "maker")
+
+
+def test_recent_fills_without_a_symbol_list_the_whole_category_and_follow_the_cursor(rsps):
+    rsps.add(responses.GET, BASE + bybit.EXECUTION_LIST, json=envelope(
+        {"category": "linear", "list": [bybit_execution(execId="a", execTime="2")],
+         "nextPageCursor": "next%3A1"}))
+    rsps.add(responses.GET, BASE + bybit.EXECUTION_LIST, json=envelope(
+        {"category": "linear", "list": [bybit_execution(execId="b", execTime="1")],
+         "nextPageCursor": ""}))
+    fills = make("perpetual_futures").recent_fills()
+    assert [sent_query(call) for call in rsps.calls] == [
+        {"category": "linear", "limit": "100"},
+        {"category": "linear", "limit": "100", "cursor": "next%3A1"}]
+    assert [fill.trade_id for fill in fills] == ["b", "a"]   # oldest first
+
+
+def test_a_since_older_than_the_lookback_is_capped_at_two_years(rsps):
+    rsps.add(responses.GET, BASE + bybit.EXECUTION_LIST,
+             json=envelope({"category": "spot", "list": [], "nextPageCursor": ""}))
+    make("spot").recent_fills("BTC/USDT", since_ms=0)
+    assert sent_query(rsps.calls[0])["startTime"] == str(NOW_MS - bybit.FILLS_LOOKBACK_MS)

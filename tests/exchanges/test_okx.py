@@ -829,3 +829,60 @@ def test_registry_finds_the_okx_connector():
     from exchanges.registry import connector_class
 
     assert connector_class("okx") is OkxConnector
+
+
+# -- recent fills (GET /api/v5/trade/fills, /fills-history) ------------------------------------
+
+def okx_fill(**changes: Any) -> dict[str, Any]:
+    """A row of "Get transaction details" (fields as documented)."""
+    raw = {"instType": "SPOT", "instId": "BTC-USDT", "tradeId": "123", "ordId": ORD_ID,
+           "clOrdId": CLIENT_ID, "billId": "1111", "subType": "1", "tag": "",
+           "fillPx": "50000", "fillSz": "0.01", "fillIdxPx": "", "fillPnl": "0",
+           "fillPxVol": "", "fillPxUsd": "", "fillMarkVol": "", "fillFwdPx": "",
+           "fillMarkPx": "", "side": "buy", "posSide": "net", "execType": "M",
+           "feeCcy": "BTC", "fee": "-0.00001", "ts": str(NOW_MS - 999),
+           "fillTime": str(NOW_MS - 1000), "feeRate": "-0.001", "tradeQuoteCcy": "USDT"}
+    raw.update(changes)
+    return raw
+
+
+def test_recent_fills_read_the_3_day_list_with_a_paid_fee_positive(rsps):
+    rsps.add(responses.GET, url(okx.FILLS), json=envelope([okx_fill()]))
+    [fill] = make("spot").recent_fills("BTC/USDT", since_ms=NOW_MS - 60_000)
+    assert query(rsps.calls[0]) == {"instType": "SPOT", "instId": "BTC-USDT",
+                                    "begin": str(NOW_MS - 60_000), "limit": "100"}
+    assert "OK-ACCESS-SIGN" in rsps.calls[0].request.headers
+    assert (fill.trade_id, fill.exchange_order_id, fill.client_order_id) == (
+        "123", ORD_ID, CLIENT_ID)
+    assert (fill.symbol, fill.side, fill.price, fill.quantity) == (
+        "BTC/USDT", "buy", Decimal("50000"), Decimal("0.01"))
+    assert (fill.fee, fill.fee_asset, fill.liquidity, fill.time_ms) == (
+        Decimal("0.00001"), "BTC", "maker", NOW_MS - 1000)
+
+
+def test_swap_fill_sizes_are_contracts_times_the_contract_value(rsps):
+    rsps.add(responses.GET, url(okx.INSTRUMENTS), json=envelope([SWAP_INSTRUMENT]))
+    rsps.add(responses.GET, url(okx.FILLS), json=envelope([okx_fill(
+        instType="SWAP", instId="BTC-USDT-SWAP", fillSz="3", execType="T", feeCcy="USDT",
+        fee="-0.9")]))
+    [fill] = make("perpetual_futures").recent_fills("BTC/USDT:USDT")
+    assert (fill.symbol, fill.quantity, fill.fee, fill.liquidity) == (
+        "BTC/USDT:USDT", Decimal("0.03"), Decimal("0.9"), "taker")
+
+
+def test_fills_older_than_three_days_come_from_the_history_and_page_by_bill_id(rsps):
+    since = NOW_MS - 5 * 86_400_000
+    first = [okx_fill(tradeId=str(n), billId=str(900 - n)) for n in range(2)]
+    rsps.add(responses.GET, url(okx.FILLS_HISTORY), json=envelope(first))
+    rsps.add(responses.GET, url(okx.FILLS_HISTORY), json=envelope([]))
+    fills = make("spot").recent_fills(since_ms=since, limit=2)
+    assert [query(c) for c in rsps.calls] == [
+        {"instType": "SPOT", "begin": str(since), "limit": "2"},
+        {"instType": "SPOT", "begin": str(since), "after": "899", "limit": "2"}]
+    assert sorted(f.trade_id for f in fills) == ["0", "1"]
+
+
+def test_a_rebate_is_a_negative_fee(rsps):
+    rsps.add(responses.GET, url(okx.FILLS), json=envelope([okx_fill(fee="0.002")]))
+    [fill] = make("spot").recent_fills("BTC/USDT")
+    assert fill.fee == Decimal("-0.002")

@@ -756,3 +756,34 @@ class TestOrders:
 def test_registry_exposes_the_connector():
     from exchanges.registry import connector_class
     assert connector_class("orangex") is orangex.OrangexConnector
+
+
+# -- recent fills (private/get_user_trades_by_instrument, UNVERIFIED name) --------------------
+
+TRADE = {"trade_id": "T-1", "order_id": ORDER_ID, "instrument_name": "BTC-USDT-PERPETUAL",
+         "direction": "buy", "amount": "0.01", "price": "50000",
+         "timestamp": int(FROZEN_NOW * 1000) - 1000, "role": "taker", "fee": "0.3",
+         "fee_coin_type": "USDT", "positionSide": "BOTH"}
+
+
+def test_recent_fills_read_the_instruments_user_trades(mock, conn):
+    add_auth(mock)
+    mock.add(responses.POST, url(orangex.USER_TRADES),
+             json=ok({"trades": [TRADE], "has_more": False}))
+    since = int(FROZEN_NOW * 1000) - 60_000
+    [fill] = conn.recent_fills("BTC/USDT:USDT", since_ms=since)
+    [call] = calls_to(mock, orangex.USER_TRADES)
+    assert sent(call)["params"] == {"instrument_name": "BTC-USDT-PERPETUAL", "count": 100,
+                                    "sorting": "desc", "start_timestamp": since}
+    assert call.request.headers["Authorization"] == f"bearer {TOKEN}"
+    assert (fill.trade_id, fill.exchange_order_id, fill.symbol, fill.side) == (
+        "T-1", ORDER_ID, "BTC/USDT:USDT", "buy")
+    assert (fill.quantity, fill.price, fill.fee, fill.fee_asset, fill.liquidity) == (
+        Decimal("0.01"), Decimal("50000"), Decimal("0.3"), "USDT", "taker")
+
+
+def test_recent_fills_accept_a_bare_list_reply(mock, conn):
+    add_auth(mock)
+    mock.add(responses.POST, url(orangex.USER_TRADES), json=ok([{**TRADE, "role": "MAKER"}]))
+    [fill] = conn.recent_fills("BTC/USDT:USDT")
+    assert fill.liquidity == "maker"

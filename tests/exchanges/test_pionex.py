@@ -754,3 +754,39 @@ def test_a_filled_or_open_order_keeps_the_status_the_connector_read():
         assert pionex.PionexConnector.settled_status(
             found, order_type="limit", time_in_force="GTC", rested=False,
             cancel_requested=False) == status
+
+
+# -- recent fills (GET /api/v1/trade/fills, /uapi/v1/trade/fills) ------------------------------
+
+FILL = {"id": 19237382, "orderId": 89327321, "symbol": "BTC_USDT", "side": "BUY",
+        "role": "TAKER", "price": "30000.00", "size": "0.0001", "fee": "0.0000001",
+        "feeCoin": "BTC", "timestamp": NOW_MS - 1000}
+
+
+def fill_query(call: Any) -> dict[str, str]:
+    return {k: v for k, v in parse_qsl(urlsplit(call.request.url).query)
+            if k not in ("timestamp",)}
+
+
+def test_spot_recent_fills_read_the_symbols_fills_with_weight_5(rsps):
+    throttle = RecordingThrottle()
+    rsps.add(responses.GET, BASE + pionex.SPOT_FILLS, json=envelope({"fills": [FILL]}))
+    [fill] = make("spot", throttle=throttle).recent_fills("BTC/USDT",
+                                                          since_ms=NOW_MS - 60_000)
+    assert fill_query(rsps.calls[0]) == {"symbol": "BTC_USDT",
+                                         "startTime": str(NOW_MS - 60_000)}
+    assert "PIONEX-SIGNATURE" in rsps.calls[0].request.headers
+    assert throttle.charges[0].weight == 5
+    assert (fill.trade_id, fill.exchange_order_id, fill.symbol, fill.side) == (
+        "19237382", "89327321", "BTC/USDT", "buy")
+    assert (fill.price, fill.quantity, fill.fee, fill.fee_asset, fill.liquidity) == (
+        Decimal("30000.00"), Decimal("0.0001"), Decimal("0.0000001"), "BTC", "taker")
+
+
+def test_futures_recent_fills_read_the_uapi_fills_with_a_limit(rsps):
+    row = {**FILL, "symbol": "BTC_USDT_PERP", "role": "MAKER", "feeCoin": "USDT",
+           "feeType": "TRADING"}
+    rsps.add(responses.GET, BASE + pionex.PERP_FILLS, json=envelope({"fills": [row]}))
+    [fill] = make("perpetual_futures").recent_fills("BTC/USDT:USDT")
+    assert fill_query(rsps.calls[0]) == {"symbol": "BTC_USDT_PERP", "limit": "100"}
+    assert (fill.symbol, fill.liquidity) == ("BTC/USDT:USDT", "maker")

@@ -656,6 +656,47 @@ def test_server_error_is_a_503_with_binance_envelope(paper):
     assert response.status == 503 and b'"code": -1001' in response.body
 
 
+# -- trade lists (GET /api/v3/myTrades, GET /fapi/v1/userTrades) ------------------------------
+
+class TestTradeLists:
+    def test_spot_my_trades_list_each_fill_oldest_first_with_weight_20(self, paper, creds):
+        placed = ok(send(paper, "POST", "/api/v3/order",
+                         spot_limit(newClientOrderId="ec-trades-1"), creds=creds))
+        order_id = str(placed["orderId"])
+        paper.engine.fill("binance", order_id=order_id, quantity=Decimal("0.004"))
+        paper.engine.fill("binance", order_id=order_id)
+        response = send(paper, "GET", "/api/v3/myTrades", {"symbol": "BTCUSDT"}, creds=creds)
+        trades = ok(response)
+        assert [t["qty"] for t in trades] == ["0.00400000", "0.00600000"]
+        first = trades[0]
+        assert (first["orderId"], first["price"], first["isBuyer"], first["isMaker"]) == (
+            int(order_id), "30000.00000000", True, True)
+        assert first["commissionAsset"] == "BTC" and first["orderListId"] == -1
+        assert trades[1]["id"] > first["id"]
+        assert int(response.headers["X-MBX-USED-WEIGHT-1M"]) >= 20
+        since = ok(send(paper, "GET", "/api/v3/myTrades", {
+            "symbol": "BTCUSDT", "fromId": trades[1]["id"]}, creds=creds))
+        assert [t["id"] for t in since] == [trades[1]["id"]]
+
+    def test_spot_my_trades_refuse_more_than_24_hours_between_start_and_end(self, paper,
+                                                                            creds):
+        refused(send(paper, "GET", "/api/v3/myTrades", {
+            "symbol": "BTCUSDT", "startTime": 0, "endTime": 86_400_001}, creds=creds),
+            400, -1127)
+
+    def test_futures_user_trades_list_fills_in_futures_notation(self, paper, creds):
+        placed = ok(send(paper, "POST", "/fapi/v1/order", {
+            "symbol": "BTCUSDT", "side": "SELL", "type": "MARKET", "quantity": "0.002"},
+            creds=creds))
+        [trade] = ok(send(paper, "GET", "/fapi/v1/userTrades", {
+            "symbol": "BTCUSDT", "startTime": paper.engine.now_ms() - 60_000,
+            "endTime": paper.engine.now_ms() + 1000}, creds=creds))
+        assert (trade["orderId"], trade["side"], trade["qty"], trade["buyer"]) == (
+            placed["orderId"], "SELL", "0.002", False)
+        assert (trade["maker"], trade["commissionAsset"], trade["positionSide"]) == (
+            False, "USDT", "BOTH")
+
+
 # -- what outside clients call (tests/paper/clients/) --------------------------------------------
 
 class TestOutsideClientEndpoints:

@@ -558,6 +558,41 @@ def test_every_request_weighs_one():
     run(scenario)
 
 
+# -- trade history (spot myTrades, swap fillHistory) --------------------------------------------
+
+def test_spot_my_trades_and_swap_fill_history_list_one_symbols_fills():
+    async def scenario(bx: Bingx) -> None:
+        swap = await bx.ok("POST", "/bingx/openApi/swap/v2/trade/order", limit_swap())
+        swap_id = str(swap["order"]["orderId"])
+        bx.engine.fill("bingx", order_id=swap_id)
+        spot = await bx.ok("POST", "/bingx/openApi/spot/v1/trade/order", [
+            ("symbol", "BTC-USDT"), ("side", "SELL"), ("type", "MARKET"),
+            ("quantity", "0.001")])
+        fills = await bx.ok("GET", "/bingx/openApi/swap/v1/trade/fillHistory",
+                            [("symbol", "BTC-USDT")])
+        [row] = fills["fill_orders"]
+        assert (str(row["orderId"]), row["qty"], row["side"], row["role"]) == (
+            swap_id, "0.01", "BUY", "maker")
+        trades = await bx.ok("GET", "/bingx/openApi/spot/v1/trade/myTrades",
+                             [("symbol", "BTC-USDT")])
+        [trade] = trades["fills"]
+        assert (trade["orderId"], trade["qty"], trade["isBuyer"], trade["isMaker"]) == (
+            spot["orderId"], "0.001", False, False)
+        assert trade["commissionAsset"] == "USDT" and trade["id"] != int(row["tradeId"])
+        later = await bx.ok("GET", "/bingx/openApi/spot/v1/trade/myTrades", [
+            ("symbol", "BTC-USDT"), ("startTime", str(bx.engine.now_ms() + 60_000))])
+        assert later["fills"] == []
+
+    run(scenario)
+
+
+def test_my_trades_need_a_symbol():
+    async def scenario(bx: Bingx) -> None:
+        _, body = await bx.call("GET", "/bingx/openApi/spot/v1/trade/myTrades")
+        assert body["code"] != 0
+    run(scenario)
+
+
 # -- what outside clients call (tests/paper/clients/) ----------------------------------------------
 
 def test_coin_config_and_the_empty_coin_m_contract_list():

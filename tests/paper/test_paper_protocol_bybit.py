@@ -527,6 +527,46 @@ def test_every_real_path_is_routed():
             "/v5/order/realtime", "/v5/order/history", "/v5/position/list"} <= paths
 
 
+# -- trade history (GET /v5/execution/list) --------------------------------------------------
+
+def test_the_execution_list_shows_each_fill_newest_first_and_pages_by_cursor():
+    async def scenario(paper: Paper) -> None:
+        placed = await paper.place(orderLinkId="fills-0001")
+        order_id = placed["result"]["orderId"]
+        paper.engine.fill("bybit", order_id=order_id, quantity=Decimal("0.004"))
+        paper.clock.ms += 1000
+        paper.engine.fill("bybit", order_id=order_id)
+        status, answer = await paper.get("/v5/execution/list", {
+            "category": "linear", "symbol": "BTCUSDT", "limit": "1"})
+        assert status == 200 and answer["retCode"] == 0
+        [row] = answer["result"]["list"]
+        assert (row["orderId"], row["orderLinkId"], row["execQty"], row["execPrice"]) == (
+            order_id, "fills-0001", "0.006", "50000")
+        assert (row["side"], row["isMaker"], row["execType"], row["execTime"]) == (
+            "Buy", True, "Trade", str(NOW_MS + 1000))
+        status, more = await paper.get("/v5/execution/list", {
+            "category": "linear", "symbol": "BTCUSDT", "limit": "1",
+            "cursor": answer["result"]["nextPageCursor"]})
+        [older] = more["result"]["list"]
+        assert older["execQty"] == "0.004" and older["execId"] != row["execId"]
+        assert more["result"]["nextPageCursor"] == ""
+        _, later = await paper.get("/v5/execution/list", {
+            "category": "linear", "startTime": str(NOW_MS + 500)})
+        assert [r["execId"] for r in later["result"]["list"]] == [row["execId"]]
+        _, spot = await paper.get("/v5/execution/list", {"category": "spot"})
+        assert spot["result"]["list"] == []
+
+    run(scenario)
+
+
+def test_the_execution_list_refuses_a_range_over_seven_days():
+    async def scenario(paper: Paper) -> None:
+        _, answer = await paper.get("/v5/execution/list", {
+            "category": "linear", "startTime": "0", "endTime": str(NOW_MS)})
+        assert answer["retCode"] == 10001
+    run(scenario)
+
+
 # -- what outside clients call (tests/paper/clients/) --------------------------------------------
 
 def test_coin_info_lists_the_universe_s_coins_one_chain_each():

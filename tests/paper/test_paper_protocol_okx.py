@@ -491,6 +491,41 @@ def test_rate_limit_fault_answers_like_okx_over_http():
     run(scenario)
 
 
+# -- transaction details (GET /api/v5/trade/fills, /fills-history) -----------------------------
+
+def test_fills_list_each_trade_newest_first_with_contracts_and_bill_id_pages():
+    async def scenario(okx: Okx) -> None:
+        placed = await okx.place(instId="BTC-USDT-SWAP", tdMode="cross", ordType="market",
+                                 sz="2", px=None, clOrdId="fillsA1")
+        swap_id = placed["data"][0]["ordId"]
+        resting = await okx.place(clOrdId="fillsB1")
+        spot_id = resting["data"][0]["ordId"]
+        okx.engine.fill("okx", order_id=spot_id)
+        _, answer = await okx.get("/api/v5/trade/fills")
+        newest, oldest = answer["data"]
+        assert (newest["ordId"], newest["clOrdId"], newest["instType"], newest["execType"]) == (
+            spot_id, "fillsB1", "SPOT", "M")
+        assert (oldest["ordId"], oldest["instId"], oldest["fillSz"], oldest["execType"]) == (
+            swap_id, "BTC-USDT-SWAP", "2", "T")
+        assert oldest["fee"] == "0" and oldest["tradeId"] == oldest["billId"]
+        _, page = await okx.get(f"/api/v5/trade/fills?limit=1&after={newest['billId']}")
+        assert [row["tradeId"] for row in page["data"]] == [oldest["tradeId"]]
+        _, swaps = await okx.get("/api/v5/trade/fills?instType=SWAP")
+        assert [row["ordId"] for row in swaps["data"]] == [swap_id]
+        _, later = await okx.get(f"/api/v5/trade/fills?begin={int(FROZEN * 1000) + 1}")
+        assert later["data"] == []
+    run(scenario)
+
+
+def test_fills_history_needs_an_instrument_type():
+    async def scenario(okx: Okx) -> None:
+        status, answer = await okx.get("/api/v5/trade/fills-history")
+        assert (status, answer["code"]) == (400, "50014")
+        status, answer = await okx.get("/api/v5/trade/fills-history?instType=SPOT")
+        assert (status, answer["code"], answer["data"]) == (200, "0", [])
+    run(scenario)
+
+
 # -- what outside clients call (tests/paper/clients/) --------------------------------------------
 
 def test_batch_orders_place_each_item_on_its_own():

@@ -509,3 +509,30 @@ def test_server_error_is_a_5xx_with_the_system_error_code():
 
 def test_every_request_weighs_one():
     assert OrangexProtocol(Engine(None)).request_weight(None) == 1  # type: ignore[arg-type]
+
+
+# -- trade history (private/get_user_trades_by_instrument, UNVERIFIED name) ---------------------
+
+def test_user_trades_list_one_instruments_fills_newest_first():
+    async def scenario(exchange: Exchange) -> None:
+        token = await exchange.token()
+        placed = await exchange.result("/private/buy", limit_buy(), token=token)
+        order_id = placed["order"]["order_id"]
+        exchange.engine.fill("orangex", order_id=order_id, quantity=Decimal("0.004"))
+        exchange.clock.ms += 1000
+        exchange.engine.fill("orangex", order_id=order_id)
+        result = await exchange.result("/private/get_user_trades_by_instrument", {
+            "instrument_name": BTC, "count": 1}, token=token)
+        [newest] = result["trades"]
+        assert result["has_more"] is True
+        assert (newest["order_id"], newest["amount"], newest["direction"], newest["role"]) == (
+            order_id, "0.006", "buy", "maker")
+        assert (newest["instrument_name"], newest["fee_coin_type"]) == (BTC, "USDT")
+        both = await exchange.result("/private/get_user_trades_by_instrument", {
+            "instrument_name": BTC, "sorting": "asc", "count": 5}, token=token)
+        assert [t["amount"] for t in both["trades"]] == ["0.004", "0.006"]
+        later = await exchange.result("/private/get_user_trades_by_instrument", {
+            "instrument_name": BTC, "start_timestamp": newest["timestamp"] + 1}, token=token)
+        assert later["trades"] == []
+
+    run(scenario)

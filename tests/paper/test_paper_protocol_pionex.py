@@ -501,3 +501,38 @@ def test_enforced_limits_refuse_the_eleventh_weight_in_a_second():
         async with TestClient(TestServer(app)) as client:
             await scenario(Pionex(client, engine, clock, app))
     asyncio.run(main())
+
+
+# -- fills (GET /api/v1/trade/fills, /uapi/v1/trade/fills) -------------------------------------
+
+def test_spot_and_futures_fills_list_one_symbols_trades_with_weight_5():
+    async def scenario(px: Pionex) -> None:
+        placed = await px.ok("POST", "/api/v1/trade/order", SPOT_LIMIT)
+        px.engine.fill("pionex", order_id=str(placed["orderId"]))
+        perp = await px.ok("POST", "/uapi/v1/trade/order", {
+            "symbol": "BTC_USDT_PERP", "side": "SELL", "type": "MARKET_QTY", "size": "0.01",
+            "clientOrderId": "ec-perp-fills"})
+        spot = await px.ok("GET", "/api/v1/trade/fills", {"symbol": "BTC_USDT"})
+        [fill] = spot["fills"]
+        assert (fill["orderId"], fill["symbol"], fill["side"], fill["role"]) == (
+            placed["orderId"], "BTC_USDT", "BUY", "MAKER")
+        assert (fill["price"], fill["size"], fill["feeCoin"]) == ("30000", "0.001", "BTC")
+        futures = await px.ok("GET", "/uapi/v1/trade/fills", {"symbol": "BTC_USDT_PERP",
+                                                               "limit": 10})
+        [trade] = futures["fills"]
+        assert (trade["orderId"], trade["side"], trade["role"], trade["feeType"]) == (
+            perp["orderId"], "SELL", "TAKER", "TRADING")
+        later = await px.ok("GET", "/api/v1/trade/fills", {"symbol": "BTC_USDT",
+                                                            "startTime": NOW_MS + 1})
+        assert later["fills"] == []
+
+    run(scenario)
+
+
+def test_fills_need_a_symbol_of_the_product():
+    async def scenario(px: Pionex) -> None:
+        assert (await px.refused("GET", "/api/v1/trade/fills", {}))[1] == "TRADE_PARAMETER_ERROR"
+        assert (await px.refused("GET", "/uapi/v1/trade/fills",
+                                 {"symbol": "BTC_USDT"}))[1] != ""
+
+    run(scenario)
