@@ -81,7 +81,7 @@ class OrangexStream(StreamProtocol):
     ws_roots: ClassVar[Mapping[tuple[str, str], str]] = {
         ("live", "linear"): "wss://api.orangex.com"}
     ws_paths: ClassVar[Mapping[str, str]] = {"linear": "/ws/api/v1"}
-    heartbeat = Heartbeat(interval_seconds=5, dead_after_seconds=20, send="PING",
+    heartbeat = Heartbeat(interval_seconds=5, dead_after_seconds=10, send="PING",
                           source="OrangeX docs via nemanull/arbitrage-observatory websocket "
                                  "profile; official SDK websocket_client.py (PING every 5 s)")
     quotas = Quotas(connections_per_ip=9, new_connections=5, new_connections_window_seconds=60,
