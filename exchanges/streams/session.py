@@ -14,7 +14,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,22 @@ class AuthRefused(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"stream auth refused [{code}] {message}".strip())
         self.code = code
+
+
+# The upgrade refused for who we are: the credentials are in the URL (Pionex spot's signed
+# query, a listen key), so this is the exchange refusing them, not a passing fault (RFC 6455
+# section 4.1: a server may answer the handshake with 401 to demand authentication).
+AUTH_HANDSHAKE_STATUSES = (401, 403)
+
+
+@contextlib.asynccontextmanager
+async def _refused_handshake_is_auth() -> AsyncIterator[None]:
+    try:
+        yield
+    except aiohttp.WSServerHandshakeError as exc:
+        if exc.status in AUTH_HANDSHAKE_STATUSES:
+            raise AuthRefused(str(exc.status), exc.message or "handshake refused") from None
+        raise
 
 
 @dataclass(frozen=True)
@@ -115,7 +131,8 @@ class StreamSession:
         url = self.protocol.url(self.environment, base=self.base, listen_key=listen_key,
                                 credentials=self.credentials, now_ms=self.now_ms())
         timeout = aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT_SECONDS)
-        async with aiohttp.ClientSession(timeout=timeout) as http, http.ws_connect(
+        async with aiohttp.ClientSession(timeout=timeout) as http, \
+                _refused_handshake_is_auth(), http.ws_connect(
                 url, autoping=False, max_msg_size=0, compress=0) as ws:
             await self._authenticate(ws)
             for frame in self.protocol.subscribe_messages(self.symbols):
