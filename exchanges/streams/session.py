@@ -234,6 +234,7 @@ class StreamSession:
                 continue
             if await self._answer(ws, data):
                 continue
+            self._refused_late(data)
             if self.protocol.ends_stream(data):
                 return "ended by the exchange"
             try:
@@ -246,6 +247,16 @@ class StreamSession:
                 if asyncio.iscoroutine(result):
                     await result
         return "stopped"
+
+    def _refused_late(self, data: Any) -> None:
+        """Where the server does not answer our auth before we go on (Pionex futures), its
+        refusal comes among the stream's frames: it ends the session like any refusal,
+        instead of the close that follows it looking like a passing fault."""
+        if self.protocol.auth_acknowledged:
+            return
+        outcome = self.protocol.auth_outcome(data)
+        if outcome is not None and not outcome.ok:
+            raise AuthRefused(outcome.code, outcome.message)
 
     def _payload(self, message: aiohttp.WSMessage) -> Any:
         if message.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
