@@ -44,7 +44,7 @@ from workers.user_streams import StreamRunner
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # every exchange's heartbeat period, in these tests (the real ones are 5 to 20 s)
-HEARTBEAT_SECONDS = 1.0
+HEARTBEAT_SECONDS = 0.5
 PAPER_TIMINGS = ("ping_interval", "futures_ping_interval", "idle_timeout")
 CASES = [("bybit", "spot"), ("bybit", "perpetual_futures"),
          ("binance", "spot"), ("binance", "perpetual_futures"),
@@ -56,6 +56,7 @@ CASES = [("bybit", "spot"), ("bybit", "perpetual_futures"),
 NO_POSITION_CHANNEL = {"orangex"}
 LISTEN_KEYS = {("binance", "perpetual_futures"), ("bingx", "spot"),
                ("bingx", "perpetual_futures")}
+DB_THREADS = 4
 QUANTITY = Decimal("0.01")
 PRICE = Decimal("59000")
 
@@ -109,6 +110,12 @@ def fast_streams(settings: Any, fast_paper_url: str, monkeypatch: pytest.MonkeyP
 
 
 # -- helpers --------------------------------------------------------------------------------
+
+def e2e_runner() -> StreamRunner:
+    # a few database threads: the PostgreSQL server is shared with other test runs
+    return StreamRunner(holder="e2e", lease_seconds=LEASE_SECONDS, scan_seconds=SCAN_SECONDS,
+                        db_threads=DB_THREADS)
+
 
 def symbol_of(api_type: str) -> str:
     return "BTC/USDT:USDT" if api_type == "perpetual_futures" else "BTC/USDT"
@@ -226,7 +233,7 @@ def test_the_live_session_holds_against_the_paper_exchange(fast_streams, owner, 
         stream = runner.streams[str(connection.pk)]
         await until(lambda: stream.live.is_set(), in_thread=False, what="snapshot in")
 
-    runner = StreamRunner(holder="e2e", lease_seconds=LEASE_SECONDS, scan_seconds=SCAN_SECONDS)
+    runner = e2e_runner()
 
     async def scenario() -> dict[str, Any]:
         stop = asyncio.Event()
@@ -360,7 +367,7 @@ def test_a_bad_key_fails_auth_once_per_connection_and_opens_its_circuit(fast_str
     ExchangeConnection.objects.filter(pk__in=[c.pk for c in connections]).update(
         api_key_encrypted=crypto.encrypt(f"paper{'0' * 28}"))
     before = {exchange: stream_stats(url, exchange)["authFailures"] for exchange in PROTOCOLS}
-    runner = StreamRunner(holder="e2e", lease_seconds=LEASE_SECONDS, scan_seconds=SCAN_SECONDS)
+    runner = e2e_runner()
 
     async def scenario() -> set[str]:
         stop = asyncio.Event()
@@ -406,8 +413,7 @@ def test_a_ws_url_naming_an_internal_host_is_never_connected_to(fast_streams, ow
         # a direct update, as a row written before the URL checks, or by hand, would be
         await db(lambda: ExchangeConnection.objects.filter(pk=connection.pk).update(
             ws_url=f"ws://{host}:{port}/bybit"))
-        runner = StreamRunner(holder="e2e", lease_seconds=LEASE_SECONDS,
-                              scan_seconds=SCAN_SECONDS)
+        runner = e2e_runner()
         stop = asyncio.Event()
         task = asyncio.create_task(runner.run(stop))
         try:
