@@ -349,13 +349,14 @@ def test_the_live_session_holds_against_the_paper_exchange(fast_streams, owner, 
     elapsed, state, reason = result["stall"]
     assert (state, reason) == ("reconnecting", "silent")
     assert heartbeat.dead_after_seconds <= 2 * heartbeat.interval_seconds
-    assert elapsed <= heartbeat.dead_after_seconds * 1.1
+    # the last frame came before the stall began, so the deadline bounds the detection; half
+    # a period is left for a loaded event loop
+    assert elapsed <= heartbeat.dead_after_seconds + heartbeat.interval_seconds / 2
     assert StreamState.objects.get(connection=connection).reconnects >= 2
     usdt_free, _, usdt_total = result["ledger"]["usdt"]
     paper_free, paper_locked = result["ledger"]["paper"]
     assert usdt_free in (None, paper_free)
     assert usdt_total is None or usdt_total >= paper_free + paper_locked
-    print(result)
 
 
 def test_a_bad_key_fails_auth_once_per_connection_and_opens_its_circuit(fast_streams, owner):
