@@ -1,4 +1,5 @@
-"""``python -m paper --port 8900 [--host 127.0.0.1] [--walk] [--accounts FILE]``.
+"""``python -m paper --port 8900 [--host 127.0.0.1] [--walk] [--accounts FILE]
+[--stream-timing JSON]``.
 
 Prints ``PAPER_READY http://<host>:<port>`` on stdout once listening (``--port 0`` picks a
 free port) and shuts down cleanly on SIGTERM or SIGINT.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
@@ -16,6 +18,7 @@ from aiohttp import web
 
 from paper.engine import Engine
 from paper.server import build_app
+from paper.streams import StreamTiming
 
 DEFAULT_ACCOUNTS = "var/paper-accounts.json"
 SHUTDOWN_GRACE_SECONDS = 3.0  # in-flight requests (a latency fault) get this long to finish
@@ -29,12 +32,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--walk", action="store_true", help="prices random-walk slowly")
     parser.add_argument("--accounts", default=DEFAULT_ACCOUNTS, help="the accounts file")
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument("--stream-timing", type=json.loads, default=None,
+                        help='private streams\' timings, shrunk for tests: '
+                             '{"bingx": {"ping_interval": 0.5}}')
     return parser.parse_args(argv)
 
 
 async def serve(args: argparse.Namespace) -> None:
     engine = Engine(args.accounts)
-    app = build_app(engine, walk=args.walk)
+    timing = StreamTiming(args.stream_timing) if args.stream_timing else None
+    app = build_app(engine, walk=args.walk, stream_timing=timing)
     access_log = logging.getLogger("aiohttp.access") if args.access_log else None
     runner = web.AppRunner(app, access_log=access_log, shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
     await runner.setup()

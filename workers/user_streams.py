@@ -229,7 +229,8 @@ class ConnectionStream:
         return StreamSession(prepared.protocol, credentials=connector.credentials,
                              environment=prepared.environment, base=connector.ws_url,
                              symbols=prepared.symbols, listen_key_request=request,
-                             on_updates=self._on_updates, on_state=self._on_state)
+                             on_updates=self._on_updates, on_state=self._on_state,
+                             destination_guard=connector.destination_guard)
 
     # -- the session's callbacks (on the event loop, never blocking) ---------------------
 

@@ -78,7 +78,7 @@ class BinanceStream(StreamProtocol):
     ws_paths: ClassVar[Mapping[str, str]] = {"spot": "/ws-api/v3", "linear": "/private/ws/"}
     # The server pings (spot every 20 s, futures every 3 min); our own ping frames every
     # 20 s give the silence check something to hear on a quiet account.
-    heartbeat = Heartbeat(interval_seconds=20, dead_after_seconds=60, ping_frames=True,
+    heartbeat = Heartbeat(interval_seconds=20, dead_after_seconds=40, ping_frames=True,
                           server_pings=True,
                           source="binance-spot-api-docs web-socket-api.md; USD-M WebSocket "
                                  "Market Streams / WebSocket API General Info")

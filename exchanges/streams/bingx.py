@@ -69,7 +69,7 @@ class BingxStream(StreamProtocol):
     ws_paths: ClassVar[Mapping[str, str]] = {"spot": "/market", "linear": "/swap-market"}
     gzip = True
     listen_key = LISTEN_KEY
-    heartbeat = Heartbeat(interval_seconds=5, dead_after_seconds=30, server_pings=True,
+    heartbeat = Heartbeat(interval_seconds=5, dead_after_seconds=10, server_pings=True,
                           source="BingX docs WebSocket rules: the server pings about every 5 s")
     quotas = Quotas(connections_per_ip=60, subscriptions_per_connection=200,
                     messages_per_second=10,

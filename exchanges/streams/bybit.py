@@ -61,7 +61,7 @@ class BybitStream(StreamProtocol):
         for product in ("spot", "linear", "unified")
     }
     ws_paths: ClassVar[Mapping[str, str]] = {p: "/v5/private" for p in products}
-    heartbeat = Heartbeat(interval_seconds=20, dead_after_seconds=45,
+    heartbeat = Heartbeat(interval_seconds=20, dead_after_seconds=40,
                           send=json.dumps({"op": "ping"}),
                           source="bybit-exchange.github.io/docs/v5/ws/connect")
     quotas = Quotas(new_connections=500, new_connections_window_seconds=300,

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from exchanges.base import Credentials
@@ -40,6 +41,8 @@ from exchanges.streams.base import (
 from exchanges.symbols import parse_symbol
 
 NAME = "orangex"
+ACCOUNT_AREA = "PERPETUAL"   # the asset type we subscribe (user.asset.PERPETUAL)
+SETTLE = "USDT"
 AUTH_ID = "auth"
 SUBSCRIBE_ID = "subscribe"
 PERPETUAL_SUFFIX = "-PERPETUAL"
@@ -81,7 +84,7 @@ class OrangexStream(StreamProtocol):
     ws_roots: ClassVar[Mapping[tuple[str, str], str]] = {
         ("live", "linear"): "wss://api.orangex.com"}
     ws_paths: ClassVar[Mapping[str, str]] = {"linear": "/ws/api/v1"}
-    heartbeat = Heartbeat(interval_seconds=5, dead_after_seconds=20, send="PING",
+    heartbeat = Heartbeat(interval_seconds=5, dead_after_seconds=10, send="PING",
                           source="OrangeX docs via nemanull/arbitrage-observatory websocket "
                                  "profile; official SDK websocket_client.py (PING every 5 s)")
     quotas = Quotas(connections_per_ip=9, new_connections=5, new_connections_window_seconds=60,
@@ -188,9 +191,16 @@ class OrangexStream(StreamProtocol):
             price=positive_or_none(raw.get("price"), "price"),
             updated_at_ms=int_or_none(raw.get("last_update_timestamp")))
 
-    # UNVERIFIED: the REST asset "details" shape: [{"coin_type": "USDT", "available": "900",
-    #  "freeze": "100", "total": "1000"}]
+    # UNVERIFIED (no source shows a user.asset push): the channel is user.asset.{asset_type}
+    # of /private/get_assets_info, so its payload is taken to be that method's answer for the
+    # asset type, as the connector reads it live-tested: for PERPETUAL the account area
+    # {"PERPETUAL": {"available_funds": "9800", "wallet_balance": "10000",
+    #  "total_margin_balance": "10010", ...}} (docs/exchanges/orangex.md); for WALLET/SPOT
+    # {"details": [{"coin_type": "USDT", "available": "900", "freeze": "100", "total": "1000"}]}
     def _assets(self, data: Any) -> list[Update]:
+        area = data.get(ACCOUNT_AREA) if isinstance(data, Mapping) else None
+        if isinstance(area, Mapping):
+            return [self._perpetual_area(area)]
         rows = data.get("details", []) if isinstance(data, Mapping) else data
         return [BalanceUpdate(
             exchange=NAME, asset=str(required(raw, "coin_type")),
@@ -198,3 +208,15 @@ class OrangexStream(StreamProtocol):
             locked=decimal_or_none(raw.get("freeze"), "freeze"),
             total=decimal_or_none(raw.get("total"), "total"))
             for raw in items(rows, "assets") if "coin_type" in raw]
+
+    def _perpetual_area(self, area: Mapping[str, Any]) -> BalanceUpdate:
+        """As the connector reads the REST area: free is what is available, the total the
+        margin balance (the wallet with its unrealised PnL), locked the rest."""
+        free = decimal(required(area, "available_funds"), "available_funds")
+        total = decimal_or_none(area.get("total_margin_balance"), "total_margin_balance")
+        if total is None:
+            total = decimal_or_none(area.get("equity"), "equity")
+        if total is None:
+            total = decimal(required(area, "wallet_balance"), "wallet_balance")
+        return BalanceUpdate(exchange=NAME, asset=str(area.get("currency") or SETTLE),
+                             free=free, locked=max(total - free, Decimal(0)), total=total)

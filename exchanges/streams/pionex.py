@@ -99,7 +99,7 @@ class PionexStream(StreamProtocol):
     ws_roots: ClassVar[Mapping[tuple[str, str], str]] = {
         ("live", "spot"): "wss://ws.pionex.com", ("live", "linear"): "wss://ws.pionex.com"}
     ws_paths: ClassVar[Mapping[str, str]] = {"spot": "/ws", "linear": "/wsUA"}
-    heartbeat = Heartbeat(interval_seconds=15, dead_after_seconds=50, server_pings=True,
+    heartbeat = Heartbeat(interval_seconds=15, dead_after_seconds=30, server_pings=True,
                           source="pionex-open-api websocketapi.yaml / websocketapi_futures.yaml "
                                  "(PING every 15 s, 3 missed PONGs close)")
     quotas = Quotas(connections_per_ip=10, messages_per_second=5,

@@ -13,12 +13,15 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
+import aiohttp.abc
 
 from exchanges.base import Credentials
 from exchanges.streams.base import (
@@ -27,6 +30,7 @@ from exchanges.streams.base import (
     StreamProtocol,
     Update,
 )
+from exchanges.transport import DestinationGuard
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,42 @@ class AuthRefused(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"stream auth refused [{code}] {message}".strip())
         self.code = code
+
+
+# The upgrade refused for who we are: the credentials are in the URL (Pionex spot's signed
+# query, a listen key), so this is the exchange refusing them, not a passing fault (RFC 6455
+# section 4.1: a server may answer the handshake with 401 to demand authentication).
+AUTH_HANDSHAKE_STATUSES = (401, 403)
+
+
+@contextlib.asynccontextmanager
+async def _refused_handshake_is_auth() -> AsyncIterator[None]:
+    try:
+        yield
+    except aiohttp.WSServerHandshakeError as exc:
+        if exc.status in AUTH_HANDSHAKE_STATUSES:
+            raise AuthRefused(str(exc.status), exc.message or "handshake refused") from None
+        raise
+
+
+class _FixedResolver(aiohttp.abc.AbstractResolver):
+    """Answers for the one vetted host with the addresses the guard passed, nothing else."""
+
+    def __init__(self, host: str, port: int, infos: Sequence[Any]) -> None:
+        self.host = host
+        self.port = port
+        self.infos = infos
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+        if host != self.host:
+            raise OSError(f"{host} was not vetted")
+        return [{"hostname": host, "host": str(info[4][0]), "port": port,
+                 "family": info[0], "proto": info[2], "flags": socket.AI_NUMERICHOST}
+                for info in self.infos]
+
+    async def close(self) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -63,7 +103,8 @@ class StreamSession:
                  on_state: Callable[[str, str], None] | None = None, base: str | None = None,
                  symbols: Sequence[str] = (), listen_key_request: SignedRequest | None = None,
                  backoff: Backoff = Backoff(), clock: Callable[[], float] = time.time,
-                 rng: Callable[[], float] = random.random) -> None:
+                 rng: Callable[[], float] = random.random,
+                 destination_guard: DestinationGuard | None = None) -> None:
         self.protocol = protocol
         self.credentials = credentials
         self.environment = environment
@@ -75,6 +116,9 @@ class StreamSession:
         self.backoff = backoff
         self.clock = clock
         self.rng = rng
+        # (host, port, resolved addresses) -> None or DestinationNotAllowed: the connector's
+        # own check (exchanges.hosts.vet_addresses), so the socket goes where REST may
+        self.destination_guard = destination_guard
         self.reconnects = 0
         self.last_message_at: float | None = None
 
@@ -115,7 +159,10 @@ class StreamSession:
         url = self.protocol.url(self.environment, base=self.base, listen_key=listen_key,
                                 credentials=self.credentials, now_ms=self.now_ms())
         timeout = aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT_SECONDS)
-        async with aiohttp.ClientSession(timeout=timeout) as http, http.ws_connect(
+        resolver = await self._vetted_resolver(url)
+        connector = aiohttp.TCPConnector(resolver=resolver) if resolver is not None else None
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http, \
+                _refused_handshake_is_auth(), http.ws_connect(
                 url, autoping=False, max_msg_size=0, compress=0) as ws:
             await self._authenticate(ws)
             for frame in self.protocol.subscribe_messages(self.symbols):
@@ -129,6 +176,21 @@ class StreamSession:
             finally:
                 for task in tasks:
                     task.cancel()
+
+    async def _vetted_resolver(self, url: str) -> aiohttp.abc.AbstractResolver | None:
+        """The REST transport's destination check, for the socket: the host is resolved
+        here, its addresses go to the guard (DestinationNotAllowed refuses them), and only
+        those addresses are dialled, so a second lookup cannot differ (DNS rebinding)."""
+        if self.destination_guard is None:
+            return None
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme in ("wss", "https") else 80)
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, port, type=socket.SOCK_STREAM)
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        self.destination_guard(host, port, addresses)
+        return _FixedResolver(host, port, infos)
 
     async def _authenticate(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         frames = self.protocol.auth_messages(self.credentials, self.now_ms())
@@ -172,6 +234,7 @@ class StreamSession:
                 continue
             if await self._answer(ws, data):
                 continue
+            self._refused_late(data)
             if self.protocol.ends_stream(data):
                 return "ended by the exchange"
             try:
@@ -184,6 +247,16 @@ class StreamSession:
                 if asyncio.iscoroutine(result):
                     await result
         return "stopped"
+
+    def _refused_late(self, data: Any) -> None:
+        """Where the server does not answer our auth before we go on (Pionex futures), its
+        refusal comes among the stream's frames: it ends the session like any refusal,
+        instead of the close that follows it looking like a passing fault."""
+        if self.protocol.auth_acknowledged:
+            return
+        outcome = self.protocol.auth_outcome(data)
+        if outcome is not None and not outcome.ok:
+            raise AuthRefused(outcome.code, outcome.message)
 
     def _payload(self, message: aiohttp.WSMessage) -> Any:
         if message.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):

@@ -323,13 +323,11 @@ def rest_routes(hub: StreamHub) -> list[web.RouteDef]:
 
     def owner(request: web.Request) -> PaperAccount | web.Response:
         key = request.headers.get(KEY_HEADER, "")
-        if not key:
+        account = hub.engine.account("binance", key) if key else None
+        if account is None:   # a refused listen key counts as a refused stream auth
             request["signature_failed"] = True
-            return refuse(401, (-2014, "API-key format invalid."))
-        account = hub.engine.account("binance", key)
-        if account is None:
-            request["signature_failed"] = True
-            return refuse(401, BAD_KEY)
+            hub.count("binance", auth_failures=1)
+            return refuse(401, BAD_KEY if key else (-2014, "API-key format invalid."))
         return account
 
     async def create(request: web.Request) -> web.Response:

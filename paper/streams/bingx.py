@@ -224,8 +224,9 @@ def rest_routes(hub: StreamHub) -> list[web.RouteDef]:
 
     async def create(request: web.Request) -> web.Response:
         account = hub.engine.account("bingx", request.headers.get(KEY_HEADER, ""))
-        if account is None:
+        if account is None:   # a refused listen key counts as a refused stream auth
             request["signature_failed"] = True
+            hub.count("bingx", auth_failures=1)
             return web.json_response({"code": 100413, "msg": "Incorrect apiKey"}, status=401)
         # one key opens either socket: the path it connects to chooses the product
         found = hub.listen_keys.create("bingx", account.api_key, "", shared=False)

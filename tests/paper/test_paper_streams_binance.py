@@ -184,6 +184,8 @@ def test_listen_key_lifecycle_create_keep_alive_delete():
         assert status == 401 and answer["code"] == -2015
         response = await paper.client.post("/binance/fapi/v1/listenKey")
         assert response.status == 401 and (await response.json())["code"] == -2014
+        # a refused listen key is a refused stream auth
+        assert (await paper.stream_stats("binance"))["authFailures"] == 2
     run(scenario)
 
 

@@ -61,6 +61,8 @@ def test_listen_key_lifecycle_create_keep_alive_delete():
         assert (await paper.client.put(KEY_PATH)).status == 204
         response = await paper.client.post(KEY_PATH, headers={"X-BX-APIKEY": "nobody"})
         assert response.status == 401
+        # a refused listen key is a refused stream auth
+        assert (await paper.stream_stats("bingx"))["authFailures"] == 1
     run(scenario)
 
 

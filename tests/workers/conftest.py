@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import close_old_connections
 
 from connections.models import ExchangeConnection
@@ -21,6 +22,7 @@ from connections.services import (
     connection_credentials,
 )
 from exchanges.base import OrderRequest
+from exchanges.hosts import url_endpoint
 from orders.models import Order
 from orders.transitions import order_transition
 
@@ -34,6 +36,7 @@ def stream_settings(settings: Any, paper: str) -> Any:
     settings.STREAM_STATE_WRITE_SECONDS = 0.1
     settings.STREAM_LEASE_SECONDS = LEASE_SECONDS
     settings.STREAM_SCAN_SECONDS = SCAN_SECONDS
+    settings.EXCHANGE_HOST_ALLOWLIST = frozenset(settings.EXCHANGE_HOST_ALLOWLIST)
     return settings
 
 
@@ -46,7 +49,12 @@ def bybit_connection(owner: Any, stream_settings: Any) -> ExchangeConnection:
 
 def point_stream_at(connection: ExchangeConnection, url: str) -> tuple[str, str]:
     """Set the connection's stream URL (the test server's; a direct update, as an operator's
-    allowlisted host would be) and return its (api key, secret) for the server."""
+    allowlisted host would be), allowlist the server for this test (the socket passes the
+    destination check REST calls do) and return its (api key, secret) for the server."""
+    # stream_settings has overridden settings already, so this lands in the test's override
+    # and is undone with it
+    settings.EXCHANGE_HOST_ALLOWLIST = frozenset(settings.EXCHANGE_HOST_ALLOWLIST) | {
+        url_endpoint(url)}
     ExchangeConnection.objects.filter(pk=connection.pk).update(ws_url=url)
     credentials = connection_credentials(connection=connection)
     return credentials["api_key"], credentials["api_secret"]

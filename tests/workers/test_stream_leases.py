@@ -122,6 +122,7 @@ def test_a_killed_runner_process_loses_its_stream_to_another_within_one_lease_pe
         url = await server.start()
         key, secret = await db(point_stream_at, bybit_connection, url)
         server.allow(key, secret)
+        env["EXCHANGE_HOST_ALLOWLIST"] = ",".join(settings.EXCHANGE_HOST_ALLOWLIST)
         with log_path.open("w") as log:
             process = subprocess.Popen(
                 [sys.executable, "manage.py", "run_user_streams"], cwd=REPO_ROOT, env=env,

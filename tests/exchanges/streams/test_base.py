@@ -71,6 +71,14 @@ def test_every_exchange_has_a_protocol_of_the_same_shape():
         assert stream.quotas.source
 
 
+def test_a_silent_stream_is_dead_within_two_heartbeat_periods():
+    """Issue 12: a stall is detected within two heartbeat periods (ours, or the server's
+    pings where it sends them)."""
+    for cls in PROTOCOLS.values():
+        heartbeat = cls("perpetual_futures").heartbeat
+        assert heartbeat.dead_after_seconds <= 2 * heartbeat.interval_seconds, cls.name
+
+
 def test_api_types_without_a_stream_are_not_supported():
     with pytest.raises(NotSupported):
         protocol_for("orangex", "spot")

@@ -39,6 +39,19 @@ def test_trade_notification_is_a_taker_fill():
         "T123", "BTC/USDT:USDT", Decimal("0.01"), Decimal("0.3"), "taker")
 
 
+def test_asset_notification_reads_the_perpetual_area_as_the_rest_answer_has_it():
+    """user.asset.PERPETUAL carries get_assets_info's PERPETUAL area (UNVERIFIED on the
+    stream; the REST shape is live-tested): free is what is available, total the margin
+    balance."""
+    frame = {"jsonrpc": "2.0", "method": "subscription", "params": {
+        "channel": "user.asset.PERPETUAL", "data": {"PERPETUAL": {
+            "currency": "USDT", "available_funds": "9800", "wallet_balance": "10000",
+            "total_margin_balance": "10010", "total_upl": "10"}}}}
+    [balance] = STREAM.parse(json.dumps(frame))
+    assert (balance.asset, balance.free, balance.locked, balance.total) == (
+        "USDT", Decimal("9800"), Decimal("210"), Decimal("10010"))
+
+
 def test_order_notification_open_with_fills_is_partially_filled():
     [order] = STREAM.parse(json.dumps(ORDERS))
     assert (order.status, order.client_order_id, order.filled_quantity) == (

@@ -135,6 +135,88 @@ def test_a_refused_key_stops_the_session_instead_of_looping():
     assert states[-1][0] == "down"
 
 
+class UnansweredBybit(QuickBybit):
+    """A protocol whose server does not answer auth before we subscribe (as Pionex
+    futures): its refusal comes later, among the stream's frames."""
+
+    auth_acknowledged = False
+
+
+def test_a_refusal_after_an_unacknowledged_auth_stops_the_session_instead_of_looping():
+    attempts: list = []
+
+    async def refuse_then_close(request):
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        attempts.append(request)
+        await ws.receive()   # our auth
+        await ws.send_json({"success": False, "ret_msg": "Invalid apikey", "op": "auth"})
+        await ws.close(code=1008)
+        return ws
+
+    async def scenario():
+        runner, base = await serve(refuse_then_close)
+        session = StreamSession(UnansweredBybit("spot"), credentials=CREDENTIALS,
+                                environment="paper", base=base, on_updates=lambda u: None,
+                                backoff=Backoff(base_seconds=0.01, cap_seconds=0.02))
+        try:
+            with pytest.raises(AuthRefused, match="Invalid apikey"):
+                await asyncio.wait_for(session.run(asyncio.Event()), 2)
+        finally:
+            await runner.cleanup()
+        return session
+
+    assert asyncio.run(scenario()).reconnects == 0
+    assert len(attempts) == 1
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_handshake_refused_for_the_credentials_stops_the_session(status):
+    """Credentials in the URL (a signed query, a listen key) refused at the upgrade: an
+    auth refusal, not a passing fault to reconnect after."""
+    attempts: list = []
+
+    async def refuse(request):
+        attempts.append(request)
+        return web.json_response({"code": "INVALID_APIKEY"}, status=status)
+
+    async def scenario():
+        runner, base = await serve(refuse)
+        states: list = []
+        session = session_for(base, [], states)
+        try:
+            with pytest.raises(AuthRefused, match=str(status)):
+                await asyncio.wait_for(session.run(asyncio.Event()), 2)
+        finally:
+            await runner.cleanup()
+        return session
+
+    assert asyncio.run(scenario()).reconnects == 0
+    assert len(attempts) == 1
+
+
+def test_a_handshake_refused_otherwise_is_retried():
+    attempts: list = []
+
+    async def unavailable(request):
+        attempts.append(request)
+        return web.Response(status=503)
+
+    async def scenario():
+        runner, base = await serve(unavailable)
+        stop = asyncio.Event()
+        session = session_for(base, [], [])
+        task = asyncio.create_task(session.run(stop))
+        while len(attempts) < 2:
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.wait_for(task, 2)
+        await runner.cleanup()
+        return session
+
+    assert asyncio.run(scenario()).reconnects >= 1
+
+
 def test_backoff_grows_to_its_cap_with_jitter_and_a_floor():
     backoff = Backoff(base_seconds=1, cap_seconds=60, floor_seconds=0.2)
     assert backoff.delay(0, rng=lambda: 1.0) == 1
