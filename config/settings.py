@@ -109,7 +109,8 @@ APPEND_SLASH = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # project templates first: the admin's base_site.html with the favicon
+        "DIRS": [BASE_DIR / "config" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -181,6 +182,8 @@ STORAGES = {
 }
 # Without collectstatic (tests, quick runs) whitenoise serves straight from the finders.
 WHITENOISE_USE_FINDERS = True
+# files served at the site's root (/favicon.ico)
+WHITENOISE_ROOT = BASE_DIR / "config" / "public"
 WHITENOISE_AUTOREFRESH = DEBUG
 
 CSRF_FAILURE_VIEW = "config.api.csrf_failure"  # JSON 403 under /api/

@@ -25,6 +25,7 @@ from connections.models import (
     LedgerPosition,
     StreamState,
 )
+from core.admin_display import decimal_column, readonly_columns
 from core.errors import ServiceError
 
 SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
@@ -180,6 +181,14 @@ class ExchangeConnectionAdmin(admin.ModelAdmin):
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    """A page to read: no Save buttons, every field shown (decimals plainly)."""
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return readonly_columns(self.model)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return readonly_columns(self.model)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -217,7 +226,8 @@ class StreamStateAdmin(ReadOnlyAdmin):
 
 @admin.register(LedgerBalance)
 class LedgerBalanceAdmin(ReadOnlyAdmin):
-    list_display = ("connection", "asset", "free", "locked", "total", "updated_at", "source")
+    list_display = ("connection", "asset", decimal_column("free"), decimal_column("locked"),
+                    decimal_column("total"), "updated_at", "source")
     list_filter = ("source", "connection__exchange")
     list_select_related = ("connection",)
     search_fields = ("connection__name", "asset")
@@ -225,8 +235,9 @@ class LedgerBalanceAdmin(ReadOnlyAdmin):
 
 @admin.register(LedgerPosition)
 class LedgerPositionAdmin(ReadOnlyAdmin):
-    list_display = ("connection", "symbol", "position_side", "quantity", "entry_price",
-                    "leverage", "unrealized_pnl", "updated_at", "source")
+    list_display = ("connection", "symbol", "position_side", decimal_column("quantity"),
+                    decimal_column("entry_price"), decimal_column("leverage"),
+                    decimal_column("unrealized_pnl"), "updated_at", "source")
     list_filter = ("source", "connection__exchange")
     list_select_related = ("connection",)
     search_fields = ("connection__name", "symbol")

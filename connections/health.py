@@ -271,9 +271,13 @@ def _disable_for_auth(connection: ExchangeConnection, outcome: CheckOutcome) -> 
 
 def connections_stale_deactivate() -> int:
     """Active connections without a heartbeat for STALE_AFTER_SECONDS lose active status
-    (never reactivated automatically). Returns how many."""
+    (never reactivated automatically). Returns how many. The grace counts from the
+    activation (a connection activated a moment ago has had no chance to beat yet), from
+    the creation only for rows activated before activations were timed."""
     cutoff = timezone.now() - timedelta(seconds=settings.STALE_AFTER_SECONDS)
-    stale = list(ExchangeConnection.objects.filter(is_active=True, created_at__lt=cutoff)
+    past_grace = (Q(activated_at__lt=cutoff)
+                  | Q(activated_at__isnull=True, created_at__lt=cutoff))
+    stale = list(ExchangeConnection.objects.filter(past_grace, is_active=True)
                  .exclude(state__last_heartbeat_at__gte=cutoff).values_list("pk", flat=True))
     count = 0
     for pk in stale:
