@@ -20,6 +20,11 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from connections.alerts import (
+    alert_circuit_opened,
+    alert_connection_stale,
+    alert_key_disabled,
+)
 from connections.models import (
     CircuitState,
     ConnectionState,
@@ -258,6 +263,8 @@ def _log_transitions(connection: ExchangeConnection, before: str, after: str | N
     action = "circuit_opened" if after == CircuitState.OPEN else "circuit_closed"
     sync_log_write(connection_id=connection.pk, action=action, actor="system",
                    data={"from": before, "error_code": outcome.error_code})
+    if after == CircuitState.OPEN:
+        alert_circuit_opened(connection=connection, error_code=outcome.error_code)
 
 
 def _disable_for_auth(connection: ExchangeConnection, outcome: CheckOutcome) -> None:
@@ -267,6 +274,7 @@ def _disable_for_auth(connection: ExchangeConnection, outcome: CheckOutcome) -> 
     if disabled:
         sync_log_write(connection_id=connection.pk, action="disabled_auth_failure",
                        actor="system", data={"error_code": outcome.error_code})
+        alert_key_disabled(connection=connection, error_code=outcome.error_code)
 
 
 def connections_stale_deactivate() -> int:
@@ -278,9 +286,10 @@ def connections_stale_deactivate() -> int:
     past_grace = (Q(activated_at__lt=cutoff)
                   | Q(activated_at__isnull=True, created_at__lt=cutoff))
     stale = list(ExchangeConnection.objects.filter(past_grace, is_active=True)
-                 .exclude(state__last_heartbeat_at__gte=cutoff).values_list("pk", flat=True))
+                 .exclude(state__last_heartbeat_at__gte=cutoff))
     count = 0
-    for pk in stale:
+    for connection in stale:
+        pk = connection.pk
         with transaction.atomic():
             if not ExchangeConnection.objects.filter(pk=pk, is_active=True).update(
                     is_active=False):
@@ -289,6 +298,8 @@ def connections_stale_deactivate() -> int:
                 health_status=HealthStatus.UNKNOWN)
             sync_log_write(connection_id=pk, action="stale_deactivated", actor="system",
                            data={"stale_after_seconds": settings.STALE_AFTER_SECONDS})
+            alert_connection_stale(connection=connection,
+                                   stale_after_seconds=settings.STALE_AFTER_SECONDS)
             count += 1
     return count
 
@@ -347,3 +358,4 @@ def connection_stream_auth_refused(*, connection_id: object, code: str, message:
                            actor="system", data={"from": state.circuit,
                                                  "error_code": "authentication_failed",
                                                  "via": "stream"})
+            alert_circuit_opened(connection=connection, error_code="authentication_failed")
