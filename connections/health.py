@@ -43,7 +43,7 @@ from core.errors import (
     Unprocessable,
 )
 from exchanges import errors
-from exchanges.base import Connector
+from exchanges.base import Connector, KeyInfo
 
 T = TypeVar("T")
 
@@ -81,6 +81,7 @@ class CheckOutcome:
     offset_ms: int | None = None
     permissions: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    key: KeyInfo | None = None
 
 
 def error_code_of(exc: errors.ExchangeError) -> str:
@@ -145,7 +146,8 @@ def _run_check(connection: ExchangeConnection, kind: str, max_wait: float) -> Ch
                             error_code=error_code_of(exc), error_message=str(exc)[:500])
     return CheckOutcome(ok=True, latency_ms=result.latency_ms,
                         offset_ms=result.server_time_offset_ms,
-                        permissions=result.permissions, warnings=result.warnings)
+                        permissions=result.permissions, warnings=result.warnings,
+                        key=result.key)
 
 
 def _elapsed_ms(started: float) -> int:
@@ -205,7 +207,8 @@ def test_result(*, connection: ExchangeConnection, outcome: CheckOutcome,
     return TestResult(connection_id=str(connection.pk), success=outcome.ok,
                       latency_ms=outcome.latency_ms, server_time_offset_ms=outcome.offset_ms,
                       permissions=tuple(outcome.permissions),
-                      warnings=tuple(outcome.warnings), error=error, tested_at=tested_at)
+                      warnings=tuple(outcome.warnings), error=error, tested_at=tested_at,
+                      key=outcome.key)
 
 
 def _record(*, connection: ExchangeConnection, outcome: CheckOutcome, kind: str,
