@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.decorators import method_decorator
+from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
@@ -105,18 +106,20 @@ class ConnectionStateInline(admin.StackedInline):
 class ExchangeConnectionAdmin(admin.ModelAdmin):
     form = ConnectionAdminForm
     list_display = ("name", "owner", "exchange", "api_type", "environment", "enabled",
-                    "is_active", "health_status", "masked_api_key", "updated_at")
+                    "is_active", "health_status", "key_warning", "masked_api_key",
+                    "updated_at")
     list_filter = ("exchange", "api_type", "environment", "state__health_status", "is_active",
                    "enabled")
     search_fields = ("name", "owner__username", "api_key_last4", "id")
     list_select_related = ("owner", "state")
-    readonly_fields = ("id", "masked_api_key", "is_active", "created_at", "updated_at")
+    readonly_fields = ("id", "key_warning", "masked_api_key", "is_active", "created_at",
+                       "updated_at")
     raw_id_fields = ("owner",)
     inlines = (ConnectionStateInline,)
     actions = ("activate_selected",)
     fieldsets = (
-        (None, {"fields": ("id", "owner", "name", "exchange", "api_type", "environment",
-                           "enabled", "is_active")}),
+        (None, {"fields": ("id", "key_warning", "owner", "name", "exchange", "api_type",
+                           "environment", "enabled", "is_active")}),
         ("Endpoints", {"fields": ("base_url", "ws_url")}),
         ("Credentials", {"fields": ("masked_api_key", "api_key", "api_secret", "passphrase")}),
         ("Volume factors", {"fields": ("volume_factor_live", "volume_factor_preset")}),
@@ -130,6 +133,15 @@ class ExchangeConnectionAdmin(admin.ModelAdmin):
     @admin.display(description="health", ordering="state__health_status")
     def health_status(self, obj: ExchangeConnection) -> str:
         return obj.state.health_status if hasattr(obj, "state") else "unknown"
+
+    @admin.display(description="key")
+    def key_warning(self, obj: ExchangeConnection) -> str:
+        """Red when the last test found a key that can withdraw: it should not."""
+        result = obj.state.test_results if hasattr(obj, "state") else {}
+        if "withdraw_enabled" in (result or {}).get("warnings", ()):
+            return format_html('<strong class="key-withdraw" style="color:#ba2121">'
+                               "{}</strong>", "⚠ withdraw enabled")
+        return "—"
 
     @admin.display(description="API key")
     def masked_api_key(self, obj: ExchangeConnection) -> str:
