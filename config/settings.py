@@ -23,6 +23,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.production import production_problems
 from config.redis_urls import celery_broker_url
+from config.webhooks import alert_webhook_url
 from exchanges.hosts import parse_allowlist
 from exchanges.limits import load_budgets, worker_rate_limit
 from exchanges.registry import published_budgets
@@ -110,7 +111,8 @@ APPEND_SLASH = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # project templates first: the admin's base_site.html with the favicon
+        "DIRS": [BASE_DIR / "config" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -182,6 +184,8 @@ STORAGES = {
 }
 # Without collectstatic (tests, quick runs) whitenoise serves straight from the finders.
 WHITENOISE_USE_FINDERS = True
+# files served at the site's root (/favicon.ico)
+WHITENOISE_ROOT = BASE_DIR / "config" / "public"
 WHITENOISE_AUTOREFRESH = DEBUG
 
 CSRF_FAILURE_VIEW = "config.api.csrf_failure"  # JSON 403 under /api/
@@ -265,6 +269,7 @@ CELERY_TASK_ROUTES = {
     "connections.health_*": {"queue": "health"},
     "connections.heartbeat*": {"queue": "health"},
     "connections.*": {"queue": "maintenance"},
+    "alerts.*": {"queue": "maintenance"},
 }
 # No task time limits: they do nothing under the threads pool. Every exchange call has its
 # own whole-request deadline (EXCHANGE_TIMEOUT_SECONDS); each app's tasks.py says what
@@ -332,6 +337,15 @@ ORDER_SUBMITTING_STALE_SECONDS = env.int("ORDER_SUBMITTING_STALE_SECONDS", defau
 # open orders refreshed per reconciliation run, least recently refreshed first (round robin)
 ORDER_OPEN_REFRESH_LIMIT = env.int("ORDER_OPEN_REFRESH_LIMIT", default=200)
 CLIENT_ORDER_ID_PREFIX = env.str("CLIENT_ORDER_ID_PREFIX", default="ec")
+# Alerts (connections/alerts.py): a POST of JSON with a Slack-compatible ``text`` to
+# ALERT_WEBHOOK_URL (http or https; blank: no alerts), at most one per subject per
+# ALERT_DEDUPE_SECONDS; a stream down or an order unknown/flagged for longer than its
+# threshold is found by the alerts sweep (every minute).
+ALERT_WEBHOOK_URL = alert_webhook_url(env.str("ALERT_WEBHOOK_URL", default=""))
+ALERT_DEDUPE_SECONDS = env.int("ALERT_DEDUPE_SECONDS", default=600)
+ALERT_TIMEOUT_SECONDS = env.float("ALERT_TIMEOUT_SECONDS", default=5.0)
+ALERT_STREAM_DOWN_SECONDS = env.int("ALERT_STREAM_DOWN_SECONDS", default=300)
+ALERT_ORDER_STUCK_SECONDS = env.int("ALERT_ORDER_STUCK_SECONDS", default=300)
 FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="")
 # `manage.py seed_demo` (make run) creates an admin with a published password: development only.
 DEMO_SEED_ENABLED = env.bool("DEMO_SEED_ENABLED", default=not PRODUCTION)

@@ -9,6 +9,9 @@ from connections.auth import throttled_login
 from connections.views import ConnectionViewSet, LogoutView, SystemStatusView, TokenView
 from orders.views import OrderViewSet
 
+# the admin's "View site" link: the API docs (the site has no page of its own at /)
+admin.site.site_url = "/api/docs/"
+
 router = SimpleRouter(trailing_slash=False)
 router.register("settings/connections", ConnectionViewSet, basename="connection")
 router.register("orders", OrderViewSet, basename="order")

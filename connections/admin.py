@@ -28,6 +28,7 @@ from connections.models import (
     LedgerPosition,
     StreamState,
 )
+from core.admin_display import decimal_column, readonly_columns
 from core.errors import ServiceError
 from core.users import caller
 
@@ -132,13 +133,14 @@ class ConnectionStateInline(admin.StackedInline):
 class ExchangeConnectionAdmin(admin.ModelAdmin):
     form = ConnectionAdminForm
     list_display = ("name", "owner", "exchange", "api_type", "environment", "enabled",
-                    "is_active", "trading_state", "health_status", "circuit",
+                    "is_active", "trading_state", "health_status", "circuit", "key_warning",
                     "masked_api_key", "updated_at")
     list_filter = ("exchange", "api_type", "environment", "trading_state",
                    "state__health_status", "state__circuit", "is_active", "enabled")
     search_fields = ("name", "owner__username", "api_key_last4", "id")
     list_select_related = ("owner", "state")
-    readonly_fields = ("id", "masked_api_key", "is_active", "trading_state", "created_at",
+    readonly_fields = ("id", "key_warning", "masked_api_key", "is_active", "trading_state",
+                       "created_at",
                        "updated_at")
     raw_id_fields = ("owner",)
     inlines = (ConnectionStateInline,)
@@ -146,8 +148,8 @@ class ExchangeConnectionAdmin(admin.ModelAdmin):
                "reset_circuit_selected", "halt_selected", "halt_and_cancel_selected",
                "reduce_only_selected", "resume_selected")
     fieldsets = (
-        (None, {"fields": ("id", "owner", "name", "exchange", "api_type", "environment",
-                           "enabled", "is_active", "trading_state")}),
+        (None, {"fields": ("id", "key_warning", "owner", "name", "exchange", "api_type",
+                           "environment", "enabled", "is_active", "trading_state")}),
         ("Risk limits", {"fields": RISK_LIMITS,
                          "description": "Checked before an order is sent; blank means none. "
                                         "The trading state is set with the actions of the "
@@ -170,6 +172,15 @@ class ExchangeConnectionAdmin(admin.ModelAdmin):
     @admin.display(description="circuit", ordering="state__circuit")
     def circuit(self, obj: ExchangeConnection) -> str:
         return obj.state.circuit if hasattr(obj, "state") else "closed"
+
+    @admin.display(description="key")
+    def key_warning(self, obj: ExchangeConnection) -> str:
+        """Red when the last test found a key that can withdraw: it should not."""
+        result = obj.state.test_results if hasattr(obj, "state") else {}
+        if "withdraw_enabled" in (result or {}).get("warnings", ()):
+            return format_html('<strong class="key-withdraw" style="color:#ba2121">'
+                               "{}</strong>", "⚠ withdraw enabled")
+        return "—"
 
     @admin.display(description="API key")
     def masked_api_key(self, obj: ExchangeConnection) -> str:
@@ -324,6 +335,14 @@ class ExchangeConnectionAdmin(admin.ModelAdmin):
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    """A page to read: no Save buttons, every field shown (decimals plainly)."""
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return readonly_columns(self.model)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return readonly_columns(self.model)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -361,7 +380,8 @@ class StreamStateAdmin(ReadOnlyAdmin):
 
 @admin.register(LedgerBalance)
 class LedgerBalanceAdmin(ReadOnlyAdmin):
-    list_display = ("connection", "asset", "free", "locked", "total", "updated_at", "source")
+    list_display = ("connection", "asset", decimal_column("free"), decimal_column("locked"),
+                    decimal_column("total"), "updated_at", "source")
     list_filter = ("source", "connection__exchange")
     list_select_related = ("connection",)
     search_fields = ("connection__name", "asset")
@@ -369,8 +389,9 @@ class LedgerBalanceAdmin(ReadOnlyAdmin):
 
 @admin.register(LedgerPosition)
 class LedgerPositionAdmin(ReadOnlyAdmin):
-    list_display = ("connection", "symbol", "position_side", "quantity", "entry_price",
-                    "leverage", "unrealized_pnl", "updated_at", "source")
+    list_display = ("connection", "symbol", "position_side", decimal_column("quantity"),
+                    decimal_column("entry_price"), decimal_column("leverage"),
+                    decimal_column("unrealized_pnl"), "updated_at", "source")
     list_filter = ("source", "connection__exchange")
     list_select_related = ("connection",)
     search_fields = ("connection__name", "symbol")

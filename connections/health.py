@@ -21,6 +21,11 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from connections.alerts import (
+    alert_circuit_opened,
+    alert_connection_stale,
+    alert_key_disabled,
+)
 from connections.models import (
     CircuitState,
     ConnectionState,
@@ -45,7 +50,7 @@ from core.errors import (
 )
 from core.types import Id
 from exchanges import errors
-from exchanges.base import Connector
+from exchanges.base import Connector, KeyInfo
 
 T = TypeVar("T")
 
@@ -83,6 +88,7 @@ class CheckOutcome:
     offset_ms: int | None = None
     permissions: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    key: KeyInfo | None = None
 
 
 def error_code_of(exc: errors.ExchangeError) -> str:
@@ -165,7 +171,8 @@ def _run_check(connection: ExchangeConnection, kind: str, max_wait: float) -> Ch
                             error_code=error_code_of(exc), error_message=str(exc)[:500])
     return CheckOutcome(ok=True, latency_ms=result.latency_ms,
                         offset_ms=result.server_time_offset_ms,
-                        permissions=result.permissions, warnings=result.warnings)
+                        permissions=result.permissions, warnings=result.warnings,
+                        key=result.key)
 
 
 def _elapsed_ms(started: float) -> int:
@@ -225,7 +232,8 @@ def test_result(*, connection: ExchangeConnection, outcome: CheckOutcome,
     return TestResult(connection_id=str(connection.pk), success=outcome.ok,
                       latency_ms=outcome.latency_ms, server_time_offset_ms=outcome.offset_ms,
                       permissions=tuple(outcome.permissions),
-                      warnings=tuple(outcome.warnings), error=error, tested_at=tested_at)
+                      warnings=tuple(outcome.warnings), error=error, tested_at=tested_at,
+                      key=outcome.key)
 
 
 def _record(*, connection: ExchangeConnection, outcome: CheckOutcome, kind: str,
@@ -283,6 +291,8 @@ def _log_transitions(connection: ExchangeConnection, before: str, after: str | N
     action = "circuit_opened" if after == CircuitState.OPEN else "circuit_closed"
     sync_log_write(connection_id=connection.pk, action=action, actor="system",
                    data={"from": before, "error_code": outcome.error_code})
+    if after == CircuitState.OPEN:
+        alert_circuit_opened(connection=connection, error_code=outcome.error_code)
 
 
 def _disable_for_auth(connection: ExchangeConnection, outcome: CheckOutcome) -> None:
@@ -292,16 +302,22 @@ def _disable_for_auth(connection: ExchangeConnection, outcome: CheckOutcome) -> 
     if disabled:
         sync_log_write(connection_id=connection.pk, action="disabled_auth_failure",
                        actor="system", data={"error_code": outcome.error_code})
+        alert_key_disabled(connection=connection, error_code=outcome.error_code)
 
 
 def connections_stale_deactivate() -> int:
     """Active connections without a heartbeat for STALE_AFTER_SECONDS lose active status
-    (never reactivated automatically). Returns how many."""
+    (never reactivated automatically). Returns how many. The grace counts from the
+    activation (a connection activated a moment ago has had no chance to beat yet), from
+    the creation only for rows activated before activations were timed."""
     cutoff = timezone.now() - timedelta(seconds=settings.STALE_AFTER_SECONDS)
-    stale = list(ExchangeConnection.objects.filter(is_active=True, created_at__lt=cutoff)
-                 .exclude(state__last_heartbeat_at__gte=cutoff).values_list("pk", flat=True))
+    past_grace = (Q(activated_at__lt=cutoff)
+                  | Q(activated_at__isnull=True, created_at__lt=cutoff))
+    stale = list(ExchangeConnection.objects.filter(past_grace, is_active=True)
+                 .exclude(state__last_heartbeat_at__gte=cutoff))
     count = 0
-    for pk in stale:
+    for connection in stale:
+        pk = connection.pk
         with transaction.atomic():
             if not ExchangeConnection.objects.filter(pk=pk, is_active=True).update(
                     is_active=False):
@@ -310,6 +326,8 @@ def connections_stale_deactivate() -> int:
                 health_status=HealthStatus.UNKNOWN)
             sync_log_write(connection_id=pk, action="stale_deactivated", actor="system",
                            data={"stale_after_seconds": settings.STALE_AFTER_SECONDS})
+            alert_connection_stale(connection=connection,
+                                   stale_after_seconds=settings.STALE_AFTER_SECONDS)
             count += 1
     return count
 
@@ -368,3 +386,4 @@ def connection_stream_auth_refused(*, connection_id: Id, code: str, message: str
                            actor="system", data={"from": state.circuit,
                                                  "error_code": "authentication_failed",
                                                  "via": "stream"})
+            alert_circuit_opened(connection=connection, error_code="authentication_failed")

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES
+from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES, exchange_display_name
 
 # a new connection's price band when none is given (null disables the band)
 DEFAULT_PRICE_BAND_PERCENT = Decimal("5")
@@ -22,12 +22,15 @@ def _choices(values: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(value, value.replace("_", " ").title()) for value in values]
 
 
+EXCHANGE_CHOICES = [(name, exchange_display_name(name)) for name in EXCHANGES]
+
+
 class ExchangeConnection(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                               related_name="exchange_connections")
     name = models.CharField(max_length=100)
-    exchange = models.CharField(max_length=16, choices=_choices(EXCHANGES))
+    exchange = models.CharField(max_length=16, choices=EXCHANGE_CHOICES)
     api_type = models.CharField(max_length=24, choices=_choices(API_TYPES))
     environment = models.CharField(max_length=16, choices=_choices(ENVIRONMENTS))
     base_url = models.CharField(max_length=255, blank=True, default="")
@@ -39,6 +42,8 @@ class ExchangeConnection(models.Model):
     api_key_last4 = models.CharField(max_length=4, blank=True, default="")
     enabled = models.BooleanField(default=True)
     is_active = models.BooleanField(default=False)
+    # when it last became the active one: the stale sweep's grace counts from here
+    activated_at = models.DateTimeField(null=True, blank=True)
     # risk limits for orders (null: no limit); the price band keeps limit prices within
     # this percentage of the ticker (null: disabled)
     max_order_notional = models.DecimalField(max_digits=24, decimal_places=8, null=True,
@@ -71,7 +76,8 @@ class ExchangeConnection(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.exchange} {self.api_type} {self.environment})"
+        return f"{self.name} ({exchange_display_name(self.exchange)} {self.api_type} " \
+               f"{self.environment})"
 
     @property
     def has_passphrase(self) -> bool:

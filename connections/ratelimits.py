@@ -103,8 +103,11 @@ def exchange_limiter(exchange: str, *, egress: str | None = None) -> RateLimiter
 
 def connection_throttle(*, exchange: str, connection_id: Id, key_id: str,
                         max_wait: float = 1.0) -> RedisThrottle:
+    from connections.alerts import alert_rate_limit_pause
+
     return RedisThrottle(exchange_limiter(exchange), key_id=key_id,
-                         usage_scope=str(connection_id or ""), max_wait=max_wait)
+                         usage_scope=str(connection_id or ""), max_wait=max_wait,
+                         on_pause_start=lambda pause: alert_rate_limit_pause(pause=pause))
 
 
 # -- usage ------------------------------------------------------------------------------------

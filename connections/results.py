@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from exchanges.base import KeyInfo
+
 
 @dataclass(frozen=True)
 class TestError:
@@ -35,6 +37,7 @@ class TestResult:
     warnings: tuple[str, ...] = ()
     error: TestError | None = None
     tested_at: datetime | None = None  # None: not tested (a batch's refusal)
+    key: KeyInfo | None = None         # what the exchange said of the key; None: not read
 
     def to_stored(self) -> dict[str, Any]:
         """JSON for the database and Redis: snake_case keys, the time as ISO 8601 (UTC)."""
@@ -44,7 +47,8 @@ class TestResult:
                 "permissions": list(self.permissions), "warnings": list(self.warnings),
                 "error": ({"code": self.error.code, "message": self.error.message}
                           if self.error is not None else None),
-                "tested_at": self.tested_at.isoformat() if self.tested_at else None}
+                "tested_at": self.tested_at.isoformat() if self.tested_at else None,
+                "key": key_stored(self.key)}
 
     @classmethod
     def from_stored(cls, data: dict[str, Any]) -> TestResult:
@@ -56,7 +60,26 @@ class TestResult:
                    warnings=tuple(data.get("warnings", ())),
                    error=TestError(code=error["code"], message=error["message"])
                    if error else None,
-                   tested_at=datetime.fromisoformat(tested_at) if tested_at else None)
+                   tested_at=datetime.fromisoformat(tested_at) if tested_at else None,
+                   key=key_from_stored(data.get("key")))
+
+
+def key_stored(key: KeyInfo | None) -> dict[str, Any] | None:
+    if key is None:
+        return None
+    return {"permissions": sorted(key.permissions), "ip_restricted": key.ip_restricted,
+            "ips": list(key.ips),
+            "expires_at": key.expires_at.isoformat() if key.expires_at else None}
+
+
+def key_from_stored(data: dict[str, Any] | None) -> KeyInfo | None:
+    """None for a result stored before keys were read (or a failed test)."""
+    if not data:
+        return None
+    expires_at = data.get("expires_at")
+    return KeyInfo(permissions=frozenset(data.get("permissions", ())),
+                   ip_restricted=data.get("ip_restricted"), ips=tuple(data.get("ips", ())),
+                   expires_at=datetime.fromisoformat(expires_at) if expires_at else None)
 
 
 @dataclass(frozen=True)

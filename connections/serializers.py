@@ -306,6 +306,22 @@ class UtcTimestampField(serializers.CharField):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+class KeyOut(serializers.Serializer):
+    """What the exchange says of the API key (null where the test read none)."""
+
+    permissions = serializers.SerializerMethodField()
+    ipRestricted = serializers.BooleanField(source="ip_restricted", allow_null=True,
+                                            help_text="bound to IP addresses; null where "
+                                            "the exchange does not report it")
+    expiresAt = UtcTimestampField(source="expires_at", allow_null=True,
+                                  help_text="when the key expires; null where the exchange "
+                                  "reports no expiry")
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_permissions(self, key: Any) -> list[str]:
+        return sorted(key.permissions)
+
+
 # renders a connections.results.TestResult (a docstring would be the schema's description)
 class TestResultOut(serializers.Serializer):
     connectionId = serializers.CharField(source="connection_id")
@@ -317,6 +333,7 @@ class TestResultOut(serializers.Serializer):
     warnings = serializers.ListField(child=serializers.CharField())
     error = TestResultError(allow_null=True)
     testedAt = UtcTimestampField(source="tested_at", allow_null=True)
+    key = KeyOut(allow_null=True)
 
 
 class TestEnvelope(serializers.Serializer):

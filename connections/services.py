@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from connections import crypto
@@ -335,17 +336,18 @@ def connection_create(*, owner: User, actor: User | None,
     return connection
 
 
-def _unset_as_blank(value: str | Unset) -> str:
-    return "" if value is UNSET else value
-
-
 @sensitive_variables()
 def connection_update(*, connection: ExchangeConnection, actor: User | None,
                       changes: ConnectionChanges) -> ExchangeConnection:
+    """Apply what differs from the stored row and only that: a form that sends every field
+    again (the admin's) changes, resets and logs nothing it did not change. The circuit
+    and health are reset only when the key or the environment really changed."""
     if changes.dead_man_seconds is not UNSET:
         # the window is checked and armed or disarmed at the exchange: not a plain field
         raise TypeError("dead_man_seconds is set by connection_update_with_dead_man")
-    values = changes.given()
+    values = _changed_values(connection, changes.given())
+    if not values:
+        return connection
     _refuse_identity_change_in_flight(connection, values)
     api_type = values.get("api_type", connection.api_type)
     environment = values.get("environment", connection.environment)
@@ -363,9 +365,9 @@ def connection_update(*, connection: ExchangeConnection, actor: User | None,
     leaving_paper = connection.environment == "paper" and environment != "paper"
     entering_paper = connection.environment != "paper" and environment == "paper"
     _check_credentials(exchange=connection.exchange, environment=environment,
-                       api_key=_unset_as_blank(changes.api_key),
-                       api_secret=_unset_as_blank(changes.api_secret),
-                       passphrase=_unset_as_blank(changes.passphrase),
+                       api_key=values.get("api_key", ""),
+                       api_secret=values.get("api_secret", ""),
+                       passphrase=values.get("passphrase", ""),
                        creating=leaving_paper)
     for name in PLAIN_FIELDS:
         if name in values:
@@ -381,7 +383,8 @@ def connection_update(*, connection: ExchangeConnection, actor: User | None,
                            code="credentials_required")
         _set_credentials(connection, **current)
     with transaction.atomic():
-        connection.save()
+        if set(values) - set(STATE_FIELDS) or entering_paper:
+            connection.save()
         state_values = {name: values[name] for name in STATE_FIELDS if name in values}
         if secrets_changed or "environment" in values:
             state_values.update(health_status="unknown", circuit="closed",
@@ -392,6 +395,26 @@ def connection_update(*, connection: ExchangeConnection, actor: User | None,
                        data=_audit(connection, actor, {"fields": sorted(values)}))
     connection.refresh_from_db()
     return connection
+
+
+@sensitive_variables()
+def _changed_values(connection: ExchangeConnection, given: dict[str, Any]) -> dict[str, Any]:
+    """The given values that differ from what is stored (secrets against their decrypted
+    values; volume factors against the state row)."""
+    stored: dict[str, Any] = {name: getattr(connection, name) for name in PLAIN_FIELDS}
+    if set(SECRET_FIELDS) & set(given):
+        stored.update(connection_credentials(connection=connection))
+    if set(STATE_FIELDS) & set(given):
+        state = ConnectionState.objects.filter(connection=connection).first()
+        stored.update({name: getattr(state, name) if state else None for name in STATE_FIELDS})
+    return {name: value for name, value in given.items()
+            if name not in stored or not _same(stored[name], value)}
+
+
+def _same(stored: Any, value: Any) -> bool:
+    if isinstance(stored, Decimal) or isinstance(value, Decimal):
+        return stored is not None and value is not None and Decimal(stored) == Decimal(value)
+    return bool(stored == value)
 
 
 def _refuse_identity_change_in_flight(connection: ExchangeConnection,
@@ -438,7 +461,9 @@ def connection_activate(*, connection: ExchangeConnection,
                 owner_id=connection.owner_id, is_active=True).exclude(pk=connection.pk)
                 .values_list("pk", flat=True))
             ExchangeConnection.objects.filter(pk__in=previous).update(is_active=False)
-            ExchangeConnection.objects.filter(pk=connection.pk).update(is_active=True)
+            # the stale sweep's grace starts now, not at creation (connections.health)
+            ExchangeConnection.objects.filter(pk=connection.pk).update(
+                is_active=True, activated_at=timezone.now())
             sync_log_write(connection_id=connection.pk, action="activated",
                            actor=actor_name(actor),
                            data=_audit(connection, actor,

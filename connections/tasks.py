@@ -10,6 +10,7 @@ MAX_BATCH_SIZE tests, BATCH_CONCURRENCY at a time, each test waiting for budget 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import shared_task
@@ -18,8 +19,12 @@ from django.conf import settings
 from connections.health import CircuitOpen
 from core.errors import Throttled
 
+log = logging.getLogger(__name__)
+
 MAX_COUNTDOWN_SECONDS = 60
 HEALTH_SWEEP_SECONDS = 300
+ALERT_SEND_RETRIES = 2
+ALERT_RETRY_SECONDS = 5
 
 
 def _countdown(exc: Throttled) -> float:
@@ -118,3 +123,32 @@ def cleanup_task() -> dict[str, int]:
 
     return {"health_checks_deleted": health_history_prune(),
             "batches_forgotten": batches_forget_expired()}
+
+
+@shared_task(name="alerts.send", bind=True, max_retries=ALERT_SEND_RETRIES)
+def alert_send_task(self: Any, payload: dict[str, Any]) -> bool:
+    """POST one alert (its JSON, nothing secret); two retries, then a log line and done. The
+    webhook's URL is never logged (it can be a credential), nor the exception's text (it
+    names the URL)."""
+    import requests
+
+    from connections.alerts import AlertNotDelivered, alert_post
+
+    try:
+        alert_post(payload=payload)
+    except (requests.RequestException, AlertNotDelivered) as exc:
+        reason = str(exc) if isinstance(exc, AlertNotDelivered) else type(exc).__name__
+        if self.request.retries < ALERT_SEND_RETRIES:
+            raise self.retry(countdown=ALERT_RETRY_SECONDS * 2 ** self.request.retries,
+                             exc=exc) from None
+        log.warning("alert %s not delivered after %d attempts (%s); giving up",
+                    payload.get("subject"), self.request.retries + 1, reason)
+        return False
+    return True
+
+
+@shared_task(name="alerts.streams_sweep")
+def alerts_streams_sweep_task() -> int:
+    from connections.alerts import streams_down_alert
+
+    return streams_down_alert()

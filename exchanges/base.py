@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlencode
@@ -155,9 +156,42 @@ class FillUpdate:
 
 
 @dataclass(frozen=True)
+class KeyInfo:
+    """What the exchange says of the API key itself (its documented key-info endpoint;
+    docs/exchanges/<name>.md). ``ip_restricted`` and ``expires_at`` are None where the
+    exchange does not report them: unknown, not "no"."""
+
+    permissions: frozenset[str]      # of read, trade, withdraw, transfer, margin, futures
+    ip_restricted: bool | None       # bound to IP addresses; None: not reported
+    ips: tuple[str, ...] = ()        # the bound addresses, where reported
+    expires_at: datetime | None = None  # UTC; None: no expiry reported
+
+    @property
+    def withdraw_enabled(self) -> bool:
+        return "withdraw" in self.permissions
+
+    def warnings(self) -> tuple[str, ...]:
+        """The key's own warnings, in a fixed order."""
+        found = []
+        if self.withdraw_enabled:
+            found.append("withdraw_enabled")
+        if self.ip_restricted is False:
+            found.append("no_ip_whitelist")
+        if "trade" not in self.permissions:
+            found.append("read_only")
+        return tuple(found)
+
+
+def unrestricted_key(permissions: Sequence[str]) -> KeyInfo:
+    """A key whose IP binding and expiry the exchange does not report (Pionex, OrangeX)."""
+    return KeyInfo(permissions=frozenset(permissions), ip_restricted=None)
+
+
+@dataclass(frozen=True)
 class CredentialCheck:
     permissions: tuple[str, ...]     # of read, trade, withdraw, transfer, margin, futures
     warnings: tuple[str, ...] = ()   # e.g. withdraw_enabled, no_ip_whitelist, read_only
+    key: KeyInfo | None = None       # from the same answer, where the module reads one
 
 
 @dataclass(frozen=True)
@@ -166,6 +200,7 @@ class ConnectionTest:
     server_time_offset_ms: int
     permissions: tuple[str, ...]
     warnings: tuple[str, ...]
+    key: KeyInfo | None = None
 
 
 DEAD_MAN_KINDS = ("countdown", "disconnect")
@@ -551,6 +586,12 @@ class Connector(abc.ABC):
     def check_credentials(self) -> CredentialCheck:
         """The key's permissions and warnings, from the exchange."""
 
+    def key_info(self) -> KeyInfo:
+        """The key's permissions, IP binding and expiry from the exchange's key-info
+        endpoint. Each module reads its own; this default takes the credential check's."""
+        check = self.check_credentials()
+        return check.key or unrestricted_key(check.permissions)
+
     @abc.abstractmethod
     def heartbeat_read(self) -> None:
         """The module's cheapest signed read."""
@@ -565,7 +606,8 @@ class Connector(abc.ABC):
         check = self.check_credentials()
         latency_ms = int((self.clock() - started) * 1000)
         return ConnectionTest(latency_ms=latency_ms, server_time_offset_ms=offset_ms,
-                              permissions=check.permissions, warnings=check.warnings)
+                              permissions=check.permissions, warnings=check.warnings,
+                              key=check.key or unrestricted_key(check.permissions))
 
     def heartbeat(self) -> int:
         """Server time plus the cheapest signed read; returns the latency in ms."""

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, TypeGuard
 from urllib.parse import urlencode
@@ -28,6 +28,7 @@ from exchanges.base import (
     ExchangeOrder,
     FillUpdate,
     Instrument,
+    KeyInfo,
     OrderRequest,
     Position,
     Response,
@@ -48,6 +49,7 @@ from exchanges.limits import (
 from exchanges.parsing import (
     decimal_or_none,
     decimal_or_zero,
+    epoch_ms_datetime_or_none,
     format_decimal,
     int_or_none,
     positive_or_none,
@@ -518,6 +520,15 @@ def parse_api_restrictions(raw: Mapping[str, Any], api_type: str) -> CredentialC
     return CredentialCheck(permissions=permissions, warnings=tuple(warnings))
 
 
+# ipRestrict is the IP binding (the addresses are not listed); tradingAuthorityExpiration-
+# Time (epoch ms) is when the spot and margin trading permission of an unbound key lapses.
+def parse_key_info(raw: Mapping[str, Any], api_type: str) -> KeyInfo:
+    return KeyInfo(permissions=frozenset(parse_api_restrictions(raw, api_type).permissions),
+                   ip_restricted=bool(raw.get("ipRestrict")),
+                   expires_at=epoch_ms_datetime_or_none(
+                       raw.get("tradingAuthorityExpirationTime")))
+
+
 # Testnets have no /sapi: the account flags of GET /api/v3/account or /fapi/v1/accountConfig
 # ({"canTrade":true,"canDeposit":true,"canWithdraw":true,"dualSidePosition":false,...}).
 def parse_account_flags(raw: Mapping[str, Any]) -> CredentialCheck:
@@ -711,11 +722,20 @@ class BinanceConnector(Connector):
     def check_credentials(self) -> CredentialCheck:
         if self.environment != "testnet":
             raw = self._call("GET", API_RESTRICTIONS, product="spot")
-            return parse_api_restrictions(raw, self.api_type)
+            return replace(parse_api_restrictions(raw, self.api_type),
+                           key=parse_key_info(raw, self.api_type))
         # UNVERIFIED (facts): /sapi is assumed absent on the testnets.
         if self.api_type == "perpetual_futures":
             return parse_account_flags(self._account_config())
         return parse_account_flags(self._spot_account())
+
+    def key_info(self) -> KeyInfo:
+        """apiRestrictions on live (and paper); the testnets' account flags say nothing of
+        IPs or expiry (unknown)."""
+        if self.environment != "testnet":
+            return parse_key_info(self._call("GET", API_RESTRICTIONS, product="spot"),
+                                  self.api_type)
+        return super().key_info()
 
     def heartbeat_read(self) -> None:
         if self.api_type == "perpetual_futures":

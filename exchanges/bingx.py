@@ -28,6 +28,7 @@ from exchanges.base import (
     ExchangeOrder,
     FillUpdate,
     Instrument,
+    KeyInfo,
     OrderRequest,
     Position,
     Response,
@@ -412,6 +413,13 @@ def parse_permissions(data: Mapping[str, Any], product: str) -> CredentialCheck:
     return CredentialCheck(permissions=tuple(sorted(names)), warnings=tuple(warnings))
 
 
+def parse_key_info(data: Mapping[str, Any], product: str) -> KeyInfo:
+    """``ipAddresses``: the bound addresses, [] for none; BingX reports no expiry."""
+    ips = tuple(str(ip) for ip in data.get("ipAddresses") or [])
+    return KeyInfo(permissions=frozenset(parse_permissions(data, product).permissions),
+                   ip_restricted=bool(ips), ips=ips)
+
+
 # -- errors -------------------------------------------------------------------------------
 
 
@@ -592,10 +600,18 @@ class BingxConnector(Connector):
 
     def check_credentials(self) -> CredentialCheck:
         # UNVERIFIED envelope: the docs show this answer without {code, data}; read both.
+        data = self._key_permissions()
+        return replace(parse_permissions(data, self.default_product()),
+                       key=parse_key_info(data, self.default_product()))
+
+    def key_info(self) -> KeyInfo:
+        return parse_key_info(self._key_permissions(), self.default_product())
+
+    def _key_permissions(self) -> Mapping[str, Any]:
         call = Call("GET", API_PERMISSIONS, signed=True, product=self.default_product())
         payload = self.request(call).payload or {}
         data = payload.get("data", payload) if isinstance(payload, Mapping) else {}
-        return parse_permissions(data or {}, self.default_product())
+        return data or {}
 
     def heartbeat_read(self) -> None:
         product = self.default_product()

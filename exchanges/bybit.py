@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +27,7 @@ from exchanges.base import (
     ExchangeOrder,
     FillUpdate,
     Instrument,
+    KeyInfo,
     OrderRequest,
     Position,
     Response,
@@ -39,6 +41,7 @@ from exchanges.parsing import (
     decimal_or_zero,
     format_decimal,
     int_or_none,
+    iso_datetime_or_none,
     positive_or_none,
 )
 from exchanges.symbols import Market, joined_symbol, split_by_quote, unified
@@ -355,6 +358,15 @@ def parse_key_permissions(result: Mapping[str, Any]) -> CredentialCheck:
                            warnings=tuple(_key_warnings(result, read_only, wallet)))
 
 
+# GET /v5/user/query-api: "ips": ["*"] (or []) when no IP is bound; "expiredAt" (ISO 8601,
+# "2023-12-01T02:36:06Z") only for keys without a bound IP (they expire), else "".
+def parse_key_info(result: Mapping[str, Any]) -> KeyInfo:
+    ips = tuple(str(ip) for ip in result.get("ips") or [] if str(ip) != "*")
+    return KeyInfo(permissions=frozenset(parse_key_permissions(result).permissions),
+                   ip_restricted=bool(ips), ips=ips,
+                   expires_at=iso_datetime_or_none(result.get("expiredAt")))
+
+
 def _key_warnings(result: Mapping[str, Any], read_only: bool, wallet: list[str]) -> list[str]:
     warnings = []
     if read_only:
@@ -563,7 +575,11 @@ class BybitConnector(Connector):
         return int(payload["time"])
 
     def check_credentials(self) -> CredentialCheck:
-        return parse_key_permissions(self._call("GET", API_KEY_INFO))
+        result = self._call("GET", API_KEY_INFO)
+        return replace(parse_key_permissions(result), key=parse_key_info(result))
+
+    def key_info(self) -> KeyInfo:
+        return parse_key_info(self._call("GET", API_KEY_INFO))
 
     def heartbeat_read(self) -> None:
         self._call("GET", ACCOUNT_INFO)   # 50/s per UID, the lightest signed read

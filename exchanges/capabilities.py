@@ -12,6 +12,13 @@ EXCHANGES = ("bybit", "binance", "okx", "bingx", "pionex", "orangex")
 API_TYPES = ("spot", "margin", "perpetual_futures", "unified_account")
 ENVIRONMENTS = ("live", "testnet", "paper")
 TRANSPORTS = ("rest", "websocket")
+# how each exchange spells its own name (not str.title(): "OKX", not "Okx")
+EXCHANGE_DISPLAY_NAMES = {"bybit": "Bybit", "binance": "Binance", "okx": "OKX",
+                          "bingx": "BingX", "pionex": "Pionex", "orangex": "OrangeX"}
+
+
+def exchange_display_name(exchange: str) -> str:
+    return EXCHANGE_DISPLAY_NAMES.get(exchange, exchange)
 
 
 @dataclass(frozen=True)

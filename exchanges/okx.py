@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -29,6 +30,7 @@ from exchanges.base import (
     ExchangeOrder,
     FillUpdate,
     Instrument,
+    KeyInfo,
     OrderRequest,
     Position,
     Response,
@@ -353,6 +355,14 @@ def parse_credentials(raw: dict[str, Any], *, derivatives: bool) -> CredentialCh
     return CredentialCheck(permissions=permissions, warnings=tuple(warnings))
 
 
+# "ip": the key's bound addresses, comma-separated, "" for none. OKX reports no expiry
+# (keys without an IP are deleted after 14 days unused, which no field tells).
+def parse_key_info(raw: dict[str, Any]) -> KeyInfo:
+    ips = tuple(ip.strip() for ip in str(raw.get("ip") or "").split(",") if ip.strip())
+    return KeyInfo(permissions=frozenset(parse_credentials(raw, derivatives=False).permissions),
+                   ip_restricted=bool(ips), ips=ips)
+
+
 # {"instId": "BTC-USDT", "last": "60000.1", "askPx": "60000.2", "bidPx": "60000"}
 def parse_ticker(raw: dict[str, Any]) -> Ticker:
     return Ticker(symbol=from_inst_id(raw["instId"]), bid=Decimal(raw["bidPx"]),
@@ -547,7 +557,11 @@ class OkxConnector(Connector):
     def check_credentials(self) -> CredentialCheck:
         config = self._data(self._call("GET", ACCOUNT_CONFIG))[0]
         derivatives = self.api_type in ("perpetual_futures", "unified_account")
-        return parse_credentials(config, derivatives=derivatives)
+        return replace(parse_credentials(config, derivatives=derivatives),
+                       key=parse_key_info(config))
+
+    def key_info(self) -> KeyInfo:
+        return parse_key_info(self._data(self._call("GET", ACCOUNT_CONFIG))[0])
 
     def heartbeat_read(self) -> None:
         self._data(self._call("GET", BALANCE, params=[("ccy", "USDT")]))

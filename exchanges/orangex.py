@@ -31,11 +31,13 @@ from exchanges.base import (
     ExchangeOrder,
     FillUpdate,
     Instrument,
+    KeyInfo,
     OrderRequest,
     Position,
     Response,
     Ticker,
     compact_json,
+    unrestricted_key,
 )
 from exchanges.limits import IP, Budget, Window
 from exchanges.parsing import decimal_or_none, decimal_or_zero, format_decimal, int_or_none
@@ -536,7 +538,12 @@ class OrangexConnector(Connector):
         assert self._token is not None
         scope = self._token.scope
         self.heartbeat_read()
-        return credential_check(scope)
+        check = credential_check(scope)
+        # the token's scope is all OrangeX says of a key: IP binding and expiry unknown
+        return replace(check, key=unrestricted_key(check.permissions))
+
+    def key_info(self) -> KeyInfo:
+        return super().key_info()
 
     def heartbeat_read(self) -> None:
         self._rpc(ASSETS, {"asset_type": [ACCOUNT_AREA]})

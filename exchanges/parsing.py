@@ -8,6 +8,7 @@ means the same thing everywhere. Floats are read through ``str`` so that ``0.1``
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +36,27 @@ def positive_or_none(value: Any) -> Decimal | None:
 def int_or_none(value: Any) -> int | None:
     """A millisecond timestamp or count, None when missing or empty."""
     return None if value in (None, "") else int(value)
+
+
+def iso_datetime_or_none(value: Any) -> datetime | None:
+    """An ISO 8601 time (``2023-12-01T02:36:06Z``) as UTC; None when missing, empty or not
+    a time (a key-info field we must not fail a connection test over)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def epoch_ms_datetime_or_none(value: Any) -> datetime | None:
+    """Epoch milliseconds as a UTC time; None when missing, empty, zero or not a number."""
+    try:
+        millis = int(value)
+    except (TypeError, ValueError):
+        return None
+    return datetime.fromtimestamp(millis / 1000, tz=UTC) if millis > 0 else None
 
 
 def format_decimal(value: Decimal) -> str:

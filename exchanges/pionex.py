@@ -25,11 +25,13 @@ from exchanges.base import (
     ExchangeOrder,
     FillUpdate,
     Instrument,
+    KeyInfo,
     OrderRequest,
     Position,
     Response,
     Ticker,
     compact_json,
+    unrestricted_key,
 )
 from exchanges.limits import ACCOUNT, IP, Budget, Window, retry_after_seconds
 from exchanges.parsing import decimal_or_none, decimal_or_zero, format_decimal, int_or_none
@@ -469,7 +471,13 @@ class PionexConnector(Connector):
             permissions.append("trade")
         else:
             warnings.append("read_only")
-        return CredentialCheck(permissions=tuple(permissions), warnings=tuple(warnings))
+        # no key-info endpoint: IP binding and expiry are unknown (docs/exchanges/pionex.md)
+        return CredentialCheck(permissions=tuple(permissions), warnings=tuple(warnings),
+                               key=unrestricted_key(permissions))
+
+    def key_info(self) -> KeyInfo:
+        """Pionex has no key-info endpoint: the probes' permissions, IP and expiry unknown."""
+        return super().key_info()
 
     def _probe_trade_permission(self) -> bool:
         """Pionex has no key-permission endpoint; cancelling an order no one owns is refused

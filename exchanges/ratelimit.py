@@ -203,14 +203,15 @@ return missing
 """
 
 # KEYS: 1 pause key, 2 pool registry; ARGV: 1 pause ms, 2 pool id.
-# Keeps the longer of the current and the new pause.
+# Keeps the longer of the current and the new pause; returns the ms the pool was already
+# paused for (<= 0: this pause starts one).
 _PAUSE = _CLOCK + _REGISTRY + """
 register(KEYS[2], ARGV[2], now + tonumber(ARGV[1]))
 local current = redis.call('PTTL', KEYS[1])
 if current < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], '1', 'PX', tonumber(ARGV[1]))
 end
-return math.max(current, tonumber(ARGV[1]))
+return current
 """
 
 
@@ -344,12 +345,14 @@ class RateLimiter:
     def release(self, lease_id: str, *, destination: str, product: str = "spot") -> None:
         self.client.zrem(f"{self.pool(destination, product)}:leases", lease_id)
 
-    def pause(self, seconds: float, *, destination: str, product: str = "spot") -> None:
+    def pause(self, seconds: float, *, destination: str, product: str = "spot") -> bool:
         """Hold every process using the pool for ``seconds`` (already bounded: see
-        ``RedisThrottle.pause``); a shorter pause never shortens a longer one."""
+        ``RedisThrottle.pause``); a shorter pause never shortens a longer one. True when
+        the pool was not paused before: this pause starts one."""
         pool_id = self.pool_id(destination, product)
-        self._pause(keys=[f"{self.pool_key(pool_id)}:pause", self.registry_key],
-                    args=[max(1, int(seconds * 1000)), pool_id])
+        before = self._pause(keys=[f"{self.pool_key(pool_id)}:pause", self.registry_key],
+                             args=[max(1, int(seconds * 1000)), pool_id])
+        return int(before) <= 0
 
     def reconcile(self, signal: UsageSignal, *, charge: Charge, destination: str,
                   key_id: str = "") -> int:
@@ -461,13 +464,27 @@ class RateLimiter:
         return sorted(set(self.budget.pools.values())) or [""]
 
 
+@dataclass(frozen=True)
+class PauseStarted:
+    """A pool's pause began: what the exchange asked and what was applied."""
+
+    exchange: str
+    destination: str
+    product: str
+    seconds: float
+    reason: str
+
+
 class RedisThrottle:
     """A connector's throttle backed by ``RateLimiter`` (the ``Throttle`` protocol)."""
 
     def __init__(self, limiter: RateLimiter, *, key_id: str = "", usage_scope: str = "",
                  max_wait: float = DEFAULT_MAX_WAIT_SECONDS,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 on_pause_start: Callable[[PauseStarted], None] | None = None) -> None:
         self.limiter = limiter
+        # told when a pause starts (the pool was not paused): the alerts hook
+        self.on_pause_start = on_pause_start
         self.key_id = key_id
         self.usage_scope = usage_scope
         self.max_wait = max_wait
@@ -511,7 +528,11 @@ class RedisThrottle:
         ban on its own hosts, 10 minutes elsewhere); returns what it applied."""
         cap = pause_cap_seconds(self.limiter.exchange, destination)
         bounded = bounded_pause_seconds(seconds, cap=cap)
-        self.limiter.pause(bounded, destination=destination, product=product)
+        started = self.limiter.pause(bounded, destination=destination, product=product)
+        if started and self.on_pause_start is not None:
+            self.on_pause_start(PauseStarted(exchange=self.limiter.exchange,
+                                             destination=destination, product=product,
+                                             seconds=bounded, reason=reason))
         return bounded
 
 

@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.admin_display import decimal_column, readonly_columns
 from core.errors import ServiceError
 from core.users import caller
 from exchanges.errors import ExchangeError
@@ -47,8 +48,10 @@ class FillInline(admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "connection", "symbol", "side", "type", "quantity", "price",
-                    "status", "filled_quantity", "flagged", "client_order_id")
+    # status early and decimals plain: the status column stays in view at 1400 px
+    list_display = ("created_at", "status", "flagged", "connection", "symbol", "side", "type",
+                    decimal_column("quantity"), decimal_column("price"),
+                    decimal_column("filled_quantity", "filled"), "client_order_id")
     list_filter = ("status", "flagged", ("connection__exchange", admin.AllValuesFieldListFilter),
                    ("connection", admin.RelatedOnlyFieldListFilter), "side", "type")
     search_fields = ("client_order_id", "exchange_order_id", "symbol", "owner__username")
@@ -56,11 +59,17 @@ class OrderAdmin(admin.ModelAdmin):
     inlines = (OrderEventInline, FillInline)
     actions = ("cancel_selected", "reconcile_selected")
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in Order._meta.fields]
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return readonly_columns(Order)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return readonly_columns(Order)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a read-only page: no Save buttons (writes are the actions)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -100,16 +109,23 @@ class OrderAdmin(admin.ModelAdmin):
 
 @admin.register(Fill)
 class FillAdmin(admin.ModelAdmin):
-    list_display = ("traded_at", "connection", "symbol", "side", "quantity", "price", "fee",
-                    "fee_asset", "liquidity", "trade_id", "order")
+    list_display = ("traded_at", "connection", "symbol", "side", decimal_column("quantity"),
+                    decimal_column("price"), decimal_column("fee"), "fee_asset", "liquidity",
+                    "trade_id", "order")
     list_filter = ("liquidity", "side", "source", "connection__exchange")
     search_fields = ("trade_id", "exchange_order_id", "client_order_id", "symbol")
     list_select_related = ("connection", "order")
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in Fill._meta.fields]
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return readonly_columns(Fill)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return readonly_columns(Fill)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:

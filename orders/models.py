@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from connections.models import ExchangeConnection
+from core.admin_display import plain_decimal
 
 STATUSES = ("pending", "submitting", "open", "partially_filled", "filled", "canceled",
             "rejected", "expired", "failed", "unknown")
@@ -93,7 +94,7 @@ class Order(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.side} {self.quantity} {self.symbol} ({self.status})"
+        return f"{self.side} {plain_decimal(self.quantity)} {self.symbol} ({self.status})"
 
     @property
     def is_terminal(self) -> bool:
@@ -156,4 +157,5 @@ class Fill(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.side} {self.quantity} {self.symbol} @ {self.price} ({self.trade_id})"
+        return (f"{self.side} {plain_decimal(self.quantity)} {self.symbol} @ "
+                f"{plain_decimal(self.price)} ({self.trade_id})")

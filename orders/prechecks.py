@@ -142,7 +142,9 @@ def check_margin(*, connector: Connector, symbol: str, side: str, sized: Sized,
     available = free.get(asset, Decimal("0"))
     if available < required:
         raise InsufficientMargin(
-            f"{asset} available {available} is less than the {required:.8f} this order needs",
+            # the message and the fields spell each amount the same way (_plain)
+            f"{asset} available {_plain(available)} is less than the {_plain(required)} "
+            "this order needs",
             extra={"required": _plain(required), "available": _plain(available),
                    "asset": asset})
 

@@ -147,3 +147,10 @@ def orphans_task(connection_id: str) -> int:
     from orders.reconcile import orphans_record
 
     return orphans_record(connection_id=connection_id)
+
+
+@shared_task(name="alerts.orders_sweep")
+def alerts_orders_sweep_task() -> int:
+    from orders.alerts import orders_stuck_alert
+
+    return orders_stuck_alert()

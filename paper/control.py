@@ -100,6 +100,9 @@ class ControlApi:
         balances = _balances(data["balances"]) if "balances" in data else None
         permissions = _permissions(data["permissions"]) if "permissions" in data else None
         hedge_mode = data.get("hedgeMode")
+        restricting = "ipWhitelist" in data or "keyExpiresAt" in data
+        ip_whitelist = _ip_whitelist(data.get("ipWhitelist", []))
+        expires_at_ms = _expiry_ms(data.get("keyExpiresAt"))
         if hedge_mode is not None and not isinstance(hedge_mode, bool):
             raise BadInput("hedgeMode must be true or false")
         if balances is None and self.engine.account(exchange, api_key) is None:
@@ -109,6 +112,9 @@ class ControlApi:
             passphrase=passphrase, balances=balances, permissions=permissions)
         if hedge_mode is not None:
             self.engine.set_hedge_mode(account, hedge_mode)
+        if restricting:
+            self.engine.set_key_restrictions(account, ip_whitelist=ip_whitelist,
+                                             expires_at_ms=expires_at_ms)
         return web.json_response({"ok": True, "created": created,
                                   "account": _account_view(account)},
                                  status=201 if created else 200)
@@ -310,6 +316,21 @@ def _permissions(value: Any) -> list[str]:
     return list(dict.fromkeys(value))
 
 
+def _ip_whitelist(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(ip, str) and ip.strip()
+                                              for ip in value):
+        raise BadInput("ipWhitelist must be a list of addresses")
+    return [ip.strip() for ip in value]
+
+
+def _expiry_ms(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise BadInput("keyExpiresAt must be epoch milliseconds or null")
+    return value
+
+
 def _plain(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
 
@@ -319,6 +340,7 @@ def _account_view(account: PaperAccount) -> dict[str, Any]:
         "exchange": account.exchange, "apiKey": account.api_key,
         "hasPassphrase": bool(account.passphrase), "permissions": list(account.permissions),
         "hedgeMode": account.hedge_mode, "leverage": dict(account.leverage),
+        "ipWhitelist": list(account.ip_whitelist), "keyExpiresAt": account.key_expires_at_ms,
         "balances": {asset: {"free": _plain(free), "locked": _plain(locked)}
                      for asset, (free, locked) in account.balances.items()},
     }

@@ -139,6 +139,10 @@ class PaperAccount:
     balances: dict[str, list[Decimal]] = field(default_factory=dict)
     leverage: dict[str, int] = field(default_factory=dict)       # unified symbol -> leverage
     hedge_mode: bool = False
+    # what the key-info endpoints report: the IPs the key is bound to (empty: none) and
+    # when the key expires (epoch ms; None: never)
+    ip_whitelist: list[str] = field(default_factory=list)
+    key_expires_at_ms: int | None = None
 
 
 EventKind = Literal["accepted", "fill", "closed", "funded"]
@@ -287,6 +291,13 @@ class Engine:
 
     def set_hedge_mode(self, account: PaperAccount, hedge_mode: bool) -> None:
         account.hedge_mode = hedge_mode
+        self._save(account)
+
+    def set_key_restrictions(self, account: PaperAccount, *, ip_whitelist: list[str],
+                             expires_at_ms: int | None) -> None:
+        """What the key-info endpoints report; the paper never refuses a caller's IP."""
+        account.ip_whitelist = list(ip_whitelist)
+        account.key_expires_at_ms = expires_at_ms
         self._save(account)
 
     # market data --------------------------------------------------------------------
@@ -828,6 +839,7 @@ def _account_record(account: PaperAccount, positions: dict[str, _Position],
         "exchange": account.exchange, "apiKey": account.api_key,
         "apiSecret": account.api_secret, "passphrase": account.passphrase,
         "permissions": account.permissions, "hedgeMode": account.hedge_mode,
+        "ipWhitelist": account.ip_whitelist, "keyExpiresAt": account.key_expires_at_ms,
         "leverage": account.leverage, "balances": balances,
         "positions": {symbol: {"quantity": str(p.quantity), "entryPrice": str(p.entry_price),
                                "margin": str(p.margin)} for symbol, p in positions.items()},
@@ -843,6 +855,8 @@ def _account_from_record(record: dict[str, Any]) -> tuple[PaperAccount, dict[str
                   for asset, v in record.get("balances", {}).items()},
         leverage={symbol: int(v) for symbol, v in record.get("leverage", {}).items()},
         hedge_mode=bool(record.get("hedgeMode", False)),
+        ip_whitelist=[str(ip) for ip in record.get("ipWhitelist", [])],
+        key_expires_at_ms=record.get("keyExpiresAt"),
     )
     positions = {symbol: _Position(Decimal(p["quantity"]), Decimal(p["entryPrice"]),
                                    Decimal(p["margin"]))

@@ -19,7 +19,8 @@ import pytest
 
 from config.redis_urls import with_db
 
-pytest_plugins = ["tests.paper", "tests.django_fixtures", "tests.hostile_host"]
+pytest_plugins = ["tests.paper", "tests.django_fixtures", "tests.hostile_host",
+                  "tests.alert_receiver"]
 
 # another test run on the same server (a second checkout) picks its own with TEST_REDIS_DB
 TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "9"))
@@ -122,7 +123,8 @@ def _database_url_for(settings_dict: dict[str, Any]) -> str:
 
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup: Any, django_db_blocker: Any, paper_url: str,
-                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen]:
+                  tmp_path_factory: pytest.TempPathFactory,
+                  alert_receiver: Any) -> Iterator[subprocess.Popen]:
     """A real Celery worker (threads, 8) on the test database, the test Redis database and
     the session's paper exchange."""
     from django.conf import settings
@@ -141,7 +143,9 @@ def celery_worker(django_db_setup: Any, django_db_blocker: Any, paper_url: str,
            # a stalled or trickling answer meets the whole-request deadline quickly
            "EXCHANGE_TIMEOUT_SECONDS": str(WORKER_EXCHANGE_TIMEOUT_SECONDS),
            # the worker reads Binance's rate limits at start: from the paper, no internet
-           "BINANCE_RATE_LIMITS_SOURCE": "paper"}
+           "BINANCE_RATE_LIMITS_SOURCE": "paper",
+           # the worker posts alerts to the session's local receiver, quickly given up on
+           "ALERT_WEBHOOK_URL": alert_receiver.url, "ALERT_TIMEOUT_SECONDS": "1"}
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads",

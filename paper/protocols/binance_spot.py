@@ -265,7 +265,10 @@ class SpotApi(ProductApi):
 
     def api_restrictions(self, ctx: Ctx) -> dict[str, Any]:
         granted = set(ctx.account.permissions) if ctx.account else set()
-        return {"ipRestrict": False, "createTime": 1_700_000_000_000,
+        restricted = bool(ctx.account and ctx.account.ip_whitelist)
+        expiry = ctx.account.key_expires_at_ms if ctx.account else None
+        return {"ipRestrict": restricted, "createTime": 1_700_000_000_000,
+                **({"tradingAuthorityExpirationTime": expiry} if expiry else {}),
                 "enableReading": "read" in granted,
                 "enableSpotAndMarginTrading": "trade" in granted,
                 "enableWithdrawals": "withdraw" in granted,

@@ -469,7 +469,8 @@ class BingxProtocol(Protocol):
         account endpoints' ``{code, timestamp, data}`` form."""
         numbers = sorted({n for p in call.owner.permissions
                           for n in PERMISSION_NUMBERS.get(p, ())} | {2})
-        return {"apiKey": call.owner.api_key, "permissions": numbers, "ipAddresses": [],
+        return {"apiKey": call.owner.api_key, "permissions": numbers,
+                "ipAddresses": list(call.owner.ip_whitelist),
                 "note": ""}
 
     def coins(self, call: Call) -> list[dict[str, Any]]:

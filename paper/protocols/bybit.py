@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -410,7 +412,10 @@ class BybitProtocol(Protocol):
                 "Spot": ["SpotTrade"] if trading else [], "Wallet": wallet, "Options": [],
                 "Derivatives": ["DerivativesTrade"] if trading else [], "Exchange": [],
                 "Earn": [], "CopyTrading": [], "BlockTrade": [], "NFT": [], "Affiliate": []},
-            "ips": ["*"], "type": 1, "deadlineDay": 90, "expiredAt": "",
+            # no bound IP reads ["*"]; expiredAt is "" for a key that does not expire
+            "ips": list(account.ip_whitelist) or ["*"], "type": 1,
+            "deadlineDay": _days_left(account.key_expires_at_ms),
+            "expiredAt": _iso_or_blank(account.key_expires_at_ms),
             "createdAt": "2024-01-01T00:00:00Z", "unified": 0, "uta": 1, "userID": 1,
             "inviterID": 0, "vipLevel": "No VIP", "mktMakerLevel": "0", "affiliateID": 0,
             "rsaPublicKey": "", "isMaster": True, "parentUid": "0",
@@ -834,3 +839,16 @@ class BybitProtocol(Protocol):
             "tpslMode": "", "tpLimitPrice": "", "slLimitPrice": "", "placeType": "",
             "createdTime": str(order.created_ms), "updatedTime": str(order.updated_ms),
         }
+
+
+def _iso_or_blank(epoch_ms: int | None) -> str:
+    if epoch_ms is None:
+        return ""
+    stamp = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _days_left(epoch_ms: int | None) -> int:
+    if epoch_ms is None:
+        return 0
+    return max(0, int((epoch_ms / 1000 - time.time()) // 86400))

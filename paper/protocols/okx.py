@@ -411,7 +411,8 @@ class OkxProtocol(Protocol):
         return self._ok([{
             "uid": uid, "mainUid": uid, "acctLv": "2",
             "posMode": "long_short_mode" if account.hedge_mode else "net_mode",
-            "perm": perm, "ip": "", "label": "paper", "level": "Lv1", "levelTmp": "",
+            "perm": perm, "ip": ",".join(account.ip_whitelist), "label": "paper",
+            "level": "Lv1", "levelTmp": "",
             "kycLv": "2", "type": "0", "roleType": "0", "spotRoleType": "0",
             "acctStpMode": "cancel_maker", "autoLoan": False, "ctIsoMode": "automatic",
             "mgnIsoMode": "automatic", "greeksType": "PA", "liquidationGear": "-1",

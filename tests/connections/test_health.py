@@ -46,7 +46,7 @@ def test_test_endpoint_returns_the_result_and_records_it(owner_client, owner, pa
     assert response.status_code == 200, response.json()
     result = response.json()["result"]
     assert set(result) == {"connectionId", "success", "latencyMs", "serverTimeOffsetMs",
-                           "permissions", "warnings", "error", "testedAt"}
+                           "permissions", "warnings", "error", "testedAt", "key"}
     assert result["success"] is True and result["error"] is None
     assert "trade" in result["permissions"] and result["latencyMs"] >= 0
     state = ConnectionState.objects.get(connection=connection)

@@ -21,7 +21,7 @@ URL = "/api/settings/connections"
 CAMEL_TO_SNAKE = {"connectionId": "connection_id", "success": "success",
                   "latencyMs": "latency_ms", "serverTimeOffsetMs": "server_time_offset_ms",
                   "permissions": "permissions", "warnings": "warnings", "error": "error",
-                  "testedAt": "tested_at"}
+                  "testedAt": "tested_at", "key": "key"}
 OLD_RESULT = {"connectionId": "0b6f5b9e-0000-4000-8000-000000000001", "success": False,
               "latencyMs": 182, "serverTimeOffsetMs": -12, "permissions": ["read", "trade"],
               "warnings": ["no_ip_whitelist"],
@@ -46,8 +46,12 @@ def test_the_stored_test_result_is_snake_case_and_the_api_answers_camel_case(
     assert set(answered) == set(CAMEL_TO_SNAKE)
     assert set(stored) == set(CAMEL_TO_SNAKE.values())
     for camel, snake in CAMEL_TO_SNAKE.items():
-        if camel != "testedAt":
+        if camel not in ("testedAt", "key"):
             assert answered[camel] == stored[snake], camel
+    assert set(stored["key"]) == {"permissions", "ip_restricted", "ips", "expires_at"}
+    assert answered["key"] == {"permissions": stored["key"]["permissions"],
+                               "ipRestricted": stored["key"]["ip_restricted"],
+                               "expiresAt": stored["key"]["expires_at"]}
     assert answered["testedAt"].endswith("Z")
     assert stored["tested_at"] == answered["testedAt"].replace("Z", "+00:00")
 
@@ -90,7 +94,7 @@ def test_a_batch_stored_with_camel_case_keys_still_answers_the_same(owner_client
     assert body == {"success": True, "batchId": batch_id, "status": "completed",
                     "totalConnections": 1, "completed": 1, "successful": 0, "failed": 1,
                     "duration": 1000, "queuedMs": 250,
-                    "results": {OLD_RESULT["connectionId"]: OLD_RESULT}}
+                    "results": {OLD_RESULT["connectionId"]: {**OLD_RESULT, "key": None}}}
 
 
 def test_the_conversion_spells_keys_and_listed_fields_both_ways():
