@@ -332,12 +332,29 @@ ORDER_SUBMITTING_STALE_SECONDS = env.int("ORDER_SUBMITTING_STALE_SECONDS", defau
 # open orders refreshed per reconciliation run, least recently refreshed first (round robin)
 ORDER_OPEN_REFRESH_LIMIT = env.int("ORDER_OPEN_REFRESH_LIMIT", default=200)
 CLIENT_ORDER_ID_PREFIX = env.str("CLIENT_ORDER_ID_PREFIX", default="ec")
-FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="")
+# Flower's user:password (several comma separated). Production refuses to start without one;
+# development generates one into var/ (`make run` passes it to Flower and prints it).
+FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="") or ("" if PRODUCTION else _dev_secret(
+    "flower_basic_auth", lambda: f"admin:{secrets.token_urlsafe(18)}"))
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise, compared in
+# constant time). Production refuses to start without one (24 characters or more);
+# development generates one into var/ (`make run` prints it). docs/operations.md.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="") or ("" if PRODUCTION else _dev_secret(
+    "metrics_token", lambda: secrets.token_urlsafe(32)))
+# prometheus_client's multiprocess mode: every process that records (gunicorn's workers, the
+# Celery worker, the stream runner) writes its samples here and /metrics reads them all.
+# Give every process of one deployment the same directory (one volume), on a local disk;
+# wipe it when the whole stack starts (`make run` does), never while a process runs.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="") or str(
+    VAR_DIR / "prometheus")
+# child processes (a worker started from a test, gunicorn's workers) find it too
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
 # `manage.py seed_demo` (make run) creates an admin with a published password: development only.
 DEMO_SEED_ENABLED = env.bool("DEMO_SEED_ENABLED", default=not PRODUCTION)
 
 _UNSAFE = production_problems(debug=DEBUG, flower_basic_auth=FLOWER_BASIC_AUTH,
-                              demo_seed_enabled=DEMO_SEED_ENABLED) if PRODUCTION else []
+                              demo_seed_enabled=DEMO_SEED_ENABLED,
+                              metrics_token=METRICS_TOKEN) if PRODUCTION else []
 if _UNSAFE:
     raise ImproperlyConfigured("unsafe production settings: " + "; ".join(_UNSAFE))
 
