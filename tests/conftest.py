@@ -156,6 +156,7 @@ def celery_worker(django_db_setup: Any, django_db_blocker: Any, paper_url: str,
              "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"],
             cwd=Path(__file__).resolve().parents[1], env=env, stdout=log,
             stderr=subprocess.STDOUT)
+    process.log_path = log_path  # type: ignore[attr-defined]  (tests read what it logged)
     try:
         deadline = time.monotonic() + 60
         while not app.control.ping(timeout=0.5):
