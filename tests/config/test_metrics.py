@@ -251,7 +251,7 @@ def test_scrape_queries_are_constant_in_the_number_of_connections(owner, paper):
         connection = paper_connection(owner, "bybit", name=f"more {index}")
         StreamState.objects.create(connection=connection, state="connected",
                                    last_message_at=timezone.now())
-    assert queries() == one
+    assert queries() == one == 2  # the connections and the orders
 
 
 def test_a_part_that_cannot_be_read_is_left_out_and_said_so(monkeypatch):
