@@ -104,7 +104,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     recorded()  # this process's files (and the directory) exist before they are read
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=multiproc_dir())
-    registry.register(ScrapeTimeCollector())  # type: ignore[arg-type]
+    registry.register(ScrapeTimeCollector())
     response = HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
     response["Cache-Control"] = "no-store"
     return response
