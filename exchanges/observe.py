@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 logger = logging.getLogger("exchanges.calls")
+# a library's manners: silent where the application configured no logging
+logger.addHandler(logging.NullHandler())
 
 # a path segment that is an id rather than a name: digits, or a long hex/uuid-like run
 _ID_SEGMENT = re.compile(r"^(?:\d+|[0-9a-fA-F-]{16,})$")
