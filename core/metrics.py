@@ -28,12 +28,11 @@ import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from django.conf import settings
 from prometheus_client import Counter, Histogram, values
 from prometheus_client.multiprocess import mark_process_dead
-
-from exchanges.observe import CallRecord
 
 PREFIX = "exchange_connect"
 REQUEST_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -130,6 +129,25 @@ def _alive(pid: int) -> bool:
 
 
 # -- recording ---------------------------------------------------------------------------
+
+class CallRecord(Protocol):
+    """What exchanges.observe.CallRecord holds (core imports no exchanges module)."""
+
+    @property
+    def exchange(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def endpoint(self) -> str: ...
+    @property
+    def status(self) -> int | None: ...
+    @property
+    def latency_ms(self) -> float: ...
+    @property
+    def sent(self) -> bool: ...
+    @property
+    def error(self) -> str: ...
+
 
 def exchange_call_observed(record: CallRecord) -> None:
     """The exchanges.observe observer: counters and the latency histogram of one call."""
