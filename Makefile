@@ -16,7 +16,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Dev stack up (embedded PostgreSQL + Redis unless DATABASE_URL/REDIS_URL are set), migrate,
-# seed the demo, then every Procfile process through honcho. Ctrl-C stops all of it.
+# seed the demo, print the dev credentials (Flower's, /metrics's token: generated into var/),
+# wipe the metrics directory (prometheus_client asks for it between runs), then every Procfile
+# process through honcho. Ctrl-C stops all of it.
 run: install
 	@set -e; \
 	$(DEVSTACK) up --holder $$$$; \
@@ -28,7 +30,9 @@ run: install
 	$(PY) manage.py seed_demo; \
 	echo "Admin:   http://127.0.0.1:8000/admin/"; \
 	echo "API:     http://127.0.0.1:8000/api/docs/"; \
-	echo "Flower:  http://127.0.0.1:5555/"; \
+	echo "Flower:  http://127.0.0.1:5555/ (user:password $$($(PY) -m config.flower credentials))"; \
+	echo "Metrics: curl -H \"Authorization: Bearer $${METRICS_TOKEN:-$$(cat var/metrics_token)}\" http://127.0.0.1:8000/metrics"; \
+	rm -rf "$${PROMETHEUS_MULTIPROC_DIR:-var/prometheus}"; \
 	$(VENV)/bin/honcho start -f Procfile
 
 # ruff, mypy, the OpenAPI schema gate, pytest; stops whatever dev stack it started.

@@ -22,8 +22,22 @@ def flower_basic_auth_problem(value: str) -> str | None:
     return None
 
 
+# /metrics's bearer token: long enough that guessing it is hopeless
+METRICS_TOKEN_MIN_CHARS = 24
+
+
+def metrics_token_problem(value: str) -> str | None:
+    if not value:
+        return ("METRICS_TOKEN must be set when DJANGO_ENV=production (Prometheus sends it as "
+                "Authorization: Bearer <token> to /metrics)")
+    if len(value) < METRICS_TOKEN_MIN_CHARS or any(char.isspace() for char in value):
+        return (f"METRICS_TOKEN must be at least {METRICS_TOKEN_MIN_CHARS} characters, without "
+                f"spaces")
+    return None
+
+
 def production_problems(*, debug: bool, flower_basic_auth: str,
-                        demo_seed_enabled: bool) -> list[str]:
+                        demo_seed_enabled: bool, metrics_token: str) -> list[str]:
     """Every unsafe production setting, each named with what to do."""
     problems = []
     if debug:
@@ -31,6 +45,9 @@ def production_problems(*, debug: bool, flower_basic_auth: str,
     flower = flower_basic_auth_problem(flower_basic_auth)
     if flower:
         problems.append(flower)
+    metrics = metrics_token_problem(metrics_token)
+    if metrics:
+        problems.append(metrics)
     if demo_seed_enabled:
         problems.append("DEMO_SEED_ENABLED must be off when DJANGO_ENV=production (the demo "
                         "admin has a published password)")

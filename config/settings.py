@@ -24,6 +24,8 @@ from django.core.exceptions import ImproperlyConfigured
 from config.production import production_problems
 from config.redis_urls import celery_broker_url
 from config.webhooks import alert_webhook_url
+from core.logs import FORMATS as LOG_FORMATS
+from core.logs import configure_structlog, logging_config
 from exchanges.hosts import parse_allowlist
 from exchanges.limits import load_budgets, worker_rate_limit
 from exchanges.registry import published_budgets
@@ -346,27 +348,51 @@ ALERT_DEDUPE_SECONDS = env.int("ALERT_DEDUPE_SECONDS", default=600)
 ALERT_TIMEOUT_SECONDS = env.float("ALERT_TIMEOUT_SECONDS", default=5.0)
 ALERT_STREAM_DOWN_SECONDS = env.int("ALERT_STREAM_DOWN_SECONDS", default=300)
 ALERT_ORDER_STUCK_SECONDS = env.int("ALERT_ORDER_STUCK_SECONDS", default=300)
-FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="")
+# Flower's user:password (several comma separated). Production refuses to start without one;
+# development generates one into var/ (`make run` passes it to Flower and prints it).
+FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="") or ("" if PRODUCTION else _dev_secret(
+    "flower_basic_auth", lambda: f"admin:{secrets.token_urlsafe(18)}"))
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise, compared in
+# constant time). Production refuses to start without one (24 characters or more);
+# development generates one into var/ (`make run` prints it). docs/operations.md.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="") or ("" if PRODUCTION else _dev_secret(
+    "metrics_token", lambda: secrets.token_urlsafe(32)))
+# prometheus_client's multiprocess mode: every process that records (gunicorn's workers, the
+# Celery worker, the stream runner) writes its samples here and /metrics reads them all.
+# Give every process of one deployment the same directory (one volume), on a local disk;
+# wipe it when the whole stack starts (`make run` does), never while a process runs.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="") or str(
+    VAR_DIR / "prometheus")
+# child processes (a worker started from a test, gunicorn's workers) find it too
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
 # `manage.py seed_demo` (make run) creates an admin with a published password: development only.
 DEMO_SEED_ENABLED = env.bool("DEMO_SEED_ENABLED", default=not PRODUCTION)
 
 _UNSAFE = production_problems(debug=DEBUG, flower_basic_auth=FLOWER_BASIC_AUTH,
-                              demo_seed_enabled=DEMO_SEED_ENABLED) if PRODUCTION else []
+                              demo_seed_enabled=DEMO_SEED_ENABLED,
+                              metrics_token=METRICS_TOKEN) if PRODUCTION else []
 if _UNSAFE:
     raise ImproperlyConfigured("unsafe production settings: " + "; ".join(_UNSAFE))
 
-# Records carry messages only: no handler or formatter prints a request's body or headers
-# (django.request logs the method, path and status; the API's own errors log the exception,
-# whose messages name fields, never values). Secrets are masked in Django's error reports
-# by sensitive_variables / sensitive_post_parameters where they are handled.
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"urllib3": {"level": "WARNING"}},
-}
+# Structured logs (core/logs.py, docs/operations.md): every record of the process, Django's,
+# Celery's and ours, through one structlog formatter on stderr. LOG_FORMAT=json writes one
+# JSON object per line (the default unless DEBUG), console aligned key=value lines (DEBUG's
+# default). Records carry messages only: no handler or formatter prints a request's body,
+# query string or headers (a request is logged as its method and path; an exchange call as
+# its path template, status and latency); tracebacks are plain, without local variables;
+# and a secret-named value that a message still quotes is masked on the rendered line.
+# Secrets are also masked in Django's error reports by sensitive_variables /
+# sensitive_post_parameters where they are handled.
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
+if LOG_FORMAT not in LOG_FORMATS:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+configure_structlog()
+# Celery leaves logging to Django's LOGGING (config/celery.py answers setup_logging): its
+# worker and task lines come out through the same formatter, and stdout stays stdout.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_REDIRECT_STDOUTS = False
 
 # Per-worker caps from the same table (the Redis limiter is the cluster-wide one): a worker
 # never starts exchange tasks faster than the loosest pool's sustained rate allows.

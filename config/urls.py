@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from config.api import json_not_found
+from config.metrics import metrics_view
 from connections.auth import throttled_login
 from connections.views import ConnectionViewSet, LogoutView, SystemStatusView, TokenView
 from orders.views import OrderViewSet
@@ -24,6 +25,8 @@ urlpatterns = [
     path("api/auth/token", TokenView.as_view(), name="auth-token"),
     path("api/auth/logout", LogoutView.as_view(), name="auth-logout"),
     path("api/system/status", SystemStatusView.as_view(), name="system-status"),
+    # Prometheus (Bearer METRICS_TOKEN); a plain Django view, outside the API and its schema
+    path("metrics", metrics_view, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include(router.urls)),

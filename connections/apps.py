@@ -14,6 +14,11 @@ class ConnectionsConfig(AppConfig):
         from connections.auth import token_name
 
         Token.__str__ = token_name  # type: ignore[method-assign,assignment]
+        # every exchange call of this process counted for /metrics (exchanges.observe logs it)
+        from core.metrics import exchange_call_observed
+        from exchanges import observe
+
+        observe.register(exchange_call_observed)
         if settings.PRODUCTION:
             refuse_a_reachable_paper_exchange()
 

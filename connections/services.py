@@ -509,11 +509,13 @@ def connection_connector(*, connection: ExchangeConnection,
     if connection.environment == "paper":
         base_url = base_url or paper_base_url(connection.exchange)
         ws_url = ws_url or paper_ws_url(connection.exchange)
-    return connector_class(connection.exchange)(
+    connector = connector_class(connection.exchange)(
         credentials=key, api_type=connection.api_type, environment=connection.environment,
         base_url=base_url, ws_url=ws_url, throttle=throttle,
         timeout=settings.EXCHANGE_TIMEOUT_SECONDS,
         destination_guard=partial(vet_addresses, allowlist=destination_allowlist()))
+    connector.connection_id = str(connection.pk)  # the call log's and metrics' connection
+    return connector
 
 
 def exchange_rate_limits_refresh() -> dict[str, int]:

@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 
 import requests
 
-from exchanges import errors, transport
+from exchanges import errors, observe, transport
 from exchanges.capabilities import capability
 from exchanges.hosts import rest_destination
 from exchanges.limits import (
@@ -355,6 +355,9 @@ class Connector(abc.ABC):
         # DestinationNotAllowed to refuse (exchanges.hosts.vet_addresses)
         self.destination_guard = destination_guard
         self.time_offset_ms = 0
+        # whose calls these are, for the call log and its observers (exchanges.observe);
+        # the Django side sets it to the connection's id
+        self.connection_id = ""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.environment} {self.api_type}>"
@@ -442,21 +445,50 @@ class Connector(abc.ABC):
         """Add authentication to ``call`` in place (headers, params or body)."""
 
     def request(self, call: Call) -> Response:
-        """Throttle, sign, send, map errors. Returns the decoded response on success."""
+        """Throttle, sign, send, map errors. Returns the decoded response on success. Every
+        call, whatever its end, is told once to ``exchanges.observe`` (the call log and the
+        metrics)."""
+        tracker = _CallTracker()
+        try:
+            response = self._request(call, tracker)
+        except BaseException as exc:
+            self._observe(call, tracker, exc)
+            raise
+        self._observe(call, tracker, None)
+        return response
+
+    def _request(self, call: Call, tracker: _CallTracker) -> Response:
         call.weight = self.weight(call)
         destination = self.destination(call)
         charge = self.charge(call)
         with self.throttle(charge, destination=destination):
+            tracker.granted()
             if call.signed:
                 self.sign(call)
             if call.write and self.before_write is not None:
                 # the last moment before a byte may leave: the deadline the request carries
                 # is known now and is recorded before it could be accepted
                 self.before_write(call.deadline_ms)
+            tracker.sending()
             response = self._send(call)
+            tracker.status = response.status
         self._report_usage(charge, response.headers, destination=destination)
         self.check_response(call, response)
         return response
+
+    def _observe(self, call: Call, tracker: _CallTracker, exc: BaseException | None) -> None:
+        status = tracker.status
+        if status is None and isinstance(exc, errors.ExchangeError):
+            status = exc.http_status
+        code = getattr(exc, "code", None) if isinstance(exc, errors.ExchangeError) else None
+        observe.call_finished(observe.CallRecord(
+            exchange=self.name, connection_id=str(self.connection_id or ""),
+            method=call.method, endpoint=observe.endpoint_template(call.path), status=status,
+            latency_ms=tracker.latency_ms(),
+            # a NetworkError means no byte could have left, whenever it was raised
+            sent=tracker.sent and not isinstance(exc, errors.NetworkError),
+            error=type(exc).__name__ if exc is not None else "",
+            error_code="" if code is None else str(code)[:64]))
 
     def weight(self, call: Call) -> int:
         """The request weight of ``call`` from ``weights``: by "METHOD /path", then by path,
@@ -813,6 +845,25 @@ class Connector(abc.ABC):
         The connector's own status by default; an exchange whose terminal status does not
         say why an order ended (Pionex's CLOSED) overrides it."""
         return found.status
+
+
+class _CallTracker:
+    """How far one call got: the limiter's grant (latency counts from it, so waiting for
+    budget is not exchange latency), whether a byte may have left, the answer's status."""
+
+    def __init__(self) -> None:
+        self.started: float | None = None
+        self.sent = False
+        self.status: int | None = None
+
+    def granted(self) -> None:
+        self.started = time.perf_counter()
+
+    def sending(self) -> None:
+        self.sent = True
+
+    def latency_ms(self) -> float:
+        return 0.0 if self.started is None else (time.perf_counter() - self.started) * 1000
 
 
 def require_one_id(client_order_id: str | None, exchange_order_id: str | None) -> None:

@@ -4,11 +4,15 @@ filled quantity never shrinks, and every change leaves an OrderEvent with its so
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
+from connections.models import ExchangeConnection
 from core.errors import Conflict
+from core.metrics import order_settled
 from core.types import Id
 from orders.models import TERMINAL, Order, OrderEvent
 
@@ -54,7 +58,22 @@ def order_transition(*, order_id: Id, to_status: str, source: str,
         if before != to_status or order.filled_quantity != filled_before or data:
             OrderEvent.objects.create(order=order, from_status=before, to_status=to_status,
                                       source=source, data=_event_data(order, fields, data))
+        if before in IN_DOUBT and to_status not in UNSETTLED:
+            transaction.on_commit(partial(_observe_settled, order, to_status))
         return order
+
+
+# sent, outcome not yet known: leaving these for a status that is not UNSETTLED settles it
+IN_DOUBT = frozenset({"submitting", "unknown"})
+UNSETTLED = frozenset({"pending", *IN_DOUBT})
+
+
+def _observe_settled(order: Order, status: str) -> None:
+    """The settle-time histogram: from the order's creation to its known status."""
+    exchange = ExchangeConnection.objects.filter(pk=order.connection_id).values_list(
+        "exchange", flat=True).first() or ""
+    order_settled(exchange=exchange, status=status,
+                  seconds=(timezone.now() - order.created_at).total_seconds())
 
 
 def _check_move(order: Order, to_status: str, fields: dict[str, Any]) -> None:

@@ -7,8 +7,10 @@ stack is never touched.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,6 +55,11 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.RATE_LIMIT_WINDOW_MARGIN_MS = TEST_WINDOW_MARGIN_MS
     settings.BINANCE_RATE_LIMITS_SOURCE = "paper"
+    # the session's own metrics directory (core.metrics makes its files on first use), which
+    # the workers and runners the tests start inherit
+    metrics_dir = tempfile.mkdtemp(prefix="ec-test-metrics-")
+    settings.PROMETHEUS_MULTIPROC_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    config.add_cleanup(lambda: shutil.rmtree(metrics_dir, ignore_errors=True))
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
@@ -153,6 +160,7 @@ def celery_worker(django_db_setup: Any, django_db_blocker: Any, paper_url: str,
              "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"],
             cwd=Path(__file__).resolve().parents[1], env=env, stdout=log,
             stderr=subprocess.STDOUT)
+    process.log_path = log_path  # type: ignore[attr-defined]  (tests read what it logged)
     try:
         deadline = time.monotonic() + 60
         while not app.control.ping(timeout=0.5):

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # the variables a child must not inherit from the test run (it is given its own)
 CONFIG_NAMES = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "CONNECTION_ENCRYPTION_KEYS",
                 "DJANGO_ENV", "DEBUG", "FLOWER_BASIC_AUTH", "DEMO_SEED_ENABLED",
-                "PAPER_EXCHANGE_URL", "ALLOWED_HOSTS")
+                "PAPER_EXCHANGE_URL", "ALLOWED_HOSTS", "METRICS_TOKEN", "LOG_FORMAT")
 
 
 def child_env(overrides: dict[str, str]) -> dict[str, str]:

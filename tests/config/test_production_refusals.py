@@ -28,6 +28,7 @@ def production_env(**overrides: str) -> dict[str, str]:
               "SECRET_KEY": "k3y-" + "".join(chr(65 + i % 26) + str(i) for i in range(40)),
               "CONNECTION_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
               "FLOWER_BASIC_AUTH": "ops:a-long-flower-password", "DEBUG": "0",
+              "METRICS_TOKEN": "metrics-" + "".join(str(i % 10) for i in range(30)),
               "PAPER_EXCHANGE_URL": f"http://127.0.0.1:{closed_port()}",
               "ALLOWED_HOSTS": "exchange-connect.example.com"}
     values.update(overrides)
@@ -66,7 +67,12 @@ def test_production_refuses_an_unset_flower_basic_auth():
 
 def test_several_flower_users_are_accepted():
     assert production_problems(debug=False, flower_basic_auth="ops:p1,audit:p2:with-colon",
-                               demo_seed_enabled=False) == []
+                               demo_seed_enabled=False, metrics_token="t" * 24) == []
+
+
+@pytest.mark.parametrize("value", ["", "short-token", "a token with spaces in it, long"])
+def test_production_refuses_a_missing_or_weak_metrics_token(value):
+    assert_refused(run_python(START, production_env(METRICS_TOKEN=value)), "METRICS_TOKEN")
 
 
 def test_production_refuses_the_demo_seed():
@@ -166,7 +172,7 @@ def test_the_env_example_is_production_shaped_and_holds_no_secret():
     assert values["DJANGO_ENV"] == "production"
     assert values["DEBUG"] == "0" and values["DEMO_SEED_ENABLED"] == "0"
     for secret in ("SECRET_KEY", "CONNECTION_ENCRYPTION_KEYS", "POSTGRES_PASSWORD",
-                   "FLOWER_BASIC_AUTH"):
+                   "FLOWER_BASIC_AUTH", "METRICS_TOKEN"):
         assert values[secret] == "", f"{secret} must be left blank in .env.example"
 
 
@@ -182,7 +188,7 @@ def test_check_deploy_passes_with_the_documented_production_settings():
     filled = production_env(POSTGRES_PASSWORD="a-postgres-password")
     values = {**env_example(), **{name: filled[name] for name in (
         "SECRET_KEY", "CONNECTION_ENCRYPTION_KEYS", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH",
-        "DATABASE_URL", "REDIS_URL", "PAPER_EXCHANGE_URL")}}
+        "METRICS_TOKEN", "DATABASE_URL", "REDIS_URL", "PAPER_EXCHANGE_URL")}}
     result = run_manage(["check", "--deploy", "--fail-level", "WARNING"], values)
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert "System check identified no issues (0 silenced)" in result.stdout
