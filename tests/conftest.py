@@ -174,3 +174,31 @@ def celery_worker(django_db_setup: Any, django_db_blocker: Any, paper_url: str,
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def _retrying_on_deadlock(teardown: Any) -> Any:
+    """A transactional test's teardown empties every table (TRUNCATE) while the session's
+    Celery worker, a real concurrent process, may still be finishing a task the test set
+    off; PostgreSQL then breaks the lock cycle by failing one side. The worker's side is
+    retried by its task; this retries ours."""
+    def teardown_retried(self: Any) -> Any:
+        for attempt in range(5):
+            try:
+                return teardown(self)
+            except Exception as exc:
+                cause = exc.__cause__ or exc
+                if "deadlock detected" not in str(cause) or attempt == 4:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+        return None
+    return teardown_retried
+
+
+def _patch_transactional_teardown() -> None:
+    from django.test import TransactionTestCase
+
+    TransactionTestCase._fixture_teardown = _retrying_on_deadlock(  # type: ignore[method-assign]
+        TransactionTestCase._fixture_teardown)
+
+
+_patch_transactional_teardown()
