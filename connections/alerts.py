@@ -3,7 +3,7 @@ ALERT_DEDUPE_SECONDS, never in the way of the work that noticed it.
 
 The place that notices (a circuit opening, a key disabled, a stale sweep, a rate-limit
 pause, the alerts sweeps) calls ``alert_raise``. Once its transaction commits, a Redis
-``SET NX EX`` claims the subject for ten minutes and the ``alerts.send`` task is queued
+``SET NX EX`` claims the subject for ten minutes and the ``connections.alert_send`` task is queued
 (``retry=False``: a broker that is down costs the caller nothing but a log line). The task
 POSTs with a short timeout, retries twice, then gives up with a log line. Nothing secret
 is in an alert: names, ids, the exchange, error codes; never an exchange's message, a key
@@ -12,6 +12,7 @@ or the webhook URL itself (a Slack webhook URL is a credential).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -75,17 +76,28 @@ def _claim_and_enqueue(alert: Alert) -> None:
     from core.redis import redis_client
 
     try:
-        claimed = redis_client().set(DEDUPE_KEY.format(subject=alert.subject), "1", nx=True,
+        # the claim holds the alert's JSON: the task is handed only the subject (Flower
+        # shows a task's arguments; tasks take ids)
+        claimed = redis_client().set(DEDUPE_KEY.format(subject=alert.subject),
+                                     json.dumps(alert.payload()), nx=True,
                                      ex=settings.ALERT_DEDUPE_SECONDS)
         if not claimed:
             return  # the same subject alerted within the dedupe window
-        alert_send_task.apply_async(args=[alert.payload()], retry=False)
+        alert_send_task.apply_async(args=[alert.subject], retry=False)
     except Exception:  # Redis or the broker down: a log line, no more
         log.warning("alert %s for %s not queued", alert.kind, alert.subject, exc_info=True)
 
 
+def alert_payload(*, subject: str) -> dict[str, Any] | None:
+    """The JSON of the alert claimed for ``subject`` (None once its claim has lapsed)."""
+    from core.redis import redis_client
+
+    raw = redis_client().get(DEDUPE_KEY.format(subject=subject))
+    return json.loads(raw) if raw else None
+
+
 def alert_post(*, payload: Mapping[str, Any]) -> None:
-    """POST one alert (the ``alerts.send`` task's work). Raises on a failure to retry."""
+    """POST one alert (the ``connections.alert_send`` task's work). Raises on a failure to retry."""
     response = requests.post(settings.ALERT_WEBHOOK_URL, json=dict(payload),
                              timeout=(CONNECT_TIMEOUT_SECONDS, settings.ALERT_TIMEOUT_SECONDS),
                              allow_redirects=False)

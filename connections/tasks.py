@@ -125,15 +125,19 @@ def cleanup_task() -> dict[str, int]:
             "batches_forgotten": batches_forget_expired()}
 
 
-@shared_task(name="alerts.send", bind=True, max_retries=ALERT_SEND_RETRIES)
-def alert_send_task(self: Any, payload: dict[str, Any]) -> bool:
-    """POST one alert (its JSON, nothing secret); two retries, then a log line and done. The
-    webhook's URL is never logged (it can be a credential), nor the exception's text (it
-    names the URL)."""
+@shared_task(name="connections.alert_send", bind=True, max_retries=ALERT_SEND_RETRIES)
+def alert_send_task(self: Any, alert_id: str) -> bool:
+    """POST the alert claimed for subject ``alert_id`` (its JSON, nothing secret); two
+    retries, then a log line and done. The webhook's URL is never logged (it can be a
+    credential), nor the exception's text (it names the URL)."""
     import requests
 
-    from connections.alerts import AlertNotDelivered, alert_post
+    from connections.alerts import AlertNotDelivered, alert_payload, alert_post
 
+    payload = alert_payload(subject=alert_id)
+    if payload is None:
+        log.warning("alert %s expired before it was sent", alert_id)
+        return False
     try:
         alert_post(payload=payload)
     except (requests.RequestException, AlertNotDelivered) as exc:
@@ -147,7 +151,7 @@ def alert_send_task(self: Any, payload: dict[str, Any]) -> bool:
     return True
 
 
-@shared_task(name="alerts.streams_sweep")
+@shared_task(name="connections.stream_alerts_sweep")
 def alerts_streams_sweep_task() -> int:
     from connections.alerts import streams_down_alert
 

@@ -149,7 +149,7 @@ def orphans_task(connection_id: str) -> int:
     return orphans_record(connection_id=connection_id)
 
 
-@shared_task(name="alerts.orders_sweep")
+@shared_task(name="orders.alerts_sweep")
 def alerts_orders_sweep_task() -> int:
     from orders.alerts import orders_stuck_alert
 

@@ -25,9 +25,9 @@ def default_schedule() -> dict[str, dict[str, object]]:
         "cleanup": {"task": "connections.cleanup", "every": 3600, "queue": "maintenance"},
         # every minute: alert on private streams down and orders unknown or flagged for
         # longer than their thresholds (connections/alerts.py; one alert per 10 minutes)
-        "alerts streams": {"task": "alerts.streams_sweep", "every": 60,
+        "alerts streams": {"task": "connections.stream_alerts_sweep", "every": 60,
                            "queue": "maintenance"},
-        "alerts orders": {"task": "alerts.orders_sweep", "every": 60, "queue": "maintenance"},
+        "alerts orders": {"task": "orders.alerts_sweep", "every": 60, "queue": "maintenance"},
         # hourly: Binance's own rate limits (exchangeInfo.rateLimits) replace our defaults
         "binance rate limits": {"task": "connections.rate_limits_refresh", "every": 3600,
                                 "queue": "maintenance"},

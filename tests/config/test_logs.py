@@ -19,7 +19,7 @@ import requests
 from connections import crypto
 from connections.health import connection_check
 from connections.models import ExchangeConnection
-from connections.services import connection_create, connection_credentials
+from connections.services import ConnectionSpec, connection_create, connection_credentials
 from core.logs import formatter
 from exchanges import errors, transport
 from exchanges.base import Call, Connector, Credentials
@@ -203,10 +203,10 @@ def test_an_error_quoting_the_signed_request_is_masked(captured, paper_reset, mo
 
 @pytest.mark.django_db
 def test_a_connection_check_logs_its_calls_and_no_secret(captured, owner, paper):
-    connection = connection_create(owner=owner, actor=owner, values={
-        "name": "okx", "exchange": "okx", "api_type": "spot", "environment": "paper"})
+    connection = connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+        name="okx", exchange="okx", api_type="spot", environment="paper"))
     credentials = connection_credentials(connection=connection)
-    assert connection_check(connection=connection)["success"] is True
+    assert connection_check(connection=connection).success is True
     ExchangeConnection.objects.filter(pk=connection.pk).update(
         api_secret_encrypted=crypto.encrypt(WRONG_SECRET))
     connection_check(connection=ExchangeConnection.objects.get(pk=connection.pk))
@@ -249,8 +249,8 @@ def test_the_celery_workers_lines_are_json_and_leak_no_secret(owner, paper, cele
 
     log_path = celery_worker.log_path
     start = log_path.stat().st_size
-    connection = connection_create(owner=owner, actor=owner, values={
-        "name": "bybit", "exchange": "bybit", "api_type": "spot", "environment": "paper"})
+    connection = connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+        name="bybit", exchange="bybit", api_type="spot", environment="paper"))
     credentials = connection_credentials(connection=connection)
     assert test_task.delay(str(connection.pk)).get(timeout=30)["success"] is True
     ExchangeConnection.objects.filter(pk=connection.pk).update(

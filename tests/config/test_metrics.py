@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from config.metrics import CELERY_QUEUES, KOMBU_PRIORITY_SEPARATOR
 from connections.health import connection_check
 from connections.models import ConnectionState, ExchangeConnection, StreamState
-from connections.services import connection_create
+from connections.services import ConnectionSpec, connection_create
 from core.redis import redis_client
 from orders.models import Order
 from orders.transitions import order_transition
@@ -56,8 +56,8 @@ def value(name: str, **labels: str) -> float:
 
 def paper_connection(owner: Any, exchange: str = "okx", name: str = "Desk") -> Any:
     api_type = "perpetual_futures" if exchange == "orangex" else "spot"
-    return connection_create(owner=owner, actor=owner, values={
-        "name": name, "exchange": exchange, "api_type": api_type, "environment": "paper"})
+    return connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+        name=name, exchange=exchange, api_type=api_type, environment="paper"))
 
 
 # -- the token ----------------------------------------------------------------------------
@@ -103,7 +103,7 @@ def test_an_exchange_call_is_counted_with_its_path_template_status_and_latency(o
     connection = paper_connection(owner, "okx")
     # counters are the process's totals: other tests' calls are in them too
     before = value("exchange_connect_exchange_requests_total", exchange="okx", status="200")
-    assert connection_check(connection=connection)["success"] is True
+    assert connection_check(connection=connection).success is True
     requests = [(labels, found) for name, labels, found in samples()
                 if name == "exchange_connect_exchange_requests_total"
                 and labels["exchange"] == "okx"]
@@ -242,7 +242,7 @@ def test_celery_queue_lengths_add_up_every_priority_of_each_queue(monkeypatch):
 
 def test_rate_limit_usage_per_pool_is_read_from_the_limiter(owner, paper):
     connection = paper_connection(owner, "okx")
-    assert connection_check(connection=connection)["success"] is True
+    assert connection_check(connection=connection).success is True
     pools = [(labels, found) for name, labels, found in samples()
              if name == "exchange_connect_rate_limit_used" and labels["exchange"] == "okx"]
     assert pools, "the pool the check used is listed"

@@ -62,6 +62,9 @@ def form_body(connection: ExchangeConnection, **changes: str) -> dict[str, str]:
             "base_url": connection.base_url, "ws_url": connection.ws_url, "enabled": "on",
             "api_key": "", "api_secret": "", "passphrase": "",
             "volume_factor_live": "", "volume_factor_preset": "",
+            # the risk limits as the page shows them
+            "max_order_notional": "", "max_open_orders": "",
+            "price_band_percent": str(connection.price_band_percent),
             "state-TOTAL_FORMS": "1", "state-INITIAL_FORMS": "1",
             "state-0-connection": str(connection.pk)}
     body.update(changes)

@@ -15,7 +15,7 @@ from celery.signals import before_task_publish
 
 from config.celery import app
 from connections.models import ExchangeConnection
-from connections.services import connection_create, connection_credentials
+from connections.services import ConnectionSpec, connection_create, connection_credentials
 from core.redis import redis_client
 from orders.models import Order
 from orders.transitions import order_transition
@@ -27,7 +27,8 @@ TASK_NAMES = {
     "connections.heartbeat", "connections.health_sweep", "connections.heartbeat_sweep",
     "connections.rate_limits_refresh", "connections.stale_sweep", "connections.cleanup",
     "orders.submit", "orders.settle", "orders.refresh", "orders.cancel", "orders.cancel_all",
-    "orders.reconcile", "orders.orphans",
+    "orders.reconcile", "orders.orphans", "orders.alerts_sweep",
+    "connections.alert_send", "connections.stream_alerts_sweep",
 }
 NAME = re.compile(r"^(?P<app>connections|orders|workers)\.[a-z]+(?:_[a-z]+)*$")
 # what a task may take: ids, an order's symbol, the fast path's run number
@@ -93,8 +94,8 @@ def test_the_messages_the_services_publish_carry_ids_only(
     from orders.submission import Outcome
     from orders.tasks import _follow_up
 
-    connection = connection_create(owner=owner, actor=owner, values={
-        "name": "okx-spot", "exchange": "okx", "api_type": "spot", "environment": "paper"})
+    connection = connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
+        name="okx-spot", exchange="okx", api_type="spot", environment="paper"))
     ExchangeConnection.objects.filter(pk=connection.pk).update(is_active=True)
     with django_capture_on_commit_callbacks(execute=True):
         placed = owner_client.post("/api/orders", order_body(connection), format="json")
