@@ -113,3 +113,34 @@ def warm_symbols(*, connection_ids: list[str]) -> dict[str, set[str]]:
 
 def market_refresh_seconds() -> float:
     return float(getattr(settings, "MARKET_REFRESH_SECONDS", 1.0))
+
+
+# -- the out-of-band refresh (workers/market_refresh.py runs it in the stream runner) -------
+
+@dataclass(frozen=True)
+class MarketJob:
+    """One market's refresh: the symbols to keep warm, read with one of its connections'
+    connector, and the perpetual connections on it whose position mode is kept."""
+
+    key: str
+    reader_id: str
+    symbols: tuple[str, ...]
+    perpetual_ids: tuple[str, ...]
+
+
+def market_plan(*, connection_ids: list[str]) -> list[MarketJob]:
+    """The markets of the given (held) connections, in two queries."""
+    connections = list(ExchangeConnection.objects.filter(pk__in=connection_ids))
+    symbols = warm_symbols(connection_ids=[str(c.pk) for c in connections])
+    markets: dict[str, list[ExchangeConnection]] = {}
+    for connection in connections:
+        markets.setdefault(market_key(connection), []).append(connection)
+    jobs = []
+    for key, members in sorted(markets.items()):
+        members.sort(key=lambda c: str(c.pk))
+        jobs.append(MarketJob(
+            key=key, reader_id=str(members[0].pk),
+            symbols=tuple(sorted(set().union(*(symbols[str(c.pk)] for c in members)))),
+            perpetual_ids=tuple(str(c.pk) for c in members
+                                if c.api_type == "perpetual_futures")))
+    return jobs
