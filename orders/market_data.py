@@ -112,7 +112,7 @@ def warm_symbols(*, connection_ids: list[str]) -> dict[str, set[str]]:
 
 
 def market_refresh_seconds() -> float:
-    return float(getattr(settings, "MARKET_REFRESH_SECONDS", 1.0))
+    return float(settings.MARKET_REFRESH_SECONDS)
 
 
 # -- the out-of-band refresh (workers/market_refresh.py runs it in the stream runner) -------
