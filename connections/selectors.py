@@ -441,6 +441,7 @@ def ledger_if_live(*, connection: ExchangeConnection, now: datetime | None = Non
         return None
     assert state is not None
     balances = {row.asset: row for row in LedgerBalance.objects.filter(connection=connection)}
-    positions = tuple(LedgerPosition.objects.filter(connection=connection))
+    positions = tuple(LedgerPosition.objects.filter(connection=connection)) \
+        if connection.api_type == "perpetual_futures" else ()   # spot holds balances only
     return Ledger(connection_id=str(connection.pk), stream=state, balances=balances,
                   positions=positions)

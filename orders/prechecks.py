@@ -314,7 +314,8 @@ def check_margin(*, view: AccountView, symbol: str, side: str, sized: Sized,
                              price=sized.reference_price, leverage=leverage,
                              fee=rule.taker_fee)
     figure = view.figure(need.asset)
-    orders = list(connection.orders.filter(status__in=margin.OPEN_STATUSES))
+    orders = margin.orders_to_count(connection.orders.all(), figure_at=figure.at,
+                                    derived=figure.derived)
 
     def counts(order: Any) -> bool:
         return figure.derived or margin.not_yet_counted(order, figure_at=figure.at)
