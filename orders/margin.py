@@ -114,15 +114,14 @@ def not_yet_counted(order: Order, *, figure_at: datetime | None) -> bool:
 def orders_to_count(orders: QuerySet[Order], *, figure_at: datetime | None,
                     derived: bool) -> list[Order]:
     """The open orders whose reserve may be missing from a figure true at ``figure_at``, in
-    one query of the fields the reserve needs: every open one for a derived figure, else
-    those not on the exchange yet and those sent after it (``not_yet_counted``)."""
+    one query: every open one for a derived figure, else
+    those not on the exchange yet and those sent after it (``not_yet_counted``). Whole rows:
+    deferring fields costs a query per row (the related manager reads ``connection_id``)."""
     open_orders = orders.filter(status__in=OPEN_STATUSES)
     if not derived and figure_at is not None:
         open_orders = open_orders.filter(Q(status__in=IN_FLIGHT) | Q(last_sent_at__isnull=True)
                                          | Q(last_sent_at__gt=figure_at))
-    return list(open_orders.only("symbol", "side", "quantity", "filled_quantity", "price",
-                                 "leverage", "reduce_only", "status", "last_sent_at")
-                .order_by())
+    return list(open_orders.order_by())
 
 
 def reserved(orders: Iterable[Order], *, asset: str, exchange: str,
