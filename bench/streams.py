@@ -4,8 +4,10 @@ exchange reaches the order row, how fast the ledger's positions follow, and what
 costs per connection (issue 12).
 
 Each connection rests a limit buy on BTC/USDT:USDT and one on ETH/USDT:USDT (placed with its
-connector, their rows open as submission leaves them); the paper exchange fills them one
-after another (``POST /_paper/fill``, 25 ms apart) while the runner listens. Round one opens
+connector, their rows open as submission leaves them; round one's before the runner starts,
+so that OrangeX, whose stream subscribes per symbol once per hold, subscribes both); the
+paper exchange fills them one after another (``POST /_paper/fill``, 25 ms apart) while the
+runner listens. Round one opens
 120 positions; round two fills as many orders again and every position grows. Measured per
 fill, on the host's clock (the runner, the paper exchange and this process share it):
   * fill -> order row: from the fill request to the order's ``filled`` event (source stream),
@@ -16,6 +18,7 @@ stream live over IDLE_SECONDS, and over the two rounds.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import sys
@@ -49,6 +52,8 @@ LEGS = (("BTC/USDT:USDT", Decimal("0.01"), Decimal("59000")),
 FILL_SPACING_SECONDS = 0.025
 IDLE_SECONDS = 30.0
 ROUND_LIMIT_SECONDS = 60
+RAISED = {"per_second": 1_000_000, "per_minute": 100_000_000, "concurrent": 1_000}
+RATE_LIMITS = json.dumps({exchange: RAISED for exchange in EXCHANGES})
 
 
 def pct(values: list[float], q: float) -> float:
@@ -140,15 +145,18 @@ def wait_round(resting: list[Resting], expected: dict[tuple[str, str], Decimal]
     missing: dict[str, int] = {}
     for r in resting:
         key = (str(r.connection.pk), r.symbol)
-        if r.order_id not in order_ms or key not in position_ms:
+        if r.order_id not in order_ms or (key in expected and key not in position_ms):
             missing[r.connection.exchange] = missing.get(r.connection.exchange, 0) + 1
     return order_ms, position_ms, missing
 
 
 def main() -> None:
+    # 10 connections' snapshots on one address exceed Pionex's IP budget (the snapshots
+    # retry every 30 s; see the report): budgets raised for the run, on both sides
+    os.environ["EXCHANGE_RATE_LIMITS"] = RATE_LIMITS   # the paper exchange reads it too
     with paper_exchange() as paper_url:
         os.environ["PAPER_EXCHANGE_URL"] = paper_url
-        setup_django()
+        setup_django(EXCHANGE_RATE_LIMITS=RATE_LIMITS)
         flush_bench_redis()
         from connections.models import LedgerPosition
         from connections.services import ConnectionSpec, connection_create
@@ -160,7 +168,11 @@ def main() -> None:
             api_type="perpetual_futures", environment="paper"))
             for exchange in EXCHANGES for i in range(PER_EXCHANGE)]
         count = len(connections)
-        with stream_runner({"STREAM_SCAN_SECONDS": "0.5"}, name="streams") as runner:
+        # round 1's orders rest before the runner starts: a stream that subscribes per
+        # symbol (OrangeX) subscribes, once per hold, the symbols of unfinished orders
+        first_round = rest_orders(connections)
+        with stream_runner({"STREAM_SCAN_SECONDS": "0.5",
+                            "EXCHANGE_RATE_LIMITS": RATE_LIMITS}, name="streams") as runner:
             live_after = wait_live(connections, timeout=180)
             cpu_0, rss_live = process_usage(runner.pid)
             time.sleep(IDLE_SECONDS)
@@ -168,8 +180,10 @@ def main() -> None:
             results = []
             expected: dict[tuple[str, str], Decimal] = {}
             for round_number in (1, 2):
-                resting = rest_orders(connections)
+                resting = first_round if round_number == 1 else rest_orders(connections)
                 for r in resting:
+                    if not positions_streamed(r.connection.exchange):
+                        continue
                     key = (str(r.connection.pk), r.symbol)
                     expected[key] = expected.get(key, Decimal("0")) + r.quantity
                 cpu_a, _ = process_usage(runner.pid)
@@ -213,11 +227,15 @@ def main() -> None:
         f"{count} paper connections ({PER_EXCHANGE} per exchange: "
         f"{', '.join(EXCHANGES)}; perpetuals), one `manage.py run_user_streams` holding "
         f"every private stream (all live {live_after:.1f} s after it started). Per round each "
-        "connection rests a limit buy on BTC/USDT:USDT and on ETH/USDT:USDT and the paper "
+        "connection rests a limit buy on BTC/USDT:USDT and on ETH/USDT:USDT (round 1's before "
+        "the runner starts: OrangeX's stream subscribes per symbol, once per hold, the "
+        "symbols of unfinished orders) and the paper "
         f"exchange fills them one by one, {FILL_SPACING_SECONDS * 1000:.0f} ms apart; round 2 "
         "grows every position round 1 opened. Fill -> order row: the fill request to the "
         "order's `filled` event from the stream; fill -> position: to the ledger row showing "
-        "the new size. One host clock.\n\n"
+        "the new size. One host clock. Rate budgets raised on both sides (with the published "
+        "ones, the 10 Pionex snapshots on one address exhaust Pionex's IP budget and retry "
+        "every 30 s).\n\n"
         + table(["round", "fills", "orders filled by the stream",
                  "fill -> order row ms p50 / p99", "fill -> ledger position ms p50 / p99",
                  "runner CPU ms per fill", "runner RSS MB", "missing (by exchange)"], rows)
@@ -228,7 +246,9 @@ def main() -> None:
         f"after {IDLE_SECONDS:.0f} s idle; idle CPU {idle_cpu_ms:.2f} ms per connection per "
         f"second (heartbeats, lease renewals, state writes, the ticker refresh) = "
         f"{idle_cpu_ms * count / 10:.1f}% of one core for all {count}. Positions held in the "
-        f"ledger at the end: {held} open (of {len(expected)} expected); streams still live: "
+        f"ledger at the end: {held} open, updated live (of {len(expected)} expected: OrangeX's "
+        f"{2 * PER_EXCHANGE} are left out, its stream has no position channel and its ledger "
+        f"positions follow the REST snapshots); streams still live: "
         f"{still_live} of {count}.\n\n"
         f"All fills: fill -> order row p50 {statistics.median(all_orders):.0f} ms, p99 "
         f"{pct(all_orders, 0.99):.0f} ms (target p99 < 500 ms: "
@@ -236,6 +256,13 @@ def main() -> None:
         f"{statistics.median(all_positions):.0f} ms, p99 {pct(all_positions, 0.99):.0f} ms.")
     write_results("streams", body)
     print(body)
+
+
+def positions_streamed(exchange: str) -> bool:
+    """OrangeX documents no position channel: its ledger positions come from snapshots."""
+    from orders.margin import rule_of
+
+    return rule_of(exchange, "linear").stream_carries_positions
 
 
 def _live(connection) -> bool:

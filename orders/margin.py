@@ -38,10 +38,13 @@ UNDOCUMENTED_FEE = Decimal("0.001")
 @dataclass(frozen=True)
 class MarginRule:
     """One exchange and product: the taker fee the check assumes (any order may cross and
-    take), and whether its stream's balance update carries the available figure."""
+    take), whether its stream's balance update carries the available figure, and whether
+    its stream tells positions at all (OrangeX's documents no position channel: its
+    ledger positions are only as fresh as the last snapshot)."""
 
     taker_fee: Decimal
     stream_carries_available: bool
+    stream_carries_positions: bool = True
 
 
 # (exchange, kind) -> rule; kind is spot or linear. Sources in docs/orders.md.
@@ -56,7 +59,8 @@ RULES: dict[tuple[str, str], MarginRule] = {
     ("bingx", "linear"): MarginRule(UNDOCUMENTED_FEE, False),      # wb, cw only
     ("pionex", "spot"): MarginRule(UNDOCUMENTED_FEE, True),        # free, frozen
     ("pionex", "linear"): MarginRule(UNDOCUMENTED_FEE, True),      # CROSS free, frozen
-    ("orangex", "linear"): MarginRule(UNDOCUMENTED_FEE, True),     # available, freeze
+    ("orangex", "linear"): MarginRule(UNDOCUMENTED_FEE, True,      # available, freeze;
+                                      stream_carries_positions=False),  # no position topic
 }
 
 

@@ -276,6 +276,8 @@ class LedgerView(AccountView):
         return Figure(value=wallet - held, at=row.updated_at, derived=True)
 
     def position(self, symbol: str) -> Decimal:
+        if not margin.rule_for(self.connection.exchange, symbol).stream_carries_positions:
+            return super().position(symbol)   # the ledger's is the last snapshot's
         return sum((p.quantity for p in self.ledger.positions if p.symbol == symbol),
                    Decimal("0"))
 

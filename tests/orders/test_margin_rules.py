@@ -223,7 +223,7 @@ def test_unrealized_profit_is_not_counted_as_available(owner_client, paper, make
                        available=need - UNIT, asset="USDT")
 
 
-@pytest.mark.parametrize("exchange", PERPETUAL)
+@pytest.mark.parametrize("exchange", [e for e in PERPETUAL if e != "orangex"])
 def test_a_reduce_only_order_needs_an_opposite_position_at_least_its_size(
         owner_client, paper, make_connection, exchange):
     connection = live(make_connection, exchange, "perpetual_futures")
@@ -240,6 +240,17 @@ def test_a_reduce_only_order_needs_an_opposite_position_at_least_its_size(
         "no_position_to_reduce"
     # a sell of the long's size reduces it, and needs no margin
     accepted(place(owner_client, connection, side="sell", reduceOnly=True))
+
+
+def test_orangex_reduce_only_asks_the_exchange_for_the_position_even_when_live(
+        owner_client, paper, make_connection):
+    """OrangeX documents no position channel: the ledger's positions are the last
+    snapshot's, so a reduce-only order reads the position from the exchange."""
+    connection = live(make_connection, "orangex", "perpetual_futures")
+    position(connection, PERP_SYMBOL, "1", entry="60000", source="rest")   # stale
+    response = place(owner_client, connection, side="sell", reduceOnly=True)
+    error = response.json()["error"]
+    assert (error["code"], error["position"]) == ("no_position_to_reduce", "0")
 
 
 def test_a_hedge_mode_position_in_the_ledger_refuses_without_asking(
