@@ -138,3 +138,53 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+@contextmanager
+def stream_runner(env: dict[str, str] | None = None, *, name: str = "streams"
+                  ) -> Iterator[subprocess.Popen]:
+    """``manage.py run_user_streams`` as a subprocess (its log in var/bench-logs); yields
+    once it printed STREAMS_READY, stops it (SIGTERM: streams down, leases released)."""
+    log_dir = ROOT / "var" / "bench-logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = (log_dir / f"{name}.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_user_streams", "--holder", f"bench-{name}"],
+        cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=log,
+        text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith("STREAMS_READY"):
+            raise RuntimeError(f"the stream runner did not start (see {log.name})")
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_live(connections: list[Any], timeout: float = 120) -> float:
+    """Until every connection's stream is live (ledger_if_live); the seconds it took."""
+    from connections.selectors import ledger_if_live
+
+    started = time.monotonic()
+    pending = list(connections)
+    while pending:
+        pending = [c for c in pending if ledger_if_live(connection=c) is None]
+        if pending and time.monotonic() - started > timeout:
+            raise RuntimeError(f"{len(pending)} streams not live after {timeout} s")
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def process_usage(pid: int) -> tuple[float, float]:
+    """(CPU seconds used, resident MB) of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text()
+               .splitlines() if line.startswith("VmRSS:")) / 1024
+    return cpu, rss

@@ -249,6 +249,7 @@ SPECTACULAR_SETTINGS = {
         "ApiTypeEnum": "exchanges.capabilities.API_TYPES",
         "EnvironmentEnum": "exchanges.capabilities.ENVIRONMENTS",
         "TradingStateEnum": "connections.models.TRADING_STATES",
+        "AccountSourceEnum": "connections.serializers.ACCOUNT_SOURCES",
     },
 }
 
@@ -331,6 +332,9 @@ STREAM_HOLDER_ID = env.str("STREAM_HOLDER_ID", default=(
 STREAM_STATE_WRITE_SECONDS = env.float("STREAM_STATE_WRITE_SECONDS", default=1.0)
 # the runner's database threads (keep below DATABASE_POOL_MAX_SIZE)
 STREAM_DB_THREADS = env.int("STREAM_DB_THREADS", default=16)
+# the runner re-reads the tickers of its connections' markets this often, for the
+# pre-checks' shared cache (orders/market_data.py keeps each for 5 s)
+MARKET_REFRESH_SECONDS = env.float("MARKET_REFRESH_SECONDS", default=1.0)
 # reconciliation: a pending order untouched this long lost its task; a submitting one this
 # long after its last send is settled if no live sender holds its lock (a settle of an order
 # whose sender is alive answers "busy" and does nothing)

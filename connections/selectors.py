@@ -14,13 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from connections.dead_man import DeadManStatus, dead_man_view
 from connections.filters import ConnectionFilterSet
-from connections.models import ExchangeConnection, HealthCheck, StreamState
+from connections.models import (
+    ExchangeConnection,
+    HealthCheck,
+    LedgerBalance,
+    LedgerPosition,
+    StreamState,
+)
 from connections.ratelimits import ExchangeUsage, connection_usage_percent, exchange_usage
 from connections.results import BatchStatus, TestResult, batch_stored
 from core.errors import Forbidden, NotFound, ValidationFailed
@@ -405,3 +412,64 @@ def connection_stream(*, connection: ExchangeConnection) -> StreamStatus | None:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+# the stream runner's lease of a connection (workers/user_streams.py names it the same; a
+# test holds the two equal): a runner that died holds none after one lease period
+STREAM_LEASE_PREFIX = "ec:stream:lease:"
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """A connection's account as its live stream keeps it: what the pre-checks and the
+    balance and position reads use instead of asking the exchange."""
+
+    connection_id: str
+    stream: StreamState
+    balances: dict[str, LedgerBalance]
+    positions: tuple[LedgerPosition, ...]
+
+
+def stream_silence_seconds(*, exchange: str) -> float:
+    """How long a live stream may say nothing (no data, pong or ping) before it counts as
+    dead: the protocol's own deadline, plus the throttle on writing the last message's
+    time (STREAM_STATE_WRITE_SECONDS)."""
+    heartbeat = PROTOCOLS[exchange].heartbeat
+    return heartbeat.dead_after_seconds + settings.STREAM_STATE_WRITE_SECONDS
+
+
+def stream_is_live(*, connection: ExchangeConnection, state: StreamState | None,
+                   now: datetime | None = None) -> bool:
+    """The one definition of "live": the exchange streams this connection; its stream is
+    ``connected``; the REST snapshot was reconciled after the current connect (so nothing
+    from a gap is missing); a message or heartbeat came within the protocol's silence
+    deadline; and a runner still holds the connection's lease, the one named on the
+    state (a runner that died stops counting within one lease period, not the deadline)."""
+    if state is None or state.state != "connected" or state.since is None:
+        return False
+    if not stream_supported(exchange=connection.exchange, api_type=connection.api_type,
+                            environment=connection.environment):
+        return False
+    if state.snapshot_at is None or state.snapshot_at < state.since:
+        return False
+    now = now or timezone.now()
+    if state.last_message_at is None or (now - state.last_message_at).total_seconds() > \
+            stream_silence_seconds(exchange=connection.exchange):
+        return False
+    holder = redis_client().get(f"{STREAM_LEASE_PREFIX}{connection.pk}")
+    return holder is not None and _text(holder) == state.holder
+
+
+def ledger_if_live(*, connection: ExchangeConnection, now: datetime | None = None
+                   ) -> Ledger | None:
+    """The connection's ledger while its stream is live (``stream_is_live``), else None:
+    then the exchange must be asked."""
+    state = StreamState.objects.filter(connection=connection).first()
+    if not stream_is_live(connection=connection, state=state, now=now):
+        return None
+    assert state is not None
+    balances = {row.asset: row for row in LedgerBalance.objects.filter(connection=connection)}
+    positions = tuple(LedgerPosition.objects.filter(connection=connection)) \
+        if connection.api_type == "perpetual_futures" else ()   # spot holds balances only
+    return Ledger(connection_id=str(connection.pk), stream=state, balances=balances,
+                  positions=positions)

@@ -441,30 +441,55 @@ class HealthListOut(serializers.Serializer):
     rateLimits = serializers.DictField(source="rate_limits", child=ExchangeUsageOut())
 
 
+ACCOUNT_SOURCES = ("ledger", "exchange")
+
+
+def _amount(**options: Any) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=40, decimal_places=18, normalize_output=True,
+                                    **options)
+
+
 class BalanceOut(serializers.Serializer):
     asset = serializers.CharField()
-    free = serializers.DecimalField(max_digits=40, decimal_places=18, coerce_to_string=True,
-                                    normalize_output=True)
-    locked = serializers.DecimalField(max_digits=40, decimal_places=18, coerce_to_string=True,
-                                      normalize_output=True)
-    total = serializers.DecimalField(max_digits=40, decimal_places=18, coerce_to_string=True,
-                                     normalize_output=True)
+    free = _amount(coerce_to_string=True, allow_null=True,
+                   help_text="available for new orders; null when the live stream told only "
+                   "the wallet balance (Binance USD-M, BingX swap)")
+    locked = _amount(coerce_to_string=True, allow_null=True)
+    total = _amount(coerce_to_string=True, allow_null=True)
+    asOf = serializers.DateTimeField(source="as_of", help_text="when the exchange's figure "
+                                     "was last told (stream update or REST read)")
+    ageMs = serializers.IntegerField(source="age_ms", min_value=0)
 
 
 class PositionOut(serializers.Serializer):
     symbol = serializers.CharField()
-    quantity = serializers.DecimalField(max_digits=40, decimal_places=18, normalize_output=True)
-    entryPrice = serializers.DecimalField(source="entry_price", max_digits=40,
-                                          decimal_places=18, allow_null=True,
-                                          normalize_output=True)
-    leverage = serializers.DecimalField(max_digits=40, decimal_places=18, allow_null=True,
-                                        normalize_output=True)
-    unrealizedPnl = serializers.DecimalField(source="unrealized_pnl", max_digits=40,
-                                             decimal_places=18, allow_null=True,
-                                             normalize_output=True)
-    markPrice = serializers.DecimalField(source="mark_price", max_digits=40,
-                                         decimal_places=18, allow_null=True,
-                                         normalize_output=True)
+    quantity = _amount()
+    entryPrice = _amount(source="entry_price", allow_null=True)
+    leverage = _amount(allow_null=True)
+    unrealizedPnl = _amount(source="unrealized_pnl", allow_null=True)
+    markPrice = _amount(source="mark_price", allow_null=True,
+                        help_text="null from the ledger (the streams carry none)")
+    asOf = serializers.DateTimeField(source="as_of")
+    ageMs = serializers.IntegerField(source="age_ms", min_value=0)
+
+
+class AccountReadFields(serializers.Serializer):
+    success = ConstantBooleanField(True)
+    # "source" is a key of the answer (DRF's metaclass moves declared fields off the class)
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=ACCOUNT_SOURCES, help_text="ledger: the live "
+                                     "stream's; exchange: read from the exchange now")
+    asOf = serializers.DateTimeField(source="as_of", help_text="known true as of: the read, "
+                                     "or the live stream's last message or heartbeat")
+    ageMs = serializers.IntegerField(source="age_ms", min_value=0)
+
+
+class BalancesOut(AccountReadFields):
+    balances = BalanceOut(many=True)
+
+
+class PositionsOut(AccountReadFields):
+    positions = PositionOut(many=True)
 
 
 class ExchangeOrderOut(serializers.Serializer):

@@ -16,11 +16,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from connections import auth, batches, dead_man, health, selectors, services, trading
+from connections import account, auth, batches, dead_man, health, selectors, services, trading
 from connections.models import ExchangeConnection
 from connections.serializers import (
     SECRET_INPUTS,
-    BalanceOut,
+    BalancesOut,
     BatchOut,
     BatchTestIn,
     ConnectionEnvelope,
@@ -31,7 +31,7 @@ from connections.serializers import (
     ConnectionWrite,
     ExchangeOrderOut,
     HealthListOut,
-    PositionOut,
+    PositionsOut,
     SystemStatusOut,
     TestEnvelope,
     TokenIn,
@@ -195,21 +195,23 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         result = health.connection_check(connection=self._owned_object(), kind="test")
         return Response(TestEnvelope({"result": result}).data)
 
-    @api_operation(ok={200: _envelope("BalancesOut", "balances", BalanceOut(many=True))},
-                   errors=[FOUND, EXCHANGE, EXCHANGE_REFUSALS], parameters=[CONNECTION_ID])
+    @api_operation(ok={200: BalancesOut}, errors=[FOUND, EXCHANGE, EXCHANGE_REFUSALS],
+                   parameters=[CONNECTION_ID],
+                   description="From the ledger while the connection's stream is live "
+                               "(source ledger), else read from the exchange now.")
     @action(detail=True, methods=["get"])
     def balances(self, request: Request, pk: str | None = None) -> Response:
-        balances = health.connection_exchange_call(
-            connection=self.get_object(), call=lambda connector: connector.balances())
-        return Response({"success": True, "balances": BalanceOut(balances, many=True).data})
+        read = account.connection_balances(connection=self.get_object())
+        return Response(BalancesOut(read).data)
 
-    @api_operation(ok={200: _envelope("PositionsOut", "positions", PositionOut(many=True))},
-                   errors=[FOUND, EXCHANGE, EXCHANGE_REFUSALS], parameters=[CONNECTION_ID])
+    @api_operation(ok={200: PositionsOut}, errors=[FOUND, EXCHANGE, EXCHANGE_REFUSALS],
+                   parameters=[CONNECTION_ID],
+                   description="From the ledger while the connection's stream is live "
+                               "(source ledger), else read from the exchange now.")
     @action(detail=True, methods=["get"])
     def positions(self, request: Request, pk: str | None = None) -> Response:
-        positions = health.connection_exchange_call(
-            connection=self.get_object(), call=lambda connector: connector.positions())
-        return Response({"success": True, "positions": PositionOut(positions, many=True).data})
+        read = account.connection_positions(connection=self.get_object())
+        return Response(PositionsOut(read).data)
 
     @api_operation(ok={200: _envelope("OpenOrdersOut", "orders",
                                       ExchangeOrderOut(many=True))},

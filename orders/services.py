@@ -19,7 +19,7 @@ from connections.health import (
     connection_exchange_call,
 )
 from connections.models import ConnectionState, ExchangeConnection
-from connections.selectors import connection_get_for_write
+from connections.selectors import connection_get_for_write, ledger_if_live
 from connections.services import connection_connector
 from connections.trading import connection_trading_check
 from core.errors import Conflict, Unprocessable, ValidationFailed
@@ -114,7 +114,7 @@ def _place(*, owner: User, connection: ExchangeConnection, spec: OrderSpec,
         return Placement(order=replay, replayed=True)
     connection_trading_check(connection=connection, side=spec.side,
                              reduce_only=spec.reduce_only)
-    sized, factor = _prechecked(connection, spec)
+    sized, factor, report = _prechecked(connection, spec)
     order = Order(
         owner=owner, connection=connection, idempotency_key=idempotency_key,
         client_order_id=spec.client_order_id or client_order_id_new(),
@@ -127,7 +127,7 @@ def _place(*, owner: User, connection: ExchangeConnection, spec: OrderSpec,
         with transaction.atomic():
             order.save()
             OrderEvent.objects.create(order=order, to_status="pending", source="api",
-                                      data={"quantity": str(order.quantity)})
+                                      data={"quantity": str(order.quantity), **report})
             _enqueue_submit(order.pk)
     except IntegrityError:
         # a concurrent request with the same key or client id won the insert
@@ -147,7 +147,11 @@ def _enqueue_submit(order_id: Id) -> None:
 
 
 def _prechecked(connection: ExchangeConnection, spec: OrderSpec
-                ) -> tuple[prechecks.Sized, Decimal]:
+                ) -> tuple[prechecks.Sized, Decimal, dict[str, Any]]:
+    """Every check of the order, then its sizing, the volume factor, and what the first
+    event records of the checks: ``{"prechecks": "ledger"}`` when the stream was live (and
+    ``rest_reads`` naming a cold cache read from the exchange), ``{"prechecks": "rest"}``
+    when the exchange was asked."""
     if not connection.enabled:
         raise Conflict("this connection is disabled", code="connection_disabled")
     client_id = spec.client_order_id
@@ -156,29 +160,34 @@ def _prechecked(connection: ExchangeConnection, spec: OrderSpec
         raise CircuitOpen("the circuit of this connection is open after repeated failures")
     live = spec.volume_factor_source == "live"
     factor = state.volume_factor_live if live else state.volume_factor_preset
+    ledger = ledger_if_live(connection=connection)
 
-    def check(connector: Any) -> prechecks.Sized:
+    def check(connector: Any) -> tuple[prechecks.Sized, dict[str, Any]]:
         if client_id and not connector.client_order_id_pattern.fullmatch(client_id):
             raise Unprocessable(f"clientOrderId does not meet {connection.exchange}'s "
                                 f"rule {connector.client_order_id_pattern.pattern}",
                                 code="client_order_id_invalid",
                                 fields={"client_order_id": ["invalid for this exchange"]})
         _market_or_invalid(connector, spec.symbol)
-        instrument = prechecks.instrument_for(connection=connection, connector=connector,
-                                              symbol=spec.symbol)
-        ticker = connector.ticker(spec.symbol)
+        view: prechecks.AccountView = (
+            prechecks.LedgerView(connection, connector, ledger) if ledger is not None
+            else prechecks.RestView(connection, connector))
+        instrument = view.instrument(spec.symbol)
+        ticker = view.ticker(spec.symbol)
         sized = prechecks.size_order(
             instrument=instrument, ticker=ticker, side=spec.side, order_type=spec.type,
             requested=spec.quantity, factor=factor, price=spec.price)
         prechecks.check_risk(connection=connection, sized=sized, ticker=ticker,
                              order_type=spec.type)
-        prechecks.check_position_mode(connector=connector, symbol=spec.symbol)
-        prechecks.check_margin(connector=connector, symbol=spec.symbol, side=spec.side,
-                               sized=sized, leverage=spec.leverage,
-                               reduce_only=spec.reduce_only)
-        return sized
+        prechecks.check_position_mode(view=view, symbol=spec.symbol)
+        prechecks.check_reduce_only(view=view, symbol=spec.symbol, side=spec.side,
+                                    quantity=sized.quantity, reduce_only=spec.reduce_only)
+        prechecks.check_margin(view=view, symbol=spec.symbol, side=spec.side, sized=sized,
+                               leverage=spec.leverage, reduce_only=spec.reduce_only)
+        return sized, view.report()
 
-    return connection_exchange_call(connection=connection, call=check), factor
+    sized, report = connection_exchange_call(connection=connection, call=check)
+    return sized, factor, report
 
 
 def _market_or_invalid(connector: Any, symbol: str) -> None:

@@ -24,6 +24,7 @@ def clean_redis_state(request: pytest.FixtureRequest) -> Iterator[None]:
     client = redis_client()
     run_time_limits_forget()
     for pattern in ("ec:rl:*", "ec:batch*", "ec:lock:*", "ec:1:ec:instruments:*",
+                    "ec:1:ec:ticker:*", "ec:1:ec:position-mode:*", "ec:stream:lease:*",
                     "ec:1:throttle_*"):
         for key in client.scan_iter(pattern):
             client.delete(key)

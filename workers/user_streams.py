@@ -58,6 +58,7 @@ from exchanges.streams.base import StreamProtocol, Update
 from exchanges.streams.session import AuthRefused, StreamSession
 from orders.live import connection_snapshot_reconcile, updates_apply
 from orders.models import TERMINAL, Order
+from workers.market_refresh import MarketRefresher
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -402,7 +403,9 @@ class StreamRunner:
         task.add_done_callback(self.background.discard)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Scan until ``stop`` is set, then stop every stream and release its lease."""
+        """Scan until ``stop`` is set, then stop every stream and release its lease. The
+        pre-checks' market caches are kept warm meanwhile (workers/market_refresh.py)."""
+        refresher = asyncio.create_task(MarketRefresher(self).run(stop))
         try:
             while not stop.is_set():
                 try:
@@ -412,6 +415,9 @@ class StreamRunner:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self._scan_delay())
         finally:
+            refresher.cancel()
+            with contextlib.suppress(BaseException):
+                await refresher
             await self.shutdown()
 
     def _scan_delay(self) -> float:
