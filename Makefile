@@ -35,13 +35,14 @@ run: install
 	rm -rf "$${PROMETHEUS_MULTIPROC_DIR:-var/prometheus}"; \
 	$(VENV)/bin/honcho start -f Procfile
 
-# ruff, mypy, the OpenAPI schema gate, pytest; stops whatever dev stack it started.
+# ruff check and format, mypy, the OpenAPI schema gate, pytest; stops whatever dev stack it started.
 test: install
 	@set -e; \
 	$(DEVSTACK) up --holder $$$$; \
 	trap '$(DEVSTACK) down --holder $$$$' EXIT; \
 	eval "$$($(DEVSTACK) env)"; \
 	$(VENV)/bin/ruff check .; \
+	$(VENV)/bin/ruff format --check .; \
 	$(VENV)/bin/mypy; \
 	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null; \
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
@@ -51,6 +52,7 @@ stop:
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 BENCHES := $(basename $(notdir $(filter-out bench/common.py bench/__init__.py,$(wildcard bench/*.py))))
 

@@ -65,33 +65,47 @@ ORDERS = 1000
 CONNECTIONS_PER_EXCHANGE = 2
 THREADS = 8
 PLACE_ATTEMPTS = 12
-EXCHANGES = [("bybit", "spot"), ("binance", "spot"), ("okx", "spot"), ("bingx", "spot"),
-             ("pionex", "spot"), ("orangex", "perpetual_futures")]
+EXCHANGES = [
+    ("bybit", "spot"),
+    ("binance", "spot"),
+    ("okx", "spot"),
+    ("bingx", "spot"),
+    ("pionex", "spot"),
+    ("orangex", "perpetual_futures"),
+]
 if ONLY:
     ORDERS = ORDERS * len(ONLY) // len(EXCHANGES)
     EXCHANGES = [entry for entry in EXCHANGES if entry[0] in ONLY]
 QUANTITY = Decimal("0.001")
-LIMIT_PRICE = Decimal("59000")   # below the 60000 start price, inside the 5% band: rests
-FAULTS = {"dropAfterAcceptRate": 0.2, "truncateAfterAcceptRate": 0.2,
-          "resetAfterAcceptRate": 0.05, "error5xxRate": 0.1, "rateLimit429Rate": 0.05,
-          "retryAfterSeconds": 1}
+LIMIT_PRICE = Decimal("59000")  # below the 60000 start price, inside the 5% band: rests
+FAULTS = {
+    "dropAfterAcceptRate": 0.2,
+    "truncateAfterAcceptRate": 0.2,
+    "resetAfterAcceptRate": 0.05,
+    "error5xxRate": 0.1,
+    "rateLimit429Rate": 0.05,
+    "retryAfterSeconds": 1,
+}
 if WITHOUT_429:
-    FAULTS = {name: value for name, value in FAULTS.items()
-              if name not in ("rateLimit429Rate", "retryAfterSeconds")}
+    FAULTS = {
+        name: value
+        for name, value in FAULTS.items()
+        if name not in ("rateLimit429Rate", "retryAfterSeconds")
+    }
 # reads (the API's pre-checks, lookups, reconciliation) meet 5xx too; their 429s are left
 # out: a pause stops a whole exchange, so placement would crawl instead of being tested
 READ_FAULTS = {"error5xxRate": 0.1}
 # the budgets are not under test here: raised so faults, not limits, decide the run
 RAISED: dict[str, dict[str, int]] = {
-    name: {"per_second": 100000, "per_minute": 10000000, "concurrent": 200}
-    for name, _ in EXCHANGES}
+    name: {"per_second": 100000, "per_minute": 10000000, "concurrent": 200} for name, _ in EXCHANGES
+}
 # the per-account windows too where they would bind first (Pionex: 10 weight/s a key)
 RAISED["pionex"]["account weight 1s"] = 100000
 SETTLE_LIMIT_SECONDS = 300
 RECONCILE_EVERY_SECONDS = 10
 UNSETTLED = ("pending", "submitting", "unknown")
 PLACED = ("open", "partially_filled", "filled")
-KILL_AT = (0.25, 0.55)            # fractions of the placements done
+KILL_AT = (0.25, 0.55)  # fractions of the placements done
 REDIS_RESTART_AT = 0.8
 
 
@@ -99,10 +113,31 @@ def start_worker(tag: str, env: dict[str, str]) -> subprocess.Popen:
     """One more worker like celery_workers' (bench/common.py has no helper to add one)."""
     log = (ROOT / "var" / "bench-logs" / f"worker-{tag}.log").open("w")
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads", "-c", "16",
-         "-Q", "orders,connections,health,maintenance", "-l", "warning", "--without-gossip",
-         "--without-mingle", "-n", f"bench{tag}-{os.getpid()}@%h"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-P",
+            "threads",
+            "-c",
+            "16",
+            "-Q",
+            "orders,connections,health,maintenance",
+            "-l",
+            "warning",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"bench{tag}-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def embedded_redis() -> bool:
@@ -125,9 +160,14 @@ class Placer:
         connection = self.connections[index % len(self.connections)]
         symbol = "BTC/USDT:USDT" if connection.api_type == "perpetual_futures" else "BTC/USDT"
         market = index % 2 == 0
-        return OrderSpec(connection_id=connection.pk, symbol=symbol, side="buy",
-                         type="market" if market else "limit", quantity=QUANTITY,
-                         price=None if market else LIMIT_PRICE)
+        return OrderSpec(
+            connection_id=connection.pk,
+            symbol=symbol,
+            side="buy",
+            type="market" if market else "limit",
+            quantity=QUANTITY,
+            price=None if market else LIMIT_PRICE,
+        )
 
     def place(self, index: int) -> str | None:
         from django.db import connection as db
@@ -140,15 +180,16 @@ class Placer:
         try:
             for attempt in range(PLACE_ATTEMPTS):
                 try:
-                    return str(order_place(owner=self.owner, spec=spec,
-                                           idempotency_key=key).order.pk)
+                    return str(
+                        order_place(owner=self.owner, spec=spec, idempotency_key=key).order.pk
+                    )
                 except Exception as exc:  # every refusal is counted, then retried
                     with self.lock:
                         self.refusals[type(exc).__name__] += 1
                     row = Order.objects.filter(owner=self.owner, idempotency_key=key).first()
                     if row is not None:  # committed, then the enqueue failed (Redis down)
                         return str(row.pk)
-                    time.sleep(min(0.25 * 2 ** attempt, 4))
+                    time.sleep(min(0.25 * 2**attempt, 4))
             return None
         finally:
             with self.lock:
@@ -171,21 +212,34 @@ def exchange_report(exchange: str, rows: list, stats: dict) -> list[object]:
     by_client = stats["ordersByClientId"]
     duplicates = sum(1 for o in rows if by_client.get(o.client_order_id, 0) > 1)
     # the row says the exchange holds it, yet the exchange has nothing
-    lost = sum(1 for o in rows if by_client.get(o.client_order_id, 0) == 0
-               and o.status in PLACED)
+    lost = sum(1 for o in rows if by_client.get(o.client_order_id, 0) == 0 and o.status in PLACED)
     unknown = sum(1 for o in rows if o.status == "unknown")
-    unknown_stored = sum(1 for o in rows if o.status == "unknown"
-                         and by_client.get(o.client_order_id, 0) > 0)
+    unknown_stored = sum(
+        1 for o in rows if o.status == "unknown" and by_client.get(o.client_order_id, 0) > 0
+    )
     flagged = sum(1 for o in rows if o.flagged)
     times = [t for t in (settle_seconds(o) for o in rows) if t is not None]
     statuses = Counter(o.status for o in rows)
-    timing = ([f"{statistics.median(times):.1f}", f"{percentile(times, 0.99):.1f}",
-               f"{max(times):.1f}"] if times else ["—", "—", "—"])
-    faults = sum(stats.get(name, 0) for name in (
-        "droppedAfterAccept", "truncatedAfterAccept", "resetAfterAccept"))
-    return [exchange, len(rows), duplicates, lost, f"{unknown} ({unknown_stored} stored)",
-            flagged, *timing, faults,
-            ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))]
+    timing = (
+        [f"{statistics.median(times):.1f}", f"{percentile(times, 0.99):.1f}", f"{max(times):.1f}"]
+        if times
+        else ["—", "—", "—"]
+    )
+    faults = sum(
+        stats.get(name, 0)
+        for name in ("droppedAfterAccept", "truncatedAfterAccept", "resetAfterAccept")
+    )
+    return [
+        exchange,
+        len(rows),
+        duplicates,
+        lost,
+        f"{unknown} ({unknown_stored} stored)",
+        flagged,
+        *timing,
+        faults,
+        ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())),
+    ]
 
 
 def main() -> None:
@@ -201,15 +255,27 @@ def main() -> None:
 
         clean_user_orders("chaos_orders")
         owner = bench_user("chaos_orders")
-        connections = [connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
-            name=f"bench chaos {exchange} {i}", exchange=exchange, api_type=api_type,
-            environment="paper"))
-            for exchange, api_type in EXCHANGES for i in range(CONNECTIONS_PER_EXCHANGE)]
+        connections = [
+            connection_create(
+                owner=owner,
+                actor=owner,
+                spec=ConnectionSpec(
+                    name=f"bench chaos {exchange} {i}",
+                    exchange=exchange,
+                    api_type=api_type,
+                    environment="paper",
+                ),
+            )
+            for exchange, api_type in EXCHANGES
+            for i in range(CONNECTIONS_PER_EXCHANGE)
+        ]
         for seed, (exchange, _) in enumerate(EXCHANGES):
             for scope, faults in ((None, READ_FAULTS), ("writes", FAULTS)):
-                requests.post(f"{paper_url}/_paper/faults", json={
-                    "exchange": exchange, "endpoint": scope, "seed": seed, **faults},
-                    timeout=5).raise_for_status()
+                requests.post(
+                    f"{paper_url}/_paper/faults",
+                    json={"exchange": exchange, "endpoint": scope, "seed": seed, **faults},
+                    timeout=5,
+                ).raise_for_status()
         can_restart_redis = embedded_redis()
         log: list[str] = []
         placer = Placer(owner, connections)
@@ -237,25 +303,34 @@ def main() -> None:
 
         with celery_workers(2, concurrency=16, env=worker_env) as workers:
             note("faults on, 2 workers up; placing")
-            supervisor = threading.Thread(target=supervise, daemon=True, args=(
-                workers, worker_env, note, stop))
+            supervisor = threading.Thread(
+                target=supervise, daemon=True, args=(workers, worker_env, note, stop)
+            )
             supervisor.start()
             reconciler = threading.Thread(target=reconcile_forever, daemon=True)
             reconciler.start()
-            chaos = threading.Thread(target=run_chaos, daemon=True, args=(
-                placer, workers, worker_env, can_restart_redis, note))
+            chaos = threading.Thread(
+                target=run_chaos,
+                daemon=True,
+                args=(placer, workers, worker_env, can_restart_redis, note),
+            )
             chaos.start()
             with ThreadPoolExecutor(THREADS) as pool:
                 ids = list(pool.map(placer.place, range(ORDERS)))
             accepted = [i for i in ids if i is not None]
             placed_at = time.monotonic()
-            note(f"placement done: {len(accepted)} accepted, {ORDERS - len(accepted)} "
-                 f"refused; refusals {dict(placer.refusals)}")
+            note(
+                f"placement done: {len(accepted)} accepted, {ORDERS - len(accepted)} "
+                f"refused; refusals {dict(placer.refusals)}"
+            )
             chaos.join(timeout=60)
             settled_at = None
             while time.monotonic() - placed_at < SETTLE_LIMIT_SECONDS:
-                left = Counter(Order.objects.filter(pk__in=accepted, status__in=UNSETTLED)
-                               .exclude(flagged=True).values_list("status", flat=True))
+                left = Counter(
+                    Order.objects.filter(pk__in=accepted, status__in=UNSETTLED)
+                    .exclude(flagged=True)
+                    .values_list("status", flat=True)
+                )
                 if not left:
                     settled_at = time.monotonic()
                     note("every order settled (or flagged for an operator)")
@@ -265,11 +340,17 @@ def main() -> None:
             requests.delete(f"{paper_url}/_paper/faults", timeout=5)
             stats = requests.get(f"{paper_url}/_paper/stats", timeout=5).json()["exchanges"]
 
-        rows = list(Order.objects.filter(pk__in=accepted).select_related("connection")
-                    .prefetch_related("events"))
-        per_exchange = [exchange_report(exchange, [o for o in rows
-                                                   if o.connection.exchange == exchange],
-                                        stats[exchange]) for exchange, _ in EXCHANGES]
+        rows = list(
+            Order.objects.filter(pk__in=accepted)
+            .select_related("connection")
+            .prefetch_related("events")
+        )
+        per_exchange = [
+            exchange_report(
+                exchange, [o for o in rows if o.connection.exchange == exchange], stats[exchange]
+            )
+            for exchange, _ in EXCHANGES
+        ]
         all_times = [t for t in (settle_seconds(o) for o in rows) if t is not None]
         print_suspects(rows, stats)
         print_slowest(rows)
@@ -277,11 +358,16 @@ def main() -> None:
         clean_user_orders("chaos_orders")
         bench_user("chaos_orders")
 
-    settle = (f"{settled_at - started:.0f} s after the first order" if settled_at else
-              f"NOT settled within {SETTLE_LIMIT_SECONDS} s after placement")
-    redis_note = ("the embedded dev-stack Redis was stopped and started once" if
-                  can_restart_redis else "REDIS_URL is external: the Redis restart was "
-                  "skipped")
+    settle = (
+        f"{settled_at - started:.0f} s after the first order"
+        if settled_at
+        else f"NOT settled within {SETTLE_LIMIT_SECONDS} s after placement"
+    )
+    redis_note = (
+        "the embedded dev-stack Redis was stopped and started once"
+        if can_restart_redis
+        else "REDIS_URL is external: the Redis restart was skipped"
+    )
     body = (
         f"{len(accepted)} of {ORDERS} orders accepted by the API (half market, half resting "
         f"limit buys) over {CONNECTIONS_PER_EXCHANGE} paper connections per exchange, placed "
@@ -291,18 +377,34 @@ def main() -> None:
         f"SIGKILLed and replaced at 25% and at 55% of the placements; {redis_note} at 80%; "
         f"`orders_reconcile()` every {RECONCILE_EVERY_SECONDS} s ({dict(reconcile_runs)}). "
         "Budgets raised.\n\n"
-        + table(["exchange", "orders", "duplicates", "lost", "left unknown", "flagged",
-                 "settle p50 s", "p99 s", "max s", "answers lost (paper)", "final states"],
-                per_exchange)
+        + table(
+            [
+                "exchange",
+                "orders",
+                "duplicates",
+                "lost",
+                "left unknown",
+                "flagged",
+                "settle p50 s",
+                "p99 s",
+                "max s",
+                "answers lost (paper)",
+                "final states",
+            ],
+            per_exchange,
+        )
         + f"\n\nAll exchanges: settle p50 {statistics.median(all_times):.1f} s, p99 "
-          f"{percentile(all_times, 0.99):.1f} s, max {max(all_times):.1f} s; {settle}. "
+        f"{percentile(all_times, 0.99):.1f} s, max {max(all_times):.1f} s; {settle}. "
         + "Sends per order (attempts): "
         + ", ".join(f"{k}: {v}" for k, v in sorted(attempts.items()))
         + f". API refusals retried by the caller: {dict(placer.refusals)}.\n\nTimeline:\n\n"
-          "```\n" + "\n".join(log if len(log) <= 16 else [*log[:12], "...", *log[-4:]])
-        + "\n```")
-    section = "chaos_orders" + (f"_{'_'.join(ONLY)}" if ONLY else "") + (
-        "_without_429" if WITHOUT_429 else "")
+        "```\n" + "\n".join(log if len(log) <= 16 else [*log[:12], "...", *log[-4:]]) + "\n```"
+    )
+    section = (
+        "chaos_orders"
+        + (f"_{'_'.join(ONLY)}" if ONLY else "")
+        + ("_without_429" if WITHOUT_429 else "")
+    )
     write_results(section, body)
     print(body)
 
@@ -311,29 +413,45 @@ def print_suspects(rows: list, stats: dict) -> None:
     """The trail of every order that is lost, duplicated or unknown though stored."""
     for order in rows:
         held = stats[order.connection.exchange]["ordersByClientId"].get(order.client_order_id, 0)
-        if held > 1 or (held == 0 and order.status in PLACED) or (
-                held and order.status == "unknown"):
-            print("suspect:", order.connection.exchange, order.client_order_id, order.status,
-                  f"held {held}", order.attempts, order.flag_reason)
+        if (
+            held > 1
+            or (held == 0 and order.status in PLACED)
+            or (held and order.status == "unknown")
+        ):
+            print(
+                "suspect:",
+                order.connection.exchange,
+                order.client_order_id,
+                order.status,
+                f"held {held}",
+                order.attempts,
+                order.flag_reason,
+            )
             for event in order.events.all():
-                print(f"    {event.created_at:%H:%M:%S.%f} {event.from_status} -> "
-                      f"{event.to_status} ({event.source}) {event.data}")
+                print(
+                    f"    {event.created_at:%H:%M:%S.%f} {event.from_status} -> "
+                    f"{event.to_status} ({event.source}) {event.data}"
+                )
 
 
 def print_slowest(rows: list, per_exchange: int = 2) -> None:
     """The trail of the slowest orders of each exchange: where the seconds went."""
     for exchange, _ in EXCHANGES:
         timed = [(settle_seconds(o), o) for o in rows if o.connection.exchange == exchange]
-        for seconds, order in sorted((t for t in timed if t[0] is not None),
-                                     key=lambda t: -t[0])[:per_exchange]:
+        for seconds, order in sorted((t for t in timed if t[0] is not None), key=lambda t: -t[0])[
+            :per_exchange
+        ]:
             print(f"slow: {exchange} {seconds:.1f} s {order.status} attempts {order.attempts}")
             for event in order.events.all():
-                print(f"    {event.created_at:%H:%M:%S.%f} {event.from_status} -> "
-                      f"{event.to_status} ({event.source}) {event.data}")
+                print(
+                    f"    {event.created_at:%H:%M:%S.%f} {event.from_status} -> "
+                    f"{event.to_status} ({event.source}) {event.data}"
+                )
 
 
-def run_chaos(placer: Placer, workers: list, worker_env: dict[str, str],
-              can_restart_redis: bool, note) -> None:
+def run_chaos(
+    placer: Placer, workers: list, worker_env: dict[str, str], can_restart_redis: bool, note
+) -> None:
     kills = list(KILL_AT)
     redis_done = not can_restart_redis
     while kills or not redis_done:

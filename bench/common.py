@@ -32,8 +32,9 @@ def setup_django(**overrides: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from config.redis_urls import with_db
 
-    os.environ["REDIS_URL"] = with_db(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-                                      BENCH_REDIS_DB)
+    os.environ["REDIS_URL"] = with_db(
+        os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), BENCH_REDIS_DB
+    )
     # Binance's run-time rate limits come from the paper exchange: no internet here
     os.environ.setdefault("BINANCE_RATE_LIMITS_SOURCE", "paper")
     os.environ.update(overrides)
@@ -55,9 +56,21 @@ def flush_bench_redis() -> None:
 def paper_exchange(*args: str) -> Iterator[str]:
     """A paper exchange on a free port; yields its URL and stops it afterwards."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "paper", "--port", "0", "--accounts",
-         str(ROOT / "var" / "bench-paper-accounts.json"), *args],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        [
+            sys.executable,
+            "-m",
+            "paper",
+            "--port",
+            "0",
+            "--accounts",
+            str(ROOT / "var" / "bench-paper-accounts.json"),
+            *args,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -70,9 +83,13 @@ def paper_exchange(*args: str) -> Iterator[str]:
 
 
 @contextmanager
-def celery_workers(count: int = 1, *, concurrency: int = 16, queues: str =
-                   "orders,connections,health,maintenance",
-                   env: dict[str, str] | None = None) -> Iterator[list[subprocess.Popen]]:
+def celery_workers(
+    count: int = 1,
+    *,
+    concurrency: int = 16,
+    queues: str = "orders,connections,health,maintenance",
+    env: dict[str, str] | None = None,
+) -> Iterator[list[subprocess.Popen]]:
     """``count`` worker processes (threads pool); waits until every one answers a ping."""
     from config.celery import app
 
@@ -81,12 +98,34 @@ def celery_workers(count: int = 1, *, concurrency: int = 16, queues: str =
     processes = []
     for index in range(count):
         log = (log_dir / f"worker-{index}.log").open("w")
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads",
-             "-c", str(concurrency), "-Q", queues, "-l", "warning", "--without-gossip",
-             "--without-mingle", "-n", f"bench{index}-{os.getpid()}@%h"],
-            cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log,
-            stderr=subprocess.STDOUT))
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "worker",
+                    "-P",
+                    "threads",
+                    "-c",
+                    str(concurrency),
+                    "-Q",
+                    queues,
+                    "-l",
+                    "warning",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "-n",
+                    f"bench{index}-{os.getpid()}@%h",
+                ],
+                cwd=ROOT,
+                env={**os.environ, **(env or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
     try:
         deadline = time.monotonic() + 60
         while len(app.control.ping(timeout=0.5)) < count:
@@ -122,14 +161,22 @@ def clean_user_orders(name: str) -> None:
 def write_results(name: str, body: str) -> None:
     """Replace this benchmark's section of bench/RESULTS.md (others are kept)."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    section = f"<!-- bench:{name} -->\n## {name}\n\n_Last run: {stamp}._\n\n{body.strip()}\n" \
-              f"<!-- /bench:{name} -->"
-    text = RESULTS.read_text() if RESULTS.exists() else (
-        "# Benchmark results\n\nWritten by the benchmarks in `bench/` (`make bench`, "
-        "`make bench-<name>`). Figures are from one run on the 2-core development machine, "
-        "compared as ratios within that run.\n")
-    pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->",
-                         re.DOTALL)
+    section = (
+        f"<!-- bench:{name} -->\n## {name}\n\n_Last run: {stamp}._\n\n{body.strip()}\n"
+        f"<!-- /bench:{name} -->"
+    )
+    text = (
+        RESULTS.read_text()
+        if RESULTS.exists()
+        else (
+            "# Benchmark results\n\nWritten by the benchmarks in `bench/` (`make bench`, "
+            "`make bench-<name>`). Figures are from one run on the 2-core development machine, "
+            "compared as ratios within that run.\n"
+        )
+    )
+    pattern = re.compile(
+        rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.DOTALL
+    )
     text = pattern.sub(section, text) if pattern.search(text) else f"{text.rstrip()}\n\n{section}\n"
     RESULTS.write_text(text)
 
@@ -141,8 +188,9 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
 
 
 @contextmanager
-def stream_runner(env: dict[str, str] | None = None, *, name: str = "streams"
-                  ) -> Iterator[subprocess.Popen]:
+def stream_runner(
+    env: dict[str, str] | None = None, *, name: str = "streams"
+) -> Iterator[subprocess.Popen]:
     """``manage.py run_user_streams`` as a subprocess (its log in var/bench-logs); yields
     once it printed STREAMS_READY, stops it (SIGTERM: streams down, leases released)."""
     log_dir = ROOT / "var" / "bench-logs"
@@ -150,8 +198,12 @@ def stream_runner(env: dict[str, str] | None = None, *, name: str = "streams"
     log = (log_dir / f"{name}.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run_user_streams", "--holder", f"bench-{name}"],
-        cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=log,
-        text=True)
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -185,6 +237,12 @@ def process_usage(pid: int) -> tuple[float, float]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     cpu = (int(fields[11]) + int(fields[12])) / ticks
-    rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text()
-               .splitlines() if line.startswith("VmRSS:")) / 1024
+    rss = (
+        next(
+            int(line.split()[1])
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+            if line.startswith("VmRSS:")
+        )
+        / 1024
+    )
     return cpu, rss

@@ -75,8 +75,12 @@ def api_type_of(exchange: str) -> str:
 
 def values_of(index: int) -> dict[str, str]:
     exchange = EXCHANGES[index % len(EXCHANGES)]
-    return {"name": f"sweep {index}", "exchange": exchange,
-            "api_type": api_type_of(exchange), "environment": "paper"}
+    return {
+        "name": f"sweep {index}",
+        "exchange": exchange,
+        "api_type": api_type_of(exchange),
+        "environment": "paper",
+    }
 
 
 # -- creating connections ------------------------------------------------------------------
@@ -98,29 +102,53 @@ def create_in_bulk(owner, start: int, count: int) -> float:
     from connections import crypto
     from connections.models import ConnectionState, ConnectionSyncLog, ExchangeConnection
     from connections.paper import paper_account_upsert, paper_credentials_generate
+
     began = time.perf_counter()
     values = [values_of(index) for index in range(start, start + count)]
     credentials = [paper_credentials_generate(exchange=v["exchange"]) for v in values]
     with ThreadPoolExecutor(UPSERT_THREADS) as pool:
-        list(pool.map(lambda pair: paper_account_upsert(exchange=pair[0]["exchange"],
-                                                        credentials=pair[1]),
-                      zip(values, credentials, strict=True)))
-    connections = [ExchangeConnection(
-        owner=owner, exchange=v["exchange"], name=v["name"], api_type=v["api_type"],
-        environment=v["environment"], api_key_encrypted=crypto.encrypt(c.api_key),
-        api_secret_encrypted=crypto.encrypt(c.api_secret),
-        passphrase_encrypted=crypto.encrypt(c.passphrase), api_key_last4=c.api_key[-4:])
-        for v, c in zip(values, credentials, strict=True)]
-    logs = [ConnectionSyncLog(
-        connection_id=str(connection.pk), action="created", actor=owner.get_username(),
-        data={"fields": sorted(v), "exchange": v["exchange"], "api_type": v["api_type"],
-              "environment": v["environment"]})
-        for connection, v in zip(connections, values, strict=True)]
+        list(
+            pool.map(
+                lambda pair: paper_account_upsert(
+                    exchange=pair[0]["exchange"], credentials=pair[1]
+                ),
+                zip(values, credentials, strict=True),
+            )
+        )
+    connections = [
+        ExchangeConnection(
+            owner=owner,
+            exchange=v["exchange"],
+            name=v["name"],
+            api_type=v["api_type"],
+            environment=v["environment"],
+            api_key_encrypted=crypto.encrypt(c.api_key),
+            api_secret_encrypted=crypto.encrypt(c.api_secret),
+            passphrase_encrypted=crypto.encrypt(c.passphrase),
+            api_key_last4=c.api_key[-4:],
+        )
+        for v, c in zip(values, credentials, strict=True)
+    ]
+    logs = [
+        ConnectionSyncLog(
+            connection_id=str(connection.pk),
+            action="created",
+            actor=owner.get_username(),
+            data={
+                "fields": sorted(v),
+                "exchange": v["exchange"],
+                "api_type": v["api_type"],
+                "environment": v["environment"],
+            },
+        )
+        for connection, v in zip(connections, values, strict=True)
+    ]
     with transaction.atomic():
         ExchangeConnection.objects.bulk_create(connections, batch_size=BULK_BATCH)
         ConnectionState.objects.bulk_create(
             [ConnectionState(connection=connection) for connection in connections],
-            batch_size=BULK_BATCH)
+            batch_size=BULK_BATCH,
+        )
         ConnectionSyncLog.objects.bulk_create(logs, batch_size=BULK_BATCH)
     return (time.perf_counter() - began) * 1000 / count
 
@@ -132,14 +160,23 @@ def check_bulk_rows_match(owner, service_index: int) -> None:
 
     from connections.models import ConnectionSyncLog, ExchangeConnection
 
-    varying = {"id", "name", "api_key_encrypted", "api_secret_encrypted",
-               "passphrase_encrypted", "api_key_last4", "connection"}
+    varying = {
+        "id",
+        "name",
+        "api_key_encrypted",
+        "api_secret_encrypted",
+        "passphrase_encrypted",
+        "api_key_last4",
+        "connection",
+    }
     mine = ExchangeConnection.objects.filter(owner=owner)
     service = mine.get(name=values_of(service_index)["name"])
     bulk = mine.get(name=values_of(service_index + len(EXCHANGES))["name"])
     for left, right in ((service, bulk), (service.state, bulk.state)):
-        a, b = ({k: v for k, v in model_to_dict(row).items() if k not in varying}
-                for row in (left, right))
+        a, b = (
+            {k: v for k, v in model_to_dict(row).items() if k not in varying}
+            for row in (left, right)
+        )
         assert a == b, f"bulk rows differ from connection_create's: {a} != {b}"
     assert bulk.has_passphrase == service.has_passphrase and bulk.created_at
     logs = [ConnectionSyncLog.objects.get(connection_id=str(row.pk)) for row in (service, bulk)]
@@ -189,14 +226,17 @@ def limiter_probe() -> dict[str, float]:
         for pool_id in limiter.destinations():
             key = f"{limiter.pool_key(pool_id)}:{LEGACY_MINUTE}"
             entries[exchange, pool_id] = client.zcard(key)
-    exchange, pool_id = max(entries, key=entries.get) if entries else (
-        EXCHANGES[0], "http://probe.invalid:80")
-    destination = pool_id.split(" ")[0]   # the host; the probe's charge picks the spot pool
+    exchange, pool_id = (
+        max(entries, key=entries.get) if entries else (EXCHANGES[0], "http://probe.invalid:80")
+    )
+    destination = pool_id.split(" ")[0]  # the host; the probe's charge picks the spot pool
     fullest = exchange_limiter(exchange)
     empty = RateLimiter(client, fullest.exchange, fullest.budget, namespace="ec:rl-probe")
-    return {"window_entries": sum(entries.values()),
-            "acquire_us_full": _acquire_us(fullest, destination),
-            "acquire_us_empty": _acquire_us(empty, destination)}
+    return {
+        "window_entries": sum(entries.values()),
+        "acquire_us_full": _acquire_us(fullest, destination),
+        "acquire_us_empty": _acquire_us(empty, destination),
+    }
 
 
 def _acquire_us(limiter, destination: str) -> float:
@@ -205,8 +245,10 @@ def _acquire_us(limiter, destination: str) -> float:
     began = time.perf_counter()
     for index in range(PROBE_CALLS):
         lease_id = f"probe-{index}"
-        assert limiter.try_acquire(Charge("GET", "/probe"), destination=destination,
-                                   lease_id=lease_id) == 0
+        assert (
+            limiter.try_acquire(Charge("GET", "/probe"), destination=destination, lease_id=lease_id)
+            == 0
+        )
         limiter.release(lease_id, destination=destination)
     return (time.perf_counter() - began) * 1e6 / PROBE_CALLS
 
@@ -237,19 +279,22 @@ def run_sweep(owner, size: int, worker_pid: int, paper_url: str) -> dict[str, fl
         done = 0
         while done < size:
             if time.monotonic() - began > SWEEP_DEADLINE_SECONDS:
-                raise RuntimeError(f"sweep of {size}: {done} checked after "
-                                   f"{SWEEP_DEADLINE_SECONDS} s")
+                raise RuntimeError(
+                    f"sweep of {size}: {done} checked after {SWEEP_DEADLINE_SECONDS} s"
+                )
             time.sleep(POLL_SECONDS)
-            done = rows.filter(checked_at__gte=started).values("connection_id") \
-                .distinct().count()
+            done = rows.filter(checked_at__gte=started).values("connection_id").distinct().count()
     fresh = rows.filter(checked_at__gte=started)
     wall = (fresh.aggregate(last=Max("checked_at"))["last"] - started).total_seconds()
     return {
-        "wall": wall, "fanned_out": sweep.get(timeout=30), "failed": fresh.filter(
-            ok=False).count(),
+        "wall": wall,
+        "fanned_out": sweep.get(timeout=30),
+        "failed": fresh.filter(ok=False).count(),
         "cpu_ms": (sum(worker.cpu_times()[:2]) - cpu_before) * 1000 / size,
-        "rss_before": rss_before / 2**20, "peak_rss": sampler.peak_rss / 2**20,
-        "peak_fds": sampler.peak_fds, **limiter_probe(),
+        "rss_before": rss_before / 2**20,
+        "peak_rss": sampler.peak_rss / 2**20,
+        "peak_fds": sampler.peak_fds,
+        **limiter_probe(),
         "paper_requests": (paper_requests(paper_url) - paper_before) / size,
     }
 
@@ -262,8 +307,13 @@ def queries_per_connection(owner) -> tuple[float, list[str]]:
     from connections.models import ExchangeConnection
     from connections.tasks import health_check_task
 
-    sample = [str(pk) for exchange in EXCHANGES for pk in ExchangeConnection.objects.filter(
-        owner=owner, exchange=exchange).order_by("?").values_list("pk", flat=True)[:2]]
+    sample = [
+        str(pk)
+        for exchange in EXCHANGES
+        for pk in ExchangeConnection.objects.filter(owner=owner, exchange=exchange)
+        .order_by("?")
+        .values_list("pk", flat=True)[:2]
+    ]
     counts, shape = [], []
     for connection_id in sample[:QUERY_SAMPLE]:
         with CaptureQueriesContext(db) as captured:
@@ -275,7 +325,7 @@ def queries_per_connection(owner) -> tuple[float, list[str]]:
 
 
 def _statement(sql: str) -> str:
-    """"SELECT exchangeconnection" for a captured query."""
+    """ "SELECT exchangeconnection" for a captured query."""
     table_name = re.search(r'"connections_(\w+)"', sql)
     return sql.split(" ", 1)[0] + (f" {table_name.group(1)}" if table_name else "")
 
@@ -299,9 +349,12 @@ def own_stores() -> Iterator[dict[str, str]]:
         admin.execute(f"DROP DATABASE IF EXISTS {OWN_DATABASE} WITH (FORCE)")
         admin.execute(f"CREATE DATABASE {OWN_DATABASE}")
     try:
-        yield {"DATABASE_URL": urlunsplit(parts._replace(path=f"/{OWN_DATABASE}")),
-               "REDIS_URL": with_db(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-                                    OWN_REDIS_DB)}
+        yield {
+            "DATABASE_URL": urlunsplit(parts._replace(path=f"/{OWN_DATABASE}")),
+            "REDIS_URL": with_db(
+                os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), OWN_REDIS_DB
+            ),
+        }
     finally:
         if "django.db" in sys.modules:
             from django.db import connections
@@ -314,8 +367,9 @@ def own_stores() -> Iterator[dict[str, str]]:
             admin.execute(f"DROP DATABASE IF EXISTS {OWN_DATABASE} WITH (FORCE)")
 
 
-def sweeps(owner, worker_pid: int, paper_url: str
-           ) -> tuple[dict[int, dict[str, float]], dict[str, float], list[str]]:
+def sweeps(
+    owner, worker_pid: int, paper_url: str
+) -> tuple[dict[int, dict[str, float]], dict[str, float], list[str]]:
     """Grow the connections to each size and sweep them."""
     results, creation, made, shape = {}, {}, 0, []
     for size in SIZES:
@@ -333,10 +387,13 @@ def sweeps(owner, worker_pid: int, paper_url: str
         figures = run_sweep(owner, size, worker_pid, paper_url)
         figures["queries"], shape = queries_per_connection(owner)
         results[size] = figures
-        print(f"sweep of {size}: {figures['wall']:.2f} s, "
-              f"{size / figures['wall']:.0f} connections/s, "
-              f"{figures['queries']:.1f} queries/connection, peak RSS "
-              f"{figures['peak_rss']:.0f} MB; {json.dumps(figures)}", flush=True)
+        print(
+            f"sweep of {size}: {figures['wall']:.2f} s, "
+            f"{size / figures['wall']:.0f} connections/s, "
+            f"{figures['queries']:.1f} queries/connection, peak RSS "
+            f"{figures['peak_rss']:.0f} MB; {json.dumps(figures)}",
+            flush=True,
+        )
     return results, creation, shape
 
 
@@ -349,8 +406,9 @@ def main() -> None:
         from config.celery import app
 
         owner = bench_user(NAME)
-        with celery_workers(1, concurrency=CONCURRENCY,
-                            env={"EXCHANGE_RATE_LIMITS": RATE_LIMITS}) as workers:
+        with celery_workers(
+            1, concurrency=CONCURRENCY, env={"EXCHANGE_RATE_LIMITS": RATE_LIMITS}
+        ) as workers:
             replies = app.control.ping(timeout=1.0)
             if len(replies) != 1:
                 print(f"WARNING: {len(replies)} workers answer on this broker: {replies}")
@@ -371,23 +429,41 @@ def worker_hwm(pid: int) -> float:
     return 0.0
 
 
-def report(results: dict[int, dict[str, float]], creation: dict[str, float],
-           shape: list[str], hwm: float, cleanup: float) -> str:
+def report(
+    results: dict[int, dict[str, float]],
+    creation: dict[str, float],
+    shape: list[str],
+    hwm: float,
+    cleanup: float,
+) -> str:
     base = results[SIZES[0]]["wall"] / SIZES[0]
     rows, growth = [], {}
     for size, f in results.items():
         per = f["wall"] / size
         growth[size] = per / base
         cpu_growth = f["cpu_ms"] / results[SIZES[0]]["cpu_ms"]
-        rows.append([f"{size:,}", f"{f['wall']:.2f}", f"{size / f['wall']:.0f}",
-                     f"{per * 1000:.2f}", f"{f['queries']:.1f}", f"{f['rss_before']:.0f}",
-                     f"{f['peak_rss']:.0f}", f"{f['cpu_ms']:.1f}", f"{cpu_growth:.2f}",
-                     f"{f['window_entries']:,}",
-                     f"{f['acquire_us_full']:.0f} / {f['acquire_us_empty']:.0f}",
-                     f"{growth[size]:.2f}"])
+        rows.append(
+            [
+                f"{size:,}",
+                f"{f['wall']:.2f}",
+                f"{size / f['wall']:.0f}",
+                f"{per * 1000:.2f}",
+                f"{f['queries']:.1f}",
+                f"{f['rss_before']:.0f}",
+                f"{f['peak_rss']:.0f}",
+                f"{f['cpu_ms']:.1f}",
+                f"{cpu_growth:.2f}",
+                f"{f['window_entries']:,}",
+                f"{f['acquire_us_full']:.0f} / {f['acquire_us_empty']:.0f}",
+                f"{growth[size]:.2f}",
+            ]
+        )
     worst = max(growth.values())
-    verdict = ("linear or better" if worst <= LINEAR_TOLERANCE
-               else f"WORSE THAN LINEAR (time per connection x{worst:.2f})")
+    verdict = (
+        "linear or better"
+        if worst <= LINEAR_TOLERANCE
+        else f"WORSE THAN LINEAR (time per connection x{worst:.2f})"
+    )
     last = results[SIZES[-1]]
     return (
         f"One worker, threads pool, {CONCURRENCY} threads (`-P threads -c {CONCURRENCY}`); "
@@ -403,10 +479,23 @@ def report(results: dict[int, dict[str, float]], creation: dict[str, float],
         f"per acquire + release ({PROBE_CALLS} calls) against the fullest window / an empty "
         "one, back to back (each window keeps a running sum, so a call costs only what "
         "expired since the previous one).\n\n"
-        + table(["connections", "wall s", "connections/s", "ms/connection",
-                 "queries/connection", "RSS before MB", "peak RSS MB",
-                 "worker CPU ms/connection", "worker CPU growth", "limiter 60 s entries",
-                 "limiter µs/call full / empty", "growth vs 100"], rows)
+        + table(
+            [
+                "connections",
+                "wall s",
+                "connections/s",
+                "ms/connection",
+                "queries/connection",
+                "RSS before MB",
+                "peak RSS MB",
+                "worker CPU ms/connection",
+                "worker CPU growth",
+                "limiter 60 s entries",
+                "limiter µs/call full / empty",
+                "growth vs 100",
+            ],
+            rows,
+        )
         + f"\n\nCost per connection: {verdict} (worst growth {worst:.2f}, tolerance "
         f"{LINEAR_TOLERANCE}). Failed checks: "
         + ", ".join(f"{size:,}: {f['failed']}" for size, f in results.items())
@@ -414,7 +503,8 @@ def report(results: dict[int, dict[str, float]], creation: dict[str, float],
         + ", ".join(f"{size:,}: {f['fanned_out']:,}" for size, f in results.items())
         + ". Creating: "
         + ", ".join(f"{name} {ms:.1f} ms/connection" for name, ms in creation.items())
-        + f"; deleting all {SIZES[-1]:,} and their history {cleanup:.1f} s.")
+        + f"; deleting all {SIZES[-1]:,} and their history {cleanup:.1f} s."
+    )
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ CONNECTIONS = 10
 THREADS = 8
 SYMBOL = "BTC/USDT"
 QUANTITY = Decimal("0.0002")
-PRICE = Decimal("59000")          # below the 60000 start price, inside the 5% band: rests
+PRICE = Decimal("59000")  # below the 60000 start price, inside the 5% band: rests
 SETTLE_LIMIT_SECONDS = 180
 RAISED = {"binance": {"per_second": 100000, "per_minute": 10000000, "concurrent": 100}}
 
@@ -69,8 +69,9 @@ def paper_requests(paper_url: str) -> dict[str, int]:
 def weight_spent(before: dict[str, int], after: dict[str, int]) -> tuple[int, dict[str, int]]:
     from exchanges.binance import WEIGHTS
 
-    diff = {key: after[key] - before.get(key, 0) for key in after
-            if after[key] - before.get(key, 0)}
+    diff = {
+        key: after[key] - before.get(key, 0) for key in after if after[key] - before.get(key, 0)
+    }
     return sum(WEIGHTS.get(key, 1) * n for key, n in diff.items()), diff
 
 
@@ -85,9 +86,14 @@ def paced(index: int, started: float, rate: float | None) -> None:
         time.sleep(max(0.0, started + index / rate - time.time()))
 
 
-def place_via_service(owner, connections: list, *, count: int = ORDERS,
-                      threads: int = THREADS, rate: float | None = None
-                      ) -> list[tuple[str, float, float]]:
+def place_via_service(
+    owner,
+    connections: list,
+    *,
+    count: int = ORDERS,
+    threads: int = THREADS,
+    rate: float | None = None,
+) -> list[tuple[str, float, float]]:
     from django.db import connection as db
 
     from orders.services import OrderSpec, order_place
@@ -97,9 +103,18 @@ def place_via_service(owner, connections: list, *, count: int = ORDERS,
     def one(index: int) -> tuple[str, float, float]:
         paced(index, started, rate)
         called = time.time()
-        placement = order_place(owner=owner, idempotency_key=None, spec=OrderSpec(
-            connection_id=connections[index % len(connections)].pk, symbol=SYMBOL,
-            side="buy", type="limit", quantity=QUANTITY, price=PRICE))
+        placement = order_place(
+            owner=owner,
+            idempotency_key=None,
+            spec=OrderSpec(
+                connection_id=connections[index % len(connections)].pk,
+                symbol=SYMBOL,
+                side="buy",
+                type="limit",
+                quantity=QUANTITY,
+                price=PRICE,
+            ),
+        )
         returned = time.time()
         if index >= count - threads:
             db.close()
@@ -130,8 +145,9 @@ def exchange_times(connections: list) -> dict[str, int]:
     return created
 
 
-def place_direct(connections: list, *, count: int = ORDERS, threads: int = THREADS,
-                 rate: float | None = None) -> list[tuple[float, float, int]]:
+def place_direct(
+    connections: list, *, count: int = ORDERS, threads: int = THREADS, rate: float | None = None
+) -> list[tuple[float, float, int]]:
     from connections.services import connection_connector
     from exchanges.base import OrderRequest
     from exchanges.errors import RateLimited
@@ -147,13 +163,19 @@ def place_direct(connections: list, *, count: int = ORDERS, threads: int = THREA
         key = (get_ident(), index % len(connections))
         if key not in connectors:
             connectors[key] = connection_connector(connection=connections[key[1]])
-        request = OrderRequest(symbol=SYMBOL, side="buy", type="limit", quantity=QUANTITY,
-                               price=PRICE, client_order_id=client_order_id_new())
+        request = OrderRequest(
+            symbol=SYMBOL,
+            side="buy",
+            type="limit",
+            quantity=QUANTITY,
+            price=PRICE,
+            client_order_id=client_order_id_new(),
+        )
         while True:
             called = time.time()
             try:
                 placed = connectors[key].place_order(request)
-            except RateLimited as exc:   # the per-key order window: wait, time afresh
+            except RateLimited as exc:  # the per-key order window: wait, time afresh
                 time.sleep(exc.retry_after or 0.5)
                 continue
             returned = time.time()
@@ -163,11 +185,10 @@ def place_direct(connections: list, *, count: int = ORDERS, threads: int = THREA
         return list(pool.map(one, range(count)))
 
 
-
 PACED_ORDERS = 100
-PACED_RATE = 10.0           # orders per second, one at a time: latency, not saturation
+PACED_RATE = 10.0  # orders per second, one at a time: latency, not saturation
 BACKGROUND_SECONDS = 10.0
-WINDOW_PAUSE_SECONDS = 10   # lets the per-key order window (50 / 10 s) clear between phases
+WINDOW_PAUSE_SECONDS = 10  # lets the per-key order window (50 / 10 s) clear between phases
 
 
 @dataclass
@@ -181,9 +202,16 @@ class Phase:
     sources: dict[str, int] = field(default_factory=dict)
 
 
-def service_phase(label: str, owner, connections: list, paper_url: str, *,
-                  count: int = ORDERS, threads: int = THREADS,
-                  rate: float | None = None) -> Phase:
+def service_phase(
+    label: str,
+    owner,
+    connections: list,
+    paper_url: str,
+    *,
+    count: int = ORDERS,
+    threads: int = THREADS,
+    rate: float | None = None,
+) -> Phase:
     """``count`` placements through the service, settled; the paper's request counts
     around them."""
     before = paper_requests(paper_url)
@@ -192,8 +220,15 @@ def service_phase(label: str, owner, connections: list, paper_url: str, *,
     api_done = time.time()
     wait_settled([order_id for order_id, _, _ in placed])
     weight, per_endpoint = weight_spent(before, paper_requests(paper_url))
-    return Phase(label, placed, started, api_done, weight, per_endpoint,
-                 prechecks_sources([order_id for order_id, _, _ in placed]))
+    return Phase(
+        label,
+        placed,
+        started,
+        api_done,
+        weight,
+        per_endpoint,
+        prechecks_sources([order_id for order_id, _, _ in placed]),
+    )
 
 
 def background_weight(paper_url: str) -> tuple[float, dict[str, int]]:
@@ -209,16 +244,19 @@ def prechecks_sources(ids: list[str]) -> dict[str, int]:
     from orders.models import OrderEvent
 
     counts: dict[str, int] = {}
-    for data in OrderEvent.objects.filter(order_id__in=ids, to_status="pending"
-                                          ).values_list("data", flat=True):
-        name = data.get("prechecks", "?") + (" (cold: " + ", ".join(data["rest_reads"]) + ")"
-                                             if data.get("rest_reads") else "")
+    for data in OrderEvent.objects.filter(order_id__in=ids, to_status="pending").values_list(
+        "data", flat=True
+    ):
+        name = data.get("prechecks", "?") + (
+            " (cold: " + ", ".join(data["rest_reads"]) + ")" if data.get("rest_reads") else ""
+        )
         counts[name] = counts.get(name, 0) + 1
     return counts
 
 
-def phase_row(phase: Phase, created: dict[str, int], rows: dict, *,
-              background_per_second: float = 0.0) -> tuple[list[str], dict]:
+def phase_row(
+    phase: Phase, created: dict[str, int], rows: dict, *, background_per_second: float = 0.0
+) -> tuple[list[str], dict]:
     api_ms, send_ms, exchange_ms = [], [], []
     for order_id, called, returned in phase.placed:
         order = rows[order_id]
@@ -230,25 +268,38 @@ def phase_row(phase: Phase, created: dict[str, int], rows: dict, *,
     span = last_on_exchange - phase.started
     # the runner's own reads over the same time, at its idle rate
     request_weight = (phase.weight - background_per_second * span) / count
-    figures = {"api_p50": statistics.median(api_ms), "api_p99": pct(api_ms, 0.99),
-               "exchange_p50": statistics.median(exchange_ms), "weight": phase.weight / count,
-               "request_weight": request_weight}
-    row = [phase.label, f"{count / span:.1f}",
-           f"{figures['api_p50']:.0f} / {figures['api_p99']:.0f}",
-           f"{statistics.median(send_ms):.0f} / {pct(send_ms, 0.99):.0f}",
-           f"{figures['exchange_p50']:.0f} / {pct(exchange_ms, 0.99):.0f}",
-           f"{request_weight:.2f}"]
+    figures = {
+        "api_p50": statistics.median(api_ms),
+        "api_p99": pct(api_ms, 0.99),
+        "exchange_p50": statistics.median(exchange_ms),
+        "weight": phase.weight / count,
+        "request_weight": request_weight,
+    }
+    row = [
+        phase.label,
+        f"{count / span:.1f}",
+        f"{figures['api_p50']:.0f} / {figures['api_p99']:.0f}",
+        f"{statistics.median(send_ms):.0f} / {pct(send_ms, 0.99):.0f}",
+        f"{figures['exchange_p50']:.0f} / {pct(exchange_ms, 0.99):.0f}",
+        f"{request_weight:.2f}",
+    ]
     return row, figures
 
 
-def direct_row(label: str, direct: list[tuple[float, float, int]], wall: float
-               ) -> tuple[list[str], float]:
+def direct_row(
+    label: str, direct: list[tuple[float, float, int]], wall: float
+) -> tuple[list[str], float]:
     to_exchange = [created_ms - called * 1000 for called, _, created_ms in direct]
     round_trip = [(returned - called) * 1000 for called, returned, _ in direct]
     p50 = statistics.median(to_exchange)
-    return [label, f"{len(direct) / wall:.1f}",
-            f"{statistics.median(round_trip):.0f} / {pct(round_trip, 0.99):.0f} (round trip)",
-            "—", f"{p50:.0f} / {pct(to_exchange, 0.99):.0f}", "1.00"], p50
+    return [
+        label,
+        f"{len(direct) / wall:.1f}",
+        f"{statistics.median(round_trip):.0f} / {pct(round_trip, 0.99):.0f} (round trip)",
+        "—",
+        f"{p50:.0f} / {pct(to_exchange, 0.99):.0f}",
+        "1.00",
+    ], p50
 
 
 def main() -> None:
@@ -266,34 +317,75 @@ def main() -> None:
 
         clean_user_orders("orders")
         owner = bench_user("orders")
-        connections = [connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
-            name=f"bench orders {i}", exchange="binance", api_type="spot",
-            environment="paper")) for i in range(CONNECTIONS)]
+        connections = [
+            connection_create(
+                owner=owner,
+                actor=owner,
+                spec=ConnectionSpec(
+                    name=f"bench orders {i}",
+                    exchange="binance",
+                    api_type="spot",
+                    environment="paper",
+                ),
+            )
+            for i in range(CONNECTIONS)
+        ]
         paced_label = f"{PACED_ORDERS} at {PACED_RATE:.0f}/s, 1 thread"
         busy_label = f"{ORDERS} from {THREADS} threads"
         with celery_workers(1, concurrency=16, env={"EXCHANGE_RATE_LIMITS": raised}):
             # warm-up: one order per connection fills the instrument cache and the pools
-            warm = [str(order_place(owner=owner, idempotency_key=None, spec=OrderSpec(
-                connection_id=c.pk, symbol=SYMBOL, side="buy", type="limit",
-                quantity=QUANTITY, price=PRICE)).order.pk) for c in connections]
+            warm = [
+                str(
+                    order_place(
+                        owner=owner,
+                        idempotency_key=None,
+                        spec=OrderSpec(
+                            connection_id=c.pk,
+                            symbol=SYMBOL,
+                            side="buy",
+                            type="limit",
+                            quantity=QUANTITY,
+                            price=PRICE,
+                        ),
+                    ).order.pk
+                )
+                for c in connections
+            ]
             wait_settled(warm)
             rest_busy = service_phase(f"REST, {busy_label}", owner, connections, paper_url)
             time.sleep(WINDOW_PAUSE_SECONDS)
-            rest_paced = service_phase(f"REST, {paced_label}", owner, connections, paper_url,
-                                       count=PACED_ORDERS, threads=1, rate=PACED_RATE)
-            with stream_runner({"EXCHANGE_RATE_LIMITS": raised, "STREAM_SCAN_SECONDS": "0.5",
-                                "MARKET_REFRESH_SECONDS": "1"}, name="orders-streams"):
+            rest_paced = service_phase(
+                f"REST, {paced_label}",
+                owner,
+                connections,
+                paper_url,
+                count=PACED_ORDERS,
+                threads=1,
+                rate=PACED_RATE,
+            )
+            with stream_runner(
+                {
+                    "EXCHANGE_RATE_LIMITS": raised,
+                    "STREAM_SCAN_SECONDS": "0.5",
+                    "MARKET_REFRESH_SECONDS": "1",
+                },
+                name="orders-streams",
+            ):
                 live_after = wait_live(connections)
-                while market_data.ticker_cached(connection=connections[0],
-                                                symbol=SYMBOL) is None:
+                while market_data.ticker_cached(connection=connections[0], symbol=SYMBOL) is None:
                     time.sleep(0.2)
                 background, background_endpoints = background_weight(paper_url)
-                live_paced = service_phase(f"ledger, {paced_label}", owner, connections,
-                                           paper_url, count=PACED_ORDERS, threads=1,
-                                           rate=PACED_RATE)
+                live_paced = service_phase(
+                    f"ledger, {paced_label}",
+                    owner,
+                    connections,
+                    paper_url,
+                    count=PACED_ORDERS,
+                    threads=1,
+                    rate=PACED_RATE,
+                )
                 time.sleep(WINDOW_PAUSE_SECONDS)
-                live_busy = service_phase(f"ledger, {busy_label}", owner, connections,
-                                          paper_url)
+                live_busy = service_phase(f"ledger, {busy_label}", owner, connections, paper_url)
         phases = (live_paced, live_busy, rest_paced, rest_busy)
         ids = [order_id for phase in phases for order_id, _, _ in phase.placed]
         rows = {str(o.pk): o for o in Order.objects.filter(pk__in=ids)}
@@ -304,23 +396,27 @@ def main() -> None:
         table_rows, figures = [], {}
         for phase in phases:
             row, figures[phase.label] = phase_row(
-                phase, created, rows,
-                background_per_second=background if phase.label.startswith("ledger") else 0)
+                phase,
+                created,
+                rows,
+                background_per_second=background if phase.label.startswith("ledger") else 0,
+            )
             table_rows.append(row)
 
         flush_bench_redis()
         time.sleep(WINDOW_PAUSE_SECONDS)
         direct_started = time.time()
-        direct_paced = place_direct(connections, count=PACED_ORDERS, threads=1,
-                                    rate=PACED_RATE)
-        row, direct_paced_p50 = direct_row(f"connector.place_order, {paced_label}",
-                                           direct_paced, time.time() - direct_started)
+        direct_paced = place_direct(connections, count=PACED_ORDERS, threads=1, rate=PACED_RATE)
+        row, direct_paced_p50 = direct_row(
+            f"connector.place_order, {paced_label}", direct_paced, time.time() - direct_started
+        )
         table_rows.append(row)
         time.sleep(WINDOW_PAUSE_SECONDS)
         direct_started = time.time()
         direct_busy = place_direct(connections)
-        row, _ = direct_row(f"connector.place_order, {busy_label}", direct_busy,
-                            time.time() - direct_started)
+        row, _ = direct_row(
+            f"connector.place_order, {busy_label}", direct_busy, time.time() - direct_started
+        )
         table_rows.append(row)
         clean_user_orders("orders")
 
@@ -352,11 +448,21 @@ def main() -> None:
         "raised for the run; the per-key order budget (50 / 10 s per connection) kept, "
         f"{WINDOW_PAUSE_SECONDS} s between phases. Times from the call, on the host's clock "
         "(the paper stamps stored orders with the same clock).\n\n"
-        + table(["path", "orders/s", "API call ms p50 / p99", "to worker send ms p50 / p99",
-                 "to exchange stored ms p50 / p99", "weight per order"], table_rows)
+        + table(
+            [
+                "path",
+                "orders/s",
+                "API call ms p50 / p99",
+                "to worker send ms p50 / p99",
+                "to exchange stored ms p50 / p99",
+                "weight per order",
+            ],
+            table_rows,
+        )
         + "\n\nPre-checks as the orders' first events tell: "
         + "; ".join(f"{phase.label}: {sources(phase)}" for phase in phases)
-        + ". Final states: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
+        + ". Final states: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
         + ".\n\n"
         f"Weight per order with streams live is the order's own path: what the paper counted "
         f"while placing ({endpoints(live_busy.per_endpoint)} for the {ORDERS}) less the "
@@ -373,7 +479,8 @@ def main() -> None:
         f"to exchange p50 within 30 ms of the direct call: {verdict(gap <= 30)} "
         f"({live_p['exchange_p50']:.0f} ms against {direct_paced_p50:.0f} ms, {gap:+.0f} ms; "
         f"REST {rest_p['exchange_p50']:.0f} ms); weight <= 2 per order: "
-        f"{verdict(live_b['request_weight'] <= 2)} ({live_b['request_weight']:.2f}).")
+        f"{verdict(live_b['request_weight'] <= 2)} ({live_b['request_weight']:.2f})."
+    )
     write_results("orders", body)
     print(body)
 

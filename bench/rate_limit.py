@@ -61,11 +61,12 @@ WINDOWS = {
     "usdm ip weight 1m": {"limit": 200, "seconds": 10},
     "usdm account orders 10s": {"limit": 40, "seconds": 10},
     # not meant to bind: as given on both sides
-    "usdm account orders 1m": 100_000, "spot account orders 10s": 100_000,
+    "usdm account orders 1m": 100_000,
+    "spot account orders 10s": 100_000,
 }
 BINDING = ("spot ip weight 1m", "usdm ip weight 1m", "usdm account orders 10s")
 CALLS = ("spot restrictions", "spot account", "usdm config", "usdm order")
-PRICE = Decimal("30000")   # far below the paper's 60,000: the buys rest
+PRICE = Decimal("30000")  # far below the paper's 60,000: the buys rest
 
 
 def bind_source(connector: Any, address: str) -> None:
@@ -79,24 +80,39 @@ def make_calls(connection: Any, *, source: str, throttle: Any) -> dict[str, Any]
     from exchanges.base import OrderRequest
 
     spot = connection_connector(connection=connection, max_wait=0.0, throttle=throttle)
-    connection.api_type = "perpetual_futures"   # in memory only: the same key's USD-M
+    connection.api_type = "perpetual_futures"  # in memory only: the same key's USD-M
     usdm = connection_connector(connection=connection, max_wait=0.0, throttle=throttle)
     for connector in (spot, usdm):
         bind_source(connector, source)
 
     def order() -> None:
-        usdm.place_order(OrderRequest(
-            symbol="BTC/USDT:USDT", side="buy", type="limit", quantity=Decimal("0.001"),
-            price=PRICE, client_order_id=("ec" + uuid.uuid4().hex)[:32]))
+        usdm.place_order(
+            OrderRequest(
+                symbol="BTC/USDT:USDT",
+                side="buy",
+                type="limit",
+                quantity=Decimal("0.001"),
+                price=PRICE,
+                client_order_id=("ec" + uuid.uuid4().hex)[:32],
+            )
+        )
 
-    return {"spot restrictions": spot.check_credentials,
-            "spot account": spot.balances,
-            "usdm config": usdm.is_hedge_mode,
-            "usdm order": order}
+    return {
+        "spot restrictions": spot.check_credentials,
+        "spot account": spot.balances,
+        "usdm config": usdm.is_hedge_mode,
+        "usdm order": order,
+    }
 
 
-def drive(index: int, egress: str, connection_ids: list[str], per_worker_rate: float | None,
-          start_queue: Any, result_queue: Any) -> None:
+def drive(
+    index: int,
+    egress: str,
+    connection_ids: list[str],
+    per_worker_rate: float | None,
+    start_queue: Any,
+    result_queue: Any,
+) -> None:
     """One worker process. ``per_worker_rate`` None: the Redis limiter; else NoThrottle
     behind a Celery-style token bucket of that many calls per second."""
     os.environ["EGRESS_ID"] = egress
@@ -111,8 +127,10 @@ def drive(index: int, egress: str, connection_ids: list[str], per_worker_rate: f
     from exchanges.errors import ExchangeError, RateLimited
 
     throttle = None if per_worker_rate is None else NoThrottle()
-    calls = [make_calls(connection, source=EGRESSES[egress], throttle=throttle)
-             for connection in ExchangeConnection.objects.filter(pk__in=connection_ids)]
+    calls = [
+        make_calls(connection, source=EGRESSES[egress], throttle=throttle)
+        for connection in ExchangeConnection.objects.filter(pk__in=connection_ids)
+    ]
     databases.close_all()
     bucket = TokenBucket(per_worker_rate, capacity=1) if per_worker_rate else None
     rng = random.Random(index)
@@ -139,7 +157,7 @@ def drive(index: int, egress: str, connection_ids: list[str], per_worker_rate: f
             counts[f"ok {name}"] += 1
             last_grant = time.time()
         except RateLimited as exc:
-            if exc.http_status is None and exc.code is None:   # our limiter: never sent
+            if exc.http_status is None and exc.code is None:  # our limiter: never sent
                 counts["deferred"] += 1
                 blocked[name, key] = time.time() + exc.retry_after
             else:
@@ -163,10 +181,15 @@ def run(url: str, connection_ids: list[str], per_worker_rate: float | None) -> d
     flush_bench_redis()
     context = multiprocessing.get_context("spawn")
     start_queue, result_queue = context.Queue(), context.Queue()
-    processes = [context.Process(target=drive, args=(
-        index, egress, connection_ids, per_worker_rate, start_queue, result_queue))
+    processes = [
+        context.Process(
+            target=drive,
+            args=(index, egress, connection_ids, per_worker_rate, start_queue, result_queue),
+        )
         for index, egress in enumerate(
-            egress for egress in EGRESSES for _ in range(PROCESSES_PER_EGRESS))]
+            egress for egress in EGRESSES for _ in range(PROCESSES_PER_EGRESS)
+        )
+    ]
     for process in processes:
         process.start()
     try:
@@ -186,8 +209,7 @@ def run(url: str, connection_ids: list[str], per_worker_rate: float | None) -> d
     counts: Counter[str] = Counter()
     for _, _, process_counts, _ in done:
         counts.update(process_counts)
-    return {"counts": counts, "stats": stats,
-            "last_grant": max(item[3] for item in done)}
+    return {"counts": counts, "stats": stats, "last_grant": max(item[3] for item in done)}
 
 
 def scopes(result: dict[str, Any]) -> list[tuple[str, str, int, int]]:
@@ -204,8 +226,7 @@ def scopes(result: dict[str, Any]) -> list[tuple[str, str, int, int]]:
 def violations_by_window(result: dict[str, Any]) -> dict[str, int]:
     """The paper's refusals, by the window (or ``concurrency``) that refused."""
     windows = result["stats"]["windows"]
-    return {name: window["violations"] for name, window in windows.items()
-            if window["violations"]}
+    return {name: window["violations"] for name, window in windows.items() if window["violations"]}
 
 
 def main() -> None:
@@ -223,13 +244,29 @@ def main() -> None:
         celery_rate = settings.CELERY_TASK_ANNOTATIONS["connections.test"]["rate_limit"]
         user = bench_user("rate_limit")
         try:
-            ids = [str(connection_create(owner=user, actor=user, spec=ConnectionSpec(
-                name=f"bench rate limit {key}", exchange=EXCHANGE, api_type="spot",
-                environment="paper")).pk) for key in range(KEYS)]
+            ids = [
+                str(
+                    connection_create(
+                        owner=user,
+                        actor=user,
+                        spec=ConnectionSpec(
+                            name=f"bench rate limit {key}",
+                            exchange=EXCHANGE,
+                            api_type="spot",
+                            environment="paper",
+                        ),
+                    ).pk
+                )
+                for key in range(KEYS)
+            ]
             results = []
-            for label, rate in (("A: Redis limiter", None),
-                                (f"B: rate_limit={celery_rate} per worker (as configured)",
-                                 float(celery_rate.split("/")[0]))):
+            for label, rate in (
+                ("A: Redis limiter", None),
+                (
+                    f"B: rate_limit={celery_rate} per worker (as configured)",
+                    float(celery_rate.split("/")[0]),
+                ),
+            ):
                 print(f"running {label} ...", flush=True)
                 results.append((label, run(url, ids, rate)))
         finally:
@@ -252,35 +289,47 @@ def report(results: list[tuple[str, dict[str, Any]]], celery_rate: str) -> None:
             f"{violations_by_window(result) or 'none'}), other errors "
             f"{errors or 0}; last grant {result['last_grant']:.2f} s after the start; paper "
             f"maxWeightPer1s {stats['maxWeightPer1s']}, maxWeightPer60s "
-            f"{stats['maxWeightPer60s']}.")
+            f"{stats['maxWeightPer60s']}."
+        )
     a_rows = scopes(results[0][1])
     worst = min(served / allowed for _, _, served, allowed in a_rows)
     violations = results[0][1]["stats"]["rateLimitViolations"]
-    body = "\n".join([
-        f"{len(EGRESSES) * PROCESSES_PER_EGRESS} OS processes ({PROCESSES_PER_EGRESS} per "
-        f"egress id; the second egress binds to 127.0.0.2) x {KEYS} API keys drive the paper "
-        f"Binance for {DURATION_SECONDS:g} s with a random mix of spot "
-        "`GET /sapi/v1/account/apiRestrictions` (weight 1), `GET /api/v3/account` (20), USD-M "
-        "`GET /fapi/v1/accountConfig` (5) and resting USD-M limit buys (weight 0, 1 order). "
-        "Both sides enforce `EXCHANGE_RATE_LIMITS` = "
-        f"`{json.dumps(WINDOWS)}` (Binance's windows reshaped to bind within the run); the "
-        "paper exchange counts destination windows per client address and product, account "
-        "windows per key. Allowed = limit x ceil(T / span), T = the "
-        f"{DURATION_SECONDS:g} s of sending from a common start. Run A: "
-        "`connection_connector` (the Redis limiter, every window of a call in one Lua call; "
-        "`max_wait` 0: a deferred call waits out its retry_after while the process tries "
-        "the others). Run B: `NoThrottle`, each "
-        f"process capped by Celery's per-worker `rate_limit` as configured ({celery_rate}, "
-        "kombu's `TokenBucket`).",
-        "",
-        table(["run", "window", "scope (address pool / key)", "achieved", "allowed",
-               "achieved / allowed"], rows),
-        "",
-        *[f"{line}\n" for line in verdicts],
-        f"Run A: target achieved/allowed >= {TARGET_RATIO} in every binding window of every "
-        f"pool: {'met' if worst >= TARGET_RATIO else 'MISSED'} (worst {worst:.3f}); target 0 "
-        f"violations: {'met' if violations == 0 else 'MISSED'} ({violations}).",
-    ])
+    body = "\n".join(
+        [
+            f"{len(EGRESSES) * PROCESSES_PER_EGRESS} OS processes ({PROCESSES_PER_EGRESS} per "
+            f"egress id; the second egress binds to 127.0.0.2) x {KEYS} API keys drive the paper "
+            f"Binance for {DURATION_SECONDS:g} s with a random mix of spot "
+            "`GET /sapi/v1/account/apiRestrictions` (weight 1), `GET /api/v3/account` (20), USD-M "
+            "`GET /fapi/v1/accountConfig` (5) and resting USD-M limit buys (weight 0, 1 order). "
+            "Both sides enforce `EXCHANGE_RATE_LIMITS` = "
+            f"`{json.dumps(WINDOWS)}` (Binance's windows reshaped to bind within the run); the "
+            "paper exchange counts destination windows per client address and product, account "
+            "windows per key. Allowed = limit x ceil(T / span), T = the "
+            f"{DURATION_SECONDS:g} s of sending from a common start. Run A: "
+            "`connection_connector` (the Redis limiter, every window of a call in one Lua call; "
+            "`max_wait` 0: a deferred call waits out its retry_after while the process tries "
+            "the others). Run B: `NoThrottle`, each "
+            f"process capped by Celery's per-worker `rate_limit` as configured ({celery_rate}, "
+            "kombu's `TokenBucket`).",
+            "",
+            table(
+                [
+                    "run",
+                    "window",
+                    "scope (address pool / key)",
+                    "achieved",
+                    "allowed",
+                    "achieved / allowed",
+                ],
+                rows,
+            ),
+            "",
+            *[f"{line}\n" for line in verdicts],
+            f"Run A: target achieved/allowed >= {TARGET_RATIO} in every binding window of every "
+            f"pool: {'met' if worst >= TARGET_RATIO else 'MISSED'} (worst {worst:.3f}); target 0 "
+            f"violations: {'met' if violations == 0 else 'MISSED'} ({violations}).",
+        ]
+    )
     print()
     print(body)
     write_results("rate_limit", body)

@@ -47,8 +47,10 @@ from bench.common import (
 
 EXCHANGES = ("bybit", "binance", "okx", "bingx", "pionex", "orangex")
 PER_EXCHANGE = 10
-LEGS = (("BTC/USDT:USDT", Decimal("0.01"), Decimal("59000")),
-        ("ETH/USDT:USDT", Decimal("0.1"), Decimal("2950")))
+LEGS = (
+    ("BTC/USDT:USDT", Decimal("0.01"), Decimal("59000")),
+    ("ETH/USDT:USDT", Decimal("0.1"), Decimal("2950")),
+)
 FILL_SPACING_SECONDS = 0.025
 IDLE_SECONDS = 30.0
 ROUND_LIMIT_SECONDS = 60
@@ -84,17 +86,37 @@ def rest_orders(connections: list) -> list[Resting]:
         made = []
         for symbol, quantity, price in LEGS:
             client_id = client_order_id_new()
-            placed = connector.place_order(OrderRequest(
-                symbol=symbol, side="buy", type="limit", quantity=quantity, price=price,
-                client_order_id=client_id))
+            placed = connector.place_order(
+                OrderRequest(
+                    symbol=symbol,
+                    side="buy",
+                    type="limit",
+                    quantity=quantity,
+                    price=price,
+                    client_order_id=client_id,
+                )
+            )
             order = Order.objects.create(
-                owner=connection.owner, connection=connection, client_order_id=client_id,
-                request_hash="bench", symbol=symbol, side="buy", type="limit",
-                requested_quantity=quantity, volume_factor=1, quantity=quantity, price=price,
-                leverage=10)
+                owner=connection.owner,
+                connection=connection,
+                client_order_id=client_id,
+                request_hash="bench",
+                symbol=symbol,
+                side="buy",
+                type="limit",
+                requested_quantity=quantity,
+                volume_factor=1,
+                quantity=quantity,
+                price=price,
+                leverage=10,
+            )
             order_transition(order_id=order.pk, to_status="submitting", source="task")
-            order_transition(order_id=order.pk, to_status="open", source="task",
-                             exchange_order_id=placed.exchange_order_id)
+            order_transition(
+                order_id=order.pk,
+                to_status="open",
+                source="task",
+                exchange_order_id=placed.exchange_order_id,
+            )
             made.append(Resting(connection, str(order.pk), client_id, symbol, quantity))
         from django.db import connection as db
 
@@ -109,15 +131,18 @@ def fill_all(paper_url: str, resting: list[Resting]) -> None:
     session = requests.Session()
     for order in resting:
         order.filled_at = time.time()
-        answer = session.post(f"{paper_url}/_paper/fill", json={
-            "exchange": order.connection.exchange, "clientOrderId": order.client_order_id},
-            timeout=10)
+        answer = session.post(
+            f"{paper_url}/_paper/fill",
+            json={"exchange": order.connection.exchange, "clientOrderId": order.client_order_id},
+            timeout=10,
+        )
         answer.raise_for_status()
         time.sleep(FILL_SPACING_SECONDS)
 
 
-def wait_round(resting: list[Resting], expected: dict[tuple[str, str], Decimal]
-               ) -> tuple[dict[str, float], dict[tuple[str, str], float], dict[str, int]]:
+def wait_round(
+    resting: list[Resting], expected: dict[tuple[str, str], Decimal]
+) -> tuple[dict[str, float], dict[tuple[str, str], float], dict[str, int]]:
     """Until every order is filled and every position shows its size (bounded); the
     latencies (ms) and, per exchange, what did not arrive."""
     from connections.models import LedgerPosition
@@ -129,13 +154,13 @@ def wait_round(resting: list[Resting], expected: dict[tuple[str, str], Decimal]
     fill_time = {(str(r.connection.pk), r.symbol): r.filled_at for r in resting}
     while time.monotonic() < deadline:
         for order_id, at in OrderEvent.objects.filter(
-                order_id__in=[r.order_id for r in resting], to_status="filled",
-                source="stream").values_list("order_id", "created_at"):
+            order_id__in=[r.order_id for r in resting], to_status="filled", source="stream"
+        ).values_list("order_id", "created_at"):
             filled_at = next(r.filled_at for r in resting if r.order_id == str(order_id))
             order_ms[str(order_id)] = (at.timestamp() - filled_at) * 1000
         for connection_id, symbol, quantity, recorded in LedgerPosition.objects.filter(
-                connection_id__in={str(r.connection.pk) for r in resting}).values_list(
-                "connection_id", "symbol", "quantity", "recorded_at"):
+            connection_id__in={str(r.connection.pk) for r in resting}
+        ).values_list("connection_id", "symbol", "quantity", "recorded_at"):
             key = (str(connection_id), symbol)
             if key in expected and quantity == expected[key] and key not in position_ms:
                 position_ms[key] = (recorded.timestamp() - fill_time[key]) * 1000
@@ -153,7 +178,7 @@ def wait_round(resting: list[Resting], expected: dict[tuple[str, str], Decimal]
 def main() -> None:
     # 10 connections' snapshots on one address exceed Pionex's IP budget (the snapshots
     # retry every 30 s; see the report): budgets raised for the run, on both sides
-    os.environ["EXCHANGE_RATE_LIMITS"] = RATE_LIMITS   # the paper exchange reads it too
+    os.environ["EXCHANGE_RATE_LIMITS"] = RATE_LIMITS  # the paper exchange reads it too
     with paper_exchange() as paper_url:
         os.environ["PAPER_EXCHANGE_URL"] = paper_url
         setup_django(EXCHANGE_RATE_LIMITS=RATE_LIMITS)
@@ -163,16 +188,27 @@ def main() -> None:
 
         clean_user_orders("streams")
         owner = bench_user("streams")
-        connections = [connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
-            name=f"bench streams {exchange} {i}", exchange=exchange,
-            api_type="perpetual_futures", environment="paper"))
-            for exchange in EXCHANGES for i in range(PER_EXCHANGE)]
+        connections = [
+            connection_create(
+                owner=owner,
+                actor=owner,
+                spec=ConnectionSpec(
+                    name=f"bench streams {exchange} {i}",
+                    exchange=exchange,
+                    api_type="perpetual_futures",
+                    environment="paper",
+                ),
+            )
+            for exchange in EXCHANGES
+            for i in range(PER_EXCHANGE)
+        ]
         count = len(connections)
         # round 1's orders rest before the runner starts: a stream that subscribes per
         # symbol (OrangeX) subscribes, once per hold, the symbols of unfinished orders
         first_round = rest_orders(connections)
-        with stream_runner({"STREAM_SCAN_SECONDS": "0.5",
-                            "EXCHANGE_RATE_LIMITS": RATE_LIMITS}, name="streams") as runner:
+        with stream_runner(
+            {"STREAM_SCAN_SECONDS": "0.5", "EXCHANGE_RATE_LIMITS": RATE_LIMITS}, name="streams"
+        ) as runner:
             live_after = wait_live(connections, timeout=180)
             cpu_0, rss_live = process_usage(runner.pid)
             time.sleep(IDLE_SECONDS)
@@ -191,10 +227,23 @@ def main() -> None:
                 fill_all(paper_url, resting)
                 order_ms, position_ms, missing = wait_round(resting, expected)
                 cpu_b, rss_round = process_usage(runner.pid)
-                results.append((round_number, resting, order_ms, position_ms, missing,
-                                cpu_b - cpu_a, time.monotonic() - started, rss_round))
-            held = LedgerPosition.objects.filter(connection__in=connections).exclude(
-                quantity=0).count()
+                results.append(
+                    (
+                        round_number,
+                        resting,
+                        order_ms,
+                        position_ms,
+                        missing,
+                        cpu_b - cpu_a,
+                        time.monotonic() - started,
+                        rss_round,
+                    )
+                )
+            held = (
+                LedgerPosition.objects.filter(connection__in=connections)
+                .exclude(quantity=0)
+                .count()
+            )
             still_live = sum(1 for c in connections if _live(c))
         clean_user_orders("streams")
 
@@ -209,20 +258,33 @@ def main() -> None:
         all_positions += position_ms
         for r in resting:
             if r.order_id in order_by_id:
-                exchange_ms.setdefault(r.connection.exchange, []).append(
-                    order_by_id[r.order_id])
-        rows.append([
-            f"{round_number} ({'open' if round_number == 1 else 'grow'} positions)",
-            len(resting), len(order_ms),
-            f"{statistics.median(order_ms):.0f} / {pct(order_ms, 0.99):.0f}" if order_ms
-            else "—",
-            f"{statistics.median(position_ms):.0f} / {pct(position_ms, 0.99):.0f}"
-            if position_ms else "—",
-            f"{cpu * 1000 / len(resting):.1f}", f"{rss:.0f}",
-            ", ".join(f"{k} {v}" for k, v in sorted(missing.items())) or "none"])
-    exchange_rows = [[exchange, len(values), f"{statistics.median(values):.0f}",
-                      f"{pct(values, 0.99):.0f}", f"{max(values):.0f}"]
-                     for exchange, values in exchange_ms.items()]
+                exchange_ms.setdefault(r.connection.exchange, []).append(order_by_id[r.order_id])
+        rows.append(
+            [
+                f"{round_number} ({'open' if round_number == 1 else 'grow'} positions)",
+                len(resting),
+                len(order_ms),
+                f"{statistics.median(order_ms):.0f} / {pct(order_ms, 0.99):.0f}"
+                if order_ms
+                else "—",
+                f"{statistics.median(position_ms):.0f} / {pct(position_ms, 0.99):.0f}"
+                if position_ms
+                else "—",
+                f"{cpu * 1000 / len(resting):.1f}",
+                f"{rss:.0f}",
+                ", ".join(f"{k} {v}" for k, v in sorted(missing.items())) or "none",
+            ]
+        )
+    exchange_rows = [
+        [
+            exchange,
+            len(values),
+            f"{statistics.median(values):.0f}",
+            f"{pct(values, 0.99):.0f}",
+            f"{max(values):.0f}",
+        ]
+        for exchange, values in exchange_ms.items()
+    ]
     body = (
         f"{count} paper connections ({PER_EXCHANGE} per exchange: "
         f"{', '.join(EXCHANGES)}; perpetuals), one `manage.py run_user_streams` holding "
@@ -236,9 +298,19 @@ def main() -> None:
         "the new size. One host clock. Rate budgets raised on both sides (with the published "
         "ones, the 10 Pionex snapshots on one address exhaust Pionex's IP budget and retry "
         "every 30 s).\n\n"
-        + table(["round", "fills", "orders filled by the stream",
-                 "fill -> order row ms p50 / p99", "fill -> ledger position ms p50 / p99",
-                 "runner CPU ms per fill", "runner RSS MB", "missing (by exchange)"], rows)
+        + table(
+            [
+                "round",
+                "fills",
+                "orders filled by the stream",
+                "fill -> order row ms p50 / p99",
+                "fill -> ledger position ms p50 / p99",
+                "runner CPU ms per fill",
+                "runner RSS MB",
+                "missing (by exchange)",
+            ],
+            rows,
+        )
         + "\n\nFill -> order row by exchange (both rounds):\n\n"
         + table(["exchange", "fills", "p50 ms", "p99 ms", "max ms"], exchange_rows)
         + f"\n\nRunner: {rss_live:.0f} MB resident with {count} streams live "
@@ -253,7 +325,8 @@ def main() -> None:
         f"All fills: fill -> order row p50 {statistics.median(all_orders):.0f} ms, p99 "
         f"{pct(all_orders, 0.99):.0f} ms (target p99 < 500 ms: "
         f"{'met' if pct(all_orders, 0.99) < 500 else 'NOT met'}); fill -> position p50 "
-        f"{statistics.median(all_positions):.0f} ms, p99 {pct(all_positions, 0.99):.0f} ms.")
+        f"{statistics.median(all_positions):.0f} ms, p99 {pct(all_positions, 0.99):.0f} ms."
+    )
     write_results("streams", body)
     print(body)
 

@@ -69,8 +69,11 @@ MAX_RETRY_AFTER_SECONDS = 600
 # psycopg_pool's PoolTimeout, an OperationalError), Redis (the cache, throttles, locks) and
 # the Celery broker (kombu, when a task cannot be enqueued). A 503 with Retry-After.
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
-    OperationalError, InterfaceError, psycopg.OperationalError,
-    redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
     kombu.exceptions.OperationalError,
 )
 
@@ -97,8 +100,9 @@ STATUS_CODES = {
 }
 
 
-def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None,
-               **extra: Any) -> dict[str, Any]:
+def error_body(
+    code: str, message: str, fields: dict[str, list[str]] | None = None, **extra: Any
+) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message, "fields": fields or {}}
     error.update(extra)
     return {"success": False, "error": error}
@@ -137,10 +141,14 @@ def status_error_body(status_code: int) -> dict[str, Any]:
 
 
 def service_unavailable_response() -> Response:
-    return Response(error_body("service_unavailable", "a database or Redis we depend on "
-                               "refused the request; retry later"),
-                    status=status.HTTP_503_SERVICE_UNAVAILABLE,
-                    headers={"Retry-After": str(SERVICE_RETRY_AFTER_SECONDS)})
+    return Response(
+        error_body(
+            "service_unavailable",
+            "a database or Redis we depend on refused the request; retry later",
+        ),
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(SERVICE_RETRY_AFTER_SECONDS)},
+    )
 
 
 def _django_error(exc: Exception) -> Response | None:
@@ -162,8 +170,9 @@ def _as_json(context: dict[str, Any]) -> None:
 
 
 def service_error_status(exc: errors.ServiceError) -> int:
-    return next(SERVICE_ERROR_STATUSES[cls] for cls in type(exc).__mro__
-                if cls in SERVICE_ERROR_STATUSES)
+    return next(
+        SERVICE_ERROR_STATUSES[cls] for cls in type(exc).__mro__ if cls in SERVICE_ERROR_STATUSES
+    )
 
 
 def api_field_name(name: str) -> str:
@@ -178,8 +187,10 @@ _SNAKE_SEPARATOR = re.compile(r"_([a-z0-9])")
 def _api_extra(exc: errors.ServiceError) -> dict[str, Any]:
     """An error's extra keys as the API spells them (``retry_after`` -> ``retryAfter``), and
     the values that name a field too (``limit: max_order_notional`` -> ``maxOrderNotional``)."""
-    return {api_field_name(name): api_field_name(value) if name in exc.field_extras else value
-            for name, value in exc.extra.items()}
+    return {
+        api_field_name(name): api_field_name(value) if name in exc.field_extras else value
+        for name, value in exc.extra.items()
+    }
 
 
 def _service_error_response(exc: errors.ServiceError) -> Response:
@@ -188,8 +199,7 @@ def _service_error_response(exc: errors.ServiceError) -> Response:
         extra["retryAfter"] = _seconds(extra["retryAfter"])
     status_code = service_error_status(exc)
     fields = {api_field_name(name): messages for name, messages in exc.fields.items()}
-    response = Response(error_body(exc.code, exc.message, fields, **extra),
-                        status=status_code)
+    response = Response(error_body(exc.code, exc.message, fields, **extra), status=status_code)
     if status_code in RETRY_STATUSES:
         wait = extra.get("retryAfter", SERVICE_RETRY_AFTER_SECONDS)
         response["Retry-After"] = retry_after_header(wait)
@@ -220,13 +230,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         response = _django_error(exc)
     if response is None:
         logger.error("unhandled API error", exc_info=exc)
-        return Response(error_body("server_error", "internal server error"),
-                        status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+        return Response(
+            error_body("server_error", "internal server error"),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
     if not isinstance(exc, exceptions.APIException):
         return response
     code, default_status = next(
         (value for cls, value in DRF_CODES.items() if isinstance(exc, cls)),
-        ("error", response.status_code))
+        ("error", response.status_code),
+    )
     fields = _flatten(exc.detail) if isinstance(exc, exceptions.ValidationError) else {}
     fields.pop("non_field_errors", None) if len(fields) > 1 else None
     if isinstance(exc, exceptions.ValidationError) and set(fields) == {"non_field_errors"}:
@@ -246,17 +259,23 @@ def json_server_error(request: HttpRequest) -> JsonResponse:
     """Django's handler500, called while the exception is being handled: our database or
     Redis refusing is a 503 with Retry-After, anything else the plain 500."""
     if isinstance(sys.exc_info()[1], INFRASTRUCTURE_ERRORS):
-        return JsonResponse(error_body("service_unavailable", "a database or Redis we depend "
-                                       "on refused the request; retry later"), status=503,
-                            headers={"Retry-After": str(SERVICE_RETRY_AFTER_SECONDS)})
+        return JsonResponse(
+            error_body(
+                "service_unavailable",
+                "a database or Redis we depend on refused the request; retry later",
+            ),
+            status=503,
+            headers={"Retry-After": str(SERVICE_RETRY_AFTER_SECONDS)},
+        )
     return JsonResponse(error_body("server_error", "internal server error"), status=500)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF_FAILURE_VIEW: under /api/ the JSON 403, elsewhere (the admin) Django's page."""
     if is_api_path(request.path_info):
-        return JsonResponse(error_body("permission_denied", f"CSRF check failed: {reason}"),
-                            status=403)
+        return JsonResponse(
+            error_body("permission_denied", f"CSRF check failed: {reason}"), status=403
+        )
     return csrf.csrf_failure(request, reason=reason)
 
 

@@ -92,8 +92,9 @@ def redis_url() -> str:
 
 
 def _pg_running() -> bool:
-    result = subprocess.run(_as_pg_user([str(_pg_bin("pg_ctl")), "-D", str(PG_DATA), "status"]),
-                            capture_output=True)
+    result = subprocess.run(
+        _as_pg_user([str(_pg_bin("pg_ctl")), "-D", str(PG_DATA), "status"]), capture_output=True
+    )
     return result.returncode == 0
 
 
@@ -104,22 +105,51 @@ def start_postgres() -> bool:
     SOCKET_DIR.chmod(0o777)
     _prepare_root_access()
     if not (PG_DATA / "PG_VERSION").exists():
-        subprocess.run(_as_pg_user([
-            str(_pg_bin("initdb")), "-D", str(PG_DATA), "--auth=trust", "--encoding=utf8",
-            "-U", "postgres"]), check=True, capture_output=True)
+        subprocess.run(
+            _as_pg_user(
+                [
+                    str(_pg_bin("initdb")),
+                    "-D",
+                    str(PG_DATA),
+                    "--auth=trust",
+                    "--encoding=utf8",
+                    "-U",
+                    "postgres",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
     if _pg_running():
         return False
-    subprocess.run(_as_pg_user([
-        str(_pg_bin("pg_ctl")), "-D", str(PG_DATA), "-w", "-t", "60", "-l", str(PG_DATA / "log"),
-        "-o", f"-h '' -k {SOCKET_DIR} -c max_connections=200", "start"]),
-        check=True, capture_output=True)
+    subprocess.run(
+        _as_pg_user(
+            [
+                str(_pg_bin("pg_ctl")),
+                "-D",
+                str(PG_DATA),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(PG_DATA / "log"),
+                "-o",
+                f"-h '' -k {SOCKET_DIR} -c max_connections=200",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
     return True
 
 
 def stop_postgres() -> None:
     if (PG_DATA / "PG_VERSION").exists() and _pg_running():
-        subprocess.run(_as_pg_user([str(_pg_bin("pg_ctl")), "-D", str(PG_DATA), "-w", "-m",
-                                    "fast", "stop"]), capture_output=True)
+        subprocess.run(
+            _as_pg_user([str(_pg_bin("pg_ctl")), "-D", str(PG_DATA), "-w", "-m", "fast", "stop"]),
+            capture_output=True,
+        )
 
 
 def _redis_pid() -> int | None:
@@ -136,11 +166,30 @@ def start_redis() -> bool:
     if _redis_pid():
         return False
     (VAR / "redis").mkdir(parents=True, exist_ok=True)
-    subprocess.run([
-        str(_redis_server_bin()), "--port", "0", "--unixsocket", str(REDIS_SOCKET),
-        "--unixsocketperm", "700", "--daemonize", "yes", "--pidfile", str(REDIS_PIDFILE),
-        "--dir", str(VAR / "redis"), "--save", "", "--appendonly", "no",
-        "--logfile", str(VAR / "redis" / "redis.log")], check=True)
+    subprocess.run(
+        [
+            str(_redis_server_bin()),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(REDIS_SOCKET),
+            "--unixsocketperm",
+            "700",
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(REDIS_PIDFILE),
+            "--dir",
+            str(VAR / "redis"),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--logfile",
+            str(VAR / "redis" / "redis.log"),
+        ],
+        check=True,
+    )
     for _ in range(100):
         if REDIS_SOCKET.exists() and _redis_pid():
             return True

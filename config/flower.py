@@ -30,8 +30,10 @@ def flower_command(argv: list[str]) -> tuple[list[str], dict[str, str]]:
     from config.production import flower_basic_auth_problem
 
     if any(arg.split("=", 1)[0] in ("--basic-auth", "--basic_auth") for arg in argv):
-        raise FlowerRefused("Flower: give FLOWER_BASIC_AUTH in the environment or .env, not "
-                            "--basic-auth on the command line")
+        raise FlowerRefused(
+            "Flower: give FLOWER_BASIC_AUTH in the environment or .env, not "
+            "--basic-auth on the command line"
+        )
     auth = settings.FLOWER_BASIC_AUTH
     problem = flower_basic_auth_problem(auth)
     if problem:

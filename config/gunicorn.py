@@ -22,8 +22,11 @@ def _logconfig_dict() -> dict[str, Any]:
 
     config = dict(settings.LOGGING)
     through_root = {"level": "INFO", "handlers": [], "propagate": True}
-    config["loggers"] = {**config.get("loggers", {}), "gunicorn.error": through_root,
-                         "gunicorn.access": through_root}
+    config["loggers"] = {
+        **config.get("loggers", {}),
+        "gunicorn.error": through_root,
+        "gunicorn.access": through_root,
+    }
     return config
 
 

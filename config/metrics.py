@@ -45,11 +45,13 @@ def celery_queue_metrics() -> Iterator[Metric]:
         for step in KOMBU_PRIORITY_STEPS:
             pipe.llen(queue if step == 0 else f"{queue}{KOMBU_PRIORITY_SEPARATOR}{step}")
     lengths = iter(pipe.execute())
-    family = GaugeMetricFamily(f"{PREFIX}_celery_queue_length", "Messages waiting in a "
-                               "Celery queue (every priority)", labels=["queue"])
+    family = GaugeMetricFamily(
+        f"{PREFIX}_celery_queue_length",
+        "Messages waiting in a Celery queue (every priority)",
+        labels=["queue"],
+    )
     for queue in CELERY_QUEUES:
-        family.add_metric([queue], float(sum(next(lengths)
-                                             for _ in KOMBU_PRIORITY_STEPS)))
+        family.add_metric([queue], float(sum(next(lengths) for _ in KOMBU_PRIORITY_STEPS)))
     yield family
 
 
@@ -67,22 +69,24 @@ class ScrapeTimeCollector:
 
     def collect(self) -> Iterator[Metric]:
         started = time.perf_counter()
-        ok = GaugeMetricFamily(f"{PREFIX}_scrape_ok", "1: this part of the scrape was read",
-                               labels=["part"])
+        ok = GaugeMetricFamily(
+            f"{PREFIX}_scrape_ok", "1: this part of the scrape was read", labels=["part"]
+        )
         for part, read in PARTS.items():
             try:
                 metrics = list(read())
             except Exception:
-                logger.exception("a part of /metrics could not be read",
-                                 extra={"part": part})
+                logger.exception("a part of /metrics could not be read", extra={"part": part})
                 ok.add_metric([part], 0.0)
                 continue
             ok.add_metric([part], 1.0)
             yield from metrics
         yield ok
-        yield GaugeMetricFamily(f"{PREFIX}_scrape_duration_seconds", "Time this scrape spent "
-                                "reading the database and Redis",
-                                value=time.perf_counter() - started)
+        yield GaugeMetricFamily(
+            f"{PREFIX}_scrape_duration_seconds",
+            "Time this scrape spent reading the database and Redis",
+            value=time.perf_counter() - started,
+        )
 
 
 def authorized(request: HttpRequest) -> bool:
@@ -98,9 +102,12 @@ def authorized(request: HttpRequest) -> bool:
 @require_safe
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if not authorized(request):
-        return HttpResponse("401 Unauthorized: Authorization: Bearer <METRICS_TOKEN>\n",
-                            status=401, content_type="text/plain; charset=utf-8",
-                            headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+        return HttpResponse(
+            "401 Unauthorized: Authorization: Bearer <METRICS_TOKEN>\n",
+            status=401,
+            content_type="text/plain; charset=utf-8",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
     recorded()  # this process's files (and the directory) exist before they are read
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=multiproc_dir())

@@ -45,15 +45,17 @@ class ApiErrorBodyMiddleware:
         if refusal is not None:
             return JsonResponse(error_body("unsupported_media_type", refusal), status=415)
         response = self.get_response(request)
-        if (is_api_path(request.path_info) and response.status_code >= 400
-                and not response.get("Content-Type", "").startswith("application/json")):
+        if (
+            is_api_path(request.path_info)
+            and response.status_code >= 400
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
             return _as_error_body(response)
         return response
 
 
 def _as_error_body(response: HttpResponseBase) -> JsonResponse:
-    replacement = JsonResponse(status_error_body(response.status_code),
-                               status=response.status_code)
+    replacement = JsonResponse(status_error_body(response.status_code), status=response.status_code)
     for name, value in response.items():
         if name.lower() not in BODY_HEADERS:
             replacement[name] = value
@@ -72,8 +74,10 @@ def refuse_non_text_charsets(application: WSGIApp) -> WSGIApp:
         if refusal is None:
             return application(environ, start_response)
         body = json.dumps(error_body("unsupported_media_type", refusal)).encode()
-        start_response("415 Unsupported Media Type", [
-            ("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        start_response(
+            "415 Unsupported Media Type",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        )
         return [body]
 
     return guarded

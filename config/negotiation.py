@@ -15,8 +15,9 @@ class JSONFallbackNegotiation(DefaultContentNegotiation):
     """An Accept header we cannot serve (text/html with the browsable API off) gets the
     first renderer, JSON, not a 406: the API speaks JSON to browsers too."""
 
-    def select_renderer(self, request: Any, renderers: Iterable[BaseRenderer],
-                        format_suffix: str | None = None) -> tuple[BaseRenderer, str]:
+    def select_renderer(
+        self, request: Any, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
         renderers = list(renderers)
         try:
             return super().select_renderer(request, renderers, format_suffix)

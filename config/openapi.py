@@ -18,12 +18,15 @@ class ApiAutoSchema(AutoSchema):
     field, as a plain serializer's is: drf-spectacular leaves it optional, so an empty POST
     would look valid."""
 
-    def _get_request_for_media_type(self, serializer: Any, direction: str = "request"
-                                    ) -> tuple[Any, bool]:
+    def _get_request_for_media_type(
+        self, serializer: Any, direction: str = "request"
+    ) -> tuple[Any, bool]:
         schema, required = super()._get_request_for_media_type(serializer, direction)
         if isinstance(serializer, PolymorphicProxySerializer) and schema is not None:
             choices = serializer.serializers
             choices = choices.values() if isinstance(choices, dict) else choices
-            required = all(any(field.required for field in force_instance(choice).fields.values())
-                           for choice in choices)
+            required = all(
+                any(field.required for field in force_instance(choice).fields.values())
+                for choice in choices
+            )
         return schema, required

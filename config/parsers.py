@@ -50,8 +50,12 @@ def _refuse_constant(name: str) -> Any:
 
 
 class BoundedJSONParser(JSONParser):
-    def parse(self, stream: IO[Any] | None, media_type: str | None = None,
-              parser_context: Mapping[str, Any] | None = None) -> Any:
+    def parse(
+        self,
+        stream: IO[Any] | None,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
         if stream is None:
             raise ParseError("the request body is empty")
         encoding = get_encoding(parser_context or {})
@@ -64,8 +68,10 @@ class BoundedJSONParser(JSONParser):
         try:
             return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
         except json.JSONDecodeError as exc:
-            raise ParseError(f"the request body is not valid JSON ({exc.msg} at line "
-                             f"{exc.lineno} column {exc.colno})") from None
+            raise ParseError(
+                f"the request body is not valid JSON ({exc.msg} at line "
+                f"{exc.lineno} column {exc.colno})"
+            ) from None
         except (ValueError, ArithmeticError, RecursionError):
             # NaN/Infinity, an integer past Python's digit limit, an exponent past Decimal's
             raise ParseError("the request body holds a number we cannot take") from None

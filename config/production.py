@@ -17,8 +17,10 @@ def flower_basic_auth_problem(value: str) -> str | None:
     if not value:
         return "FLOWER_BASIC_AUTH must be set (user:password) when DJANGO_ENV=production"
     if not FLOWER_BASIC_AUTH_FORM.fullmatch(value):
-        return ("FLOWER_BASIC_AUTH must be user:password (several comma separated), each "
-                "with a user and a password")
+        return (
+            "FLOWER_BASIC_AUTH must be user:password (several comma separated), each "
+            "with a user and a password"
+        )
     return None
 
 
@@ -28,16 +30,20 @@ METRICS_TOKEN_MIN_CHARS = 24
 
 def metrics_token_problem(value: str) -> str | None:
     if not value:
-        return ("METRICS_TOKEN must be set when DJANGO_ENV=production (Prometheus sends it as "
-                "Authorization: Bearer <token> to /metrics)")
+        return (
+            "METRICS_TOKEN must be set when DJANGO_ENV=production (Prometheus sends it as "
+            "Authorization: Bearer <token> to /metrics)"
+        )
     if len(value) < METRICS_TOKEN_MIN_CHARS or any(char.isspace() for char in value):
-        return (f"METRICS_TOKEN must be at least {METRICS_TOKEN_MIN_CHARS} characters, without "
-                f"spaces")
+        return (
+            f"METRICS_TOKEN must be at least {METRICS_TOKEN_MIN_CHARS} characters, without spaces"
+        )
     return None
 
 
-def production_problems(*, debug: bool, flower_basic_auth: str,
-                        demo_seed_enabled: bool, metrics_token: str) -> list[str]:
+def production_problems(
+    *, debug: bool, flower_basic_auth: str, demo_seed_enabled: bool, metrics_token: str
+) -> list[str]:
     """Every unsafe production setting, each named with what to do."""
     problems = []
     if debug:
@@ -49,6 +55,8 @@ def production_problems(*, debug: bool, flower_basic_auth: str,
     if metrics:
         problems.append(metrics)
     if demo_seed_enabled:
-        problems.append("DEMO_SEED_ENABLED must be off when DJANGO_ENV=production (the demo "
-                        "admin has a published password)")
+        problems.append(
+            "DEMO_SEED_ENABLED must be off when DJANGO_ENV=production (the demo "
+            "admin has a published password)"
+        )
     return problems

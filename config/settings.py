@@ -60,10 +60,12 @@ def _dev_secret(filename: str, make: Callable[[], str]) -> str:
 
 
 SECRET_KEY = env.str("SECRET_KEY", default="") or _dev_secret(
-    "secret_key", lambda: secrets.token_urlsafe(50))
+    "secret_key", lambda: secrets.token_urlsafe(50)
+)
 # Fernet keys, newest first: the first encrypts, all decrypt (rotate_encryption_keys).
 CONNECTION_ENCRYPTION_KEYS = env.list("CONNECTION_ENCRYPTION_KEYS", default=[]) or [
-    _dev_secret("encryption_key", lambda: Fernet.generate_key().decode())]
+    _dev_secret("encryption_key", lambda: Fernet.generate_key().decode())
+]
 
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
@@ -148,11 +150,14 @@ def _database() -> dict[str, object]:
     if DATABASE_POOL:
         config["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django's persistence is off
         config.setdefault("OPTIONS", {})["pool"] = {
-            "min_size": DATABASE_POOL_MIN_SIZE, "max_size": DATABASE_POOL_MAX_SIZE,
-            "timeout": DATABASE_POOL_TIMEOUT_SECONDS}
+            "min_size": DATABASE_POOL_MIN_SIZE,
+            "max_size": DATABASE_POOL_MAX_SIZE,
+            "timeout": DATABASE_POOL_TIMEOUT_SECONDS,
+        }
     else:
-        config["CONN_MAX_AGE"] = 0 if RUNNING_DEV_SERVER else env.int(
-            "DATABASE_CONN_MAX_AGE", default=60)
+        config["CONN_MAX_AGE"] = (
+            0 if RUNNING_DEV_SERVER else env.int("DATABASE_CONN_MAX_AGE", default=60)
+        )
     return config
 
 
@@ -225,8 +230,8 @@ REST_FRAMEWORK = {
     # JSON bounded in size and depth, numbers as Decimal (config/parsers.py)
     "DEFAULT_PARSER_CLASSES": ["config.parsers.BoundedJSONParser"],
     # the browsable API only with DEBUG on; otherwise JSON, whatever the Accept header says
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"] + (
-        ["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.JSONFallbackNegotiation",
     "DEFAULT_SCHEMA_CLASS": "config.openapi.ApiAutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
@@ -290,9 +295,12 @@ PAPER_EXCHANGE_URL = env.str("PAPER_EXCHANGE_URL", default="http://127.0.0.1:890
 RATE_LIMIT_SAFETY_FACTOR = env.float("RATE_LIMIT_SAFETY_FACTOR", default=0.8)
 EXCHANGE_RATE_PRESET = env.str("EXCHANGE_RATE_PRESET", default="")
 EXCHANGE_RATE_OVERRIDES = env.str("EXCHANGE_RATE_LIMITS", default="")
-EXCHANGE_RATE_LIMITS = load_budgets(published_budgets(), overrides=EXCHANGE_RATE_OVERRIDES,
-                                    preset=EXCHANGE_RATE_PRESET,
-                                    safety_factor=RATE_LIMIT_SAFETY_FACTOR)
+EXCHANGE_RATE_LIMITS = load_budgets(
+    published_budgets(),
+    overrides=EXCHANGE_RATE_OVERRIDES,
+    preset=EXCHANGE_RATE_PRESET,
+    safety_factor=RATE_LIMIT_SAFETY_FACTOR,
+)
 # where Binance's own rateLimits (exchangeInfo) are read at worker start and hourly:
 # live (api.binance.com, fapi.binance.com), paper (PAPER_EXCHANGE_URL) or off
 BINANCE_RATE_LIMITS_SOURCE = env.str("BINANCE_RATE_LIMITS_SOURCE", default="live")
@@ -316,8 +324,7 @@ HEALTH_RETENTION_DAYS = env.int("HEALTH_RETENTION_DAYS", default=7)
 # is tried again after our own throttle's refusals until BATCH_THROTTLE_WAIT_LIMIT_SECONDS,
 # when its result is the "throttled" error
 BATCH_BUDGET_WAIT_SECONDS = env.float("BATCH_BUDGET_WAIT_SECONDS", default=10.0)
-BATCH_THROTTLE_WAIT_LIMIT_SECONDS = env.float("BATCH_THROTTLE_WAIT_LIMIT_SECONDS",
-                                              default=60.0)
+BATCH_THROTTLE_WAIT_LIMIT_SECONDS = env.float("BATCH_THROTTLE_WAIT_LIMIT_SECONDS", default=60.0)
 # the user-stream runner (manage.py run_user_streams, docs/live-session.md): each
 # connection's stream is held under a Redis lease of STREAM_LEASE_SECONDS, renewed every
 # third of it; runners look for connections to take every STREAM_SCAN_SECONDS. A dead
@@ -326,8 +333,9 @@ STREAM_LEASE_SECONDS = env.float("STREAM_LEASE_SECONDS", default=15.0)
 STREAM_SCAN_SECONDS = env.float("STREAM_SCAN_SECONDS", default=5.0)
 # who holds a lease: unique per runner process (host, pid, and a random part so a restarted
 # process with a reused pid is another holder)
-STREAM_HOLDER_ID = env.str("STREAM_HOLDER_ID", default=(
-    f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"))
+STREAM_HOLDER_ID = env.str(
+    "STREAM_HOLDER_ID", default=(f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}")
+)
 # the last message's time is written at most this often per connection
 STREAM_STATE_WRITE_SECONDS = env.float("STREAM_STATE_WRITE_SECONDS", default=1.0)
 # the runner's database threads (keep below DATABASE_POOL_MAX_SIZE)
@@ -354,27 +362,39 @@ ALERT_STREAM_DOWN_SECONDS = env.int("ALERT_STREAM_DOWN_SECONDS", default=300)
 ALERT_ORDER_STUCK_SECONDS = env.int("ALERT_ORDER_STUCK_SECONDS", default=300)
 # Flower's user:password (several comma separated). Production refuses to start without one;
 # development generates one into var/ (`make run` passes it to Flower and prints it).
-FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="") or ("" if PRODUCTION else _dev_secret(
-    "flower_basic_auth", lambda: f"admin:{secrets.token_urlsafe(18)}"))
+FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="") or (
+    ""
+    if PRODUCTION
+    else _dev_secret("flower_basic_auth", lambda: f"admin:{secrets.token_urlsafe(18)}")
+)
 # /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise, compared in
 # constant time). Production refuses to start without one (24 characters or more);
 # development generates one into var/ (`make run` prints it). docs/operations.md.
-METRICS_TOKEN = env.str("METRICS_TOKEN", default="") or ("" if PRODUCTION else _dev_secret(
-    "metrics_token", lambda: secrets.token_urlsafe(32)))
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="") or (
+    "" if PRODUCTION else _dev_secret("metrics_token", lambda: secrets.token_urlsafe(32))
+)
 # prometheus_client's multiprocess mode: every process that records (gunicorn's workers, the
 # Celery worker, the stream runner) writes its samples here and /metrics reads them all.
 # Give every process of one deployment the same directory (one volume), on a local disk;
 # wipe it when the whole stack starts (`make run` does), never while a process runs.
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="") or str(
-    VAR_DIR / "prometheus")
+    VAR_DIR / "prometheus"
+)
 # child processes (a worker started from a test, gunicorn's workers) find it too
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
 # `manage.py seed_demo` (make run) creates an admin with a published password: development only.
 DEMO_SEED_ENABLED = env.bool("DEMO_SEED_ENABLED", default=not PRODUCTION)
 
-_UNSAFE = production_problems(debug=DEBUG, flower_basic_auth=FLOWER_BASIC_AUTH,
-                              demo_seed_enabled=DEMO_SEED_ENABLED,
-                              metrics_token=METRICS_TOKEN) if PRODUCTION else []
+_UNSAFE = (
+    production_problems(
+        debug=DEBUG,
+        flower_basic_auth=FLOWER_BASIC_AUTH,
+        demo_seed_enabled=DEMO_SEED_ENABLED,
+        metrics_token=METRICS_TOKEN,
+    )
+    if PRODUCTION
+    else []
+)
 if _UNSAFE:
     raise ImproperlyConfigured("unsafe production settings: " + "; ".join(_UNSAFE))
 
@@ -402,7 +422,16 @@ CELERY_WORKER_REDIRECT_STDOUTS = False
 # never starts exchange tasks faster than the loosest pool's sustained rate allows.
 CELERY_TASK_ANNOTATIONS = {
     name: {"rate_limit": worker_rate_limit(EXCHANGE_RATE_LIMITS)}
-    for name in ("connections.test", "connections.health_check", "connections.heartbeat",
-                 "connections.rate_limits_refresh", "orders.submit", "orders.cancel",
-                 "orders.cancel_all", "orders.settle", "orders.refresh", "orders.orphans")
+    for name in (
+        "connections.test",
+        "connections.health_check",
+        "connections.heartbeat",
+        "connections.rate_limits_refresh",
+        "orders.submit",
+        "orders.cancel",
+        "orders.cancel_all",
+        "orders.settle",
+        "orders.refresh",
+        "orders.orphans",
+    )
 }

@@ -23,7 +23,7 @@ from connections.selectors import ledger_if_live
 @dataclass(frozen=True)
 class BalanceRow:
     asset: str
-    free: Decimal | None      # None: the stream told only the wallet (Binance USD-M, BingX)
+    free: Decimal | None  # None: the stream told only the wallet (Binance USD-M, BingX)
     locked: Decimal | None
     total: Decimal | None
     as_of: datetime
@@ -44,8 +44,8 @@ class PositionRow:
 
 @dataclass(frozen=True)
 class AccountRead:
-    source: str               # ledger | exchange
-    as_of: datetime           # known true as of: the read, or the stream's last message
+    source: str  # ledger | exchange
+    as_of: datetime  # known true as of: the read, or the stream's last message
     age_ms: int
     balances: tuple[BalanceRow, ...] = ()
     positions: tuple[PositionRow, ...] = ()
@@ -55,9 +55,8 @@ def _age_ms(now: datetime, at: datetime) -> int:
     return max(0, int((now - at).total_seconds() * 1000))
 
 
-def _from_ledger(last_message_at: datetime | None, now: datetime, **rows: tuple
-                 ) -> AccountRead:
-    as_of = last_message_at or now   # a live stream has one (ledger_if_live)
+def _from_ledger(last_message_at: datetime | None, now: datetime, **rows: tuple) -> AccountRead:
+    as_of = last_message_at or now  # a live stream has one (ledger_if_live)
     return AccountRead(source="ledger", as_of=as_of, age_ms=_age_ms(now, as_of), **rows)
 
 
@@ -66,17 +65,33 @@ def connection_balances(*, connection: ExchangeConnection) -> AccountRead:
     ledger = ledger_if_live(connection=connection)
     now = timezone.now()
     if ledger is not None:
-        rows = tuple(BalanceRow(asset=row.asset, free=row.free, locked=row.locked,
-                                total=row.total, as_of=row.updated_at,
-                                age_ms=_age_ms(now, row.updated_at))
-                     for row in sorted(ledger.balances.values(), key=lambda r: r.asset)
-                     if row.total or row.free or row.locked)
+        rows = tuple(
+            BalanceRow(
+                asset=row.asset,
+                free=row.free,
+                locked=row.locked,
+                total=row.total,
+                as_of=row.updated_at,
+                age_ms=_age_ms(now, row.updated_at),
+            )
+            for row in sorted(ledger.balances.values(), key=lambda r: r.asset)
+            if row.total or row.free or row.locked
+        )
         return _from_ledger(ledger.stream.last_message_at, now, balances=rows)
-    read = connection_exchange_call(connection=connection,
-                                    call=lambda connector: connector.balances())
-    return AccountRead(source="exchange", as_of=now, age_ms=0, balances=tuple(
-        BalanceRow(asset=b.asset, free=b.free, locked=b.locked, total=b.total, as_of=now,
-                   age_ms=0) for b in read))
+    read = connection_exchange_call(
+        connection=connection, call=lambda connector: connector.balances()
+    )
+    return AccountRead(
+        source="exchange",
+        as_of=now,
+        age_ms=0,
+        balances=tuple(
+            BalanceRow(
+                asset=b.asset, free=b.free, locked=b.locked, total=b.total, as_of=now, age_ms=0
+            )
+            for b in read
+        ),
+    )
 
 
 def connection_positions(*, connection: ExchangeConnection) -> AccountRead:
@@ -85,15 +100,39 @@ def connection_positions(*, connection: ExchangeConnection) -> AccountRead:
     ledger = ledger_if_live(connection=connection)
     now = timezone.now()
     if ledger is not None:
-        rows = tuple(PositionRow(symbol=p.symbol, quantity=p.quantity,
-                                 entry_price=p.entry_price, leverage=p.leverage,
-                                 unrealized_pnl=p.unrealized_pnl, mark_price=None,
-                                 as_of=p.updated_at, age_ms=_age_ms(now, p.updated_at))
-                     for p in ledger.positions if p.quantity)
+        rows = tuple(
+            PositionRow(
+                symbol=p.symbol,
+                quantity=p.quantity,
+                entry_price=p.entry_price,
+                leverage=p.leverage,
+                unrealized_pnl=p.unrealized_pnl,
+                mark_price=None,
+                as_of=p.updated_at,
+                age_ms=_age_ms(now, p.updated_at),
+            )
+            for p in ledger.positions
+            if p.quantity
+        )
         return _from_ledger(ledger.stream.last_message_at, now, positions=rows)
-    read = connection_exchange_call(connection=connection,
-                                    call=lambda connector: connector.positions())
-    return AccountRead(source="exchange", as_of=now, age_ms=0, positions=tuple(
-        PositionRow(symbol=p.symbol, quantity=p.quantity, entry_price=p.entry_price,
-                    leverage=p.leverage, unrealized_pnl=p.unrealized_pnl,
-                    mark_price=p.mark_price, as_of=now, age_ms=0) for p in read))
+    read = connection_exchange_call(
+        connection=connection, call=lambda connector: connector.positions()
+    )
+    return AccountRead(
+        source="exchange",
+        as_of=now,
+        age_ms=0,
+        positions=tuple(
+            PositionRow(
+                symbol=p.symbol,
+                quantity=p.quantity,
+                entry_price=p.entry_price,
+                leverage=p.leverage,
+                unrealized_pnl=p.unrealized_pnl,
+                mark_price=p.mark_price,
+                as_of=now,
+                age_ms=0,
+            )
+            for p in read
+        ),
+    )

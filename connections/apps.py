@@ -35,4 +35,5 @@ def refuse_a_reachable_paper_exchange() -> None:
         raise ImproperlyConfigured(
             f"the paper exchange's control API answers at PAPER_EXCHANGE_URL "
             f"({settings.PAPER_EXCHANGE_URL}); production must not reach it: stop it, or "
-            f"point PAPER_EXCHANGE_URL elsewhere")
+            f"point PAPER_EXCHANGE_URL elsewhere"
+        )

@@ -107,8 +107,7 @@ class LoginUsernameThrottle(LoginThrottle):
         return self.cache_format % {"scope": self.scope, "ident": digest}
 
 
-LOGIN_THROTTLES: tuple[type[LoginThrottle], ...] = (LoginUsernameThrottle,
-                                                          LoginAddressThrottle)
+LOGIN_THROTTLES: tuple[type[LoginThrottle], ...] = (LoginUsernameThrottle, LoginAddressThrottle)
 
 
 def login_throttle_wait(request: HttpRequest) -> float | None:
@@ -116,8 +115,11 @@ def login_throttle_wait(request: HttpRequest) -> float | None:
     the attempt is counted)."""
     throttles = [throttle() for throttle in LOGIN_THROTTLES]
     # the admin login is a plain Django view: the throttles read only the request's address
-    waits = [throttle.wait() or 1.0 for throttle in throttles
-             if not throttle.allow_request(request, None)]  # type: ignore[arg-type]
+    waits = [
+        throttle.wait() or 1.0
+        for throttle in throttles
+        if not throttle.allow_request(request, None)  # type: ignore[arg-type]
+    ]
     return max(waits) if waits else None
 
 
@@ -129,9 +131,12 @@ def throttled_login(login_view: Callable[..., HttpResponse]) -> Callable[..., Ht
         if request.method == "POST":
             wait = login_throttle_wait(request)
             if wait is not None:
-                return HttpResponse("Too many login attempts; try again later.\n", status=429,
-                                    content_type="text/plain",
-                                    headers={"Retry-After": str(math.ceil(wait))})
+                return HttpResponse(
+                    "Too many login attempts; try again later.\n",
+                    status=429,
+                    content_type="text/plain",
+                    headers={"Retry-After": str(math.ceil(wait))},
+                )
         return login_view(request, **kwargs)
 
     return view

@@ -33,8 +33,7 @@ BATCH_TTL_SECONDS = 3600
 BATCH_ATTEMPTS = 3
 
 
-def batch_validate(*, user: User, connection_ids: list[str],
-                   any_owner: bool = False) -> list[str]:
+def batch_validate(*, user: User, connection_ids: list[str], any_owner: bool = False) -> list[str]:
     """1..50 distinct ids of connections the caller can see: a 400 names repeated ones,
     a 404 those that are not found. ``any_owner``: staff in the admin or the command line
     test any owner's connections (the API keeps them to their own)."""
@@ -43,17 +42,23 @@ def batch_validate(*, user: User, connection_ids: list[str],
     if not connection_ids:
         raise ValidationFailed("give at least one connection id", fields={field: ["empty"]})
     if len(connection_ids) > MAX_BATCH_SIZE:
-        raise ValidationFailed(f"at most {MAX_BATCH_SIZE} connections per batch",
-                               fields={field: [f"{len(connection_ids)} given"]})
+        raise ValidationFailed(
+            f"at most {MAX_BATCH_SIZE} connections per batch",
+            fields={field: [f"{len(connection_ids)} given"]},
+        )
     duplicates = sorted({i for i in connection_ids if connection_ids.count(i) > 1})
     if duplicates:
-        raise ValidationFailed(f"duplicate connection ids: {', '.join(duplicates)}",
-                               fields={field: [f"duplicate: {i}" for i in duplicates]})
+        raise ValidationFailed(
+            f"duplicate connection ids: {', '.join(duplicates)}",
+            fields={field: [f"duplicate: {i}" for i in duplicates]},
+        )
     owners = connection_owner_ids(user=user, connection_ids=connection_ids)
     unknown = [i for i in connection_ids if i not in owners]
     if unknown:  # another user's id, like any other unknown one, is simply not found
-        raise NotFound(f"unknown connection ids: {', '.join(unknown)}",
-                       fields={field: [f"unknown: {i}" for i in unknown]})
+        raise NotFound(
+            f"unknown connection ids: {', '.join(unknown)}",
+            fields={field: [f"unknown: {i}" for i in unknown]},
+        )
     # a test is a write (health rows, the circuit): staff test only their own connections
     others = [i for i in connection_ids if owners[i] != user.pk]
     if others and not (any_owner and getattr(user, "is_staff", False)):
@@ -61,8 +66,7 @@ def batch_validate(*, user: User, connection_ids: list[str],
     return connection_ids
 
 
-def batch_create(*, user: User, connection_ids: list[str],
-                 any_owner: bool = False) -> str:
+def batch_create(*, user: User, connection_ids: list[str], any_owner: bool = False) -> str:
     """Record the batch and enqueue its task (after the surrounding commit)."""
     from connections.tasks import batch_test_task
 
@@ -106,9 +110,12 @@ def _check_waiting_for_budget(connection: ExchangeConnection) -> TestResult:
     deadline = time.monotonic() + settings.BATCH_THROTTLE_WAIT_LIMIT_SECONDS
     while True:
         try:
-            return connection_check(connection=connection, kind="batch",
-                                    attempts=BATCH_ATTEMPTS,
-                                    max_wait=settings.BATCH_BUDGET_WAIT_SECONDS)
+            return connection_check(
+                connection=connection,
+                kind="batch",
+                attempts=BATCH_ATTEMPTS,
+                max_wait=settings.BATCH_BUDGET_WAIT_SECONDS,
+            )
         except CircuitOpen as exc:
             return _error_result(str(connection.pk), exc.code, exc.message)
         except Throttled as exc:
@@ -119,8 +126,9 @@ def _check_waiting_for_budget(connection: ExchangeConnection) -> TestResult:
 
 def _error_result(connection_id: str, code: str, message: str) -> TestResult:
     """A connection the batch could not test (deleted, circuit open, no budget in time)."""
-    return TestResult(connection_id=connection_id, success=False,
-                      error=TestError(code=code, message=message))
+    return TestResult(
+        connection_id=connection_id, success=False, error=TestError(code=code, message=message)
+    )
 
 
 @lru_cache(maxsize=1)
@@ -150,8 +158,11 @@ def batch_run(*, batch_id: str) -> None:
 def batches_forget_expired() -> int:
     """Drop running-set entries whose batch has expired (a worker died mid-batch)."""
     client = redis_client()
-    gone = [batch_id for batch_id in client.smembers(BATCH_RUNNING_SET)
-            if not client.exists(batch_meta_key(_text(batch_id)))]
+    gone = [
+        batch_id
+        for batch_id in client.smembers(BATCH_RUNNING_SET)
+        if not client.exists(batch_meta_key(_text(batch_id)))
+    ]
     if gone:
         client.srem(BATCH_RUNNING_SET, *gone)
     return len(gone)

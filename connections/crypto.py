@@ -17,7 +17,8 @@ def _fernet(keys: tuple[str, ...]) -> MultiFernet:
         return MultiFernet([Fernet(key.encode()) for key in keys])
     except (ValueError, TypeError) as exc:
         raise ImproperlyConfigured(
-            "CONNECTION_ENCRYPTION_KEYS must be url-safe base64 Fernet keys") from exc
+            "CONNECTION_ENCRYPTION_KEYS must be url-safe base64 Fernet keys"
+        ) from exc
 
 
 @sensitive_variables()
@@ -43,7 +44,8 @@ def decrypt(token: str) -> str:
         return fernet().decrypt(token.encode()).decode()
     except InvalidToken as exc:
         raise ImproperlyConfigured(
-            "a stored credential cannot be decrypted with CONNECTION_ENCRYPTION_KEYS") from exc
+            "a stored credential cannot be decrypted with CONNECTION_ENCRYPTION_KEYS"
+        ) from exc
 
 
 @sensitive_variables()

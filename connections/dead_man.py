@@ -48,7 +48,7 @@ MAX_ERROR_CHARS = 300
 class DeadManOffer:
     """What a connection's exchange and api type offer."""
 
-    kind: str | None          # countdown | disconnect | None
+    kind: str | None  # countdown | disconnect | None
     min_seconds: int = 0
     max_seconds: int = 0
     per_symbol: bool = False
@@ -62,12 +62,14 @@ def dead_man_offer(*, exchange: str, api_type: str) -> DeadManOffer:
     """The switch the exchange's connector declares, for this api type."""
     connector = connector_class(exchange)
     kind = connector.dead_man_switch
-    if kind is None or (connector.dead_man_api_types
-                        and api_type not in connector.dead_man_api_types):
+    if kind is None or (
+        connector.dead_man_api_types and api_type not in connector.dead_man_api_types
+    ):
         return DeadManOffer(kind=None)
     low, high = connector.dead_man_window_seconds
-    return DeadManOffer(kind=kind, min_seconds=low, max_seconds=high,
-                        per_symbol=connector.dead_man_per_symbol)
+    return DeadManOffer(
+        kind=kind, min_seconds=low, max_seconds=high, per_symbol=connector.dead_man_per_symbol
+    )
 
 
 def dead_man_check(*, exchange: str, api_type: str, seconds: int | None) -> None:
@@ -80,41 +82,44 @@ def dead_man_check(*, exchange: str, api_type: str, seconds: int | None) -> None
     offer = dead_man_offer(exchange=exchange, api_type=api_type)
     if not offer.supported:
         message = f"{exchange} offers no dead-man switch for {api_type}"
-        raise Unprocessable(message, code="dead_man_not_supported",
-                            fields={"dead_man_seconds": [message]})
+        raise Unprocessable(
+            message, code="dead_man_not_supported", fields={"dead_man_seconds": [message]}
+        )
     if not offer.min_seconds <= seconds <= offer.max_seconds:
-        message = (f"{exchange}'s dead-man switch takes {offer.min_seconds} to "
-                   f"{offer.max_seconds} seconds")
-        raise Unprocessable(message, code="dead_man_window_out_of_range",
-                            fields={"dead_man_seconds": [message]})
+        message = (
+            f"{exchange}'s dead-man switch takes {offer.min_seconds} to {offer.max_seconds} seconds"
+        )
+        raise Unprocessable(
+            message, code="dead_man_window_out_of_range", fields={"dead_man_seconds": [message]}
+        )
 
 
-def connection_dead_man_set(*, connection: ExchangeConnection,
-                            actor: User | None,
-                            seconds: int | None) -> ExchangeConnection:
+def connection_dead_man_set(
+    *, connection: ExchangeConnection, actor: User | None, seconds: int | None
+) -> ExchangeConnection:
     """Enable (a window in seconds), change or disable (None) the switch. Disabling it
     disarms it at the exchange at once; arming waits for the live session's refresh,
     which holds the stream the switch depends on. An exchange that cannot be reached to
     disarm is recorded on the state, not raised: the setting is off either way."""
-    dead_man_check(exchange=connection.exchange, api_type=connection.api_type,
-                   seconds=seconds)
+    dead_man_check(exchange=connection.exchange, api_type=connection.api_type, seconds=seconds)
     was = connection.dead_man_seconds
     with transaction.atomic():
         ExchangeConnection.objects.filter(pk=connection.pk).update(dead_man_seconds=seconds)
         data: dict[str, Any] = {"dead_man_seconds": seconds, "was": was}
         if actor is not None and actor.pk and actor.pk != connection.owner_id:
-            data["for_owner"] = connection.owner.get_username()   # staff, in the admin
-        sync_log_write(connection_id=connection.pk, action="dead_man_set",
-                       actor=actor_name(actor), data=data)
+            data["for_owner"] = connection.owner.get_username()  # staff, in the admin
+        sync_log_write(
+            connection_id=connection.pk, action="dead_man_set", actor=actor_name(actor), data=data
+        )
     connection.refresh_from_db()
     if seconds is None and was is not None:
         _disarm(connection)
     return connection
 
 
-def connection_update_with_dead_man(*, connection: ExchangeConnection,
-                                    actor: User | None,
-                                    changes: ConnectionChanges) -> ExchangeConnection:
+def connection_update_with_dead_man(
+    *, connection: ExchangeConnection, actor: User | None, changes: ConnectionChanges
+) -> ExchangeConnection:
     """The API's PATCH and the admin's change: the other fields through
     ``services.connection_update``, then ``dead_man_seconds`` (when given). The window is
     checked first, against the api type the connection will have, so a refused window
@@ -128,8 +133,7 @@ def connection_update_with_dead_man(*, connection: ExchangeConnection,
     if others.given() or not given:
         connection = connection_update(connection=connection, actor=actor, changes=others)
     if given and seconds != connection.dead_man_seconds:
-        connection = connection_dead_man_set(connection=connection, actor=actor,
-                                             seconds=seconds)
+        connection = connection_dead_man_set(connection=connection, actor=actor, seconds=seconds)
     return connection
 
 
@@ -146,8 +150,12 @@ def connection_dead_man_refresh(*, connection: ExchangeConnection) -> DeadManSta
         return DeadManState(armed=True, kind="disconnect", seconds=seconds)
     symbols = _symbols(connection) if offer.per_symbol else []
     try:
-        armed = _arm(connection, seconds, symbols, dropped=[
-            s for s in state.dead_man_symbols if s not in symbols])
+        armed = _arm(
+            connection,
+            seconds,
+            symbols,
+            dropped=[s for s in state.dead_man_symbols if s not in symbols],
+        )
     except errors.ExchangeError as exc:
         _record(connection, error=f"{type(exc).__name__}: {exc}")
         return DeadManState(armed=False, kind=offer.kind or "", seconds=seconds)
@@ -155,8 +163,9 @@ def connection_dead_man_refresh(*, connection: ExchangeConnection) -> DeadManSta
     return armed
 
 
-def _arm(connection: ExchangeConnection, seconds: int, symbols: list[str], *,
-         dropped: list[str]) -> DeadManState:
+def _arm(
+    connection: ExchangeConnection, seconds: int, symbols: list[str], *, dropped: list[str]
+) -> DeadManState:
     connector = connection_connector(connection=connection)
     if dropped:
         # a symbol with no orders left is disarmed, so a stale countdown cannot later
@@ -184,9 +193,12 @@ def _disarm(connection: ExchangeConnection) -> None:
 
 def _still_set(state: ConnectionState, seconds: int) -> bool:
     """A disconnect switch set with this window recently, without error since."""
-    return (state.dead_man_armed_seconds == seconds and not state.dead_man_error
-            and state.dead_man_refreshed_at is not None
-            and timezone.now() - state.dead_man_refreshed_at < DISCONNECT_RESEND)
+    return (
+        state.dead_man_armed_seconds == seconds
+        and not state.dead_man_error
+        and state.dead_man_refreshed_at is not None
+        and timezone.now() - state.dead_man_refreshed_at < DISCONNECT_RESEND
+    )
 
 
 def _symbols(connection: ExchangeConnection) -> list[str]:
@@ -196,16 +208,20 @@ def _symbols(connection: ExchangeConnection) -> list[str]:
     return sorted(found)
 
 
-def _record(connection: ExchangeConnection, *, armed: DeadManState | None = None,
-            error: str = "") -> None:
+def _record(
+    connection: ExchangeConnection, *, armed: DeadManState | None = None, error: str = ""
+) -> None:
     now = timezone.now()
-    changes: dict[str, Any] = {"dead_man_refreshed_at": now,
-                               "dead_man_error": error[:MAX_ERROR_CHARS]}
+    changes: dict[str, Any] = {
+        "dead_man_refreshed_at": now,
+        "dead_man_error": error[:MAX_ERROR_CHARS],
+    }
     if armed is not None:
         changes.update(
             dead_man_armed_until=_moment(armed.trigger_at_ms) if armed.armed else None,
             dead_man_armed_seconds=armed.seconds if armed.armed else None,
-            dead_man_symbols=list(armed.symbols) if armed.armed else [])
+            dead_man_symbols=list(armed.symbols) if armed.armed else [],
+        )
     ConnectionState.objects.filter(connection=connection).update(**changes)
 
 
@@ -224,8 +240,8 @@ class DeadManStatus:
     armed: bool
     armed_until: datetime | None
     supported: bool
-    kind: str | None                # countdown | disconnect | None (not offered)
-    min_seconds: int | None         # the exchange's range; None where not offered
+    kind: str | None  # countdown | disconnect | None (not offered)
+    min_seconds: int | None  # the exchange's range; None where not offered
     max_seconds: int | None
     last_error: str | None
 
@@ -237,12 +253,22 @@ def dead_man_view(connection: ExchangeConnection) -> DeadManStatus:
     state = getattr(connection, "state", None)
     enabled = connection.dead_man_seconds is not None
     armed_until = state.dead_man_armed_until if state is not None and enabled else None
-    armed = enabled and state is not None and (
-        (armed_until is not None and armed_until > timezone.now())
-        or (offer.kind == "disconnect" and state.dead_man_armed_seconds is not None))
+    armed = (
+        enabled
+        and state is not None
+        and (
+            (armed_until is not None and armed_until > timezone.now())
+            or (offer.kind == "disconnect" and state.dead_man_armed_seconds is not None)
+        )
+    )
     return DeadManStatus(
-        enabled=enabled, seconds=connection.dead_man_seconds, armed=armed,
-        armed_until=armed_until, supported=offer.supported, kind=offer.kind,
+        enabled=enabled,
+        seconds=connection.dead_man_seconds,
+        armed=armed,
+        armed_until=armed_until,
+        supported=offer.supported,
+        kind=offer.kind,
         min_seconds=offer.min_seconds if offer.supported else None,
         max_seconds=offer.max_seconds if offer.supported else None,
-        last_error=(state.dead_man_error if state is not None else "") or None)
+        last_error=(state.dead_man_error if state is not None else "") or None,
+    )

@@ -107,22 +107,26 @@ def circuit_admit(*, connection: ExchangeConnection) -> bool:
         return False
     cooled_at = timezone.now() - timedelta(seconds=settings.CIRCUIT_COOLDOWN_SECONDS)
     abandoned_at = cooled_at - timedelta(seconds=PROBE_TIMEOUT_SECONDS)
-    claimable = (Q(circuit=CircuitState.OPEN, opened_at__lte=cooled_at)
-                 | Q(circuit=CircuitState.HALF_OPEN, opened_at__lte=abandoned_at))
+    claimable = Q(circuit=CircuitState.OPEN, opened_at__lte=cooled_at) | Q(
+        circuit=CircuitState.HALF_OPEN, opened_at__lte=abandoned_at
+    )
     if ConnectionState.objects.filter(claimable, connection=connection).update(
-            circuit=CircuitState.HALF_OPEN):
-        sync_log_write(connection_id=connection.pk, action="circuit_half_open",
-                       actor="system")
+        circuit=CircuitState.HALF_OPEN
+    ):
+        sync_log_write(connection_id=connection.pk, action="circuit_half_open", actor="system")
         return True
-    raise CircuitOpen("the circuit of this connection is open after repeated failures; "
-                      "it probes again after the cooldown", extra={
-                          "retry_after": _seconds_until_probe(state)})
+    raise CircuitOpen(
+        "the circuit of this connection is open after repeated failures; "
+        "it probes again after the cooldown",
+        extra={"retry_after": _seconds_until_probe(state)},
+    )
 
 
 def _probe_abandon(connection: ExchangeConnection) -> None:
     """The probe could not run (our own throttle, a crash): back to open, same cooldown."""
-    ConnectionState.objects.filter(connection=connection, circuit=CircuitState.HALF_OPEN
-                                   ).update(circuit=CircuitState.OPEN)
+    ConnectionState.objects.filter(connection=connection, circuit=CircuitState.HALF_OPEN).update(
+        circuit=CircuitState.OPEN
+    )
 
 
 def _seconds_until_probe(state: ConnectionState) -> int:
@@ -132,8 +136,7 @@ def _seconds_until_probe(state: ConnectionState) -> int:
     return max(0, int((due - timezone.now()).total_seconds()) + 1)
 
 
-def connection_circuit_reset(*, connection: ExchangeConnection,
-                             actor: User | None) -> bool:
+def connection_circuit_reset(*, connection: ExchangeConnection, actor: User | None) -> bool:
     """An operator closes the circuit by hand (the exchange is known to be back): closed,
     failures forgotten, health unknown until the next check; in the sync log with the
     actor and the circuit it was. False when it was closed already (nothing logged)."""
@@ -142,11 +145,17 @@ def connection_circuit_reset(*, connection: ExchangeConnection,
         if state.circuit == CircuitState.CLOSED and not state.consecutive_failures:
             return False
         ConnectionState.objects.filter(pk=state.pk).update(
-            circuit=CircuitState.CLOSED, consecutive_failures=0, opened_at=None,
-            health_status=HealthStatus.UNKNOWN)
-        sync_log_write(connection_id=connection.pk, action="circuit_reset",
-                       actor=actor_name(actor), data={
-                           "from": state.circuit, "failures": state.consecutive_failures})
+            circuit=CircuitState.CLOSED,
+            consecutive_failures=0,
+            opened_at=None,
+            health_status=HealthStatus.UNKNOWN,
+        )
+        sync_log_write(
+            connection_id=connection.pk,
+            action="circuit_reset",
+            actor=actor_name(actor),
+            data={"from": state.circuit, "failures": state.consecutive_failures},
+        )
     return True
 
 
@@ -156,35 +165,48 @@ def _run_check(connection: ExchangeConnection, kind: str, max_wait: float) -> Ch
     try:
         if kind == "heartbeat":
             latency = connector.heartbeat()
-            return CheckOutcome(ok=True, latency_ms=latency,
-                                offset_ms=connector.time_offset_ms)
+            return CheckOutcome(ok=True, latency_ms=latency, offset_ms=connector.time_offset_ms)
         result = connector.test_connection()
     except errors.RateLimited as exc:
         if exc.code is None and exc.http_status is None:
             # our own limiter said "not now": not the connection's fault
-            raise Throttled("the exchange's rate budget is spent; retry shortly",
-                            extra={"retry_after": exc.retry_after}) from None
-        return CheckOutcome(ok=False, latency_ms=_elapsed_ms(started),
-                            error_code="rate_limited", error_message=str(exc))
+            raise Throttled(
+                "the exchange's rate budget is spent; retry shortly",
+                extra={"retry_after": exc.retry_after},
+            ) from None
+        return CheckOutcome(
+            ok=False,
+            latency_ms=_elapsed_ms(started),
+            error_code="rate_limited",
+            error_message=str(exc),
+        )
     except errors.ExchangeError as exc:
-        return CheckOutcome(ok=False, latency_ms=_elapsed_ms(started),
-                            error_code=error_code_of(exc), error_message=str(exc)[:500])
-    return CheckOutcome(ok=True, latency_ms=result.latency_ms,
-                        offset_ms=result.server_time_offset_ms,
-                        permissions=result.permissions, warnings=result.warnings,
-                        key=result.key)
+        return CheckOutcome(
+            ok=False,
+            latency_ms=_elapsed_ms(started),
+            error_code=error_code_of(exc),
+            error_message=str(exc)[:500],
+        )
+    return CheckOutcome(
+        ok=True,
+        latency_ms=result.latency_ms,
+        offset_ms=result.server_time_offset_ms,
+        permissions=result.permissions,
+        warnings=result.warnings,
+        key=result.key,
+    )
 
 
 def _elapsed_ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-RETRYABLE_CODES = frozenset({"network_error", "timeout", "exchange_unavailable",
-                             "rate_limited"})
+RETRYABLE_CODES = frozenset({"network_error", "timeout", "exchange_unavailable", "rate_limited"})
 
 
-def _run_check_resyncing_paper(connection: ExchangeConnection, kind: str,
-                               max_wait: float) -> CheckOutcome:
+def _run_check_resyncing_paper(
+    connection: ExchangeConnection, kind: str, max_wait: float
+) -> CheckOutcome:
     """A paper exchange that lost its accounts (restarted without its file) refuses our
     generated keys; that is not the connection's fault, so upsert the account once more and
     test again before counting a failure."""
@@ -198,9 +220,14 @@ def _run_check_resyncing_paper(connection: ExchangeConnection, kind: str,
     return _run_check(connection, kind, max_wait)
 
 
-def connection_check(*, connection: ExchangeConnection, kind: str = "test",
-                     attempts: int = 1, backoff_seconds: float = 0.25,
-                     max_wait: float = 1.0) -> TestResult:
+def connection_check(
+    *,
+    connection: ExchangeConnection,
+    kind: str = "test",
+    attempts: int = 1,
+    backoff_seconds: float = 0.25,
+    max_wait: float = 1.0,
+) -> TestResult:
     """Test (or heartbeat) one connection through the circuit; record and return its
     TestResult. With ``attempts`` > 1, retryable failures (never an
     auth or request error) are tried again with exponential backoff; only the final
@@ -220,33 +247,55 @@ def connection_check(*, connection: ExchangeConnection, kind: str = "test",
         raise
     checked_at = timezone.now()
     result = test_result(connection=connection, outcome=outcome, tested_at=checked_at)
-    _record(connection=connection, outcome=outcome, kind=kind, checked_at=checked_at,
-            result=result)
+    _record(connection=connection, outcome=outcome, kind=kind, checked_at=checked_at, result=result)
     return result
 
 
-def test_result(*, connection: ExchangeConnection, outcome: CheckOutcome,
-                tested_at: datetime) -> TestResult:
-    error = (TestError(code=outcome.error_code, message=outcome.error_message)
-             if not outcome.ok else None)
-    return TestResult(connection_id=str(connection.pk), success=outcome.ok,
-                      latency_ms=outcome.latency_ms, server_time_offset_ms=outcome.offset_ms,
-                      permissions=tuple(outcome.permissions),
-                      warnings=tuple(outcome.warnings), error=error, tested_at=tested_at,
-                      key=outcome.key)
+def test_result(
+    *, connection: ExchangeConnection, outcome: CheckOutcome, tested_at: datetime
+) -> TestResult:
+    error = (
+        TestError(code=outcome.error_code, message=outcome.error_message)
+        if not outcome.ok
+        else None
+    )
+    return TestResult(
+        connection_id=str(connection.pk),
+        success=outcome.ok,
+        latency_ms=outcome.latency_ms,
+        server_time_offset_ms=outcome.offset_ms,
+        permissions=tuple(outcome.permissions),
+        warnings=tuple(outcome.warnings),
+        error=error,
+        tested_at=tested_at,
+        key=outcome.key,
+    )
 
 
-def _record(*, connection: ExchangeConnection, outcome: CheckOutcome, kind: str,
-            checked_at: datetime, result: TestResult) -> None:
+def _record(
+    *,
+    connection: ExchangeConnection,
+    outcome: CheckOutcome,
+    kind: str,
+    checked_at: datetime,
+    result: TestResult,
+) -> None:
     with transaction.atomic():
-        HealthCheck.objects.create(connection=connection, checked_at=checked_at, kind=kind,
-                                   ok=outcome.ok, latency_ms=outcome.latency_ms,
-                                   error_code=outcome.error_code)
+        HealthCheck.objects.create(
+            connection=connection,
+            checked_at=checked_at,
+            kind=kind,
+            ok=outcome.ok,
+            latency_ms=outcome.latency_ms,
+            error_code=outcome.error_code,
+        )
         state = ConnectionState.objects.select_for_update().get(connection=connection)
         previous_circuit = state.circuit
-        changes: dict[str, Any] = {"last_check_at": checked_at,
-                                   "last_latency_ms": outcome.latency_ms,
-                                   "total_requests": F("total_requests") + 1}
+        changes: dict[str, Any] = {
+            "last_check_at": checked_at,
+            "last_latency_ms": outcome.latency_ms,
+            "total_requests": F("total_requests") + 1,
+        }
         if kind != "heartbeat":
             changes["test_results"] = result.to_stored()
         if outcome.ok:
@@ -262,10 +311,15 @@ def _record(*, connection: ExchangeConnection, outcome: CheckOutcome, kind: str,
 def _success_changes(outcome: CheckOutcome, kind: str, checked_at: datetime) -> dict[str, Any]:
     slow = (outcome.latency_ms or 0) > DEGRADED_LATENCY_MS
     changes: dict[str, Any] = {
-        "successful_requests": F("successful_requests") + 1, "consecutive_failures": 0,
+        "successful_requests": F("successful_requests") + 1,
+        "consecutive_failures": 0,
         "health_status": HealthStatus.DEGRADED if slow else HealthStatus.HEALTHY,
-        "circuit": CircuitState.CLOSED, "opened_at": None, "last_sync_at": checked_at,
-        "last_error": "", "last_error_code": ""}
+        "circuit": CircuitState.CLOSED,
+        "opened_at": None,
+        "last_sync_at": checked_at,
+        "last_error": "",
+        "last_error_code": "",
+    }
     if kind == "heartbeat":
         changes["last_heartbeat_at"] = checked_at
     return changes
@@ -273,24 +327,33 @@ def _success_changes(outcome: CheckOutcome, kind: str, checked_at: datetime) -> 
 
 def _failure_changes(state: ConnectionState, outcome: CheckOutcome) -> dict[str, Any]:
     failures = state.consecutive_failures + 1
-    opens = (state.circuit == CircuitState.HALF_OPEN
-             or failures >= settings.CIRCUIT_FAILURE_THRESHOLD)
+    opens = (
+        state.circuit == CircuitState.HALF_OPEN or failures >= settings.CIRCUIT_FAILURE_THRESHOLD
+    )
     changes: dict[str, Any] = {
-        "failed_requests": F("failed_requests") + 1, "consecutive_failures": failures,
-        "last_error": outcome.error_message[:500], "last_error_code": outcome.error_code,
-        "health_status": HealthStatus.UNHEALTHY if opens else HealthStatus.DEGRADED}
+        "failed_requests": F("failed_requests") + 1,
+        "consecutive_failures": failures,
+        "last_error": outcome.error_message[:500],
+        "last_error_code": outcome.error_code,
+        "health_status": HealthStatus.UNHEALTHY if opens else HealthStatus.DEGRADED,
+    }
     if opens:
         changes.update(circuit=CircuitState.OPEN, opened_at=timezone.now())
     return changes
 
 
-def _log_transitions(connection: ExchangeConnection, before: str, after: str | None,
-                     outcome: CheckOutcome) -> None:
+def _log_transitions(
+    connection: ExchangeConnection, before: str, after: str | None, outcome: CheckOutcome
+) -> None:
     if after is None or after == before:
         return
     action = "circuit_opened" if after == CircuitState.OPEN else "circuit_closed"
-    sync_log_write(connection_id=connection.pk, action=action, actor="system",
-                   data={"from": before, "error_code": outcome.error_code})
+    sync_log_write(
+        connection_id=connection.pk,
+        action=action,
+        actor="system",
+        data={"from": before, "error_code": outcome.error_code},
+    )
     if after == CircuitState.OPEN:
         alert_circuit_opened(connection=connection, error_code=outcome.error_code)
 
@@ -298,10 +361,15 @@ def _log_transitions(connection: ExchangeConnection, before: str, after: str | N
 def _disable_for_auth(connection: ExchangeConnection, outcome: CheckOutcome) -> None:
     """An authentication or permission failure disables the connection at once."""
     disabled = ExchangeConnection.objects.filter(pk=connection.pk, enabled=True).update(
-        enabled=False, is_active=False)
+        enabled=False, is_active=False
+    )
     if disabled:
-        sync_log_write(connection_id=connection.pk, action="disabled_auth_failure",
-                       actor="system", data={"error_code": outcome.error_code})
+        sync_log_write(
+            connection_id=connection.pk,
+            action="disabled_auth_failure",
+            actor="system",
+            data={"error_code": outcome.error_code},
+        )
         alert_key_disabled(connection=connection, error_code=outcome.error_code)
 
 
@@ -311,23 +379,30 @@ def connections_stale_deactivate() -> int:
     activation (a connection activated a moment ago has had no chance to beat yet), from
     the creation only for rows activated before activations were timed."""
     cutoff = timezone.now() - timedelta(seconds=settings.STALE_AFTER_SECONDS)
-    past_grace = (Q(activated_at__lt=cutoff)
-                  | Q(activated_at__isnull=True, created_at__lt=cutoff))
-    stale = list(ExchangeConnection.objects.filter(past_grace, is_active=True)
-                 .exclude(state__last_heartbeat_at__gte=cutoff))
+    past_grace = Q(activated_at__lt=cutoff) | Q(activated_at__isnull=True, created_at__lt=cutoff)
+    stale = list(
+        ExchangeConnection.objects.filter(past_grace, is_active=True).exclude(
+            state__last_heartbeat_at__gte=cutoff
+        )
+    )
     count = 0
     for connection in stale:
         pk = connection.pk
         with transaction.atomic():
-            if not ExchangeConnection.objects.filter(pk=pk, is_active=True).update(
-                    is_active=False):
+            if not ExchangeConnection.objects.filter(pk=pk, is_active=True).update(is_active=False):
                 continue
             ConnectionState.objects.filter(connection_id=pk).update(
-                health_status=HealthStatus.UNKNOWN)
-            sync_log_write(connection_id=pk, action="stale_deactivated", actor="system",
-                           data={"stale_after_seconds": settings.STALE_AFTER_SECONDS})
-            alert_connection_stale(connection=connection,
-                                   stale_after_seconds=settings.STALE_AFTER_SECONDS)
+                health_status=HealthStatus.UNKNOWN
+            )
+            sync_log_write(
+                connection_id=pk,
+                action="stale_deactivated",
+                actor="system",
+                data={"stale_after_seconds": settings.STALE_AFTER_SECONDS},
+            )
+            alert_connection_stale(
+                connection=connection, stale_after_seconds=settings.STALE_AFTER_SECONDS
+            )
             count += 1
     return count
 
@@ -339,29 +414,36 @@ def health_history_prune() -> int:
     return deleted
 
 
-def connection_exchange_call(*, connection: ExchangeConnection,
-                             call: Callable[[Connector], T]) -> T:
+def connection_exchange_call(
+    *, connection: ExchangeConnection, call: Callable[[Connector], T]
+) -> T:
     """Run one read against the exchange through the limiter, mapping exchange errors to
     API errors. An open circuit fails fast (reads never act as the half-open probe)."""
     state = ConnectionState.objects.get(connection=connection)
     if state.circuit != CircuitState.CLOSED:
-        raise CircuitOpen("the circuit of this connection is open after repeated failures",
-                          extra={"retry_after": _seconds_until_probe(state)})
+        raise CircuitOpen(
+            "the circuit of this connection is open after repeated failures",
+            extra={"retry_after": _seconds_until_probe(state)},
+        )
     if not connection.enabled:
         raise Conflict("this connection is disabled", code="connection_disabled")
     try:
         return call(connection_connector(connection=connection, max_wait=READ_MAX_WAIT_SECONDS))
     except errors.RateLimited as exc:
-        raise Throttled("the exchange's rate budget is spent; retry shortly",
-                        extra={"retry_after": exc.retry_after}) from None
+        raise Throttled(
+            "the exchange's rate budget is spent; retry shortly",
+            extra={"retry_after": exc.retry_after},
+        ) from None
     except errors.NotSupported as exc:
-        raise Unprocessable(exc.message or "not supported by this exchange",
-                            code="not_supported") from None
+        raise Unprocessable(
+            exc.message or "not supported by this exchange", code="not_supported"
+        ) from None
     except (errors.NetworkError, errors.ExchangeUnavailable, errors.OrderOutcomeUnknown):
         raise Unavailable("the exchange did not answer; try again") from None
     except errors.ExchangeError as exc:
-        raise ExchangeFailed(f"the exchange refused: {exc}"[:300],
-                             extra={"exchange_code": exc.code}) from None
+        raise ExchangeFailed(
+            f"the exchange refused: {exc}"[:300], extra={"exchange_code": exc.code}
+        ) from None
 
 
 def connection_stream_auth_refused(*, connection_id: Id, code: str, message: str) -> None:
@@ -372,18 +454,34 @@ def connection_stream_auth_refused(*, connection_id: Id, code: str, message: str
     connection = ExchangeConnection.objects.get(pk=connection_id)
     now = timezone.now()
     with transaction.atomic():
-        HealthCheck.objects.create(connection=connection, checked_at=now, kind="stream",
-                                   ok=False, error_code="authentication_failed")
+        HealthCheck.objects.create(
+            connection=connection,
+            checked_at=now,
+            kind="stream",
+            ok=False,
+            error_code="authentication_failed",
+        )
         state = ConnectionState.objects.select_for_update().get(connection=connection)
         ConnectionState.objects.filter(pk=state.pk).update(
-            circuit=CircuitState.OPEN, opened_at=now, health_status=HealthStatus.UNHEALTHY,
+            circuit=CircuitState.OPEN,
+            opened_at=now,
+            health_status=HealthStatus.UNHEALTHY,
             consecutive_failures=F("consecutive_failures") + 1,
-            failed_requests=F("failed_requests") + 1, total_requests=F("total_requests") + 1,
-            last_check_at=now, last_error=f"stream auth refused: [{code}] {message}"[:500],
-            last_error_code="authentication_failed")
+            failed_requests=F("failed_requests") + 1,
+            total_requests=F("total_requests") + 1,
+            last_check_at=now,
+            last_error=f"stream auth refused: [{code}] {message}"[:500],
+            last_error_code="authentication_failed",
+        )
         if state.circuit != CircuitState.OPEN:
-            sync_log_write(connection_id=connection.pk, action="circuit_opened",
-                           actor="system", data={"from": state.circuit,
-                                                 "error_code": "authentication_failed",
-                                                 "via": "stream"})
+            sync_log_write(
+                connection_id=connection.pk,
+                action="circuit_opened",
+                actor="system",
+                data={
+                    "from": state.circuit,
+                    "error_code": "authentication_failed",
+                    "via": "stream",
+                },
+            )
             alert_circuit_opened(connection=connection, error_code="authentication_failed")

@@ -38,7 +38,7 @@ class BalanceFigure:
 @dataclass(frozen=True)
 class PositionFigure:
     symbol: str
-    quantity: Decimal                  # signed, base currency
+    quantity: Decimal  # signed, base currency
     entry_price: Decimal | None = None
     leverage: Decimal | None = None
     unrealized_pnl: Decimal | None = None
@@ -94,49 +94,78 @@ RETURNING id
 """
 
 
-def ledger_balance_apply(*, connection_id: Id, figure: BalanceFigure, at: datetime,
-                         source: str) -> bool:
+def ledger_balance_apply(
+    *, connection_id: Id, figure: BalanceFigure, at: datetime, source: str
+) -> bool:
     """Upsert one asset unless the row is newer than ``at``; True when it was written."""
     free, locked, total = _completed(figure)
-    return _upsert(_BALANCE_UPSERT, [connection_id, figure.asset, free, locked, total, at,
-                                     source])
+    return _upsert(_BALANCE_UPSERT, [connection_id, figure.asset, free, locked, total, at, source])
 
 
-def ledger_position_apply(*, connection_id: Id, figure: PositionFigure, at: datetime,
-                          source: str) -> bool:
+def ledger_position_apply(
+    *, connection_id: Id, figure: PositionFigure, at: datetime, source: str
+) -> bool:
     """Upsert one position unless the row is newer than ``at``; True when it was written.
     A flat position is kept with quantity 0."""
     entry = figure.entry_price if figure.quantity != 0 else None
-    return _upsert(_POSITION_UPSERT, [
-        connection_id, figure.symbol, position_side_of(figure.position_side), figure.quantity,
-        entry, figure.leverage, figure.unrealized_pnl, at, source])
+    return _upsert(
+        _POSITION_UPSERT,
+        [
+            connection_id,
+            figure.symbol,
+            position_side_of(figure.position_side),
+            figure.quantity,
+            entry,
+            figure.leverage,
+            figure.unrealized_pnl,
+            at,
+            source,
+        ],
+    )
 
 
-def ledger_snapshot_apply(*, connection_id: Id, balances: Iterable[BalanceFigure],
-                          positions: Iterable[PositionFigure], at: datetime) -> None:
+def ledger_snapshot_apply(
+    *,
+    connection_id: Id,
+    balances: Iterable[BalanceFigure],
+    positions: Iterable[PositionFigure],
+    at: datetime,
+) -> None:
     """A REST snapshot taken at ``at`` is the whole account then: what it lists is upserted,
     and rows it does not list (an asset spent to nothing, a closed position) go to zero,
     unless a newer update already told otherwise."""
     balances, positions = list(balances), list(positions)
     with transaction.atomic():
         for balance in balances:
-            ledger_balance_apply(connection_id=connection_id, figure=balance, at=at,
-                                 source="rest")
+            ledger_balance_apply(connection_id=connection_id, figure=balance, at=at, source="rest")
         LedgerBalance.objects.filter(connection__pk=connection_id, updated_at__lte=at).exclude(
-            asset__in=[balance.asset for balance in balances]).update(
-            free=Decimal("0"), locked=Decimal("0"), total=Decimal("0"), updated_at=at,
-            source="rest", recorded_at=timezone.now())
+            asset__in=[balance.asset for balance in balances]
+        ).update(
+            free=Decimal("0"),
+            locked=Decimal("0"),
+            total=Decimal("0"),
+            updated_at=at,
+            source="rest",
+            recorded_at=timezone.now(),
+        )
         listed = set()
         for position in positions:
-            ledger_position_apply(connection_id=connection_id, figure=position, at=at,
-                                  source="rest")
+            ledger_position_apply(
+                connection_id=connection_id, figure=position, at=at, source="rest"
+            )
             listed.add((position.symbol, position_side_of(position.position_side)))
-        for row in LedgerPosition.objects.filter(connection__pk=connection_id,
-                                                 updated_at__lte=at).exclude(quantity=0):
+        for row in LedgerPosition.objects.filter(
+            connection__pk=connection_id, updated_at__lte=at
+        ).exclude(quantity=0):
             if (row.symbol, row.position_side) not in listed:
                 LedgerPosition.objects.filter(pk=row.pk, updated_at__lte=at).update(
-                    quantity=Decimal("0"), entry_price=None, unrealized_pnl=None,
-                    updated_at=at, source="rest", recorded_at=timezone.now())
+                    quantity=Decimal("0"),
+                    entry_price=None,
+                    unrealized_pnl=None,
+                    updated_at=at,
+                    source="rest",
+                    recorded_at=timezone.now(),
+                )
 
 
 # -- the stream's state ---------------------------------------------------------------------
@@ -145,7 +174,8 @@ def ledger_snapshot_apply(*, connection_id: Id, balances: Iterable[BalanceFigure
 def stream_state_write(*, connection_id: Id, **fields: Any) -> None:
     """Set fields of the connection's stream state (the row is created on first write)."""
     updated = StreamState.objects.filter(connection__pk=connection_id).update(
-        **fields, updated_at=timezone.now())
+        **fields, updated_at=timezone.now()
+    )
     if not updated:
         StreamState.objects.get_or_create(connection_id=as_uuid(connection_id), defaults=fields)
         StreamState.objects.filter(connection__pk=connection_id).update(**fields)

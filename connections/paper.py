@@ -31,8 +31,11 @@ class PaperCredentials:
 @sensitive_variables()
 def paper_credentials_generate(*, exchange: str) -> PaperCredentials:
     passphrase = secrets.token_urlsafe(12) if exchange == "okx" else ""
-    return PaperCredentials(api_key=f"paper{secrets.token_hex(14)}",
-                            api_secret=secrets.token_hex(32), passphrase=passphrase)
+    return PaperCredentials(
+        api_key=f"paper{secrets.token_hex(14)}",
+        api_secret=secrets.token_hex(32),
+        passphrase=passphrase,
+    )
 
 
 def paper_base_url(exchange: str) -> str:
@@ -47,20 +50,27 @@ def paper_ws_url(exchange: str) -> str:
 @sensitive_variables()
 def paper_account_upsert(*, exchange: str, credentials: PaperCredentials) -> None:
     """Create or update the account; 503 paper_exchange_unavailable when it cannot."""
-    body = {"exchange": exchange, "apiKey": credentials.api_key,
-            "apiSecret": credentials.api_secret, "balances": DEMO_BALANCES,
-            "permissions": ["read", "trade"]}
+    body = {
+        "exchange": exchange,
+        "apiKey": credentials.api_key,
+        "apiSecret": credentials.api_secret,
+        "balances": DEMO_BALANCES,
+        "permissions": ["read", "trade"],
+    }
     if credentials.passphrase:
         body["passphrase"] = credentials.passphrase
     url = f"{settings.PAPER_EXCHANGE_URL.rstrip('/')}/_paper/accounts"
     try:
         response = requests.post(url, json=body, timeout=PAPER_TIMEOUT_SECONDS)
     except requests.RequestException:
-        raise Unavailable("the paper exchange is not reachable",
-                          code="paper_exchange_unavailable") from None
+        raise Unavailable(
+            "the paper exchange is not reachable", code="paper_exchange_unavailable"
+        ) from None
     if response.status_code not in (200, 201):
-        raise Unavailable(f"the paper exchange refused the account ({response.status_code})",
-                          code="paper_exchange_unavailable")
+        raise Unavailable(
+            f"the paper exchange refused the account ({response.status_code})",
+            code="paper_exchange_unavailable",
+        )
 
 
 def paper_control_answers(*, timeout: float = PAPER_PROBE_TIMEOUT_SECONDS) -> bool:

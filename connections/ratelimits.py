@@ -21,7 +21,7 @@ from exchanges.ratelimit import RateLimiter, RedisThrottle, Usage
 
 # Binance's exchangeInfo.rateLimits per product, as last read (connections.services)
 RUN_TIME_LIMITS_KEY = "ec:rl:run-time:binance"
-RUN_TIME_LIMITS_TTL_SECONDS = 2 * 3600     # two refreshes may fail before defaults return
+RUN_TIME_LIMITS_TTL_SECONDS = 2 * 3600  # two refreshes may fail before defaults return
 # each process re-reads the shared copy this often
 RUN_TIME_LIMITS_LOCAL_SECONDS = 60.0
 _run_time_cache: dict[str, tuple[float, dict[str, dict[str, Window]]]] = {}
@@ -32,7 +32,7 @@ class PoolUsage:
     """One destination pool seen from one egress."""
 
     egress: str
-    destination: str     # the pool: REST host group, and the product's pool if it has one
+    destination: str  # the pool: REST host group, and the product's pool if it has one
     usage: Usage
 
 
@@ -51,14 +51,16 @@ class ExchangeUsage:
 
 # -- the table in force ---------------------------------------------------------------------
 
+
 def exchange_budget(exchange: str) -> Budget:
     """The exchange's table; Binance's with the figures it serves at run time."""
     budget = settings.EXCHANGE_RATE_LIMITS[exchange]
     if exchange != binance.NAME:
         return budget
     for product, windows in run_time_windows().items():
-        budget = with_run_time_windows(budget, product, windows,
-                                       factor=settings.RATE_LIMIT_SAFETY_FACTOR)
+        budget = with_run_time_windows(
+            budget, product, windows, factor=settings.RATE_LIMIT_SAFETY_FACTOR
+        )
     return budget
 
 
@@ -73,8 +75,7 @@ def run_time_windows() -> dict[str, dict[str, Window]]:
 
 def run_time_limits_store(rate_limits: dict[str, Any]) -> None:
     """Share ``{product: exchangeInfo.rateLimits}`` with every process."""
-    redis_client().set(RUN_TIME_LIMITS_KEY, json.dumps(rate_limits),
-                       ex=RUN_TIME_LIMITS_TTL_SECONDS)
+    redis_client().set(RUN_TIME_LIMITS_KEY, json.dumps(rate_limits), ex=RUN_TIME_LIMITS_TTL_SECONDS)
     run_time_limits_forget()
 
 
@@ -88,29 +89,46 @@ def _parse_run_time(raw: bytes | str | None) -> dict[str, dict[str, Window]]:
         stored = json.loads(raw) if raw else {}
     except ValueError:
         return {}
-    return {product: windows for product in binance.POOLS
-            if (windows := binance.rate_limits_from_exchange_info(
-                product, {"rateLimits": stored.get(product)}))}
+    return {
+        product: windows
+        for product in binance.POOLS
+        if (
+            windows := binance.rate_limits_from_exchange_info(
+                product, {"rateLimits": stored.get(product)}
+            )
+        )
+    }
 
 
 # -- limiters and throttles -----------------------------------------------------------------
 
+
 def exchange_limiter(exchange: str, *, egress: str | None = None) -> RateLimiter:
-    return RateLimiter(redis_client(), exchange, exchange_budget(exchange),
-                       egress=egress or settings.EGRESS_ID,
-                       margin_ms=settings.RATE_LIMIT_WINDOW_MARGIN_MS)
+    return RateLimiter(
+        redis_client(),
+        exchange,
+        exchange_budget(exchange),
+        egress=egress or settings.EGRESS_ID,
+        margin_ms=settings.RATE_LIMIT_WINDOW_MARGIN_MS,
+    )
 
 
-def connection_throttle(*, exchange: str, connection_id: Id, key_id: str,
-                        max_wait: float = 1.0) -> RedisThrottle:
+def connection_throttle(
+    *, exchange: str, connection_id: Id, key_id: str, max_wait: float = 1.0
+) -> RedisThrottle:
     from connections.alerts import alert_rate_limit_pause
 
-    return RedisThrottle(exchange_limiter(exchange), key_id=key_id,
-                         usage_scope=str(connection_id or ""), max_wait=max_wait,
-                         on_pause_start=lambda pause: alert_rate_limit_pause(pause=pause))
+    return RedisThrottle(
+        exchange_limiter(exchange),
+        key_id=key_id,
+        usage_scope=str(connection_id or ""),
+        max_wait=max_wait,
+        on_pause_start=lambda pause: alert_rate_limit_pause(pause=pause),
+    )
 
 
 # -- usage ------------------------------------------------------------------------------------
+
 
 def exchange_usage() -> dict[str, ExchangeUsage]:
     egresses = exchange_limiter(EXCHANGES[0]).egresses() or [settings.EGRESS_ID]
@@ -118,16 +136,22 @@ def exchange_usage() -> dict[str, ExchangeUsage]:
 
 
 def _usage_over_pools(exchange: str, egresses: list[str]) -> ExchangeUsage:
-    pools = tuple(PoolUsage(egress, pool_id, usage) for egress in egresses
-                  for pool_id, usage in exchange_limiter(exchange, egress=egress)
-                  .usage_by_destination().items())
+    pools = tuple(
+        PoolUsage(egress, pool_id, usage)
+        for egress in egresses
+        for pool_id, usage in exchange_limiter(exchange, egress=egress)
+        .usage_by_destination()
+        .items()
+    )
     usages = [pool.usage for pool in pools]
     return ExchangeUsage(
         busiest_percent_of_minute=max((u.busiest_percent for u in usages), default=0.0),
         weight_last_minute=sum(u.weight_last_minute for u in usages),
         in_flight=sum(u.in_flight for u in usages),
         paused_for_seconds=max((u.paused_for_seconds for u in usages), default=0.0),
-        destinations=len(pools), pools=pools)
+        destinations=len(pools),
+        pools=pools,
+    )
 
 
 def connection_usage_percent(connections: list[tuple[str, str]]) -> dict[str, float]:

@@ -37,39 +37,51 @@ class TestResult:
     warnings: tuple[str, ...] = ()
     error: TestError | None = None
     tested_at: datetime | None = None  # None: not tested (a batch's refusal)
-    key: KeyInfo | None = None         # what the exchange said of the key; None: not read
+    key: KeyInfo | None = None  # what the exchange said of the key; None: not read
 
     def to_stored(self) -> dict[str, Any]:
         """JSON for the database and Redis: snake_case keys, the time as ISO 8601 (UTC)."""
-        return {"connection_id": self.connection_id, "success": self.success,
-                "latency_ms": self.latency_ms,
-                "server_time_offset_ms": self.server_time_offset_ms,
-                "permissions": list(self.permissions), "warnings": list(self.warnings),
-                "error": ({"code": self.error.code, "message": self.error.message}
-                          if self.error is not None else None),
-                "tested_at": self.tested_at.isoformat() if self.tested_at else None,
-                "key": key_stored(self.key)}
+        return {
+            "connection_id": self.connection_id,
+            "success": self.success,
+            "latency_ms": self.latency_ms,
+            "server_time_offset_ms": self.server_time_offset_ms,
+            "permissions": list(self.permissions),
+            "warnings": list(self.warnings),
+            "error": (
+                {"code": self.error.code, "message": self.error.message}
+                if self.error is not None
+                else None
+            ),
+            "tested_at": self.tested_at.isoformat() if self.tested_at else None,
+            "key": key_stored(self.key),
+        }
 
     @classmethod
     def from_stored(cls, data: dict[str, Any]) -> TestResult:
         error, tested_at = data.get("error"), data.get("tested_at")
-        return cls(connection_id=data["connection_id"], success=data["success"],
-                   latency_ms=data.get("latency_ms"),
-                   server_time_offset_ms=data.get("server_time_offset_ms"),
-                   permissions=tuple(data.get("permissions", ())),
-                   warnings=tuple(data.get("warnings", ())),
-                   error=TestError(code=error["code"], message=error["message"])
-                   if error else None,
-                   tested_at=datetime.fromisoformat(tested_at) if tested_at else None,
-                   key=key_from_stored(data.get("key")))
+        return cls(
+            connection_id=data["connection_id"],
+            success=data["success"],
+            latency_ms=data.get("latency_ms"),
+            server_time_offset_ms=data.get("server_time_offset_ms"),
+            permissions=tuple(data.get("permissions", ())),
+            warnings=tuple(data.get("warnings", ())),
+            error=TestError(code=error["code"], message=error["message"]) if error else None,
+            tested_at=datetime.fromisoformat(tested_at) if tested_at else None,
+            key=key_from_stored(data.get("key")),
+        )
 
 
 def key_stored(key: KeyInfo | None) -> dict[str, Any] | None:
     if key is None:
         return None
-    return {"permissions": sorted(key.permissions), "ip_restricted": key.ip_restricted,
-            "ips": list(key.ips),
-            "expires_at": key.expires_at.isoformat() if key.expires_at else None}
+    return {
+        "permissions": sorted(key.permissions),
+        "ip_restricted": key.ip_restricted,
+        "ips": list(key.ips),
+        "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+    }
 
 
 def key_from_stored(data: dict[str, Any] | None) -> KeyInfo | None:
@@ -77,9 +89,12 @@ def key_from_stored(data: dict[str, Any] | None) -> KeyInfo | None:
     if not data:
         return None
     expires_at = data.get("expires_at")
-    return KeyInfo(permissions=frozenset(data.get("permissions", ())),
-                   ip_restricted=data.get("ip_restricted"), ips=tuple(data.get("ips", ())),
-                   expires_at=datetime.fromisoformat(expires_at) if expires_at else None)
+    return KeyInfo(
+        permissions=frozenset(data.get("permissions", ())),
+        ip_restricted=data.get("ip_restricted"),
+        ips=tuple(data.get("ips", ())),
+        expires_at=datetime.fromisoformat(expires_at) if expires_at else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -89,8 +104,8 @@ class BatchStatus:
     batch_id: str
     total_connections: int
     finished: bool
-    duration_ms: int            # since the batch was created
-    queued_ms: int | None       # before a worker took it; None until one did
+    duration_ms: int  # since the batch was created
+    queued_ms: int | None  # before a worker took it; None until one did
     results: Mapping[str, TestResult]
 
     @property
@@ -117,6 +132,7 @@ def batch_stored(raw: bytes | str) -> dict[str, Any]:
     """A batch's stored JSON object (its meta or one result) with snake_case keys, nested
     objects too: what connections.batches wrote before its keys were the domain's had
     camelCase ones (and lives an hour)."""
+
     def snake(value: Any) -> Any:
         if not isinstance(value, dict):
             return value

@@ -51,13 +51,14 @@ def connections_visible_to(user: User | AnonymousUser) -> QuerySet[ExchangeConne
     return queryset.filter(owner_id=user.pk)
 
 
-def connection_list(*, user: User, filters: dict[str, Any]
-                    ) -> QuerySet[ExchangeConnection]:
+def connection_list(*, user: User, filters: dict[str, Any]) -> QuerySet[ExchangeConnection]:
     """The caller's connections matching ``filters`` (model field names; None: any)."""
     filterset = ConnectionFilterSet(filters, queryset=connections_visible_to(user))
     if not filterset.is_valid():
-        raise ValidationFailed("invalid filters", fields={
-            name: list(messages) for name, messages in filterset.errors.items()})
+        raise ValidationFailed(
+            "invalid filters",
+            fields={name: list(messages) for name, messages in filterset.errors.items()},
+        )
     return filterset.qs
 
 
@@ -73,12 +74,12 @@ def connection_get(*, user: User, connection_id: Id) -> ExchangeConnection:
     return connection
 
 
-STAFF_WRITE_REFUSAL = ("staff read every owner's connections but change only their own; "
-                       "act for the owner in the admin")
+STAFF_WRITE_REFUSAL = (
+    "staff read every owner's connections but change only their own; act for the owner in the admin"
+)
 
 
-def connection_get_for_write(*, user: User,
-                             connection_id: Id) -> ExchangeConnection:
+def connection_get_for_write(*, user: User, connection_id: Id) -> ExchangeConnection:
     """A connection the caller may change, test, trade on or delete: their own."""
     connection = connection_get(user=user, connection_id=connection_id)
     if connection.owner_id != user.pk:
@@ -86,13 +87,15 @@ def connection_get_for_write(*, user: User,
     return connection
 
 
-def connections_for_operator(*, exchange: str | None = None, enabled: bool | None = None,
-                             connection_ids: list[str] | None = None
-                             ) -> tuple[list[ExchangeConnection], list[str]]:
+def connections_for_operator(
+    *,
+    exchange: str | None = None,
+    enabled: bool | None = None,
+    connection_ids: list[str] | None = None,
+) -> tuple[list[ExchangeConnection], list[str]]:
     """Every owner's connections for the command line (an operator on the host), oldest
     first: those matching, and the ids given that name none (malformed ones too)."""
-    queryset = ExchangeConnection.objects.select_related("state", "owner").order_by(
-        "created_at")
+    queryset = ExchangeConnection.objects.select_related("state", "owner").order_by("created_at")
     if exchange is not None:
         queryset = queryset.filter(exchange=exchange)
     if enabled is not None:
@@ -100,14 +103,16 @@ def connections_for_operator(*, exchange: str | None = None, enabled: bool | Non
     if connection_ids is None:
         return list(queryset), []
     wanted = [value.strip().lower() for value in connection_ids]
-    found = {str(each.pk): each for each in queryset.filter(
-        pk__in=[value for value in wanted if _is_uuid(value)])}
+    found = {
+        str(each.pk): each
+        for each in queryset.filter(pk__in=[value for value in wanted if _is_uuid(value)])
+    }
     return [found[value] for value in wanted if value in found], [
-        value for value in wanted if value not in found]
+        value for value in wanted if value not in found
+    ]
 
 
-def connection_owner_ids(*, user: User, connection_ids: list[str]
-                         ) -> dict[str, object]:
+def connection_owner_ids(*, user: User, connection_ids: list[str]) -> dict[str, object]:
     """Visible connection id -> owner id, for the ids given (malformed ones left out)."""
     parsed = [value for value in connection_ids if _is_uuid(value)]
     rows = connections_visible_to(user).filter(pk__in=parsed).values_list("pk", "owner_id")
@@ -132,30 +137,48 @@ class ConnectionCounts:
 def connection_counts(*, user: User) -> ConnectionCounts:
     """Totals for /api/system/status in two queries whatever the number of connections."""
     queryset = connections_visible_to(user)
-    totals = queryset.aggregate(total=Count("id"), active=Count("id", filter=Q(is_active=True)),
-                                enabled=Count("id", filter=Q(enabled=True)))
+    totals = queryset.aggregate(
+        total=Count("id"),
+        active=Count("id", filter=Q(is_active=True)),
+        enabled=Count("id", filter=Q(enabled=True)),
+    )
     by_exchange = dict(queryset.order_by().values_list("exchange").annotate(n=Count("id")))
-    return ConnectionCounts(total=totals["total"], active=totals["active"],
-                            enabled=totals["enabled"], by_exchange=by_exchange)
+    return ConnectionCounts(
+        total=totals["total"],
+        active=totals["active"],
+        enabled=totals["enabled"],
+        by_exchange=by_exchange,
+    )
 
 
 def connection_ids_for_sweep() -> list[str]:
-    return [str(pk) for pk in ExchangeConnection.objects.filter(enabled=True)
-            .values_list("pk", flat=True)]
+    return [
+        str(pk)
+        for pk in ExchangeConnection.objects.filter(enabled=True).values_list("pk", flat=True)
+    ]
 
 
 def connection_ids_for_heartbeat() -> list[str]:
-    return [str(pk) for pk in ExchangeConnection.objects.filter(enabled=True, is_active=True)
-            .values_list("pk", flat=True)]
+    return [
+        str(pk)
+        for pk in ExchangeConnection.objects.filter(enabled=True, is_active=True).values_list(
+            "pk", flat=True
+        )
+    ]
 
 
 def _uptime_by_connection(connection_ids: list[Id]) -> dict[Id, Any]:
     """Checks in the last 24 h per connection, in one query."""
     since = timezone.now() - timedelta(hours=24)
-    rows = (HealthCheck.objects.filter(connection__pk__in=connection_ids, checked_at__gte=since)
-            .values("connection_id")
-            .annotate(total=Count("id"), passed=Count("id", filter=Q(ok=True)),
-                      latency=Avg("latency_ms", filter=Q(ok=True))))
+    rows = (
+        HealthCheck.objects.filter(connection__pk__in=connection_ids, checked_at__gte=since)
+        .values("connection_id")
+        .annotate(
+            total=Count("id"),
+            passed=Count("id", filter=Q(ok=True)),
+            latency=Avg("latency_ms", filter=Q(ok=True)),
+        )
+    )
     return {row["connection_id"]: row for row in rows}
 
 
@@ -173,12 +196,12 @@ class ConnectionHealth:
     status: str
     circuit: str
     last_check_at: datetime | None
-    average_response_time_ms: int | None    # of the passed checks in the last 24 h
+    average_response_time_ms: int | None  # of the passed checks in the last 24 h
     success_count: int
     error_count: int
-    uptime_percent_24h: float | None         # None: no check in the last 24 h
+    uptime_percent_24h: float | None  # None: no check in the last 24 h
     rate_limit_usage_percent: float
-    stream: StreamStatus | None              # None: the exchange has no private stream
+    stream: StreamStatus | None  # None: the exchange has no private stream
     dead_man_switch: DeadManStatus
 
 
@@ -214,32 +237,44 @@ def connection_health_list(*, user: User) -> HealthList:
     items = []
     for connection in connections:
         state, day = connection.state, checks.get(connection.pk)
-        items.append(ConnectionHealth(
-            connection_id=str(connection.pk), name=connection.name,
-            exchange=connection.exchange, status=state.health_status, circuit=state.circuit,
-            last_check_at=state.last_check_at,
-            average_response_time_ms=(round(day["latency"]) if day and day["latency"]
-                                      else None),
-            success_count=state.successful_requests, error_count=state.failed_requests,
-            uptime_percent_24h=_percent(day["passed"], day["total"]) if day else None,
-            rate_limit_usage_percent=usage.get(str(connection.pk), 0.0),
-            stream=connection_stream(connection=connection),
-            dead_man_switch=dead_man_view(connection)))
-    return HealthList(summary=_health_summary(items), connections=tuple(items),
-                      rate_limits=exchange_usage())
+        items.append(
+            ConnectionHealth(
+                connection_id=str(connection.pk),
+                name=connection.name,
+                exchange=connection.exchange,
+                status=state.health_status,
+                circuit=state.circuit,
+                last_check_at=state.last_check_at,
+                average_response_time_ms=(
+                    round(day["latency"]) if day and day["latency"] else None
+                ),
+                success_count=state.successful_requests,
+                error_count=state.failed_requests,
+                uptime_percent_24h=_percent(day["passed"], day["total"]) if day else None,
+                rate_limit_usage_percent=usage.get(str(connection.pk), 0.0),
+                stream=connection_stream(connection=connection),
+                dead_man_switch=dead_man_view(connection),
+            )
+        )
+    return HealthList(
+        summary=_health_summary(items), connections=tuple(items), rate_limits=exchange_usage()
+    )
 
 
 def _health_summary(items: list[ConnectionHealth]) -> HealthSummary:
     uptimes = [i.uptime_percent_24h for i in items if i.uptime_percent_24h is not None]
-    latencies = [i.average_response_time_ms for i in items
-                 if i.average_response_time_ms is not None]
-    counts = {status: sum(1 for item in items if item.status == status)
-              for status in HEALTH_STATUSES}
+    latencies = [
+        i.average_response_time_ms for i in items if i.average_response_time_ms is not None
+    ]
+    counts = {
+        status: sum(1 for item in items if item.status == status) for status in HEALTH_STATUSES
+    }
     return HealthSummary(
-        total=len(items), **counts,
+        total=len(items),
+        **counts,
         average_uptime_percent=round(sum(uptimes) / len(uptimes), 2) if uptimes else None,
-        average_response_time_ms=(round(sum(latencies) / len(latencies))
-                                  if latencies else None))
+        average_response_time_ms=(round(sum(latencies) / len(latencies)) if latencies else None),
+    )
 
 
 @dataclass(frozen=True)
@@ -255,7 +290,7 @@ class HealthCounts:
 class RequestMetrics:
     total_requests: int
     success_rate: float | None
-    average_response_time: int | None   # milliseconds, of the passed checks in 24 h
+    average_response_time: int | None  # milliseconds, of the passed checks in 24 h
 
 
 @dataclass(frozen=True)
@@ -267,12 +302,12 @@ class BatchCapacity:
 
 @dataclass(frozen=True)
 class SystemStatus:
-    status: str                  # ok, degraded or down
+    status: str  # ok, degraded or down
     connections: ConnectionCounts
     health: HealthCounts
     metrics: RequestMetrics
     batch: BatchCapacity
-    exchanges: dict[str, Any]    # the capability matrix (exchanges.capabilities.matrix)
+    exchanges: dict[str, Any]  # the capability matrix (exchanges.capabilities.matrix)
 
 
 def system_status(*, user: User) -> SystemStatus:
@@ -281,23 +316,35 @@ def system_status(*, user: User) -> SystemStatus:
     queryset = connections_visible_to(user).order_by()
     by_status = dict(queryset.values_list("state__health_status").annotate(n=Count("id")))
     totals = queryset.aggregate(
-        requests=Sum("state__total_requests"), successes=Sum("state__successful_requests"))
+        requests=Sum("state__total_requests"), successes=Sum("state__successful_requests")
+    )
     since = timezone.now() - timedelta(hours=24)
     day = HealthCheck.objects.filter(connection__in=queryset, checked_at__gte=since).aggregate(
-        total=Count("id"), passed=Count("id", filter=Q(ok=True)),
-        latency=Avg("latency_ms", filter=Q(ok=True)))
-    health = HealthCounts(**{status: by_status.get(status, 0) for status in HEALTH_STATUSES},
-                          uptime_percent_24h=_percent(day["passed"], day["total"]))
+        total=Count("id"),
+        passed=Count("id", filter=Q(ok=True)),
+        latency=Avg("latency_ms", filter=Q(ok=True)),
+    )
+    health = HealthCounts(
+        **{status: by_status.get(status, 0) for status in HEALTH_STATUSES},
+        uptime_percent_24h=_percent(day["passed"], day["total"]),
+    )
     requests = totals["requests"] or 0
     return SystemStatus(
-        status=_overall_status(counts.enabled, health), connections=counts, health=health,
+        status=_overall_status(counts.enabled, health),
+        connections=counts,
+        health=health,
         metrics=RequestMetrics(
             total_requests=requests,
             success_rate=_percent(totals["successes"] or 0, requests),
-            average_response_time=round(day["latency"]) if day["latency"] else None),
-        batch=BatchCapacity(running=batches_running(), max_batch_size=MAX_BATCH_SIZE,
-                            max_concurrent=BATCH_CONCURRENCY),
-        exchanges=matrix())
+            average_response_time=round(day["latency"]) if day["latency"] else None,
+        ),
+        batch=BatchCapacity(
+            running=batches_running(),
+            max_batch_size=MAX_BATCH_SIZE,
+            max_concurrent=BATCH_CONCURRENCY,
+        ),
+        exchanges=matrix(),
+    )
 
 
 def _overall_status(enabled: int, health: HealthCounts) -> str:
@@ -309,6 +356,7 @@ def _overall_status(enabled: int, health: HealthCounts) -> str:
 
 
 # -- batch tests --------------------------------------------------------------------------
+
 
 def batch_meta_key(batch_id: str) -> str:
     return f"ec:batch:{batch_id}:meta"
@@ -326,16 +374,24 @@ def batch_status(*, user: User, batch_id: str) -> BatchStatus:
     meta = batch_stored(raw) if raw else None
     if meta is None or (meta["owner_id"] != user.pk and not user.is_staff):
         raise NotFound("batch not found")
-    results = {_text(key): TestResult.from_stored(batch_stored(value))
-               for key, value in client.hgetall(batch_results_key(batch_id)).items()}
+    results = {
+        _text(key): TestResult.from_stored(batch_stored(value))
+        for key, value in client.hgetall(batch_results_key(batch_id)).items()
+    }
     finished = meta["finished_at"]
     ended = finished or time.time()
     return BatchStatus(
-        batch_id=batch_id, total_connections=len(meta["ids"]), finished=bool(finished),
+        batch_id=batch_id,
+        total_connections=len(meta["ids"]),
+        finished=bool(finished),
         duration_ms=int((ended - meta["started_at"]) * 1000),
-        queued_ms=(int((meta["run_started_at"] - meta["started_at"]) * 1000)
-                   if meta.get("run_started_at") else None),
-        results={i: results[i] for i in meta["ids"] if i in results})
+        queued_ms=(
+            int((meta["run_started_at"] - meta["started_at"]) * 1000)
+            if meta.get("run_started_at")
+            else None
+        ),
+        results={i: results[i] for i in meta["ids"] if i in results},
+    )
 
 
 def batch_wait(*, user: User, batch_id: str, timeout: float) -> BatchStatus:
@@ -371,11 +427,16 @@ def connection_ids_for_streams() -> list[str]:
     """Enabled connections whose exchange streams and whose circuit is closed: the stream
     runner's candidates. An open circuit (a refused stream auth, repeated failures) keeps a
     connection out until its half-open probe closes it."""
-    rows = ExchangeConnection.objects.filter(enabled=True).filter(
-        Q(state__circuit="closed") | Q(state__isnull=True)).values_list(
-        "pk", "exchange", "api_type", "environment")
-    return [str(pk) for pk, exchange, api_type, environment in rows
-            if stream_supported(exchange=exchange, api_type=api_type, environment=environment)]
+    rows = (
+        ExchangeConnection.objects.filter(enabled=True)
+        .filter(Q(state__circuit="closed") | Q(state__isnull=True))
+        .values_list("pk", "exchange", "api_type", "environment")
+    )
+    return [
+        str(pk)
+        for pk, exchange, api_type, environment in rows
+        if stream_supported(exchange=exchange, api_type=api_type, environment=environment)
+    ]
 
 
 @dataclass(frozen=True)
@@ -395,8 +456,11 @@ class StreamStatus:
 def connection_stream(*, connection: ExchangeConnection) -> StreamStatus | None:
     """The ``stream`` of a connection (DESIGN section 8); None where the exchange has no
     stream, down where no runner has held it yet."""
-    if not stream_supported(exchange=connection.exchange, api_type=connection.api_type,
-                            environment=connection.environment):
+    if not stream_supported(
+        exchange=connection.exchange,
+        api_type=connection.api_type,
+        environment=connection.environment,
+    ):
         return None
     try:
         state = connection.stream_state
@@ -405,9 +469,15 @@ def connection_stream(*, connection: ExchangeConnection) -> StreamStatus | None:
     age = None
     if state.last_message_at is not None:
         age = max(0, int((timezone.now() - state.last_message_at).total_seconds() * 1000))
-    return StreamStatus(state=state.state, since=state.since, reconnects=state.reconnects,
-                        last_message_age_ms=age, holder=state.holder or None,
-                        snapshot_at=state.snapshot_at, last_error=state.last_error)
+    return StreamStatus(
+        state=state.state,
+        since=state.since,
+        reconnects=state.reconnects,
+        last_message_age_ms=age,
+        holder=state.holder or None,
+        snapshot_at=state.snapshot_at,
+        last_error=state.last_error,
+    )
 
 
 def _text(value: bytes | str) -> str:
@@ -438,8 +508,9 @@ def stream_silence_seconds(*, exchange: str) -> float:
     return heartbeat.dead_after_seconds + settings.STREAM_STATE_WRITE_SECONDS
 
 
-def stream_is_live(*, connection: ExchangeConnection, state: StreamState | None,
-                   now: datetime | None = None) -> bool:
+def stream_is_live(
+    *, connection: ExchangeConnection, state: StreamState | None, now: datetime | None = None
+) -> bool:
     """The one definition of "live": the exchange streams this connection; its stream is
     ``connected``; the REST snapshot was reconciled after the current connect (so nothing
     from a gap is missing); a message or heartbeat came within the protocol's silence
@@ -447,21 +518,24 @@ def stream_is_live(*, connection: ExchangeConnection, state: StreamState | None,
     state (a runner that died stops counting within one lease period, not the deadline)."""
     if state is None or state.state != "connected" or state.since is None:
         return False
-    if not stream_supported(exchange=connection.exchange, api_type=connection.api_type,
-                            environment=connection.environment):
+    if not stream_supported(
+        exchange=connection.exchange,
+        api_type=connection.api_type,
+        environment=connection.environment,
+    ):
         return False
     if state.snapshot_at is None or state.snapshot_at < state.since:
         return False
     now = now or timezone.now()
-    if state.last_message_at is None or (now - state.last_message_at).total_seconds() > \
-            stream_silence_seconds(exchange=connection.exchange):
+    if state.last_message_at is None or (
+        now - state.last_message_at
+    ).total_seconds() > stream_silence_seconds(exchange=connection.exchange):
         return False
     holder = redis_client().get(f"{STREAM_LEASE_PREFIX}{connection.pk}")
     return holder is not None and _text(holder) == state.holder
 
 
-def ledger_if_live(*, connection: ExchangeConnection, now: datetime | None = None
-                   ) -> Ledger | None:
+def ledger_if_live(*, connection: ExchangeConnection, now: datetime | None = None) -> Ledger | None:
     """The connection's ledger while its stream is live (``stream_is_live``), else None:
     then the exchange must be asked."""
     state = StreamState.objects.filter(connection=connection).first()
@@ -469,7 +543,11 @@ def ledger_if_live(*, connection: ExchangeConnection, now: datetime | None = Non
         return None
     assert state is not None
     balances = {row.asset: row for row in LedgerBalance.objects.filter(connection=connection)}
-    positions = tuple(LedgerPosition.objects.filter(connection=connection)) \
-        if connection.api_type == "perpetual_futures" else ()   # spot holds balances only
-    return Ledger(connection_id=str(connection.pk), stream=state, balances=balances,
-                  positions=positions)
+    positions = (
+        tuple(LedgerPosition.objects.filter(connection=connection))
+        if connection.api_type == "perpetual_futures"
+        else ()
+    )  # spot holds balances only
+    return Ledger(
+        connection_id=str(connection.pk), stream=state, balances=balances, positions=positions
+    )

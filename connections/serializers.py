@@ -34,8 +34,10 @@ from exchanges.capabilities import API_TYPES, ENVIRONMENTS, EXCHANGES
 # A URL's shape (the serializer and the schema): scheme, host name or bracketed IPv6
 # literal, optional port, optional path of letters, digits and . _ ~ - (blank, the
 # default URLs, is allowed beside it). Which hosts are allowed the service judges: 422.
-_URL_REST = r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?" \
-            r"(?:/[A-Za-z0-9._~-]*)*"
+_URL_REST = (
+    r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
+    r"(?:/[A-Za-z0-9._~-]*)*"
+)
 BASE_URL_PATTERN = rf"^https?://{_URL_REST}$"
 WS_URL_PATTERN = rf"^wss?://{_URL_REST}$"
 
@@ -44,8 +46,10 @@ def _choice(values: tuple[str, ...], **kwargs: Any) -> serializers.ChoiceField:
     # the message names the choices, not the value given: a connection body carries
     # secrets, and an error never echoes what was sent
     return serializers.ChoiceField(
-        choices=values, error_messages={"invalid_choice": f"not one of {', '.join(values)}"},
-        **kwargs)
+        choices=values,
+        error_messages={"invalid_choice": f"not one of {', '.join(values)}"},
+        **kwargs,
+    )
 
 
 class ConnectionHealthOut(serializers.Serializer):
@@ -63,12 +67,15 @@ class StreamOut(serializers.Serializer):
     state = serializers.ChoiceField(choices=STREAM_STATES)
     since = serializers.DateTimeField(allow_null=True)
     reconnects = serializers.IntegerField(min_value=0)
-    lastMessageAgeMs = serializers.IntegerField(source="last_message_age_ms", allow_null=True,
-                                                min_value=0)
+    lastMessageAgeMs = serializers.IntegerField(
+        source="last_message_age_ms", allow_null=True, min_value=0
+    )
     holder = serializers.CharField(allow_null=True)
-    snapshotAt = serializers.DateTimeField(source="snapshot_at", allow_null=True,
-                                           help_text="when the last REST snapshot was "
-                                           "reconciled (every (re)connect)")
+    snapshotAt = serializers.DateTimeField(
+        source="snapshot_at",
+        allow_null=True,
+        help_text="when the last REST snapshot was reconciled (every (re)connect)",
+    )
     lastError = serializers.CharField(source="last_error", allow_blank=True)
 
 
@@ -95,17 +102,27 @@ class ConnectionOut(serializers.ModelSerializer):
     tradingState = serializers.ChoiceField(source="trading_state", choices=TRADING_STATES)
     apiKeyLast4 = serializers.CharField(source="api_key_last4")
     hasPassphrase = serializers.BooleanField(source="has_passphrase")
-    volumeFactorLive = serializers.DecimalField(source="state.volume_factor_live",
-                                                max_digits=12, decimal_places=6)
-    volumeFactorPreset = serializers.DecimalField(source="state.volume_factor_preset",
-                                                  max_digits=12, decimal_places=6)
-    maxOrderNotional = serializers.DecimalField(source="max_order_notional", max_digits=24,
-                                                decimal_places=8, allow_null=True,
-                                                normalize_output=True)
+    volumeFactorLive = serializers.DecimalField(
+        source="state.volume_factor_live", max_digits=12, decimal_places=6
+    )
+    volumeFactorPreset = serializers.DecimalField(
+        source="state.volume_factor_preset", max_digits=12, decimal_places=6
+    )
+    maxOrderNotional = serializers.DecimalField(
+        source="max_order_notional",
+        max_digits=24,
+        decimal_places=8,
+        allow_null=True,
+        normalize_output=True,
+    )
     maxOpenOrders = serializers.IntegerField(source="max_open_orders", allow_null=True)
-    priceBandPercent = serializers.DecimalField(source="price_band_percent", max_digits=6,
-                                                decimal_places=2, allow_null=True,
-                                                normalize_output=True)
+    priceBandPercent = serializers.DecimalField(
+        source="price_band_percent",
+        max_digits=6,
+        decimal_places=2,
+        allow_null=True,
+        normalize_output=True,
+    )
     health = ConnectionHealthOut(source="state")
     stream = serializers.SerializerMethodField()
     deadManSwitch = serializers.SerializerMethodField()
@@ -114,10 +131,30 @@ class ConnectionOut(serializers.ModelSerializer):
 
     class Meta:
         model = ExchangeConnection
-        fields = ["id", "name", "exchange", "apiType", "environment", "baseUrl", "wsUrl",
-                  "enabled", "isActive", "tradingState", "apiKeyLast4", "hasPassphrase",
-                  "volumeFactorLive", "volumeFactorPreset", "maxOrderNotional", "maxOpenOrders",
-                  "priceBandPercent", "health", "stream", "deadManSwitch", "createdAt", "updatedAt"]
+        fields = [
+            "id",
+            "name",
+            "exchange",
+            "apiType",
+            "environment",
+            "baseUrl",
+            "wsUrl",
+            "enabled",
+            "isActive",
+            "tradingState",
+            "apiKeyLast4",
+            "hasPassphrase",
+            "volumeFactorLive",
+            "volumeFactorPreset",
+            "maxOrderNotional",
+            "maxOpenOrders",
+            "priceBandPercent",
+            "health",
+            "stream",
+            "deadManSwitch",
+            "createdAt",
+            "updatedAt",
+        ]
 
     @extend_schema_field(StreamOut(allow_null=True))
     def get_stream(self, connection: ExchangeConnection) -> dict[str, Any] | None:
@@ -152,30 +189,53 @@ class ConnectionWrite(StrictSerializer):
     exchange = _choice(EXCHANGES)
     apiType = _choice(API_TYPES, source="api_type")
     environment = _choice(ENVIRONMENTS)
-    baseUrl = StrictCharField(source="base_url", max_length=255, required=False,
-                              allow_blank=True, trim_whitespace=False,
-                              pattern=BASE_URL_PATTERN)
-    wsUrl = StrictCharField(source="ws_url", max_length=255, required=False,
-                            allow_blank=True, trim_whitespace=False, pattern=WS_URL_PATTERN)
-    apiKey = StrictCharField(source="api_key", max_length=256, required=False,
-                             write_only=True)
-    apiSecret = StrictCharField(source="api_secret", max_length=512, required=False,
-                                write_only=True)
-    passphrase = StrictCharField(max_length=128, required=False, write_only=True,
-                                 allow_blank=True)
+    baseUrl = StrictCharField(
+        source="base_url",
+        max_length=255,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        pattern=BASE_URL_PATTERN,
+    )
+    wsUrl = StrictCharField(
+        source="ws_url",
+        max_length=255,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        pattern=WS_URL_PATTERN,
+    )
+    apiKey = StrictCharField(source="api_key", max_length=256, required=False, write_only=True)
+    apiSecret = StrictCharField(
+        source="api_secret", max_length=512, required=False, write_only=True
+    )
+    passphrase = StrictCharField(max_length=128, required=False, write_only=True, allow_blank=True)
     enabled = StrictBooleanField(required=False)
     # 0 < factor <= 100
-    volumeFactorLive = StrictDecimalField(source="volume_factor_live", whole_digits=3,
-                                          decimal_places=6, at_most=100, required=False)
-    volumeFactorPreset = StrictDecimalField(source="volume_factor_preset", whole_digits=3,
-                                            decimal_places=6, at_most=100, required=False)
-    maxOrderNotional = StrictDecimalField(source="max_order_notional", whole_digits=16,
-                                          decimal_places=8, required=False, allow_null=True)
-    maxOpenOrders = StrictIntegerField(source="max_open_orders", required=False,
-                                       allow_null=True, min_value=1, max_value=100000)
-    priceBandPercent = StrictDecimalField(source="price_band_percent", whole_digits=3,
-                                          decimal_places=2, at_most=100, required=False,
-                                          allow_null=True)
+    volumeFactorLive = StrictDecimalField(
+        source="volume_factor_live", whole_digits=3, decimal_places=6, at_most=100, required=False
+    )
+    volumeFactorPreset = StrictDecimalField(
+        source="volume_factor_preset", whole_digits=3, decimal_places=6, at_most=100, required=False
+    )
+    maxOrderNotional = StrictDecimalField(
+        source="max_order_notional",
+        whole_digits=16,
+        decimal_places=8,
+        required=False,
+        allow_null=True,
+    )
+    maxOpenOrders = StrictIntegerField(
+        source="max_open_orders", required=False, allow_null=True, min_value=1, max_value=100000
+    )
+    priceBandPercent = StrictDecimalField(
+        source="price_band_percent",
+        whole_digits=3,
+        decimal_places=2,
+        at_most=100,
+        required=False,
+        allow_null=True,
+    )
 
     def spec(self) -> ConnectionSpec:
         """The validated body as the service takes it."""
@@ -190,8 +250,9 @@ class ConnectionUpdate(ConnectionWrite):
     dead-man switch's window (null: off), whose range is the exchange's (the service's 422
     ``dead_man_window_out_of_range``; 422 ``dead_man_not_supported`` where it has none)."""
 
-    deadManSeconds = StrictIntegerField(source="dead_man_seconds", required=False,
-                                        allow_null=True, min_value=1, max_value=3600)
+    deadManSeconds = StrictIntegerField(
+        source="dead_man_seconds", required=False, allow_null=True, min_value=1, max_value=3600
+    )
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -212,8 +273,9 @@ class ConnectionFilters(StrictSerializer):
     exchange = _choice(EXCHANGES, required=False)
     apiType = _choice(API_TYPES, source="api_type", required=False)
     environment = _choice(ENVIRONMENTS, required=False)
-    isActive = serializers.BooleanField(source="is_active", required=False, allow_null=True,
-                                        default=None)
+    isActive = serializers.BooleanField(
+        source="is_active", required=False, allow_null=True, default=None
+    )
     enabled = serializers.BooleanField(required=False, allow_null=True, default=None)
 
     def to_internal_value(self, data: Any) -> Any:
@@ -248,12 +310,18 @@ class ConnectionEnvelope(serializers.Serializer):
 
 
 class TradingStateIn(StrictSerializer):
-    state = _choice(TRADING_STATES, help_text="active: every order; reduce_only: only "
-                    "orders that reduce a position (reduceOnly: true; on spot, a sell); "
-                    "halted: no new order is sent.")
+    state = _choice(
+        TRADING_STATES,
+        help_text="active: every order; reduce_only: only "
+        "orders that reduce a position (reduceOnly: true; on spot, a sell); "
+        "halted: no new order is sent.",
+    )
     cancelOpenOrders = StrictBooleanField(
-        source="cancel_open_orders", required=False, default=False,
-        help_text="With state halted only: cancel the connection's open orders too.")
+        source="cancel_open_orders",
+        required=False,
+        default=False,
+        help_text="With state halted only: cancel the connection's open orders too.",
+    )
 
 
 class TokenIn(StrictSerializer):
@@ -266,19 +334,30 @@ class TokenOut(serializers.Serializer):
     token = serializers.CharField()
 
 
-@extend_schema_field({
-    "type": "array", "minItems": 1, "maxItems": MAX_BATCH_SIZE, "uniqueItems": True,
-    "items": {"type": "string", "format": "uuid", "pattern": UUID_PATTERN},
-    "description": "Ids of your own connections, each once (ids compare case-insensitively)."})
+@extend_schema_field(
+    {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": MAX_BATCH_SIZE,
+        "uniqueItems": True,
+        "items": {"type": "string", "format": "uuid", "pattern": UUID_PATTERN},
+        "description": "Ids of your own connections, each once (ids compare case-insensitively).",
+    }
+)
 class ConnectionIdsField(serializers.ListField):
     """1..MAX_BATCH_SIZE connection ids; repeats and unknown ids are the service's 400/404."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(child=StrictUUIDField(), min_length=1, max_length=MAX_BATCH_SIZE,
-                         error_messages={
-                             "min_length": "give at least one connection id",
-                             "max_length": f"at most {MAX_BATCH_SIZE} connections per batch"},
-                         **kwargs)
+        super().__init__(
+            child=StrictUUIDField(),
+            min_length=1,
+            max_length=MAX_BATCH_SIZE,
+            error_messages={
+                "min_length": "give at least one connection id",
+                "max_length": f"at most {MAX_BATCH_SIZE} connections per batch",
+            },
+            **kwargs,
+        )
 
     def to_internal_value(self, data: Any) -> list[str]:
         return [str(value) for value in super().to_internal_value(data)]
@@ -310,12 +389,16 @@ class KeyOut(serializers.Serializer):
     """What the exchange says of the API key (null where the test read none)."""
 
     permissions = serializers.SerializerMethodField()
-    ipRestricted = serializers.BooleanField(source="ip_restricted", allow_null=True,
-                                            help_text="bound to IP addresses; null where "
-                                            "the exchange does not report it")
-    expiresAt = UtcTimestampField(source="expires_at", allow_null=True,
-                                  help_text="when the key expires; null where the exchange "
-                                  "reports no expiry")
+    ipRestricted = serializers.BooleanField(
+        source="ip_restricted",
+        allow_null=True,
+        help_text="bound to IP addresses; null where the exchange does not report it",
+    )
+    expiresAt = UtcTimestampField(
+        source="expires_at",
+        allow_null=True,
+        help_text="when the key expires; null where the exchange reports no expiry",
+    )
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_permissions(self, key: Any) -> list[str]:
@@ -327,8 +410,7 @@ class TestResultOut(serializers.Serializer):
     connectionId = serializers.CharField(source="connection_id")
     success = serializers.BooleanField()
     latencyMs = serializers.IntegerField(source="latency_ms", allow_null=True)
-    serverTimeOffsetMs = serializers.IntegerField(source="server_time_offset_ms",
-                                                  allow_null=True)
+    serverTimeOffsetMs = serializers.IntegerField(source="server_time_offset_ms", allow_null=True)
     permissions = serializers.ListField(child=serializers.CharField())
     warnings = serializers.ListField(child=serializers.CharField())
     error = TestResultError(allow_null=True)
@@ -350,13 +432,18 @@ class BatchOut(serializers.Serializer):
     completed = serializers.IntegerField(min_value=0)
     successful = serializers.IntegerField(min_value=0)
     failed = serializers.IntegerField(min_value=0)
-    duration = serializers.IntegerField(source="duration_ms",
-                                        help_text="milliseconds since the batch was created")
-    queuedMs = serializers.IntegerField(source="queued_ms", allow_null=True,
-                                        help_text="milliseconds the batch waited for a "
-                                        "worker; null until one took it")
-    results = serializers.DictField(child=TestResultOut(), help_text="connection id -> "
-                                    "TestResult, for the connections tested so far")
+    duration = serializers.IntegerField(
+        source="duration_ms", help_text="milliseconds since the batch was created"
+    )
+    queuedMs = serializers.IntegerField(
+        source="queued_ms",
+        allow_null=True,
+        help_text="milliseconds the batch waited for a worker; null until one took it",
+    )
+    results = serializers.DictField(
+        child=TestResultOut(),
+        help_text="connection id -> TestResult, for the connections tested so far",
+    )
 
 
 class NumberField(serializers.FloatField):
@@ -375,8 +462,9 @@ class HealthOut(serializers.Serializer):
     status = serializers.CharField()
     circuit = serializers.CharField()
     lastCheckAt = serializers.DateTimeField(source="last_check_at", allow_null=True)
-    averageResponseTimeMs = serializers.IntegerField(source="average_response_time_ms",
-                                                     allow_null=True)
+    averageResponseTimeMs = serializers.IntegerField(
+        source="average_response_time_ms", allow_null=True
+    )
     successCount = serializers.IntegerField(source="success_count")
     errorCount = serializers.IntegerField(source="error_count")
     uptimePercent24h = serializers.FloatField(source="uptime_percent_24h", allow_null=True)
@@ -392,10 +480,10 @@ class HealthSummaryOut(serializers.Serializer):
     degraded = serializers.IntegerField()
     unhealthy = serializers.IntegerField()
     unknown = serializers.IntegerField()
-    averageUptimePercent = serializers.FloatField(source="average_uptime_percent",
-                                                  allow_null=True)
-    averageResponseTimeMs = serializers.IntegerField(source="average_response_time_ms",
-                                                     allow_null=True)
+    averageUptimePercent = serializers.FloatField(source="average_uptime_percent", allow_null=True)
+    averageResponseTimeMs = serializers.IntegerField(
+        source="average_response_time_ms", allow_null=True
+    )
 
 
 class RateWindowOut(serializers.Serializer):
@@ -445,19 +533,25 @@ ACCOUNT_SOURCES = ("ledger", "exchange")
 
 
 def _amount(**options: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=40, decimal_places=18, normalize_output=True,
-                                    **options)
+    return serializers.DecimalField(
+        max_digits=40, decimal_places=18, normalize_output=True, **options
+    )
 
 
 class BalanceOut(serializers.Serializer):
     asset = serializers.CharField()
-    free = _amount(coerce_to_string=True, allow_null=True,
-                   help_text="available for new orders; null when the live stream told only "
-                   "the wallet balance (Binance USD-M, BingX swap)")
+    free = _amount(
+        coerce_to_string=True,
+        allow_null=True,
+        help_text="available for new orders; null when the live stream told only "
+        "the wallet balance (Binance USD-M, BingX swap)",
+    )
     locked = _amount(coerce_to_string=True, allow_null=True)
     total = _amount(coerce_to_string=True, allow_null=True)
-    asOf = serializers.DateTimeField(source="as_of", help_text="when the exchange's figure "
-                                     "was last told (stream update or REST read)")
+    asOf = serializers.DateTimeField(
+        source="as_of",
+        help_text="when the exchange's figure was last told (stream update or REST read)",
+    )
     ageMs = serializers.IntegerField(source="age_ms", min_value=0)
 
 
@@ -467,8 +561,11 @@ class PositionOut(serializers.Serializer):
     entryPrice = _amount(source="entry_price", allow_null=True)
     leverage = _amount(allow_null=True)
     unrealizedPnl = _amount(source="unrealized_pnl", allow_null=True)
-    markPrice = _amount(source="mark_price", allow_null=True,
-                        help_text="null from the ledger (the streams carry none)")
+    markPrice = _amount(
+        source="mark_price",
+        allow_null=True,
+        help_text="null from the ledger (the streams carry none)",
+    )
     asOf = serializers.DateTimeField(source="as_of")
     ageMs = serializers.IntegerField(source="age_ms", min_value=0)
 
@@ -477,10 +574,13 @@ class AccountReadFields(serializers.Serializer):
     success = ConstantBooleanField(True)
     # "source" is a key of the answer (DRF's metaclass moves declared fields off the class)
     source = serializers.ChoiceField(  # type: ignore[assignment]
-        choices=ACCOUNT_SOURCES, help_text="ledger: the live "
-                                     "stream's; exchange: read from the exchange now")
-    asOf = serializers.DateTimeField(source="as_of", help_text="known true as of: the read, "
-                                     "or the live stream's last message or heartbeat")
+        choices=ACCOUNT_SOURCES,
+        help_text="ledger: the live stream's; exchange: read from the exchange now",
+    )
+    asOf = serializers.DateTimeField(
+        source="as_of",
+        help_text="known true as of: the read, or the live stream's last message or heartbeat",
+    )
     ageMs = serializers.IntegerField(source="age_ms", min_value=0)
 
 
@@ -500,13 +600,19 @@ class ExchangeOrderOut(serializers.Serializer):
     side = serializers.CharField()
     type = serializers.CharField()
     quantity = serializers.DecimalField(max_digits=40, decimal_places=18, normalize_output=True)
-    filledQuantity = serializers.DecimalField(source="filled_quantity", max_digits=40,
-                                              decimal_places=18, normalize_output=True)
-    price = serializers.DecimalField(max_digits=40, decimal_places=18, allow_null=True,
-                                     normalize_output=True)
-    averagePrice = serializers.DecimalField(source="average_price", max_digits=40,
-                                            decimal_places=18, allow_null=True,
-                                            normalize_output=True)
+    filledQuantity = serializers.DecimalField(
+        source="filled_quantity", max_digits=40, decimal_places=18, normalize_output=True
+    )
+    price = serializers.DecimalField(
+        max_digits=40, decimal_places=18, allow_null=True, normalize_output=True
+    )
+    averagePrice = serializers.DecimalField(
+        source="average_price",
+        max_digits=40,
+        decimal_places=18,
+        allow_null=True,
+        normalize_output=True,
+    )
 
 
 # the parts of a connections.selectors.SystemStatus
@@ -514,8 +620,9 @@ class StatusConnectionsOut(serializers.Serializer):
     total = serializers.IntegerField(min_value=0)
     active = serializers.IntegerField(min_value=0)
     enabled = serializers.IntegerField(min_value=0)
-    byExchange = serializers.DictField(source="by_exchange",
-                                       child=serializers.IntegerField(min_value=0))
+    byExchange = serializers.DictField(
+        source="by_exchange", child=serializers.IntegerField(min_value=0)
+    )
 
 
 class StatusHealthOut(serializers.Serializer):
@@ -529,8 +636,7 @@ class StatusHealthOut(serializers.Serializer):
 class StatusMetricsOut(serializers.Serializer):
     totalRequests = serializers.IntegerField(source="total_requests", min_value=0)
     successRate = serializers.FloatField(source="success_rate", allow_null=True)
-    averageResponseTime = serializers.IntegerField(source="average_response_time",
-                                                   allow_null=True)
+    averageResponseTime = serializers.IntegerField(source="average_response_time", allow_null=True)
 
 
 class StatusBatchOut(serializers.Serializer):
@@ -540,9 +646,10 @@ class StatusBatchOut(serializers.Serializer):
 
 
 class StatusFeaturesOut(serializers.Serializer):
-    exchanges = serializers.DictField(child=serializers.DictField(),
-                                      help_text="exchange -> its capabilities (apiTypes, "
-                                                "environments, transports)")
+    exchanges = serializers.DictField(
+        child=serializers.DictField(),
+        help_text="exchange -> its capabilities (apiTypes, environments, transports)",
+    )
 
 
 class SystemStatusOut(serializers.Serializer):

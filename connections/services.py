@@ -49,8 +49,17 @@ from exchanges.registry import connector_class
 SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
 STATE_FIELDS = ("volume_factor_live", "volume_factor_preset")
 URL_FIELDS: tuple[tuple[str, Transport], ...] = (("base_url", "rest"), ("ws_url", "websocket"))
-PLAIN_FIELDS = ("name", "api_type", "environment", "base_url", "ws_url", "enabled",
-                "max_order_notional", "max_open_orders", "price_band_percent")
+PLAIN_FIELDS = (
+    "name",
+    "api_type",
+    "environment",
+    "base_url",
+    "ws_url",
+    "enabled",
+    "max_order_notional",
+    "max_open_orders",
+    "price_band_percent",
+)
 # what an order on the exchange was sent with: these cannot change under an order in flight
 TRADING_IDENTITY_FIELDS = ("api_type", "environment", "base_url", *SECRET_FIELDS)
 # Apps above this one (orders) say whether a connection has orders in flight; this app
@@ -59,9 +68,14 @@ IN_FLIGHT_ORDER_CHECKS: list[Callable[[ExchangeConnection], bool]] = []
 # How the 409 connection_has_open_orders message names the fields it lists: the message is
 # prose for API users, in the words of docs/api.md. Error ``fields`` and the sync log use
 # the domain names; the API's exception handler spells ``fields`` the API's way.
-IDENTITY_FIELD_WORDS = {"api_type": "apiType", "environment": "environment",
-                        "base_url": "baseUrl", "api_key": "apiKey",
-                        "api_secret": "apiSecret", "passphrase": "passphrase"}
+IDENTITY_FIELD_WORDS = {
+    "api_type": "apiType",
+    "environment": "environment",
+    "base_url": "baseUrl",
+    "api_key": "apiKey",
+    "api_secret": "apiSecret",
+    "passphrase": "passphrase",
+}
 
 
 class Unset(enum.Enum):
@@ -98,8 +112,11 @@ class ConnectionSpec:
     def named_fields(self) -> list[str]:
         """The fields set (the required ones, and the others that differ from their
         defaults), sorted: what the sync log records of a creation."""
-        return sorted(each.name for each in fields(self)
-                      if each.default is MISSING or getattr(self, each.name) != each.default)
+        return sorted(
+            each.name
+            for each in fields(self)
+            if each.default is MISSING or getattr(self, each.name) != each.default
+        )
 
 
 @dataclass(frozen=True)
@@ -127,22 +144,28 @@ class ConnectionChanges:
 
     def given(self) -> dict[str, Any]:
         """The fields this update sets, by domain name."""
-        return {each.name: getattr(self, each.name) for each in fields(self)
-                if getattr(self, each.name) is not UNSET}
+        return {
+            each.name: getattr(self, each.name)
+            for each in fields(self)
+            if getattr(self, each.name) is not UNSET
+        }
 
 
 def actor_name(user: User | None) -> str:
     return user.get_username() if user is not None and user.pk else "system"
 
 
-def sync_log_write(*, connection_id: Id, action: str, actor: str,
-                   data: dict[str, Any] | None = None) -> ConnectionSyncLog:
-    return ConnectionSyncLog.objects.create(connection_id=str(connection_id), action=action,
-                                            actor=actor, data=data or {})
+def sync_log_write(
+    *, connection_id: Id, action: str, actor: str, data: dict[str, Any] | None = None
+) -> ConnectionSyncLog:
+    return ConnectionSyncLog.objects.create(
+        connection_id=str(connection_id), action=action, actor=actor, data=data or {}
+    )
 
 
-def _audit(connection: ExchangeConnection, actor: User | None,
-           data: dict[str, Any]) -> dict[str, Any]:
+def _audit(
+    connection: ExchangeConnection, actor: User | None, data: dict[str, Any]
+) -> dict[str, Any]:
     """Sync-log data; a staff member acting for another owner (in the admin) is the row's
     actor, and the owner is named beside as ``for_owner``."""
     if actor is not None and actor.pk and actor.pk != connection.owner_id:
@@ -166,43 +189,61 @@ def _check_capabilities(*, exchange: str, api_type: str, environment: str) -> No
     if api_type not in API_TYPES:
         raise _field_error("api_type", f"unknown apiType; choose one of {', '.join(API_TYPES)}")
     if environment not in ENVIRONMENTS:
-        raise _field_error("environment",
-                           f"unknown environment; choose one of {', '.join(ENVIRONMENTS)}")
+        raise _field_error(
+            "environment", f"unknown environment; choose one of {', '.join(ENVIRONMENTS)}"
+        )
     offered = capability(exchange)
     if not offered.supports_api_type(api_type):
-        raise _refusal("api_type", f"{exchange} offers apiType "
-                       f"{', '.join(offered.api_types)}; not {api_type}",
-                       code="api_type_not_supported")
+        raise _refusal(
+            "api_type",
+            f"{exchange} offers apiType {', '.join(offered.api_types)}; not {api_type}",
+            code="api_type_not_supported",
+        )
     if not offered.supports_environment(environment, api_type):
         environments = ", ".join(offered.environments)
         detail = ""
         if environment == "testnet" and "testnet" in offered.environments:
             detail = f" (its testnet serves {', '.join(offered.testnet_api_types)} only)"
-        raise _refusal("environment", f"{exchange} offers environment {environments}"
-                       f"{detail}; not {environment} for {api_type}",
-                       code="environment_not_supported")
+        raise _refusal(
+            "environment",
+            f"{exchange} offers environment {environments}"
+            f"{detail}; not {environment} for {api_type}",
+            code="environment_not_supported",
+        )
 
 
 @sensitive_variables()
-def _check_credentials(*, exchange: str, environment: str, api_key: str, api_secret: str,
-                       passphrase: str, creating: bool) -> None:
+def _check_credentials(
+    *,
+    exchange: str,
+    environment: str,
+    api_key: str,
+    api_secret: str,
+    passphrase: str,
+    creating: bool,
+) -> None:
     """Credentials given (blank ones are not): none for paper; a key and secret (and the
     passphrase where the exchange has one) for a connection that needs them anew."""
     secrets = {"api_key": api_key, "api_secret": api_secret, "passphrase": passphrase}
     given = [name for name in SECRET_FIELDS if secrets[name]]
     if environment == "paper":
         if given:
-            raise _refusal(given[0], "paper connections generate their own credentials",
-                           code="credentials_not_allowed")
+            raise _refusal(
+                given[0],
+                "paper connections generate their own credentials",
+                code="credentials_not_allowed",
+            )
         return
     if creating:
         for name in ("api_key", "api_secret"):
             if not secrets[name]:
-                raise _refusal(name, f"a {environment} connection needs it",
-                               code="credentials_required")
+                raise _refusal(
+                    name, f"a {environment} connection needs it", code="credentials_required"
+                )
         if capability(exchange).needs_passphrase and not passphrase:
-            raise _refusal("passphrase", f"{exchange} API keys need a passphrase",
-                           code="credentials_required")
+            raise _refusal(
+                "passphrase", f"{exchange} API keys need a passphrase", code="credentials_required"
+            )
 
 
 def _url_allowlist(environment: str) -> frozenset[str]:
@@ -216,8 +257,7 @@ def _url_allowlist(environment: str) -> frozenset[str]:
 
 def destination_allowlist() -> frozenset[str]:
     """``host:port`` a connector may reach on a non-public address (docs/security.md)."""
-    return frozenset(settings.EXCHANGE_HOST_ALLOWLIST) | {
-        url_endpoint(settings.PAPER_EXCHANGE_URL)}
+    return frozenset(settings.EXCHANGE_HOST_ALLOWLIST) | {url_endpoint(settings.PAPER_EXCHANGE_URL)}
 
 
 def _check_urls(*, exchange: str, environment: str, base_url: str, ws_url: str) -> None:
@@ -229,8 +269,13 @@ def _check_urls(*, exchange: str, environment: str, base_url: str, ws_url: str) 
         if not url:
             continue
         try:
-            check_connection_url(url, exchange=exchange, environment=environment,
-                                 transport=transport, allowlist=_url_allowlist(environment))
+            check_connection_url(
+                url,
+                exchange=exchange,
+                environment=environment,
+                transport=transport,
+                allowlist=_url_allowlist(environment),
+            )
         except UrlNotAllowed as exc:
             raise _refusal(name, str(exc), code="url_not_allowed") from None
         _check_paper_root(name, url, exchange=exchange, transport=transport)
@@ -243,13 +288,15 @@ def _check_paper_root(name: str, url: str, *, exchange: str, transport: Transpor
         return
     own = paper_base_url(exchange) if transport == "rest" else paper_ws_url(exchange)
     if url.rstrip("/") != own:
-        raise _refusal(name, f"on the paper exchange, {exchange}'s root is {own}",
-                       code="url_not_allowed")
+        raise _refusal(
+            name, f"on the paper exchange, {exchange}'s root is {own}", code="url_not_allowed"
+        )
 
 
 @sensitive_variables()
-def _set_credentials(connection: ExchangeConnection, *, api_key: str, api_secret: str,
-                     passphrase: str) -> None:
+def _set_credentials(
+    connection: ExchangeConnection, *, api_key: str, api_secret: str, passphrase: str
+) -> None:
     connection.api_key_encrypted = crypto.encrypt(api_key)
     connection.api_secret_encrypted = crypto.encrypt(api_secret)
     connection.passphrase_encrypted = crypto.encrypt(passphrase)
@@ -261,17 +308,26 @@ def _provision_paper(connection: ExchangeConnection) -> None:
     """Generate credentials and upsert the paper account before anything is saved."""
     credentials = paper_credentials_generate(exchange=connection.exchange)
     paper_account_upsert(exchange=connection.exchange, credentials=credentials)
-    _set_credentials(connection, api_key=credentials.api_key,
-                     api_secret=credentials.api_secret, passphrase=credentials.passphrase)
+    _set_credentials(
+        connection,
+        api_key=credentials.api_key,
+        api_secret=credentials.api_secret,
+        passphrase=credentials.passphrase,
+    )
 
 
 @sensitive_variables()
 def paper_account_resync(*, connection: ExchangeConnection) -> None:
     """Upsert a paper connection's account again (after the paper exchange lost it)."""
     credentials = connection_credentials(connection=connection)
-    paper_account_upsert(exchange=connection.exchange, credentials=PaperCredentials(
-        api_key=credentials["api_key"], api_secret=credentials["api_secret"],
-        passphrase=credentials["passphrase"]))
+    paper_account_upsert(
+        exchange=connection.exchange,
+        credentials=PaperCredentials(
+            api_key=credentials["api_key"],
+            api_secret=credentials["api_secret"],
+            passphrase=credentials["passphrase"],
+        ),
+    )
 
 
 class PlainCredentials(dict[str, str]):
@@ -303,42 +359,69 @@ def _check_volume_factors(*, live: Decimal | None, preset: Decimal | None) -> No
 @sensitive_variables()
 def connection_validate_new(*, spec: ConnectionSpec) -> None:
     """Every rule a new connection must meet, without writing (the admin form uses it)."""
-    _check_capabilities(exchange=spec.exchange, api_type=spec.api_type,
-                        environment=spec.environment)
-    _check_urls(exchange=spec.exchange, environment=spec.environment,
-                base_url=spec.base_url, ws_url=spec.ws_url)
-    _check_credentials(exchange=spec.exchange, environment=spec.environment,
-                       api_key=spec.api_key, api_secret=spec.api_secret,
-                       passphrase=spec.passphrase, creating=True)
+    _check_capabilities(
+        exchange=spec.exchange, api_type=spec.api_type, environment=spec.environment
+    )
+    _check_urls(
+        exchange=spec.exchange,
+        environment=spec.environment,
+        base_url=spec.base_url,
+        ws_url=spec.ws_url,
+    )
+    _check_credentials(
+        exchange=spec.exchange,
+        environment=spec.environment,
+        api_key=spec.api_key,
+        api_secret=spec.api_secret,
+        passphrase=spec.passphrase,
+        creating=True,
+    )
     _check_volume_factors(live=spec.volume_factor_live, preset=spec.volume_factor_preset)
 
 
 @sensitive_variables()
-def connection_create(*, owner: User, actor: User | None,
-                      spec: ConnectionSpec) -> ExchangeConnection:
+def connection_create(
+    *, owner: User, actor: User | None, spec: ConnectionSpec
+) -> ExchangeConnection:
     connection_validate_new(spec=spec)
-    connection = ExchangeConnection(owner=owner, exchange=spec.exchange,
-                                    **{name: getattr(spec, name) for name in PLAIN_FIELDS})
+    connection = ExchangeConnection(
+        owner=owner, exchange=spec.exchange, **{name: getattr(spec, name) for name in PLAIN_FIELDS}
+    )
     if spec.environment == "paper":
         _provision_paper(connection)
     else:
-        _set_credentials(connection, api_key=spec.api_key, api_secret=spec.api_secret,
-                         passphrase=spec.passphrase)
+        _set_credentials(
+            connection, api_key=spec.api_key, api_secret=spec.api_secret, passphrase=spec.passphrase
+        )
     with transaction.atomic():
         connection.save()
-        ConnectionState.objects.create(connection=connection,
-                                       volume_factor_live=spec.volume_factor_live,
-                                       volume_factor_preset=spec.volume_factor_preset)
-        sync_log_write(connection_id=connection.pk, action="created", actor=actor_name(actor),
-                       data=_audit(connection, actor, {
-                           "fields": spec.named_fields(), "exchange": spec.exchange,
-                           "api_type": spec.api_type, "environment": spec.environment}))
+        ConnectionState.objects.create(
+            connection=connection,
+            volume_factor_live=spec.volume_factor_live,
+            volume_factor_preset=spec.volume_factor_preset,
+        )
+        sync_log_write(
+            connection_id=connection.pk,
+            action="created",
+            actor=actor_name(actor),
+            data=_audit(
+                connection,
+                actor,
+                {
+                    "fields": spec.named_fields(),
+                    "exchange": spec.exchange,
+                    "api_type": spec.api_type,
+                    "environment": spec.environment,
+                },
+            ),
+        )
     return connection
 
 
 @sensitive_variables()
-def connection_update(*, connection: ExchangeConnection, actor: User | None,
-                      changes: ConnectionChanges) -> ExchangeConnection:
+def connection_update(
+    *, connection: ExchangeConnection, actor: User | None, changes: ConnectionChanges
+) -> ExchangeConnection:
     """Apply what differs from the stored row and only that: a form that sends every field
     again (the admin's) changes, resets and logs nothing it did not change. The circuit
     and health are reset only when the key or the environment really changed."""
@@ -351,24 +434,30 @@ def connection_update(*, connection: ExchangeConnection, actor: User | None,
     _refuse_identity_change_in_flight(connection, values)
     api_type = values.get("api_type", connection.api_type)
     environment = values.get("environment", connection.environment)
-    _check_capabilities(exchange=connection.exchange, api_type=api_type,
-                        environment=environment)
+    _check_capabilities(exchange=connection.exchange, api_type=api_type, environment=environment)
     if {"base_url", "ws_url", "environment"} & set(values):
         # the URLs as they will be stored, against the environment they will serve (a
         # stored URL is only re-judged when it or the environment changes, so an old row
         # can still be renamed or disabled; the request-time check guards it meanwhile)
-        _check_urls(exchange=connection.exchange, environment=environment,
-                    base_url=values.get("base_url", connection.base_url),
-                    ws_url=values.get("ws_url", connection.ws_url))
-    _check_volume_factors(live=values.get("volume_factor_live"),
-                          preset=values.get("volume_factor_preset"))
+        _check_urls(
+            exchange=connection.exchange,
+            environment=environment,
+            base_url=values.get("base_url", connection.base_url),
+            ws_url=values.get("ws_url", connection.ws_url),
+        )
+    _check_volume_factors(
+        live=values.get("volume_factor_live"), preset=values.get("volume_factor_preset")
+    )
     leaving_paper = connection.environment == "paper" and environment != "paper"
     entering_paper = connection.environment != "paper" and environment == "paper"
-    _check_credentials(exchange=connection.exchange, environment=environment,
-                       api_key=values.get("api_key", ""),
-                       api_secret=values.get("api_secret", ""),
-                       passphrase=values.get("passphrase", ""),
-                       creating=leaving_paper)
+    _check_credentials(
+        exchange=connection.exchange,
+        environment=environment,
+        api_key=values.get("api_key", ""),
+        api_secret=values.get("api_secret", ""),
+        passphrase=values.get("passphrase", ""),
+        creating=leaving_paper,
+    )
     for name in PLAIN_FIELDS:
         if name in values:
             setattr(connection, name, values[name])
@@ -379,20 +468,28 @@ def connection_update(*, connection: ExchangeConnection, actor: User | None,
         current = connection_credentials(connection=connection)
         current.update({name: values[name] for name in secrets_changed})
         if capability(connection.exchange).needs_passphrase and not current["passphrase"]:
-            raise _refusal("passphrase", f"{connection.exchange} API keys need a passphrase",
-                           code="credentials_required")
+            raise _refusal(
+                "passphrase",
+                f"{connection.exchange} API keys need a passphrase",
+                code="credentials_required",
+            )
         _set_credentials(connection, **current)
     with transaction.atomic():
         if set(values) - set(STATE_FIELDS) or entering_paper:
             connection.save()
         state_values = {name: values[name] for name in STATE_FIELDS if name in values}
         if secrets_changed or "environment" in values:
-            state_values.update(health_status="unknown", circuit="closed",
-                                consecutive_failures=0, opened_at=None)
+            state_values.update(
+                health_status="unknown", circuit="closed", consecutive_failures=0, opened_at=None
+            )
         if state_values:
             ConnectionState.objects.filter(connection=connection).update(**state_values)
-        sync_log_write(connection_id=connection.pk, action="updated", actor=actor_name(actor),
-                       data=_audit(connection, actor, {"fields": sorted(values)}))
+        sync_log_write(
+            connection_id=connection.pk,
+            action="updated",
+            actor=actor_name(actor),
+            data=_audit(connection, actor, {"fields": sorted(values)}),
+        )
     connection.refresh_from_db()
     return connection
 
@@ -407,8 +504,11 @@ def _changed_values(connection: ExchangeConnection, given: dict[str, Any]) -> di
     if set(STATE_FIELDS) & set(given):
         state = ConnectionState.objects.filter(connection=connection).first()
         stored.update({name: getattr(state, name) if state else None for name in STATE_FIELDS})
-    return {name: value for name, value in given.items()
-            if name not in stored or not _same(stored[name], value)}
+    return {
+        name: value
+        for name, value in given.items()
+        if name not in stored or not _same(stored[name], value)
+    }
 
 
 def _same(stored: Any, value: Any) -> bool:
@@ -417,57 +517,74 @@ def _same(stored: Any, value: Any) -> bool:
     return bool(stored == value)
 
 
-def _refuse_identity_change_in_flight(connection: ExchangeConnection,
-                                      values: dict[str, Any]) -> None:
-    changing = [name for name in TRADING_IDENTITY_FIELDS if name in values and (
-        name in SECRET_FIELDS or values[name] != getattr(connection, name))]
+def _refuse_identity_change_in_flight(
+    connection: ExchangeConnection, values: dict[str, Any]
+) -> None:
+    changing = [
+        name
+        for name in TRADING_IDENTITY_FIELDS
+        if name in values and (name in SECRET_FIELDS or values[name] != getattr(connection, name))
+    ]
     if changing and any(check(connection) for check in IN_FLIGHT_ORDER_CHECKS):
-        raise Conflict("this connection has orders that are not settled; wait for them or "
-                       "cancel them before changing "
-                       + ", ".join(IDENTITY_FIELD_WORDS[name] for name in changing),
-                       code="connection_has_open_orders")
+        raise Conflict(
+            "this connection has orders that are not settled; wait for them or "
+            "cancel them before changing "
+            + ", ".join(IDENTITY_FIELD_WORDS[name] for name in changing),
+            code="connection_has_open_orders",
+        )
 
 
-def connection_delete(*, connection: ExchangeConnection,
-                      actor: User | None) -> None:
+def connection_delete(*, connection: ExchangeConnection, actor: User | None) -> None:
     connection_id = connection.pk
     try:
         with transaction.atomic():
             connection.delete()
-            sync_log_write(connection_id=connection_id, action="deleted",
-                           actor=actor_name(actor),
-                           data=_audit(connection, actor, {"name": connection.name,
-                                                           "exchange": connection.exchange}))
+            sync_log_write(
+                connection_id=connection_id,
+                action="deleted",
+                actor=actor_name(actor),
+                data=_audit(
+                    connection, actor, {"name": connection.name, "exchange": connection.exchange}
+                ),
+            )
     except ProtectedError:
-        raise Conflict("this connection has orders; disable it instead",
-                       code="connection_has_orders") from None
+        raise Conflict(
+            "this connection has orders; disable it instead", code="connection_has_orders"
+        ) from None
 
 
-def connection_activate(*, connection: ExchangeConnection,
-                        actor: User | None) -> ExchangeConnection:
+def connection_activate(
+    *, connection: ExchangeConnection, actor: User | None
+) -> ExchangeConnection:
     """Make this the owner's one active connection, in one transaction.
 
     The owner's user row is locked first, so concurrent activations for one owner queue up
     instead of racing on the partial unique index.
     """
     if not connection.enabled:
-        raise Conflict("a disabled connection cannot be activated; enable it first",
-                       code="connection_disabled")
+        raise Conflict(
+            "a disabled connection cannot be activated; enable it first", code="connection_disabled"
+        )
     user_model = get_user_model()
     try:
         with transaction.atomic():
             user_model.objects.select_for_update().filter(pk=connection.owner_id).first()
-            previous = list(ExchangeConnection.objects.filter(
-                owner_id=connection.owner_id, is_active=True).exclude(pk=connection.pk)
-                .values_list("pk", flat=True))
+            previous = list(
+                ExchangeConnection.objects.filter(owner_id=connection.owner_id, is_active=True)
+                .exclude(pk=connection.pk)
+                .values_list("pk", flat=True)
+            )
             ExchangeConnection.objects.filter(pk__in=previous).update(is_active=False)
             # the stale sweep's grace starts now, not at creation (connections.health)
             ExchangeConnection.objects.filter(pk=connection.pk).update(
-                is_active=True, activated_at=timezone.now())
-            sync_log_write(connection_id=connection.pk, action="activated",
-                           actor=actor_name(actor),
-                           data=_audit(connection, actor,
-                                       {"deactivated": [str(pk) for pk in previous]}))
+                is_active=True, activated_at=timezone.now()
+            )
+            sync_log_write(
+                connection_id=connection.pk,
+                action="activated",
+                actor=actor_name(actor),
+                data=_audit(connection, actor, {"deactivated": [str(pk) for pk in previous]}),
+            )
     except IntegrityError:
         raise Conflict("another activation for this owner won; try again") from None
     connection.refresh_from_db()
@@ -492,28 +609,36 @@ def connection_credentials_rotate() -> int:
 
 
 @sensitive_variables()
-def connection_connector(*, connection: ExchangeConnection,
-                         throttle: Throttle | None = None, max_wait: float = 1.0) -> Connector:
+def connection_connector(
+    *, connection: ExchangeConnection, throttle: Throttle | None = None, max_wait: float = 1.0
+) -> Connector:
     """The one place a connection becomes a ready connector: decrypted credentials, the
     environment, its URLs (paper ones derived from PAPER_EXCHANGE_URL), the cluster-wide
     limiter as its throttle (unless another is given), and the check of resolved addresses
     its transport makes before connecting."""
     credentials = connection_credentials(connection=connection)
-    key = Credentials(credentials["api_key"], credentials["api_secret"],
-                      credentials["passphrase"])
+    key = Credentials(credentials["api_key"], credentials["api_secret"], credentials["passphrase"])
     if throttle is None:
-        throttle = connection_throttle(exchange=connection.exchange,
-                                       connection_id=connection.pk, key_id=key.key_id,
-                                       max_wait=max_wait)
+        throttle = connection_throttle(
+            exchange=connection.exchange,
+            connection_id=connection.pk,
+            key_id=key.key_id,
+            max_wait=max_wait,
+        )
     base_url, ws_url = connection.base_url or None, connection.ws_url or None
     if connection.environment == "paper":
         base_url = base_url or paper_base_url(connection.exchange)
         ws_url = ws_url or paper_ws_url(connection.exchange)
     connector = connector_class(connection.exchange)(
-        credentials=key, api_type=connection.api_type, environment=connection.environment,
-        base_url=base_url, ws_url=ws_url, throttle=throttle,
+        credentials=key,
+        api_type=connection.api_type,
+        environment=connection.environment,
+        base_url=base_url,
+        ws_url=ws_url,
+        throttle=throttle,
         timeout=settings.EXCHANGE_TIMEOUT_SECONDS,
-        destination_guard=partial(vet_addresses, allowlist=destination_allowlist()))
+        destination_guard=partial(vet_addresses, allowlist=destination_allowlist()),
+    )
     connector.connection_id = str(connection.pk)  # the call log's and metrics' connection
     return connector
 
@@ -540,8 +665,11 @@ def exchange_rate_limits_refresh() -> dict[str, int]:
 
 def _public_binance_connector(*, api_type: str, paper: bool) -> binance.BinanceConnector:
     return binance.BinanceConnector(
-        credentials=Credentials("", ""), api_type=api_type, environment="live",
+        credentials=Credentials("", ""),
+        api_type=api_type,
+        environment="live",
         base_url=paper_base_url(binance.NAME) if paper else None,
         throttle=connection_throttle(exchange=binance.NAME, connection_id="", key_id=""),
         timeout=settings.EXCHANGE_TIMEOUT_SECONDS,
-        destination_guard=partial(vet_addresses, allowlist=destination_allowlist()))
+        destination_guard=partial(vet_addresses, allowlist=destination_allowlist()),
+    )

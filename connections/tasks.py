@@ -70,8 +70,7 @@ def heartbeat_task(self: Any, connection_id: str) -> dict[str, Any] | None:
     return _check(self, connection_id, "heartbeat")
 
 
-def _fan_out(lock_name: str, task: Any, ids: list[str], *, priority: int,
-             interval: int) -> int:
+def _fan_out(lock_name: str, task: Any, ids: list[str], *, priority: int, interval: int) -> int:
     """Enqueue one small task per id, unless a sweep already ran in this interval (a
     duplicate beat, a redelivered sweep): the lock lives for most of the interval."""
     from core.redis import redis_client
@@ -88,8 +87,13 @@ def _fan_out(lock_name: str, task: Any, ids: list[str], *, priority: int,
 def health_sweep_task() -> int:
     from connections.selectors import connection_ids_for_sweep
 
-    return _fan_out("health_sweep", health_check_task, connection_ids_for_sweep(),
-                    priority=6, interval=HEALTH_SWEEP_SECONDS)
+    return _fan_out(
+        "health_sweep",
+        health_check_task,
+        connection_ids_for_sweep(),
+        priority=6,
+        interval=HEALTH_SWEEP_SECONDS,
+    )
 
 
 @shared_task(name="connections.heartbeat_sweep")
@@ -97,8 +101,13 @@ def heartbeat_sweep_task() -> int:
     from connections.selectors import connection_ids_for_heartbeat
 
     interval = settings.HEARTBEAT_INTERVAL_SECONDS
-    return _fan_out("heartbeat_sweep", heartbeat_task, connection_ids_for_heartbeat(),
-                    priority=5, interval=interval)
+    return _fan_out(
+        "heartbeat_sweep",
+        heartbeat_task,
+        connection_ids_for_heartbeat(),
+        priority=5,
+        interval=interval,
+    )
 
 
 @shared_task(name="connections.rate_limits_refresh", acks_late=True)
@@ -121,8 +130,10 @@ def cleanup_task() -> dict[str, int]:
     from connections.batches import batches_forget_expired
     from connections.health import health_history_prune
 
-    return {"health_checks_deleted": health_history_prune(),
-            "batches_forgotten": batches_forget_expired()}
+    return {
+        "health_checks_deleted": health_history_prune(),
+        "batches_forgotten": batches_forget_expired(),
+    }
 
 
 @shared_task(name="connections.alert_send", bind=True, max_retries=ALERT_SEND_RETRIES)
@@ -143,10 +154,15 @@ def alert_send_task(self: Any, alert_id: str) -> bool:
     except (requests.RequestException, AlertNotDelivered) as exc:
         reason = str(exc) if isinstance(exc, AlertNotDelivered) else type(exc).__name__
         if self.request.retries < ALERT_SEND_RETRIES:
-            raise self.retry(countdown=ALERT_RETRY_SECONDS * 2 ** self.request.retries,
-                             exc=exc) from None
-        log.warning("alert %s not delivered after %d attempts (%s); giving up",
-                    payload.get("subject"), self.request.retries + 1, reason)
+            raise self.retry(
+                countdown=ALERT_RETRY_SECONDS * 2**self.request.retries, exc=exc
+            ) from None
+        log.warning(
+            "alert %s not delivered after %d attempts (%s); giving up",
+            payload.get("subject"),
+            self.request.retries + 1,
+            reason,
+        )
         return False
     return True
 

@@ -42,7 +42,10 @@ def readonly_columns(model: type[models.Model]) -> tuple[str | Column, ...]:
     model: the admin matches the callables of ``get_fields`` and ``get_readonly_fields`` by
     identity."""
     if model not in _COLUMNS:
-        _COLUMNS[model] = tuple(decimal_column(field.name, str(field.verbose_name))
-                                if isinstance(field, models.DecimalField) else field.name
-                                for field in model._meta.fields)
+        _COLUMNS[model] = tuple(
+            decimal_column(field.name, str(field.verbose_name))
+            if isinstance(field, models.DecimalField)
+            else field.name
+            for field in model._meta.fields
+        )
     return _COLUMNS[model]

@@ -27,8 +27,9 @@ def _stream(wrapper: OutputWrapper | TextIO) -> TextIO:
 
 def table_text(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """A table as plain text, as wide as the terminal (or DEFAULT_WIDTH off one)."""
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-                  padding=(0, 1, 0, 0))
+    table = Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0)
+    )
     for name in columns:
         # ids stay whole on one line (they are copied into the next command)
         table.add_column(name, overflow="fold", no_wrap=name == "id" or name.endswith(" id"))
@@ -48,8 +49,9 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def print_table(out: OutputWrapper | TextIO, title: str, columns: Sequence[str],
-                rows: Iterable[Sequence[Any]]) -> None:
+def print_table(
+    out: OutputWrapper | TextIO, title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
     _stream(out).write(table_text(title, columns, rows))
 
 
@@ -69,17 +71,23 @@ class Steps:
 
 
 @contextmanager
-def progress(err: OutputWrapper | TextIO, *, total: int, description: str,
-             enabled: bool = True) -> Iterator[Steps]:
+def progress(
+    err: OutputWrapper | TextIO, *, total: int, description: str, enabled: bool = True
+) -> Iterator[Steps]:
     """A progress bar on stderr while the block runs; silent off a terminal or when not
     enabled (--json), so a pipe or a test sees the result only."""
     stream = _stream(err)
     if not enabled or not getattr(stream, "isatty", lambda: False)() or total < 2:
         yield Steps(None, None)
         return
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TextColumn("{task.fields[item]}"),
-                   console=Console(file=stream), transient=True)
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[item]}"),
+        console=Console(file=stream),
+        transient=True,
+    )
     with bar:
         yield Steps(bar, bar.add_task(description, total=total, item=""))
-

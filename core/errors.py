@@ -14,9 +14,14 @@ class ServiceError(Exception):
     code = "validation_error"
     field_extras: tuple[str, ...] = ()
 
-    def __init__(self, message: str, *, code: str | None = None,
-                 fields: dict[str, list[str]] | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        fields: dict[str, list[str]] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code:

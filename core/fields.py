@@ -16,17 +16,18 @@ class StrictSerializer(serializers.Serializer):
 
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, dict):
-            raise exceptions.ValidationError(
-                {"non_field_errors": ["expected a JSON object"]})
+            raise exceptions.ValidationError({"non_field_errors": ["expected a JSON object"]})
         repeated = sorted(name for name in data if len(_values_of(data, name)) > 1)
         if repeated:
             raise exceptions.ValidationError(
-                {name: ["give this parameter once"] for name in repeated})
+                {name: ["give this parameter once"] for name in repeated}
+            )
         # a query string's blank value (?exchange=) is no value: DRF would drop it silently
         blank = sorted(name for name in data if hasattr(data, "getlist") and data[name] == "")
         if blank:
             raise exceptions.ValidationError(
-                {name: ["give a value, or leave the parameter out"] for name in blank})
+                {name: ["give a value, or leave the parameter out"] for name in blank}
+            )
         unknown = sorted(set(data) - set(self.fields))
         if unknown:
             raise exceptions.ValidationError({name: ["unknown field"] for name in unknown})
@@ -41,8 +42,10 @@ def _values_of(data: Any, name: str) -> list[Any]:
 
 # Python's whitespace (what str.strip() removes and re's \s matches), spelled out: regex
 # engines disagree on \s, and a schema pattern must mean the same to every client.
-WHITESPACE = ("\\t\\n\\x0b\\x0c\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a"
-              "\\u2028\\u2029\\u202f\\u205f\\u3000")
+WHITESPACE = (
+    "\\t\\n\\x0b\\x0c\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a"
+    "\\u2028\\u2029\\u202f\\u205f\\u3000"
+)
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
@@ -119,8 +122,9 @@ class QueryIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
-def decimal_pattern(*, whole_digits: int, decimal_places: int, positive: bool,
-                    at_most: int | None) -> str:
+def decimal_pattern(
+    *, whole_digits: int, decimal_places: int, positive: bool, at_most: int | None
+) -> str:
     """A decimal string in plain notation (no sign, exponent or spaces): at most
     ``whole_digits`` digits before the point and ``decimal_places`` after it; above zero
     when ``positive``; at most ``at_most`` (a power of ten) when given."""
@@ -129,8 +133,7 @@ def decimal_pattern(*, whole_digits: int, decimal_places: int, positive: bool,
     if at_most is None:
         return f"^{nonzero}[0-9]{{1,{whole_digits}}}{fraction}$"
     digits = len(str(at_most)) - 1
-    return (f"^(?:{at_most}(?:\\.0{{1,{decimal_places}}})?"
-            f"|{nonzero}[0-9]{{1,{digits}}}{fraction})$")
+    return f"^(?:{at_most}(?:\\.0{{1,{decimal_places}}})?|{nonzero}[0-9]{{1,{digits}}}{fraction})$"
 
 
 class StrictDecimalField(serializers.DecimalField):
@@ -139,15 +142,27 @@ class StrictDecimalField(serializers.DecimalField):
     the bounds (the API parses JSON numbers as Decimal, so no digit is lost to a
     float). Never a boolean. The schema states both forms (core.schema)."""
 
-    def __init__(self, *, whole_digits: int, decimal_places: int, positive: bool = True,
-                 at_most: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        whole_digits: int,
+        decimal_places: int,
+        positive: bool = True,
+        at_most: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.whole_digits = whole_digits
         self.positive = positive
         self.at_most = at_most
-        self.pattern = decimal_pattern(whole_digits=whole_digits, decimal_places=decimal_places,
-                                       positive=positive, at_most=at_most)
-        super().__init__(max_digits=whole_digits + decimal_places,
-                         decimal_places=decimal_places, **kwargs)
+        self.pattern = decimal_pattern(
+            whole_digits=whole_digits,
+            decimal_places=decimal_places,
+            positive=positive,
+            at_most=at_most,
+        )
+        super().__init__(
+            max_digits=whole_digits + decimal_places, decimal_places=decimal_places, **kwargs
+        )
 
     def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
         # DRF's DecimalField takes a blank string for null; a blank string is no number
@@ -157,7 +172,8 @@ class StrictDecimalField(serializers.DecimalField):
         if isinstance(data, str):
             if not re.fullmatch(self.pattern, data):
                 raise serializers.ValidationError(
-                    f"a decimal string matching {self.pattern}, or a JSON number")
+                    f"a decimal string matching {self.pattern}, or a JSON number"
+                )
             return super().to_internal_value(data)
         if isinstance(data, bool) or not isinstance(data, (int, Decimal)):
             self.fail("invalid")
@@ -167,12 +183,14 @@ class StrictDecimalField(serializers.DecimalField):
         if not value.is_finite():
             self.fail("invalid")
         if value < 0 or (self.positive and value == 0):
-            raise serializers.ValidationError("must be greater than 0" if self.positive
-                                              else "must not be negative")
-        limit = self.at_most if self.at_most is not None else 10 ** self.whole_digits
+            raise serializers.ValidationError(
+                "must be greater than 0" if self.positive else "must not be negative"
+            )
+        limit = self.at_most if self.at_most is not None else 10**self.whole_digits
         if value > limit or (self.at_most is None and value == limit):
-            raise serializers.ValidationError(f"must be less than {limit}" if self.at_most
-                                              is None else f"must be at most {limit}")
+            raise serializers.ValidationError(
+                f"must be less than {limit}" if self.at_most is None else f"must be at most {limit}"
+            )
         exact = _without_trailing_zeros(value)
         if exact.as_tuple().exponent < -self.decimal_places:  # type: ignore[operator]
             self.fail("max_decimal_places", max_decimal_places=self.decimal_places)
@@ -186,7 +204,7 @@ class StrictDecimalField(serializers.DecimalField):
         if self.at_most is not None:
             bounds["maximum"] = self.at_most
         else:
-            bounds.update(maximum=10 ** self.whole_digits, exclusiveMaximum=True)
+            bounds.update(maximum=10**self.whole_digits, exclusiveMaximum=True)
         bounds["multipleOf"] = float(f"1e-{self.decimal_places}") if self.decimal_places else 1
         return bounds
 

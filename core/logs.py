@@ -33,8 +33,10 @@ MASK = "***"
 # reprs of dicts. The exchanges' own header names are covered by their parts (SIGN, KEY,
 # PASSPHRASE: X-BAPI-SIGN, OK-ACCESS-SIGN, X-MBX-APIKEY, OK-ACCESS-PASSPHRASE, ...).
 # A name is dash- or underscore-separated parts, one of them secret: "signed" is not.
-_SECRET_PART = (r"(?:sign|signature|secret|passphrase|passwd|password|apikey|key|token|"
-                r"authorization)")
+_SECRET_PART = (
+    r"(?:sign|signature|secret|passphrase|passwd|password|apikey|key|token|"
+    r"authorization)"
+)
 _SECRET_NAME = rf"(?:[A-Za-z0-9]+[-_])*{_SECRET_PART}(?:[-_][A-Za-z0-9]+)*"
 _SECRET_PAIRS = (
     # JSON or a dict repr: "name": "value" / 'name': 'value'
@@ -68,9 +70,13 @@ def drop_unsafe_fields(_: WrappedLogger, __: str, event_dict: EventDict) -> Even
             event_dict[key] = MASK
     data = event_dict.pop("data", None)
     if isinstance(data, dict) and str(event_dict.get("logger", "")).startswith("celery"):
-        event_dict.update({name: data[field] for field, name in (
-            ("name", "task"), ("id", "task_id"), ("runtime", "runtime_s"))
-            if field in data})
+        event_dict.update(
+            {
+                name: data[field]
+                for field, name in (("name", "task"), ("id", "task_id"), ("runtime", "runtime_s"))
+                if field in data
+            }
+        )
     return event_dict
 
 
@@ -95,12 +101,19 @@ def formatter(log_format: str = "json") -> structlog.stdlib.ProcessorFormatter:
     else:
         # plain_traceback, never rich's: rich shows every frame's local variables
         renderer = structlog.dev.ConsoleRenderer(
-            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback)
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
         exceptions = []
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*_shared_processors(), structlog.stdlib.ExtraAdder()],
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    drop_unsafe_fields, *exceptions, renderer, mask_secrets])
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            drop_unsafe_fields,
+            *exceptions,
+            renderer,
+            mask_secrets,
+        ],
+    )
 
 
 def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
@@ -109,8 +122,7 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"structured": {"()": "core.logs.formatter", "log_format": log_format}},
-        "handlers": {"console": {"class": "logging.StreamHandler",
-                                 "formatter": "structured"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
         "root": {"handlers": ["console"], "level": level},
         "loggers": {"urllib3": {"level": "WARNING"}},
     }
@@ -120,8 +132,11 @@ def configure_structlog() -> None:
     """structlog's own loggers (``structlog.get_logger()``) hand their events to the
     standard library, so they meet the same handler and formatter."""
     structlog.configure(
-        processors=[*_shared_processors(), structlog.processors.StackInfoRenderer(),
-                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[
+            *_shared_processors(),
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

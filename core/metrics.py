@@ -85,21 +85,33 @@ def _make() -> Recorded:
     forget_dead_processes(directory)
     return Recorded(
         exchange_requests=Counter(
-            f"{PREFIX}_exchange_requests", "Requests sent to an exchange, by answer status "
-            "(\"none\": no answer came)", ["exchange", "method", "endpoint", "status"],
-            registry=None),
+            f"{PREFIX}_exchange_requests",
+            'Requests sent to an exchange, by answer status ("none": no answer came)',
+            ["exchange", "method", "endpoint", "status"],
+            registry=None,
+        ),
         exchange_request_seconds=Histogram(
-            f"{PREFIX}_exchange_request_duration_seconds", "Exchange request latency, from "
-            "the rate limiter's grant to the mapped outcome", ["exchange", "endpoint"],
-            buckets=REQUEST_BUCKETS, registry=None),
+            f"{PREFIX}_exchange_request_duration_seconds",
+            "Exchange request latency, from the rate limiter's grant to the mapped outcome",
+            ["exchange", "endpoint"],
+            buckets=REQUEST_BUCKETS,
+            registry=None,
+        ),
         exchange_errors=Counter(
-            f"{PREFIX}_exchange_errors", "Exchange calls that failed, by error class (ours "
-            "refused by the rate limiter included)", ["exchange", "endpoint", "error"],
-            registry=None),
+            f"{PREFIX}_exchange_errors",
+            "Exchange calls that failed, by error class (ours "
+            "refused by the rate limiter included)",
+            ["exchange", "endpoint", "error"],
+            registry=None,
+        ),
         order_settle_seconds=Histogram(
-            f"{PREFIX}_order_settle_seconds", "From an order's creation to the known status "
-            "it reaches on leaving submitting or unknown", ["exchange", "status"],
-            buckets=SETTLE_BUCKETS, registry=None),
+            f"{PREFIX}_order_settle_seconds",
+            "From an order's creation to the known status "
+            "it reaches on leaving submitting or unknown",
+            ["exchange", "status"],
+            buckets=SETTLE_BUCKETS,
+            registry=None,
+        ),
     )
 
 
@@ -130,6 +142,7 @@ def _alive(pid: int) -> bool:
 
 # -- recording ---------------------------------------------------------------------------
 
+
 class CallRecord(Protocol):
     """What exchanges.observe.CallRecord holds (core imports no exchanges module)."""
 
@@ -154,10 +167,12 @@ def exchange_call_observed(record: CallRecord) -> None:
     metrics = recorded()
     if record.sent:
         status = "none" if record.status is None else str(record.status)
-        metrics.exchange_requests.labels(record.exchange, record.method, record.endpoint,
-                                         status).inc()
+        metrics.exchange_requests.labels(
+            record.exchange, record.method, record.endpoint, status
+        ).inc()
         metrics.exchange_request_seconds.labels(record.exchange, record.endpoint).observe(
-            record.latency_ms / 1000)
+            record.latency_ms / 1000
+        )
     if record.error:
         metrics.exchange_errors.labels(record.exchange, record.endpoint, record.error).inc()
 

@@ -17,8 +17,15 @@ class EnvelopePagination(LimitOffsetPagination):
     results_name = "results"
 
     def get_paginated_response(self, data: Any) -> Response:
-        return Response({"success": True, "count": self.count, "next": self.get_next_link(),
-                         "previous": self.get_previous_link(), self.results_name: data})
+        return Response(
+            {
+                "success": True,
+                "count": self.count,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                self.results_name: data,
+            }
+        )
 
     def get_next_link(self) -> str | None:
         offset, limit = self._window()
@@ -41,6 +48,8 @@ class EnvelopePagination(LimitOffsetPagination):
         request = self.request
         assert request is not None
         query = request.query_params.copy()
-        query[self.offset_query_param], query[self.limit_query_param] = (str(offset),
-                                                                         str(self._window()[1]))
+        query[self.offset_query_param], query[self.limit_query_param] = (
+            str(offset),
+            str(self._window()[1]),
+        )
         return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")

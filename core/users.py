@@ -13,6 +13,7 @@ def caller(request: HttpRequest) -> User:
     permission classes say so); an anonymous caller is refused rather than passed on."""
     user = request.user
     if not isinstance(user, User):
-        raise NotAuthenticated("authentication credentials were not provided",
-                               code="not_authenticated")
+        raise NotAuthenticated(
+            "authentication credentials were not provided", code="not_authenticated"
+        )
     return user

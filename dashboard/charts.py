@@ -51,8 +51,10 @@ class Series:
     @property
     def path(self) -> str:
         """One line through the points; a bucket without data breaks it (a new move)."""
-        return " ".join(f"{'M' if point.starts_run else 'L'}{point.x:.1f},{point.y:.1f}"
-                        for point in self.points)
+        return " ".join(
+            f"{'M' if point.starts_run else 'L'}{point.x:.1f},{point.y:.1f}"
+            for point in self.points
+        )
 
 
 @dataclass
@@ -120,13 +122,18 @@ def _axes(chart: Chart, buckets: list[datetime], top: float, time_format: str) -
     chart.y_ticks = [Tick(_y(value, top), _number(value)) for value in (0, top / 2, top)]
     count = len(buckets)
     picks = sorted({0, count // 2, count - 1}) if count else []
-    chart.x_ticks = [Tick(_x_center(i, count), buckets[i].strftime(time_format))
-                     for i in picks]
+    chart.x_ticks = [Tick(_x_center(i, count), buckets[i].strftime(time_format)) for i in picks]
 
 
-def line_chart(*, id: str, title: str, unit: str, buckets: list[datetime],
-               series: list[tuple[str, str, str, list[float | None]]],
-               time_format: str) -> Chart:
+def line_chart(
+    *,
+    id: str,
+    title: str,
+    unit: str,
+    buckets: list[datetime],
+    series: list[tuple[str, str, str, list[float | None]]],
+    time_format: str,
+) -> Chart:
     """``series``: (name, label, css class, one value or None per bucket)."""
     chart = Chart(id=id, title=title, unit=unit)
     values = [v for *_, data in series for v in data if v is not None]
@@ -136,21 +143,36 @@ def line_chart(*, id: str, title: str, unit: str, buckets: list[datetime],
         line, previous = Series(name, label, css), -2
         for index, value in enumerate(data):
             if value is not None:
-                line.points.append(Point(
-                    _x_center(index, len(buckets)), _y(value, top),
-                    f"{buckets[index].strftime(time_format)} {label}: {_number(value)} {unit}",
-                    starts_run=previous != index - 1))
+                line.points.append(
+                    Point(
+                        _x_center(index, len(buckets)),
+                        _y(value, top),
+                        f"{buckets[index].strftime(time_format)} {label}: {_number(value)} {unit}",
+                        starts_run=previous != index - 1,
+                    )
+                )
                 previous = index
         chart.series.append(line)
     chart.empty = not values
     return chart
 
 
-def bar_chart(*, id: str, title: str, unit: str, buckets: list[datetime],
-              series: list[tuple[str, str, str, list[int]]], time_format: str) -> Chart:
+def bar_chart(
+    *,
+    id: str,
+    title: str,
+    unit: str,
+    buckets: list[datetime],
+    series: list[tuple[str, str, str, list[int]]],
+    time_format: str,
+) -> Chart:
     """Stacked bars, one column per bucket; a zero draws nothing."""
-    chart = Chart(id=id, title=title, unit=unit,
-                  series=[Series(name, label, css) for name, label, css, _ in series])
+    chart = Chart(
+        id=id,
+        title=title,
+        unit=unit,
+        series=[Series(name, label, css) for name, label, css, _ in series],
+    )
     totals = [sum(data[i] for *_, data in series) for i in range(len(buckets))]
     top = nice_ceiling(max(totals, default=0))
     _axes(chart, buckets, top, time_format)
@@ -163,10 +185,18 @@ def bar_chart(*, id: str, title: str, unit: str, buckets: list[datetime],
             if value <= 0:
                 continue
             y_top, y_base = _y(base + value, top), _y(base, top)
-            chart.bars.append(Bar(_x_center(index, len(buckets)) - width / 2, y_top, width,
-                                  y_base - y_top, value, name, css,
-                                  f"{bucket.strftime(time_format)} {label}: "
-                                  f"{_number(value)} {unit}"))
+            chart.bars.append(
+                Bar(
+                    _x_center(index, len(buckets)) - width / 2,
+                    y_top,
+                    width,
+                    y_base - y_top,
+                    value,
+                    name,
+                    css,
+                    f"{bucket.strftime(time_format)} {label}: {_number(value)} {unit}",
+                )
+            )
             base += value
     chart.empty = not any(totals)
     return chart
@@ -193,10 +223,17 @@ def usage_bars(pools: list[dict[str, Any]]) -> list[UsageBar]:
         for window in pool.get("windows", []):
             percent = float(window["percent"])
             css = "usage-high" if percent >= 90 else "usage-mid" if percent >= 70 else "usage-ok"
-            bars.append(UsageBar(f"{pool['destination']} {window['name']}",
-                                 int(window["used"]), int(window["limit"]), round(percent, 1),
-                                 len(bars) * USAGE_ROW,
-                                 USAGE_TRACK * min(percent, 100.0) / 100, css))
+            bars.append(
+                UsageBar(
+                    f"{pool['destination']} {window['name']}",
+                    int(window["used"]),
+                    int(window["limit"]),
+                    round(percent, 1),
+                    len(bars) * USAGE_ROW,
+                    USAGE_TRACK * min(percent, 100.0) / 100,
+                    css,
+                )
+            )
     return bars
 
 

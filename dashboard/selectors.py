@@ -42,11 +42,14 @@ class Range:
         return int(self.span / self.step)
 
 
-RANGES = {r.name: r for r in (
-    Range("1h", timedelta(hours=1), timedelta(minutes=5)),
-    Range("24h", timedelta(hours=24), timedelta(hours=1)),
-    Range("7d", timedelta(days=7), timedelta(hours=6)),
-)}
+RANGES = {
+    r.name: r
+    for r in (
+        Range("1h", timedelta(hours=1), timedelta(minutes=5)),
+        Range("24h", timedelta(hours=24), timedelta(hours=1)),
+        Range("7d", timedelta(days=7), timedelta(hours=6)),
+    )
+}
 DEFAULT_RANGE = "24h"
 # date_bin's origin: buckets fall on whole multiples of the step from here (UTC)
 BUCKET_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
@@ -65,8 +68,9 @@ def dashboard_range(*, name: str | None) -> Range:
         return RANGES[DEFAULT_RANGE]
     if name not in RANGES:
         choices = ", ".join(RANGES)
-        raise ValidationFailed(f"range must be one of {choices}",
-                               fields={"range": [f"one of {choices}"]})
+        raise ValidationFailed(
+            f"range must be one of {choices}", fields={"range": [f"one of {choices}"]}
+        )
     return RANGES[name]
 
 
@@ -154,16 +158,24 @@ def _grouped(sql: str, params: dict[str, Any]) -> Grouped:
 
 def _attention_by_connection(ids: list[Any]) -> dict[str, dict[str, int]]:
     """Orders an operator must look at now, whatever their age: unknown, flagged."""
-    rows = (Order.objects.filter(connection_id__in=ids).filter(Q(status="unknown")
-                                                               | Q(flagged=True))
-            .order_by().values("connection_id")
-            .annotate(unknown=Count("id", filter=Q(status="unknown")),
-                      flagged=Count("id", filter=Q(flagged=True))))
-    return {str(row["connection_id"]): {"unknown": row["unknown"], "flagged": row["flagged"]}
-            for row in rows}
+    rows = (
+        Order.objects.filter(connection_id__in=ids)
+        .filter(Q(status="unknown") | Q(flagged=True))
+        .order_by()
+        .values("connection_id")
+        .annotate(
+            unknown=Count("id", filter=Q(status="unknown")),
+            flagged=Count("id", filter=Q(flagged=True)),
+        )
+    )
+    return {
+        str(row["connection_id"]): {"unknown": row["unknown"], "flagged": row["flagged"]}
+        for row in rows
+    }
 
 
 # -- figures ----------------------------------------------------------------------------------
+
 
 def _ms(value: float | None) -> int | None:
     return None if value is None else round(value)
@@ -175,16 +187,26 @@ def _percent(part: int, whole: int) -> float | None:
 
 def _health_figures(row: tuple[Any, ...] | None) -> dict[str, Any]:
     total, passed, p50, p99 = row or (0, 0, None, None)
-    return {"checks": total, "failedChecks": total - passed,
-            "uptimePercent": _percent(passed, total),
-            "latencyP50Ms": _ms(p50), "latencyP99Ms": _ms(p99)}
+    return {
+        "checks": total,
+        "failedChecks": total - passed,
+        "uptimePercent": _percent(passed, total),
+        "latencyP50Ms": _ms(p50),
+        "latencyP99Ms": _ms(p99),
+    }
 
 
 def _order_figures(row: tuple[Any, ...] | None) -> dict[str, Any]:
     total, accepted, refused, unknown, p50, p99 = row or (0, 0, 0, 0, None, None)
-    return {"total": total, "accepted": accepted, "refused": refused, "unknown": unknown,
-            "successRate": _percent(accepted, accepted + refused + unknown),
-            "placementP50Ms": _ms(p50), "placementP99Ms": _ms(p99)}
+    return {
+        "total": total,
+        "accepted": accepted,
+        "refused": refused,
+        "unknown": unknown,
+        "successRate": _percent(accepted, accepted + refused + unknown),
+        "placementP50Ms": _ms(p50),
+        "placementP99Ms": _ms(p99),
+    }
 
 
 def _health_series(rows: dict[Any, tuple[Any, ...]], keys: list[Any]) -> dict[str, list[Any]]:
@@ -214,60 +236,89 @@ def _state_of(connection: ExchangeConnection) -> ConnectionState:
         return ConnectionState(connection=connection)
 
 
-def _connection_item(connection: ExchangeConnection, *, health: Grouped, orders: Grouped,
-                     attention: dict[str, dict[str, int]], usage: dict[str, float],
-                     buckets: list[datetime]) -> dict[str, Any]:
+def _connection_item(
+    connection: ExchangeConnection,
+    *,
+    health: Grouped,
+    orders: Grouped,
+    attention: dict[str, dict[str, int]],
+    usage: dict[str, float],
+    buckets: list[datetime],
+) -> dict[str, Any]:
     key, state = str(connection.pk), _state_of(connection)
     keys = [(key, bucket) for bucket in buckets]
     return {
-        "id": key, "name": connection.name, "exchange": connection.exchange,
-        "apiType": connection.api_type, "environment": connection.environment,
-        "enabled": connection.enabled, "isActive": connection.is_active,
-        "status": state.health_status, "circuit": state.circuit,
-        "circuitOpenedAt": state.opened_at, "consecutiveFailures": state.consecutive_failures,
-        "lastError": state.last_error, "lastErrorCode": state.last_error_code,
-        "lastCheckAt": state.last_check_at, "lastLatencyMs": state.last_latency_ms,
+        "id": key,
+        "name": connection.name,
+        "exchange": connection.exchange,
+        "apiType": connection.api_type,
+        "environment": connection.environment,
+        "enabled": connection.enabled,
+        "isActive": connection.is_active,
+        "status": state.health_status,
+        "circuit": state.circuit,
+        "circuitOpenedAt": state.opened_at,
+        "consecutiveFailures": state.consecutive_failures,
+        "lastError": state.last_error,
+        "lastErrorCode": state.last_error_code,
+        "lastCheckAt": state.last_check_at,
+        "lastLatencyMs": state.last_latency_ms,
         **_health_figures(health.by_connection.get(key)),
         "series": _health_series(health.by_connection_bucket, keys),
-        "orders": {**_order_figures(orders.by_connection.get(key)),
-                   "unknownNow": attention.get(key, {}).get("unknown", 0),
-                   "flaggedNow": attention.get(key, {}).get("flagged", 0),
-                   "series": _order_series(orders.by_connection_bucket, keys)},
+        "orders": {
+            **_order_figures(orders.by_connection.get(key)),
+            "unknownNow": attention.get(key, {}).get("unknown", 0),
+            "flaggedNow": attention.get(key, {}).get("flagged", 0),
+            "series": _order_series(orders.by_connection_bucket, keys),
+        },
         "rateLimitUsagePercent": usage.get(key, 0.0),
         "stream": _stream(connection),
     }
 
 
-def _exchange_item(exchange: str, items: list[dict[str, Any]], *, health: Grouped,
-                   orders: Grouped, rate_limits: dict[str, Any]) -> dict[str, Any]:
+def _exchange_item(
+    exchange: str,
+    items: list[dict[str, Any]],
+    *,
+    health: Grouped,
+    orders: Grouped,
+    rate_limits: dict[str, Any],
+) -> dict[str, Any]:
     return {
-        "exchange": exchange, "connections": len(items),
+        "exchange": exchange,
+        "connections": len(items),
         "healthy": sum(1 for item in items if item["status"] == "healthy"),
         "circuitsOpen": sum(1 for item in items if item["circuit"] != "closed"),
         **_health_figures(health.by_exchange.get(exchange)),
-        "orders": {**_order_figures(orders.by_exchange.get(exchange)),
-                   "unknownNow": sum(item["orders"]["unknownNow"] for item in items),
-                   "flaggedNow": sum(item["orders"]["flaggedNow"] for item in items)},
+        "orders": {
+            **_order_figures(orders.by_exchange.get(exchange)),
+            "unknownNow": sum(item["orders"]["unknownNow"] for item in items),
+            "flaggedNow": sum(item["orders"]["flaggedNow"] for item in items),
+        },
         "rateLimits": rate_limits.get(exchange) or {"usagePercent": 0.0, "pools": []},
     }
 
 
-def _summary(items: list[dict[str, Any]], *, health: Grouped, orders: Grouped,
-             buckets: list[datetime]) -> dict[str, Any]:
+def _summary(
+    items: list[dict[str, Any]], *, health: Grouped, orders: Grouped, buckets: list[datetime]
+) -> dict[str, Any]:
     summary: dict[str, Any] = {"connections": len(items)}
     for status in ("healthy", "degraded", "unhealthy", "unknown"):
         summary[status] = sum(1 for item in items if item["status"] == status)
     checks = sum(item["checks"] for item in items)
     failed = sum(item["failedChecks"] for item in items)
-    summary.update({
-        "circuitsOpen": sum(1 for item in items if item["circuit"] != "closed"),
-        "checks": checks, "failedChecks": failed,
-        "uptimePercent": _percent(checks - failed, checks),
-        "ordersUnknown": sum(item["orders"]["unknownNow"] for item in items),
-        "ordersFlagged": sum(item["orders"]["flaggedNow"] for item in items),
-        "healthSeries": _health_series(health.by_bucket, buckets),
-        "orderSeries": _order_series(orders.by_bucket, buckets),
-    })
+    summary.update(
+        {
+            "circuitsOpen": sum(1 for item in items if item["circuit"] != "closed"),
+            "checks": checks,
+            "failedChecks": failed,
+            "uptimePercent": _percent(checks - failed, checks),
+            "ordersUnknown": sum(item["orders"]["unknownNow"] for item in items),
+            "ordersFlagged": sum(item["orders"]["flaggedNow"] for item in items),
+            "healthSeries": _health_series(health.by_bucket, buckets),
+            "orderSeries": _order_series(orders.by_bucket, buckets),
+        }
+    )
     return summary
 
 
@@ -280,33 +331,62 @@ def _worst_first(item: dict[str, Any]) -> tuple[int, str, str]:
     return severity, item["exchange"], item["name"]
 
 
-def dashboard_overview(*, user: User | AnonymousUser, range_name: str | None,
-                       now: datetime | None = None) -> dict[str, Any]:
+def dashboard_overview(
+    *, user: User | AnonymousUser, range_name: str | None, now: datetime | None = None
+) -> dict[str, Any]:
     """Everything the dashboard draws for the connections ``user`` sees, over one range."""
     span = dashboard_range(name=range_name)
     now = now or timezone.now()
     start, end, buckets = _window(span, now)
     connections = list(connections_visible_to(user).order_by("exchange", "name"))
     ids = [connection.pk for connection in connections]
-    params = {"step": span.step, "origin": BUCKET_ORIGIN, "ids": ids, "start": start,
-              "end": end, "in_flight": list(IN_FLIGHT), "accepted": list(ACCEPTED),
-              "refused": list(REFUSED)}
+    params = {
+        "step": span.step,
+        "origin": BUCKET_ORIGIN,
+        "ids": ids,
+        "start": start,
+        "end": end,
+        "in_flight": list(IN_FLIGHT),
+        "accepted": list(ACCEPTED),
+        "refused": list(REFUSED),
+    }
     health, orders = _grouped(HEALTH_SQL, params), _grouped(ORDERS_SQL, params)
     attention = _attention_by_connection(ids)
     usage = connection_usage_percent([(str(c.pk), c.exchange) for c in connections])
-    items = sorted((_connection_item(c, health=health, orders=orders, attention=attention,
-                                     usage=usage, buckets=buckets) for c in connections),
-                   key=_worst_first)
-    rate_limits = {exchange: ExchangeUsageOut(usage).data
-                   for exchange, usage in exchange_usage().items()}
-    exchanges = [_exchange_item(exchange, [i for i in items if i["exchange"] == exchange],
-                                health=health, orders=orders, rate_limits=rate_limits)
-                 for exchange in sorted({item["exchange"] for item in items})]
-    return {"range": span.name, "ranges": list(RANGES), "generatedAt": now,
-            "start": start, "end": end, "bucketSeconds": int(span.step.total_seconds()),
-            "buckets": buckets,
-            "summary": _summary(items, health=health, orders=orders, buckets=buckets),
-            "exchanges": exchanges, "connections": items}
+    items = sorted(
+        (
+            _connection_item(
+                c, health=health, orders=orders, attention=attention, usage=usage, buckets=buckets
+            )
+            for c in connections
+        ),
+        key=_worst_first,
+    )
+    rate_limits = {
+        exchange: ExchangeUsageOut(usage).data for exchange, usage in exchange_usage().items()
+    }
+    exchanges = [
+        _exchange_item(
+            exchange,
+            [i for i in items if i["exchange"] == exchange],
+            health=health,
+            orders=orders,
+            rate_limits=rate_limits,
+        )
+        for exchange in sorted({item["exchange"] for item in items})
+    ]
+    return {
+        "range": span.name,
+        "ranges": list(RANGES),
+        "generatedAt": now,
+        "start": start,
+        "end": end,
+        "bucketSeconds": int(span.step.total_seconds()),
+        "buckets": buckets,
+        "summary": _summary(items, health=health, orders=orders, buckets=buckets),
+        "exchanges": exchanges,
+        "connections": items,
+    }
 
 
 def _stream(connection: ExchangeConnection) -> dict[str, Any] | None:

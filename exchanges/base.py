@@ -76,14 +76,14 @@ class Balance:
 
 @dataclass(frozen=True)
 class Instrument:
-    symbol: str                      # unified
-    exchange_symbol: str             # the exchange's own name
+    symbol: str  # unified
+    exchange_symbol: str  # the exchange's own name
     base: str
     quote: str
-    kind: str                        # spot | linear
+    kind: str  # spot | linear
     tick_size: Decimal
-    lot_size: Decimal                # in base currency
-    min_quantity: Decimal            # in base currency
+    lot_size: Decimal  # in base currency
+    min_quantity: Decimal  # in base currency
     min_notional: Decimal = Decimal("0")
     contract_value: Decimal = Decimal("1")  # base per contract (OKX swaps); 1 elsewhere
 
@@ -98,26 +98,26 @@ class Ticker:
 
 @dataclass(frozen=True)
 class OrderRequest:
-    symbol: str                      # unified
-    side: str                        # buy | sell
-    type: str                        # market | limit
-    quantity: Decimal                # always base currency
+    symbol: str  # unified
+    side: str  # buy | sell
+    type: str  # market | limit
+    quantity: Decimal  # always base currency
     client_order_id: str
     price: Decimal | None = None
-    time_in_force: str = "GTC"       # GTC | IOC | FOK | POST_ONLY
+    time_in_force: str = "GTC"  # GTC | IOC | FOK | POST_ONLY
     reduce_only: bool = False
-    margin: bool = False             # spot margin (Bybit isLeverage, OKX tdMode=cross)
+    margin: bool = False  # spot margin (Bybit isLeverage, OKX tdMode=cross)
 
 
 @dataclass(frozen=True)
 class ExchangeOrder:
-    symbol: str                      # unified
+    symbol: str  # unified
     client_order_id: str | None
     exchange_order_id: str
-    status: str                      # one of ORDER_STATUSES
+    status: str  # one of ORDER_STATUSES
     side: str
     type: str
-    quantity: Decimal                # base currency
+    quantity: Decimal  # base currency
     filled_quantity: Decimal = Decimal("0")
     average_price: Decimal | None = None
     price: Decimal | None = None
@@ -128,8 +128,8 @@ class ExchangeOrder:
 
 @dataclass(frozen=True)
 class Position:
-    symbol: str                      # unified
-    quantity: Decimal                # signed, base currency: > 0 long, < 0 short
+    symbol: str  # unified
+    quantity: Decimal  # signed, base currency: > 0 long, < 0 short
     entry_price: Decimal | None
     leverage: Decimal | None = None
     unrealized_pnl: Decimal | None = None
@@ -142,16 +142,16 @@ class FillUpdate:
     reads over REST, in one shape so ``orders/live.py`` applies both the same way."""
 
     exchange: str
-    trade_id: str                    # the exchange's own id, the same on stream and REST
+    trade_id: str  # the exchange's own id, the same on stream and REST
     exchange_order_id: str
     client_order_id: str | None
-    symbol: str                      # unified
+    symbol: str  # unified
     side: str
     price: Decimal
-    quantity: Decimal                # base currency
-    fee: Decimal                     # > 0 paid, < 0 a rebate, in fee_asset
+    quantity: Decimal  # base currency
+    fee: Decimal  # > 0 paid, < 0 a rebate, in fee_asset
     fee_asset: str | None
-    liquidity: str | None            # maker | taker | None when the exchange does not say
+    liquidity: str | None  # maker | taker | None when the exchange does not say
     time_ms: int | None
 
 
@@ -161,9 +161,9 @@ class KeyInfo:
     docs/exchanges/<name>.md). ``ip_restricted`` and ``expires_at`` are None where the
     exchange does not report them: unknown, not "no"."""
 
-    permissions: frozenset[str]      # of read, trade, withdraw, transfer, margin, futures
-    ip_restricted: bool | None       # bound to IP addresses; None: not reported
-    ips: tuple[str, ...] = ()        # the bound addresses, where reported
+    permissions: frozenset[str]  # of read, trade, withdraw, transfer, margin, futures
+    ip_restricted: bool | None  # bound to IP addresses; None: not reported
+    ips: tuple[str, ...] = ()  # the bound addresses, where reported
     expires_at: datetime | None = None  # UTC; None: no expiry reported
 
     @property
@@ -189,9 +189,9 @@ def unrestricted_key(permissions: Sequence[str]) -> KeyInfo:
 
 @dataclass(frozen=True)
 class CredentialCheck:
-    permissions: tuple[str, ...]     # of read, trade, withdraw, transfer, margin, futures
-    warnings: tuple[str, ...] = ()   # e.g. withdraw_enabled, no_ip_whitelist, read_only
-    key: KeyInfo | None = None       # from the same answer, where the module reads one
+    permissions: tuple[str, ...]  # of read, trade, withdraw, transfer, margin, futures
+    warnings: tuple[str, ...] = ()  # e.g. withdraw_enabled, no_ip_whitelist, read_only
+    key: KeyInfo | None = None  # from the same answer, where the module reads one
 
 
 @dataclass(frozen=True)
@@ -235,14 +235,15 @@ class Throttle(Protocol):
     seconds it applied, bounded however the answer was spelled.
     """
 
-    def __call__(self, charge: Charge, *,
-                 destination: str) -> AbstractContextManager[None]: ...
+    def __call__(self, charge: Charge, *, destination: str) -> AbstractContextManager[None]: ...
 
-    def report_usage(self, signals: Sequence[UsageSignal], *, charge: Charge,
-                     destination: str) -> None: ...
+    def report_usage(
+        self, signals: Sequence[UsageSignal], *, charge: Charge, destination: str
+    ) -> None: ...
 
-    def pause(self, seconds: float, *, reason: str, destination: str,
-              product: str = "spot") -> float: ...
+    def pause(
+        self, seconds: float, *, reason: str, destination: str, product: str = "spot"
+    ) -> float: ...
 
 
 class NoThrottle:
@@ -252,12 +253,14 @@ class NoThrottle:
     def __call__(self, charge: Charge, *, destination: str) -> Iterator[None]:
         yield
 
-    def report_usage(self, signals: Sequence[UsageSignal], *, charge: Charge,
-                     destination: str) -> None:
+    def report_usage(
+        self, signals: Sequence[UsageSignal], *, charge: Charge, destination: str
+    ) -> None:
         return None
 
-    def pause(self, seconds: float, *, reason: str, destination: str,
-              product: str = "spot") -> float:
+    def pause(
+        self, seconds: float, *, reason: str, destination: str, product: str = "spot"
+    ) -> float:
         return bounded_pause_seconds(seconds, cap=OTHER_HOST_PAUSE_CAP_SECONDS)
 
 
@@ -271,12 +274,12 @@ class Call:
     body: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     signed: bool = False
-    write: bool = False              # may change state on the exchange (place, cancel, leverage)
+    write: bool = False  # may change state on the exchange (place, cancel, leverage)
     weight: int = 1
-    product: str = "spot"            # spot | linear: picks the REST host
-    deadline_ms: int | None = None   # exchange time after which the request is void
-    instrument: str = ""             # for per-instrument rate windows (OKX orders)
-    orders: int = 1                  # orders it places, amends or cancels (a batch: n)
+    product: str = "spot"  # spot | linear: picks the REST host
+    deadline_ms: int | None = None  # exchange time after which the request is void
+    instrument: str = ""  # for per-instrument rate windows (OKX orders)
+    orders: int = 1  # orders it places, amends or cancels (a batch: n)
 
     @property
     def query_string(self) -> str:
@@ -332,13 +335,20 @@ class Connector(abc.ABC):
     dead_man_per_symbol: ClassVar[bool] = False
     dead_man_api_types: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, *, credentials: Credentials, api_type: str = "spot",
-                 environment: str = "live", base_url: str | None = None,
-                 ws_url: str | None = None, throttle: Throttle | None = None,
-                 session: requests.Session | None = None,
-                 clock: Callable[[], float] = time.time,
-                 timeout: float = DEFAULT_TIMEOUT_SECONDS,
-                 destination_guard: transport.DestinationGuard | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        credentials: Credentials,
+        api_type: str = "spot",
+        environment: str = "live",
+        base_url: str | None = None,
+        ws_url: str | None = None,
+        throttle: Throttle | None = None,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        destination_guard: transport.DestinationGuard | None = None,
+    ) -> None:
         self.credentials = credentials
         self.api_type = api_type
         self.environment = environment
@@ -369,15 +379,21 @@ class Connector(abc.ABC):
         if not offered.supports_api_type(self.api_type):
             raise errors.NotSupported(
                 f"{self.name} offers {', '.join(offered.api_types)}, not {self.api_type}",
-                code="api_type_not_supported", exchange=self.name)
+                code="api_type_not_supported",
+                exchange=self.name,
+            )
         if not offered.supports_environment(self.environment, self.api_type):
-            narrower = (f" (its testnet serves {', '.join(offered.testnet_api_types)} only)"
-                        if self.environment == "testnet" and "testnet" in offered.environments
-                        else "")
+            narrower = (
+                f" (its testnet serves {', '.join(offered.testnet_api_types)} only)"
+                if self.environment == "testnet" and "testnet" in offered.environments
+                else ""
+            )
             raise errors.NotSupported(
                 f"{self.name} offers environment {', '.join(offered.environments)}{narrower}; "
                 f"not {self.environment} for {self.api_type}",
-                code="environment_not_supported", exchange=self.name)
+                code="environment_not_supported",
+                exchange=self.name,
+            )
 
     # -- time ---------------------------------------------------------------------------
 
@@ -421,18 +437,19 @@ class Connector(abc.ABC):
         try:
             return rest_destination(self.rest_root(call.product))
         except ValueError:
-            raise errors.NetworkError("the exchange URL is not a URL",
-                                      exchange=self.name) from None
+            raise errors.NetworkError("the exchange URL is not a URL", exchange=self.name) from None
 
     def market(self, symbol: str) -> Market:
         """Parse a unified symbol and check that this connection's api type trades it."""
         market = parse_symbol(symbol)
         if market.is_perpetual and self.api_type in ("spot", "margin"):
-            raise errors.InvalidRequest(f"{symbol} is a perpetual; this connection is "
-                                        f"{self.api_type}", exchange=self.name)
+            raise errors.InvalidRequest(
+                f"{symbol} is a perpetual; this connection is {self.api_type}", exchange=self.name
+            )
         if not market.is_perpetual and self.api_type == "perpetual_futures":
-            raise errors.InvalidRequest(f"{symbol} is spot; this connection trades "
-                                        f"perpetuals", exchange=self.name)
+            raise errors.InvalidRequest(
+                f"{symbol} is spot; this connection trades perpetuals", exchange=self.name
+            )
         return market
 
     def default_product(self) -> str:
@@ -481,26 +498,39 @@ class Connector(abc.ABC):
         if status is None and isinstance(exc, errors.ExchangeError):
             status = exc.http_status
         code = getattr(exc, "code", None) if isinstance(exc, errors.ExchangeError) else None
-        observe.call_finished(observe.CallRecord(
-            exchange=self.name, connection_id=str(self.connection_id or ""),
-            method=call.method, endpoint=observe.endpoint_template(call.path), status=status,
-            latency_ms=tracker.latency_ms(),
-            # a NetworkError means no byte could have left, whenever it was raised
-            sent=tracker.sent and not isinstance(exc, errors.NetworkError),
-            error=type(exc).__name__ if exc is not None else "",
-            error_code="" if code is None else str(code)[:64]))
+        observe.call_finished(
+            observe.CallRecord(
+                exchange=self.name,
+                connection_id=str(self.connection_id or ""),
+                method=call.method,
+                endpoint=observe.endpoint_template(call.path),
+                status=status,
+                latency_ms=tracker.latency_ms(),
+                # a NetworkError means no byte could have left, whenever it was raised
+                sent=tracker.sent and not isinstance(exc, errors.NetworkError),
+                error=type(exc).__name__ if exc is not None else "",
+                error_code="" if code is None else str(code)[:64],
+            )
+        )
 
     def weight(self, call: Call) -> int:
         """The request weight of ``call`` from ``weights``: by "METHOD /path", then by path,
         else the call's own (1 unless the module set it)."""
-        return self.weights.get(f"{call.method} {call.path}",
-                                self.weights.get(call.path, call.weight))
+        return self.weights.get(
+            f"{call.method} {call.path}", self.weights.get(call.path, call.weight)
+        )
 
     def charge(self, call: Call) -> Charge:
         """What ``call`` is to the rate budgets."""
-        return Charge(method=call.method, path=call.path, weight=call.weight,
-                      product=call.product, signed=call.signed, orders=call.orders,
-                      instrument=call.instrument)
+        return Charge(
+            method=call.method,
+            path=call.path,
+            weight=call.weight,
+            product=call.product,
+            signed=call.signed,
+            orders=call.orders,
+            instrument=call.instrument,
+        )
 
     def _send(self, call: Call) -> Response:
         url = self.rest_root(call.product) + call.path
@@ -508,35 +538,54 @@ class Connector(abc.ABC):
             url = f"{url}?{call.query_string}"
         try:
             answer = transport.send(
-                self.session, call.method, url, body=call.body, headers=call.headers,
-                timeout_seconds=self.timeout, connect_timeout_seconds=CONNECT_TIMEOUT_SECONDS,
-                guard=self.destination_guard)
+                self.session,
+                call.method,
+                url,
+                body=call.body,
+                headers=call.headers,
+                timeout_seconds=self.timeout,
+                connect_timeout_seconds=CONNECT_TIMEOUT_SECONDS,
+                guard=self.destination_guard,
+            )
         except transport.TransportFailure as failure:
             if not failure.may_have_arrived:
                 raise errors.NetworkError(failure.reason, exchange=self.name) from None
-            raise self.arrival_unknown(call, failure.reason, timed_out=failure.timed_out
-                                       ) from None
+            raise self.arrival_unknown(call, failure.reason, timed_out=failure.timed_out) from None
         payload, decoded = _decode(answer.body)
         if not decoded and answer.status not in self.rate_limit_statuses:
-            raise self.arrival_unknown(call, f"HTTP {answer.status} answer that is not JSON",
-                                       http_status=answer.status)
+            raise self.arrival_unknown(
+                call, f"HTTP {answer.status} answer that is not JSON", http_status=answer.status
+            )
         return Response(status=answer.status, headers=answer.headers, payload=payload)
 
-    def arrival_unknown(self, call: Call, reason: str, *, timed_out: bool = False,
-                        http_status: int | None = None,
-                        code: str | int | None = None) -> errors.ExchangeError:
+    def arrival_unknown(
+        self,
+        call: Call,
+        reason: str,
+        *,
+        timed_out: bool = False,
+        http_status: int | None = None,
+        code: str | int | None = None,
+    ) -> errors.ExchangeError:
         """THE OUTCOME RULE: the request may have reached the exchange. A write's outcome is
         then unknown (with the deadline after which it is void); a read is merely
         unavailable and may be retried. Every module gets this one rule."""
         if not call.write:
-            return errors.ExchangeUnavailable(reason, exchange=self.name, code=code,
-                                              http_status=http_status)
+            return errors.ExchangeUnavailable(
+                reason, exchange=self.name, code=code, http_status=http_status
+            )
         error_class = errors.RequestTimeout if timed_out else errors.OrderOutcomeUnknown
-        return error_class(reason, exchange=self.name, code=code, http_status=http_status,
-                           deadline_ms=call.deadline_ms)
+        return error_class(
+            reason,
+            exchange=self.name,
+            code=code,
+            http_status=http_status,
+            deadline_ms=call.deadline_ms,
+        )
 
-    def _report_usage(self, charge: Charge, headers: Mapping[str, str], *,
-                      destination: str) -> None:
+    def _report_usage(
+        self, charge: Charge, headers: Mapping[str, str], *, destination: str
+    ) -> None:
         signals = self.usage_signals(charge, headers)
         if signals:
             self.throttle.report_usage(signals, charge=charge, destination=destination)
@@ -561,17 +610,25 @@ class Connector(abc.ABC):
         if failure is None:
             return
         code, message = failure
-        error_class = self.error_table.classify(code=code, message=message,
-                                                http_status=response.status)
+        error_class = self.error_table.classify(
+            code=code, message=message, http_status=response.status
+        )
         if self.leaves_outcome_open(error_class, code=code, status=response.status):
-            raise self.arrival_unknown(call, message, code=code, http_status=response.status,
-                                       timed_out=issubclass(error_class, errors.RequestTimeout)
-                                       or response.status in (408, 504))
-        raise self.build_error(error_class, call=call, response=response, code=code,
-                               message=message)
+            raise self.arrival_unknown(
+                call,
+                message,
+                code=code,
+                http_status=response.status,
+                timed_out=issubclass(error_class, errors.RequestTimeout)
+                or response.status in (408, 504),
+            )
+        raise self.build_error(
+            error_class, call=call, response=response, code=code, message=message
+        )
 
-    def leaves_outcome_open(self, error_class: type[errors.ExchangeError], *,
-                            code: str | int | None, status: int) -> bool:
+    def leaves_outcome_open(
+        self, error_class: type[errors.ExchangeError], *, code: str | int | None, status: int
+    ) -> bool:
         """An answer that does not say whether the request was carried out: any 5xx, a
         408, an outcome-unknown class, or one of the module's own "status unknown" codes
         where the message did not name a more specific failure (BingX's 80012 is "busy" or
@@ -579,20 +636,38 @@ class Connector(abc.ABC):
         if issubclass(error_class, errors.RateLimited):
             return False
         unknown_code = str(code) in self.status_unknown_codes and error_class in (
-            errors.ExchangeError, errors.ExchangeUnavailable)
-        return (status >= 500 or status == 408 or unknown_code
-                or issubclass(error_class, errors.OrderOutcomeUnknown))
+            errors.ExchangeError,
+            errors.ExchangeUnavailable,
+        )
+        return (
+            status >= 500
+            or status == 408
+            or unknown_code
+            or issubclass(error_class, errors.OrderOutcomeUnknown)
+        )
 
-    def build_error(self, error_class: type[errors.ExchangeError], *, call: Call,
-                    response: Response, code: str | int | None,
-                    message: str) -> errors.ExchangeError:
-        kwargs: dict[str, Any] = {"code": code, "exchange": self.name,
-                                  "http_status": response.status}
+    def build_error(
+        self,
+        error_class: type[errors.ExchangeError],
+        *,
+        call: Call,
+        response: Response,
+        code: str | int | None,
+        message: str,
+    ) -> errors.ExchangeError:
+        kwargs: dict[str, Any] = {
+            "code": code,
+            "exchange": self.name,
+            "http_status": response.status,
+        }
         if issubclass(error_class, errors.RateLimited):
             pause = self.pause_seconds(response, code)
-            pause = self.throttle.pause(pause, reason=f"{self.name} {code or response.status}",
-                                        destination=self.destination(call),
-                                        product=call.product)
+            pause = self.throttle.pause(
+                pause,
+                reason=f"{self.name} {code or response.status}",
+                destination=self.destination(call),
+                product=call.product,
+            )
             return errors.RateLimited(message, retry_after=pause, **kwargs)
         return error_class(message, **kwargs)
 
@@ -637,9 +712,13 @@ class Connector(abc.ABC):
         offset_ms, _ = self.sync_time()
         check = self.check_credentials()
         latency_ms = int((self.clock() - started) * 1000)
-        return ConnectionTest(latency_ms=latency_ms, server_time_offset_ms=offset_ms,
-                              permissions=check.permissions, warnings=check.warnings,
-                              key=check.key or unrestricted_key(check.permissions))
+        return ConnectionTest(
+            latency_ms=latency_ms,
+            server_time_offset_ms=offset_ms,
+            permissions=check.permissions,
+            warnings=check.warnings,
+            key=check.key or unrestricted_key(check.permissions),
+        )
 
     def heartbeat(self) -> int:
         """Server time plus the cheapest signed read; returns the latency in ms."""
@@ -665,18 +744,34 @@ class Connector(abc.ABC):
         market = self.market(order.symbol)
         return self._place_order(self.check_order(order, market), market)
 
-    def cancel_order(self, symbol: str, *, client_order_id: str | None = None,
-                     exchange_order_id: str | None = None) -> ExchangeOrder:
+    def cancel_order(
+        self,
+        symbol: str,
+        *,
+        client_order_id: str | None = None,
+        exchange_order_id: str | None = None,
+    ) -> ExchangeOrder:
         require_one_id(client_order_id, exchange_order_id)
-        return self._cancel_order(self.market(symbol), client_order_id=client_order_id,
-                                  exchange_order_id=exchange_order_id)
+        return self._cancel_order(
+            self.market(symbol),
+            client_order_id=client_order_id,
+            exchange_order_id=exchange_order_id,
+        )
 
-    def get_order(self, symbol: str, *, client_order_id: str | None = None,
-                  exchange_order_id: str | None = None) -> ExchangeOrder:
+    def get_order(
+        self,
+        symbol: str,
+        *,
+        client_order_id: str | None = None,
+        exchange_order_id: str | None = None,
+    ) -> ExchangeOrder:
         """By exchange id or client id (exchange id first where both are given)."""
         require_one_id(client_order_id, exchange_order_id)
-        return self._get_order(self.market(symbol), client_order_id=client_order_id,
-                               exchange_order_id=exchange_order_id)
+        return self._get_order(
+            self.market(symbol),
+            client_order_id=client_order_id,
+            exchange_order_id=exchange_order_id,
+        )
 
     @abc.abstractmethod
     def cancel_all(self, symbol: str | None = None) -> int: ...
@@ -685,8 +780,7 @@ class Connector(abc.ABC):
     def open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]: ...
 
     @abc.abstractmethod
-    def order_history(self, symbol: str, *, since_ms: int | None = None
-                      ) -> list[ExchangeOrder]: ...
+    def order_history(self, symbol: str, *, since_ms: int | None = None) -> list[ExchangeOrder]: ...
 
     @abc.abstractmethod
     def positions(self, symbol: str | None = None) -> list[Position]: ...
@@ -701,7 +795,8 @@ class Connector(abc.ABC):
     def dead_man_supported(self) -> bool:
         """Whether this connection's exchange and api type offer a dead-man switch."""
         return self.dead_man_switch is not None and (
-            not self.dead_man_api_types or self.api_type in self.dead_man_api_types)
+            not self.dead_man_api_types or self.api_type in self.dead_man_api_types
+        )
 
     def arm_dead_man_switch(self, seconds: int, symbols: Sequence[str] = ()) -> DeadManState:
         """Arm (or refresh) the switch with a window of ``seconds``; ``symbols`` (unified)
@@ -709,11 +804,16 @@ class Connector(abc.ABC):
         none; ``InvalidRequest`` for a window outside the exchange's range."""
         self._require_dead_man()
         low, high = self.dead_man_window_seconds
-        if isinstance(seconds, bool) or not isinstance(seconds, int) or not (
-                low <= seconds <= high):
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int)
+            or not (low <= seconds <= high)
+        ):
             raise errors.InvalidRequest(
                 f"{self.name}'s dead-man switch takes {low} to {high} seconds, not {seconds}",
-                code="dead_man_window_out_of_range", exchange=self.name)
+                code="dead_man_window_out_of_range",
+                exchange=self.name,
+            )
         return self._arm_dead_man_switch(seconds, self._dead_man_markets(symbols))
 
     def disarm_dead_man_switch(self, symbols: Sequence[str] = ()) -> DeadManState:
@@ -725,25 +825,35 @@ class Connector(abc.ABC):
         if not self.dead_man_supported():
             raise errors.NotSupported(
                 f"{self.name} offers no dead-man switch for {self.api_type}",
-                code="dead_man_not_supported", exchange=self.name)
+                code="dead_man_not_supported",
+                exchange=self.name,
+            )
 
     def _dead_man_markets(self, symbols: Sequence[str]) -> list[Market]:
         if not self.dead_man_per_symbol:
             return []
         if not symbols:
-            raise errors.InvalidRequest(f"{self.name}'s dead-man switch is per symbol: name "
-                                        f"the symbols", code="dead_man_needs_symbols",
-                                        exchange=self.name)
+            raise errors.InvalidRequest(
+                f"{self.name}'s dead-man switch is per symbol: name the symbols",
+                code="dead_man_needs_symbols",
+                exchange=self.name,
+            )
         return [self.market(symbol) for symbol in dict.fromkeys(symbols)]
 
     def _arm_dead_man_switch(self, seconds: int, markets: list[Market]) -> DeadManState:
         """The module's arming call (``markets``: empty unless the switch is per symbol)."""
-        raise errors.NotSupported(f"{self.name} offers no dead-man switch",
-                                  code="dead_man_not_supported", exchange=self.name)
+        raise errors.NotSupported(
+            f"{self.name} offers no dead-man switch",
+            code="dead_man_not_supported",
+            exchange=self.name,
+        )
 
     def _disarm_dead_man_switch(self, markets: list[Market]) -> DeadManState:
-        raise errors.NotSupported(f"{self.name} offers no dead-man switch",
-                                  code="dead_man_not_supported", exchange=self.name)
+        raise errors.NotSupported(
+            f"{self.name} offers no dead-man switch",
+            code="dead_man_not_supported",
+            exchange=self.name,
+        )
 
     # how far back ``recent_fills`` can read (the exchange's trade-history lookback); None
     # where the connector reads no fills over REST
@@ -751,21 +861,22 @@ class Connector(abc.ABC):
     # whether the trade-history read needs a symbol (Binance, BingX spot, Pionex, OrangeX)
     fills_per_symbol: ClassVar[bool] = False
 
-    def recent_fills(self, symbol: str | None = None, *, since_ms: int | None = None,
-                     limit: int = 100) -> list[FillUpdate]:
+    def recent_fills(
+        self, symbol: str | None = None, *, since_ms: int | None = None, limit: int = 100
+    ) -> list[FillUpdate]:
         """Our trades, oldest first, from ``since_ms`` (capped at ``fills_lookback_ms``) or
         the exchange's default window, at most ``limit`` of them (the newest kept). Where
         ``fills_per_symbol``, a symbol is required. The REST twin of the stream's fills:
         same trade ids, fee positive when paid, quantity in base currency."""
         if self.fills_lookback_ms is None:
-            raise errors.NotSupported(f"{self.name} reads no fills over REST",
-                                      exchange=self.name)
+            raise errors.NotSupported(f"{self.name} reads no fills over REST", exchange=self.name)
         if limit < 1:
             raise errors.InvalidRequest("limit must be at least 1", exchange=self.name)
         market = self.market(symbol) if symbol else None
         if market is None and self.fills_per_symbol:
-            raise errors.InvalidRequest(f"{self.name} lists fills per symbol only",
-                                        exchange=self.name)
+            raise errors.InvalidRequest(
+                f"{self.name} lists fills per symbol only", exchange=self.name
+            )
         floor = self.now_ms() - self.fills_lookback_ms
         since = None if since_ms is None else max(int(since_ms), floor)
         fills = self._recent_fills(market, since_ms=since, limit=limit)
@@ -773,8 +884,9 @@ class Connector(abc.ABC):
         fills.sort(key=lambda fill: (fill.time_ms or 0, fill.trade_id))
         return fills[-limit:]
 
-    def _recent_fills(self, market: Market | None, *, since_ms: int | None,
-                      limit: int) -> list[FillUpdate]:
+    def _recent_fills(
+        self, market: Market | None, *, since_ms: int | None, limit: int
+    ) -> list[FillUpdate]:
         """The module's trade-history read (``market`` None: every symbol it can list)."""
         raise errors.NotSupported(f"{self.name} reads no fills over REST", exchange=self.name)
 
@@ -785,13 +897,15 @@ class Connector(abc.ABC):
         """Place an order ``check_order`` passed; exchange-specific rules stay here."""
 
     @abc.abstractmethod
-    def _cancel_order(self, market: Market, *, client_order_id: str | None,
-                      exchange_order_id: str | None) -> ExchangeOrder:
+    def _cancel_order(
+        self, market: Market, *, client_order_id: str | None, exchange_order_id: str | None
+    ) -> ExchangeOrder:
         """Cancel by one of the ids (at least one is given)."""
 
     @abc.abstractmethod
-    def _get_order(self, market: Market, *, client_order_id: str | None,
-                   exchange_order_id: str | None) -> ExchangeOrder:
+    def _get_order(
+        self, market: Market, *, client_order_id: str | None, exchange_order_id: str | None
+    ) -> ExchangeOrder:
         """Look up by one of the ids (at least one is given)."""
 
     # -- order validation ---------------------------------------------------------------
@@ -821,8 +935,10 @@ class Connector(abc.ABC):
         if order.type == "limit" and (order.price is None or order.price <= 0):
             return "a limit order needs a positive price"
         if order.time_in_force not in TIME_IN_FORCE:
-            return f"time in force must be one of {', '.join(TIME_IN_FORCE)}, not " \
-                   f"{order.time_in_force!r}"
+            return (
+                f"time in force must be one of {', '.join(TIME_IN_FORCE)}, not "
+                f"{order.time_in_force!r}"
+            )
         if order.type == "market" and order.time_in_force == "POST_ONLY":
             return "a market order cannot be post-only"
         if order.reduce_only and not market.is_perpetual and not self.reduces_on_spot(order):
@@ -838,8 +954,15 @@ class Connector(abc.ABC):
     # -- statuses -----------------------------------------------------------------------
 
     @classmethod
-    def settled_status(cls, found: ExchangeOrder, *, order_type: str, time_in_force: str,
-                       rested: bool, cancel_requested: bool) -> str:
+    def settled_status(
+        cls,
+        found: ExchangeOrder,
+        *,
+        order_type: str,
+        time_in_force: str,
+        rested: bool,
+        cancel_requested: bool,
+    ) -> str:
         """Our status of ``found`` given what only the caller knows of the order: its type
         and time in force, whether it rested on the book, whether we asked to cancel it.
         The connector's own status by default; an exchange whose terminal status does not

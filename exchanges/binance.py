@@ -75,13 +75,13 @@ WS_HOSTS: dict[tuple[str, str], str] = {
 }
 
 # -- endpoint paths ---------------------------------------------------------------------
-API_RESTRICTIONS = "/sapi/v1/account/apiRestrictions"   # live (and paper) only
+API_RESTRICTIONS = "/sapi/v1/account/apiRestrictions"  # live (and paper) only
 SPOT_ACCOUNT = "/api/v3/account"
 FUTURES_ACCOUNT_CONFIG = "/fapi/v1/accountConfig"
 FUTURES_BALANCE = "/fapi/v3/balance"
 FUTURES_POSITIONS = "/fapi/v3/positionRisk"
 FUTURES_LEVERAGE = "/fapi/v1/leverage"
-FUTURES_COUNTDOWN_CANCEL_ALL = "/fapi/v1/countdownCancelAll"   # the dead-man switch
+FUTURES_COUNTDOWN_CANCEL_ALL = "/fapi/v1/countdownCancelAll"  # the dead-man switch
 # our trades, per symbol: spot "Account trade list", USD-M "Account Trade List"
 MY_TRADES = {"spot": "/api/v3/myTrades", "linear": "/fapi/v1/userTrades"}
 
@@ -100,15 +100,25 @@ class ProductPaths:
 
 PATHS: dict[str, ProductPaths] = {
     "spot": ProductPaths(
-        time="/api/v3/time", exchange_info="/api/v3/exchangeInfo",
-        book_ticker="/api/v3/ticker/bookTicker", price="/api/v3/ticker/price",
-        order="/api/v3/order", open_orders="/api/v3/openOrders",
-        cancel_all="/api/v3/openOrders", all_orders="/api/v3/allOrders"),
+        time="/api/v3/time",
+        exchange_info="/api/v3/exchangeInfo",
+        book_ticker="/api/v3/ticker/bookTicker",
+        price="/api/v3/ticker/price",
+        order="/api/v3/order",
+        open_orders="/api/v3/openOrders",
+        cancel_all="/api/v3/openOrders",
+        all_orders="/api/v3/allOrders",
+    ),
     "linear": ProductPaths(
-        time="/fapi/v1/time", exchange_info="/fapi/v1/exchangeInfo",
-        book_ticker="/fapi/v1/ticker/bookTicker", price="/fapi/v1/ticker/price",
-        order="/fapi/v1/order", open_orders="/fapi/v1/openOrders",
-        cancel_all="/fapi/v1/allOpenOrders", all_orders="/fapi/v1/allOrders"),
+        time="/fapi/v1/time",
+        exchange_info="/fapi/v1/exchangeInfo",
+        book_ticker="/fapi/v1/ticker/bookTicker",
+        price="/fapi/v1/ticker/price",
+        order="/fapi/v1/order",
+        open_orders="/fapi/v1/openOrders",
+        cancel_all="/fapi/v1/allOpenOrders",
+        all_orders="/fapi/v1/allOrders",
+    ),
 }
 
 # -- request weights (IP weight), keyed "METHOD path": Binance weighs GET and DELETE of one
@@ -117,7 +127,7 @@ WEIGHTS: dict[str, int] = {
     "GET /api/v3/time": 1,
     "GET /sapi/v1/account/apiRestrictions": 1,
     "GET /api/v3/account": 20,
-    "POST /api/v3/order": 1,          # 0 when successful since 2026-04-02; failures are charged
+    "POST /api/v3/order": 1,  # 0 when successful since 2026-04-02; failures are charged
     "GET /api/v3/order": 4,
     "DELETE /api/v3/order": 1,
     "GET /api/v3/openOrders": 6,
@@ -125,7 +135,7 @@ WEIGHTS: dict[str, int] = {
     "GET /fapi/v1/time": 1,
     "GET /fapi/v1/accountConfig": 5,
     "GET /fapi/v3/balance": 5,
-    "POST /fapi/v1/order": 0,         # counts on the account's order counters only
+    "POST /fapi/v1/order": 0,  # counts on the account's order counters only
     "GET /fapi/v1/order": 1,
     "DELETE /fapi/v1/order": 1,
     "GET /fapi/v1/openOrders": 1,
@@ -142,7 +152,7 @@ WEIGHTS: dict[str, int] = {
     "GET /fapi/v1/ticker/price": 1,
     "GET /fapi/v1/allOrders": 5,
     "POST /fapi/v1/leverage": 1,
-    "POST /fapi/v1/countdownCancelAll": 10,   # per symbol (facts: Dead-man switch)
+    "POST /fapi/v1/countdownCancelAll": 10,  # per symbol (facts: Dead-man switch)
     # rest-api.md "Account trade list": 20 without orderId (5 with); USD-M: 5
     "GET /api/v3/myTrades": 20,
     "GET /fapi/v1/userTrades": 5,
@@ -157,12 +167,16 @@ ALL_SYMBOLS_WEIGHTS: dict[str, int] = {
 # product. These are the defaults; exchangeInfo.rateLimits, read at run time, replaces them
 # (rate_limits_from_exchange_info). Spot and USD-M are separate pools (separate hosts). ----
 POOLS = {"spot": "spot", "linear": "usdm"}
-ORDER_ENDPOINTS = {"spot": frozenset({"POST /api/v3/order"}),
-                   "linear": frozenset({"POST /fapi/v1/order"})}
+ORDER_ENDPOINTS = {
+    "spot": frozenset({"POST /api/v3/order"}),
+    "linear": frozenset({"POST /fapi/v1/order"}),
+}
 # exchangeInfo's rateLimitType -> (scope, what it counts)
 RATE_LIMIT_TYPES: dict[str, tuple[Scope, Counts]] = {
-    "REQUEST_WEIGHT": (IP, "weight"), "RAW_REQUESTS": (IP, "requests"),
-    "ORDERS": (ACCOUNT, "orders")}
+    "REQUEST_WEIGHT": (IP, "weight"),
+    "RAW_REQUESTS": (IP, "requests"),
+    "ORDERS": (ACCOUNT, "orders"),
+}
 INTERVAL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 EXCHANGE_INTERVALS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 _SPOT_DOCS = "binance-spot-api-docs rest-api.md LIMITS (example values; exchangeInfo rules)"
@@ -172,8 +186,15 @@ _FUTURES_DOCS = "developers.binance.com USDⓈ-M General Info, LIMITS"
 def rate_window(product: str, kind: str, limit: int, seconds: float, source: str) -> Window:
     """The window of one exchangeInfo rate limit of ``product``."""
     scope, counts = RATE_LIMIT_TYPES[kind]
-    return Window(limit, seconds, scope, counts, product=product, source=source,
-                  endpoints=ORDER_ENDPOINTS[product] if counts == "orders" else None)
+    return Window(
+        limit,
+        seconds,
+        scope,
+        counts,
+        product=product,
+        source=source,
+        endpoints=ORDER_ENDPOINTS[product] if counts == "orders" else None,
+    )
 
 
 def window_name(product: str, kind: str, seconds: float) -> str:
@@ -182,28 +203,42 @@ def window_name(product: str, kind: str, seconds: float) -> str:
     return f"{POOLS[product]} {scope} {counts} {interval_name(seconds)}"
 
 
-def _default(product: str, kind: str, limit: int, seconds: float,
-             source: str) -> tuple[str, Window]:
-    return window_name(product, kind, seconds), rate_window(product, kind, limit, seconds,
-                                                            source)
+def _default(
+    product: str, kind: str, limit: int, seconds: float, source: str
+) -> tuple[str, Window]:
+    return window_name(product, kind, seconds), rate_window(product, kind, limit, seconds, source)
 
 
-RATE_LIMITS = Budget(pools=POOLS, windows=dict([
-    _default("spot", "REQUEST_WEIGHT", 6000, 60, _SPOT_DOCS),
-    # raised to 300,000 / 5 min on 2026-04-02 (CHANGELOG)
-    _default("spot", "RAW_REQUESTS", 300_000, 300, _SPOT_DOCS),
-    _default("spot", "ORDERS", 50, 10, _SPOT_DOCS),
-    _default("spot", "ORDERS", 160_000, 86400, _SPOT_DOCS),
-    _default("linear", "REQUEST_WEIGHT", 2400, 60, _FUTURES_DOCS),
-    _default("linear", "ORDERS", 1200, 60, _FUTURES_DOCS),
-    # UNVERIFIED: not in the official text; Hummingbot's value from exchangeInfo
-    _default("linear", "ORDERS", 300, 10, "Hummingbot binance_perpetual_constants.py"),
-]), host_groups={
-    # one cluster behind several names: the docs offer api1-api4 and api-gcp as
-    # alternatives to api.binance.com, limits "per IP" across them
-    **{f"https://{host}:443": "https://api.binance.com:443"
-       for host in ("api-gcp.binance.com", "api1.binance.com", "api2.binance.com",
-                    "api3.binance.com", "api4.binance.com")}})
+RATE_LIMITS = Budget(
+    pools=POOLS,
+    windows=dict(
+        [
+            _default("spot", "REQUEST_WEIGHT", 6000, 60, _SPOT_DOCS),
+            # raised to 300,000 / 5 min on 2026-04-02 (CHANGELOG)
+            _default("spot", "RAW_REQUESTS", 300_000, 300, _SPOT_DOCS),
+            _default("spot", "ORDERS", 50, 10, _SPOT_DOCS),
+            _default("spot", "ORDERS", 160_000, 86400, _SPOT_DOCS),
+            _default("linear", "REQUEST_WEIGHT", 2400, 60, _FUTURES_DOCS),
+            _default("linear", "ORDERS", 1200, 60, _FUTURES_DOCS),
+            # UNVERIFIED: not in the official text; Hummingbot's value from exchangeInfo
+            _default("linear", "ORDERS", 300, 10, "Hummingbot binance_perpetual_constants.py"),
+        ]
+    ),
+    host_groups={
+        # one cluster behind several names: the docs offer api1-api4 and api-gcp as
+        # alternatives to api.binance.com, limits "per IP" across them
+        **{
+            f"https://{host}:443": "https://api.binance.com:443"
+            for host in (
+                "api-gcp.binance.com",
+                "api1.binance.com",
+                "api2.binance.com",
+                "api3.binance.com",
+                "api4.binance.com",
+            )
+        }
+    },
+)
 
 
 def rate_limits_from_exchange_info(product: str, raw: Any) -> dict[str, Window]:
@@ -217,7 +252,8 @@ def rate_limits_from_exchange_info(product: str, raw: Any) -> dict[str, Window]:
         if parsed is not None:
             kind, seconds, limit = parsed
             windows[window_name(product, kind, seconds)] = rate_window(
-                product, kind, limit, seconds, "exchangeInfo.rateLimits")
+                product, kind, limit, seconds, "exchangeInfo.rateLimits"
+            )
     return windows
 
 
@@ -234,6 +270,7 @@ def _rate_limit_entry(entry: Any) -> tuple[str, float, int] | None:
 def _positive_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
+
 # -- order status: Binance -> ours ------------------------------------------------------
 STATUS_MAP: dict[str, str] = {
     "NEW": "open",
@@ -241,10 +278,10 @@ STATUS_MAP: dict[str, str] = {
     "PARTIALLY_FILLED": "partially_filled",
     "FILLED": "filled",
     "CANCELED": "canceled",
-    "PENDING_CANCEL": "canceled",     # "currently unused"; a cancel in progress
+    "PENDING_CANCEL": "canceled",  # "currently unused"; a cancel in progress
     "REJECTED": "rejected",
     "EXPIRED": "expired",
-    "EXPIRED_IN_MATCH": "expired",    # self-trade prevention
+    "EXPIRED_IN_MATCH": "expired",  # self-trade prevention
     # UNVERIFIED: futures liquidation/ADL legs seen only in third-party code.
     "NEW_INSURANCE": "open",
     "NEW_ADL": "open",
@@ -307,7 +344,7 @@ def order_params(order: OrderRequest, market: Market) -> list[tuple[str, str]]:
     if order.type == "market":
         params.append(("type", "MARKET"))
     elif order.time_in_force == "POST_ONLY" and market.kind == "spot":
-        params.append(("type", "LIMIT_MAKER"))         # spot post-only is its own type
+        params.append(("type", "LIMIT_MAKER"))  # spot post-only is its own type
     else:
         tif = "GTX" if order.time_in_force == "POST_ONLY" else order.time_in_force
         params += [("type", "LIMIT"), ("timeInForce", tif)]
@@ -321,8 +358,9 @@ def order_params(order: OrderRequest, market: Market) -> list[tuple[str, str]]:
     return params
 
 
-def id_params(market: Market, client_order_id: str | None,
-              exchange_order_id: str | None) -> list[tuple[str, str]]:
+def id_params(
+    market: Market, client_order_id: str | None, exchange_order_id: str | None
+) -> list[tuple[str, str]]:
     params = [("symbol", exchange_symbol(market))]
     if exchange_order_id:
         params.append(("orderId", str(exchange_order_id)))
@@ -349,13 +387,19 @@ def parse_fill(raw: Mapping[str, Any], kind: str) -> FillUpdate:
     maker = raw.get("isMaker") if spot else raw.get("maker")
     commission = decimal_or_zero(raw.get("commission"))
     return FillUpdate(
-        exchange=NAME, trade_id=str(raw["id"]), exchange_order_id=str(raw["orderId"]),
-        client_order_id=None, symbol=unified_symbol(str(raw["symbol"]), kind), side=side,
-        price=Decimal(str(raw["price"])), quantity=Decimal(str(raw["qty"])),
+        exchange=NAME,
+        trade_id=str(raw["id"]),
+        exchange_order_id=str(raw["orderId"]),
+        client_order_id=None,
+        symbol=unified_symbol(str(raw["symbol"]), kind),
+        side=side,
+        price=Decimal(str(raw["price"])),
+        quantity=Decimal(str(raw["qty"])),
         fee=commission if spot else abs(commission),
         fee_asset=raw.get("commissionAsset") or None,
         liquidity=None if not isinstance(maker, bool) else ("maker" if maker else "taker"),
-        time_ms=int_or_none(raw.get("time")))
+        time_ms=int_or_none(raw.get("time")),
+    )
 
 
 def history_windows(since_ms: int, now_ms: int, span_ms: int) -> list[tuple[int, int]]:
@@ -394,7 +438,7 @@ def parse_order(raw: Mapping[str, Any], kind: str) -> ExchangeOrder:
         symbol=_listed_symbol(str(raw.get("symbol", "")), kind),
         client_order_id=raw.get("origClientOrderId") or raw.get("clientOrderId") or None,
         exchange_order_id=str(raw["orderId"]),
-        status=STATUS_MAP.get(raw_status, "open"),   # unknown values: open until terminal
+        status=STATUS_MAP.get(raw_status, "open"),  # unknown values: open until terminal
         side=str(raw.get("side", "")).lower(),
         type=ORDER_TYPES.get(order_type, order_type.lower()),
         quantity=decimal_or_zero(raw.get("origQty")),
@@ -411,8 +455,10 @@ def parse_order(raw: Mapping[str, Any], kind: str) -> ExchangeOrder:
 # {"canTrade":true,"canWithdraw":false,"accountType":"SPOT","permissions":["SPOT"],
 #  "balances":[{"asset":"BTC","free":"0.50000000","locked":"0.10000000"}], ...}
 def parse_spot_balances(raw: Mapping[str, Any]) -> list[Balance]:
-    rows = [Balance(asset=row["asset"], free=Decimal(row["free"]), locked=Decimal(row["locked"]))
-            for row in raw.get("balances", [])]
+    rows = [
+        Balance(asset=row["asset"], free=Decimal(row["free"]), locked=Decimal(row["locked"]))
+        for row in raw.get("balances", [])
+    ]
     return [row for row in rows if row.total != 0]
 
 
@@ -427,8 +473,11 @@ def parse_futures_balances(raw: Sequence[Mapping[str, Any]]) -> list[Balance]:
         available = Decimal(row["availableBalance"])
         if wallet == 0 and available == 0:
             continue
-        balances.append(Balance(asset=row["asset"], free=available,
-                                locked=max(wallet - available, Decimal("0"))))
+        balances.append(
+            Balance(
+                asset=row["asset"], free=available, locked=max(wallet - available, Decimal("0"))
+            )
+        )
     return balances
 
 
@@ -443,8 +492,10 @@ def parse_instruments(raw: Mapping[str, Any], kind: str) -> list[Instrument]:
     for row in raw.get("symbols", []):
         if row.get("status") != "TRADING":
             continue
-        if kind == "linear" and (row.get("contractType") != "PERPETUAL"
-                                 or row.get("marginAsset", row["quoteAsset"]) != row["quoteAsset"]):
+        if kind == "linear" and (
+            row.get("contractType") != "PERPETUAL"
+            or row.get("marginAsset", row["quoteAsset"]) != row["quoteAsset"]
+        ):
             continue
         instruments.append(_instrument(row, kind))
     return instruments
@@ -457,7 +508,10 @@ def _instrument(row: Mapping[str, Any], kind: str) -> Instrument:
     base, quote = row["baseAsset"], row["quoteAsset"]
     return Instrument(
         symbol=unified(base, quote, kind),
-        exchange_symbol=row["symbol"], base=base, quote=quote, kind=kind,
+        exchange_symbol=row["symbol"],
+        base=base,
+        quote=quote,
+        kind=kind,
         tick_size=Decimal(filters.get("PRICE_FILTER", {}).get("tickSize", "0")),
         lot_size=Decimal(lot.get("stepSize", "0")),
         min_quantity=Decimal(lot.get("minQty", "0")),
@@ -468,8 +522,12 @@ def _instrument(row: Mapping[str, Any], kind: str) -> Instrument:
 # bookTicker: {"symbol":"BTCUSDT","bidPrice":"59999.99","bidQty":"1.2","askPrice":"60000.00",
 #              "askQty":"0.8"}   price: {"symbol":"BTCUSDT","price":"60000.00"}
 def parse_ticker(symbol: str, book: Mapping[str, Any], price: Mapping[str, Any]) -> Ticker:
-    return Ticker(symbol=symbol, bid=Decimal(book["bidPrice"]), ask=Decimal(book["askPrice"]),
-                  last=Decimal(price["price"]))
+    return Ticker(
+        symbol=symbol,
+        bid=Decimal(book["bidPrice"]),
+        ask=Decimal(book["askPrice"]),
+        last=Decimal(price["price"]),
+    )
 
 
 # GET /fapi/v3/positionRisk (only symbols with a position or open orders; one-way rows are
@@ -484,12 +542,16 @@ def parse_positions(raw: Sequence[Mapping[str, Any]]) -> list[Position]:
         quantity = Decimal(row["positionAmt"])
         if quantity == 0:
             continue
-        positions.append(Position(
-            symbol=_listed_symbol(row["symbol"], "linear"), quantity=quantity,
-            entry_price=positive_or_none(row.get("entryPrice")),
-            leverage=decimal_or_none(row.get("leverage")),
-            unrealized_pnl=decimal_or_none(row.get("unRealizedProfit")),
-            mark_price=decimal_or_none(row.get("markPrice"))))
+        positions.append(
+            Position(
+                symbol=_listed_symbol(row["symbol"], "linear"),
+                quantity=quantity,
+                entry_price=positive_or_none(row.get("entryPrice")),
+                leverage=decimal_or_none(row.get("leverage")),
+                unrealized_pnl=decimal_or_none(row.get("unRealizedProfit")),
+                mark_price=decimal_or_none(row.get("markPrice")),
+            )
+        )
     return positions
 
 
@@ -498,9 +560,12 @@ def parse_positions(raw: Sequence[Mapping[str, Any]]) -> list[Position]:
 #  "enableInternalTransfer":false,"permitsUniversalTransfer":false,"enableMargin":false,
 #  "enableFutures":true,"enableSpotAndMarginTrading":true,"enableVanillaOptions":false}
 PERMISSION_FLAGS = (
-    ("enableReading", "read"), ("enableWithdrawals", "withdraw"),
-    ("enableInternalTransfer", "transfer"), ("permitsUniversalTransfer", "transfer"),
-    ("enableMargin", "margin"), ("enableFutures", "futures"),
+    ("enableReading", "read"),
+    ("enableWithdrawals", "withdraw"),
+    ("enableInternalTransfer", "transfer"),
+    ("permitsUniversalTransfer", "transfer"),
+    ("enableMargin", "margin"),
+    ("enableFutures", "futures"),
 )
 TRADE_FLAG = {"spot": "enableSpotAndMarginTrading", "perpetual_futures": "enableFutures"}
 
@@ -523,10 +588,11 @@ def parse_api_restrictions(raw: Mapping[str, Any], api_type: str) -> CredentialC
 # ipRestrict is the IP binding (the addresses are not listed); tradingAuthorityExpiration-
 # Time (epoch ms) is when the spot and margin trading permission of an unbound key lapses.
 def parse_key_info(raw: Mapping[str, Any], api_type: str) -> KeyInfo:
-    return KeyInfo(permissions=frozenset(parse_api_restrictions(raw, api_type).permissions),
-                   ip_restricted=bool(raw.get("ipRestrict")),
-                   expires_at=epoch_ms_datetime_or_none(
-                       raw.get("tradingAuthorityExpirationTime")))
+    return KeyInfo(
+        permissions=frozenset(parse_api_restrictions(raw, api_type).permissions),
+        ip_restricted=bool(raw.get("ipRestrict")),
+        expires_at=epoch_ms_datetime_or_none(raw.get("tradingAuthorityExpirationTime")),
+    )
 
 
 # Testnets have no /sapi: the account flags of GET /api/v3/account or /fapi/v1/accountConfig
@@ -553,8 +619,9 @@ class BinanceErrorTable(errors.ErrorTable):
 
     after_messages: Mapping[str, type[errors.ExchangeError]] = field(default_factory=dict)
 
-    def classify(self, *, code: str | int | None, message: str,
-                 http_status: int | None) -> type[errors.ExchangeError]:
+    def classify(
+        self, *, code: str | int | None, message: str, http_status: int | None
+    ) -> type[errors.ExchangeError]:
         found = super().classify(code=code, message=message, http_status=None)
         if found is not errors.ExchangeError:
             return found
@@ -569,11 +636,11 @@ ERROR_TABLE = BinanceErrorTable(
     exact={
         "-1002": errors.PermissionDenied,
         "-1003": errors.RateLimited,
-        "-1006": errors.ExchangeUnavailable,    # execution status unknown on a write
-        "-1007": errors.ExchangeUnavailable,    # backend timeout, status unknown: ditto
+        "-1006": errors.ExchangeUnavailable,  # execution status unknown on a write
+        "-1007": errors.ExchangeUnavailable,  # backend timeout, status unknown: ditto
         "-1013": errors.InvalidOrder,
         "-1015": errors.RateLimited,
-        "-1021": errors.InvalidRequest,         # clock outside recvWindow: resync, not bad keys
+        "-1021": errors.InvalidRequest,  # clock outside recvWindow: resync, not bad keys
         "-1022": errors.AuthenticationError,
         "-1100": errors.InvalidRequest,
         "-1102": errors.InvalidRequest,
@@ -588,13 +655,13 @@ ERROR_TABLE = BinanceErrorTable(
         "-2019": errors.InsufficientFunds,
         "-2021": errors.InvalidOrder,
         "-2022": errors.InvalidOrder,
-        "-2026": errors.OrderNotFound,           # archived after 90 days
+        "-2026": errors.OrderNotFound,  # archived after 90 days
         "-2028": errors.InsufficientFunds,
         "-2039": errors.InvalidRequest,
         **_QTY_PRICE_CHECKS,
         "-4015": errors.InvalidRequest,
         "-4116": errors.DuplicateOrder,
-        "-4120": errors.InvalidOrder,           # conditional types moved to the algo API
+        "-4120": errors.InvalidOrder,  # conditional types moved to the algo API
         "-5022": errors.InvalidOrder,
     },
     substrings=(
@@ -609,9 +676,9 @@ ERROR_TABLE = BinanceErrorTable(
     http_status={
         400: errors.InvalidRequest,
         401: errors.AuthenticationError,
-        403: errors.ExchangeUnavailable,        # WAF block: refused before any processing
+        403: errors.ExchangeUnavailable,  # WAF block: refused before any processing
         404: errors.InvalidRequest,
-        408: errors.ExchangeUnavailable,        # backend timeout: the base's outcome rule
+        408: errors.ExchangeUnavailable,  # backend timeout: the base's outcome rule
         418: errors.RateLimited,
         429: errors.RateLimited,
     },
@@ -668,10 +735,24 @@ class BinanceConnector(Connector):
         else:
             call.params.append(("signature", sign(secret, call.query_string)))
 
-    def _call(self, method: str, path: str, params: Sequence[tuple[str, str]] = (), *,
-              product: str, signed: bool = True, write: bool = False) -> Any:
-        call = Call(method=method, path=path, params=list(params), signed=signed, write=write,
-                    product=product)
+    def _call(
+        self,
+        method: str,
+        path: str,
+        params: Sequence[tuple[str, str]] = (),
+        *,
+        product: str,
+        signed: bool = True,
+        write: bool = False,
+    ) -> Any:
+        call = Call(
+            method=method,
+            path=path,
+            params=list(params),
+            signed=signed,
+            write=write,
+            product=product,
+        )
         return self.request(call).payload
 
     def weight(self, call: Call) -> int:
@@ -701,8 +782,9 @@ class BinanceConnector(Connector):
             if match and str(value).isdigit():
                 seconds = int(match.group(2)) * INTERVAL_SECONDS[match.group(3).lower()]
                 kind = USAGE_KINDS[match.group(1).lower()]
-                signals.append(UsageSignal(window_name(charge.product, kind, seconds),
-                                           int(value), seconds))
+                signals.append(
+                    UsageSignal(window_name(charge.product, kind, seconds), int(value), seconds)
+                )
         return signals
 
     def pause_seconds(self, response: Response, code: str | int | None) -> float:
@@ -722,8 +804,9 @@ class BinanceConnector(Connector):
     def check_credentials(self) -> CredentialCheck:
         if self.environment != "testnet":
             raw = self._call("GET", API_RESTRICTIONS, product="spot")
-            return replace(parse_api_restrictions(raw, self.api_type),
-                           key=parse_key_info(raw, self.api_type))
+            return replace(
+                parse_api_restrictions(raw, self.api_type), key=parse_key_info(raw, self.api_type)
+            )
         # UNVERIFIED (facts): /sapi is assumed absent on the testnets.
         if self.api_type == "perpetual_futures":
             return parse_account_flags(self._account_config())
@@ -733,17 +816,18 @@ class BinanceConnector(Connector):
         """apiRestrictions on live (and paper); the testnets' account flags say nothing of
         IPs or expiry (unknown)."""
         if self.environment != "testnet":
-            return parse_key_info(self._call("GET", API_RESTRICTIONS, product="spot"),
-                                  self.api_type)
+            return parse_key_info(
+                self._call("GET", API_RESTRICTIONS, product="spot"), self.api_type
+            )
         return super().key_info()
 
     def heartbeat_read(self) -> None:
         if self.api_type == "perpetual_futures":
-            self._account_config()                                   # weight 5
+            self._account_config()  # weight 5
         elif self.environment != "testnet":
-            self._call("GET", API_RESTRICTIONS, product="spot")      # weight 1
+            self._call("GET", API_RESTRICTIONS, product="spot")  # weight 1
         else:
-            self._spot_account()                                     # weight 20
+            self._spot_account()  # weight 20
 
     def is_hedge_mode(self) -> bool:
         if self.api_type != "perpetual_futures":
@@ -772,8 +856,7 @@ class BinanceConnector(Connector):
         """``exchangeInfo.rateLimits`` of ``product``, the limits Binance enforces now.
         Spot asks for one symbol: the rules come whole, the symbol list stays short."""
         params = [("symbol", "BTCUSDT")] if product == "spot" else []
-        raw = self._call("GET", PATHS[product].exchange_info, params, product=product,
-                         signed=False)
+        raw = self._call("GET", PATHS[product].exchange_info, params, product=product, signed=False)
         rules = raw.get("rateLimits") if isinstance(raw, Mapping) else None
         return rules if isinstance(rules, list) else []
 
@@ -797,15 +880,16 @@ class BinanceConnector(Connector):
 
     def _place_order(self, order: OrderRequest, market: Market) -> ExchangeOrder:
         params = order_params(order, market)
-        raw = self._call("POST", PATHS[market.kind].order, params, product=market.kind,
-                         write=True)
+        raw = self._call("POST", PATHS[market.kind].order, params, product=market.kind, write=True)
         return parse_order(raw, market.kind)
 
-    def _cancel_order(self, market: Market, *, client_order_id: str | None,
-                      exchange_order_id: str | None) -> ExchangeOrder:
+    def _cancel_order(
+        self, market: Market, *, client_order_id: str | None, exchange_order_id: str | None
+    ) -> ExchangeOrder:
         params = id_params(market, client_order_id, exchange_order_id)
-        raw = self._call("DELETE", PATHS[market.kind].order, params, product=market.kind,
-                         write=True)
+        raw = self._call(
+            "DELETE", PATHS[market.kind].order, params, product=market.kind, write=True
+        )
         return parse_order(raw, market.kind)
 
     def cancel_all(self, symbol: str | None = None) -> int:
@@ -817,20 +901,21 @@ class BinanceConnector(Connector):
         params = [("symbol", exchange_symbol(market))]
         if market.kind == "spot":
             try:
-                canceled = self._call("DELETE", PATHS["spot"].cancel_all, params,
-                                      product="spot", write=True)
-            except errors.OrderNotFound:   # spot answers -2011 when nothing was open
+                canceled = self._call(
+                    "DELETE", PATHS["spot"].cancel_all, params, product="spot", write=True
+                )
+            except errors.OrderNotFound:  # spot answers -2011 when nothing was open
                 return 0
             return len(canceled)
         # Futures answers only {"code":200,"msg":"..."}: count what was open first.
         open_count = len(self.open_orders(symbol))
         if open_count:
-            self._call("DELETE", PATHS["linear"].cancel_all, params, product="linear",
-                       write=True)
+            self._call("DELETE", PATHS["linear"].cancel_all, params, product="linear", write=True)
         return open_count
 
-    def _get_order(self, market: Market, *, client_order_id: str | None,
-                   exchange_order_id: str | None) -> ExchangeOrder:
+    def _get_order(
+        self, market: Market, *, client_order_id: str | None, exchange_order_id: str | None
+    ) -> ExchangeOrder:
         params = id_params(market, client_order_id, exchange_order_id)
         raw = self._call("GET", PATHS[market.kind].order, params, product=market.kind)
         return parse_order(raw, market.kind)
@@ -850,28 +935,34 @@ class BinanceConnector(Connector):
         if since_ms is None:
             windows: list[list[tuple[str, str]]] = [[]]
         else:
-            windows = [[("startTime", str(start)), ("endTime", str(end))] for start, end
-                       in history_windows(since_ms, self.now_ms(),
-                                          HISTORY_SPAN_MS[market.kind])]
+            windows = [
+                [("startTime", str(start)), ("endTime", str(end))]
+                for start, end in history_windows(
+                    since_ms, self.now_ms(), HISTORY_SPAN_MS[market.kind]
+                )
+            ]
         orders = []
         for window in windows:
-            raw = self._call("GET", path, [*base, *window, ("limit", "1000")],
-                             product=market.kind)
+            raw = self._call("GET", path, [*base, *window, ("limit", "1000")], product=market.kind)
             orders += [parse_order(row, market.kind) for row in raw]
         return orders
 
-    def _recent_fills(self, market: Market | None, *, since_ms: int | None,
-                      limit: int) -> list[FillUpdate]:
+    def _recent_fills(
+        self, market: Market | None, *, since_ms: int | None, limit: int
+    ) -> list[FillUpdate]:
         """Per symbol only: the latest ``limit`` trades, or every window (spot 24 h, USD-M
         7 days) from ``since_ms``."""
-        assert market is not None   # fills_per_symbol
+        assert market is not None  # fills_per_symbol
         path, base = MY_TRADES[market.kind], [("symbol", exchange_symbol(market))]
         count = [("limit", str(min(max(limit, 1), MY_TRADES_LIMIT)))]
         windows: list[list[tuple[str, str]]] = [[]]
         if since_ms is not None:
-            windows = [[("startTime", str(start)), ("endTime", str(end))] for start, end
-                       in history_windows(since_ms, self.now_ms(),
-                                          HISTORY_SPAN_MS[market.kind])]
+            windows = [
+                [("startTime", str(start)), ("endTime", str(end))]
+                for start, end in history_windows(
+                    since_ms, self.now_ms(), HISTORY_SPAN_MS[market.kind]
+                )
+            ]
         fills = []
         for window in windows:
             raw = self._call("GET", path, [*base, *window, *count], product=market.kind)
@@ -880,7 +971,7 @@ class BinanceConnector(Connector):
 
     def positions(self, symbol: str | None = None) -> list[Position]:
         if self.api_type != "perpetual_futures":
-            return []                 # spot holdings are balances, never positions
+            return []  # spot holdings are balances, never positions
         params = [("symbol", exchange_symbol(self.market(symbol)))] if symbol else []
         return parse_positions(self._call("GET", FUTURES_POSITIONS, params, product="linear"))
 
@@ -890,22 +981,28 @@ class BinanceConnector(Connector):
         armed_at = self.now_ms()
         for market in markets:
             self._countdown(market, seconds * 1000)
-        return DeadManState(armed=True, kind="countdown", seconds=seconds,
-                            trigger_at_ms=armed_at + seconds * 1000,
-                            symbols=tuple(m.symbol for m in markets))
+        return DeadManState(
+            armed=True,
+            kind="countdown",
+            seconds=seconds,
+            trigger_at_ms=armed_at + seconds * 1000,
+            symbols=tuple(m.symbol for m in markets),
+        )
 
     def _disarm_dead_man_switch(self, markets: list[Market]) -> DeadManState:
         for market in markets:
             self._countdown(market, 0)
-        return DeadManState(armed=False, kind="countdown",
-                            symbols=tuple(m.symbol for m in markets))
+        return DeadManState(armed=False, kind="countdown", symbols=tuple(m.symbol for m in markets))
 
     def _countdown(self, market: Market, countdown_ms: int) -> None:
         """``POST /fapi/v1/countdownCancelAll`` answers ``{"symbol": "BTCUSDT",
         "countdownTime": "100000"}``; sent as a read (the base class says why)."""
         if market.kind != "linear":
-            raise errors.NotSupported("Binance's countdown cancel is USD-M only",
-                                      code="dead_man_not_supported", exchange=NAME)
+            raise errors.NotSupported(
+                "Binance's countdown cancel is USD-M only",
+                code="dead_man_not_supported",
+                exchange=NAME,
+            )
         params = [("symbol", exchange_symbol(market)), ("countdownTime", str(countdown_ms))]
         self._call("POST", FUTURES_COUNTDOWN_CANCEL_ALL, params, product="linear")
 

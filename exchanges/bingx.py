@@ -60,18 +60,18 @@ VST_REST = "https://open-api-vst.bingx.com"
 REST_HOSTS = {
     ("live", "spot"): LIVE_REST,
     ("live", "linear"): LIVE_REST,
-    ("testnet", "linear"): VST_REST,     # VST has no spot
+    ("testnet", "linear"): VST_REST,  # VST has no spot
 }
 WS_HOSTS = {
     ("live", "spot"): "wss://open-api-ws.bingx.com",
     ("live", "linear"): "wss://open-api-swap.bingx.com",
     ("testnet", "linear"): "wss://vst-open-api-ws.bingx.com",
 }
-WS_PATHS = {"spot": "/market", "linear": "/swap-market"}   # ?listenKey=<key> for private
+WS_PATHS = {"spot": "/market", "linear": "/swap-market"}  # ?listenKey=<key> for private
 
 # -- endpoint paths -----------------------------------------------------------------------
 
-SERVER_TIME = "/openApi/swap/v2/server/time"       # same host for both products
+SERVER_TIME = "/openApi/swap/v2/server/time"  # same host for both products
 API_PERMISSIONS = "/openApi/v1/account/apiPermissions"
 SPOT_SYMBOLS = "/openApi/spot/v1/common/symbols"
 SPOT_TICKER = "/openApi/spot/v1/ticker/24hr"
@@ -82,25 +82,25 @@ SPOT_CANCEL_ALL = "/openApi/spot/v1/trade/cancelOpenOrders"
 SPOT_QUERY = "/openApi/spot/v1/trade/query"
 SPOT_OPEN_ORDERS = "/openApi/spot/v1/trade/openOrders"
 SPOT_HISTORY = "/openApi/spot/v1/trade/historyOrders"
-SPOT_CANCEL_ALL_AFTER = "/openApi/spot/v1/trade/cancelAllAfter"   # the dead-man switch
+SPOT_CANCEL_ALL_AFTER = "/openApi/spot/v1/trade/cancelAllAfter"  # the dead-man switch
 SWAP_CONTRACTS = "/openApi/swap/v2/quote/contracts"
 SWAP_TICKER = "/openApi/swap/v2/quote/ticker"
 SWAP_BALANCE = "/openApi/swap/v3/user/balance"
-SWAP_ORDER = "/openApi/swap/v2/trade/order"        # POST place, DELETE cancel, GET query
+SWAP_ORDER = "/openApi/swap/v2/trade/order"  # POST place, DELETE cancel, GET query
 SWAP_CANCEL_ALL = "/openApi/swap/v2/trade/allOpenOrders"
 SWAP_OPEN_ORDERS = "/openApi/swap/v2/trade/openOrders"
 SWAP_HISTORY = "/openApi/swap/v2/trade/allOrders"
 SWAP_POSITIONS = "/openApi/swap/v2/user/positions"
 SWAP_POSITION_MODE = "/openApi/swap/v1/positionSide/dual"
 SWAP_LEVERAGE = "/openApi/swap/v2/trade/leverage"
-SWAP_CANCEL_ALL_AFTER = "/openApi/swap/v2/trade/cancelAllAfter"   # the dead-man switch
+SWAP_CANCEL_ALL_AFTER = "/openApi/swap/v2/trade/cancelAllAfter"  # the dead-man switch
 CANCEL_ALL_AFTER = {"spot": SPOT_CANCEL_ALL_AFTER, "linear": SWAP_CANCEL_ALL_AFTER}
 # our trades, per symbol: spot "Query transaction details"; swap "historical transaction
 # details" (v1 fillHistory carries the trade id; v2 allFillOrders does not)
 SPOT_MY_TRADES = "/openApi/spot/v1/trade/myTrades"
 SWAP_FILL_HISTORY = "/openApi/swap/v1/trade/fillHistory"
-FILLS_LOOKBACK_MS = 7 * 86_400_000     # spot myTrades: "only the past 7 days"
-FILLS_WINDOW_MS = 86_400_000           # UNVERIFIED: queries kept within one day each
+FILLS_LOOKBACK_MS = 7 * 86_400_000  # spot myTrades: "only the past 7 days"
+FILLS_WINDOW_MS = 86_400_000  # UNVERIFIED: queries kept within one day each
 FILLS_PAGE_LIMIT = 1000
 
 
@@ -112,23 +112,42 @@ class Endpoints:
     ticker: str
     balance: str
     place: str
-    cancel: tuple[str, str]          # (method, path)
+    cancel: tuple[str, str]  # (method, path)
     cancel_all: tuple[str, str]
     query: str
     open_orders: str
     history: str
-    new_client_id: str               # parameter naming our id when placing
-    client_id: str                   # parameter naming it in cancel / query
+    new_client_id: str  # parameter naming our id when placing
+    client_id: str  # parameter naming it in cancel / query
 
 
 ENDPOINTS = {
-    "spot": Endpoints(SPOT_SYMBOLS, SPOT_TICKER, SPOT_BALANCE, SPOT_ORDER, ("POST", SPOT_CANCEL),
-                      ("POST", SPOT_CANCEL_ALL), SPOT_QUERY, SPOT_OPEN_ORDERS, SPOT_HISTORY,
-                      new_client_id="newClientOrderId", client_id="clientOrderID"),
-    "linear": Endpoints(SWAP_CONTRACTS, SWAP_TICKER, SWAP_BALANCE, SWAP_ORDER,
-                        ("DELETE", SWAP_ORDER), ("DELETE", SWAP_CANCEL_ALL), SWAP_ORDER,
-                        SWAP_OPEN_ORDERS, SWAP_HISTORY,
-                        new_client_id="clientOrderId", client_id="clientOrderId"),
+    "spot": Endpoints(
+        SPOT_SYMBOLS,
+        SPOT_TICKER,
+        SPOT_BALANCE,
+        SPOT_ORDER,
+        ("POST", SPOT_CANCEL),
+        ("POST", SPOT_CANCEL_ALL),
+        SPOT_QUERY,
+        SPOT_OPEN_ORDERS,
+        SPOT_HISTORY,
+        new_client_id="newClientOrderId",
+        client_id="clientOrderID",
+    ),
+    "linear": Endpoints(
+        SWAP_CONTRACTS,
+        SWAP_TICKER,
+        SWAP_BALANCE,
+        SWAP_ORDER,
+        ("DELETE", SWAP_ORDER),
+        ("DELETE", SWAP_CANCEL_ALL),
+        SWAP_ORDER,
+        SWAP_OPEN_ORDERS,
+        SWAP_HISTORY,
+        new_client_id="clientOrderId",
+        client_id="clientOrderId",
+    ),
 }
 
 # -- rate limits (docs/rate-limits.md) ----------------------------------------------------
@@ -146,27 +165,48 @@ def _uid(endpoint: str, limit: int, source: str = _DOCS_V3) -> tuple[str, Window
     return endpoint_window(endpoint, limit, 1, source=source)
 
 
-RATE_LIMITS = Budget(windows=dict([
-    # every spot and futures market-data endpoint shares 500 / 10 s per IP; the account
-    # endpoints share 2,000 / 10 s per IP (since 2025-09-10)
-    ("ip public requests 10s", Window(500, 10, IP, signed=False, source=_ARTICLE)),
-    ("ip private requests 10s", Window(2000, 10, IP, signed=True, source=_ARTICLE)),
-    _uid(f"POST {SWAP_ORDER}", 10, _ARTICLE),
-    _uid(f"DELETE {SWAP_ORDER}", 5), _uid(f"GET {SWAP_ORDER}", 5),
-    *(_uid(path, 5) for path in (SWAP_CANCEL_ALL, SWAP_OPEN_ORDERS, SWAP_HISTORY,
-                                 SWAP_BALANCE, SWAP_POSITIONS, SWAP_POSITION_MODE,
-                                 SWAP_LEVERAGE, API_PERMISSIONS)),
-    _uid(SPOT_ORDER, 5, _ARTICLE), _uid(SPOT_CANCEL, 5, _ARTICLE),
-    _uid(SPOT_CANCEL_ALL, 2, _ARTICLE), _uid(SPOT_QUERY, 10, _ARTICLE),
-    *(_uid(path, 10) for path in (SPOT_BALANCE, SPOT_OPEN_ORDERS, SPOT_HISTORY)),
-    # cancelAllAfter: "rate limitation by UID: 2/s" on both products (the spot page also
-    # says 1 time/1s; 2/s is the table's)
-    _uid(SPOT_CANCEL_ALL_AFTER, 2), _uid(SWAP_CANCEL_ALL_AFTER, 2),
-    _uid(SPOT_MY_TRADES, 5), _uid(SWAP_FILL_HISTORY, 5),
-]), host_groups={
-    # UNVERIFIED: .io and .pro are documented as backup domains of the one service
-    "https://open-api.bingx.io:443": "https://open-api.bingx.com:443",
-    "https://open-api.bingx.pro:443": "https://open-api.bingx.com:443"})
+RATE_LIMITS = Budget(
+    windows=dict(
+        [
+            # every spot and futures market-data endpoint shares 500 / 10 s per IP; the account
+            # endpoints share 2,000 / 10 s per IP (since 2025-09-10)
+            ("ip public requests 10s", Window(500, 10, IP, signed=False, source=_ARTICLE)),
+            ("ip private requests 10s", Window(2000, 10, IP, signed=True, source=_ARTICLE)),
+            _uid(f"POST {SWAP_ORDER}", 10, _ARTICLE),
+            _uid(f"DELETE {SWAP_ORDER}", 5),
+            _uid(f"GET {SWAP_ORDER}", 5),
+            *(
+                _uid(path, 5)
+                for path in (
+                    SWAP_CANCEL_ALL,
+                    SWAP_OPEN_ORDERS,
+                    SWAP_HISTORY,
+                    SWAP_BALANCE,
+                    SWAP_POSITIONS,
+                    SWAP_POSITION_MODE,
+                    SWAP_LEVERAGE,
+                    API_PERMISSIONS,
+                )
+            ),
+            _uid(SPOT_ORDER, 5, _ARTICLE),
+            _uid(SPOT_CANCEL, 5, _ARTICLE),
+            _uid(SPOT_CANCEL_ALL, 2, _ARTICLE),
+            _uid(SPOT_QUERY, 10, _ARTICLE),
+            *(_uid(path, 10) for path in (SPOT_BALANCE, SPOT_OPEN_ORDERS, SPOT_HISTORY)),
+            # cancelAllAfter: "rate limitation by UID: 2/s" on both products (the spot page also
+            # says 1 time/1s; 2/s is the table's)
+            _uid(SPOT_CANCEL_ALL_AFTER, 2),
+            _uid(SWAP_CANCEL_ALL_AFTER, 2),
+            _uid(SPOT_MY_TRADES, 5),
+            _uid(SWAP_FILL_HISTORY, 5),
+        ]
+    ),
+    host_groups={
+        # UNVERIFIED: .io and .pro are documented as backup domains of the one service
+        "https://open-api.bingx.io:443": "https://open-api.bingx.com:443",
+        "https://open-api.bingx.pro:443": "https://open-api.bingx.com:443",
+    },
+)
 
 # Pauses for bare HTTP answers: 429 waits out BingX's 10 s IP window; 403 (firewall) and
 # 418 (auto-ban after ignoring 429s) "recover after 5 minutes".
@@ -176,27 +216,27 @@ HTTP_PAUSE_SECONDS = {429: 10.0, 418: 300.0, 403: 300.0}
 # unit of -Expire is not documented; epoch milliseconds is what clients read it as).
 REMAIN_HEADER = "X-RateLimit-Requests-Remain"
 EXPIRE_HEADER = "X-RateLimit-Requests-Expire"
-EPOCH_MS_FLOOR = 10 ** 12    # anything smaller is not a millisecond timestamp of our era
+EPOCH_MS_FLOOR = 10**12  # anything smaller is not a millisecond timestamp of our era
 
 # -- order status -------------------------------------------------------------------------
 
 STATUS_MAP = {
     "NEW": "open",
     "PENDING": "open",
-    "WORKING": "open",               # UNVERIFIED (JKorf enum, trigger orders)
+    "WORKING": "open",  # UNVERIFIED (JKorf enum, trigger orders)
     "RUNNING": "open",
     "PARTIALLY_FILLED": "partially_filled",
     "FILLED": "filled",
     "CANCELED": "canceled",
-    "CANCELLED": "canceled",         # swap cancel responses spell it this way
+    "CANCELLED": "canceled",  # swap cancel responses spell it this way
     "FAILED": "rejected",
     "EXPIRED": "expired",
 }
 
 TIME_IN_FORCE = {"GTC": "GTC", "IOC": "IOC", "FOK": "FOK", "POST_ONLY": "PostOnly"}
-SPOT_MARKET_BUY_BUFFER = Decimal("1.01")    # quote amount = quantity x ask x 1.01
+SPOT_MARKET_BUY_BUFFER = Decimal("1.01")  # quote amount = quantity x ask x 1.01
 QUOTE_STEP = Decimal("0.00000001")
-HISTORY_SPAN_MS = 7 * 24 * 3600 * 1000      # allOrders refuses ranges over 7 days (80014)
+HISTORY_SPAN_MS = 7 * 24 * 3600 * 1000  # allOrders refuses ranges over 7 days (80014)
 
 # -- signing (pure) -----------------------------------------------------------------------
 
@@ -211,11 +251,13 @@ def signing_payload(params: Sequence[tuple[str, str]]) -> str:
     return "&".join(f"{key}={value}" for key, value in params)
 
 
-def signed_params(params: Sequence[tuple[str, str]], *, secret: str, timestamp_ms: int,
-                  recv_window_ms: int) -> list[tuple[str, str]]:
+def signed_params(
+    params: Sequence[tuple[str, str]], *, secret: str, timestamp_ms: int, recv_window_ms: int
+) -> list[tuple[str, str]]:
     """The parameters sorted a-z with recvWindow and timestamp, then ``signature`` last."""
-    ordered = sorted([*params, ("recvWindow", str(recv_window_ms)),
-                      ("timestamp", str(timestamp_ms))])
+    ordered = sorted(
+        [*params, ("recvWindow", str(recv_window_ms)), ("timestamp", str(timestamp_ms))]
+    )
     return [*ordered, ("signature", sign(secret, signing_payload(ordered)))]
 
 
@@ -261,13 +303,19 @@ def parse_fill(raw: Mapping[str, Any], kind: str) -> FillUpdate:
         side = str(raw["side"]).lower()
         liquidity = {"maker": "maker", "taker": "taker"}.get(str(raw.get("role", "")).lower())
     return FillUpdate(
-        exchange="bingx", trade_id=str(raw["id"] if spot else raw["tradeId"]),
-        exchange_order_id=str(raw["orderId"]), client_order_id=None,
-        symbol=to_unified_symbol(str(raw["symbol"]), kind), side=side,
-        price=Decimal(str(raw["price"])), quantity=Decimal(str(raw["qty"])),
+        exchange="bingx",
+        trade_id=str(raw["id"] if spot else raw["tradeId"]),
+        exchange_order_id=str(raw["orderId"]),
+        client_order_id=None,
+        symbol=to_unified_symbol(str(raw["symbol"]), kind),
+        side=side,
+        price=Decimal(str(raw["price"])),
+        quantity=Decimal(str(raw["qty"])),
         fee=abs(decimal_or_zero(raw.get("commission"))),
-        fee_asset=raw.get("commissionAsset") or None, liquidity=liquidity,
-        time_ms=_fill_time(raw.get("time") if spot else raw.get("filledTime")))
+        fee_asset=raw.get("commissionAsset") or None,
+        liquidity=liquidity,
+        time_ms=_fill_time(raw.get("time") if spot else raw.get("filledTime")),
+    )
 
 
 def _fill_time(value: Any) -> int | None:
@@ -291,8 +339,9 @@ def parse_order(raw: Mapping[str, Any], kind: str) -> ExchangeOrder:
     executed = decimal_or_zero(raw.get("executedQty"))
     # quote-sized spot market buys report origQty 0: the base amount is what was filled
     quantity = positive_or_none(raw.get("origQty")) or executed
-    quote = (positive_or_none(raw.get("cumQuote"))
-             or positive_or_none(raw.get("cummulativeQuoteQty")))
+    quote = positive_or_none(raw.get("cumQuote")) or positive_or_none(
+        raw.get("cummulativeQuoteQty")
+    )
     average = positive_or_none(raw.get("avgPrice"))
     if average is None and quote is not None and executed > 0:
         average = quote / executed
@@ -321,9 +370,14 @@ def parse_spot_instrument(raw: Mapping[str, Any]) -> Instrument:
     symbol = to_unified_symbol(raw["symbol"], "spot")
     lot = Decimal(str(raw["stepSize"]))
     return Instrument(
-        symbol=symbol, exchange_symbol=raw["symbol"], base=symbol.split("/")[0],
-        quote=symbol.split("/")[1], kind="spot", tick_size=Decimal(str(raw["tickSize"])),
-        lot_size=lot, min_quantity=positive_or_none(raw.get("minQty")) or lot,
+        symbol=symbol,
+        exchange_symbol=raw["symbol"],
+        base=symbol.split("/")[0],
+        quote=symbol.split("/")[1],
+        kind="spot",
+        tick_size=Decimal(str(raw["tickSize"])),
+        lot_size=lot,
+        min_quantity=positive_or_none(raw.get("minQty")) or lot,
         min_notional=decimal_or_zero(raw.get("minNotional")),
     )
 
@@ -336,8 +390,13 @@ def parse_swap_instrument(raw: Mapping[str, Any]) -> Instrument:
     base, rest = symbol.split("/")
     lot = Decimal(1).scaleb(-int(raw["quantityPrecision"]))
     return Instrument(
-        symbol=symbol, exchange_symbol=raw["symbol"], base=base, quote=rest.split(":")[0],
-        kind="linear", tick_size=Decimal(1).scaleb(-int(raw["pricePrecision"])), lot_size=lot,
+        symbol=symbol,
+        exchange_symbol=raw["symbol"],
+        base=base,
+        quote=rest.split(":")[0],
+        kind="linear",
+        tick_size=Decimal(1).scaleb(-int(raw["pricePrecision"])),
+        lot_size=lot,
         min_quantity=positive_or_none(raw.get("tradeMinQuantity")) or lot,
         min_notional=decimal_or_zero(raw.get("tradeMinUSDT")),
     )
@@ -350,8 +409,12 @@ def _is_trading(raw: Mapping[str, Any]) -> bool:
 
 # {"balances": [{"asset": "USDT", "free": "1000.5", "locked": "20"}]}
 def parse_spot_balances(data: Mapping[str, Any]) -> list[Balance]:
-    return [Balance(asset=row["asset"], free=Decimal(str(row["free"])),
-                    locked=Decimal(str(row["locked"]))) for row in data.get("balances") or []]
+    return [
+        Balance(
+            asset=row["asset"], free=Decimal(str(row["free"])), locked=Decimal(str(row["locked"]))
+        )
+        for row in data.get("balances") or []
+    ]
 
 
 # v3: [{"asset": "USDT", "balance": "1000", "equity": "1001", "unrealizedProfit": "1",
@@ -359,9 +422,15 @@ def parse_spot_balances(data: Mapping[str, Any]) -> list[Balance]:
 # v2 wraps one such object as {"balance": {...}}.
 def parse_swap_balances(data: Any) -> list[Balance]:
     rows = [data["balance"]] if isinstance(data, Mapping) and "balance" in data else data or []
-    return [Balance(asset=row["asset"], free=Decimal(str(row["availableMargin"])),
-                    locked=Decimal(str(row.get("usedMargin") or 0))
-                    + Decimal(str(row.get("freezedMargin") or 0))) for row in rows]
+    return [
+        Balance(
+            asset=row["asset"],
+            free=Decimal(str(row["availableMargin"])),
+            locked=Decimal(str(row.get("usedMargin") or 0))
+            + Decimal(str(row.get("freezedMargin") or 0)),
+        )
+        for row in rows
+    ]
 
 
 # [{"symbol": "BTC-USDT", "positionSide": "SHORT", "positionAmt": "0.0100",
@@ -371,7 +440,8 @@ def parse_position(raw: Mapping[str, Any]) -> Position:
     side = str(raw.get("positionSide", "")).upper()
     quantity = -abs(amount) if side == "SHORT" else abs(amount) if side == "LONG" else amount
     return Position(
-        symbol=to_unified_symbol(raw["symbol"], "linear"), quantity=quantity,
+        symbol=to_unified_symbol(raw["symbol"], "linear"),
+        quantity=quantity,
         entry_price=positive_or_none(raw.get("avgPrice")),
         leverage=decimal_or_none(raw.get("leverage")),
         unrealized_pnl=decimal_or_none(raw.get("unrealizedProfit")),
@@ -386,14 +456,24 @@ def parse_ticker(data: Any, symbol: str) -> Ticker:
     if not isinstance(row, Mapping) or row.get("lastPrice") in (None, ""):
         raise errors.ExchangeError(f"no ticker for {symbol}", exchange="bingx")
     last = Decimal(str(row["lastPrice"]))
-    return Ticker(symbol=symbol, bid=positive_or_none(row.get("bidPrice")) or last,
-                  ask=positive_or_none(row.get("askPrice")) or last, last=last)
+    return Ticker(
+        symbol=symbol,
+        bid=positive_or_none(row.get("bidPrice")) or last,
+        ask=positive_or_none(row.get("askPrice")) or last,
+        last=last,
+    )
 
 
 # Key permission numbers: 1 spot trading, 2 read, 3 perpetual trading, 4 universal transfer,
 # 5 withdraw, 7 sub-account transfer. {"permissions": [1, 2, 3], "ipAddresses": ["1.2.3.4"]}
-PERMISSION_NAMES = {1: "trade", 2: "read", 3: "futures", 4: "transfer", 5: "withdraw",
-                    7: "transfer"}
+PERMISSION_NAMES = {
+    1: "trade",
+    2: "read",
+    3: "futures",
+    4: "transfer",
+    5: "withdraw",
+    7: "transfer",
+}
 PRODUCT_TRADE_PERMISSION = {"spot": 1, "linear": 3}
 
 
@@ -416,8 +496,11 @@ def parse_permissions(data: Mapping[str, Any], product: str) -> CredentialCheck:
 def parse_key_info(data: Mapping[str, Any], product: str) -> KeyInfo:
     """``ipAddresses``: the bound addresses, [] for none; BingX reports no expiry."""
     ips = tuple(str(ip) for ip in data.get("ipAddresses") or [])
-    return KeyInfo(permissions=frozenset(parse_permissions(data, product).permissions),
-                   ip_restricted=bool(ips), ips=ips)
+    return KeyInfo(
+        permissions=frozenset(parse_permissions(data, product).permissions),
+        ip_restricted=bool(ips),
+        ips=ips,
+    )
 
 
 # -- errors -------------------------------------------------------------------------------
@@ -430,10 +513,12 @@ class BingxErrorTable(errors.ErrorTable):
     those codes the message is read first; the exact table gives the default."""
 
     by_message: Mapping[str, Sequence[tuple[str, type[errors.ExchangeError]]]] = field(
-        default_factory=dict)
+        default_factory=dict
+    )
 
-    def classify(self, *, code: str | int | None, message: str,
-                 http_status: int | None) -> type[errors.ExchangeError]:
+    def classify(
+        self, *, code: str | int | None, message: str, http_status: int | None
+    ) -> type[errors.ExchangeError]:
         lowered = message.lower()
         for needle, error_class in self.by_message.get(str(code), ()):
             if needle in lowered:
@@ -441,8 +526,10 @@ class BingxErrorTable(errors.ErrorTable):
         return super().classify(code=code, message=message, http_status=http_status)
 
 
-_MARGIN_SHORT = (("margin is not enough", errors.InsufficientFunds),
-                 ("insufficient", errors.InsufficientFunds))
+_MARGIN_SHORT = (
+    ("margin is not enough", errors.InsufficientFunds),
+    ("insufficient", errors.InsufficientFunds),
+)
 
 # BingX reports internal failures with HTTP 200 and one of these codes: on a write the
 # order (or cancel) may have gone through, so the caller must look before it resends.
@@ -450,37 +537,37 @@ STATUS_UNKNOWN_CODES = frozenset({"100500", "100503", "109500", "80012"})
 
 ERROR_TABLE = BingxErrorTable(
     exact={
-        "100001": errors.AuthenticationError,     # signature verification failed
-        "100412": errors.AuthenticationError,     # null signature
-        "100413": errors.AuthenticationError,     # incorrect apiKey
-        "100421": errors.InvalidRequest,          # null timestamp or timestamp mismatch
+        "100001": errors.AuthenticationError,  # signature verification failed
+        "100412": errors.AuthenticationError,  # null signature
+        "100413": errors.AuthenticationError,  # incorrect apiKey
+        "100421": errors.InvalidRequest,  # null timestamp or timestamp mismatch
         "100004": errors.PermissionDenied,
-        "100419": errors.PermissionDenied,        # IP not whitelisted
-        "100414": errors.PermissionDenied,        # risk control / KYC
+        "100419": errors.PermissionDenied,  # IP not whitelisted
+        "100414": errors.PermissionDenied,  # risk control / KYC
         "80020": errors.PermissionDenied,
         "101204": errors.InsufficientFunds,
-        "100202": errors.InsufficientFunds,       # spot "Insufficient assets"
+        "100202": errors.InsufficientFunds,  # spot "Insufficient assets"
         "80016": errors.OrderNotFound,
         "109414": errors.OrderNotFound,
         "109421": errors.OrderNotFound,
-        "80018": errors.InvalidOrder,             # order already filled
+        "80018": errors.InvalidOrder,  # order already filled
         "109422": errors.InvalidOrder,
         "80001": errors.InvalidRequest,
         "80014": errors.InvalidRequest,
         "100400": errors.InvalidRequest,
         "109400": errors.InvalidRequest,
-        "101400": errors.InvalidOrder,            # below minimum notional
+        "101400": errors.InvalidOrder,  # below minimum notional
         "110425": errors.InvalidOrder,
-        "80017": errors.InvalidOrder,             # position does not exist
-        "101205": errors.InvalidOrder,            # no position to close
-        "80013": errors.InvalidOrder,             # open-order limit reached
-        "101215": errors.InvalidOrder,            # post-only would cross
+        "80017": errors.InvalidOrder,  # position does not exist
+        "101205": errors.InvalidOrder,  # no position to close
+        "80013": errors.InvalidOrder,  # open-order limit reached
+        "101215": errors.InvalidOrder,  # post-only would cross
         # UNVERIFIED: no documented duplicate-client-id code; this is "the same order number
         # can only be submitted once within 1 second".
         "109201": errors.DuplicateOrder,
         "101209": errors.DuplicateOrder,
-        "80019": errors.OrderOutcomeUnknown,      # order is being processed
-        "101500": errors.RequestTimeout,          # rpc timeout behind the gateway
+        "80019": errors.OrderOutcomeUnknown,  # order is being processed
+        "101500": errors.RequestTimeout,  # rpc timeout behind the gateway
         "100500": errors.ExchangeUnavailable,
         "100503": errors.ExchangeUnavailable,
         "109500": errors.ExchangeUnavailable,
@@ -490,18 +577,27 @@ ERROR_TABLE = BingxErrorTable(
     },
     by_message={
         "100421": (("prohibit", errors.PermissionDenied), ("restrict", errors.PermissionDenied)),
-        "109400": (*_MARGIN_SHORT, ("temporarily disabled", errors.PermissionDenied),
-                   ("hedge mode", errors.HedgeModeUnsupported)),
+        "109400": (
+            *_MARGIN_SHORT,
+            ("temporarily disabled", errors.PermissionDenied),
+            ("hedge mode", errors.HedgeModeUnsupported),
+        ),
         "80014": (("temporarily disabled", errors.PermissionDenied),),
         "80001": _MARGIN_SHORT,
         "80012": _MARGIN_SHORT,
         "100400": (("volume", errors.InvalidOrder), ("minimum", errors.InvalidOrder)),
     },
-    substrings=(("insufficient", errors.InsufficientFunds),
-                ("order not exist", errors.OrderNotFound),
-                ("order does not exist", errors.OrderNotFound)),
-    http_status={401: errors.AuthenticationError, 403: errors.RateLimited,
-                 418: errors.RateLimited, 429: errors.RateLimited},
+    substrings=(
+        ("insufficient", errors.InsufficientFunds),
+        ("order not exist", errors.OrderNotFound),
+        ("order does not exist", errors.OrderNotFound),
+    ),
+    http_status={
+        401: errors.AuthenticationError,
+        403: errors.RateLimited,
+        418: errors.RateLimited,
+        429: errors.RateLimited,
+    },
     rate_limit_pause={"100410": 10.0, "109429": 10.0},
 )
 
@@ -536,8 +632,12 @@ class BingxConnector(Connector):
 
     def sign(self, call: Call) -> None:
         timestamp = self.now_ms()
-        call.params = signed_params(call.params, secret=self.credentials.api_secret,
-                                    timestamp_ms=timestamp, recv_window_ms=self.recv_window_ms)
+        call.params = signed_params(
+            call.params,
+            secret=self.credentials.api_secret,
+            timestamp_ms=timestamp,
+            recv_window_ms=self.recv_window_ms,
+        )
         call.headers["X-BX-APIKEY"] = self.credentials.api_key
         call.deadline_ms = timestamp + self.recv_window_ms
 
@@ -566,8 +666,14 @@ class BingxConnector(Connector):
         if window is None or not remain.isdigit():
             return []
         name, published = window
-        return [UsageSignal(name, max(published.limit - int(remain), 0), published.seconds,
-                            self._expires_in(headers.get(EXPIRE_HEADER)))]
+        return [
+            UsageSignal(
+                name,
+                max(published.limit - int(remain), 0),
+                published.seconds,
+                self._expires_in(headers.get(EXPIRE_HEADER)),
+            )
+        ]
 
     def _expires_in(self, value: str | None) -> float | None:
         text = (value or "").strip()
@@ -575,11 +681,18 @@ class BingxConnector(Connector):
             return None
         return max((int(text) - self.now_ms()) / 1000, 0.0)
 
-    def _call(self, method: str, path: str, params: Sequence[tuple[str, str]] = (), *,
-              product: str, signed: bool = True, write: bool = False) -> Any:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        params: Sequence[tuple[str, str]] = (),
+        *,
+        product: str,
+        signed: bool = True,
+        write: bool = False,
+    ) -> Any:
         """Send one request and return its ``data``."""
-        call = Call(method, path, params=list(params), signed=signed, write=write,
-                    product=product)
+        call = Call(method, path, params=list(params), signed=signed, write=write, product=product)
         payload = self.request(call).payload
         return payload.get("data") if isinstance(payload, Mapping) else None
 
@@ -601,8 +714,10 @@ class BingxConnector(Connector):
     def check_credentials(self) -> CredentialCheck:
         # UNVERIFIED envelope: the docs show this answer without {code, data}; read both.
         data = self._key_permissions()
-        return replace(parse_permissions(data, self.default_product()),
-                       key=parse_key_info(data, self.default_product()))
+        return replace(
+            parse_permissions(data, self.default_product()),
+            key=parse_key_info(data, self.default_product()),
+        )
 
     def key_info(self) -> KeyInfo:
         return parse_key_info(self._key_permissions(), self.default_product())
@@ -631,7 +746,7 @@ class BingxConnector(Connector):
     def positions(self, symbol: str | None = None) -> list[Position]:
         product, params = self._route(symbol)
         if product != "linear":
-            return []       # spot holds balances, not positions
+            return []  # spot holds balances, not positions
         rows = self._call("GET", SWAP_POSITIONS, params, product="linear") or []
         positions = [parse_position(row) for row in rows]
         return [position for position in positions if position.quantity != 0]
@@ -643,16 +758,25 @@ class BingxConnector(Connector):
         if int(leverage) < 1:
             raise errors.InvalidRequest("leverage must be at least 1", exchange=self.name)
         # UNVERIFIED: one-way mode takes side=BOTH (hedge mode would need LONG and SHORT).
-        self._call("POST", SWAP_LEVERAGE,
-                   [*params, ("side", "BOTH"), ("leverage", str(int(leverage)))],
-                   product="linear", write=True)
+        self._call(
+            "POST",
+            SWAP_LEVERAGE,
+            [*params, ("side", "BOTH"), ("leverage", str(int(leverage)))],
+            product="linear",
+            write=True,
+        )
 
     # -- market data ------------------------------------------------------------------------
 
     def instruments(self) -> list[Instrument]:
         product = self.default_product()
-        data = self._call("GET", ENDPOINTS[product].instruments, self._public_params(product),
-                          product=product, signed=False)
+        data = self._call(
+            "GET",
+            ENDPOINTS[product].instruments,
+            self._public_params(product),
+            product=product,
+            signed=False,
+        )
         if product == "linear":
             return [parse_swap_instrument(row) for row in data or [] if _is_trading(row)]
         rows = (data or {}).get("symbols") or []
@@ -660,9 +784,13 @@ class BingxConnector(Connector):
 
     def ticker(self, symbol: str) -> Ticker:
         product, params = self._route(symbol)
-        data = self._call("GET", ENDPOINTS[product].ticker,
-                          [*params, *self._public_params(product)], product=product,
-                          signed=False)
+        data = self._call(
+            "GET",
+            ENDPOINTS[product].ticker,
+            [*params, *self._public_params(product)],
+            product=product,
+            signed=False,
+        )
         return parse_ticker(data, self.market(symbol).symbol)
 
     def _public_params(self, product: str) -> list[tuple[str, str]]:
@@ -676,36 +804,57 @@ class BingxConnector(Connector):
             params = self._swap_order_params(order, market)
         else:
             params = self._spot_order_params(order, market)
-        data = self._call("POST", ENDPOINTS[market.kind].place, params, product=market.kind,
-                          write=True) or {}
-        placed = parse_order(data.get("order", data) | {"symbol": to_exchange_symbol(market)},
-                             market.kind)
+        data = (
+            self._call(
+                "POST", ENDPOINTS[market.kind].place, params, product=market.kind, write=True
+            )
+            or {}
+        )
+        placed = parse_order(
+            data.get("order", data) | {"symbol": to_exchange_symbol(market)}, market.kind
+        )
         # The swap answer echoes only ids and sides; the rest is what we asked for.
-        return replace(placed, client_order_id=placed.client_order_id or order.client_order_id,
-                       side=order.side, type=order.type,
-                       quantity=placed.quantity or order.quantity,
-                       price=placed.price or order.price)
+        return replace(
+            placed,
+            client_order_id=placed.client_order_id or order.client_order_id,
+            side=order.side,
+            type=order.type,
+            quantity=placed.quantity or order.quantity,
+            price=placed.price or order.price,
+        )
 
     def _swap_order_params(self, order: OrderRequest, market: Market) -> list[tuple[str, str]]:
         # One-way mode needs positionSide=BOTH (the default LONG fails with 109400).
-        params = [("symbol", to_exchange_symbol(market)), ("side", order.side.upper()),
-                  ("positionSide", "BOTH"), ("type", order.type.upper()),
-                  ("quantity", format_decimal(order.quantity)),
-                  ("clientOrderId", order.client_order_id)]
+        params = [
+            ("symbol", to_exchange_symbol(market)),
+            ("side", order.side.upper()),
+            ("positionSide", "BOTH"),
+            ("type", order.type.upper()),
+            ("quantity", format_decimal(order.quantity)),
+            ("clientOrderId", order.client_order_id),
+        ]
         if order.type == "limit":
-            params += [("price", format_decimal(order.price or Decimal(0))),
-                       ("timeInForce", TIME_IN_FORCE[order.time_in_force])]
+            params += [
+                ("price", format_decimal(order.price or Decimal(0))),
+                ("timeInForce", TIME_IN_FORCE[order.time_in_force]),
+            ]
         if order.reduce_only:
             params.append(("reduceOnly", "true"))
         return params
 
     def _spot_order_params(self, order: OrderRequest, market: Market) -> list[tuple[str, str]]:
-        params = [("symbol", to_exchange_symbol(market)), ("side", order.side.upper()),
-                  ("type", order.type.upper()), ("newClientOrderId", order.client_order_id)]
+        params = [
+            ("symbol", to_exchange_symbol(market)),
+            ("side", order.side.upper()),
+            ("type", order.type.upper()),
+            ("newClientOrderId", order.client_order_id),
+        ]
         if order.type == "limit":
-            params += [("quantity", format_decimal(order.quantity)),
-                       ("price", format_decimal(order.price or Decimal(0))),
-                       ("timeInForce", TIME_IN_FORCE[order.time_in_force])]
+            params += [
+                ("quantity", format_decimal(order.quantity)),
+                ("price", format_decimal(order.price or Decimal(0))),
+                ("timeInForce", TIME_IN_FORCE[order.time_in_force]),
+            ]
         elif order.side == "sell":
             params.append(("quantity", format_decimal(order.quantity)))
         else:
@@ -715,14 +864,16 @@ class BingxConnector(Connector):
             params.append(("quoteOrderQty", format_decimal(amount.quantize(QUOTE_STEP, ROUND_UP))))
         return params
 
-    def _id_params(self, product: str, client_order_id: str | None,
-                   exchange_order_id: str | None) -> list[tuple[str, str]]:
+    def _id_params(
+        self, product: str, client_order_id: str | None, exchange_order_id: str | None
+    ) -> list[tuple[str, str]]:
         if exchange_order_id:
             return [("orderId", str(exchange_order_id))]
         return [(ENDPOINTS[product].client_id, str(client_order_id))]
 
-    def _cancel_order(self, market: Market, *, client_order_id: str | None,
-                      exchange_order_id: str | None) -> ExchangeOrder:
+    def _cancel_order(
+        self, market: Market, *, client_order_id: str | None, exchange_order_id: str | None
+    ) -> ExchangeOrder:
         product, params = self._product_of(market)
         method, path = ENDPOINTS[product].cancel
         params += self._id_params(product, client_order_id, exchange_order_id)
@@ -740,8 +891,12 @@ class BingxConnector(Connector):
 
     def _arm_dead_man_switch(self, seconds: int, markets: list[Market]) -> DeadManState:
         trigger_ms = self._cancel_all_after("ACTIVATE", seconds)
-        return DeadManState(armed=True, kind="countdown", seconds=seconds,
-                            trigger_at_ms=trigger_ms or self.now_ms() + seconds * 1000)
+        return DeadManState(
+            armed=True,
+            kind="countdown",
+            seconds=seconds,
+            trigger_at_ms=trigger_ms or self.now_ms() + seconds * 1000,
+        )
 
     def _disarm_dead_man_switch(self, markets: list[Market]) -> DeadManState:
         self._cancel_all_after("CLOSE", self.dead_man_window_seconds[0])
@@ -758,12 +913,14 @@ class BingxConnector(Connector):
         if str(data.get("status", "")).upper() == "FAILED":
             raise errors.ExchangeUnavailable(
                 f"cancelAllAfter {kind} failed: {data.get('note') or 'no reason given'}",
-                exchange=self.name)
+                exchange=self.name,
+            )
         trigger = int_or_none(data.get("triggerTime"))
         return trigger or None
 
-    def _get_order(self, market: Market, *, client_order_id: str | None,
-                   exchange_order_id: str | None) -> ExchangeOrder:
+    def _get_order(
+        self, market: Market, *, client_order_id: str | None, exchange_order_id: str | None
+    ) -> ExchangeOrder:
         product, params = self._product_of(market)
         params += self._id_params(product, client_order_id, exchange_order_id)
         data = self._call("GET", ENDPOINTS[product].query, params, product=product)
@@ -772,12 +929,13 @@ class BingxConnector(Connector):
             raise errors.OrderNotFound("no such order", exchange=self.name)
         return parse_order(raw, product)
 
-    def _recent_fills(self, market: Market | None, *, since_ms: int | None,
-                      limit: int) -> list[FillUpdate]:
+    def _recent_fills(
+        self, market: Market | None, *, since_ms: int | None, limit: int
+    ) -> list[FillUpdate]:
         """Per symbol: spot ``myTrades`` (startTime/endTime, limit), swap ``fillHistory``
         (startTs/endTs, pageSize), in windows of one day from ``since_ms`` (default: the
         exchange's own, the last 24 hours)."""
-        assert market is not None   # fills_per_symbol
+        assert market is not None  # fills_per_symbol
         product, params = self._product_of(market)
         spot = product == "spot"
         path = SPOT_MY_TRADES if spot else SWAP_FILL_HISTORY
@@ -792,8 +950,9 @@ class BingxConnector(Connector):
         fills = []
         for window in windows:
             data = self._call("GET", path, [*params, *window, *size], product=product) or {}
-            rows = data.get("fills" if spot else "fill_orders") if isinstance(data, Mapping) \
-                else data
+            rows = (
+                data.get("fills" if spot else "fill_orders") if isinstance(data, Mapping) else data
+            )
             fills += [parse_fill(row, product) for row in rows or []]
         return fills
 
@@ -807,8 +966,10 @@ class BingxConnector(Connector):
         if since_ms is not None:
             end = self.now_ms()
             # swap refuses spans over 7 days; older history needs several windows
-            params += [("startTime", str(max(since_ms, end - HISTORY_SPAN_MS))),
-                       ("endTime", str(end))]
+            params += [
+                ("startTime", str(max(since_ms, end - HISTORY_SPAN_MS))),
+                ("endTime", str(end)),
+            ]
         if product == "linear":
             params.append(("limit", "1000"))
         else:

@@ -76,13 +76,13 @@ ORDER_CANCEL_ALL = "/v5/order/cancel-all"
 ORDER_REALTIME = "/v5/order/realtime"
 ORDER_HISTORY = "/v5/order/history"
 POSITION_LIST = "/v5/position/list"
-EXECUTION_LIST = "/v5/execution/list"   # "Get Trade History (2 years)", docs/v5/order/execution
+EXECUTION_LIST = "/v5/execution/list"  # "Get Trade History (2 years)", docs/v5/order/execution
 # Not in the facts file; paths and fields read from Bybit's docs source
 # (bybit-exchange/docs: v5/market/instrument.mdx, v5/market/tickers.mdx, v5/position/leverage.mdx).
 INSTRUMENTS_INFO = "/v5/market/instruments-info"
 TICKERS = "/v5/market/tickers"
 SET_LEVERAGE = "/v5/position/set-leverage"
-DCP = "/v5/order/disconnected-cancel-all"   # the dead-man switch (Disconnection Protect)
+DCP = "/v5/order/disconnected-cancel-all"  # the dead-man switch (Disconnection Protect)
 # DCP fires only for a private stream that subscribed this topic (facts: Dead-man switch)
 DCP_TOPIC = "dcp"
 
@@ -96,28 +96,50 @@ WEIGHTS: dict[str, int] = {}
 _V5 = "bybit-exchange/docs v5/rate-limit (UTA 2.0 Pro table)"
 
 
-def _uid(path: str, limit: int, product: str | None = None,
-         source: str = _V5) -> tuple[str, Window]:
+def _uid(
+    path: str, limit: int, product: str | None = None, source: str = _V5
+) -> tuple[str, Window]:
     return endpoint_window(path, limit, 1, product=product, source=source)
 
 
-RATE_LIMITS = Budget(windows=dict([
-    ("ip requests 5s", Window(600, 5, IP, source="bybit-exchange/docs v5/rate-limit, IP limit")),
-    _uid(ORDER_CREATE, 20, "spot"), _uid(ORDER_CREATE, 10, "linear"),
-    _uid(ORDER_CANCEL, 20, "spot"), _uid(ORDER_CANCEL, 10, "linear"),
-    _uid(ORDER_CANCEL_ALL, 20, "spot"), _uid(ORDER_CANCEL_ALL, 10, "linear"),
-    *(_uid(path, 50) for path in (ORDER_REALTIME, ORDER_HISTORY, POSITION_LIST,
-                                  WALLET_BALANCE, ACCOUNT_INFO)),
-    # UNVERIFIED: execution/list is in the table's "Trade" group beside order/history (50/s)
-    _uid(EXECUTION_LIST, 50),
-    _uid(API_KEY_INFO, 10),
-    # UNVERIFIED: set-leverage is absent from the facts; Hummingbot's 10/s default
-    _uid(SET_LEVERAGE, 10, source="Hummingbot bybit_perpetual_constants.py"),
-    # UNVERIFIED: the DCP endpoint's limit is not in the rate-limit table; 10/s as above
-    _uid(DCP, 10, source="our assumption (absent from Bybit's table)"),
-]), host_groups={
-    f"https://{host}:443": "https://api.bybit.com:443"
-    for host in OFFICIAL_HOSTS["bybit"]["live"]["rest"] if host != "api.bybit.com"})
+RATE_LIMITS = Budget(
+    windows=dict(
+        [
+            (
+                "ip requests 5s",
+                Window(600, 5, IP, source="bybit-exchange/docs v5/rate-limit, IP limit"),
+            ),
+            _uid(ORDER_CREATE, 20, "spot"),
+            _uid(ORDER_CREATE, 10, "linear"),
+            _uid(ORDER_CANCEL, 20, "spot"),
+            _uid(ORDER_CANCEL, 10, "linear"),
+            _uid(ORDER_CANCEL_ALL, 20, "spot"),
+            _uid(ORDER_CANCEL_ALL, 10, "linear"),
+            *(
+                _uid(path, 50)
+                for path in (
+                    ORDER_REALTIME,
+                    ORDER_HISTORY,
+                    POSITION_LIST,
+                    WALLET_BALANCE,
+                    ACCOUNT_INFO,
+                )
+            ),
+            # UNVERIFIED: execution/list is in the table's "Trade" group beside order/history (50/s)
+            _uid(EXECUTION_LIST, 50),
+            _uid(API_KEY_INFO, 10),
+            # UNVERIFIED: set-leverage is absent from the facts; Hummingbot's 10/s default
+            _uid(SET_LEVERAGE, 10, source="Hummingbot bybit_perpetual_constants.py"),
+            # UNVERIFIED: the DCP endpoint's limit is not in the rate-limit table; 10/s as above
+            _uid(DCP, 10, source="our assumption (absent from Bybit's table)"),
+        ]
+    ),
+    host_groups={
+        f"https://{host}:443": "https://api.bybit.com:443"
+        for host in OFFICIAL_HOSTS["bybit"]["live"]["rest"]
+        if host != "api.bybit.com"
+    },
+)
 
 # -- statuses -----------------------------------------------------------------------------
 
@@ -139,11 +161,11 @@ TIME_IN_FORCE = {"GTC": "GTC", "IOC": "IOC", "FOK": "FOK", "POST_ONLY": "PostOnl
 ACCOUNT_TYPE = "UNIFIED"
 # executions that are trades of ours (Funding and Settle move balances, not orders)
 TRADE_EXEC_TYPES = ("Trade", "AdlTrade", "BustTrade", "Delivery")
-FILLS_LOOKBACK_MS = 2 * 365 * 86_400_000   # "Get Trade History (2 years)"
-FILLS_WINDOW_MS = 7 * 86_400_000           # startTime alone answers startTime .. +7 days
+FILLS_LOOKBACK_MS = 2 * 365 * 86_400_000  # "Get Trade History (2 years)"
+FILLS_WINDOW_MS = 7 * 86_400_000  # startTime alone answers startTime .. +7 days
 FILLS_PAGE_LIMIT = 100
-SETTLE_COINS = ("USDT",)   # linear calls without a symbol need settleCoin
-QUOTE_ASSETS = ("USDT", "USDC", "EUR", "BTC", "ETH")   # longest-suffix split of BTCUSDT
+SETTLE_COINS = ("USDT",)  # linear calls without a symbol need settleCoin
+QUOTE_ASSETS = ("USDT", "USDC", "EUR", "BTC", "ETH")  # longest-suffix split of BTCUSDT
 HEDGE_PROBE_SYMBOL = "BTCUSDT"
 PAGE_LIMIT = 50
 MAX_PAGES = 10
@@ -156,8 +178,8 @@ LEVERAGE_NOT_MODIFIED = "110043"
 
 # -- signing ------------------------------------------------------------------------------
 
-def sign(secret: str, *, api_key: str, timestamp_ms: int, recv_window_ms: int,
-         payload: str) -> str:
+
+def sign(secret: str, *, api_key: str, timestamp_ms: int, recv_window_ms: int, payload: str) -> str:
     """Lower-case hex HMAC-SHA256 of ``timestamp + apiKey + recvWindow + payload``.
 
     ``payload`` is the exact query string sent (GET) or the exact JSON body (POST)."""
@@ -167,11 +189,13 @@ def sign(secret: str, *, api_key: str, timestamp_ms: int, recv_window_ms: int,
 
 def ws_auth_signature(secret: str, expires_ms: int) -> str:
     """The private stream's ``auth`` signature: HMAC of ``"GET/realtime" + expires``."""
-    return hmac.new(secret.encode(), f"GET/realtime{expires_ms}".encode(),
-                    hashlib.sha256).hexdigest()
+    return hmac.new(
+        secret.encode(), f"GET/realtime{expires_ms}".encode(), hashlib.sha256
+    ).hexdigest()
 
 
 # -- symbols ------------------------------------------------------------------------------
+
 
 def exchange_symbol(market: Market) -> str:
     return joined_symbol(market)
@@ -187,11 +211,14 @@ def unified_symbol(symbol: str, category: str) -> str:
 
 # -- request builders ---------------------------------------------------------------------
 
+
 def order_body(order: OrderRequest, market: Market, *, spot_margin: bool) -> dict[str, Any]:
     """The /v5/order/create body; quantity stays in base currency on every product."""
     body: dict[str, Any] = {
-        "category": market.kind, "symbol": exchange_symbol(market),
-        "side": SIDES[order.side], "orderType": ORDER_TYPES[order.type],
+        "category": market.kind,
+        "symbol": exchange_symbol(market),
+        "side": SIDES[order.side],
+        "orderType": ORDER_TYPES[order.type],
         "qty": format_decimal(order.quantity),
     }
     if order.type == "limit" and order.price is not None:
@@ -199,25 +226,27 @@ def order_body(order: OrderRequest, market: Market, *, spot_margin: bool) -> dic
         body["timeInForce"] = TIME_IN_FORCE[order.time_in_force]
     body["orderLinkId"] = order.client_order_id
     if market.kind == "linear":
-        body["positionIdx"] = 0   # one-way mode; a hedge-mode account refuses it
+        body["positionIdx"] = 0  # one-way mode; a hedge-mode account refuses it
         if order.reduce_only:
             body["reduceOnly"] = True
         return body
     if order.type == "market":
-        body["marketUnit"] = "baseCoin"   # spot market buys are quote-sized by default
+        body["marketUnit"] = "baseCoin"  # spot market buys are quote-sized by default
     if spot_margin:
         body["isLeverage"] = 1
     return body
 
 
-def order_id_fields(client_order_id: str | None, exchange_order_id: str | None
-                    ) -> list[tuple[str, str]]:
+def order_id_fields(
+    client_order_id: str | None, exchange_order_id: str | None
+) -> list[tuple[str, str]]:
     if exchange_order_id:
         return [("orderId", exchange_order_id)]
     return [("orderLinkId", str(client_order_id))]
 
 
 # -- response parsers ---------------------------------------------------------------------
+
 
 def order_status(raw: Mapping[str, Any]) -> str:
     """Map ``orderStatus``; Bybit has no Expired, so an IOC/FOK/market remainder the engine
@@ -267,14 +296,18 @@ def parse_instrument(raw: Mapping[str, Any], category: str) -> Instrument | None
     base, quote = str(raw.get("baseCoin", "")), str(raw.get("quoteCoin", ""))
     if raw.get("status") != "Trading" or raw.get("symbol") != f"{base}{quote}":
         return None
-    if category == "linear" and (raw.get("contractType") != "LinearPerpetual"
-                                 or raw.get("settleCoin") != quote):
+    if category == "linear" and (
+        raw.get("contractType") != "LinearPerpetual" or raw.get("settleCoin") != quote
+    ):
         return None
     lots = raw.get("lotSizeFilter") or {}
     spot = category == "spot"
     return Instrument(
         symbol=unified(base, quote, category),
-        exchange_symbol=str(raw["symbol"]), base=base, quote=quote, kind=category,
+        exchange_symbol=str(raw["symbol"]),
+        base=base,
+        quote=quote,
+        kind=category,
         tick_size=decimal_or_zero((raw.get("priceFilter") or {}).get("tickSize")),
         lot_size=decimal_or_zero(lots.get("basePrecision" if spot else "qtyStep")),
         min_quantity=decimal_or_zero(lots.get("minOrderQty")),
@@ -293,16 +326,21 @@ def parse_fill(raw: Mapping[str, Any], category: str) -> FillUpdate | None:
     symbol = unified_symbol(str(raw["symbol"]), category)
     maker = raw.get("isMaker")
     # linear fees are in the settle coin; Bybit leaves feeCurrency empty there
-    fee_asset = raw.get("feeCurrency") or (symbol.rsplit(":", 1)[1] if ":" in symbol
-                                           else None)
+    fee_asset = raw.get("feeCurrency") or (symbol.rsplit(":", 1)[1] if ":" in symbol else None)
     return FillUpdate(
-        exchange="bybit", trade_id=str(raw["execId"]), exchange_order_id=str(raw["orderId"]),
-        client_order_id=raw.get("orderLinkId") or None, symbol=symbol,
-        side=str(raw["side"]).lower(), price=Decimal(str(raw["execPrice"])),
-        quantity=Decimal(str(raw["execQty"])), fee=decimal_or_zero(raw.get("execFee")),
+        exchange="bybit",
+        trade_id=str(raw["execId"]),
+        exchange_order_id=str(raw["orderId"]),
+        client_order_id=raw.get("orderLinkId") or None,
+        symbol=symbol,
+        side=str(raw["side"]).lower(),
+        price=Decimal(str(raw["execPrice"])),
+        quantity=Decimal(str(raw["execQty"])),
+        fee=decimal_or_zero(raw.get("execFee")),
         fee_asset=fee_asset,
         liquidity=None if not isinstance(maker, bool) else ("maker" if maker else "taker"),
-        time_ms=int_or_none(raw.get("execTime")))
+        time_ms=int_or_none(raw.get("execTime")),
+    )
 
 
 # {"list": [{"accountType": "UNIFIED", "coin": [{"coin": "USDT", "walletBalance": "1000",
@@ -313,12 +351,13 @@ def parse_balances(result: Mapping[str, Any]) -> list[Balance]:
     for account in result.get("list") or []:
         for coin in account.get("coin") or []:
             wallet = decimal_or_zero(coin.get("walletBalance"))
-            locked = (decimal_or_zero(coin.get("locked"))
-                      + decimal_or_zero(coin.get("totalOrderIM"))
-                      + decimal_or_zero(coin.get("totalPositionIM")))
+            locked = (
+                decimal_or_zero(coin.get("locked"))
+                + decimal_or_zero(coin.get("totalOrderIM"))
+                + decimal_or_zero(coin.get("totalPositionIM"))
+            )
             locked = min(locked, max(wallet, Decimal("0")))
-            balances.append(Balance(asset=str(coin["coin"]), free=wallet - locked,
-                                    locked=locked))
+            balances.append(Balance(asset=str(coin["coin"]), free=wallet - locked, locked=locked))
     return balances
 
 
@@ -354,17 +393,21 @@ def parse_key_permissions(result: Mapping[str, Any]) -> CredentialCheck:
         permissions.append("withdraw")
     if {"AccountTransfer", "SubMemberTransfer"} & set(wallet):
         permissions.append("transfer")
-    return CredentialCheck(permissions=tuple(permissions),
-                           warnings=tuple(_key_warnings(result, read_only, wallet)))
+    return CredentialCheck(
+        permissions=tuple(permissions), warnings=tuple(_key_warnings(result, read_only, wallet))
+    )
 
 
 # GET /v5/user/query-api: "ips": ["*"] (or []) when no IP is bound; "expiredAt" (ISO 8601,
 # "2023-12-01T02:36:06Z") only for keys without a bound IP (they expire), else "".
 def parse_key_info(result: Mapping[str, Any]) -> KeyInfo:
     ips = tuple(str(ip) for ip in result.get("ips") or [] if str(ip) != "*")
-    return KeyInfo(permissions=frozenset(parse_key_permissions(result).permissions),
-                   ip_restricted=bool(ips), ips=ips,
-                   expires_at=iso_datetime_or_none(result.get("expiredAt")))
+    return KeyInfo(
+        permissions=frozenset(parse_key_permissions(result).permissions),
+        ip_restricted=bool(ips),
+        ips=ips,
+        expires_at=iso_datetime_or_none(result.get("expiredAt")),
+    )
 
 
 def _key_warnings(result: Mapping[str, Any], read_only: bool, wallet: list[str]) -> list[str]:
@@ -377,7 +420,7 @@ def _key_warnings(result: Mapping[str, Any], read_only: bool, wallet: list[str])
     if not ips or "*" in ips:
         warnings.append("no_ip_whitelist")
     if str(result.get("uta", "1")) == "0":
-        warnings.append("not_unified_account")   # balances read accountType=UNIFIED
+        warnings.append("not_unified_account")  # balances read accountType=UNIFIED
     return warnings
 
 
@@ -434,8 +477,13 @@ ERROR_TABLE = errors.ErrorTable(
         ("order does not exist", errors.OrderNotFound),
     ),
     # 403 is the IP limit (600 requests per 5 s): a ban of at least ten minutes.
-    http_status={400: errors.InvalidRequest, 401: errors.AuthenticationError,
-                 403: errors.RateLimited, 404: errors.InvalidRequest, 429: errors.RateLimited},
+    http_status={
+        400: errors.InvalidRequest,
+        401: errors.AuthenticationError,
+        403: errors.RateLimited,
+        404: errors.InvalidRequest,
+        429: errors.RateLimited,
+    },
     rate_limit_pause={"10006": 1.0, "10018": 1.0, "429": 1.0},
 )
 
@@ -445,8 +493,12 @@ ERROR_TABLE = errors.ErrorTable(
 # DCP (Disconnection Protect): timeWindow 3..300 s after the private stream is lost, per
 # product (SPOT, DERIVATIVES, OPTIONS); the account must have DCP enabled by Bybit
 DEAD_MAN_WINDOW_SECONDS = (3, 300)
-DCP_PRODUCTS = {"spot": ("SPOT",), "margin": ("SPOT",), "perpetual_futures": ("DERIVATIVES",),
-                "unified_account": ("SPOT", "DERIVATIVES")}
+DCP_PRODUCTS = {
+    "spot": ("SPOT",),
+    "margin": ("SPOT",),
+    "perpetual_futures": ("DERIVATIVES",),
+    "unified_account": ("SPOT", "DERIVATIVES"),
+}
 
 
 class BybitConnector(Connector):
@@ -469,14 +521,20 @@ class BybitConnector(Connector):
     def sign(self, call: Call) -> None:
         timestamp = self.now_ms()
         payload = (call.body or "") if call.method == "POST" else call.query_string
-        call.headers.update({
-            "X-BAPI-API-KEY": self.credentials.api_key,
-            "X-BAPI-TIMESTAMP": str(timestamp),
-            "X-BAPI-RECV-WINDOW": str(self.recv_window_ms),
-            "X-BAPI-SIGN": sign(self.credentials.api_secret, api_key=self.credentials.api_key,
-                                timestamp_ms=timestamp, recv_window_ms=self.recv_window_ms,
-                                payload=payload),
-        })
+        call.headers.update(
+            {
+                "X-BAPI-API-KEY": self.credentials.api_key,
+                "X-BAPI-TIMESTAMP": str(timestamp),
+                "X-BAPI-RECV-WINDOW": str(self.recv_window_ms),
+                "X-BAPI-SIGN": sign(
+                    self.credentials.api_secret,
+                    api_key=self.credentials.api_key,
+                    timestamp_ms=timestamp,
+                    recv_window_ms=self.recv_window_ms,
+                    payload=payload,
+                ),
+            }
+        )
         # Bybit drops a request whose timestamp is older than server time - recvWindow.
         call.deadline_ms = timestamp + self.recv_window_ms
 
@@ -503,30 +561,45 @@ class BybitConnector(Connector):
         count on this endpoint, held until the reset when nothing is left."""
         window = self.account_window(charge)
         limit, remaining = headers.get("X-Bapi-Limit"), headers.get("X-Bapi-Limit-Status")
-        if window is None or not (limit and remaining and limit.isdigit()
-                                  and remaining.isdigit()):
+        if window is None or not (limit and remaining and limit.isdigit() and remaining.isdigit()):
             return []
         reset_ms = headers.get("X-Bapi-Limit-Reset-Timestamp", "")
         expires_in = None
         if int(remaining) == 0 and reset_ms.isdigit():
             expires_in = max((int(reset_ms) - self.now_ms()) / 1000, 0.0)
         name, published = window
-        return [UsageSignal(name, max(int(limit) - int(remaining), 0), published.seconds,
-                            expires_in)]
+        return [
+            UsageSignal(name, max(int(limit) - int(remaining), 0), published.seconds, expires_in)
+        ]
 
-    def _call(self, method: str, path: str, *, params: list[tuple[str, str]] | None = None,
-              body: dict[str, Any] | None = None, product: str | None = None,
-              signed: bool = True, write: bool = False) -> dict[str, Any]:
-        call = Call(method, path, params=params or [], signed=signed, write=write,
-                    product=product or self.default_product(),
-                    body=compact_json(body) if body is not None else None)
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: list[tuple[str, str]] | None = None,
+        body: dict[str, Any] | None = None,
+        product: str | None = None,
+        signed: bool = True,
+        write: bool = False,
+    ) -> dict[str, Any]:
+        call = Call(
+            method,
+            path,
+            params=params or [],
+            signed=signed,
+            write=write,
+            product=product or self.default_product(),
+            body=compact_json(body) if body is not None else None,
+        )
         if body is not None:
             call.headers["Content-Type"] = "application/json"
         payload = self.request(call).payload
         return payload.get("result") or {}
 
-    def _pages(self, path: str, params: list[tuple[str, str]], *,
-               product: str, signed: bool = True) -> list[dict[str, Any]]:
+    def _pages(
+        self, path: str, params: list[tuple[str, str]], *, product: str, signed: bool = True
+    ) -> list[dict[str, Any]]:
         """Follow ``nextPageCursor`` (at most MAX_PAGES pages)."""
         items: list[dict[str, Any]] = []
         cursor = ""
@@ -542,22 +615,24 @@ class BybitConnector(Connector):
         return items
 
     def _categories(self) -> tuple[str, ...]:
-        return {"spot": ("spot",), "margin": ("spot",), "perpetual_futures": ("linear",)
-                }.get(self.api_type, ("spot", "linear"))
+        return {"spot": ("spot",), "margin": ("spot",), "perpetual_futures": ("linear",)}.get(
+            self.api_type, ("spot", "linear")
+        )
 
     def _scopes(self, symbol: str | None) -> list[tuple[str, list[tuple[str, str]]]]:
         """(category, filter params) to cover one symbol or everything this connection trades."""
         if symbol:
             market = self.market(symbol)
-            return [(market.kind, [("category", market.kind),
-                                   ("symbol", exchange_symbol(market))])]
+            return [(market.kind, [("category", market.kind), ("symbol", exchange_symbol(market))])]
         scopes = []
         for category in self._categories():
             if category == "spot":
                 scopes.append(("spot", [("category", "spot")]))
             else:
-                scopes.extend(("linear", [("category", "linear"), ("settleCoin", coin)])
-                              for coin in SETTLE_COINS)
+                scopes.extend(
+                    ("linear", [("category", "linear"), ("settleCoin", coin)])
+                    for coin in SETTLE_COINS
+                )
         return scopes
 
     # -- account --------------------------------------------------------------------------
@@ -582,7 +657,7 @@ class BybitConnector(Connector):
         return parse_key_info(self._call("GET", API_KEY_INFO))
 
     def heartbeat_read(self) -> None:
-        self._call("GET", ACCOUNT_INFO)   # 50/s per UID, the lightest signed read
+        self._call("GET", ACCOUNT_INFO)  # 50/s per UID, the lightest signed read
 
     def is_hedge_mode(self) -> bool:
         """positionIdx 1/2 only exist in hedge mode. Open positions answer for their coin;
@@ -590,27 +665,28 @@ class BybitConnector(Connector):
         if "linear" not in self._categories():
             return False
         for params in ([("settleCoin", SETTLE_COINS[0])], [("symbol", HEDGE_PROBE_SYMBOL)]):
-            result = self._call("GET", POSITION_LIST, product="linear",
-                                params=[("category", "linear"), *params])
+            result = self._call(
+                "GET", POSITION_LIST, product="linear", params=[("category", "linear"), *params]
+            )
             rows = result.get("list") or []
             if rows:
                 return any(str(row.get("positionIdx", "0")) in ("1", "2") for row in rows)
         return False
 
     def balances(self) -> list[Balance]:
-        return parse_balances(self._call("GET", WALLET_BALANCE,
-                                         params=[("accountType", ACCOUNT_TYPE)]))
+        return parse_balances(
+            self._call("GET", WALLET_BALANCE, params=[("accountType", ACCOUNT_TYPE)])
+        )
 
     def positions(self, symbol: str | None = None) -> list[Position]:
         if "linear" not in self._categories():
-            return []   # spot and spot margin hold balances, not positions
+            return []  # spot and spot margin hold balances, not positions
         if symbol and not self.market(symbol).is_perpetual:
             return []
         rows: list[dict[str, Any]] = []
         for category, params in self._scopes(symbol):
             if category == "linear":
-                rows += self._pages(POSITION_LIST, [*params, ("limit", "200")],
-                                    product="linear")
+                rows += self._pages(POSITION_LIST, [*params, ("limit", "200")], product="linear")
         return [position for row in rows if (position := parse_position(row))]
 
     # -- market data ----------------------------------------------------------------------
@@ -619,7 +695,7 @@ class BybitConnector(Connector):
         found: list[Instrument] = []
         for category in self._categories():
             params = [("category", category)]
-            if category == "linear":   # spot does not paginate
+            if category == "linear":  # spot does not paginate
                 params.append(("limit", "1000"))
             rows = self._pages(INSTRUMENTS_INFO, params, product=category, signed=False)
             found += [item for row in rows if (item := parse_instrument(row, category))]
@@ -629,28 +705,41 @@ class BybitConnector(Connector):
         # {"list": [{"symbol": "BTCUSDT", "bid1Price": "20517.96", "ask1Price": "20527.77",
         #            "lastPrice": "20533.13", ...}]}
         market = self.market(symbol)
-        result = self._call("GET", TICKERS, product=market.kind, signed=False,
-                            params=[("category", market.kind),
-                                    ("symbol", exchange_symbol(market))])
+        result = self._call(
+            "GET",
+            TICKERS,
+            product=market.kind,
+            signed=False,
+            params=[("category", market.kind), ("symbol", exchange_symbol(market))],
+        )
         rows = result.get("list") or []
         if not rows:
             raise errors.InvalidRequest(f"no ticker for {symbol}", exchange=self.name)
         row = rows[0]
-        return Ticker(symbol=market.symbol, bid=decimal_or_zero(row.get("bid1Price")),
-                      ask=decimal_or_zero(row.get("ask1Price")),
-                      last=decimal_or_zero(row.get("lastPrice")))
+        return Ticker(
+            symbol=market.symbol,
+            bid=decimal_or_zero(row.get("bid1Price")),
+            ask=decimal_or_zero(row.get("ask1Price")),
+            last=decimal_or_zero(row.get("lastPrice")),
+        )
 
     # -- trading --------------------------------------------------------------------------
 
     def set_leverage(self, symbol: str, leverage: int) -> None:
         market = self.market(symbol)
         if not market.is_perpetual:
-            raise errors.NotSupported("Bybit sets leverage per perpetual symbol; spot margin "
-                                      "leverage is account-wide", exchange=self.name)
+            raise errors.NotSupported(
+                "Bybit sets leverage per perpetual symbol; spot margin leverage is account-wide",
+                exchange=self.name,
+            )
         if int(leverage) < 1:
             raise errors.InvalidRequest("leverage must be at least 1", exchange=self.name)
-        body = {"category": "linear", "symbol": exchange_symbol(market),
-                "buyLeverage": str(int(leverage)), "sellLeverage": str(int(leverage))}
+        body = {
+            "category": "linear",
+            "symbol": exchange_symbol(market),
+            "buyLeverage": str(int(leverage)),
+            "sellLeverage": str(int(leverage)),
+        }
         try:
             self._call("POST", SET_LEVERAGE, body=body, product="linear", write=True)
         except errors.ExchangeError as exc:
@@ -658,41 +747,55 @@ class BybitConnector(Connector):
                 raise
 
     def _place_order(self, order: OrderRequest, market: Market) -> ExchangeOrder:
-        body = order_body(order, market,
-                          spot_margin=self.api_type == "margin" or order.margin)
+        body = order_body(order, market, spot_margin=self.api_type == "margin" or order.margin)
         result = self._call("POST", ORDER_CREATE, body=body, product=market.kind, write=True)
         acknowledged = ExchangeOrder(
-            symbol=market.symbol, client_order_id=result.get("orderLinkId") or None,
-            exchange_order_id=str(result.get("orderId", "")), status="open", side=order.side,
-            type=order.type, quantity=order.quantity, price=order.price)
+            symbol=market.symbol,
+            client_order_id=result.get("orderLinkId") or None,
+            exchange_order_id=str(result.get("orderId", "")),
+            status="open",
+            side=order.side,
+            type=order.type,
+            quantity=order.quantity,
+            price=order.price,
+        )
         return self._read_back(market, acknowledged)
 
     def _read_back(self, market: Market, acknowledged: ExchangeOrder) -> ExchangeOrder:
         """The ack only says "accepted": read the order's state once. A failing read must not
         turn an accepted write into an error, so the ack is returned then."""
         try:
-            return self.get_order(market.symbol,
-                                  exchange_order_id=acknowledged.exchange_order_id or None,
-                                  client_order_id=acknowledged.client_order_id)
+            return self.get_order(
+                market.symbol,
+                exchange_order_id=acknowledged.exchange_order_id or None,
+                client_order_id=acknowledged.client_order_id,
+            )
         except errors.ExchangeError:
             return acknowledged
 
-    def _cancel_order(self, market: Market, *, client_order_id: str | None,
-                      exchange_order_id: str | None) -> ExchangeOrder:
+    def _cancel_order(
+        self, market: Market, *, client_order_id: str | None, exchange_order_id: str | None
+    ) -> ExchangeOrder:
         body: dict[str, Any] = {"category": market.kind, "symbol": exchange_symbol(market)}
         body.update(order_id_fields(client_order_id, exchange_order_id))
         result = self._call("POST", ORDER_CANCEL, body=body, product=market.kind, write=True)
         acknowledged = ExchangeOrder(
-            symbol=market.symbol, client_order_id=result.get("orderLinkId") or client_order_id,
+            symbol=market.symbol,
+            client_order_id=result.get("orderLinkId") or client_order_id,
             exchange_order_id=str(result.get("orderId") or exchange_order_id or ""),
-            status="canceled", side="", type="", quantity=Decimal("0"))
+            status="canceled",
+            side="",
+            type="",
+            quantity=Decimal("0"),
+        )
         return self._read_back(market, acknowledged)
 
     def cancel_all(self, symbol: str | None = None) -> int:
         canceled = 0
         for category, params in self._scopes(symbol):
-            result = self._call("POST", ORDER_CANCEL_ALL, body=dict(params), product=category,
-                                write=True)
+            result = self._call(
+                "POST", ORDER_CANCEL_ALL, body=dict(params), product=category, write=True
+            )
             canceled += len(result.get("list") or [])
         return canceled
 
@@ -704,8 +807,12 @@ class BybitConnector(Connector):
         DCP then fires when every private stream that subscribed ``dcp`` stays away
         ``seconds``: the live session must subscribe it."""
         for product in DCP_PRODUCTS.get(self.api_type, ("SPOT",)):
-            self._call("POST", DCP, body={"product": product, "timeWindow": seconds},
-                       product="linear" if product == "DERIVATIVES" else "spot")
+            self._call(
+                "POST",
+                DCP,
+                body={"product": product, "timeWindow": seconds},
+                product="linear" if product == "DERIVATIVES" else "spot",
+            )
         return DeadManState(armed=True, kind="disconnect", seconds=seconds)
 
     def _disarm_dead_man_switch(self, markets: list[Market]) -> DeadManState:
@@ -713,25 +820,32 @@ class BybitConnector(Connector):
         disarming is the live session no longer subscribing ``dcp``, so nothing is sent."""
         return DeadManState(armed=False, kind="disconnect")
 
-    def _get_order(self, market: Market, *, client_order_id: str | None,
-                   exchange_order_id: str | None) -> ExchangeOrder:
+    def _get_order(
+        self, market: Market, *, client_order_id: str | None, exchange_order_id: str | None
+    ) -> ExchangeOrder:
         """Open and recent orders first, then history (closed orders, up to 7 days back)."""
-        params = [("category", market.kind), ("symbol", exchange_symbol(market)),
-                  *order_id_fields(client_order_id, exchange_order_id)]
+        params = [
+            ("category", market.kind),
+            ("symbol", exchange_symbol(market)),
+            *order_id_fields(client_order_id, exchange_order_id),
+        ]
         for path in (ORDER_REALTIME, ORDER_HISTORY):
             rows = self._call("GET", path, params=params, product=market.kind).get("list")
             if rows:
                 return parse_order(rows[0], market.kind)
         raise errors.OrderNotFound(
             f"no order {exchange_order_id or client_order_id} on {market.symbol}",
-            exchange=self.name)
+            exchange=self.name,
+        )
 
     def open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]:
         orders = []
         for category, params in self._scopes(symbol):
-            rows = self._pages(ORDER_REALTIME,
-                               [*params, ("openOnly", "0"), ("limit", str(PAGE_LIMIT))],
-                               product=category)
+            rows = self._pages(
+                ORDER_REALTIME,
+                [*params, ("openOnly", "0"), ("limit", str(PAGE_LIMIT))],
+                product=category,
+            )
             orders += [parse_order(row, category) for row in rows]
         return [order for order in orders if order.status in ("open", "partially_filled")]
 
@@ -739,23 +853,25 @@ class BybitConnector(Connector):
         [(category, params)] = self._scopes(symbol)
         if since_ms is not None:
             params.append(("startTime", str(int(since_ms))))
-        rows = self._pages(ORDER_HISTORY, [*params, ("limit", str(PAGE_LIMIT))],
-                           product=category)
+        rows = self._pages(ORDER_HISTORY, [*params, ("limit", str(PAGE_LIMIT))], product=category)
         return [parse_order(row, category) for row in rows]
 
-    def _recent_fills(self, market: Market | None, *, since_ms: int | None,
-                      limit: int) -> list[FillUpdate]:
+    def _recent_fills(
+        self, market: Market | None, *, since_ms: int | None, limit: int
+    ) -> list[FillUpdate]:
         """``/v5/execution/list`` per category (and symbol), newest first, following the
         cursor. ``startTime`` alone answers seven days from it."""
         fills: list[FillUpdate] = []
         symbol = market.symbol if market else None
         for category, params in self._scopes(symbol):
-            params = [p for p in params if p[0] != "settleCoin"]   # not a filter here
+            params = [p for p in params if p[0] != "settleCoin"]  # not a filter here
             if since_ms is not None:
                 params.append(("startTime", str(since_ms)))
-            rows = self._pages(EXECUTION_LIST,
-                               [*params, ("limit", str(min(limit, FILLS_PAGE_LIMIT)))],
-                               product=category)
+            rows = self._pages(
+                EXECUTION_LIST,
+                [*params, ("limit", str(min(limit, FILLS_PAGE_LIMIT)))],
+                product=category,
+            )
             fills += [fill for row in rows if (fill := parse_fill(row, category))]
         return fills
 

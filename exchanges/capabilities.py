@@ -13,8 +13,14 @@ API_TYPES = ("spot", "margin", "perpetual_futures", "unified_account")
 ENVIRONMENTS = ("live", "testnet", "paper")
 TRANSPORTS = ("rest", "websocket")
 # how each exchange spells its own name (not str.title(): "OKX", not "Okx")
-EXCHANGE_DISPLAY_NAMES = {"bybit": "Bybit", "binance": "Binance", "okx": "OKX",
-                          "bingx": "BingX", "pionex": "Pionex", "orangex": "OrangeX"}
+EXCHANGE_DISPLAY_NAMES = {
+    "bybit": "Bybit",
+    "binance": "Binance",
+    "okx": "OKX",
+    "bingx": "BingX",
+    "pionex": "Pionex",
+    "orangex": "OrangeX",
+}
 
 
 def exchange_display_name(exchange: str) -> str:
@@ -47,28 +53,39 @@ class Capability:
             "environments": list(self.environments),
             "transports": list(self.transports),
             "testnetApiTypes": list(self.testnet_api_types or self.api_types)
-            if "testnet" in self.environments else [],
+            if "testnet" in self.environments
+            else [],
             "needsPassphrase": self.needs_passphrase,
         }
 
 
 CAPABILITIES: dict[str, Capability] = {
     "bybit": Capability(
-        "bybit", ("spot", "margin", "perpetual_futures", "unified_account"),
-        ("live", "testnet", "paper"), TRANSPORTS),
+        "bybit",
+        ("spot", "margin", "perpetual_futures", "unified_account"),
+        ("live", "testnet", "paper"),
+        TRANSPORTS,
+    ),
     "binance": Capability(
-        "binance", ("spot", "perpetual_futures"), ("live", "testnet", "paper"), TRANSPORTS),
+        "binance", ("spot", "perpetual_futures"), ("live", "testnet", "paper"), TRANSPORTS
+    ),
     "okx": Capability(
-        "okx", ("spot", "margin", "perpetual_futures", "unified_account"),
-        ("live", "testnet", "paper"), TRANSPORTS, needs_passphrase=True),
+        "okx",
+        ("spot", "margin", "perpetual_futures", "unified_account"),
+        ("live", "testnet", "paper"),
+        TRANSPORTS,
+        needs_passphrase=True,
+    ),
     # BingX's VST demo simulates only the USDT-M perpetuals.
     "bingx": Capability(
-        "bingx", ("spot", "perpetual_futures"), ("live", "testnet", "paper"), TRANSPORTS,
-        testnet_api_types=("perpetual_futures",)),
-    "pionex": Capability(
-        "pionex", ("spot", "perpetual_futures"), ("live", "paper"), TRANSPORTS),
-    "orangex": Capability(
-        "orangex", ("perpetual_futures",), ("live", "paper"), TRANSPORTS),
+        "bingx",
+        ("spot", "perpetual_futures"),
+        ("live", "testnet", "paper"),
+        TRANSPORTS,
+        testnet_api_types=("perpetual_futures",),
+    ),
+    "pionex": Capability("pionex", ("spot", "perpetual_futures"), ("live", "paper"), TRANSPORTS),
+    "orangex": Capability("orangex", ("perpetual_futures",), ("live", "paper"), TRANSPORTS),
 }
 
 

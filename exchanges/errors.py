@@ -20,14 +20,20 @@ def one_short_line(text: object, *, limit: int) -> str:
     """``text`` as one line of printable characters, cut to ``limit`` (with an ellipsis)."""
     printable = "".join(char if char.isprintable() else " " for char in str(text))
     line = " ".join(printable.split())
-    return line if len(line) <= limit else line[:limit - 1] + "…"
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 class ExchangeError(Exception):
     retryable = False
 
-    def __init__(self, message: str = "", *, code: str | int | None = None,
-                 exchange: str = "", http_status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        code: str | int | None = None,
+        exchange: str = "",
+        http_status: int | None = None,
+    ) -> None:
         message = one_short_line(message, limit=MAX_REASON_CHARS)
         super().__init__(message)
         self.message = message
@@ -108,8 +114,9 @@ class OrderOutcomeUnknown(ExchangeError):
     longer be accepted (timestamp + recvWindow, OKX expTime ...), or None when it carried none.
     """
 
-    def __init__(self, message: str = "", *, deadline_ms: int | None = None,
-                 **kwargs: object) -> None:
+    def __init__(
+        self, message: str = "", *, deadline_ms: int | None = None, **kwargs: object
+    ) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.deadline_ms = deadline_ms
 
@@ -131,8 +138,9 @@ class ErrorTable:
     http_status: Mapping[int, type[ExchangeError]] = field(default_factory=dict)
     rate_limit_pause: Mapping[str, float] = field(default_factory=dict)
 
-    def classify(self, *, code: str | int | None, message: str,
-                 http_status: int | None) -> type[ExchangeError]:
+    def classify(
+        self, *, code: str | int | None, message: str, http_status: int | None
+    ) -> type[ExchangeError]:
         if code is not None and str(code) in self.exact:
             return self.exact[str(code)]
         lowered = message.lower()

@@ -37,46 +37,90 @@ PLAIN_SCHEME: Mapping[Transport, str] = {"rest": "http", "websocket": "ws"}
 # (docs/security.md names the source of each). "host" means that host on the
 # scheme's default port only; "host:port" a port the exchange itself documents. "testnet" is
 # our name for every environment with simulated money, so it holds demo hosts too.
-_BYBIT_REGIONS = ("bybit.nl", "bybit.tr", "bybit.kz", "bybitgeorgia.ge", "bybit.ae",
-                  "bybit.eu", "bybit.id", "manepa.jp")
+_BYBIT_REGIONS = (
+    "bybit.nl",
+    "bybit.tr",
+    "bybit.kz",
+    "bybitgeorgia.ge",
+    "bybit.ae",
+    "bybit.eu",
+    "bybit.id",
+    "manepa.jp",
+)
 OFFICIAL_HOSTS: Mapping[str, Mapping[str, Mapping[Transport, frozenset[str]]]] = {
     "bybit": {
         "live": {
-            "rest": frozenset({"api.bybit.com", "api.bytick.com",
-                               *(f"api.{region}" for region in _BYBIT_REGIONS)}),
+            "rest": frozenset(
+                {"api.bybit.com", "api.bytick.com", *(f"api.{region}" for region in _BYBIT_REGIONS)}
+            ),
             # the guide: regional stream hosts follow the REST pattern (stream.bybit.tr ...)
-            "websocket": frozenset({"stream.bybit.com",
-                                    *(f"stream.{region}" for region in _BYBIT_REGIONS)}),
+            "websocket": frozenset(
+                {"stream.bybit.com", *(f"stream.{region}" for region in _BYBIT_REGIONS)}
+            ),
         },
         "testnet": {
             # testnet, mainnet demo and Japan's testnet; pybit's demo-on-testnet hosts are
             # left out (the docs discourage them)
-            "rest": frozenset({"api-testnet.bybit.com", "api-demo.bybit.com",
-                               "api-testnet.manepa.jp"}),
+            "rest": frozenset(
+                {"api-testnet.bybit.com", "api-demo.bybit.com", "api-testnet.manepa.jp"}
+            ),
             # demo serves private streams only; its public data comes from the mainnet host
-            "websocket": frozenset({"stream-testnet.bybit.com", "stream-demo.bybit.com",
-                                    "stream-testnet.manepa.jp", "stream.bybit.com"}),
+            "websocket": frozenset(
+                {
+                    "stream-testnet.bybit.com",
+                    "stream-demo.bybit.com",
+                    "stream-testnet.manepa.jp",
+                    "stream.bybit.com",
+                }
+            ),
         },
     },
     "binance": {
         "live": {
-            "rest": frozenset({"api.binance.com", "api-gcp.binance.com", "api1.binance.com",
-                               "api2.binance.com", "api3.binance.com", "api4.binance.com",
-                               "data-api.binance.vision", "fapi.binance.com"}),
-            "websocket": frozenset({"ws-api.binance.com", "ws-api.binance.com:9443",
-                                    "stream.binance.com:9443", "fstream.binance.com",
-                                    "ws-fapi.binance.com"}),
+            "rest": frozenset(
+                {
+                    "api.binance.com",
+                    "api-gcp.binance.com",
+                    "api1.binance.com",
+                    "api2.binance.com",
+                    "api3.binance.com",
+                    "api4.binance.com",
+                    "data-api.binance.vision",
+                    "fapi.binance.com",
+                }
+            ),
+            "websocket": frozenset(
+                {
+                    "ws-api.binance.com",
+                    "ws-api.binance.com:9443",
+                    "stream.binance.com:9443",
+                    "fstream.binance.com",
+                    "ws-fapi.binance.com",
+                }
+            ),
         },
         "testnet": {
-            "rest": frozenset({"testnet.binance.vision", "testnet.binancefuture.com",
-                               "demo-api.binance.com", "demo-fapi.binance.com"}),
+            "rest": frozenset(
+                {
+                    "testnet.binance.vision",
+                    "testnet.binancefuture.com",
+                    "demo-api.binance.com",
+                    "demo-fapi.binance.com",
+                }
+            ),
             # demo-fstream is UNVERIFIED (third-party code), but it is Binance's own domain
-            "websocket": frozenset({"ws-api.testnet.binance.vision",
-                                    "stream.testnet.binance.vision",
-                                    "fstream.binancefuture.com", "testnet.binancefuture.com",
-                                    "demo-ws-api.binance.com", "demo-stream.binance.com",
-                                    "demo-stream.binance.com:9443",
-                                    "demo-fstream.binance.com"}),
+            "websocket": frozenset(
+                {
+                    "ws-api.testnet.binance.vision",
+                    "stream.testnet.binance.vision",
+                    "fstream.binancefuture.com",
+                    "testnet.binancefuture.com",
+                    "demo-ws-api.binance.com",
+                    "demo-stream.binance.com",
+                    "demo-stream.binance.com:9443",
+                    "demo-fstream.binance.com",
+                }
+            ),
         },
     },
     "okx": {
@@ -84,8 +128,9 @@ OFFICIAL_HOSTS: Mapping[str, Mapping[str, Mapping[Transport, frozenset[str]]]] =
         # their own (wspap, wseeapap), all on port 8443
         "live": {
             "rest": frozenset({"www.okx.com", "eea.okx.com", "us.okx.com", "aws.okx.com"}),
-            "websocket": frozenset({"ws.okx.com:8443", "wseea.okx.com:8443",
-                                    "wsus.okx.com:8443", "wsaws.okx.com:8443"}),
+            "websocket": frozenset(
+                {"ws.okx.com:8443", "wseea.okx.com:8443", "wsus.okx.com:8443", "wsaws.okx.com:8443"}
+            ),
         },
         "testnet": {
             "rest": frozenset({"www.okx.com", "eea.okx.com"}),
@@ -95,10 +140,10 @@ OFFICIAL_HOSTS: Mapping[str, Mapping[str, Mapping[Transport, frozenset[str]]]] =
     "bingx": {
         "live": {
             # .io is the documented backup domain, .pro the network-failure fallback
-            "rest": frozenset({"open-api.bingx.com", "open-api.bingx.io",
-                               "open-api.bingx.pro"}),
-            "websocket": frozenset({"open-api-ws.bingx.com", "open-api-swap.bingx.com",
-                                    "open-api-cswap-ws.bingx.com"}),
+            "rest": frozenset({"open-api.bingx.com", "open-api.bingx.io", "open-api.bingx.pro"}),
+            "websocket": frozenset(
+                {"open-api-ws.bingx.com", "open-api-swap.bingx.com", "open-api-cswap-ws.bingx.com"}
+            ),
         },
         "testnet": {
             "rest": frozenset({"open-api-vst.bingx.com"}),
@@ -106,26 +151,30 @@ OFFICIAL_HOSTS: Mapping[str, Mapping[str, Mapping[Transport, frozenset[str]]]] =
         },
     },
     "pionex": {
-        "live": {"rest": frozenset({"api.pionex.com"}),
-                 "websocket": frozenset({"ws.pionex.com"})},
+        "live": {"rest": frozenset({"api.pionex.com"}), "websocket": frozenset({"ws.pionex.com"})},
     },
     "orangex": {
-        "live": {"rest": frozenset({"api.orangex.com"}),
-                 "websocket": frozenset({"api.orangex.com"})},
+        "live": {
+            "rest": frozenset({"api.orangex.com"}),
+            "websocket": frozenset({"api.orangex.com"}),
+        },
     },
 }
 
 # Addresses of cloud metadata and platform services. Most already fall in the link-local,
 # private or shared ranges refused below; they are named here so that stays true even where
 # a range is global (Azure's WireServer is a public address).
-METADATA_ADDRESSES = frozenset(ipaddress.ip_address(address) for address in (
-    "169.254.169.254",   # AWS, GCP, Azure, OCI, DigitalOcean instance metadata
-    "169.254.170.2",     # AWS ECS task metadata
-    "fd00:ec2::254",     # AWS instance metadata over IPv6
-    "100.100.100.200",   # Alibaba Cloud metadata
-    "168.63.129.16",     # Azure WireServer
-    "192.0.0.192",       # Oracle Cloud metadata (classic)
-))
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(address)
+    for address in (
+        "169.254.169.254",  # AWS, GCP, Azure, OCI, DigitalOcean instance metadata
+        "169.254.170.2",  # AWS ECS task metadata
+        "fd00:ec2::254",  # AWS instance metadata over IPv6
+        "100.100.100.200",  # Alibaba Cloud metadata
+        "168.63.129.16",  # Azure WireServer
+        "192.0.0.192",  # Oracle Cloud metadata (classic)
+    )
+)
 # NAT64's well-known prefix carries an IPv4 address in its last 32 bits (RFC 6052)
 NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
 
@@ -216,8 +265,9 @@ def official_hosts(exchange: str, environment: str, transport: Transport) -> fro
 # -- the stored-URL rule ------------------------------------------------------------------
 
 
-def check_connection_url(url: str, *, exchange: str, environment: str, transport: Transport,
-                         allowlist: frozenset[str]) -> None:
+def check_connection_url(
+    url: str, *, exchange: str, environment: str, transport: Transport, allowlist: frozenset[str]
+) -> None:
     """Raise UrlNotAllowed unless ``url`` may be a connection's REST root (``transport``
     "rest") or stream root ("websocket") for this exchange and environment."""
     if len(url) > MAX_URL_LENGTH:
@@ -228,38 +278,59 @@ def check_connection_url(url: str, *, exchange: str, environment: str, transport
     if is_allowlisted(host, effective_port, allowlist):
         return
     if _bracketed(host) in allowlist:
-        raise UrlNotAllowed(f"{host} is allowlisted on ports 80 and 443 only, not "
-                            f"{effective_port}")
+        raise UrlNotAllowed(f"{host} is allowlisted on ports 80 and 443 only, not {effective_port}")
     if scheme == plain:
-        raise UrlNotAllowed(f"use {secure}://; plain {plain}:// is only for hosts in "
-                            "EXCHANGE_HOST_ALLOWLIST")
+        raise UrlNotAllowed(
+            f"use {secure}://; plain {plain}:// is only for hosts in EXCHANGE_HOST_ALLOWLIST"
+        )
     if _ip_literal(host) is not None:
-        raise UrlNotAllowed("an IP address is only allowed when it is in "
-                            "EXCHANGE_HOST_ALLOWLIST")
+        raise UrlNotAllowed("an IP address is only allowed when it is in EXCHANGE_HOST_ALLOWLIST")
     official = official_hosts(exchange, environment, transport)
     if endpoint_key(host, effective_port, scheme) not in official:
-        raise UrlNotAllowed(_not_official_message(host, effective_port, scheme, official,
-                                                  exchange=exchange, environment=environment,
-                                                  transport=transport))
+        raise UrlNotAllowed(
+            _not_official_message(
+                host,
+                effective_port,
+                scheme,
+                official,
+                exchange=exchange,
+                environment=environment,
+                transport=transport,
+            )
+        )
 
 
-def _not_official_message(host: str, port: int, scheme: str, official: frozenset[str], *,
-                          exchange: str, environment: str, transport: Transport) -> str:
+def _not_official_message(
+    host: str,
+    port: int,
+    scheme: str,
+    official: frozenset[str],
+    *,
+    exchange: str,
+    environment: str,
+    transport: Transport,
+) -> str:
     kind = "REST" if transport == "rest" else "WebSocket"
     if not official:
-        return (f"{exchange} has no official {kind} host for {environment}; only hosts in "
-                "EXCHANGE_HOST_ALLOWLIST")
+        return (
+            f"{exchange} has no official {kind} host for {environment}; only hosts in "
+            "EXCHANGE_HOST_ALLOWLIST"
+        )
     if _bracketed(host) in {entry.split(":")[0] for entry in official}:
         return f"{host} is official only on the port {exchange} documents, not {port}"
-    return (f"{host} is not an official {exchange} {kind} host for {environment} "
-            f"({', '.join(sorted(official))}) nor in EXCHANGE_HOST_ALLOWLIST")
+    return (
+        f"{host} is not an official {exchange} {kind} host for {environment} "
+        f"({', '.join(sorted(official))}) nor in EXCHANGE_HOST_ALLOWLIST"
+    )
 
 
 def _split_url(url: str, schemes: Sequence[str]) -> tuple[str, str, int | None, str]:
     """(scheme, host, port or None, path) of a strictly written URL; UrlNotAllowed else."""
     if not url.isascii() or not url.isprintable() or " " in url:
-        raise UrlNotAllowed("only plain ASCII without spaces or control characters "
-                            "(international host names are not accepted)")
+        raise UrlNotAllowed(
+            "only plain ASCII without spaces or control characters "
+            "(international host names are not accepted)"
+        )
     scheme, separator, rest = url.partition("://")
     if not separator or scheme not in schemes:
         raise UrlNotAllowed(f"must start with {' or '.join(f'{s}://' for s in schemes)}")
@@ -333,8 +404,9 @@ def _bracketed(host: str) -> str:
 # -- the request-time rule ----------------------------------------------------------------
 
 
-def vet_addresses(host: str, port: int, addresses: Sequence[str], *,
-                  allowlist: frozenset[str]) -> None:
+def vet_addresses(
+    host: str, port: int, addresses: Sequence[str], *, allowlist: frozenset[str]
+) -> None:
     """Raise DestinationNotAllowed unless every address ``host`` resolved to may be reached:
     none loopback, private, link-local, metadata, unspecified, reserved or multicast (IPv4
     inside IPv6 judged as the IPv4 it carries), unless ``host:port`` is allowlisted. The
@@ -347,7 +419,8 @@ def vet_addresses(host: str, port: int, addresses: Sequence[str], *,
         if not _is_public(address):
             raise DestinationNotAllowed(
                 f"{host} resolves to an address a connection may not reach "
-                "(loopback, private, link-local or metadata)")
+                "(loopback, private, link-local or metadata)"
+            )
 
 
 def _is_public(address: str) -> bool:
@@ -360,8 +433,15 @@ def _is_public(address: str) -> bool:
         if carried is not None:
             return _is_public(str(carried))
         ip = ipaddress.IPv6Address(ip.compressed.split("%")[0])  # a zone id changes nothing
-    refused = (ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_multicast
-               or ip.is_unspecified or ip.is_reserved or not ip.is_global)
+    refused = (
+        ip.is_loopback
+        or ip.is_private
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_unspecified
+        or ip.is_reserved
+        or not ip.is_global
+    )
     return not refused and ip not in METADATA_ADDRESSES
 
 

@@ -30,13 +30,17 @@ Counts = Literal["weight", "requests", "orders"]
 IP: Scope = "ip"
 ACCOUNT: Scope = "account"
 
-DEFAULT_SAFETY_FACTOR = 0.8   # the original system's "20% below official"
+DEFAULT_SAFETY_FACTOR = 0.8  # the original system's "20% below official"
 # No exchange publishes a cap on requests in flight; ours keeps a stalled host from piling
 # up requests. The conservative preset restores the original system's caps.
 DEFAULT_CONCURRENT = 20
-LEGACY_FIELDS = {"per_second": "per_second", "perSecond": "per_second",
-                 "per_minute": "per_minute", "perMinute": "per_minute",
-                 "concurrent": "concurrent"}
+LEGACY_FIELDS = {
+    "per_second": "per_second",
+    "perSecond": "per_second",
+    "per_minute": "per_minute",
+    "perMinute": "per_minute",
+    "concurrent": "concurrent",
+}
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,9 @@ class Window:
     seconds: float
     scope: Scope
     counts: Counts = "requests"
-    product: str | None = None                 # None: every product
-    endpoints: frozenset[str] | None = None    # "METHOD /path" or "/path"; None: all
-    signed: bool | None = None                 # True: private requests only; False: public
+    product: str | None = None  # None: every product
+    endpoints: frozenset[str] | None = None  # "METHOD /path" or "/path"; None: all
+    signed: bool | None = None  # True: private requests only; False: public
     per_instrument: bool = False
     source: str = ""
 
@@ -78,8 +82,8 @@ class Charge:
     weight: int = 1
     product: str = "spot"
     signed: bool = False
-    orders: int = 1          # orders the request places, amends or cancels (batches: n)
-    instrument: str = ""     # for per-instrument windows
+    orders: int = 1  # orders the request places, amends or cancels (batches: n)
+    instrument: str = ""  # for per-instrument windows
 
     @property
     def endpoint(self) -> str:
@@ -142,17 +146,23 @@ class Budget:
     def pool_windows(self, pool: str) -> dict[str, Window]:
         """The ip windows of one destination pool."""
         products = {product for product, name in self.pools.items() if name == pool}
-        return {name: window for name, window in self.windows.items()
-                if window.scope == IP and (window.product is None or not self.pools
-                                           or window.product in products)}
+        return {
+            name: window
+            for name, window in self.windows.items()
+            if window.scope == IP
+            and (window.product is None or not self.pools or window.product in products)
+        }
 
     def sustained_rate(self) -> float:
         """Requests (weight 1) per second the loosest pool allows for good, private or
         public: its tightest window counting all of them. 0 when no window does."""
         rates = [0.0]
         for pool in {self.pool_of(product) for product in self.pools} or {""}:
-            shared = [w for w in self.pool_windows(pool).values()
-                      if w.endpoints is None and w.counts != "orders"]
+            shared = [
+                w
+                for w in self.pool_windows(pool).values()
+                if w.endpoints is None and w.counts != "orders"
+            ]
             for signed in (True, False):
                 covering = [w.rate for w in shared if w.signed in (None, signed)]
                 rates.append(min(covering, default=0.0))
@@ -171,20 +181,25 @@ def scaled(window: Window, factor: float) -> Window:
 
 
 def published_budget(budget: Budget, factor: float) -> Budget:
-    return replace(budget, windows={name: scaled(window, factor)
-                                    for name, window in budget.windows.items()})
+    return replace(
+        budget, windows={name: scaled(window, factor) for name, window in budget.windows.items()}
+    )
 
 
-def with_run_time_windows(budget: Budget, product: str, windows: Mapping[str, Window], *,
-                          factor: float) -> Budget:
+def with_run_time_windows(
+    budget: Budget, product: str, windows: Mapping[str, Window], *, factor: float
+) -> Budget:
     """``budget`` with ``product``'s published windows replaced by the ones the exchange
     serves at run time (Binance's exchangeInfo), times ``factor``. Overridden windows and
     the conservative preset's stay as they are."""
     if not windows:
         return budget
     legacy = LEGACY_SECOND in budget.windows or LEGACY_MINUTE in budget.windows
-    kept = {name: window for name, window in budget.windows.items()
-            if window.product != product or window.source in ("override", "legacy")}
+    kept = {
+        name: window
+        for name, window in budget.windows.items()
+        if window.product != product or window.source in ("override", "legacy")
+    }
     for name, window in windows.items():
         if name not in kept and not (legacy and window.scope == IP):
             kept[name] = scaled(window, factor)
@@ -192,6 +207,7 @@ def with_run_time_windows(budget: Budget, product: str, windows: Mapping[str, Wi
 
 
 # -- the legacy shape: one weight budget per second and per minute, and a concurrency cap --
+
 
 @dataclass(frozen=True)
 class ExchangeLimit:
@@ -218,8 +234,7 @@ LEGACY_MINUTE = "ip weight 1m"
 def with_legacy_limit(budget: Budget, limit: ExchangeLimit) -> Budget:
     """``budget`` whose destination windows are the legacy pair (every pool gets the
     same), its account windows kept."""
-    windows = {name: window for name, window in budget.windows.items()
-               if window.scope == ACCOUNT}
+    windows = {name: window for name, window in budget.windows.items() if window.scope == ACCOUNT}
     windows[LEGACY_SECOND] = Window(limit.per_second, 1, IP, "weight", source="legacy")
     windows[LEGACY_MINUTE] = Window(limit.per_minute, 60, IP, "weight", source="legacy")
     return replace(budget, windows=windows, concurrent=limit.concurrent)
@@ -235,18 +250,26 @@ def as_budget(value: Budget | ExchangeLimit) -> Budget:
 
 # -- the effective table --------------------------------------------------------------------
 
-def load_budgets(published: Mapping[str, Budget], *,
-                 overrides: str | Mapping[str, Any] | None = None, preset: str = "",
-                 safety_factor: float = DEFAULT_SAFETY_FACTOR) -> dict[str, Budget]:
+
+def load_budgets(
+    published: Mapping[str, Budget],
+    *,
+    overrides: str | Mapping[str, Any] | None = None,
+    preset: str = "",
+    safety_factor: float = DEFAULT_SAFETY_FACTOR,
+) -> dict[str, Budget]:
     """The table in force: ``published`` times ``safety_factor``, or the conservative table
     (``preset``), then ``overrides``. Raises ValueError on anything malformed."""
     if not 0 < safety_factor <= 1:
         raise ValueError("RATE_LIMIT_SAFETY_FACTOR must be in (0, 1]")
-    table = {name: published_budget(budget, safety_factor)
-             for name, budget in published.items()}
+    table = {name: published_budget(budget, safety_factor) for name, budget in published.items()}
     if preset == "conservative":
-        table = {name: with_legacy_limit(budget, CONSERVATIVE_LIMITS[name])
-                 if name in CONSERVATIVE_LIMITS else budget for name, budget in table.items()}
+        table = {
+            name: with_legacy_limit(budget, CONSERVATIVE_LIMITS[name])
+            if name in CONSERVATIVE_LIMITS
+            else budget
+            for name, budget in table.items()
+        }
     elif preset not in ("", "published"):
         raise ValueError(f"EXCHANGE_RATE_PRESET: unknown preset {preset!r}")
     for exchange, values in _override_items(overrides):
@@ -256,8 +279,9 @@ def load_budgets(published: Mapping[str, Budget], *,
     return table
 
 
-def _override_items(overrides: str | Mapping[str, Any] | None
-                    ) -> Iterable[tuple[str, Mapping[str, Any]]]:
+def _override_items(
+    overrides: str | Mapping[str, Any] | None,
+) -> Iterable[tuple[str, Mapping[str, Any]]]:
     if not overrides:
         return []
     data = json.loads(overrides) if isinstance(overrides, str) else overrides
@@ -273,15 +297,22 @@ def apply_overrides(budget: Budget, values: Mapping[str, Any], *, exchange: str)
     """One exchange's overrides: any window by name (``{"spot ip weight 1m": 1200}`` or
     ``{"...": {"limit": 50, "seconds": 10}}``), ``concurrent``, and the legacy
     ``per_second`` / ``per_minute`` pair, which replaces every destination window."""
-    legacy = {LEGACY_FIELDS[key]: _positive_int(exchange, key, value)
-              for key, value in values.items() if key in LEGACY_FIELDS}
+    legacy = {
+        LEGACY_FIELDS[key]: _positive_int(exchange, key, value)
+        for key, value in values.items()
+        if key in LEGACY_FIELDS
+    }
     if "per_second" in legacy or "per_minute" in legacy:
         second = budget.windows.get(LEGACY_SECOND)
         minute = budget.windows.get(LEGACY_MINUTE)
-        budget = with_legacy_limit(budget, ExchangeLimit(
-            per_second=legacy.get("per_second", second.limit if second else 10 ** 9),
-            per_minute=legacy.get("per_minute", minute.limit if minute else 10 ** 9),
-            concurrent=budget.concurrent))
+        budget = with_legacy_limit(
+            budget,
+            ExchangeLimit(
+                per_second=legacy.get("per_second", second.limit if second else 10**9),
+                per_minute=legacy.get("per_minute", minute.limit if minute else 10**9),
+                concurrent=budget.concurrent,
+            ),
+        )
     if "concurrent" in legacy:
         budget = replace(budget, concurrent=legacy["concurrent"])
     windows = dict(budget.windows)
@@ -313,17 +344,31 @@ def _positive_int(label: str, key: str, value: Any) -> int:
     return value
 
 
-def endpoint_window(endpoint: str, limit: int, seconds: float, scope: Scope = ACCOUNT, *,
-                    product: str | None = None, counts: Counts = "requests",
-                    per_instrument: bool = False, source: str = "") -> tuple[str, Window]:
+def endpoint_window(
+    endpoint: str,
+    limit: int,
+    seconds: float,
+    scope: Scope = ACCOUNT,
+    *,
+    product: str | None = None,
+    counts: Counts = "requests",
+    per_instrument: bool = False,
+    source: str = "",
+) -> tuple[str, Window]:
     """(name, window) of one endpoint's own budget ("METHOD /path" or "/path"), named by
     the one scheme: ``[<product>] <scope> <endpoint> <interval>``, e.g.
     ``linear account /v5/order/create 1s``, ``ip /api/v5/public/time 2s``."""
-    name = " ".join(part for part in (product, scope, endpoint, interval_name(seconds))
-                    if part)
-    return name, Window(limit, seconds, scope, counts, product=product,
-                        endpoints=frozenset({endpoint}), per_instrument=per_instrument,
-                        source=source)
+    name = " ".join(part for part in (product, scope, endpoint, interval_name(seconds)) if part)
+    return name, Window(
+        limit,
+        seconds,
+        scope,
+        counts,
+        product=product,
+        endpoints=frozenset({endpoint}),
+        per_instrument=per_instrument,
+        source=source,
+    )
 
 
 def interval_name(seconds: float) -> str:
@@ -342,15 +387,15 @@ def interval_name(seconds: float) -> str:
 # answer, not a ban.
 LONGEST_DOCUMENTED_BAN_SECONDS: dict[str, float] = {
     "binance": 3 * 24 * 3600.0,  # HTTP 418 IP bans "scale from 2 minutes to 3 days"
-    "bybit": 600.0,              # HTTP 403 "access too frequent": wait 10 minutes
+    "bybit": 600.0,  # HTTP 403 "access too frequent": wait 10 minutes
     # HTTP 403 firewall bans last "usually 5 minutes", the 418 ban has no published length;
     # the superseded 2023 limits suspended for 1 hour, the longest figure BingX has given
     "bingx": 3600.0,
     # HTTP 429 bans for 60 s and each request during the ban adds 10 s: room for the few a
     # connection may have had in flight when the ban began
     "pionex": 120.0,
-    "okx": 600.0,                # documents no ban (50011 is its 2 s window): the general cap
-    "orangex": 600.0,            # publishes no REST limits or bans: the general cap
+    "okx": 600.0,  # documents no ban (50011 is its 2 s window): the general cap
+    "orangex": 600.0,  # publishes no REST limits or bans: the general cap
 }
 # a host that is not the exchange's own (allowlisted, paper) pauses its pool at most this long
 OTHER_HOST_PAUSE_CAP_SECONDS = 600.0

@@ -31,14 +31,14 @@ _ID_SEGMENT = re.compile(r"^(?:\d+|[0-9a-fA-F-]{16,})$")
 @dataclass(frozen=True)
 class CallRecord:
     exchange: str
-    connection_id: str               # "" for calls made for no connection (public reads)
+    connection_id: str  # "" for calls made for no connection (public reads)
     method: str
-    endpoint: str                    # the path template: no query string, no ids
-    status: int | None               # the HTTP status; None when no answer came
-    latency_ms: float                # from the limiter's grant to the mapped outcome
-    sent: bool                       # False: refused before any byte could leave
-    error: str = ""                  # the error class name; "" on success
-    error_code: str = ""             # the exchange's own code of the failure, if any
+    endpoint: str  # the path template: no query string, no ids
+    status: int | None  # the HTTP status; None when no answer came
+    latency_ms: float  # from the limiter's grant to the mapped outcome
+    sent: bool  # False: refused before any byte could leave
+    error: str = ""  # the error class name; "" on success
+    error_code: str = ""  # the exchange's own code of the failure, if any
 
     @property
     def ok(self) -> bool:
@@ -79,14 +79,22 @@ def call_finished(record: CallRecord) -> None:
         try:
             observer(record)
         except Exception:
-            logger.exception("exchange call observer failed",
-                             extra={"observer": getattr(observer, "__name__", "?")})
+            logger.exception(
+                "exchange call observer failed",
+                extra={"observer": getattr(observer, "__name__", "?")},
+            )
 
 
 def _log(record: CallRecord) -> None:
-    fields = {"exchange": record.exchange, "connection_id": record.connection_id,
-              "method": record.method, "endpoint": record.endpoint, "status": record.status,
-              "latency_ms": round(record.latency_ms, 1), "sent": record.sent}
+    fields = {
+        "exchange": record.exchange,
+        "connection_id": record.connection_id,
+        "method": record.method,
+        "endpoint": record.endpoint,
+        "status": record.status,
+        "latency_ms": round(record.latency_ms, 1),
+        "sent": record.sent,
+    }
     if record.ok:
         logger.info("exchange call", extra=fields)
         return

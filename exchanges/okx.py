@@ -77,14 +77,14 @@ ACCOUNT_CONFIG = "/api/v5/account/config"
 BALANCE = "/api/v5/account/balance"
 POSITIONS = "/api/v5/account/positions"
 SET_LEVERAGE = "/api/v5/account/set-leverage"
-ORDER = "/api/v5/trade/order"                      # POST places, GET queries one order
+ORDER = "/api/v5/trade/order"  # POST places, GET queries one order
 CANCEL_ORDER = "/api/v5/trade/cancel-order"
 CANCEL_BATCH = "/api/v5/trade/cancel-batch-orders"
 ORDERS_PENDING = "/api/v5/trade/orders-pending"
 ORDERS_HISTORY = "/api/v5/trade/orders-history"
-CANCEL_ALL_AFTER = "/api/v5/trade/cancel-all-after"   # the dead-man switch
-FILLS = "/api/v5/trade/fills"                      # our trades of the last 3 days
-FILLS_HISTORY = "/api/v5/trade/fills-history"      # ... of the last 3 months
+CANCEL_ALL_AFTER = "/api/v5/trade/cancel-all-after"  # the dead-man switch
+FILLS = "/api/v5/trade/fills"  # our trades of the last 3 days
+FILLS_HISTORY = "/api/v5/trade/fills-history"  # ... of the last 3 months
 
 # OKX counts requests, not weights: every endpoint weighs 1, so nothing weighs other than 1.
 WEIGHTS: dict[str, int] = {}
@@ -99,31 +99,51 @@ def _ip(path: str, limit: int) -> tuple[str, Window]:
     return endpoint_window(path, limit, 2, IP, source=_OKX)
 
 
-def _uid(endpoint: str, limit: int, *, per_instrument: bool = False,
-         counts: Counts = "requests", source: str = _OKX) -> tuple[str, Window]:
-    return endpoint_window(endpoint, limit, 2, counts=counts, per_instrument=per_instrument,
-                           source=source)
+def _uid(
+    endpoint: str,
+    limit: int,
+    *,
+    per_instrument: bool = False,
+    counts: Counts = "requests",
+    source: str = _OKX,
+) -> tuple[str, Window]:
+    return endpoint_window(
+        endpoint, limit, 2, counts=counts, per_instrument=per_instrument, source=source
+    )
 
 
-RATE_LIMITS = Budget(windows=dict([
-    _ip(TIME, 10), _ip(TICKER, 20),
-    _ip(INSTRUMENTS, 20),          # per IP and instrument type; we count the types together
-    _uid(f"POST {ORDER}", 60, per_instrument=True),
-    _uid(CANCEL_ORDER, 60, per_instrument=True),
-    _uid(CANCEL_BATCH, 300, counts="orders"),
-    _uid(f"GET {ORDER}", 60),
-    _uid(ORDERS_PENDING, 60),
-    _uid(BALANCE, 10), _uid(POSITIONS, 10), _uid(ACCOUNT_CONFIG, 5),
-    # UNVERIFIED in the facts: OKX's docs give 40 / 2 s and 20 / 2 s
-    _uid(ORDERS_HISTORY, 40), _uid(SET_LEVERAGE, 20),
-    # cancel-all-after: 1 request per second per User ID (and tag; we send none)
-    endpoint_window(CANCEL_ALL_AFTER, 1, 1, source=_OKX),
-    # "Get transaction details": 60 / 2 s (3 days); 10 / 2 s (3 months), per User ID
-    _uid(FILLS, 60), _uid(FILLS_HISTORY, 10),
-    # new and amended orders of one sub-account, REST and WebSocket together (50061)
-    ("account orders 2s", Window(1000, 2, ACCOUNT, "orders",
-                                 endpoints=frozenset({f"POST {ORDER}"}), source=_OKX)),
-]))
+RATE_LIMITS = Budget(
+    windows=dict(
+        [
+            _ip(TIME, 10),
+            _ip(TICKER, 20),
+            _ip(INSTRUMENTS, 20),  # per IP and instrument type; we count the types together
+            _uid(f"POST {ORDER}", 60, per_instrument=True),
+            _uid(CANCEL_ORDER, 60, per_instrument=True),
+            _uid(CANCEL_BATCH, 300, counts="orders"),
+            _uid(f"GET {ORDER}", 60),
+            _uid(ORDERS_PENDING, 60),
+            _uid(BALANCE, 10),
+            _uid(POSITIONS, 10),
+            _uid(ACCOUNT_CONFIG, 5),
+            # UNVERIFIED in the facts: OKX's docs give 40 / 2 s and 20 / 2 s
+            _uid(ORDERS_HISTORY, 40),
+            _uid(SET_LEVERAGE, 20),
+            # cancel-all-after: 1 request per second per User ID (and tag; we send none)
+            endpoint_window(CANCEL_ALL_AFTER, 1, 1, source=_OKX),
+            # "Get transaction details": 60 / 2 s (3 days); 10 / 2 s (3 months), per User ID
+            _uid(FILLS, 60),
+            _uid(FILLS_HISTORY, 10),
+            # new and amended orders of one sub-account, REST and WebSocket together (50061)
+            (
+                "account orders 2s",
+                Window(
+                    1000, 2, ACCOUNT, "orders", endpoints=frozenset({f"POST {ORDER}"}), source=_OKX
+                ),
+            ),
+        ]
+    )
+)
 BATCH_CANCEL_SIZE = 20
 PAGE_SIZE = 100
 MAX_PAGES = 20
@@ -148,12 +168,13 @@ HEDGE_MODE = "long_short_mode"
 
 ONE = Decimal(1)
 SWAP_SUFFIX = "-SWAP"
-FILLS_RECENT_MS = 3 * 86_400_000        # /trade/fills answers the last 3 days
-FILLS_LOOKBACK_MS = 90 * 86_400_000     # /trade/fills-history the last 3 months
+FILLS_RECENT_MS = 3 * 86_400_000  # /trade/fills answers the last 3 days
+FILLS_LOOKBACK_MS = 90 * 86_400_000  # /trade/fills-history the last 3 months
 EXEC_TYPES = {"T": "taker", "M": "maker"}
 
 
 # -- signing (pure) ---------------------------------------------------------------------------
+
 
 def sign(secret: str, timestamp: str, method: str, request_path: str, body: str = "") -> str:
     """Base64(HMAC-SHA256(secret, timestamp + METHOD + requestPath(+?query) + body))."""
@@ -170,6 +191,7 @@ def iso_timestamp(ms: int) -> str:
 
 # -- symbols and quantities -------------------------------------------------------------------
 
+
 def to_inst_id(symbol: str) -> str:
     """``BTC/USDT`` -> ``BTC-USDT``; ``BTC/USDT:USDT`` -> ``BTC-USDT-SWAP``."""
     return joined_symbol(parse_symbol(symbol), "-", SWAP_SUFFIX)
@@ -180,8 +202,9 @@ def from_inst_id(inst_id: str) -> str:
     split = split_by_separator(inst_id.removesuffix(SWAP_SUFFIX) if swap else inst_id, "-")
     if split is not None:
         return unified(*split, "linear" if swap else "spot")
-    raise errors.InvalidRequest(f"OKX instrument {inst_id!r} is neither spot nor a swap",
-                                exchange=NAME)
+    raise errors.InvalidRequest(
+        f"OKX instrument {inst_id!r} is neither spot nor a swap", exchange=NAME
+    )
 
 
 def is_swap(inst_id: str) -> bool:
@@ -194,17 +217,24 @@ def contracts_for(quantity: Decimal, instrument: Instrument) -> Decimal:
         raise errors.InvalidOrder(
             f"{format_decimal(quantity)} {instrument.base} is not a multiple of the lot "
             f"{format_decimal(instrument.lot_size)} ({instrument.exchange_symbol})",
-            exchange=NAME)
+            exchange=NAME,
+        )
     return quantity / instrument.contract_value
 
 
 # -- request builders -------------------------------------------------------------------------
 
+
 def order_body(order: OrderRequest, *, inst_id: str, td_mode: str, size: Decimal) -> dict[str, str]:
     """The JSON body of POST /api/v5/trade/order of an order ``Connector.check_order``
     passed (``size`` already in contracts for swaps)."""
-    body = {"instId": inst_id, "tdMode": td_mode, "clOrdId": order.client_order_id,
-            "side": order.side, "ordType": _ord_type(order)}
+    body = {
+        "instId": inst_id,
+        "tdMode": td_mode,
+        "clOrdId": order.client_order_id,
+        "side": order.side,
+        "ordType": _ord_type(order),
+    }
     if order.type == "limit" and order.price is not None:
         body["px"] = format_decimal(order.price)
     body["sz"] = format_decimal(size)
@@ -221,11 +251,15 @@ def _ord_type(order: OrderRequest) -> str:
 
 # -- response parsers -------------------------------------------------------------------------
 
+
 def order_status(state: str, ord_type: str = "", cancel_source: str = "") -> str:
     if state == "canceled" and cancel_source == CANCEL_SOURCE_POST_ONLY:
         return "rejected"
-    if (state == "canceled" and ord_type in IMMEDIATE_ORDER_TYPES
-            and cancel_source != CANCEL_SOURCE_USER):
+    if (
+        state == "canceled"
+        and ord_type in IMMEDIATE_ORDER_TYPES
+        and cancel_source != CANCEL_SOURCE_USER
+    ):
         return "expired"
     if state not in STATUS_MAP:
         raise errors.ExchangeError(f"unknown OKX order state {state!r}", exchange=NAME)
@@ -275,14 +309,20 @@ def parse_instrument(raw: dict[str, Any]) -> Instrument | None:
         return None
     contract_value = ONE
     if market.is_perpetual:
-        if (raw.get("ctType", "linear") != "linear"
-                or raw.get("settleCcy", market.quote) != market.quote
-                or raw.get("ctValCcy", market.base) != market.base):
+        if (
+            raw.get("ctType", "linear") != "linear"
+            or raw.get("settleCcy", market.quote) != market.quote
+            or raw.get("ctValCcy", market.base) != market.base
+        ):
             return None
         contract_value = Decimal(raw["ctVal"])
     return Instrument(
-        symbol=market.symbol, exchange_symbol=inst_id, base=market.base, quote=market.quote,
-        kind=market.kind, tick_size=Decimal(raw["tickSz"]),
+        symbol=market.symbol,
+        exchange_symbol=inst_id,
+        base=market.base,
+        quote=market.quote,
+        kind=market.kind,
+        tick_size=Decimal(raw["tickSz"]),
         lot_size=Decimal(raw["lotSz"]) * contract_value,
         min_quantity=Decimal(raw["minSz"]) * contract_value,
         contract_value=contract_value,
@@ -296,8 +336,13 @@ def parse_balances(data: Sequence[dict[str, Any]]) -> list[Balance]:
     balances = []
     for item in details:
         free = decimal_or_none(item.get("availBal")) or decimal_or_none(item.get("cashBal"))
-        balances.append(Balance(asset=item["ccy"], free=free or Decimal(0),
-                                locked=decimal_or_zero(item.get("frozenBal"))))
+        balances.append(
+            Balance(
+                asset=item["ccy"],
+                free=free or Decimal(0),
+                locked=decimal_or_zero(item.get("frozenBal")),
+            )
+        )
     return balances
 
 
@@ -310,13 +355,19 @@ def parse_fill(raw: dict[str, Any], contract_value: Decimal = ONE) -> FillUpdate
     """One trade; swap sizes are contracts (times ``ctVal``). OKX signs the fee as a balance
     change (a charge is negative, a rebate positive): ours is positive when paid."""
     return FillUpdate(
-        exchange=NAME, trade_id=str(raw["tradeId"]), exchange_order_id=str(raw["ordId"]),
-        client_order_id=raw.get("clOrdId") or None, symbol=from_inst_id(str(raw["instId"])),
-        side=str(raw["side"]).lower(), price=Decimal(str(raw["fillPx"])),
+        exchange=NAME,
+        trade_id=str(raw["tradeId"]),
+        exchange_order_id=str(raw["ordId"]),
+        client_order_id=raw.get("clOrdId") or None,
+        symbol=from_inst_id(str(raw["instId"])),
+        side=str(raw["side"]).lower(),
+        price=Decimal(str(raw["fillPx"])),
         quantity=Decimal(str(raw["fillSz"])) * contract_value,
-        fee=-decimal_or_zero(raw.get("fee")), fee_asset=raw.get("feeCcy") or None,
+        fee=-decimal_or_zero(raw.get("fee")),
+        fee_asset=raw.get("feeCcy") or None,
         liquidity=EXEC_TYPES.get(str(raw.get("execType", ""))),
-        time_ms=int_or_none(raw.get("fillTime")) or int_or_none(raw.get("ts")))
+        time_ms=int_or_none(raw.get("fillTime")) or int_or_none(raw.get("ts")),
+    )
 
 
 # {"instType": "SWAP", "instId": "BTC-USDT-SWAP", "posSide": "net", "pos": "-3",
@@ -359,20 +410,39 @@ def parse_credentials(raw: dict[str, Any], *, derivatives: bool) -> CredentialCh
 # (keys without an IP are deleted after 14 days unused, which no field tells).
 def parse_key_info(raw: dict[str, Any]) -> KeyInfo:
     ips = tuple(ip.strip() for ip in str(raw.get("ip") or "").split(",") if ip.strip())
-    return KeyInfo(permissions=frozenset(parse_credentials(raw, derivatives=False).permissions),
-                   ip_restricted=bool(ips), ips=ips)
+    return KeyInfo(
+        permissions=frozenset(parse_credentials(raw, derivatives=False).permissions),
+        ip_restricted=bool(ips),
+        ips=ips,
+    )
 
 
 # {"instId": "BTC-USDT", "last": "60000.1", "askPx": "60000.2", "bidPx": "60000"}
 def parse_ticker(raw: dict[str, Any]) -> Ticker:
-    return Ticker(symbol=from_inst_id(raw["instId"]), bid=Decimal(raw["bidPx"]),
-                  ask=Decimal(raw["askPx"]), last=Decimal(raw["last"]))
+    return Ticker(
+        symbol=from_inst_id(raw["instId"]),
+        bid=Decimal(raw["bidPx"]),
+        ask=Decimal(raw["askPx"]),
+        last=Decimal(raw["last"]),
+    )
 
 
 # -- errors ---------------------------------------------------------------------------------
 
-_AUTH_CODES = ("50100", "50101", "50102", "50103", "50104", "50105", "50106", "50107",
-               "50111", "50112", "50113", "50119")
+_AUTH_CODES = (
+    "50100",
+    "50101",
+    "50102",
+    "50103",
+    "50104",
+    "50105",
+    "50106",
+    "50107",
+    "50111",
+    "50112",
+    "50113",
+    "50119",
+)
 _PERMISSION_CODES = ("50007", "50030", "50035", "50110", "50120", "51009", "51024")
 ERRORS = errors.ErrorTable(
     exact={
@@ -398,8 +468,11 @@ ERRORS = errors.ErrorTable(
         ("already exists", errors.DuplicateOrder),
         ("rate limit", errors.RateLimited),
     ),
-    http_status={401: errors.AuthenticationError, 403: errors.PermissionDenied,
-                 429: errors.RateLimited},
+    http_status={
+        401: errors.AuthenticationError,
+        403: errors.PermissionDenied,
+        429: errors.RateLimited,
+    },
     rate_limit_pause={"50011": 2.0, "50061": 2.0, "50013": 1.0},
 )
 
@@ -430,7 +503,7 @@ class OkxConnector(Connector):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._swaps: dict[str, Instrument] | None = None   # instId -> linear swap (ctVal)
+        self._swaps: dict[str, Instrument] | None = None  # instId -> linear swap (ctVal)
 
     # -- pipeline ---------------------------------------------------------------------------
 
@@ -439,13 +512,20 @@ class OkxConnector(Connector):
             raise errors.AuthenticationError("OKX keys need their passphrase", exchange=NAME)
         timestamp = iso_timestamp(self.now_ms())
         request_path = f"{call.path}?{call.query_string}" if call.params else call.path
-        call.headers.update({
-            "OK-ACCESS-KEY": self.credentials.api_key,
-            "OK-ACCESS-SIGN": sign(self.credentials.api_secret, timestamp, call.method,
-                                   request_path, call.body or ""),
-            "OK-ACCESS-TIMESTAMP": timestamp,
-            "OK-ACCESS-PASSPHRASE": self.credentials.passphrase,
-        })
+        call.headers.update(
+            {
+                "OK-ACCESS-KEY": self.credentials.api_key,
+                "OK-ACCESS-SIGN": sign(
+                    self.credentials.api_secret,
+                    timestamp,
+                    call.method,
+                    request_path,
+                    call.body or "",
+                ),
+                "OK-ACCESS-TIMESTAMP": timestamp,
+                "OK-ACCESS-PASSPHRASE": self.credentials.passphrase,
+            }
+        )
 
     def error_of(self, response: Response) -> tuple[str | int | None, str] | None:
         payload = response.payload
@@ -463,11 +543,29 @@ class OkxConnector(Connector):
                 return str(item["sCode"]), str(item.get("sMsg", ""))
         return code, str(payload.get("msg", ""))
 
-    def _call(self, method: str, path: str, *, params: Sequence[tuple[str, str]] = (),
-              body: Any = None, signed: bool = True, write: bool = False,
-              product: str = "spot", instrument: str = "", orders: int = 1) -> Call:
-        call = Call(method, path, params=list(params), signed=signed, write=write,
-                    product=product, instrument=instrument, orders=orders)
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Sequence[tuple[str, str]] = (),
+        body: Any = None,
+        signed: bool = True,
+        write: bool = False,
+        product: str = "spot",
+        instrument: str = "",
+        orders: int = 1,
+    ) -> Call:
+        call = Call(
+            method,
+            path,
+            params=list(params),
+            signed=signed,
+            write=write,
+            product=product,
+            instrument=instrument,
+            orders=orders,
+        )
         if body is not None:
             call.body = compact_json(body)
             call.headers["Content-Type"] = "application/json"
@@ -494,14 +592,14 @@ class OkxConnector(Connector):
         return "cash"
 
     def _list_inst_types(self) -> tuple[str, ...]:
-        return {"spot": ("SPOT",), "margin": ("MARGIN",), "perpetual_futures": ("SWAP",)
-                }.get(self.api_type, ("SPOT", "MARGIN", "SWAP"))
+        return {"spot": ("SPOT",), "margin": ("MARGIN",), "perpetual_futures": ("SWAP",)}.get(
+            self.api_type, ("SPOT", "MARGIN", "SWAP")
+        )
 
     def _history_inst_types(self, market: Market) -> tuple[str, ...]:
         if market.is_perpetual:
             return ("SWAP",)
-        return {"spot": ("SPOT",), "margin": ("MARGIN",)}.get(self.api_type,
-                                                               ("SPOT", "MARGIN"))
+        return {"spot": ("SPOT",), "margin": ("MARGIN",)}.get(self.api_type, ("SPOT", "MARGIN"))
 
     def _linear_swaps(self) -> dict[str, Instrument]:
         """Loaded once per connector: contract values do not change under a running task."""
@@ -512,8 +610,9 @@ class OkxConnector(Connector):
 
     def _swap(self, inst_id: str) -> Instrument:
         if inst_id not in self._linear_swaps():
-            raise errors.InvalidRequest(f"OKX lists no linear swap {inst_id}", exchange=NAME,
-                                        code="51001")
+            raise errors.InvalidRequest(
+                f"OKX lists no linear swap {inst_id}", exchange=NAME, code="51001"
+            )
         return self._linear_swaps()[inst_id]
 
     def _contract_value(self, inst_id: str) -> Decimal:
@@ -557,8 +656,9 @@ class OkxConnector(Connector):
     def check_credentials(self) -> CredentialCheck:
         config = self._data(self._call("GET", ACCOUNT_CONFIG))[0]
         derivatives = self.api_type in ("perpetual_futures", "unified_account")
-        return replace(parse_credentials(config, derivatives=derivatives),
-                       key=parse_key_info(config))
+        return replace(
+            parse_credentials(config, derivatives=derivatives), key=parse_key_info(config)
+        )
 
     def key_info(self) -> KeyInfo:
         return parse_key_info(self._data(self._call("GET", ACCOUNT_CONFIG))[0])
@@ -575,14 +675,16 @@ class OkxConnector(Connector):
         return parse_balances(self._data(self._call("GET", BALANCE)))
 
     def instruments(self) -> list[Instrument]:
-        kinds = {"spot": ("SPOT",), "margin": ("SPOT",), "perpetual_futures": ("SWAP",)
-                 }.get(self.api_type, ("SPOT", "SWAP"))
+        kinds = {"spot": ("SPOT",), "margin": ("SPOT",), "perpetual_futures": ("SWAP",)}.get(
+            self.api_type, ("SPOT", "SWAP")
+        )
         return [i for kind in kinds for i in self._load_instruments(kind)]
 
     def ticker(self, symbol: str) -> Ticker:
         market, inst_id = self._market(symbol)
-        call = self._call("GET", TICKER, params=[("instId", inst_id)], signed=False,
-                          product=market.kind)
+        call = self._call(
+            "GET", TICKER, params=[("instId", inst_id)], signed=False, product=market.kind
+        )
         data = self._data(call)
         if not data:
             raise errors.InvalidRequest(f"OKX has no ticker for {inst_id}", exchange=NAME)
@@ -595,48 +697,65 @@ class OkxConnector(Connector):
         if not market.is_perpetual and self.api_type not in ("margin", "unified_account"):
             raise errors.NotSupported("spot cash trading has no leverage", exchange=NAME)
         body = {"instId": inst_id, "lever": str(leverage), "mgnMode": "cross"}
-        self._data(self._call("POST", SET_LEVERAGE, body=body, write=True,
-                              product=market.kind))
+        self._data(self._call("POST", SET_LEVERAGE, body=body, write=True, product=market.kind))
 
     def _place_order(self, order: OrderRequest, market: Market) -> ExchangeOrder:
         inst_id = to_inst_id(market.symbol)
-        size = contracts_for(order.quantity, self._swap(inst_id)) if market.is_perpetual \
+        size = (
+            contracts_for(order.quantity, self._swap(inst_id))
+            if market.is_perpetual
             else order.quantity
-        body = order_body(order, inst_id=inst_id, td_mode=self._td_mode(market, order),
-                          size=size)
-        call = self._call("POST", ORDER, body=body, write=True, product=market.kind,
-                          instrument=inst_id)
+        )
+        body = order_body(order, inst_id=inst_id, td_mode=self._td_mode(market, order), size=size)
+        call = self._call(
+            "POST", ORDER, body=body, write=True, product=market.kind, instrument=inst_id
+        )
         call.deadline_ms = self.now_ms() + self.recv_window_ms
         call.headers["expTime"] = str(call.deadline_ms)
         placed = self._data(call)[0]
         return ExchangeOrder(
-            symbol=market.symbol, client_order_id=placed.get("clOrdId") or order.client_order_id,
-            exchange_order_id=str(placed["ordId"]), status="open", side=order.side,
-            type=order.type, quantity=order.quantity, price=order.price,
-            created_at_ms=int_or_none(placed.get("ts")))
+            symbol=market.symbol,
+            client_order_id=placed.get("clOrdId") or order.client_order_id,
+            exchange_order_id=str(placed["ordId"]),
+            status="open",
+            side=order.side,
+            type=order.type,
+            quantity=order.quantity,
+            price=order.price,
+            created_at_ms=int_or_none(placed.get("ts")),
+        )
 
-    def _cancel_order(self, market: Market, *, client_order_id: str | None,
-                      exchange_order_id: str | None) -> ExchangeOrder:
+    def _cancel_order(
+        self, market: Market, *, client_order_id: str | None, exchange_order_id: str | None
+    ) -> ExchangeOrder:
         """Cancel, then read the order back: ``sCode 0`` only means the cancel was accepted,
         and the answer carries no state or fills."""
         inst_id = to_inst_id(market.symbol)
         body = {"instId": inst_id, **_id_fields(client_order_id, exchange_order_id)}
-        answer = self._data(self._call("POST", CANCEL_ORDER, body=body, write=True,
-                                       product=market.kind, instrument=inst_id))[0]
-        return self.get_order(market.symbol,
-                              exchange_order_id=answer.get("ordId") or exchange_order_id,
-                              client_order_id=client_order_id)
+        answer = self._data(
+            self._call(
+                "POST", CANCEL_ORDER, body=body, write=True, product=market.kind, instrument=inst_id
+            )
+        )[0]
+        return self.get_order(
+            market.symbol,
+            exchange_order_id=answer.get("ordId") or exchange_order_id,
+            client_order_id=client_order_id,
+        )
 
     def cancel_all(self, symbol: str | None = None) -> int:
         """OKX has no cancel-all for spot and swaps: cancel the open orders in batches of 20."""
         canceled = 0
         pending = self.open_orders(symbol)
         for start in range(0, len(pending), BATCH_CANCEL_SIZE):
-            batch = [{"instId": to_inst_id(o.symbol), "ordId": o.exchange_order_id}
-                     for o in pending[start:start + BATCH_CANCEL_SIZE]]
+            batch = [
+                {"instId": to_inst_id(o.symbol), "ordId": o.exchange_order_id}
+                for o in pending[start : start + BATCH_CANCEL_SIZE]
+            ]
             try:
-                answers = self._data(self._call("POST", CANCEL_BATCH, body=batch, write=True,
-                                                orders=len(batch)))
+                answers = self._data(
+                    self._call("POST", CANCEL_BATCH, body=batch, write=True, orders=len(batch))
+                )
             except errors.InvalidOrder:
                 continue  # every order of this batch closed meanwhile
             canceled += sum(1 for item in answers if item.get("sCode") == "0")
@@ -646,8 +765,12 @@ class OkxConnector(Connector):
 
     def _arm_dead_man_switch(self, seconds: int, markets: list[Market]) -> DeadManState:
         trigger_ms = self._cancel_all_after(seconds)
-        return DeadManState(armed=True, kind="countdown", seconds=seconds,
-                            trigger_at_ms=trigger_ms or self.now_ms() + seconds * 1000)
+        return DeadManState(
+            armed=True,
+            kind="countdown",
+            seconds=seconds,
+            trigger_at_ms=trigger_ms or self.now_ms() + seconds * 1000,
+        )
 
     def _disarm_dead_man_switch(self, markets: list[Market]) -> DeadManState:
         self._cancel_all_after(0)
@@ -662,8 +785,9 @@ class OkxConnector(Connector):
             return None
         return trigger * 1000 if trigger < SECONDS_TIME_CEILING else trigger
 
-    def _get_order(self, market: Market, *, client_order_id: str | None,
-                   exchange_order_id: str | None) -> ExchangeOrder:
+    def _get_order(
+        self, market: Market, *, client_order_id: str | None, exchange_order_id: str | None
+    ) -> ExchangeOrder:
         inst_id = to_inst_id(market.symbol)
         params = [("instId", inst_id), *_id_fields(client_order_id, exchange_order_id).items()]
         data = self._data(self._call("GET", ORDER, params=params, product=market.kind))
@@ -695,23 +819,28 @@ class OkxConnector(Connector):
         if symbol is not None:
             market, inst_id = self._market(symbol)
             if not market.is_perpetual:
-                raise errors.InvalidRequest(f"{symbol} is spot: it has no position",
-                                            exchange=NAME)
+                raise errors.InvalidRequest(f"{symbol} is spot: it has no position", exchange=NAME)
             params.append(("instId", inst_id))
         data = self._data(self._call("GET", POSITIONS, params=params, product="linear"))
-        found = (parse_position(raw, self._contract_value(raw["instId"]))
-                 for raw in data if is_swap(raw.get("instId", "")) and self._ours(raw))
+        found = (
+            parse_position(raw, self._contract_value(raw["instId"]))
+            for raw in data
+            if is_swap(raw.get("instId", "")) and self._ours(raw)
+        )
         return [position for position in found if position is not None]
 
-    def _recent_fills(self, market: Market | None, *, since_ms: int | None,
-                      limit: int) -> list[FillUpdate]:
+    def _recent_fills(
+        self, market: Market | None, *, since_ms: int | None, limit: int
+    ) -> list[FillUpdate]:
         """``/trade/fills`` when everything asked for is of the last 3 days, else
         ``/trade/fills-history`` (instType required there), newest first, paged by billId."""
         recent = since_ms is None or since_ms >= self.now_ms() - FILLS_RECENT_MS
         path = FILLS if recent else FILLS_HISTORY
         if market is not None:
-            scopes = [[("instType", t), ("instId", to_inst_id(market.symbol))]
-                      for t in self._history_inst_types(market)]
+            scopes = [
+                [("instType", t), ("instId", to_inst_id(market.symbol))]
+                for t in self._history_inst_types(market)
+            ]
         else:
             scopes = [[("instType", t)] for t in self._list_inst_types()]
         begin = [("begin", str(since_ms))] if since_ms is not None else []
@@ -722,8 +851,9 @@ class OkxConnector(Connector):
                     fills.append(parse_fill(raw, self._contract_value(raw["instId"])))
         return fills
 
-    def _fill_pages(self, path: str, params: list[tuple[str, str]],
-                    size: int) -> Iterator[dict[str, Any]]:
+    def _fill_pages(
+        self, path: str, params: list[tuple[str, str]], size: int
+    ) -> Iterator[dict[str, Any]]:
         """Newest first, ``after`` = the last billId of the previous page."""
         after: list[tuple[str, str]] = []
         for _ in range(MAX_PAGES):

@@ -75,7 +75,7 @@ OPEN_ORDERS_ALL = "/private/get_open_orders_by_currency"
 # follow (no OrangeX page was readable); parameters and reply as Deribit documents them
 USER_TRADES = "/private/get_user_trades_by_instrument"
 USER_TRADES_MAX_COUNT = 1000
-FILLS_LOOKBACK_MS = 7 * 86_400_000   # UNVERIFIED: no retention is published
+FILLS_LOOKBACK_MS = 7 * 86_400_000  # UNVERIFIED: no retention is published
 ROLES = {"maker": "maker", "taker": "taker"}
 # UNVERIFIED: get_user_position is undocumented; that empty params list every position is a
 # guess (the documented /private/get_positions answered [] with positions open).
@@ -86,10 +86,17 @@ WEIGHTS: dict[str, int] = {}
 # OrangeX publishes no REST limits. The best source is its support's answer to the dyomini
 # project (docs/api-notes.md there): "10 requests/second", not said per IP or per account;
 # we hold it per IP, the stricter of the two for one key. No usage headers were observed.
-RATE_LIMITS = Budget(windows={
-    "ip requests 1s": Window(10, 1, IP, source="OrangeX support via dyomini/auto-trading_"
-                                                "OrangeX docs/api-notes.md (unpublished)"),
-})
+RATE_LIMITS = Budget(
+    windows={
+        "ip requests 1s": Window(
+            10,
+            1,
+            IP,
+            source="OrangeX support via dyomini/auto-trading_"
+            "OrangeX docs/api-notes.md (unpublished)",
+        ),
+    }
+)
 
 # The live server spells "canceled"; the docs "cancelled". Unknown states fail loudly.
 STATUS_MAP = {
@@ -126,10 +133,11 @@ SCOPE_PERMISSIONS = {
 }
 # No time method exists; the cheapest public reply's usOut is the server clock.
 TIME_PROBE_INSTRUMENT = "BTC-USDT-PERPETUAL"
-MALFORMED_REPLY = "malformed_reply"   # our own code: HTTP 200 with neither result nor error
+MALFORMED_REPLY = "malformed_reply"  # our own code: HTTP 200 with neither result nor error
 
 
 # -- signing -------------------------------------------------------------------------------
+
 
 def string_to_sign(client_id: str, timestamp_ms: int, nonce: str) -> str:
     return f"{client_id}\n{timestamp_ms}\n{nonce}\n"
@@ -138,27 +146,42 @@ def string_to_sign(client_id: str, timestamp_ms: int, nonce: str) -> str:
 def sign(client_secret: str, client_id: str, timestamp_ms: int, nonce: str) -> str:
     """The client_signature of /public/auth: HMAC-SHA256 hex, hex-encoded a second time
     (the official SDK sends the hex of the ASCII of the hex digest, 128 characters)."""
-    digest = hmac.new(client_secret.encode(), string_to_sign(client_id, timestamp_ms, nonce)
-                      .encode(), hashlib.sha256).hexdigest()
+    digest = hmac.new(
+        client_secret.encode(),
+        string_to_sign(client_id, timestamp_ms, nonce).encode(),
+        hashlib.sha256,
+    ).hexdigest()
     return digest.encode().hex()
 
 
-def auth_params(credentials: Credentials, timestamp_ms: int, nonce: str,
-                grant_type: str = AUTH_GRANT_TYPE) -> dict[str, str]:
+def auth_params(
+    credentials: Credentials, timestamp_ms: int, nonce: str, grant_type: str = AUTH_GRANT_TYPE
+) -> dict[str, str]:
     if grant_type == "client_credentials":
-        return {"grant_type": grant_type, "client_id": credentials.api_key,
-                "client_secret": credentials.api_secret}
-    return {"grant_type": "client_signature", "client_id": credentials.api_key,
-            "timestamp": str(timestamp_ms), "nonce": nonce,
-            "signature": sign(credentials.api_secret, credentials.api_key, timestamp_ms, nonce)}
+        return {
+            "grant_type": grant_type,
+            "client_id": credentials.api_key,
+            "client_secret": credentials.api_secret,
+        }
+    return {
+        "grant_type": "client_signature",
+        "client_id": credentials.api_key,
+        "timestamp": str(timestamp_ms),
+        "nonce": nonce,
+        "signature": sign(credentials.api_secret, credentials.api_key, timestamp_ms, nonce),
+    }
 
 
 # -- symbols -------------------------------------------------------------------------------
 
+
 def to_exchange_symbol(market: Market) -> str:
     if market.quote != SETTLE or not market.is_perpetual:
-        raise errors.InvalidRequest(f"OrangeX lists USDT-margined perpetuals only, not "
-                                    f"{market.symbol}", code="bad_symbol", exchange="orangex")
+        raise errors.InvalidRequest(
+            f"OrangeX lists USDT-margined perpetuals only, not {market.symbol}",
+            code="bad_symbol",
+            exchange="orangex",
+        )
     return joined_symbol(market, "-", PERPETUAL_SUFFIX)
 
 
@@ -173,8 +196,7 @@ def to_unified_symbol(instrument_name: str) -> str | None:
 def _unified(instrument_name: str) -> str:
     unified = to_unified_symbol(instrument_name)
     if unified is None:
-        raise errors.ExchangeError(f"unexpected instrument {instrument_name!r}",
-                                   exchange="orangex")
+        raise errors.ExchangeError(f"unexpected instrument {instrument_name!r}", exchange="orangex")
     return unified
 
 
@@ -184,29 +206,40 @@ def _unified(instrument_name: str) -> str:
 def parse_fill(raw: Mapping[str, Any]) -> FillUpdate:
     """One trade of ours, the shape the private stream pushes; the fee is what was paid."""
     return FillUpdate(
-        exchange="orangex", trade_id=str(raw["trade_id"]),
-        exchange_order_id=str(raw["order_id"]), client_order_id=None,
-        symbol=_unified(str(raw["instrument_name"])), side=str(raw["direction"]).lower(),
-        price=Decimal(str(raw["price"])), quantity=Decimal(str(raw["amount"])),
-        fee=decimal_or_zero(raw.get("fee")), fee_asset=raw.get("fee_coin_type") or None,
+        exchange="orangex",
+        trade_id=str(raw["trade_id"]),
+        exchange_order_id=str(raw["order_id"]),
+        client_order_id=None,
+        symbol=_unified(str(raw["instrument_name"])),
+        side=str(raw["direction"]).lower(),
+        price=Decimal(str(raw["price"])),
+        quantity=Decimal(str(raw["amount"])),
+        fee=decimal_or_zero(raw.get("fee")),
+        fee_asset=raw.get("fee_coin_type") or None,
         liquidity=ROLES.get(str(raw.get("role", "")).lower()),
-        time_ms=int_or_none(raw.get("timestamp")))
+        time_ms=int_or_none(raw.get("timestamp")),
+    )
 
 
 # -- request builders ----------------------------------------------------------------------
 
+
 def rpc_body(request_id: int, method: str, params: Mapping[str, Any]) -> str:
-    return compact_json({"jsonrpc": "2.0", "id": request_id, "method": method,
-                         "params": dict(params)})
+    return compact_json(
+        {"jsonrpc": "2.0", "id": request_id, "method": method, "params": dict(params)}
+    )
 
 
 def order_params(order: OrderRequest, instrument_name: str) -> dict[str, Any]:
     """/private/buy and /private/sell params of an order ``Connector.check_order`` passed;
     amount is in the base coin (contract size 1)."""
-    params: dict[str, Any] = {"instrument_name": instrument_name,
-                              "amount": format_decimal(order.quantity), "type": order.type,
-                              "custom_order_id": order.client_order_id,
-                              "position_side": ONE_WAY_POSITION_SIDE}
+    params: dict[str, Any] = {
+        "instrument_name": instrument_name,
+        "amount": format_decimal(order.quantity),
+        "type": order.type,
+        "custom_order_id": order.client_order_id,
+        "position_side": ONE_WAY_POSITION_SIDE,
+    }
     if order.type == "limit":
         params["price"] = format_decimal(order.price)  # type: ignore[arg-type]
         params["time_in_force"] = TIME_IN_FORCE[order.time_in_force]
@@ -218,6 +251,7 @@ def order_params(order: OrderRequest, instrument_name: str) -> dict[str, Any]:
 
 
 # -- response parsers ----------------------------------------------------------------------
+
 
 # {"jsonrpc":"2.0","id":1,"usIn":1700000000120,"usOut":1700000000125,"usDiff":5,"result":..}
 def envelope_time_ms(payload: Mapping[str, Any]) -> int:
@@ -256,9 +290,13 @@ def parse_order(raw: Mapping[str, Any]) -> ExchangeOrder:
         client_order_id=raw.get("custom_order_id") or None,
         exchange_order_id=str(raw["order_id"]),
         status=order_status(state, amount, filled, int(raw.get("error_code") or 0)),
-        side=str(raw["direction"]).lower(), type=str(order_type).lower(), quantity=amount,
-        filled_quantity=filled, average_price=average if average else None,
-        price=price if price else None, raw_status=state,
+        side=str(raw["direction"]).lower(),
+        type=str(order_type).lower(),
+        quantity=amount,
+        filled_quantity=filled,
+        average_price=average if average else None,
+        price=price if price else None,
+        raw_status=state,
         created_at_ms=int_or_none(raw.get("creation_timestamp")),
         updated_at_ms=int_or_none(raw.get("last_update_timestamp")),
     )
@@ -274,8 +312,13 @@ def parse_instrument(raw: Mapping[str, Any]) -> Instrument | None:
     step = Decimal(str(raw["min_trade_amount"]))
     base, quote = unified.split(":")[0].split("/")
     return Instrument(
-        symbol=unified, exchange_symbol=str(raw["instrument_name"]), base=base, quote=quote,
-        kind="linear", tick_size=Decimal(str(raw["tick_size"])), lot_size=step,
+        symbol=unified,
+        exchange_symbol=str(raw["instrument_name"]),
+        base=base,
+        quote=quote,
+        kind="linear",
+        tick_size=Decimal(str(raw["tick_size"])),
+        lot_size=step,
         min_quantity=decimal_or_none(raw.get("min_qty")) or step,
         min_notional=decimal_or_none(raw.get("min_notional")) or Decimal("0"),
     )
@@ -303,7 +346,8 @@ def parse_position(raw: Mapping[str, Any]) -> Position | None:
     if str(raw.get("position_side", "")).upper() == "SHORT" and size > 0:
         size = -size  # defensive: the live reply is signed, but a SHORT row is never long
     return Position(
-        symbol=_unified(str(raw["instrument_name"])), quantity=size,
+        symbol=_unified(str(raw["instrument_name"])),
+        quantity=size,
         entry_price=decimal_or_none(raw.get("average_price")),
         leverage=decimal_or_none(raw.get("leverage")),
         unrealized_pnl=decimal_or_none(raw.get("floating_profit_loss")),
@@ -317,7 +361,8 @@ def is_hedged(rows: list[Mapping[str, Any]]) -> bool:
     for row in rows:
         if decimal_or_zero(row.get("size")) != 0:
             sides.setdefault(str(row.get("instrument_name")), set()).add(
-                str(row.get("position_side", "")).upper())
+                str(row.get("position_side", "")).upper()
+            )
     return any({"LONG", "SHORT"} <= found for found in sides.values())
 
 
@@ -328,8 +373,12 @@ def parse_ticker(result: Any, unified: str) -> Ticker:
     if not rows or not isinstance(rows[0], Mapping):
         raise errors.InvalidRequest(f"no ticker for {unified}", exchange="orangex")
     row = rows[0]
-    return Ticker(symbol=unified, bid=Decimal(str(row["best_bid_price"])),
-                  ask=Decimal(str(row["best_ask_price"])), last=Decimal(str(row["last_price"])))
+    return Ticker(
+        symbol=unified,
+        bid=Decimal(str(row["best_bid_price"])),
+        ask=Decimal(str(row["best_ask_price"])),
+        last=Decimal(str(row["last_price"])),
+    )
 
 
 def credential_check(scope: str) -> CredentialCheck:
@@ -366,23 +415,23 @@ STATUS_UNKNOWN_CODES = frozenset({"9999", MALFORMED_REPLY})
 
 ERROR_TABLE = errors.ErrorTable(
     exact={
-        "10000": errors.AuthenticationError,   # Authentication Failure (key, signature, token)
-        "2033": errors.PermissionDenied,       # Access denied (scope lacks write)
-        "1000": errors.NotSupported,           # No service found (unknown method)
-        "1001": errors.InvalidRequest,         # Bad requested
-        "8000": errors.InvalidRequest,         # Request params not valid!
-        "10001": errors.InvalidRequest,        # invalid params
-        "5001": errors.InvalidRequest,         # Instrument does not exist.
-        "9902": errors.InvalidRequest,         # json parse error
-        "9999": errors.ExchangeUnavailable,    # System error: outcome unknown on a write
+        "10000": errors.AuthenticationError,  # Authentication Failure (key, signature, token)
+        "2033": errors.PermissionDenied,  # Access denied (scope lacks write)
+        "1000": errors.NotSupported,  # No service found (unknown method)
+        "1001": errors.InvalidRequest,  # Bad requested
+        "8000": errors.InvalidRequest,  # Request params not valid!
+        "10001": errors.InvalidRequest,  # invalid params
+        "5001": errors.InvalidRequest,  # Instrument does not exist.
+        "9902": errors.InvalidRequest,  # json parse error
+        "9999": errors.ExchangeUnavailable,  # System error: outcome unknown on a write
         MALFORMED_REPLY: errors.ExchangeUnavailable,
         # UNVERIFIED: Deribit's codes. OrangeX's API is Deribit's and shares its 10000/10001,
         # but no source shows OrangeX answering these.
-        "10004": errors.OrderNotFound,         # order_not_found
-        "10009": errors.InsufficientFunds,     # not_enough_funds
-        "10028": errors.RateLimited,           # too_many_requests
-        "11044": errors.InvalidOrder,          # not_open_order
-        "11054": errors.InvalidOrder,          # post_only_reject
+        "10004": errors.OrderNotFound,  # order_not_found
+        "10009": errors.InsufficientFunds,  # not_enough_funds
+        "10028": errors.RateLimited,  # too_many_requests
+        "11044": errors.InvalidOrder,  # not_open_order
+        "11054": errors.InvalidOrder,  # post_only_reject
     },
     # UNVERIFIED: no OrangeX code is documented or observed for these; matched on the text.
     substrings=(
@@ -397,18 +446,22 @@ ERROR_TABLE = errors.ErrorTable(
     ),
     # UNVERIFIED: the over-limit answer is unknown; a plain HTTP 429 is taken as "slow down"
     # (Retry-After honoured when sent, else the base's 1 s pause).
-    http_status={429: errors.RateLimited, 401: errors.AuthenticationError,
-                 403: errors.PermissionDenied},
+    http_status={
+        429: errors.RateLimited,
+        401: errors.AuthenticationError,
+        403: errors.PermissionDenied,
+    },
 )
 
 
 # -- the token cache -----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class _Token:
     access_token: str = field(repr=False)
     scope: str
-    expires_at: float            # local clock, seconds
+    expires_at: float  # local clock, seconds
 
 
 _TOKENS: dict[tuple[str, str], _Token] = {}
@@ -424,14 +477,17 @@ def parse_token(result: Mapping[str, Any], now: float) -> _Token:
     # {"access_token":"..","token_type":"bearer","refresh_token":"..","expires_in":43199,
     #  "scope":"account:read_write trade:read_write wallet:read_write"}
     if not isinstance(result, Mapping) or not result.get("access_token"):
-        raise errors.AuthenticationError("auth reply carries no access_token",
-                                         exchange="orangex")
+        raise errors.AuthenticationError("auth reply carries no access_token", exchange="orangex")
     lifetime = float(result.get("expires_in") or DEFAULT_TOKEN_LIFETIME_SECONDS)
-    return _Token(access_token=str(result["access_token"]), scope=str(result.get("scope", "")),
-                  expires_at=now + max(lifetime - TOKEN_REFRESH_MARGIN_SECONDS, 1.0))
+    return _Token(
+        access_token=str(result["access_token"]),
+        scope=str(result.get("scope", "")),
+        expires_at=now + max(lifetime - TOKEN_REFRESH_MARGIN_SECONDS, 1.0),
+    )
 
 
 # -- the connector -------------------------------------------------------------------------
+
 
 class OrangexConnector(Connector):
     name = "orangex"
@@ -455,16 +511,33 @@ class OrangexConnector(Connector):
 
     # -- transport: JSON-RPC and the bearer token -------------------------------------------
 
-    def _rpc_envelope(self, method: str, params: Mapping[str, Any] | None = None, *,
-                      private: bool = True, write: bool = False) -> dict[str, Any]:
-        call = Call("POST", API_PREFIX + method, body=rpc_body(next(self._ids), method,
-                                                                params or {}),
-                    headers={"Content-Type": "application/json"}, signed=private,
-                    write=write, product="linear")
+    def _rpc_envelope(
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        private: bool = True,
+        write: bool = False,
+    ) -> dict[str, Any]:
+        call = Call(
+            "POST",
+            API_PREFIX + method,
+            body=rpc_body(next(self._ids), method, params or {}),
+            headers={"Content-Type": "application/json"},
+            signed=private,
+            write=write,
+            product="linear",
+        )
         return self.request(call).payload
 
-    def _rpc(self, method: str, params: Mapping[str, Any] | None = None, *,
-             private: bool = True, write: bool = False) -> Any:
+    def _rpc(
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        private: bool = True,
+        write: bool = False,
+    ) -> Any:
         return self._rpc_envelope(method, params, private=private, write=write)["result"]
 
     def request(self, call: Call) -> Response:
@@ -499,8 +572,7 @@ class OrangexConnector(Connector):
             self._token = cached
             return False
         nonce = str(secrets.randbelow(10**18))  # digits, like the SDK's vector
-        result = self._rpc(AUTH, auth_params(self.credentials, self.now_ms(), nonce),
-                           private=False)
+        result = self._rpc(AUTH, auth_params(self.credentials, self.now_ms(), nonce), private=False)
         self._token = parse_token(result, now=self.clock())
         with _TOKENS_LOCK:
             _TOKENS[self._token_key()] = self._token
@@ -529,8 +601,9 @@ class OrangexConnector(Connector):
     # -- operations --------------------------------------------------------------------------
 
     def server_time(self) -> int:
-        return envelope_time_ms(self._rpc_envelope(
-            TICKERS, {"instrument_name": TIME_PROBE_INSTRUMENT}, private=False))
+        return envelope_time_ms(
+            self._rpc_envelope(TICKERS, {"instrument_name": TIME_PROBE_INSTRUMENT}, private=False)
+        )
 
     def check_credentials(self) -> CredentialCheck:
         self._forget_token()  # a fresh grant: its scope is the key's permissions
@@ -568,8 +641,11 @@ class OrangexConnector(Connector):
     def set_leverage(self, symbol: str, leverage: int) -> None:
         if not isinstance(leverage, int) or leverage < 1:
             raise errors.InvalidRequest(f"bad leverage {leverage!r}", exchange=self.name)
-        self._rpc(LEVERAGE, {"instrument_name": self._instrument_name(symbol),
-                             "leverage": str(leverage)}, write=True)
+        self._rpc(
+            LEVERAGE,
+            {"instrument_name": self._instrument_name(symbol), "leverage": str(leverage)},
+            write=True,
+        )
 
     def _place_order(self, order: OrderRequest, market: Market) -> ExchangeOrder:
         params = order_params(order, to_exchange_symbol(market))
@@ -581,22 +657,31 @@ class OrangexConnector(Connector):
             raise errors.OrderOutcomeUnknown("accepted without an order_id", exchange=self.name)
         return self._state_after_place(order, market, str(order_id))
 
-    def _state_after_place(self, order: OrderRequest, market: Market,
-                           order_id: str) -> ExchangeOrder:
+    def _state_after_place(
+        self, order: OrderRequest, market: Market, order_id: str
+    ) -> ExchangeOrder:
         """The buy/sell reply has no state: ask once. Right after placing, OrangeX may answer
         stale or malformed; then report the order as accepted and let a refresh settle it."""
         state = self._query_quietly(order_id)
         if state is None:
-            return ExchangeOrder(symbol=market.symbol,
-                                 client_order_id=order.client_order_id,
-                                 exchange_order_id=order_id, status="open", side=order.side,
-                                 type=order.type, quantity=order.quantity, price=order.price,
-                                 raw_status="accepted")
+            return ExchangeOrder(
+                symbol=market.symbol,
+                client_order_id=order.client_order_id,
+                exchange_order_id=order_id,
+                status="open",
+                side=order.side,
+                type=order.type,
+                quantity=order.quantity,
+                price=order.price,
+                raw_status="accepted",
+            )
         found, error_code = state
         if error_code == HEDGE_MODE_CANCEL_CODE:
-            raise errors.HedgeModeUnsupported("OrangeX cancelled the order: the account is in "
-                                              "hedge mode", code=HEDGE_MODE_CANCEL_CODE,
-                                              exchange=self.name)
+            raise errors.HedgeModeUnsupported(
+                "OrangeX cancelled the order: the account is in hedge mode",
+                code=HEDGE_MODE_CANCEL_CODE,
+                exchange=self.name,
+            )
         return replace(found, client_order_id=order.client_order_id)
 
     def _query_quietly(self, order_id: str) -> tuple[ExchangeOrder, int] | None:
@@ -604,33 +689,51 @@ class OrangexConnector(Connector):
         try:
             raw = self._rpc(ORDER_STATE, {"order_id": order_id})
             return parse_order(raw), int(raw.get("error_code") or 0)
-        except (errors.ExchangeError, AttributeError, KeyError, TypeError, ValueError,
-                ArithmeticError):
+        except (
+            errors.ExchangeError,
+            AttributeError,
+            KeyError,
+            TypeError,
+            ValueError,
+            ArithmeticError,
+        ):
             return None
 
-    def _cancel_order(self, market: Market, *, client_order_id: str | None,
-                      exchange_order_id: str | None) -> ExchangeOrder:
+    def _cancel_order(
+        self, market: Market, *, client_order_id: str | None, exchange_order_id: str | None
+    ) -> ExchangeOrder:
         order_id = self._needs_exchange_id(exchange_order_id)
         self._rpc(CANCEL, {"order_id": order_id}, write=True)
         # The reply is {order_id}; the state flips a moment later, so report what a query
         # says now (possibly still open) rather than assume "canceled".
         state = self._query_quietly(order_id)
         if state is None:
-            return ExchangeOrder(symbol=market.symbol, client_order_id=client_order_id,
-                                 exchange_order_id=order_id, status="open", side="",
-                                 type="", quantity=Decimal("0"), raw_status="cancel_requested")
+            return ExchangeOrder(
+                symbol=market.symbol,
+                client_order_id=client_order_id,
+                exchange_order_id=order_id,
+                status="open",
+                side="",
+                type="",
+                quantity=Decimal("0"),
+                raw_status="cancel_requested",
+            )
         return replace(state[0], client_order_id=client_order_id)
 
     def cancel_all(self, symbol: str | None = None) -> int:
         if symbol is None:
-            return cancel_count(self._rpc(CANCEL_BY_CURRENCY, {"currency": ACCOUNT_AREA},
-                                          write=True))
-        return cancel_count(self._rpc(CANCEL_BY_INSTRUMENT,
-                                      {"instrument_name": self._instrument_name(symbol)},
-                                      write=True))
+            return cancel_count(
+                self._rpc(CANCEL_BY_CURRENCY, {"currency": ACCOUNT_AREA}, write=True)
+            )
+        return cancel_count(
+            self._rpc(
+                CANCEL_BY_INSTRUMENT, {"instrument_name": self._instrument_name(symbol)}, write=True
+            )
+        )
 
-    def _get_order(self, market: Market, *, client_order_id: str | None,
-                   exchange_order_id: str | None) -> ExchangeOrder:
+    def _get_order(
+        self, market: Market, *, client_order_id: str | None, exchange_order_id: str | None
+    ) -> ExchangeOrder:
         order_id = self._needs_exchange_id(exchange_order_id)
         raw = self._rpc(ORDER_STATE, {"order_id": order_id})
         if not raw:
@@ -643,7 +746,8 @@ class OrangexConnector(Connector):
             raise errors.NotSupported(
                 "OrangeX cannot look orders up by client order id (custom_order_id is not "
                 "echoed reliably and no method takes it); use the exchange order id",
-                exchange=self.name)
+                exchange=self.name,
+            )
         return exchange_order_id
 
     def open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]:
@@ -658,17 +762,23 @@ class OrangexConnector(Connector):
         orders = [parse_order(row) for row in rows or []]
         if since_ms is None:
             return orders
-        return [order for order in orders
-                if order.created_at_ms is None or order.created_at_ms >= since_ms]
+        return [
+            order
+            for order in orders
+            if order.created_at_ms is None or order.created_at_ms >= since_ms
+        ]
 
-    def _recent_fills(self, market: Market | None, *, since_ms: int | None,
-                      limit: int) -> list[FillUpdate]:
+    def _recent_fills(
+        self, market: Market | None, *, since_ms: int | None, limit: int
+    ) -> list[FillUpdate]:
         """Per instrument, newest first; the reply is ``{"trades": [...], "has_more"}`` or a
         bare list."""
-        assert market is not None   # fills_per_symbol
-        params: dict[str, Any] = {"instrument_name": to_exchange_symbol(market),
-                                  "count": min(limit, USER_TRADES_MAX_COUNT),
-                                  "sorting": "desc"}
+        assert market is not None  # fills_per_symbol
+        params: dict[str, Any] = {
+            "instrument_name": to_exchange_symbol(market),
+            "count": min(limit, USER_TRADES_MAX_COUNT),
+            "sorting": "desc",
+        }
         if since_ms is not None:
             params["start_timestamp"] = since_ms
         result = self._rpc(USER_TRADES, params)
@@ -676,8 +786,11 @@ class OrangexConnector(Connector):
         return [parse_fill(row) for row in rows or []]
 
     def positions(self, symbol: str | None = None) -> list[Position]:
-        params = (ALL_POSITIONS_PARAMS if symbol is None
-                  else {"instrument_name": self._instrument_name(symbol)})
+        params = (
+            ALL_POSITIONS_PARAMS
+            if symbol is None
+            else {"instrument_name": self._instrument_name(symbol)}
+        )
         rows = self._rpc(POSITIONS, params) or []
         return [parsed for parsed in map(parse_position, rows) if parsed is not None]
 

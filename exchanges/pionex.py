@@ -44,8 +44,8 @@ REST_HOSTS = {
     ("live", "linear"): "https://api.pionex.com",
 }
 WS_HOSTS = {
-    ("live", "spot"): "wss://ws.pionex.com/ws",        # private spot, query-string auth
-    ("live", "linear"): "wss://ws.pionex.com/wsUA",    # private futures, auth message
+    ("live", "spot"): "wss://ws.pionex.com/ws",  # private spot, query-string auth
+    ("live", "linear"): "wss://ws.pionex.com/wsUA",  # private futures, auth message
 }
 WS_PUBLIC = "wss://ws.pionex.com/wsPub"
 # UNVERIFIED: that no sandbox exists (none is documented anywhere; exchanges.capabilities
@@ -61,7 +61,7 @@ SPOT_BALANCES = "/api/v1/account/balances"
 SPOT_ORDER = "/api/v1/trade/order"
 SPOT_ORDER_BY_CLIENT_ID = "/api/v1/trade/orderByClientOrderId"
 SPOT_OPEN_ORDERS = "/api/v1/trade/openOrders"
-SPOT_ALL_ORDERS = "/api/v1/trade/allOrders"          # GET: history; DELETE: cancel all
+SPOT_ALL_ORDERS = "/api/v1/trade/allOrders"  # GET: history; DELETE: cancel all
 # UNVERIFIED: the futures API is labelled Beta and was once marked "Internal"; whether
 # ordinary keys may use it is not confirmed (check_credentials reports "futures" only after a
 # futures read succeeded).
@@ -73,7 +73,7 @@ PERP_ORDER = "/uapi/v1/trade/order"
 PERP_ORDER_BY_CLIENT_ID = "/uapi/v1/trade/orderByClientOrderId"
 PERP_OPEN_ORDERS = "/uapi/v1/trade/openOrders"
 PERP_HISTORY_ORDERS = "/uapi/v1/trade/historyOrders"
-PERP_ALL_ORDERS = "/uapi/v1/trade/allOrders"         # DELETE: cancel all
+PERP_ALL_ORDERS = "/uapi/v1/trade/allOrders"  # DELETE: cancel all
 # our trades, per symbol (openapi.yaml / openapi_futures.yaml "Get fills", weight 5 each)
 SPOT_FILLS = "/api/v1/trade/fills"
 PERP_FILLS = "/uapi/v1/trade/fills"
@@ -81,24 +81,38 @@ PERP_FILLS = "/uapi/v1/trade/fills"
 # -- rate limits (facts section 5): 10 weight/s per IP and 10 weight/s per account
 
 WEIGHTS: dict[str, int] = {
-    SYMBOLS: 5, TICKERS: 1, BOOK_TICKERS: 1,
-    SPOT_BALANCES: 1, SPOT_ORDER: 1, SPOT_ORDER_BY_CLIENT_ID: 1,
-    SPOT_OPEN_ORDERS: 5, SPOT_ALL_ORDERS: 5,
+    SYMBOLS: 5,
+    TICKERS: 1,
+    BOOK_TICKERS: 1,
+    SPOT_BALANCES: 1,
+    SPOT_ORDER: 1,
+    SPOT_ORDER_BY_CLIENT_ID: 1,
+    SPOT_OPEN_ORDERS: 5,
+    SPOT_ALL_ORDERS: 5,
     # every futures private endpoint weighs 5
-    PERP_BALANCES: 5, PERP_POSITIONS: 5, PERP_POSITION_MODE: 5, PERP_LEVERAGE: 5,
-    PERP_ORDER: 5, PERP_ORDER_BY_CLIENT_ID: 5, PERP_OPEN_ORDERS: 5, PERP_HISTORY_ORDERS: 5,
+    PERP_BALANCES: 5,
+    PERP_POSITIONS: 5,
+    PERP_POSITION_MODE: 5,
+    PERP_LEVERAGE: 5,
+    PERP_ORDER: 5,
+    PERP_ORDER_BY_CLIENT_ID: 5,
+    PERP_OPEN_ORDERS: 5,
+    PERP_HISTORY_ORDERS: 5,
     PERP_ALL_ORDERS: 5,
-    SPOT_FILLS: 5, PERP_FILLS: 5,
+    SPOT_FILLS: 5,
+    PERP_FILLS: 5,
 }
 # Two independent budgets, both 10 weight per second: per IP for every endpoint, per
 # account for the private ones (docs/rate-limits.md).
 _DOCS = "pionex-doc.gitbook.io (Rate Limit), the official OpenAPI spec"
-RATE_LIMITS = Budget(windows={
-    "ip weight 1s": Window(10, 1, IP, "weight", source=_DOCS),
-    "account weight 1s": Window(10, 1, ACCOUNT, "weight", signed=True, source=_DOCS),
-})
-RATE_LIMIT_PAUSE_SECONDS = 60.0   # HTTP 429 bans the IP/account for 60 s (+10 s per retry)
-TIMESTAMP_WINDOW_MS = 20_000      # a signed request older than 20 s is refused
+RATE_LIMITS = Budget(
+    windows={
+        "ip weight 1s": Window(10, 1, IP, "weight", source=_DOCS),
+        "account weight 1s": Window(10, 1, ACCOUNT, "weight", signed=True, source=_DOCS),
+    }
+)
+RATE_LIMIT_PAUSE_SECONDS = 60.0  # HTTP 429 bans the IP/account for 60 s (+10 s per retry)
+TIMESTAMP_WINDOW_MS = 20_000  # a signed request older than 20 s is refused
 # Pionex has no recvWindow. Stamping a request 12 s early makes the exchange's fixed 20 s
 # window close 8 s after signing, so an order whose answer was lost is provably void (and
 # can be resent) after 8 s instead of 20; 8 s is still more than Binance's default 5 s.
@@ -116,16 +130,18 @@ STATUS_MAP = {"OPEN": "open", "CLOSED": "canceled"}
 # A CLOSED market buy is sized in quote; it counts as filled when it spent the amount
 # within this relative tolerance (the exchange rounds the spend to its precision).
 MARKET_BUY_FILL_TOLERANCE = Decimal("0.001")
-MARKET_BUY_BUFFER = Decimal("1.01")   # quote amount = quantity x ask x 1.01
+MARKET_BUY_BUFFER = Decimal("1.01")  # quote amount = quantity x ask x 1.01
 PROBE_SYMBOLS = {"spot": "BTC_USDT", "linear": "BTC_USDT_PERP"}
-PROBE_ORDER_ID = 1   # no account owns order 1: cancelling it tells permission without effect
+PROBE_ORDER_ID = 1  # no account owns order 1: cancelling it tells permission without effect
 HISTORY_LIMIT = 200
 
 
 # -- signing (pure: no clock inside) ----------------------------------------------------
 
-def signing_payload(method: str, path: str, params: Iterable[tuple[str, str]],
-                    body: str = "") -> str:
+
+def signing_payload(
+    method: str, path: str, params: Iterable[tuple[str, str]], body: str = ""
+) -> str:
     """METHOD + path + "?" + key=value pairs sorted by key, not URL-encoded, + raw body."""
     query = "&".join(f"{key}={value}" for key, value in sorted(params, key=lambda kv: kv[0]))
     return f"{method.upper()}{path}?{query}{body}"
@@ -135,8 +151,15 @@ def hmac_hex(secret: str, payload: str) -> str:
     return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
 
 
-def sign(secret: str, *, method: str, path: str, params: Iterable[tuple[str, str]],
-         timestamp_ms: int, body: str = "") -> str:
+def sign(
+    secret: str,
+    *,
+    method: str,
+    path: str,
+    params: Iterable[tuple[str, str]],
+    timestamp_ms: int,
+    body: str = "",
+) -> str:
     """The ``PIONEX-SIGNATURE`` of one REST request; ``params`` exclude the timestamp."""
     signed = [*params, ("timestamp", str(timestamp_ms))]
     return hmac_hex(secret, signing_payload(method, path, signed, body))
@@ -177,21 +200,33 @@ def from_exchange_symbol(name: str) -> str:
 def parse_fill(raw: Mapping[str, Any]) -> FillUpdate:
     """One fill of ours; the fee is what was paid."""
     return FillUpdate(
-        exchange="pionex", trade_id=str(raw["id"]), exchange_order_id=str(raw["orderId"]),
-        client_order_id=None, symbol=from_exchange_symbol(str(raw["symbol"])),
-        side=str(raw["side"]).lower(), price=Decimal(str(raw["price"])),
-        quantity=Decimal(str(raw["size"])), fee=decimal_or_zero(raw.get("fee")),
-        fee_asset=raw.get("feeCoin") or None, liquidity=ROLES.get(str(raw.get("role", ""))),
-        time_ms=int_or_none(raw.get("timestamp")))
+        exchange="pionex",
+        trade_id=str(raw["id"]),
+        exchange_order_id=str(raw["orderId"]),
+        client_order_id=None,
+        symbol=from_exchange_symbol(str(raw["symbol"])),
+        side=str(raw["side"]).lower(),
+        price=Decimal(str(raw["price"])),
+        quantity=Decimal(str(raw["size"])),
+        fee=decimal_or_zero(raw.get("fee")),
+        fee_asset=raw.get("feeCoin") or None,
+        liquidity=ROLES.get(str(raw.get("role", ""))),
+        time_ms=int_or_none(raw.get("timestamp")),
+    )
 
 
 # -- request builders -----------------------------------------------------------------------
 
-def order_body(order: OrderRequest, market: Market, *, quote_amount: Decimal | None = None
-               ) -> dict[str, Any]:
+
+def order_body(
+    order: OrderRequest, market: Market, *, quote_amount: Decimal | None = None
+) -> dict[str, Any]:
     """The JSON body of POST /api/v1/trade/order or /uapi/v1/trade/order."""
-    body: dict[str, Any] = {"symbol": to_exchange_symbol(market), "side": order.side.upper(),
-                            "clientOrderId": order.client_order_id}
+    body: dict[str, Any] = {
+        "symbol": to_exchange_symbol(market),
+        "side": order.side.upper(),
+        "clientOrderId": order.client_order_id,
+    }
     if market.is_perpetual:
         body.update(_perp_order_fields(order))
     elif order.type == "market":
@@ -201,8 +236,11 @@ def order_body(order: OrderRequest, market: Market, *, quote_amount: Decimal | N
         else:
             body["size"] = format_decimal(order.quantity)
     else:
-        body.update(type="LIMIT", size=format_decimal(order.quantity),
-                    price=format_decimal(_required(order.price, "price")))
+        body.update(
+            type="LIMIT",
+            size=format_decimal(order.quantity),
+            price=format_decimal(_required(order.price, "price")),
+        )
         if order.time_in_force == "IOC":
             body["IOC"] = True
     return body
@@ -214,8 +252,9 @@ def _perp_order_fields(order: OrderRequest) -> dict[str, Any]:
     if order.type == "market":
         fields["type"] = "MARKET_QTY"
     else:
-        fields["type"] = {"GTC": "LIMIT", "IOC": "IOC", "FOK": "FOK",
-                          "POST_ONLY": "POSTONLY"}[order.time_in_force]
+        fields["type"] = {"GTC": "LIMIT", "IOC": "IOC", "FOK": "FOK", "POST_ONLY": "POSTONLY"}[
+            order.time_in_force
+        ]
         fields["price"] = format_decimal(_required(order.price, "price"))
     if order.reduce_only:
         fields["reduceOnly"] = True
@@ -236,12 +275,14 @@ def _required(value: Decimal | None, what: str) -> Decimal:
 
 def _order_id(exchange_order_id: str) -> int:
     if not str(exchange_order_id).isdigit():
-        raise errors.InvalidRequest(f"Pionex order ids are numeric, not {exchange_order_id!r}",
-                                    exchange="pionex")
+        raise errors.InvalidRequest(
+            f"Pionex order ids are numeric, not {exchange_order_id!r}", exchange="pionex"
+        )
     return int(exchange_order_id)
 
 
 # -- response parsers -----------------------------------------------------------------------
+
 
 # {"orderId": 1234, "symbol": "BTC_USDT", "type": "LIMIT", "side": "BUY", "price": "50000",
 #  "size": "0.01", "amount": "", "filledSize": "0.004", "filledAmount": "200", "fee": "0.2",
@@ -269,17 +310,17 @@ def parse_order(raw: Mapping[str, Any], symbol: str | None = None) -> ExchangeOr
     )
 
 
-def _order_status(raw: Mapping[str, Any], size: Decimal | None, filled: Decimal,
-                  filled_amount: Decimal) -> str:
+def _order_status(
+    raw: Mapping[str, Any], size: Decimal | None, filled: Decimal, filled_amount: Decimal
+) -> str:
     raw_status = str(raw.get("status", ""))
     if raw_status not in STATUS_MAP:
-        raise errors.ExchangeError(f"unknown Pionex order status {raw_status!r}",
-                                   exchange="pionex")
+        raise errors.ExchangeError(f"unknown Pionex order status {raw_status!r}", exchange="pionex")
     if raw_status == "OPEN":
         return "partially_filled" if filled > 0 else "open"
     if size:  # the actual size (futures may trim it for reduce-only)
         return "filled" if filled >= size else STATUS_MAP[raw_status]
-    amount = decimal_or_none(raw.get("amount"))   # a spot market buy, sized in quote
+    amount = decimal_or_none(raw.get("amount"))  # a spot market buy, sized in quote
     if amount and filled_amount >= amount * (1 - MARKET_BUY_FILL_TOLERANCE):
         return "filled"
     # CLOSED below its size: Pionex cannot say why. docs/orders.md makes it expired
@@ -299,7 +340,10 @@ def parse_instrument(raw: Mapping[str, Any]) -> Instrument:
     symbol = from_exchange_symbol(raw["symbol"])
     market = parse_symbol(symbol)
     return Instrument(
-        symbol=symbol, exchange_symbol=raw["symbol"], base=market.base, quote=market.quote,
+        symbol=symbol,
+        exchange_symbol=raw["symbol"],
+        base=market.base,
+        quote=market.quote,
         kind=market.kind,
         tick_size=_step(raw.get("quoteStep"), raw.get("quotePrecision")),
         lot_size=_step(raw.get("baseStep"), raw.get("basePrecision")),
@@ -320,8 +364,11 @@ def _step(step: Any, precision: Any) -> Decimal:
 
 # {"coin": "USDT", "free": "100.00000000", "frozen": "900.00000000"}
 def parse_balance(raw: Mapping[str, Any]) -> Balance:
-    return Balance(asset=raw["coin"], free=Decimal(str(raw.get("free") or "0")),
-                   locked=Decimal(str(raw.get("frozen") or "0")))
+    return Balance(
+        asset=raw["coin"],
+        free=Decimal(str(raw.get("free") or "0")),
+        locked=Decimal(str(raw.get("frozen") or "0")),
+    )
 
 
 # {"positionId": "1", "symbol": "BTC_USDT_PERP", "positionSide": "LONG", "netSize": "0.01",
@@ -342,15 +389,18 @@ def parse_position(raw: Mapping[str, Any]) -> Position:
 AUTH = errors.AuthenticationError
 ERROR_TABLE = errors.ErrorTable(
     exact={
-        "APIKEY_LOST": AUTH, "SIGNATURE_LOST": AUTH, "INVALID_APIKEY": AUTH,
-        "INVALIE_APIKEY": AUTH,   # the older docs' spelling
-        "INVALID_SIGNATURE": AUTH, "APIKEY_EXPIRED": AUTH,
+        "APIKEY_LOST": AUTH,
+        "SIGNATURE_LOST": AUTH,
+        "INVALID_APIKEY": AUTH,
+        "INVALIE_APIKEY": AUTH,  # the older docs' spelling
+        "INVALID_SIGNATURE": AUTH,
+        "APIKEY_EXPIRED": AUTH,
         # our clock, not the key: must not disable the connection like an auth failure
         "INVALID_TIMESTAMP": errors.InvalidRequest,
         "IP_NOT_WHITELISTED": errors.PermissionDenied,
         "PERMISSION_DENIED": errors.PermissionDenied,
         "TRADE_INVALID_SYMBOL": errors.InvalidRequest,
-        "TRADE_INVAILD_SYMBOL": errors.InvalidRequest,   # the examples' spelling
+        "TRADE_INVAILD_SYMBOL": errors.InvalidRequest,  # the examples' spelling
         "MARKET_INVALID_SYMBOL": errors.InvalidRequest,
         "TRADE_PARAMETER_ERROR": errors.InvalidRequest,
         "MARKET_PARAMETER_ERROR": errors.InvalidRequest,
@@ -366,13 +416,16 @@ ERROR_TABLE = errors.ErrorTable(
         "TRADE_AMOUNT_FILTER_DENIED": errors.InvalidOrder,
         "TRADE_OPEN_ORDER_EXCEED_LIMIT": errors.InvalidOrder,
     },
-    substrings=(("insufficient", errors.InsufficientFunds),
-                ("not enough", errors.InsufficientFunds)),
+    substrings=(
+        ("insufficient", errors.InsufficientFunds),
+        ("not enough", errors.InsufficientFunds),
+    ),
     http_status={400: errors.InvalidRequest, 401: AUTH, 429: errors.RateLimited},
 )
 
 
 # -- the connector --------------------------------------------------------------------------
+
 
 class PionexConnector(Connector):
     deadline_window_ms = TIMESTAMP_WINDOW_MS - STAMP_LEAD_MS
@@ -394,8 +447,15 @@ class PionexConnector(Connector):
         self._amount_steps: dict[str, Decimal] = {}
 
     @classmethod
-    def settled_status(cls, found: ExchangeOrder, *, order_type: str, time_in_force: str,
-                       rested: bool, cancel_requested: bool) -> str:
+    def settled_status(
+        cls,
+        found: ExchangeOrder,
+        *,
+        order_type: str,
+        time_in_force: str,
+        rested: bool,
+        cancel_requested: bool,
+    ) -> str:
         """Pionex says only OPEN or CLOSED: a CLOSED order below its size is expired for IOC,
         FOK and market orders, canceled if we asked or if it had rested (an open order cannot
         be rejected), else rejected (docs/orders.md)."""
@@ -409,11 +469,16 @@ class PionexConnector(Connector):
 
     def sign(self, call: Call) -> None:
         timestamp = self.now_ms() - STAMP_LEAD_MS
-        signature = sign(self.credentials.api_secret, method=call.method, path=call.path,
-                         params=call.params, timestamp_ms=timestamp, body=call.body or "")
+        signature = sign(
+            self.credentials.api_secret,
+            method=call.method,
+            path=call.path,
+            params=call.params,
+            timestamp_ms=timestamp,
+            body=call.body or "",
+        )
         call.params.append(("timestamp", str(timestamp)))
-        call.headers.update({"PIONEX-KEY": self.credentials.api_key,
-                             "PIONEX-SIGNATURE": signature})
+        call.headers.update({"PIONEX-KEY": self.credentials.api_key, "PIONEX-SIGNATURE": signature})
         if call.body is not None:
             call.headers["Content-Type"] = "application/json"
         call.deadline_ms = timestamp + TIMESTAMP_WINDOW_MS
@@ -435,13 +500,25 @@ class PionexConnector(Connector):
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, *, params: Sequence[tuple[str, Any]] = (),
-              body: Mapping[str, Any] | None = None, signed: bool = True,
-              product: str = "spot") -> Any:
-        call = Call(method=method, path=path, signed=signed, product=product,
-                    write=method in ("POST", "DELETE"),
-                    params=[(key, str(value)) for key, value in params if value is not None],
-                    body=compact_json(body) if body is not None else None)
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Sequence[tuple[str, Any]] = (),
+        body: Mapping[str, Any] | None = None,
+        signed: bool = True,
+        product: str = "spot",
+    ) -> Any:
+        call = Call(
+            method=method,
+            path=path,
+            signed=signed,
+            product=product,
+            write=method in ("POST", "DELETE"),
+            params=[(key, str(value)) for key, value in params if value is not None],
+            body=compact_json(body) if body is not None else None,
+        )
         return self.request(call).payload.get("data") or {}
 
     def _perpetual(self) -> bool:
@@ -449,8 +526,9 @@ class PionexConnector(Connector):
 
     def _require_perpetual(self, operation: str) -> None:
         if not self._perpetual():
-            raise errors.NotSupported(f"{operation} exists only for Pionex perpetuals",
-                                      exchange=self.name)
+            raise errors.NotSupported(
+                f"{operation} exists only for Pionex perpetuals", exchange=self.name
+            )
 
     # -- operations -------------------------------------------------------------------------
 
@@ -472,8 +550,11 @@ class PionexConnector(Connector):
         else:
             warnings.append("read_only")
         # no key-info endpoint: IP binding and expiry are unknown (docs/exchanges/pionex.md)
-        return CredentialCheck(permissions=tuple(permissions), warnings=tuple(warnings),
-                               key=unrestricted_key(permissions))
+        return CredentialCheck(
+            permissions=tuple(permissions),
+            warnings=tuple(warnings),
+            key=unrestricted_key(permissions),
+        )
 
     def key_info(self) -> KeyInfo:
         """Pionex has no key-info endpoint: the probes' permissions, IP and expiry unknown."""
@@ -485,12 +566,16 @@ class PionexConnector(Connector):
         product = self.default_product()
         path = PERP_ORDER if product == "linear" else SPOT_ORDER
         try:
-            self._call("DELETE", path, product=product,
-                       body={"symbol": PROBE_SYMBOLS[product], "orderId": PROBE_ORDER_ID})
+            self._call(
+                "DELETE",
+                path,
+                product=product,
+                body={"symbol": PROBE_SYMBOLS[product], "orderId": PROBE_ORDER_ID},
+            )
         except errors.PermissionDenied:
             return False
         except (errors.InvalidRequest, errors.InvalidOrder):
-            pass   # a business refusal: the permission check has passed
+            pass  # a business refusal: the permission check has passed
         return True
 
     def heartbeat_read(self) -> None:
@@ -501,7 +586,7 @@ class PionexConnector(Connector):
         if not self._perpetual():
             return False
         data = self._call("GET", PERP_POSITION_MODE, product="linear")
-        return data.get("positionMode") == "OPENCLOSE"   # BUYSELL is one-way
+        return data.get("positionMode") == "OPENCLOSE"  # BUYSELL is one-way
 
     def balances(self) -> list[Balance]:
         if self._perpetual():
@@ -530,8 +615,12 @@ class PionexConnector(Connector):
         params = [("symbol", to_exchange_symbol(market))]
         book = self._single(self._call("GET", BOOK_TICKERS, params=params, signed=False))
         last = self._single(self._call("GET", TICKERS, params=params, signed=False))
-        return Ticker(symbol=market.symbol, bid=Decimal(str(book["bidPrice"])),
-                      ask=Decimal(str(book["askPrice"])), last=Decimal(str(last["close"])))
+        return Ticker(
+            symbol=market.symbol,
+            bid=Decimal(str(book["bidPrice"])),
+            ask=Decimal(str(book["askPrice"])),
+            last=Decimal(str(last["close"])),
+        )
 
     def _single(self, data: Mapping[str, Any]) -> Mapping[str, Any]:
         tickers = data.get("tickers") or []
@@ -543,15 +632,19 @@ class PionexConnector(Connector):
         self._require_perpetual("leverage")
         market = self.market(symbol)
         if not isinstance(leverage, int) or leverage < 1:
-            raise errors.InvalidRequest("leverage must be a positive integer",
-                                        exchange=self.name)
-        self._call("POST", PERP_LEVERAGE, product="linear",
-                   body={"symbol": to_exchange_symbol(market), "leverage": str(leverage)})
+            raise errors.InvalidRequest("leverage must be a positive integer", exchange=self.name)
+        self._call(
+            "POST",
+            PERP_LEVERAGE,
+            product="linear",
+            body={"symbol": to_exchange_symbol(market), "leverage": str(leverage)},
+        )
 
     def _place_order(self, order: OrderRequest, market: Market) -> ExchangeOrder:
         if not market.is_perpetual and order.time_in_force in ("FOK", "POST_ONLY"):
-            raise errors.NotSupported(f"Pionex spot has no {order.time_in_force} orders",
-                                      exchange=self.name)
+            raise errors.NotSupported(
+                f"Pionex spot has no {order.time_in_force} orders", exchange=self.name
+            )
         quote_amount = None
         if not market.is_perpetual and order.type == "market" and order.side == "buy":
             quote_amount = self._market_buy_amount(order, market)
@@ -561,9 +654,15 @@ class PionexConnector(Connector):
         # {"orderId": 1234567890, "clientOrderId": "ec01..."}: no state; futures orders are
         # even processed asynchronously, so the order is open until a query says otherwise
         return ExchangeOrder(
-            symbol=market.symbol, client_order_id=data.get("clientOrderId") or
-            order.client_order_id, exchange_order_id=str(data["orderId"]), status="open",
-            side=order.side, type=order.type, quantity=order.quantity, price=order.price)
+            symbol=market.symbol,
+            client_order_id=data.get("clientOrderId") or order.client_order_id,
+            exchange_order_id=str(data["orderId"]),
+            status="open",
+            side=order.side,
+            type=order.type,
+            quantity=order.quantity,
+            price=order.price,
+        )
 
     def _market_buy_amount(self, order: OrderRequest, market: Market) -> Decimal:
         """Pionex takes a spot market buy in quote: quantity x ask x 1.01."""
@@ -573,15 +672,22 @@ class PionexConnector(Connector):
             self.instruments()
         return market_buy_amount(order.quantity, ask, self._amount_steps.get(exchange_symbol))
 
-    def _cancel_order(self, market: Market, *, client_order_id: str | None,
-                      exchange_order_id: str | None) -> ExchangeOrder:
+    def _cancel_order(
+        self, market: Market, *, client_order_id: str | None, exchange_order_id: str | None
+    ) -> ExchangeOrder:
         if not exchange_order_id:
             raise errors.NotSupported(
                 "Pionex cancels by orderId only (no cancel by clientOrderId); look the order "
-                "up by client id first", exchange=self.name)
+                "up by client id first",
+                exchange=self.name,
+            )
         path = PERP_ORDER if market.is_perpetual else SPOT_ORDER
-        self._call("DELETE", path, product=market.kind, body={
-            "symbol": to_exchange_symbol(market), "orderId": _order_id(exchange_order_id)})
+        self._call(
+            "DELETE",
+            path,
+            product=market.kind,
+            body={"symbol": to_exchange_symbol(market), "orderId": _order_id(exchange_order_id)},
+        )
         # the cancel answer is a bare envelope (futures cancels are even asynchronous), so
         # the order's state, fills included, comes from a lookup
         return self.get_order(market.symbol, exchange_order_id=exchange_order_id)
@@ -589,17 +695,20 @@ class PionexConnector(Connector):
     def cancel_all(self, symbol: str | None = None) -> int:
         """Cancels per symbol (the exchange needs one) and returns how many were open."""
         orders = self.open_orders(symbol)
-        for market in sorted({parse_symbol(order.symbol) for order in orders},
-                             key=lambda market: market.symbol):
+        for market in sorted(
+            {parse_symbol(order.symbol) for order in orders}, key=lambda market: market.symbol
+        ):
             path = PERP_ALL_ORDERS if market.is_perpetual else SPOT_ALL_ORDERS
-            self._call("DELETE", path, product=market.kind,
-                       body={"symbol": to_exchange_symbol(market)})
+            self._call(
+                "DELETE", path, product=market.kind, body={"symbol": to_exchange_symbol(market)}
+            )
         return len(orders)
 
-    def _get_order(self, market: Market, *, client_order_id: str | None,
-                   exchange_order_id: str | None) -> ExchangeOrder:
+    def _get_order(
+        self, market: Market, *, client_order_id: str | None, exchange_order_id: str | None
+    ) -> ExchangeOrder:
         params: list[tuple[str, Any]] = []
-        if market.is_perpetual:   # futures lookups need the symbol, spot lookups do not
+        if market.is_perpetual:  # futures lookups need the symbol, spot lookups do not
             params.append(("symbol", to_exchange_symbol(market)))
         if exchange_order_id:
             path = PERP_ORDER if market.is_perpetual else SPOT_ORDER
@@ -614,13 +723,15 @@ class PionexConnector(Connector):
 
     def open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]:
         if symbol is None and not self._perpetual():
-            raise errors.NotSupported("Pionex spot lists open orders per symbol only; give a "
-                                      "symbol", exchange=self.name)
+            raise errors.NotSupported(
+                "Pionex spot lists open orders per symbol only; give a symbol", exchange=self.name
+            )
         market = self.market(symbol) if symbol else None
         params = [("symbol", to_exchange_symbol(market))] if market else []
         if self._perpetual():
-            data = self._call("GET", PERP_OPEN_ORDERS, product="linear",
-                              params=[*params, ("limit", 500)])
+            data = self._call(
+                "GET", PERP_OPEN_ORDERS, product="linear", params=[*params, ("limit", 500)]
+            )
         else:
             data = self._call("GET", SPOT_OPEN_ORDERS, params=params)
         return [parse_order(raw) for raw in data.get("orders", [])]
@@ -629,17 +740,23 @@ class PionexConnector(Connector):
         """Spot: open and closed orders; futures: closed orders only (historyOrders)."""
         market = self.market(symbol)
         path = PERP_HISTORY_ORDERS if market.is_perpetual else SPOT_ALL_ORDERS
-        params = [("symbol", to_exchange_symbol(market)), ("startTime", since_ms),
-                  ("limit", HISTORY_LIMIT)]
+        params = [
+            ("symbol", to_exchange_symbol(market)),
+            ("startTime", since_ms),
+            ("limit", HISTORY_LIMIT),
+        ]
         data = self._call("GET", path, params=params, product=market.kind)
         return [parse_order(raw) for raw in data.get("orders", [])]
 
-    def _recent_fills(self, market: Market | None, *, since_ms: int | None,
-                      limit: int) -> list[FillUpdate]:
+    def _recent_fills(
+        self, market: Market | None, *, since_ms: int | None, limit: int
+    ) -> list[FillUpdate]:
         """Per symbol, newest first; spot answers the latest 100 of the range."""
-        assert market is not None   # fills_per_symbol
-        params: list[tuple[str, Any]] = [("symbol", to_exchange_symbol(market)),
-                                         ("startTime", since_ms)]
+        assert market is not None  # fills_per_symbol
+        params: list[tuple[str, Any]] = [
+            ("symbol", to_exchange_symbol(market)),
+            ("startTime", since_ms),
+        ]
         if market.is_perpetual:
             params.append(("limit", min(limit, PERP_FILLS_LIMIT)))
         path = PERP_FILLS if market.is_perpetual else SPOT_FILLS
@@ -648,7 +765,7 @@ class PionexConnector(Connector):
 
     def positions(self, symbol: str | None = None) -> list[Position]:
         if not self._perpetual():
-            return []   # spot holds balances, not positions
+            return []  # spot holds balances, not positions
         params = [("symbol", to_exchange_symbol(self.market(symbol)))] if symbol else []
         data = self._call("GET", PERP_POSITIONS, params=params, product="linear")
         found = [parse_position(raw) for raw in data.get("positions", [])]

@@ -117,7 +117,11 @@ end
 #       7 weight, 8 heavy (1: may reserve the pool), then per window: limit, span ms, cost
 # Returns {wait ms, now ms, binding}: binding is the 1-based window that set the wait, or
 # -1 pause, -2 another request's reservation, -3 the concurrency cap; {0, now, 0} granted.
-_ACQUIRE = _CLOCK + _WINDOWS + _REGISTRY + f"""
+_ACQUIRE = (
+    _CLOCK
+    + _WINDOWS
+    + _REGISTRY
+    + f"""
 register(KEYS[5], ARGV[5], now)
 register(KEYS[6], ARGV[6], now)
 local pause = redis.call('PTTL', KEYS[1])
@@ -188,11 +192,15 @@ for _, record in ipairs({{KEYS[4], KEYS[7]}}) do
 end
 return {{0, now, 0}}
 """
+)
 
 # Record what the exchange says it counted beyond ours (usage headers), ending when it says.
 # KEYS: 1 window zset; ARGV: 1 units the exchange counted, 2 a unique id, 3 span ms with the
 # margin, 4 ms until the exchange's count ends (-1: unknown, a whole span)
-_RECONCILE = _CLOCK + _WINDOWS + """
+_RECONCILE = (
+    _CLOCK
+    + _WINDOWS
+    + """
 local span = tonumber(ARGV[3])
 local ends = tonumber(ARGV[4])
 if ends < 0 or ends > span then ends = span end
@@ -201,11 +209,15 @@ if missing <= 0 or ends == 0 then return 0 end
 add_to_window(KEYS[1], now + ends - span, ARGV[2] .. ':' .. missing, missing, span + 1000)
 return missing
 """
+)
 
 # KEYS: 1 pause key, 2 pool registry; ARGV: 1 pause ms, 2 pool id.
 # Keeps the longer of the current and the new pause; returns the ms the pool was already
 # paused for (<= 0: this pause starts one).
-_PAUSE = _CLOCK + _REGISTRY + """
+_PAUSE = (
+    _CLOCK
+    + _REGISTRY
+    + """
 register(KEYS[2], ARGV[2], now + tonumber(ARGV[1]))
 local current = redis.call('PTTL', KEYS[1])
 if current < tonumber(ARGV[1]) then
@@ -213,6 +225,7 @@ if current < tonumber(ARGV[1]) then
 end
 return current
 """
+)
 
 
 @dataclass(frozen=True)
@@ -245,7 +258,7 @@ class Usage:
     weight_last_minute: int
     in_flight: int
     paused_for_seconds: float
-    per_minute_budget: int | None      # the pool's weight per minute; None: unbounded
+    per_minute_budget: int | None  # the pool's weight per minute; None: unbounded
     windows: tuple[WindowUsage, ...] = ()
     concurrent: int = 0
 
@@ -265,10 +278,17 @@ class RateLimiter:
     """The budget of one exchange, seen from ``egress``, in Redis. ``destination`` is a
     REST host ``scheme://host:port`` (``exchanges.hosts.rest_destination``)."""
 
-    def __init__(self, client: redis.Redis, exchange: str, budget: Budget | ExchangeLimit, *,
-                 egress: str = DEFAULT_EGRESS_ID, namespace: str = "ec:rl",
-                 lease_seconds: float = LEASE_SECONDS,
-                 margin_ms: int = WINDOW_MARGIN_MS) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        exchange: str,
+        budget: Budget | ExchangeLimit,
+        *,
+        egress: str = DEFAULT_EGRESS_ID,
+        namespace: str = "ec:rl",
+        lease_seconds: float = LEASE_SECONDS,
+        margin_ms: int = WINDOW_MARGIN_MS,
+    ) -> None:
         self.client = client
         self.exchange = exchange
         self.budget = as_budget(budget)
@@ -312,22 +332,45 @@ class RateLimiter:
 
     # -- acquiring -------------------------------------------------------------------------
 
-    def decide(self, charge: Charge, *, destination: str, lease_id: str, key_id: str = "",
-               usage_scope: str = "") -> Decision:
+    def decide(
+        self,
+        charge: Charge,
+        *,
+        destination: str,
+        lease_id: str,
+        key_id: str = "",
+        usage_scope: str = "",
+    ) -> Decision:
         """Take every window ``charge`` counts against at once, or none. ``usage_scope``
         (a connection id) also records the weight for that connection's usage figure."""
         pool_id = self.pool_id(destination, charge.product)
         pool_key = self.pool_key(pool_id)
         uses = self.uses(charge, key_id=key_id)
         windows = [self.budget.windows[use.window] for use in uses]
-        heavy = any(use.scope == IP and use.cost * 2 > window.limit
-                    for use, window in zip(uses, windows, strict=True))
-        keys = [f"{pool_key}:pause", f"{pool_key}:leases", f"{pool_key}:reserve",
-                f"{pool_key}:weight", self.registry_key, self.egress_registry_key,
-                self._usage_key(usage_scope) if usage_scope else "",
-                *(self.window_key(use, pool_key=pool_key, key_id=key_id) for use in uses)]
-        args: list[Any] = [lease_id, self.lease_ms, self.budget.concurrent, self.margin_ms,
-                           pool_id, self.egress, charge.weight, int(heavy)]
+        heavy = any(
+            use.scope == IP and use.cost * 2 > window.limit
+            for use, window in zip(uses, windows, strict=True)
+        )
+        keys = [
+            f"{pool_key}:pause",
+            f"{pool_key}:leases",
+            f"{pool_key}:reserve",
+            f"{pool_key}:weight",
+            self.registry_key,
+            self.egress_registry_key,
+            self._usage_key(usage_scope) if usage_scope else "",
+            *(self.window_key(use, pool_key=pool_key, key_id=key_id) for use in uses),
+        ]
+        args: list[Any] = [
+            lease_id,
+            self.lease_ms,
+            self.budget.concurrent,
+            self.margin_ms,
+            pool_id,
+            self.egress,
+            charge.weight,
+            int(heavy),
+        ]
         for use, window in zip(uses, windows, strict=True):
             args += [window.limit, int(window.seconds * 1000), use.cost]
         wait_ms, _, binding = self._acquire(keys=keys, args=args)
@@ -336,11 +379,23 @@ class RateLimiter:
         name = uses[int(binding) - 1].window if int(binding) > 0 else BINDING[int(binding)]
         return Decision(int(wait_ms) / 1000.0, name)
 
-    def try_acquire(self, charge: Charge, *, destination: str, lease_id: str,
-                    key_id: str = "", usage_scope: str = "") -> float:
+    def try_acquire(
+        self,
+        charge: Charge,
+        *,
+        destination: str,
+        lease_id: str,
+        key_id: str = "",
+        usage_scope: str = "",
+    ) -> float:
         """0 when granted (the lease is held), else seconds to wait before trying again."""
-        return self.decide(charge, destination=destination, lease_id=lease_id,
-                           key_id=key_id, usage_scope=usage_scope).wait
+        return self.decide(
+            charge,
+            destination=destination,
+            lease_id=lease_id,
+            key_id=key_id,
+            usage_scope=usage_scope,
+        ).wait
 
     def release(self, lease_id: str, *, destination: str, product: str = "spot") -> None:
         self.client.zrem(f"{self.pool(destination, product)}:leases", lease_id)
@@ -350,28 +405,41 @@ class RateLimiter:
         ``RedisThrottle.pause``); a shorter pause never shortens a longer one. True when
         the pool was not paused before: this pause starts one."""
         pool_id = self.pool_id(destination, product)
-        before = self._pause(keys=[f"{self.pool_key(pool_id)}:pause", self.registry_key],
-                             args=[max(1, int(seconds * 1000)), pool_id])
+        before = self._pause(
+            keys=[f"{self.pool_key(pool_id)}:pause", self.registry_key],
+            args=[max(1, int(seconds * 1000)), pool_id],
+        )
         return int(before) <= 0
 
-    def reconcile(self, signal: UsageSignal, *, charge: Charge, destination: str,
-                  key_id: str = "") -> int:
+    def reconcile(
+        self, signal: UsageSignal, *, charge: Charge, destination: str, key_id: str = ""
+    ) -> int:
         """The exchange counted ``signal.used`` in one window: record what we missed, until
         the exchange's count ends. Returns the units added (0 for a window we do not keep,
         or keep over another span)."""
         name = self._signal_window(signal.window)
         window = self.budget.windows.get(name)
         # a count over another span (a window reshaped by an override) says nothing of ours
-        if window is None or window.seconds != signal.seconds or (
-                window.scope != IP and not key_id):
+        if (
+            window is None
+            or window.seconds != signal.seconds
+            or (window.scope != IP and not key_id)
+        ):
             return 0
         use = Use(name, 0, window.scope, charge.instrument if window.per_instrument else "")
-        key = self.window_key(use, pool_key=self.pool(destination, charge.product),
-                              key_id=key_id)
+        key = self.window_key(use, pool_key=self.pool(destination, charge.product), key_id=key_id)
         ends = -1 if signal.expires_in is None else max(0, int(signal.expires_in * 1000))
-        return int(self._reconcile(keys=[key], args=[
-            signal.used, uuid.uuid4().hex, int(window.seconds * 1000) + self.margin_ms,
-            ends]))
+        return int(
+            self._reconcile(
+                keys=[key],
+                args=[
+                    signal.used,
+                    uuid.uuid4().hex,
+                    int(window.seconds * 1000) + self.margin_ms,
+                    ends,
+                ],
+            )
+        )
 
     def _signal_window(self, name: str) -> str:
         """The window a signal names, or the same window without its pool prefix where the
@@ -387,23 +455,27 @@ class RateLimiter:
     def scope_usage_percent(self, usage_scopes: list[str]) -> dict[str, float]:
         """Per connection: its weight in the last minute, as % of the tightest pool's
         weight per minute (0 where the exchange sets no pool-wide budget)."""
-        budgets = [budget for budget in (self.minute_budget(pool)
-                                         for pool in self._pool_names()) if budget]
+        budgets = [
+            budget for budget in (self.minute_budget(pool) for pool in self._pool_names()) if budget
+        ]
         minute = min(budgets, default=None)
         now_ms = _redis_now_ms(self.client)
         pipe = self.client.pipeline()
         for scope in usage_scopes:
             pipe.zrangebyscore(self._usage_key(scope), now_ms - WEIGHT_RECORD_MS, "+inf")
-        return {scope: round(100.0 * _weights(members) / minute, 2) if minute else 0.0
-                for scope, members in zip(usage_scopes, pipe.execute(), strict=True)}
+        return {
+            scope: round(100.0 * _weights(members) / minute, 2) if minute else 0.0
+            for scope, members in zip(usage_scopes, pipe.execute(), strict=True)
+        }
 
     def minute_budget(self, pool: str) -> int | None:
         """The weight one pool allows per minute, by its tightest window that counts every
         request; None when none does."""
-        figures = [window.limit * 60 / window.seconds
-                   for window in self.budget.pool_windows(pool).values()
-                   if window.endpoints is None and window.signed is None
-                   and window.counts != "orders"]
+        figures = [
+            window.limit * 60 / window.seconds
+            for window in self.budget.pool_windows(pool).values()
+            if window.endpoints is None and window.signed is None and window.counts != "orders"
+        ]
         return int(min(figures)) if figures else None
 
     def destinations(self) -> list[str]:
@@ -415,8 +487,7 @@ class RateLimiter:
     def egresses(self) -> list[str]:
         """Every egress that used any exchange in the last minute, sorted."""
         now_ms = _redis_now_ms(self.client)
-        members = self.client.zrangebyscore(self.egress_registry_key, now_ms - REGISTRY_MS,
-                                            "+inf")
+        members = self.client.zrangebyscore(self.egress_registry_key, now_ms - REGISTRY_MS, "+inf")
         return sorted(_text(member) for member in members)
 
     def usage(self, destination: str, product: str = "spot") -> Usage:
@@ -432,8 +503,9 @@ class RateLimiter:
         for pool_id in pool_ids:
             pool = self._pool_of_id(pool_id)
             pool_key, windows = self.pool_key(pool_id), self.budget.pool_windows(pool)
-            pipe.zrangebyscore(f"{pool_key}:weight", now_ms - WEIGHT_RECORD_MS, "+inf",
-                               withscores=True)
+            pipe.zrangebyscore(
+                f"{pool_key}:weight", now_ms - WEIGHT_RECORD_MS, "+inf", withscores=True
+            )
             pipe.zcount(f"{pool_key}:leases", now_ms, "+inf")
             pipe.pttl(f"{pool_key}:pause")
             for name, window in windows.items():
@@ -441,20 +513,26 @@ class RateLimiter:
                 pipe.zrangebyscore(f"{pool_key}:{name}", now_ms - span, "+inf")
             plans.append((pool_id, pool, windows))
         answers = iter(pipe.execute())
-        return {pool_id: self._usage(now_ms, pool, windows, answers)
-                for pool_id, pool, windows in plans}
+        return {
+            pool_id: self._usage(now_ms, pool, windows, answers) for pool_id, pool, windows in plans
+        }
 
-    def _usage(self, now_ms: int, pool: str, windows: dict[str, Window],
-               answers: Iterator[Any]) -> Usage:
+    def _usage(
+        self, now_ms: int, pool: str, windows: dict[str, Window], answers: Iterator[Any]
+    ) -> Usage:
         weight, in_flight, pause_ms = next(answers), next(answers), next(answers)
         return Usage(
             weight_last_second=_weights([m for m, score in weight if score > now_ms - 1000]),
             weight_last_minute=_weights([m for m, _ in weight]),
-            in_flight=int(in_flight), paused_for_seconds=max(pause_ms, 0) / 1000,
+            in_flight=int(in_flight),
+            paused_for_seconds=max(pause_ms, 0) / 1000,
             per_minute_budget=self.minute_budget(pool),
-            windows=tuple(WindowUsage(name, _weights(next(answers)), window.limit,
-                                      window.seconds) for name, window in windows.items()),
-            concurrent=self.budget.concurrent)
+            windows=tuple(
+                WindowUsage(name, _weights(next(answers)), window.limit, window.seconds)
+                for name, window in windows.items()
+            ),
+            concurrent=self.budget.concurrent,
+        )
 
     def _pool_of_id(self, pool_id: str) -> str:
         _, _, suffix = pool_id.rpartition(" ")
@@ -478,10 +556,16 @@ class PauseStarted:
 class RedisThrottle:
     """A connector's throttle backed by ``RateLimiter`` (the ``Throttle`` protocol)."""
 
-    def __init__(self, limiter: RateLimiter, *, key_id: str = "", usage_scope: str = "",
-                 max_wait: float = DEFAULT_MAX_WAIT_SECONDS,
-                 sleep: Callable[[float], None] = time.sleep,
-                 on_pause_start: Callable[[PauseStarted], None] | None = None) -> None:
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        *,
+        key_id: str = "",
+        usage_scope: str = "",
+        max_wait: float = DEFAULT_MAX_WAIT_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+        on_pause_start: Callable[[PauseStarted], None] | None = None,
+    ) -> None:
         self.limiter = limiter
         # told when a pause starts (the pool was not paused): the alerts hook
         self.on_pause_start = on_pause_start
@@ -499,16 +583,21 @@ class RedisThrottle:
         # is rounded up by, which a fast machine meets when a window filled within one ms)
         patience = self.max_wait + (self.limiter.margin_ms + 1) / 1000
         while True:
-            decision = self.limiter.decide(charge, destination=destination,
-                                           lease_id=lease_id, key_id=self.key_id,
-                                           usage_scope=self.usage_scope)
+            decision = self.limiter.decide(
+                charge,
+                destination=destination,
+                lease_id=lease_id,
+                key_id=self.key_id,
+                usage_scope=self.usage_scope,
+            )
             if decision.wait == 0:
                 break
             if waited + decision.wait > patience:
-                raise RateLimited(f"{self.limiter.exchange} budget exhausted "
-                                  f"({decision.binding}); retry later",
-                                  retry_after=max(decision.wait, 0.05),
-                                  exchange=self.limiter.exchange)
+                raise RateLimited(
+                    f"{self.limiter.exchange} budget exhausted ({decision.binding}); retry later",
+                    retry_after=max(decision.wait, 0.05),
+                    exchange=self.limiter.exchange,
+                )
             self.sleep(decision.wait)
             waited += decision.wait
         try:
@@ -516,23 +605,32 @@ class RedisThrottle:
         finally:
             self.limiter.release(lease_id, destination=destination, product=charge.product)
 
-    def report_usage(self, signals: Sequence[UsageSignal], *, charge: Charge,
-                     destination: str) -> None:
+    def report_usage(
+        self, signals: Sequence[UsageSignal], *, charge: Charge, destination: str
+    ) -> None:
         for signal in signals:
-            self.limiter.reconcile(signal, charge=charge, destination=destination,
-                                   key_id=self.key_id)
+            self.limiter.reconcile(
+                signal, charge=charge, destination=destination, key_id=self.key_id
+            )
 
-    def pause(self, seconds: float, *, reason: str, destination: str,
-              product: str = "spot") -> float:
+    def pause(
+        self, seconds: float, *, reason: str, destination: str, product: str = "spot"
+    ) -> float:
         """Pause the pool for ``seconds`` within its cap (the exchange's longest documented
         ban on its own hosts, 10 minutes elsewhere); returns what it applied."""
         cap = pause_cap_seconds(self.limiter.exchange, destination)
         bounded = bounded_pause_seconds(seconds, cap=cap)
         started = self.limiter.pause(bounded, destination=destination, product=product)
         if started and self.on_pause_start is not None:
-            self.on_pause_start(PauseStarted(exchange=self.limiter.exchange,
-                                             destination=destination, product=product,
-                                             seconds=bounded, reason=reason))
+            self.on_pause_start(
+                PauseStarted(
+                    exchange=self.limiter.exchange,
+                    destination=destination,
+                    product=product,
+                    seconds=bounded,
+                    reason=reason,
+                )
+            )
         return bounded
 
 

@@ -40,8 +40,9 @@ def parse_symbol(symbol: str) -> Market:
         )
     base, quote, settle = match.groups()
     if settle is not None and settle != quote:
-        raise InvalidRequest(f"only linear perpetuals are supported, not {symbol!r}",
-                             code="bad_symbol")
+        raise InvalidRequest(
+            f"only linear perpetuals are supported, not {symbol!r}", code="bad_symbol"
+        )
     return Market(base=base, quote=quote, settle=settle)
 
 

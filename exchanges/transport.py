@@ -42,7 +42,7 @@ from exchanges import errors
 # (host, port, resolved addresses) -> None, or raises errors.DestinationNotAllowed
 DestinationGuard = Callable[[str, int, Sequence[str]], None]
 
-MAX_BODY_BYTES = 32 * 1024 * 1024   # Binance's full exchangeInfo is a few MB
+MAX_BODY_BYTES = 32 * 1024 * 1024  # Binance's full exchangeInfo is a few MB
 CHUNK_BYTES = 64 * 1024
 
 
@@ -68,10 +68,10 @@ class TransportFailure(Exception):
 class _CallState:
     """What the connection classes learn about the request running on this thread."""
 
-    deadline: float                      # time.monotonic()
+    deadline: float  # time.monotonic()
     guard: DestinationGuard | None
-    engaged: bool = False                # our connection class ran (real network)
-    send_started: bool = False           # a byte may have left
+    engaged: bool = False  # our connection class ran (real network)
+    send_started: bool = False  # a byte may have left
     expired: bool = False
     finished: bool = False
     sock: socket.socket | None = None
@@ -124,8 +124,9 @@ class _Watchdog:
         with self._wake:
             heapq.heappush(self._heap, (state.deadline, next(self._counter), state))
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="exchange-deadlines",
-                                                daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="exchange-deadlines", daemon=True
+                )
                 self._thread.start()
             self._wake.notify()
 
@@ -188,13 +189,11 @@ class _GuardedMixin:
                 return sock
             except TimeoutError as exc:
                 sock.close()
-                raise ConnectTimeoutError(
-                    self, f"connect to {self.host} timed out") from exc
+                raise ConnectTimeoutError(self, f"connect to {self.host} timed out") from exc
             except OSError as exc:
                 sock.close()
                 last = exc
-        raise NewConnectionError(
-            self, f"could not connect to {self.host}: {last}")  # type: ignore[arg-type]
+        raise NewConnectionError(self, f"could not connect to {self.host}: {last}")  # type: ignore[arg-type]
 
     def send(self, data: Any) -> None:
         if self.sock is None:
@@ -233,8 +232,10 @@ class GuardedAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool,
-                                                   "https": _GuardedHTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _GuardedHTTPPool,
+            "https": _GuardedHTTPSPool,
+        }
 
 
 def new_session(*, max_body_bytes: int = MAX_BODY_BYTES) -> requests.Session:
@@ -246,18 +247,32 @@ def new_session(*, max_body_bytes: int = MAX_BODY_BYTES) -> requests.Session:
     return session
 
 
-def send(session: requests.Session, method: str, url: str, *, body: str | None,
-         headers: Mapping[str, str], timeout_seconds: float, connect_timeout_seconds: float,
-         guard: DestinationGuard | None = None) -> RawAnswer:
+def send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    body: str | None,
+    headers: Mapping[str, str],
+    timeout_seconds: float,
+    connect_timeout_seconds: float,
+    guard: DestinationGuard | None = None,
+) -> RawAnswer:
     """One request under one deadline. Raises TransportFailure, or DestinationNotAllowed
     when the guard refused the address (nothing was sent)."""
     state = _CallState(deadline=time.monotonic() + timeout_seconds, guard=guard)
     _local.state = state
     _WATCHDOG.watch(state)
     try:
-        return _exchange(session, method, url, body=body, headers=headers, state=state,
-                         timeouts=(min(connect_timeout_seconds, timeout_seconds),
-                                   timeout_seconds))
+        return _exchange(
+            session,
+            method,
+            url,
+            body=body,
+            headers=headers,
+            state=state,
+            timeouts=(min(connect_timeout_seconds, timeout_seconds), timeout_seconds),
+        )
     except errors.DestinationNotAllowed:
         raise
     except TransportFailure:
@@ -269,11 +284,25 @@ def send(session: requests.Session, method: str, url: str, *, body: str | None,
         _local.state = None
 
 
-def _exchange(session: requests.Session, method: str, url: str, *, body: str | None,
-              headers: Mapping[str, str], state: _CallState,
-              timeouts: tuple[float, float]) -> RawAnswer:
-    raw = session.request(method, url, data=body, headers=dict(headers), timeout=timeouts,
-                          allow_redirects=False, stream=True)
+def _exchange(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    body: str | None,
+    headers: Mapping[str, str],
+    state: _CallState,
+    timeouts: tuple[float, float],
+) -> RawAnswer:
+    raw = session.request(
+        method,
+        url,
+        data=body,
+        headers=dict(headers),
+        timeout=timeouts,
+        allow_redirects=False,
+        stream=True,
+    )
     # the adapter that answered (a session of our own carries its bound; any other, ours)
     max_bytes = getattr(raw.connection, "max_body_bytes", MAX_BODY_BYTES)
     try:
@@ -289,38 +318,57 @@ def _read_body(raw: requests.Response, state: _CallState, *, max_bytes: int) -> 
     for chunk in raw.iter_content(CHUNK_BYTES):
         size += len(chunk)
         if size > max_bytes:
-            raise TransportFailure("the answer is larger than we accept",
-                                   may_have_arrived=True)
+            raise TransportFailure("the answer is larger than we accept", may_have_arrived=True)
         chunks.append(chunk)
     if state.expired:
-        raise TransportFailure("no whole answer before the deadline", may_have_arrived=True,
-                               timed_out=True)
+        raise TransportFailure(
+            "no whole answer before the deadline", may_have_arrived=True, timed_out=True
+        )
     return b"".join(chunks)
 
 
 # When the request never reached our connection classes (it failed before them, or a test
 # double stands in for the network), the exception's kind is all there is to go on.
-_BEFORE_SENDING = (requests.exceptions.ConnectTimeout, requests.exceptions.InvalidURL,
-                   requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
-                   requests.exceptions.InvalidHeader, requests.exceptions.SSLError)
-_NEVER_CONNECTED_MARKERS = ("NewConnectionError", "NameResolutionError", "Connection refused",
-                            "Name or service not known", "Temporary failure in name resolution")
+_BEFORE_SENDING = (
+    requests.exceptions.ConnectTimeout,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.SSLError,
+)
+_NEVER_CONNECTED_MARKERS = (
+    "NewConnectionError",
+    "NameResolutionError",
+    "Connection refused",
+    "Name or service not known",
+    "Temporary failure in name resolution",
+)
 
 
 def _failure(exc: Exception, state: _CallState) -> TransportFailure:
     reason = _reason(exc)
     if state.expired:
-        return TransportFailure("no whole answer before the deadline",
-                                may_have_arrived=state.send_started or not state.engaged,
-                                timed_out=True)
+        return TransportFailure(
+            "no whole answer before the deadline",
+            may_have_arrived=state.send_started or not state.engaged,
+            timed_out=True,
+        )
     if state.engaged:
-        return TransportFailure(reason, may_have_arrived=state.send_started,
-                                timed_out=isinstance(exc, requests.exceptions.ReadTimeout))
+        return TransportFailure(
+            reason,
+            may_have_arrived=state.send_started,
+            timed_out=isinstance(exc, requests.exceptions.ReadTimeout),
+        )
     never_sent = isinstance(exc, _BEFORE_SENDING) or (
         isinstance(exc, requests.exceptions.ConnectionError)
-        and any(marker in repr(exc) for marker in _NEVER_CONNECTED_MARKERS))
-    return TransportFailure(reason, may_have_arrived=not never_sent,
-                            timed_out=isinstance(exc, requests.exceptions.ReadTimeout))
+        and any(marker in repr(exc) for marker in _NEVER_CONNECTED_MARKERS)
+    )
+    return TransportFailure(
+        reason,
+        may_have_arrived=not never_sent,
+        timed_out=isinstance(exc, requests.exceptions.ReadTimeout),
+    )
 
 
 # most specific first: ConnectTimeout and SSLError are ConnectionErrors too

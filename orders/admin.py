@@ -35,8 +35,17 @@ class FillInline(admin.TabularInline):
     model = Fill
     extra = 0
     can_delete = False
-    fields = ("traded_at", "side", "quantity", "price", "fee", "fee_asset", "liquidity",
-              "trade_id", "source")
+    fields = (
+        "traded_at",
+        "side",
+        "quantity",
+        "price",
+        "fee",
+        "fee_asset",
+        "liquidity",
+        "trade_id",
+        "source",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -49,11 +58,27 @@ class FillInline(admin.TabularInline):
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     # status early and decimals plain: the status column stays in view at 1400 px
-    list_display = ("created_at", "status", "flagged", "connection", "symbol", "side", "type",
-                    decimal_column("quantity"), decimal_column("price"),
-                    decimal_column("filled_quantity", "filled"), "client_order_id")
-    list_filter = ("status", "flagged", ("connection__exchange", admin.AllValuesFieldListFilter),
-                   ("connection", admin.RelatedOnlyFieldListFilter), "side", "type")
+    list_display = (
+        "created_at",
+        "status",
+        "flagged",
+        "connection",
+        "symbol",
+        "side",
+        "type",
+        decimal_column("quantity"),
+        decimal_column("price"),
+        decimal_column("filled_quantity", "filled"),
+        "client_order_id",
+    )
+    list_filter = (
+        "status",
+        "flagged",
+        ("connection__exchange", admin.AllValuesFieldListFilter),
+        ("connection", admin.RelatedOnlyFieldListFilter),
+        "side",
+        "type",
+    )
     search_fields = ("client_order_id", "exchange_order_id", "symbol", "owner__username")
     list_select_related = ("connection", "owner")
     inlines = (OrderEventInline, FillInline)
@@ -81,17 +106,22 @@ class OrderAdmin(admin.ModelAdmin):
             try:
                 result = order_cancel(order=order, actor=caller(request))
             except ServiceError as exc:
-                self.message_user(request, f"{order.client_order_id}: not canceled: "
-                                  f"{exc.message}", messages.ERROR)
+                self.message_user(
+                    request, f"{order.client_order_id}: not canceled: {exc.message}", messages.ERROR
+                )
                 continue
             if result.status == "canceled":
                 canceled += 1
             else:
                 asked += 1
         if canceled or asked:
-            self.message_user(request, f"{canceled} order(s) canceled; {asked} asked to "
-                              "cancel (the exchange is told; they turn canceled once it "
-                              "confirms).", messages.SUCCESS)
+            self.message_user(
+                request,
+                f"{canceled} order(s) canceled; {asked} asked to "
+                "cancel (the exchange is told; they turn canceled once it "
+                "confirms).",
+                messages.SUCCESS,
+            )
 
     @admin.action(description="Reconcile the selected orders with the exchange now")
     def reconcile_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
@@ -101,17 +131,30 @@ class OrderAdmin(admin.ModelAdmin):
                 done.append(f"{order.client_order_id}: {order_reconcile(order_id=order.pk)}")
             except (ServiceError, ExchangeError) as exc:
                 message = getattr(exc, "message", "") or str(exc)
-                self.message_user(request, f"{order.client_order_id}: not reconciled: "
-                                  f"{message}"[:300], messages.ERROR)
+                self.message_user(
+                    request,
+                    f"{order.client_order_id}: not reconciled: {message}"[:300],
+                    messages.ERROR,
+                )
         if done:
             self.message_user(request, "Reconciled: " + "; ".join(done), messages.SUCCESS)
 
 
 @admin.register(Fill)
 class FillAdmin(admin.ModelAdmin):
-    list_display = ("traded_at", "connection", "symbol", "side", decimal_column("quantity"),
-                    decimal_column("price"), decimal_column("fee"), "fee_asset", "liquidity",
-                    "trade_id", "order")
+    list_display = (
+        "traded_at",
+        "connection",
+        "symbol",
+        "side",
+        decimal_column("quantity"),
+        decimal_column("price"),
+        decimal_column("fee"),
+        "fee_asset",
+        "liquidity",
+        "trade_id",
+        "order",
+    )
     list_filter = ("liquidity", "side", "source", "connection__exchange")
     search_fields = ("trade_id", "exchange_order_id", "client_order_id", "symbol")
     list_select_related = ("connection", "order")

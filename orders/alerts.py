@@ -20,12 +20,20 @@ def orders_stuck_alert() -> int:
     older_than = settings.ALERT_ORDER_STUCK_SECONDS
     cutoff = timezone.now() - timedelta(seconds=older_than)
     unknown, flagged = Q(status="unknown"), Q(flagged=True)
-    counts = {row["connection_id"]: row for row in (
-        Order.objects.filter(unknown | flagged, updated_at__lt=cutoff)
-        .values("connection_id")
-        .annotate(unknown=Count("pk", filter=unknown), flagged=Count("pk", filter=flagged)))}
+    counts = {
+        row["connection_id"]: row
+        for row in (
+            Order.objects.filter(unknown | flagged, updated_at__lt=cutoff)
+            .values("connection_id")
+            .annotate(unknown=Count("pk", filter=unknown), flagged=Count("pk", filter=flagged))
+        )
+    }
     for connection in ExchangeConnection.objects.filter(pk__in=counts):
         row = counts[connection.pk]
-        alert_orders_stuck(connection=connection, unknown=row["unknown"],
-                           flagged=row["flagged"], older_than_seconds=older_than)
+        alert_orders_stuck(
+            connection=connection,
+            unknown=row["unknown"],
+            flagged=row["flagged"],
+            older_than_seconds=older_than,
+        )
     return len(counts)

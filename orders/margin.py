@@ -49,18 +49,21 @@ class MarginRule:
 
 # (exchange, kind) -> rule; kind is spot or linear. Sources in docs/orders.md.
 RULES: dict[tuple[str, str], MarginRule] = {
-    ("binance", "spot"): MarginRule(Decimal("0.001"), True),       # f: free, l: locked
-    ("binance", "linear"): MarginRule(Decimal("0.0005"), False),   # wb, cw only
-    ("bybit", "spot"): MarginRule(Decimal("0.001"), True),         # wallet - spot locked
-    ("bybit", "linear"): MarginRule(Decimal("0.00055"), False),    # order/position IM unread
-    ("okx", "spot"): MarginRule(Decimal("0.001"), True),           # availBal
-    ("okx", "linear"): MarginRule(Decimal("0.0005"), True),        # availBal
-    ("bingx", "spot"): MarginRule(UNDOCUMENTED_FEE, True),         # wb - lk
-    ("bingx", "linear"): MarginRule(UNDOCUMENTED_FEE, False),      # wb, cw only
-    ("pionex", "spot"): MarginRule(UNDOCUMENTED_FEE, True),        # free, frozen
-    ("pionex", "linear"): MarginRule(UNDOCUMENTED_FEE, True),      # CROSS free, frozen
-    ("orangex", "linear"): MarginRule(UNDOCUMENTED_FEE, True,      # available, freeze;
-                                      stream_carries_positions=False),  # no position topic
+    ("binance", "spot"): MarginRule(Decimal("0.001"), True),  # f: free, l: locked
+    ("binance", "linear"): MarginRule(Decimal("0.0005"), False),  # wb, cw only
+    ("bybit", "spot"): MarginRule(Decimal("0.001"), True),  # wallet - spot locked
+    ("bybit", "linear"): MarginRule(Decimal("0.00055"), False),  # order/position IM unread
+    ("okx", "spot"): MarginRule(Decimal("0.001"), True),  # availBal
+    ("okx", "linear"): MarginRule(Decimal("0.0005"), True),  # availBal
+    ("bingx", "spot"): MarginRule(UNDOCUMENTED_FEE, True),  # wb - lk
+    ("bingx", "linear"): MarginRule(UNDOCUMENTED_FEE, False),  # wb, cw only
+    ("pionex", "spot"): MarginRule(UNDOCUMENTED_FEE, True),  # free, frozen
+    ("pionex", "linear"): MarginRule(UNDOCUMENTED_FEE, True),  # CROSS free, frozen
+    ("orangex", "linear"): MarginRule(
+        UNDOCUMENTED_FEE,
+        True,  # available, freeze;
+        stream_carries_positions=False,
+    ),  # no position topic
 }
 
 
@@ -80,8 +83,15 @@ class Need:
     amount: Decimal
 
 
-def order_need(*, symbol: str, side: str, quantity: Decimal, price: Decimal,
-               leverage: int | Decimal | None, fee: Decimal) -> Need:
+def order_need(
+    *,
+    symbol: str,
+    side: str,
+    quantity: Decimal,
+    price: Decimal,
+    leverage: int | Decimal | None,
+    fee: Decimal,
+) -> Need:
     """What an order of ``quantity`` at ``price`` holds while it rests (reduce-only aside)."""
     market = parse_symbol(symbol)
     notional = quantity * price
@@ -92,8 +102,9 @@ def order_need(*, symbol: str, side: str, quantity: Decimal, price: Decimal,
     return Need(market.quote, notional * (1 + fee))
 
 
-def open_order_need(order: Order, *, exchange: str,
-                    price_of: Callable[[str, str], Decimal | None]) -> Need | None:
+def open_order_need(
+    order: Order, *, exchange: str, price_of: Callable[[str, str], Decimal | None]
+) -> Need | None:
     """What the unfilled rest of one of our orders holds; None when nothing (reduce-only,
     fully filled, or a market order with no price to value it at)."""
     remaining = order.quantity - order.filled_quantity
@@ -103,8 +114,14 @@ def open_order_need(order: Order, *, exchange: str,
     price = order.price or price_of(order.symbol, order.side)
     if price is None:
         return None
-    return order_need(symbol=order.symbol, side=order.side, quantity=remaining, price=price,
-                      leverage=order.leverage, fee=rule_for(exchange, order.symbol).taker_fee)
+    return order_need(
+        symbol=order.symbol,
+        side=order.side,
+        quantity=remaining,
+        price=price,
+        leverage=order.leverage,
+        fee=rule_for(exchange, order.symbol).taker_fee,
+    )
 
 
 def not_yet_counted(order: Order, *, figure_at: datetime | None) -> bool:
@@ -115,22 +132,29 @@ def not_yet_counted(order: Order, *, figure_at: datetime | None) -> bool:
     return figure_at is None or order.last_sent_at is None or order.last_sent_at > figure_at
 
 
-def orders_to_count(orders: QuerySet[Order], *, figure_at: datetime | None,
-                    derived: bool) -> list[Order]:
+def orders_to_count(
+    orders: QuerySet[Order], *, figure_at: datetime | None, derived: bool
+) -> list[Order]:
     """The open orders whose reserve may be missing from a figure true at ``figure_at``, in
     one query: every open one for a derived figure, else
     those not on the exchange yet and those sent after it (``not_yet_counted``). Whole rows:
     deferring fields costs a query per row (the related manager reads ``connection_id``)."""
     open_orders = orders.filter(status__in=OPEN_STATUSES)
     if not derived and figure_at is not None:
-        open_orders = open_orders.filter(Q(status__in=IN_FLIGHT) | Q(last_sent_at__isnull=True)
-                                         | Q(last_sent_at__gt=figure_at))
+        open_orders = open_orders.filter(
+            Q(status__in=IN_FLIGHT) | Q(last_sent_at__isnull=True) | Q(last_sent_at__gt=figure_at)
+        )
     return list(open_orders.order_by())
 
 
-def reserved(orders: Iterable[Order], *, asset: str, exchange: str,
-             price_of: Callable[[str, str], Decimal | None],
-             counts: Callable[[Order], bool]) -> Decimal:
+def reserved(
+    orders: Iterable[Order],
+    *,
+    asset: str,
+    exchange: str,
+    price_of: Callable[[str, str], Decimal | None],
+    counts: Callable[[Order], bool],
+) -> Decimal:
     """The sum, in ``asset``, of what the orders ``counts`` selects hold."""
     total = Decimal("0")
     for order in orders:

@@ -35,8 +35,10 @@ WARM_SYMBOL_DAYS = 7
 def market_key(connection: ExchangeConnection) -> str:
     """What public market data is shared by: the same exchange, environment, api type and
     REST root answer the same tickers and instruments."""
-    return (f"{connection.exchange}:{connection.environment}:{connection.api_type}:"
-            f"{connection.base_url}")
+    return (
+        f"{connection.exchange}:{connection.environment}:{connection.api_type}:"
+        f"{connection.base_url}"
+    )
 
 
 def _ticker_key(connection: ExchangeConnection, symbol: str) -> str:
@@ -46,16 +48,22 @@ def _ticker_key(connection: ExchangeConnection, symbol: str) -> str:
 @dataclass(frozen=True)
 class CachedTicker:
     ticker: Ticker
-    at: float            # when it was read (epoch seconds)
+    at: float  # when it was read (epoch seconds)
 
     def age_ms(self, now: float | None = None) -> int:
         return max(0, int(((now or time.time()) - self.at) * 1000))
 
 
-def ticker_store(*, connection: ExchangeConnection, ticker: Ticker,
-                 at: float | None = None) -> None:
-    value = {"symbol": ticker.symbol, "bid": str(ticker.bid), "ask": str(ticker.ask),
-             "last": str(ticker.last), "at": at or time.time()}
+def ticker_store(
+    *, connection: ExchangeConnection, ticker: Ticker, at: float | None = None
+) -> None:
+    value = {
+        "symbol": ticker.symbol,
+        "bid": str(ticker.bid),
+        "ask": str(ticker.ask),
+        "last": str(ticker.last),
+        "at": at or time.time(),
+    }
     cache.set(_ticker_key(connection, ticker.symbol), json.dumps(value), TICKER_CACHE_SECONDS)
 
 
@@ -67,9 +75,15 @@ def ticker_cached(*, connection: ExchangeConnection, symbol: str) -> CachedTicke
     value = json.loads(raw)
     if time.time() - value["at"] > TICKER_CACHE_SECONDS:
         return None
-    return CachedTicker(ticker=Ticker(symbol=value["symbol"], bid=Decimal(value["bid"]),
-                                      ask=Decimal(value["ask"]), last=Decimal(value["last"])),
-                        at=value["at"])
+    return CachedTicker(
+        ticker=Ticker(
+            symbol=value["symbol"],
+            bid=Decimal(value["bid"]),
+            ask=Decimal(value["ask"]),
+            last=Decimal(value["last"]),
+        ),
+        at=value["at"],
+    )
 
 
 def _position_mode_key(connection_id: object) -> str:
@@ -77,9 +91,11 @@ def _position_mode_key(connection_id: object) -> str:
 
 
 def position_mode_store(*, connection_id: object, hedge: bool) -> None:
-    cache.set(_position_mode_key(connection_id), json.dumps({"hedge": hedge,
-                                                             "at": time.time()}),
-              POSITION_MODE_CACHE_SECONDS)
+    cache.set(
+        _position_mode_key(connection_id),
+        json.dumps({"hedge": hedge, "at": time.time()}),
+        POSITION_MODE_CACHE_SECONDS,
+    )
 
 
 def position_mode_cached(*, connection_id: object) -> tuple[bool, float] | None:
@@ -102,9 +118,12 @@ def warm_symbols(*, connection_ids: list[str]) -> dict[str, set[str]]:
     """connection id -> the symbols to keep warm: those of its unfinished orders and of its
     orders of the last WARM_SYMBOL_DAYS (one query)."""
     since = timezone.now() - timedelta(days=WARM_SYMBOL_DAYS)
-    rows = (Order.objects.filter(connection__pk__in=connection_ids)
-            .filter(Q(created_at__gte=since) | ~Q(status__in=TERMINAL))
-            .values_list("connection_id", "symbol").distinct())
+    rows = (
+        Order.objects.filter(connection__pk__in=connection_ids)
+        .filter(Q(created_at__gte=since) | ~Q(status__in=TERMINAL))
+        .values_list("connection_id", "symbol")
+        .distinct()
+    )
     symbols: dict[str, set[str]] = {str(pk): set() for pk in connection_ids}
     for connection_id, symbol in rows:
         symbols[str(connection_id)].add(symbol)
@@ -116,6 +135,7 @@ def market_refresh_seconds() -> float:
 
 
 # -- the out-of-band refresh (workers/market_refresh.py runs it in the stream runner) -------
+
 
 @dataclass(frozen=True)
 class MarketJob:
@@ -138,9 +158,14 @@ def market_plan(*, connection_ids: list[str]) -> list[MarketJob]:
     jobs = []
     for key, members in sorted(markets.items()):
         members.sort(key=lambda c: str(c.pk))
-        jobs.append(MarketJob(
-            key=key, reader_id=str(members[0].pk),
-            symbols=tuple(sorted(set().union(*(symbols[str(c.pk)] for c in members)))),
-            perpetual_ids=tuple(str(c.pk) for c in members
-                                if c.api_type == "perpetual_futures")))
+        jobs.append(
+            MarketJob(
+                key=key,
+                reader_id=str(members[0].pk),
+                symbols=tuple(sorted(set().union(*(symbols[str(c.pk)] for c in members)))),
+                perpetual_ids=tuple(
+                    str(c.pk) for c in members if c.api_type == "perpetual_futures"
+                ),
+            )
+        )
     return jobs

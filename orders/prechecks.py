@@ -28,7 +28,7 @@ from exchanges.symbols import parse_symbol
 from orders import margin, market_data
 
 INSTRUMENT_CACHE_SECONDS = 300
-MARKET_SLIPPAGE = Decimal("0.005")   # buffer on the ticker price for market orders
+MARKET_SLIPPAGE = Decimal("0.005")  # buffer on the ticker price for market orders
 OPEN_STATUSES = margin.OPEN_STATUSES
 
 
@@ -49,16 +49,19 @@ class HedgeModeRefused(Unprocessable):
 class Sized:
     quantity: Decimal
     price: Decimal | None
-    reference_price: Decimal   # the price the risk and margin checks use
+    reference_price: Decimal  # the price the risk and margin checks use
 
 
 def _instruments_key(connection: ExchangeConnection) -> str:
-    return (f"ec:instruments:{connection.exchange}:{connection.environment}:"
-            f"{connection.api_type}:{connection.base_url}")
+    return (
+        f"ec:instruments:{connection.exchange}:{connection.environment}:"
+        f"{connection.api_type}:{connection.base_url}"
+    )
 
 
-def instrument_for(*, connection: ExchangeConnection, connector: Connector,
-                   symbol: str) -> Instrument:
+def instrument_for(
+    *, connection: ExchangeConnection, connector: Connector, symbol: str
+) -> Instrument:
     """The symbol's instrument, from a 5-minute Redis cache of the exchange's list (read
     from the exchange when the cache is cold)."""
     instrument = instrument_cached(connection=connection, symbol=symbol)
@@ -76,13 +79,22 @@ def _instrument_dict(instrument: Instrument) -> dict[str, str]:
 
 def _instrument_of(item: dict[str, str]) -> Instrument:
     decimals = ("tick_size", "lot_size", "min_quantity", "min_notional", "contract_value")
-    fields: dict[str, Any] = {name: Decimal(value) if name in decimals else value
-                              for name, value in item.items()}
+    fields: dict[str, Any] = {
+        name: Decimal(value) if name in decimals else value for name, value in item.items()
+    }
     return Instrument(**fields)
 
 
-def size_order(*, instrument: Instrument, ticker: Ticker, side: str, order_type: str,
-               requested: Decimal, factor: Decimal, price: Decimal | None) -> Sized:
+def size_order(
+    *,
+    instrument: Instrument,
+    ticker: Ticker,
+    side: str,
+    order_type: str,
+    requested: Decimal,
+    factor: Decimal,
+    price: Decimal | None,
+) -> Sized:
     """Quantity x factor rounded down to the lot; a limit price rounded to the tick on the
     safe side (buys down, sells up); minimums checked."""
     quantity = _floor_to(requested * factor, instrument.lot_size)
@@ -98,13 +110,16 @@ def size_order(*, instrument: Instrument, ticker: Ticker, side: str, order_type:
     if quantity <= 0 or quantity < instrument.min_quantity:
         raise Unprocessable(
             f"quantity {quantity} after the volume factor and lot rounding is below the "
-            f"minimum {instrument.min_quantity}", code="below_minimum",
-            fields={"quantity": ["below the minimum"]})
+            f"minimum {instrument.min_quantity}",
+            code="below_minimum",
+            fields={"quantity": ["below the minimum"]},
+        )
     if instrument.min_notional and quantity * reference < instrument.min_notional:
         raise Unprocessable(
-            f"notional {quantity * reference:.8f} is below the minimum "
-            f"{instrument.min_notional}", code="below_minimum",
-            fields={"quantity": ["below the minimum notional"]})
+            f"notional {quantity * reference:.8f} is below the minimum {instrument.min_notional}",
+            code="below_minimum",
+            fields={"quantity": ["below the minimum notional"]},
+        )
     return Sized(quantity=quantity, price=price, reference_price=reference)
 
 
@@ -112,28 +127,44 @@ def _floor_to(value: Decimal, step: Decimal) -> Decimal:
     return (value / step).to_integral_value(ROUND_FLOOR) * step
 
 
-def check_risk(*, connection: ExchangeConnection, sized: Sized, ticker: Ticker,
-               order_type: str) -> None:
+def check_risk(
+    *, connection: ExchangeConnection, sized: Sized, ticker: Ticker, order_type: str
+) -> None:
     notional = sized.quantity * sized.reference_price
     if connection.max_order_notional is not None and notional > connection.max_order_notional:
-        raise RiskLimit(f"order notional {notional:.2f} exceeds the connection's limit "
-                        f"{connection.max_order_notional}",
-                        extra={"limit": "max_order_notional", "value": str(notional),
-                               "maximum": str(connection.max_order_notional)})
+        raise RiskLimit(
+            f"order notional {notional:.2f} exceeds the connection's limit "
+            f"{connection.max_order_notional}",
+            extra={
+                "limit": "max_order_notional",
+                "value": str(notional),
+                "maximum": str(connection.max_order_notional),
+            },
+        )
     if connection.max_open_orders is not None:
         open_count = connection.orders.filter(status__in=OPEN_STATUSES).count()
         if open_count >= connection.max_open_orders:
-            raise RiskLimit(f"the connection already has {open_count} open orders",
-                            extra={"limit": "max_open_orders", "value": str(open_count),
-                                   "maximum": str(connection.max_open_orders)})
+            raise RiskLimit(
+                f"the connection already has {open_count} open orders",
+                extra={
+                    "limit": "max_open_orders",
+                    "value": str(open_count),
+                    "maximum": str(connection.max_open_orders),
+                },
+            )
     band = connection.price_band_percent
     if order_type == "limit" and band is not None and ticker.last > 0:
         distance = abs(sized.reference_price - ticker.last) / ticker.last * 100
         if distance > band:
-            raise RiskLimit(f"limit price is {distance:.2f}% from the last price "
-                            f"{ticker.last}; the band is {band}%",
-                            extra={"limit": "price_band_percent", "value": f"{distance:.4f}",
-                                   "maximum": str(band)})
+            raise RiskLimit(
+                f"limit price is {distance:.2f}% from the last price "
+                f"{ticker.last}; the band is {band}%",
+                extra={
+                    "limit": "price_band_percent",
+                    "value": f"{distance:.4f}",
+                    "maximum": str(band),
+                },
+            )
 
 
 class NoPositionToReduce(Unprocessable):
@@ -198,8 +229,12 @@ class AccountView:
         instrument = instrument_cached(connection=self.connection, symbol=symbol)
         if instrument is not None:
             return instrument
-        return self._rest("instruments", lambda: instrument_for(
-            connection=self.connection, connector=self.connector, symbol=symbol))
+        return self._rest(
+            "instruments",
+            lambda: instrument_for(
+                connection=self.connection, connector=self.connector, symbol=symbol
+            ),
+        )
 
     def ticker(self, symbol: str) -> Ticker:
         ticker = self._rest("ticker", lambda: self.connector.ticker(symbol))
@@ -207,11 +242,15 @@ class AccountView:
         return ticker
 
     def hedge_mode(self) -> bool:
-        return self._rest("position_mode", lambda: market_data.position_mode_read(
-            connection_id=self.connection.pk, connector=self.connector))
+        return self._rest(
+            "position_mode",
+            lambda: market_data.position_mode_read(
+                connection_id=self.connection.pk, connector=self.connector
+            ),
+        )
 
     def figure(self, asset: str) -> Figure:
-        at = timezone.now()   # orders sent before the read are in the exchange's figure
+        at = timezone.now()  # orders sent before the read are in the exchange's figure
         balances = self._rest("balances", self.connector.balances)
         free = {balance.asset: balance.free for balance in balances}
         return Figure(value=free.get(asset, Decimal("0")), at=at)
@@ -234,8 +273,11 @@ class RestView(AccountView):
     """The stream is not live: every figure is read from the exchange now."""
 
     def instrument(self, symbol: str) -> Instrument:
-        return read_retrying(lambda: instrument_for(
-            connection=self.connection, connector=self.connector, symbol=symbol))
+        return read_retrying(
+            lambda: instrument_for(
+                connection=self.connection, connector=self.connector, symbol=symbol
+            )
+        )
 
 
 class LedgerView(AccountView):
@@ -245,8 +287,9 @@ class LedgerView(AccountView):
 
     source = "ledger"
 
-    def __init__(self, connection: ExchangeConnection, connector: Connector,
-                 ledger: Ledger) -> None:
+    def __init__(
+        self, connection: ExchangeConnection, connector: Connector, ledger: Ledger
+    ) -> None:
         super().__init__(connection, connector)
         self.ledger = ledger
 
@@ -255,15 +298,14 @@ class LedgerView(AccountView):
         return cached.ticker if cached is not None else super().ticker(symbol)
 
     def hedge_mode(self) -> bool:
-        if any(p.position_side in ("LONG", "SHORT") and p.quantity
-               for p in self.ledger.positions):
+        if any(p.position_side in ("LONG", "SHORT") and p.quantity for p in self.ledger.positions):
             return True
         cached = market_data.position_mode_cached(connection_id=self.connection.pk)
         return cached[0] if cached is not None else super().hedge_mode()
 
     def figure(self, asset: str) -> Figure:
         row = self.ledger.balances.get(asset)
-        if row is None:   # the snapshot is the whole account: an asset it lacks is zero
+        if row is None:  # the snapshot is the whole account: an asset it lacks is zero
             return Figure(value=Decimal("0"), at=self.ledger.stream.snapshot_at)
         kind = "linear" if self.connection.api_type == "perpetual_futures" else "spot"
         rule = margin.rule_of(self.connection.exchange, kind)
@@ -273,14 +315,14 @@ class LedgerView(AccountView):
         held = margin.positions_hold(
             margin.PositionMargin(p.quantity, p.entry_price, p.leverage, p.unrealized_pnl)
             for p in self.ledger.positions
-            if parse_symbol(p.symbol).is_perpetual and parse_symbol(p.symbol).quote == asset)
+            if parse_symbol(p.symbol).is_perpetual and parse_symbol(p.symbol).quote == asset
+        )
         return Figure(value=wallet - held, at=row.updated_at, derived=True)
 
     def position(self, symbol: str) -> Decimal:
         if not margin.rule_for(self.connection.exchange, symbol).stream_carries_positions:
-            return super().position(symbol)   # the ledger's is the last snapshot's
-        return sum((p.quantity for p in self.ledger.positions if p.symbol == symbol),
-                   Decimal("0"))
+            return super().position(symbol)  # the ledger's is the last snapshot's
+        return sum((p.quantity for p in self.ledger.positions if p.symbol == symbol), Decimal("0"))
 
 
 def instrument_cached(*, connection: ExchangeConnection, symbol: str) -> Instrument | None:
@@ -291,20 +333,33 @@ def instrument_cached(*, connection: ExchangeConnection, symbol: str) -> Instrum
     for item in json.loads(cached):
         if item["symbol"] == symbol:
             return _instrument_of(item)
-    raise Unprocessable(f"{symbol} is not traded on this connection",
-                        code="symbol_not_traded", fields={"symbol": ["unknown symbol"]})
+    raise Unprocessable(
+        f"{symbol} is not traded on this connection",
+        code="symbol_not_traded",
+        fields={"symbol": ["unknown symbol"]},
+    )
 
 
 def instruments_refresh(*, connection: ExchangeConnection, connector: Connector) -> int:
     """Read the exchange's instrument list into the shared cache; how many it lists."""
     instruments = connector.instruments()
-    cache.set(_instruments_key(connection),
-              json.dumps([_instrument_dict(i) for i in instruments]), INSTRUMENT_CACHE_SECONDS)
+    cache.set(
+        _instruments_key(connection),
+        json.dumps([_instrument_dict(i) for i in instruments]),
+        INSTRUMENT_CACHE_SECONDS,
+    )
     return len(instruments)
 
 
-def check_margin(*, view: AccountView, symbol: str, side: str, sized: Sized,
-                 leverage: int | None, reduce_only: bool) -> None:
+def check_margin(
+    *,
+    view: AccountView,
+    symbol: str,
+    side: str,
+    sized: Sized,
+    leverage: int | None,
+    reduce_only: bool,
+) -> None:
     """Spot buy: quote for quantity x price plus the taker fee; spot sell: the base
     quantity; perpetual: quantity x price / leverage plus the fee (reduce-only needs none).
     Against the available figure less what our open orders hold that it may not count
@@ -313,30 +368,47 @@ def check_margin(*, view: AccountView, symbol: str, side: str, sized: Sized,
     if parse_symbol(symbol).is_perpetual and reduce_only:
         return
     rule = margin.rule_for(connection.exchange, symbol)
-    need = margin.order_need(symbol=symbol, side=side, quantity=sized.quantity,
-                             price=sized.reference_price, leverage=leverage,
-                             fee=rule.taker_fee)
+    need = margin.order_need(
+        symbol=symbol,
+        side=side,
+        quantity=sized.quantity,
+        price=sized.reference_price,
+        leverage=leverage,
+        fee=rule.taker_fee,
+    )
     figure = view.figure(need.asset)
-    orders = margin.orders_to_count(connection.orders.all(), figure_at=figure.at,
-                                    derived=figure.derived)
+    orders = margin.orders_to_count(
+        connection.orders.all(), figure_at=figure.at, derived=figure.derived
+    )
 
     def counts(order: Any) -> bool:
         return figure.derived or margin.not_yet_counted(order, figure_at=figure.at)
 
-    held = margin.reserved(orders, asset=need.asset, exchange=connection.exchange,
-                           price_of=view.price_of, counts=counts)
+    held = margin.reserved(
+        orders,
+        asset=need.asset,
+        exchange=connection.exchange,
+        price_of=view.price_of,
+        counts=counts,
+    )
     available = figure.value - held
     if available < need.amount:
         required_text, available_text = _plain(need.amount), _plain(available)
         raise InsufficientMargin(
             f"{need.asset} available {available_text} is less than the {required_text} "
-            f"this order needs", extra={"required": required_text,
-                                        "available": available_text, "asset": need.asset,
-                                        "reserved": _plain(held)})
+            f"this order needs",
+            extra={
+                "required": required_text,
+                "available": available_text,
+                "asset": need.asset,
+                "reserved": _plain(held),
+            },
+        )
 
 
-def check_reduce_only(*, view: AccountView, symbol: str, side: str, quantity: Decimal,
-                      reduce_only: bool) -> None:
+def check_reduce_only(
+    *, view: AccountView, symbol: str, side: str, quantity: Decimal, reduce_only: bool
+) -> None:
     """A reduce-only perpetual order needs an opposite position at least its size (a sell
     a long, a buy a short). Spot orders are left to the connector, which refuses them."""
     if not reduce_only or not parse_symbol(symbol).is_perpetual:
@@ -348,13 +420,16 @@ def check_reduce_only(*, view: AccountView, symbol: str, side: str, quantity: De
         raise NoPositionToReduce(
             f"a reduce-only {side} of {_plain(quantity)} needs a {wanted} position of at "
             f"least that; the position is {_plain(position)}",
-            extra={"position": _plain(position), "quantity": _plain(quantity)})
+            extra={"position": _plain(position), "quantity": _plain(quantity)},
+        )
 
 
 def check_position_mode(*, view: AccountView, symbol: str) -> None:
     if parse_symbol(symbol).is_perpetual and view.hedge_mode():
-        raise HedgeModeRefused("the account is in hedge (two-way) position mode; switch it "
-                               "to one-way mode to trade here")
+        raise HedgeModeRefused(
+            "the account is in hedge (two-way) position mode; switch it "
+            "to one-way mode to trade here"
+        )
 
 
 def _plain(value: Decimal) -> str:

@@ -37,32 +37,46 @@ def orders_reconcile() -> Reconciliation:
 
     now = timezone.now()
     untouched_since = now - timedelta(seconds=settings.ORDER_PENDING_STALE_SECONDS)
-    stale_pending = list(Order.objects.filter(status="pending", updated_at__lt=untouched_since)
-                         .values_list("pk", flat=True))
+    stale_pending = list(
+        Order.objects.filter(status="pending", updated_at__lt=untouched_since).values_list(
+            "pk", flat=True
+        )
+    )
     for pk in stale_pending:
         submit_task.apply_async(args=[str(pk)], priority=0)
     # staleness is judged from the last send: a claim or an event says nothing of the wire
     sent_before = now - timedelta(seconds=settings.ORDER_SUBMITTING_STALE_SECONDS)
-    unsettled = list(Order.objects.filter(status="unknown").values_list("pk", flat=True)) + \
-        list(Order.objects.filter(status="submitting").filter(
+    unsettled = list(Order.objects.filter(status="unknown").values_list("pk", flat=True)) + list(
+        Order.objects.filter(status="submitting")
+        .filter(
             Q(last_sent_at__lt=sent_before)
-            | Q(last_sent_at__isnull=True, updated_at__lt=sent_before))
-            .values_list("pk", flat=True))
+            | Q(last_sent_at__isnull=True, updated_at__lt=sent_before)
+        )
+        .values_list("pk", flat=True)
+    )
     for pk in unsettled:
         settle_task.apply_async(args=[str(pk)], priority=1)
-    open_ids = list(Order.objects.filter(status__in=("open", "partially_filled"))
-                    .order_by(F("refreshed_at").asc(nulls_first=True), "created_at")
-                    .values_list("pk", flat=True)[:settings.ORDER_OPEN_REFRESH_LIMIT])
+    open_ids = list(
+        Order.objects.filter(status__in=("open", "partially_filled"))
+        .order_by(F("refreshed_at").asc(nulls_first=True), "created_at")
+        .values_list("pk", flat=True)[: settings.ORDER_OPEN_REFRESH_LIMIT]
+    )
     Order.objects.filter(pk__in=open_ids).update(refreshed_at=now)
     for pk in open_ids:
         refresh_task.apply_async(args=[str(pk)], priority=4)
-    cancels = list(Order.objects.filter(cancel_requested=True,
-                                        status__in=("open", "partially_filled"))
-                   .values_list("pk", flat=True))
+    cancels = list(
+        Order.objects.filter(
+            cancel_requested=True, status__in=("open", "partially_filled")
+        ).values_list("pk", flat=True)
+    )
     for pk in cancels:
         cancel_task.apply_async(args=[str(pk)], priority=0)
-    return Reconciliation(pending_resubmitted=len(stale_pending), settling=len(unsettled),
-                          refreshing=len(open_ids), cancels_redriven=len(cancels))
+    return Reconciliation(
+        pending_resubmitted=len(stale_pending),
+        settling=len(unsettled),
+        refreshing=len(open_ids),
+        cancels_redriven=len(cancels),
+    )
 
 
 def order_reconcile(*, order_id: uuid.UUID | str) -> str:
@@ -94,8 +108,11 @@ def orphans_record(*, connection_id: Id) -> int:
     Checks the symbols this connection traded in the last ORPHAN_LOOKBACK_DAYS."""
     connection = ExchangeConnection.objects.get(pk=connection_id)
     since = timezone.now() - timedelta(days=ORPHAN_LOOKBACK_DAYS)
-    symbols = set(Order.objects.filter(connection=connection, created_at__gte=since)
-                  .values_list("symbol", flat=True))
+    symbols = set(
+        Order.objects.filter(connection=connection, created_at__gte=since).values_list(
+            "symbol", flat=True
+        )
+    )
     prefix = settings.CLIENT_ORDER_ID_PREFIX.lower()
     connector = connection_connector(connection=connection)
     recorded = 0
@@ -106,8 +123,10 @@ def orphans_record(*, connection_id: Id) -> int:
             continue
         for remote in found:
             client_id = (remote.client_order_id or "").lower()
-            if not client_id.startswith(prefix) or Order.objects.filter(
-                    connection=connection, client_order_id=client_id).exists():
+            if (
+                not client_id.startswith(prefix)
+                or Order.objects.filter(connection=connection, client_order_id=client_id).exists()
+            ):
                 continue
             _record_orphan(connection, remote, client_id)
             recorded += 1
@@ -116,18 +135,34 @@ def orphans_record(*, connection_id: Id) -> int:
 
 def _record_orphan(connection: ExchangeConnection, remote: Any, client_id: str) -> None:
     order = Order.objects.create(
-        owner=connection.owner, connection=connection, client_order_id=client_id,
-        request_hash="", symbol=remote.symbol, side=remote.side, type=remote.type,
-        requested_quantity=remote.quantity, volume_factor=1, quantity=remote.quantity,
-        price=remote.price, status=remote.status, exchange_order_id=remote.exchange_order_id,
-        filled_quantity=remote.filled_quantity, average_price=remote.average_price,
-        flagged=True, flag_reason="on the exchange with our prefix but no row here")
-    OrderEvent.objects.create(order=order, to_status=order.status, source="reconcile",
-                              data={"reason": "orphan recorded"})
+        owner=connection.owner,
+        connection=connection,
+        client_order_id=client_id,
+        request_hash="",
+        symbol=remote.symbol,
+        side=remote.side,
+        type=remote.type,
+        requested_quantity=remote.quantity,
+        volume_factor=1,
+        quantity=remote.quantity,
+        price=remote.price,
+        status=remote.status,
+        exchange_order_id=remote.exchange_order_id,
+        filled_quantity=remote.filled_quantity,
+        average_price=remote.average_price,
+        flagged=True,
+        flag_reason="on the exchange with our prefix but no row here",
+    )
+    OrderEvent.objects.create(
+        order=order, to_status=order.status, source="reconcile", data={"reason": "orphan recorded"}
+    )
 
 
 def connections_with_recent_orders() -> list[str]:
     since = timezone.now() - timedelta(days=ORPHAN_LOOKBACK_DAYS)
-    return [str(pk) for pk in Order.objects.filter(created_at__gte=since,
-                                                   connection__enabled=True)
-            .values_list("connection_id", flat=True).distinct()]
+    return [
+        str(pk)
+        for pk in Order.objects.filter(created_at__gte=since, connection__enabled=True)
+        .values_list("connection_id", flat=True)
+        .distinct()
+    ]

@@ -26,8 +26,10 @@ def order_list(*, user: User, filters: dict[str, Any]) -> QuerySet[Order]:
     such as the page's limit and offset, are not filters), newest first."""
     filterset = OrderFilterSet(filters, queryset=orders_visible_to(user))
     if not filterset.is_valid():
-        raise ValidationFailed("invalid filters", fields={
-            name: list(messages) for name, messages in filterset.errors.items()})
+        raise ValidationFailed(
+            "invalid filters",
+            fields={name: list(messages) for name, messages in filterset.errors.items()},
+        )
     return filterset.qs
 
 
@@ -47,16 +49,22 @@ def order_get_for_write(*, user: User, order_id: Id) -> Order:
     can see it) and a 404 for everyone else; acting for an owner happens in the admin."""
     order = order_get(user=user, order_id=order_id)
     if order.owner_id != user.pk:
-        raise Forbidden("staff read every owner's orders but cancel only their own; act for "
-                        "the owner in the admin")
+        raise Forbidden(
+            "staff read every owner's orders but cancel only their own; act for "
+            "the owner in the admin"
+        )
     return order
 
 
 def connection_live_order_symbols(connection: ExchangeConnection) -> set[str]:
     """The symbols of the connection's orders that are not terminal: a per-symbol
     dead-man switch is armed for these (connections.dead_man)."""
-    return set(Order.objects.filter(connection=connection).exclude(status__in=TERMINAL)
-               .values_list("symbol", flat=True).distinct())
+    return set(
+        Order.objects.filter(connection=connection)
+        .exclude(status__in=TERMINAL)
+        .values_list("symbol", flat=True)
+        .distinct()
+    )
 
 
 def connection_has_orders_in_flight(connection: ExchangeConnection) -> bool:
@@ -75,9 +83,13 @@ def order_fills(*, user: User, order_id: Id) -> QuerySet[Fill]:
 UNSETTLED = ("submitting", "unknown", "open", "partially_filled")
 
 
-def orders_for_operator(*, connection_ids: list[Any] | None = None,
-                        statuses: list[str] | None = None, flagged: bool | None = None,
-                        limit: int | None = None) -> list[Order]:
+def orders_for_operator(
+    *,
+    connection_ids: list[Any] | None = None,
+    statuses: list[str] | None = None,
+    flagged: bool | None = None,
+    limit: int | None = None,
+) -> list[Order]:
     """Every owner's orders for the command line (an operator on the host), newest
     first."""
     queryset = Order.objects.select_related("connection").order_by("-created_at")
@@ -94,10 +106,13 @@ def orders_by_ids(*, order_ids: list[str]) -> tuple[list[Order], list[str]]:
     """The orders the ids name, in the order given, and the ids that name none."""
     wanted = [value.strip().lower() for value in order_ids]
     valid = [value for value in wanted if _is_uuid(value)]
-    found = {str(each.pk): each for each in Order.objects.select_related("connection")
-             .filter(pk__in=valid)}
+    found = {
+        str(each.pk): each
+        for each in Order.objects.select_related("connection").filter(pk__in=valid)
+    }
     return [found[value] for value in wanted if value in found], [
-        value for value in wanted if value not in found]
+        value for value in wanted if value not in found
+    ]
 
 
 def _is_uuid(value: str) -> bool:

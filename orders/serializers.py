@@ -24,8 +24,9 @@ from orders.services import OrderSpec
 
 
 def _decimal(**kwargs: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=36, decimal_places=18, normalize_output=True,
-                                    **kwargs)
+    return serializers.DecimalField(
+        max_digits=36, decimal_places=18, normalize_output=True, **kwargs
+    )
 
 
 # The deepest page a list may ask for: far past any desk's history, far below the
@@ -55,18 +56,27 @@ def symbol_checked(value: str) -> str:
 
 
 def _symbol_field(**kwargs: Any) -> StrictCharField:
-    return StrictCharField(max_length=SYMBOL_MAX_LENGTH, trim_whitespace=False,
-                           pattern=SYMBOL_PATTERN,
-                           validators=[symbol_checked], **kwargs)
+    return StrictCharField(
+        max_length=SYMBOL_MAX_LENGTH,
+        trim_whitespace=False,
+        pattern=SYMBOL_PATTERN,
+        validators=[symbol_checked],
+        **kwargs,
+    )
 
 
 def _amount(**kwargs: Any) -> StrictDecimalField:
     return StrictDecimalField(whole_digits=18, decimal_places=12, **kwargs)
 
 
-@extend_schema_field({"nullable": True, "enum": [None],
-                      "description": "A market order has no price: leave it out or null."},
-                     component_name="NoPrice")
+@extend_schema_field(
+    {
+        "nullable": True,
+        "enum": [None],
+        "description": "A market order has no price: leave it out or null.",
+    },
+    component_name="NoPrice",
+)
 class NoPriceField(serializers.Field):
     """A market order's price: absent or null, nothing else."""
 
@@ -85,12 +95,17 @@ class _OrderFields(StrictSerializer):
     side = serializers.ChoiceField(choices=SIDES)
     quantity = _amount()
     reduceOnly = StrictBooleanField(source="reduce_only", required=False)
-    leverage = StrictIntegerField(required=False, allow_null=True, min_value=1,
-                                  max_value=125)
-    clientOrderId = StrictCharField(source="client_order_id", max_length=64, required=False,
-                                    trim_whitespace=False, pattern=CLIENT_ORDER_ID_PATTERN)
-    volumeFactorSource = serializers.ChoiceField(source="volume_factor_source",
-                                                 choices=("live", "preset"), required=False)
+    leverage = StrictIntegerField(required=False, allow_null=True, min_value=1, max_value=125)
+    clientOrderId = StrictCharField(
+        source="client_order_id",
+        max_length=64,
+        required=False,
+        trim_whitespace=False,
+        pattern=CLIENT_ORDER_ID_PATTERN,
+    )
+    volumeFactorSource = serializers.ChoiceField(
+        source="volume_factor_source", choices=("live", "preset"), required=False
+    )
 
     def spec(self) -> OrderSpec:
         """The validated order as the service takes it, naming the fields the request set
@@ -103,8 +118,9 @@ class LimitOrderIn(_OrderFields):
 
     type = serializers.ChoiceField(choices=("limit",))
     price = _amount()
-    timeInForce = serializers.ChoiceField(source="time_in_force", choices=TIME_IN_FORCE,
-                                          required=False)
+    timeInForce = serializers.ChoiceField(
+        source="time_in_force", choices=TIME_IN_FORCE, required=False
+    )
 
 
 class MarketOrderIn(_OrderFields):
@@ -112,8 +128,9 @@ class MarketOrderIn(_OrderFields):
 
     type = serializers.ChoiceField(choices=("market",))
     price = NoPriceField()
-    timeInForce = serializers.ChoiceField(source="time_in_force",
-                                          choices=MARKET_TIME_IN_FORCE, required=False)
+    timeInForce = serializers.ChoiceField(
+        source="time_in_force", choices=MARKET_TIME_IN_FORCE, required=False
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs.pop("price", None)  # null: the same request as no price
@@ -126,8 +143,9 @@ class OrderIn(_OrderFields):
 
     type = serializers.ChoiceField(choices=TYPES)
     price = _amount(required=False, allow_null=True)
-    timeInForce = serializers.ChoiceField(source="time_in_force", choices=TIME_IN_FORCE,
-                                          required=False)
+    timeInForce = serializers.ChoiceField(
+        source="time_in_force", choices=TIME_IN_FORCE, required=False
+    )
 
 
 ORDER_TYPES: dict[str, type[_OrderFields]] = {"limit": LimitOrderIn, "market": MarketOrderIn}
@@ -176,12 +194,34 @@ class OrderOut(serializers.ModelSerializer):
 
     class Meta:
         model = Order
-        fields = ["id", "connectionId", "clientOrderId", "idempotencyKey", "symbol", "side",
-                  "type", "requestedQuantity", "volumeFactorSource", "volumeFactor",
-                  "quantity", "price", "timeInForce", "reduceOnly", "leverage", "status",
-                  "exchangeOrderId", "filledQuantity", "averagePrice", "errorMessage",
-                  "attempts", "cancelRequested", "flagged", "flagReason", "createdAt",
-                  "updatedAt"]
+        fields = [
+            "id",
+            "connectionId",
+            "clientOrderId",
+            "idempotencyKey",
+            "symbol",
+            "side",
+            "type",
+            "requestedQuantity",
+            "volumeFactorSource",
+            "volumeFactor",
+            "quantity",
+            "price",
+            "timeInForce",
+            "reduceOnly",
+            "leverage",
+            "status",
+            "exchangeOrderId",
+            "filledQuantity",
+            "averagePrice",
+            "errorMessage",
+            "attempts",
+            "cancelRequested",
+            "flagged",
+            "flagReason",
+            "createdAt",
+            "updatedAt",
+        ]
 
 
 class FillOut(serializers.ModelSerializer):
@@ -200,9 +240,22 @@ class FillOut(serializers.ModelSerializer):
 
     class Meta:
         model = Fill
-        fields = ["tradeId", "orderId", "exchangeOrderId", "clientOrderId", "symbol", "side",
-                  "price", "quantity", "fee", "feeAsset", "liquidity", "source", "tradedAt",
-                  "createdAt"]
+        fields = [
+            "tradeId",
+            "orderId",
+            "exchangeOrderId",
+            "clientOrderId",
+            "symbol",
+            "side",
+            "price",
+            "quantity",
+            "fee",
+            "feeAsset",
+            "liquidity",
+            "source",
+            "tradedAt",
+            "createdAt",
+        ]
 
 
 class FillListOut(serializers.Serializer):
@@ -220,13 +273,17 @@ class OrderListOut(serializers.Serializer):
     success = ConstantBooleanField(True)
     count = serializers.IntegerField(min_value=0)
     next = serializers.URLField(allow_null=True, help_text="the next page, null on the last")
-    previous = serializers.URLField(allow_null=True,
-                                    help_text="the previous page, null on the first")
+    previous = serializers.URLField(
+        allow_null=True, help_text="the previous page, null on the first"
+    )
     orders = OrderOut(many=True)
 
 
 class CancelAllOut(serializers.Serializer):
     success = ConstantBooleanField(True)
-    canceled = serializers.IntegerField(min_value=0, help_text="our open orders canceled "
-                                        "or asked to cancel; the exchange is also told to "
-                                        "cancel all")
+    canceled = serializers.IntegerField(
+        min_value=0,
+        help_text="our open orders canceled "
+        "or asked to cancel; the exchange is also told to "
+        "cancel all",
+    )

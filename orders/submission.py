@@ -47,8 +47,12 @@ READ_BACK_SECONDS = 1.0
 UNKNOWN_FLAG_AFTER = timedelta(minutes=10)
 WAITING_FOR_BUDGET = "waiting for rate budget"
 # a lookup that failed this way tells nothing about the order
-UNREACHABLE = (errors.NetworkError, errors.RateLimited, errors.ExchangeUnavailable,
-               errors.OrderOutcomeUnknown)
+UNREACHABLE = (
+    errors.NetworkError,
+    errors.RateLimited,
+    errors.ExchangeUnavailable,
+    errors.OrderOutcomeUnknown,
+)
 
 
 @dataclass(frozen=True)
@@ -57,9 +61,9 @@ class Outcome:
     word such as ``busy``); the rest are follow-ups in seconds, None when there is none."""
 
     status: str
-    retry_in: float | None = None     # run the same task again
-    settle_in: float | None = None    # settle the order (the fast path)
-    refresh_in: float | None = None   # read the order back from the exchange
+    retry_in: float | None = None  # run the same task again
+    settle_in: float | None = None  # settle the order (the fast path)
+    refresh_in: float | None = None  # read the order back from the exchange
 
 
 def order_lock_name(order_id: Id) -> str:
@@ -68,10 +72,16 @@ def order_lock_name(order_id: Id) -> str:
 
 def _request(order: Order) -> OrderRequest:
     return OrderRequest(
-        symbol=order.symbol, side=order.side, type=order.type, quantity=order.quantity,
-        client_order_id=order.client_order_id, price=order.price,
-        time_in_force=order.time_in_force, reduce_only=order.reduce_only,
-        margin=order.connection.api_type == "margin")
+        symbol=order.symbol,
+        side=order.side,
+        type=order.type,
+        quantity=order.quantity,
+        client_order_id=order.client_order_id,
+        price=order.price,
+        time_in_force=order.time_in_force,
+        reduce_only=order.reduce_only,
+        margin=order.connection.api_type == "margin",
+    )
 
 
 def closed_status(order: Order, found: ExchangeOrder) -> str:
@@ -79,19 +89,25 @@ def closed_status(order: Order, found: ExchangeOrder) -> str:
     (type, time in force, whether it rested, whether we asked to cancel): an exchange whose
     terminal status does not say why the order ended decides it there (docs/orders.md)."""
     return connector_class(order.connection.exchange).settled_status(
-        found, order_type=order.type, time_in_force=order.time_in_force,
+        found,
+        order_type=order.type,
+        time_in_force=order.time_in_force,
         rested=order.status in ("open", "partially_filled"),
-        cancel_requested=order.cancel_requested)
+        cancel_requested=order.cancel_requested,
+    )
 
 
 def _apply(order: Order, found: ExchangeOrder, source: str) -> Order | None:
     """Take the exchange's state of the order."""
     filled = max(found.filled_quantity, order.filled_quantity)
     return order_transition(
-        order_id=order.pk, to_status=closed_status(order, found), source=source,
+        order_id=order.pk,
+        to_status=closed_status(order, found),
+        source=source,
         exchange_order_id=found.exchange_order_id or order.exchange_order_id,
         filled_quantity=min(filled, order.quantity),
-        average_price=found.average_price or order.average_price)
+        average_price=found.average_price or order.average_price,
+    )
 
 
 # -- submit ------------------------------------------------------------------------------
@@ -106,13 +122,22 @@ def order_submit(*, order_id: Id) -> Outcome:
 
 
 def _submit_locked(order_id: Id) -> Outcome:
-    order = order_transition(order_id=order_id, to_status="submitting", source="task",
-                             expected=("pending",), quiet=_was_waiting_for_budget(order_id))
+    order = order_transition(
+        order_id=order_id,
+        to_status="submitting",
+        source="task",
+        expected=("pending",),
+        quiet=_was_waiting_for_budget(order_id),
+    )
     if order is None:
         return Outcome("not pending")
     if order.attempts >= MAX_SENDS:
-        order_transition(order_id=order.pk, to_status="failed", source="task",
-                         error_message="not on the exchange after every send")
+        order_transition(
+            order_id=order.pk,
+            to_status="failed",
+            source="task",
+            error_message="not on the exchange after every send",
+        )
         return Outcome("failed")
     connector = connection_connector(connection=order.connection)
     if order.leverage and parse_symbol(order.symbol).is_perpetual:
@@ -135,12 +160,20 @@ def _set_leverage(order: Order, connector: Connector, leverage: int) -> Outcome 
         return _wait_for_budget(order, exc.retry_after)
     except (errors.NetworkError, errors.ExchangeUnavailable, errors.OrderOutcomeUnknown):
         # setting leverage again is harmless, so any doubt means: try again shortly
-        order_transition(order_id=order.pk, to_status="pending", source="task",
-                         data={"reason": "leverage not set yet; retrying"})
+        order_transition(
+            order_id=order.pk,
+            to_status="pending",
+            source="task",
+            data={"reason": "leverage not set yet; retrying"},
+        )
         return Outcome("pending", retry_in=1.0)
     except errors.ExchangeError as exc:
-        order_transition(order_id=order.pk, to_status="rejected", source="task",
-                         error_message=f"leverage refused: {exc}"[:500])
+        order_transition(
+            order_id=order.pk,
+            to_status="rejected",
+            source="task",
+            error_message=f"leverage refused: {exc}"[:500],
+        )
         return Outcome("rejected")
     return None
 
@@ -150,17 +183,26 @@ def _why_not_send(order: Order) -> str:
     fresh = Order.objects.filter(pk=order.pk).values("cancel_requested").first()
     if fresh is None or fresh["cancel_requested"]:
         return "canceled before it was sent"
-    connection = ExchangeConnection.objects.filter(pk=order.connection_id).values(
-        "enabled", "trading_state", "api_type").first()
+    connection = (
+        ExchangeConnection.objects.filter(pk=order.connection_id)
+        .values("enabled", "trading_state", "api_type")
+        .first()
+    )
     if connection is None or not connection["enabled"]:
         return "the connection is disabled"
-    refusal = trading_refusal(trading_state=connection["trading_state"],
-                              api_type=connection["api_type"], side=order.side,
-                              reduce_only=order.reduce_only)
+    refusal = trading_refusal(
+        trading_state=connection["trading_state"],
+        api_type=connection["api_type"],
+        side=order.side,
+        reduce_only=order.reduce_only,
+    )
     if refusal is not None:
         return refusal.reason
-    circuit = ConnectionState.objects.filter(connection_id=order.connection_id).values_list(
-        "circuit", flat=True).first()
+    circuit = (
+        ConnectionState.objects.filter(connection_id=order.connection_id)
+        .values_list("circuit", flat=True)
+        .first()
+    )
     if circuit not in (None, "closed"):
         return "the connection's circuit is open"
     return ""
@@ -171,16 +213,20 @@ def _send(order: Order, connector: Connector, *, source: str) -> Outcome:
     task to try again; an ambiguous one is settled."""
     reason = _why_not_send(order)
     if reason:
-        order_transition(order_id=order.pk, to_status="canceled", source=source,
-                         data={"reason": reason})
+        order_transition(
+            order_id=order.pk, to_status="canceled", source=source, data={"reason": reason}
+        )
         return Outcome("canceled")
     # A worker that dies before signing sent nothing, so any deadline is true of it; this one
     # lets such an order be proven lost as soon as one signed now could be. At signing the
     # exact deadline replaces it (committed before any byte leaves).
     bound = connector.send_deadline_bound_ms()
-    Order.objects.filter(pk=order.pk).update(attempts=F("attempts") + 1, missed_at=None,
-                                             last_sent_at=timezone.now(),
-                                             submit_deadline_ms=bound)
+    Order.objects.filter(pk=order.pk).update(
+        attempts=F("attempts") + 1,
+        missed_at=None,
+        last_sent_at=timezone.now(),
+        submit_deadline_ms=bound,
+    )
     order.attempts += 1
     order.submit_deadline_ms = bound
     recorder = _DeadlineRecorder(order)
@@ -195,8 +241,9 @@ def _send(order: Order, connector: Connector, *, source: str) -> Outcome:
     return _after_placed(order, placed)
 
 
-def _send_failed(order: Order, connector: Connector, exc: errors.ExchangeError, *,
-                 signed: bool, source: str) -> Outcome:
+def _send_failed(
+    order: Order, connector: Connector, exc: errors.ExchangeError, *, signed: bool, source: str
+) -> Outcome:
     """What a failed place means depends on whether the write itself was signed: a module
     may read first (a ticker for a market buy in quote), and a read's failure sent nothing."""
     if isinstance(exc, errors.RateLimited) or (not signed and exc.retryable):
@@ -205,22 +252,34 @@ def _send_failed(order: Order, connector: Connector, exc: errors.ExchangeError, 
         Order.objects.filter(pk=order.pk).update(attempts=F("attempts") - 1)
         if isinstance(exc, errors.RateLimited):
             return _wait_for_budget(order, exc.retry_after)
-        order_transition(order_id=order.pk, to_status="pending", source=source,
-                         data={"reason": "not sent: a read before it failed"})
+        order_transition(
+            order_id=order.pk,
+            to_status="pending",
+            source=source,
+            data={"reason": "not sent: a read before it failed"},
+        )
         return Outcome("pending", retry_in=NETWORK_BACKOFF_SECONDS[0])
     if isinstance(exc, errors.NetworkError):
-        order_transition(order_id=order.pk, to_status="pending", source=source,
-                         data={"reason": "not sent: the exchange could not be reached"})
-        return Outcome("pending", retry_in=NETWORK_BACKOFF_SECONDS[
-            min(order.attempts, len(NETWORK_BACKOFF_SECONDS)) - 1])
-    if signed and (exc.retryable or isinstance(exc, errors.OrderOutcomeUnknown
-                                               | errors.DuplicateOrder)):
+        order_transition(
+            order_id=order.pk,
+            to_status="pending",
+            source=source,
+            data={"reason": "not sent: the exchange could not be reached"},
+        )
+        return Outcome(
+            "pending",
+            retry_in=NETWORK_BACKOFF_SECONDS[min(order.attempts, len(NETWORK_BACKOFF_SECONDS)) - 1],
+        )
+    if signed and (
+        exc.retryable or isinstance(exc, errors.OrderOutcomeUnknown | errors.DuplicateOrder)
+    ):
         # the order may be on the exchange: look before anything else
         if isinstance(exc, errors.OrderOutcomeUnknown) and exc.deadline_ms:
             Order.objects.filter(pk=order.pk).update(submit_deadline_ms=exc.deadline_ms)
         return _settle_locked(order.pk, connector, source)
-    order_transition(order_id=order.pk, to_status="rejected", source=source,
-                     error_message=str(exc)[:500])
+    order_transition(
+        order_id=order.pk, to_status="rejected", source=source, error_message=str(exc)[:500]
+    )
     return Outcome("rejected")
 
 
@@ -235,15 +294,20 @@ class _DeadlineRecorder:
 
     def __call__(self, deadline_ms: int | None) -> None:
         self.signed = True
-        Order.objects.filter(pk=self.order.pk).update(submit_deadline_ms=deadline_ms,
-                                                      last_sent_at=timezone.now())
+        Order.objects.filter(pk=self.order.pk).update(
+            submit_deadline_ms=deadline_ms, last_sent_at=timezone.now()
+        )
         self.order.submit_deadline_ms = deadline_ms
 
 
 def _wait_for_budget(order: Order, retry_after: float) -> Outcome:
-    order_transition(order_id=order.pk, to_status="pending", source="task",
-                     data={"reason": WAITING_FOR_BUDGET},
-                     quiet=_was_waiting_for_budget(order.pk))
+    order_transition(
+        order_id=order.pk,
+        to_status="pending",
+        source="task",
+        data={"reason": WAITING_FOR_BUDGET},
+        quiet=_was_waiting_for_budget(order.pk),
+    )
     return Outcome("pending", retry_in=retry_after)
 
 
@@ -289,14 +353,18 @@ def _settle_locked(order_id: Id, connector: Connector | None, source: str) -> Ou
         wait = _seconds_until_resend(order, connector)
     except UNREACHABLE as exc:
         # the lookup itself failed: nothing is known, so nothing is resent
-        return _leave_unknown(order, source, f"lookup failed: {type(exc).__name__}",
-                              settle_in=SETTLE_SOON_SECONDS)
+        return _leave_unknown(
+            order, source, f"lookup failed: {type(exc).__name__}", settle_in=SETTLE_SOON_SECONDS
+        )
     if wait is None:
         return _leave_unknown(order, source, "no deadline: reconciliation settles it")
     if wait > 0:
-        return _leave_unknown(order, source, "not found yet; looking again after its deadline",
-                              settle_in=min(max(wait, SETTLE_SOON_SECONDS),
-                                            SETTLE_LATEST_SECONDS))
+        return _leave_unknown(
+            order,
+            source,
+            "not found yet; looking again after its deadline",
+            settle_in=min(max(wait, SETTLE_SOON_SECONDS), SETTLE_LATEST_SECONDS),
+        )
     return _resend(order, connector, source)
 
 
@@ -317,25 +385,43 @@ def _seconds_until_resend(order: Order, connector: Connector) -> float | None:
     return max(spacing, -past_deadline_ms / 1000, 0.0)
 
 
-def _resend(order: Order, connector: Connector, source: str, *,
-            reason: str = "resent: the original can no longer be accepted") -> Outcome:
+def _resend(
+    order: Order,
+    connector: Connector,
+    source: str,
+    *,
+    reason: str = "resent: the original can no longer be accepted",
+) -> Outcome:
     if order.attempts >= MAX_SENDS:
-        order_transition(order_id=order.pk, to_status="failed", source=source,
-                         error_message="not on the exchange after every send")
+        order_transition(
+            order_id=order.pk,
+            to_status="failed",
+            source=source,
+            error_message="not on the exchange after every send",
+        )
         return Outcome("failed")
     claimed = order_transition(
-        order_id=order.pk, to_status="submitting", source=source,
+        order_id=order.pk,
+        to_status="submitting",
+        source=source,
         expected=("submitting", "unknown"),
-        data={"reason": reason})
+        data={"reason": reason},
+    )
     if claimed is None:
         return Outcome(Order.objects.get(pk=order.pk).status)
     return _send(claimed, connector, source=source)
 
 
-def _leave_unknown(order: Order, source: str, reason: str, *,
-                   settle_in: float | None = None) -> Outcome:
-    order_transition(order_id=order.pk, to_status="unknown", source=source,
-                     expected=("submitting",), data={"reason": reason})
+def _leave_unknown(
+    order: Order, source: str, reason: str, *, settle_in: float | None = None
+) -> Outcome:
+    order_transition(
+        order_id=order.pk,
+        to_status="unknown",
+        source=source,
+        expected=("submitting",),
+        data={"reason": reason},
+    )
     _flag_if_unprovable(order.pk)
     return Outcome("unknown", settle_in=settle_in)
 
@@ -348,9 +434,11 @@ def _flag_if_unprovable(order_id: Id) -> None:
         return
     stale = order.last_sent_at and timezone.now() - order.last_sent_at > UNKNOWN_FLAG_AFTER
     if order.submit_deadline_ms is None or stale:
-        reason = ("no deadline: the exchange may still hold it; check and settle by hand"
-                  if order.submit_deadline_ms is None else
-                  "unknown for over 10 minutes; check the exchange")
+        reason = (
+            "no deadline: the exchange may still hold it; check and settle by hand"
+            if order.submit_deadline_ms is None
+            else "unknown for over 10 minutes; check the exchange"
+        )
         Order.objects.filter(pk=order.pk).update(flagged=True, flag_reason=reason)
 
 
@@ -362,8 +450,7 @@ def _lookup(order: Order, connector: Connector) -> ExchangeOrder | None:
     client-id lookup) by matching open orders and recent history."""
     try:
         if order.exchange_order_id:
-            return connector.get_order(order.symbol,
-                                       exchange_order_id=order.exchange_order_id)
+            return connector.get_order(order.symbol, exchange_order_id=order.exchange_order_id)
         return connector.get_order(order.symbol, client_order_id=order.client_order_id)
     except errors.OrderNotFound:
         return None
@@ -377,17 +464,25 @@ def _match(order: Order, connector: Connector) -> ExchangeOrder | None:
     the same candidate would match, are flagged for an operator rather than guessed."""
     sent_ms = int((order.last_sent_at or order.created_at).timestamp() * 1000)
     seen: dict[str, ExchangeOrder] = {}
-    for candidate in [*connector.open_orders(order.symbol),
-                      *connector.order_history(order.symbol, since_ms=sent_ms - MATCH_WINDOW_MS)]:
-        if _matches(order, candidate, sent_ms) and not Order.objects.filter(
+    for candidate in [
+        *connector.open_orders(order.symbol),
+        *connector.order_history(order.symbol, since_ms=sent_ms - MATCH_WINDOW_MS),
+    ]:
+        if (
+            _matches(order, candidate, sent_ms)
+            and not Order.objects.filter(
                 connection=order.connection, exchange_order_id=candidate.exchange_order_id
-        ).exclude(pk=order.pk).exists():
+            )
+            .exclude(pk=order.pk)
+            .exists()
+        ):
             seen[candidate.exchange_order_id] = candidate
     if len(seen) > 1:
         return _flag_ambiguous(order, f"{len(seen)} exchange orders match; pick one")
     if seen and _rivals(order):
-        return _flag_ambiguous(order, "another unsettled order matches the same exchange "
-                                      "order; pick one")
+        return _flag_ambiguous(
+            order, "another unsettled order matches the same exchange order; pick one"
+        )
     return next(iter(seen.values()), None)
 
 
@@ -396,9 +491,14 @@ def _rivals(order: Order) -> bool:
     window = timedelta(milliseconds=MATCH_WINDOW_MS * 2)
     sent = order.last_sent_at or order.created_at
     rivals = Order.objects.filter(
-        connection=order.connection, symbol=order.symbol, side=order.side,
-        quantity=order.quantity, type=order.type, status__in=("submitting", "unknown"),
-        exchange_order_id="", last_sent_at__range=(sent - window, sent + window),
+        connection=order.connection,
+        symbol=order.symbol,
+        side=order.side,
+        quantity=order.quantity,
+        type=order.type,
+        status__in=("submitting", "unknown"),
+        exchange_order_id="",
+        last_sent_at__range=(sent - window, sent + window),
     ).exclude(pk=order.pk)
     if order.type == "limit":
         rivals = rivals.filter(price=order.price)
@@ -412,12 +512,17 @@ def _flag_ambiguous(order: Order, reason: str) -> ExchangeOrder | None:
 
 
 def _matches(order: Order, candidate: ExchangeOrder, sent_ms: int) -> bool:
-    other_client = candidate.client_order_id and candidate.client_order_id.lower() \
-        != order.client_order_id.lower()
-    return (not other_client and candidate.side == order.side
-            and candidate.quantity == order.quantity
-            and (order.type == "market" or candidate.price == order.price)
-            and abs((candidate.created_at_ms or sent_ms) - sent_ms) <= MATCH_WINDOW_MS)
+    other_client = (
+        candidate.client_order_id
+        and candidate.client_order_id.lower() != order.client_order_id.lower()
+    )
+    return (
+        not other_client
+        and candidate.side == order.side
+        and candidate.quantity == order.quantity
+        and (order.type == "market" or candidate.price == order.price)
+        and abs((candidate.created_at_ms or sent_ms) - sent_ms) <= MATCH_WINDOW_MS
+    )
 
 
 # -- cancel and refresh ------------------------------------------------------------------
@@ -443,8 +548,10 @@ def order_cancel_on_exchange(*, order_id: Id) -> Outcome:
     connector = connection_connector(connection=order.connection)
     try:
         answer: ExchangeOrder | None = connector.cancel_order(
-            order.symbol, exchange_order_id=order.exchange_order_id or None,
-            client_order_id=None if order.exchange_order_id else order.client_order_id)
+            order.symbol,
+            exchange_order_id=order.exchange_order_id or None,
+            client_order_id=None if order.exchange_order_id else order.client_order_id,
+        )
     except errors.RateLimited as exc:
         return Outcome("cancel pending", retry_in=exc.retry_after)
     except (errors.NetworkError, errors.ExchangeUnavailable):
@@ -454,8 +561,7 @@ def order_cancel_on_exchange(*, order_id: Id) -> Outcome:
     return _cancel_read_back(order, connector, answer)
 
 
-def _cancel_read_back(order: Order, connector: Connector,
-                      answer: ExchangeOrder | None) -> Outcome:
+def _cancel_read_back(order: Order, connector: Connector, answer: ExchangeOrder | None) -> Outcome:
     if answer is None or answer.status in ("open", "partially_filled"):
         try:
             answer = _lookup(order, connector) or answer
@@ -463,7 +569,8 @@ def _cancel_read_back(order: Order, connector: Connector,
             return Outcome("cancel pending", retry_in=1.0)
     if answer is None:
         Order.objects.filter(pk=order.pk).update(
-            flagged=True, flag_reason="the exchange does not know this order; check it")
+            flagged=True, flag_reason="the exchange does not know this order; check it"
+        )
         return Outcome("not found")
     if answer.status in ("open", "partially_filled"):
         _apply(order, answer, "task")  # fills that came meanwhile
@@ -475,7 +582,8 @@ def _cancel_read_back(order: Order, connector: Connector,
 def order_cancel_gave_up(*, order_id: Id) -> None:
     """Cancel retries ran out: an operator is told, reconciliation tries again."""
     Order.objects.filter(pk=order_id, status__in=("open", "partially_filled")).update(
-        flagged=True, flag_reason="cancel not confirmed after retries; reconciliation retries")
+        flagged=True, flag_reason="cancel not confirmed after retries; reconciliation retries"
+    )
 
 
 def order_refresh(*, order_id: Id, source: str) -> Outcome:

@@ -36,22 +36,22 @@ def _countdown(seconds: float) -> float:
     return min(max(seconds, MIN_COUNTDOWN_SECONDS), MAX_COUNTDOWN_SECONDS)
 
 
-def _follow_up(order_id: str, outcome: Any, *, settle_run: int = 0,
-               resubmit: bool = False) -> None:
+def _follow_up(order_id: str, outcome: Any, *, settle_run: int = 0, resubmit: bool = False) -> None:
     """Schedule what the outcome asks for. ``resubmit``: a run other than submit's own put
     the order back to pending (a resend that met a wait for budget), so submit must come
     back for it; submit itself retries instead."""
     if resubmit and outcome.retry_in is not None:
-        submit_task.apply_async(args=[order_id], priority=0,
-                                countdown=_countdown(outcome.retry_in))
+        submit_task.apply_async(args=[order_id], priority=0, countdown=_countdown(outcome.retry_in))
     if outcome.settle_in is not None and settle_run < FAST_SETTLE_RUNS:
         # later runs back off: a lookup that keeps failing is not hammered
         delay = outcome.settle_in * (1 + settle_run // 5)
-        settle_task.apply_async(args=[order_id], kwargs={"run": settle_run + 1}, priority=1,
-                                countdown=_countdown(delay))
+        settle_task.apply_async(
+            args=[order_id], kwargs={"run": settle_run + 1}, priority=1, countdown=_countdown(delay)
+        )
     if outcome.refresh_in is not None:
-        refresh_task.apply_async(args=[order_id], priority=4,
-                                 countdown=_countdown(outcome.refresh_in))
+        refresh_task.apply_async(
+            args=[order_id], priority=4, countdown=_countdown(outcome.refresh_in)
+        )
 
 
 @shared_task(name="orders.submit", bind=True, acks_late=True, max_retries=MAX_SUBMIT_RETRIES)
@@ -95,8 +95,9 @@ def refresh_task(self: Any, order_id: str) -> str:
             raise
         if self.request.retries >= MAX_REFRESH_RETRIES:
             return "not refreshed; reconciliation's next turn"
-        raise self.retry(countdown=_countdown(max(getattr(exc, "retry_after", 0),
-                                                  2.0 ** self.request.retries))) from None
+        raise self.retry(
+            countdown=_countdown(max(getattr(exc, "retry_after", 0), 2.0**self.request.retries))
+        ) from None
     return outcome.status
 
 
@@ -112,7 +113,7 @@ def cancel_task(self: Any, order_id: str) -> str:
         order_cancel_gave_up(order_id=order_id)
         return "gave up; flagged"
     # 1, 2, 4 ... seconds, or the exchange's own retry-after when longer
-    raise self.retry(countdown=_countdown(max(outcome.retry_in, 2.0 ** self.request.retries)))
+    raise self.retry(countdown=_countdown(max(outcome.retry_in, 2.0**self.request.retries)))
 
 
 @shared_task(name="orders.cancel_all", bind=True, acks_late=True, max_retries=6)
@@ -125,8 +126,9 @@ def cancel_all_task(self: Any, connection_id: str, symbol: str | None) -> int:
     except errors.ExchangeError as exc:
         if not exc.retryable and not isinstance(exc, errors.OrderOutcomeUnknown):
             raise
-        raise self.retry(countdown=_countdown(getattr(exc, "retry_after", 0)
-                                              or 2.0 ** self.request.retries)) from None
+        raise self.retry(
+            countdown=_countdown(getattr(exc, "retry_after", 0) or 2.0**self.request.retries)
+        ) from None
 
 
 @shared_task(name="orders.reconcile")

@@ -19,10 +19,31 @@ from orders.models import TERMINAL, Order, OrderEvent
 ALLOWED: dict[str, frozenset[str]] = {
     "pending": frozenset({"submitting", "canceled", "failed"}),
     # back to pending only when the exchange surely did not get it (a rate-limit refusal)
-    "submitting": frozenset({"pending", "open", "partially_filled", "filled", "canceled",
-                             "rejected", "expired", "failed", "unknown"}),
-    "unknown": frozenset({"submitting", "open", "partially_filled", "filled", "canceled",
-                          "rejected", "expired", "failed"}),
+    "submitting": frozenset(
+        {
+            "pending",
+            "open",
+            "partially_filled",
+            "filled",
+            "canceled",
+            "rejected",
+            "expired",
+            "failed",
+            "unknown",
+        }
+    ),
+    "unknown": frozenset(
+        {
+            "submitting",
+            "open",
+            "partially_filled",
+            "filled",
+            "canceled",
+            "rejected",
+            "expired",
+            "failed",
+        }
+    ),
     "open": frozenset({"partially_filled", "filled", "canceled", "expired"}),
     "partially_filled": frozenset({"partially_filled", "filled", "canceled", "expired"}),
 }
@@ -32,9 +53,16 @@ class IllegalTransition(Conflict):
     code = "illegal_transition"
 
 
-def order_transition(*, order_id: Id, to_status: str, source: str,
-                     expected: tuple[str, ...] | None = None, data: dict[str, Any] | None = None,
-                     quiet: bool = False, **fields: Any) -> Order | None:
+def order_transition(
+    *,
+    order_id: Id,
+    to_status: str,
+    source: str,
+    expected: tuple[str, ...] | None = None,
+    data: dict[str, Any] | None = None,
+    quiet: bool = False,
+    **fields: Any,
+) -> Order | None:
     """Move the order to ``to_status`` (and set ``fields``) under a row lock.
 
     With ``expected``, an order in another status is left alone and None returned (a claim
@@ -56,8 +84,13 @@ def order_transition(*, order_id: Id, to_status: str, source: str,
         if quiet:
             return order
         if before != to_status or order.filled_quantity != filled_before or data:
-            OrderEvent.objects.create(order=order, from_status=before, to_status=to_status,
-                                      source=source, data=_event_data(order, fields, data))
+            OrderEvent.objects.create(
+                order=order,
+                from_status=before,
+                to_status=to_status,
+                source=source,
+                data=_event_data(order, fields, data),
+            )
         if before in IN_DOUBT and to_status not in UNSETTLED:
             transaction.on_commit(partial(_observe_settled, order, to_status))
         return order
@@ -70,10 +103,17 @@ UNSETTLED = frozenset({"pending", *IN_DOUBT})
 
 def _observe_settled(order: Order, status: str) -> None:
     """The settle-time histogram: from the order's creation to its known status."""
-    exchange = ExchangeConnection.objects.filter(pk=order.connection_id).values_list(
-        "exchange", flat=True).first() or ""
-    order_settled(exchange=exchange, status=status,
-                  seconds=(timezone.now() - order.created_at).total_seconds())
+    exchange = (
+        ExchangeConnection.objects.filter(pk=order.connection_id)
+        .values_list("exchange", flat=True)
+        .first()
+        or ""
+    )
+    order_settled(
+        exchange=exchange,
+        status=status,
+        seconds=(timezone.now() - order.created_at).total_seconds(),
+    )
 
 
 def _check_move(order: Order, to_status: str, fields: dict[str, Any]) -> None:
@@ -93,10 +133,13 @@ def _changes_fills(order: Order, fields: dict[str, Any]) -> bool:
     return filled is not None and Decimal(filled) != order.filled_quantity
 
 
-def _event_data(order: Order, fields: dict[str, Any], data: dict[str, Any] | None
-                ) -> dict[str, Any]:
-    event = {name: str(value) for name, value in fields.items()
-             if name in ("exchange_order_id", "filled_quantity", "average_price",
-                         "error_message")}
+def _event_data(
+    order: Order, fields: dict[str, Any], data: dict[str, Any] | None
+) -> dict[str, Any]:
+    event = {
+        name: str(value)
+        for name, value in fields.items()
+        if name in ("exchange_order_id", "filled_quantity", "average_price", "error_message")
+    }
     event.update(data or {})
     return event

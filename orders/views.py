@@ -34,29 +34,54 @@ from orders.serializers import (
 from orders.services import IDEMPOTENCY_KEY
 
 DEFAULT_PAGE = 50
-ORDER_ID = OpenApiParameter("id", OpenApiTypes.UUID, location=OpenApiParameter.PATH,
-                            pattern=UUID_PATTERN, description="An order's id.")
+ORDER_ID = OpenApiParameter(
+    "id",
+    OpenApiTypes.UUID,
+    location=OpenApiParameter.PATH,
+    pattern=UUID_PATTERN,
+    description="An order's id.",
+)
 IDEMPOTENCY_KEY_HEADER = OpenApiParameter(
-    "Idempotency-Key", str, location=OpenApiParameter.HEADER, required=False,
+    "Idempotency-Key",
+    str,
+    location=OpenApiParameter.HEADER,
+    required=False,
     pattern=IDEMPOTENCY_KEY.pattern,
     description="Send the same key again to get the first order back (with "
-                "Idempotent-Replayed: true) instead of a second order.")
+    "Idempotent-Replayed: true) instead of a second order.",
+)
 REPLAYED_HEADER = OpenApiParameter(
-    "Idempotent-Replayed", str, location=OpenApiParameter.HEADER, response=[202],
-    enum=["true"], description="Present when the order is the first one placed with this "
-                               "Idempotency-Key or clientOrderId.")
+    "Idempotent-Replayed",
+    str,
+    location=OpenApiParameter.HEADER,
+    response=[202],
+    enum=["true"],
+    description="Present when the order is the first one placed with this "
+    "Idempotency-Key or clientOrderId.",
+)
 ORDER_BODY = PolymorphicProxySerializer(
-    component_name="OrderIn", serializers={"limit": LimitOrderIn, "market": MarketOrderIn},
-    resource_type_field_name="type")
+    component_name="OrderIn",
+    serializers={"limit": LimitOrderIn, "market": MarketOrderIn},
+    resource_type_field_name="type",
+)
 # why a well-formed order can be refused: the connection's state (409), its trading state
 # (422 trading_halted, reduce_only) or what the exchange, the instrument, the
 # account and the risk limits allow (422); the checks read the exchange
 PLACE_REFUSALS = {
     409: ["connection_disabled", "circuit_open", "idempotency_key_reused"],
-    422: ["trading_halted", "reduce_only", "symbol_not_traded", "below_minimum",
-          "client_order_id_invalid", "risk_limit", "insufficient_margin",
-          "hedge_mode_unsupported", "not_supported"],
-    502: ["exchange_error"]}
+    422: [
+        "trading_halted",
+        "reduce_only",
+        "symbol_not_traded",
+        "below_minimum",
+        "client_order_id_invalid",
+        "risk_limit",
+        "insufficient_margin",
+        "hedge_mode_unsupported",
+        "not_supported",
+    ],
+    502: ["exchange_error"],
+}
 
 
 class OrderPage(EnvelopePagination):
@@ -67,8 +92,12 @@ class OrderPage(EnvelopePagination):
     results_name = "orders"
 
 
-class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.RetrieveModelMixin,
-                   viewsets.GenericViewSet):
+class OrderViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     """Owners place, read and cancel their orders. Staff read every owner's, but placing
     (on the connection named), cancel and cancel-all take only their own: another owner's
     order or connection is a 403 permission_denied (staff can see it); acting for an
@@ -82,9 +111,12 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
     def get_queryset(self) -> Any:
         return selectors.orders_visible_to(self.request.user)
 
-    @api_operation(ok={200: OrderListOut}, errors=[QUERY], parameters=[OrderFilters],
-                   description=f"Newest first, {DEFAULT_PAGE} a page unless limit says "
-                               "otherwise.")
+    @api_operation(
+        ok={200: OrderListOut},
+        errors=[QUERY],
+        parameters=[OrderFilters],
+        description=f"Newest first, {DEFAULT_PAGE} a page unless limit says otherwise.",
+    )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         filters = OrderFilters(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -92,17 +124,21 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(OrderOut(page, many=True).data)
 
-    @api_operation(request=ORDER_BODY, ok={202: OrderEnvelope},
-                   errors=[BODY, WRITE, FOUND, EXCHANGE, PLACE_REFUSALS],
-                   parameters=[IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER])
+    @api_operation(
+        request=ORDER_BODY,
+        ok={202: OrderEnvelope},
+        errors=[BODY, WRITE, FOUND, EXCHANGE, PLACE_REFUSALS],
+        parameters=[IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER],
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         payload = order_input(request.data)
         payload.is_valid(raise_exception=True)
         placement = services.order_place(
-            owner=caller(request), spec=payload.spec(),
-            idempotency_key=request.headers.get("Idempotency-Key"))
-        response = Response({"success": True, "order": OrderOut(placement.order).data},
-                            status=202)
+            owner=caller(request),
+            spec=payload.spec(),
+            idempotency_key=request.headers.get("Idempotency-Key"),
+        )
+        response = Response({"success": True, "order": OrderOut(placement.order).data}, status=202)
         if placement.replayed:
             response["Idempotent-Replayed"] = "true"
         return response
@@ -112,19 +148,31 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
         order = selectors.order_get(user=caller(request), order_id=kwargs["pk"])
         return Response({"success": True, "order": OrderOut(order).data})
 
-    @api_operation(ok={200: FillListOut}, errors=[FOUND], parameters=[ORDER_ID],
-                   description="The order's trades, oldest first, as the exchange reported "
-                               "them (private stream or REST snapshot).")
+    @api_operation(
+        ok={200: FillListOut},
+        errors=[FOUND],
+        parameters=[ORDER_ID],
+        description="The order's trades, oldest first, as the exchange reported "
+        "them (private stream or REST snapshot).",
+    )
     @action(detail=True, methods=["get"])
     def fills(self, request: Request, pk: str | None = None) -> Response:
         fills = selectors.order_fills(user=caller(request), order_id=str(pk))
         return Response({"success": True, "fills": FillOut(fills, many=True).data})
 
-    @api_operation(request=None, ok={
-        200: OpenApiResponse(OrderEnvelope, description="Canceled (it had not been sent)."),
-        202: OpenApiResponse(OrderEnvelope, description="Cancel requested: the exchange is "
-                             "asked, or the order is canceled once its outcome is known.")},
-        errors=[WRITE, FOUND, {409: ["order_not_cancelable"]}], parameters=[ORDER_ID])
+    @api_operation(
+        request=None,
+        ok={
+            200: OpenApiResponse(OrderEnvelope, description="Canceled (it had not been sent)."),
+            202: OpenApiResponse(
+                OrderEnvelope,
+                description="Cancel requested: the exchange is "
+                "asked, or the order is canceled once its outcome is known.",
+            ),
+        },
+        errors=[WRITE, FOUND, {409: ["order_not_cancelable"]}],
+        parameters=[ORDER_ID],
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         order = selectors.order_get_for_write(user=caller(request), order_id=str(pk))
@@ -132,14 +180,15 @@ class OrderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retrie
         code = 200 if order.status == "canceled" else 202
         return Response({"success": True, "order": OrderOut(order).data}, status=code)
 
-    @api_operation(request=CancelAllIn, ok={202: CancelAllOut},
-                   errors=[BODY, WRITE, FOUND])
+    @api_operation(request=CancelAllIn, ok={202: CancelAllOut}, errors=[BODY, WRITE, FOUND])
     @action(detail=False, methods=["post"], url_path="cancel-all")
     def cancel_all(self, request: Request) -> Response:
         payload = CancelAllIn(data=request.data)
         payload.is_valid(raise_exception=True)
         values = payload.validated_data
-        canceled = services.order_cancel_all(owner=caller(request),
-                                             connection_id=values["connection_id"],
-                                             symbol=values.get("symbol"))
+        canceled = services.order_cancel_all(
+            owner=caller(request),
+            connection_id=values["connection_id"],
+            symbol=values.get("symbol"),
+        )
         return Response({"success": True, "canceled": canceled}, status=202)

@@ -25,16 +25,20 @@ SHUTDOWN_GRACE_SECONDS = 3.0  # in-flight requests (a latency fault) get this lo
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m paper",
-                                     description="The paper exchange (all six protocols).")
+    parser = argparse.ArgumentParser(
+        prog="python -m paper", description="The paper exchange (all six protocols)."
+    )
     parser.add_argument("--port", type=int, default=8900, help="0 picks a free port")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--walk", action="store_true", help="prices random-walk slowly")
     parser.add_argument("--accounts", default=DEFAULT_ACCOUNTS, help="the accounts file")
     parser.add_argument("--access-log", action="store_true", help="log every request")
-    parser.add_argument("--stream-timing", type=json.loads, default=None,
-                        help='private streams\' timings, shrunk for tests: '
-                             '{"bingx": {"ping_interval": 0.5}}')
+    parser.add_argument(
+        "--stream-timing",
+        type=json.loads,
+        default=None,
+        help='private streams\' timings, shrunk for tests: {"bingx": {"ping_interval": 0.5}}',
+    )
     return parser.parse_args(argv)
 
 
@@ -61,8 +65,11 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         asyncio.run(serve(args))
     except ValueError as exc:  # a corrupt accounts file: say so and stop

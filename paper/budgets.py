@@ -26,7 +26,7 @@ class SlidingCount:
     total: int = 0
     highest: int = 0
     served: int = 0
-    costs: Counter[int] = field(default_factory=Counter)   # requests served, by cost
+    costs: Counter[int] = field(default_factory=Counter)  # requests served, by cost
 
     def _prune(self, now: float) -> None:
         while self.events and self.events[0][0] <= now - self.span:
@@ -79,8 +79,11 @@ class PaperLimiter:
         return f"{scope} {use.part}" if use.part else scope
 
     def _uses(self, charge: Charge, caller: Caller) -> list[tuple[Use, Window, str]]:
-        return [(use, self.budget.windows[use.window], self._scope(use, charge, caller))
-                for use in self.budget.uses(charge) if use.scope == IP or caller.api_key]
+        return [
+            (use, self.budget.windows[use.window], self._scope(use, charge, caller))
+            for use in self.budget.uses(charge)
+            if use.scope == IP or caller.api_key
+        ]
 
     def _count(self, name: str, window: Window, scope: str) -> SlidingCount:
         return self.counts.setdefault((name, scope), SlidingCount(window.seconds))
@@ -89,8 +92,13 @@ class PaperLimiter:
         """Record the request and return 0 when every window has room and the pool a
         free slot; else count a violation and return the seconds to wait."""
         uses = self._uses(charge, caller)
-        waits = [(self._count(use.window, window, scope).wait_for(now, use.cost, window.limit),
-                  use.window) for use, window, scope in uses]
+        waits = [
+            (
+                self._count(use.window, window, scope).wait_for(now, use.cost, window.limit),
+                use.window,
+            )
+            for use, window, scope in uses
+        ]
         wait, binding = max(waits, default=(0.0, ""))
         if wait == 0 and self.in_flight[self.pool(charge, caller)] >= self.budget.concurrent:
             wait, binding = 0.1, "concurrency"
@@ -108,12 +116,20 @@ class PaperLimiter:
         windows: dict[str, Any] = {}
         for name, window in self.budget.windows.items():
             scopes: dict[str, dict[str, Any]] = {
-                scope: {"served": count.served, "maxUsed": count.highest,
-                        "requestsByCost": {str(cost): n for cost, n
-                                           in sorted(count.costs.items())}}
-                for (counted, scope), count in self.counts.items() if counted == name}
-            windows[name] = {"limit": window.limit, "seconds": window.seconds,
-                             "scope": window.scope, "violations": self.violations[name],
-                             "maxUsed": max((s["maxUsed"] for s in scopes.values()), default=0),
-                             "scopes": scopes}
+                scope: {
+                    "served": count.served,
+                    "maxUsed": count.highest,
+                    "requestsByCost": {str(cost): n for cost, n in sorted(count.costs.items())},
+                }
+                for (counted, scope), count in self.counts.items()
+                if counted == name
+            }
+            windows[name] = {
+                "limit": window.limit,
+                "seconds": window.seconds,
+                "scope": window.scope,
+                "violations": self.violations[name],
+                "maxUsed": max((s["maxUsed"] for s in scopes.values()), default=0),
+                "scopes": scopes,
+            }
         return windows

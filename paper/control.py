@@ -33,7 +33,7 @@ DEFAULT_BALANCES = {"USDT": Decimal("10000")}  # a new account that names no bal
 _ASSET = re.compile(r"^[A-Z0-9]{1,20}$")
 _MAX_TEXT = 256
 ALL_EXCHANGES = ("all", "*")
-LISTEN_KEY_EXCHANGES = ("binance", "bingx")   # Binance USD-M and BingX issue listen keys
+LISTEN_KEY_EXCHANGES = ("binance", "bingx")  # Binance USD-M and BingX issue listen keys
 
 # a ControlApi method answering one request
 Handler = Callable[[Any, web.Request], Awaitable[web.Response]]
@@ -43,23 +43,30 @@ class BadInput(ValueError):
     pass
 
 
-def add_routes(app: web.Application, *, engine: Engine, gates: dict[str, ExchangeGate],
-               streams: StreamHub | None = None) -> None:
+def add_routes(
+    app: web.Application,
+    *,
+    engine: Engine,
+    gates: dict[str, ExchangeGate],
+    streams: StreamHub | None = None,
+) -> None:
     api = ControlApi(engine, gates, streams or StreamHub(engine))
-    app.add_routes([
-        web.get("/_paper/health", api.health),
-        web.post("/_paper/accounts", api.upsert_account),
-        web.get("/_paper/accounts", api.list_accounts),
-        web.post("/_paper/faults", api.set_faults),
-        web.get("/_paper/faults", api.get_faults),
-        web.delete("/_paper/faults", api.clear_faults),
-        web.post("/_paper/prices", api.set_price),
-        web.post("/_paper/fill", api.fill),
-        web.post("/_paper/streams", api.stream_fault),
-        web.post("/_paper/dead-man", api.dead_man),
-        web.post("/_paper/reset", api.reset),
-        web.get("/_paper/stats", api.stats),
-    ])
+    app.add_routes(
+        [
+            web.get("/_paper/health", api.health),
+            web.post("/_paper/accounts", api.upsert_account),
+            web.get("/_paper/accounts", api.list_accounts),
+            web.post("/_paper/faults", api.set_faults),
+            web.get("/_paper/faults", api.get_faults),
+            web.delete("/_paper/faults", api.clear_faults),
+            web.post("/_paper/prices", api.set_price),
+            web.post("/_paper/fill", api.fill),
+            web.post("/_paper/streams", api.stream_fault),
+            web.post("/_paper/dead-man", api.dead_man),
+            web.post("/_paper/reset", api.reset),
+            web.get("/_paper/stats", api.stats),
+        ]
+    )
 
 
 def _answers_errors(handler: Handler) -> Handler:
@@ -79,8 +86,7 @@ def _answers_errors(handler: Handler) -> Handler:
 
 
 class ControlApi:
-    def __init__(self, engine: Engine, gates: dict[str, ExchangeGate],
-                 streams: StreamHub) -> None:
+    def __init__(self, engine: Engine, gates: dict[str, ExchangeGate], streams: StreamHub) -> None:
         self.engine = engine
         self.gates = gates
         self.streams = streams
@@ -108,16 +114,23 @@ class ControlApi:
         if balances is None and self.engine.account(exchange, api_key) is None:
             balances = dict(DEFAULT_BALANCES)
         account, created = self.engine.upsert_account(
-            exchange, api_key=api_key, api_secret=_text(data, "apiSecret"),
-            passphrase=passphrase, balances=balances, permissions=permissions)
+            exchange,
+            api_key=api_key,
+            api_secret=_text(data, "apiSecret"),
+            passphrase=passphrase,
+            balances=balances,
+            permissions=permissions,
+        )
         if hedge_mode is not None:
             self.engine.set_hedge_mode(account, hedge_mode)
         if restricting:
-            self.engine.set_key_restrictions(account, ip_whitelist=ip_whitelist,
-                                             expires_at_ms=expires_at_ms)
-        return web.json_response({"ok": True, "created": created,
-                                  "account": _account_view(account)},
-                                 status=201 if created else 200)
+            self.engine.set_key_restrictions(
+                account, ip_whitelist=ip_whitelist, expires_at_ms=expires_at_ms
+            )
+        return web.json_response(
+            {"ok": True, "created": created, "account": _account_view(account)},
+            status=201 if created else 200,
+        )
 
     @_answers_errors
     async def list_accounts(self, request: web.Request) -> web.Response:
@@ -160,9 +173,15 @@ class ControlApi:
         if price <= 0:
             raise BadInput("price must be positive")
         filled = self.engine.set_price(exchange, symbol, price)
-        return web.json_response({"ok": True, "exchange": exchange, "symbol": symbol,
-                                  "price": _plain(price),
-                                  "filledOrderIds": [o.order_id for o in filled]})
+        return web.json_response(
+            {
+                "ok": True,
+                "exchange": exchange,
+                "symbol": symbol,
+                "price": _plain(price),
+                "filledOrderIds": [o.order_id for o in filled],
+            }
+        )
 
     @_answers_errors
     async def fill(self, request: web.Request) -> web.Response:
@@ -175,8 +194,9 @@ class ControlApi:
         quantity = None
         if data.get("quantity") is not None:
             quantity = _decimal(data["quantity"], "quantity")
-        order = self.engine.fill(exchange, order_id=order_id, client_order_id=client_order_id,
-                                 quantity=quantity)
+        order = self.engine.fill(
+            exchange, order_id=order_id, client_order_id=client_order_id, quantity=quantity
+        )
         return web.json_response({"ok": True, "order": _order_view(order)})
 
     @_answers_errors
@@ -192,11 +212,13 @@ class ControlApi:
         if action not in STREAM_ACTIONS:
             raise BadInput(f"action must be one of {', '.join(STREAM_ACTIONS)}")
         if action == "expireListenKey" and exchange not in LISTEN_KEY_EXCHANGES:
-            raise BadInput(f"{exchange} issues no listen keys "
-                           f"(only {', '.join(LISTEN_KEY_EXCHANGES)})")
+            raise BadInput(
+                f"{exchange} issues no listen keys (only {', '.join(LISTEN_KEY_EXCHANGES)})"
+            )
         matched = self.streams.fault(exchange, action, api_key)
-        return web.json_response({"ok": True, "exchange": exchange, "action": action,
-                                  "matched": matched})
+        return web.json_response(
+            {"ok": True, "exchange": exchange, "action": action, "matched": matched}
+        )
 
     @_answers_errors
     async def dead_man(self, request: web.Request) -> web.Response:
@@ -211,8 +233,13 @@ class ControlApi:
                 raise BadInput("windowScale must be greater than 0 and at most 1")
             switches.window_scale = float(scale)
         canceled = switches.check() if data.get("check") is True else []
-        return web.json_response({"ok": True, "windowScale": switches.window_scale,
-                                  "canceledOrderIds": [o.order_id for o in canceled]})
+        return web.json_response(
+            {
+                "ok": True,
+                "windowScale": switches.window_scale,
+                "canceledOrderIds": [o.order_id for o in canceled],
+            }
+        )
 
     async def reset(self, request: web.Request) -> web.Response:
         self.engine.reset()
@@ -317,8 +344,7 @@ def _permissions(value: Any) -> list[str]:
 
 
 def _ip_whitelist(value: Any) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(ip, str) and ip.strip()
-                                              for ip in value):
+    if not isinstance(value, list) or not all(isinstance(ip, str) and ip.strip() for ip in value):
         raise BadInput("ipWhitelist must be a list of addresses")
     return [ip.strip() for ip in value]
 
@@ -337,21 +363,34 @@ def _plain(value: Decimal | None) -> str | None:
 
 def _account_view(account: PaperAccount) -> dict[str, Any]:
     return {
-        "exchange": account.exchange, "apiKey": account.api_key,
-        "hasPassphrase": bool(account.passphrase), "permissions": list(account.permissions),
-        "hedgeMode": account.hedge_mode, "leverage": dict(account.leverage),
-        "ipWhitelist": list(account.ip_whitelist), "keyExpiresAt": account.key_expires_at_ms,
-        "balances": {asset: {"free": _plain(free), "locked": _plain(locked)}
-                     for asset, (free, locked) in account.balances.items()},
+        "exchange": account.exchange,
+        "apiKey": account.api_key,
+        "hasPassphrase": bool(account.passphrase),
+        "permissions": list(account.permissions),
+        "hedgeMode": account.hedge_mode,
+        "leverage": dict(account.leverage),
+        "ipWhitelist": list(account.ip_whitelist),
+        "keyExpiresAt": account.key_expires_at_ms,
+        "balances": {
+            asset: {"free": _plain(free), "locked": _plain(locked)}
+            for asset, (free, locked) in account.balances.items()
+        },
     }
 
 
 def _order_view(order: PaperOrder) -> dict[str, Any]:
     return {
-        "exchange": order.exchange, "orderId": order.order_id,
-        "clientOrderId": order.client_order_id, "symbol": order.symbol, "side": order.side,
-        "type": order.type, "timeInForce": order.time_in_force, "reduceOnly": order.reduce_only,
-        "quantity": _plain(order.quantity), "price": _plain(order.price),
+        "exchange": order.exchange,
+        "orderId": order.order_id,
+        "clientOrderId": order.client_order_id,
+        "symbol": order.symbol,
+        "side": order.side,
+        "type": order.type,
+        "timeInForce": order.time_in_force,
+        "reduceOnly": order.reduce_only,
+        "quantity": _plain(order.quantity),
+        "price": _plain(order.price),
         "filledQuantity": _plain(order.filled_quantity),
-        "averagePrice": _plain(order.average_price), "status": order.status,
+        "averagePrice": _plain(order.average_price),
+        "status": order.status,
     }

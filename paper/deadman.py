@@ -46,12 +46,12 @@ class Switch:
     exchange: str
     api_key: str
     kind: Kind
-    seconds: float            # the window as armed (already scaled)
-    product: str = ""         # spot | linear | "" (every product)
-    symbol: str = ""          # unified symbol, or "" (every symbol)
+    seconds: float  # the window as armed (already scaled)
+    product: str = ""  # spot | linear | "" (every product)
+    symbol: str = ""  # unified symbol, or "" (every symbol)
     armed_at: float = 0.0
-    fires_at: float | None = None   # None: a disconnect switch whose stream is up
-    fired: int = 0            # times it fired (kept for stats until re-armed)
+    fires_at: float | None = None  # None: a disconnect switch whose stream is up
+    fired: int = 0  # times it fired (kept for stats until re-armed)
 
     def covers(self, order: PaperOrder) -> bool:
         if self.symbol and order.symbol != self.symbol:
@@ -60,11 +60,18 @@ class Switch:
         return self.product in ("", "linear" if is_linear else "spot")
 
     def view(self, now: float) -> dict[str, Any]:
-        return {"exchange": self.exchange, "apiKey": self.api_key, "kind": self.kind,
-                "product": self.product, "symbol": self.symbol,
-                "seconds": self.seconds, "armedAt": self.armed_at,
-                "firesInSeconds": None if self.fires_at is None
-                else round(max(self.fires_at - now, 0.0), 3)}
+        return {
+            "exchange": self.exchange,
+            "apiKey": self.api_key,
+            "kind": self.kind,
+            "product": self.product,
+            "symbol": self.symbol,
+            "seconds": self.seconds,
+            "armedAt": self.armed_at,
+            "firesInSeconds": None
+            if self.fires_at is None
+            else round(max(self.fires_at - now, 0.0), 3),
+        }
 
 
 class DeadManSwitches:
@@ -73,27 +80,38 @@ class DeadManSwitches:
         self.clock = clock
         self.window_scale = 1.0
         self.switches: dict[tuple[str, str, str, str], Switch] = {}
-        self.fired: dict[str, int] = {}        # per exchange: switches that fired
-        self.canceled: dict[str, int] = {}     # per exchange: orders they cancelled
+        self.fired: dict[str, int] = {}  # per exchange: switches that fired
+        self.canceled: dict[str, int] = {}  # per exchange: orders they cancelled
         # (exchange, api_key) of accounts with a live stream that watches the switch
         self._watched: set[tuple[str, str]] = set()
 
     # -- arming ----------------------------------------------------------------------------
 
-    def arm(self, account: PaperAccount, *, seconds: float, kind: Kind = "countdown",
-            product: str = "", symbol: str = "") -> Switch:
+    def arm(
+        self,
+        account: PaperAccount,
+        *,
+        seconds: float,
+        kind: Kind = "countdown",
+        product: str = "",
+        symbol: str = "",
+    ) -> Switch:
         now = self.clock()
         window = seconds * self.window_scale
         key = (account.exchange, account.api_key, product, symbol)
-        switch = Switch(account.exchange, account.api_key, kind, window, product, symbol,
-                        armed_at=now)
+        switch = Switch(
+            account.exchange, account.api_key, kind, window, product, symbol, armed_at=now
+        )
         if kind == "countdown":
             switch.fires_at = now + window
         else:
             previous = self.switches.get(key)
             # a countdown already running (the stream is away) keeps running, re-timed
-            switch.fires_at = None if previous is None or previous.fires_at is None \
+            switch.fires_at = (
+                None
+                if previous is None or previous.fires_at is None
                 else previous.fires_at - previous.seconds + window
+            )
         self.switches[key] = switch
         return switch
 
@@ -106,8 +124,9 @@ class DeadManSwitches:
 
     # -- the private streams' hook (Bybit DCP) --------------------------------------------
 
-    def stream_presence(self, exchange: str, api_key: str, *, live: bool,
-                        disconnected: bool = True) -> None:
+    def stream_presence(
+        self, exchange: str, api_key: str, *, live: bool, disconnected: bool = True
+    ) -> None:
         """The account now has (``live``) or no longer has a stream watching its
         disconnect switches: stop their countdowns, or start them when the last watching
         stream was lost (``disconnected``; a stream that merely unsubscribed ``dcp``
@@ -145,22 +164,26 @@ class DeadManSwitches:
         self.fired[switch.exchange] = self.fired.get(switch.exchange, 0) + 1
         if account is None:
             return []
-        orders = [order for order in self.engine.open_orders(switch.exchange, account)
-                  if switch.covers(order)]
+        orders = [
+            order
+            for order in self.engine.open_orders(switch.exchange, account)
+            if switch.covers(order)
+        ]
         for order in orders:
             self.engine.cancel_order(switch.exchange, account, order_id=order.order_id)
         self.canceled[switch.exchange] = self.canceled.get(switch.exchange, 0) + len(orders)
-        log.info("dead-man switch fired on %s: %d order(s) cancelled", switch.exchange,
-                 len(orders))
+        log.info("dead-man switch fired on %s: %d order(s) cancelled", switch.exchange, len(orders))
         return orders
 
     # -- control and stats -----------------------------------------------------------------
 
     def stats(self, exchange: str) -> dict[str, Any]:
         now = self.clock()
-        return {"armed": [s.view(now) for s in self.armed(exchange)],
-                "fired": self.fired.get(exchange, 0),
-                "ordersCanceled": self.canceled.get(exchange, 0)}
+        return {
+            "armed": [s.view(now) for s in self.armed(exchange)],
+            "fired": self.fired.get(exchange, 0),
+            "ordersCanceled": self.canceled.get(exchange, 0),
+        }
 
     def reset(self) -> None:
         self.switches.clear()
@@ -170,12 +193,14 @@ class DeadManSwitches:
 
     def background(self) -> Callable[[web.Application], AsyncIterator[None]]:
         """The app's cleanup context: ``check`` every CHECK_INTERVAL_SECONDS."""
+
         async def run(app: web.Application) -> AsyncIterator[None]:
             task = asyncio.create_task(self._check_forever())
             yield
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
         return run
 
     async def _check_forever(self) -> None:

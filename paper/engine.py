@@ -34,9 +34,16 @@ OrderStatus = Literal["new", "partially_filled", "filled", "canceled", "rejected
 DuplicateScope = Literal["open", "all", "none"]  # where a repeated client order id is refused
 
 ERROR_KINDS = (
-    "insufficient_funds", "duplicate_client_order_id", "order_not_found", "unknown_symbol",
-    "invalid_quantity", "invalid_price", "reduce_only_rejected", "post_only_would_take",
-    "permission_denied", "order_not_cancelable",
+    "insufficient_funds",
+    "duplicate_client_order_id",
+    "order_not_found",
+    "unknown_symbol",
+    "invalid_quantity",
+    "invalid_price",
+    "reduce_only_rejected",
+    "post_only_would_take",
+    "permission_denied",
+    "order_not_cancelable",
 )
 
 DEFAULT_LEVERAGE = 10
@@ -61,15 +68,15 @@ class PaperError(Exception):
 
 @dataclass(frozen=True)
 class PaperInstrument:
-    symbol: str                 # unified
+    symbol: str  # unified
     base: str
     quote: str
     kind: Literal["spot", "linear"]
     tick_size: Decimal
-    lot_size: Decimal           # base currency
-    min_quantity: Decimal       # base currency
+    lot_size: Decimal  # base currency
+    min_quantity: Decimal  # base currency
     min_notional: Decimal
-    contract_value: Decimal     # base per contract, for exchanges that count contracts (OKX)
+    contract_value: Decimal  # base per contract, for exchanges that count contracts (OKX)
 
 
 @dataclass(frozen=True)
@@ -80,11 +87,11 @@ class PaperFill:
 
     trade_id: str
     order_id: str
-    quantity: Decimal           # base currency
+    quantity: Decimal  # base currency
     price: Decimal
     fee: Decimal
     fee_asset: str
-    maker: bool                 # resting when it filled (taker: it crossed on arrival)
+    maker: bool  # resting when it filled (taker: it crossed on arrival)
     time_ms: int
 
 
@@ -92,13 +99,13 @@ class PaperFill:
 class PaperOrder:
     exchange: str
     api_key: str
-    order_id: str               # numeric string, unique per exchange
+    order_id: str  # numeric string, unique per exchange
     client_order_id: str | None
-    symbol: str                 # unified
+    symbol: str  # unified
     side: Literal["buy", "sell"]
     type: Literal["market", "limit"]
-    time_in_force: str          # GTC | IOC | FOK | POST_ONLY
-    quantity: Decimal           # base currency
+    time_in_force: str  # GTC | IOC | FOK | POST_ONLY
+    quantity: Decimal  # base currency
     price: Decimal | None
     reduce_only: bool = False
     filled_quantity: Decimal = Decimal("0")
@@ -120,8 +127,8 @@ class PaperOrder:
 
 @dataclass
 class PaperPosition:
-    symbol: str                 # unified linear symbol
-    quantity: Decimal           # signed base quantity: > 0 long, < 0 short
+    symbol: str  # unified linear symbol
+    quantity: Decimal  # signed base quantity: > 0 long, < 0 short
     entry_price: Decimal
     leverage: int
     mark_price: Decimal
@@ -137,7 +144,7 @@ class PaperAccount:
     permissions: list[str] = field(default_factory=lambda: ["read", "trade"])
     # asset -> (free, locked); perpetual margin is taken from the quote asset (USDT)
     balances: dict[str, list[Decimal]] = field(default_factory=dict)
-    leverage: dict[str, int] = field(default_factory=dict)       # unified symbol -> leverage
+    leverage: dict[str, int] = field(default_factory=dict)  # unified symbol -> leverage
     hedge_mode: bool = False
     # what the key-info endpoints report: the IPs the key is bound to (empty: none) and
     # when the key expires (epoch ms; None: never)
@@ -176,9 +183,9 @@ class OrderStats:
 
 @dataclass
 class _Position:
-    quantity: Decimal           # signed base quantity
+    quantity: Decimal  # signed base quantity
     entry_price: Decimal
-    margin: Decimal             # quote locked for this position
+    margin: Decimal  # quote locked for this position
 
 
 @dataclass
@@ -218,8 +225,12 @@ class Engine:
     as unit tests want). ``clock`` returns wall-clock seconds.
     """
 
-    def __init__(self, accounts_path: str | os.PathLike[str] | None = None, *,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        accounts_path: str | os.PathLike[str] | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.accounts_path = Path(accounts_path) if accounts_path else None
         self._clock = clock
         self._scopes: dict[str, DuplicateScope] = {}
@@ -262,9 +273,16 @@ class Engine:
     def accounts(self, exchange: str | None = None) -> list[PaperAccount]:
         return [a for a in self._accounts.values() if exchange in (None, a.exchange)]
 
-    def upsert_account(self, exchange: str, *, api_key: str, api_secret: str,
-                       passphrase: str = "", balances: dict[str, Decimal] | None = None,
-                       permissions: list[str] | None = None) -> tuple[PaperAccount, bool]:
+    def upsert_account(
+        self,
+        exchange: str,
+        *,
+        api_key: str,
+        api_secret: str,
+        passphrase: str = "",
+        balances: dict[str, Decimal] | None = None,
+        permissions: list[str] | None = None,
+    ) -> tuple[PaperAccount, bool]:
         """Returns (account, created). Given balances set those assets' free amounts."""
         amounts = {asset: plain(Decimal(value)) for asset, value in (balances or {}).items()}
         if any(not amount.is_finite() or amount < 0 for amount in amounts.values()):
@@ -293,8 +311,9 @@ class Engine:
         account.hedge_mode = hedge_mode
         self._save(account)
 
-    def set_key_restrictions(self, account: PaperAccount, *, ip_whitelist: list[str],
-                             expires_at_ms: int | None) -> None:
+    def set_key_restrictions(
+        self, account: PaperAccount, *, ip_whitelist: list[str], expires_at_ms: int | None
+    ) -> None:
         """What the key-info endpoints report; the paper never refuses a caller's IP."""
         account.ip_whitelist = list(ip_whitelist)
         account.key_expires_at_ms = expires_at_ms
@@ -329,14 +348,16 @@ class Engine:
     def walk_prices(self, rng: random.Random, step: float = 0.0005) -> list[PaperOrder]:
         """One random-walk step: each coin moves by the same factor on every exchange (spot
         and perpetual alike), rounded to the tick. Returns the resting orders it filled."""
-        factors = {base: Decimal(str(round(1 + rng.gauss(0, step), 8)))
-                   for base in universe.START_PRICES}
+        factors = {
+            base: Decimal(str(round(1 + rng.gauss(0, step), 8))) for base in universe.START_PRICES
+        }
         filled: list[PaperOrder] = []
         for exchange in sorted(set(self._scopes) | set(self._prices)):
             prices = self._price_map(exchange)
             for instrument in self.instruments(exchange):
                 moved = (prices[instrument.symbol] * factors[instrument.base]).quantize(
-                    instrument.tick_size)
+                    instrument.tick_size
+                )
                 if moved > 0:
                     prices[instrument.symbol] = plain(moved)
             filled += self._match_resting(exchange)
@@ -345,8 +366,7 @@ class Engine:
     def _instrument_map(self, exchange: str) -> dict[str, PaperInstrument]:
         if exchange not in self._instruments:
             self._instruments[exchange] = {
-                spec.symbol: PaperInstrument(**vars(spec))
-                for spec in universe.specs_for(exchange)
+                spec.symbol: PaperInstrument(**vars(spec)) for spec in universe.specs_for(exchange)
             }
         return self._instruments[exchange]
 
@@ -358,11 +378,21 @@ class Engine:
         return self._prices[exchange]
 
     # trading ------------------------------------------------------------------------
-    def place_order(self, exchange: str, account: PaperAccount, *, symbol: str, side: str,
-                    type: str, quantity: Decimal | None = None, price: Decimal | None = None,
-                    time_in_force: str = "GTC", client_order_id: str | None = None,
-                    reduce_only: bool = False, quote_quantity: Decimal | None = None
-                    ) -> PaperOrder:
+    def place_order(
+        self,
+        exchange: str,
+        account: PaperAccount,
+        *,
+        symbol: str,
+        side: str,
+        type: str,
+        quantity: Decimal | None = None,
+        price: Decimal | None = None,
+        time_in_force: str = "GTC",
+        client_order_id: str | None = None,
+        reduce_only: bool = False,
+        quote_quantity: Decimal | None = None,
+    ) -> PaperOrder:
         """Validate, store and match. Market orders fill at once at the current price;
         limit orders rest until the price crosses (or /_paper/fill). ``quote_quantity`` is for
         spot market buys sized in quote (Pionex, BingX): quantity = quote / price.
@@ -381,8 +411,9 @@ class Engine:
         limit = _checked_price(instrument, type, price)
         qty = _checked_quantity(instrument, type, side, quantity, quote_quantity, market)
         if not reduce_only and qty * (limit or market) < instrument.min_notional:
-            raise PaperError("invalid_quantity",
-                             f"order value is below the minimum of {instrument.min_notional}")
+            raise PaperError(
+                "invalid_quantity", f"order value is below the minimum of {instrument.min_notional}"
+            )
         takes = limit is None or _crosses(side, limit, market)
         if takes and time_in_force == "POST_ONLY":
             raise PaperError("post_only_would_take", "a post-only order would take liquidity")
@@ -390,9 +421,18 @@ class Engine:
             self._check_reduce_only(account, instrument, side, qty)
         lock = self._lock_for(account, instrument, side, qty, limit or market, reduce_only)
         _check_funds(account, *lock)
-        order = self._store(exchange, account, symbol=symbol, side=side, type=type, qty=qty,
-                            price=limit, time_in_force=time_in_force,
-                            client_order_id=client_order_id, reduce_only=reduce_only)
+        order = self._store(
+            exchange,
+            account,
+            symbol=symbol,
+            side=side,
+            type=type,
+            qty=qty,
+            price=limit,
+            time_in_force=time_in_force,
+            client_order_id=client_order_id,
+            reduce_only=reduce_only,
+        )
         self._hold(order, account, lock)
         if takes:
             self._fill(order, order.remaining, market, maker=False)
@@ -402,12 +442,19 @@ class Engine:
             self._resting.setdefault(exchange, {})[order.order_id] = order
         return order
 
-    def cancel_order(self, exchange: str, account: PaperAccount, *, symbol: str | None = None,
-                     order_id: str | None = None, client_order_id: str | None = None
-                     ) -> PaperOrder:
+    def cancel_order(
+        self,
+        exchange: str,
+        account: PaperAccount,
+        *,
+        symbol: str | None = None,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
+    ) -> PaperOrder:
         """Raises PaperError('order_not_found') or ('order_not_cancelable') if closed."""
-        order = self.get_order(exchange, account, order_id=order_id,
-                               client_order_id=client_order_id)
+        order = self.get_order(
+            exchange, account, order_id=order_id, client_order_id=client_order_id
+        )
         if order is None or (symbol is not None and order.symbol != symbol):
             raise PaperError("order_not_found", "no such order")
         if not order.is_open:
@@ -416,16 +463,23 @@ class Engine:
         self._close(order, "canceled")
         return order
 
-    def cancel_all(self, exchange: str, account: PaperAccount,
-                   symbol: str | None = None) -> list[PaperOrder]:
+    def cancel_all(
+        self, exchange: str, account: PaperAccount, symbol: str | None = None
+    ) -> list[PaperOrder]:
         canceled = self.open_orders(exchange, account, symbol)
         for order in canceled:
             order.canceled_by_user = True
             self._close(order, "canceled")
         return canceled
 
-    def get_order(self, exchange: str, account: PaperAccount, *, order_id: str | None = None,
-                  client_order_id: str | None = None) -> PaperOrder | None:
+    def get_order(
+        self,
+        exchange: str,
+        account: PaperAccount,
+        *,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
+    ) -> PaperOrder | None:
         """By client id: the newest order with that id."""
         if order_id is not None:
             order = self._orders.get(exchange, {}).get(order_id)
@@ -439,30 +493,49 @@ class Engine:
             return found[-1] if found else None
         return None
 
-    def open_orders(self, exchange: str, account: PaperAccount,
-                    symbol: str | None = None) -> list[PaperOrder]:
+    def open_orders(
+        self, exchange: str, account: PaperAccount, symbol: str | None = None
+    ) -> list[PaperOrder]:
         """Oldest first."""
-        return [order for order in self._account_orders.get((exchange, account.api_key), [])
-                if order.is_open and symbol in (None, order.symbol)]
+        return [
+            order
+            for order in self._account_orders.get((exchange, account.api_key), [])
+            if order.is_open and symbol in (None, order.symbol)
+        ]
 
-    def order_history(self, exchange: str, account: PaperAccount, symbol: str | None = None,
-                      since_ms: int | None = None) -> list[PaperOrder]:
+    def order_history(
+        self,
+        exchange: str,
+        account: PaperAccount,
+        symbol: str | None = None,
+        since_ms: int | None = None,
+    ) -> list[PaperOrder]:
         """Every order of the account (open and closed), newest first."""
         orders = self._account_orders.get((exchange, account.api_key), [])
-        return [order for order in reversed(orders)
-                if symbol in (None, order.symbol)
-                and (since_ms is None or order.created_ms >= since_ms)]
+        return [
+            order
+            for order in reversed(orders)
+            if symbol in (None, order.symbol) and (since_ms is None or order.created_ms >= since_ms)
+        ]
 
-    def account_fills(self, exchange: str, account: PaperAccount, symbol: str | None = None,
-                      since_ms: int | None = None, until_ms: int | None = None
-                      ) -> list[tuple[PaperOrder, PaperFill]]:
+    def account_fills(
+        self,
+        exchange: str,
+        account: PaperAccount,
+        symbol: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> list[tuple[PaperOrder, PaperFill]]:
         """Every fill of the account's orders (the trade history the REST adapters list),
         newest first, with its order; ``symbol`` unified, times inclusive."""
-        found = [(order, fill)
-                 for order in self._account_orders.get((exchange, account.api_key), [])
-                 if symbol in (None, order.symbol) for fill in order.fills
-                 if (since_ms is None or fill.time_ms >= since_ms)
-                 and (until_ms is None or fill.time_ms <= until_ms)]
+        found = [
+            (order, fill)
+            for order in self._account_orders.get((exchange, account.api_key), [])
+            if symbol in (None, order.symbol)
+            for fill in order.fills
+            if (since_ms is None or fill.time_ms >= since_ms)
+            and (until_ms is None or fill.time_ms <= until_ms)
+        ]
         found.sort(key=lambda pair: (pair[1].time_ms, int(pair[1].trade_id)), reverse=True)
         return found
 
@@ -474,15 +547,21 @@ class Engine:
         result = []
         for symbol, held in self._positions.get((exchange, account.api_key), {}).items():
             mark = self._price_map(exchange)[symbol]
-            result.append(PaperPosition(
-                symbol=symbol, quantity=held.quantity, entry_price=held.entry_price,
-                leverage=self.leverage(account, symbol), mark_price=mark,
-                unrealized_pnl=plain(held.quantity * (mark - held.entry_price)),
-            ))
+            result.append(
+                PaperPosition(
+                    symbol=symbol,
+                    quantity=held.quantity,
+                    entry_price=held.entry_price,
+                    leverage=self.leverage(account, symbol),
+                    mark_price=mark,
+                    unrealized_pnl=plain(held.quantity * (mark - held.entry_price)),
+                )
+            )
         return result
 
-    def set_leverage(self, exchange: str, account: PaperAccount, symbol: str,
-                     leverage: int) -> None:
+    def set_leverage(
+        self, exchange: str, account: PaperAccount, symbol: str, leverage: int
+    ) -> None:
         """Raises PaperError('unknown_symbol') for a non-perpetual; ValueError outside
         1..MAX_LEVERAGE (adapters check the range and answer with their own code)."""
         if self.instrument(exchange, symbol).kind != "linear":
@@ -496,8 +575,14 @@ class Engine:
         return account.leverage.get(symbol, DEFAULT_LEVERAGE)
 
     # control (/_paper/fill, /_paper/reset, /_paper/stats) -----------------------------
-    def fill(self, exchange: str, *, order_id: str | None = None,
-             client_order_id: str | None = None, quantity: Decimal | None = None) -> PaperOrder:
+    def fill(
+        self,
+        exchange: str,
+        *,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
+        quantity: Decimal | None = None,
+    ) -> PaperOrder:
         """Fill an open order (of any account) at its limit price; all of it unless
         ``quantity`` is less than what remains."""
         order = self._find_any(exchange, order_id, client_order_id)
@@ -507,10 +592,15 @@ class Engine:
             raise PaperError("order_not_cancelable", f"the order is already {order.status}")
         amount = order.remaining if quantity is None else plain(quantity)
         if not amount.is_finite() or amount <= 0 or amount > order.remaining:
-            raise PaperError("invalid_quantity",
-                             f"quantity must be above 0 and at most {order.remaining}")
-        self._fill(order, amount, order.price or self._price_map(exchange)[order.symbol],
-                   maker=order.price is not None)
+            raise PaperError(
+                "invalid_quantity", f"quantity must be above 0 and at most {order.remaining}"
+            )
+        self._fill(
+            order,
+            amount,
+            order.price or self._price_map(exchange)[order.symbol],
+            maker=order.price is not None,
+        )
         return order
 
     def order_stats(self, exchange: str) -> OrderStats:
@@ -534,16 +624,18 @@ class Engine:
         self._save()
 
     # internals: validation ------------------------------------------------------------
-    def _check_duplicate(self, exchange: str, account: PaperAccount,
-                         client_order_id: str | None) -> None:
+    def _check_duplicate(
+        self, exchange: str, account: PaperAccount, client_order_id: str | None
+    ) -> None:
         if not client_order_id:
             return
         scope = self.duplicate_scope(exchange)
         earlier = self._client_orders.get((exchange, account.api_key, client_order_id), [])
         if (scope == "all" and earlier) or (scope == "open" and any(o.is_open for o in earlier)):
             self.order_stats(exchange).duplicates_refused += 1
-            raise PaperError("duplicate_client_order_id",
-                             f"client order id {client_order_id!r} is already used")
+            raise PaperError(
+                "duplicate_client_order_id", f"client order id {client_order_id!r} is already used"
+            )
 
     def _closable(self, account: PaperAccount, symbol: str, side: str) -> Decimal:
         """How much of the position an order on ``side`` would reduce."""
@@ -552,16 +644,25 @@ class Engine:
             return ZERO
         return abs(held.quantity)
 
-    def _check_reduce_only(self, account: PaperAccount, instrument: PaperInstrument,
-                           side: str, qty: Decimal) -> None:
+    def _check_reduce_only(
+        self, account: PaperAccount, instrument: PaperInstrument, side: str, qty: Decimal
+    ) -> None:
         if instrument.kind != "linear":
             raise PaperError("reduce_only_rejected", "reduce-only applies to perpetuals")
         if qty > self._closable(account, instrument.symbol, side):
-            raise PaperError("reduce_only_rejected",
-                             "a reduce-only order would open or increase a position")
+            raise PaperError(
+                "reduce_only_rejected", "a reduce-only order would open or increase a position"
+            )
 
-    def _lock_for(self, account: PaperAccount, instrument: PaperInstrument, side: str,
-                  qty: Decimal, price: Decimal, reduce_only: bool) -> tuple[str, Decimal]:
+    def _lock_for(
+        self,
+        account: PaperAccount,
+        instrument: PaperInstrument,
+        side: str,
+        qty: Decimal,
+        price: Decimal,
+        reduce_only: bool,
+    ) -> tuple[str, Decimal]:
         """(asset, amount) the order must hold: spot buys the quote, spot sells the base,
         perpetuals the margin of the part that opens or increases a position."""
         if instrument.kind == "spot":
@@ -581,27 +682,59 @@ class Engine:
         self._last_id[key] = max(self._last_id.get(key, 0), self._id_base) + 1
         return str(self._last_id[key])
 
-    def _notify(self, kind: EventKind, order: PaperOrder | None = None, *,
-                account: PaperAccount | None = None, fill: PaperFill | None = None,
-                deltas: dict[str, Decimal] | None = None) -> None:
+    def _notify(
+        self,
+        kind: EventKind,
+        order: PaperOrder | None = None,
+        *,
+        account: PaperAccount | None = None,
+        fill: PaperFill | None = None,
+        deltas: dict[str, Decimal] | None = None,
+    ) -> None:
         if not self.listeners:
             return
         snapshot = replace(order, fills=list(order.fills)) if order is not None else None
         owner = account or self._accounts[(order.exchange, order.api_key)]  # type: ignore[union-attr]
-        event = EngineEvent(kind=kind, exchange=owner.exchange, api_key=owner.api_key,
-                            order=snapshot, fill=fill, deltas=dict(deltas or {}))
+        event = EngineEvent(
+            kind=kind,
+            exchange=owner.exchange,
+            api_key=owner.api_key,
+            order=snapshot,
+            fill=fill,
+            deltas=dict(deltas or {}),
+        )
         for listener in list(self.listeners):
             listener(event)
 
-    def _store(self, exchange: str, account: PaperAccount, *, symbol: str, side: str, type: str,
-               qty: Decimal, price: Decimal | None, time_in_force: str,
-               client_order_id: str | None, reduce_only: bool) -> PaperOrder:
+    def _store(
+        self,
+        exchange: str,
+        account: PaperAccount,
+        *,
+        symbol: str,
+        side: str,
+        type: str,
+        qty: Decimal,
+        price: Decimal | None,
+        time_in_force: str,
+        client_order_id: str | None,
+        reduce_only: bool,
+    ) -> PaperOrder:
         now = self.now_ms()
         order = PaperOrder(
-            exchange=exchange, api_key=account.api_key, order_id=self._next_order_id(exchange),
-            client_order_id=client_order_id or None, symbol=symbol, side=side,  # type: ignore[arg-type]
-            type=type, time_in_force=time_in_force, quantity=qty,  # type: ignore[arg-type]
-            price=price, reduce_only=reduce_only, created_ms=now, updated_ms=now,
+            exchange=exchange,
+            api_key=account.api_key,
+            order_id=self._next_order_id(exchange),
+            client_order_id=client_order_id or None,
+            symbol=symbol,
+            side=side,  # type: ignore[arg-type]
+            type=type,  # type: ignore[arg-type]
+            time_in_force=time_in_force,
+            quantity=qty,
+            price=price,
+            reduce_only=reduce_only,
+            created_ms=now,
+            updated_ms=now,
         )
         self._orders.setdefault(exchange, {})[order.order_id] = order
         self._account_orders.setdefault((exchange, account.api_key), []).append(order)
@@ -612,8 +745,9 @@ class Engine:
         self._notify("accepted", order)
         return order
 
-    def _find_any(self, exchange: str, order_id: str | None,
-                  client_order_id: str | None) -> PaperOrder | None:
+    def _find_any(
+        self, exchange: str, order_id: str | None, client_order_id: str | None
+    ) -> PaperOrder | None:
         orders = self._orders.get(exchange, {})
         if order_id is not None:
             return orders.get(order_id)
@@ -628,7 +762,8 @@ class Engine:
         if amount > 0:
             _move(account, asset, amount, from_free=True)
             self._locks[(order.exchange, order.order_id)] = _Lock(
-                asset=asset, per_unit=amount / order.quantity, left=amount)
+                asset=asset, per_unit=amount / order.quantity, left=amount
+            )
 
     def _release(self, account: PaperAccount, lock: _Lock, amount: Decimal) -> None:
         amount = plain(min(amount, lock.left))
@@ -656,8 +791,7 @@ class Engine:
                 filled.append(order)
         return filled
 
-    def _fill(self, order: PaperOrder, quantity: Decimal, price: Decimal, *,
-              maker: bool) -> None:
+    def _fill(self, order: PaperOrder, quantity: Decimal, price: Decimal, *, maker: bool) -> None:
         account = self._accounts[(order.exchange, order.api_key)]
         instrument = self.instrument(order.exchange, order.symbol)
         if order.reduce_only:
@@ -672,10 +806,17 @@ class Engine:
                 self._settle_linear(account, instrument, order.side, quantity, price)
             _record_fill(order, quantity, price, self.now_ms())
             fill = PaperFill(
-                trade_id=self._next_trade_id(order.exchange), order_id=order.order_id,
-                quantity=plain(quantity), price=price, fee=ZERO,
-                fee_asset=instrument.base if instrument.kind == "spot" and order.side == "buy"
-                else instrument.quote, maker=maker, time_ms=order.updated_ms)
+                trade_id=self._next_trade_id(order.exchange),
+                order_id=order.order_id,
+                quantity=plain(quantity),
+                price=price,
+                fee=ZERO,
+                fee_asset=instrument.base
+                if instrument.kind == "spot" and order.side == "buy"
+                else instrument.quote,
+                maker=maker,
+                time_ms=order.updated_ms,
+            )
             order.fills.append(fill)
             self._notify("fill", order, fill=fill)
         if order.remaining == 0:
@@ -684,8 +825,14 @@ class Engine:
             self._close(order, "expired")  # nothing left to reduce
         self._save(account)
 
-    def _settle_linear(self, account: PaperAccount, instrument: PaperInstrument, side: str,
-                       quantity: Decimal, price: Decimal) -> None:
+    def _settle_linear(
+        self,
+        account: PaperAccount,
+        instrument: PaperInstrument,
+        side: str,
+        quantity: Decimal,
+        price: Decimal,
+    ) -> None:
         book = self._positions.setdefault((account.exchange, account.api_key), {})
         held = book.get(instrument.symbol) or _Position(ZERO, ZERO, ZERO)
         direction = _direction(side)
@@ -703,7 +850,8 @@ class Engine:
         if opening > 0:
             new_size = abs(held.quantity) + opening
             held.entry_price = plain(
-                (abs(held.quantity) * held.entry_price + opening * price) / new_size)
+                (abs(held.quantity) * held.entry_price + opening * price) / new_size
+            )
             margin = plain(opening * price / self.leverage(account, instrument.symbol))
             _move(account, instrument.quote, margin, from_free=True)
             held.margin += margin
@@ -728,8 +876,9 @@ class Engine:
 
     def _serialise(self, account: PaperAccount) -> None:
         key = (account.exchange, account.api_key)
-        record = _account_record(account, self._positions.get(key, {}),
-                                 self._held_by_orders(account))
+        record = _account_record(
+            account, self._positions.get(key, {}), self._held_by_orders(account)
+        )
         self._records[key] = json.dumps(record, sort_keys=True)
 
     def _held_by_orders(self, account: PaperAccount) -> dict[str, Decimal]:
@@ -752,8 +901,9 @@ class Engine:
                     self._positions[(account.exchange, account.api_key)] = positions
                 self._serialise(account)
         except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
-            raise ValueError(f"the accounts file {self.accounts_path} is not valid: "
-                             f"{type(exc).__name__}") from exc
+            raise ValueError(
+                f"the accounts file {self.accounts_path} is not valid: {type(exc).__name__}"
+            ) from exc
 
 
 def _check_choices(side: str, type: str, time_in_force: str) -> None:
@@ -761,22 +911,27 @@ def _check_choices(side: str, type: str, time_in_force: str) -> None:
         raise ValueError(f"bad side/type/time in force: {side!r} {type!r} {time_in_force!r}")
 
 
-def _checked_price(instrument: PaperInstrument, type: str, price: Decimal | None
-                   ) -> Decimal | None:
+def _checked_price(instrument: PaperInstrument, type: str, price: Decimal | None) -> Decimal | None:
     """The limit price (None for market orders, whose price is ignored)."""
     if type == "market":
         return None
     if price is None or not price.is_finite() or price <= 0:
         raise PaperError("invalid_price", "a limit order needs a positive price")
     if price % instrument.tick_size != 0:
-        raise PaperError("invalid_price",
-                         f"price is not a multiple of the tick size {instrument.tick_size}")
+        raise PaperError(
+            "invalid_price", f"price is not a multiple of the tick size {instrument.tick_size}"
+        )
     return plain(price)
 
 
-def _checked_quantity(instrument: PaperInstrument, type: str, side: str,
-                      quantity: Decimal | None, quote_quantity: Decimal | None,
-                      market: Decimal) -> Decimal:
+def _checked_quantity(
+    instrument: PaperInstrument,
+    type: str,
+    side: str,
+    quantity: Decimal | None,
+    quote_quantity: Decimal | None,
+    market: Decimal,
+) -> Decimal:
     if quantity is None:
         sized_in_quote = type == "market" and side == "buy" and instrument.kind == "spot"
         if quote_quantity is None or not sized_in_quote:
@@ -787,19 +942,22 @@ def _checked_quantity(instrument: PaperInstrument, type: str, side: str,
     if not quantity.is_finite() or quantity <= 0:
         raise PaperError("invalid_quantity", "quantity must be positive")
     if quantity % instrument.lot_size != 0:
-        raise PaperError("invalid_quantity",
-                         f"quantity is not a multiple of the lot size {instrument.lot_size}")
+        raise PaperError(
+            "invalid_quantity", f"quantity is not a multiple of the lot size {instrument.lot_size}"
+        )
     if quantity < instrument.min_quantity:
-        raise PaperError("invalid_quantity",
-                         f"quantity is below the minimum {instrument.min_quantity}")
+        raise PaperError(
+            "invalid_quantity", f"quantity is below the minimum {instrument.min_quantity}"
+        )
     return plain(quantity)
 
 
 def _check_funds(account: PaperAccount, asset: str, amount: Decimal) -> None:
     free = account.balances.get(asset, [ZERO, ZERO])[0]
     if free < amount:
-        raise PaperError("insufficient_funds",
-                         f"needs {plain(amount)} {asset}, {free} {asset} is free")
+        raise PaperError(
+            "insufficient_funds", f"needs {plain(amount)} {asset}, {free} {asset} is free"
+        )
 
 
 def _move(account: PaperAccount, asset: str, amount: Decimal, *, from_free: bool) -> None:
@@ -810,8 +968,9 @@ def _move(account: PaperAccount, asset: str, amount: Decimal, *, from_free: bool
     entry[1] = plain(entry[1] + signed)
 
 
-def _settle_spot(account: PaperAccount, instrument: PaperInstrument, side: str,
-                 quantity: Decimal, price: Decimal) -> None:
+def _settle_spot(
+    account: PaperAccount, instrument: PaperInstrument, side: str, quantity: Decimal, price: Decimal
+) -> None:
     cost = plain(quantity * price)
     base = account.balances.setdefault(instrument.base, [ZERO, ZERO])
     quote = account.balances.setdefault(instrument.quote, [ZERO, ZERO])
@@ -829,38 +988,55 @@ def _record_fill(order: PaperOrder, quantity: Decimal, price: Decimal, now_ms: i
     order.updated_ms = now_ms
 
 
-def _account_record(account: PaperAccount, positions: dict[str, _Position],
-                    held_by_orders: dict[str, Decimal]) -> dict[str, Any]:
+def _account_record(
+    account: PaperAccount, positions: dict[str, _Position], held_by_orders: dict[str, Decimal]
+) -> dict[str, Any]:
     balances = {}
     for asset, (free, locked) in account.balances.items():
         held = held_by_orders.get(asset, ZERO)
         balances[asset] = {"free": str(plain(free + held)), "locked": str(plain(locked - held))}
     return {
-        "exchange": account.exchange, "apiKey": account.api_key,
-        "apiSecret": account.api_secret, "passphrase": account.passphrase,
-        "permissions": account.permissions, "hedgeMode": account.hedge_mode,
-        "ipWhitelist": account.ip_whitelist, "keyExpiresAt": account.key_expires_at_ms,
-        "leverage": account.leverage, "balances": balances,
-        "positions": {symbol: {"quantity": str(p.quantity), "entryPrice": str(p.entry_price),
-                               "margin": str(p.margin)} for symbol, p in positions.items()},
+        "exchange": account.exchange,
+        "apiKey": account.api_key,
+        "apiSecret": account.api_secret,
+        "passphrase": account.passphrase,
+        "permissions": account.permissions,
+        "hedgeMode": account.hedge_mode,
+        "ipWhitelist": account.ip_whitelist,
+        "keyExpiresAt": account.key_expires_at_ms,
+        "leverage": account.leverage,
+        "balances": balances,
+        "positions": {
+            symbol: {
+                "quantity": str(p.quantity),
+                "entryPrice": str(p.entry_price),
+                "margin": str(p.margin),
+            }
+            for symbol, p in positions.items()
+        },
     }
 
 
 def _account_from_record(record: dict[str, Any]) -> tuple[PaperAccount, dict[str, _Position]]:
     account = PaperAccount(
-        exchange=str(record["exchange"]), api_key=str(record["apiKey"]),
-        api_secret=str(record["apiSecret"]), passphrase=str(record.get("passphrase", "")),
+        exchange=str(record["exchange"]),
+        api_key=str(record["apiKey"]),
+        api_secret=str(record["apiSecret"]),
+        passphrase=str(record.get("passphrase", "")),
         permissions=[str(p) for p in record.get("permissions", ["read", "trade"])],
-        balances={asset: [Decimal(v["free"]), Decimal(v["locked"])]
-                  for asset, v in record.get("balances", {}).items()},
+        balances={
+            asset: [Decimal(v["free"]), Decimal(v["locked"])]
+            for asset, v in record.get("balances", {}).items()
+        },
         leverage={symbol: int(v) for symbol, v in record.get("leverage", {}).items()},
         hedge_mode=bool(record.get("hedgeMode", False)),
         ip_whitelist=[str(ip) for ip in record.get("ipWhitelist", [])],
         key_expires_at_ms=record.get("keyExpiresAt"),
     )
-    positions = {symbol: _Position(Decimal(p["quantity"]), Decimal(p["entryPrice"]),
-                                   Decimal(p["margin"]))
-                 for symbol, p in record.get("positions", {}).items()}
+    positions = {
+        symbol: _Position(Decimal(p["quantity"]), Decimal(p["entryPrice"]), Decimal(p["margin"]))
+        for symbol, p in record.get("positions", {}).items()
+    }
     return account, positions
 
 
@@ -868,8 +1044,9 @@ def _atomic_write(path: Path, text: str) -> None:
     """A reader (or a crash) sees the old file or the new one, never half of one. The
     temp file is created 0600: the file holds API secrets."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                             suffix=".tmp")
+    descriptor, temp_name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -877,4 +1054,3 @@ def _atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
-

@@ -83,16 +83,25 @@ _FAULT_FIELDS: dict[str, tuple[str, type]] = {
     "enforceRateLimits": ("enforce_rate_limits", bool),
     "seed": ("seed", int),
 }
-_RATES = ("error5xxRate", "rateLimit429Rate", "dropAfterAcceptRate",
-          "truncateAfterAcceptRate", "resetAfterAcceptRate", "htmlAfterAcceptRate")
+_RATES = (
+    "error5xxRate",
+    "rateLimit429Rate",
+    "dropAfterAcceptRate",
+    "truncateAfterAcceptRate",
+    "resetAfterAcceptRate",
+    "htmlAfterAcceptRate",
+)
 MAX_LATENCY_MS = 120_000
 MAX_STALL_MS = 120_000
 MAX_TRICKLE_MS = 5_000
-_MILLISECONDS = {"latencyMs": MAX_LATENCY_MS, "stallAfterAcceptMs": MAX_STALL_MS,
-                 "trickleMs": MAX_TRICKLE_MS}
-_ADDRESS_KEYS = {"exchange", "endpoint"}   # where a POST /_paper/faults body applies
+_MILLISECONDS = {
+    "latencyMs": MAX_LATENCY_MS,
+    "stallAfterAcceptMs": MAX_STALL_MS,
+    "trickleMs": MAX_TRICKLE_MS,
+}
+_ADDRESS_KEYS = {"exchange", "endpoint"}  # where a POST /_paper/faults body applies
 
-EXCHANGE_WIDE = "*"   # the scope label of faults set without an endpoint
+EXCHANGE_WIDE = "*"  # the scope label of faults set without an endpoint
 WRITES = "writes"
 _METHODS = ("GET", "POST", "PUT", "DELETE")
 _PATH = re.compile(r"/[^\s?#]{0,255}")
@@ -103,8 +112,10 @@ _ROLLED_AFTER_APPLY: tuple[tuple[AfterApply, str], ...] = (
     ("html", "html_after_accept_rate"),
 )
 AFTER_APPLY_STATS: dict[AfterApply, str] = {
-    "drop": "droppedAfterAccept", "reset": "resetAfterAccept",
-    "truncate": "truncatedAfterAccept", "html": "htmlAfterAccept",
+    "drop": "droppedAfterAccept",
+    "reset": "resetAfterAccept",
+    "truncate": "truncatedAfterAccept",
+    "html": "htmlAfterAccept",
     "stall": "stalledAfterAccept",
 }
 
@@ -179,8 +190,10 @@ def scope_of(endpoint: Any) -> str:
         method, _, path = endpoint.rpartition(" ")
         if method in ("", *_METHODS) and _PATH.fullmatch(path):
             return endpoint
-    raise ValueError('endpoint must be "writes", a real path such as "/api/v3/order", or a '
-                     'method and path such as "DELETE /api/v3/order"')
+    raise ValueError(
+        'endpoint must be "writes", a real path such as "/api/v3/order", or a '
+        'method and path such as "DELETE /api/v3/order"'
+    )
 
 
 @dataclass
@@ -241,7 +254,8 @@ class ExchangeGate:
     budget: Budget | None
     protocol: Protocol | None = None
     scopes: dict[str, ScopedFaults] = field(
-        default_factory=lambda: {EXCHANGE_WIDE: ScopedFaults.of(FaultConfig())})
+        default_factory=lambda: {EXCHANGE_WIDE: ScopedFaults.of(FaultConfig())}
+    )
     requests: dict[str, int] = field(default_factory=dict)
     signature_failures: int = 0
     rate_limit_violations: int = 0
@@ -263,8 +277,11 @@ class ExchangeGate:
     def active_faults(self) -> dict[str, dict[str, Any]]:
         """Scope label -> config. Any scoped config counts (an all-zero one shields its
         scope from the exchange-wide faults); the exchange-wide one when it sets anything."""
-        return {scope: faults.config.to_json() for scope, faults in self.scopes.items()
-                if scope != EXCHANGE_WIDE or faults.config != FaultConfig()}
+        return {
+            scope: faults.config.to_json()
+            for scope, faults in self.scopes.items()
+            if scope != EXCHANGE_WIDE or faults.config != FaultConfig()
+        }
 
     def faults_for(self, method: str, path: str) -> ScopedFaults:
         """The most specific config for this request (see SCOPES above)."""
@@ -312,22 +329,32 @@ def gate_middleware(gate: ExchangeGate, protocol: Protocol, prefix: str) -> Any:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        path = request.path[len(prefix):] if request.path.startswith(prefix) else request.path
+        path = request.path[len(prefix) :] if request.path.startswith(prefix) else request.path
         key = f"{request.method} {path}"
         gate.requests[key] = gate.requests.get(key, 0) + 1
         faults = gate.faults_for(request.method, path)
         try:
             response = await _answer(gate, faults, protocol, request, handler, path)
         except web.HTTPException as refusal:  # the router's 404 / 405, as aiohttp builds it
-            response = web.Response(status=refusal.status, reason=refusal.reason,
-                                    text=refusal.text, headers=refusal.headers)
+            response = web.Response(
+                status=refusal.status,
+                reason=refusal.reason,
+                text=refusal.text,
+                headers=refusal.headers,
+            )
         return await _deliver(gate, faults, request, response)
 
     return middleware
 
 
-async def _answer(gate: ExchangeGate, faults: ScopedFaults, protocol: Protocol,
-                  request: web.Request, handler: Handler, path: str) -> web.StreamResponse:
+async def _answer(
+    gate: ExchangeGate,
+    faults: ScopedFaults,
+    protocol: Protocol,
+    request: web.Request,
+    handler: Handler,
+    path: str,
+) -> web.StreamResponse:
     config = faults.config
     if config.latency_ms:
         await asyncio.sleep(config.latency_ms / 1000)
@@ -346,8 +373,9 @@ async def _answer(gate: ExchangeGate, faults: ScopedFaults, protocol: Protocol,
     return await _serve(gate, request, handler, gate.pool_of(charge, caller))
 
 
-async def _serve(gate: ExchangeGate, request: web.Request, handler: Handler,
-                 pool: str) -> web.StreamResponse:
+async def _serve(
+    gate: ExchangeGate, request: web.Request, handler: Handler, pool: str
+) -> web.StreamResponse:
     in_flight = gate.limiter.in_flight if gate.limiter is not None else Counter()
     in_flight[pool] += 1
     try:
@@ -360,8 +388,9 @@ async def _serve(gate: ExchangeGate, request: web.Request, handler: Handler,
             gate.cancels_applied += 1
 
 
-async def _deliver(gate: ExchangeGate, faults: ScopedFaults, request: web.Request,
-                   response: web.StreamResponse) -> web.StreamResponse:
+async def _deliver(
+    gate: ExchangeGate, faults: ScopedFaults, request: web.Request, response: web.StreamResponse
+) -> web.StreamResponse:
     """The answer as the faults let it reach the client. Whatever ``network`` wrote itself
     (or cut off) leaves aiohttp a closed connection to write ``response`` to, in vain."""
     fault = faults.after_apply_fault(request)
@@ -380,8 +409,14 @@ async def _deliver(gate: ExchangeGate, faults: ScopedFaults, request: web.Reques
     return await _write(gate, faults.config, request, response, cut=fault == "truncate")
 
 
-async def _write(gate: ExchangeGate, config: FaultConfig, request: web.Request,
-                 response: web.StreamResponse, *, cut: bool) -> web.StreamResponse:
+async def _write(
+    gate: ExchangeGate,
+    config: FaultConfig,
+    request: web.Request,
+    response: web.StreamResponse,
+    *,
+    cut: bool,
+) -> web.StreamResponse:
     """Left to aiohttp, unless the body is cut short or the bytes trickle out."""
     if not (cut or config.trickle_ms):
         return response
@@ -390,7 +425,7 @@ async def _write(gate: ExchangeGate, config: FaultConfig, request: web.Request,
         return response
     head, body = answer
     if cut:
-        body = body[:len(body) // 2]   # about half, and at least one byte short
+        body = body[: len(body) // 2]  # about half, and at least one byte short
     if config.trickle_ms:
         gate.trickled += 1
     await network.send_and_close(request, head + body, pause_seconds=config.trickle_ms / 1000)

@@ -47,8 +47,11 @@ CONTRACT_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         "ETH/USDT:USDT": {"contract_value": Decimal("0.1")},
         "SOL/USDT:USDT": {"contract_value": Decimal("1")},
         "XRP/USDT:USDT": {"contract_value": Decimal("100")},
-        "DOGE/USDT:USDT": {"contract_value": Decimal("1000"), "lot_size": Decimal("10"),
-                           "min_quantity": Decimal("10")},
+        "DOGE/USDT:USDT": {
+            "contract_value": Decimal("1000"),
+            "lot_size": Decimal("10"),
+            "min_quantity": Decimal("10"),
+        },
     },
 }
 
@@ -71,8 +74,14 @@ class InstrumentSpec:
 def _spec(base: str, kind: str, tick: str, lot: str) -> InstrumentSpec:
     symbol = f"{base}/{QUOTE}" if kind == "spot" else f"{base}/{QUOTE}:{QUOTE}"
     return InstrumentSpec(
-        symbol=symbol, base=base, quote=QUOTE, kind=kind, tick_size=Decimal(tick),
-        lot_size=Decimal(lot), min_quantity=Decimal(lot), min_notional=MIN_NOTIONAL,
+        symbol=symbol,
+        base=base,
+        quote=QUOTE,
+        kind=kind,
+        tick_size=Decimal(tick),
+        lot_size=Decimal(lot),
+        min_quantity=Decimal(lot),
+        min_notional=MIN_NOTIONAL,
         contract_value=Decimal("1"),
     )
 

@@ -29,8 +29,11 @@ GATEWAY_ERROR_PAGE = (
 
 def gateway_error() -> web.Response:
     """A 502 from the gateway in front of the exchange: an HTML page, not the API's JSON."""
-    return web.Response(status=502, body=GATEWAY_ERROR_PAGE,
-                        headers={hdrs.CONTENT_TYPE: "text/html", hdrs.SERVER: "nginx"})
+    return web.Response(
+        status=502,
+        body=GATEWAY_ERROR_PAGE,
+        headers={hdrs.CONTENT_TYPE: "text/html", hdrs.SERVER: "nginx"},
+    )
 
 
 def answer_bytes(request: web.Request, response: web.StreamResponse) -> tuple[bytes, bytes] | None:
@@ -61,7 +64,7 @@ async def send_and_close(request: web.Request, data: bytes, *, pause_seconds: fl
     transport = request.transport
     pieces = [data]
     if pause_seconds > 0:
-        pieces = [data[at:at + PIECE_BYTES] for at in range(0, len(data), PIECE_BYTES)]
+        pieces = [data[at : at + PIECE_BYTES] for at in range(0, len(data), PIECE_BYTES)]
     for index, piece in enumerate(pieces):
         if index:
             await asyncio.sleep(pause_seconds)

@@ -68,9 +68,13 @@ class Protocol:
         none). ``path`` is the real path, without ``/<exchange>``. May read the body (aiohttp
         keeps it for the handler)."""
         api_key = request.headers.get(self.key_header, "") if self.key_header else ""
-        return Charge(method=request.method, path=path, weight=self.request_weight(request),
-                      product=await self.request_product(request, path),
-                      signed=bool(api_key)), api_key
+        return Charge(
+            method=request.method,
+            path=path,
+            weight=self.request_weight(request),
+            product=await self.request_product(request, path),
+            signed=bool(api_key),
+        ), api_key
 
     async def request_product(self, request: web.Request, path: str) -> str:
         """The product the request trades or reads (spot | linear), where budgets differ."""

@@ -66,27 +66,35 @@ def load_protocols(exchanges: Iterable[str] = EXCHANGES) -> list[type[Protocol]]
     return found
 
 
-def build_app(engine: Engine, *, protocols: Iterable[type[Protocol]] | None = None,
-              limits: Mapping[str, Budget | ExchangeLimit] | None = None, walk: bool = False,
-              walk_interval: float = WALK_INTERVAL_SECONDS,
-              stream_timing: StreamTiming | None = None) -> web.Application:
+def build_app(
+    engine: Engine,
+    *,
+    protocols: Iterable[type[Protocol]] | None = None,
+    limits: Mapping[str, Budget | ExchangeLimit] | None = None,
+    walk: bool = False,
+    walk_interval: float = WALK_INTERVAL_SECONDS,
+    stream_timing: StreamTiming | None = None,
+) -> web.Application:
     """The whole paper exchange. ``protocols`` defaults to every adapter that exists;
     ``limits`` to the table the exchanges publish (``published.budgets_from_environment``);
     ``stream_timing`` shrinks the private streams' heartbeats (tests)."""
     if protocols is None:
         protocols = load_protocols()
-    budgets = {name: as_budget(value)
-               for name, value in (budgets_from_environment() if limits is None
-                                   else limits).items()}
+    budgets = {
+        name: as_budget(value)
+        for name, value in (budgets_from_environment() if limits is None else limits).items()
+    }
     app = web.Application()
     app[ENGINE] = engine
     gates: dict[str, ExchangeGate] = {
-        name: ExchangeGate(exchange=name, budget=budgets.get(name)) for name in EXCHANGES}
+        name: ExchangeGate(exchange=name, budget=budgets.get(name)) for name in EXCHANGES
+    }
     hub = StreamHub(engine)
     for protocol_class in protocols:
         _mount(app, engine, gates, protocol_class, budgets, hub)
-    load_servers(hub, [name for name, gate in gates.items() if gate.protocol is not None],
-                 stream_timing)
+    load_servers(
+        hub, [name for name, gate in gates.items() if gate.protocol is not None], stream_timing
+    )
     app.add_routes(hub.routes())
     app[GATES] = gates
     app[STREAMS] = hub
@@ -98,9 +106,14 @@ def build_app(engine: Engine, *, protocols: Iterable[type[Protocol]] | None = No
     return app
 
 
-def _mount(app: web.Application, engine: Engine, gates: dict[str, ExchangeGate],
-           protocol_class: type[Protocol], budgets: Mapping[str, Budget],
-           hub: StreamHub) -> None:
+def _mount(
+    app: web.Application,
+    engine: Engine,
+    gates: dict[str, ExchangeGate],
+    protocol_class: type[Protocol],
+    budgets: Mapping[str, Budget],
+    hub: StreamHub,
+) -> None:
     try:
         protocol = protocol_class(engine)
         routes = protocol.routes()
@@ -109,19 +122,17 @@ def _mount(app: web.Application, engine: Engine, gates: dict[str, ExchangeGate],
         return
     exchange = protocol.exchange
     engine.register_exchange(exchange, duplicate_scope=protocol.duplicate_scope)
-    gate = gates.setdefault(exchange, ExchangeGate(exchange=exchange,
-                                                   budget=budgets.get(exchange)))
+    gate = gates.setdefault(exchange, ExchangeGate(exchange=exchange, budget=budgets.get(exchange)))
     gate.protocol = protocol
     protocol.budget = gate.budget
     prefix = f"/{exchange}"
     sub_app = web.Application(middlewares=[gate_middleware(gate, protocol, prefix)])
-    sub_app.add_routes(routes + rest_routes(hub, exchange))   # + listen keys, where issued
+    sub_app.add_routes(routes + rest_routes(hub, exchange))  # + listen keys, where issued
     app.add_subapp(prefix, sub_app)
     log.info("paper adapter %s mounted at %s", exchange, prefix)
 
 
-def _walker(engine: Engine, interval: float
-            ) -> Callable[[web.Application], AsyncIterator[None]]:
+def _walker(engine: Engine, interval: float) -> Callable[[web.Application], AsyncIterator[None]]:
     async def walk(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(_walk_forever(engine, interval))
         yield

@@ -22,9 +22,13 @@ ACCOUNT: Scope = "account"
 
 # No exchange publishes a cap on requests in flight; this is the one our side holds too.
 DEFAULT_CONCURRENT = 20
-LEGACY_FIELDS = {"per_second": "per_second", "perSecond": "per_second",
-                 "per_minute": "per_minute", "perMinute": "per_minute",
-                 "concurrent": "concurrent"}
+LEGACY_FIELDS = {
+    "per_second": "per_second",
+    "perSecond": "per_second",
+    "per_minute": "per_minute",
+    "perMinute": "per_minute",
+    "concurrent": "concurrent",
+}
 LEGACY_SECOND = "ip weight 1s"
 LEGACY_MINUTE = "ip weight 1m"
 
@@ -37,9 +41,9 @@ class Window:
     seconds: float
     scope: Scope
     counts: Counts = "requests"
-    product: str | None = None                 # None: every product
-    endpoints: frozenset[str] | None = None    # "METHOD /path" or "/path"; None: all
-    signed: bool | None = None                 # True: private requests only; False: public
+    product: str | None = None  # None: every product
+    endpoints: frozenset[str] | None = None  # "METHOD /path" or "/path"; None: all
+    signed: bool | None = None  # True: private requests only; False: public
     per_instrument: bool = False
 
     def applies_to(self, charge: Charge) -> bool:
@@ -62,8 +66,8 @@ class Charge:
     weight: int = 1
     product: str = "spot"
     signed: bool = False
-    orders: int = 1          # orders the request places or cancels (batches: n)
-    instrument: str = ""     # for per-instrument windows
+    orders: int = 1  # orders the request places or cancels (batches: n)
+    instrument: str = ""  # for per-instrument windows
 
     @property
     def endpoint(self) -> str:
@@ -114,8 +118,7 @@ class ExchangeLimit:
 
 def with_legacy_limit(budget: Budget, limit: ExchangeLimit) -> Budget:
     """``budget`` whose ip windows are the legacy pair, its account windows kept."""
-    windows = {name: window for name, window in budget.windows.items()
-               if window.scope == ACCOUNT}
+    windows = {name: window for name, window in budget.windows.items() if window.scope == ACCOUNT}
     windows[LEGACY_SECOND] = Window(limit.per_second, 1, IP, "weight")
     windows[LEGACY_MINUTE] = Window(limit.per_minute, 60, IP, "weight")
     return replace(budget, windows=windows, concurrent=limit.concurrent)
@@ -131,19 +134,27 @@ def as_budget(value: Budget | ExchangeLimit) -> Budget:
 
 # -- EXCHANGE_RATE_LIMITS, read as our side reads it ------------------------------------------
 
+
 def apply_overrides(budget: Budget, values: Mapping[str, Any], *, exchange: str) -> Budget:
     """One exchange's overrides: any window by name (``{"spot ip weight 1m": 1200}`` or
     ``{"...": {"limit": 50, "seconds": 10}}``), ``concurrent``, and the legacy
     ``per_second`` / ``per_minute`` pair, which replaces every ip window."""
-    legacy = {LEGACY_FIELDS[key]: _positive_int(exchange, key, value)
-              for key, value in values.items() if key in LEGACY_FIELDS}
+    legacy = {
+        LEGACY_FIELDS[key]: _positive_int(exchange, key, value)
+        for key, value in values.items()
+        if key in LEGACY_FIELDS
+    }
     if "per_second" in legacy or "per_minute" in legacy:
         second = budget.windows.get(LEGACY_SECOND)
         minute = budget.windows.get(LEGACY_MINUTE)
-        budget = with_legacy_limit(budget, ExchangeLimit(
-            per_second=legacy.get("per_second", second.limit if second else 10 ** 9),
-            per_minute=legacy.get("per_minute", minute.limit if minute else 10 ** 9),
-            concurrent=budget.concurrent))
+        budget = with_legacy_limit(
+            budget,
+            ExchangeLimit(
+                per_second=legacy.get("per_second", second.limit if second else 10**9),
+                per_minute=legacy.get("per_minute", minute.limit if minute else 10**9),
+                concurrent=budget.concurrent,
+            ),
+        )
     if "concurrent" in legacy:
         budget = replace(budget, concurrent=legacy["concurrent"])
     windows = dict(budget.windows)

@@ -25,8 +25,7 @@ class Refusal(Exception):
     """The exchange's own error answer: its code, its message, the HTTP status it comes
     with, and whether authentication failed (counted in the stats as a signature failure)."""
 
-    def __init__(self, code: Any, message: str, *, status: int = 200,
-                 auth: bool = False) -> None:
+    def __init__(self, code: Any, message: str, *, status: int = 200, auth: bool = False) -> None:
         super().__init__(message)
         self.code, self.message, self.status, self.auth = code, message, status, auth
 
@@ -38,6 +37,7 @@ def note_refusal(request: web.Request, refusal: Refusal) -> None:
 
 
 # -- numbers out ------------------------------------------------------------------------------
+
 
 def plain(value: Decimal | int | None, absent: str = "") -> str:
     """Plain notation: no exponent, no trailing zeros, "0" for any zero; ``absent`` for
@@ -63,8 +63,9 @@ def decimal_places(step: Decimal) -> int:
 
 # -- parameters in ----------------------------------------------------------------------------
 
-Problem = Literal["missing", "not_a_number", "not_positive", "not_an_integer",
-                  "out_of_range", "not_allowed"]
+Problem = Literal[
+    "missing", "not_a_number", "not_positive", "not_an_integer", "out_of_range", "not_allowed"
+]
 MISSING: Problem = "missing"
 NOT_A_NUMBER: Problem = "not_a_number"
 NOT_POSITIVE: Problem = "not_positive"
@@ -79,8 +80,13 @@ class Params:
     problem)`` is its refusal of a parameter that is missing, malformed or out of range.
     ``blank`` are the values that count as not sent."""
 
-    def __init__(self, values: Mapping[str, Any], refuse: Callable[[str, Problem], Refusal],
-                 *, blank: Collection[Any] = (None, "")) -> None:
+    def __init__(
+        self,
+        values: Mapping[str, Any],
+        refuse: Callable[[str, Problem], Refusal],
+        *,
+        blank: Collection[Any] = (None, ""),
+    ) -> None:
         self.values, self.refuse, self.blank = values, refuse, blank
 
     def get(self, name: str, default: Any = None) -> Any:
@@ -98,8 +104,9 @@ class Params:
         value = self._sent(name, required)
         return None if value is None else str(value)
 
-    def decimal(self, name: str, *, required: bool = False,
-                positive: bool = False) -> Decimal | None:
+    def decimal(
+        self, name: str, *, required: bool = False, positive: bool = False
+    ) -> Decimal | None:
         """A finite decimal, from a string or a JSON number (never true/false)."""
         value = self._sent(name, required)
         if value is None:
@@ -116,8 +123,14 @@ class Params:
             raise self.refuse(name, NOT_POSITIVE)
         return number
 
-    def integer(self, name: str, *, default: int | None = None, low: int | None = None,
-                high: int | None = None) -> int | None:
+    def integer(
+        self,
+        name: str,
+        *,
+        default: int | None = None,
+        low: int | None = None,
+        high: int | None = None,
+    ) -> int | None:
         """A whole number in digits (``default`` when not sent), within ``low``..``high``."""
         value = self._sent(name, False)
         if value is None:
@@ -129,8 +142,7 @@ class Params:
             raise self.refuse(name, OUT_OF_RANGE)
         return number
 
-    def choice(self, name: str, allowed: Collection[str], *, default: str | None = None
-               ) -> str:
+    def choice(self, name: str, allowed: Collection[str], *, default: str | None = None) -> str:
         """One of ``allowed`` (``default`` when not sent and there is one)."""
         value = self._sent(name, default is None)
         if value is None:
@@ -150,8 +162,9 @@ def millis(text: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def staleness(sent_ms: int, now_ms: int, *, behind_ms: int | Decimal,
-              ahead_ms: int) -> Staleness | None:
+def staleness(
+    sent_ms: int, now_ms: int, *, behind_ms: int | Decimal, ahead_ms: int
+) -> Staleness | None:
     """None when a request stamped ``sent_ms`` is fresh: at most ``behind_ms`` old and at
     most ``ahead_ms`` ahead of the server's ``now_ms`` (both inclusive)."""
     if sent_ms - now_ms > ahead_ms:

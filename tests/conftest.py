@@ -21,8 +21,12 @@ import pytest
 
 from config.redis_urls import with_db
 
-pytest_plugins = ["tests.paper", "tests.django_fixtures", "tests.hostile_host",
-                  "tests.alert_receiver"]
+pytest_plugins = [
+    "tests.paper",
+    "tests.django_fixtures",
+    "tests.hostile_host",
+    "tests.alert_receiver",
+]
 
 # another test run on the same server (a second checkout) picks its own with TEST_REDIS_DB
 TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "9"))
@@ -67,7 +71,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def make_user(django_user_model: Any):
     def make(username: str, *, staff: bool = False, password: str = "correct-horse-9") -> Any:
         return django_user_model.objects.create_user(
-            username=username, password=password, is_staff=staff, is_superuser=staff)
+            username=username, password=password, is_staff=staff, is_superuser=staff
+        )
+
     return make
 
 
@@ -122,16 +128,23 @@ def anonymous_client() -> Any:
 def _database_url_for(settings_dict: dict[str, Any]) -> str:
     host = quote(settings_dict.get("HOST") or "127.0.0.1", safe="")
     port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
-    password = f":{quote(settings_dict['PASSWORD'], safe='')}" if settings_dict.get(
-        "PASSWORD") else ""
-    return f"postgres://{settings_dict.get('USER') or 'postgres'}{password}@{host}{port}/" \
-           f"{settings_dict['NAME']}"
+    password = (
+        f":{quote(settings_dict['PASSWORD'], safe='')}" if settings_dict.get("PASSWORD") else ""
+    )
+    return (
+        f"postgres://{settings_dict.get('USER') or 'postgres'}{password}@{host}{port}/"
+        f"{settings_dict['NAME']}"
+    )
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup: Any, django_db_blocker: Any, paper_url: str,
-                  tmp_path_factory: pytest.TempPathFactory,
-                  alert_receiver: Any) -> Iterator[subprocess.Popen]:
+def celery_worker(
+    django_db_setup: Any,
+    django_db_blocker: Any,
+    paper_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    alert_receiver: Any,
+) -> Iterator[subprocess.Popen]:
     """A real Celery worker (threads, 8) on the test database, the test Redis database and
     the session's paper exchange."""
     from django.conf import settings
@@ -140,26 +153,52 @@ def celery_worker(django_db_setup: Any, django_db_blocker: Any, paper_url: str,
     from config.celery import app
 
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    env = {**os.environ, "DATABASE_URL": _database_url_for(connection.settings_dict),
-           "REDIS_URL": settings.REDIS_URL, "PAPER_EXCHANGE_URL": paper_url,
-           "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1",
-           # shrunk for tests that drive the circuit through the worker
-           "CIRCUIT_FAILURE_THRESHOLD": str(WORKER_CIRCUIT_THRESHOLD),
-           "CIRCUIT_COOLDOWN_SECONDS": str(WORKER_CIRCUIT_COOLDOWN_SECONDS),
-           "RATE_LIMIT_WINDOW_MARGIN_MS": str(TEST_WINDOW_MARGIN_MS),
-           # a stalled or trickling answer meets the whole-request deadline quickly
-           "EXCHANGE_TIMEOUT_SECONDS": str(WORKER_EXCHANGE_TIMEOUT_SECONDS),
-           # the worker reads Binance's rate limits at start: from the paper, no internet
-           "BINANCE_RATE_LIMITS_SOURCE": "paper",
-           # the worker posts alerts to the session's local receiver, quickly given up on
-           "ALERT_WEBHOOK_URL": alert_receiver.url, "ALERT_TIMEOUT_SECONDS": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url_for(connection.settings_dict),
+        "REDIS_URL": settings.REDIS_URL,
+        "PAPER_EXCHANGE_URL": paper_url,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PYTHONUNBUFFERED": "1",
+        # shrunk for tests that drive the circuit through the worker
+        "CIRCUIT_FAILURE_THRESHOLD": str(WORKER_CIRCUIT_THRESHOLD),
+        "CIRCUIT_COOLDOWN_SECONDS": str(WORKER_CIRCUIT_COOLDOWN_SECONDS),
+        "RATE_LIMIT_WINDOW_MARGIN_MS": str(TEST_WINDOW_MARGIN_MS),
+        # a stalled or trickling answer meets the whole-request deadline quickly
+        "EXCHANGE_TIMEOUT_SECONDS": str(WORKER_EXCHANGE_TIMEOUT_SECONDS),
+        # the worker reads Binance's rate limits at start: from the paper, no internet
+        "BINANCE_RATE_LIMITS_SOURCE": "paper",
+        # the worker posts alerts to the session's local receiver, quickly given up on
+        "ALERT_WEBHOOK_URL": alert_receiver.url,
+        "ALERT_TIMEOUT_SECONDS": "1",
+    }
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads",
-             "-c", "8", "-Q", "orders,connections,health,maintenance", "-l", "info",
-             "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"],
-            cwd=Path(__file__).resolve().parents[1], env=env, stdout=log,
-            stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-P",
+                "threads",
+                "-c",
+                "8",
+                "-Q",
+                "orders,connections,health,maintenance",
+                "-l",
+                "info",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"test-{os.getpid()}@%h",
+            ],
+            cwd=Path(__file__).resolve().parents[1],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     process.log_path = log_path  # type: ignore[attr-defined]  (tests read what it logged)
     try:
         deadline = time.monotonic() + 60
@@ -181,6 +220,7 @@ def _retrying_on_deadlock(teardown: Any) -> Any:
     Celery worker, a real concurrent process, may still be finishing a task the test set
     off; PostgreSQL then breaks the lock cycle by failing one side. The worker's side is
     retried by its task; this retries ours."""
+
     def teardown_retried(self: Any) -> Any:
         for attempt in range(5):
             try:
@@ -191,6 +231,7 @@ def _retrying_on_deadlock(teardown: Any) -> Any:
                     raise
                 time.sleep(0.5 * (attempt + 1))
         return None
+
     return teardown_retried
 
 
@@ -198,7 +239,8 @@ def _patch_transactional_teardown() -> None:
     from django.test import TransactionTestCase
 
     TransactionTestCase._fixture_teardown = _retrying_on_deadlock(  # type: ignore[method-assign]
-        TransactionTestCase._fixture_teardown)
+        TransactionTestCase._fixture_teardown
+    )
 
 
 _patch_transactional_teardown()

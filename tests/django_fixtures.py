@@ -14,8 +14,11 @@ import requests
 def clean_redis_state(request: pytest.FixtureRequest) -> Iterator[None]:
     """Every Django test starts with an empty limiter, batch, lock, throttle and cache
     state."""
-    if "django_db_setup" not in request.fixturenames and "db" not in request.fixturenames \
-            and not request.node.get_closest_marker("django_db"):
+    if (
+        "django_db_setup" not in request.fixturenames
+        and "db" not in request.fixturenames
+        and not request.node.get_closest_marker("django_db")
+    ):
         yield
         return
     from connections.ratelimits import run_time_limits_forget
@@ -23,9 +26,16 @@ def clean_redis_state(request: pytest.FixtureRequest) -> Iterator[None]:
 
     client = redis_client()
     run_time_limits_forget()
-    for pattern in ("ec:rl:*", "ec:batch*", "ec:lock:*", "ec:1:ec:instruments:*",
-                    "ec:1:ec:ticker:*", "ec:1:ec:position-mode:*", "ec:stream:lease:*",
-                    "ec:1:throttle_*"):
+    for pattern in (
+        "ec:rl:*",
+        "ec:batch*",
+        "ec:lock:*",
+        "ec:1:ec:instruments:*",
+        "ec:1:ec:ticker:*",
+        "ec:1:ec:position-mode:*",
+        "ec:stream:lease:*",
+        "ec:1:throttle_*",
+    ):
         for key in client.scan_iter(pattern):
             client.delete(key)
     yield
@@ -41,8 +51,9 @@ def paper(settings: Any, paper_url: str) -> Iterator[str]:
 
 
 def set_faults(paper_url: str, exchange: str, **faults: Any) -> None:
-    response = requests.post(f"{paper_url}/_paper/faults", json={"exchange": exchange, **faults},
-                             timeout=5)
+    response = requests.post(
+        f"{paper_url}/_paper/faults", json={"exchange": exchange, **faults}, timeout=5
+    )
     assert response.status_code in (200, 201), response.text
 
 

@@ -28,8 +28,7 @@ class HostileHost:
     def endpoint(self) -> str:
         return self.url.removeprefix("http://")
 
-    def answer(self, status: int, body: str | bytes, headers: dict[str, str] | None = None
-               ) -> None:
+    def answer(self, status: int, body: str | bytes, headers: dict[str, str] | None = None) -> None:
         self.status, self.headers = status, dict(headers or {})
         self.body = body.encode() if isinstance(body, str) else body
 

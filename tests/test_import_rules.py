@@ -42,7 +42,7 @@ def _resolve(module: str, path: Path, node: ast.ImportFrom) -> str:
     if not node.level:
         return node.module or ""
     package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
-    base = package[:len(package) - node.level + 1]
+    base = package[: len(package) - node.level + 1]
     return ".".join([*base, *([node.module] if node.module else [])])
 
 
@@ -67,16 +67,23 @@ def _top(name: str) -> str:
 
 
 def offenders(package: str, forbidden: tuple[str, ...]) -> list[str]:
-    return sorted(f"{module} imports {name}"
-                  for module in modules() if _top(module) == package
-                  for name in imports_of(module) if _top(name) in forbidden)
+    return sorted(
+        f"{module} imports {name}"
+        for module in modules()
+        if _top(module) == package
+        for name in imports_of(module)
+        if _top(name) in forbidden
+    )
 
 
 def package_graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {package: set() for package in PACKAGES}
     for module in modules():
-        graph[_top(module)].update(_top(name) for name in imports_of(module)
-                                   if _top(name) in PACKAGES and _top(name) != _top(module))
+        graph[_top(module)].update(
+            _top(name)
+            for name in imports_of(module)
+            if _top(name) in PACKAGES and _top(name) != _top(module)
+        )
     return graph
 
 
@@ -96,8 +103,10 @@ def test_the_bottom_packages_import_no_app_and_not_config(package: str) -> None:
 
 
 def test_exchanges_imports_no_django_and_not_core() -> None:
-    assert offenders("exchanges", ("django", "rest_framework", "drf_spectacular", "celery",
-                                   "core")) == []
+    assert (
+        offenders("exchanges", ("django", "rest_framework", "drf_spectacular", "celery", "core"))
+        == []
+    )
 
 
 def test_core_does_not_import_exchanges() -> None:
@@ -122,22 +131,38 @@ def test_the_dashboard_imports_only_orders_connections_and_core() -> None:
 
 
 def test_nothing_but_config_imports_the_dashboard() -> None:
-    importers = {package for package, imported in package_graph().items()
-                 if "dashboard" in imported}
+    importers = {
+        package for package, imported in package_graph().items() if "dashboard" in imported
+    }
     assert importers <= {"config"}
 
 
 # The modules that write: services, and the app modules services are split into.
-WRITE_MODULES = ("services", "batches", "health", "submission", "reconcile", "transitions",
-                 "tasks", "ledger", "live")
+WRITE_MODULES = (
+    "services",
+    "batches",
+    "health",
+    "submission",
+    "reconcile",
+    "transitions",
+    "tasks",
+    "ledger",
+    "live",
+)
 
 
 def test_no_selector_imports_a_service() -> None:
     selectors = [module for module in modules() if module.split(".")[-1] == "selectors"]
     assert selectors, "no selectors module found"
-    assert sorted(f"{module} imports {name}" for module in selectors
-                  for name in imports_of(module)
-                  if name in modules() and set(name.split(".")) & set(WRITE_MODULES)) == []
+    assert (
+        sorted(
+            f"{module} imports {name}"
+            for module in selectors
+            for name in imports_of(module)
+            if name in modules() and set(name.split(".")) & set(WRITE_MODULES)
+        )
+        == []
+    )
 
 
 def test_no_package_cycle() -> None:

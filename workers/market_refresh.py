@@ -26,10 +26,10 @@ from orders.prechecks import instruments_refresh
 
 log = logging.getLogger(__name__)
 
-INSTRUMENT_REFRESH_SECONDS = 120.0   # the cache keeps them 300 s
+INSTRUMENT_REFRESH_SECONDS = 120.0  # the cache keeps them 300 s
 POSITION_MODE_REFRESH_SECONDS = 60.0  # the cache keeps it 600 s
-PLAN_SECONDS = 5.0                    # how often the warm symbols are listed again
-READ_MAX_WAIT_SECONDS = 0.5           # a refresh never waits long for rate budget
+PLAN_SECONDS = 5.0  # how often the warm symbols are listed again
+READ_MAX_WAIT_SECONDS = 0.5  # a refresh never waits long for rate budget
 
 
 class MarketRefresher:
@@ -38,14 +38,14 @@ class MarketRefresher:
         self.plan: list[market_data.MarketJob] = []
         self.planned_for: tuple[str, ...] = ()
         self.planned_at = 0.0
-        self.done_at: dict[str, float] = {}       # "instruments:<key>", "mode:<id>"
+        self.done_at: dict[str, float] = {}  # "instruments:<key>", "mode:<id>"
         self.connectors: dict[str, Connector] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 await self.refresh_once()
-            except Exception:   # the database or an exchange away: the next round tries
+            except Exception:  # the database or an exchange away: the next round tries
                 log.exception("market data refresh failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=market_data.market_refresh_seconds())
@@ -70,7 +70,8 @@ class MarketRefresher:
         if connection_id not in self.connectors:
             connection = ExchangeConnection.objects.get(pk=connection_id)
             self.connectors[connection_id] = connection_connector(
-                connection=connection, max_wait=READ_MAX_WAIT_SECONDS)
+                connection=connection, max_wait=READ_MAX_WAIT_SECONDS
+            )
         return self.connectors[connection_id]
 
     def refresh_market(self, job: market_data.MarketJob) -> None:
@@ -91,8 +92,9 @@ class MarketRefresher:
         for connection_id in job.perpetual_ids:
             if self._due(f"mode:{connection_id}", POSITION_MODE_REFRESH_SECONDS):
                 try:
-                    market_data.position_mode_read(connection_id=connection_id,
-                                                   connector=self._connector(connection_id))
+                    market_data.position_mode_read(
+                        connection_id=connection_id, connector=self._connector(connection_id)
+                    )
                 except Exception as exc:
                     self.done_at.pop(f"mode:{connection_id}", None)
                     log.warning("position mode of %s not refreshed: %s", connection_id, exc)

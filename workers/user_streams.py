@@ -100,8 +100,9 @@ class Lease:
     monotonic clock, measured from before each request was sent, so it never outlives the
     lease Redis holds."""
 
-    def __init__(self, client: aioredis.Redis, connection_id: Id, holder: str,
-                 seconds: float) -> None:
+    def __init__(
+        self, client: aioredis.Redis, connection_id: Id, holder: str, seconds: float
+    ) -> None:
         self.client = client
         self.key = lease_key(connection_id)
         self.holder = holder
@@ -145,16 +146,32 @@ def _prepare(connection_id: str) -> Prepared:
     connection = ExchangeConnection.objects.get(pk=connection_id)
     connector = connection_connector(connection=connection)
     contract_value = _contract_values(connector) if connection.exchange == "okx" else None
-    protocol = protocol_for(connection.exchange, connection.api_type,
-                            contract_value=contract_value,
-                            dead_man=connection.dead_man_seconds is not None)
+    protocol = protocol_for(
+        connection.exchange,
+        connection.api_type,
+        contract_value=contract_value,
+        dead_man=connection.dead_man_seconds is not None,
+    )
     since = timezone.now() - timedelta(days=SUBSCRIBED_SYMBOL_DAYS)
-    symbols = sorted(set(Order.objects.filter(connection=connection, created_at__gte=since)
-                         .values_list("symbol", flat=True)) | set(
-        Order.objects.filter(connection=connection).exclude(status__in=TERMINAL)
-        .values_list("symbol", flat=True)))
-    return Prepared(connection_id=str(connection.pk), environment=connection.environment,
-                    connector=connector, protocol=protocol, symbols=tuple(symbols))
+    symbols = sorted(
+        set(
+            Order.objects.filter(connection=connection, created_at__gte=since).values_list(
+                "symbol", flat=True
+            )
+        )
+        | set(
+            Order.objects.filter(connection=connection)
+            .exclude(status__in=TERMINAL)
+            .values_list("symbol", flat=True)
+        )
+    )
+    return Prepared(
+        connection_id=str(connection.pk),
+        environment=connection.environment,
+        connector=connector,
+        protocol=protocol,
+        symbols=tuple(symbols),
+    )
 
 
 def _contract_values(connector: Connector) -> Callable[[str], Decimal | None]:
@@ -163,14 +180,22 @@ def _contract_values(connector: Connector) -> Callable[[str], Decimal | None]:
     return values.get
 
 
-def listen_key_request(connector: Connector, product: str
-                       ) -> Callable[[str, str, Mapping[str, str]], Any]:
+def listen_key_request(
+    connector: Connector, product: str
+) -> Callable[[str, str, Mapping[str, str]], Any]:
     """The connector's own signed request, for the listen-key endpoints (Binance USD-M,
     BingX): through its limiter and address check like any other call."""
+
     def request(method: str, path: str, params: Mapping[str, str]) -> Any:
-        call = Call(method=method, path=path, params=list(params.items()), signed=True,
-                    product="linear" if product == "linear" else "spot")
+        call = Call(
+            method=method,
+            path=path,
+            params=list(params.items()),
+            signed=True,
+            product="linear" if product == "linear" else "spot",
+        )
         return connector.request(call).payload
+
     return request
 
 
@@ -184,15 +209,15 @@ class ConnectionStream:
         self.lease = lease
         self.stop = asyncio.Event()
         self.queue: asyncio.Queue[list[Update]] = asyncio.Queue()
-        self.live = asyncio.Event()          # set once the snapshot after a connect is in
+        self.live = asyncio.Event()  # set once the snapshot after a connect is in
         self.snapshot_wanted = asyncio.Event()
         self.session: StreamSession | None = None
         self.lease_lost = False
         self.state_written: tuple[str, str] | None = None
         self.message_written: float | None = None
         self.task: asyncio.Task[None] | None = None
-        self.symbols: tuple[str, ...] = ()    # what the snapshot asks per-symbol exchanges
-        self.state_lock = asyncio.Lock()   # state writes land in the order they happened
+        self.symbols: tuple[str, ...] = ()  # what the snapshot asks per-symbol exchanges
+        self.state_lock = asyncio.Lock()  # state writes land in the order they happened
 
     async def run(self) -> None:
         helpers: list[asyncio.Task[Any]] = []
@@ -201,11 +226,13 @@ class ConnectionStream:
             self.symbols = prepared.symbols
             self.session = self._session(prepared)
             await self._write_state("connecting", "")
-            helpers = [asyncio.create_task(self._keep_lease()),
-                       asyncio.create_task(self._apply_updates()),
-                       asyncio.create_task(self._snapshots(prepared.connector)),
-                       asyncio.create_task(self._write_liveness()),
-                       asyncio.create_task(self._keep_dead_man())]
+            helpers = [
+                asyncio.create_task(self._keep_lease()),
+                asyncio.create_task(self._apply_updates()),
+                asyncio.create_task(self._snapshots(prepared.connector)),
+                asyncio.create_task(self._write_liveness()),
+                asyncio.create_task(self._keep_dead_man()),
+            ]
             await self.session.run(self.stop)
         except AuthRefused as refused:
             await self._auth_refused(refused.code, str(refused))
@@ -214,7 +241,7 @@ class ConnectionStream:
         except asyncio.CancelledError:
             if not self.lease_lost:
                 raise
-        except Exception as exc:   # a connection that cannot start is tried again next scan
+        except Exception as exc:  # a connection that cannot start is tried again next scan
             log.exception("stream of %s failed", self.connection_id)
             await self._write_state("down", f"{type(exc).__name__}: {exc}"[:500], force=True)
         finally:
@@ -227,11 +254,17 @@ class ConnectionStream:
         request = None
         if prepared.protocol.listen_key is not None:
             request = listen_key_request(connector, prepared.protocol.product)
-        return StreamSession(prepared.protocol, credentials=connector.credentials,
-                             environment=prepared.environment, base=connector.ws_url,
-                             symbols=prepared.symbols, listen_key_request=request,
-                             on_updates=self._on_updates, on_state=self._on_state,
-                             destination_guard=connector.destination_guard)
+        return StreamSession(
+            prepared.protocol,
+            credentials=connector.credentials,
+            environment=prepared.environment,
+            base=connector.ws_url,
+            symbols=prepared.symbols,
+            listen_key_request=request,
+            on_updates=self._on_updates,
+            on_state=self._on_state,
+            destination_guard=connector.destination_guard,
+        )
 
     # -- the session's callbacks (on the event loop, never blocking) ---------------------
 
@@ -240,7 +273,7 @@ class ConnectionStream:
 
     def _on_state(self, state: str, reason: str) -> None:
         if state == "connected":
-            self.live.clear()            # messages from now on wait for the snapshot
+            self.live.clear()  # messages from now on wait for the snapshot
             self.snapshot_wanted.set()
         self.runner.spawn(self._write_state(state, reason))
 
@@ -251,12 +284,13 @@ class ConnectionStream:
         lapses on our clock stops the stream at once."""
         period = self.lease.ms / 3000
         while True:
-            await asyncio.sleep(max(0.0, min(period, self.lease.remaining()
-                                             - 2 * LEASE_SAFETY_SECONDS)))
+            await asyncio.sleep(
+                max(0.0, min(period, self.lease.remaining() - 2 * LEASE_SAFETY_SECONDS))
+            )
             budget = self.lease.remaining() - LEASE_SAFETY_SECONDS
             try:
                 renewed = budget > 0 and await asyncio.wait_for(self.lease.renew(), budget)
-            except Exception as exc:   # Redis unreachable: we cannot prove we hold it
+            except Exception as exc:  # Redis unreachable: we cannot prove we hold it
                 log.warning("lease renewal of %s failed: %s", self.connection_id, exc)
                 renewed = False
             if not renewed:
@@ -276,22 +310,22 @@ class ConnectionStream:
             await self.live.wait()
             delay = DEAD_MAN_MIN_SECONDS
             try:
-                connection = await self.runner.db(ExchangeConnection.objects.get,
-                                                  pk=self.connection_id)
+                connection = await self.runner.db(
+                    ExchangeConnection.objects.get, pk=self.connection_id
+                )
                 seconds = connection.dead_man_seconds
                 delay = DEAD_MAN_IDLE_SECONDS if seconds is None else max(delay, seconds / 3)
                 if seconds is not None:
                     await self.runner.db(connection_dead_man_refresh, connection=connection)
-            except Exception as exc:   # the database away: tried again shortly
+            except Exception as exc:  # the database away: tried again shortly
                 log.warning("dead-man refresh of %s failed: %s", self.connection_id, exc)
             await asyncio.sleep(delay)
 
     async def _apply_updates(self) -> None:
         while True:
             batch = await self.queue.get()
-            await self.live.wait()       # nothing applies while a snapshot is due
-            await self.runner.db(updates_apply, connection_id=self.connection_id,
-                                 updates=batch)
+            await self.live.wait()  # nothing applies while a snapshot is due
+            await self.runner.db(updates_apply, connection_id=self.connection_id, updates=batch)
 
     async def _snapshots(self, connector: Connector) -> None:
         """After every connect: the REST snapshot, then the queued messages apply. A failed
@@ -308,15 +342,18 @@ class ConnectionStream:
                 delay = SNAPSHOT_RETRY_SECONDS[min(attempt, len(SNAPSHOT_RETRY_SECONDS)) - 1]
                 await asyncio.sleep(delay)
                 if self.snapshot_wanted.is_set():
-                    break                # reconnected meanwhile: a fresh snapshot is due
+                    break  # reconnected meanwhile: a fresh snapshot is due
             if not self.snapshot_wanted.is_set():
                 self.live.set()
 
     async def _snapshot_once(self, connector: Connector) -> bool:
         try:
-            await self.runner.db(connection_snapshot_reconcile,
-                                 connection_id=self.connection_id, connector=connector,
-                                 symbols=self.symbols)
+            await self.runner.db(
+                connection_snapshot_reconcile,
+                connection_id=self.connection_id,
+                connector=connector,
+                symbols=self.symbols,
+            )
             return True
         except errors.AuthenticationError as exc:
             await self._auth_refused(str(exc.code or ""), str(exc))
@@ -337,19 +374,21 @@ class ConnectionStream:
             at = self.session.last_message_at if self.session else None
             if at is not None and at != self.message_written:
                 self.message_written = at
-                await self.runner.db(stream_alive, connection_id=self.connection_id,
-                                     at=datetime.fromtimestamp(at, tz=UTC))
+                await self.runner.db(
+                    stream_alive,
+                    connection_id=self.connection_id,
+                    at=datetime.fromtimestamp(at, tz=UTC),
+                )
 
-    async def _write_state(self, state: str | None, reason: str, *, force: bool = False
-                           ) -> None:
+    async def _write_state(self, state: str | None, reason: str, *, force: bool = False) -> None:
         async with self.state_lock:
             await self._write_state_locked(state, reason, force=force)
 
-    async def _write_state_locked(self, state: str | None, reason: str, *, force: bool
-                                  ) -> None:
+    async def _write_state_locked(self, state: str | None, reason: str, *, force: bool) -> None:
         fields: dict[str, Any] = {"holder": self.runner.holder, "last_error": reason[:500]}
-        if state is not None and (force or self.state_written is None
-                                  or self.state_written[0] != state):
+        if state is not None and (
+            force or self.state_written is None or self.state_written[0] != state
+        ):
             fields.update(state=state, since=timezone.now())
         if state is not None:
             self.state_written = (state, reason)
@@ -359,8 +398,12 @@ class ConnectionStream:
 
     async def _auth_refused(self, code: str, message: str) -> None:
         log.warning("stream auth of %s refused: %s", self.connection_id, message)
-        await self.runner.db(connection_stream_auth_refused, connection_id=self.connection_id,
-                             code=code, message=message)
+        await self.runner.db(
+            connection_stream_auth_refused,
+            connection_id=self.connection_id,
+            code=code,
+            message=message,
+        )
         await self._write_state("down", message[:500], force=True)
 
     async def _end(self) -> None:
@@ -368,33 +411,47 @@ class ConnectionStream:
         released (compare-and-delete: never someone else's)."""
         with contextlib.suppress(Exception):
             if not self.lease_lost:
-                await self.runner.db(stream_state_write, connection_id=self.connection_id,
-                                     state="down", since=timezone.now(), holder="")
+                await self.runner.db(
+                    stream_state_write,
+                    connection_id=self.connection_id,
+                    state="down",
+                    since=timezone.now(),
+                    holder="",
+                )
         with contextlib.suppress(Exception):
             if not self.lease_lost:
                 await self.lease.release()
 
 
 class StreamRunner:
-    def __init__(self, *, holder: str | None = None, lease_seconds: float | None = None,
-                 scan_seconds: float | None = None, redis_url: str | None = None,
-                 db_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        holder: str | None = None,
+        lease_seconds: float | None = None,
+        scan_seconds: float | None = None,
+        redis_url: str | None = None,
+        db_threads: int | None = None,
+    ) -> None:
         self.holder = holder or settings.STREAM_HOLDER_ID
         self.lease_seconds = lease_seconds or settings.STREAM_LEASE_SECONDS
         self.scan_seconds = scan_seconds or settings.STREAM_SCAN_SECONDS
         self.redis = aioredis.Redis.from_url(redis_url or settings.REDIS_URL)
-        self.executor = ThreadPoolExecutor(max_workers=db_threads or settings.STREAM_DB_THREADS,
-                                           thread_name_prefix="streams-db")
+        self.executor = ThreadPoolExecutor(
+            max_workers=db_threads or settings.STREAM_DB_THREADS, thread_name_prefix="streams-db"
+        )
         self.streams: dict[str, ConnectionStream] = {}
         self.background: set[asyncio.Task[Any]] = set()
 
     async def db(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a database function in the runner's pool; its connection is returned after."""
+
         def call() -> T:
             try:
                 return function(*args, **kwargs)
             finally:
                 close_old_connections()
+
         return await asyncio.get_running_loop().run_in_executor(self.executor, call)
 
     def spawn(self, coroutine: Any) -> None:
@@ -410,7 +467,7 @@ class StreamRunner:
             while not stop.is_set():
                 try:
                     await self.scan()
-                except Exception:   # the database or Redis away: the next scan tries again
+                except Exception:  # the database or Redis away: the next scan tries again
                     log.exception("stream scan failed")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self._scan_delay())
@@ -463,5 +520,8 @@ class StreamRunner:
 
     def held(self) -> set[str]:
         """The connections whose stream this runner is running now."""
-        return {cid for cid, stream in self.streams.items()
-                if stream.task is not None and not stream.task.done()}
+        return {
+            cid
+            for cid, stream in self.streams.items()
+            if stream.task is not None and not stream.task.done()
+        }

@@ -9,7 +9,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -18,101 +17,228 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ExchangeConnection',
+            name="ExchangeConnection",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=100)),
-                ('exchange', models.CharField(choices=[('bybit', 'Bybit'), ('binance', 'Binance'), ('okx', 'Okx'), ('bingx', 'Bingx'), ('pionex', 'Pionex'), ('orangex', 'Orangex')], max_length=16)),
-                ('api_type', models.CharField(choices=[('spot', 'Spot'), ('margin', 'Margin'), ('perpetual_futures', 'Perpetual Futures'), ('unified_account', 'Unified Account')], max_length=24)),
-                ('environment', models.CharField(choices=[('live', 'Live'), ('testnet', 'Testnet'), ('paper', 'Paper')], max_length=16)),
-                ('base_url', models.CharField(blank=True, default='', max_length=255)),
-                ('ws_url', models.CharField(blank=True, default='', max_length=255)),
-                ('api_key_encrypted', models.TextField(blank=True, default='')),
-                ('api_secret_encrypted', models.TextField(blank=True, default='')),
-                ('passphrase_encrypted', models.TextField(blank=True, default='')),
-                ('api_key_last4', models.CharField(blank=True, default='', max_length=4)),
-                ('enabled', models.BooleanField(default=True)),
-                ('is_active', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='exchange_connections', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "exchange",
+                    models.CharField(
+                        choices=[
+                            ("bybit", "Bybit"),
+                            ("binance", "Binance"),
+                            ("okx", "Okx"),
+                            ("bingx", "Bingx"),
+                            ("pionex", "Pionex"),
+                            ("orangex", "Orangex"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "api_type",
+                    models.CharField(
+                        choices=[
+                            ("spot", "Spot"),
+                            ("margin", "Margin"),
+                            ("perpetual_futures", "Perpetual Futures"),
+                            ("unified_account", "Unified Account"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "environment",
+                    models.CharField(
+                        choices=[("live", "Live"), ("testnet", "Testnet"), ("paper", "Paper")],
+                        max_length=16,
+                    ),
+                ),
+                ("base_url", models.CharField(blank=True, default="", max_length=255)),
+                ("ws_url", models.CharField(blank=True, default="", max_length=255)),
+                ("api_key_encrypted", models.TextField(blank=True, default="")),
+                ("api_secret_encrypted", models.TextField(blank=True, default="")),
+                ("passphrase_encrypted", models.TextField(blank=True, default="")),
+                ("api_key_last4", models.CharField(blank=True, default="", max_length=4)),
+                ("enabled", models.BooleanField(default=True)),
+                ("is_active", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="exchange_connections",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ConnectionSyncLog',
+            name="ConnectionSyncLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('connection_id', models.CharField(db_index=True, max_length=36)),
-                ('action', models.CharField(max_length=40)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('actor', models.CharField(max_length=150)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("connection_id", models.CharField(db_index=True, max_length=36)),
+                ("action", models.CharField(max_length=40)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("actor", models.CharField(max_length=150)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='HealthCheck',
+            name="HealthCheck",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('checked_at', models.DateTimeField(db_index=True)),
-                ('kind', models.CharField(default='test', max_length=16)),
-                ('ok', models.BooleanField()),
-                ('latency_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('error_code', models.CharField(blank=True, default='', max_length=64)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='health_checks', to='connections.exchangeconnection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("checked_at", models.DateTimeField(db_index=True)),
+                ("kind", models.CharField(default="test", max_length=16)),
+                ("ok", models.BooleanField()),
+                ("latency_ms", models.PositiveIntegerField(blank=True, null=True)),
+                ("error_code", models.CharField(blank=True, default="", max_length=64)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="health_checks",
+                        to="connections.exchangeconnection",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-checked_at'],
+                "ordering": ["-checked_at"],
             },
         ),
         migrations.CreateModel(
-            name='ConnectionState',
+            name="ConnectionState",
             fields=[
-                ('connection', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='state', serialize=False, to='connections.exchangeconnection')),
-                ('volume_factor_live', models.DecimalField(decimal_places=6, default=Decimal('1'), max_digits=12)),
-                ('volume_factor_preset', models.DecimalField(decimal_places=6, default=Decimal('1'), max_digits=12)),
-                ('test_results', models.JSONField(blank=True, default=dict)),
-                ('last_sync_at', models.DateTimeField(blank=True, null=True)),
-                ('last_heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('last_check_at', models.DateTimeField(blank=True, null=True)),
-                ('last_latency_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('health_status', models.CharField(choices=[('healthy', 'Healthy'), ('degraded', 'Degraded'), ('unhealthy', 'Unhealthy'), ('unknown', 'Unknown')], default='unknown', max_length=16)),
-                ('circuit', models.CharField(choices=[('closed', 'Closed'), ('open', 'Open'), ('half_open', 'Half Open')], default='closed', max_length=16)),
-                ('consecutive_failures', models.PositiveIntegerField(default=0)),
-                ('opened_at', models.DateTimeField(blank=True, null=True)),
-                ('total_requests', models.PositiveBigIntegerField(default=0)),
-                ('successful_requests', models.PositiveBigIntegerField(default=0)),
-                ('failed_requests', models.PositiveBigIntegerField(default=0)),
-                ('last_error', models.CharField(blank=True, default='', max_length=500)),
-                ('last_error_code', models.CharField(blank=True, default='', max_length=64)),
+                (
+                    "connection",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="state",
+                        serialize=False,
+                        to="connections.exchangeconnection",
+                    ),
+                ),
+                (
+                    "volume_factor_live",
+                    models.DecimalField(decimal_places=6, default=Decimal("1"), max_digits=12),
+                ),
+                (
+                    "volume_factor_preset",
+                    models.DecimalField(decimal_places=6, default=Decimal("1"), max_digits=12),
+                ),
+                ("test_results", models.JSONField(blank=True, default=dict)),
+                ("last_sync_at", models.DateTimeField(blank=True, null=True)),
+                ("last_heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("last_check_at", models.DateTimeField(blank=True, null=True)),
+                ("last_latency_ms", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "health_status",
+                    models.CharField(
+                        choices=[
+                            ("healthy", "Healthy"),
+                            ("degraded", "Degraded"),
+                            ("unhealthy", "Unhealthy"),
+                            ("unknown", "Unknown"),
+                        ],
+                        default="unknown",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "circuit",
+                    models.CharField(
+                        choices=[
+                            ("closed", "Closed"),
+                            ("open", "Open"),
+                            ("half_open", "Half Open"),
+                        ],
+                        default="closed",
+                        max_length=16,
+                    ),
+                ),
+                ("consecutive_failures", models.PositiveIntegerField(default=0)),
+                ("opened_at", models.DateTimeField(blank=True, null=True)),
+                ("total_requests", models.PositiveBigIntegerField(default=0)),
+                ("successful_requests", models.PositiveBigIntegerField(default=0)),
+                ("failed_requests", models.PositiveBigIntegerField(default=0)),
+                ("last_error", models.CharField(blank=True, default="", max_length=500)),
+                ("last_error_code", models.CharField(blank=True, default="", max_length=64)),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(('volume_factor_live__gt', 0), ('volume_factor_live__lte', 100)), name='volume_factor_live_in_range'), models.CheckConstraint(condition=models.Q(('volume_factor_preset__gt', 0), ('volume_factor_preset__lte', 100)), name='volume_factor_preset_in_range')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("volume_factor_live__gt", 0), ("volume_factor_live__lte", 100)
+                        ),
+                        name="volume_factor_live_in_range",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("volume_factor_preset__gt", 0), ("volume_factor_preset__lte", 100)
+                        ),
+                        name="volume_factor_preset_in_range",
+                    ),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='exchangeconnection',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_active', True)), fields=('owner',), name='one_active_connection_per_owner'),
+            model_name="exchangeconnection",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_active", True)),
+                fields=("owner",),
+                name="one_active_connection_per_owner",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='exchangeconnection',
-            constraint=models.CheckConstraint(condition=models.Q(('exchange__in', ('bybit', 'binance', 'okx', 'bingx', 'pionex', 'orangex'))), name='connection_exchange_known'),
+            model_name="exchangeconnection",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("exchange__in", ("bybit", "binance", "okx", "bingx", "pionex", "orangex"))
+                ),
+                name="connection_exchange_known",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='exchangeconnection',
-            constraint=models.CheckConstraint(condition=models.Q(('api_type__in', ('spot', 'margin', 'perpetual_futures', 'unified_account'))), name='connection_api_type_known'),
+            model_name="exchangeconnection",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("api_type__in", ("spot", "margin", "perpetual_futures", "unified_account"))
+                ),
+                name="connection_api_type_known",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='exchangeconnection',
-            constraint=models.CheckConstraint(condition=models.Q(('environment__in', ('live', 'testnet', 'paper'))), name='connection_environment_known'),
+            model_name="exchangeconnection",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("environment__in", ("live", "testnet", "paper"))),
+                name="connection_environment_known",
+            ),
         ),
         migrations.AddIndex(
-            model_name='healthcheck',
-            index=models.Index(fields=['connection', '-checked_at'], name='healthcheck_conn_time'),
+            model_name="healthcheck",
+            index=models.Index(fields=["connection", "-checked_at"], name="healthcheck_conn_time"),
         ),
     ]

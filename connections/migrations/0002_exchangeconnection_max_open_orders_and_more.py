@@ -5,25 +5,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0001_initial'),
+        ("connections", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='exchangeconnection',
-            name='max_open_orders',
+            model_name="exchangeconnection",
+            name="max_open_orders",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='exchangeconnection',
-            name='max_order_notional',
+            model_name="exchangeconnection",
+            name="max_order_notional",
             field=models.DecimalField(blank=True, decimal_places=8, max_digits=24, null=True),
         ),
         migrations.AddField(
-            model_name='exchangeconnection',
-            name='price_band_percent',
-            field=models.DecimalField(blank=True, decimal_places=2, default=Decimal('5'), max_digits=6, null=True),
+            model_name="exchangeconnection",
+            name="price_band_percent",
+            field=models.DecimalField(
+                blank=True, decimal_places=2, default=Decimal("5"), max_digits=6, null=True
+            ),
         ),
     ]

@@ -5,65 +5,161 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0002_exchangeconnection_max_open_orders_and_more'),
+        ("connections", "0002_exchangeconnection_max_open_orders_and_more"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='StreamState',
+            name="StreamState",
             fields=[
-                ('connection', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='stream_state', serialize=False, to='connections.exchangeconnection')),
-                ('state', models.CharField(choices=[('connecting', 'connecting'), ('connected', 'connected'), ('reconnecting', 'reconnecting'), ('down', 'down')], default='down', max_length=16)),
-                ('since', models.DateTimeField(blank=True, null=True)),
-                ('reconnects', models.PositiveIntegerField(default=0)),
-                ('last_message_at', models.DateTimeField(blank=True, null=True)),
-                ('holder', models.CharField(blank=True, default='', max_length=200)),
-                ('last_error', models.CharField(blank=True, default='', max_length=500)),
-                ('snapshot_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "connection",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="stream_state",
+                        serialize=False,
+                        to="connections.exchangeconnection",
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("connecting", "connecting"),
+                            ("connected", "connected"),
+                            ("reconnecting", "reconnecting"),
+                            ("down", "down"),
+                        ],
+                        default="down",
+                        max_length=16,
+                    ),
+                ),
+                ("since", models.DateTimeField(blank=True, null=True)),
+                ("reconnects", models.PositiveIntegerField(default=0)),
+                ("last_message_at", models.DateTimeField(blank=True, null=True)),
+                ("holder", models.CharField(blank=True, default="", max_length=200)),
+                ("last_error", models.CharField(blank=True, default="", max_length=500)),
+                ("snapshot_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(('state__in', ('connecting', 'connected', 'reconnecting', 'down'))), name='stream_state_known')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("state__in", ("connecting", "connected", "reconnecting", "down"))
+                        ),
+                        name="stream_state_known",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='LedgerBalance',
+            name="LedgerBalance",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('asset', models.CharField(max_length=20)),
-                ('free', models.DecimalField(blank=True, decimal_places=18, max_digits=36, null=True)),
-                ('locked', models.DecimalField(blank=True, decimal_places=18, max_digits=36, null=True)),
-                ('total', models.DecimalField(blank=True, decimal_places=18, max_digits=36, null=True)),
-                ('updated_at', models.DateTimeField()),
-                ('source', models.CharField(choices=[('stream', 'stream'), ('rest', 'rest')], max_length=8)),
-                ('recorded_at', models.DateTimeField(auto_now=True)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='ledger_balances', to='connections.exchangeconnection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("asset", models.CharField(max_length=20)),
+                (
+                    "free",
+                    models.DecimalField(blank=True, decimal_places=18, max_digits=36, null=True),
+                ),
+                (
+                    "locked",
+                    models.DecimalField(blank=True, decimal_places=18, max_digits=36, null=True),
+                ),
+                (
+                    "total",
+                    models.DecimalField(blank=True, decimal_places=18, max_digits=36, null=True),
+                ),
+                ("updated_at", models.DateTimeField()),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("stream", "stream"), ("rest", "rest")], max_length=8
+                    ),
+                ),
+                ("recorded_at", models.DateTimeField(auto_now=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="ledger_balances",
+                        to="connections.exchangeconnection",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['connection', 'asset'],
-                'constraints': [models.UniqueConstraint(fields=('connection', 'asset'), name='ledger_balance_unique_per_asset'), models.CheckConstraint(condition=models.Q(('source__in', ('stream', 'rest'))), name='ledger_balance_source_known')],
+                "ordering": ["connection", "asset"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("connection", "asset"), name="ledger_balance_unique_per_asset"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("source__in", ("stream", "rest"))),
+                        name="ledger_balance_source_known",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='LedgerPosition',
+            name="LedgerPosition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('symbol', models.CharField(max_length=40)),
-                ('position_side', models.CharField(default='BOTH', max_length=8)),
-                ('quantity', models.DecimalField(decimal_places=18, max_digits=36)),
-                ('entry_price', models.DecimalField(blank=True, decimal_places=18, max_digits=36, null=True)),
-                ('leverage', models.DecimalField(blank=True, decimal_places=4, max_digits=12, null=True)),
-                ('unrealized_pnl', models.DecimalField(blank=True, decimal_places=18, max_digits=36, null=True)),
-                ('updated_at', models.DateTimeField()),
-                ('source', models.CharField(choices=[('stream', 'stream'), ('rest', 'rest')], max_length=8)),
-                ('recorded_at', models.DateTimeField(auto_now=True)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='ledger_positions', to='connections.exchangeconnection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("symbol", models.CharField(max_length=40)),
+                ("position_side", models.CharField(default="BOTH", max_length=8)),
+                ("quantity", models.DecimalField(decimal_places=18, max_digits=36)),
+                (
+                    "entry_price",
+                    models.DecimalField(blank=True, decimal_places=18, max_digits=36, null=True),
+                ),
+                (
+                    "leverage",
+                    models.DecimalField(blank=True, decimal_places=4, max_digits=12, null=True),
+                ),
+                (
+                    "unrealized_pnl",
+                    models.DecimalField(blank=True, decimal_places=18, max_digits=36, null=True),
+                ),
+                ("updated_at", models.DateTimeField()),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("stream", "stream"), ("rest", "rest")], max_length=8
+                    ),
+                ),
+                ("recorded_at", models.DateTimeField(auto_now=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="ledger_positions",
+                        to="connections.exchangeconnection",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['connection', 'symbol', 'position_side'],
-                'constraints': [models.UniqueConstraint(fields=('connection', 'symbol', 'position_side'), name='ledger_position_unique_per_side'), models.CheckConstraint(condition=models.Q(('source__in', ('stream', 'rest'))), name='ledger_position_source_known')],
+                "ordering": ["connection", "symbol", "position_side"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("connection", "symbol", "position_side"),
+                        name="ledger_position_unique_per_side",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("source__in", ("stream", "rest"))),
+                        name="ledger_position_source_known",
+                    ),
+                ],
             },
         ),
     ]

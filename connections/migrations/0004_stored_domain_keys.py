@@ -43,8 +43,7 @@ def stored_result_converted(data: dict[str, Any], spell: Callable[[str], str]) -
     return _keys(data, spell)
 
 
-def sync_log_data_converted(data: dict[str, Any],
-                            spell: Callable[[str], str]) -> dict[str, Any]:
+def sync_log_data_converted(data: dict[str, Any], spell: Callable[[str], str]) -> dict[str, Any]:
     """Sync-log data with its keys spelled anew, and the field names it lists too (the
     ``fields`` of a creation or an update); other values (names, ids) stay."""
     converted = {spell(key): value for key, value in data.items()}
@@ -56,8 +55,7 @@ def sync_log_data_converted(data: dict[str, Any],
 def _convert(apps: Any, spell: Callable[[str], str]) -> None:
     state_model = apps.get_model("connections", "ConnectionState")
     changed = []
-    for state in state_model.objects.exclude(test_results={}).only("pk", "test_results"
-                                                                    ).iterator():
+    for state in state_model.objects.exclude(test_results={}).only("pk", "test_results").iterator():
         converted = stored_result_converted(state.test_results, spell)
         if converted != state.test_results:
             state.test_results = converted
@@ -83,9 +81,8 @@ def backwards(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0003_live_session'),
+        ("connections", "0003_live_session"),
     ]
 
     operations = [

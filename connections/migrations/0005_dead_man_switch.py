@@ -4,40 +4,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0004_stored_domain_keys'),
+        ("connections", "0004_stored_domain_keys"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='connectionstate',
-            name='dead_man_armed_seconds',
+            model_name="connectionstate",
+            name="dead_man_armed_seconds",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='connectionstate',
-            name='dead_man_armed_until',
+            model_name="connectionstate",
+            name="dead_man_armed_until",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='connectionstate',
-            name='dead_man_error',
-            field=models.CharField(blank=True, default='', max_length=300),
+            model_name="connectionstate",
+            name="dead_man_error",
+            field=models.CharField(blank=True, default="", max_length=300),
         ),
         migrations.AddField(
-            model_name='connectionstate',
-            name='dead_man_refreshed_at',
+            model_name="connectionstate",
+            name="dead_man_refreshed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='connectionstate',
-            name='dead_man_symbols',
+            model_name="connectionstate",
+            name="dead_man_symbols",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='exchangeconnection',
-            name='dead_man_seconds',
+            model_name="exchangeconnection",
+            name="dead_man_seconds",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
     ]

@@ -5,20 +5,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0005_dead_man_switch'),
+        ("connections", "0005_dead_man_switch"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='exchangeconnection',
-            name='trading_state',
-            field=models.CharField(choices=[('active', 'Active'), ('reduce_only', 'Reduce Only'), ('halted', 'Halted')], default='active', max_length=16),
+            model_name="exchangeconnection",
+            name="trading_state",
+            field=models.CharField(
+                choices=[
+                    ("active", "Active"),
+                    ("reduce_only", "Reduce Only"),
+                    ("halted", "Halted"),
+                ],
+                default="active",
+                max_length=16,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='exchangeconnection',
-            constraint=models.CheckConstraint(condition=models.Q(('trading_state__in', ('active', 'reduce_only', 'halted'))), name='connection_trading_state_known'),
+            model_name="exchangeconnection",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("trading_state__in", ("active", "reduce_only", "halted"))),
+                name="connection_trading_state_known",
+            ),
         ),
     ]

@@ -4,20 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0006_trading_state'),
+        ("connections", "0006_trading_state"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='exchangeconnection',
-            name='activated_at',
+            model_name="exchangeconnection",
+            name="activated_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='exchangeconnection',
-            name='exchange',
-            field=models.CharField(choices=[('bybit', 'Bybit'), ('binance', 'Binance'), ('okx', 'OKX'), ('bingx', 'BingX'), ('pionex', 'Pionex'), ('orangex', 'OrangeX')], max_length=16),
+            model_name="exchangeconnection",
+            name="exchange",
+            field=models.CharField(
+                choices=[
+                    ("bybit", "Bybit"),
+                    ("binance", "Binance"),
+                    ("okx", "OKX"),
+                    ("bingx", "BingX"),
+                    ("pionex", "Pionex"),
+                    ("orangex", "OrangeX"),
+                ],
+                max_length=16,
+            ),
         ),
     ]

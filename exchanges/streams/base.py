@@ -24,9 +24,9 @@ from exchanges.symbols import parse_symbol
 
 # -- bounds: a frame bigger or deeper than any documented payload is refused unread ----------
 
-MAX_MESSAGE_BYTES = 1 << 20          # 1 MiB, compressed or not, and after gunzip
-MAX_DEPTH = 12                       # the deepest documented payload nests 5 levels
-MAX_NODES = 50_000                   # values in one frame (a 1000-order burst is ~40k)
+MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB, compressed or not, and after gunzip
+MAX_DEPTH = 12  # the deepest documented payload nests 5 levels
+MAX_NODES = 50_000  # values in one frame (a 1000-order burst is ~40k)
 
 LIQUIDITIES = ("maker", "taker")
 SIDES = ("buy", "sell")
@@ -40,17 +40,18 @@ class MessageRefused(ExchangeError):
 
 # -- what a stream yields ----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class OrderUpdate:
     exchange: str
-    symbol: str                      # unified: BTC/USDT, BTC/USDT:USDT
+    symbol: str  # unified: BTC/USDT, BTC/USDT:USDT
     exchange_order_id: str
     client_order_id: str | None
-    status: str                      # one of exchanges.base.ORDER_STATUSES
+    status: str  # one of exchanges.base.ORDER_STATUSES
     raw_status: str
-    side: str                        # buy | sell
-    quantity: Decimal | None         # base currency; None where the frame does not say
-    filled_quantity: Decimal         # cumulative, base currency
+    side: str  # buy | sell
+    quantity: Decimal | None  # base currency; None where the frame does not say
+    filled_quantity: Decimal  # cumulative, base currency
     average_price: Decimal | None = None
     price: Decimal | None = None
     updated_at_ms: int | None = None
@@ -60,7 +61,7 @@ class OrderUpdate:
 class BalanceUpdate:
     exchange: str
     asset: str
-    free: Decimal | None             # None where the exchange pushes only a wallet total
+    free: Decimal | None  # None where the exchange pushes only a wallet total
     locked: Decimal | None
     total: Decimal | None
     time_ms: int | None = None
@@ -70,10 +71,10 @@ class BalanceUpdate:
 class PositionUpdate:
     exchange: str
     symbol: str
-    quantity: Decimal                # signed, base currency: > 0 long, < 0 short, 0 flat
+    quantity: Decimal  # signed, base currency: > 0 long, < 0 short, 0 flat
     entry_price: Decimal | None
     unrealized_pnl: Decimal | None = None
-    position_side: str = "BOTH"      # the exchange's own; one-way accounts say BOTH/net
+    position_side: str = "BOTH"  # the exchange's own; one-way accounts say BOTH/net
     time_ms: int | None = None
 
 
@@ -81,6 +82,7 @@ Update = OrderUpdate | FillUpdate | BalanceUpdate | PositionUpdate
 
 
 # -- what a protocol declares ----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Heartbeat:
@@ -120,7 +122,7 @@ class ListenKeyLifecycle:
     valid_for_seconds: float
     key_param: str | None = None
     signed: bool = False
-    shared_per_account: bool = False   # a second POST returns the same key (one per account)
+    shared_per_account: bool = False  # a second POST returns the same key (one per account)
     source: str = ""
 
 
@@ -129,10 +131,10 @@ class Quotas:
     """Connection limits as published; the runner backs off inside them."""
 
     connections_per_ip: int | None = None
-    new_connections: int | None = None           # per new_connections_window_seconds
+    new_connections: int | None = None  # per new_connections_window_seconds
     new_connections_window_seconds: float | None = None
     subscriptions_per_connection: int | None = None
-    messages_per_second: float | None = None     # what the client may send
+    messages_per_second: float | None = None  # what the client may send
     max_connection_seconds: float | None = None  # the server ends a connection after this
     source: str = ""
 
@@ -152,9 +154,10 @@ ContractValue = Callable[[str], Decimal | None]
 
 # -- shared parsing rules ----------------------------------------------------------------------
 
+
 def gunzip_bounded(raw: bytes, limit: int = MAX_MESSAGE_BYTES) -> bytes:
     """Gunzip at most ``limit`` bytes; a frame that inflates past it is refused."""
-    inflater = zlib.decompressobj(wbits=47)   # gzip or zlib header, detected
+    inflater = zlib.decompressobj(wbits=47)  # gzip or zlib header, detected
     try:
         out = inflater.decompress(raw, limit + 1)
     except zlib.error:
@@ -256,8 +259,9 @@ def side_of(value: Any) -> str:
 
 def status_of(status_map: Mapping[str, str], raw: Any, exchange: str) -> str:
     if raw not in status_map:
-        raise MessageRefused(f"unknown {exchange} order status {raw!r}", code="bad_status",
-                             exchange=exchange)
+        raise MessageRefused(
+            f"unknown {exchange} order status {raw!r}", code="bad_status", exchange=exchange
+        )
     return status_map[raw]
 
 
@@ -294,11 +298,16 @@ def items(value: Any, what: str) -> list[Mapping[str, Any]]:
 
 def product_of(api_type: str) -> str:
     """Our api type -> the stream product: spot (spot, margin), linear, or unified."""
-    return {"spot": "spot", "margin": "spot", "perpetual_futures": "linear",
-            "unified_account": "unified"}.get(api_type, api_type)
+    return {
+        "spot": "spot",
+        "margin": "spot",
+        "perpetual_futures": "linear",
+        "unified_account": "unified",
+    }.get(api_type, api_type)
 
 
 # -- the protocol --------------------------------------------------------------------------
+
 
 class StreamProtocol(ABC):
     """One exchange's private stream for one api type. Subclasses set the data and
@@ -315,15 +324,17 @@ class StreamProtocol(ABC):
     # whether the server answers our auth message (else the session subscribes at once)
     auth_acknowledged: bool = True
 
-    def __init__(self, api_type: str, *, contract_value: ContractValue | None = None,
-                 dead_man: bool = False) -> None:
+    def __init__(
+        self, api_type: str, *, contract_value: ContractValue | None = None, dead_man: bool = False
+    ) -> None:
         """``dead_man``: the connection's dead-man switch is enabled, so the stream also
         subscribes what the exchange's switch watches (Bybit's ``dcp``; the others' switches
         are countdowns and subscribe nothing)."""
         product = product_of(api_type)
         if product not in self.products:
-            raise NotSupported(f"{self.name} has no private stream for {api_type}",
-                               exchange=self.name)
+            raise NotSupported(
+                f"{self.name} has no private stream for {api_type}", exchange=self.name
+            )
         self.api_type = api_type
         self.product = product
         self.contract_value = contract_value
@@ -334,19 +345,31 @@ class StreamProtocol(ABC):
 
     # -- connection ----------------------------------------------------------------------
 
-    def url(self, environment: str, *, base: str | None = None, listen_key: str | None = None,
-            credentials: Credentials | None = None, now_ms: int | None = None) -> str:
+    def url(
+        self,
+        environment: str,
+        *,
+        base: str | None = None,
+        listen_key: str | None = None,
+        credentials: Credentials | None = None,
+        now_ms: int | None = None,
+    ) -> str:
         """The stream URL. ``base`` replaces the official root (paper: ``.../<exchange>``);
         a listen key or a signed query is added where the exchange wants one there."""
         root = base.rstrip("/") if base else self.ws_roots.get((environment, self.product))
         if root is None:
-            raise NotSupported(f"{self.name} has no {self.product} stream in {environment}",
-                               exchange=self.name)
-        return root + self.ws_paths[self.product] + self.url_suffix(
-            listen_key=listen_key, credentials=credentials, now_ms=now_ms)
+            raise NotSupported(
+                f"{self.name} has no {self.product} stream in {environment}", exchange=self.name
+            )
+        return (
+            root
+            + self.ws_paths[self.product]
+            + self.url_suffix(listen_key=listen_key, credentials=credentials, now_ms=now_ms)
+        )
 
-    def url_suffix(self, *, listen_key: str | None, credentials: Credentials | None,
-                   now_ms: int | None) -> str:
+    def url_suffix(
+        self, *, listen_key: str | None, credentials: Credentials | None, now_ms: int | None
+    ) -> str:
         return ""
 
     def auth_messages(self, credentials: Credentials, now_ms: int) -> list[str]:
@@ -379,12 +402,16 @@ class StreamProtocol(ABC):
         lifecycle = self._lifecycle()
         payload = request(lifecycle.create.method, lifecycle.create.path, {})
         key = payload.get("listenKey") if isinstance(payload, Mapping) else None
-        if key is None and isinstance(payload, Mapping) and isinstance(payload.get("data"),
-                                                                        Mapping):
+        if (
+            key is None
+            and isinstance(payload, Mapping)
+            and isinstance(payload.get("data"), Mapping)
+        ):
             key = payload["data"].get("listenKey")
         if not isinstance(key, str) or not key or len(key) > 256:
-            raise MessageRefused("no listenKey in the answer", code="no_listen_key",
-                                 exchange=self.name)
+            raise MessageRefused(
+                "no listenKey in the answer", code="no_listen_key", exchange=self.name
+            )
         return key
 
     def keep_alive_listen_key(self, request: SignedRequest, key: str) -> None:
@@ -403,8 +430,9 @@ class StreamProtocol(ABC):
 
     def _lifecycle(self) -> ListenKeyLifecycle:
         if self.listen_key is None:
-            raise NotSupported(f"{self.name} {self.product} streams use no listen key",
-                               exchange=self.name)
+            raise NotSupported(
+                f"{self.name} {self.product} streams use no listen key", exchange=self.name
+            )
         return self.listen_key
 
     # -- frames ------------------------------------------------------------------------------
@@ -413,8 +441,9 @@ class StreamProtocol(ABC):
         """One raw frame as JSON (or heartbeat text); already-decoded values pass through."""
         if isinstance(raw, bytes | bytearray):
             if len(raw) > MAX_MESSAGE_BYTES:
-                raise MessageRefused("frame is over the size bound", code="too_big",
-                                     exchange=self.name)
+                raise MessageRefused(
+                    "frame is over the size bound", code="too_big", exchange=self.name
+                )
             if self.gzip:
                 raw = gunzip_bounded(bytes(raw))
         if isinstance(raw, str | bytes | bytearray):

@@ -50,9 +50,12 @@ FUTURES_LISTEN_KEY = ListenKeyLifecycle(
     create=Endpoint("POST", "/fapi/v1/listenKey"),
     keep_alive=Endpoint("PUT", "/fapi/v1/listenKey"),
     delete=Endpoint("DELETE", "/fapi/v1/listenKey"),
-    keep_alive_every_seconds=30 * 60, valid_for_seconds=60 * 60, signed=False,
+    keep_alive_every_seconds=30 * 60,
+    valid_for_seconds=60 * 60,
+    signed=False,
     shared_per_account=True,
-    source="developers.binance.com/docs/derivatives/usds-margined-futures/user-data-streams")
+    source="developers.binance.com/docs/derivatives/usds-margined-futures/user-data-streams",
+)
 
 
 def subscribe_payload(api_key: str, timestamp_ms: int) -> str:
@@ -62,8 +65,9 @@ def subscribe_payload(api_key: str, timestamp_ms: int) -> str:
 
 def subscribe_signature(secret: str, api_key: str, timestamp_ms: int) -> str:
     """Hex HMAC-SHA256 of the sorted parameters, as every WebSocket API request is signed."""
-    return hmac.new(secret.encode(), subscribe_payload(api_key, timestamp_ms).encode(),
-                    hashlib.sha256).hexdigest()
+    return hmac.new(
+        secret.encode(), subscribe_payload(api_key, timestamp_ms).encode(), hashlib.sha256
+    ).hexdigest()
 
 
 class BinanceStream(StreamProtocol):
@@ -78,30 +82,44 @@ class BinanceStream(StreamProtocol):
     ws_paths: ClassVar[Mapping[str, str]] = {"spot": "/ws-api/v3", "linear": "/private/ws/"}
     # The server pings (spot every 20 s, futures every 3 min); our own ping frames every
     # 20 s give the silence check something to hear on a quiet account.
-    heartbeat = Heartbeat(interval_seconds=20, dead_after_seconds=40, ping_frames=True,
-                          server_pings=True,
-                          source="binance-spot-api-docs web-socket-api.md; USD-M WebSocket "
-                                 "Market Streams / WebSocket API General Info")
+    heartbeat = Heartbeat(
+        interval_seconds=20,
+        dead_after_seconds=40,
+        ping_frames=True,
+        server_pings=True,
+        source="binance-spot-api-docs web-socket-api.md; USD-M WebSocket "
+        "Market Streams / WebSocket API General Info",
+    )
 
     def __init__(self, api_type: str, **kwargs: Any) -> None:
         super().__init__(api_type, **kwargs)
         self.listen_key = FUTURES_LISTEN_KEY if self.product == "linear" else None
         self.quotas = (
-            Quotas(new_connections=300, new_connections_window_seconds=300,
-                   subscriptions_per_connection=1000, max_connection_seconds=86_400,
-                   source="binance-spot-api-docs web-socket-api.md (Connection limits, User "
-                          "Data Stream subscription limits)")
-            if self.product == "spot" else
-            Quotas(messages_per_second=10, max_connection_seconds=86_400,
-                   source="developers.binance.com USD-M WebSocket Market Streams"))
+            Quotas(
+                new_connections=300,
+                new_connections_window_seconds=300,
+                subscriptions_per_connection=1000,
+                max_connection_seconds=86_400,
+                source="binance-spot-api-docs web-socket-api.md (Connection limits, User "
+                "Data Stream subscription limits)",
+            )
+            if self.product == "spot"
+            else Quotas(
+                messages_per_second=10,
+                max_connection_seconds=86_400,
+                source="developers.binance.com USD-M WebSocket Market Streams",
+            )
+        )
 
-    def url_suffix(self, *, listen_key: str | None, credentials: Credentials | None,
-                   now_ms: int | None) -> str:
+    def url_suffix(
+        self, *, listen_key: str | None, credentials: Credentials | None, now_ms: int | None
+    ) -> str:
         if self.product == "spot":
             return ""
         if not listen_key:
-            raise MessageRefused("a USD-M stream needs its listen key", code="no_listen_key",
-                                 exchange=NAME)
+            raise MessageRefused(
+                "a USD-M stream needs its listen key", code="no_listen_key", exchange=NAME
+            )
         return listen_key
 
     def auth_messages(self, credentials: Credentials, now_ms: int) -> list[str]:
@@ -109,23 +127,40 @@ class BinanceStream(StreamProtocol):
         if self.product != "spot":
             return []
         signature = subscribe_signature(credentials.api_secret, credentials.api_key, now_ms)
-        return [json.dumps({"id": f"uds-{now_ms}", "method": SUBSCRIBE_METHOD, "params": {
-            "apiKey": credentials.api_key, "timestamp": now_ms, "signature": signature}})]
+        return [
+            json.dumps(
+                {
+                    "id": f"uds-{now_ms}",
+                    "method": SUBSCRIBE_METHOD,
+                    "params": {
+                        "apiKey": credentials.api_key,
+                        "timestamp": now_ms,
+                        "signature": signature,
+                    },
+                }
+            )
+        ]
 
     # {"id": "uds-1", "status": 200, "result": {"subscriptionId": 0}}
     # {"id": "uds-1", "status": 400, "error": {"code": -1022, "msg": "Signature for this
     #  request is not valid."}}
     def auth_outcome(self, message: Any) -> AuthOutcome | None:
         message = self.decode(message)
-        if (self.product != "spot" or not isinstance(message, Mapping)
-                or not str(message.get("id", "")).startswith("uds-")):
+        if (
+            self.product != "spot"
+            or not isinstance(message, Mapping)
+            or not str(message.get("id", "")).startswith("uds-")
+        ):
             return None
         error = mapping_of(message.get("error"))
-        return AuthOutcome(ok=message.get("status") == 200, code=str(error.get("code", "")),
-                           message=str(error.get("msg", "")))
+        return AuthOutcome(
+            ok=message.get("status") == 200,
+            code=str(error.get("code", "")),
+            message=str(error.get("msg", "")),
+        )
 
     def subscribe_messages(self, symbols: Sequence[str] = ()) -> list[str]:
-        return []   # spot subscribes in auth_messages; USD-M pushes every event unasked
+        return []  # spot subscribes in auth_messages; USD-M pushes every event unasked
 
     def ends_stream(self, message: Any) -> bool:
         event = self._event(self.decode(message))
@@ -140,7 +175,7 @@ class BinanceStream(StreamProtocol):
     def parse_decoded(self, message: Any) -> list[Update]:
         event = self._event(message)
         if event is None:
-            return []   # request answers, text
+            return []  # request answers, text
         kind = event["e"]
         if kind == "executionReport":
             return self._execution_report(event)
@@ -150,7 +185,7 @@ class BinanceStream(StreamProtocol):
             return self._futures_order(event)
         if kind == "ACCOUNT_UPDATE":
             return self._account_update(event)
-        return []   # balanceUpdate (a delta), externalLockUpdate, terminations, config
+        return []  # balanceUpdate (a delta), externalLockUpdate, terminations, config
 
     # {"subscriptionId": 0, "event": {"e": "executionReport", "E": 1499405658658,
     #  "s": "ETHBTC", "c": "mUvoqJxFIILMdfAW5iGSOW", "S": "BUY", "q": "1.00000000",
@@ -165,13 +200,22 @@ class BinanceStream(StreamProtocol):
         quote = decimal_or_none(event.get("Z"), "Z")
         average = quote / filled if quote is not None and filled > 0 else None
         raw_status = str(required(event, "X"))
-        updates: list[Update] = [OrderUpdate(
-            exchange=NAME, symbol=symbol, exchange_order_id=str(required(event, "i")),
-            client_order_id=client_id, status=status_of(STATUS_MAP, raw_status, NAME),
-            raw_status=raw_status, side=side_of(required(event, "S")),
-            quantity=decimal_or_none(event.get("q"), "q"), filled_quantity=filled,
-            average_price=average, price=positive_or_none(event.get("p"), "p"),
-            updated_at_ms=int_or_none(event.get("T")) or int_or_none(event.get("E")))]
+        updates: list[Update] = [
+            OrderUpdate(
+                exchange=NAME,
+                symbol=symbol,
+                exchange_order_id=str(required(event, "i")),
+                client_order_id=client_id,
+                status=status_of(STATUS_MAP, raw_status, NAME),
+                raw_status=raw_status,
+                side=side_of(required(event, "S")),
+                quantity=decimal_or_none(event.get("q"), "q"),
+                filled_quantity=filled,
+                average_price=average,
+                price=positive_or_none(event.get("p"), "p"),
+                updated_at_ms=int_or_none(event.get("T")) or int_or_none(event.get("E")),
+            )
+        ]
         if event.get("x") in FILL_EXECUTIONS:
             updates.append(self._fill(event, symbol, client_id))
         return updates
@@ -179,14 +223,19 @@ class BinanceStream(StreamProtocol):
     def _fill(self, raw: Mapping[str, Any], symbol: str, client_id: str | None) -> FillUpdate:
         maker = raw.get("m")
         return FillUpdate(
-            exchange=NAME, trade_id=str(required(raw, "t")),
-            exchange_order_id=str(required(raw, "i")), client_order_id=client_id,
-            symbol=symbol, side=side_of(required(raw, "S")), price=decimal(required(raw, "L"),
-                                                                           "L"),
+            exchange=NAME,
+            trade_id=str(required(raw, "t")),
+            exchange_order_id=str(required(raw, "i")),
+            client_order_id=client_id,
+            symbol=symbol,
+            side=side_of(required(raw, "S")),
+            price=decimal(required(raw, "L"), "L"),
             quantity=decimal(required(raw, "l"), "l"),
-            fee=decimal(raw.get("n") or "0", "n"), fee_asset=text_or_none(raw.get("N")),
+            fee=decimal(raw.get("n") or "0", "n"),
+            fee_asset=text_or_none(raw.get("N")),
             liquidity=None if maker is None else ("maker" if maker is True else "taker"),
-            time_ms=int_or_none(raw.get("T")))
+            time_ms=int_or_none(raw.get("T")),
+        )
 
     # {"e": "outboundAccountPosition", "E": 1564034571105, "u": 1564034571073,
     #  "B": [{"a": "ETH", "f": "10000.000000", "l": "0.000000"}]}
@@ -194,9 +243,16 @@ class BinanceStream(StreamProtocol):
         updates: list[Update] = []
         for raw in items(event.get("B", []), "balances"):
             free, locked = decimal(required(raw, "f"), "f"), decimal(raw.get("l", "0"), "l")
-            updates.append(BalanceUpdate(
-                exchange=NAME, asset=str(required(raw, "a")), free=free, locked=locked,
-                total=free + locked, time_ms=int_or_none(event.get("u") or event.get("E"))))
+            updates.append(
+                BalanceUpdate(
+                    exchange=NAME,
+                    asset=str(required(raw, "a")),
+                    free=free,
+                    locked=locked,
+                    total=free + locked,
+                    time_ms=int_or_none(event.get("u") or event.get("E")),
+                )
+            )
         return updates
 
     # {"e": "ORDER_TRADE_UPDATE", "E": 1568879465651, "T": 1568879465650, "o": {"s":
@@ -210,15 +266,22 @@ class BinanceStream(StreamProtocol):
         symbol = split_concatenated(str(required(raw, "s")), "linear")
         client_id = text_or_none(raw.get("c"))
         raw_status = str(required(raw, "X"))
-        updates: list[Update] = [OrderUpdate(
-            exchange=NAME, symbol=symbol, exchange_order_id=str(required(raw, "i")),
-            client_order_id=client_id, status=status_of(STATUS_MAP, raw_status, NAME),
-            raw_status=raw_status, side=side_of(required(raw, "S")),
-            quantity=decimal_or_none(raw.get("q"), "q"),
-            filled_quantity=decimal(raw.get("z", "0"), "z"),
-            average_price=positive_or_none(raw.get("ap"), "ap"),
-            price=positive_or_none(raw.get("p"), "p"),
-            updated_at_ms=int_or_none(raw.get("T")) or int_or_none(event.get("T")))]
+        updates: list[Update] = [
+            OrderUpdate(
+                exchange=NAME,
+                symbol=symbol,
+                exchange_order_id=str(required(raw, "i")),
+                client_order_id=client_id,
+                status=status_of(STATUS_MAP, raw_status, NAME),
+                raw_status=raw_status,
+                side=side_of(required(raw, "S")),
+                quantity=decimal_or_none(raw.get("q"), "q"),
+                filled_quantity=decimal(raw.get("z", "0"), "z"),
+                average_price=positive_or_none(raw.get("ap"), "ap"),
+                price=positive_or_none(raw.get("p"), "p"),
+                updated_at_ms=int_or_none(raw.get("T")) or int_or_none(event.get("T")),
+            )
+        ]
         if raw.get("x") in FILL_EXECUTIONS and decimal(raw.get("l", "0"), "l") > 0:
             updates.append(self._fill(raw, symbol, client_id))
         return updates
@@ -231,17 +294,27 @@ class BinanceStream(StreamProtocol):
         if not isinstance(account, Mapping):
             raise MessageRefused("ACCOUNT_UPDATE without an account", code="bad_field")
         time_ms = int_or_none(event.get("T")) or int_or_none(event.get("E"))
-        updates: list[Update] = [BalanceUpdate(
-            exchange=NAME, asset=str(required(raw, "a")), free=None, locked=None,
-            total=decimal(required(raw, "wb"), "wb"), time_ms=time_ms)
-            for raw in items(account.get("B", []), "balances")]
+        updates: list[Update] = [
+            BalanceUpdate(
+                exchange=NAME,
+                asset=str(required(raw, "a")),
+                free=None,
+                locked=None,
+                total=decimal(required(raw, "wb"), "wb"),
+                time_ms=time_ms,
+            )
+            for raw in items(account.get("B", []), "balances")
+        ]
         for raw in items(account.get("P", []), "positions"):
-            updates.append(PositionUpdate(
-                exchange=NAME, symbol=split_concatenated(str(required(raw, "s")), "linear"),
-                quantity=decimal(raw.get("pa", "0"), "pa"),
-                entry_price=positive_or_none(raw.get("ep"), "ep"),
-                unrealized_pnl=decimal_or_none(raw.get("up"), "up"),
-                position_side=str(raw.get("ps") or "BOTH"), time_ms=time_ms))
+            updates.append(
+                PositionUpdate(
+                    exchange=NAME,
+                    symbol=split_concatenated(str(required(raw, "s")), "linear"),
+                    quantity=decimal(raw.get("pa", "0"), "pa"),
+                    entry_price=positive_or_none(raw.get("ep"), "ep"),
+                    unrealized_pnl=decimal_or_none(raw.get("up"), "up"),
+                    position_side=str(raw.get("ps") or "BOTH"),
+                    time_ms=time_ms,
+                )
+            )
         return updates
-
-

@@ -43,11 +43,14 @@ LISTEN_KEY = ListenKeyLifecycle(
     create=Endpoint("POST", "/openApi/user/auth/userDataStream"),
     keep_alive=Endpoint("PUT", "/openApi/user/auth/userDataStream"),
     delete=Endpoint("DELETE", "/openApi/user/auth/userDataStream"),
-    keep_alive_every_seconds=30 * 60, valid_for_seconds=60 * 60, key_param="listenKey",
+    keep_alive_every_seconds=30 * 60,
+    valid_for_seconds=60 * 60,
+    key_param="listenKey",
     # UNVERIFIED: the docs send only the API-key header; ccxt signs it like any private call
     signed=False,
     source="BingX docs-v3 listen-key pages; skills.sh/bingx-api/api-ai-skills "
-           "(bingx-swap-ws-account)")
+    "(bingx-swap-ws-account)",
+)
 
 
 def unified_symbol(name: str, kind: str) -> str:
@@ -69,31 +72,42 @@ class BingxStream(StreamProtocol):
     ws_paths: ClassVar[Mapping[str, str]] = {"spot": "/market", "linear": "/swap-market"}
     gzip = True
     listen_key = LISTEN_KEY
-    heartbeat = Heartbeat(interval_seconds=5, dead_after_seconds=10, server_pings=True,
-                          source="BingX docs WebSocket rules: the server pings about every 5 s")
-    quotas = Quotas(connections_per_ip=60, subscriptions_per_connection=200,
-                    messages_per_second=10,
-                    source="BingX docs-v3 WebSocket rules (60 connections per IP, 200 "
-                           "topics per connection, 10 subscribe requests/s)")
+    heartbeat = Heartbeat(
+        interval_seconds=5,
+        dead_after_seconds=10,
+        server_pings=True,
+        source="BingX docs WebSocket rules: the server pings about every 5 s",
+    )
+    quotas = Quotas(
+        connections_per_ip=60,
+        subscriptions_per_connection=200,
+        messages_per_second=10,
+        source="BingX docs-v3 WebSocket rules (60 connections per IP, 200 "
+        "topics per connection, 10 subscribe requests/s)",
+    )
 
-    def url_suffix(self, *, listen_key: str | None, credentials: Credentials | None,
-                   now_ms: int | None) -> str:
+    def url_suffix(
+        self, *, listen_key: str | None, credentials: Credentials | None, now_ms: int | None
+    ) -> str:
         if not listen_key:
-            raise MessageRefused("a BingX private stream needs its listen key",
-                                 code="no_listen_key", exchange=NAME)
+            raise MessageRefused(
+                "a BingX private stream needs its listen key", code="no_listen_key", exchange=NAME
+            )
         return f"?listenKey={listen_key}"
 
     def subscribe_messages(self, symbols: Sequence[str] = ()) -> list[str]:
         if self.product == "linear":
-            return []   # every account event is pushed once connected
-        return [json.dumps({"id": f"sub-{topic}", "reqType": "sub", "dataType": topic})
-                for topic in SPOT_TOPICS]
+            return []  # every account event is pushed once connected
+        return [
+            json.dumps({"id": f"sub-{topic}", "reqType": "sub", "dataType": topic})
+            for topic in SPOT_TOPICS
+        ]
 
     def reply(self, message: Any) -> str | None:
         message = self.decode(message)
-        if message == "Ping":                       # swap socket
+        if message == "Ping":  # swap socket
             return "Pong"
-        if isinstance(message, Mapping) and "ping" in message:   # spot socket
+        if isinstance(message, Mapping) and "ping" in message:  # spot socket
             return json.dumps({"pong": message["ping"], "time": message.get("time")})
         return None
 
@@ -103,7 +117,7 @@ class BingxStream(StreamProtocol):
 
     def parse_decoded(self, message: Any) -> list[Update]:
         if not isinstance(message, Mapping):
-            return []   # Ping, text
+            return []  # Ping, text
         if self.product == "spot":
             return self._spot(message)
         kind = message.get("e")
@@ -111,7 +125,7 @@ class BingxStream(StreamProtocol):
             return self._swap_order(message)
         if kind == "ACCOUNT_UPDATE":
             return self._swap_account(message)
-        return []   # ACCOUNT_CONFIG_UPDATE, listenKeyExpired, subscribe answers
+        return []  # ACCOUNT_CONFIG_UPDATE, listenKeyExpired, subscribe answers
 
     # {"e": "ORDER_TRADE_UPDATE", "E": 1700000000123, "o": {"s": "BTC-USDT", "c": "ec01",
     #  "i": 1735950529123455000, "S": "BUY", "o": "LIMIT", "q": "0.0100", "p": "50000.0",
@@ -124,34 +138,57 @@ class BingxStream(StreamProtocol):
         symbol = unified_symbol(str(required(raw, "s")), "linear")
         client_id = text_or_none(raw.get("c"))
         raw_status = str(required(raw, "X"))
-        updates: list[Update] = [OrderUpdate(
-            exchange=NAME, symbol=symbol, exchange_order_id=str(required(raw, "i")),
-            client_order_id=client_id, status=status_of(STATUS_MAP, raw_status, NAME),
-            raw_status=raw_status, side=side_of(required(raw, "S")),
-            quantity=decimal_or_none(raw.get("q"), "q"),
-            filled_quantity=decimal(raw.get("z") or "0", "z"),
-            average_price=positive_or_none(raw.get("ap"), "ap"),
-            price=positive_or_none(raw.get("p"), "p"),
-            updated_at_ms=int_or_none(raw.get("T")) or int_or_none(message.get("E")))]
+        updates: list[Update] = [
+            OrderUpdate(
+                exchange=NAME,
+                symbol=symbol,
+                exchange_order_id=str(required(raw, "i")),
+                client_order_id=client_id,
+                status=status_of(STATUS_MAP, raw_status, NAME),
+                raw_status=raw_status,
+                side=side_of(required(raw, "S")),
+                quantity=decimal_or_none(raw.get("q"), "q"),
+                filled_quantity=decimal(raw.get("z") or "0", "z"),
+                average_price=positive_or_none(raw.get("ap"), "ap"),
+                price=positive_or_none(raw.get("p"), "p"),
+                updated_at_ms=int_or_none(raw.get("T")) or int_or_none(message.get("E")),
+            )
+        ]
         # UNVERIFIED: a trade id (td) and the last fill's quantity and price (l, L) are not in
         # every published sample; without all three the fill comes from the REST reconcile.
         if raw.get("x") == "TRADE" and all(text_or_none(raw.get(k)) for k in ("td", "l", "L")):
             # BingX signs the commission as a balance change: negative is paid.
-            updates.append(self._fill(raw, symbol, client_id, trade_key="td",
-                                      fee=-decimal(raw.get("n") or "0", "n")))
+            updates.append(
+                self._fill(
+                    raw, symbol, client_id, trade_key="td", fee=-decimal(raw.get("n") or "0", "n")
+                )
+            )
         return updates
 
-    def _fill(self, raw: Mapping[str, Any], symbol: str, client_id: str | None, *,
-              trade_key: str, fee: Any) -> FillUpdate:
+    def _fill(
+        self,
+        raw: Mapping[str, Any],
+        symbol: str,
+        client_id: str | None,
+        *,
+        trade_key: str,
+        fee: Any,
+    ) -> FillUpdate:
         maker = raw.get("m")
         return FillUpdate(
-            exchange=NAME, trade_id=str(required(raw, trade_key)),
-            exchange_order_id=str(required(raw, "i")), client_order_id=client_id,
-            symbol=symbol, side=side_of(required(raw, "S")),
-            price=decimal(required(raw, "L"), "L"), quantity=decimal(required(raw, "l"), "l"),
-            fee=fee, fee_asset=text_or_none(raw.get("N")),
+            exchange=NAME,
+            trade_id=str(required(raw, trade_key)),
+            exchange_order_id=str(required(raw, "i")),
+            client_order_id=client_id,
+            symbol=symbol,
+            side=side_of(required(raw, "S")),
+            price=decimal(required(raw, "L"), "L"),
+            quantity=decimal(required(raw, "l"), "l"),
+            fee=fee,
+            fee_asset=text_or_none(raw.get("N")),
             liquidity=None if maker is None else ("maker" if maker is True else "taker"),
-            time_ms=int_or_none(raw.get("T")))
+            time_ms=int_or_none(raw.get("T")),
+        )
 
     # {"e": "ACCOUNT_UPDATE", "E": 1700000000123, "a": {"m": "ORDER", "B": [{"a": "USDT",
     #  "wb": "1000.5", "cw": "1000.5", "bc": "0"}], "P": [{"s": "BTC-USDT", "pa": "0.01",
@@ -161,19 +198,31 @@ class BingxStream(StreamProtocol):
         if not isinstance(account, Mapping):
             raise MessageRefused("ACCOUNT_UPDATE without an account", code="bad_field")
         time_ms = int_or_none(message.get("E"))
-        updates: list[Update] = [BalanceUpdate(
-            exchange=NAME, asset=str(required(raw, "a")), free=None, locked=None,
-            total=decimal(required(raw, "wb"), "wb"), time_ms=time_ms)
-            for raw in items(account.get("B", []), "balances")]
+        updates: list[Update] = [
+            BalanceUpdate(
+                exchange=NAME,
+                asset=str(required(raw, "a")),
+                free=None,
+                locked=None,
+                total=decimal(required(raw, "wb"), "wb"),
+                time_ms=time_ms,
+            )
+            for raw in items(account.get("B", []), "balances")
+        ]
         for raw in items(account.get("P", []), "positions"):
             amount = decimal(raw.get("pa") or "0", "pa")
             side = str(raw.get("ps") or "BOTH")
-            updates.append(PositionUpdate(
-                exchange=NAME, symbol=unified_symbol(str(required(raw, "s")), "linear"),
-                quantity=-abs(amount) if side == "SHORT" else amount,
-                entry_price=positive_or_none(raw.get("ep"), "ep"),
-                unrealized_pnl=decimal_or_none(raw.get("up"), "up"), position_side=side,
-                time_ms=time_ms))
+            updates.append(
+                PositionUpdate(
+                    exchange=NAME,
+                    symbol=unified_symbol(str(required(raw, "s")), "linear"),
+                    quantity=-abs(amount) if side == "SHORT" else amount,
+                    entry_price=positive_or_none(raw.get("ep"), "ep"),
+                    unrealized_pnl=decimal_or_none(raw.get("up"), "up"),
+                    position_side=side,
+                    time_ms=time_ms,
+                )
+            )
         return updates
 
     # {"code": 0, "dataType": "spot.executionReport", "data": {"e": "executionReport",
@@ -184,7 +233,7 @@ class BingxStream(StreamProtocol):
     def _spot(self, message: Mapping[str, Any]) -> list[Update]:
         data = message.get("data")
         if not isinstance(data, Mapping):
-            return []   # subscribe answers {"id", "code", "msg"}, pings
+            return []  # subscribe answers {"id", "code", "msg"}, pings
         if message.get("dataType") == "spot.executionReport":
             return self._spot_execution(data)
         if message.get("dataType") == "ACCOUNT_UPDATE" or data.get("e") == "ACCOUNT_UPDATE":
@@ -193,22 +242,37 @@ class BingxStream(StreamProtocol):
 
     def _spot_execution(self, raw: Mapping[str, Any]) -> list[Update]:
         symbol = unified_symbol(str(required(raw, "s")), "spot")
-        client_id = text_or_none(raw.get("c"))   # UNVERIFIED: c on spot
+        client_id = text_or_none(raw.get("c"))  # UNVERIFIED: c on spot
         filled = decimal(raw.get("z") or "0", "z")
         quote = decimal_or_none(raw.get("Z"), "Z")
         raw_status = str(required(raw, "X"))
-        updates: list[Update] = [OrderUpdate(
-            exchange=NAME, symbol=symbol, exchange_order_id=str(required(raw, "i")),
-            client_order_id=client_id, status=status_of(STATUS_MAP, raw_status, NAME),
-            raw_status=raw_status, side=side_of(required(raw, "S")),
-            quantity=decimal_or_none(raw.get("q"), "q"), filled_quantity=filled,
-            average_price=quote / filled if quote is not None and filled > 0 else None,
-            price=positive_or_none(raw.get("p"), "p"),
-            updated_at_ms=int_or_none(raw.get("T")) or int_or_none(raw.get("E")))]
+        updates: list[Update] = [
+            OrderUpdate(
+                exchange=NAME,
+                symbol=symbol,
+                exchange_order_id=str(required(raw, "i")),
+                client_order_id=client_id,
+                status=status_of(STATUS_MAP, raw_status, NAME),
+                raw_status=raw_status,
+                side=side_of(required(raw, "S")),
+                quantity=decimal_or_none(raw.get("q"), "q"),
+                filled_quantity=filled,
+                average_price=quote / filled if quote is not None and filled > 0 else None,
+                price=positive_or_none(raw.get("p"), "p"),
+                updated_at_ms=int_or_none(raw.get("T")) or int_or_none(raw.get("E")),
+            )
+        ]
         if raw.get("x") == "TRADE" and text_or_none(raw.get("t")):
             # UNVERIFIED: the sign of the spot commission; a fee is a cost either way here
-            updates.append(self._fill(raw, symbol, client_id, trade_key="t",
-                                      fee=abs(decimal(raw.get("n") or "0", "n"))))
+            updates.append(
+                self._fill(
+                    raw,
+                    symbol,
+                    client_id,
+                    trade_key="t",
+                    fee=abs(decimal(raw.get("n") or "0", "n")),
+                )
+            )
         return updates
 
     # {"e": "ACCOUNT_UPDATE", "E": 1700000000123, "a": {"B": [{"a": "USDT", "bc": "-50",
@@ -220,8 +284,14 @@ class BingxStream(StreamProtocol):
         for balance in items(account.get("B", []), "balances"):
             total = decimal_or_none(balance.get("wb"), "wb")
             locked = decimal_or_none(balance.get("lk"), "lk")
-            updates.append(BalanceUpdate(
-                exchange=NAME, asset=str(required(balance, "a")),
-                free=total - locked if total is not None and locked is not None else None,
-                locked=locked, total=total, time_ms=time_ms))
+            updates.append(
+                BalanceUpdate(
+                    exchange=NAME,
+                    asset=str(required(balance, "a")),
+                    free=total - locked if total is not None and locked is not None else None,
+                    locked=locked,
+                    total=total,
+                    time_ms=time_ms,
+                )
+            )
         return updates

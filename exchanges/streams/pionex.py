@@ -43,9 +43,19 @@ NAME = "pionex"
 AUTH_SUFFIX = "websocket_auth"
 ROLES = {"MAKER": "maker", "TAKER": "taker"}
 # the REST error codes the streams reuse for a refused key (UNVERIFIED on the streams)
-AUTH_ERRORS = frozenset({"APIKEY_LOST", "SIGNATURE_LOST", "INVALID_APIKEY", "INVALIE_APIKEY",
-                         "INVALID_SIGNATURE", "APIKEY_EXPIRED", "INVALID_TIMESTAMP",
-                         "IP_NOT_WHITELISTED", "PERMISSION_DENIED"})
+AUTH_ERRORS = frozenset(
+    {
+        "APIKEY_LOST",
+        "SIGNATURE_LOST",
+        "INVALID_APIKEY",
+        "INVALIE_APIKEY",
+        "INVALID_SIGNATURE",
+        "APIKEY_EXPIRED",
+        "INVALID_TIMESTAMP",
+        "IP_NOT_WHITELISTED",
+        "PERMISSION_DENIED",
+    }
+)
 # a CLOSED market buy counts as filled when it spent its amount within this tolerance
 MARKET_BUY_FILL_TOLERANCE = Decimal("0.001")
 
@@ -58,8 +68,9 @@ def spot_signature(secret: str, api_key: str, timestamp_ms: int) -> str:
 
 def futures_signature(secret: str, timestamp_ms: int) -> str:
     """Hex HMAC-SHA256 of ``<timestamp>websocket_auth``."""
-    return hmac.new(secret.encode(), f"{timestamp_ms}{AUTH_SUFFIX}".encode(),
-                    hashlib.sha256).hexdigest()
+    return hmac.new(
+        secret.encode(), f"{timestamp_ms}{AUTH_SUFFIX}".encode(), hashlib.sha256
+    ).hexdigest()
 
 
 def exchange_symbol(unified: str) -> str:
@@ -87,7 +98,7 @@ def order_status(raw: Mapping[str, Any], filled: Decimal) -> str:
     size = positive_or_none(raw.get("size"), "size")
     if size is not None:
         return "filled" if filled >= size else status
-    amount = positive_or_none(raw.get("amount"), "amount")   # a spot market buy, in quote
+    amount = positive_or_none(raw.get("amount"), "amount")  # a spot market buy, in quote
     spent = decimal(raw.get("filledAmount") or "0", "filledAmount")
     if amount is not None and spent >= amount * (1 - MARKET_BUY_FILL_TOLERANCE):
         return "filled"
@@ -97,45 +108,69 @@ def order_status(raw: Mapping[str, Any], filled: Decimal) -> str:
 class PionexStream(StreamProtocol):
     name = NAME
     ws_roots: ClassVar[Mapping[tuple[str, str], str]] = {
-        ("live", "spot"): "wss://ws.pionex.com", ("live", "linear"): "wss://ws.pionex.com"}
+        ("live", "spot"): "wss://ws.pionex.com",
+        ("live", "linear"): "wss://ws.pionex.com",
+    }
     ws_paths: ClassVar[Mapping[str, str]] = {"spot": "/ws", "linear": "/wsUA"}
-    heartbeat = Heartbeat(interval_seconds=15, dead_after_seconds=30, server_pings=True,
-                          source="pionex-open-api websocketapi.yaml / websocketapi_futures.yaml "
-                                 "(PING every 15 s, 3 missed PONGs close)")
-    quotas = Quotas(connections_per_ip=10, messages_per_second=5,
-                    source="pionex-open-api websocketapi.yaml (10 connections per IP), "
-                           "websocketapi_futures.yaml (5 messages/s per connection)")
+    heartbeat = Heartbeat(
+        interval_seconds=15,
+        dead_after_seconds=30,
+        server_pings=True,
+        source="pionex-open-api websocketapi.yaml / websocketapi_futures.yaml "
+        "(PING every 15 s, 3 missed PONGs close)",
+    )
+    quotas = Quotas(
+        connections_per_ip=10,
+        messages_per_second=5,
+        source="pionex-open-api websocketapi.yaml (10 connections per IP), "
+        "websocketapi_futures.yaml (5 messages/s per connection)",
+    )
 
     def __init__(self, api_type: str, **kwargs: Any) -> None:
         super().__init__(api_type, **kwargs)
         # UNVERIFIED: what the futures socket answers to auth; none is documented
         self.auth_acknowledged = self.product == "spot"
 
-    def url_suffix(self, *, listen_key: str | None, credentials: Credentials | None,
-                   now_ms: int | None) -> str:
+    def url_suffix(
+        self, *, listen_key: str | None, credentials: Credentials | None, now_ms: int | None
+    ) -> str:
         if self.product != "spot":
             return ""
         if credentials is None or now_ms is None:
-            raise MessageRefused("the spot stream URL is signed: credentials and time needed",
-                                 code="unsigned", exchange=NAME)
+            raise MessageRefused(
+                "the spot stream URL is signed: credentials and time needed",
+                code="unsigned",
+                exchange=NAME,
+            )
         signature = spot_signature(credentials.api_secret, credentials.api_key, now_ms)
         return f"?key={credentials.api_key}&timestamp={now_ms}&signature={signature}"
 
     def auth_messages(self, credentials: Credentials, now_ms: int) -> list[str]:
         if self.product == "spot":
             return []
-        return [json.dumps({"op": "auth", "args": [
-            credentials.api_key, now_ms, futures_signature(credentials.api_secret, now_ms)]})]
+        return [
+            json.dumps(
+                {
+                    "op": "auth",
+                    "args": [
+                        credentials.api_key,
+                        now_ms,
+                        futures_signature(credentials.api_secret, now_ms),
+                    ],
+                }
+            )
+        ]
 
     def auth_outcome(self, message: Any) -> AuthOutcome | None:
         message = self.decode(message)
         if isinstance(message, Mapping) and str(message.get("code", "")) in AUTH_ERRORS:
-            return AuthOutcome(ok=False, code=str(message["code"]),
-                               message=str(message.get("message", "")))
+            return AuthOutcome(
+                ok=False, code=str(message["code"]), message=str(message.get("message", ""))
+            )
         return None
 
     def subscribe_messages(self, symbols: Sequence[str] = ()) -> list[str]:
-        if self.product == "spot":   # ORDER and FILL are per symbol on spot
+        if self.product == "spot":  # ORDER and FILL are per symbol on spot
             names = [exchange_symbol(symbol) for symbol in symbols]
             pairs = [(topic, name) for name in names for topic in ("ORDER", "FILL")]
         else:
@@ -151,14 +186,18 @@ class PionexStream(StreamProtocol):
         return None
 
     def ends_stream(self, message: Any) -> bool:
-        message = self.decode(message)   # older docs: the server says CLOSE before closing
+        message = self.decode(message)  # older docs: the server says CLOSE before closing
         return isinstance(message, Mapping) and message.get("op") == "CLOSE"
 
     def parse_decoded(self, message: Any) -> list[Update]:
         if not isinstance(message, Mapping) or not isinstance(message.get("data"), Mapping):
-            return []   # PING, SUBSCRIBED acks, errors
-        parser = {"ORDER": self._order, "FILL": self._fill, "BALANCE": self._balances,
-                  "POSITION": self._position}.get(str(message.get("topic", "")))
+            return []  # PING, SUBSCRIBED acks, errors
+        parser = {
+            "ORDER": self._order,
+            "FILL": self._fill,
+            "BALANCE": self._balances,
+            "POSITION": self._position,
+        }.get(str(message.get("topic", "")))
         return parser(message["data"], message) if parser else []
 
     # {"topic": "ORDER", "symbol": "BTC_USDT_PERP", "timestamp": 1566691672311, "data":
@@ -168,47 +207,66 @@ class PionexStream(StreamProtocol):
     def _order(self, raw: Mapping[str, Any], message: Mapping[str, Any]) -> list[Update]:
         filled = decimal(raw.get("filledSize") or "0", "filledSize")
         spent = decimal(raw.get("filledAmount") or "0", "filledAmount")
-        return [OrderUpdate(
-            exchange=NAME, symbol=unified_symbol(str(raw.get("symbol") or
-                                                     required(message, "symbol"))),
-            exchange_order_id=str(required(raw, "orderId")),
-            client_order_id=text_or_none(raw.get("clientOrderId")),
-            status=order_status(raw, filled), raw_status=str(raw["status"]),
-            side=side_of(required(raw, "side")),
-            quantity=positive_or_none(raw.get("size"), "size"), filled_quantity=filled,
-            average_price=spent / filled if filled > 0 else None,
-            price=positive_or_none(raw.get("price"), "price"),
-            updated_at_ms=int_or_none(raw.get("updateTime")))]
+        return [
+            OrderUpdate(
+                exchange=NAME,
+                symbol=unified_symbol(str(raw.get("symbol") or required(message, "symbol"))),
+                exchange_order_id=str(required(raw, "orderId")),
+                client_order_id=text_or_none(raw.get("clientOrderId")),
+                status=order_status(raw, filled),
+                raw_status=str(raw["status"]),
+                side=side_of(required(raw, "side")),
+                quantity=positive_or_none(raw.get("size"), "size"),
+                filled_quantity=filled,
+                average_price=spent / filled if filled > 0 else None,
+                price=positive_or_none(raw.get("price"), "price"),
+                updated_at_ms=int_or_none(raw.get("updateTime")),
+            )
+        ]
 
     # {"topic": "FILL", "symbol": "BTC_USDT_PERP", "timestamp": 1566691672311, "data":
     #  {"id": 9876543210, "orderId": 1234567890, "symbol": "BTC_USDT_PERP", "side": "BUY",
     #  "role": "TAKER", "price": "30000.00", "size": "0.1000", "fee": "0.06", "feeCoin":
     #  "USDT", "feeType": "TRADING", "timestamp": 1566676132311}}
     def _fill(self, raw: Mapping[str, Any], message: Mapping[str, Any]) -> list[Update]:
-        return [FillUpdate(
-            exchange=NAME, trade_id=str(required(raw, "id")),
-            exchange_order_id=str(required(raw, "orderId")), client_order_id=None,
-            symbol=unified_symbol(str(raw.get("symbol") or required(message, "symbol"))),
-            side=side_of(required(raw, "side")), price=decimal(required(raw, "price"), "price"),
-            quantity=decimal(required(raw, "size"), "size"),
-            fee=decimal(raw.get("fee") or "0", "fee"), fee_asset=text_or_none(raw.get("feeCoin")),
-            liquidity=ROLES.get(str(raw.get("role", ""))),
-            time_ms=int_or_none(raw.get("timestamp")))]
+        return [
+            FillUpdate(
+                exchange=NAME,
+                trade_id=str(required(raw, "id")),
+                exchange_order_id=str(required(raw, "orderId")),
+                client_order_id=None,
+                symbol=unified_symbol(str(raw.get("symbol") or required(message, "symbol"))),
+                side=side_of(required(raw, "side")),
+                price=decimal(required(raw, "price"), "price"),
+                quantity=decimal(required(raw, "size"), "size"),
+                fee=decimal(raw.get("fee") or "0", "fee"),
+                fee_asset=text_or_none(raw.get("feeCoin")),
+                liquidity=ROLES.get(str(raw.get("role", ""))),
+                time_ms=int_or_none(raw.get("timestamp")),
+            )
+        ]
 
     # {"topic": "BALANCE", "timestamp": 1566691672311, "data": {"balances": [{"coin": "BTC",
     #  "free": "0.90000000", "frozen": "0.00000000"}], "timestamp": 1566691672311}}
     # futures adds "type": CROSS | ISOLATE_LONG | ISOLATE_SHORT | ISOLATE_BOTH
     def _balances(self, raw: Mapping[str, Any], message: Mapping[str, Any]) -> list[Update]:
         if raw.get("type", "CROSS") != "CROSS":
-            return []   # an isolated position's margin, not the account's balance
+            return []  # an isolated position's margin, not the account's balance
         time_ms = int_or_none(raw.get("timestamp")) or int_or_none(message.get("timestamp"))
         updates: list[Update] = []
         for balance in items(raw.get("balances", []), "balances"):
             free = decimal(required(balance, "free"), "free")
             frozen = decimal(balance.get("frozen") or "0", "frozen")
-            updates.append(BalanceUpdate(exchange=NAME, asset=str(required(balance, "coin")),
-                                         free=free, locked=frozen, total=free + frozen,
-                                         time_ms=time_ms))
+            updates.append(
+                BalanceUpdate(
+                    exchange=NAME,
+                    asset=str(required(balance, "coin")),
+                    free=free,
+                    locked=frozen,
+                    total=free + frozen,
+                    time_ms=time_ms,
+                )
+            )
         return updates
 
     # {"topic": "POSITION", "symbol": "BTC_USDT_PERP", "timestamp": 1566691672311, "data":
@@ -217,10 +275,14 @@ class PionexStream(StreamProtocol):
     def _position(self, raw: Mapping[str, Any], message: Mapping[str, Any]) -> list[Update]:
         net = decimal(raw.get("netSize") or "0", "netSize")
         side = str(raw.get("positionSide") or "BOTH")
-        return [PositionUpdate(
-            exchange=NAME, symbol=unified_symbol(str(raw.get("symbol") or
-                                                     required(message, "symbol"))),
-            quantity=-abs(net) if side == "SHORT" else net,
-            entry_price=positive_or_none(raw.get("avgPrice"), "avgPrice"),
-            unrealized_pnl=decimal_or_none(raw.get("unrealizedPnL"), "unrealizedPnL"),
-            position_side=side, time_ms=int_or_none(raw.get("updateTime")))]
+        return [
+            PositionUpdate(
+                exchange=NAME,
+                symbol=unified_symbol(str(raw.get("symbol") or required(message, "symbol"))),
+                quantity=-abs(net) if side == "SHORT" else net,
+                entry_price=positive_or_none(raw.get("avgPrice"), "avgPrice"),
+                unrealized_pnl=decimal_or_none(raw.get("unrealizedPnL"), "unrealizedPnL"),
+                position_side=side,
+                time_ms=int_or_none(raw.get("updateTime")),
+            )
+        ]

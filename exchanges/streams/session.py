@@ -71,13 +71,22 @@ class _FixedResolver(aiohttp.abc.AbstractResolver):
         self.port = port
         self.infos = infos
 
-    async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[Any]:
         if host != self.host:
             raise OSError(f"{host} was not vetted")
-        return [{"hostname": host, "host": str(info[4][0]), "port": port,
-                 "family": info[0], "proto": info[2], "flags": socket.AI_NUMERICHOST}
-                for info in self.infos]
+        return [
+            {
+                "hostname": host,
+                "host": str(info[4][0]),
+                "port": port,
+                "family": info[0],
+                "proto": info[2],
+                "flags": socket.AI_NUMERICHOST,
+            }
+            for info in self.infos
+        ]
 
     async def close(self) -> None:
         return None
@@ -98,13 +107,22 @@ class Backoff:
 
 
 class StreamSession:
-    def __init__(self, protocol: StreamProtocol, *, credentials: Credentials,
-                 environment: str, on_updates: Callable[[list[Update]], Awaitable[None] | None],
-                 on_state: Callable[[str, str], None] | None = None, base: str | None = None,
-                 symbols: Sequence[str] = (), listen_key_request: SignedRequest | None = None,
-                 backoff: Backoff = Backoff(), clock: Callable[[], float] = time.time,
-                 rng: Callable[[], float] = random.random,
-                 destination_guard: DestinationGuard | None = None) -> None:
+    def __init__(
+        self,
+        protocol: StreamProtocol,
+        *,
+        credentials: Credentials,
+        environment: str,
+        on_updates: Callable[[list[Update]], Awaitable[None] | None],
+        on_state: Callable[[str, str], None] | None = None,
+        base: str | None = None,
+        symbols: Sequence[str] = (),
+        listen_key_request: SignedRequest | None = None,
+        backoff: Backoff = Backoff(),
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+        destination_guard: DestinationGuard | None = None,
+    ) -> None:
         self.protocol = protocol
         self.credentials = credentials
         self.environment = environment
@@ -154,16 +172,24 @@ class StreamSession:
         if self.protocol.listen_key is not None:
             if self.listen_key_request is None:
                 raise ValueError(f"{self.protocol.name} needs the connector's request function")
-            listen_key = await asyncio.to_thread(self.protocol.create_listen_key,
-                                                 self.listen_key_request)
-        url = self.protocol.url(self.environment, base=self.base, listen_key=listen_key,
-                                credentials=self.credentials, now_ms=self.now_ms())
+            listen_key = await asyncio.to_thread(
+                self.protocol.create_listen_key, self.listen_key_request
+            )
+        url = self.protocol.url(
+            self.environment,
+            base=self.base,
+            listen_key=listen_key,
+            credentials=self.credentials,
+            now_ms=self.now_ms(),
+        )
         timeout = aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT_SECONDS)
         resolver = await self._vetted_resolver(url)
         connector = aiohttp.TCPConnector(resolver=resolver) if resolver is not None else None
-        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http, \
-                _refused_handshake_is_auth(), http.ws_connect(
-                url, autoping=False, max_msg_size=0, compress=0) as ws:
+        async with (
+            aiohttp.ClientSession(timeout=timeout, connector=connector) as http,
+            _refused_handshake_is_auth(),
+            http.ws_connect(url, autoping=False, max_msg_size=0, compress=0) as ws,
+        ):
             await self._authenticate(ws)
             for frame in self.protocol.subscribe_messages(self.symbols):
                 await ws.send_str(frame)
@@ -186,8 +212,7 @@ class StreamSession:
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme in ("wss", "https") else 80)
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, port, type=socket.SOCK_STREAM)
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         self.destination_guard(host, port, addresses)
         return _FixedResolver(host, port, infos)
@@ -204,8 +229,11 @@ class StreamSession:
             message = await ws.receive(timeout=max(remaining, 0.001))
             data = self._payload(message)
             if data is None:
-                if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
-                                    aiohttp.WSMsgType.ERROR):
+                if message.type in (
+                    aiohttp.WSMsgType.CLOSE,
+                    aiohttp.WSMsgType.CLOSED,
+                    aiohttp.WSMsgType.ERROR,
+                ):
                     raise aiohttp.ClientError("closed before authenticating")
                 continue
             outcome = self.protocol.auth_outcome(data)
@@ -221,15 +249,19 @@ class StreamSession:
             try:
                 message = await ws.receive(timeout=dead_after)
             except TimeoutError:
-                return "silent"   # nothing at all for dead_after: the stream is dead
+                return "silent"  # nothing at all for dead_after: the stream is dead
             self.last_message_at = self.clock()
             if message.type == aiohttp.WSMsgType.PING:
                 await ws.pong(message.data)
                 continue
             data = self._payload(message)
             if data is None:
-                if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
-                                    aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.ERROR):
+                if message.type in (
+                    aiohttp.WSMsgType.CLOSE,
+                    aiohttp.WSMsgType.CLOSED,
+                    aiohttp.WSMsgType.CLOSING,
+                    aiohttp.WSMsgType.ERROR,
+                ):
                     return "closed"
                 continue
             if await self._answer(ws, data):
@@ -289,7 +321,8 @@ class StreamSession:
         while True:
             await asyncio.sleep(lifecycle.keep_alive_every_seconds)
             try:
-                await asyncio.to_thread(self.protocol.keep_alive_listen_key,
-                                        self.listen_key_request, listen_key)
-            except Exception as exc:   # the next failed read reconnects with a new key
+                await asyncio.to_thread(
+                    self.protocol.keep_alive_listen_key, self.listen_key_request, listen_key
+                )
+            except Exception as exc:  # the next failed read reconnects with a new key
                 log.warning("%s listen key keep-alive failed: %s", self.protocol.name, exc)

@@ -7,94 +7,217 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('connections', '0002_exchangeconnection_max_open_orders_and_more'),
+        ("connections", "0002_exchangeconnection_max_open_orders_and_more"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('client_order_id', models.CharField(max_length=64)),
-                ('idempotency_key', models.CharField(blank=True, max_length=64, null=True)),
-                ('request_hash', models.CharField(max_length=64)),
-                ('symbol', models.CharField(max_length=40)),
-                ('side', models.CharField(choices=[('buy', 'buy'), ('sell', 'sell')], max_length=4)),
-                ('type', models.CharField(choices=[('market', 'market'), ('limit', 'limit')], max_length=8)),
-                ('requested_quantity', models.DecimalField(decimal_places=18, max_digits=36)),
-                ('volume_factor_source', models.CharField(default='live', max_length=8)),
-                ('volume_factor', models.DecimalField(decimal_places=6, max_digits=12)),
-                ('quantity', models.DecimalField(decimal_places=18, max_digits=36)),
-                ('price', models.DecimalField(blank=True, decimal_places=18, max_digits=36, null=True)),
-                ('time_in_force', models.CharField(choices=[('GTC', 'GTC'), ('IOC', 'IOC'), ('FOK', 'FOK'), ('POST_ONLY', 'POST_ONLY')], default='GTC', max_length=10)),
-                ('reduce_only', models.BooleanField(default=False)),
-                ('leverage', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('pending', 'pending'), ('submitting', 'submitting'), ('open', 'open'), ('partially_filled', 'partially_filled'), ('filled', 'filled'), ('canceled', 'canceled'), ('rejected', 'rejected'), ('expired', 'expired'), ('failed', 'failed'), ('unknown', 'unknown')], default='pending', max_length=20)),
-                ('exchange_order_id', models.CharField(blank=True, default='', max_length=64)),
-                ('filled_quantity', models.DecimalField(decimal_places=18, default=0, max_digits=36)),
-                ('average_price', models.DecimalField(blank=True, decimal_places=18, max_digits=36, null=True)),
-                ('error_message', models.CharField(blank=True, default='', max_length=500)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('submit_deadline_ms', models.BigIntegerField(blank=True, null=True)),
-                ('last_sent_at', models.DateTimeField(blank=True, null=True)),
-                ('cancel_requested', models.BooleanField(default=False)),
-                ('flagged', models.BooleanField(default=False)),
-                ('flag_reason', models.CharField(blank=True, default='', max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='connections.exchangeconnection')),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("client_order_id", models.CharField(max_length=64)),
+                ("idempotency_key", models.CharField(blank=True, max_length=64, null=True)),
+                ("request_hash", models.CharField(max_length=64)),
+                ("symbol", models.CharField(max_length=40)),
+                (
+                    "side",
+                    models.CharField(choices=[("buy", "buy"), ("sell", "sell")], max_length=4),
+                ),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[("market", "market"), ("limit", "limit")], max_length=8
+                    ),
+                ),
+                ("requested_quantity", models.DecimalField(decimal_places=18, max_digits=36)),
+                ("volume_factor_source", models.CharField(default="live", max_length=8)),
+                ("volume_factor", models.DecimalField(decimal_places=6, max_digits=12)),
+                ("quantity", models.DecimalField(decimal_places=18, max_digits=36)),
+                (
+                    "price",
+                    models.DecimalField(blank=True, decimal_places=18, max_digits=36, null=True),
+                ),
+                (
+                    "time_in_force",
+                    models.CharField(
+                        choices=[
+                            ("GTC", "GTC"),
+                            ("IOC", "IOC"),
+                            ("FOK", "FOK"),
+                            ("POST_ONLY", "POST_ONLY"),
+                        ],
+                        default="GTC",
+                        max_length=10,
+                    ),
+                ),
+                ("reduce_only", models.BooleanField(default=False)),
+                ("leverage", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "pending"),
+                            ("submitting", "submitting"),
+                            ("open", "open"),
+                            ("partially_filled", "partially_filled"),
+                            ("filled", "filled"),
+                            ("canceled", "canceled"),
+                            ("rejected", "rejected"),
+                            ("expired", "expired"),
+                            ("failed", "failed"),
+                            ("unknown", "unknown"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("exchange_order_id", models.CharField(blank=True, default="", max_length=64)),
+                (
+                    "filled_quantity",
+                    models.DecimalField(decimal_places=18, default=0, max_digits=36),
+                ),
+                (
+                    "average_price",
+                    models.DecimalField(blank=True, decimal_places=18, max_digits=36, null=True),
+                ),
+                ("error_message", models.CharField(blank=True, default="", max_length=500)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("submit_deadline_ms", models.BigIntegerField(blank=True, null=True)),
+                ("last_sent_at", models.DateTimeField(blank=True, null=True)),
+                ("cancel_requested", models.BooleanField(default=False)),
+                ("flagged", models.BooleanField(default=False)),
+                ("flag_reason", models.CharField(blank=True, default="", max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="orders",
+                        to="connections.exchangeconnection",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="orders",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='OrderEvent',
+            name="OrderEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_status', models.CharField(blank=True, default='', max_length=20)),
-                ('to_status', models.CharField(max_length=20)),
-                ('source', models.CharField(choices=[('api', 'api'), ('task', 'task'), ('reconcile', 'reconcile'), ('stream', 'stream')], max_length=10)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='orders.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("from_status", models.CharField(blank=True, default="", max_length=20)),
+                ("to_status", models.CharField(max_length=20)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("api", "api"),
+                            ("task", "task"),
+                            ("reconcile", "reconcile"),
+                            ("stream", "stream"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="orders.order",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['status', 'updated_at'], name='order_status_updated'),
+            model_name="order",
+            index=models.Index(fields=["status", "updated_at"], name="order_status_updated"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['connection', '-created_at'], name='order_connection_created'),
+            model_name="order",
+            index=models.Index(
+                fields=["connection", "-created_at"], name="order_connection_created"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.UniqueConstraint(fields=('connection', 'client_order_id'), name='order_client_id_unique_per_connection'),
+            model_name="order",
+            constraint=models.UniqueConstraint(
+                fields=("connection", "client_order_id"),
+                name="order_client_id_unique_per_connection",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.UniqueConstraint(condition=models.Q(('idempotency_key__isnull', False)), fields=('owner', 'idempotency_key'), name='order_idempotency_key_unique_per_owner'),
+            model_name="order",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("idempotency_key__isnull", False)),
+                fields=("owner", "idempotency_key"),
+                name="order_idempotency_key_unique_per_owner",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ('pending', 'submitting', 'open', 'partially_filled', 'filled', 'canceled', 'rejected', 'expired', 'failed', 'unknown'))), name='order_status_known'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "status__in",
+                        (
+                            "pending",
+                            "submitting",
+                            "open",
+                            "partially_filled",
+                            "filled",
+                            "canceled",
+                            "rejected",
+                            "expired",
+                            "failed",
+                            "unknown",
+                        ),
+                    )
+                ),
+                name="order_status_known",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('quantity__gt', 0)), name='order_quantity_positive'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("quantity__gt", 0)), name="order_quantity_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('filled_quantity__gte', 0), ('filled_quantity__lte', models.F('quantity'))), name='order_filled_within_quantity'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("filled_quantity__gte", 0), ("filled_quantity__lte", models.F("quantity"))
+                ),
+                name="order_filled_within_quantity",
+            ),
         ),
     ]

@@ -5,26 +5,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0002_exchangeconnection_max_open_orders_and_more'),
-        ('orders', '0001_initial'),
+        ("connections", "0002_exchangeconnection_max_open_orders_and_more"),
+        ("orders", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='order',
-            name='missed_at',
+            model_name="order",
+            name="missed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='order',
-            name='refreshed_at',
+            model_name="order",
+            name="refreshed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['status', 'refreshed_at'], name='order_status_refreshed'),
+            model_name="order",
+            index=models.Index(fields=["status", "refreshed_at"], name="order_status_refreshed"),
         ),
     ]

@@ -6,68 +6,119 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0002_exchangeconnection_max_open_orders_and_more'),
-        ('orders', '0002_settle_and_refresh_times'),
+        ("connections", "0002_exchangeconnection_max_open_orders_and_more"),
+        ("orders", "0002_settle_and_refresh_times"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Fill',
+            name="Fill",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('trade_id', models.CharField(max_length=100)),
-                ('exchange_order_id', models.CharField(blank=True, default='', max_length=64)),
-                ('client_order_id', models.CharField(blank=True, default='', max_length=64)),
-                ('symbol', models.CharField(max_length=40)),
-                ('side', models.CharField(choices=[('buy', 'buy'), ('sell', 'sell')], max_length=4)),
-                ('price', models.DecimalField(decimal_places=18, max_digits=36)),
-                ('quantity', models.DecimalField(decimal_places=18, max_digits=36)),
-                ('fee', models.DecimalField(decimal_places=18, default=0, max_digits=36)),
-                ('fee_asset', models.CharField(blank=True, default='', max_length=20)),
-                ('liquidity', models.CharField(choices=[('maker', 'maker'), ('taker', 'taker'), ('unknown', 'unknown')], default='unknown', max_length=8)),
-                ('traded_at', models.DateTimeField()),
-                ('source', models.CharField(choices=[('api', 'api'), ('task', 'task'), ('reconcile', 'reconcile'), ('stream', 'stream')], default='stream', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("trade_id", models.CharField(max_length=100)),
+                ("exchange_order_id", models.CharField(blank=True, default="", max_length=64)),
+                ("client_order_id", models.CharField(blank=True, default="", max_length=64)),
+                ("symbol", models.CharField(max_length=40)),
+                (
+                    "side",
+                    models.CharField(choices=[("buy", "buy"), ("sell", "sell")], max_length=4),
+                ),
+                ("price", models.DecimalField(decimal_places=18, max_digits=36)),
+                ("quantity", models.DecimalField(decimal_places=18, max_digits=36)),
+                ("fee", models.DecimalField(decimal_places=18, default=0, max_digits=36)),
+                ("fee_asset", models.CharField(blank=True, default="", max_length=20)),
+                (
+                    "liquidity",
+                    models.CharField(
+                        choices=[("maker", "maker"), ("taker", "taker"), ("unknown", "unknown")],
+                        default="unknown",
+                        max_length=8,
+                    ),
+                ),
+                ("traded_at", models.DateTimeField()),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("api", "api"),
+                            ("task", "task"),
+                            ("reconcile", "reconcile"),
+                            ("stream", "stream"),
+                        ],
+                        default="stream",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['traded_at', 'id'],
+                "ordering": ["traded_at", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['connection', 'exchange_order_id'], name='order_connection_exchange_id'),
+            model_name="order",
+            index=models.Index(
+                fields=["connection", "exchange_order_id"], name="order_connection_exchange_id"
+            ),
         ),
         migrations.AddField(
-            model_name='fill',
-            name='connection',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='fills', to='connections.exchangeconnection'),
+            model_name="fill",
+            name="connection",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="fills",
+                to="connections.exchangeconnection",
+            ),
         ),
         migrations.AddField(
-            model_name='fill',
-            name='order',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='fills', to='orders.order'),
+            model_name="fill",
+            name="order",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="fills",
+                to="orders.order",
+            ),
         ),
         migrations.AddIndex(
-            model_name='fill',
-            index=models.Index(condition=models.Q(('order__isnull', True)), fields=['connection', 'exchange_order_id'], name='fill_unattached'),
+            model_name="fill",
+            index=models.Index(
+                condition=models.Q(("order__isnull", True)),
+                fields=["connection", "exchange_order_id"],
+                name="fill_unattached",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='fill',
-            constraint=models.UniqueConstraint(fields=('connection', 'trade_id'), name='fill_trade_id_unique_per_connection'),
+            model_name="fill",
+            constraint=models.UniqueConstraint(
+                fields=("connection", "trade_id"), name="fill_trade_id_unique_per_connection"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='fill',
-            constraint=models.CheckConstraint(condition=models.Q(('quantity__gt', 0)), name='fill_quantity_positive'),
+            model_name="fill",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("quantity__gt", 0)), name="fill_quantity_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='fill',
-            constraint=models.CheckConstraint(condition=models.Q(('price__gt', 0)), name='fill_price_positive'),
+            model_name="fill",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("price__gt", 0)), name="fill_price_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='fill',
-            constraint=models.CheckConstraint(condition=models.Q(('liquidity__in', ('maker', 'taker', 'unknown'))), name='fill_liquidity_known'),
+            model_name="fill",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("liquidity__in", ("maker", "taker", "unknown"))),
+                name="fill_liquidity_known",
+            ),
         ),
     ]

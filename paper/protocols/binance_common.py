@@ -41,20 +41,40 @@ if TYPE_CHECKING:
     from paper.protocols.binance import BinanceProtocol
 
 ZERO = Decimal("0")
-NONE, USER_DATA, TRADE = "NONE", "USER_DATA", "TRADE"   # endpoint security types
+NONE, USER_DATA, TRADE = "NONE", "USER_DATA", "TRADE"  # endpoint security types
 SPOT, LINEAR = "spot", "linear"
-STATUS = {"new": "NEW", "partially_filled": "PARTIALLY_FILLED", "filled": "FILLED",
-          "canceled": "CANCELED", "rejected": "REJECTED", "expired": "EXPIRED"}
+STATUS = {
+    "new": "NEW",
+    "partially_filled": "PARTIALLY_FILLED",
+    "filled": "FILLED",
+    "canceled": "CANCELED",
+    "rejected": "REJECTED",
+    "expired": "EXPIRED",
+}
 # What each place-order endpoint reads besides its product's own; anything else is refused
 # with -1104 as on Binance.
-COMMON_ORDER_PARAMS = frozenset({
-    "symbol", "side", "type", "timeInForce", "quantity", "price", "newClientOrderId",
-    "stopPrice", "newOrderRespType", "selfTradePreventionMode", "recvWindow", "timestamp",
-    "signature"})
+COMMON_ORDER_PARAMS = frozenset(
+    {
+        "symbol",
+        "side",
+        "type",
+        "timeInForce",
+        "quantity",
+        "price",
+        "newClientOrderId",
+        "stopPrice",
+        "newOrderRespType",
+        "selfTradePreventionMode",
+        "recvWindow",
+        "timestamp",
+        "signature",
+    }
+)
 Weights = dict[tuple[str, str], int | tuple[int, int]]
 
 
 # -- signing (from the facts, independent of the connector) ---------------------------------
+
 
 def signature_for(secret: str, payload: str) -> str:
     return hmac_sha256_hex(secret, payload)
@@ -65,7 +85,7 @@ def split_signature(raw: str) -> tuple[str, str | None]:
     kept, signature = [], None
     for part in raw.split("&") if raw else []:
         if part.startswith("signature="):
-            signature = part[len("signature="):]
+            signature = part[len("signature=") :]
         else:
             kept.append(part)
     return "&".join(kept), signature
@@ -78,8 +98,8 @@ def signed_payload(raw_query: str, raw_body: str) -> tuple[str, str | None]:
     return query + body, query_signature or body_signature
 
 
-
 # -- errors ----------------------------------------------------------------------------------
+
 
 class BinanceError(Refusal):
     """``{"code": <negative int>, "msg": ...}`` with a 4xx status."""
@@ -89,8 +109,9 @@ class BinanceError(Refusal):
 
 
 def mandatory(name: str) -> BinanceError:
-    return BinanceError(400, -1102, f"Mandatory parameter '{name}' was not sent, was "
-                                    "empty/null, or malformed.")
+    return BinanceError(
+        400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+    )
 
 
 def not_required(name: str) -> BinanceError:
@@ -101,22 +122,31 @@ BAD_KEY = (401, -2015, "Invalid API-key, IP, or permissions for action.")
 UNKNOWN_ORDER = (400, -2011, "Unknown order sent.")
 NO_SUCH_ORDER = (400, -2013, "Order does not exist.")
 BAD_SYMBOL = (400, -1121, "Invalid symbol.")
-COMMON_REFUSALS = {"unknown_symbol": BAD_SYMBOL, "permission_denied": BAD_KEY,
-                   "order_not_found": UNKNOWN_ORDER, "order_not_cancelable": UNKNOWN_ORDER}
+COMMON_REFUSALS = {
+    "unknown_symbol": BAD_SYMBOL,
+    "permission_denied": BAD_KEY,
+    "order_not_found": UNKNOWN_ORDER,
+    "order_not_cancelable": UNKNOWN_ORDER,
+}
 
 
 def refusal(refusals: Mapping[str, tuple[int, int, str]], error: PaperError) -> BinanceError:
     """An engine refusal in one product's words (``refusals``), else the common ones."""
     status, code, msg = refusals.get(error.kind) or COMMON_REFUSALS.get(
-        error.kind, (400, -1013, error.message))
+        error.kind, (400, -1013, error.message)
+    )
     return BinanceError(status, code, msg)
 
 
 def is_valid_lot(instrument: PaperInstrument, quantity: Decimal | None) -> bool:
     """A positive whole number of lots, at least the minimum: an invalid quantity then
     broke the notional filter instead."""
-    return quantity is not None and quantity > 0 and quantity % instrument.lot_size == 0 \
+    return (
+        quantity is not None
+        and quantity > 0
+        and quantity % instrument.lot_size == 0
         and quantity >= instrument.min_quantity
+    )
 
 
 def exchange_symbol(instrument: PaperInstrument) -> str:
@@ -128,6 +158,7 @@ def quote_filled(order: PaperOrder) -> Decimal:
 
 
 # -- request parsing -------------------------------------------------------------------------
+
 
 @dataclass
 class Ctx:
@@ -150,8 +181,9 @@ def text_param(params: Mapping[str, str], name: str, *, required: bool = False) 
     return value
 
 
-def decimal_param(params: Mapping[str, str], name: str, *, required: bool = False
-                  ) -> Decimal | None:
+def decimal_param(
+    params: Mapping[str, str], name: str, *, required: bool = False
+) -> Decimal | None:
     value = text_param(params, name, required=required)
     if value is None:
         return None
@@ -160,8 +192,12 @@ def decimal_param(params: Mapping[str, str], name: str, *, required: bool = Fals
     except InvalidOperation:
         number = Decimal("NaN")
     if not re.fullmatch(r"-?[0-9]{1,20}(\.[0-9]{1,20})?", value) or not number.is_finite():
-        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'; legal "
-                                       "range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")
+        raise BinanceError(
+            400,
+            -1100,
+            f"Illegal characters found in parameter '{name}'; legal "
+            "range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.",
+        )
     return number
 
 
@@ -170,16 +206,21 @@ def int_param(params: Mapping[str, str], name: str) -> int | None:
     if value is None:
         return None
     if not re.fullmatch(r"-?[0-9]{1,20}", value):
-        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'; legal "
-                                       "range is '^-?[0-9]{1,20}$'.")
+        raise BinanceError(
+            400,
+            -1100,
+            f"Illegal characters found in parameter '{name}'; legal range is '^-?[0-9]{{1,20}}$'.",
+        )
     return int(value)
-
 
 
 # -- exchangeInfo's rateLimits, from the table the gate enforces ----------------------------
 
-RULE_TYPES = {("ip", "weight"): "REQUEST_WEIGHT", ("ip", "requests"): "RAW_REQUESTS",
-              ("account", "orders"): "ORDERS"}
+RULE_TYPES = {
+    ("ip", "weight"): "REQUEST_WEIGHT",
+    ("ip", "requests"): "RAW_REQUESTS",
+    ("account", "orders"): "ORDERS",
+}
 INTERVALS = (("DAY", 86400), ("HOUR", 3600), ("MINUTE", 60), ("SECOND", 1))
 
 
@@ -190,8 +231,12 @@ def rate_limit_type(window: Window) -> str | None:
 def rate_limit_rule(window: Window) -> dict[str, Any]:
     seconds = int(window.seconds)
     interval, size = next((name, size) for name, size in INTERVALS if seconds % size == 0)
-    return {"rateLimitType": rate_limit_type(window), "interval": interval,
-            "intervalNum": seconds // size, "limit": window.limit}
+    return {
+        "rateLimitType": rate_limit_type(window),
+        "interval": interval,
+        "intervalNum": seconds // size,
+        "limit": window.limit,
+    }
 
 
 class UsedWeight:
@@ -211,7 +256,6 @@ class UsedWeight:
         return self._total
 
 
-
 def random_client_id() -> str:
     """Binance makes up a client order id when none is sent."""
     alphabet = string.ascii_letters + string.digits
@@ -225,7 +269,7 @@ def uid(account: PaperAccount) -> int:
 # -- what both products serve alike ----------------------------------------------------------
 
 Handler = Callable[[Ctx], Any]
-Route = tuple[str, str, Handler, str]   # method, path, handler, security type
+Route = tuple[str, str, Handler, str]  # method, path, handler, security type
 
 
 class ProductApi:
@@ -253,8 +297,11 @@ class ProductApi:
     # -- symbols ------------------------------------------------------------------------
 
     def _instruments(self) -> dict[str, PaperInstrument]:
-        return {exchange_symbol(item): item for item in self.engine.instruments(self.exchange)
-                if item.kind == self.product}
+        return {
+            exchange_symbol(item): item
+            for item in self.engine.instruments(self.exchange)
+            if item.kind == self.product
+        }
 
     def _instrument(self, ctx: Ctx, *, required: bool = True) -> PaperInstrument | None:
         name = text_param(ctx.params, "symbol", required=required)
@@ -278,8 +325,7 @@ class ProductApi:
             except ValueError:
                 names = None
             if not isinstance(names, list) or not names:
-                raise BinanceError(400, -1100, "Illegal characters found in parameter "
-                                               "'symbols'.")
+                raise BinanceError(400, -1100, "Illegal characters found in parameter 'symbols'.")
             table = self._instruments()
             if any(name not in table for name in names):
                 raise BinanceError(*BAD_SYMBOL)
@@ -305,8 +351,11 @@ class ProductApi:
         budget = self.protocol.budget
         if budget is None:
             return self.default_rate_limits
-        return [rate_limit_rule(window) for window in budget.windows.values()
-                if window.product in (None, self.product) and rate_limit_type(window)]
+        return [
+            rate_limit_rule(window)
+            for window in budget.windows.values()
+            if window.product in (None, self.product) and rate_limit_type(window)
+        ]
 
     def _price(self, instrument: PaperInstrument) -> str:
         return self.number(self.engine.price(self.exchange, instrument.symbol))
@@ -319,13 +368,24 @@ class ProductApi:
         rows = []
         for item in self._selected(ctx):
             price = self._price(item)  # no spread on the paper exchange
-            rows.append(self._stamped({"symbol": exchange_symbol(item), "bidPrice": price,
-                                       "bidQty": "1000", "askPrice": price, "askQty": "1000"}))
+            rows.append(
+                self._stamped(
+                    {
+                        "symbol": exchange_symbol(item),
+                        "bidPrice": price,
+                        "bidQty": "1000",
+                        "askPrice": price,
+                        "askQty": "1000",
+                    }
+                )
+            )
         return self._one_or_list(ctx, rows)
 
     def price_ticker(self, ctx: Ctx) -> Any:
-        rows = [self._stamped({"symbol": exchange_symbol(item), "price": self._price(item)})
-                for item in self._selected(ctx)]
+        rows = [
+            self._stamped({"symbol": exchange_symbol(item), "price": self._price(item)})
+            for item in self._selected(ctx)
+        ]
         return self._one_or_list(ctx, rows)
 
     def day_ticker(self, ctx: Ctx) -> Any:
@@ -333,13 +393,27 @@ class ProductApi:
         rows = []
         for item in self._selected(ctx):
             price = self._price(item)
-            rows.append({"symbol": exchange_symbol(item), "priceChange": "0",
-                         "priceChangePercent": "0", "weightedAvgPrice": price,
-                         "lastPrice": price, "lastQty": "0", **self._day_book(price),
-                         "openPrice": price, "highPrice": price,
-                         "lowPrice": price, "volume": "0", "quoteVolume": "0",
-                         "openTime": now - 86_400_000, "closeTime": now, "firstId": -1,
-                         "lastId": -1, "count": 0})
+            rows.append(
+                {
+                    "symbol": exchange_symbol(item),
+                    "priceChange": "0",
+                    "priceChangePercent": "0",
+                    "weightedAvgPrice": price,
+                    "lastPrice": price,
+                    "lastQty": "0",
+                    **self._day_book(price),
+                    "openPrice": price,
+                    "highPrice": price,
+                    "lowPrice": price,
+                    "volume": "0",
+                    "quoteVolume": "0",
+                    "openTime": now - 86_400_000,
+                    "closeTime": now,
+                    "firstId": -1,
+                    "lastId": -1,
+                    "count": 0,
+                }
+            )
         return self._one_or_list(ctx, rows)
 
     def _day_book(self, price: str) -> dict[str, str]:
@@ -355,8 +429,9 @@ class ProductApi:
     def place(self, ctx: Ctx) -> dict[str, Any]:
         instrument, order_args, response_type = self._order_args(ctx)
         try:
-            order = self.engine.place_order(self.exchange, ctx.owner,
-                                            symbol=instrument.symbol, **order_args)
+            order = self.engine.place_order(
+                self.exchange, ctx.owner, symbol=instrument.symbol, **order_args
+            )
         except PaperError as error:
             if error.kind == "invalid_quantity":
                 raise self.quantity_error(instrument, order_args.get("quantity")) from None
@@ -372,9 +447,13 @@ class ProductApi:
         """Validate the wire parameters; (instrument, engine.place_order kwargs, resp type)."""
         unread = set(ctx.params) - self.order_params
         if unread:
-            raise BinanceError(400, -1104, f"Not all sent parameters were read; read "
-                                           f"'{len(ctx.params) - len(unread)}' parameter(s) "
-                                           f"but was sent '{len(ctx.params)}'.")
+            raise BinanceError(
+                400,
+                -1104,
+                f"Not all sent parameters were read; read "
+                f"'{len(ctx.params) - len(unread)}' parameter(s) "
+                f"but was sent '{len(ctx.params)}'.",
+            )
         instrument = self._symbol(ctx)
         side = text_param(ctx.params, "side", required=True) or ""
         if side not in ("BUY", "SELL"):
@@ -386,10 +465,14 @@ class ProductApi:
         args, default_response = self.order_args(ctx, order_type, side)
         response_type = ctx.params.get("newOrderRespType") or default_response
         if response_type not in ("ACK", "RESULT", "FULL"):
-            raise BinanceError(400, -1100, "Illegal characters found in parameter "
-                                           "'newOrderRespType'.")
-        return instrument, {"side": side.lower(), "client_order_id": client_id, **args}, \
-            response_type
+            raise BinanceError(
+                400, -1100, "Illegal characters found in parameter 'newOrderRespType'."
+            )
+        return (
+            instrument,
+            {"side": side.lower(), "client_order_id": client_id, **args},
+            response_type,
+        )
 
     def order_args(self, ctx: Ctx, order_type: str, side: str) -> tuple[dict[str, Any], str]:
         """This product's engine.place_order kwargs and its default response type."""
@@ -398,13 +481,13 @@ class ProductApi:
     def bad_client_id(self) -> BinanceError:
         raise NotImplementedError
 
-    def quantity_error(self, instrument: PaperInstrument,
-                       quantity: Decimal | None) -> BinanceError:
+    def quantity_error(self, instrument: PaperInstrument, quantity: Decimal | None) -> BinanceError:
         """Which filter an invalid quantity broke, in this product's words."""
         raise NotImplementedError
 
-    def placed(self, ctx: Ctx, order: PaperOrder, symbol: str,
-               response_type: str) -> dict[str, Any]:
+    def placed(
+        self, ctx: Ctx, order: PaperOrder, symbol: str, response_type: str
+    ) -> dict[str, Any]:
         raise NotImplementedError
 
     def order_json(self, order: PaperOrder, instrument: PaperInstrument) -> dict[str, Any]:
@@ -419,8 +502,11 @@ class ProductApi:
         order_id = int_param(ctx.params, "orderId")
         client_id = text_param(ctx.params, "origClientOrderId")
         if order_id is None and client_id is None:
-            raise BinanceError(400, -1102, "Param 'origClientOrderId' or 'orderId' must be "
-                                           "sent, but both were empty/null!")
+            raise BinanceError(
+                400,
+                -1102,
+                "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
+            )
         for order in self.engine.order_history(self.exchange, ctx.owner, instrument.symbol):
             if order_id is not None and order.order_id == str(order_id):
                 if client_id is not None and order.client_order_id != client_id:
@@ -428,7 +514,7 @@ class ProductApi:
                     return None
                 return order
             if order_id is None and order.client_order_id == client_id:
-                return order   # the newest order carrying that client id
+                return order  # the newest order carrying that client id
         return None
 
     def query(self, ctx: Ctx) -> dict[str, Any]:
@@ -444,15 +530,15 @@ class ProductApi:
         if order is None or not order.is_open:
             raise BinanceError(*UNKNOWN_ORDER)
         try:
-            self.engine.cancel_order(self.exchange, ctx.owner, symbol=instrument.symbol,
-                                     order_id=order.order_id)
+            self.engine.cancel_order(
+                self.exchange, ctx.owner, symbol=instrument.symbol, order_id=order.order_id
+            )
         except PaperError as error:
             raise refusal(self.refusals, error) from None
         ctx.request["cancel_applied"] = True
         return self.canceled(ctx, order, instrument)
 
-    def canceled(self, ctx: Ctx, order: PaperOrder,
-                 instrument: PaperInstrument) -> dict[str, Any]:
+    def canceled(self, ctx: Ctx, order: PaperOrder, instrument: PaperInstrument) -> dict[str, Any]:
         raise NotImplementedError
 
     def cancel_all(self, ctx: Ctx) -> Any:
@@ -468,9 +554,11 @@ class ProductApi:
     def open_orders(self, ctx: Ctx) -> list[dict[str, Any]]:
         wanted = self._instrument(ctx, required=False)
         table = {item.symbol: item for item in self._instruments().values()}
-        return [self.order_json(order, table[order.symbol])
-                for order in self.engine.open_orders(self.exchange, ctx.owner)
-                if order.symbol in table and (wanted is None or order.symbol == wanted.symbol)]
+        return [
+            self.order_json(order, table[order.symbol])
+            for order in self.engine.open_orders(self.exchange, ctx.owner)
+            if order.symbol in table and (wanted is None or order.symbol == wanted.symbol)
+        ]
 
     # the longest startTime..endTime a trade-list query may span (spot 24 h, USD-M 7 days)
     trade_span_ms: ClassVar[int] = 86_400_000
@@ -486,20 +574,27 @@ class ProductApi:
         start, end = int_param(ctx.params, "startTime"), int_param(ctx.params, "endTime")
         if start is not None and end is not None and end - start > self.trade_span_ms:
             hours = self.trade_span_ms // 3_600_000
-            raise BinanceError(400, -1127, f"More than {hours} hours between startTime and "
-                                           "endTime.")
+            raise BinanceError(
+                400, -1127, f"More than {hours} hours between startTime and endTime."
+            )
         limit = min(int_param(ctx.params, "limit") or 500, 1000)
-        trades = [(order, fill) for order, fill in reversed(self.engine.account_fills(
-                      self.exchange, ctx.owner, instrument.symbol, since_ms=start,
-                      until_ms=end))
-                  if (from_id is None or int(fill.trade_id) >= from_id)
-                  and (order_id is None or order.order_id == str(order_id))]
+        trades = [
+            (order, fill)
+            for order, fill in reversed(
+                self.engine.account_fills(
+                    self.exchange, ctx.owner, instrument.symbol, since_ms=start, until_ms=end
+                )
+            )
+            if (from_id is None or int(fill.trade_id) >= from_id)
+            and (order_id is None or order.order_id == str(order_id))
+        ]
         forwards = from_id is not None or start is not None
         chosen = trades[:limit] if forwards else trades[-limit:]
         return [self.trade_json(order, fill, instrument) for order, fill in chosen]
 
-    def trade_json(self, order: PaperOrder, fill: PaperFill,
-                   instrument: PaperInstrument) -> dict[str, Any]:
+    def trade_json(
+        self, order: PaperOrder, fill: PaperFill, instrument: PaperInstrument
+    ) -> dict[str, Any]:
         raise NotImplementedError
 
     def all_orders(self, ctx: Ctx) -> list[dict[str, Any]]:
@@ -508,11 +603,15 @@ class ProductApi:
         from_id = int_param(ctx.params, "orderId")
         start, end = int_param(ctx.params, "startTime"), int_param(ctx.params, "endTime")
         limit = min(int_param(ctx.params, "limit") or 500, 1000)
-        orders = [order for order in reversed(self.engine.order_history(
-                      self.exchange, ctx.owner, instrument.symbol))
-                  if (from_id is None or int(order.order_id) >= from_id)
-                  and (start is None or order.created_ms >= start)
-                  and (end is None or order.created_ms <= end)]
+        orders = [
+            order
+            for order in reversed(
+                self.engine.order_history(self.exchange, ctx.owner, instrument.symbol)
+            )
+            if (from_id is None or int(order.order_id) >= from_id)
+            and (start is None or order.created_ms >= start)
+            and (end is None or order.created_ms <= end)
+        ]
         forwards = from_id is not None or start is not None
         chosen = orders[:limit] if forwards else orders[-limit:]
         return [self.order_json(order, instrument) for order in chosen]

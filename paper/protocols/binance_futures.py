@@ -39,39 +39,64 @@ from paper.wire import decimal_places, plain
 
 CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 TIME_IN_FORCE = {"GTC": "GTC", "IOC": "IOC", "FOK": "FOK", "GTX": "POST_ONLY"}
-ALGO_TYPES = ("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
-              "TRAILING_STOP_MARKET")
+ALGO_TYPES = ("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")
 ORDER_PARAMS = COMMON_ORDER_PARAMS | {
-    "positionSide", "reduceOnly", "closePosition", "activationPrice", "callbackRate",
-    "workingType", "priceProtect", "priceMatch", "goodTillDate"}
+    "positionSide",
+    "reduceOnly",
+    "closePosition",
+    "activationPrice",
+    "callbackRate",
+    "workingType",
+    "priceProtect",
+    "priceMatch",
+    "goodTillDate",
+}
 
 # (method, path) -> weight, or (weight with symbol, weight without) where a symbol matters.
 # Placing costs no IP weight.
 WEIGHTS: Weights = {
-    ("GET", "/fapi/v1/ping"): 1, ("GET", "/fapi/v1/time"): 1,
-    ("GET", "/fapi/v1/exchangeInfo"): 1, ("GET", "/fapi/v1/ticker/bookTicker"): (2, 5),
-    ("GET", "/fapi/v1/ticker/price"): (1, 2), ("GET", "/fapi/v2/ticker/price"): (1, 2),
-    ("GET", "/fapi/v1/ticker/24hr"): (1, 40), ("GET", "/fapi/v1/premiumIndex"): (1, 10),
-    ("GET", "/fapi/v1/accountConfig"): 5, ("GET", "/fapi/v2/account"): 5,
-    ("GET", "/fapi/v3/account"): 5, ("GET", "/fapi/v2/balance"): 5,
-    ("GET", "/fapi/v3/balance"): 5, ("GET", "/fapi/v2/positionRisk"): 5,
-    ("GET", "/fapi/v3/positionRisk"): 5, ("GET", "/fapi/v1/positionSide/dual"): 30,
-    ("POST", "/fapi/v1/positionSide/dual"): 1, ("POST", "/fapi/v1/leverage"): 1,
-    ("POST", "/fapi/v1/order"): 0, ("DELETE", "/fapi/v1/order"): 1,
-    ("GET", "/fapi/v1/order"): 1, ("GET", "/fapi/v1/openOrders"): (1, 40),
-    ("DELETE", "/fapi/v1/allOpenOrders"): 1, ("GET", "/fapi/v1/allOrders"): 5,
+    ("GET", "/fapi/v1/ping"): 1,
+    ("GET", "/fapi/v1/time"): 1,
+    ("GET", "/fapi/v1/exchangeInfo"): 1,
+    ("GET", "/fapi/v1/ticker/bookTicker"): (2, 5),
+    ("GET", "/fapi/v1/ticker/price"): (1, 2),
+    ("GET", "/fapi/v2/ticker/price"): (1, 2),
+    ("GET", "/fapi/v1/ticker/24hr"): (1, 40),
+    ("GET", "/fapi/v1/premiumIndex"): (1, 10),
+    ("GET", "/fapi/v1/accountConfig"): 5,
+    ("GET", "/fapi/v2/account"): 5,
+    ("GET", "/fapi/v3/account"): 5,
+    ("GET", "/fapi/v2/balance"): 5,
+    ("GET", "/fapi/v3/balance"): 5,
+    ("GET", "/fapi/v2/positionRisk"): 5,
+    ("GET", "/fapi/v3/positionRisk"): 5,
+    ("GET", "/fapi/v1/positionSide/dual"): 30,
+    ("POST", "/fapi/v1/positionSide/dual"): 1,
+    ("POST", "/fapi/v1/leverage"): 1,
+    ("POST", "/fapi/v1/order"): 0,
+    ("DELETE", "/fapi/v1/order"): 1,
+    ("GET", "/fapi/v1/order"): 1,
+    ("GET", "/fapi/v1/openOrders"): (1, 40),
+    ("DELETE", "/fapi/v1/allOpenOrders"): 1,
+    ("GET", "/fapi/v1/allOrders"): 5,
     ("POST", "/fapi/v1/countdownCancelAll"): 10,
-    ("GET", "/fapi/v1/userTrades"): 5, ("GET", "/fapi/v1/leverageBracket"): 1,
-    ("GET", "/dapi/v1/exchangeInfo"): 1, ("GET", "/fapi/v1/openOrder"): 1,
+    ("GET", "/fapi/v1/userTrades"): 5,
+    ("GET", "/fapi/v1/leverageBracket"): 1,
+    ("GET", "/dapi/v1/exchangeInfo"): 1,
+    ("GET", "/fapi/v1/openOrder"): 1,
 }
 # PaperError kind -> (status, code, msg); quantity problems are told apart in quantity_error.
 REFUSALS: dict[str, tuple[int, int, str]] = {
     "insufficient_funds": (400, -2019, "Margin is insufficient."),
     "duplicate_client_order_id": (400, -4116, "ClientOrderId is duplicated."),
     "invalid_price": (400, -4014, "Price not increased by tick size."),
-    "post_only_would_take": (400, -5022, "Due to the order could not be executed as "
-                                         "maker, the Post Only order will be rejected. The "
-                                         "order will not be recorded in the order history"),
+    "post_only_would_take": (
+        400,
+        -5022,
+        "Due to the order could not be executed as "
+        "maker, the Post Only order will be rejected. The "
+        "order will not be recorded in the order history",
+    ),
     "reduce_only_rejected": (400, -2022, "ReduceOnly Order is rejected."),
 }
 
@@ -80,8 +105,9 @@ def futures_number(value: Decimal | None) -> str:
     return plain(value or ZERO)
 
 
-def futures_order(order: PaperOrder, symbol: str, position_side: str = "BOTH",
-                  as_accepted: bool = False) -> dict[str, Any]:
+def futures_order(
+    order: PaperOrder, symbol: str, position_side: str = "BOTH", as_accepted: bool = False
+) -> dict[str, Any]:
     """{"orderId":..,"symbol":"BTCUSDT","status":"NEW","clientOrderId":"..","price":"50000",
     "avgPrice":"0","origQty":"0.01","executedQty":"0","cumQty":"0","cumQuote":"0",
     "timeInForce":"GTC","type":"LIMIT","reduceOnly":false,"side":"BUY","positionSide":"BOTH",
@@ -89,40 +115,72 @@ def futures_order(order: PaperOrder, symbol: str, position_side: str = "BOTH",
     filled = ZERO if as_accepted else order.filled_quantity
     order_type = order.type.upper()
     return {
-        "orderId": int(order.order_id), "symbol": symbol,
+        "orderId": int(order.order_id),
+        "symbol": symbol,
         "status": "NEW" if as_accepted else STATUS[order.status],
-        "clientOrderId": order.client_order_id or "", "price": futures_number(order.price),
+        "clientOrderId": order.client_order_id or "",
+        "price": futures_number(order.price),
         "avgPrice": futures_number(None if as_accepted else order.average_price),
-        "origQty": futures_number(order.quantity), "executedQty": futures_number(filled),
+        "origQty": futures_number(order.quantity),
+        "executedQty": futures_number(filled),
         "cumQty": futures_number(filled),
         "cumQuote": futures_number(ZERO if as_accepted else quote_filled(order)),
         "timeInForce": "GTX" if order.time_in_force == "POST_ONLY" else order.time_in_force,
-        "type": order_type, "reduceOnly": order.reduce_only, "closePosition": False,
-        "side": order.side.upper(), "positionSide": position_side, "stopPrice": "0",
-        "workingType": "CONTRACT_PRICE", "priceProtect": False, "origType": order_type,
-        "priceMatch": "NONE", "selfTradePreventionMode": "EXPIRE_MAKER", "goodTillDate": 0,
-        "time": order.created_ms, "updateTime": order.updated_ms,
+        "type": order_type,
+        "reduceOnly": order.reduce_only,
+        "closePosition": False,
+        "side": order.side.upper(),
+        "positionSide": position_side,
+        "stopPrice": "0",
+        "workingType": "CONTRACT_PRICE",
+        "priceProtect": False,
+        "origType": order_type,
+        "priceMatch": "NONE",
+        "selfTradePreventionMode": "EXPIRE_MAKER",
+        "goodTillDate": 0,
+        "time": order.created_ms,
+        "updateTime": order.updated_ms,
     }
-
 
 
 def futures_symbol_info(instrument: PaperInstrument) -> dict[str, Any]:
     return {
-        "symbol": exchange_symbol(instrument), "pair": exchange_symbol(instrument),
-        "contractType": "PERPETUAL", "deliveryDate": 4133404800000,
-        "onboardDate": 1569398400000, "status": "TRADING", "baseAsset": instrument.base,
-        "quoteAsset": instrument.quote, "marginAsset": instrument.quote,
+        "symbol": exchange_symbol(instrument),
+        "pair": exchange_symbol(instrument),
+        "contractType": "PERPETUAL",
+        "deliveryDate": 4133404800000,
+        "onboardDate": 1569398400000,
+        "status": "TRADING",
+        "baseAsset": instrument.base,
+        "quoteAsset": instrument.quote,
+        "marginAsset": instrument.quote,
         "pricePrecision": decimal_places(instrument.tick_size),
-        "quantityPrecision": decimal_places(instrument.lot_size), "baseAssetPrecision": 8,
-        "quotePrecision": 8, "underlyingType": "COIN", "settlePlan": 0,
-        "orderTypes": ["LIMIT", "MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
+        "quantityPrecision": decimal_places(instrument.lot_size),
+        "baseAssetPrecision": 8,
+        "quotePrecision": 8,
+        "underlyingType": "COIN",
+        "settlePlan": 0,
+        "orderTypes": ["LIMIT", "MARKET"],
+        "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
         "filters": [
-            {"filterType": "PRICE_FILTER", "minPrice": futures_number(instrument.tick_size),
-             "maxPrice": "10000000", "tickSize": futures_number(instrument.tick_size)},
-            {"filterType": "LOT_SIZE", "stepSize": futures_number(instrument.lot_size),
-             "maxQty": "1000000", "minQty": futures_number(instrument.min_quantity)},
-            {"filterType": "MARKET_LOT_SIZE", "stepSize": futures_number(instrument.lot_size),
-             "maxQty": "1000000", "minQty": futures_number(instrument.min_quantity)},
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": futures_number(instrument.tick_size),
+                "maxPrice": "10000000",
+                "tickSize": futures_number(instrument.tick_size),
+            },
+            {
+                "filterType": "LOT_SIZE",
+                "stepSize": futures_number(instrument.lot_size),
+                "maxQty": "1000000",
+                "minQty": futures_number(instrument.min_quantity),
+            },
+            {
+                "filterType": "MARKET_LOT_SIZE",
+                "stepSize": futures_number(instrument.lot_size),
+                "maxQty": "1000000",
+                "minQty": futures_number(instrument.min_quantity),
+            },
             {"filterType": "MAX_NUM_ORDERS", "limit": 200},
             {"filterType": "MIN_NOTIONAL", "notional": futures_number(instrument.min_notional)},
         ],
@@ -137,13 +195,13 @@ class FuturesApi(ProductApi):
     refusals = REFUSALS
     trade_span_ms: ClassVar[int] = 7 * 86_400_000
     default_rate_limits: ClassVar[list[dict[str, Any]]] = [
-        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
-         "limit": 2400},
-        {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200}]
+        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
+        {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+    ]
 
     def __init__(self, protocol: Any) -> None:
         super().__init__(protocol)
-        self._position_sides: dict[str, str] = {}   # order id -> positionSide sent
+        self._position_sides: dict[str, str] = {}  # order id -> positionSide sent
 
     def routes(self) -> list[Route]:
         return [
@@ -187,24 +245,40 @@ class FuturesApi(ProductApi):
         return row | {"time": self.engine.now_ms()}
 
     def exchange_info(self, ctx: Ctx) -> dict[str, Any]:
-        return {"timezone": "UTC", "serverTime": self.engine.now_ms(),
-                "futuresType": "U_MARGINED", "exchangeFilters": [],
-                "rateLimits": self._rate_limits(),
-                "assets": [{"asset": "USDT", "marginAvailable": True}],
-                "symbols": [futures_symbol_info(item)
-                            for item in self._instruments().values()]}
+        return {
+            "timezone": "UTC",
+            "serverTime": self.engine.now_ms(),
+            "futuresType": "U_MARGINED",
+            "exchangeFilters": [],
+            "rateLimits": self._rate_limits(),
+            "assets": [{"asset": "USDT", "marginAvailable": True}],
+            "symbols": [futures_symbol_info(item) for item in self._instruments().values()],
+        }
 
     def coin_margined_info(self, ctx: Ctx) -> dict[str, Any]:
-        return {"timezone": "UTC", "serverTime": self.engine.now_ms(), "exchangeFilters": [],
-                "rateLimits": [], "symbols": []}
+        return {
+            "timezone": "UTC",
+            "serverTime": self.engine.now_ms(),
+            "exchangeFilters": [],
+            "rateLimits": [],
+            "symbols": [],
+        }
 
     def premium_index(self, ctx: Ctx) -> Any:
         now = self.engine.now_ms()
-        rows = [{"symbol": exchange_symbol(item), "markPrice": self._price(item),
-                 "indexPrice": self._price(item), "estimatedSettlePrice":
-                 self._price(item), "lastFundingRate": "0", "interestRate": "0",
-                 "nextFundingTime": now - now % 28_800_000 + 28_800_000, "time": now}
-                for item in self._selected(ctx)]
+        rows = [
+            {
+                "symbol": exchange_symbol(item),
+                "markPrice": self._price(item),
+                "indexPrice": self._price(item),
+                "estimatedSettlePrice": self._price(item),
+                "lastFundingRate": "0",
+                "interestRate": "0",
+                "nextFundingTime": now - now % 28_800_000 + 28_800_000,
+                "time": now,
+            }
+            for item in self._selected(ctx)
+        ]
         return self._one_or_list(ctx, rows)
 
     # -- accounts -----------------------------------------------------------------------
@@ -212,10 +286,16 @@ class FuturesApi(ProductApi):
     def account_config(self, ctx: Ctx) -> dict[str, Any]:
         account = ctx.account
         assert account is not None
-        return {"feeTier": 0, "canTrade": "trade" in account.permissions, "canDeposit": True,
-                "canWithdraw": "withdraw" in account.permissions,
-                "dualSidePosition": account.hedge_mode, "updateTime": 0,
-                "multiAssetsMargin": False, "tradeGroupId": -1}
+        return {
+            "feeTier": 0,
+            "canTrade": "trade" in account.permissions,
+            "canDeposit": True,
+            "canWithdraw": "withdraw" in account.permissions,
+            "dualSidePosition": account.hedge_mode,
+            "updateTime": 0,
+            "multiAssetsMargin": False,
+            "tradeGroupId": -1,
+        }
 
     def position_mode(self, ctx: Ctx) -> dict[str, Any]:
         assert ctx.account is not None
@@ -226,27 +306,34 @@ class FuturesApi(ProductApi):
         assert account is not None
         wanted = text_param(ctx.params, "dualSidePosition", required=True)
         if wanted not in ("true", "false"):
-            raise BinanceError(400, -1130, "Data sent for parameter 'dualSidePosition' is not "
-                                           "valid.")
+            raise BinanceError(
+                400, -1130, "Data sent for parameter 'dualSidePosition' is not valid."
+            )
         if (wanted == "true") == account.hedge_mode:
             raise BinanceError(400, -4059, "No need to change position side.")
         if self._open_positions(account):
-            raise BinanceError(400, -4068, "Position side cannot be changed if there exists "
-                                           "position.")
+            raise BinanceError(
+                400, -4068, "Position side cannot be changed if there exists position."
+            )
         if self._linear_open_orders(account):
-            raise BinanceError(400, -4067, "Position side cannot be changed if there exists "
-                                           "open orders.")
+            raise BinanceError(
+                400, -4067, "Position side cannot be changed if there exists open orders."
+            )
         self.engine.set_hedge_mode(account, wanted == "true")
         return {"code": 200, "msg": "success"}
 
     def _open_positions(self, account: PaperAccount) -> list[Any]:
-        return [held for held in self.engine.positions(self.exchange, account)
-                if held.quantity != 0]
+        return [
+            held for held in self.engine.positions(self.exchange, account) if held.quantity != 0
+        ]
 
     def _linear_open_orders(self, account: PaperAccount) -> list[PaperOrder]:
         linear = {item.symbol for item in self._instruments().values()}
-        return [order for order in self.engine.open_orders(self.exchange, account)
-                if order.symbol in linear]
+        return [
+            order
+            for order in self.engine.open_orders(self.exchange, account)
+            if order.symbol in linear
+        ]
 
     def _upl(self, account: PaperAccount) -> Decimal:
         return sum((held.unrealized_pnl for held in self._open_positions(account)), ZERO)
@@ -255,40 +342,70 @@ class FuturesApi(ProductApi):
         account = ctx.account
         assert account is not None
         upl = self._upl(account)
-        return [{"accountAlias": "SgsR", "asset": asset,
-                 "balance": futures_number(free + locked),
-                 "crossWalletBalance": futures_number(free + locked),
-                 "crossUnPnl": futures_number(upl if asset == "USDT" else ZERO),
-                 "availableBalance": futures_number(free),
-                 "maxWithdrawAmount": futures_number(free), "marginAvailable": True,
-                 "updateTime": self.engine.now_ms()}
-                for asset, (free, locked) in sorted(self._balances(account).items())]
+        return [
+            {
+                "accountAlias": "SgsR",
+                "asset": asset,
+                "balance": futures_number(free + locked),
+                "crossWalletBalance": futures_number(free + locked),
+                "crossUnPnl": futures_number(upl if asset == "USDT" else ZERO),
+                "availableBalance": futures_number(free),
+                "maxWithdrawAmount": futures_number(free),
+                "marginAvailable": True,
+                "updateTime": self.engine.now_ms(),
+            }
+            for asset, (free, locked) in sorted(self._balances(account).items())
+        ]
 
     def account(self, ctx: Ctx) -> dict[str, Any]:
         account = ctx.account
         assert account is not None
         free, locked = self._balances(account).get("USDT", (ZERO, ZERO))
         upl, wallet = self._upl(account), free + locked
-        totals = {"totalInitialMargin": locked, "totalMaintMargin": ZERO,
-                  "totalWalletBalance": wallet, "totalUnrealizedProfit": upl,
-                  "totalMarginBalance": wallet + upl, "totalPositionInitialMargin": locked,
-                  "totalOpenOrderInitialMargin": ZERO, "totalCrossWalletBalance": wallet,
-                  "totalCrossUnPnl": upl, "availableBalance": free, "maxWithdrawAmount": free}
-        assets = [{"asset": asset, "walletBalance": futures_number(f + lk),
-                   "unrealizedProfit": futures_number(upl if asset == "USDT" else ZERO),
-                   "marginBalance": futures_number(f + lk + (upl if asset == "USDT" else 0)),
-                   "maintMargin": "0", "initialMargin": futures_number(lk),
-                   "positionInitialMargin": futures_number(lk), "openOrderInitialMargin": "0",
-                   "crossWalletBalance": futures_number(f + lk),
-                   "crossUnPnl": futures_number(upl if asset == "USDT" else ZERO),
-                   "availableBalance": futures_number(f), "maxWithdrawAmount": futures_number(f),
-                   "marginAvailable": True, "updateTime": self.engine.now_ms()}
-                  for asset, (f, lk) in sorted(self._balances(account).items())]
-        return {"feeTier": 0, "canTrade": "trade" in account.permissions, "canDeposit": True,
-                "canWithdraw": "withdraw" in account.permissions, "multiAssetsMargin": False,
-                "tradeGroupId": -1, "updateTime": 0,
-                **{key: futures_number(value) for key, value in totals.items()},
-                "assets": assets, "positions": self._position_rows(ctx, every_symbol=False)}
+        totals = {
+            "totalInitialMargin": locked,
+            "totalMaintMargin": ZERO,
+            "totalWalletBalance": wallet,
+            "totalUnrealizedProfit": upl,
+            "totalMarginBalance": wallet + upl,
+            "totalPositionInitialMargin": locked,
+            "totalOpenOrderInitialMargin": ZERO,
+            "totalCrossWalletBalance": wallet,
+            "totalCrossUnPnl": upl,
+            "availableBalance": free,
+            "maxWithdrawAmount": free,
+        }
+        assets = [
+            {
+                "asset": asset,
+                "walletBalance": futures_number(f + lk),
+                "unrealizedProfit": futures_number(upl if asset == "USDT" else ZERO),
+                "marginBalance": futures_number(f + lk + (upl if asset == "USDT" else 0)),
+                "maintMargin": "0",
+                "initialMargin": futures_number(lk),
+                "positionInitialMargin": futures_number(lk),
+                "openOrderInitialMargin": "0",
+                "crossWalletBalance": futures_number(f + lk),
+                "crossUnPnl": futures_number(upl if asset == "USDT" else ZERO),
+                "availableBalance": futures_number(f),
+                "maxWithdrawAmount": futures_number(f),
+                "marginAvailable": True,
+                "updateTime": self.engine.now_ms(),
+            }
+            for asset, (f, lk) in sorted(self._balances(account).items())
+        ]
+        return {
+            "feeTier": 0,
+            "canTrade": "trade" in account.permissions,
+            "canDeposit": True,
+            "canWithdraw": "withdraw" in account.permissions,
+            "multiAssetsMargin": False,
+            "tradeGroupId": -1,
+            "updateTime": 0,
+            **{key: futures_number(value) for key, value in totals.items()},
+            "assets": assets,
+            "positions": self._position_rows(ctx, every_symbol=False),
+        }
 
     def position_risk_v2(self, ctx: Ctx) -> list[dict[str, Any]]:
         return self._position_rows(ctx, every_symbol=True)
@@ -318,22 +435,32 @@ class FuturesApi(ProductApi):
             rows.append(self._position_row(account, item, position))
         return rows
 
-    def _position_row(self, account: PaperAccount, item: PaperInstrument,
-                      position: Any) -> dict[str, Any]:
+    def _position_row(
+        self, account: PaperAccount, item: PaperInstrument, position: Any
+    ) -> dict[str, Any]:
         mark = self.engine.price(self.exchange, item.symbol)
         amount = position.quantity if position else ZERO
         entry = position.entry_price if position else ZERO
-        return {"symbol": exchange_symbol(item), "positionSide": "BOTH",
-                "positionAmt": futures_number(amount), "entryPrice": futures_number(entry),
-                "breakEvenPrice": futures_number(entry), "markPrice": futures_number(mark),
-                "unRealizedProfit": futures_number(position.unrealized_pnl if position
-                                                   else ZERO),
-                "liquidationPrice": "0", "leverage": str(self.engine.leverage(account,
-                                                                               item.symbol)),
-                "marginType": "cross", "isolatedMargin": "0", "isAutoAddMargin": "false",
-                "notional": futures_number(amount * mark), "marginAsset": item.quote,
-                "isolatedWallet": "0", "initialMargin": "0", "maintMargin": "0",
-                "updateTime": self.engine.now_ms()}
+        return {
+            "symbol": exchange_symbol(item),
+            "positionSide": "BOTH",
+            "positionAmt": futures_number(amount),
+            "entryPrice": futures_number(entry),
+            "breakEvenPrice": futures_number(entry),
+            "markPrice": futures_number(mark),
+            "unRealizedProfit": futures_number(position.unrealized_pnl if position else ZERO),
+            "liquidationPrice": "0",
+            "leverage": str(self.engine.leverage(account, item.symbol)),
+            "marginType": "cross",
+            "isolatedMargin": "0",
+            "isAutoAddMargin": "false",
+            "notional": futures_number(amount * mark),
+            "marginAsset": item.quote,
+            "isolatedWallet": "0",
+            "initialMargin": "0",
+            "maintMargin": "0",
+            "updateTime": self.engine.now_ms(),
+        }
 
     def open_order(self, ctx: Ctx) -> dict[str, Any]:
         """One current open order by orderId or origClientOrderId; a filled or canceled
@@ -348,10 +475,23 @@ class FuturesApi(ProductApi):
         """One bracket per symbol, matching what ``/fapi/v1/leverage`` answers (up to the
         engine's top leverage, a cap of 1,000,000 notional) and the engine's margin, which
         keeps no maintenance margin; a list, or one object when ``symbol`` is sent."""
-        rows = [{"symbol": exchange_symbol(item), "notionalCoef": 1.0, "brackets": [{
-                    "bracket": 1, "initialLeverage": MAX_LEVERAGE, "notionalCap": 1_000_000,
-                    "notionalFloor": 0, "maintMarginRatio": 0.0, "cum": 0.0}]}
-                for item in self._selected(ctx)]
+        rows = [
+            {
+                "symbol": exchange_symbol(item),
+                "notionalCoef": 1.0,
+                "brackets": [
+                    {
+                        "bracket": 1,
+                        "initialLeverage": MAX_LEVERAGE,
+                        "notionalCap": 1_000_000,
+                        "notionalFloor": 0,
+                        "maintMarginRatio": 0.0,
+                        "cum": 0.0,
+                    }
+                ],
+            }
+            for item in self._selected(ctx)
+        ]
         return self._one_or_list(ctx, rows)
 
     def leverage(self, ctx: Ctx) -> dict[str, Any]:
@@ -365,9 +505,11 @@ class FuturesApi(ProductApi):
             self.engine.set_leverage(self.exchange, ctx.account, instrument.symbol, value)
         except ValueError:
             raise BinanceError(400, -4028, f"Leverage {value} is not valid") from None
-        return {"leverage": value, "maxNotionalValue": "1000000",
-                "symbol": exchange_symbol(instrument)}
-
+        return {
+            "leverage": value,
+            "maxNotionalValue": "1000000",
+            "symbol": exchange_symbol(instrument),
+        }
 
     def countdown_cancel_all(self, ctx: Ctx) -> dict[str, Any]:
         """The dead-man switch, per symbol: ``countdownTime`` ms (0 stops it); when it
@@ -381,8 +523,9 @@ class FuturesApi(ProductApi):
         if countdown == 0:
             self.engine.dead_man.disarm(ctx.account, symbol=instrument.symbol)
         else:
-            self.engine.dead_man.arm(ctx.account, seconds=countdown / 1000,
-                                     symbol=instrument.symbol)
+            self.engine.dead_man.arm(
+                ctx.account, seconds=countdown / 1000, symbol=instrument.symbol
+            )
         return {"symbol": exchange_symbol(instrument), "countdownTime": str(countdown)}
 
     # -- orders -------------------------------------------------------------------------
@@ -397,14 +540,19 @@ class FuturesApi(ProductApi):
         if order_type not in ("LIMIT", "MARKET"):
             raise BinanceError(400, -1116, "Invalid orderType.")
         reduce_only = self._reduce_only(ctx, side)
-        args: dict[str, Any] = {"quantity": decimal_param(params, "quantity", required=True),
-                                "reduce_only": reduce_only}
+        args: dict[str, Any] = {
+            "quantity": decimal_param(params, "quantity", required=True),
+            "reduce_only": reduce_only,
+        }
         if order_type == "LIMIT":
             tif = text_param(params, "timeInForce", required=True) or ""
             if tif not in TIME_IN_FORCE:
                 raise BinanceError(400, -1115, "Invalid timeInForce.")
-            args |= {"type": "limit", "time_in_force": TIME_IN_FORCE[tif],
-                     "price": decimal_param(params, "price", required=True)}
+            args |= {
+                "type": "limit",
+                "time_in_force": TIME_IN_FORCE[tif],
+                "price": decimal_param(params, "price", required=True),
+            }
         else:
             if text_param(params, "price") is not None:
                 raise not_required("price")
@@ -421,56 +569,66 @@ class FuturesApi(ProductApi):
         if raw not in (None, "true", "false"):
             raise BinanceError(400, -1130, "Data sent for parameter 'reduceOnly' is not valid.")
         hedge = ctx.account.hedge_mode
-        if position_side not in ("BOTH", "LONG", "SHORT") or \
-                (position_side == "BOTH") == hedge:
-            raise BinanceError(400, -4061, "Order's position side does not match user's "
-                                           "setting.")
+        if position_side not in ("BOTH", "LONG", "SHORT") or (position_side == "BOTH") == hedge:
+            raise BinanceError(400, -4061, "Order's position side does not match user's setting.")
         if hedge:
             if raw is not None:
                 raise not_required("reduceOnly")
             return (position_side, side) in (("LONG", "SELL"), ("SHORT", "BUY"))
         return raw == "true"
 
-    def quantity_error(self, instrument: PaperInstrument,
-                       quantity: Decimal | None) -> BinanceError:
+    def quantity_error(self, instrument: PaperInstrument, quantity: Decimal | None) -> BinanceError:
         if is_valid_lot(instrument, quantity):
-            return BinanceError(400, -4164, f"Order's notional must be no smaller than "
-                                            f"{instrument.min_notional} (unless you choose "
-                                            "reduce only).")
+            return BinanceError(
+                400,
+                -4164,
+                f"Order's notional must be no smaller than "
+                f"{instrument.min_notional} (unless you choose "
+                "reduce only).",
+            )
         if quantity is None or quantity <= 0:
             return BinanceError(400, -4003, "Quantity less than or equal to zero.")
         if quantity % instrument.lot_size != 0:
-            return BinanceError(400, -1111, "Precision is over the maximum defined for this "
-                                            "asset.")
+            return BinanceError(400, -1111, "Precision is over the maximum defined for this asset.")
         return BinanceError(400, -4004, "Quantity less than min quantity.")
 
-    def placed(self, ctx: Ctx, order: PaperOrder, symbol: str,
-               response_type: str) -> dict[str, Any]:
+    def placed(
+        self, ctx: Ctx, order: PaperOrder, symbol: str, response_type: str
+    ) -> dict[str, Any]:
         side = ctx.params.get("positionSide") or "BOTH"
         self._position_sides[order.order_id] = side
         return futures_order(order, symbol, side, as_accepted=response_type == "ACK")
 
-    def trade_json(self, order: PaperOrder, fill: PaperFill,
-                   instrument: PaperInstrument) -> dict[str, Any]:
+    def trade_json(
+        self, order: PaperOrder, fill: PaperFill, instrument: PaperInstrument
+    ) -> dict[str, Any]:
         """{"buyer": false, "commission": "-0.07819010", "commissionAsset": "USDT",
         "id": 698759, "maker": false, "orderId": 25851813, "price": "7819.01", "qty": "0.002",
         "quoteQty": "15.63802", "realizedPnl": "-0.91539999", "side": "SELL",
         "positionSide": "SHORT", "symbol": "BTCUSDT", "time": 1569514978020}"""
-        return {"buyer": order.side == "buy", "commission": futures_number(fill.fee),
-                "commissionAsset": fill.fee_asset, "id": int(fill.trade_id),
-                "maker": fill.maker, "orderId": int(order.order_id),
-                "price": futures_number(fill.price), "qty": futures_number(fill.quantity),
-                "quoteQty": futures_number(fill.price * fill.quantity), "realizedPnl": "0",
-                "side": order.side.upper(),
-                "positionSide": self._position_sides.get(order.order_id, "BOTH"),
-                "symbol": exchange_symbol(instrument), "time": fill.time_ms}
+        return {
+            "buyer": order.side == "buy",
+            "commission": futures_number(fill.fee),
+            "commissionAsset": fill.fee_asset,
+            "id": int(fill.trade_id),
+            "maker": fill.maker,
+            "orderId": int(order.order_id),
+            "price": futures_number(fill.price),
+            "qty": futures_number(fill.quantity),
+            "quoteQty": futures_number(fill.price * fill.quantity),
+            "realizedPnl": "0",
+            "side": order.side.upper(),
+            "positionSide": self._position_sides.get(order.order_id, "BOTH"),
+            "symbol": exchange_symbol(instrument),
+            "time": fill.time_ms,
+        }
 
     def order_json(self, order: PaperOrder, instrument: PaperInstrument) -> dict[str, Any]:
-        return futures_order(order, exchange_symbol(instrument),
-                             self._position_sides.get(order.order_id, "BOTH"))
+        return futures_order(
+            order, exchange_symbol(instrument), self._position_sides.get(order.order_id, "BOTH")
+        )
 
-    def canceled(self, ctx: Ctx, order: PaperOrder,
-                 instrument: PaperInstrument) -> dict[str, Any]:
+    def canceled(self, ctx: Ctx, order: PaperOrder, instrument: PaperInstrument) -> dict[str, Any]:
         return self.order_json(order, instrument)
 
     def all_canceled(self, canceled: list[PaperOrder], instrument: PaperInstrument) -> Any:

@@ -49,21 +49,32 @@ CLIENT_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 MAX_BATCH = 20
 MAX_PAGE = 100
-CANCELED_UNFILLED_KEPT_MS = 2 * 3600 * 1000   # orders-history keeps these 2 hours only
+CANCELED_UNFILLED_KEPT_MS = 2 * 3600 * 1000  # orders-history keeps these 2 hours only
 HISTORY_MS = 7 * 24 * 3600 * 1000
-FILLS_MS = 3 * 24 * 3600 * 1000            # /trade/fills: the last 3 days
-FILLS_HISTORY_MS = 90 * 24 * 3600 * 1000   # /trade/fills-history: the last 3 months
+FILLS_MS = 3 * 24 * 3600 * 1000  # /trade/fills: the last 3 days
+FILLS_HISTORY_MS = 90 * 24 * 3600 * 1000  # /trade/fills-history: the last 3 months
 # UNVERIFIED: cancelSource values ("1" canceled by user, "0" by the system) are not in the
 # facts file, which only says cancelSource tells user cancels from engine ones.
 CANCEL_SOURCE_USER = "1"
 CANCEL_SOURCE_SYSTEM = "0"
 
-STATES = {"new": "live", "partially_filled": "partially_filled", "filled": "filled",
-          "canceled": "canceled", "expired": "canceled", "rejected": "canceled"}
+STATES = {
+    "new": "live",
+    "partially_filled": "partially_filled",
+    "filled": "filled",
+    "canceled": "canceled",
+    "expired": "canceled",
+    "rejected": "canceled",
+}
 # ordType -> (engine type, engine time in force)
-ORDER_TYPES = {"market": ("market", "IOC"), "limit": ("limit", "GTC"),
-               "post_only": ("limit", "POST_ONLY"), "fok": ("limit", "FOK"),
-               "ioc": ("limit", "IOC"), "optimal_limit_ioc": ("market", "IOC")}
+ORDER_TYPES = {
+    "market": ("market", "IOC"),
+    "limit": ("limit", "GTC"),
+    "post_only": ("limit", "POST_ONLY"),
+    "fok": ("limit", "FOK"),
+    "ioc": ("limit", "IOC"),
+    "optimal_limit_ioc": ("market", "IOC"),
+}
 
 # PaperError kind -> (sCode, sMsg) on trade endpoints
 REFUSALS = {
@@ -72,17 +83,26 @@ REFUSALS = {
     "unknown_symbol": ("51001", "Instrument ID, Instrument ID code or Spread ID doesn't exist."),
     "invalid_quantity": ("51020", "Your order should meet or exceed the minimum order amount."),
     "invalid_price": ("51000", "Parameter px error"),
-    "reduce_only_rejected": ("51169", "Order failed because you don't have any positions in "
-                                      "this direction for this contract to reduce or close."),
+    "reduce_only_rejected": (
+        "51169",
+        "Order failed because you don't have any positions in "
+        "this direction for this contract to reduce or close.",
+    ),
     # PAPER-ONLY: real OKX accepts a post-only order that would take and then cancels it;
     # the engine refuses it outright, so it is answered as a parameter error.
-    "post_only_would_take": ("51000", "Parameter ordType error: the post_only order would "
-                                      "take liquidity"),
+    "post_only_would_take": (
+        "51000",
+        "Parameter ordType error: the post_only order would take liquidity",
+    ),
     "permission_denied": ("50120", "This API key doesn't have permission to use this function"),
-    "order_not_found": ("51400", "Order cancellation failed as the order has been filled, "
-                                 "canceled or does not exist."),
-    "order_not_cancelable": ("51400", "Order cancellation failed as the order has been filled, "
-                                      "canceled or does not exist."),
+    "order_not_found": (
+        "51400",
+        "Order cancellation failed as the order has been filled, canceled or does not exist.",
+    ),
+    "order_not_cancelable": (
+        "51400",
+        "Order cancellation failed as the order has been filled, canceled or does not exist.",
+    ),
 }
 
 
@@ -93,8 +113,9 @@ class Refusal(WireRefusal):
         super().__init__(code, msg, status=status)
 
     def response(self) -> web.Response:
-        return web.json_response({"code": self.code, "msg": self.message, "data": []},
-                                 status=self.status)
+        return web.json_response(
+            {"code": self.code, "msg": self.message, "data": []}, status=self.status
+        )
 
 
 class AuthRefusal(Refusal):
@@ -117,7 +138,7 @@ class WireOrder:
     ord_type: str
     td_mode: str
     tgt_ccy: str
-    quote_sz: str = ""   # a quote-sized spot market buy reports its quote amount as sz
+    quote_sz: str = ""  # a quote-sized spot market buy reports its quote amount as sz
 
 
 def okx_signature(secret: str, prehash: str) -> str:
@@ -148,11 +169,16 @@ def _iso_ms(text: str) -> int:
 class OkxProtocol(Protocol):
     exchange = "okx"
     key_header: ClassVar[str] = "OK-ACCESS-KEY"
-    needs_passphrase: ClassVar[bool] = True   # OK-ACCESS-PASSPHRASE
-    duplicate_scope = "open"   # clOrdId is unique among pending orders only
-    write_routes: ClassVar[frozenset[str]] = frozenset({
-        "POST /api/v5/trade/order", "POST /api/v5/trade/batch-orders",
-        "POST /api/v5/trade/cancel-order", "POST /api/v5/trade/cancel-batch-orders"})
+    needs_passphrase: ClassVar[bool] = True  # OK-ACCESS-PASSPHRASE
+    duplicate_scope = "open"  # clOrdId is unique among pending orders only
+    write_routes: ClassVar[frozenset[str]] = frozenset(
+        {
+            "POST /api/v5/trade/order",
+            "POST /api/v5/trade/batch-orders",
+            "POST /api/v5/trade/cancel-order",
+            "POST /api/v5/trade/cancel-batch-orders",
+        }
+    )
 
     def __init__(self, engine: Any) -> None:
         super().__init__(engine)
@@ -176,14 +202,12 @@ class OkxProtocol(Protocol):
             web.post("/api/v5/trade/order", private(self.place_order, trade=True)),
             web.post("/api/v5/trade/batch-orders", private(self.place_batch, trade=True)),
             web.post("/api/v5/trade/cancel-order", private(self.cancel_order, trade=True)),
-            web.post("/api/v5/trade/cancel-batch-orders",
-                     private(self.cancel_batch, trade=True)),
+            web.post("/api/v5/trade/cancel-batch-orders", private(self.cancel_batch, trade=True)),
             web.get("/api/v5/trade/order", private(self.get_order)),
             web.get("/api/v5/trade/orders-pending", private(self.orders_pending)),
             web.get("/api/v5/trade/orders-history", private(self.orders_history)),
             web.get("/api/v5/trade/orders-history-archive", private(self.orders_archive)),
-            web.post("/api/v5/trade/cancel-all-after",
-                     private(self.cancel_all_after, trade=True)),
+            web.post("/api/v5/trade/cancel-all-after", private(self.cancel_all_after, trade=True)),
             web.get("/api/v5/trade/fills", private(self.fills)),
             web.get("/api/v5/trade/fills-history", private(self.fills_history)),
         ]
@@ -209,40 +233,60 @@ class OkxProtocol(Protocol):
 
     def rate_limited(self, retry_after: float) -> web.Response:
         # OKX sends no Retry-After (none documented); clients pause on 50011 themselves.
-        return web.json_response({"code": "50011", "msg": "Rate limit reached. Please refer "
-                                  "to API documentation and throttle requests accordingly.",
-                                  "data": []}, status=429)
+        return web.json_response(
+            {
+                "code": "50011",
+                "msg": "Rate limit reached. Please refer "
+                "to API documentation and throttle requests accordingly.",
+                "data": [],
+            },
+            status=429,
+        )
 
     def server_error(self) -> web.Response:
-        return web.json_response({"code": "50001", "msg": "Service temporarily unavailable. "
-                                  "Please try again later.", "data": []}, status=503)
+        return web.json_response(
+            {
+                "code": "50001",
+                "msg": "Service temporarily unavailable. Please try again later.",
+                "data": [],
+            },
+            status=503,
+        )
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _public(self, handler: Callable[[web.Request], web.Response]
-                ) -> Callable[[web.Request], Awaitable[web.Response]]:
+    def _public(
+        self, handler: Callable[[web.Request], web.Response]
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def serve(request: web.Request) -> web.Response:
             try:
                 return handler(request)
             except Refusal as refusal:
                 return refusal.response()
+
         return serve
 
-    def _private(self, handler: Callable[[web.Request, PaperAccount, str], web.Response], *,
-                 trade: bool = False) -> Callable[[web.Request], Awaitable[web.Response]]:
+    def _private(
+        self,
+        handler: Callable[[web.Request, PaperAccount, str], web.Response],
+        *,
+        trade: bool = False,
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def serve(request: web.Request) -> web.Response:
             body = await request.text() if request.method == "POST" else ""
             try:
                 account = self._authenticate(request, body)
                 if request.method == "POST" and request.content_type != "application/json":
-                    raise Refusal("50006", 'Invalid Content-Type. Please use "application/JSON".',
-                                  400)
+                    raise Refusal(
+                        "50006", 'Invalid Content-Type. Please use "application/JSON".', 400
+                    )
                 if trade and "trade" not in account.permissions:
                     raise Refusal("50120", REFUSALS["permission_denied"][1])
                 return handler(request, account, body)
             except Refusal as refusal:
                 note_refusal(request, refusal)
                 return refusal.response()
+
         return serve
 
     def _authenticate(self, request: web.Request, body: str) -> PaperAccount:
@@ -250,9 +294,12 @@ class OkxProtocol(Protocol):
 
     def _check_headers(self, request: web.Request, body: str) -> PaperAccount:
         headers = request.headers
-        for header, code in (("OK-ACCESS-KEY", "50103"), ("OK-ACCESS-SIGN", "50106"),
-                             ("OK-ACCESS-TIMESTAMP", "50107"),
-                             ("OK-ACCESS-PASSPHRASE", "50104")):
+        for header, code in (
+            ("OK-ACCESS-KEY", "50103"),
+            ("OK-ACCESS-SIGN", "50106"),
+            ("OK-ACCESS-TIMESTAMP", "50107"),
+            ("OK-ACCESS-PASSPHRASE", "50104"),
+        ):
             if not headers.get(header):
                 raise AuthRefusal(code, f'Request header "{header}" cannot be empty.')
         timestamp = headers["OK-ACCESS-TIMESTAMP"]
@@ -262,8 +309,12 @@ class OkxProtocol(Protocol):
             sent_ms = _iso_ms(timestamp)
         except ValueError:
             raise AuthRefusal("50112", "Invalid OK-ACCESS-TIMESTAMP.") from None
-        if staleness(sent_ms, self.engine.now_ms(), behind_ms=TIMESTAMP_TOLERANCE_MS,
-                     ahead_ms=TIMESTAMP_TOLERANCE_MS):
+        if staleness(
+            sent_ms,
+            self.engine.now_ms(),
+            behind_ms=TIMESTAMP_TOLERANCE_MS,
+            ahead_ms=TIMESTAMP_TOLERANCE_MS,
+        ):
             raise AuthRefusal("50102", "Timestamp request expired.")
         account = self.engine.account(self.exchange, headers["OK-ACCESS-KEY"])
         if account is None:
@@ -282,7 +333,7 @@ class OkxProtocol(Protocol):
         """The path as the client signed it: query included, without our /okx mount."""
         raw = request.raw_path
         prefix = f"/{self.exchange}"
-        return raw[len(prefix):] if raw.startswith(prefix + "/") else raw
+        return raw[len(prefix) :] if raw.startswith(prefix + "/") else raw
 
     @staticmethod
     def _ok(data: list[dict[str, Any]]) -> web.Response:
@@ -290,12 +341,19 @@ class OkxProtocol(Protocol):
 
     def _trade_answer(self, items: list[dict[str, Any]]) -> web.Response:
         failed = sum(item["sCode"] != "0" for item in items)
-        code, msg = ("0", "") if not failed else (
-            ("1", "All operations failed") if failed == len(items)
-            else ("2", "Bulk operation partially succeeded."))
+        code, msg = (
+            ("0", "")
+            if not failed
+            else (
+                ("1", "All operations failed")
+                if failed == len(items)
+                else ("2", "Bulk operation partially succeeded.")
+            )
+        )
         now_us = str(self.engine.now_ms() * 1000)
-        return web.json_response({"code": code, "msg": msg, "data": items,
-                                  "inTime": now_us, "outTime": now_us})
+        return web.json_response(
+            {"code": code, "msg": msg, "data": items, "inTime": now_us, "outTime": now_us}
+        )
 
     @staticmethod
     def _json(body: str) -> Any:
@@ -339,19 +397,31 @@ class OkxProtocol(Protocol):
         swap = instrument.kind == "linear"
         family = f"{instrument.base}-{instrument.quote}"
         return {
-            "instType": inst_type, "instId": self.inst_id(instrument),
-            "uly": family if swap else "", "instFamily": family if swap else "",
+            "instType": inst_type,
+            "instId": self.inst_id(instrument),
+            "uly": family if swap else "",
+            "instFamily": family if swap else "",
             "baseCcy": "" if swap else instrument.base,
             "quoteCcy": "" if swap else instrument.quote,
             "settleCcy": instrument.quote if swap else "",
             "ctVal": plain(instrument.contract_value) if swap else "",
-            "ctMult": "1" if swap else "", "ctValCcy": instrument.base if swap else "",
-            "ctType": "linear" if swap else "", "optType": "", "stk": "", "alias": "",
-            "listTime": "1606468572000", "expTime": "",
+            "ctMult": "1" if swap else "",
+            "ctValCcy": instrument.base if swap else "",
+            "ctType": "linear" if swap else "",
+            "optType": "",
+            "stk": "",
+            "alias": "",
+            "listTime": "1606468572000",
+            "expTime": "",
             "lever": str(MAX_LEVERAGE) if swap or inst_type == "MARGIN" else "",
-            "tickSz": plain(instrument.tick_size), "lotSz": plain(lot), "minSz": plain(minimum),
-            "maxLmtSz": "10000000", "maxMktSz": "1000000", "state": "live",
-            "ruleType": "normal", "category": "1",
+            "tickSz": plain(instrument.tick_size),
+            "lotSz": plain(lot),
+            "minSz": plain(minimum),
+            "maxLmtSz": "10000000",
+            "maxMktSz": "1000000",
+            "state": "live",
+            "ruleType": "normal",
+            "category": "1",
         }
 
     def _instrument_list(self, request: web.Request) -> list[dict[str, Any]]:
@@ -361,17 +431,20 @@ class OkxProtocol(Protocol):
             raise Refusal("51000", "Parameter instType error", 400)
         wanted_id = request.query.get("instId")
         family = request.query.get("instFamily") or request.query.get("uly")
-        return [self._instrument_view(item, inst_type)
-                for item in self.engine.instruments(self.exchange)
-                if kinds.get(inst_type) == item.kind
-                and wanted_id in (None, "", self.inst_id(item))
-                and family in (None, "", f"{item.base}-{item.quote}")]
+        return [
+            self._instrument_view(item, inst_type)
+            for item in self.engine.instruments(self.exchange)
+            if kinds.get(inst_type) == item.kind
+            and wanted_id in (None, "", self.inst_id(item))
+            and family in (None, "", f"{item.base}-{item.quote}")
+        ]
 
     def instruments(self, request: web.Request) -> web.Response:
         return self._ok(self._instrument_list(request))
 
-    def account_instruments(self, request: web.Request, account: PaperAccount,
-                            body: str) -> web.Response:
+    def account_instruments(
+        self, request: web.Request, account: PaperAccount, body: str
+    ) -> web.Response:
         return self._ok(self._instrument_list(request))
 
     # -- market data ------------------------------------------------------------------------
@@ -384,11 +457,24 @@ class OkxProtocol(Protocol):
     def _ticker_view(self, instrument: PaperInstrument) -> dict[str, Any]:
         price = plain(self.engine.price(self.exchange, instrument.symbol))
         now = str(self.engine.now_ms())
-        return {"instType": "SWAP" if instrument.kind == "linear" else "SPOT",
-                "instId": self.inst_id(instrument), "last": price, "lastSz": "0",
-                "askPx": price, "askSz": "1000", "bidPx": price, "bidSz": "1000",
-                "open24h": price, "high24h": price, "low24h": price, "volCcy24h": "0",
-                "vol24h": "0", "sodUtc0": price, "sodUtc8": price, "ts": now}
+        return {
+            "instType": "SWAP" if instrument.kind == "linear" else "SPOT",
+            "instId": self.inst_id(instrument),
+            "last": price,
+            "lastSz": "0",
+            "askPx": price,
+            "askSz": "1000",
+            "bidPx": price,
+            "bidSz": "1000",
+            "open24h": price,
+            "high24h": price,
+            "low24h": price,
+            "volCcy24h": "0",
+            "vol24h": "0",
+            "sodUtc0": price,
+            "sodUtc8": price,
+            "ts": now,
+        }
 
     def ticker(self, request: web.Request) -> web.Response:
         instrument = self._instrument(self._required(request.query, "instId"))
@@ -397,48 +483,105 @@ class OkxProtocol(Protocol):
     def tickers(self, request: web.Request) -> web.Response:
         inst_type = self._required(request.query, "instType")
         kind = {"SPOT": "spot", "SWAP": "linear"}.get(inst_type)
-        return self._ok([self._ticker_view(item) for item in self.engine.instruments(self.exchange)
-                         if item.kind == kind])
+        return self._ok(
+            [
+                self._ticker_view(item)
+                for item in self.engine.instruments(self.exchange)
+                if item.kind == kind
+            ]
+        )
 
     # -- account ----------------------------------------------------------------------------
 
-    def account_config(self, request: web.Request, account: PaperAccount,
-                       body: str) -> web.Response:
+    def account_config(
+        self, request: web.Request, account: PaperAccount, body: str
+    ) -> web.Response:
         uid = _numeric_id(account.api_key)
-        perm = ",".join(name for key, name in (("read", "read_only"), ("trade", "trade"),
-                                                ("withdraw", "withdraw"))
-                        if key in account.permissions) or "read_only"
-        return self._ok([{
-            "uid": uid, "mainUid": uid, "acctLv": "2",
-            "posMode": "long_short_mode" if account.hedge_mode else "net_mode",
-            "perm": perm, "ip": ",".join(account.ip_whitelist), "label": "paper",
-            "level": "Lv1", "levelTmp": "",
-            "kycLv": "2", "type": "0", "roleType": "0", "spotRoleType": "0",
-            "acctStpMode": "cancel_maker", "autoLoan": False, "ctIsoMode": "automatic",
-            "mgnIsoMode": "automatic", "greeksType": "PA", "liquidationGear": "-1",
-            "enableSpotBorrow": False, "spotBorrowAutoRepay": False, "opAuth": "0",
-            "traderInsts": [], "spotTraderInsts": [],
-        }])
+        perm = (
+            ",".join(
+                name
+                for key, name in (
+                    ("read", "read_only"),
+                    ("trade", "trade"),
+                    ("withdraw", "withdraw"),
+                )
+                if key in account.permissions
+            )
+            or "read_only"
+        )
+        return self._ok(
+            [
+                {
+                    "uid": uid,
+                    "mainUid": uid,
+                    "acctLv": "2",
+                    "posMode": "long_short_mode" if account.hedge_mode else "net_mode",
+                    "perm": perm,
+                    "ip": ",".join(account.ip_whitelist),
+                    "label": "paper",
+                    "level": "Lv1",
+                    "levelTmp": "",
+                    "kycLv": "2",
+                    "type": "0",
+                    "roleType": "0",
+                    "spotRoleType": "0",
+                    "acctStpMode": "cancel_maker",
+                    "autoLoan": False,
+                    "ctIsoMode": "automatic",
+                    "mgnIsoMode": "automatic",
+                    "greeksType": "PA",
+                    "liquidationGear": "-1",
+                    "enableSpotBorrow": False,
+                    "spotBorrowAutoRepay": False,
+                    "opAuth": "0",
+                    "traderInsts": [],
+                    "spotTraderInsts": [],
+                }
+            ]
+        )
 
     # {"ccy": "BTC", "name": "Bitcoin", "chain": "BTC-Bitcoin", "canDep": true, "canWd": true,
     #  "canInternal": true, "minDep": "0.0005", "minWd": "0.0005", "maxWd": "500",
     #  "wdTickSz": "8", "minFee": "0.0002", "maxFee": "0.0004", "mainNet": true, ...}
-    def currencies(self, request: web.Request, account: PaperAccount,
-                   body: str) -> web.Response:
+    def currencies(self, request: web.Request, account: PaperAccount, body: str) -> web.Response:
         """/api/v5/asset/currencies: every coin of the paper universe, one chain each named
         after the coin (the paper exchange moves nothing on chain)."""
         instruments = self.engine.instruments(self.exchange)
         coins = sorted({item.base for item in instruments} | {item.quote for item in instruments})
         wanted = {c for c in (request.query.get("ccy") or "").split(",") if c}
-        return self._ok([{
-            "ccy": coin, "name": coin, "chain": f"{coin}-{coin}", "logoLink": "",
-            "canDep": True, "canWd": True, "canInternal": True, "depQuotaFixed": "",
-            "minDep": "0", "minWd": "0", "maxWd": "1000000", "wdTickSz": "8",
-            "wdQuota": "1000000", "usedWdQuota": "0", "minFee": "0", "maxFee": "0",
-            "fee": "0", "minFeeForCtAddr": "0", "maxFeeForCtAddr": "0",
-            "burningFeeRate": "", "mainNet": True, "needTag": False, "minDepArrivalConfirm": "1",
-            "minWdUnlockConfirm": "1", "ctAddr": ""}
-            for coin in coins if not wanted or coin in wanted])
+        return self._ok(
+            [
+                {
+                    "ccy": coin,
+                    "name": coin,
+                    "chain": f"{coin}-{coin}",
+                    "logoLink": "",
+                    "canDep": True,
+                    "canWd": True,
+                    "canInternal": True,
+                    "depQuotaFixed": "",
+                    "minDep": "0",
+                    "minWd": "0",
+                    "maxWd": "1000000",
+                    "wdTickSz": "8",
+                    "wdQuota": "1000000",
+                    "usedWdQuota": "0",
+                    "minFee": "0",
+                    "maxFee": "0",
+                    "fee": "0",
+                    "minFeeForCtAddr": "0",
+                    "maxFeeForCtAddr": "0",
+                    "burningFeeRate": "",
+                    "mainNet": True,
+                    "needTag": False,
+                    "minDepArrivalConfirm": "1",
+                    "minWdUnlockConfirm": "1",
+                    "ctAddr": "",
+                }
+                for coin in coins
+                if not wanted or coin in wanted
+            ]
+        )
 
     def _usd_value(self, asset: str, amount: Decimal) -> Decimal:
         if asset in ("USDT", "USDC", "USD"):
@@ -452,8 +595,9 @@ class OkxProtocol(Protocol):
     #  "cashBal": "...", "availBal": "...", "frozenBal": "...", "ordFrozen": "...", ...}]}
     def balance(self, request: web.Request, account: PaperAccount, body: str) -> web.Response:
         wanted = {c for c in (request.query.get("ccy") or "").split(",") if c}
-        upl = sum((p.unrealized_pnl for p in self.engine.positions(self.exchange, account)),
-                  Decimal(0))
+        upl = sum(
+            (p.unrealized_pnl for p in self.engine.positions(self.exchange, account)), Decimal(0)
+        )
         now = str(self.engine.now_ms())
         details, total = [], Decimal(0)
         for ccy, (free, locked) in sorted(self.engine.balances(self.exchange, account).items()):
@@ -463,16 +607,42 @@ class OkxProtocol(Protocol):
             equity = free + locked + ccy_upl
             usd = self._usd_value(ccy, equity)
             total += usd
-            details.append({
-                "ccy": ccy, "eq": plain(equity), "cashBal": plain(free + locked),
-                "availBal": plain(free), "availEq": plain(free), "frozenBal": plain(locked),
-                "ordFrozen": plain(locked), "eqUsd": plain(usd), "disEq": plain(usd),
-                "upl": plain(ccy_upl), "isoEq": "0", "liab": "0", "crossLiab": "0",
-                "interest": "0", "fixedBal": "0", "uTime": now,
-            })
-        return self._ok([{"totalEq": plain(total), "adjEq": plain(total), "isoEq": "0",
-                          "imr": "", "mmr": "", "mgnRatio": "", "notionalUsd": "",
-                          "upl": plain(upl), "uTime": now, "details": details}])
+            details.append(
+                {
+                    "ccy": ccy,
+                    "eq": plain(equity),
+                    "cashBal": plain(free + locked),
+                    "availBal": plain(free),
+                    "availEq": plain(free),
+                    "frozenBal": plain(locked),
+                    "ordFrozen": plain(locked),
+                    "eqUsd": plain(usd),
+                    "disEq": plain(usd),
+                    "upl": plain(ccy_upl),
+                    "isoEq": "0",
+                    "liab": "0",
+                    "crossLiab": "0",
+                    "interest": "0",
+                    "fixedBal": "0",
+                    "uTime": now,
+                }
+            )
+        return self._ok(
+            [
+                {
+                    "totalEq": plain(total),
+                    "adjEq": plain(total),
+                    "isoEq": "0",
+                    "imr": "",
+                    "mmr": "",
+                    "mgnRatio": "",
+                    "notionalUsd": "",
+                    "upl": plain(upl),
+                    "uTime": now,
+                    "details": details,
+                }
+            ]
+        )
 
     # {"instType": "SWAP", "instId": "BTC-USDT-SWAP", "posSide": "net", "pos": "-2",
     #  "avgPx": "60000", "markPx": "60100", "upl": "-2", "lever": "10", "mgnMode": "cross", ...}
@@ -489,27 +659,41 @@ class OkxProtocol(Protocol):
                 continue
             notional = abs(held.quantity) * held.mark_price
             contracts = held.quantity / instrument.contract_value
-            rows.append({
-                "instType": "SWAP", "instId": inst_id,
-                "posId": _numeric_id(account.api_key + inst_id),
-                "posSide": "net", "pos": plain(contracts), "availPos": plain(abs(contracts)),
-                "avgPx": plain(held.entry_price), "markPx": plain(held.mark_price),
-                "last": plain(held.mark_price), "idxPx": plain(held.mark_price),
-                "upl": plain(held.unrealized_pnl), "lever": str(held.leverage),
-                "liqPx": "", "mgnMode": "cross", "margin": "",
-                "imr": plain(notional / held.leverage), "mmr": "", "mgnRatio": "",
-                "notionalUsd": plain(notional), "ccy": instrument.quote, "adl": "1",
-                "realizedPnl": "0", "cTime": str(self.engine.now_ms()),
-                "uTime": str(self.engine.now_ms()),
-            })
+            rows.append(
+                {
+                    "instType": "SWAP",
+                    "instId": inst_id,
+                    "posId": _numeric_id(account.api_key + inst_id),
+                    "posSide": "net",
+                    "pos": plain(contracts),
+                    "availPos": plain(abs(contracts)),
+                    "avgPx": plain(held.entry_price),
+                    "markPx": plain(held.mark_price),
+                    "last": plain(held.mark_price),
+                    "idxPx": plain(held.mark_price),
+                    "upl": plain(held.unrealized_pnl),
+                    "lever": str(held.leverage),
+                    "liqPx": "",
+                    "mgnMode": "cross",
+                    "margin": "",
+                    "imr": plain(notional / held.leverage),
+                    "mmr": "",
+                    "mgnRatio": "",
+                    "notionalUsd": plain(notional),
+                    "ccy": instrument.quote,
+                    "adl": "1",
+                    "realizedPnl": "0",
+                    "cTime": str(self.engine.now_ms()),
+                    "uTime": str(self.engine.now_ms()),
+                }
+            )
         return self._ok(rows)
 
     def _lever(self, order: PaperOrder) -> str:
         account = self.engine.account(self.exchange, order.api_key)
         return str(self.engine.leverage(account, order.symbol) if account else DEFAULT_LEVERAGE)
 
-    def set_leverage(self, request: web.Request, account: PaperAccount,
-                     body: str) -> web.Response:
+    def set_leverage(self, request: web.Request, account: PaperAccount, body: str) -> web.Response:
         args = self._json(body)
         if not isinstance(args, dict):
             raise Refusal("51000", "Parameter body error", 400)
@@ -522,68 +706,86 @@ class OkxProtocol(Protocol):
             raise Refusal("51000", "Parameter lever error", 400)
         instrument = self._instrument(inst_id)
         if instrument.kind == "linear":
-            self.engine.set_leverage(self.exchange, account, instrument.symbol,
-                                     int(Decimal(lever)))
-        else:   # spot margin leverage is not simulated; remembered for leverage-info
+            self.engine.set_leverage(self.exchange, account, instrument.symbol, int(Decimal(lever)))
+        else:  # spot margin leverage is not simulated; remembered for leverage-info
             self._margin_leverage[(account.api_key, inst_id, mgn_mode)] = lever
-        return self._ok([{"lever": lever, "mgnMode": mgn_mode, "instId": inst_id,
-                          "posSide": str(args.get("posSide") or "net")}])
+        return self._ok(
+            [
+                {
+                    "lever": lever,
+                    "mgnMode": mgn_mode,
+                    "instId": inst_id,
+                    "posSide": str(args.get("posSide") or "net"),
+                }
+            ]
+        )
 
-    def leverage_info(self, request: web.Request, account: PaperAccount,
-                      body: str) -> web.Response:
+    def leverage_info(self, request: web.Request, account: PaperAccount, body: str) -> web.Response:
         mgn_mode = self._required(request.query, "mgnMode")
         rows = []
         for inst_id in self._required(request.query, "instId").split(","):
             instrument = self._instrument(inst_id)
-            lever = (str(self.engine.leverage(account, instrument.symbol))
-                     if instrument.kind == "linear" else
-                     self._margin_leverage.get((account.api_key, inst_id, mgn_mode), "1"))
-            rows.append({"instId": inst_id, "mgnMode": mgn_mode, "posSide": "net",
-                         "lever": lever})
+            lever = (
+                str(self.engine.leverage(account, instrument.symbol))
+                if instrument.kind == "linear"
+                else self._margin_leverage.get((account.api_key, inst_id, mgn_mode), "1")
+            )
+            rows.append({"instId": inst_id, "mgnMode": mgn_mode, "posSide": "net", "lever": lever})
         return self._ok(rows)
 
     # -- orders -----------------------------------------------------------------------------
 
-    def place_order(self, request: web.Request, account: PaperAccount,
-                    body: str) -> web.Response:
+    def place_order(self, request: web.Request, account: PaperAccount, body: str) -> web.Response:
         args = self._json(body)
         if not isinstance(args, dict):
             raise Refusal("51000", "Parameter body error", 400)
         for name in ("instId", "tdMode", "side", "ordType", "sz"):
             self._required(args, name)
-        item = {"clOrdId": str(args.get("clOrdId") or ""), "ordId": "",
-                "tag": str(args.get("tag") or ""), "ts": str(self.engine.now_ms()),
-                "sCode": "0", "sMsg": "Order placed", "subCode": ""}
+        item = {
+            "clOrdId": str(args.get("clOrdId") or ""),
+            "ordId": "",
+            "tag": str(args.get("tag") or ""),
+            "ts": str(self.engine.now_ms()),
+            "sCode": "0",
+            "sMsg": "Order placed",
+            "subCode": "",
+        }
         try:
             self._check_deadline(request)
             order = self._place(account, args)
         except ItemRefusal as refusal:
             item.update(sCode=refusal.code, sMsg=refusal.message)
-        except Refusal as refusal:   # an unknown instId inside a trade item
+        except Refusal as refusal:  # an unknown instId inside a trade item
             item.update(sCode=refusal.code, sMsg=refusal.message)
         else:
             request["order_accepted"] = True
             item["ordId"] = order.order_id
         return self._trade_answer([item])
 
-    def place_batch(self, request: web.Request, account: PaperAccount,
-                    body: str) -> web.Response:
+    def place_batch(self, request: web.Request, account: PaperAccount, body: str) -> web.Response:
         """/api/v5/trade/batch-orders: up to 20 orders, each placed or refused on its own
         (``sCode`` per item; code 1 when all failed, 2 when some did)."""
         args = self._json(body)
         if not isinstance(args, list) or not args or not all(isinstance(a, dict) for a in args):
             raise Refusal("51000", "Parameter body error", 400)
         if len(args) > MAX_BATCH:
-            raise Refusal("51004", f"Order failed. The number of orders exceeds the limit "
-                                   f"{MAX_BATCH}.", 400)
+            raise Refusal(
+                "51004", f"Order failed. The number of orders exceeds the limit {MAX_BATCH}.", 400
+            )
         for one in args:
             for name in ("instId", "tdMode", "side", "ordType", "sz"):
                 self._required(one, name)
         items = []
         for one in args:
-            item = {"clOrdId": str(one.get("clOrdId") or ""), "ordId": "",
-                    "tag": str(one.get("tag") or ""), "ts": str(self.engine.now_ms()),
-                    "sCode": "0", "sMsg": "Order placed", "subCode": ""}
+            item = {
+                "clOrdId": str(one.get("clOrdId") or ""),
+                "ordId": "",
+                "tag": str(one.get("tag") or ""),
+                "ts": str(self.engine.now_ms()),
+                "sCode": "0",
+                "sMsg": "Order placed",
+                "subCode": "",
+            }
             try:
                 self._check_deadline(request)
                 order = self._place(account, one)
@@ -604,8 +806,11 @@ class OkxProtocol(Protocol):
         if not deadline.isdigit():
             raise ItemRefusal("51000", "Parameter expTime error")
         if self.engine.now_ms() > int(deadline):
-            raise ItemRefusal("50036", "The expTime can't be earlier than the current system "
-                                       "time. Please adjust the expTime and try again.")
+            raise ItemRefusal(
+                "50036",
+                "The expTime can't be earlier than the current system "
+                "time. Please adjust the expTime and try again.",
+            )
 
     def _place(self, account: PaperAccount, args: dict[str, Any]) -> PaperOrder:
         instrument = self._instrument(str(args["instId"]))
@@ -632,17 +837,28 @@ class OkxProtocol(Protocol):
         quantity, quote_amount = self._base_quantity(instrument, size, tgt_ccy, side)
         try:
             order = self.engine.place_order(
-                self.exchange, account, symbol=instrument.symbol, side=side, type=engine_type,
-                quantity=quantity, price=price, time_in_force=time_in_force,
-                client_order_id=client_id, quote_quantity=quote_amount,
-                reduce_only=str(args.get("reduceOnly", "")).lower() == "true")
+                self.exchange,
+                account,
+                symbol=instrument.symbol,
+                side=side,
+                type=engine_type,
+                quantity=quantity,
+                price=price,
+                time_in_force=time_in_force,
+                client_order_id=client_id,
+                quote_quantity=quote_amount,
+                reduce_only=str(args.get("reduceOnly", "")).lower() == "true",
+            )
         except PaperError as exc:
             code, msg = REFUSALS.get(exc.kind, ("51000", exc.message))
             raise ItemRefusal(code, msg.format(ccy=instrument.quote)) from None
         self._wire[order.order_id] = WireOrder(
             inst_type="SWAP" if swap else ("SPOT" if td_mode == "cash" else "MARGIN"),
-            ord_type=ord_type, td_mode=td_mode, tgt_ccy=tgt_ccy,
-            quote_sz=plain(size) if quote_amount is not None else "")
+            ord_type=ord_type,
+            td_mode=td_mode,
+            tgt_ccy=tgt_ccy,
+            quote_sz=plain(size) if quote_amount is not None else "",
+        )
         return order
 
     @staticmethod
@@ -663,8 +879,9 @@ class OkxProtocol(Protocol):
             raise ItemRefusal("51000", "Parameter tgtCcy error")
         return tgt_ccy
 
-    def _base_quantity(self, instrument: PaperInstrument, size: Decimal, tgt_ccy: str,
-                       side: str) -> tuple[Decimal | None, Decimal | None]:
+    def _base_quantity(
+        self, instrument: PaperInstrument, size: Decimal, tgt_ccy: str, side: str
+    ) -> tuple[Decimal | None, Decimal | None]:
         """(base quantity, quote amount) for the engine: swaps count contracts x ctVal."""
         if tgt_ccy == "quote_ccy":
             if side == "buy":
@@ -680,21 +897,18 @@ class OkxProtocol(Protocol):
         per = instrument.contract_value if instrument.kind == "linear" else Decimal(1)
         return size * per, None
 
-    def cancel_order(self, request: web.Request, account: PaperAccount,
-                     body: str) -> web.Response:
+    def cancel_order(self, request: web.Request, account: PaperAccount, body: str) -> web.Response:
         args = self._json(body)
         if not isinstance(args, dict):
             raise Refusal("51000", "Parameter body error", 400)
         return self._cancel_answer(request, [self._cancel_one(account, args)])
 
-    def cancel_batch(self, request: web.Request, account: PaperAccount,
-                     body: str) -> web.Response:
+    def cancel_batch(self, request: web.Request, account: PaperAccount, body: str) -> web.Response:
         args = self._json(body)
         if not isinstance(args, list) or not args or not all(isinstance(a, dict) for a in args):
             raise Refusal("51000", "Parameter body error", 400)
         if len(args) > MAX_BATCH:
-            raise Refusal("51406", f"Canceled - order count exceeds the limit {MAX_BATCH}.",
-                          400)
+            raise Refusal("51406", f"Canceled - order count exceeds the limit {MAX_BATCH}.", 400)
         return self._cancel_answer(request, [self._cancel_one(account, item) for item in args])
 
     def _cancel_answer(self, request: web.Request, items: list[dict[str, Any]]) -> web.Response:
@@ -704,15 +918,24 @@ class OkxProtocol(Protocol):
 
     def _cancel_one(self, account: PaperAccount, args: dict[str, Any]) -> dict[str, Any]:
         order_id, client_id = str(args.get("ordId") or ""), str(args.get("clOrdId") or "")
-        item = {"clOrdId": client_id, "ordId": order_id, "ts": str(self.engine.now_ms()),
-                "sCode": "0", "sMsg": ""}
+        item = {
+            "clOrdId": client_id,
+            "ordId": order_id,
+            "ts": str(self.engine.now_ms()),
+            "sCode": "0",
+            "sMsg": "",
+        }
         try:
             instrument = self._instrument(self._required(args, "instId"))
             if not order_id and not client_id:
                 raise ItemRefusal("51003", "Either client order ID or order ID is required.")
             order = self.engine.cancel_order(
-                self.exchange, account, symbol=instrument.symbol,
-                order_id=order_id or None, client_order_id=None if order_id else client_id)
+                self.exchange,
+                account,
+                symbol=instrument.symbol,
+                order_id=order_id or None,
+                client_order_id=None if order_id else client_id,
+            )
         except (Refusal, ItemRefusal) as refusal:
             item.update(sCode=refusal.code, sMsg=refusal.message)
         except PaperError as exc:
@@ -728,23 +951,30 @@ class OkxProtocol(Protocol):
         client_id = request.query.get("clOrdId") or None
         if not order_id and not client_id:
             raise Refusal("51003", "Either client order ID or order ID is required.")
-        order = self.engine.get_order(self.exchange, account, order_id=order_id,
-                                      client_order_id=None if order_id else client_id)
+        order = self.engine.get_order(
+            self.exchange,
+            account,
+            order_id=order_id,
+            client_order_id=None if order_id else client_id,
+        )
         if order is None or order.symbol != instrument.symbol:
             raise Refusal("51603", "Order does not exist")
         return self._ok([self._order_view(order)])
 
-    def orders_pending(self, request: web.Request, account: PaperAccount,
-                       body: str) -> web.Response:
+    def orders_pending(
+        self, request: web.Request, account: PaperAccount, body: str
+    ) -> web.Response:
         orders = self.engine.open_orders(self.exchange, account)
         return self._ok(self._order_page(request, list(reversed(orders))))
 
-    def orders_history(self, request: web.Request, account: PaperAccount,
-                       body: str) -> web.Response:
+    def orders_history(
+        self, request: web.Request, account: PaperAccount, body: str
+    ) -> web.Response:
         return self._ok(self._history(request, account, archive=False))
 
-    def cancel_all_after(self, request: web.Request, account: PaperAccount,
-                         body: str) -> web.Response:
+    def cancel_all_after(
+        self, request: web.Request, account: PaperAccount, body: str
+    ) -> web.Response:
         """The dead-man switch: ``timeOut`` "0" (off) or 10..120 s, the whole account. A
         tag-level switch is refused: the paper engine keeps no order tags (PAPER-ONLY)."""
         args = self._json(body)
@@ -764,12 +994,14 @@ class OkxProtocol(Protocol):
             trigger = now + int(switch.seconds * 1000)
         return self._ok([{"triggerTime": str(trigger), "tag": "", "ts": str(now)}])
 
-    def orders_archive(self, request: web.Request, account: PaperAccount,
-                       body: str) -> web.Response:
+    def orders_archive(
+        self, request: web.Request, account: PaperAccount, body: str
+    ) -> web.Response:
         return self._ok(self._history(request, account, archive=True))
 
-    def _history(self, request: web.Request, account: PaperAccount, *,
-                 archive: bool) -> list[dict[str, Any]]:
+    def _history(
+        self, request: web.Request, account: PaperAccount, *, archive: bool
+    ) -> list[dict[str, Any]]:
         """Terminal orders, newest first. Canceled orders without fills stay 2 hours in
         orders-history and never reach the archive."""
         self._required(request.query, "instType")
@@ -777,15 +1009,22 @@ class OkxProtocol(Protocol):
         kept = []
         for order in self.engine.order_history(self.exchange, account):
             unfilled_cancel = order.status != "filled" and not order.filled_quantity
-            if order.is_open or (archive and unfilled_cancel) or (
-                    not archive and (now - order.created_ms > HISTORY_MS or (
-                        unfilled_cancel and now - order.updated_ms > CANCELED_UNFILLED_KEPT_MS))):
+            if (
+                order.is_open
+                or (archive and unfilled_cancel)
+                or (
+                    not archive
+                    and (
+                        now - order.created_ms > HISTORY_MS
+                        or (unfilled_cancel and now - order.updated_ms > CANCELED_UNFILLED_KEPT_MS)
+                    )
+                )
+            ):
                 continue
             kept.append(order)
         return self._order_page(request, kept)
 
-    def _order_page(self, request: web.Request, orders: list[PaperOrder]
-                    ) -> list[dict[str, Any]]:
+    def _order_page(self, request: web.Request, orders: list[PaperOrder]) -> list[dict[str, Any]]:
         """Filter by instType/instId/ordType/state, then ordId pagination (after = older)."""
         query = request.query
         limit = query.get("limit") or str(MAX_PAGE)
@@ -805,14 +1044,14 @@ class OkxProtocol(Protocol):
         """/api/v5/trade/fills: the last 3 days' fills, newest first."""
         return self._ok(self._fill_page(request, account, FILLS_MS))
 
-    def fills_history(self, request: web.Request, account: PaperAccount,
-                      body: str) -> web.Response:
+    def fills_history(self, request: web.Request, account: PaperAccount, body: str) -> web.Response:
         """/api/v5/trade/fills-history: the last 3 months (instType required)."""
         self._required(request.query, "instType")
         return self._ok(self._fill_page(request, account, FILLS_HISTORY_MS))
 
-    def _fill_page(self, request: web.Request, account: PaperAccount,
-                   kept_ms: int) -> list[dict[str, Any]]:
+    def _fill_page(
+        self, request: web.Request, account: PaperAccount, kept_ms: int
+    ) -> list[dict[str, Any]]:
         """Newest first; instType/instId/instFamily/ordId filters, begin/end on the fill time,
         billId pagination (after = older, before = newer), at most ``limit`` (100)."""
         query = request.query
@@ -822,9 +1061,12 @@ class OkxProtocol(Protocol):
         oldest = self.engine.now_ms() - kept_ms
         begin, end = query.get("begin", ""), query.get("end", "")
         since = max(int(begin), oldest) if begin.isdigit() else oldest
-        views = [self._fill_view(order, fill) for order, fill in self.engine.account_fills(
-            self.exchange, account, since_ms=since,
-            until_ms=int(end) if end.isdigit() else None)]
+        views = [
+            self._fill_view(order, fill)
+            for order, fill in self.engine.account_fills(
+                self.exchange, account, since_ms=since, until_ms=int(end) if end.isdigit() else None
+            )
+        ]
         for field in ("instType", "instId", "ordId"):
             if query.get(field):
                 views = [view for view in views if view[field] == query[field]]
@@ -849,16 +1091,31 @@ class OkxProtocol(Protocol):
         wire = self._wire.get(order.order_id)
         return {
             "instType": wire.inst_type if wire else ("SWAP" if swap else "SPOT"),
-            "instId": self.inst_id(instrument), "tradeId": fill.trade_id,
-            "ordId": order.order_id, "clOrdId": order.client_order_id or "",
-            "billId": fill.trade_id, "subType": "1" if order.side == "buy" else "2",
-            "tag": "", "fillPx": plain(fill.price), "fillSz": plain(fill.quantity / per),
-            "fillIdxPx": plain(fill.price), "fillPnl": "0", "fillPxVol": "", "fillPxUsd": "",
-            "fillMarkVol": "", "fillFwdPx": "", "fillMarkPx": plain(fill.price) if swap else "",
-            "side": order.side, "posSide": "net" if swap else "",
-            "execType": "M" if fill.maker else "T", "feeCcy": fill.fee_asset,
-            "fee": plain(-fill.fee), "feeRate": "0", "ts": str(fill.time_ms),
-            "fillTime": str(fill.time_ms), "tradeQuoteCcy": instrument.quote if not swap else "",
+            "instId": self.inst_id(instrument),
+            "tradeId": fill.trade_id,
+            "ordId": order.order_id,
+            "clOrdId": order.client_order_id or "",
+            "billId": fill.trade_id,
+            "subType": "1" if order.side == "buy" else "2",
+            "tag": "",
+            "fillPx": plain(fill.price),
+            "fillSz": plain(fill.quantity / per),
+            "fillIdxPx": plain(fill.price),
+            "fillPnl": "0",
+            "fillPxVol": "",
+            "fillPxUsd": "",
+            "fillMarkVol": "",
+            "fillFwdPx": "",
+            "fillMarkPx": plain(fill.price) if swap else "",
+            "side": order.side,
+            "posSide": "net" if swap else "",
+            "execType": "M" if fill.maker else "T",
+            "feeCcy": fill.fee_asset,
+            "fee": plain(-fill.fee),
+            "feeRate": "0",
+            "ts": str(fill.time_ms),
+            "fillTime": str(fill.time_ms),
+            "tradeQuoteCcy": instrument.quote if not swap else "",
         }
 
     # {"instType": "SPOT", "instId": "BTC-USDT", "ordId": "...", "clOrdId": "b15", "px": "2.15",
@@ -869,33 +1126,58 @@ class OkxProtocol(Protocol):
         swap = instrument.kind == "linear"
         per = instrument.contract_value if swap else Decimal(1)
         wire = self._wire.get(order.order_id) or WireOrder(
-            inst_type="SWAP" if swap else "SPOT", ord_type=_ord_type_of(order),
-            td_mode="cross" if swap else "cash", tgt_ccy="")
+            inst_type="SWAP" if swap else "SPOT",
+            ord_type=_ord_type_of(order),
+            td_mode="cross" if swap else "cash",
+            tgt_ccy="",
+        )
         filled = order.filled_quantity / per
         closed_by_engine = order.status in ("expired", "rejected")
         return {
-            "instType": wire.inst_type, "instId": self.inst_id(instrument),
-            "ordId": order.order_id, "clOrdId": order.client_order_id or "", "tag": "",
-            "px": plain(order.price), "sz": wire.quote_sz or plain(order.quantity / per),
-            "ordType": wire.ord_type, "side": order.side, "posSide": "net" if swap else "",
-            "tdMode": wire.td_mode, "tgtCcy": wire.tgt_ccy, "ccy": "",
-            "accFillSz": plain(filled), "fillSz": plain(filled),
-            "fillPx": plain(order.average_price), "avgPx": plain(order.average_price),
-            "fillTime": str(order.updated_ms) if filled else "", "tradeId": "",
+            "instType": wire.inst_type,
+            "instId": self.inst_id(instrument),
+            "ordId": order.order_id,
+            "clOrdId": order.client_order_id or "",
+            "tag": "",
+            "px": plain(order.price),
+            "sz": wire.quote_sz or plain(order.quantity / per),
+            "ordType": wire.ord_type,
+            "side": order.side,
+            "posSide": "net" if swap else "",
+            "tdMode": wire.td_mode,
+            "tgtCcy": wire.tgt_ccy,
+            "ccy": "",
+            "accFillSz": plain(filled),
+            "fillSz": plain(filled),
+            "fillPx": plain(order.average_price),
+            "avgPx": plain(order.average_price),
+            "fillTime": str(order.updated_ms) if filled else "",
+            "tradeId": "",
             "state": STATES[order.status],
             "lever": self._lever(order) if swap else "",
-            "fee": "0", "feeCcy": instrument.quote, "rebate": "0",
-            "rebateCcy": instrument.quote, "pnl": "0", "category": "normal",
+            "fee": "0",
+            "feeCcy": instrument.quote,
+            "rebate": "0",
+            "rebateCcy": instrument.quote,
+            "pnl": "0",
+            "category": "normal",
             "reduceOnly": "true" if order.reduce_only else "false",
-            "cancelSource": (CANCEL_SOURCE_USER if order.canceled_by_user else
-                             CANCEL_SOURCE_SYSTEM if closed_by_engine else ""),
-            "cancelSourceReason": "", "source": "", "stpMode": "cancel_maker",
-            "cTime": str(order.created_ms), "uTime": str(order.updated_ms),
+            "cancelSource": (
+                CANCEL_SOURCE_USER
+                if order.canceled_by_user
+                else CANCEL_SOURCE_SYSTEM
+                if closed_by_engine
+                else ""
+            ),
+            "cancelSourceReason": "",
+            "source": "",
+            "stpMode": "cancel_maker",
+            "cTime": str(order.created_ms),
+            "uTime": str(order.updated_ms),
         }
 
 
 def _ord_type_of(order: PaperOrder) -> str:
     if order.type == "market":
         return "market"
-    return {"POST_ONLY": "post_only", "FOK": "fok", "IOC": "ioc"}.get(order.time_in_force,
-                                                                      "limit")
+    return {"POST_ONLY": "post_only", "FOK": "fok", "IOC": "ioc"}.get(order.time_in_force, "limit")

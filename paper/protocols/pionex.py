@@ -42,9 +42,9 @@ PERP_SUFFIX = "_PERP"
 # Request weights (facts section 5); every /uapi/ endpoint weighs 5.
 SPOT_WEIGHTS = {
     ("GET", "/api/v1/common/symbols"): 5,
-    ("GET", "/api/v1/market/tickers"): 1,          # 5 for perpetual symbols
+    ("GET", "/api/v1/market/tickers"): 1,  # 5 for perpetual symbols
     ("GET", "/api/v1/market/bookTickers"): 1,
-    ("GET", "/api/v1/market/bookTicker"): 5,        # the futures spec's book ticker
+    ("GET", "/api/v1/market/bookTicker"): 5,  # the futures spec's book ticker
     ("GET", "/api/v1/account/balances"): 1,
     ("POST", "/api/v1/trade/order"): 1,
     ("GET", "/api/v1/trade/order"): 1,
@@ -64,8 +64,13 @@ INVALID_APIKEY = "INVALID_APIKEY"
 INVALID_SIGNATURE = "INVALID_SIGNATURE"
 INVALID_TIMESTAMP = "INVALID_TIMESTAMP"
 PERMISSION_DENIED = "PERMISSION_DENIED"
-SIGNATURE_CODES = {APIKEY_LOST, SIGNATURE_LOST, INVALID_APIKEY, INVALID_SIGNATURE,
-                   INVALID_TIMESTAMP}   # counted as signature failures
+SIGNATURE_CODES = {
+    APIKEY_LOST,
+    SIGNATURE_LOST,
+    INVALID_APIKEY,
+    INVALID_SIGNATURE,
+    INVALID_TIMESTAMP,
+}  # counted as signature failures
 AUTH_CODES = SIGNATURE_CODES | {PERMISSION_DENIED}
 PARAMETER_ERROR = "TRADE_PARAMETER_ERROR"
 INVALID_SYMBOL = "TRADE_INVALID_SYMBOL"
@@ -92,12 +97,16 @@ PAPER_ERRORS = {
     "permission_denied": PERMISSION_DENIED,
     "order_not_cancelable": OPERATION_DENIED,
 }
-AMOUNT_FILTER_DENIED = "TRADE_AMOUNT_FILTER_DENIED"    # a quote-sized buy that is too small
+AMOUNT_FILTER_DENIED = "TRADE_AMOUNT_FILTER_DENIED"  # a quote-sized buy that is too small
 
 # Futures order types -> (engine type, time in force)
-FUTURES_TYPES = {"LIMIT": ("limit", "GTC"), "MARKET_QTY": ("market", "GTC"),
-                 "IOC": ("limit", "IOC"), "FOK": ("limit", "FOK"),
-                 "POSTONLY": ("limit", "POST_ONLY")}
+FUTURES_TYPES = {
+    "LIMIT": ("limit", "GTC"),
+    "MARKET_QTY": ("market", "GTC"),
+    "IOC": ("limit", "IOC"),
+    "FOK": ("limit", "FOK"),
+    "POSTONLY": ("limit", "POST_ONLY"),
+}
 FUTURES_TYPE_NAMES = {value: key for key, value in FUTURES_TYPES.items()}
 
 
@@ -105,8 +114,12 @@ class Refusal(wire.Refusal):
     """An answer with ``result: false``: 401 for the authentication codes, else 400."""
 
     def __init__(self, code: str, message: str = "") -> None:
-        super().__init__(code, message or code, status=401 if code in AUTH_CODES else 400,
-                         auth=code in SIGNATURE_CODES)
+        super().__init__(
+            code,
+            message or code,
+            status=401 if code in AUTH_CODES else 400,
+            auth=code in SIGNATURE_CODES,
+        )
 
 
 def sign(secret: str, payload: str) -> str:
@@ -123,9 +136,11 @@ def _eight(value: Decimal) -> str:
     return wire.fixed(value, 8)
 
 
-_PARAMETER_PROBLEMS = {wire.NOT_A_NUMBER: "must be a number",
-                       wire.NOT_AN_INTEGER: "must be an integer",
-                       wire.OUT_OF_RANGE: "is out of range"}
+_PARAMETER_PROBLEMS = {
+    wire.NOT_A_NUMBER: "must be a number",
+    wire.NOT_AN_INTEGER: "must be an integer",
+    wire.OUT_OF_RANGE: "is out of range",
+}
 
 
 def _refuse_param(name: str, problem: wire.Problem) -> Refusal:
@@ -139,8 +154,14 @@ def _number(data: Mapping[str, Any], name: str) -> Decimal | None:
     return None if number == 0 else number
 
 
-def _integer(data: Mapping[str, Any], name: str, *, default: int | None = None,
-             low: int = 0, high: int | None = None) -> int | None:
+def _integer(
+    data: Mapping[str, Any],
+    name: str,
+    *,
+    default: int | None = None,
+    low: int = 0,
+    high: int | None = None,
+) -> int | None:
     return wire.Params(data, _refuse_param).integer(name, default=default, low=low, high=high)
 
 
@@ -167,12 +188,16 @@ class PionexProtocol(Protocol):
     # Pionex refuses a repeated clientOrderId (futures: for 2 hours, open or not); the paper
     # exchange keeps the refusal for the whole session.
     duplicate_scope: ClassVar[DuplicateScope] = "all"
-    write_routes: ClassVar[frozenset[str]] = frozenset({
-        "POST /api/v1/trade/order", "DELETE /api/v1/trade/order",
-        "DELETE /api/v1/trade/allOrders",
-        "POST /uapi/v1/trade/order", "DELETE /uapi/v1/trade/order",
-        "DELETE /uapi/v1/trade/allOrders",
-    })
+    write_routes: ClassVar[frozenset[str]] = frozenset(
+        {
+            "POST /api/v1/trade/order",
+            "DELETE /api/v1/trade/order",
+            "DELETE /api/v1/trade/allOrders",
+            "POST /uapi/v1/trade/order",
+            "DELETE /uapi/v1/trade/order",
+            "DELETE /uapi/v1/trade/allOrders",
+        }
+    )
 
     def __init__(self, engine: Any) -> None:
         super().__init__(engine)
@@ -183,7 +208,7 @@ class PionexProtocol(Protocol):
             name += PERP_SUFFIX if instrument.kind == "linear" else ""
             self._by_name[name] = instrument
             self._names[instrument.symbol] = name
-        self._quote_amounts: dict[str, str] = {}     # order id -> amount of a market buy
+        self._quote_amounts: dict[str, str] = {}  # order id -> amount of a market buy
 
     def routes(self) -> list[web.RouteDef]:
         read, trade = "read", "trade"
@@ -196,8 +221,10 @@ class PionexProtocol(Protocol):
             web.post("/api/v1/trade/order", self._private(trade, self.spot_place)),
             web.get("/api/v1/trade/order", self._private(read, self.spot_get)),
             web.delete("/api/v1/trade/order", self._private(trade, self.cancel)),
-            web.get("/api/v1/trade/orderByClientOrderId",
-                    self._private(read, self.spot_get_by_client_id)),
+            web.get(
+                "/api/v1/trade/orderByClientOrderId",
+                self._private(read, self.spot_get_by_client_id),
+            ),
             web.get("/api/v1/trade/openOrders", self._private(read, self.spot_open_orders)),
             web.get("/api/v1/trade/allOrders", self._private(read, self.spot_all_orders)),
             web.delete("/api/v1/trade/allOrders", self._private(trade, self.cancel_all)),
@@ -212,8 +239,10 @@ class PionexProtocol(Protocol):
             web.post("/uapi/v1/trade/order", self._private(trade, self.futures_place)),
             web.get("/uapi/v1/trade/order", self._private(read, self.futures_get)),
             web.delete("/uapi/v1/trade/order", self._private(trade, self.cancel)),
-            web.get("/uapi/v1/trade/orderByClientOrderId",
-                    self._private(read, self.futures_get_by_client_id)),
+            web.get(
+                "/uapi/v1/trade/orderByClientOrderId",
+                self._private(read, self.futures_get_by_client_id),
+            ),
             web.get("/uapi/v1/trade/openOrders", self._private(read, self.futures_open_orders)),
             web.get("/uapi/v1/trade/historyOrders", self._private(read, self.futures_history)),
             web.delete("/uapi/v1/trade/allOrders", self._private(trade, self.cancel_all)),
@@ -244,13 +273,18 @@ class PionexProtocol(Protocol):
     def _path(self, request: web.Request) -> str:
         prefix = f"/{self.exchange}"
         path = request.path
-        return path[len(prefix):] if path.startswith(prefix + "/") else path
+        return path[len(prefix) :] if path.startswith(prefix + "/") else path
 
     def _answer(self, refusal: Refusal, status: int | None = None) -> web.Response:
-        return web.json_response({"result": False, "code": refusal.code,
-                                  "message": refusal.message,
-                                  "timestamp": self.engine.now_ms()},
-                                 status=status or refusal.status)
+        return web.json_response(
+            {
+                "result": False,
+                "code": refusal.code,
+                "message": refusal.message,
+                "timestamp": self.engine.now_ms(),
+            },
+            status=status or refusal.status,
+        )
 
     def _ok(self, data: Any) -> web.Response:
         payload: dict[str, Any] = {"result": True}
@@ -259,17 +293,20 @@ class PionexProtocol(Protocol):
         payload["timestamp"] = self.engine.now_ms()
         return web.json_response(payload)
 
-    def _public(self, action: Callable[[Mapping[str, str]], Any]
-                ) -> Callable[[web.Request], Awaitable[web.Response]]:
+    def _public(
+        self, action: Callable[[Mapping[str, str]], Any]
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handler(request: web.Request) -> web.Response:
             try:
                 return self._ok(action(request.query))
             except Refusal as refusal:
                 return self._answer(refusal)
+
         return handler
 
-    def _private(self, permission: str, action: Action
-                 ) -> Callable[[web.Request], Awaitable[web.Response]]:
+    def _private(
+        self, permission: str, action: Action
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handler(request: web.Request) -> web.Response:
             body = await request.text()
             try:
@@ -281,6 +318,7 @@ class PionexProtocol(Protocol):
                 return self._answer(refusal)
             except PaperError as error:
                 return self._answer(self._refusal_of(error))
+
         return handler
 
     def _authenticate(self, request: web.Request, body: str, permission: str) -> PaperAccount:
@@ -306,8 +344,12 @@ class PionexProtocol(Protocol):
             timestamp = int(raw)
         except ValueError:
             raise Refusal(INVALID_TIMESTAMP, "Invalid timestamp") from None
-        if wire.staleness(timestamp, self.engine.now_ms(), behind_ms=TIMESTAMP_WINDOW_MS,
-                          ahead_ms=TIMESTAMP_WINDOW_MS):
+        if wire.staleness(
+            timestamp,
+            self.engine.now_ms(),
+            behind_ms=TIMESTAMP_WINDOW_MS,
+            ahead_ms=TIMESTAMP_WINDOW_MS,
+        ):
             raise Refusal(INVALID_TIMESTAMP, "Invalid timestamp")
 
     def _params(self, request: web.Request, body: str) -> dict[str, Any]:
@@ -364,26 +406,43 @@ class PionexProtocol(Protocol):
     #   "quoteStep": "0.1", "minNotional": "5", "minSizeLimit": "0.001", ..., "status": "TRADING"}
     def _symbol_info(self, instrument: PaperInstrument) -> dict[str, Any]:
         name = self._names[instrument.symbol]
-        common = {"symbol": name, "baseCurrency": instrument.base,
-                  "quoteCurrency": instrument.quote,
-                  "basePrecision": wire.decimal_places(instrument.lot_size),
-                  "quotePrecision": wire.decimal_places(instrument.tick_size)}
+        common = {
+            "symbol": name,
+            "baseCurrency": instrument.base,
+            "quoteCurrency": instrument.quote,
+            "basePrecision": wire.decimal_places(instrument.lot_size),
+            "quotePrecision": wire.decimal_places(instrument.tick_size),
+        }
         big = plain(instrument.lot_size * 10_000_000)
         if instrument.kind == "spot":
             return common | {
-                "type": "SPOT", "amountPrecision": wire.decimal_places(instrument.tick_size),
+                "type": "SPOT",
+                "amountPrecision": wire.decimal_places(instrument.tick_size),
                 "minAmount": plain(instrument.min_notional),
-                "minTradeSize": plain(instrument.min_quantity), "maxTradeSize": big,
-                "minTradeDumping": plain(instrument.min_quantity), "maxTradeDumping": big,
-                "buyCeiling": "1.1", "sellFloor": "0.9", "enable": True}
+                "minTradeSize": plain(instrument.min_quantity),
+                "maxTradeSize": big,
+                "minTradeDumping": plain(instrument.min_quantity),
+                "maxTradeDumping": big,
+                "buyCeiling": "1.1",
+                "sellFloor": "0.9",
+                "enable": True,
+            }
         return common | {
             "name": name.replace("_", "").replace("PERP", ".PERP"),
-            "contractType": "PERPETUAL", "minNotional": plain(instrument.min_notional),
-            "baseStep": plain(instrument.lot_size), "quoteStep": plain(instrument.tick_size),
-            "minSizeLimit": plain(instrument.min_quantity), "maxSizeLimit": big,
-            "maxImpactLimit": "0.1", "minSizeMarket": plain(instrument.min_quantity),
-            "maxSizeMarket": big, "maxImpactMarket": "0.05", "maxOrderNum": 200,
-            "status": "TRADING", "liquidationFeeRate": "0.005"}
+            "contractType": "PERPETUAL",
+            "minNotional": plain(instrument.min_notional),
+            "baseStep": plain(instrument.lot_size),
+            "quoteStep": plain(instrument.tick_size),
+            "minSizeLimit": plain(instrument.min_quantity),
+            "maxSizeLimit": big,
+            "maxImpactLimit": "0.1",
+            "minSizeMarket": plain(instrument.min_quantity),
+            "maxSizeMarket": big,
+            "maxImpactMarket": "0.05",
+            "maxOrderNum": 200,
+            "status": "TRADING",
+            "liquidationFeeRate": "0.005",
+        }
 
     # {"symbol": "BTC_USDT", "time": 1655896754515, "open": "60000", "close": "60000",
     #  "high": "60000", "low": "60000", "volume": "0", "amount": "0", "count": "0"}
@@ -392,9 +451,19 @@ class PionexProtocol(Protocol):
         rows = []
         for instrument in self._listed(query, "SPOT"):
             price = plain(self.engine.price(self.exchange, instrument.symbol))
-            rows.append({"symbol": self._names[instrument.symbol], "time": now, "open": price,
-                         "close": price, "high": price, "low": price, "volume": "0",
-                         "amount": "0", "count": "0"})
+            rows.append(
+                {
+                    "symbol": self._names[instrument.symbol],
+                    "time": now,
+                    "open": price,
+                    "close": price,
+                    "high": price,
+                    "low": price,
+                    "volume": "0",
+                    "amount": "0",
+                    "count": "0",
+                }
+            )
         return {"tickers": rows}
 
     # {"symbol": "BTC_USDT", "bidPrice": "60000", "bidSize": "1", "askPrice": "60000",
@@ -404,9 +473,16 @@ class PionexProtocol(Protocol):
         rows = []
         for instrument in self._listed(query, "PERP"):
             price = plain(self.engine.price(self.exchange, instrument.symbol))
-            rows.append({"symbol": self._names[instrument.symbol], "bidPrice": price,
-                         "bidSize": "1000", "askPrice": price, "askSize": "1000",
-                         "timestamp": now})
+            rows.append(
+                {
+                    "symbol": self._names[instrument.symbol],
+                    "bidPrice": price,
+                    "bidSize": "1000",
+                    "askPrice": price,
+                    "askSize": "1000",
+                    "timestamp": now,
+                }
+            )
         return {"tickers": rows}
 
     # -- account ------------------------------------------------------------------------
@@ -416,47 +492,75 @@ class PionexProtocol(Protocol):
         return [(coin, free, frozen) for coin, (free, frozen) in sorted(balances.items())]
 
     # {"balances": [{"coin": "BTC", "free": "0.90000000", "frozen": "0.00000000"}]}
-    def spot_balances(self, request: web.Request, account: PaperAccount,
-                      params: dict[str, Any]) -> dict[str, Any]:
-        return {"balances": [{"coin": coin, "free": _eight(free), "frozen": _eight(frozen)}
-                             for coin, free, frozen in self._balance_rows(account)]}
+    def spot_balances(
+        self, request: web.Request, account: PaperAccount, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            "balances": [
+                {"coin": coin, "free": _eight(free), "frozen": _eight(frozen)}
+                for coin, free, frozen in self._balance_rows(account)
+            ]
+        }
 
     # {"balances": [{"coin": "USDT", "free": "..", "frozen": "..", "debts": "0"}],
     #  "isolates": []}
-    def futures_balances(self, request: web.Request, account: PaperAccount,
-                         params: dict[str, Any]) -> dict[str, Any]:
-        return {"balances": [{"coin": coin, "free": _eight(free), "frozen": _eight(frozen),
-                              "debts": _eight(Decimal(0))}
-                             for coin, free, frozen in self._balance_rows(account)],
-                "isolates": []}
+    def futures_balances(
+        self, request: web.Request, account: PaperAccount, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            "balances": [
+                {
+                    "coin": coin,
+                    "free": _eight(free),
+                    "frozen": _eight(frozen),
+                    "debts": _eight(Decimal(0)),
+                }
+                for coin, free, frozen in self._balance_rows(account)
+            ],
+            "isolates": [],
+        }
 
-    def futures_detail(self, request: web.Request, account: PaperAccount,
-                       params: dict[str, Any]) -> dict[str, Any]:
+    def futures_detail(
+        self, request: web.Request, account: PaperAccount, params: dict[str, Any]
+    ) -> dict[str, Any]:
         positions = self.engine.positions(self.exchange, account)
         pnl = sum((p.unrealized_pnl for p in positions), Decimal(0))
         margin = sum((_initial_margin(p) for p in positions), Decimal(0))
         balances = []
         for coin, free, frozen in self._balance_rows(account):
             quote = coin == "USDT"
-            balances.append({
-                "coin": coin, "assets": _eight(free + frozen), "free": _eight(free),
-                "frozen": _eight(frozen), "transferable": _eight(free),
-                "available": _eight(free + pnl if quote else free),
-                "unrealizedPnL": _eight(pnl if quote else Decimal(0)),
-                "totalInitialMargin": _eight(margin if quote else Decimal(0)),
-                "debts": _eight(Decimal(0))})
-        return {"quoteRisks": [{"quote": "USDT", "riskState": "NORMAL"}],
-                "balances": balances,
-                "positions": [self._position(account, p) for p in positions]}
+            balances.append(
+                {
+                    "coin": coin,
+                    "assets": _eight(free + frozen),
+                    "free": _eight(free),
+                    "frozen": _eight(frozen),
+                    "transferable": _eight(free),
+                    "available": _eight(free + pnl if quote else free),
+                    "unrealizedPnL": _eight(pnl if quote else Decimal(0)),
+                    "totalInitialMargin": _eight(margin if quote else Decimal(0)),
+                    "debts": _eight(Decimal(0)),
+                }
+            )
+        return {
+            "quoteRisks": [{"quote": "USDT", "riskState": "NORMAL"}],
+            "balances": balances,
+            "positions": [self._position(account, p) for p in positions],
+        }
 
-    def positions(self, request: web.Request, account: PaperAccount,
-                  params: dict[str, Any]) -> dict[str, Any]:
+    def positions(
+        self, request: web.Request, account: PaperAccount, params: dict[str, Any]
+    ) -> dict[str, Any]:
         wanted = None
         if params.get("symbol"):
             wanted = self._instrument(params["symbol"], "linear").symbol
-        return {"positions": [self._position(account, p)
-                              for p in self.engine.positions(self.exchange, account)
-                              if p.quantity != 0 and wanted in (None, p.symbol)]}
+        return {
+            "positions": [
+                self._position(account, p)
+                for p in self.engine.positions(self.exchange, account)
+                if p.quantity != 0 and wanted in (None, p.symbol)
+            ]
+        }
 
     # {"positionId": "..", "symbol": "BTC_USDT_PERP", "isolatedMode": "CROSS",
     #  "positionSide": "SHORT", "netSize": "-0.01", "avgPrice": "60000", "sizeLong": "0",
@@ -467,28 +571,39 @@ class PionexProtocol(Protocol):
         now = self.engine.now_ms()
         return {
             "positionId": str(zlib.crc32(f"{account.api_key}:{position.symbol}".encode())),
-            "symbol": self._names[position.symbol], "isolatedMode": "CROSS",
-            "riskState": "NORMAL", "positionSide": "LONG" if size > 0 else "SHORT",
-            "netSize": plain(size), "avgPrice": plain(entry),
-            "unrealizedPnL": plain(position.unrealized_pnl), "sizeLong": plain(long),
-            "sizeShort": plain(short), "amountLong": plain(-long * entry),
-            "amountShort": plain(-short * entry), "amountSettled": "0",
+            "symbol": self._names[position.symbol],
+            "isolatedMode": "CROSS",
+            "riskState": "NORMAL",
+            "positionSide": "LONG" if size > 0 else "SHORT",
+            "netSize": plain(size),
+            "avgPrice": plain(entry),
+            "unrealizedPnL": plain(position.unrealized_pnl),
+            "sizeLong": plain(long),
+            "sizeShort": plain(short),
+            "amountLong": plain(-long * entry),
+            "amountShort": plain(-short * entry),
+            "amountSettled": "0",
             "markPrice": plain(position.mark_price),
             "initialMargin": plain(_initial_margin(position)),
             "maintMargin": plain(abs(size) * position.mark_price * Decimal("0.005")),
-            "liquidationPrice": "0", "leverage": str(position.leverage),
-            "sizeLiquidated": "0", "amountLiquidated": "0", "createTime": now,
+            "liquidationPrice": "0",
+            "leverage": str(position.leverage),
+            "sizeLiquidated": "0",
+            "amountLiquidated": "0",
+            "createTime": now,
             "updateTime": now,
         }
 
-    def get_leverage(self, request: web.Request, account: PaperAccount,
-                     params: dict[str, Any]) -> dict[str, Any]:
+    def get_leverage(
+        self, request: web.Request, account: PaperAccount, params: dict[str, Any]
+    ) -> dict[str, Any]:
         instrument = self._instrument(params.get("symbol"), "linear")
         leverage = self.engine.leverage(account, instrument.symbol)
         return {"symbol": self._names[instrument.symbol], "leverage": str(leverage)}
 
-    def set_leverage(self, request: web.Request, account: PaperAccount,
-                     params: dict[str, Any]) -> dict[str, Any]:
+    def set_leverage(
+        self, request: web.Request, account: PaperAccount, params: dict[str, Any]
+    ) -> dict[str, Any]:
         instrument = self._instrument(params.get("symbol"), "linear")
         leverage = _integer(params, "leverage", low=1)
         if leverage is None:
@@ -499,8 +614,9 @@ class PionexProtocol(Protocol):
             raise Refusal(PARAMETER_ERROR, str(exc)) from None
         return {"symbol": self._names[instrument.symbol], "leverage": str(leverage)}
 
-    def position_mode(self, request: web.Request, account: PaperAccount,
-                      params: dict[str, Any]) -> dict[str, Any]:
+    def position_mode(
+        self, request: web.Request, account: PaperAccount, params: dict[str, Any]
+    ) -> dict[str, Any]:
         return {"positionMode": "OPENCLOSE" if account.hedge_mode else "BUYSELL"}
 
     # -- placing ------------------------------------------------------------------------
@@ -523,20 +639,28 @@ class PionexProtocol(Protocol):
 
     # body: {"symbol": "BTC_USDT", "side": "BUY", "type": "LIMIT", "clientOrderId": "..",
     #        "size": "0.001", "price": "20000", "IOC": false}  (MARKET BUY: "amount" in quote)
-    def spot_place(self, request: web.Request, account: PaperAccount,
-                   params: dict[str, Any]) -> dict[str, Any]:
+    def spot_place(
+        self, request: web.Request, account: PaperAccount, params: dict[str, Any]
+    ) -> dict[str, Any]:
         instrument = self._instrument(params.get("symbol"), "spot")
         side = _choice(params, "side", ("BUY", "SELL"))
         kind = _choice(params, "type", ("LIMIT", "MARKET"))
         client_order_id = self._client_order_id(params)
         size, price, amount = (_number(params, n) for n in ("size", "price", "amount"))
-        order: dict[str, Any] = {"symbol": instrument.symbol, "side": side.lower(),
-                                 "type": kind.lower(), "client_order_id": client_order_id}
+        order: dict[str, Any] = {
+            "symbol": instrument.symbol,
+            "side": side.lower(),
+            "type": kind.lower(),
+            "client_order_id": client_order_id,
+        }
         if kind == "LIMIT":
             if size is None or price is None:
                 raise Refusal(PARAMETER_ERROR, "a LIMIT order needs size and price")
-            order |= {"quantity": size, "price": price,
-                      "time_in_force": "IOC" if _flag(params, "IOC") else "GTC"}
+            order |= {
+                "quantity": size,
+                "price": price,
+                "time_in_force": "IOC" if _flag(params, "IOC") else "GTC",
+            }
         elif side == "SELL":
             if size is None:
                 raise Refusal(PARAMETER_ERROR, "a MARKET sell needs size")
@@ -560,8 +684,9 @@ class PionexProtocol(Protocol):
 
     # body: {"symbol": "BTC_USDT_PERP", "side": "SELL", "type": "LIMIT", "size": "0.01",
     #        "price": "70000", "positionSide": "BOTH", "reduceOnly": false, "clientOrderId": ..}
-    def futures_place(self, request: web.Request, account: PaperAccount,
-                      params: dict[str, Any]) -> dict[str, Any]:
+    def futures_place(
+        self, request: web.Request, account: PaperAccount, params: dict[str, Any]
+    ) -> dict[str, Any]:
         instrument = self._instrument(params.get("symbol"), "linear")
         side = _choice(params, "side", ("BUY", "SELL"))
         engine_type, time_in_force = FUTURES_TYPES[_choice(params, "type", FUTURES_TYPES)]
@@ -576,17 +701,23 @@ class PionexProtocol(Protocol):
         if size is None or (engine_type == "limit" and price is None):
             raise Refusal(PARAMETER_ERROR, "size (and price for limit types) is required")
         placed = self._place(
-            request, account, symbol=instrument.symbol, side=side.lower(), type=engine_type,
-            quantity=size, price=price if engine_type == "limit" else None,
-            time_in_force=time_in_force, client_order_id=self._client_order_id(params),
-            reduce_only=reduce_only)
+            request,
+            account,
+            symbol=instrument.symbol,
+            side=side.lower(),
+            type=engine_type,
+            quantity=size,
+            price=price if engine_type == "limit" else None,
+            time_in_force=time_in_force,
+            client_order_id=self._client_order_id(params),
+            reduce_only=reduce_only,
+        )
         # Futures placement is asynchronous on Pionex: only the id comes back.
         return {"orderId": int(placed.order_id)}
 
     # -- orders -------------------------------------------------------------------------
 
-    def _owned(self, order: PaperOrder | None, kind: str,
-               symbol: str | None = None) -> PaperOrder:
+    def _owned(self, order: PaperOrder | None, kind: str, symbol: str | None = None) -> PaperOrder:
         """The order if it belongs to this product (and symbol); else not found."""
         if order is None or self.engine.instrument(self.exchange, order.symbol).kind != kind:
             raise Refusal(ORDER_NOT_FOUND, "Order not found")
@@ -600,27 +731,31 @@ class PionexProtocol(Protocol):
             raise Refusal(PARAMETER_ERROR, "orderId is required")
         return str(order_id)
 
-    def spot_get(self, request: web.Request, account: PaperAccount,
-                 params: dict[str, Any]) -> dict[str, Any]:
+    def spot_get(
+        self, request: web.Request, account: PaperAccount, params: dict[str, Any]
+    ) -> dict[str, Any]:
         order = self.engine.get_order(self.exchange, account, order_id=self._order_id(params))
         return self._spot_order(self._owned(order, "spot"))
 
-    def spot_get_by_client_id(self, request: web.Request, account: PaperAccount,
-                              params: dict[str, Any]) -> dict[str, Any]:
+    def spot_get_by_client_id(
+        self, request: web.Request, account: PaperAccount, params: dict[str, Any]
+    ) -> dict[str, Any]:
         client_order_id = self._client_order_id(params)
         if client_order_id is None:
             raise Refusal(PARAMETER_ERROR, "clientOrderId is required")
         order = self.engine.get_order(self.exchange, account, client_order_id=client_order_id)
         return self._spot_order(self._owned(order, "spot"))
 
-    def futures_get(self, request: web.Request, account: PaperAccount,
-                    params: dict[str, Any]) -> dict[str, Any]:
+    def futures_get(
+        self, request: web.Request, account: PaperAccount, params: dict[str, Any]
+    ) -> dict[str, Any]:
         instrument = self._instrument(params.get("symbol"), "linear")
         order = self.engine.get_order(self.exchange, account, order_id=self._order_id(params))
         return self._futures_order(self._owned(order, "linear", instrument.symbol))
 
-    def futures_get_by_client_id(self, request: web.Request, account: PaperAccount,
-                                 params: dict[str, Any]) -> dict[str, Any]:
+    def futures_get_by_client_id(
+        self, request: web.Request, account: PaperAccount, params: dict[str, Any]
+    ) -> dict[str, Any]:
         instrument = self._instrument(params.get("symbol"), "linear")
         client_order_id = self._client_order_id(params)
         if client_order_id is None:
@@ -628,16 +763,17 @@ class PionexProtocol(Protocol):
         order = self.engine.get_order(self.exchange, account, client_order_id=client_order_id)
         return self._futures_order(self._owned(order, "linear", instrument.symbol))
 
-    def cancel(self, request: web.Request, account: PaperAccount,
-               params: dict[str, Any]) -> None:
+    def cancel(self, request: web.Request, account: PaperAccount, params: dict[str, Any]) -> None:
         """DELETE .../trade/order {symbol, orderId}: no cancel by client id on Pionex."""
         instrument = self._instrument(params.get("symbol"), self._product(request))
-        self.engine.cancel_order(self.exchange, account, symbol=instrument.symbol,
-                                 order_id=self._order_id(params))
+        self.engine.cancel_order(
+            self.exchange, account, symbol=instrument.symbol, order_id=self._order_id(params)
+        )
         request["cancel_applied"] = True
 
-    def cancel_all(self, request: web.Request, account: PaperAccount,
-                   params: dict[str, Any]) -> None:
+    def cancel_all(
+        self, request: web.Request, account: PaperAccount, params: dict[str, Any]
+    ) -> None:
         instrument = self._instrument(params.get("symbol"), self._product(request))
         if self.engine.cancel_all(self.exchange, account, instrument.symbol):
             request["cancel_applied"] = True
@@ -645,63 +781,91 @@ class PionexProtocol(Protocol):
     def _product(self, request: web.Request) -> str:
         return "linear" if self._path(request).startswith("/uapi/") else "spot"
 
-    def spot_open_orders(self, request: web.Request, account: PaperAccount,
-                         params: dict[str, Any]) -> dict[str, Any]:
+    def spot_open_orders(
+        self, request: web.Request, account: PaperAccount, params: dict[str, Any]
+    ) -> dict[str, Any]:
         instrument = self._instrument(params.get("symbol"), "spot")
         orders = self.engine.open_orders(self.exchange, account, instrument.symbol)
         return {"orders": [self._spot_order(order) for order in orders]}
 
-    def spot_all_orders(self, request: web.Request, account: PaperAccount,
-                        params: dict[str, Any]) -> dict[str, Any]:
+    def spot_all_orders(
+        self, request: web.Request, account: PaperAccount, params: dict[str, Any]
+    ) -> dict[str, Any]:
         instrument = self._instrument(params.get("symbol"), "spot")
         orders = self._history(account, params, instrument.symbol, "spot")
         return {"orders": [self._spot_order(order) for order in orders]}
 
-    def futures_open_orders(self, request: web.Request, account: PaperAccount,
-                            params: dict[str, Any]) -> dict[str, Any]:
+    def futures_open_orders(
+        self, request: web.Request, account: PaperAccount, params: dict[str, Any]
+    ) -> dict[str, Any]:
         symbol = self._optional_perp(params)
         limit = _integer(params, "limit", default=100, low=1, high=500)
-        orders = [o for o in self.engine.open_orders(self.exchange, account, symbol)
-                  if self._is_perp(o)]
+        orders = [
+            o for o in self.engine.open_orders(self.exchange, account, symbol) if self._is_perp(o)
+        ]
         return {"orders": [self._futures_order(order) for order in orders[:limit]]}
 
-    def futures_history(self, request: web.Request, account: PaperAccount,
-                        params: dict[str, Any]) -> dict[str, Any]:
+    def futures_history(
+        self, request: web.Request, account: PaperAccount, params: dict[str, Any]
+    ) -> dict[str, Any]:
         symbol = self._optional_perp(params)
         orders = self._history(account, params, symbol, "linear", closed_only=True)
         return {"orders": [self._futures_order(order) for order in orders]}
 
-    def spot_fills(self, request: web.Request, account: PaperAccount,
-                   params: dict[str, Any]) -> dict[str, Any]:
+    def spot_fills(
+        self, request: web.Request, account: PaperAccount, params: dict[str, Any]
+    ) -> dict[str, Any]:
         """One symbol's fills in [startTime, endTime], newest first, the latest 100."""
         instrument = self._instrument(params.get("symbol"), "spot")
-        return {"fills": [self._fill(order, fill, params.get("symbol"))
-                          for order, fill in self._fills(account, params, instrument, 100)]}
+        return {
+            "fills": [
+                self._fill(order, fill, params.get("symbol"))
+                for order, fill in self._fills(account, params, instrument, 100)
+            ]
+        }
 
-    def futures_fills(self, request: web.Request, account: PaperAccount,
-                      params: dict[str, Any]) -> dict[str, Any]:
+    def futures_fills(
+        self, request: web.Request, account: PaperAccount, params: dict[str, Any]
+    ) -> dict[str, Any]:
         """As spot, with ``limit`` (1..200, default 100) and the fee type."""
         instrument = self._instrument(params.get("symbol"), "linear")
         limit = _integer(params, "limit", default=100, low=1, high=200) or 100
-        return {"fills": [self._fill(order, fill, params.get("symbol")) | {
-            "feeType": "TRADING"} for order, fill in self._fills(account, params, instrument,
-                                                                 limit)]}
+        return {
+            "fills": [
+                self._fill(order, fill, params.get("symbol")) | {"feeType": "TRADING"}
+                for order, fill in self._fills(account, params, instrument, limit)
+            ]
+        }
 
-    def _fills(self, account: PaperAccount, params: Mapping[str, Any],
-               instrument: PaperInstrument, limit: int) -> list[tuple[PaperOrder, PaperFill]]:
+    def _fills(
+        self,
+        account: PaperAccount,
+        params: Mapping[str, Any],
+        instrument: PaperInstrument,
+        limit: int,
+    ) -> list[tuple[PaperOrder, PaperFill]]:
         start, end = _integer(params, "startTime"), _integer(params, "endTime")
-        return self.engine.account_fills(self.exchange, account, instrument.symbol,
-                                         since_ms=start, until_ms=end)[:limit]
+        return self.engine.account_fills(
+            self.exchange, account, instrument.symbol, since_ms=start, until_ms=end
+        )[:limit]
 
     # {"id": 19237382, "orderId": 89327321, "symbol": "BTC_USDT", "side": "BUY",
     #  "role": "TAKER", "price": "30000.00", "size": "0.0001", "fee": "0.0000001",
     #  "feeCoin": "BTC", "timestamp": 1566691672311}
     @staticmethod
     def _fill(order: PaperOrder, fill: PaperFill, name: Any) -> dict[str, Any]:
-        return {"id": int(fill.trade_id), "orderId": int(order.order_id), "symbol": str(name),
-                "side": order.side.upper(), "role": "MAKER" if fill.maker else "TAKER",
-                "price": plain(fill.price), "size": plain(fill.quantity),
-                "fee": plain(fill.fee), "feeCoin": fill.fee_asset, "timestamp": fill.time_ms}
+        return {
+            "id": int(fill.trade_id),
+            "orderId": int(order.order_id),
+            "symbol": str(name),
+            "side": order.side.upper(),
+            "role": "MAKER" if fill.maker else "TAKER",
+            "price": plain(fill.price),
+            "size": plain(fill.quantity),
+            "fee": plain(fill.fee),
+            "feeCoin": fill.fee_asset,
+            "timestamp": fill.time_ms,
+        }
 
     def _optional_perp(self, params: Mapping[str, Any]) -> str | None:
         if not params.get("symbol"):
@@ -711,15 +875,26 @@ class PionexProtocol(Protocol):
     def _is_perp(self, order: PaperOrder) -> bool:
         return self.engine.instrument(self.exchange, order.symbol).kind == "linear"
 
-    def _history(self, account: PaperAccount, params: Mapping[str, Any], symbol: str | None,
-                 kind: str, *, closed_only: bool = False) -> list[PaperOrder]:
+    def _history(
+        self,
+        account: PaperAccount,
+        params: Mapping[str, Any],
+        symbol: str | None,
+        kind: str,
+        *,
+        closed_only: bool = False,
+    ) -> list[PaperOrder]:
         """Newest first, within [startTime, endTime], the latest ``limit`` (default 50)."""
         start = _integer(params, "startTime")
         end = _integer(params, "endTime")
         limit = _integer(params, "limit", default=50, low=1, high=200) or 1
-        orders = [o for o in self.engine.order_history(self.exchange, account, symbol, start)
-                  if (end is None or o.created_ms <= end) and not (closed_only and o.is_open)
-                  and self.engine.instrument(self.exchange, o.symbol).kind == kind]
+        orders = [
+            o
+            for o in self.engine.order_history(self.exchange, account, symbol, start)
+            if (end is None or o.created_ms <= end)
+            and not (closed_only and o.is_open)
+            and self.engine.instrument(self.exchange, o.symbol).kind == kind
+        ]
         return orders[:limit]
 
     # {"orderId": 1655896754515001, "symbol": "BTC_USDT", "type": "LIMIT", "side": "BUY",
@@ -730,30 +905,48 @@ class PionexProtocol(Protocol):
         instrument = self.engine.instrument(self.exchange, order.symbol)
         amount = self._quote_amounts.get(order.order_id, "")
         return self._order_common(order) | {
-            "type": order.type.upper(), "size": "" if amount else plain(order.quantity),
-            "amount": amount, "IOC": order.time_in_force == "IOC",
-            "feeCoin": instrument.base if order.side == "buy" else instrument.quote}
+            "type": order.type.upper(),
+            "size": "" if amount else plain(order.quantity),
+            "amount": amount,
+            "IOC": order.time_in_force == "IOC",
+            "feeCoin": instrument.base if order.side == "buy" else instrument.quote,
+        }
 
     # adds: "positionMode": "BUYSELL", "isolatedMode": "CROSS", "positionSide": "BOTH",
     #       "origSize": "0.01", "reduceOnly": false, "type": "LIMIT|MARKET_QTY|IOC|FOK|POSTONLY"
     def _futures_order(self, order: PaperOrder) -> dict[str, Any]:
-        kind = "MARKET_QTY" if order.type == "market" else FUTURES_TYPE_NAMES[
-            ("limit", order.time_in_force)]
+        kind = (
+            "MARKET_QTY"
+            if order.type == "market"
+            else FUTURES_TYPE_NAMES[("limit", order.time_in_force)]
+        )
         return self._order_common(order) | {
-            "type": kind, "positionMode": "BUYSELL", "isolatedMode": "CROSS",
-            "positionSide": "BOTH", "origSize": plain(order.quantity),
-            "size": plain(order.quantity), "amount": "", "reduceOnly": order.reduce_only,
-            "feeCoin": "USDT"}
+            "type": kind,
+            "positionMode": "BUYSELL",
+            "isolatedMode": "CROSS",
+            "positionSide": "BOTH",
+            "origSize": plain(order.quantity),
+            "size": plain(order.quantity),
+            "amount": "",
+            "reduceOnly": order.reduce_only,
+            "feeCoin": "USDT",
+        }
 
     def _order_common(self, order: PaperOrder) -> dict[str, Any]:
         filled_amount = order.filled_quantity * (order.average_price or Decimal(0))
         return {
-            "orderId": int(order.order_id), "symbol": self._names[order.symbol],
-            "side": order.side.upper(), "price": plain(order.price),
-            "filledSize": plain(order.filled_quantity), "filledAmount": plain(filled_amount),
-            "fee": "0", "status": "OPEN" if order.is_open else "CLOSED",
-            "clientOrderId": order.client_order_id or "", "source": "API",
-            "createTime": order.created_ms, "updateTime": order.updated_ms,
+            "orderId": int(order.order_id),
+            "symbol": self._names[order.symbol],
+            "side": order.side.upper(),
+            "price": plain(order.price),
+            "filledSize": plain(order.filled_quantity),
+            "filledAmount": plain(filled_amount),
+            "fee": "0",
+            "status": "OPEN" if order.is_open else "CLOSED",
+            "clientOrderId": order.client_order_id or "",
+            "source": "API",
+            "createTime": order.created_ms,
+            "updateTime": order.updated_ms,
         }
 
 

@@ -182,9 +182,9 @@ class StreamServer:
     exchange: ClassVar[str]
     # (real ws path, product): product "" serves every product on one socket
     paths: ClassVar[tuple[tuple[str, str], ...]]
-    ping_interval: float | None = None       # server heartbeats, seconds
-    max_missed_pongs: int | None = None      # close after this many unanswered heartbeats
-    idle_timeout: float | None = None        # close when the client is silent this long
+    ping_interval: float | None = None  # server heartbeats, seconds
+    max_missed_pongs: int | None = None  # close after this many unanswered heartbeats
+    idle_timeout: float | None = None  # close when the client is silent this long
     compress_frames: bool = False
 
     def __init__(self, engine: Engine, hub: StreamHub) -> None:
@@ -194,12 +194,15 @@ class StreamServer:
     # -- the socket ------------------------------------------------------------------------
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.get(f"/{self.exchange}{path}", self._handler(product))
-                for path, product in self.paths]
+        return [
+            web.get(f"/{self.exchange}{path}", self._handler(product))
+            for path, product in self.paths
+        ]
 
     def _handler(self, product: str) -> Any:
         async def handle(request: web.Request) -> web.StreamResponse:
             return await self.serve(request, product)
+
         return handle
 
     async def serve(self, request: web.Request, product: str) -> web.StreamResponse:
@@ -231,10 +234,14 @@ class StreamServer:
             try:
                 message = await conn.ws.receive(timeout=self.idle_timeout)
             except TimeoutError:
-                conn.drop()   # the exchange closes a socket its client left silent
+                conn.drop()  # the exchange closes a socket its client left silent
                 return
-            if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
-                                WSMsgType.ERROR):
+            if message.type in (
+                WSMsgType.CLOSE,
+                WSMsgType.CLOSING,
+                WSMsgType.CLOSED,
+                WSMsgType.ERROR,
+            ):
                 return
             if conn.stalled:
                 continue
@@ -251,7 +258,7 @@ class StreamServer:
                         text = "\ufffd"
                 try:
                     self.received(conn, text)
-                except Exception:   # one bad frame must not end the server's loop
+                except Exception:  # one bad frame must not end the server's loop
                     log.exception("%s stream: frame handling failed", self.exchange)
 
     async def _write(self, conn: Connection) -> None:
@@ -285,8 +292,7 @@ class StreamServer:
             await asyncio.sleep(self.heartbeat_interval(conn) or 1.0)
             if conn.stalled or conn.closing:
                 continue
-            if self.max_missed_pongs is not None and \
-                    conn.unanswered_pings >= self.max_missed_pongs:
+            if self.max_missed_pongs is not None and conn.unanswered_pings >= self.max_missed_pongs:
                 conn.close(1000, "heartbeat missed")
                 return
             conn.unanswered_pings += 1
@@ -321,8 +327,9 @@ class StreamServer:
         """The messages of one order event (accepted, fill, closed)."""
         return []
 
-    def render_balances(self, account: PaperAccount,
-                        assets: Mapping[str, list[str]]) -> list[Outgoing]:
+    def render_balances(
+        self, account: PaperAccount, assets: Mapping[str, list[str]]
+    ) -> list[Outgoing]:
         """The balance messages for the assets touched, per product (spot, linear)."""
         return []
 
@@ -334,8 +341,9 @@ class StreamServer:
         return []
 
     def wants(self, conn: Connection, message: Outgoing) -> bool:
-        return (message.product in ("", conn.product) or conn.product == "") \
-            and message.channel in conn.channels
+        return (
+            message.product in ("", conn.product) or conn.product == ""
+        ) and message.channel in conn.channels
 
     def encode(self, conn: Connection, message: Outgoing) -> Frame:
         return dumps(message.payload)
@@ -346,8 +354,9 @@ class StreamServer:
 
     # -- helpers for the renderers ----------------------------------------------------------
 
-    def positions_for(self, account: PaperAccount,
-                      symbols: Iterable[str]) -> list[tuple[str, PaperPosition | None]]:
+    def positions_for(
+        self, account: PaperAccount, symbols: Iterable[str]
+    ) -> list[tuple[str, PaperPosition | None]]:
         """(unified symbol, its position or None when flat), for each symbol."""
         held = {p.symbol: p for p in self.engine.positions(self.exchange, account)}
         return [(symbol, held.get(symbol)) for symbol in symbols]

@@ -75,8 +75,14 @@ def execution_type(event: EngineEvent) -> str:
 
 
 def order_status(order: PaperOrder) -> str:
-    return {"new": "NEW", "partially_filled": "PARTIALLY_FILLED", "filled": "FILLED",
-            "canceled": "CANCELED", "expired": "EXPIRED", "rejected": "REJECTED"}[order.status]
+    return {
+        "new": "NEW",
+        "partially_filled": "PARTIALLY_FILLED",
+        "filled": "FILLED",
+        "canceled": "CANCELED",
+        "expired": "EXPIRED",
+        "rejected": "REJECTED",
+    }[order.status]
 
 
 class WsApiError(Exception):
@@ -88,9 +94,12 @@ class WsApiError(Exception):
 class BinanceStreams(StreamServer):
     exchange: ClassVar[str] = "binance"
     paths: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("/ws-api/v3", SPOT), ("/ws/{listenKey}", LINEAR),
-        ("/private/ws/{listenKey}", LINEAR), ("/private/ws", LINEAR))
-    ping_interval: float | None = 20.0   # spot; futures streams ping every 3 minutes
+        ("/ws-api/v3", SPOT),
+        ("/ws/{listenKey}", LINEAR),
+        ("/private/ws/{listenKey}", LINEAR),
+        ("/private/ws", LINEAR),
+    )
+    ping_interval: float | None = 20.0  # spot; futures streams ping every 3 minutes
     futures_ping_interval: float = 180.0
 
     def __init__(self, engine: Any, hub: StreamHub) -> None:
@@ -104,8 +113,9 @@ class BinanceStreams(StreamServer):
             return None
         key = request.match_info.get("listenKey") or request.query.get("listenKey", "")
         if self.hub.listen_keys.find(self.exchange, key) is None:
-            return web.json_response({"code": NO_LISTEN_KEY[0], "msg": NO_LISTEN_KEY[1]},
-                                     status=400)
+            return web.json_response(
+                {"code": NO_LISTEN_KEY[0], "msg": NO_LISTEN_KEY[1]}, status=400
+            )
         return None
 
     def opened(self, conn: Connection, request: web.Request) -> None:
@@ -120,15 +130,23 @@ class BinanceStreams(StreamServer):
         return self.futures_ping_interval if conn.product == LINEAR else self.ping_interval
 
     def listen_key_expired(self, conn: Connection) -> None:
-        conn.push(self.encode(conn, Outgoing("futures", LINEAR, {
-            "e": "listenKeyExpired", "E": self.now_ms(), "listenKey": conn.listen_key})))
+        conn.push(
+            self.encode(
+                conn,
+                Outgoing(
+                    "futures",
+                    LINEAR,
+                    {"e": "listenKeyExpired", "E": self.now_ms(), "listenKey": conn.listen_key},
+                ),
+            )
+        )
         conn.close(1000, "listen key expired")
 
     # -- spot WebSocket API requests ------------------------------------------------------
 
     def received(self, conn: Connection, text: str) -> None:
         if conn.product == LINEAR:
-            return    # the futures user stream takes no requests
+            return  # the futures user stream takes no requests
         request_id: Any = None
         try:
             frame = parse_json(text)
@@ -140,12 +158,18 @@ class BinanceStreams(StreamServer):
                 raise WsApiError(400, -1000, "Malformed request.")
             result = self._call(conn, frame["method"], params)
         except BadFrame:
-            conn.send_json({"id": None, "status": 400,
-                            "error": {"code": -1000, "msg": "Malformed request."}})
+            conn.send_json(
+                {"id": None, "status": 400, "error": {"code": -1000, "msg": "Malformed request."}}
+            )
             return
         except WsApiError as exc:
-            conn.send_json({"id": request_id, "status": exc.status,
-                            "error": {"code": exc.code, "msg": exc.message}})
+            conn.send_json(
+                {
+                    "id": request_id,
+                    "status": exc.status,
+                    "error": {"code": exc.code, "msg": exc.message},
+                }
+            )
             return
         conn.send_json({"id": request_id, "status": 200, "result": result})
 
@@ -158,8 +182,12 @@ class BinanceStreams(StreamServer):
             return self._subscribe_signed(conn, params)
         if method == "session.logon":
             self.refuse_auth()
-            raise WsApiError(400, -1002, "You are not authorized to execute this request. "
-                                         "session.logon supports Ed25519 keys only.")
+            raise WsApiError(
+                400,
+                -1002,
+                "You are not authorized to execute this request. "
+                "session.logon supports Ed25519 keys only.",
+            )
         if method == "userDataStream.subscribe":
             raise WsApiError(400, -1002, "You are not authorized to execute this request.")
         if method == "userDataStream.unsubscribe":
@@ -175,8 +203,11 @@ class BinanceStreams(StreamServer):
         for name in ("apiKey", "timestamp", "signature"):
             if params.get(name) in (None, ""):
                 self.refuse_auth()
-                raise WsApiError(400, -1102, f"Mandatory parameter '{name}' was not sent, "
-                                             "was empty/null, or malformed.")
+                raise WsApiError(
+                    400,
+                    -1102,
+                    f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.",
+                )
         account = self.engine.account(self.exchange, str(params["apiKey"]))
         if account is None:
             self.refuse_auth()
@@ -194,22 +225,29 @@ class BinanceStreams(StreamServer):
         return {"subscriptionId": conn.subscriptions["subscriptionId"]}
 
     def _check_window(self, params: dict[str, Any]) -> None:
-        stamp, window = str(params["timestamp"]), str(params.get("recvWindow",
-                                                                 DEFAULT_RECV_WINDOW_MS))
+        stamp, window = (
+            str(params["timestamp"]),
+            str(params.get("recvWindow", DEFAULT_RECV_WINDOW_MS)),
+        )
         try:
             window_ms = Decimal(window)
         except ArithmeticError:
             window_ms = Decimal(-1)
-        if not stamp.isdigit() or not window_ms.is_finite() or \
-                not 0 < window_ms <= MAX_RECV_WINDOW_MS:
+        if (
+            not stamp.isdigit()
+            or not window_ms.is_finite()
+            or not 0 < window_ms <= MAX_RECV_WINDOW_MS
+        ):
             self.refuse_auth()
-            raise WsApiError(400, -1102, "Mandatory parameter 'timestamp' was not sent, was "
-                                         "empty/null, or malformed.")
+            raise WsApiError(
+                400,
+                -1102,
+                "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.",
+            )
         late = staleness(int(stamp), self.now_ms(), behind_ms=window_ms, ahead_ms=999)
         if late is not None:
             self.refuse_auth()
-            raise WsApiError(400, -1021, "Timestamp for this request is outside of the "
-                                         "recvWindow.")
+            raise WsApiError(400, -1021, "Timestamp for this request is outside of the recvWindow.")
 
     # -- which stream wants what ----------------------------------------------------------
 
@@ -218,9 +256,17 @@ class BinanceStreams(StreamServer):
 
     def encode(self, conn: Connection, message: Outgoing) -> Frame:
         if conn.product == SPOT:
-            return super().encode(conn, Outgoing(message.channel, SPOT, {
-                "subscriptionId": conn.subscriptions.get("subscriptionId", 0),
-                "event": message.payload}))
+            return super().encode(
+                conn,
+                Outgoing(
+                    message.channel,
+                    SPOT,
+                    {
+                        "subscriptionId": conn.subscriptions.get("subscriptionId", 0),
+                        "event": message.payload,
+                    },
+                ),
+            )
         return super().encode(conn, message)
 
     # -- renderers ------------------------------------------------------------------------
@@ -237,85 +283,161 @@ class BinanceStreams(StreamServer):
     def _execution_report(self, order: PaperOrder, event: EngineEvent) -> dict[str, Any]:
         fill, now = event.fill, self.now_ms()
         return {
-            "e": "executionReport", "E": now, "s": binance_symbol(order.symbol),
-            "c": order.client_order_id or "", "S": order.side.upper(),
-            "o": order.type.upper(), "f": TIME_IN_FORCE.get(order.time_in_force, "GTC"),
-            "q": num(order.quantity), "p": num(order.price), "P": "0", "F": "0", "g": -1,
+            "e": "executionReport",
+            "E": now,
+            "s": binance_symbol(order.symbol),
+            "c": order.client_order_id or "",
+            "S": order.side.upper(),
+            "o": order.type.upper(),
+            "f": TIME_IN_FORCE.get(order.time_in_force, "GTC"),
+            "q": num(order.quantity),
+            "p": num(order.price),
+            "P": "0",
+            "F": "0",
+            "g": -1,
             "C": (order.client_order_id or "") if order.canceled_by_user else "",
-            "x": execution_type(event), "X": order_status(order), "r": "NONE",
-            "i": int(order.order_id), "l": num(fill.quantity if fill else None),
-            "z": num(order.filled_quantity), "L": num(fill.price if fill else None),
-            "n": num(fill.fee if fill else None), "N": fill.fee_asset if fill else None,
+            "x": execution_type(event),
+            "X": order_status(order),
+            "r": "NONE",
+            "i": int(order.order_id),
+            "l": num(fill.quantity if fill else None),
+            "z": num(order.filled_quantity),
+            "L": num(fill.price if fill else None),
+            "n": num(fill.fee if fill else None),
+            "N": fill.fee_asset if fill else None,
             "T": fill.time_ms if fill else order.updated_ms,
-            "t": int(fill.trade_id) if fill else -1, "I": now, "w": order.is_open and
-            order.price is not None, "m": fill.maker if fill else False, "M": fill is not None,
-            "O": order.created_ms, "Z": num(cumulative_quote(order)),
-            "Y": num(fill.quantity * fill.price if fill else None), "Q": "0",
-            "W": order.created_ms, "V": "EXPIRE_MAKER",
+            "t": int(fill.trade_id) if fill else -1,
+            "I": now,
+            "w": order.is_open and order.price is not None,
+            "m": fill.maker if fill else False,
+            "M": fill is not None,
+            "O": order.created_ms,
+            "Z": num(cumulative_quote(order)),
+            "Y": num(fill.quantity * fill.price if fill else None),
+            "Q": "0",
+            "W": order.created_ms,
+            "V": "EXPIRE_MAKER",
         }
 
     def _order_trade_update(self, order: PaperOrder, event: EngineEvent) -> dict[str, Any]:
         fill, now = event.fill, self.now_ms()
-        return {"e": "ORDER_TRADE_UPDATE", "E": now, "T": now, "o": {
-            "s": binance_symbol(order.symbol), "c": order.client_order_id or "",
-            "S": order.side.upper(), "o": order.type.upper(),
-            "f": TIME_IN_FORCE.get(order.time_in_force, "GTC"), "q": num(order.quantity),
-            "p": num(order.price), "ap": num(order.average_price), "sp": "0",
-            "x": execution_type(event), "X": order_status(order), "i": int(order.order_id),
-            "l": num(fill.quantity if fill else None), "z": num(order.filled_quantity),
-            "L": num(fill.price if fill else None),
-            "N": fill.fee_asset if fill else split_symbol(order.symbol)[1],
-            "n": num(fill.fee if fill else None), "T": fill.time_ms if fill else now,
-            "t": int(fill.trade_id) if fill else 0, "b": "0", "a": "0",
-            "m": fill.maker if fill else False, "R": order.reduce_only, "wt": "CONTRACT_PRICE",
-            "ot": order.type.upper(), "ps": "BOTH", "cp": False, "rp": "0", "pP": False,
-            "si": 0, "ss": 0, "V": "EXPIRE_MAKER", "pm": "NONE", "gtd": 0, "er": "0"}}
+        return {
+            "e": "ORDER_TRADE_UPDATE",
+            "E": now,
+            "T": now,
+            "o": {
+                "s": binance_symbol(order.symbol),
+                "c": order.client_order_id or "",
+                "S": order.side.upper(),
+                "o": order.type.upper(),
+                "f": TIME_IN_FORCE.get(order.time_in_force, "GTC"),
+                "q": num(order.quantity),
+                "p": num(order.price),
+                "ap": num(order.average_price),
+                "sp": "0",
+                "x": execution_type(event),
+                "X": order_status(order),
+                "i": int(order.order_id),
+                "l": num(fill.quantity if fill else None),
+                "z": num(order.filled_quantity),
+                "L": num(fill.price if fill else None),
+                "N": fill.fee_asset if fill else split_symbol(order.symbol)[1],
+                "n": num(fill.fee if fill else None),
+                "T": fill.time_ms if fill else now,
+                "t": int(fill.trade_id) if fill else 0,
+                "b": "0",
+                "a": "0",
+                "m": fill.maker if fill else False,
+                "R": order.reduce_only,
+                "wt": "CONTRACT_PRICE",
+                "ot": order.type.upper(),
+                "ps": "BOTH",
+                "cp": False,
+                "rp": "0",
+                "pP": False,
+                "si": 0,
+                "ss": 0,
+                "V": "EXPIRE_MAKER",
+                "pm": "NONE",
+                "gtd": 0,
+                "er": "0",
+            },
+        }
 
-    def render_balances(self, account: PaperAccount,
-                        assets: Mapping[str, list[str]]) -> list[Outgoing]:
+    def render_balances(
+        self, account: PaperAccount, assets: Mapping[str, list[str]]
+    ) -> list[Outgoing]:
         """Spot: ``outboundAccountPosition`` with the assets the event may have changed.
         Futures wallets change with fills and transfers only (margin held by an open
         order is no wallet change): ``render_positions`` and ``render_funding``."""
         if not assets.get(SPOT):
             return []
         now = self.now_ms()
-        rows = [{"a": asset, "f": num(free), "l": num(locked)} for asset in assets[SPOT]
-                for free, locked in [self.balance_of(account, asset)]]
-        return [Outgoing("spot", SPOT, {"e": "outboundAccountPosition", "E": now, "u": now,
-                                        "B": rows})]
+        rows = [
+            {"a": asset, "f": num(free), "l": num(locked)}
+            for asset in assets[SPOT]
+            for free, locked in [self.balance_of(account, asset)]
+        ]
+        return [
+            Outgoing("spot", SPOT, {"e": "outboundAccountPosition", "E": now, "u": now, "B": rows})
+        ]
 
     def render_positions(self, account: PaperAccount, symbols: Iterable[str]) -> list[Outgoing]:
         quote_assets = list(dict.fromkeys(split_symbol(s)[1] for s in symbols))
         return [self._account_update(account, quote_assets, list(symbols))]
 
-    def _account_update(self, account: PaperAccount, assets: list[str], symbols: list[str],
-                        reason: str = "ORDER") -> Outgoing:
+    def _account_update(
+        self, account: PaperAccount, assets: list[str], symbols: list[str], reason: str = "ORDER"
+    ) -> Outgoing:
         now = self.now_ms()
-        balances = [{"a": asset, "wb": num(free + locked), "cw": num(free + locked),
-                     "bc": "0"} for asset in assets
-                    for free, locked in [self.balance_of(account, asset)]]
+        balances = [
+            {"a": asset, "wb": num(free + locked), "cw": num(free + locked), "bc": "0"}
+            for asset in assets
+            for free, locked in [self.balance_of(account, asset)]
+        ]
         positions = []
         for symbol, position in self.positions_for(account, symbols):
-            positions.append({
-                "s": binance_symbol(symbol), "pa": num(position.quantity if position else None),
-                "ep": num(position.entry_price if position else None), "bep": "0",
-                "cr": "0", "up": num(position.unrealized_pnl if position else None),
-                "mt": "cross", "iw": "0", "ps": "BOTH"})
-        return Outgoing("futures", LINEAR, {"e": "ACCOUNT_UPDATE", "E": now, "T": now,
-                                            "a": {"m": reason, "B": balances,
-                                                  "P": positions}})
+            positions.append(
+                {
+                    "s": binance_symbol(symbol),
+                    "pa": num(position.quantity if position else None),
+                    "ep": num(position.entry_price if position else None),
+                    "bep": "0",
+                    "cr": "0",
+                    "up": num(position.unrealized_pnl if position else None),
+                    "mt": "cross",
+                    "iw": "0",
+                    "ps": "BOTH",
+                }
+            )
+        return Outgoing(
+            "futures",
+            LINEAR,
+            {
+                "e": "ACCOUNT_UPDATE",
+                "E": now,
+                "T": now,
+                "a": {"m": reason, "B": balances, "P": positions},
+            },
+        )
 
     def render_funding(self, event: EngineEvent) -> list[Outgoing]:
         now = self.now_ms()
         account = self.engine.account(self.exchange, event.api_key)
         assert account is not None
-        spot = [Outgoing("spot", SPOT, {"e": "balanceUpdate", "E": now, "a": asset,
-                                        "d": num(delta), "T": now})
-                for asset, delta in event.deltas.items()]
+        spot = [
+            Outgoing(
+                "spot",
+                SPOT,
+                {"e": "balanceUpdate", "E": now, "a": asset, "d": num(delta), "T": now},
+            )
+            for asset, delta in event.deltas.items()
+        ]
         return [*spot, self._account_update(account, list(event.deltas), [], "DEPOSIT")]
 
 
 # -- REST: USD-M listen keys (under /binance, behind its gate) ---------------------------------
+
 
 def rest_routes(hub: StreamHub) -> list[web.RouteDef]:
     def refuse(status: int, error: tuple[int, str]) -> web.Response:
@@ -324,7 +446,7 @@ def rest_routes(hub: StreamHub) -> list[web.RouteDef]:
     def owner(request: web.Request) -> PaperAccount | web.Response:
         key = request.headers.get(KEY_HEADER, "")
         account = hub.engine.account("binance", key) if key else None
-        if account is None:   # a refused listen key counts as a refused stream auth
+        if account is None:  # a refused listen key counts as a refused stream auth
             request["signature_failed"] = True
             hub.count("binance", auth_failures=1)
             return refuse(401, BAD_KEY if key else (-2014, "API-key format invalid."))
@@ -357,5 +479,8 @@ def rest_routes(hub: StreamHub) -> list[web.RouteDef]:
         hub.listen_key_gone("binance", (k.key for k in active), expired=False)
         return web.json_response({})
 
-    return [web.post("/fapi/v1/listenKey", create), web.put("/fapi/v1/listenKey", keep_alive),
-            web.delete("/fapi/v1/listenKey", delete)]
+    return [
+        web.post("/fapi/v1/listenKey", create),
+        web.put("/fapi/v1/listenKey", keep_alive),
+        web.delete("/fapi/v1/listenKey", delete),
+    ]

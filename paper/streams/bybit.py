@@ -42,8 +42,12 @@ from paper.wire import hmac_sha256_hex, same_secret
 TOPICS = ("order", "execution", "wallet", "position", "dcp")
 TOPIC_SUFFIXES = ("", "spot", "linear", "inverse", "option", "future")
 CATEGORIES = {SPOT: "spot", LINEAR: "linear"}
-ORDER_STATUS = {"new": "New", "partially_filled": "PartiallyFilled", "filled": "Filled",
-                "rejected": "Rejected"}
+ORDER_STATUS = {
+    "new": "New",
+    "partially_filled": "PartiallyFilled",
+    "filled": "Filled",
+    "rejected": "Rejected",
+}
 TIME_IN_FORCE = {"GTC": "GTC", "IOC": "IOC", "FOK": "FOK", "POST_ONLY": "PostOnly"}
 
 
@@ -82,13 +86,19 @@ class BybitStreams(StreamServer):
         elif op in ("subscribe", "unsubscribe"):
             self._subscribe(conn, frame, op)
         else:
-            conn.send_json(self._answer(conn, frame, str(op or ""), False,
-                                        f"error:unsupported op {op!r}"))
+            conn.send_json(
+                self._answer(conn, frame, str(op or ""), False, f"error:unsupported op {op!r}")
+            )
 
-    def _answer(self, conn: Connection, frame: dict[str, Any], op: str, success: bool,
-                message: str = "") -> dict[str, Any]:
-        answer: dict[str, Any] = {"success": success, "ret_msg": message, "op": op,
-                                  "conn_id": conn.conn_id}
+    def _answer(
+        self, conn: Connection, frame: dict[str, Any], op: str, success: bool, message: str = ""
+    ) -> dict[str, Any]:
+        answer: dict[str, Any] = {
+            "success": success,
+            "ret_msg": message,
+            "op": op,
+            "conn_id": conn.conn_id,
+        }
         if "req_id" in frame:
             answer["req_id"] = frame["req_id"]
         return answer
@@ -117,7 +127,8 @@ class BybitStreams(StreamServer):
         if account is None:
             return "error:invalid apiKey"
         if not isinstance(signature, str) or not same_secret(
-                signature, ws_signature(account.api_secret, str(expires))):
+            signature, ws_signature(account.api_secret, str(expires))
+        ):
             return "error:signature verification failed"
         return None
 
@@ -129,15 +140,26 @@ class BybitStreams(StreamServer):
         if not isinstance(args, list) or not args or not all(isinstance(a, str) for a in args):
             conn.send_json(self._answer(conn, frame, op, False, "error:args must be topics"))
             return
-        unknown = [a for a in args if a.partition(".")[0] not in TOPICS
-                   or a.partition(".")[2] not in TOPIC_SUFFIXES]
+        unknown = [
+            a
+            for a in args
+            if a.partition(".")[0] not in TOPICS or a.partition(".")[2] not in TOPIC_SUFFIXES
+        ]
         if unknown:
-            conn.send_json(self._answer(conn, frame, op, False,
-                                        f"error:handler not found,topic:{unknown[0]}"))
+            conn.send_json(
+                self._answer(conn, frame, op, False, f"error:handler not found,topic:{unknown[0]}")
+            )
             return
         if len({"." in a for a in args}) > 1:
-            conn.send_json(self._answer(conn, frame, op, False, "error:all-in-one and "
-                                        "categorised topics cannot be mixed"))
+            conn.send_json(
+                self._answer(
+                    conn,
+                    frame,
+                    op,
+                    False,
+                    "error:all-in-one and categorised topics cannot be mixed",
+                )
+            )
             return
         if op == "subscribe":
             conn.channels.update(args)
@@ -163,8 +185,11 @@ class BybitStreams(StreamServer):
         return super().encode(conn, Outgoing(message.channel, message.product, payload))
 
     def _message(self, topic: str, product: str, data: list[dict[str, Any]]) -> Outgoing:
-        return Outgoing(topic, product, {"id": uuid.uuid4().hex, "topic": topic,
-                                         "creationTime": self.now_ms(), "data": data})
+        return Outgoing(
+            topic,
+            product,
+            {"id": uuid.uuid4().hex, "topic": topic, "creationTime": self.now_ms(), "data": data},
+        )
 
     # -- renderers -------------------------------------------------------------------------
 
@@ -173,11 +198,12 @@ class BybitStreams(StreamServer):
         assert order is not None
         product = product_of(order.symbol)
         if event.kind == "closed" and order.status == "filled":
-            return []    # the fill already said Filled
+            return []  # the fill already said Filled
         messages = [self._message("order", product, [self._order_row(order)])]
         if event.kind == "fill" and event.fill is not None:
-            messages.append(self._message("execution", product,
-                                          [self._execution_row(order, event)]))
+            messages.append(
+                self._message("execution", product, [self._execution_row(order, event)])
+            )
         return messages
 
     def _order_row(self, order: PaperOrder) -> dict[str, Any]:
@@ -186,26 +212,47 @@ class BybitStreams(StreamServer):
         price = order.price or Decimal(0)
         fee = cumulative_fee(order)
         return {
-            "category": CATEGORIES[product], "symbol": bybit_symbol(order.symbol),
-            "orderId": order.order_id, "orderLinkId": order.client_order_id or "",
-            "blockTradeId": "", "side": "Buy" if order.side == "buy" else "Sell",
-            "positionIdx": 0, "orderStatus": self._status(order),
+            "category": CATEGORIES[product],
+            "symbol": bybit_symbol(order.symbol),
+            "orderId": order.order_id,
+            "orderLinkId": order.client_order_id or "",
+            "blockTradeId": "",
+            "side": "Buy" if order.side == "buy" else "Sell",
+            "positionIdx": 0,
+            "orderStatus": self._status(order),
             "cancelType": "CancelByUser" if order.canceled_by_user else "UNKNOWN",
-            "rejectReason": "EC_NoError", "timeInForce": TIME_IN_FORCE[order.time_in_force],
-            "isLeverage": "", "price": num(price), "qty": num(order.quantity),
+            "rejectReason": "EC_NoError",
+            "timeInForce": TIME_IN_FORCE[order.time_in_force],
+            "isLeverage": "",
+            "price": num(price),
+            "qty": num(order.quantity),
             "avgPrice": num(order.average_price) if order.average_price else "",
             "leavesQty": num(order.remaining if order.is_open else Decimal(0)),
             "leavesValue": num(order.remaining * price if order.is_open else Decimal(0)),
             "cumExecQty": num(order.filled_quantity),
-            "cumExecValue": num(cumulative_quote(order)), "cumExecFee": num(fee),
+            "cumExecValue": num(cumulative_quote(order)),
+            "cumExecFee": num(fee),
             "cumFeeDetail": {order.fills[-1].fee_asset if order.fills else quote: num(fee)},
             "orderType": "Market" if order.type == "market" else "Limit",
-            "stopOrderType": "", "orderIv": "", "triggerPrice": "", "takeProfit": "",
-            "stopLoss": "", "triggerBy": "", "tpTriggerBy": "", "slTriggerBy": "",
-            "triggerDirection": 0, "placeType": "", "lastPriceOnCreated": "",
-            "closeOnTrigger": False, "reduceOnly": order.reduce_only, "smpGroup": 0,
-            "smpType": "None", "smpOrderId": "", "feeCurrency": "",
-            "createdTime": str(order.created_ms), "updatedTime": str(order.updated_ms),
+            "stopOrderType": "",
+            "orderIv": "",
+            "triggerPrice": "",
+            "takeProfit": "",
+            "stopLoss": "",
+            "triggerBy": "",
+            "tpTriggerBy": "",
+            "slTriggerBy": "",
+            "triggerDirection": 0,
+            "placeType": "",
+            "lastPriceOnCreated": "",
+            "closeOnTrigger": False,
+            "reduceOnly": order.reduce_only,
+            "smpGroup": 0,
+            "smpType": "None",
+            "smpOrderId": "",
+            "feeCurrency": "",
+            "createdTime": str(order.created_ms),
+            "updatedTime": str(order.updated_ms),
         }
 
     @staticmethod
@@ -214,51 +261,91 @@ class BybitStreams(StreamServer):
             return ORDER_STATUS[order.status]
         if product_of(order.symbol) == SPOT and order.filled_quantity > 0:
             return "PartiallyFilledCanceled"
-        return "Cancelled"    # no Expired on Bybit
+        return "Cancelled"  # no Expired on Bybit
 
     def _execution_row(self, order: PaperOrder, event: EngineEvent) -> dict[str, Any]:
         fill = event.fill
         assert fill is not None
         return {
             "category": CATEGORIES[product_of(order.symbol)],
-            "symbol": bybit_symbol(order.symbol), "isLeverage": "0", "orderId": order.order_id,
+            "symbol": bybit_symbol(order.symbol),
+            "isLeverage": "0",
+            "orderId": order.order_id,
             "orderLinkId": order.client_order_id or "",
             "side": "Buy" if order.side == "buy" else "Sell",
-            "orderPrice": num(order.price), "orderQty": num(order.quantity),
-            "leavesQty": num(order.remaining), "createType": "CreateByUser",
+            "orderPrice": num(order.price),
+            "orderQty": num(order.quantity),
+            "leavesQty": num(order.remaining),
+            "createType": "CreateByUser",
             "orderType": "Market" if order.type == "market" else "Limit",
-            "stopOrderType": "", "execFee": num(fill.fee), "execId": fill.trade_id,
-            "execPrice": num(fill.price), "execQty": num(fill.quantity),
-            "execPnl": "0", "execType": "Trade",
-            "execValue": num(fill.quantity * fill.price), "execTime": str(fill.time_ms),
-            "isMaker": fill.maker, "feeRate": "0", "tradeIv": "", "markIv": "",
+            "stopOrderType": "",
+            "execFee": num(fill.fee),
+            "execId": fill.trade_id,
+            "execPrice": num(fill.price),
+            "execQty": num(fill.quantity),
+            "execPnl": "0",
+            "execType": "Trade",
+            "execValue": num(fill.quantity * fill.price),
+            "execTime": str(fill.time_ms),
+            "isMaker": fill.maker,
+            "feeRate": "0",
+            "tradeIv": "",
+            "markIv": "",
             "markPrice": num(self.engine.price(self.exchange, order.symbol)),
-            "indexPrice": "", "underlyingPrice": "", "blockTradeId": "",
-            "closedSize": "0", "seq": int(fill.trade_id), "feeCurrency": fill.fee_asset,
+            "indexPrice": "",
+            "underlyingPrice": "",
+            "blockTradeId": "",
+            "closedSize": "0",
+            "seq": int(fill.trade_id),
+            "feeCurrency": fill.fee_asset,
         }
 
-    def render_balances(self, account: PaperAccount,
-                        assets: Mapping[str, list[str]]) -> list[Outgoing]:
+    def render_balances(
+        self, account: PaperAccount, assets: Mapping[str, list[str]]
+    ) -> list[Outgoing]:
         coins: list[dict[str, Any]] = []
-        for asset in all_assets(assets):   # one unified wallet for every product
+        for asset in all_assets(assets):  # one unified wallet for every product
             free, locked = self.balance_of(account, asset)
             total = free + locked
             value = total * self._usd_price(asset)
-            coins.append({
-                "coin": asset, "equity": num(total), "usdValue": num(value),
-                "walletBalance": num(total), "free": num(free), "locked": num(locked),
-                "spotHedgingQty": "0", "borrowAmount": "0", "availableToWithdraw": "",
-                "accruedInterest": "0", "totalOrderIM": "0", "totalPositionIM": "0",
-                "totalPositionMM": "0", "unrealisedPnl": "0", "cumRealisedPnl": "0",
-                "bonus": "0", "collateralSwitch": True, "marginCollateral": True,
-                "spotBorrow": "0",
-            })
+            coins.append(
+                {
+                    "coin": asset,
+                    "equity": num(total),
+                    "usdValue": num(value),
+                    "walletBalance": num(total),
+                    "free": num(free),
+                    "locked": num(locked),
+                    "spotHedgingQty": "0",
+                    "borrowAmount": "0",
+                    "availableToWithdraw": "",
+                    "accruedInterest": "0",
+                    "totalOrderIM": "0",
+                    "totalPositionIM": "0",
+                    "totalPositionMM": "0",
+                    "unrealisedPnl": "0",
+                    "cumRealisedPnl": "0",
+                    "bonus": "0",
+                    "collateralSwitch": True,
+                    "marginCollateral": True,
+                    "spotBorrow": "0",
+                }
+            )
         total_value = sum((Decimal(c["usdValue"]) for c in coins), Decimal(0))
-        row = {"accountType": "UNIFIED", "accountIMRate": "0", "accountMMRate": "0",
-               "totalEquity": num(total_value), "totalWalletBalance": num(total_value),
-               "totalMarginBalance": num(total_value), "totalAvailableBalance": "",
-               "totalPerpUPL": "0", "totalInitialMargin": "0", "totalMaintenanceMargin": "0",
-               "accountLTV": "0", "coin": coins}
+        row = {
+            "accountType": "UNIFIED",
+            "accountIMRate": "0",
+            "accountMMRate": "0",
+            "totalEquity": num(total_value),
+            "totalWalletBalance": num(total_value),
+            "totalMarginBalance": num(total_value),
+            "totalAvailableBalance": "",
+            "totalPerpUPL": "0",
+            "totalInitialMargin": "0",
+            "totalMaintenanceMargin": "0",
+            "accountLTV": "0",
+            "coin": coins,
+        }
         return [self._message("wallet", "", [row])]
 
     def _usd_price(self, coin: str) -> Decimal:
@@ -266,7 +353,7 @@ class BybitStreams(StreamServer):
             return Decimal(1)
         try:
             return self.engine.price(self.exchange, f"{coin}/USDT")
-        except Exception:   # a coin the universe does not trade is worth nothing here
+        except Exception:  # a coin the universe does not trade is worth nothing here
             return Decimal(0)
 
     def render_positions(self, account: PaperAccount, symbols: Iterable[str]) -> list[Outgoing]:
@@ -278,18 +365,40 @@ class BybitStreams(StreamServer):
             entry = position.entry_price if position else Decimal(0)
             leverage = self.engine.leverage(account, symbol)
             now = str(self.now_ms())
-            rows.append({
-                "category": "linear", "symbol": bybit_symbol(symbol), "side": side,
-                "size": num(size), "positionIdx": 0, "tradeMode": 0,
-                "positionValue": num(size * entry), "riskId": 1, "riskLimitValue": "2000000",
-                "entryPrice": num(entry), "markPrice": num(mark), "leverage": str(leverage),
-                "positionBalance": num(size * entry / leverage), "autoAddMargin": 0,
-                "positionIM": num(size * entry / leverage), "positionMM": "0",
-                "liqPrice": "", "bustPrice": "", "tpslMode": "Full", "takeProfit": "0",
-                "stopLoss": "0", "trailingStop": "0",
-                "unrealisedPnl": num(position.unrealized_pnl if position else None),
-                "curRealisedPnl": "0", "cumRealisedPnl": "0", "sessionAvgPrice": "",
-                "createdTime": now, "updatedTime": now, "positionStatus": "Normal",
-                "adlRankIndicator": 0, "isReduceOnly": False, "seq": self.now_ms(),
-            })
+            rows.append(
+                {
+                    "category": "linear",
+                    "symbol": bybit_symbol(symbol),
+                    "side": side,
+                    "size": num(size),
+                    "positionIdx": 0,
+                    "tradeMode": 0,
+                    "positionValue": num(size * entry),
+                    "riskId": 1,
+                    "riskLimitValue": "2000000",
+                    "entryPrice": num(entry),
+                    "markPrice": num(mark),
+                    "leverage": str(leverage),
+                    "positionBalance": num(size * entry / leverage),
+                    "autoAddMargin": 0,
+                    "positionIM": num(size * entry / leverage),
+                    "positionMM": "0",
+                    "liqPrice": "",
+                    "bustPrice": "",
+                    "tpslMode": "Full",
+                    "takeProfit": "0",
+                    "stopLoss": "0",
+                    "trailingStop": "0",
+                    "unrealisedPnl": num(position.unrealized_pnl if position else None),
+                    "curRealisedPnl": "0",
+                    "cumRealisedPnl": "0",
+                    "sessionAvgPrice": "",
+                    "createdTime": now,
+                    "updatedTime": now,
+                    "positionStatus": "Normal",
+                    "adlRankIndicator": 0,
+                    "isReduceOnly": False,
+                    "seq": self.now_ms(),
+                }
+            )
         return [self._message("position", LINEAR, rows)] if rows else []

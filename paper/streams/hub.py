@@ -30,20 +30,24 @@ if TYPE_CHECKING:
     from paper.streams.base import StreamServer
 
 STREAM_ACTIONS = ("drop", "stall", "repeat", "reorder", "expireListenKey")
-DCP_TOPIC = "dcp"   # Bybit: a stream must subscribe it for DCP to fire on its loss
+DCP_TOPIC = "dcp"  # Bybit: a stream must subscribe it for DCP to fire on its loss
 SWEEP_SECONDS = 1.0
 
 
 @dataclass
 class StreamCounters:
-    connections: int = 0        # streams ever opened
-    auth_failures: int = 0      # refused logins, signatures and listen keys
-    messages_sent: int = 0      # event messages written (repeats count twice)
+    connections: int = 0  # streams ever opened
+    auth_failures: int = 0  # refused logins, signatures and listen keys
+    messages_sent: int = 0  # event messages written (repeats count twice)
 
     def view(self, live: int, listen_keys: int) -> dict[str, int]:
-        return {"connections": self.connections, "live": live,
-                "authFailures": self.auth_failures, "messagesSent": self.messages_sent,
-                "listenKeys": listen_keys}
+        return {
+            "connections": self.connections,
+            "live": live,
+            "authFailures": self.auth_failures,
+            "messagesSent": self.messages_sent,
+            "listenKeys": listen_keys,
+        }
 
 
 @dataclass
@@ -95,21 +99,31 @@ class StreamHub:
         """Tell the dead-man switches whether the account of ``conn`` still has a live
         stream that subscribed the disconnect switch's topic (Bybit's ``dcp``)."""
         assert conn.api_key is not None
-        live = any(any(channel.partition(".")[0] == DCP_TOPIC for channel in c.channels)
-                   for c in self.live(conn.exchange, conn.api_key))
-        self.engine.dead_man.stream_presence(conn.exchange, conn.api_key, live=live,
-                                             disconnected=disconnected)
+        live = any(
+            any(channel.partition(".")[0] == DCP_TOPIC for channel in c.channels)
+            for c in self.live(conn.exchange, conn.api_key)
+        )
+        self.engine.dead_man.stream_presence(
+            conn.exchange, conn.api_key, live=live, disconnected=disconnected
+        )
 
-    def count(self, exchange: str, *, connections: int = 0, auth_failures: int = 0,
-              messages_sent: int = 0) -> None:
+    def count(
+        self, exchange: str, *, connections: int = 0, auth_failures: int = 0, messages_sent: int = 0
+    ) -> None:
         counters = self.counters.setdefault(exchange, StreamCounters())
         counters.connections += connections
         counters.auth_failures += auth_failures
         counters.messages_sent += messages_sent
 
     def live(self, exchange: str, api_key: str | None = None) -> list[Connection]:
-        return [c for c in self.connections if c.exchange == exchange and c.authenticated
-                and not c.closing and api_key in (None, c.api_key)]
+        return [
+            c
+            for c in self.connections
+            if c.exchange == exchange
+            and c.authenticated
+            and not c.closing
+            and api_key in (None, c.api_key)
+        ]
 
     # -- events ----------------------------------------------------------------------------
 
@@ -121,7 +135,7 @@ class StreamHub:
             return
         try:
             loop = asyncio.get_running_loop()
-        except RuntimeError:    # the engine driven without a loop (a script): at once
+        except RuntimeError:  # the engine driven without a loop (a script): at once
             self.flush()
             return
         self._flush_scheduled = True
@@ -138,8 +152,13 @@ class StreamHub:
             if streams:
                 self._publish(self.servers[exchange], api_key, account_events, streams)
 
-    def _publish(self, server: StreamServer, api_key: str, events: list[EngineEvent],
-                 streams: list[Connection]) -> None:
+    def _publish(
+        self,
+        server: StreamServer,
+        api_key: str,
+        events: list[EngineEvent],
+        streams: list[Connection],
+    ) -> None:
         account = self.engine.account(server.exchange, api_key)
         if account is None:
             return
@@ -185,12 +204,14 @@ class StreamHub:
     def sweep(self) -> None:
         lapsed = self.listen_keys.sweep()
         for exchange in {key.exchange for key in lapsed}:
-            self.listen_key_gone(exchange, (k.key for k in lapsed if k.exchange == exchange),
-                                 expired=True)
+            self.listen_key_gone(
+                exchange, (k.key for k in lapsed if k.exchange == exchange), expired=True
+            )
 
     def background(self) -> Callable[[web.Application], AsyncIterator[None]]:
         """The app's cleanup context: the listen-key sweep, and every stream closed at
         shutdown."""
+
         async def run(app: web.Application) -> AsyncIterator[None]:
             task = asyncio.create_task(self._sweep_forever())
             yield
@@ -199,6 +220,7 @@ class StreamHub:
                 await task
             for conn in list(self.connections):
                 conn.drop()
+
         return run
 
     async def _sweep_forever(self) -> None:

@@ -20,25 +20,29 @@ class ListenKey:
     key: str
     exchange: str
     api_key: str
-    product: str                # "spot" | "linear"
+    product: str  # "spot" | "linear"
     expires_ms: int
 
 
 class ListenKeys:
     def __init__(self, now_ms: Callable[[], int]) -> None:
         self._now_ms = now_ms
-        self._keys: dict[tuple[str, str], ListenKey] = {}   # (exchange, key) -> key
+        self._keys: dict[tuple[str, str], ListenKey] = {}  # (exchange, key) -> key
 
-    def create(self, exchange: str, api_key: str, product: str, *,
-               shared: bool) -> ListenKey:
+    def create(self, exchange: str, api_key: str, product: str, *, shared: bool) -> ListenKey:
         """A new key, or (``shared``) the account's active one, valid for 60 minutes."""
         if shared:
             for found in self.of_account(exchange, api_key):
                 if found.product == product:
                     found.expires_ms = self._now_ms() + VALID_MS
                     return found
-        key = ListenKey(key=secrets.token_urlsafe(48), exchange=exchange, api_key=api_key,
-                        product=product, expires_ms=self._now_ms() + VALID_MS)
+        key = ListenKey(
+            key=secrets.token_urlsafe(48),
+            exchange=exchange,
+            api_key=api_key,
+            product=product,
+            expires_ms=self._now_ms() + VALID_MS,
+        )
         self._keys[(exchange, key.key)] = key
         return key
 
@@ -48,8 +52,11 @@ class ListenKeys:
 
     def of_account(self, exchange: str, api_key: str) -> list[ListenKey]:
         now = self._now_ms()
-        return [k for k in self._keys.values()
-                if (k.exchange, k.api_key) == (exchange, api_key) and k.expires_ms > now]
+        return [
+            k
+            for k in self._keys.values()
+            if (k.exchange, k.api_key) == (exchange, api_key) and k.expires_ms > now
+        ]
 
     def keep_alive(self, exchange: str, key: str) -> ListenKey | None:
         found = self.find(exchange, key)
@@ -65,8 +72,11 @@ class ListenKeys:
 
     def expire(self, exchange: str, api_key: str | None = None) -> list[ListenKey]:
         """Lapse the exchange's keys (of one account when ``api_key`` is given) now."""
-        chosen = [k for k in self._keys.values() if k.exchange == exchange
-                  and api_key in (None, k.api_key)]
+        chosen = [
+            k
+            for k in self._keys.values()
+            if k.exchange == exchange and api_key in (None, k.api_key)
+        ]
         for key in chosen:
             del self._keys[(key.exchange, key.key)]
         return chosen
@@ -81,8 +91,7 @@ class ListenKeys:
 
     def count(self, exchange: str) -> int:
         now = self._now_ms()
-        return sum(1 for k in self._keys.values() if k.exchange == exchange
-                   and k.expires_ms > now)
+        return sum(1 for k in self._keys.values() if k.exchange == exchange and k.expires_ms > now)
 
     def clear(self) -> list[ListenKey]:
         every = list(self._keys.values())

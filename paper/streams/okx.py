@@ -45,8 +45,14 @@ INST_TYPES = {SPOT: "SPOT", LINEAR: "SWAP"}
 ALL_INST_TYPES = ("SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION", "ANY")
 CHANNELS = ("orders", "positions", "account", "balance_and_position")
 NEEDS_INST_TYPE = ("orders", "positions")
-STATE = {"new": "live", "partially_filled": "partially_filled", "filled": "filled",
-         "canceled": "canceled", "expired": "canceled", "rejected": "canceled"}
+STATE = {
+    "new": "live",
+    "partially_filled": "partially_filled",
+    "filled": "filled",
+    "canceled": "canceled",
+    "expired": "canceled",
+    "rejected": "canceled",
+}
 ORD_TYPE = {"GTC": "limit", "IOC": "ioc", "FOK": "fok", "POST_ONLY": "post_only"}
 
 
@@ -88,10 +94,15 @@ class OkxStreams(StreamServer):
         else:
             conn.send_json(self._error(conn, "60019", f"Invalid op: {op}", frame))
 
-    def _error(self, conn: Connection, code: str, message: str,
-               frame: dict[str, Any] | None = None) -> dict[str, Any]:
-        answer: dict[str, Any] = {"event": "error", "code": code, "msg": message,
-                                  "connId": conn.conn_id}
+    def _error(
+        self, conn: Connection, code: str, message: str, frame: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        answer: dict[str, Any] = {
+            "event": "error",
+            "code": code,
+            "msg": message,
+            "connId": conn.conn_id,
+        }
         if frame and "id" in frame:
             answer["id"] = frame["id"]
         return answer
@@ -133,8 +144,14 @@ class OkxStreams(StreamServer):
         for arg in args:
             channel, inst_type = arg.get("channel"), arg.get("instType")
             if channel not in CHANNELS:
-                conn.send_json(self._error(conn, "60018", f"Wrong URL or channel:{channel}, "
-                                           f"instId:{arg.get('instId')} doesn't exist", frame))
+                conn.send_json(
+                    self._error(
+                        conn,
+                        "60018",
+                        f"Wrong URL or channel:{channel}, instId:{arg.get('instId')} doesn't exist",
+                        frame,
+                    )
+                )
                 continue
             if channel in NEEDS_INST_TYPE and inst_type not in ALL_INST_TYPES:
                 conn.send_json(self._error(conn, "60013", f"Invalid args:{arg}", frame))
@@ -169,10 +186,12 @@ class OkxStreams(StreamServer):
             if arg.get("channel") != message.channel:
                 continue
             inst_type = arg.get("instType")
-            type_matches = inst_type in (None, "ANY") or message.product == "" or \
-                inst_type == INST_TYPES.get(message.product)
-            if type_matches and arg.get("instId") in (None, message.symbol or None,
-                                                      message.symbol):
+            type_matches = (
+                inst_type in (None, "ANY")
+                or message.product == ""
+                or inst_type == INST_TYPES.get(message.product)
+            )
+            if type_matches and arg.get("instId") in (None, message.symbol or None, message.symbol):
                 return arg
         return None
 
@@ -182,8 +201,9 @@ class OkxStreams(StreamServer):
     def encode(self, conn: Connection, message: Outgoing) -> Frame:
         arg = dict(self._matching(conn, message) or {"channel": message.channel})
         arg["uid"] = uid_of(conn.api_key or "")
-        return super().encode(conn, Outgoing(message.channel, message.product,
-                                             {"arg": arg, "data": message.payload}))
+        return super().encode(
+            conn, Outgoing(message.channel, message.product, {"arg": arg, "data": message.payload})
+        )
 
     # -- renderers -------------------------------------------------------------------------
 
@@ -202,8 +222,14 @@ class OkxStreams(StreamServer):
         assert order is not None
         if event.kind == "closed" and order.status == "filled":
             return []
-        return [Outgoing("orders", product_of(order.symbol), [self._order_row(order, event)],
-                         inst_id(order.symbol))]
+        return [
+            Outgoing(
+                "orders",
+                product_of(order.symbol),
+                [self._order_row(order, event)],
+                inst_id(order.symbol),
+            )
+        ]
 
     def _order_row(self, order: PaperOrder, event: EngineEvent) -> dict[str, Any]:
         fill = event.fill
@@ -211,88 +237,177 @@ class OkxStreams(StreamServer):
         quote = split_symbol(order.symbol)[1]
         fee_asset = order.fills[-1].fee_asset if order.fills else quote
         return {
-            "instType": INST_TYPES[product], "instId": inst_id(order.symbol), "tgtCcy": "",
-            "ccy": "", "ordId": order.order_id, "clOrdId": order.client_order_id or "",
-            "tag": "", "px": num(order.price) if order.price else "",
-            "sz": self._size(order.symbol, order.quantity), "notionalUsd": "",
-            "ordType": "market" if order.type == "market"
+            "instType": INST_TYPES[product],
+            "instId": inst_id(order.symbol),
+            "tgtCcy": "",
+            "ccy": "",
+            "ordId": order.order_id,
+            "clOrdId": order.client_order_id or "",
+            "tag": "",
+            "px": num(order.price) if order.price else "",
+            "sz": self._size(order.symbol, order.quantity),
+            "notionalUsd": "",
+            "ordType": "market"
+            if order.type == "market"
             else ORD_TYPE.get(order.time_in_force, "limit"),
-            "side": order.side, "posSide": "net" if product == LINEAR else "",
+            "side": order.side,
+            "posSide": "net" if product == LINEAR else "",
             "tdMode": "cross" if product == LINEAR else "cash",
-            "fillPx": num(fill.price) if fill else "", "tradeId": fill.trade_id if fill else "",
+            "fillPx": num(fill.price) if fill else "",
+            "tradeId": fill.trade_id if fill else "",
             "fillSz": self._size(order.symbol, fill.quantity) if fill else "0",
             "fillTime": str(fill.time_ms) if fill else "",
             "fillFee": num(-fill.fee) if fill else "0",
             "fillFeeCcy": fill.fee_asset if fill else "",
             "execType": ("M" if fill.maker else "T") if fill else "",
             "accFillSz": self._size(order.symbol, order.filled_quantity),
-            "fillNotionalUsd": "", "avgPx": num(order.average_price),
-            "state": STATE[order.status], "lever": "", "feeCcy": fee_asset,
-            "fee": num(-cumulative_fee(order)), "rebateCcy": fee_asset, "rebate": "0",
-            "pnl": "0", "source": "", "category": "normal",
+            "fillNotionalUsd": "",
+            "avgPx": num(order.average_price),
+            "state": STATE[order.status],
+            "lever": "",
+            "feeCcy": fee_asset,
+            "fee": num(-cumulative_fee(order)),
+            "rebateCcy": fee_asset,
+            "rebate": "0",
+            "pnl": "0",
+            "source": "",
+            "category": "normal",
             "cancelSource": "1" if order.canceled_by_user else "",
             "reduceOnly": "true" if order.reduce_only else "false",
-            "amendResult": "", "reqId": "", "code": "0", "msg": "",
-            "uTime": str(order.updated_ms), "cTime": str(order.created_ms),
+            "amendResult": "",
+            "reqId": "",
+            "code": "0",
+            "msg": "",
+            "uTime": str(order.updated_ms),
+            "cTime": str(order.created_ms),
         }
 
-    def render_balances(self, account: PaperAccount,
-                        assets: Mapping[str, list[str]]) -> list[Outgoing]:
+    def render_balances(
+        self, account: PaperAccount, assets: Mapping[str, list[str]]
+    ) -> list[Outgoing]:
         touched = all_assets(assets)
-        return [self._account(account, touched),
-                self._balance_and_position(account, touched, [], "order")]
+        return [
+            self._account(account, touched),
+            self._balance_and_position(account, touched, [], "order"),
+        ]
 
     def render_positions(self, account: PaperAccount, symbols: Iterable[str]) -> list[Outgoing]:
         symbols = list(symbols)
         quotes = list(dict.fromkeys(split_symbol(s)[1] for s in symbols))
-        rows = [self._position_row(account, s, p) for s, p in
-                self.positions_for(account, symbols)]
-        return [Outgoing("positions", LINEAR, rows),
-                self._balance_and_position(account, quotes, symbols, "filled")]
+        rows = [self._position_row(account, s, p) for s, p in self.positions_for(account, symbols)]
+        return [
+            Outgoing("positions", LINEAR, rows),
+            self._balance_and_position(account, quotes, symbols, "filled"),
+        ]
 
     def _account(self, account: PaperAccount, assets: list[str]) -> Outgoing:
         now = str(self.now_ms())
         details = []
         for asset in assets:
             free, locked = self.balance_of(account, asset)
-            details.append({"ccy": asset, "eq": num(free + locked),
-                            "cashBal": num(free + locked), "availBal": num(free),
-                            "availEq": num(free), "frozenBal": num(locked),
-                            "ordFrozen": num(locked), "upl": "0", "uTime": now,
-                            "disEq": "", "eqUsd": ""})
-        return Outgoing("account", "", [{"uTime": now, "totalEq": "", "isoEq": "0",
-                                        "adjEq": "", "ordFroz": "", "imr": "", "mmr": "",
-                                        "notionalUsd": "", "mgnRatio": "",
-                                        "details": details}])
+            details.append(
+                {
+                    "ccy": asset,
+                    "eq": num(free + locked),
+                    "cashBal": num(free + locked),
+                    "availBal": num(free),
+                    "availEq": num(free),
+                    "frozenBal": num(locked),
+                    "ordFrozen": num(locked),
+                    "upl": "0",
+                    "uTime": now,
+                    "disEq": "",
+                    "eqUsd": "",
+                }
+            )
+        return Outgoing(
+            "account",
+            "",
+            [
+                {
+                    "uTime": now,
+                    "totalEq": "",
+                    "isoEq": "0",
+                    "adjEq": "",
+                    "ordFroz": "",
+                    "imr": "",
+                    "mmr": "",
+                    "notionalUsd": "",
+                    "mgnRatio": "",
+                    "details": details,
+                }
+            ],
+        )
 
-    def _position_row(self, account: PaperAccount, symbol: str, position: Any
-                      ) -> dict[str, Any]:
+    def _position_row(self, account: PaperAccount, symbol: str, position: Any) -> dict[str, Any]:
         now = str(self.now_ms())
         quantity = position.quantity if position else Decimal(0)
         return {
-            "instType": "SWAP", "instId": inst_id(symbol), "mgnMode": "cross",
-            "posId": uid_of(f"{account.api_key}{symbol}"), "posSide": "net",
-            "pos": self._size(symbol, quantity), "ccy": split_symbol(symbol)[1],
-            "posCcy": "", "availPos": "", "avgPx": num(position.entry_price) if position else "",
+            "instType": "SWAP",
+            "instId": inst_id(symbol),
+            "mgnMode": "cross",
+            "posId": uid_of(f"{account.api_key}{symbol}"),
+            "posSide": "net",
+            "pos": self._size(symbol, quantity),
+            "ccy": split_symbol(symbol)[1],
+            "posCcy": "",
+            "availPos": "",
+            "avgPx": num(position.entry_price) if position else "",
             "upl": num(position.unrealized_pnl if position else None),
-            "lever": str(self.engine.leverage(account, symbol)), "liqPx": "",
-            "markPx": num(self.engine.price(self.exchange, symbol)), "imr": "", "margin": "",
-            "mgnRatio": "", "mmr": "", "notionalUsd": "", "tradeId": "", "cTime": now,
-            "uTime": now, "pTime": now,
+            "lever": str(self.engine.leverage(account, symbol)),
+            "liqPx": "",
+            "markPx": num(self.engine.price(self.exchange, symbol)),
+            "imr": "",
+            "margin": "",
+            "mgnRatio": "",
+            "mmr": "",
+            "notionalUsd": "",
+            "tradeId": "",
+            "cTime": now,
+            "uTime": now,
+            "pTime": now,
         }
 
-    def _balance_and_position(self, account: PaperAccount, assets: list[str],
-                              symbols: list[str], event_type: str) -> Outgoing:
+    def _balance_and_position(
+        self, account: PaperAccount, assets: list[str], symbols: list[str], event_type: str
+    ) -> Outgoing:
         now = str(self.now_ms())
-        balances = [{"ccy": asset, "cashBal": num(sum(self.balance_of(account, asset),
-                                                      Decimal(0))), "uTime": now}
-                    for asset in assets]
-        positions = [{"posId": row["posId"], "tradeId": "", "instId": row["instId"],
-                      "instType": "SWAP", "mgnMode": "cross", "posSide": "net",
-                      "pos": row["pos"], "ccy": row["ccy"], "posCcy": "",
-                      "avgPx": row["avgPx"], "uTime": now}
-                     for row in (self._position_row(account, s, p)
-                                 for s, p in self.positions_for(account, symbols))]
-        return Outgoing("balance_and_position", "", [{"pTime": now, "eventType": event_type,
-                                                      "balData": balances,
-                                                      "posData": positions, "trades": []}])
+        balances = [
+            {
+                "ccy": asset,
+                "cashBal": num(sum(self.balance_of(account, asset), Decimal(0))),
+                "uTime": now,
+            }
+            for asset in assets
+        ]
+        positions = [
+            {
+                "posId": row["posId"],
+                "tradeId": "",
+                "instId": row["instId"],
+                "instType": "SWAP",
+                "mgnMode": "cross",
+                "posSide": "net",
+                "pos": row["pos"],
+                "ccy": row["ccy"],
+                "posCcy": "",
+                "avgPx": row["avgPx"],
+                "uTime": now,
+            }
+            for row in (
+                self._position_row(account, s, p) for s, p in self.positions_for(account, symbols)
+            )
+        ]
+        return Outgoing(
+            "balance_and_position",
+            "",
+            [
+                {
+                    "pTime": now,
+                    "eventType": event_type,
+                    "balData": balances,
+                    "posData": positions,
+                    "trades": [],
+                }
+            ],
+        )

@@ -44,8 +44,7 @@ from paper.wire import hmac_sha256_hex, same_secret, staleness
 
 AUTH_SUFFIX = "websocket_auth"
 WINDOW_MS = 20_000
-TOPICS = {SPOT: ("ORDER", "FILL", "BALANCE"), LINEAR: ("ORDER", "FILL", "BALANCE",
-                                                        "POSITION")}
+TOPICS = {SPOT: ("ORDER", "FILL", "BALANCE"), LINEAR: ("ORDER", "FILL", "BALANCE", "POSITION")}
 PER_SYMBOL = ("ORDER", "FILL", "POSITION")
 
 
@@ -71,13 +70,15 @@ class PionexStreams(StreamServer):
 
     # -- auth ------------------------------------------------------------------------------
 
-    def _credentials_problem(self, key: str, timestamp: str, signature: str,
-                             expected: Any) -> tuple[str, str] | None:
+    def _credentials_problem(
+        self, key: str, timestamp: str, signature: str, expected: Any
+    ) -> tuple[str, str] | None:
         account = self.engine.account(self.exchange, key)
         if account is None:
             return "INVALID_APIKEY", "Invalid API key"
-        if not timestamp.isdigit() or staleness(int(timestamp), self.now_ms(),
-                                                behind_ms=WINDOW_MS, ahead_ms=WINDOW_MS):
+        if not timestamp.isdigit() or staleness(
+            int(timestamp), self.now_ms(), behind_ms=WINDOW_MS, ahead_ms=WINDOW_MS
+        ):
             return "INVALID_TIMESTAMP", "Invalid timestamp"
         if not same_secret(signature, expected(account.api_secret)):
             return "INVALID_SIGNATURE", "Invalid signature"
@@ -88,13 +89,22 @@ class PionexStreams(StreamServer):
             return None
         params = dict(request.query)
         problem = self._credentials_problem(
-            params.get("key", ""), params.get("timestamp", ""), params.get("signature", ""),
-            lambda secret: spot_signature(secret, params))
+            params.get("key", ""),
+            params.get("timestamp", ""),
+            params.get("signature", ""),
+            lambda secret: spot_signature(secret, params),
+        )
         if problem is None:
             return None
-        return web.json_response({"result": False, "code": problem[0],
-                                  "message": problem[1], "timestamp": self.now_ms()},
-                                 status=401)
+        return web.json_response(
+            {
+                "result": False,
+                "code": problem[0],
+                "message": problem[1],
+                "timestamp": self.now_ms(),
+            },
+            status=401,
+        )
 
     def opened(self, conn: Connection, request: web.Request) -> None:
         if conn.product == SPOT:
@@ -104,24 +114,28 @@ class PionexStreams(StreamServer):
 
     def _auth(self, conn: Connection, frame: dict[str, Any]) -> None:
         args = frame.get("args")
-        problem: tuple[str, str] | None = ("PARAMETER_ERROR", "args: [apiKey, timestamp, "
-                                           "signature]")
+        problem: tuple[str, str] | None = (
+            "PARAMETER_ERROR",
+            "args: [apiKey, timestamp, signature]",
+        )
         if isinstance(args, list) and len(args) == 3:
             key, stamp, signature = (str(a) for a in args)
             problem = self._credentials_problem(
-                key, stamp, signature, lambda secret: futures_signature(secret, stamp))
+                key, stamp, signature, lambda secret: futures_signature(secret, stamp)
+            )
         if problem is not None:
             self.refuse_auth()
             self._error(conn, *problem)
             conn.close(1008, problem[1])
             return
-        account = self.engine.account(self.exchange, str(args[0]))   # type: ignore[index]
+        account = self.engine.account(self.exchange, str(args[0]))  # type: ignore[index]
         assert account is not None
         self.authenticate(conn, account)
 
     def _error(self, conn: Connection, code: str, message: str) -> None:
-        conn.send_json({"type": "ERROR", "code": code, "message": message,
-                        "timestamp": self.now_ms()})
+        conn.send_json(
+            {"type": "ERROR", "code": code, "message": message, "timestamp": self.now_ms()}
+        )
 
     # -- client frames ---------------------------------------------------------------------
 
@@ -168,16 +182,21 @@ class PionexStreams(StreamServer):
     def _symbol_ok(self, conn: Connection, symbol: Any) -> bool:
         if symbol == "ALL":
             return conn.product == LINEAR
-        names = {pionex_symbol(i.symbol) for i in self.engine.instruments(self.exchange)
-                 if i.kind == conn.product}
+        names = {
+            pionex_symbol(i.symbol)
+            for i in self.engine.instruments(self.exchange)
+            if i.kind == conn.product
+        }
         return symbol in names
 
     def wants(self, conn: Connection, message: Outgoing) -> bool:
         if message.product not in ("", conn.product):
             return False
         if message.channel in PER_SYMBOL:
-            return f"{message.channel}:{message.symbol}" in conn.channels or \
-                f"{message.channel}:ALL" in conn.channels
+            return (
+                f"{message.channel}:{message.symbol}" in conn.channels
+                or f"{message.channel}:ALL" in conn.channels
+            )
         return f"{message.channel}:" in conn.channels
 
     # -- renderers -------------------------------------------------------------------------
@@ -199,10 +218,17 @@ class PionexStreams(StreamServer):
         fill = event.fill
         if fill is not None:
             row: dict[str, Any] = {
-                "id": int(fill.trade_id), "orderId": int(order.order_id), "symbol": symbol,
-                "side": order.side.upper(), "role": "MAKER" if fill.maker else "TAKER",
-                "price": num(fill.price), "size": num(fill.quantity), "fee": num(fill.fee),
-                "feeCoin": fill.fee_asset, "timestamp": fill.time_ms}
+                "id": int(fill.trade_id),
+                "orderId": int(order.order_id),
+                "symbol": symbol,
+                "side": order.side.upper(),
+                "role": "MAKER" if fill.maker else "TAKER",
+                "price": num(fill.price),
+                "size": num(fill.quantity),
+                "fee": num(fill.fee),
+                "feeCoin": fill.fee_asset,
+                "timestamp": fill.time_ms,
+            }
             if product == LINEAR:
                 row["feeType"] = "TRADING"
             messages.append(self._message("FILL", product, row, symbol))
@@ -211,26 +237,38 @@ class PionexStreams(StreamServer):
     def _order_row(self, order: PaperOrder) -> dict[str, Any]:
         product = product_of(order.symbol)
         row: dict[str, Any] = {
-            "orderId": int(order.order_id), "symbol": pionex_symbol(order.symbol),
+            "orderId": int(order.order_id),
+            "symbol": pionex_symbol(order.symbol),
             "type": "MARKET" if order.type == "market" else "LIMIT",
-            "side": order.side.upper(), "price": num(order.price) if order.price else "",
-            "size": num(order.quantity), "filledSize": num(order.filled_quantity),
-            "filledAmount": num(cumulative_quote(order)), "fee": num(cumulative_fee(order)),
+            "side": order.side.upper(),
+            "price": num(order.price) if order.price else "",
+            "size": num(order.quantity),
+            "filledSize": num(order.filled_quantity),
+            "filledAmount": num(cumulative_quote(order)),
+            "fee": num(cumulative_fee(order)),
             "feeCoin": order.fills[-1].fee_asset if order.fills else "",
             "status": "OPEN" if order.is_open else "CLOSED",
             "clientOrderId": order.client_order_id or "",
-            "createTime": order.created_ms, "updateTime": order.updated_ms,
+            "createTime": order.created_ms,
+            "updateTime": order.updated_ms,
         }
         if product == SPOT:
             row["IOC"] = order.time_in_force == "IOC"
         else:
-            row |= {"positionMode": "BUYSELL", "isolatedMode": "CROSS",
-                    "positionSide": "BOTH", "origSize": num(order.quantity), "amount": "",
-                    "reduceOnly": order.reduce_only, "source": "API"}
+            row |= {
+                "positionMode": "BUYSELL",
+                "isolatedMode": "CROSS",
+                "positionSide": "BOTH",
+                "origSize": num(order.quantity),
+                "amount": "",
+                "reduceOnly": order.reduce_only,
+                "source": "API",
+            }
         return row
 
-    def render_balances(self, account: PaperAccount,
-                        assets: Mapping[str, list[str]]) -> list[Outgoing]:
+    def render_balances(
+        self, account: PaperAccount, assets: Mapping[str, list[str]]
+    ) -> list[Outgoing]:
         messages = []
         for product in (SPOT, LINEAR):
             if not assets.get(product):
@@ -252,12 +290,27 @@ class PionexStreams(StreamServer):
             quantity = position.quantity if position else Decimal(0)
             entry = position.entry_price if position else Decimal(0)
             now = self.now_ms()
-            messages.append(self._message("POSITION", LINEAR, {
-                "positionId": f"{account.api_key[:8]}_{pionex_symbol(symbol)}",
-                "symbol": pionex_symbol(symbol), "isolatedMode": "CROSS",
-                "positionSide": "BOTH", "netSize": num(quantity), "avgPrice": num(entry),
-                "sizeLong": num(max(quantity, Decimal(0))),
-                "sizeShort": num(max(-quantity, Decimal(0))), "amountSettled": "0",
-                "sizeLiquidated": "0", "amountLiquidated": "0", "sizeTakeover": "0",
-                "createTime": now, "updateTime": now}, pionex_symbol(symbol)))
+            messages.append(
+                self._message(
+                    "POSITION",
+                    LINEAR,
+                    {
+                        "positionId": f"{account.api_key[:8]}_{pionex_symbol(symbol)}",
+                        "symbol": pionex_symbol(symbol),
+                        "isolatedMode": "CROSS",
+                        "positionSide": "BOTH",
+                        "netSize": num(quantity),
+                        "avgPrice": num(entry),
+                        "sizeLong": num(max(quantity, Decimal(0))),
+                        "sizeShort": num(max(-quantity, Decimal(0))),
+                        "amountSettled": "0",
+                        "sizeLiquidated": "0",
+                        "amountLiquidated": "0",
+                        "sizeTakeover": "0",
+                        "createTime": now,
+                        "updateTime": now,
+                    },
+                    pionex_symbol(symbol),
+                )
+            )
         return messages

@@ -25,8 +25,9 @@ def _module(exchange: str) -> ModuleType | None:
         return None
 
 
-def load_servers(hub: StreamHub, exchanges: Iterable[str],
-                 timing: StreamTiming | None = None) -> None:
+def load_servers(
+    hub: StreamHub, exchanges: Iterable[str], timing: StreamTiming | None = None
+) -> None:
     for exchange in exchanges:
         module = _module(exchange)
         server_class = getattr(module, f"{exchange.capitalize()}Streams", None)

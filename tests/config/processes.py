@@ -11,9 +11,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # the variables a child must not inherit from the test run (it is given its own)
-CONFIG_NAMES = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "CONNECTION_ENCRYPTION_KEYS",
-                "DJANGO_ENV", "DEBUG", "FLOWER_BASIC_AUTH", "DEMO_SEED_ENABLED",
-                "PAPER_EXCHANGE_URL", "ALLOWED_HOSTS", "METRICS_TOKEN", "LOG_FORMAT")
+CONFIG_NAMES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "CONNECTION_ENCRYPTION_KEYS",
+    "DJANGO_ENV",
+    "DEBUG",
+    "FLOWER_BASIC_AUTH",
+    "DEMO_SEED_ENABLED",
+    "PAPER_EXCHANGE_URL",
+    "ALLOWED_HOSTS",
+    "METRICS_TOKEN",
+    "LOG_FORMAT",
+)
 
 
 def child_env(overrides: dict[str, str]) -> dict[str, str]:
@@ -23,17 +34,30 @@ def child_env(overrides: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def run_python(code: str, overrides: dict[str, str],
-               timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=child_env(overrides),
-                          capture_output=True, text=True, timeout=timeout)
+def run_python(
+    code: str, overrides: dict[str, str], timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=child_env(overrides),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
-def run_manage(args: list[str], overrides: dict[str, str],
-               timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT,
-                          env=child_env(overrides), capture_output=True, text=True,
-                          timeout=timeout)
+def run_manage(
+    args: list[str], overrides: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=child_env(overrides),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def closed_port() -> int:

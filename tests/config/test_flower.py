@@ -46,8 +46,14 @@ def test_flower_refuses_basic_auth_on_its_command_line(settings):
 
 
 def test_development_generates_an_auth_for_flower():
-    result = subprocess.run([sys.executable, "-m", "config.flower", "credentials"], cwd=ROOT,
-                            env=child_env({}), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "config.flower", "credentials"],
+        cwd=ROOT,
+        env=child_env({}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     user, _, password = result.stdout.strip().partition(":")
     assert user and len(password) >= 20
@@ -56,8 +62,14 @@ def test_development_generates_an_auth_for_flower():
 def test_production_flower_refuses_to_start_without_its_auth():
     env = child_env(production_env())
     del env["FLOWER_BASIC_AUTH"]
-    result = subprocess.run([sys.executable, "-m", "config.flower", "--port=1"], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "config.flower", "--port=1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert_refused(result, "FLOWER_BASIC_AUTH")
 
 
@@ -70,9 +82,17 @@ def flower_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "config.flower", "--address=127.0.0.1", f"--port={port}"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=child_env({
-                "FLOWER_BASIC_AUTH": AUTH, "FLOWER_UNAUTHENTICATED_API": "true",
-                "REDIS_URL": settings.REDIS_URL}))
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=child_env(
+                {
+                    "FLOWER_BASIC_AUTH": AUTH,
+                    "FLOWER_UNAUTHENTICATED_API": "true",
+                    "REDIS_URL": settings.REDIS_URL,
+                }
+            ),
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -91,8 +111,7 @@ def flower_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
 
 def get(address: tuple[str, int], path: str, auth: str | None = None) -> Any:
     connection = http.client.HTTPConnection(*address, timeout=10)
-    headers = {"Authorization": "Basic " + base64.b64encode(auth.encode()).decode()
-               } if auth else {}
+    headers = {"Authorization": "Basic " + base64.b64encode(auth.encode()).decode()} if auth else {}
     connection.request("GET", path, headers=headers)
     response = connection.getresponse()
     response.read()

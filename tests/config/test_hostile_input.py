@@ -35,26 +35,30 @@ def nested(levels: int) -> str:
 
 
 def json_endpoints(connection_id: object) -> list[tuple[str, str]]:
-    return [("POST", "/api/auth/token"), ("POST", CONNECTIONS),
-            ("PATCH", f"{CONNECTIONS}/{connection_id}"),
-            ("POST", f"{CONNECTIONS}/batch-test"), ("POST", "/api/orders"),
-            ("POST", "/api/orders/cancel-all")]
+    return [
+        ("POST", "/api/auth/token"),
+        ("POST", CONNECTIONS),
+        ("PATCH", f"{CONNECTIONS}/{connection_id}"),
+        ("POST", f"{CONNECTIONS}/batch-test"),
+        ("POST", "/api/orders"),
+        ("POST", "/api/orders/cancel-all"),
+    ]
 
 
 # --- bodies: depth, numbers, size, encoding, type -------------------------------------
 
-def test_json_nested_950_levels_is_400_on_the_unauthenticated_token_endpoint(
-        anonymous_client):
-    response = anonymous_client.generic("POST", "/api/auth/token", nested(950),
-                                        content_type="application/json")
+
+def test_json_nested_950_levels_is_400_on_the_unauthenticated_token_endpoint(anonymous_client):
+    response = anonymous_client.generic(
+        "POST", "/api/auth/token", nested(950), content_type="application/json"
+    )
     assert "deeper than" in assert_error(response, 400, "validation_error")["message"]
 
 
 def test_json_nested_950_levels_is_400_on_every_json_endpoint(owner_client, owner):
     connection = make_connection(owner)
     for method, path in json_endpoints(connection.pk):
-        response = owner_client.generic(method, path, nested(950),
-                                        content_type="application/json")
+        response = owner_client.generic(method, path, nested(950), content_type="application/json")
         assert_error(response, 400, "validation_error")
     assert ExchangeConnection.objects.count() == 1 and Order.objects.count() == 0
 
@@ -67,9 +71,11 @@ def test_json_nested_100000_levels_is_400(owner_client):
 
 def test_json_nested_within_the_limit_reaches_the_serializer(owner_client):
     body = '{"name": ' + nested(MAX_JSON_DEPTH - 1) + "}"
-    error = assert_error(owner_client.generic("POST", CONNECTIONS, body,
-                                              content_type="application/json"),
-                         400, "validation_error")
+    error = assert_error(
+        owner_client.generic("POST", CONNECTIONS, body, content_type="application/json"),
+        400,
+        "validation_error",
+    )
     assert "name" in error["fields"]
 
 
@@ -86,13 +92,24 @@ def test_nan_and_infinity_are_400(owner_client, literal):
     assert not ExchangeConnection.objects.exists()
 
 
-@pytest.mark.parametrize("number", ["1e400", "-1e400", "1e30", "1e999999999999999999999",
-                                    "1e-999999999", "123456789012345678901234567890.5"])
+@pytest.mark.parametrize(
+    "number",
+    [
+        "1e400",
+        "-1e400",
+        "1e30",
+        "1e999999999999999999999",
+        "1e-999999999",
+        "123456789012345678901234567890.5",
+    ],
+)
 def test_numbers_beyond_the_decimal_fields_range_are_400(owner_client, number):
     body = create_body()
-    raw = ('{"name": "x", "exchange": "bybit", "apiType": "spot", "environment": "live", '
-           f'"apiKey": "{body["apiKey"]}", "apiSecret": "{body["apiSecret"]}", '
-           f'"maxOrderNotional": {number}}}')
+    raw = (
+        '{"name": "x", "exchange": "bybit", "apiType": "spot", "environment": "live", '
+        f'"apiKey": "{body["apiKey"]}", "apiSecret": "{body["apiSecret"]}", '
+        f'"maxOrderNotional": {number}}}'
+    )
     response = owner_client.generic("POST", CONNECTIONS, raw, content_type="application/json")
     assert_error(response, 400, "validation_error")
     assert not ExchangeConnection.objects.exists()
@@ -106,9 +123,11 @@ def test_an_integer_past_pythons_digit_limit_is_400(owner_client):
 
 def test_json_numbers_keep_every_digit(owner_client):
     body = create_body()
-    raw = ('{"name": "x", "exchange": "bybit", "apiType": "spot", "environment": "live", '
-           f'"apiKey": "{body["apiKey"]}", "apiSecret": "{body["apiSecret"]}", '
-           '"maxOrderNotional": 1234567890123456.12345678}')
+    raw = (
+        '{"name": "x", "exchange": "bybit", "apiType": "spot", "environment": "live", '
+        f'"apiKey": "{body["apiKey"]}", "apiSecret": "{body["apiSecret"]}", '
+        '"maxOrderNotional": 1234567890123456.12345678}'
+    )
     response = owner_client.generic("POST", CONNECTIONS, raw, content_type="application/json")
     assert response.status_code == 201, response.json()
     connection = ExchangeConnection.objects.get()
@@ -125,15 +144,19 @@ def test_body_over_data_upload_max_memory_size_is_413(owner_client, settings):
 
 
 def test_invalid_utf8_is_400(anonymous_client):
-    response = anonymous_client.generic("POST", "/api/auth/token",
-                                        b'{"username": "\xff\xfe", "password": "x"}',
-                                        content_type="application/json")
+    response = anonymous_client.generic(
+        "POST",
+        "/api/auth/token",
+        b'{"username": "\xff\xfe", "password": "x"}',
+        content_type="application/json",
+    )
     error = assert_error(response, 400, "validation_error")
     assert "\\xff" not in error["message"] and "0xff" not in error["message"]
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
-                                          "application/xml"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"]
+)
 def test_wrong_content_type_is_415(owner_client, content_type):
     response = owner_client.generic("POST", CONNECTIONS, "name=x", content_type=content_type)
     assert_error(response, 415, "unsupported_media_type")
@@ -141,38 +164,56 @@ def test_wrong_content_type_is_415(owner_client, content_type):
 
 @pytest.mark.parametrize("charset", ["rot13", "zlib", "base64", "bz2_codec", "no-such-charset"])
 def test_a_non_text_charset_is_a_json_415(anonymous_client, charset):
-    response = anonymous_client.generic("POST", "/api/auth/token", b'{"username": "x"}',
-                                        content_type=f"application/json; charset={charset}")
+    response = anonymous_client.generic(
+        "POST",
+        "/api/auth/token",
+        b'{"username": "x"}',
+        content_type=f"application/json; charset={charset}",
+    )
     assert_error(response, 415, "unsupported_media_type")
 
 
 def test_a_declared_text_charset_is_read(anonymous_client, owner):
     body = '{"username": "owner", "password": "correct-horse-9"}'.encode("utf-16")
-    response = anonymous_client.generic("POST", "/api/auth/token", body,
-                                        content_type="application/json; charset=utf-16")
+    response = anonymous_client.generic(
+        "POST", "/api/auth/token", body, content_type="application/json; charset=utf-16"
+    )
     assert response.status_code == 200, response.json()
 
 
 # --- query strings -------------------------------------------------------------------
 
-@pytest.mark.parametrize("query", ["offset=1e20", "limit=abc", "offset=100000000000000000000",
-                                   "offset=-1", "limit=0", "limit=100000", "offset=" + "9" * 2000,
-                                   "limit=1.5"])
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "offset=1e20",
+        "limit=abc",
+        "offset=100000000000000000000",
+        "offset=-1",
+        "limit=0",
+        "limit=100000",
+        "offset=" + "9" * 2000,
+        "limit=1.5",
+    ],
+)
 def test_malformed_or_huge_limit_and_offset_are_400(owner_client, query):
     assert_error(owner_client.get(f"/api/orders?{query}"), 400, "validation_error")
 
 
-@pytest.mark.parametrize("query, field", [("limit=abc&limit=", "limit"),
-                                          ("limit=5&limit=6", "limit"),
-                                          ("offset=0&offset=0", "offset")])
+@pytest.mark.parametrize(
+    "query, field",
+    [("limit=abc&limit=", "limit"), ("limit=5&limit=6", "limit"), ("offset=0&offset=0", "offset")],
+)
 def test_repeated_query_parameters_are_400_not_merged(owner_client, query, field):
     error = assert_error(owner_client.get(f"/api/orders?{query}"), 400, "validation_error")
     assert field in error["fields"]
 
 
 def test_a_repeated_connection_filter_is_400(owner_client):
-    error = assert_error(owner_client.get(f"{CONNECTIONS}?exchange=bybit&exchange=okx"),
-                         400, "validation_error")
+    error = assert_error(
+        owner_client.get(f"{CONNECTIONS}?exchange=bybit&exchange=okx"), 400, "validation_error"
+    )
     assert "exchange" in error["fields"]
 
 
@@ -188,6 +229,7 @@ def test_the_deepest_allowed_offset_answers_an_empty_page(owner_client):
 
 
 # --- hosts, methods, paths, CSRF, Accept ----------------------------------------------
+
 
 def test_a_disallowed_host_on_the_api_is_a_json_400(owner_client):
     response = owner_client.get(CONNECTIONS, HTTP_HOST="evil.example.com")
@@ -218,8 +260,9 @@ def test_an_error_asked_for_as_html_is_json(anonymous_client):
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-@pytest.mark.parametrize("path", ["/api/nothing", "/api/settings/nothing/here", "/api",
-                                  "/api/orders/x/y/z"])
+@pytest.mark.parametrize(
+    "path", ["/api/nothing", "/api/settings/nothing/here", "/api", "/api/orders/x/y/z"]
+)
 def test_unknown_api_paths_are_the_json_404_for_every_method(path, method):
     client = Client(enforce_csrf_checks=True)
     response = client.generic(method, path, "{}", content_type="application/json")
@@ -244,14 +287,18 @@ def test_the_csrf_failure_view_is_json_under_the_api_and_html_elsewhere():
 
 # --- cancel-all ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("symbol", ["not a symbol", "BTC", "BTC/USDT:ETH", "", 5, "x" * 41])
 def test_cancel_all_with_a_malformed_symbol_is_400_and_enqueues_nothing(
-        owner_client, owner, symbol, django_capture_on_commit_callbacks):
+    owner_client, owner, symbol, django_capture_on_commit_callbacks
+):
     connection = make_connection(owner)
     with django_capture_on_commit_callbacks() as callbacks:
-        response = owner_client.post("/api/orders/cancel-all",
-                                     {"connectionId": str(connection.pk), "symbol": symbol},
-                                     format="json")
+        response = owner_client.post(
+            "/api/orders/cancel-all",
+            {"connectionId": str(connection.pk), "symbol": symbol},
+            format="json",
+        )
     assert "symbol" in assert_error(response, 400, "validation_error")["fields"]
     assert callbacks == []
 

@@ -79,13 +79,19 @@ class SignatureSpy:
 
     def __call__(self, call: Call) -> None:
         self._sign(call)
-        self.values += [value for name, value in [*call.headers.items(), *call.params]
-                        if SIGNATURE_NAMES.search(name) and value]
+        self.values += [
+            value
+            for name, value in [*call.headers.items(), *call.params]
+            if SIGNATURE_NAMES.search(name) and value
+        ]
 
 
 def secrets_of(credentials: Credentials) -> list[str]:
-    return [value for value in (credentials.api_key, credentials.api_secret,
-                                credentials.passphrase) if value]
+    return [
+        value
+        for value in (credentials.api_key, credentials.api_secret, credentials.passphrase)
+        if value
+    ]
 
 
 def assert_clean(lines: list[str], forbidden: list[str]) -> None:
@@ -96,8 +102,9 @@ def assert_clean(lines: list[str], forbidden: list[str]) -> None:
 
 
 def okx(paper_url: str, credentials: Credentials) -> OkxConnector:
-    connector = OkxConnector(credentials=credentials, environment="paper",
-                             base_url=f"{paper_url}/okx")
+    connector = OkxConnector(
+        credentials=credentials, environment="paper", base_url=f"{paper_url}/okx"
+    )
     connector.connection_id = CONNECTION_ID
     return connector
 
@@ -167,9 +174,14 @@ def test_exchange_calls_that_succeed_fail_and_raise_leak_no_secret(captured, pap
             ("/api/v5/account/balance", 200, ""),
             ("/api/v5/account/balance", 401, "AuthenticationError"),
             ("/api/v5/account/balance", 503, "ExchangeUnavailable"),
-            ("/api/v5/account/balance", None, "RuntimeError")}
-        assert all(r["exchange"] == "okx" and r["connection_id"] == CONNECTION_ID
-                   and isinstance(r["latency_ms"], float) for r in calls)
+            ("/api/v5/account/balance", None, "RuntimeError"),
+        }
+        assert all(
+            r["exchange"] == "okx"
+            and r["connection_id"] == CONNECTION_ID
+            and isinstance(r["latency_ms"], float)
+            for r in calls
+        )
         tracebacks = [r["exception"] for r in captured.records() if "exception" in r]
         assert len(tracebacks) == 3 and all("Traceback" in text for text in tracebacks)
 
@@ -179,14 +191,17 @@ def test_an_error_quoting_the_signed_request_is_masked(captured, paper_reset, mo
     """Should a library's message quote the request (its URL, its headers), the values of
     the signature, the key and the secret are masked on the line."""
     credentials = make_paper_credentials(paper_reset, "binance")
-    connector = BinanceConnector(credentials=credentials, environment="paper",
-                                 base_url=f"{paper_reset}/binance")
+    connector = BinanceConnector(
+        credentials=credentials, environment="paper", base_url=f"{paper_reset}/binance"
+    )
     spy = SignatureSpy(connector)
 
-    def quoting_send(session: Any, method: str, url: str, *, headers: dict[str, str],
-                     **kwargs: Any) -> Any:
-        raise requests.ConnectionError(f"Max retries exceeded with url: {url} "
-                                       f"(headers={headers!r})")
+    def quoting_send(
+        session: Any, method: str, url: str, *, headers: dict[str, str], **kwargs: Any
+    ) -> Any:
+        raise requests.ConnectionError(
+            f"Max retries exceeded with url: {url} (headers={headers!r})"
+        )
 
     monkeypatch.setattr(transport, "send", quoting_send)
     with pytest.raises(requests.ConnectionError):
@@ -203,15 +218,26 @@ def test_an_error_quoting_the_signed_request_is_masked(captured, paper_reset, mo
 
 @pytest.mark.django_db
 def test_a_connection_check_logs_its_calls_and_no_secret(captured, owner, paper):
-    connection = connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
-        name="okx", exchange="okx", api_type="spot", environment="paper"))
+    connection = connection_create(
+        owner=owner,
+        actor=owner,
+        spec=ConnectionSpec(name="okx", exchange="okx", api_type="spot", environment="paper"),
+    )
     credentials = connection_credentials(connection=connection)
     assert connection_check(connection=connection).success is True
     ExchangeConnection.objects.filter(pk=connection.pk).update(
-        api_secret_encrypted=crypto.encrypt(WRONG_SECRET))
+        api_secret_encrypted=crypto.encrypt(WRONG_SECRET)
+    )
     connection_check(connection=ExchangeConnection.objects.get(pk=connection.pk))
-    assert_clean(captured.lines, [credentials["api_key"], credentials["api_secret"],
-                                  credentials["passphrase"], WRONG_SECRET])
+    assert_clean(
+        captured.lines,
+        [
+            credentials["api_key"],
+            credentials["api_secret"],
+            credentials["passphrase"],
+            WRONG_SECRET,
+        ],
+    )
     if captured.log_format == "json":
         calls = [r for r in captured.records() if r["logger"] == "exchanges.calls"]
         assert {r["connection_id"] for r in calls} == {str(connection.pk)}
@@ -219,10 +245,12 @@ def test_a_connection_check_logs_its_calls_and_no_secret(captured, owner, paper)
 
 
 def test_a_request_object_is_logged_as_its_method_and_path(captured, rf):
-    request = rf.get("/api/orders?apiKey=leaky-key-123&page=2",
-                     HTTP_AUTHORIZATION="Token leaky-token-456")
-    logging.getLogger("django.request").warning("Not Found: %s", request.path,
-                                                extra={"status_code": 404, "request": request})
+    request = rf.get(
+        "/api/orders?apiKey=leaky-key-123&page=2", HTTP_AUTHORIZATION="Token leaky-token-456"
+    )
+    logging.getLogger("django.request").warning(
+        "Not Found: %s", request.path, extra={"status_code": 404, "request": request}
+    )
     [line] = captured.lines
     assert "GET /api/orders" in line
     assert "leaky-key-123" not in line and "leaky-token-456" not in line
@@ -249,12 +277,16 @@ def test_the_celery_workers_lines_are_json_and_leak_no_secret(owner, paper, cele
 
     log_path = celery_worker.log_path
     start = log_path.stat().st_size
-    connection = connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
-        name="bybit", exchange="bybit", api_type="spot", environment="paper"))
+    connection = connection_create(
+        owner=owner,
+        actor=owner,
+        spec=ConnectionSpec(name="bybit", exchange="bybit", api_type="spot", environment="paper"),
+    )
     credentials = connection_credentials(connection=connection)
     assert test_task.delay(str(connection.pk)).get(timeout=30)["success"] is True
     ExchangeConnection.objects.filter(pk=connection.pk).update(
-        api_secret_encrypted=crypto.encrypt(WRONG_SECRET))
+        api_secret_encrypted=crypto.encrypt(WRONG_SECRET)
+    )
     test_task.delay(str(connection.pk)).get(timeout=30)
 
     def written() -> list[dict[str, Any]]:
@@ -263,12 +295,22 @@ def test_the_celery_workers_lines_are_json_and_leak_no_secret(owner, paper, cele
             text = log_file.read()
         return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
-    lines = wait_until(lambda: [r for r in written() if r.get("task") == "connections.test"
-                                and "succeeded" in r["event"]][1:] and written())
+    lines = wait_until(
+        lambda: (
+            [
+                r
+                for r in written()
+                if r.get("task") == "connections.test" and "succeeded" in r["event"]
+            ][1:]
+            and written()
+        )
+    )
     ours = [r for r in lines if r.get("connection_id") == str(connection.pk)]
     assert {r["endpoint"] for r in ours} >= {"/v5/market/time", "/v5/user/query-api"}
     assert any(r.get("error") == "AuthenticationError" for r in ours)
     with log_path.open() as log_file:
         log_file.seek(start)
-        assert_clean(log_file.read().splitlines(), [
-            credentials["api_key"], credentials["api_secret"], WRONG_SECRET])
+        assert_clean(
+            log_file.read().splitlines(),
+            [credentials["api_key"], credentials["api_secret"], WRONG_SECRET],
+        )

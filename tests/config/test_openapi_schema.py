@@ -21,8 +21,11 @@ def schema() -> dict[str, Any]:
 
 
 def operations() -> list[tuple[str, str, dict[str, Any]]]:
-    return [(path, method, operation) for path, item in schema()["paths"].items()
-            for method, operation in item.items()]
+    return [
+        (path, method, operation)
+        for path, item in schema()["paths"].items()
+        for method, operation in item.items()
+    ]
 
 
 def component(name: str) -> dict[str, Any]:
@@ -30,14 +33,22 @@ def component(name: str) -> dict[str, Any]:
 
 
 def ok_schema(path: str, method: str, status: str = "200") -> dict[str, Any]:
-    return schema()["paths"][path][method]["responses"][status]["content"][
-        "application/json"]["schema"]
+    return schema()["paths"][path][method]["responses"][status]["content"]["application/json"][
+        "schema"
+    ]
 
 
-@pytest.mark.parametrize("path, component_name, keys", [
-    ("/api/settings/connections", "ConnectionListOut",
-     {"success", "count", "filters", "connections"}),
-    ("/api/orders", "OrderListOut", {"success", "count", "next", "previous", "orders"})])
+@pytest.mark.parametrize(
+    "path, component_name, keys",
+    [
+        (
+            "/api/settings/connections",
+            "ConnectionListOut",
+            {"success", "count", "filters", "connections"},
+        ),
+        ("/api/orders", "OrderListOut", {"success", "count", "next", "previous", "orders"}),
+    ],
+)
 def test_list_endpoints_are_described_as_the_envelope_they_answer(path, component_name, keys):
     assert ok_schema(path, "get") == {"$ref": f"#/components/schemas/{component_name}"}
     listed = component(component_name)
@@ -54,14 +65,20 @@ def test_delete_is_documented_as_the_200_it_answers():
     responses = schema()["paths"]["/api/settings/connections/{id}"]["delete"]["responses"]
     assert "204" not in responses
     assert ok_schema("/api/settings/connections/{id}", "delete") == {
-        "$ref": "#/components/schemas/SuccessOut"}
+        "$ref": "#/components/schemas/SuccessOut"
+    }
 
 
-@pytest.mark.parametrize("path, method, status", [
-    ("/api/settings/connections", "post", "201"), ("/api/orders", "post", "202"),
-    ("/api/orders/cancel-all", "post", "202"),
-    ("/api/settings/connections/batch-test", "post", "202"),
-    ("/api/orders/{id}/cancel", "post", "202")])
+@pytest.mark.parametrize(
+    "path, method, status",
+    [
+        ("/api/settings/connections", "post", "201"),
+        ("/api/orders", "post", "202"),
+        ("/api/orders/cancel-all", "post", "202"),
+        ("/api/settings/connections/batch-test", "post", "202"),
+        ("/api/orders/{id}/cancel", "post", "202"),
+    ],
+)
 def test_created_and_accepted_answers_are_documented(path, method, status):
     assert status in schema()["paths"][path][method]["responses"]
 
@@ -91,21 +108,36 @@ def test_429_and_503_carry_a_required_retry_after_header():
                 assert header["required"] is True, (path, method, status)
 
 
-@pytest.mark.parametrize("path, method, status, codes", [
-    ("/api/settings/connections/{id}/test", "post", "429", ["throttled"]),
-    ("/api/settings/connections/{id}", "delete", "409", ["connection_has_orders"]),
-    ("/api/settings/connections", "post", "422", ["environment_not_supported",
-                                                  "url_not_allowed", "credentials_required"]),
-    ("/api/orders", "post", "422", ["insufficient_margin", "risk_limit",
-                                    "hedge_mode_unsupported", "symbol_not_traded"]),
-    ("/api/orders", "post", "409", ["idempotency_key_reused", "circuit_open"]),
-    ("/api/orders/{id}/cancel", "post", "409", ["order_not_cancelable"]),
-    ("/api/settings/connections", "post", "413", ["request_too_large"]),
-    ("/api/settings/connections", "post", "415", ["unsupported_media_type"]),
-    ("/api/auth/token", "post", "429", ["throttled"]),
-    ("/api/settings/connections/{id}/balances", "get", "503", ["exchange_unavailable",
-                                                               "service_unavailable"]),
-])
+@pytest.mark.parametrize(
+    "path, method, status, codes",
+    [
+        ("/api/settings/connections/{id}/test", "post", "429", ["throttled"]),
+        ("/api/settings/connections/{id}", "delete", "409", ["connection_has_orders"]),
+        (
+            "/api/settings/connections",
+            "post",
+            "422",
+            ["environment_not_supported", "url_not_allowed", "credentials_required"],
+        ),
+        (
+            "/api/orders",
+            "post",
+            "422",
+            ["insufficient_margin", "risk_limit", "hedge_mode_unsupported", "symbol_not_traded"],
+        ),
+        ("/api/orders", "post", "409", ["idempotency_key_reused", "circuit_open"]),
+        ("/api/orders/{id}/cancel", "post", "409", ["order_not_cancelable"]),
+        ("/api/settings/connections", "post", "413", ["request_too_large"]),
+        ("/api/settings/connections", "post", "415", ["unsupported_media_type"]),
+        ("/api/auth/token", "post", "429", ["throttled"]),
+        (
+            "/api/settings/connections/{id}/balances",
+            "get",
+            "503",
+            ["exchange_unavailable", "service_unavailable"],
+        ),
+    ],
+)
 def test_each_operation_names_the_codes_it_answers(path, method, status, codes):
     description = schema()["paths"][path][method]["responses"][status]["description"]
     for code in codes:
@@ -120,9 +152,18 @@ def test_the_error_component_is_success_false_code_message_fields():
     assert {"code", "message", "fields"} <= set(detail["required"])
 
 
-@pytest.mark.parametrize("name", ["ConnectionWriteRequest", "PatchedConnectionUpdateRequest",
-                                  "LimitOrderInRequest", "MarketOrderInRequest",
-                                  "BatchTestInRequest", "CancelAllInRequest", "TokenInRequest"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ConnectionWriteRequest",
+        "PatchedConnectionUpdateRequest",
+        "LimitOrderInRequest",
+        "MarketOrderInRequest",
+        "BatchTestInRequest",
+        "CancelAllInRequest",
+        "TokenInRequest",
+    ],
+)
 def test_bodies_that_refuse_unknown_fields_say_so(name):
     assert component(name)["additionalProperties"] is False
 
@@ -153,8 +194,9 @@ def test_the_idempotency_key_header_states_the_servers_pattern():
 
 
 def test_the_order_list_page_bounds_are_the_servers():
-    parameters = {p["name"]: p["schema"] for p in
-                  schema()["paths"]["/api/orders"]["get"]["parameters"]}
+    parameters = {
+        p["name"]: p["schema"] for p in schema()["paths"]["/api/orders"]["get"]["parameters"]
+    }
     assert (parameters["limit"]["minimum"], parameters["limit"]["maximum"]) == (1, 500)
     assert parameters["offset"]["minimum"] == 0
 
@@ -169,13 +211,26 @@ def test_decimals_in_requests_are_a_plain_decimal_string_or_a_number_on_their_gr
     quantity = component("LimitOrderInRequest")["properties"]["quantity"]
     string, number = quantity["anyOf"]
     assert string["type"] == "string" and string["pattern"].startswith("^")
-    assert number == {"type": "number", "minimum": 0, "exclusiveMinimum": True,
-                      "maximum": 10 ** 18, "exclusiveMaximum": True, "multipleOf": 1e-12}
+    assert number == {
+        "type": "number",
+        "minimum": 0,
+        "exclusiveMinimum": True,
+        "maximum": 10**18,
+        "exclusiveMaximum": True,
+        "multipleOf": 1e-12,
+    }
 
 
-@pytest.mark.parametrize("path", ["/api/orders", "/api/settings/connections",
-                                  "/api/settings/connections/batch-test",
-                                  "/api/orders/cancel-all", "/api/auth/token"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/orders",
+        "/api/settings/connections",
+        "/api/settings/connections/batch-test",
+        "/api/orders/cancel-all",
+        "/api/auth/token",
+    ],
+)
 def test_a_body_with_required_fields_is_itself_required(path):
     # the fuzzer sent POST /api/orders without a body, which the schema allowed
     assert schema()["paths"][path]["post"]["requestBody"]["required"] is True

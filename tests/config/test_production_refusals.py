@@ -23,14 +23,18 @@ START = "import django; django.setup(); print('STARTED')"
 
 
 def production_env(**overrides: str) -> dict[str, str]:
-    values = {"DJANGO_ENV": "production", "DATABASE_URL": "postgres://u@db.invalid/x",
-              "REDIS_URL": "redis://redis.invalid:6379/0",
-              "SECRET_KEY": "k3y-" + "".join(chr(65 + i % 26) + str(i) for i in range(40)),
-              "CONNECTION_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-              "FLOWER_BASIC_AUTH": "ops:a-long-flower-password", "DEBUG": "0",
-              "METRICS_TOKEN": "metrics-" + "".join(str(i % 10) for i in range(30)),
-              "PAPER_EXCHANGE_URL": f"http://127.0.0.1:{closed_port()}",
-              "ALLOWED_HOSTS": "exchange-connect.example.com"}
+    values = {
+        "DJANGO_ENV": "production",
+        "DATABASE_URL": "postgres://u@db.invalid/x",
+        "REDIS_URL": "redis://redis.invalid:6379/0",
+        "SECRET_KEY": "k3y-" + "".join(chr(65 + i % 26) + str(i) for i in range(40)),
+        "CONNECTION_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "FLOWER_BASIC_AUTH": "ops:a-long-flower-password",
+        "DEBUG": "0",
+        "METRICS_TOKEN": "metrics-" + "".join(str(i % 10) for i in range(30)),
+        "PAPER_EXCHANGE_URL": f"http://127.0.0.1:{closed_port()}",
+        "ALLOWED_HOSTS": "exchange-connect.example.com",
+    }
     values.update(overrides)
     return {name: value for name, value in values.items() if value is not None}
 
@@ -52,11 +56,11 @@ def test_production_refuses_debug_on(debug):
     assert_refused(run_python(START, production_env(DEBUG=debug)), "DEBUG must be off")
 
 
-@pytest.mark.parametrize("value", ["", "admin", ":password", "admin:", "admin:pw,broken",
-                                   "admin pw", "a:b,", " "])
+@pytest.mark.parametrize(
+    "value", ["", "admin", ":password", "admin:", "admin:pw,broken", "admin pw", "a:b,", " "]
+)
 def test_production_refuses_a_missing_or_malformed_flower_basic_auth(value):
-    assert_refused(run_python(START, production_env(FLOWER_BASIC_AUTH=value)),
-                   "FLOWER_BASIC_AUTH")
+    assert_refused(run_python(START, production_env(FLOWER_BASIC_AUTH=value)), "FLOWER_BASIC_AUTH")
 
 
 def test_production_refuses_an_unset_flower_basic_auth():
@@ -66,8 +70,15 @@ def test_production_refuses_an_unset_flower_basic_auth():
 
 
 def test_several_flower_users_are_accepted():
-    assert production_problems(debug=False, flower_basic_auth="ops:p1,audit:p2:with-colon",
-                               demo_seed_enabled=False, metrics_token="t" * 24) == []
+    assert (
+        production_problems(
+            debug=False,
+            flower_basic_auth="ops:p1,audit:p2:with-colon",
+            demo_seed_enabled=False,
+            metrics_token="t" * 24,
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize("value", ["", "short-token", "a token with spaces in it, long"])
@@ -80,8 +91,9 @@ def test_production_refuses_the_demo_seed():
 
 
 def test_every_unsafe_setting_is_named_at_once():
-    result = run_python(START, production_env(DEBUG="1", FLOWER_BASIC_AUTH="",
-                                              DEMO_SEED_ENABLED="1"))
+    result = run_python(
+        START, production_env(DEBUG="1", FLOWER_BASIC_AUTH="", DEMO_SEED_ENABLED="1")
+    )
     assert_refused(result, "DEBUG", "FLOWER_BASIC_AUTH", "DEMO_SEED_ENABLED")
 
 
@@ -109,8 +121,11 @@ def test_seed_demo_refuses_in_production_whatever_the_flag(settings, django_user
 
 
 def test_production_refuses_a_reachable_paper_control_api(paper_url):
-    assert_refused(run_python(START, production_env(PAPER_EXCHANGE_URL=paper_url)),
-                   "PAPER_EXCHANGE_URL", paper_url)
+    assert_refused(
+        run_python(START, production_env(PAPER_EXCHANGE_URL=paper_url)),
+        "PAPER_EXCHANGE_URL",
+        paper_url,
+    )
 
 
 def test_a_management_command_is_refused_too_while_the_paper_exchange_answers(paper_url):
@@ -147,13 +162,19 @@ def another_service() -> Iterator[str]:
     server.shutdown()
 
 
-@pytest.mark.parametrize("where", ["closed port", "silent listener", "unresolvable host",
-                                   "another service", "no url"])
+@pytest.mark.parametrize(
+    "where", ["closed port", "silent listener", "unresolvable host", "another service", "no url"]
+)
 def test_a_paper_exchange_that_does_not_answer_neither_refuses_nor_blocks_production(
-        where, silent_listener, another_service):
-    url = {"closed port": f"http://127.0.0.1:{closed_port()}",
-           "silent listener": silent_listener, "unresolvable host": "http://paper.invalid:8900",
-           "another service": another_service, "no url": ""}[where]
+    where, silent_listener, another_service
+):
+    url = {
+        "closed port": f"http://127.0.0.1:{closed_port()}",
+        "silent listener": silent_listener,
+        "unresolvable host": "http://paper.invalid:8900",
+        "another service": another_service,
+        "no url": "",
+    }[where]
     result = run_python(START, production_env(PAPER_EXCHANGE_URL=url), timeout=30)
     assert result.returncode == 0 and "STARTED" in result.stdout, result.stderr[-2000:]
 
@@ -171,14 +192,22 @@ def test_the_env_example_is_production_shaped_and_holds_no_secret():
     values = env_example()
     assert values["DJANGO_ENV"] == "production"
     assert values["DEBUG"] == "0" and values["DEMO_SEED_ENABLED"] == "0"
-    for secret in ("SECRET_KEY", "CONNECTION_ENCRYPTION_KEYS", "POSTGRES_PASSWORD",
-                   "FLOWER_BASIC_AUTH", "METRICS_TOKEN"):
+    for secret in (
+        "SECRET_KEY",
+        "CONNECTION_ENCRYPTION_KEYS",
+        "POSTGRES_PASSWORD",
+        "FLOWER_BASIC_AUTH",
+        "METRICS_TOKEN",
+    ):
         assert values[secret] == "", f"{secret} must be left blank in .env.example"
 
 
 def test_the_env_example_copied_as_is_refuses_to_start():
-    values = {**env_example(), "DATABASE_URL": "postgres://u@db.invalid/x",
-              "REDIS_URL": "redis://redis.invalid:6379/0"}
+    values = {
+        **env_example(),
+        "DATABASE_URL": "postgres://u@db.invalid/x",
+        "REDIS_URL": "redis://redis.invalid:6379/0",
+    }
     assert_refused(run_python(START, values), "SECRET_KEY")
 
 
@@ -186,9 +215,22 @@ def test_check_deploy_passes_with_the_documented_production_settings():
     """`.env.example` with its blanks filled in: `check --deploy` reports nothing, not even
     a warning (HSTS, secure cookies, the SSL redirect behind SECURE_PROXY_SSL_HEADER)."""
     filled = production_env(POSTGRES_PASSWORD="a-postgres-password")
-    values = {**env_example(), **{name: filled[name] for name in (
-        "SECRET_KEY", "CONNECTION_ENCRYPTION_KEYS", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH",
-        "METRICS_TOKEN", "DATABASE_URL", "REDIS_URL", "PAPER_EXCHANGE_URL")}}
+    values = {
+        **env_example(),
+        **{
+            name: filled[name]
+            for name in (
+                "SECRET_KEY",
+                "CONNECTION_ENCRYPTION_KEYS",
+                "POSTGRES_PASSWORD",
+                "FLOWER_BASIC_AUTH",
+                "METRICS_TOKEN",
+                "DATABASE_URL",
+                "REDIS_URL",
+                "PAPER_EXCHANGE_URL",
+            )
+        },
+    }
     result = run_manage(["check", "--deploy", "--fail-level", "WARNING"], values)
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert "System check identified no issues (0 silenced)" in result.stdout
@@ -216,5 +258,4 @@ def test_docker_compose_keeps_the_data_and_the_workers_on_the_internal_network()
 def test_docker_compose_runs_the_paper_exchange_only_in_the_dev_profile():
     services = compose()["services"]
     assert services["paper"]["profiles"] == ["dev"]
-    assert all("profiles" not in service for name, service in services.items()
-               if name != "paper")
+    assert all("profiles" not in service for name, service in services.items() if name != "paper")

@@ -61,25 +61,31 @@ class FuzzReport:
 
 
 def fuzz_config(token: str) -> SchemathesisConfig:
-    checks = {"enabled": True,
-              "positive_data_acceptance": {"expected-statuses": POSITIVE_REFUSALS},
-              "negative_data_rejection": {"expected-statuses": NEGATIVE_REFUSALS}}
+    checks = {
+        "enabled": True,
+        "positive_data_acceptance": {"expected-statuses": POSITIVE_REFUSALS},
+        "negative_data_rejection": {"expected-statuses": NEGATIVE_REFUSALS},
+    }
     # logins: unknown credentials are a 401 and, past the throttle, a 429 (with Retry-After)
     login_checks = {
         "positive_data_acceptance": {"expected-statuses": [*POSITIVE_REFUSALS, "401"]},
-        "negative_data_rejection": {"expected-statuses": [*NEGATIVE_REFUSALS, "429"]}}
-    return SchemathesisConfig.from_dict({
-        "seed": SEED, "workers": 1,
-        # Connection: close: the live server writes headers and body apart, and on a kept
-        # alive connection Nagle's algorithm holds the body ~40 ms for the client's ACK
-        "headers": {"Authorization": f"Token {token}", "Connection": "close"},
-        # no state between runs (no example database, no response cache): same seed, same run
-        "generation": {"max-examples": MAX_EXAMPLES, "mode": "all", "database": "none"},
-        "cache": {"enabled": False},
-        "phases": {"stateful": {"max-steps": STATEFUL_MAX_STEPS}},
-        "checks": checks,
-        "operations": [{"include-path": LOGIN, "checks": login_checks}],
-    })
+        "negative_data_rejection": {"expected-statuses": [*NEGATIVE_REFUSALS, "429"]},
+    }
+    return SchemathesisConfig.from_dict(
+        {
+            "seed": SEED,
+            "workers": 1,
+            # Connection: close: the live server writes headers and body apart, and on a kept
+            # alive connection Nagle's algorithm holds the body ~40 ms for the client's ACK
+            "headers": {"Authorization": f"Token {token}", "Connection": "close"},
+            # no state between runs (no example database, no response cache): same seed, same run
+            "generation": {"max-examples": MAX_EXAMPLES, "mode": "all", "database": "none"},
+            "cache": {"enabled": False},
+            "phases": {"stateful": {"max-steps": STATEFUL_MAX_STEPS}},
+            "checks": checks,
+            "operations": [{"include-path": LOGIN, "checks": login_checks}],
+        }
+    )
 
 
 def run_fuzz(schema: Any) -> FuzzReport:
@@ -93,8 +99,9 @@ def run_fuzz(schema: Any) -> FuzzReport:
         elif isinstance(event, FatalError):
             raise event.exception
         elif isinstance(event, EngineFinished):
-            report.failures += [f"after the run: {failure.title}: {failure.message}"
-                                for failure in event.failures]
+            report.failures += [
+                f"after the run: {failure.title}: {failure.message}" for failure in event.failures
+            ]
     report.seconds = time.monotonic() - started
     return report
 
@@ -122,8 +129,10 @@ def _describe(recorder: Any, case_id: str, check: Any) -> str:
         body = (request.body or b"")[:300].decode(errors="replace")
         sent = f"\n  sent: {request.method} {request.uri} {body}"
         if interaction.response is not None:
-            answer = (f"\n  got: {interaction.response.status_code} "
-                      f"{interaction.response.content[:300]!r}")
+            answer = (
+                f"\n  got: {interaction.response.status_code} "
+                f"{interaction.response.content[:300]!r}"
+            )
     return f"[{recorder.label}] {check.name}: {failure.title}: {failure.message}{sent}{answer}"
 
 
@@ -139,8 +148,12 @@ def unreachable_exchange(case: Any, response: Any) -> bool:
         return False
     body = case.body if isinstance(case.body, dict) else {}
     connection_id = (case.path_parameters or {}).get("id") or body.get("connectionId")
-    return code == "exchange_unavailable" and ExchangeConnection.objects.filter(
-        pk=connection_id).exclude(environment="paper").exists()
+    return (
+        code == "exchange_unavailable"
+        and ExchangeConnection.objects.filter(pk=connection_id)
+        .exclude(environment="paper")
+        .exists()
+    )
 
 
 @pytest.fixture
@@ -177,9 +190,13 @@ def tasks_in_process(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.fixture
-def fuzz_schema(owner_client: Any, make_connection: Callable[..., Any],
-                resolve_only_loopback: None, tasks_in_process: list[str],
-                live_server: Any) -> Iterator[Any]:
+def fuzz_schema(
+    owner_client: Any,
+    make_connection: Callable[..., Any],
+    resolve_only_loopback: None,
+    tasks_in_process: list[str],
+    live_server: Any,
+) -> Iterator[Any]:
     # live_server last: it is set up after the test database, so it stops before the
     # database is dropped (its thread holds a connection until then)
     """Our schema loaded from the app, authenticated as the owner of a paper connection
@@ -211,12 +228,18 @@ def fuzz_schema(owner_client: Any, make_connection: Callable[..., Any],
 
 def test_the_fuzzer_finds_nothing_over_every_operation_and_check(fuzz_schema):
     report = run_fuzz(fuzz_schema)
-    print(f"\nschema fuzz: {report.requests} requests in {report.scenarios} scenarios, "
-          f"{report.seconds:.1f} s")
+    print(
+        f"\nschema fuzz: {report.requests} requests in {report.scenarios} scenarios, "
+        f"{report.seconds:.1f} s"
+    )
     assert not report.errors, "\n".join(report.errors)
     assert not report.failures, f"{len(report.failures)} failures:\n" + "\n".join(
-        report.failures[:40])
-    operations = {f"{method.upper()} {path}" for path, item in
-                  fuzz_schema.raw_schema["paths"].items() for method in item}
+        report.failures[:40]
+    )
+    operations = {
+        f"{method.upper()} {path}"
+        for path, item in fuzz_schema.raw_schema["paths"].items()
+        for method in item
+    }
     assert operations <= report.tested, operations - report.tested  # every one, really
     assert "Stateful tests" in report.tested

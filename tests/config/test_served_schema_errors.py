@@ -21,8 +21,11 @@ def served(client) -> dict[str, Any]:
 
 
 def test_every_served_operation_lists_its_4xx_answers_with_the_error_component(served):
-    operations = [(path, method, operation) for path, item in served["paths"].items()
-                  for method, operation in item.items()]
+    operations = [
+        (path, method, operation)
+        for path, item in served["paths"].items()
+        for method, operation in item.items()
+    ]
     assert len(operations) > 15
     for path, method, operation in operations:
         statuses = set(operation["responses"])

@@ -30,8 +30,9 @@ print(json.dumps({{"status": response.status_code, "retryAfter": response.get("R
                   "contentType": response["Content-Type"], "body": response.json()}}))
 """
 TOKEN_GET = "get('/api/settings/connections', HTTP_AUTHORIZATION='Token ' + '0' * 40)"
-LOGIN_POST = ("post('/api/auth/token', {'username': 'u', 'password': 'p'}, "
-              "content_type='application/json')")
+LOGIN_POST = (
+    "post('/api/auth/token', {'username': 'u', 'password': 'p'}, content_type='application/json')"
+)
 HOLD_THE_ONLY_CONNECTION = """
 import threading
 from django.db import connection
@@ -47,10 +48,10 @@ assert held.wait(20), "the holder got no connection"
 """
 
 
-def answer_in_child(overrides: dict[str, str], call: str, before: str = "",
-                    after: str = "") -> dict[str, Any]:
-    result = run_python(REQUEST_AND_PRINT.format(before=before, call=call, after=after),
-                        overrides)
+def answer_in_child(
+    overrides: dict[str, str], call: str, before: str = "", after: str = ""
+) -> dict[str, Any]:
+    result = run_python(REQUEST_AND_PRINT.format(before=before, call=call, after=after), overrides)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -65,42 +66,68 @@ def assert_service_unavailable(answer: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("pool", ["1", "0"])
 def test_a_database_that_refuses_connections_is_503_with_retry_after(pool, redis_url):
-    answer = answer_in_child({
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{closed_port()}/gone",
-        "REDIS_URL": redis_url, "DATABASE_POOL": pool,
-        "DATABASE_POOL_TIMEOUT_SECONDS": "1"}, TOKEN_GET)
+    answer = answer_in_child(
+        {
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{closed_port()}/gone",
+            "REDIS_URL": redis_url,
+            "DATABASE_POOL": pool,
+            "DATABASE_POOL_TIMEOUT_SECONDS": "1",
+        },
+        TOKEN_GET,
+    )
     assert_service_unavailable(answer)
 
 
 def test_an_exhausted_database_pool_is_503_with_retry_after(test_database_url, redis_url):
-    answer = answer_in_child({
-        "DATABASE_URL": test_database_url, "REDIS_URL": redis_url, "DATABASE_POOL": "1",
-        "DATABASE_POOL_MIN_SIZE": "1", "DATABASE_POOL_MAX_SIZE": "1",
-        "DATABASE_POOL_TIMEOUT_SECONDS": "0.5"}, TOKEN_GET,
-        before=HOLD_THE_ONLY_CONNECTION, after="release.set(); holder.join()")
+    answer = answer_in_child(
+        {
+            "DATABASE_URL": test_database_url,
+            "REDIS_URL": redis_url,
+            "DATABASE_POOL": "1",
+            "DATABASE_POOL_MIN_SIZE": "1",
+            "DATABASE_POOL_MAX_SIZE": "1",
+            "DATABASE_POOL_TIMEOUT_SECONDS": "0.5",
+        },
+        TOKEN_GET,
+        before=HOLD_THE_ONLY_CONNECTION,
+        after="release.set(); holder.join()",
+    )
     assert_service_unavailable(answer)
 
 
 def test_a_redis_that_refuses_connections_is_503_with_retry_after(test_database_url):
-    answer = answer_in_child({"DATABASE_URL": test_database_url,
-                              "REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0"}, LOGIN_POST)
+    answer = answer_in_child(
+        {"DATABASE_URL": test_database_url, "REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0"},
+        LOGIN_POST,
+    )
     assert_service_unavailable(answer)
 
 
 @pytest.mark.django_db
 def test_a_dead_redis_behind_the_cache_is_503_in_process(anonymous_client, settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": f"redis://127.0.0.1:{closed_port()}/0"}}
-    response = anonymous_client.post("/api/auth/token", {"username": "u", "password": "p"},
-                                     format="json")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
+        }
+    }
+    response = anonymous_client.post(
+        "/api/auth/token", {"username": "u", "password": "p"}, format="json"
+    )
     assert response.status_code == 503 and response["Retry-After"]
     assert response.json()["error"]["code"] == "service_unavailable"
 
 
-@pytest.mark.parametrize("error", [
-    OperationalError("connection refused"), psycopg_pool.PoolTimeout("no connection"),
-    redis.exceptions.ConnectionError("refused"), redis.exceptions.TimeoutError("slow"),
-    kombu.exceptions.OperationalError("broker down")])
+@pytest.mark.parametrize(
+    "error",
+    [
+        OperationalError("connection refused"),
+        psycopg_pool.PoolTimeout("no connection"),
+        redis.exceptions.ConnectionError("refused"),
+        redis.exceptions.TimeoutError("slow"),
+        kombu.exceptions.OperationalError("broker down"),
+    ],
+)
 def test_every_infrastructure_refusal_maps_to_503(error):
     request = APIRequestFactory().get("/api/settings/connections")
     response = exception_handler(error, {"request": request, "view": None})

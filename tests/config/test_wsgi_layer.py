@@ -23,10 +23,18 @@ NON_TEXT_CHARSETS = ["rot13", "zlib", "base64"]
 def wsgi_call(environ_overrides: dict[str, str]) -> tuple[str, dict[str, str], bytes]:
     from config.wsgi import application
 
-    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/auth/token", "QUERY_STRING": "x=1",
-               "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1",
-               "wsgi.input": io.BytesIO(b"{}"), "wsgi.url_scheme": "http",
-               "CONTENT_LENGTH": "2", **environ_overrides}
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/api/auth/token",
+        "QUERY_STRING": "x=1",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "127.0.0.1",
+        "wsgi.input": io.BytesIO(b"{}"),
+        "wsgi.url_scheme": "http",
+        "CONTENT_LENGTH": "2",
+        **environ_overrides,
+    }
     answer: dict[str, Any] = {}
 
     def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
@@ -48,19 +56,38 @@ def test_django_itself_cannot_build_that_request():
     from django.core.handlers.wsgi import WSGIRequest
 
     with pytest.raises(LookupError):
-        WSGIRequest({"REQUEST_METHOD": "POST", "PATH_INFO": "/api/auth/token",
-                     "QUERY_STRING": "x=1", "CONTENT_TYPE": "application/json; charset=rot13",
-                     "wsgi.input": io.BytesIO(b"")})
+        WSGIRequest(
+            {
+                "REQUEST_METHOD": "POST",
+                "PATH_INFO": "/api/auth/token",
+                "QUERY_STRING": "x=1",
+                "CONTENT_TYPE": "application/json; charset=rot13",
+                "wsgi.input": io.BytesIO(b""),
+            }
+        )
 
 
 @pytest.fixture(scope="module")
 def gunicorn_address() -> Iterator[tuple[str, int]]:
     port = closed_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
-         f"127.0.0.1:{port}", "--workers", "1", "--threads", "2"],
-        cwd=ROOT, env=child_env({"ALLOWED_HOSTS": "127.0.0.1"}), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--threads",
+            "2",
+        ],
+        cwd=ROOT,
+        env=child_env({"ALLOWED_HOSTS": "127.0.0.1"}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -79,8 +106,13 @@ def gunicorn_address() -> Iterator[tuple[str, int]]:
         process.wait(timeout=20)
 
 
-def http_request(address: tuple[str, int], method: str, path: str, body: bytes = b"",
-                 headers: dict[str, str] | None = None) -> tuple[int, str, bytes]:
+def http_request(
+    address: tuple[str, int],
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, str, bytes]:
     connection = http.client.HTTPConnection(*address, timeout=10)
     connection.request(method, path, body=body, headers=headers or {})
     response = connection.getresponse()
@@ -89,18 +121,23 @@ def http_request(address: tuple[str, int], method: str, path: str, body: bytes =
 
 @pytest.mark.parametrize("charset", NON_TEXT_CHARSETS)
 def test_a_non_text_charset_with_a_query_string_is_a_json_415_under_gunicorn(
-        gunicorn_address, charset):
+    gunicorn_address, charset
+):
     status, content_type, body = http_request(
-        gunicorn_address, "POST", "/api/auth/token?x=1", b'{"username": "a"}',
-        {"Content-Type": f"application/json; charset={charset}"})
+        gunicorn_address,
+        "POST",
+        "/api/auth/token?x=1",
+        b'{"username": "a"}',
+        {"Content-Type": f"application/json; charset={charset}"},
+    )
     assert status == 415 and content_type == "application/json", body[:300]
     assert json.loads(body)["error"]["code"] == "unsupported_media_type"
 
 
 def test_a_disallowed_host_is_a_json_400_under_gunicorn(gunicorn_address):
-    status, content_type, body = http_request(gunicorn_address, "GET",
-                                              "/api/settings/connections",
-                                              headers={"Host": "evil.example.com"})
+    status, content_type, body = http_request(
+        gunicorn_address, "GET", "/api/settings/connections", headers={"Host": "evil.example.com"}
+    )
     assert status == 400 and content_type == "application/json", body[:300]
 
 

@@ -13,8 +13,12 @@ BYBIT_SECRET = "bybit-secret-plaintext-abcdefghijkl"
 
 def make_connection(owner: Any, **overrides: Any) -> ExchangeConnection:
     values: dict[str, Any] = {
-        "name": "Desk Bybit", "exchange": "bybit", "api_type": "spot",
-        "environment": "live", "api_key": BYBIT_KEY, "api_secret": BYBIT_SECRET,
+        "name": "Desk Bybit",
+        "exchange": "bybit",
+        "api_type": "spot",
+        "environment": "live",
+        "api_key": BYBIT_KEY,
+        "api_secret": BYBIT_SECRET,
     }
     values.update(overrides)
     return connection_create(owner=owner, actor=owner, spec=ConnectionSpec(**values))
@@ -22,8 +26,12 @@ def make_connection(owner: Any, **overrides: Any) -> ExchangeConnection:
 
 def create_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "name": "Desk Bybit", "exchange": "bybit", "apiType": "spot",
-        "environment": "live", "apiKey": BYBIT_KEY, "apiSecret": BYBIT_SECRET,
+        "name": "Desk Bybit",
+        "exchange": "bybit",
+        "apiType": "spot",
+        "environment": "live",
+        "apiKey": BYBIT_KEY,
+        "apiSecret": BYBIT_SECRET,
     }
     body.update(overrides)
     return {key: value for key, value in body.items() if value is not None}

@@ -19,8 +19,13 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def connection(owner, paper):
-    return connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
-        name="okx", exchange="okx", api_type="perpetual_futures", environment="paper"))
+    return connection_create(
+        owner=owner,
+        actor=owner,
+        spec=ConnectionSpec(
+            name="okx", exchange="okx", api_type="perpetual_futures", environment="paper"
+        ),
+    )
 
 
 def url(connection, what: str) -> str:
@@ -28,7 +33,8 @@ def url(connection, what: str) -> str:
 
 
 def test_balances_of_a_live_connection_come_from_the_ledger_with_their_age(
-        owner_client, paper, connection):
+    owner_client, paper, connection
+):
     make_live(connection)
     balance(connection, "USDT", free="900", locked="100", total="1000")
     balance(connection, "ETH", free="0", locked="0", total="0", source="rest")
@@ -37,9 +43,13 @@ def test_balances_of_a_live_connection_come_from_the_ledger_with_their_age(
     assert paper_stats(paper, "okx")["requests"] == before
     assert body["success"] is True and body["source"] == "ledger"
     assert 0 <= body["ageMs"] < 60_000
-    [usdt] = body["balances"]   # an asset at zero is not listed
+    [usdt] = body["balances"]  # an asset at zero is not listed
     assert (usdt["asset"], usdt["free"], usdt["locked"], usdt["total"]) == (
-        "USDT", "900", "100", "1000")
+        "USDT",
+        "900",
+        "100",
+        "1000",
+    )
     assert usdt["ageMs"] >= 2000 and usdt["asOf"]
 
 
@@ -57,17 +67,22 @@ def test_positions_of_a_live_connection_come_from_the_ledger(owner_client, paper
     body = owner_client.get(url(connection, "positions")).json()
     assert body["source"] == "ledger"
     [btc] = body["positions"]
-    assert (btc["symbol"], btc["quantity"], btc["entryPrice"], btc["leverage"],
-            btc["unrealizedPnl"], btc["markPrice"]) == (
-        "BTC/USDT:USDT", "-0.02", "60000", "5", "-3", None)
+    assert (
+        btc["symbol"],
+        btc["quantity"],
+        btc["entryPrice"],
+        btc["leverage"],
+        btc["unrealizedPnl"],
+        btc["markPrice"],
+    ) == ("BTC/USDT:USDT", "-0.02", "60000", "5", "-3", None)
 
 
-def test_without_a_live_stream_balances_are_read_from_the_exchange(
-        owner_client, paper, connection):
+def test_without_a_live_stream_balances_are_read_from_the_exchange(owner_client, paper, connection):
     make_live(connection)
     # the last message is older than OKX's 40 s silence deadline: not live
     StreamState.objects.filter(connection=connection).update(
-        last_message_at=timezone.now() - timedelta(seconds=60))
+        last_message_at=timezone.now() - timedelta(seconds=60)
+    )
     balance(connection, "USDT", free="1", locked="0", total="1")
     body = owner_client.get(url(connection, "balances")).json()
     assert body["source"] == "exchange" and body["ageMs"] == 0

@@ -28,10 +28,14 @@ def admin_client(client, staff):
     return client
 
 
-def run_action(client: Any, action: str, connections: list[ExchangeConnection]
-               ) -> tuple[Any, list[tuple[str, str]]]:
-    response = client.post(CHANGELIST, {"action": action, "_selected_action": [
-        str(each.pk) for each in connections]}, follow=True)
+def run_action(
+    client: Any, action: str, connections: list[ExchangeConnection]
+) -> tuple[Any, list[tuple[str, str]]]:
+    response = client.post(
+        CHANGELIST,
+        {"action": action, "_selected_action": [str(each.pk) for each in connections]},
+        follow=True,
+    )
     assert response.status_code == 200
     said = [(message.level_tag, str(message)) for message in get_messages(response.wsgi_request)]
     return response, said
@@ -55,13 +59,15 @@ def test_test_selected_starts_a_batch_and_links_to_its_results(admin_client, own
     assert status.status_code == 200 and status.json()["totalConnections"] == 2
 
 
-def test_test_selected_of_too_many_is_an_error_message(admin_client, owner, settings,
-                                                       monkeypatch):
+def test_test_selected_of_too_many_is_an_error_message(admin_client, owner, settings, monkeypatch):
     from connections import batches
 
     monkeypatch.setattr(batches, "MAX_BATCH_SIZE", 1)
-    _, said = run_action(admin_client, "test_selected",
-                         [make_connection(owner), make_connection(owner, name="Second")])
+    _, said = run_action(
+        admin_client,
+        "test_selected",
+        [make_connection(owner), make_connection(owner, name="Second")],
+    )
     assert "Not tested: at most 1 connections per batch" in texts(said, "error")
 
 
@@ -91,8 +97,10 @@ def test_disable_and_enable_go_through_the_service(admin_client, owner):
     first, second = make_connection(owner), make_connection(owner, name="Second")
     _, said = run_action(admin_client, "disable_selected", [first, second])
     assert not ExchangeConnection.objects.filter(enabled=True).exists()
-    assert texts(said, "success") in ("Disabled: Desk Bybit, Second.",
-                                      "Disabled: Second, Desk Bybit.")
+    assert texts(said, "success") in (
+        "Disabled: Desk Bybit, Second.",
+        "Disabled: Second, Desk Bybit.",
+    )
     assert ConnectionSyncLog.objects.filter(action="updated", actor="staff").count() == 2
     ExchangeConnection.objects.filter(pk=second.pk).update(enabled=True)
     _, said = run_action(admin_client, "enable_selected", [first, second])
@@ -104,8 +112,8 @@ def test_disable_and_enable_go_through_the_service(admin_client, owner):
 def test_reset_circuit_closes_an_open_circuit_with_a_log_entry(admin_client, owner):
     connection = make_connection(owner)
     ConnectionState.objects.filter(connection=connection).update(
-        circuit="open", opened_at=timezone.now(), consecutive_failures=5,
-        health_status="unhealthy")
+        circuit="open", opened_at=timezone.now(), consecutive_failures=5, health_status="unhealthy"
+    )
     _, said = run_action(admin_client, "reset_circuit_selected", [connection])
     state = ConnectionState.objects.get(connection=connection)
     assert (state.circuit, state.consecutive_failures, state.opened_at) == ("closed", 0, None)
@@ -122,13 +130,17 @@ def test_reset_circuit_of_a_closed_one_says_it_was_already(admin_client, owner):
     assert not ConnectionSyncLog.objects.filter(action="circuit_reset").exists()
 
 
-@pytest.mark.parametrize("action, state, verb", [
-    ("halt_selected", "halted", "Halted"),
-    ("reduce_only_selected", "reduce_only", "Set to reduce-only"),
-    ("resume_selected", "active", "Resumed"),
-])
+@pytest.mark.parametrize(
+    "action, state, verb",
+    [
+        ("halt_selected", "halted", "Halted"),
+        ("reduce_only_selected", "reduce_only", "Set to reduce-only"),
+        ("resume_selected", "active", "Resumed"),
+    ],
+)
 def test_trading_state_actions_set_the_state_with_the_staff_member_as_actor(
-        admin_client, owner, action, state, verb):
+    admin_client, owner, action, state, verb
+):
     connection = make_connection(owner)
     if state == "active":
         ExchangeConnection.objects.filter(pk=connection.pk).update(trading_state="halted")
@@ -161,12 +173,25 @@ def test_the_risk_limits_are_editable_on_the_change_form(admin_client, owner):
     connection = make_connection(owner)
     url = f"{CHANGELIST}{connection.pk}/change/"
     assert 'name="max_order_notional"' in admin_client.get(url).content.decode()
-    response = admin_client.post(url, {
-        "name": "Desk Bybit", "exchange": "bybit", "api_type": "spot",
-        "environment": "live", "enabled": "on", "api_key": "", "api_secret": "",
-        "passphrase": "", "max_order_notional": "2500", "max_open_orders": "3",
-        "price_band_percent": "", "state-TOTAL_FORMS": "1", "state-INITIAL_FORMS": "1",
-        "state-0-connection": str(connection.pk)})
+    response = admin_client.post(
+        url,
+        {
+            "name": "Desk Bybit",
+            "exchange": "bybit",
+            "api_type": "spot",
+            "environment": "live",
+            "enabled": "on",
+            "api_key": "",
+            "api_secret": "",
+            "passphrase": "",
+            "max_order_notional": "2500",
+            "max_open_orders": "3",
+            "price_band_percent": "",
+            "state-TOTAL_FORMS": "1",
+            "state-INITIAL_FORMS": "1",
+            "state-0-connection": str(connection.pk),
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
     connection.refresh_from_db()
     assert connection.max_order_notional == Decimal("2500")
@@ -175,11 +200,21 @@ def test_the_risk_limits_are_editable_on_the_change_form(admin_client, owner):
 
 def test_a_risk_limit_out_of_bounds_is_refused_on_the_form(admin_client, owner):
     connection = make_connection(owner)
-    response = admin_client.post(f"{CHANGELIST}{connection.pk}/change/", {
-        "name": "Desk Bybit", "exchange": "bybit", "api_type": "spot",
-        "environment": "live", "enabled": "on", "max_open_orders": "0",
-        "price_band_percent": "150", "state-TOTAL_FORMS": "1", "state-INITIAL_FORMS": "1",
-        "state-0-connection": str(connection.pk)})
+    response = admin_client.post(
+        f"{CHANGELIST}{connection.pk}/change/",
+        {
+            "name": "Desk Bybit",
+            "exchange": "bybit",
+            "api_type": "spot",
+            "environment": "live",
+            "enabled": "on",
+            "max_open_orders": "0",
+            "price_band_percent": "150",
+            "state-TOTAL_FORMS": "1",
+            "state-INITIAL_FORMS": "1",
+            "state-0-connection": str(connection.pk),
+        },
+    )
     assert response.status_code == 200
     connection.refresh_from_db()
     assert connection.max_open_orders is None and connection.price_band_percent == 5

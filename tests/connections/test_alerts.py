@@ -32,8 +32,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def paper_connection(owner, exchange="bybit"):
-    return connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
-        name=f"paper {exchange}", exchange=exchange, api_type="spot", environment="paper"))
+    return connection_create(
+        owner=owner,
+        actor=owner,
+        spec=ConnectionSpec(
+            name=f"paper {exchange}", exchange=exchange, api_type="spot", environment="paper"
+        ),
+    )
 
 
 def open_the_circuit(connection, settings) -> float:
@@ -52,7 +57,8 @@ def circuit_subject(connection) -> str:
 
 
 def test_a_circuit_opening_posts_one_alert_with_the_expected_text(
-        owner, paper, settings, webhook, celery_worker):
+    owner, paper, settings, webhook, celery_worker
+):
     connection = paper_connection(owner)
     set_faults(paper, "bybit", error5xxRate=1.0)
     open_the_circuit(connection, settings)
@@ -60,39 +66,54 @@ def test_a_circuit_opening_posts_one_alert_with_the_expected_text(
     assert alert["text"].startswith("Circuit opened: paper bybit (Bybit spot paper)")
     assert "exchange_unavailable" in alert["text"]
     assert (alert["kind"], alert["connectionId"], alert["exchange"]) == (
-        "circuit_opened", str(connection.pk), "bybit")
+        "circuit_opened",
+        str(connection.pk),
+        "bybit",
+    )
     assert alert["time"].endswith("Z")
 
 
 def test_a_second_opening_within_ten_minutes_posts_nothing_more(
-        owner, paper, settings, webhook, celery_worker):
+    owner, paper, settings, webhook, celery_worker
+):
     connection = paper_connection(owner, "bingx")
     set_faults(paper, "bingx", error5xxRate=1.0)
     open_the_circuit(connection, settings)
     webhook.wait_for(lambda: webhook.about(circuit_subject(connection)))
     # closed again (as a passing probe would), then it opens again at once
     ConnectionState.objects.filter(connection=connection).update(
-        circuit="closed", consecutive_failures=0, opened_at=None)
+        circuit="closed", consecutive_failures=0, opened_at=None
+    )
     open_the_circuit(connection, settings)
-    assert ConnectionSyncLog.objects.filter(connection_id=str(connection.pk),
-                                            action="circuit_opened").count() == 2
+    assert (
+        ConnectionSyncLog.objects.filter(
+            connection_id=str(connection.pk), action="circuit_opened"
+        ).count()
+        == 2
+    )
     time.sleep(2.0)  # long enough for the worker to have sent a second one
     assert len(webhook.about(circuit_subject(connection))) == 1
 
 
 def test_a_dead_webhook_neither_slows_nor_fails_the_circuit_opening(
-        owner, paper, settings, webhook, celery_worker):
+    owner, paper, settings, webhook, celery_worker
+):
     webhook.mode = "hang"
     connection = paper_connection(owner, "okx")
     set_faults(paper, "okx", error5xxRate=1.0)
     elapsed = open_the_circuit(connection, settings)
     assert elapsed < 2.0, elapsed
-    assert ConnectionSyncLog.objects.filter(connection_id=str(connection.pk),
-                                            action="circuit_opened").count() == 1
+    assert (
+        ConnectionSyncLog.objects.filter(
+            connection_id=str(connection.pk), action="circuit_opened"
+        ).count()
+        == 1
+    )
 
 
 def test_no_webhook_no_alert_and_a_broken_broker_costs_only_a_log_line(
-        owner, paper, settings, monkeypatch, caplog):
+    owner, paper, settings, monkeypatch, caplog
+):
     connection = paper_connection(owner, "pionex")
     set_faults(paper, "pionex", error5xxRate=1.0)
     settings.ALERT_WEBHOOK_URL = "http://127.0.0.1:9/hook"
@@ -107,14 +128,14 @@ def test_no_webhook_no_alert_and_a_broken_broker_costs_only_a_log_line(
 
 
 def test_the_send_task_gives_up_quietly_after_its_retries_without_naming_the_url(
-        settings, alert_receiver, caplog):
+    settings, alert_receiver, caplog
+):
     alert_receiver.mode = "fail"
     settings.ALERT_WEBHOOK_URL = alert_receiver.url + "?token=webhook-secret-123"
     settings.ALERT_TIMEOUT_SECONDS = 0.5
     payload = Alert(kind="circuit_opened", subject="circuit_opened:x", text="t").payload()
     # claimed as alert_raise claims it: the JSON under the subject's dedupe key
-    redis_client().set(DEDUPE_KEY.format(subject="circuit_opened:x"), json.dumps(payload),
-                       ex=60)
+    redis_client().set(DEDUPE_KEY.format(subject="circuit_opened:x"), json.dumps(payload), ex=60)
     before = len(alert_receiver.about("circuit_opened:x"))
     try:
         with caplog.at_level(logging.WARNING, logger="connections.tasks"):
@@ -127,11 +148,16 @@ def test_the_send_task_gives_up_quietly_after_its_retries_without_naming_the_url
 
 
 def test_a_refused_key_alerts_that_the_connection_was_disabled(
-        owner, paper, settings, webhook, celery_worker):
+    owner, paper, settings, webhook, celery_worker
+):
     settings.EXCHANGE_HOST_ALLOWLIST = frozenset({url_endpoint(paper)})
     credentials = make_paper_credentials(paper, "bybit")
-    connection = make_connection(owner, base_url=f"{paper}/bybit",
-                                 api_key=credentials.api_key, api_secret="not-the-secret-00")
+    connection = make_connection(
+        owner,
+        base_url=f"{paper}/bybit",
+        api_key=credentials.api_key,
+        api_secret="not-the-secret-00",
+    )
     assert connection_check(connection=connection).error.code == "authentication_failed"
     [alert] = webhook.wait_for(lambda: webhook.about(f"key_disabled:{connection.pk}"))
     assert alert["text"].startswith("Key refused, connection disabled: Desk Bybit")
@@ -145,34 +171,49 @@ def test_a_rate_limit_pause_alerts_once_per_pool(settings, webhook, celery_worke
     throttle.pause(30, reason="bybit 10006", destination=destination)  # already paused
     subject = f"rate_limit_pause:bybit:{destination}:spot"
     [alert] = webhook.wait_for(lambda: webhook.about(subject))
-    assert alert["text"] == ("Rate-limit pause: Bybit spot at https://api.bybit.com:443 "
-                             "paused for 30 s (bybit 10006)")
+    assert alert["text"] == (
+        "Rate-limit pause: Bybit spot at https://api.bybit.com:443 paused for 30 s (bybit 10006)"
+    )
 
 
 def test_orders_unknown_or_flagged_for_minutes_alert_per_connection(
-        owner, paper, settings, webhook, celery_worker):
+    owner, paper, settings, webhook, celery_worker
+):
     connection = paper_connection(owner, "binance")
-    for number, (status, flagged) in enumerate([("unknown", False), ("open", True),
-                                                ("unknown", False)]):
+    for number, (status, flagged) in enumerate(
+        [("unknown", False), ("open", True), ("unknown", False)]
+    ):
         Order.objects.create(
-            owner=owner, connection=connection, client_order_id=f"ec0000stuck{number}",
-            request_hash="x", symbol="BTC/USDT", side="buy", type="limit",
-            requested_quantity=Decimal("0.01"), volume_factor=1, quantity=Decimal("0.01"),
-            price=Decimal("59000"), status=status, flagged=flagged)
+            owner=owner,
+            connection=connection,
+            client_order_id=f"ec0000stuck{number}",
+            request_hash="x",
+            symbol="BTC/USDT",
+            side="buy",
+            type="limit",
+            requested_quantity=Decimal("0.01"),
+            volume_factor=1,
+            quantity=Decimal("0.01"),
+            price=Decimal("59000"),
+            status=status,
+            flagged=flagged,
+        )
     Order.objects.update(updated_at=timezone.now() - timedelta(minutes=6))
     assert orders_stuck_alert() == 1
     [alert] = webhook.wait_for(lambda: webhook.about(f"orders_stuck:{connection.pk}"))
-    assert alert["text"].startswith("Orders need an operator: 2 unknown and 1 flagged for "
-                                    "over 5 min on paper binance")
+    assert alert["text"].startswith(
+        "Orders need an operator: 2 unknown and 1 flagged for over 5 min on paper binance"
+    )
 
 
 def test_a_stale_connection_alerts_through_the_worker(
-        owner, paper, settings, webhook, celery_worker):
+    owner, paper, settings, webhook, celery_worker
+):
     settings.STALE_AFTER_SECONDS = 60
-    connection = connection_activate(connection=paper_connection(owner, "binance"),
-                                     actor=owner)
+    connection = connection_activate(connection=paper_connection(owner, "binance"), actor=owner)
     type(connection).objects.filter(pk=connection.pk).update(
-        activated_at=timezone.now() - timedelta(seconds=120))
+        activated_at=timezone.now() - timedelta(seconds=120)
+    )
     assert connections_stale_deactivate() == 1
     [stale] = webhook.wait_for(lambda: webhook.about(f"connection_stale:{connection.pk}"))
     assert stale["text"].startswith("Connection went stale and was deactivated: paper binance")
@@ -180,10 +221,13 @@ def test_a_stale_connection_alerts_through_the_worker(
 
 def test_a_stream_down_for_minutes_alerts_once(owner, paper, settings, webhook, celery_worker):
     settings.ALERT_STREAM_DOWN_SECONDS = 300
-    connection = connection_activate(connection=paper_connection(owner, "pionex"),
-                                     actor=owner)
-    StreamState.objects.create(connection=connection, state="reconnecting", reconnects=4,
-                               since=timezone.now() - timedelta(minutes=7))
+    connection = connection_activate(connection=paper_connection(owner, "pionex"), actor=owner)
+    StreamState.objects.create(
+        connection=connection,
+        state="reconnecting",
+        reconnects=4,
+        since=timezone.now() - timedelta(minutes=7),
+    )
     assert streams_down_alert() == 1
     assert streams_down_alert() == 1  # raised again; the dedupe drops it
     [alert] = webhook.wait_for(lambda: webhook.about(f"stream_down:{connection.pk}"))
@@ -192,8 +236,10 @@ def test_a_stream_down_for_minutes_alerts_once(owner, paper, settings, webhook, 
     assert len(webhook.about(f"stream_down:{connection.pk}")) == 1
 
 
-@pytest.mark.parametrize("value", ["ftp://hooks.example/x", "hooks.example/x", "http://",
-                                   "javascript:alert(1)", "http://a b/"])
+@pytest.mark.parametrize(
+    "value",
+    ["ftp://hooks.example/x", "hooks.example/x", "http://", "javascript:alert(1)", "http://a b/"],
+)
 def test_the_webhook_url_is_refused_at_start_unless_http_or_https(value):
     with pytest.raises(ImproperlyConfigured) as refused:
         alert_webhook_url(value)
@@ -203,4 +249,5 @@ def test_the_webhook_url_is_refused_at_start_unless_http_or_https(value):
 def test_a_blank_webhook_url_turns_alerts_off_and_https_passes():
     assert alert_webhook_url("  ") == ""
     assert alert_webhook_url("https://hooks.slack.com/services/T/B/X") == (
-        "https://hooks.slack.com/services/T/B/X")
+        "https://hooks.slack.com/services/T/B/X"
+    )

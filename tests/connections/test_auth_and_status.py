@@ -10,9 +10,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_token_endpoint_returns_a_token_that_authenticates(anonymous_client, owner):
-    response = anonymous_client.post("/api/auth/token",
-                                     {"username": "owner", "password": "correct-horse-9"},
-                                     format="json")
+    response = anonymous_client.post(
+        "/api/auth/token", {"username": "owner", "password": "correct-horse-9"}, format="json"
+    )
     assert response.status_code == 200
     token = response.json()["token"]
     assert response.json()["success"] is True and len(token) == 40
@@ -20,16 +20,19 @@ def test_token_endpoint_returns_a_token_that_authenticates(anonymous_client, own
     assert anonymous_client.get("/api/settings/connections").status_code == 200
 
 
-@pytest.mark.parametrize("body, status, code", [
-    ({"username": "owner", "password": "wrong"}, 401, "not_authenticated"),
-    ({"username": "nobody", "password": "x"}, 401, "not_authenticated"),
-    ({"username": "owner"}, 400, "validation_error"),
-    ({"username": 5, "password": "x"}, 400, "validation_error"),
-    ({"username": "owner", "password": "correct-horse-9", "extra": 1}, 400,
-     "validation_error"),
-])
-def test_token_endpoint_refuses_bad_credentials_and_bad_input(anonymous_client, owner, body,
-                                                              status, code):
+@pytest.mark.parametrize(
+    "body, status, code",
+    [
+        ({"username": "owner", "password": "wrong"}, 401, "not_authenticated"),
+        ({"username": "nobody", "password": "x"}, 401, "not_authenticated"),
+        ({"username": "owner"}, 400, "validation_error"),
+        ({"username": 5, "password": "x"}, 400, "validation_error"),
+        ({"username": "owner", "password": "correct-horse-9", "extra": 1}, 400, "validation_error"),
+    ],
+)
+def test_token_endpoint_refuses_bad_credentials_and_bad_input(
+    anonymous_client, owner, body, status, code
+):
     response = anonymous_client.post("/api/auth/token", body, format="json")
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
@@ -72,11 +75,9 @@ def test_system_status_needs_login(anonymous_client):
 
 def test_cors_allows_only_configured_origins(owner_client, settings):
     settings.CORS_ALLOWED_ORIGINS = ["https://desk.example.com"]
-    allowed = owner_client.get("/api/settings/connections",
-                               HTTP_ORIGIN="https://desk.example.com")
+    allowed = owner_client.get("/api/settings/connections", HTTP_ORIGIN="https://desk.example.com")
     assert allowed["Access-Control-Allow-Origin"] == "https://desk.example.com"
-    refused = owner_client.get("/api/settings/connections",
-                               HTTP_ORIGIN="https://evil.example.com")
+    refused = owner_client.get("/api/settings/connections", HTTP_ORIGIN="https://evil.example.com")
     assert "Access-Control-Allow-Origin" not in refused
 
 
@@ -92,6 +93,7 @@ def test_swagger_ui_and_its_static_files_work_with_debug_off(client, settings):
     assert page.status_code == 200
     assert b"swagger-ui" in page.content
     from django.test import Client
+
     static = Client().get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css")
     assert static.status_code == 200
     admin_css = Client().get("/static/admin/css/base.css")

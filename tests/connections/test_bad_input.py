@@ -22,55 +22,71 @@ def assert_error(response, status, code, field=None):
     return body["error"]
 
 
-@pytest.mark.parametrize("changes, code, field", [
-    ({"exchange": "kraken"}, "validation_error", "exchange"),
-    ({"apiType": "options"}, "validation_error", "apiType"),
-    ({"environment": "staging"}, "validation_error", "environment"),
-    ({"baseUrl": "ftp://example.com"}, "validation_error", "baseUrl"),
-    ({"baseUrl": "not a url"}, "validation_error", "baseUrl"),
-    ({"baseUrl": "javascript:alert(1)"}, "validation_error", "baseUrl"),
-    ({"wsUrl": "http://example.com/ws"}, "validation_error", "wsUrl"),
-    ({"volumeFactorLive": 0}, "validation_error", "volumeFactorLive"),
-    ({"volumeFactorLive": "-1"}, "validation_error", "volumeFactorLive"),
-    ({"volumeFactorPreset": "100.5"}, "validation_error", "volumeFactorPreset"),
-    ({"volumeFactorPreset": "lots"}, "validation_error", "volumeFactorPreset"),
-    ({"volumeFactorPreset": True}, "validation_error", "volumeFactorPreset"),
-    ({"name": "x" * 101}, "validation_error", "name"),
-    ({"name": ""}, "validation_error", "name"),
-    ({"name": 12345}, "validation_error", "name"),
-    ({"apiKey": ["a", "b"]}, "validation_error", "apiKey"),
-    ({"apiSecret": "s" * 513}, "validation_error", "apiSecret"),
-    ({"enabled": "yes"}, "validation_error", "enabled"),
-    ({"enabled": 1}, "validation_error", "enabled"),
-    ({"exchange": None, "name": None}, "validation_error", "exchange"),
-    ({"isActive": True}, "validation_error", "isActive"),
-    ({"owner": 5}, "validation_error", "owner"),
-])
+@pytest.mark.parametrize(
+    "changes, code, field",
+    [
+        ({"exchange": "kraken"}, "validation_error", "exchange"),
+        ({"apiType": "options"}, "validation_error", "apiType"),
+        ({"environment": "staging"}, "validation_error", "environment"),
+        ({"baseUrl": "ftp://example.com"}, "validation_error", "baseUrl"),
+        ({"baseUrl": "not a url"}, "validation_error", "baseUrl"),
+        ({"baseUrl": "javascript:alert(1)"}, "validation_error", "baseUrl"),
+        ({"wsUrl": "http://example.com/ws"}, "validation_error", "wsUrl"),
+        ({"volumeFactorLive": 0}, "validation_error", "volumeFactorLive"),
+        ({"volumeFactorLive": "-1"}, "validation_error", "volumeFactorLive"),
+        ({"volumeFactorPreset": "100.5"}, "validation_error", "volumeFactorPreset"),
+        ({"volumeFactorPreset": "lots"}, "validation_error", "volumeFactorPreset"),
+        ({"volumeFactorPreset": True}, "validation_error", "volumeFactorPreset"),
+        ({"name": "x" * 101}, "validation_error", "name"),
+        ({"name": ""}, "validation_error", "name"),
+        ({"name": 12345}, "validation_error", "name"),
+        ({"apiKey": ["a", "b"]}, "validation_error", "apiKey"),
+        ({"apiSecret": "s" * 513}, "validation_error", "apiSecret"),
+        ({"enabled": "yes"}, "validation_error", "enabled"),
+        ({"enabled": 1}, "validation_error", "enabled"),
+        ({"exchange": None, "name": None}, "validation_error", "exchange"),
+        ({"isActive": True}, "validation_error", "isActive"),
+        ({"owner": 5}, "validation_error", "owner"),
+    ],
+)
 def test_bad_create_is_refused_and_saves_nothing(owner_client, changes, code, field):
-    assert_error(owner_client.post(URL, create_body(**changes), format="json"), 400, code,
-                 field)
+    assert_error(owner_client.post(URL, create_body(**changes), format="json"), 400, code, field)
     assert not ExchangeConnection.objects.exists()
     assert not ConnectionSyncLog.objects.exists()
 
 
-@pytest.mark.parametrize("changes, code, field", [
-    ({"exchange": "binance", "apiType": "margin"}, "api_type_not_supported", "apiType"),
-    ({"exchange": "orangex", "apiType": "spot"}, "api_type_not_supported", "apiType"),
-    ({"exchange": "pionex", "environment": "testnet"}, "environment_not_supported",
-     "environment"),
-    ({"exchange": "orangex", "apiType": "perpetual_futures", "environment": "testnet"},
-     "environment_not_supported", "environment"),
-    ({"exchange": "bingx", "apiType": "spot", "environment": "testnet"},
-     "environment_not_supported", "environment"),
-    ({"exchange": "okx"}, "credentials_required", "passphrase"),
-    ({"apiKey": None}, "credentials_required", "apiKey"),
-    ({"apiSecret": None}, "credentials_required", "apiSecret"),
-])
+@pytest.mark.parametrize(
+    "changes, code, field",
+    [
+        ({"exchange": "binance", "apiType": "margin"}, "api_type_not_supported", "apiType"),
+        ({"exchange": "orangex", "apiType": "spot"}, "api_type_not_supported", "apiType"),
+        (
+            {"exchange": "pionex", "environment": "testnet"},
+            "environment_not_supported",
+            "environment",
+        ),
+        (
+            {"exchange": "orangex", "apiType": "perpetual_futures", "environment": "testnet"},
+            "environment_not_supported",
+            "environment",
+        ),
+        (
+            {"exchange": "bingx", "apiType": "spot", "environment": "testnet"},
+            "environment_not_supported",
+            "environment",
+        ),
+        ({"exchange": "okx"}, "credentials_required", "passphrase"),
+        ({"apiKey": None}, "credentials_required", "apiKey"),
+        ({"apiSecret": None}, "credentials_required", "apiSecret"),
+    ],
+)
 def test_a_well_formed_create_the_exchange_does_not_offer_is_422_and_saves_nothing(
-        owner_client, changes, code, field):
+    owner_client, changes, code, field
+):
     # the schema allows each field; their combination is what the exchange refuses
-    error = assert_error(owner_client.post(URL, create_body(**changes), format="json"),
-                         422, code, field)
+    error = assert_error(
+        owner_client.post(URL, create_body(**changes), format="json"), 422, code, field
+    )
     assert not ExchangeConnection.objects.exists()
     assert not ConnectionSyncLog.objects.exists()
     if code == "environment_not_supported":
@@ -78,9 +94,12 @@ def test_a_well_formed_create_the_exchange_does_not_offer_is_422_and_saves_nothi
 
 
 def test_unsupported_api_type_message_names_what_the_exchange_offers(owner_client):
-    error = assert_error(owner_client.post(URL, create_body(exchange="binance", apiType="margin"),
-                                           format="json"), 422, "api_type_not_supported",
-                         "apiType")
+    error = assert_error(
+        owner_client.post(URL, create_body(exchange="binance", apiType="margin"), format="json"),
+        422,
+        "api_type_not_supported",
+        "apiType",
+    )
     assert "spot" in error["message"] and "perpetual_futures" in error["message"]
 
 
@@ -96,16 +115,19 @@ def test_non_json_content_type_is_415(owner_client):
     assert_error(response, 415, "unsupported_media_type")
 
 
-@pytest.mark.parametrize("changes, code, field", [
-    ({"exchange": "binance"}, "validation_error", "exchange"),
-    ({"apiType": "options"}, "validation_error", "apiType"),
-    ({"environment": "testnet", "apiType": "spot"}, None, None),
-    ({"volumeFactorLive": "0"}, "validation_error", "volumeFactorLive"),
-    ({"name": None}, "validation_error", "name"),
-    ({"baseUrl": "gopher://x"}, "validation_error", "baseUrl"),
-    ({"unknownField": 1}, "validation_error", "unknownField"),
-    ({"apiType": "unified_account", "environment": "live"}, None, None),
-])
+@pytest.mark.parametrize(
+    "changes, code, field",
+    [
+        ({"exchange": "binance"}, "validation_error", "exchange"),
+        ({"apiType": "options"}, "validation_error", "apiType"),
+        ({"environment": "testnet", "apiType": "spot"}, None, None),
+        ({"volumeFactorLive": "0"}, "validation_error", "volumeFactorLive"),
+        ({"name": None}, "validation_error", "name"),
+        ({"baseUrl": "gopher://x"}, "validation_error", "baseUrl"),
+        ({"unknownField": 1}, "validation_error", "unknownField"),
+        ({"apiType": "unified_account", "environment": "live"}, None, None),
+    ],
+)
 def test_bad_patch_is_refused_and_changes_nothing(owner_client, owner, changes, code, field):
     connection = make_connection(owner)
     before = ExchangeConnection.objects.filter(pk=connection.pk).values().get()
@@ -120,10 +142,12 @@ def test_bad_patch_is_refused_and_changes_nothing(owner_client, owner, changes, 
 
 
 def test_patch_to_an_environment_the_exchange_lacks_is_environment_not_supported(
-        owner_client, owner):
+    owner_client, owner
+):
     connection = make_connection(owner, exchange="pionex")
-    response = owner_client.patch(f"{URL}/{connection.pk}", {"environment": "testnet"},
-                                  format="json")
+    response = owner_client.patch(
+        f"{URL}/{connection.pk}", {"environment": "testnet"}, format="json"
+    )
     assert_error(response, 422, "environment_not_supported", "environment")
     connection.refresh_from_db()
     assert connection.environment == "live"
@@ -138,8 +162,7 @@ def test_removing_the_okx_passphrase_is_refused(owner_client, owner):
 
 
 def test_patch_with_malformed_id_is_404(owner_client):
-    assert_error(owner_client.patch(f"{URL}/nope", {"name": "x"}, format="json"),
-                 404, "not_found")
+    assert_error(owner_client.patch(f"{URL}/nope", {"name": "x"}, format="json"), 404, "not_found")
 
 
 def test_put_is_not_allowed(owner_client, owner):

@@ -28,22 +28,32 @@ def paper_connections(owner, count):
     for index in range(count):
         exchange = EXCHANGES[index % len(EXCHANGES)]
         api_type = "perpetual_futures" if exchange == "orangex" else "spot"
-        made.append(connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
-            name=f"paper {index}", exchange=exchange, api_type=api_type, environment="paper")))
+        made.append(
+            connection_create(
+                owner=owner,
+                actor=owner,
+                spec=ConnectionSpec(
+                    name=f"paper {index}", exchange=exchange, api_type=api_type, environment="paper"
+                ),
+            )
+        )
     return made
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("body, message", [
-    ({"connectionIds": []}, "at least one"),
-    ({"connectionIds": [str(uuid.uuid4()) for _ in range(51)]}, "at most 50"),
-    ({"connectionIds": "not-a-list"}, "list"),
-    ({"connectionIds": [5]}, "valid UUID"),
-    ({"connectionIds": ["not-a-uuid"]}, "connectionIds.0"),
-    ({}, "required"),
-    ({"connectionIds": [str(uuid.uuid4())], "async": "yes"}, "valid boolean"),
-    ({"connectionIds": [str(uuid.uuid4())], "extra": 1}, "unknown field"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"connectionIds": []}, "at least one"),
+        ({"connectionIds": [str(uuid.uuid4()) for _ in range(51)]}, "at most 50"),
+        ({"connectionIds": "not-a-list"}, "list"),
+        ({"connectionIds": [5]}, "valid UUID"),
+        ({"connectionIds": ["not-a-uuid"]}, "connectionIds.0"),
+        ({}, "required"),
+        ({"connectionIds": [str(uuid.uuid4())], "async": "yes"}, "valid boolean"),
+        ({"connectionIds": [str(uuid.uuid4())], "extra": 1}, "unknown field"),
+    ],
+)
 def test_bad_batch_requests_are_400_naming_the_problem(owner_client, body, message):
     response = owner_client.post(BATCH, body, format="json")
     assert response.status_code == 400
@@ -55,11 +65,13 @@ def test_bad_batch_requests_are_400_naming_the_problem(owner_client, body, messa
 @pytest.mark.django_db
 def test_duplicate_unknown_and_foreign_ids_are_named(owner_client, owner, outsider):
     mine, theirs = make_connection(owner), make_connection(outsider)
-    duplicate = owner_client.post(BATCH, {"connectionIds": [str(mine.pk), str(mine.pk)]},
-                                  format="json")
+    duplicate = owner_client.post(
+        BATCH, {"connectionIds": [str(mine.pk), str(mine.pk)]}, format="json"
+    )
     assert duplicate.status_code == 400 and str(mine.pk) in duplicate.json()["error"]["message"]
-    foreign = owner_client.post(BATCH, {"connectionIds": [str(mine.pk), str(theirs.pk)]},
-                                format="json")
+    foreign = owner_client.post(
+        BATCH, {"connectionIds": [str(mine.pk), str(theirs.pk)]}, format="json"
+    )
     assert foreign.status_code == 404  # another user's id is not found, like any unknown one
     assert str(theirs.pk) in foreign.json()["error"]["message"]
     assert str(mine.pk) not in foreign.json()["error"]["message"]
@@ -67,15 +79,18 @@ def test_duplicate_unknown_and_foreign_ids_are_named(owner_client, owner, outsid
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_batch_of_50_completes_inside_every_exchanges_budget(owner_client, owner, paper,
-                                                               celery_worker):
+def test_a_batch_of_50_completes_inside_every_exchanges_budget(
+    owner_client, owner, paper, celery_worker
+):
     for exchange in EXCHANGES:
         set_faults(paper, exchange, enforceRateLimits=True)
-    before = {exchange: paper_stats(paper, exchange)["rateLimitViolations"]
-              for exchange in EXCHANGES}
+    before = {
+        exchange: paper_stats(paper, exchange)["rateLimitViolations"] for exchange in EXCHANGES
+    }
     connections = paper_connections(owner, 50)
-    response = owner_client.post(BATCH, {"connectionIds": [str(c.pk) for c in connections]},
-                                 format="json")
+    response = owner_client.post(
+        BATCH, {"connectionIds": [str(c.pk) for c in connections]}, format="json"
+    )
     body = response.json()
     assert response.status_code == 200, {k: v for k, v in body.items() if k != "results"}
     assert body["status"] == "completed" and body["totalConnections"] == 50
@@ -89,12 +104,13 @@ def test_a_batch_of_50_completes_inside_every_exchanges_budget(owner_client, own
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_async_batch_answers_202_then_reports_progress(owner_client, owner,
-                                                          outsider_client, paper,
-                                                          celery_worker):
+def test_an_async_batch_answers_202_then_reports_progress(
+    owner_client, owner, outsider_client, paper, celery_worker
+):
     connections = paper_connections(owner, 6)
-    response = owner_client.post(BATCH, {"connectionIds": [str(c.pk) for c in connections],
-                                         "async": True}, format="json")
+    response = owner_client.post(
+        BATCH, {"connectionIds": [str(c.pk) for c in connections], "async": True}, format="json"
+    )
     assert response.status_code == 202
     batch_id = response.json()["batchId"]
     assert response.json()["status"] == "running"
@@ -116,9 +132,9 @@ def test_an_unknown_batch_is_404(owner_client):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_health_sweep_fans_out_one_check_per_enabled_connection(owner, paper,
-                                                                    celery_worker):
+def test_the_health_sweep_fans_out_one_check_per_enabled_connection(owner, paper, celery_worker):
     from connections.tasks import health_sweep_task
+
     connections = paper_connections(owner, 4)
     disabled = connections[-1]
     type(disabled).objects.filter(pk=disabled.pk).update(enabled=False)
@@ -136,14 +152,19 @@ def sent_to_bybit(paper: str) -> int:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_rate_limit_answer_pauses_every_worker_for_that_destination(owner, paper,
-                                                                      celery_worker):
+def test_a_rate_limit_answer_pauses_every_worker_for_that_destination(owner, paper, celery_worker):
     from connections.health import connection_check
     from connections.ratelimits import exchange_usage
     from connections.tasks import test_task
+
     first, second = paper_connections(owner, 1)[0], None
-    second = connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
-        name="second bybit", exchange="bybit", api_type="spot", environment="paper"))
+    second = connection_create(
+        owner=owner,
+        actor=owner,
+        spec=ConnectionSpec(
+            name="second bybit", exchange="bybit", api_type="spot", environment="paper"
+        ),
+    )
     set_faults(paper, "bybit", rateLimit429Rate=1.0, retryAfterSeconds=5)
     result = connection_check(connection=first)  # this process meets the 429
     assert result.error is not None and result.error.code == "rate_limited"
@@ -165,14 +186,14 @@ def test_a_rate_limit_answer_pauses_every_worker_for_that_destination(owner, pap
 
 
 @pytest.mark.django_db(transaction=True)
-def test_heartbeats_and_the_stale_sweep_run_on_the_worker(owner, paper, celery_worker,
-                                                         settings):
+def test_heartbeats_and_the_stale_sweep_run_on_the_worker(owner, paper, celery_worker, settings):
     from datetime import timedelta
 
     from django.utils import timezone
 
     from connections.models import ConnectionSyncLog, ExchangeConnection
     from connections.tasks import heartbeat_sweep_task, stale_sweep_task
+
     beating, silent = paper_connections(owner, 2)
     ExchangeConnection.objects.filter(pk=beating.pk).update(is_active=True)
     assert heartbeat_sweep_task.delay().get(timeout=30) == 1
@@ -189,15 +210,18 @@ def test_heartbeats_and_the_stale_sweep_run_on_the_worker(owner, paper, celery_w
     assert stale_sweep_task.delay().get(timeout=30) == 1
     silent.refresh_from_db()
     assert silent.is_active is False
-    assert ConnectionSyncLog.objects.filter(connection_id=str(silent.pk),
-                                            action="stale_deactivated").exists()
+    assert ConnectionSyncLog.objects.filter(
+        connection_id=str(silent.pk), action="stale_deactivated"
+    ).exists()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_circuit_opens_on_the_worker_refuses_with_409_and_closes_after_recovery(
-        owner_client, owner, paper, celery_worker):
+    owner_client, owner, paper, celery_worker
+):
     from connections.tasks import test_task
     from tests.conftest import WORKER_CIRCUIT_COOLDOWN_SECONDS, WORKER_CIRCUIT_THRESHOLD
+
     connection = paper_connections(owner, 1)[0]
     set_faults(paper, connection.exchange, error5xxRate=1.0)
     for _ in range(WORKER_CIRCUIT_THRESHOLD):
@@ -212,7 +236,8 @@ def test_the_circuit_opens_on_the_worker_refuses_with_409_and_closes_after_recov
     requests.delete(f"{paper}/_paper/faults", timeout=5)
     # the cooldown passes for the worker: the circuit opened that long ago
     ConnectionState.objects.filter(connection=connection).update(
-        opened_at=F("opened_at") - timedelta(seconds=WORKER_CIRCUIT_COOLDOWN_SECONDS))
+        opened_at=F("opened_at") - timedelta(seconds=WORKER_CIRCUIT_COOLDOWN_SECONDS)
+    )
     probe = test_task.delay(str(connection.pk)).get(timeout=30)
     assert probe["success"] is True
     state.refresh_from_db()

@@ -17,21 +17,36 @@ pytestmark = pytest.mark.django_db
 
 def test_a_connection_whose_stream_never_ran_shows_it_down(owner_client, owner):
     connection = make_connection(owner)
-    stream = owner_client.get(f"/api/settings/connections/{connection.pk}").json()[
-        "connection"]["stream"]
-    assert stream == {"state": "down", "since": None, "reconnects": 0,
-                      "lastMessageAgeMs": None, "holder": None, "snapshotAt": None,
-                      "lastError": ""}
+    stream = owner_client.get(f"/api/settings/connections/{connection.pk}").json()["connection"][
+        "stream"
+    ]
+    assert stream == {
+        "state": "down",
+        "since": None,
+        "reconnects": 0,
+        "lastMessageAgeMs": None,
+        "holder": None,
+        "snapshotAt": None,
+        "lastError": "",
+    }
 
 
 def test_the_stream_state_shows_its_holder_and_last_message_age(owner_client, owner):
     connection = make_connection(owner)
-    stream_state_write(connection_id=connection.pk, state="connected", since=timezone.now(),
-                       reconnects=2, holder="host:1:ab",
-                       last_message_at=timezone.now() - timedelta(seconds=3))
+    stream_state_write(
+        connection_id=connection.pk,
+        state="connected",
+        since=timezone.now(),
+        reconnects=2,
+        holder="host:1:ab",
+        last_message_at=timezone.now() - timedelta(seconds=3),
+    )
     stream = owner_client.get("/api/settings/connections").json()["connections"][0]["stream"]
     assert (stream["state"], stream["reconnects"], stream["holder"]) == (
-        "connected", 2, "host:1:ab")
+        "connected",
+        2,
+        "host:1:ab",
+    )
     assert 3000 <= stream["lastMessageAgeMs"] < 60_000
     health = owner_client.get("/api/settings/connections/health").json()
     assert health["connections"][0]["stream"]["state"] == "connected"
@@ -39,18 +54,23 @@ def test_the_stream_state_shows_its_holder_and_last_message_age(owner_client, ow
 
 def test_the_stream_of_an_outsiders_connection_is_not_shown(outsider_client, owner):
     connection = make_connection(owner)
-    assert outsider_client.get(
-        f"/api/settings/connections/{connection.pk}").status_code == 404
+    assert outsider_client.get(f"/api/settings/connections/{connection.pk}").status_code == 404
     assert outsider_client.get("/api/settings/connections/health").json()["connections"] == []
 
 
-@pytest.mark.parametrize("exchange, api_type, environment, supported", [
-    ("bybit", "spot", "live", True), ("bybit", "perpetual_futures", "paper", True),
-    ("binance", "perpetual_futures", "testnet", True), ("okx", "spot", "paper", True),
-])
+@pytest.mark.parametrize(
+    "exchange, api_type, environment, supported",
+    [
+        ("bybit", "spot", "live", True),
+        ("bybit", "perpetual_futures", "paper", True),
+        ("binance", "perpetual_futures", "testnet", True),
+        ("okx", "spot", "paper", True),
+    ],
+)
 def test_which_connections_have_a_stream(exchange, api_type, environment, supported):
-    assert stream_supported(exchange=exchange, api_type=api_type,
-                            environment=environment) is supported
+    assert (
+        stream_supported(exchange=exchange, api_type=api_type, environment=environment) is supported
+    )
 
 
 def test_an_exchange_without_a_stream_for_the_api_type_shows_null():

@@ -47,11 +47,20 @@ HOSTILE_WS_URLS = {
 
 # well formed (the schema's URL pattern) but on a host the connection may not use
 NOT_ALLOWED = {
-    "https://api.bybit.com.attacker.example", "https://api.bybit.com:8443",
-    "http://api.bybit.com", "https://169.254.169.254", "http://127.0.0.1:6379",
-    "https://API.BYBIT.COM", "https://api.binance.com", "https://api-testnet.bybit.com",
-    "wss://stream.bybit.com.attacker.example", "ws://stream.bybit.com", "wss://10.0.0.1",
-    "http://127.0.0.1:8900/bybit", "https://api.bybit.com"}
+    "https://api.bybit.com.attacker.example",
+    "https://api.bybit.com:8443",
+    "http://api.bybit.com",
+    "https://169.254.169.254",
+    "http://127.0.0.1:6379",
+    "https://API.BYBIT.COM",
+    "https://api.binance.com",
+    "https://api-testnet.bybit.com",
+    "wss://stream.bybit.com.attacker.example",
+    "ws://stream.bybit.com",
+    "wss://10.0.0.1",
+    "http://127.0.0.1:8900/bybit",
+    "https://api.bybit.com",
+}
 
 
 def assert_refused(response, field: str, url: str) -> None:
@@ -79,8 +88,11 @@ def test_create_with_a_hostile_ws_url_is_400_and_saves_nothing(owner_client, url
 def test_patch_to_a_hostile_base_url_is_400_and_changes_nothing(owner_client, owner, url):
     connection = make_connection(owner)
     before = ExchangeConnection.objects.filter(pk=connection.pk).values().get()
-    assert_refused(owner_client.patch(f"{URL}/{connection.pk}", {"baseUrl": url},
-                                      format="json"), "baseUrl", url)
+    assert_refused(
+        owner_client.patch(f"{URL}/{connection.pk}", {"baseUrl": url}, format="json"),
+        "baseUrl",
+        url,
+    )
     assert ExchangeConnection.objects.filter(pk=connection.pk).values().get() == before
     assert not ConnectionSyncLog.objects.filter(action="updated").exists()
 
@@ -89,15 +101,18 @@ def test_patch_to_a_hostile_base_url_is_400_and_changes_nothing(owner_client, ow
 def test_patch_to_a_hostile_ws_url_is_400_and_changes_nothing(owner_client, owner, url):
     connection = make_connection(owner)
     before = ExchangeConnection.objects.filter(pk=connection.pk).values().get()
-    assert_refused(owner_client.patch(f"{URL}/{connection.pk}", {"wsUrl": url},
-                                      format="json"), "wsUrl", url)
+    assert_refused(
+        owner_client.patch(f"{URL}/{connection.pk}", {"wsUrl": url}, format="json"), "wsUrl", url
+    )
     assert ExchangeConnection.objects.filter(pk=connection.pk).values().get() == before
 
 
 def test_create_on_official_regional_and_stream_hosts_is_accepted(owner_client):
-    response = owner_client.post(URL, create_body(baseUrl="https://api.bybit.nl",
-                                                  wsUrl="wss://stream.bybit.com/v5/private"),
-                                 format="json")
+    response = owner_client.post(
+        URL,
+        create_body(baseUrl="https://api.bybit.nl", wsUrl="wss://stream.bybit.com/v5/private"),
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     body = response.json()["connection"]
     assert body["baseUrl"] == "https://api.bybit.nl"
@@ -106,8 +121,9 @@ def test_create_on_official_regional_and_stream_hosts_is_accepted(owner_client):
 
 def test_patch_to_another_official_host_is_accepted(owner_client, owner):
     connection = make_connection(owner)
-    response = owner_client.patch(f"{URL}/{connection.pk}",
-                                  {"baseUrl": "https://api.bytick.com"}, format="json")
+    response = owner_client.patch(
+        f"{URL}/{connection.pk}", {"baseUrl": "https://api.bytick.com"}, format="json"
+    )
     assert response.status_code == 200, response.json()
     connection.refresh_from_db()
     assert connection.base_url == "https://api.bytick.com"
@@ -121,8 +137,9 @@ def test_a_blank_url_means_the_exchanges_default(owner_client, owner):
 
 def test_changing_the_environment_re_judges_the_stored_url(owner_client, owner):
     connection = make_connection(owner, base_url="https://api.bybit.com")
-    response = owner_client.patch(f"{URL}/{connection.pk}", {"environment": "testnet"},
-                                  format="json")
+    response = owner_client.patch(
+        f"{URL}/{connection.pk}", {"environment": "testnet"}, format="json"
+    )
     assert_refused(response, "baseUrl", "https://api.bybit.com")
     connection.refresh_from_db()
     assert connection.environment == "live"
@@ -130,44 +147,70 @@ def test_changing_the_environment_re_judges_the_stored_url(owner_client, owner):
 
 def test_an_allowlisted_host_may_be_used_with_plain_http(owner_client, settings):
     settings.EXCHANGE_HOST_ALLOWLIST = frozenset({"proxy.internal:8080"})
-    response = owner_client.post(URL, create_body(baseUrl="http://proxy.internal:8080/bybit"),
-                                 format="json")
+    response = owner_client.post(
+        URL, create_body(baseUrl="http://proxy.internal:8080/bybit"), format="json"
+    )
     assert response.status_code == 201, response.json()
 
 
 def test_the_paper_host_is_not_a_host_for_live_connections(owner_client, settings):
     settings.PAPER_EXCHANGE_URL = "http://127.0.0.1:8900"
     url = "http://127.0.0.1:8900/bybit"
-    assert_refused(owner_client.post(URL, create_body(baseUrl=url), format="json"), "baseUrl",
-                   url)
+    assert_refused(owner_client.post(URL, create_body(baseUrl=url), format="json"), "baseUrl", url)
 
 
 def test_a_paper_connection_refuses_an_official_host_and_saves_nothing(owner_client):
-    response = owner_client.post(URL, {"name": "Paper", "exchange": "bybit",
-                                       "apiType": "spot", "environment": "paper",
-                                       "baseUrl": "https://api.bybit.com"}, format="json")
+    response = owner_client.post(
+        URL,
+        {
+            "name": "Paper",
+            "exchange": "bybit",
+            "apiType": "spot",
+            "environment": "paper",
+            "baseUrl": "https://api.bybit.com",
+        },
+        format="json",
+    )
     assert_refused(response, "baseUrl", "https://api.bybit.com")
     assert not ExchangeConnection.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_paper_connection_may_name_the_paper_exchange_itself(owner_client, paper):
-    response = owner_client.post(URL, {"name": "Paper", "exchange": "bybit",
-                                       "apiType": "spot", "environment": "paper",
-                                       "baseUrl": f"{paper}/bybit"}, format="json")
+    response = owner_client.post(
+        URL,
+        {
+            "name": "Paper",
+            "exchange": "bybit",
+            "apiType": "spot",
+            "environment": "paper",
+            "baseUrl": f"{paper}/bybit",
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.json()
 
 
-@pytest.mark.parametrize("field, root", [("baseUrl", "{paper}/okx"), ("baseUrl", "{paper}"),
-                                         ("wsUrl", "{ws}/okx")])
-def test_a_paper_connection_naming_another_exchanges_paper_root_is_422(owner_client, paper,
-                                                                       field, root):
+@pytest.mark.parametrize(
+    "field, root", [("baseUrl", "{paper}/okx"), ("baseUrl", "{paper}"), ("wsUrl", "{ws}/okx")]
+)
+def test_a_paper_connection_naming_another_exchanges_paper_root_is_422(
+    owner_client, paper, field, root
+):
     # found by the schema fuzzer: a pionex connection on /okx reached OKX's paper API and
     # every read answered 503 exchange_unavailable
     url = root.format(paper=paper, ws=paper.replace("http://", "ws://"))
-    response = owner_client.post(URL, {"name": "Paper", "exchange": "pionex",
-                                       "apiType": "spot", "environment": "paper",
-                                       field: url}, format="json")
+    response = owner_client.post(
+        URL,
+        {
+            "name": "Paper",
+            "exchange": "pionex",
+            "apiType": "spot",
+            "environment": "paper",
+            field: url,
+        },
+        format="json",
+    )
     assert response.status_code == 422, response.json()
     error = response.json()["error"]
     assert error["code"] == "url_not_allowed" and list(error["fields"]) == [field]
@@ -175,12 +218,15 @@ def test_a_paper_connection_naming_another_exchanges_paper_root_is_422(owner_cli
     assert not ExchangeConnection.objects.exists()
 
 
-def test_a_paper_connections_patch_to_another_exchanges_paper_root_is_422(owner_client,
-                                                                          paper):
-    created = owner_client.post(URL, {"name": "Paper", "exchange": "pionex", "apiType": "spot",
-                                      "environment": "paper"}, format="json").json()
-    response = owner_client.patch(f"{URL}/{created['connection']['id']}",
-                                  {"baseUrl": f"{paper}/okx"}, format="json")
+def test_a_paper_connections_patch_to_another_exchanges_paper_root_is_422(owner_client, paper):
+    created = owner_client.post(
+        URL,
+        {"name": "Paper", "exchange": "pionex", "apiType": "spot", "environment": "paper"},
+        format="json",
+    ).json()
+    response = owner_client.patch(
+        f"{URL}/{created['connection']['id']}", {"baseUrl": f"{paper}/okx"}, format="json"
+    )
     assert response.status_code == 422 and response.json()["error"]["code"] == "url_not_allowed"
     assert ExchangeConnection.objects.get().base_url == ""
 
@@ -191,11 +237,13 @@ def test_the_connector_checks_resolved_addresses_with_the_allowlist(owner, setti
     guard = connection_connector(connection=make_connection(owner)).destination_guard
     assert guard.func is vet_addresses
     guard("api.bybit.com", 443, ["52.84.150.39"])
-    guard("127.0.0.1", 8900, ["127.0.0.1"])       # the paper exchange
-    guard("proxy.internal", 8080, ["10.0.0.8"])    # allowlisted
-    for host, port, address in (("api.bybit.com", 443, "127.0.0.1"),
-                                ("api.bybit.com", 443, "169.254.169.254"),
-                                ("127.0.0.1", 6379, "127.0.0.1")):
+    guard("127.0.0.1", 8900, ["127.0.0.1"])  # the paper exchange
+    guard("proxy.internal", 8080, ["10.0.0.8"])  # allowlisted
+    for host, port, address in (
+        ("api.bybit.com", 443, "127.0.0.1"),
+        ("api.bybit.com", 443, "169.254.169.254"),
+        ("127.0.0.1", 6379, "127.0.0.1"),
+    ):
         with pytest.raises(errors.DestinationNotAllowed):
             guard(host, port, [address])
 

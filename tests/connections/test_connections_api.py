@@ -20,24 +20,49 @@ def test_create_returns_201_with_the_connection_shape(owner_client):
     assert body["success"] is True
     connection = body["connection"]
     assert set(connection) == {
-        "id", "name", "exchange", "apiType", "environment", "baseUrl", "wsUrl", "enabled",
-        "isActive", "tradingState", "apiKeyLast4", "hasPassphrase", "volumeFactorLive",
-        "volumeFactorPreset", "maxOrderNotional", "maxOpenOrders", "priceBandPercent", "health",
-        "stream", "deadManSwitch", "createdAt", "updatedAt"}
+        "id",
+        "name",
+        "exchange",
+        "apiType",
+        "environment",
+        "baseUrl",
+        "wsUrl",
+        "enabled",
+        "isActive",
+        "tradingState",
+        "apiKeyLast4",
+        "hasPassphrase",
+        "volumeFactorLive",
+        "volumeFactorPreset",
+        "maxOrderNotional",
+        "maxOpenOrders",
+        "priceBandPercent",
+        "health",
+        "stream",
+        "deadManSwitch",
+        "createdAt",
+        "updatedAt",
+    }
     assert connection["tradingState"] == "active"
     assert connection["priceBandPercent"] == "5" and connection["maxOpenOrders"] is None
     assert connection["apiKeyLast4"] == BYBIT_KEY[-4:]
     assert connection["hasPassphrase"] is False
     assert connection["volumeFactorLive"] == "2.500000"
     assert connection["volumeFactorPreset"] == "1.000000"
-    assert connection["health"] == {"status": "unknown", "circuit": "closed",
-                                    "lastCheckAt": None, "lastLatencyMs": None, "lastError": ""}
+    assert connection["health"] == {
+        "status": "unknown",
+        "circuit": "closed",
+        "lastCheckAt": None,
+        "lastLatencyMs": None,
+        "lastError": "",
+    }
     assert ConnectionState.objects.filter(connection_id=connection["id"]).exists()
 
 
 def test_secrets_are_write_only(owner_client, owner):
-    created = owner_client.post(URL, create_body(exchange="okx", passphrase="okx-pass-phrase-x"),
-                                format="json")
+    created = owner_client.post(
+        URL, create_body(exchange="okx", passphrase="okx-pass-phrase-x"), format="json"
+    )
     assert created.status_code == 201
     listed = owner_client.get(URL)
     fetched = owner_client.get(f"{URL}/{created.json()['connection']['id']}")
@@ -51,34 +76,51 @@ def test_secrets_are_write_only(owner_client, owner):
 
 def test_list_applies_all_five_filters_and_echoes_them(owner_client, owner):
     make_connection(owner, name="a", exchange="bybit", api_type="spot")
-    second = make_connection(owner, name="b", exchange="binance", api_type="perpetual_futures",
-                             environment="testnet")
+    second = make_connection(
+        owner, name="b", exchange="binance", api_type="perpetual_futures", environment="testnet"
+    )
     make_connection(owner, name="c", exchange="binance", api_type="spot", enabled=False)
     owner_client.post(f"{URL}/{second.pk}/activate")
 
-    response = owner_client.get(URL, {"exchange": "binance", "apiType": "perpetual_futures",
-                                      "environment": "testnet", "isActive": "true",
-                                      "enabled": "true"})
+    response = owner_client.get(
+        URL,
+        {
+            "exchange": "binance",
+            "apiType": "perpetual_futures",
+            "environment": "testnet",
+            "isActive": "true",
+            "enabled": "true",
+        },
+    )
     body = response.json()
     assert response.status_code == 200
     assert body["count"] == 1 and body["connections"][0]["id"] == str(second.pk)
-    assert body["filters"] == {"exchange": "binance", "apiType": "perpetual_futures",
-                               "environment": "testnet", "isActive": True, "enabled": True}
+    assert body["filters"] == {
+        "exchange": "binance",
+        "apiType": "perpetual_futures",
+        "environment": "testnet",
+        "isActive": True,
+        "enabled": True,
+    }
     assert owner_client.get(URL, {"enabled": "false"}).json()["count"] == 1
     assert owner_client.get(URL, {"exchange": "bybit"}).json()["count"] == 1
     unfiltered = owner_client.get(URL).json()
     assert unfiltered["count"] == 3
     assert unfiltered["filters"] == dict.fromkeys(
-        ("exchange", "apiType", "environment", "isActive", "enabled"))
+        ("exchange", "apiType", "environment", "isActive", "enabled")
+    )
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"exchange": "kraken"}, "exchange"),
-    ({"apiType": "options"}, "apiType"),
-    ({"isActive": "yes"}, "isActive"),
-    ({"enabled": "1"}, "enabled"),
-    ({"colour": "red"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"exchange": "kraken"}, "exchange"),
+        ({"apiType": "options"}, "apiType"),
+        ({"isActive": "yes"}, "isActive"),
+        ({"enabled": "1"}, "enabled"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
 def test_bad_list_filters_are_400(owner_client, params, field):
     response = owner_client.get(URL, params)
     assert response.status_code == 400
@@ -91,8 +133,9 @@ def test_get_patch_delete_by_owner(owner_client, owner):
     detail = f"{URL}/{connection.pk}"
     assert owner_client.get(detail).json()["connection"]["name"] == "Desk Bybit"
 
-    patched = owner_client.patch(detail, {"name": "Renamed", "volumeFactorPreset": 3},
-                                 format="json")
+    patched = owner_client.patch(
+        detail, {"name": "Renamed", "volumeFactorPreset": 3}, format="json"
+    )
     assert patched.status_code == 200, patched.json()
     assert patched.json()["connection"]["name"] == "Renamed"
     assert patched.json()["connection"]["volumeFactorPreset"] == "3.000000"
@@ -105,13 +148,18 @@ def test_get_patch_delete_by_owner(owner_client, owner):
 
 def test_patch_of_the_api_key_reencrypts_and_updates_last4(owner_client, owner):
     connection = make_connection(owner)
-    response = owner_client.patch(f"{URL}/{connection.pk}",
-                                  {"apiKey": "new-key-value-9876"}, format="json")
+    response = owner_client.patch(
+        f"{URL}/{connection.pk}", {"apiKey": "new-key-value-9876"}, format="json"
+    )
     assert response.json()["connection"]["apiKeyLast4"] == "9876"
     from connections.services import connection_credentials
+
     connection.refresh_from_db()
     assert connection_credentials(connection=connection) == {
-        "api_key": "new-key-value-9876", "api_secret": BYBIT_SECRET, "passphrase": ""}
+        "api_key": "new-key-value-9876",
+        "api_secret": BYBIT_SECRET,
+        "passphrase": "",
+    }
 
 
 @pytest.mark.parametrize("method", ["get", "patch", "delete", "activate"])
@@ -125,8 +173,10 @@ def test_other_users_connection_is_not_found(outsider_client, owner, method):
     else:
         response = getattr(outsider_client, method)(detail)
     assert response.status_code == 404
-    assert response.json() == {"success": False, "error": {
-        "code": "not_found", "message": "connection not found", "fields": {}}}
+    assert response.json() == {
+        "success": False,
+        "error": {"code": "not_found", "message": "connection not found", "fields": {}},
+    }
     connection.refresh_from_db()
     assert connection.name == "Desk Bybit" and not connection.is_active
 
@@ -180,12 +230,14 @@ def test_every_write_is_in_the_sync_log_with_field_names_and_no_secret(owner_cli
     owner_client.patch(detail, {"name": "x", "apiSecret": "rotated-secret-value"}, format="json")
     owner_client.post(f"{detail}/activate")
     owner_client.delete(detail)
-    logs = list(ConnectionSyncLog.objects.filter(connection_id=created["id"])
-                .order_by("created_at", "id"))
+    logs = list(
+        ConnectionSyncLog.objects.filter(connection_id=created["id"]).order_by("created_at", "id")
+    )
     assert [log.action for log in logs] == ["created", "updated", "activated", "deleted"]
     assert all(log.actor == "owner" for log in logs)
-    assert logs[0].data["fields"] == sorted(["api_key", "api_secret", "api_type",
-                                             "environment", "exchange", "name"])
+    assert logs[0].data["fields"] == sorted(
+        ["api_key", "api_secret", "api_type", "environment", "exchange", "name"]
+    )
     assert logs[1].data == {"fields": ["api_secret", "name"]}
     dumped = " ".join(str(log.data) for log in logs)
     assert BYBIT_SECRET not in dumped and BYBIT_KEY not in dumped
@@ -201,12 +253,15 @@ def test_trailing_slash_paths_do_not_exist(owner_client):
 def test_unknown_api_path_answers_json_404(owner_client):
     response = owner_client.get("/api/does-not-exist")
     assert response.status_code == 404
-    assert response.json() == {"success": False, "error": {
-        "code": "not_found", "message": "not found", "fields": {}}}
+    assert response.json() == {
+        "success": False,
+        "error": {"code": "not_found", "message": "not found", "fields": {}},
+    }
 
 
 def test_one_active_connection_per_owner_is_a_database_constraint(owner):
     from django.db import IntegrityError, transaction
+
     first, second = make_connection(owner), make_connection(owner)
     ExchangeConnection.objects.filter(pk=first.pk).update(is_active=True)
     with pytest.raises(IntegrityError), transaction.atomic():

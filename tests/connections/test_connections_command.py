@@ -21,8 +21,13 @@ pytestmark = pytest.mark.django_db
 
 
 def paper_connection(owner: Any, exchange: str = "okx", **fields: Any) -> ExchangeConnection:
-    connection = connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
-        name=f"{exchange} desk", exchange=exchange, api_type="spot", environment="paper"))
+    connection = connection_create(
+        owner=owner,
+        actor=owner,
+        spec=ConnectionSpec(
+            name=f"{exchange} desk", exchange=exchange, api_type="spot", environment="paper"
+        ),
+    )
     if fields:
         ExchangeConnection.objects.filter(pk=connection.pk).update(**fields)
         connection.refresh_from_db()
@@ -60,8 +65,19 @@ def test_list_json_has_stable_keys(owner, paper):
     body = json.loads(run("list", "--json", "--exchange", "okx"))
     assert [row["id"] for row in body["connections"]] == [str(connection.pk)]
     assert set(body["connections"][0]) == {
-        "id", "name", "owner", "exchange", "api_type", "environment", "enabled", "is_active",
-        "trading_state", "health", "circuit", "api_key_last4"}
+        "id",
+        "name",
+        "owner",
+        "exchange",
+        "api_type",
+        "environment",
+        "enabled",
+        "is_active",
+        "trading_state",
+        "health",
+        "circuit",
+        "api_key_last4",
+    }
     assert body["connections"][0]["trading_state"] == "reduce_only"
 
 
@@ -80,7 +96,8 @@ def test_test_all_and_by_exchange_test_the_enabled_ones(owner, paper):
     paper_connection(owner, "binance", enabled=False)
     everything = json.loads(run("test", "--all", "--json"))
     assert sorted(row["id"] for row in everything["results"]) == sorted(
-        [str(okx.pk), str(bybit.pk)])
+        [str(okx.pk), str(bybit.pk)]
+    )
     only = json.loads(run("test", "--exchange", "bybit", "--json"))
     assert [row["id"] for row in only["results"]] == [str(bybit.pk)]
 
@@ -98,8 +115,9 @@ def test_a_failed_test_is_in_the_table_and_exits_non_zero(owner, paper):
 
 def test_an_unknown_id_exits_non_zero_and_tests_nothing(owner, paper):
     connection = paper_connection(owner)
-    _, message = run_failing("test", str(connection.pk), "not-an-id",
-                             "00000000-0000-4000-8000-000000000000")
+    _, message = run_failing(
+        "test", str(connection.pk), "not-an-id", "00000000-0000-4000-8000-000000000000"
+    )
     assert "unknown connection id(s): not-an-id, 00000000-0000-4000-8000-000000000000" in message
     assert not connection.health_checks.exists()
 
@@ -115,13 +133,13 @@ def test_halt_and_resume_set_the_state_with_the_cli_as_actor(owner, paper):
     assert body["failed"] == 0
     assert [row["trading_state"] for row in body["connections"]] == ["halted", "halted"]
     assert set(ExchangeConnection.objects.values_list("trading_state", flat=True)) == {"halted"}
-    assert set(ConnectionSyncLog.objects.filter(action="trading_state_set")
-               .values_list("actor", flat=True)) == {"cli"}
+    assert set(
+        ConnectionSyncLog.objects.filter(action="trading_state_set").values_list("actor", flat=True)
+    ) == {"cli"}
     table = run("resume", str(first.pk), "--actor", "ops-alice")
     assert "halted" in table and "active" in table
     assert ExchangeConnection.objects.get(pk=first.pk).trading_state == "active"
-    assert ConnectionSyncLog.objects.filter(action="trading_state_set",
-                                            actor="ops-alice").exists()
+    assert ConnectionSyncLog.objects.filter(action="trading_state_set", actor="ops-alice").exists()
 
 
 def test_reduce_only_and_halt_with_cancel(owner, paper):

@@ -25,13 +25,17 @@ URL = "/api/settings/connections"
 
 
 def okx_connection(owner, **values):
-    return make_connection(owner, name="Desk OKX", exchange="okx", passphrase="Pass-1",
-                           **values)
+    return make_connection(owner, name="Desk OKX", exchange="okx", passphrase="Pass-1", **values)
 
 
 def paper_connection(owner, exchange="okx", api_type="spot"):
-    return connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
-        name=f"paper {exchange}", exchange=exchange, api_type=api_type, environment="paper"))
+    return connection_create(
+        owner=owner,
+        actor=owner,
+        spec=ConnectionSpec(
+            name=f"paper {exchange}", exchange=exchange, api_type=api_type, environment="paper"
+        ),
+    )
 
 
 @pytest.fixture
@@ -44,45 +48,60 @@ def short_windows(paper):
 
 
 def armed_on_paper(paper_url, exchange, api_key):
-    return [s for s in paper_stats(paper_url, exchange)["deadMan"]["armed"]
-            if s["apiKey"] == api_key]
+    return [
+        s for s in paper_stats(paper_url, exchange)["deadMan"]["armed"] if s["apiKey"] == api_key
+    ]
 
 
 # -- the API -------------------------------------------------------------------------------
 
+
 def test_owner_enables_the_switch_and_the_connection_shows_it(owner_client, owner):
     connection = okx_connection(owner)
-    response = owner_client.patch(f"{URL}/{connection.pk}", {"deadManSeconds": 30},
-                                  format="json")
+    response = owner_client.patch(f"{URL}/{connection.pk}", {"deadManSeconds": 30}, format="json")
     assert response.status_code == 200, response.json()
     assert response.json()["connection"]["deadManSwitch"] == {
-        "enabled": True, "seconds": 30, "armed": False, "armedUntil": None,
-        "supported": True, "kind": "countdown", "minSeconds": 10, "maxSeconds": 120,
-        "lastError": None}
+        "enabled": True,
+        "seconds": 30,
+        "armed": False,
+        "armedUntil": None,
+        "supported": True,
+        "kind": "countdown",
+        "minSeconds": 10,
+        "maxSeconds": 120,
+        "lastError": None,
+    }
     log = ConnectionSyncLog.objects.filter(action="dead_man_set").get()
     assert log.data == {"dead_man_seconds": 30, "was": None}
 
 
 def test_other_users_connection_is_not_found(outsider_client, owner):
     connection = okx_connection(owner)
-    response = outsider_client.patch(f"{URL}/{connection.pk}", {"deadManSeconds": 30},
-                                     format="json")
+    response = outsider_client.patch(
+        f"{URL}/{connection.pk}", {"deadManSeconds": 30}, format="json"
+    )
     assert response.status_code == 404
     connection.refresh_from_db()
     assert connection.dead_man_seconds is None
 
 
-@pytest.mark.parametrize(("seconds", "status", "code"), [
-    (9, 422, "dead_man_window_out_of_range"), (121, 422, "dead_man_window_out_of_range"),
-    (0, 400, "validation_error"), ("ten", 400, "validation_error"),
-    (3601, 400, "validation_error"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "status", "code"),
+    [
+        (9, 422, "dead_man_window_out_of_range"),
+        (121, 422, "dead_man_window_out_of_range"),
+        (0, 400, "validation_error"),
+        ("ten", 400, "validation_error"),
+        (3601, 400, "validation_error"),
+    ],
+)
 def test_a_window_outside_the_exchanges_range_is_refused_naming_the_field(
-        owner_client, owner, seconds, status, code):
+    owner_client, owner, seconds, status, code
+):
     connection = okx_connection(owner)
-    response = owner_client.patch(f"{URL}/{connection.pk}",
-                                  {"deadManSeconds": seconds, "name": "renamed"},
-                                  format="json")
+    response = owner_client.patch(
+        f"{URL}/{connection.pk}", {"deadManSeconds": seconds, "name": "renamed"}, format="json"
+    )
     assert response.status_code == status, response.json()
     error = response.json()["error"]
     assert error["code"] == code and "deadManSeconds" in error["fields"]
@@ -92,8 +111,7 @@ def test_a_window_outside_the_exchanges_range_is_refused_naming_the_field(
 
 def test_an_exchange_without_a_switch_is_a_422(owner_client, owner):
     connection = make_connection(owner, name="Desk Pionex", exchange="pionex")
-    response = owner_client.patch(f"{URL}/{connection.pk}", {"deadManSeconds": 30},
-                                  format="json")
+    response = owner_client.patch(f"{URL}/{connection.pk}", {"deadManSeconds": 30}, format="json")
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "dead_man_not_supported"
     shown = owner_client.get(f"{URL}/{connection.pk}").json()["connection"]["deadManSwitch"]
@@ -102,12 +120,15 @@ def test_an_exchange_without_a_switch_is_a_422(owner_client, owner):
 
 def test_binance_spot_has_none_but_its_usdm_connection_has_one(owner_client, owner):
     spot = make_connection(owner, name="spot", exchange="binance")
-    futures = make_connection(owner, name="usdm", exchange="binance",
-                              api_type="perpetual_futures")
-    assert owner_client.patch(f"{URL}/{spot.pk}", {"deadManSeconds": 30},
-                              format="json").status_code == 422
-    assert owner_client.patch(f"{URL}/{futures.pk}", {"deadManSeconds": 30},
-                              format="json").status_code == 200
+    futures = make_connection(owner, name="usdm", exchange="binance", api_type="perpetual_futures")
+    assert (
+        owner_client.patch(f"{URL}/{spot.pk}", {"deadManSeconds": 30}, format="json").status_code
+        == 422
+    )
+    assert (
+        owner_client.patch(f"{URL}/{futures.pk}", {"deadManSeconds": 30}, format="json").status_code
+        == 200
+    )
 
 
 def test_the_health_view_shows_the_switch(owner_client, owner):
@@ -121,14 +142,23 @@ def test_the_health_view_shows_the_switch(owner_client, owner):
 
 # -- the refresh service against the paper exchange ----------------------------------------
 
+
 def test_refresh_arms_the_switch_and_an_unrefreshed_switch_cancels_the_open_orders(
-        owner, short_windows):
+    owner, short_windows
+):
     connection = paper_connection(owner)
     connection = connection_dead_man_set(connection=connection, actor=owner, seconds=10)
     connector = connection_connector(connection=connection)
-    order = connector.place_order(OrderRequest(
-        symbol="BTC/USDT", side="buy", type="limit", quantity=Decimal("0.001"),
-        price=Decimal("30000"), client_order_id="deadman1"))
+    order = connector.place_order(
+        OrderRequest(
+            symbol="BTC/USDT",
+            side="buy",
+            type="limit",
+            quantity=Decimal("0.001"),
+            price=Decimal("30000"),
+            client_order_id="deadman1",
+        )
+    )
     state = connection_dead_man_refresh(connection=connection)
     assert state.armed and state.kind == "countdown" and state.seconds == 10
     stored = ConnectionState.objects.get(connection=connection)
@@ -136,8 +166,9 @@ def test_refresh_arms_the_switch_and_an_unrefreshed_switch_cancels_the_open_orde
     api_key = connector.credentials.api_key
     assert [s["kind"] for s in armed_on_paper(short_windows, "okx", api_key)] == ["countdown"]
     deadline = time.monotonic() + 5
-    while connector.get_order("BTC/USDT", exchange_order_id=order.exchange_order_id
-                              ).status == "open":
+    while (
+        connector.get_order("BTC/USDT", exchange_order_id=order.exchange_order_id).status == "open"
+    ):
         assert time.monotonic() < deadline, "the switch did not fire"
         time.sleep(0.1)
     assert armed_on_paper(short_windows, "okx", api_key) == []
@@ -149,14 +180,22 @@ def test_refreshing_in_time_keeps_the_orders(owner, short_windows):
     connection = paper_connection(owner)
     connection = connection_dead_man_set(connection=connection, actor=owner, seconds=10)
     connector = connection_connector(connection=connection)
-    order = connector.place_order(OrderRequest(
-        symbol="BTC/USDT", side="buy", type="limit", quantity=Decimal("0.001"),
-        price=Decimal("30000"), client_order_id="deadman2"))
+    order = connector.place_order(
+        OrderRequest(
+            symbol="BTC/USDT",
+            side="buy",
+            type="limit",
+            quantity=Decimal("0.001"),
+            price=Decimal("30000"),
+            client_order_id="deadman2",
+        )
+    )
     for _ in range(5):
         assert connection_dead_man_refresh(connection=connection).armed
         time.sleep(1.1)
-    assert connector.get_order("BTC/USDT", exchange_order_id=order.exchange_order_id
-                               ).status == "open"
+    assert (
+        connector.get_order("BTC/USDT", exchange_order_id=order.exchange_order_id).status == "open"
+    )
 
 
 def test_a_failed_refresh_is_recorded_not_raised(owner, paper):
@@ -176,9 +215,8 @@ def test_disabling_in_the_api_disarms_it_at_the_exchange(owner_client, owner, pa
     assert connection_dead_man_refresh(connection=connection).armed
     api_key = connection_connector(connection=connection).credentials.api_key
     assert armed_on_paper(paper, "okx", api_key)
-    time.sleep(1.05)             # OKX allows 1 call of the switch per second
-    response = owner_client.patch(f"{URL}/{connection.pk}", {"deadManSeconds": None},
-                                  format="json")
+    time.sleep(1.05)  # OKX allows 1 call of the switch per second
+    response = owner_client.patch(f"{URL}/{connection.pk}", {"deadManSeconds": None}, format="json")
     assert response.status_code == 200
     assert response.json()["connection"]["deadManSwitch"]["enabled"] is False
     assert armed_on_paper(paper, "okx", api_key) == []
@@ -193,8 +231,7 @@ def test_a_disabled_switch_sends_nothing(owner, paper):
     assert after == before
 
 
-def test_binance_arms_the_symbols_with_orders_and_disarms_those_without(
-        owner, paper, monkeypatch):
+def test_binance_arms_the_symbols_with_orders_and_disarms_those_without(owner, paper, monkeypatch):
     connection = paper_connection(owner, exchange="binance", api_type="perpetual_futures")
     connection = connection_dead_man_set(connection=connection, actor=owner, seconds=30)
     api_key = connection_connector(connection=connection).credentials.api_key
@@ -203,13 +240,13 @@ def test_binance_arms_the_symbols_with_orders_and_disarms_those_without(
     state = connection_dead_man_refresh(connection=connection)
     assert state.symbols == ("BTC/USDT:USDT", "ETH/USDT:USDT")
     assert sorted(s["symbol"] for s in armed_on_paper(paper, "binance", api_key)) == [
-        "BTC/USDT:USDT", "ETH/USDT:USDT"]
+        "BTC/USDT:USDT",
+        "ETH/USDT:USDT",
+    ]
     symbols.discard("ETH/USDT:USDT")
     connection_dead_man_refresh(connection=connection)
-    assert [s["symbol"] for s in armed_on_paper(paper, "binance", api_key)] == [
-        "BTC/USDT:USDT"]
-    assert ConnectionState.objects.get(connection=connection).dead_man_symbols == [
-        "BTC/USDT:USDT"]
+    assert [s["symbol"] for s in armed_on_paper(paper, "binance", api_key)] == ["BTC/USDT:USDT"]
+    assert ConnectionState.objects.get(connection=connection).dead_man_symbols == ["BTC/USDT:USDT"]
 
 
 def test_bybit_dcp_is_set_once_not_on_every_refresh(owner, paper):
@@ -223,25 +260,39 @@ def test_bybit_dcp_is_set_once_not_on_every_refresh(owner, paper):
     assert paper_stats(paper, "bybit")["requests"].get(path, 0) == before + 1
     api_key = connection_connector(connection=connection).credentials.api_key
     assert [(s["kind"], s["product"]) for s in armed_on_paper(paper, "bybit", api_key)] == [
-        ("disconnect", "linear")]
+        ("disconnect", "linear")
+    ]
 
 
 # -- the admin ---------------------------------------------------------------------------------
 
+
 def admin_change(client, connection, owner, **fields):
-    return client.post(f"/admin/connections/exchangeconnection/{connection.pk}/change/", {
-        "owner": owner.pk, "name": connection.name, "exchange": connection.exchange,
-        "api_type": connection.api_type, "environment": connection.environment,
-        "enabled": "on", "api_key": "", "api_secret": "", "passphrase": "",
-        "state-TOTAL_FORMS": "1", "state-INITIAL_FORMS": "1",
-        "state-0-connection": str(connection.pk), **fields})
+    return client.post(
+        f"/admin/connections/exchangeconnection/{connection.pk}/change/",
+        {
+            "owner": owner.pk,
+            "name": connection.name,
+            "exchange": connection.exchange,
+            "api_type": connection.api_type,
+            "environment": connection.environment,
+            "enabled": "on",
+            "api_key": "",
+            "api_secret": "",
+            "passphrase": "",
+            "state-TOTAL_FORMS": "1",
+            "state-INITIAL_FORMS": "1",
+            "state-0-connection": str(connection.pk),
+            **fields,
+        },
+    )
 
 
 def test_staff_set_the_window_in_the_admin_within_the_exchanges_range(client, staff, owner):
     client.force_login(staff)
     connection = okx_connection(owner)
     refused = admin_change(client, connection, owner, dead_man_seconds="5")
-    assert refused.status_code == 200          # the form again, with the error
+    assert refused.status_code == 200  # the form again, with the error
     assert "takes 10 to 120 seconds" in refused.content.decode()
     assert admin_change(client, connection, owner, dead_man_seconds="60").status_code == 302
     connection.refresh_from_db()

@@ -22,12 +22,18 @@ def hostile(settings, hostile_host):
 
 
 def paper_connection(owner, name, **values):
-    return connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
-        name=name, exchange="bybit", api_type="spot", environment="paper", **values))
+    return connection_create(
+        owner=owner,
+        actor=owner,
+        spec=ConnectionSpec(
+            name=name, exchange="bybit", api_type="spot", environment="paper", **values
+        ),
+    )
 
 
 def test_a_decades_long_retry_after_pauses_only_that_host_and_only_ten_minutes(
-        owner, hostile, paper):
+    owner, hostile, paper
+):
     victim = paper_connection(owner, "paper bybit")
     attacker = make_connection(owner, base_url=f"{hostile.url}/bybit")
     hostile.answer(429, "{}", {"Retry-After": "999999999"})
@@ -38,14 +44,14 @@ def test_a_decades_long_retry_after_pauses_only_that_host_and_only_ten_minutes(
     hostile_pause = limiter.usage(rest_destination(hostile.url)).paused_for_seconds
     assert OTHER_HOST_PAUSE_CAP_SECONDS - 5 < hostile_pause <= OTHER_HOST_PAUSE_CAP_SECONDS
     assert limiter.usage(rest_destination(paper)).paused_for_seconds == 0
-    assert connection_check(connection=victim).success is True, \
+    assert connection_check(connection=victim).success is True, (
         "the paper exchange's pool was not paused by another host's answer"
+    )
     usage = exchange_usage()["bybit"]
     assert usage.destinations == 2 and usage.paused_for_seconds <= OTHER_HOST_PAUSE_CAP_SECONDS
 
 
-def test_a_second_paper_url_is_its_own_destination_for_windows_and_pauses(owner, paper,
-                                                                          settings):
+def test_a_second_paper_url_is_its_own_destination_for_windows_and_pauses(owner, paper, settings):
     # the same paper exchange under another name: the limiter must tell them apart
     second_url = paper.replace("127.0.0.1", "localhost")
     settings.EXCHANGE_HOST_ALLOWLIST = frozenset({second_url.removeprefix("http://")})
@@ -64,7 +70,8 @@ def test_a_second_paper_url_is_its_own_destination_for_windows_and_pauses(owner,
 
 
 def test_a_read_refused_for_a_spent_budget_says_when_to_come_back_in_the_header(
-        owner, owner_client, paper):
+    owner, owner_client, paper
+):
     connection = paper_connection(owner, "paper bybit")
     exchange_limiter("bybit").pause(7, destination=rest_destination(f"{paper}/bybit"))
     response = owner_client.get(f"/api/settings/connections/{connection.pk}/balances")

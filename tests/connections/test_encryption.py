@@ -26,7 +26,10 @@ def test_the_raw_database_row_holds_no_plaintext_secret(owner):
     for plaintext in (BYBIT_KEY, BYBIT_SECRET, "okx-passphrase-plain"):
         assert plaintext not in row
     assert connection_credentials(connection=connection) == {
-        "api_key": BYBIT_KEY, "api_secret": BYBIT_SECRET, "passphrase": "okx-passphrase-plain"}
+        "api_key": BYBIT_KEY,
+        "api_secret": BYBIT_SECRET,
+        "passphrase": "okx-passphrase-plain",
+    }
 
 
 def test_rotation_reencrypts_under_the_newest_key_and_is_safe_twice(owner, settings):
@@ -49,6 +52,7 @@ def test_rotation_reencrypts_under_the_newest_key_and_is_safe_twice(owner, setti
 
 def test_a_token_under_an_unknown_key_is_a_configuration_error(owner, settings):
     from django.core.exceptions import ImproperlyConfigured
+
     connection = make_connection(owner)
     settings.CONNECTION_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(ImproperlyConfigured) as caught:

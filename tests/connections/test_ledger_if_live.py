@@ -20,8 +20,13 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def connection(owner, paper):
-    return connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
-        name="binance", exchange="binance", api_type="spot", environment="paper"))
+    return connection_create(
+        owner=owner,
+        actor=owner,
+        spec=ConnectionSpec(
+            name="binance", exchange="binance", api_type="spot", environment="paper"
+        ),
+    )
 
 
 def test_the_lease_key_is_the_one_the_runner_holds():
@@ -44,16 +49,16 @@ def test_a_stream_that_is_not_connected_is_not_live(connection, state):
 
 def test_a_snapshot_older_than_the_current_connect_is_not_live(connection):
     now = make_live(connection)
-    StreamState.objects.filter(connection=connection).update(
-        snapshot_at=now - timedelta(seconds=5))
+    StreamState.objects.filter(connection=connection).update(snapshot_at=now - timedelta(seconds=5))
     assert ledger_if_live(connection=connection) is None
 
 
 def test_a_stream_silent_past_its_protocols_deadline_is_not_live(connection):
     now = make_live(connection)
-    deadline = stream_silence_seconds(exchange="binance")   # 60 s + the write throttle
+    deadline = stream_silence_seconds(exchange="binance")  # 60 s + the write throttle
     StreamState.objects.filter(connection=connection).update(
-        last_message_at=now - timedelta(seconds=deadline - 1))
+        last_message_at=now - timedelta(seconds=deadline - 1)
+    )
     assert ledger_if_live(connection=connection, now=now) is not None
     assert ledger_if_live(connection=connection, now=now + timedelta(seconds=2)) is None
 
@@ -68,5 +73,6 @@ def test_a_stream_whose_runner_lost_the_lease_is_not_live(connection):
 
 def test_a_connection_no_runner_ever_held_is_not_live(connection):
     assert ledger_if_live(connection=connection) is None
-    assert not StreamState.objects.filter(connection=connection, since__lte=timezone.now(),
-                                          state="connected").exists()
+    assert not StreamState.objects.filter(
+        connection=connection, since__lte=timezone.now(), state="connected"
+    ).exists()

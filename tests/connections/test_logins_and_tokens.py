@@ -19,8 +19,9 @@ PASSWORD = "correct-horse-9"
 
 
 def login(client: Any, username: str, password: str, address: str = "127.0.0.1") -> Any:
-    return client.post(TOKEN_URL, {"username": username, "password": password}, format="json",
-                       REMOTE_ADDR=address)
+    return client.post(
+        TOKEN_URL, {"username": username, "password": password}, format="json", REMOTE_ADDR=address
+    )
 
 
 def assert_throttled(response: Any) -> None:
@@ -41,8 +42,7 @@ def test_forty_wrong_passwords_in_a_row_get_throttled(anonymous_client, owner):
     assert_throttled(login(anonymous_client, "owner", PASSWORD))  # even the right one waits
 
 
-def test_logins_are_throttled_per_username_whatever_the_address(anonymous_client, owner,
-                                                                settings):
+def test_logins_are_throttled_per_username_whatever_the_address(anonymous_client, owner, settings):
     settings.LOGIN_RATE_PER_USERNAME = "3/minute"
     for n in range(3):
         assert login(anonymous_client, "owner", "wrong", f"10.0.0.{n}").status_code == 401
@@ -51,8 +51,7 @@ def test_logins_are_throttled_per_username_whatever_the_address(anonymous_client
     assert login(anonymous_client, "outsider", "wrong", "10.0.0.97").status_code == 401
 
 
-def test_logins_are_throttled_per_address_whatever_the_username(anonymous_client, owner,
-                                                               settings):
+def test_logins_are_throttled_per_address_whatever_the_username(anonymous_client, owner, settings):
     settings.LOGIN_RATE_PER_ADDRESS = "3/minute"
     for n in range(3):
         assert login(anonymous_client, f"user-{n}", "wrong", "10.0.1.1").status_code == 401
@@ -63,10 +62,18 @@ def test_logins_are_throttled_per_address_whatever_the_username(anonymous_client
 def test_a_forged_forwarded_for_header_does_not_buy_new_attempts(anonymous_client, settings):
     settings.LOGIN_RATE_PER_ADDRESS = "2/minute"
     for n in range(2):
-        anonymous_client.post(TOKEN_URL, {"username": f"u{n}", "password": "x"}, format="json",
-                              HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
-    response = anonymous_client.post(TOKEN_URL, {"username": "u9", "password": "x"},
-                                     format="json", HTTP_X_FORWARDED_FOR="203.0.113.9")
+        anonymous_client.post(
+            TOKEN_URL,
+            {"username": f"u{n}", "password": "x"},
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{n}",
+        )
+    response = anonymous_client.post(
+        TOKEN_URL,
+        {"username": "u9", "password": "x"},
+        format="json",
+        HTTP_X_FORWARDED_FOR="203.0.113.9",
+    )
     assert_throttled(response)
 
 

@@ -20,11 +20,14 @@ def closed_port_url() -> str:
 
 
 def test_paper_connection_is_503_and_saves_nothing_when_the_paper_exchange_is_down(
-        owner_client, settings):
+    owner_client, settings
+):
     settings.PAPER_EXCHANGE_URL = closed_port_url()
-    response = owner_client.post(URL, {"name": "Paper", "exchange": "binance",
-                                       "apiType": "spot", "environment": "paper"},
-                                 format="json")
+    response = owner_client.post(
+        URL,
+        {"name": "Paper", "exchange": "binance", "apiType": "spot", "environment": "paper"},
+        format="json",
+    )
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "paper_exchange_unavailable"
     assert not ExchangeConnection.objects.exists()
@@ -32,9 +35,18 @@ def test_paper_connection_is_503_and_saves_nothing_when_the_paper_exchange_is_do
 
 
 def test_paper_connections_refuse_supplied_credentials(owner_client):
-    response = owner_client.post(URL, {"name": "Paper", "exchange": "binance",
-                                       "apiType": "spot", "environment": "paper",
-                                       "apiKey": "mine", "apiSecret": "mine"}, format="json")
+    response = owner_client.post(
+        URL,
+        {
+            "name": "Paper",
+            "exchange": "binance",
+            "apiType": "spot",
+            "environment": "paper",
+            "apiKey": "mine",
+            "apiSecret": "mine",
+        },
+        format="json",
+    )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "credentials_not_allowed"
     assert "apiKey" in response.json()["error"]["fields"]
@@ -42,14 +54,18 @@ def test_paper_connections_refuse_supplied_credentials(owner_client):
 
 @pytest.mark.django_db(transaction=True)
 def test_paper_connection_generates_credentials_that_work_on_the_paper_exchange(
-        owner_client, settings, paper_url):
+    owner_client, settings, paper_url
+):
     import requests
 
     from connections.services import connection_connector, connection_credentials
+
     settings.PAPER_EXCHANGE_URL = paper_url
-    response = owner_client.post(URL, {"name": "Paper OKX", "exchange": "okx",
-                                       "apiType": "spot", "environment": "paper"},
-                                 format="json")
+    response = owner_client.post(
+        URL,
+        {"name": "Paper OKX", "exchange": "okx", "apiType": "spot", "environment": "paper"},
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     body = response.json()["connection"]
     assert body["baseUrl"] == f"{paper_url}/okx"
@@ -60,9 +76,11 @@ def test_paper_connection_generates_credentials_that_work_on_the_paper_exchange(
     assert credentials["api_key"].endswith(body["apiKeyLast4"])
     assert credentials["api_secret"] not in response.content.decode()
 
-    accounts = requests.get(f"{paper_url}/_paper/accounts",
-                            params={"exchange": "okx", "apiKey": credentials["api_key"]},
-                            timeout=5).json()
+    accounts = requests.get(
+        f"{paper_url}/_paper/accounts",
+        params={"exchange": "okx", "apiKey": credentials["api_key"]},
+        timeout=5,
+    ).json()
     assert credentials["api_secret"] not in str(accounts)
     connector = connection_connector(connection=connection)
     balances = {balance.asset: balance.free for balance in connector.balances()}
@@ -71,14 +89,28 @@ def test_paper_connection_generates_credentials_that_work_on_the_paper_exchange(
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("exchange, api_type", [
-    ("bybit", "spot"), ("binance", "perpetual_futures"), ("bingx", "spot"),
-    ("pionex", "spot"), ("orangex", "perpetual_futures")])
-def test_every_exchange_gets_a_working_paper_connection(owner, settings, paper_url, exchange,
-                                                        api_type):
+@pytest.mark.parametrize(
+    "exchange, api_type",
+    [
+        ("bybit", "spot"),
+        ("binance", "perpetual_futures"),
+        ("bingx", "spot"),
+        ("pionex", "spot"),
+        ("orangex", "perpetual_futures"),
+    ],
+)
+def test_every_exchange_gets_a_working_paper_connection(
+    owner, settings, paper_url, exchange, api_type
+):
     from connections.services import ConnectionSpec, connection_connector, connection_create
+
     settings.PAPER_EXCHANGE_URL = paper_url
-    connection = connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
-        name=f"paper {exchange}", exchange=exchange, api_type=api_type, environment="paper"))
+    connection = connection_create(
+        owner=owner,
+        actor=owner,
+        spec=ConnectionSpec(
+            name=f"paper {exchange}", exchange=exchange, api_type=api_type, environment="paper"
+        ),
+    )
     result = connection_connector(connection=connection).test_connection()
     assert "trade" in result.permissions

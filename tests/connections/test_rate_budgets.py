@@ -24,20 +24,33 @@ from exchanges.limits import worker_rate_limit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/api/settings/connections"
-SPOT_INFO = {"rateLimits": [
-    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
-    {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
-    {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000}]}
-FUTURES_INFO = {"rateLimits": [
-    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
-    {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
-    {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 300}]}
+SPOT_INFO = {
+    "rateLimits": [
+        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+        {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+        {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
+    ]
+}
+FUTURES_INFO = {
+    "rateLimits": [
+        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
+        {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+        {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 300},
+    ]
+}
 
 
 def paper_connection(owner, exchange="bybit", api_type="spot", name=None):
-    return connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
-        name=name or f"paper {exchange}", exchange=exchange, api_type=api_type,
-        environment="paper"))
+    return connection_create(
+        owner=owner,
+        actor=owner,
+        spec=ConnectionSpec(
+            name=name or f"paper {exchange}",
+            exchange=exchange,
+            api_type=api_type,
+            environment="paper",
+        ),
+    )
 
 
 def test_the_table_in_force_is_the_published_one_times_the_safety_factor(settings):
@@ -52,14 +65,13 @@ def test_the_table_in_force_is_the_published_one_times_the_safety_factor(setting
 def test_binance_run_time_limits_replace_the_defaults_in_every_process(settings):
     settings.BINANCE_RATE_LIMITS_SOURCE = "live"
     responses.add(responses.GET, "https://api.binance.com/api/v3/exchangeInfo", json=SPOT_INFO)
-    responses.add(responses.GET, "https://fapi.binance.com/fapi/v1/exchangeInfo",
-                  json=FUTURES_INFO)
+    responses.add(responses.GET, "https://fapi.binance.com/fapi/v1/exchangeInfo", json=FUTURES_INFO)
     assert exchange_rate_limits_refresh() == {"spot": 3, "linear": 3}
     assert redis_client().ttl(RUN_TIME_LIMITS_KEY) > 3600, "shared for two refreshes"
-    run_time_limits_forget()   # another process: it reads the shared copy
+    run_time_limits_forget()  # another process: it reads the shared copy
     windows = exchange_budget("binance").windows
-    assert windows["spot account orders 10s"].limit == 80        # 100 x 0.8
-    assert windows["spot account orders 1d"].limit == 160000     # 200,000 x 0.8
+    assert windows["spot account orders 10s"].limit == 80  # 100 x 0.8
+    assert windows["spot account orders 1d"].limit == 160000  # 200,000 x 0.8
     assert "spot ip requests 5m" not in windows, "Binance no longer lists it"
     assert windows["usdm account orders 10s"].limit == 240
     assert exchange_limiter("binance").budget.windows == windows
@@ -68,10 +80,14 @@ def test_binance_run_time_limits_replace_the_defaults_in_every_process(settings)
 @responses.activate
 def test_an_unreachable_exchange_info_keeps_the_figures_in_force(settings):
     settings.BINANCE_RATE_LIMITS_SOURCE = "live"
-    responses.add(responses.GET, "https://api.binance.com/api/v3/exchangeInfo", status=503,
-                  body="down")
-    responses.add(responses.GET, "https://fapi.binance.com/fapi/v1/exchangeInfo",
-                  json={"rateLimits": "garbled"})
+    responses.add(
+        responses.GET, "https://api.binance.com/api/v3/exchangeInfo", status=503, body="down"
+    )
+    responses.add(
+        responses.GET,
+        "https://fapi.binance.com/fapi/v1/exchangeInfo",
+        json={"rateLimits": "garbled"},
+    )
     assert exchange_rate_limits_refresh() == {}
     assert redis_client().get(RUN_TIME_LIMITS_KEY) is None
     assert exchange_budget("binance") == settings.EXCHANGE_RATE_LIMITS["binance"]
@@ -81,9 +97,10 @@ def test_the_paper_source_reads_what_the_paper_exchange_enforces(settings, paper
     settings.BINANCE_RATE_LIMITS_SOURCE = "paper"
     assert exchange_rate_limits_refresh() == {"spot": 4, "linear": 3}
     limits = {name: window.limit for name, window in exchange_budget("binance").windows.items()}
-    assert limits == {name: window.limit for name, window
-                      in settings.EXCHANGE_RATE_LIMITS["binance"].windows.items()}, \
-        "the paper enforces the published figures: ours are the same, times the factor"
+    assert limits == {
+        name: window.limit
+        for name, window in settings.EXCHANGE_RATE_LIMITS["binance"].windows.items()
+    }, "the paper enforces the published figures: ours are the same, times the factor"
 
 
 def test_an_off_source_reads_nothing(settings):
@@ -116,16 +133,23 @@ def test_a_starting_worker_reads_binance_rate_limits(paper, celery_worker):
 
 def test_celery_annotations_come_from_the_same_table(settings):
     expected = worker_rate_limit(settings.EXCHANGE_RATE_LIMITS)
-    for name in ("connections.test", "connections.health_check", "connections.heartbeat",
-                 "orders.submit", "orders.cancel"):
+    for name in (
+        "connections.test",
+        "connections.health_check",
+        "connections.heartbeat",
+        "orders.submit",
+        "orders.cancel",
+    ):
         assert settings.CELERY_TASK_ANNOTATIONS[name] == {"rate_limit": expected}
     per_second = float(expected.split("/")[0])
-    assert per_second <= max(budget.sustained_rate()
-                             for budget in settings.EXCHANGE_RATE_LIMITS.values())
+    assert per_second <= max(
+        budget.sustained_rate() for budget in settings.EXCHANGE_RATE_LIMITS.values()
+    )
 
 
 def test_each_egress_has_pools_of_its_own_and_the_health_view_shows_them_all(
-        owner, owner_client, paper, settings):
+    owner, owner_client, paper, settings
+):
     connection = paper_connection(owner)
     for egress in ("eu-1", "us-1"):
         settings.EGRESS_ID = egress
@@ -138,14 +162,14 @@ def test_each_egress_has_pools_of_its_own_and_the_health_view_shows_them_all(
     assert set(pools) == {("eu-1", host), ("us-1", host)}
     eu, us = pools["eu-1", host], pools["us-1", host]
     assert {w["name"]: (w["limit"], w["seconds"]) for w in eu["windows"]} == {
-        "ip requests 5s": (480, 5.0)}
+        "ip requests 5s": (480, 5.0)
+    }
     assert eu["windows"][0]["used"] == 2 * us["windows"][0]["used"] > 0
     assert eu["concurrent"] == 20 and eu["inFlight"] == 0 and eu["pausedForSeconds"] == 0
     assert bybit["destinations"] == 2 and bybit["usagePercent"] > 0
 
 
-def test_binance_spot_and_usd_m_pools_show_apart_in_the_health_view(owner, owner_client,
-                                                                     paper):
+def test_binance_spot_and_usd_m_pools_show_apart_in_the_health_view(owner, owner_client, paper):
     for api_type in ("spot", "perpetual_futures"):
         connection = paper_connection(owner, "binance", api_type, name=f"binance {api_type}")
         assert connection_check(connection=connection).success is True
@@ -157,10 +181,11 @@ def test_binance_spot_and_usd_m_pools_show_apart_in_the_health_view(owner, owner
 
 
 def test_the_paper_exchange_served_nothing_over_its_published_table(owner, paper):
-    requests.post(f"{paper}/_paper/faults", json={"exchange": "all",
-                                                  "enforceRateLimits": True}, timeout=5)
+    requests.post(
+        f"{paper}/_paper/faults", json={"exchange": "all", "enforceRateLimits": True}, timeout=5
+    )
     connection = paper_connection(owner, "pionex", "perpetual_futures")
-    for _ in range(2):   # more weight than one second allows: the second waits in our limiter
+    for _ in range(2):  # more weight than one second allows: the second waits in our limiter
         assert connection_check(connection=connection, max_wait=10).success is True
     stats = requests.get(f"{paper}/_paper/stats", timeout=5).json()["exchanges"]["pionex"]
     assert stats["windows"]["ip weight 1s"]["maxUsed"] <= 10

@@ -29,8 +29,16 @@ SENTINELS = (KEY, SECRET, PASSPHRASE, SECOND_SECRET)
 
 
 def okx_body(**overrides: Any) -> dict[str, Any]:
-    return {"name": "Desk OKX", "exchange": "okx", "apiType": "spot", "environment": "live",
-            "apiKey": KEY, "apiSecret": SECRET, "passphrase": PASSPHRASE, **overrides}
+    return {
+        "name": "Desk OKX",
+        "exchange": "okx",
+        "apiType": "spot",
+        "environment": "live",
+        "apiKey": KEY,
+        "apiSecret": SECRET,
+        "passphrase": PASSPHRASE,
+        **overrides,
+    }
 
 
 def assert_no_sentinel(text: str, where: str) -> None:
@@ -46,18 +54,21 @@ def record_text(record: logging.LogRecord) -> str:
 
 
 def test_a_posted_secret_appears_in_no_response_no_log_record_and_not_in_the_admin(
-        owner_client, owner, staff, caplog):
+    owner_client, owner, staff, caplog
+):
     caplog.set_level(logging.DEBUG)
     responses = [owner_client.post(URL, okx_body(), format="json")]
     assert responses[0].status_code == 201, responses[0].json()
     connection_id = responses[0].json()["connection"]["id"]
     detail = f"{URL}/{connection_id}"
     responses += [
-        owner_client.get(detail), owner_client.get(URL),
+        owner_client.get(detail),
+        owner_client.get(URL),
         owner_client.patch(detail, {"apiSecret": SECOND_SECRET}, format="json"),
         # refused bodies carrying secrets: the errors name fields, never values
-        owner_client.patch(detail, {"apiSecret": SECOND_SECRET, "exchange": "binance"},
-                           format="json"),
+        owner_client.patch(
+            detail, {"apiSecret": SECOND_SECRET, "exchange": "binance"}, format="json"
+        ),
         owner_client.post(URL, okx_body(exchange=SECRET, apiType=KEY), format="json"),
         owner_client.post(URL, okx_body(apiSecret=SECRET * 20), format="json"),
         owner_client.post(URL, okx_body(environment=PASSPHRASE, unknown=SECRET), format="json"),
@@ -72,9 +83,12 @@ def test_a_posted_secret_appears_in_no_response_no_log_record_and_not_in_the_adm
 
     admin = Client()
     admin.force_login(staff)
-    for page in (f"/admin/connections/exchangeconnection/{connection_id}/change/",
-                 "/admin/connections/exchangeconnection/", "/admin/connections/connectionsynclog/",
-                 f"/admin/connections/exchangeconnection/{connection_id}/history/"):
+    for page in (
+        f"/admin/connections/exchangeconnection/{connection_id}/change/",
+        "/admin/connections/exchangeconnection/",
+        "/admin/connections/connectionsynclog/",
+        f"/admin/connections/exchangeconnection/{connection_id}/history/",
+    ):
         response = admin.get(page)
         assert response.status_code == 200, page
         assert_no_sentinel(response.content.decode(), page)
@@ -89,8 +103,7 @@ def full_report(request: Any, exc_info: Any) -> str:
 
 def error_reports(records: list[logging.LogRecord]) -> list[str]:
     request = next((r.request for r in records if hasattr(r, "request")), None)
-    return [full_report(getattr(r, "request", request), r.exc_info)
-            for r in records if r.exc_info]
+    return [full_report(getattr(r, "request", request), r.exc_info) for r in records if r.exc_info]
 
 
 REFUSAL = "the audit log refuses writes"
@@ -115,10 +128,22 @@ def test_a_failing_admin_save_reports_no_secret(client, staff, owner, caplog):
     client.force_login(staff)
     client.raise_request_exception = False
     caplog.set_level(logging.ERROR)
-    response = client.post("/admin/connections/exchangeconnection/add/", {
-        "owner": owner.pk, "name": "From admin", "exchange": "okx", "api_type": "spot",
-        "environment": "live", "enabled": "on", "api_key": KEY, "api_secret": SECRET,
-        "passphrase": PASSPHRASE, "state-TOTAL_FORMS": "0", "state-INITIAL_FORMS": "0"})
+    response = client.post(
+        "/admin/connections/exchangeconnection/add/",
+        {
+            "owner": owner.pk,
+            "name": "From admin",
+            "exchange": "okx",
+            "api_type": "spot",
+            "environment": "live",
+            "enabled": "on",
+            "api_key": KEY,
+            "api_secret": SECRET,
+            "passphrase": PASSPHRASE,
+            "state-TOTAL_FORMS": "0",
+            "state-INITIAL_FORMS": "0",
+        },
+    )
     assert response.status_code == 500
     reports = error_reports(caplog.records)
     assert reports and REFUSAL in reports[0]
@@ -130,19 +155,34 @@ def unusable_encryption_keys(settings: Any) -> None:
     settings.CONNECTION_ENCRYPTION_KEYS = ["not-a-fernet-key"]
 
 
-@pytest.mark.parametrize("failure, error, message", [
-    # the connection's rows are written, then the database refuses the audit row
-    (lambda settings: refuse_audit_log_writes(), DatabaseError, REFUSAL),
-    # the secrets are in the encrypting frames' variables when the keys turn out unusable
-    (unusable_encryption_keys, ImproperlyConfigured, "must be url-safe base64 Fernet keys")],
-    ids=["audit-row-refused", "encryption-keys-unusable"])
+@pytest.mark.parametrize(
+    "failure, error, message",
+    [
+        # the connection's rows are written, then the database refuses the audit row
+        (lambda settings: refuse_audit_log_writes(), DatabaseError, REFUSAL),
+        # the secrets are in the encrypting frames' variables when the keys turn out unusable
+        (unusable_encryption_keys, ImproperlyConfigured, "must be url-safe base64 Fernet keys"),
+    ],
+    ids=["audit-row-refused", "encryption-keys-unusable"],
+)
 def test_a_failure_inside_a_service_holding_secrets_rolls_back_and_masks_them_in_reports(
-        owner, settings, failure, error, message):
+    owner, settings, failure, error, message
+):
     failure(settings)
     with pytest.raises(error) as caught:
-        connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
-            name="x", exchange="okx", api_type="spot", environment="live", api_key=KEY,
-            api_secret=SECRET, passphrase=PASSPHRASE))
+        connection_create(
+            owner=owner,
+            actor=owner,
+            spec=ConnectionSpec(
+                name="x",
+                exchange="okx",
+                api_type="spot",
+                environment="live",
+                api_key=KEY,
+                api_secret=SECRET,
+                passphrase=PASSPHRASE,
+            ),
+        )
     report = full_report(None, (caught.type, caught.value, caught.tb))
     assert message in report and "connection_create" in report
     assert_no_sentinel(report, "the error report")
@@ -154,8 +194,11 @@ def test_an_api_failure_while_creating_logs_and_reports_no_secret(owner_client, 
     caplog.set_level(logging.DEBUG)
     response = owner_client.post(URL, okx_body(), format="json")
     assert response.status_code == 500
-    assert response.json()["error"] == {"code": "server_error",
-                                        "message": "internal server error", "fields": {}}
+    assert response.json()["error"] == {
+        "code": "server_error",
+        "message": "internal server error",
+        "fields": {},
+    }
     for record in caplog.records:
         assert_no_sentinel(record_text(record), f"the log record {record.name}")
     assert not ExchangeConnection.objects.exists()
@@ -166,15 +209,29 @@ def test_an_api_failure_while_creating_logs_and_reports_no_secret(owner_client, 
 
 
 def test_objects_holding_credentials_have_masked_reprs(owner):
-    connection = connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
-        name="x", exchange="okx", api_type="spot", environment="live", api_key=KEY,
-        api_secret=SECRET, passphrase=PASSPHRASE))
+    connection = connection_create(
+        owner=owner,
+        actor=owner,
+        spec=ConnectionSpec(
+            name="x",
+            exchange="okx",
+            api_type="spot",
+            environment="live",
+            api_key=KEY,
+            api_secret=SECRET,
+            passphrase=PASSPHRASE,
+        ),
+    )
     plain = connection_credentials(connection=connection)
     assert plain["api_secret"] == SECRET  # still the values, for the connector
     generated = paper_credentials_generate(exchange="okx")
-    for holder in (plain, Credentials(KEY, SECRET, PASSPHRASE),
-                   PaperCredentials(api_key=KEY, api_secret=SECRET, passphrase=PASSPHRASE),
-                   connection, connection.state):
+    for holder in (
+        plain,
+        Credentials(KEY, SECRET, PASSPHRASE),
+        PaperCredentials(api_key=KEY, api_secret=SECRET, passphrase=PASSPHRASE),
+        connection,
+        connection.state,
+    ):
         assert_no_sentinel(repr(holder), type(holder).__name__)
         assert_no_sentinel(str(holder), type(holder).__name__)
         assert_no_sentinel(f"{[holder]}", type(holder).__name__)

@@ -25,8 +25,9 @@ PAUSE_SECONDS = 30
 def spend_the_budget(exchange: str) -> None:
     """Pause the paper exchange's destination, as an exchange's 429 would: every request
     to it waits past what an API request may wait."""
-    exchange_limiter(exchange).pause(PAUSE_SECONDS,
-                                     destination=rest_destination(paper_base_url(exchange)))
+    exchange_limiter(exchange).pause(
+        PAUSE_SECONDS, destination=rest_destination(paper_base_url(exchange))
+    )
 
 
 def assert_throttled(response: Any) -> None:
@@ -38,8 +39,9 @@ def assert_throttled(response: Any) -> None:
     assert 0 < body["error"]["retryAfter"] <= PAUSE_SECONDS
 
 
-def test_a_connection_test_under_a_spent_budget_is_429_with_retry_after(owner_client,
-                                                                         make_connection):
+def test_a_connection_test_under_a_spent_budget_is_429_with_retry_after(
+    owner_client, make_connection
+):
     connection = make_connection()
     spend_the_budget(connection.exchange)
     assert_throttled(owner_client.post(f"{URL}/{connection.pk}/test"))
@@ -48,22 +50,24 @@ def test_a_connection_test_under_a_spent_budget_is_429_with_retry_after(owner_cl
     assert not HealthCheck.objects.exists()  # our own limit is not the connection's failure
 
 
-@pytest.mark.parametrize("read, api_type", [
-    ("balances", "spot"), ("open-orders", "spot"),
-    ("positions", "perpetual_futures")])  # a spot connection has no positions to ask for
+@pytest.mark.parametrize(
+    "read, api_type",
+    [("balances", "spot"), ("open-orders", "spot"), ("positions", "perpetual_futures")],
+)  # a spot connection has no positions to ask for
 def test_an_exchange_read_under_a_spent_budget_is_429_with_retry_after(
-        owner_client, make_connection, read, api_type):
+    owner_client, make_connection, read, api_type
+):
     connection = make_connection("okx", api_type)
     spend_the_budget(connection.exchange)
     assert_throttled(owner_client.get(f"{URL}/{connection.pk}/{read}"))
 
 
-def test_repeated_tests_that_spend_the_budget_are_200_or_429_never_500(owner_client,
-                                                                        make_connection):
+def test_repeated_tests_that_spend_the_budget_are_200_or_429_never_500(
+    owner_client, make_connection
+):
     connection = make_connection("orangex", "perpetual_futures")  # the smallest budget
     spend_the_budget("orangex")  # the first tests meet the spent budget, later ones may not
-    statuses = {owner_client.post(f"{URL}/{connection.pk}/test").status_code
-                for _ in range(15)}
+    statuses = {owner_client.post(f"{URL}/{connection.pk}/test").status_code for _ in range(15)}
     assert statuses <= {200, 429} and 429 in statuses, statuses
 
 
@@ -81,14 +85,16 @@ def tasks_run_here() -> Iterator[None]:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_test_under_a_spent_budget_answers_its_documented_shape(
-        owner_client, make_connection, settings, tasks_run_here):
+    owner_client, make_connection, settings, tasks_run_here
+):
     # the batch gives up on the budget at once instead of after 60 s
     settings.BATCH_THROTTLE_WAIT_LIMIT_SECONDS = 0
     settings.BATCH_BUDGET_WAIT_SECONDS = 0.1
     connection = make_connection()
     spend_the_budget(connection.exchange)
-    response = owner_client.post(f"{URL}/batch-test", {"connectionIds": [str(connection.pk)]},
-                                 format="json")
+    response = owner_client.post(
+        f"{URL}/batch-test", {"connectionIds": [str(connection.pk)]}, format="json"
+    )
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["status"] == "completed" and body["failed"] == 1

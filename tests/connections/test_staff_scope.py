@@ -20,37 +20,52 @@ URL = "/api/settings/connections"
 
 
 def connection_writes(connection_id: object) -> list[tuple[str, str, Any]]:
-    return [("PATCH", f"{URL}/{connection_id}", {"name": "taken over"}),
-            ("DELETE", f"{URL}/{connection_id}", None),
-            ("POST", f"{URL}/{connection_id}/activate", None),
-            ("POST", f"{URL}/{connection_id}/test", None),
-            ("POST", f"{URL}/batch-test", {"connectionIds": [str(connection_id)]}),
-            ("POST", f"{URL}/{connection_id}/trading-state", {"state": "halted"})]
+    return [
+        ("PATCH", f"{URL}/{connection_id}", {"name": "taken over"}),
+        ("DELETE", f"{URL}/{connection_id}", None),
+        ("POST", f"{URL}/{connection_id}/activate", None),
+        ("POST", f"{URL}/{connection_id}/test", None),
+        ("POST", f"{URL}/batch-test", {"connectionIds": [str(connection_id)]}),
+        ("POST", f"{URL}/{connection_id}/trading-state", {"state": "halted"}),
+    ]
 
 
 def make_order(connection: ExchangeConnection, **overrides: Any) -> Order:
     values: dict[str, Any] = {
-        "owner_id": connection.owner_id, "connection": connection,
-        "client_order_id": f"ec{Order.objects.count():030d}", "request_hash": "0" * 64,
-        "symbol": "BTC/USDT", "side": "buy", "type": "limit",
-        "requested_quantity": Decimal("0.01"), "volume_factor": Decimal("1"),
-        "quantity": Decimal("0.01"), "price": Decimal("100"), "status": "open"}
+        "owner_id": connection.owner_id,
+        "connection": connection,
+        "client_order_id": f"ec{Order.objects.count():030d}",
+        "request_hash": "0" * 64,
+        "symbol": "BTC/USDT",
+        "side": "buy",
+        "type": "limit",
+        "requested_quantity": Decimal("0.01"),
+        "volume_factor": Decimal("1"),
+        "quantity": Decimal("0.01"),
+        "price": Decimal("100"),
+        "status": "open",
+    }
     values.update(overrides)
     return Order.objects.create(**values)
 
 
 def snapshot(connection: ExchangeConnection) -> dict[str, Any]:
-    return {"row": ExchangeConnection.objects.filter(pk=connection.pk).values().first(),
-            "log": ConnectionSyncLog.objects.count(), "checks": HealthCheck.objects.count()}
+    return {
+        "row": ExchangeConnection.objects.filter(pk=connection.pk).values().first(),
+        "log": ConnectionSyncLog.objects.count(),
+        "checks": HealthCheck.objects.count(),
+    }
 
 
 def send(client: Any, method: str, path: str, body: Any) -> Any:
-    return client.generic(method, path, "" if body is None else json.dumps(body),
-                          content_type="application/json")
+    return client.generic(
+        method, path, "" if body is None else json.dumps(body), content_type="application/json"
+    )
 
 
-@pytest.mark.parametrize("index", range(6), ids=["patch", "delete", "activate", "test",
-                                                  "batch-test", "trading-state"])
+@pytest.mark.parametrize(
+    "index", range(6), ids=["patch", "delete", "activate", "test", "batch-test", "trading-state"]
+)
 def test_a_staff_write_on_another_owners_connection_is_403(staff_client, owner, index):
     connection = make_connection(owner)
     before = snapshot(connection)
@@ -61,10 +76,10 @@ def test_a_staff_write_on_another_owners_connection_is_403(staff_client, owner, 
     assert snapshot(connection) == before
 
 
-@pytest.mark.parametrize("index", range(6), ids=["patch", "delete", "activate", "test",
-                                                  "batch-test", "trading-state"])
-def test_an_outsiders_write_on_another_owners_connection_is_404(outsider_client, owner,
-                                                                 index):
+@pytest.mark.parametrize(
+    "index", range(6), ids=["patch", "delete", "activate", "test", "batch-test", "trading-state"]
+)
+def test_an_outsiders_write_on_another_owners_connection_is_404(outsider_client, owner, index):
     connection = make_connection(owner)
     before = snapshot(connection)
     method, path, body = connection_writes(connection.pk)[index]
@@ -90,19 +105,26 @@ def test_staff_write_their_own_connections(staff_client, staff):
 
 def test_a_staff_order_on_another_owners_connection_is_403(staff_client, owner):
     connection = make_connection(owner)
-    response = staff_client.post("/api/orders", {
-        "connectionId": str(connection.pk), "symbol": "BTC/USDT", "side": "buy",
-        "type": "limit", "quantity": "0.01", "price": "100"}, format="json")
-    assert response.status_code == 403 and response.json()["error"]["code"] == \
-        "permission_denied"
+    response = staff_client.post(
+        "/api/orders",
+        {
+            "connectionId": str(connection.pk),
+            "symbol": "BTC/USDT",
+            "side": "buy",
+            "type": "limit",
+            "quantity": "0.01",
+            "price": "100",
+        },
+        format="json",
+    )
+    assert response.status_code == 403 and response.json()["error"]["code"] == "permission_denied"
     assert not Order.objects.exists()
 
 
 def test_a_staff_cancel_of_another_owners_order_is_403(staff_client, owner):
     order = make_order(make_connection(owner))
     response = staff_client.post(f"/api/orders/{order.pk}/cancel")
-    assert response.status_code == 403 and response.json()["error"]["code"] == \
-        "permission_denied"
+    assert response.status_code == 403 and response.json()["error"]["code"] == "permission_denied"
     order.refresh_from_db()
     assert order.status == "open" and not order.cancel_requested
 
@@ -113,12 +135,14 @@ def test_an_outsiders_cancel_of_another_owners_order_is_404(outsider_client, own
 
 
 def test_a_staff_cancel_all_on_another_owners_connection_is_403_and_enqueues_nothing(
-        staff_client, owner, django_capture_on_commit_callbacks):
+    staff_client, owner, django_capture_on_commit_callbacks
+):
     connection = make_connection(owner)
     order = make_order(connection)
     with django_capture_on_commit_callbacks() as callbacks:
-        response = staff_client.post("/api/orders/cancel-all",
-                                     {"connectionId": str(connection.pk)}, format="json")
+        response = staff_client.post(
+            "/api/orders/cancel-all", {"connectionId": str(connection.pk)}, format="json"
+        )
     assert response.status_code == 403 and callbacks == []
     order.refresh_from_db()
     assert not order.cancel_requested
@@ -136,35 +160,45 @@ def admin_client(client: Any, staff: Any) -> Any:
     return client
 
 
-def test_an_admin_change_for_another_owner_is_audited_with_the_staff_actor(admin_client,
-                                                                         owner):
+def test_an_admin_change_for_another_owner_is_audited_with_the_staff_actor(admin_client, owner):
     connection = make_connection(owner)
     response = admin_client.post(
-        f"/admin/connections/exchangeconnection/{connection.pk}/change/", {
-            "name": "Renamed by staff", "exchange": "bybit", "api_type": "spot",
-            "environment": "live", "enabled": "on", "api_key": "", "api_secret": "",
-            "passphrase": "", "state-TOTAL_FORMS": "1", "state-INITIAL_FORMS": "1",
-            "state-0-connection": str(connection.pk)})
+        f"/admin/connections/exchangeconnection/{connection.pk}/change/",
+        {
+            "name": "Renamed by staff",
+            "exchange": "bybit",
+            "api_type": "spot",
+            "environment": "live",
+            "enabled": "on",
+            "api_key": "",
+            "api_secret": "",
+            "passphrase": "",
+            "state-TOTAL_FORMS": "1",
+            "state-INITIAL_FORMS": "1",
+            "state-0-connection": str(connection.pk),
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     row = ConnectionSyncLog.objects.get(connection_id=str(connection.pk), action="updated")
     assert row.actor == "staff" and row.data["for_owner"] == "owner"
     assert "name" in row.data["fields"]
 
 
-def test_an_admin_activation_for_another_owner_is_audited_with_the_staff_actor(
-        admin_client, owner):
+def test_an_admin_activation_for_another_owner_is_audited_with_the_staff_actor(admin_client, owner):
     connection = make_connection(owner)
-    admin_client.post("/admin/connections/exchangeconnection/", {
-        "action": "activate_selected", "_selected_action": [str(connection.pk)]})
+    admin_client.post(
+        "/admin/connections/exchangeconnection/",
+        {"action": "activate_selected", "_selected_action": [str(connection.pk)]},
+    )
     row = ConnectionSyncLog.objects.get(connection_id=str(connection.pk), action="activated")
     assert row.actor == "staff" and row.data["for_owner"] == "owner"
 
 
-def test_an_admin_delete_for_another_owner_is_audited_with_the_staff_actor(admin_client,
-                                                                         owner):
+def test_an_admin_delete_for_another_owner_is_audited_with_the_staff_actor(admin_client, owner):
     connection = make_connection(owner)
-    admin_client.post(f"/admin/connections/exchangeconnection/{connection.pk}/delete/",
-                      {"post": "yes"})
+    admin_client.post(
+        f"/admin/connections/exchangeconnection/{connection.pk}/delete/", {"post": "yes"}
+    )
     assert not ExchangeConnection.objects.filter(pk=connection.pk).exists()
     row = ConnectionSyncLog.objects.get(connection_id=str(connection.pk), action="deleted")
     assert row.actor == "staff" and row.data["for_owner"] == "owner"

@@ -18,28 +18,46 @@ from connections.services import ConnectionSpec, connection_create
 from core.redis import redis_client
 
 URL = "/api/settings/connections"
-CAMEL_TO_SNAKE = {"connectionId": "connection_id", "success": "success",
-                  "latencyMs": "latency_ms", "serverTimeOffsetMs": "server_time_offset_ms",
-                  "permissions": "permissions", "warnings": "warnings", "error": "error",
-                  "testedAt": "tested_at", "key": "key"}
-OLD_RESULT = {"connectionId": "0b6f5b9e-0000-4000-8000-000000000001", "success": False,
-              "latencyMs": 182, "serverTimeOffsetMs": -12, "permissions": ["read", "trade"],
-              "warnings": ["no_ip_whitelist"],
-              "error": {"code": "timeout", "message": "bybit: timed out"},
-              "testedAt": "2026-11-20T10:01:02.345678Z"}
+CAMEL_TO_SNAKE = {
+    "connectionId": "connection_id",
+    "success": "success",
+    "latencyMs": "latency_ms",
+    "serverTimeOffsetMs": "server_time_offset_ms",
+    "permissions": "permissions",
+    "warnings": "warnings",
+    "error": "error",
+    "testedAt": "tested_at",
+    "key": "key",
+}
+OLD_RESULT = {
+    "connectionId": "0b6f5b9e-0000-4000-8000-000000000001",
+    "success": False,
+    "latencyMs": 182,
+    "serverTimeOffsetMs": -12,
+    "permissions": ["read", "trade"],
+    "warnings": ["no_ip_whitelist"],
+    "error": {"code": "timeout", "message": "bybit: timed out"},
+    "testedAt": "2026-11-20T10:01:02.345678Z",
+}
 BEFORE = ("connections", "0003_live_session")
 AFTER = ("connections", "0004_stored_domain_keys")
 migration = importlib.import_module("connections.migrations.0004_stored_domain_keys")
 
 
 def paper_connection(owner, exchange="bybit"):
-    return connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
-        name=f"paper {exchange}", exchange=exchange, api_type="spot", environment="paper"))
+    return connection_create(
+        owner=owner,
+        actor=owner,
+        spec=ConnectionSpec(
+            name=f"paper {exchange}", exchange=exchange, api_type="spot", environment="paper"
+        ),
+    )
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_stored_test_result_is_snake_case_and_the_api_answers_camel_case(
-        owner_client, owner, paper):
+    owner_client, owner, paper
+):
     connection = paper_connection(owner)
     answered = owner_client.post(f"{URL}/{connection.pk}/test").json()["result"]
     stored = ConnectionState.objects.get(connection=connection).test_results
@@ -49,27 +67,42 @@ def test_the_stored_test_result_is_snake_case_and_the_api_answers_camel_case(
         if camel not in ("testedAt", "key"):
             assert answered[camel] == stored[snake], camel
     assert set(stored["key"]) == {"permissions", "ip_restricted", "ips", "expires_at"}
-    assert answered["key"] == {"permissions": stored["key"]["permissions"],
-                               "ipRestricted": stored["key"]["ip_restricted"],
-                               "expiresAt": stored["key"]["expires_at"]}
+    assert answered["key"] == {
+        "permissions": stored["key"]["permissions"],
+        "ipRestricted": stored["key"]["ip_restricted"],
+        "expiresAt": stored["key"]["expires_at"],
+    }
     assert answered["testedAt"].endswith("Z")
     assert stored["tested_at"] == answered["testedAt"].replace("Z", "+00:00")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_keeps_snake_case_results_in_redis_and_answers_camel_case(
-        owner_client, owner, paper, monkeypatch):
+    owner_client, owner, paper, monkeypatch
+):
     from connections.tasks import batch_test_task
 
-    monkeypatch.setattr(batch_test_task, "apply_async",
-                        lambda args, **options: batch_test_task.apply(args=args))
+    monkeypatch.setattr(
+        batch_test_task, "apply_async", lambda args, **options: batch_test_task.apply(args=args)
+    )
     connection = paper_connection(owner)
-    response = owner_client.post(f"{URL}/batch-test", {"connectionIds": [str(connection.pk)]},
-                                 format="json")
+    response = owner_client.post(
+        f"{URL}/batch-test", {"connectionIds": [str(connection.pk)]}, format="json"
+    )
     assert response.status_code == 200, response.content
     body = response.json()
-    assert list(body) == ["success", "batchId", "status", "totalConnections", "completed",
-                          "successful", "failed", "duration", "queuedMs", "results"]
+    assert list(body) == [
+        "success",
+        "batchId",
+        "status",
+        "totalConnections",
+        "completed",
+        "successful",
+        "failed",
+        "duration",
+        "queuedMs",
+        "results",
+    ]
     answered = body["results"][str(connection.pk)]
     assert set(answered) == set(CAMEL_TO_SNAKE) and answered["success"] is True
     client = redis_client()
@@ -84,33 +117,63 @@ def test_a_batch_stored_with_camel_case_keys_still_answers_the_same(owner_client
     # written by a process from before the domain keys (a batch lives an hour)
     batch_id, started = "0123456789abcdef0123456789abcdef", float(int(time.time()) - 2)
     client = redis_client()
-    client.set(batch_meta_key(batch_id), json.dumps({
-        "ownerId": owner.pk, "ids": [OLD_RESULT["connectionId"]], "startedAt": started,
-        "finishedAt": started + 1, "runStartedAt": started + 0.25}), ex=60)
-    client.hset(batch_results_key(batch_id), OLD_RESULT["connectionId"],
-                json.dumps(OLD_RESULT))
+    client.set(
+        batch_meta_key(batch_id),
+        json.dumps(
+            {
+                "ownerId": owner.pk,
+                "ids": [OLD_RESULT["connectionId"]],
+                "startedAt": started,
+                "finishedAt": started + 1,
+                "runStartedAt": started + 0.25,
+            }
+        ),
+        ex=60,
+    )
+    client.hset(batch_results_key(batch_id), OLD_RESULT["connectionId"], json.dumps(OLD_RESULT))
     client.expire(batch_results_key(batch_id), 60)
     body = owner_client.get(f"{URL}/batch-test/{batch_id}").json()
-    assert body == {"success": True, "batchId": batch_id, "status": "completed",
-                    "totalConnections": 1, "completed": 1, "successful": 0, "failed": 1,
-                    "duration": 1000, "queuedMs": 250,
-                    "results": {OLD_RESULT["connectionId"]: {**OLD_RESULT, "key": None}}}
+    assert body == {
+        "success": True,
+        "batchId": batch_id,
+        "status": "completed",
+        "totalConnections": 1,
+        "completed": 1,
+        "successful": 0,
+        "failed": 1,
+        "duration": 1000,
+        "queuedMs": 250,
+        "results": {OLD_RESULT["connectionId"]: {**OLD_RESULT, "key": None}},
+    }
 
 
 def test_the_conversion_spells_keys_and_listed_fields_both_ways():
     stored = migration.stored_result_converted(OLD_RESULT, migration.snake_case)
-    assert stored == {"connection_id": OLD_RESULT["connectionId"], "success": False,
-                      "latency_ms": 182, "server_time_offset_ms": -12,
-                      "permissions": ["read", "trade"], "warnings": ["no_ip_whitelist"],
-                      "error": {"code": "timeout", "message": "bybit: timed out"},
-                      "tested_at": "2026-11-20T10:01:02.345678Z"}
+    assert stored == {
+        "connection_id": OLD_RESULT["connectionId"],
+        "success": False,
+        "latency_ms": 182,
+        "server_time_offset_ms": -12,
+        "permissions": ["read", "trade"],
+        "warnings": ["no_ip_whitelist"],
+        "error": {"code": "timeout", "message": "bybit: timed out"},
+        "tested_at": "2026-11-20T10:01:02.345678Z",
+    }
     assert migration.stored_result_converted(stored, migration.camel_case) == OLD_RESULT
     assert migration.stored_result_converted(stored, migration.snake_case) == stored
-    old_log = {"fields": ["apiKey", "apiSecret", "apiType", "name"], "apiType": "spot",
-               "forOwner": "owner", "exchange": "okx"}
+    old_log = {
+        "fields": ["apiKey", "apiSecret", "apiType", "name"],
+        "apiType": "spot",
+        "forOwner": "owner",
+        "exchange": "okx",
+    }
     new_log = migration.sync_log_data_converted(old_log, migration.snake_case)
-    assert new_log == {"fields": ["api_key", "api_secret", "api_type", "name"],
-                       "api_type": "spot", "for_owner": "owner", "exchange": "okx"}
+    assert new_log == {
+        "fields": ["api_key", "api_secret", "api_type", "name"],
+        "api_type": "spot",
+        "for_owner": "owner",
+        "exchange": "okx",
+    }
     assert migration.sync_log_data_converted(new_log, migration.camel_case) == old_log
 
 
@@ -121,13 +184,17 @@ def test_the_migration_converts_rows_stored_before_it(owner):
     try:
         apps = executor.loader.project_state([BEFORE]).apps
         connection = apps.get_model("connections", "ExchangeConnection").objects.create(
-            owner_id=owner.pk, name="old", exchange="bybit", api_type="spot",
-            environment="live")
+            owner_id=owner.pk, name="old", exchange="bybit", api_type="spot", environment="live"
+        )
         apps.get_model("connections", "ConnectionState").objects.create(
-            connection=connection, test_results=OLD_RESULT)
+            connection=connection, test_results=OLD_RESULT
+        )
         apps.get_model("connections", "ConnectionSyncLog").objects.create(
-            connection_id=str(connection.pk), action="created", actor="staff",
-            data={"fields": ["apiType", "name"], "apiType": "spot", "forOwner": "owner"})
+            connection_id=str(connection.pk),
+            action="created",
+            actor="staff",
+            data={"fields": ["apiType", "name"], "apiType": "spot", "forOwner": "owner"},
+        )
     finally:
         executor = MigrationExecutor(db)
         executor.migrate(executor.loader.graph.leaf_nodes())
@@ -136,5 +203,4 @@ def test_the_migration_converts_rows_stored_before_it(owner):
     assert state.test_results["error"] == {"code": "timeout", "message": "bybit: timed out"}
     assert "latencyMs" not in state.test_results
     log = ConnectionSyncLog.objects.get(connection_id=str(connection.pk))
-    assert log.data == {"fields": ["api_type", "name"], "api_type": "spot",
-                        "for_owner": "owner"}
+    assert log.data == {"fields": ["api_type", "name"], "api_type": "spot", "for_owner": "owner"}

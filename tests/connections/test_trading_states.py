@@ -34,8 +34,9 @@ def test_the_owner_sets_each_state_and_the_sync_log_names_them(owner_client, own
     assert response.json()["connection"]["tradingState"] == state
     connection.refresh_from_db()
     assert connection.trading_state == state
-    log = ConnectionSyncLog.objects.get(connection_id=str(connection.pk),
-                                        action="trading_state_set")
+    log = ConnectionSyncLog.objects.get(
+        connection_id=str(connection.pk), action="trading_state_set"
+    )
     assert log.actor == "owner"
     assert log.data == {"from": "active", "to": state, "cancel_open_orders": False}
 
@@ -47,13 +48,17 @@ def test_the_state_shows_in_the_list_too(owner_client, owner):
     assert [each["tradingState"] for each in listed] == ["halted"]
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"state": "paused"}, "state"), ({}, "state"), ({"state": None}, "state"),
-    ({"state": "halted", "cancelOpenOrders": "yes"}, "cancelOpenOrders"),
-    ({"state": "halted", "cancel": True}, "cancel"),
-])
-def test_bad_input_is_a_400_naming_the_field_and_changes_nothing(owner_client, owner, body,
-                                                                 field):
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"state": "paused"}, "state"),
+        ({}, "state"),
+        ({"state": None}, "state"),
+        ({"state": "halted", "cancelOpenOrders": "yes"}, "cancelOpenOrders"),
+        ({"state": "halted", "cancel": True}, "cancel"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_field_and_changes_nothing(owner_client, owner, body, field):
     connection = make_connection(owner)
     response = set_state(owner_client, connection.pk, body)
     assert response.status_code == 400, response.json()
@@ -66,8 +71,7 @@ def test_bad_input_is_a_400_naming_the_field_and_changes_nothing(owner_client, o
 @pytest.mark.parametrize("state", ["active", "reduce_only"])
 def test_cancel_open_orders_without_a_halt_is_a_422(owner_client, owner, state):
     connection = make_connection(owner)
-    response = set_state(owner_client, connection.pk, {"state": state,
-                                                       "cancelOpenOrders": True})
+    response = set_state(owner_client, connection.pk, {"state": state, "cancelOpenOrders": True})
     assert response.status_code == 422, response.json()
     error = response.json()["error"]
     assert error["code"] == "cancel_needs_halt" and "cancelOpenOrders" in error["fields"]
@@ -112,8 +116,9 @@ def test_the_service_refuses_an_unknown_state_and_a_cancel_without_a_halt(owner)
     with pytest.raises(ValidationFailed):
         connection_trading_state_set(connection=connection, state="paused", actor=owner)
     with pytest.raises(Unprocessable):
-        connection_trading_state_set(connection=connection, state="active", actor=owner,
-                                     cancel_open_orders=True)
+        connection_trading_state_set(
+            connection=connection, state="active", actor=owner, cancel_open_orders=True
+        )
 
 
 def test_a_staff_member_acting_for_an_owner_is_the_actor_with_the_owner_beside(owner, staff):
@@ -125,23 +130,26 @@ def test_a_staff_member_acting_for_an_owner_is_the_actor_with_the_owner_beside(o
 
 def test_a_label_acts_for_the_command_line(owner):
     connection = make_connection(owner)
-    change = connection_trading_state_set(connection=connection, state="reduce_only",
-                                          actor="cli")
+    change = connection_trading_state_set(connection=connection, state="reduce_only", actor="cli")
     assert change.previous == "active" and change.connection.trading_state == "reduce_only"
     assert ConnectionSyncLog.objects.get(action="trading_state_set").actor == "cli"
 
 
-@pytest.mark.parametrize("state, api_type, side, reduce_only, code", [
-    ("active", "spot", "buy", False, None),
-    ("halted", "spot", "sell", False, "trading_halted"),
-    ("halted", "perpetual_futures", "sell", True, "trading_halted"),
-    ("reduce_only", "perpetual_futures", "buy", False, "reduce_only"),
-    ("reduce_only", "perpetual_futures", "buy", True, None),
-    ("reduce_only", "spot", "buy", False, "reduce_only"),
-    ("reduce_only", "spot", "sell", False, None),
-    ("reduce_only", "margin", "sell", False, "reduce_only"),
-])
+@pytest.mark.parametrize(
+    "state, api_type, side, reduce_only, code",
+    [
+        ("active", "spot", "buy", False, None),
+        ("halted", "spot", "sell", False, "trading_halted"),
+        ("halted", "perpetual_futures", "sell", True, "trading_halted"),
+        ("reduce_only", "perpetual_futures", "buy", False, "reduce_only"),
+        ("reduce_only", "perpetual_futures", "buy", True, None),
+        ("reduce_only", "spot", "buy", False, "reduce_only"),
+        ("reduce_only", "spot", "sell", False, None),
+        ("reduce_only", "margin", "sell", False, "reduce_only"),
+    ],
+)
 def test_the_rule(state, api_type, side, reduce_only, code):
-    refusal = trading_refusal(trading_state=state, api_type=api_type, side=side,
-                              reduce_only=reduce_only)
+    refusal = trading_refusal(
+        trading_state=state, api_type=api_type, side=side, reduce_only=reduce_only
+    )
     assert (refusal.code if refusal else None) == code

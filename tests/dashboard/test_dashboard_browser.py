@@ -24,10 +24,12 @@ from connections.ratelimits import exchange_limiter
 from exchanges.limits import Charge
 from tests.dashboard.conftest import add_checks, add_order, make_connection, set_stream
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium"
-                                        if Path("/usr/bin/chromium").exists() else None)
+CHROMIUM = shutil.which("chromium") or (
+    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+)
 CHROMEDRIVER = shutil.which("chromedriver") or (
-    "/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None)
+    "/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None
+)
 PASSWORD = "correct-horse-9"
 STEP = timedelta(minutes=5)  # one bucket of the 1 h range
 # buckets back from the one holding now: 0..10 stay inside the hour even if a bucket
@@ -36,9 +38,11 @@ SEEDED_BUCKETS = 10
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
-                       reason="needs Debian's chromium and chromium-driver "
-                              "(apt-get install chromium chromium-driver)"),
+    pytest.mark.skipif(
+        CHROMIUM is None or CHROMEDRIVER is None,
+        reason="needs Debian's chromium and chromium-driver "
+        "(apt-get install chromium chromium-driver)",
+    ),
 ]
 
 
@@ -51,10 +55,20 @@ def browser() -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM or ""
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1360,1000", "--hide-scrollbars", "--force-color-profile=srgb",
-                     "--disable-extensions", "--no-first-run", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1360,1000",
+        "--hide-scrollbars",
+        "--force-color-profile=srgb",
+        "--disable-extensions",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
@@ -68,9 +82,15 @@ def _use_rate_limit(connection: ExchangeConnection, weight: int) -> None:
     """Weight through the real limiter, as a request of this connection would take it."""
     limiter = exchange_limiter(connection.exchange)
     lease = uuid.uuid4().hex
-    assert limiter.try_acquire(Charge("GET", "/api/v5/market/ticker", weight=weight),
-                               destination="paper", lease_id=lease,
-                               usage_scope=str(connection.pk)) == 0
+    assert (
+        limiter.try_acquire(
+            Charge("GET", "/api/v5/market/ticker", weight=weight),
+            destination="paper",
+            lease_id=lease,
+            usage_scope=str(connection.pk),
+        )
+        == 0
+    )
     limiter.release(lease, destination="paper")
 
 
@@ -78,18 +98,29 @@ def seed_operator_view(owner: Any, now: datetime) -> dict[str, Any]:
     """Four paper connections over the last hour: three well, Bybit failing (circuit open),
     with orders, one unknown and two flagged."""
     connections = {
-        "okx": make_connection(owner, name="Paper okx", exchange="okx",
-                               health_status="healthy"),
-        "binance": make_connection(owner, name="Paper binance", exchange="binance",
-                                   health_status="healthy"),
-        "bingx": make_connection(owner, name="Paper bingx", exchange="bingx",
-                                 health_status="degraded", last_error="HTTP 429 rate limited",
-                                 last_error_code="rate_limited"),
-        "bybit": make_connection(owner, name="Paper bybit", exchange="bybit",
-                                 health_status="unhealthy", circuit="open",
-                                 consecutive_failures=5, opened_at=now - timedelta(minutes=7),
-                                 last_error="the exchange answered 503 five times in a row",
-                                 last_error_code="exchange_unavailable"),
+        "okx": make_connection(owner, name="Paper okx", exchange="okx", health_status="healthy"),
+        "binance": make_connection(
+            owner, name="Paper binance", exchange="binance", health_status="healthy"
+        ),
+        "bingx": make_connection(
+            owner,
+            name="Paper bingx",
+            exchange="bingx",
+            health_status="degraded",
+            last_error="HTTP 429 rate limited",
+            last_error_code="rate_limited",
+        ),
+        "bybit": make_connection(
+            owner,
+            name="Paper bybit",
+            exchange="bybit",
+            health_status="unhealthy",
+            circuit="open",
+            consecutive_failures=5,
+            opened_at=now - timedelta(minutes=7),
+            last_error="the exchange answered 503 five times in a row",
+            last_error_code="exchange_unavailable",
+        ),
     }
     base = {"okx": 80, "binance": 140, "bingx": 210, "bybit": 120}
     for exchange, connection in connections.items():
@@ -99,14 +130,27 @@ def seed_operator_view(owner: Any, now: datetime) -> dict[str, Any]:
             if exchange == "bingx" and back % 4 == 1:
                 latencies.append(base[exchange] * 4)  # a slow tail: p99 apart from p50
             failing = exchange == "bybit" and back <= 2
-            add_checks(connection, at=at, latencies=[] if failing else latencies,
-                       failed=3 if failing else (1 if exchange == "bingx" and back == 3 else 0))
+            add_checks(
+                connection,
+                at=at,
+                latencies=[] if failing else latencies,
+                failed=3 if failing else (1 if exchange == "bingx" and back == 3 else 0),
+            )
         for back in range(0, SEEDED_BUCKETS + 1, 2):
-            add_order(connection, at=now - back * STEP, status="filled",
-                      placed_after_ms=base[exchange] + 40)
-        set_stream(connection, state="down" if exchange == "bybit" else "connected",
-                   since=now - timedelta(minutes=40), reconnects=3 if exchange == "bybit" else 0,
-                   last_message_at=now - timedelta(seconds=2), holder="runner-1")
+            add_order(
+                connection,
+                at=now - back * STEP,
+                status="filled",
+                placed_after_ms=base[exchange] + 40,
+            )
+        set_stream(
+            connection,
+            state="down" if exchange == "bybit" else "connected",
+            since=now - timedelta(minutes=40),
+            reconnects=3 if exchange == "bybit" else 0,
+            last_message_at=now - timedelta(seconds=2),
+            holder="runner-1",
+        )
     add_order(connections["bybit"], at=now - STEP, status="unknown", placed_after_ms=3000)
     add_order(connections["bybit"], at=now - 2 * STEP, status="failed", flagged=True)
     add_order(connections["bingx"], at=now - 3 * STEP, status="rejected", flagged=True)
@@ -144,7 +188,8 @@ def _screenshot(browser: Any) -> None:
 
 
 def test_the_dashboard_draws_the_seeded_data_and_follows_the_database_live(
-        browser: Any, live_server: Any, make_user: Any, settings: Any) -> None:
+    browser: Any, live_server: Any, make_user: Any, settings: Any
+) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -152,8 +197,7 @@ def test_the_dashboard_draws_the_seeded_data_and_follows_the_database_live(
     staff = make_user("operator", staff=True, password=PASSWORD)
     connections = seed_operator_view(staff, timezone.now())
     _login(browser, live_server.url, "operator")
-    WebDriverWait(browser, 15).until(lambda b: b.find_elements(By.CSS_SELECTOR,
-                                                                "[data-dashboard]"))
+    WebDriverWait(browser, 15).until(lambda b: b.find_elements(By.CSS_SELECTOR, "[data-dashboard]"))
     assert browser.find_element(By.CSS_SELECTOR, "#content h1").text == "Health dashboard"
     assert browser.find_element(By.CSS_SELECTOR, ".range-switch a.selected").text == "1h"
     assert browser.find_element(By.ID, "site-name").text  # the admin's header
@@ -162,16 +206,20 @@ def test_the_dashboard_draws_the_seeded_data_and_follows_the_database_live(
     # one point per bucket with passed checks, for each of p50 and p99; x axis: 3 time
     # labels, y axis 0 .. a round ceiling in ms
     for series in ("p50", "p99"):
-        points = okx.find_elements(By.CSS_SELECTOR,
-                                   f'[data-chart$="-latency"] [data-series="{series}"] circle')
+        points = okx.find_elements(
+            By.CSS_SELECTOR, f'[data-chart$="-latency"] [data-series="{series}"] circle'
+        )
         assert len(points) == SEEDED_BUCKETS + 1
     latency = okx.find_element(By.CSS_SELECTOR, '[data-chart$="-latency"]')
     x_labels = [t.text for t in latency.find_elements(By.CSS_SELECTOR, ".x-axis .tick-label")]
     assert len(x_labels) == 3 and all(len(label) == 5 and label[2] == ":" for label in x_labels)
     y_labels = [t.text for t in latency.find_elements(By.CSS_SELECTOR, ".y-axis .tick-label")]
     assert y_labels[0] == "0" and int(y_labels[-1]) >= 108  # the slowest okx check
-    assert latency.find_element(By.TAG_NAME, "title").get_attribute("textContent").startswith(
-        "Check latency of Paper okx")
+    assert (
+        latency.find_element(By.TAG_NAME, "title")
+        .get_attribute("textContent")
+        .startswith("Check latency of Paper okx")
+    )
     orders = okx.find_elements(By.CSS_SELECTOR, '[data-chart$="-orders"] rect.bar')
     assert len(orders) == SEEDED_BUCKETS // 2 + 1
 
@@ -183,8 +231,9 @@ def test_the_dashboard_draws_the_seeded_data_and_follows_the_database_live(
     assert badge.value_of_css_property("background-color") == "rgba(198, 40, 40, 1)"
     reason = bybit.find_element(By.CSS_SELECTOR, "[data-field=reason]").text
     assert "exchange_unavailable" in reason and "503 five times" in reason
-    failed = bybit.find_elements(By.CSS_SELECTOR, '[data-chart$="-errors"] rect[data-series='
-                                                  '"failed"]')
+    failed = bybit.find_elements(
+        By.CSS_SELECTOR, '[data-chart$="-errors"] rect[data-series="failed"]'
+    )
     assert [bar.get_attribute("data-value") for bar in failed] == ["3", "3", "3"]
     assert bybit.find_element(By.CSS_SELECTOR, "[data-field=stream]").text.startswith("down")
 
@@ -204,16 +253,28 @@ def test_the_dashboard_draws_the_seeded_data_and_follows_the_database_live(
     browser.execute_script("window.dashboardNotReloaded = true;")
     add_order(connections["okx"], at=timezone.now(), status="filled", flagged=True)
     ConnectionState.objects.filter(connection=connections["binance"]).update(
-        circuit="open", health_status="unhealthy", last_error="signature rejected",
-        last_error_code="auth_failed")
-    WebDriverWait(browser, 15).until(lambda b: b.find_element(
-        By.CSS_SELECTOR, "[data-tile=orders-flagged] .tile-value").text == "3")
+        circuit="open",
+        health_status="unhealthy",
+        last_error="signature rejected",
+        last_error_code="auth_failed",
+    )
+    WebDriverWait(browser, 15).until(
+        lambda b: (
+            b.find_element(By.CSS_SELECTOR, "[data-tile=orders-flagged] .tile-value").text == "3"
+        )
+    )
     binance = _card(browser, connections["binance"])
-    WebDriverWait(browser, 5).until(lambda b: _card(b, connections["binance"])
-                                    .get_attribute("data-circuit") == "open")
+    WebDriverWait(browser, 5).until(
+        lambda b: _card(b, connections["binance"]).get_attribute("data-circuit") == "open"
+    )
     binance = _card(browser, connections["binance"])
-    assert "signature rejected" in binance.find_element(By.CSS_SELECTOR,
-                                                        "[data-field=reason]").text
+    assert "signature rejected" in binance.find_element(By.CSS_SELECTOR, "[data-field=reason]").text
     assert browser.execute_script("return window.dashboardNotReloaded === true;")
-    assert int(browser.find_element(By.CSS_SELECTOR, "[data-dashboard]")
-               .get_attribute("data-refreshes")) >= 1
+    assert (
+        int(
+            browser.find_element(By.CSS_SELECTOR, "[data-dashboard]").get_attribute(
+                "data-refreshes"
+            )
+        )
+        >= 1
+    )

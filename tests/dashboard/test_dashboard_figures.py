@@ -60,15 +60,24 @@ def test_order_success_rate_placement_latency_and_what_needs_an_operator(staff, 
     add_order(connection, at=now - timedelta(minutes=5), status="filled", placed_after_ms=100)
     add_order(connection, at=now - timedelta(minutes=5), status="open", placed_after_ms=300)
     add_order(connection, at=now - timedelta(minutes=5), status="rejected", placed_after_ms=200)
-    add_order(connection, at=now - timedelta(minutes=5), status="unknown", placed_after_ms=None,
-              flagged=True)
+    add_order(
+        connection,
+        at=now - timedelta(minutes=5),
+        status="unknown",
+        placed_after_ms=None,
+        flagged=True,
+    )
     add_order(connection, at=now - timedelta(minutes=5), status="pending", placed_after_ms=None)
     add_order(connection, at=now - timedelta(days=30), status="unknown", placed_after_ms=None)
 
     orders = _only(dashboard_overview(user=staff, range_name="1h", now=now))["orders"]
 
     assert (orders["total"], orders["accepted"], orders["refused"], orders["unknown"]) == (
-        5, 2, 1, 1)
+        5,
+        2,
+        1,
+        1,
+    )
     assert orders["successRate"] == 50.0  # 2 of 4 settled; pending counts for neither
     assert orders["placementP50Ms"] == 200 and orders["placementP99Ms"] == 298
     # now, whatever their age: both unknown orders, the one flagged
@@ -91,8 +100,7 @@ def test_exchanges_sum_their_connections_and_the_summary_sums_everything(staff, 
     assert okx["orders"]["flaggedNow"] == 1 and okx["orders"]["successRate"] == 0.0
     summary = overview["summary"]
     assert (summary["connections"], summary["healthy"], summary["unhealthy"]) == (3, 2, 1)
-    assert (summary["circuitsOpen"], summary["checks"], summary["uptimePercent"]) == (
-        1, 6, 50.0)
+    assert (summary["circuitsOpen"], summary["checks"], summary["uptimePercent"]) == (1, 6, 50.0)
     assert summary["ordersFlagged"] == 1
 
 
@@ -119,12 +127,18 @@ def test_an_unknown_range_is_refused_by_name(name: str) -> None:
 
 def _seed(owner: Any, count: int, now: Any) -> None:
     for number in range(count):
-        connection = make_connection(owner, name=f"c{number}",
-                                     exchange=("okx", "bybit", "binance")[number % 3])
-        add_checks(connection, at=now - timedelta(minutes=number % 50), latencies=[10, 20],
-                   failed=1)
-        add_order(connection, at=now - timedelta(minutes=number % 50), status="filled",
-                  flagged=number % 2 == 0)
+        connection = make_connection(
+            owner, name=f"c{number}", exchange=("okx", "bybit", "binance")[number % 3]
+        )
+        add_checks(
+            connection, at=now - timedelta(minutes=number % 50), latencies=[10, 20], failed=1
+        )
+        add_order(
+            connection,
+            at=now - timedelta(minutes=number % 50),
+            status="filled",
+            flagged=number % 2 == 0,
+        )
         if number % 2:
             set_stream(connection, state="connected", since=now)
 
@@ -135,7 +149,8 @@ OVERVIEW_QUERIES = 4
 
 @pytest.mark.parametrize("count", [1, 20])
 def test_the_figures_take_the_same_queries_for_1_and_for_20_connections(
-        staff, now, count: int, django_assert_num_queries: Any) -> None:
+    staff, now, count: int, django_assert_num_queries: Any
+) -> None:
     _seed(staff, count, now)
     with django_assert_num_queries(OVERVIEW_QUERIES):
         overview = dashboard_overview(user=staff, range_name="24h", now=now)
@@ -147,6 +162,8 @@ def test_connections_in_trouble_come_first(staff, now) -> None:
     make_connection(staff, name="b degraded", health_status="degraded")
     make_connection(staff, name="c open", circuit="open", health_status="degraded")
     make_connection(staff, name="d unhealthy", exchange="bybit", health_status="unhealthy")
-    names = [item["name"] for item in dashboard_overview(user=staff, range_name="1h",
-                                                         now=now)["connections"]]
+    names = [
+        item["name"]
+        for item in dashboard_overview(user=staff, range_name="1h", now=now)["connections"]
+    ]
     assert names == ["c open", "d unhealthy", "b degraded", "a healthy"]

@@ -41,8 +41,7 @@ def test_a_user_who_is_not_staff_is_sent_to_the_admin_login(owner: Any, url: str
     assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
 
 
-def test_staff_see_the_dashboard_in_the_admin_and_the_index_links_it(
-        staff_browser: Client) -> None:
+def test_staff_see_the_dashboard_in_the_admin_and_the_index_links_it(staff_browser: Client) -> None:
     page = staff_browser.get(PAGE)
     assert page.status_code == 200
     html = page.content.decode()
@@ -81,25 +80,53 @@ def test_a_bad_range_is_a_clear_400(staff_browser: Client, url: str, value: str)
     response = staff_browser.get(url, {"range": value})
     assert response.status_code == 400
     if url == DATA:
-        assert response.json() == {"success": False, "error": {
-            "code": "validation_error", "message": "range must be one of 1h, 24h, 7d",
-            "fields": {"range": ["one of 1h, 24h, 7d"]}}}
+        assert response.json() == {
+            "success": False,
+            "error": {
+                "code": "validation_error",
+                "message": "range must be one of 1h, 24h, 7d",
+                "fields": {"range": ["one of 1h, 24h, 7d"]},
+            },
+        }
     else:
         assert b"range must be one of 1h, 24h, 7d" in response.content
         assert b'id="site-name"' in response.content  # still the admin's page
 
 
 CONNECTION_KEYS = {
-    "id", "name", "exchange", "apiType", "environment", "enabled", "isActive", "status",
-    "circuit", "circuitOpenedAt", "consecutiveFailures", "lastError", "lastErrorCode",
-    "lastCheckAt", "lastLatencyMs", "checks", "failedChecks", "uptimePercent", "latencyP50Ms",
-    "latencyP99Ms", "series", "orders", "rateLimitUsagePercent", "stream"}
+    "id",
+    "name",
+    "exchange",
+    "apiType",
+    "environment",
+    "enabled",
+    "isActive",
+    "status",
+    "circuit",
+    "circuitOpenedAt",
+    "consecutiveFailures",
+    "lastError",
+    "lastErrorCode",
+    "lastCheckAt",
+    "lastLatencyMs",
+    "checks",
+    "failedChecks",
+    "uptimePercent",
+    "latencyP50Ms",
+    "latencyP99Ms",
+    "series",
+    "orders",
+    "rateLimitUsagePercent",
+    "stream",
+}
 
 
 def test_the_json_carries_the_figures_and_the_fragments_to_swap(
-        staff: Any, staff_browser: Client, now: Any) -> None:
-    connection = make_connection(staff, name="Paper okx", circuit="open",
-                                 last_error="exchange down")
+    staff: Any, staff_browser: Client, now: Any
+) -> None:
+    connection = make_connection(
+        staff, name="Paper okx", circuit="open", last_error="exchange down"
+    )
     add_checks(connection, at=now, latencies=[40, 60], failed=1)
     add_order(connection, at=now, status="filled", flagged=True)
     set_stream(connection, state="connected", since=now)
@@ -109,18 +136,41 @@ def test_the_json_carries_the_figures_and_the_fragments_to_swap(
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
     assert "no-cache" in response["Cache-Control"]
     data = response.json()
-    assert set(data) == {"range", "ranges", "generatedAt", "start", "end", "bucketSeconds",
-                         "buckets", "summary", "exchanges", "connections", "fragments"}
+    assert set(data) == {
+        "range",
+        "ranges",
+        "generatedAt",
+        "start",
+        "end",
+        "bucketSeconds",
+        "buckets",
+        "summary",
+        "exchanges",
+        "connections",
+        "fragments",
+    }
     assert (data["range"], data["ranges"], data["bucketSeconds"]) == (
-        "1h", ["1h", "24h", "7d"], 300)
+        "1h",
+        ["1h", "24h", "7d"],
+        300,
+    )
     assert len(data["buckets"]) == 12
     [item] = data["connections"]
     assert set(item) == CONNECTION_KEYS
     assert set(item["series"]) == {"checks", "failed", "p50", "p99"}
     assert all(len(values) == 12 for values in item["series"].values())
-    assert set(item["orders"]) == {"total", "accepted", "refused", "unknown", "successRate",
-                                   "placementP50Ms", "placementP99Ms", "unknownNow",
-                                   "flaggedNow", "series"}
+    assert set(item["orders"]) == {
+        "total",
+        "accepted",
+        "refused",
+        "unknown",
+        "successRate",
+        "placementP50Ms",
+        "placementP99Ms",
+        "unknownNow",
+        "flaggedNow",
+        "series",
+    }
     assert item["stream"]["state"] == "connected"
     [exchange] = data["exchanges"]
     assert exchange["exchange"] == "okx" and "pools" in exchange["rateLimits"]
@@ -130,15 +180,15 @@ def test_the_json_carries_the_figures_and_the_fragments_to_swap(
     assert "<svg" in data["fragments"]["summary"]
 
 
-def test_the_links_open_the_order_list_filtered(staff: Any, staff_browser: Client,
-                                                now: Any) -> None:
+def test_the_links_open_the_order_list_filtered(
+    staff: Any, staff_browser: Client, now: Any
+) -> None:
     connection = make_connection(staff, name="Paper okx")
     flagged = add_order(connection, at=now, status="filled", flagged=True)
     add_order(connection, at=now, status="filled")
     html = staff_browser.get(PAGE).content.decode()
     links = set(re.findall(r'href="(/admin/orders/order/\?[^"]+)"', html))
-    assert f"/admin/orders/order/?flagged__exact=1&amp;connection__exact={connection.pk}" \
-        in links
+    assert f"/admin/orders/order/?flagged__exact=1&amp;connection__exact={connection.pk}" in links
     for link in links:
         listed = staff_browser.get(link.replace("&amp;", "&"))
         assert listed.status_code == 200, link
@@ -148,14 +198,22 @@ def test_the_links_open_the_order_list_filtered(staff: Any, staff_browser: Clien
 
 def _seed(owner: Any, count: int, now: Any) -> None:
     for number in range(count):
-        connection = make_connection(owner, name=f"c{number}",
-                                     exchange=("okx", "bybit", "binance", "bingx")[number % 4],
-                                     circuit="open" if number % 5 == 0 else "closed",
-                                     last_error="down" if number % 5 == 0 else "")
-        add_checks(connection, at=now - timedelta(minutes=number), latencies=[10, 20],
-                   failed=number % 2)
-        add_order(connection, at=now - timedelta(minutes=number), status="unknown",
-                  flagged=number % 3 == 0)
+        connection = make_connection(
+            owner,
+            name=f"c{number}",
+            exchange=("okx", "bybit", "binance", "bingx")[number % 4],
+            circuit="open" if number % 5 == 0 else "closed",
+            last_error="down" if number % 5 == 0 else "",
+        )
+        add_checks(
+            connection, at=now - timedelta(minutes=number), latencies=[10, 20], failed=number % 2
+        )
+        add_order(
+            connection,
+            at=now - timedelta(minutes=number),
+            status="unknown",
+            flagged=number % 3 == 0,
+        )
         set_stream(connection, state="connected", since=now)
 
 
@@ -166,7 +224,8 @@ def _queries(client: Client, url: str) -> int:
 
 
 def test_the_page_and_the_json_take_the_same_queries_for_1_and_for_20_connections(
-        staff: Any, staff_browser: Client, make_user: Any, now: Any) -> None:
+    staff: Any, staff_browser: Client, make_user: Any, now: Any
+) -> None:
     _seed(staff, 1, now)
     one = {url: _queries(staff_browser, url) for url in (PAGE, DATA)}
     _seed(make_user("other"), 19, now)

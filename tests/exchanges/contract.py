@@ -50,12 +50,14 @@ class RecordingThrottle:
         self.destinations.append(destination)
         yield
 
-    def report_usage(self, signals: Sequence[UsageSignal], *, charge: Charge,
-                     destination: str) -> None:
+    def report_usage(
+        self, signals: Sequence[UsageSignal], *, charge: Charge, destination: str
+    ) -> None:
         self.usage.extend(signals)
 
-    def pause(self, seconds: float, *, reason: str, destination: str,
-              product: str = "spot") -> float:
+    def pause(
+        self, seconds: float, *, reason: str, destination: str, product: str = "spot"
+    ) -> float:
         self.pauses.append(seconds)
         return seconds
 
@@ -79,8 +81,13 @@ class ConnectorContract:
         """Register the exact success payload(s) for placing ``order``."""
         raise NotImplementedError
 
-    def add_place_answer(self, rsps: responses.RequestsMock, status: int, body: Any,
-                         headers: dict[str, str] | None = None) -> None:
+    def add_place_answer(
+        self,
+        rsps: responses.RequestsMock,
+        status: int,
+        body: Any,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         """Register one answer (any status/body) on the place-order endpoint."""
         raise NotImplementedError
 
@@ -120,8 +127,11 @@ class ConnectorContract:
     def connector(self, throttle: RecordingThrottle) -> Connector:
         return self.connector_class(
             credentials=Credentials(API_KEY, API_SECRET, PASSPHRASE),
-            api_type=self.api_type, environment="live", base_url=self.base_url,
-            throttle=throttle, clock=lambda: FROZEN_NOW,
+            api_type=self.api_type,
+            environment="live",
+            base_url=self.base_url,
+            throttle=throttle,
+            clock=lambda: FROZEN_NOW,
         )
 
     @pytest.fixture
@@ -131,8 +141,11 @@ class ConnectorContract:
 
     def limit_order(self, **changes: Any) -> OrderRequest:
         values: dict[str, Any] = {
-            "symbol": self.symbol, "side": "buy", "type": "limit",
-            "quantity": Decimal("0.01"), "price": Decimal("50000"),
+            "symbol": self.symbol,
+            "side": "buy",
+            "type": "limit",
+            "quantity": Decimal("0.01"),
+            "price": Decimal("50000"),
             "client_order_id": CLIENT_ID,
         }
         values.update(changes)
@@ -153,8 +166,9 @@ class ConnectorContract:
         order = self.limit_order()
         self.add_place_success(rsps, order)
         connector.place_order(order)
-        signed_calls = [call.request for call in rsps.calls
-                        if call.request.method in ("POST", "DELETE", "PUT")]
+        signed_calls = [
+            call.request for call in rsps.calls if call.request.method in ("POST", "DELETE", "PUT")
+        ]
         assert signed_calls, "placing an order sent no write request"
         self.assert_signed(signed_calls[-1])
 
@@ -162,16 +176,16 @@ class ConnectorContract:
         order = self.limit_order(quantity=Decimal("0.01000"), price=Decimal("50000.10"))
         self.add_place_success(rsps, order)
         connector.place_order(order)
-        sent = " ".join(
-            f"{call.request.url} {call.request.body or ''}" for call in rsps.calls)
+        sent = " ".join(f"{call.request.url} {call.request.body or ''}" for call in rsps.calls)
         assert CLIENT_ID in sent
         # hex signatures and nonces may hold "1e5" by chance: only decimal-looking values count
         values = re.findall(r"(?<![0-9A-Za-z])-?\d+(?:\.\d+)?[eE][+-]?\d+(?![0-9A-Za-z])", sent)
         assert not values, f"a decimal went out in exponent form: {values}"
         assert "50000.1" in sent
 
-    def test_throttle_is_called_before_every_request_with_its_weight(self, connector, rsps,
-                                                                      throttle):
+    def test_throttle_is_called_before_every_request_with_its_weight(
+        self, connector, rsps, throttle
+    ):
         order = self.limit_order()
         self.add_place_success(rsps, order)
         connector.place_order(order)
@@ -179,13 +193,13 @@ class ConnectorContract:
         for weight, endpoint in throttle.acquired:
             assert weight == connector.weights.get(endpoint, weight) and weight >= 0
 
-    def test_the_throttle_learns_the_destination_of_every_call(self, connector, rsps,
-                                                               throttle):
+    def test_the_throttle_learns_the_destination_of_every_call(self, connector, rsps, throttle):
         order = self.limit_order()
         self.add_place_success(rsps, order)
         connector.place_order(order)
         assert throttle.destinations and set(throttle.destinations) == {
-            rest_destination(self.base_url)}
+            rest_destination(self.base_url)
+        }
 
     def test_declared_weights_match_the_facts_file(self, connector):
         for path, weight in self.weight_cases:
@@ -233,14 +247,16 @@ class ConnectorContract:
 
     def test_refused_connection_is_network_error(self, connector, rsps):
         refused = requests.exceptions.ConnectionError(
-            "HTTPConnectionPool: NewConnectionError: [Errno 111] Connection refused")
+            "HTTPConnectionPool: NewConnectionError: [Errno 111] Connection refused"
+        )
         self.add_place_exception(rsps, refused)
         with pytest.raises(errors.NetworkError):
             connector.place_order(self.limit_order())
 
     def test_reset_after_sending_is_outcome_unknown(self, connector, rsps):
         reset = requests.exceptions.ConnectionError(
-            "('Connection aborted.', RemoteDisconnected('closed without response'))")
+            "('Connection aborted.', RemoteDisconnected('closed without response'))"
+        )
         self.add_place_exception(rsps, reset)
         with pytest.raises(errors.OrderOutcomeUnknown):
             connector.place_order(self.limit_order())

@@ -16,16 +16,18 @@ from exchanges.capabilities import API_TYPES, CAPABILITIES, ENVIRONMENTS, EXCHAN
 from exchanges.registry import connector_class
 
 BASE_URL = "https://base.test"
-CLIENT_ID = "ec0123456789abcdef0123456789ab"   # valid on all six
+CLIENT_ID = "ec0123456789abcdef0123456789ab"  # valid on all six
 
 
-def make(exchange: str, *, api_type: str | None = None,
-         environment: str = "live") -> Connector:
+def make(exchange: str, *, api_type: str | None = None, environment: str = "live") -> Connector:
     offered = CAPABILITIES[exchange]
     return connector_class(exchange)(
         credentials=Credentials("key", "secret", "passphrase"),
-        api_type=api_type or offered.api_types[0], environment=environment,
-        base_url=BASE_URL, clock=lambda: 1_700_000_000.0)
+        api_type=api_type or offered.api_types[0],
+        environment=environment,
+        base_url=BASE_URL,
+        clock=lambda: 1_700_000_000.0,
+    )
 
 
 def symbol_of(connector: Connector) -> str:
@@ -33,9 +35,14 @@ def symbol_of(connector: Connector) -> str:
 
 
 def order(connector: Connector, **changes: Any) -> OrderRequest:
-    values: dict[str, Any] = {"symbol": symbol_of(connector), "side": "buy", "type": "limit",
-                              "quantity": Decimal("0.01"), "price": Decimal("50000"),
-                              "client_order_id": CLIENT_ID}
+    values: dict[str, Any] = {
+        "symbol": symbol_of(connector),
+        "side": "buy",
+        "type": "limit",
+        "quantity": Decimal("0.01"),
+        "price": Decimal("50000"),
+        "client_order_id": CLIENT_ID,
+    }
     return OrderRequest(**(values | changes))
 
 
@@ -59,7 +66,8 @@ INVALID_ORDERS = {
 @pytest.mark.parametrize("changes", INVALID_ORDERS.values(), ids=INVALID_ORDERS.keys())
 @responses.activate
 def test_every_connector_refuses_an_invalid_order_with_one_class_before_any_request(
-        exchange, changes):
+    exchange, changes
+):
     connector = make(exchange)
     with pytest.raises(errors.InvalidRequest) as caught:
         connector.place_order(order(connector, **changes))
@@ -68,8 +76,9 @@ def test_every_connector_refuses_an_invalid_order_with_one_class_before_any_requ
     assert len(responses.calls) == 0
 
 
-@pytest.mark.parametrize("exchange", [name for name in EXCHANGES
-                                      if "spot" in CAPABILITIES[name].api_types])
+@pytest.mark.parametrize(
+    "exchange", [name for name in EXCHANGES if "spot" in CAPABILITIES[name].api_types]
+)
 @responses.activate
 def test_reduce_only_on_a_spot_cash_order_is_refused_before_any_request(exchange):
     connector = make(exchange, api_type="spot")
@@ -78,8 +87,9 @@ def test_reduce_only_on_a_spot_cash_order_is_refused_before_any_request(exchange
     assert len(responses.calls) == 0
 
 
-@pytest.mark.parametrize("exchange", [name for name in EXCHANGES
-                                      if "margin" not in CAPABILITIES[name].api_types])
+@pytest.mark.parametrize(
+    "exchange", [name for name in EXCHANGES if "margin" not in CAPABILITIES[name].api_types]
+)
 @responses.activate
 def test_spot_margin_where_the_table_offers_none_is_not_supported(exchange):
     connector = make(exchange)
@@ -92,8 +102,9 @@ def test_spot_margin_where_the_table_offers_none_is_not_supported(exchange):
 @responses.activate
 def test_a_market_order_s_price_is_dropped_before_the_module_sees_it(exchange):
     connector = make(exchange)
-    checked = connector.check_order(order(connector, type="market", price=Decimal("1")),
-                                    connector.market(symbol_of(connector)))
+    checked = connector.check_order(
+        order(connector, type="market", price=Decimal("1")), connector.market(symbol_of(connector))
+    )
     assert checked.price is None
 
 
@@ -117,8 +128,10 @@ def test_a_module_must_provide_every_operation(exchange):
 # -- capabilities: exchanges/capabilities.py is the one table --------------------------------
 
 
-@pytest.mark.parametrize(("exchange", "api_type"), [
-    (exchange, api_type) for exchange in EXCHANGES for api_type in API_TYPES])
+@pytest.mark.parametrize(
+    ("exchange", "api_type"),
+    [(exchange, api_type) for exchange in EXCHANGES for api_type in API_TYPES],
+)
 def test_an_api_type_is_refused_exactly_where_the_table_lacks_it(exchange, api_type):
     if CAPABILITIES[exchange].supports_api_type(api_type):
         assert make(exchange, api_type=api_type).api_type == api_type
@@ -129,11 +142,18 @@ def test_an_api_type_is_refused_exactly_where_the_table_lacks_it(exchange, api_t
     assert api_type in caught.value.message and caught.value.exchange == exchange
 
 
-@pytest.mark.parametrize(("exchange", "environment", "api_type"), [
-    (exchange, environment, api_type) for exchange in EXCHANGES
-    for environment in ENVIRONMENTS for api_type in CAPABILITIES[exchange].api_types])
-def test_an_environment_is_refused_exactly_where_the_table_lacks_it(exchange, environment,
-                                                                    api_type):
+@pytest.mark.parametrize(
+    ("exchange", "environment", "api_type"),
+    [
+        (exchange, environment, api_type)
+        for exchange in EXCHANGES
+        for environment in ENVIRONMENTS
+        for api_type in CAPABILITIES[exchange].api_types
+    ],
+)
+def test_an_environment_is_refused_exactly_where_the_table_lacks_it(
+    exchange, environment, api_type
+):
     offered = CAPABILITIES[exchange]
     if offered.supports_environment(environment, api_type):
         assert make(exchange, api_type=api_type, environment=environment)

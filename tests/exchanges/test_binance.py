@@ -33,12 +33,26 @@ NOW_MS = int(FROZEN_NOW * 1000)
 def spot_order(**changes: Any) -> dict[str, Any]:
     """GET /api/v3/order as Binance sends it."""
     raw = {
-        "symbol": "BTCUSDT", "orderId": 28, "orderListId": -1, "clientOrderId": CLIENT_ID,
-        "price": "50000.00000000", "origQty": "0.01000000", "executedQty": "0.00000000",
-        "cummulativeQuoteQty": "0.00000000", "status": "NEW", "timeInForce": "GTC",
-        "type": "LIMIT", "side": "BUY", "stopPrice": "0.00000000", "icebergQty": "0.00000000",
-        "time": NOW_MS, "updateTime": NOW_MS, "isWorking": True, "workingTime": NOW_MS,
-        "origQuoteOrderQty": "0.00000000", "selfTradePreventionMode": "EXPIRE_MAKER",
+        "symbol": "BTCUSDT",
+        "orderId": 28,
+        "orderListId": -1,
+        "clientOrderId": CLIENT_ID,
+        "price": "50000.00000000",
+        "origQty": "0.01000000",
+        "executedQty": "0.00000000",
+        "cummulativeQuoteQty": "0.00000000",
+        "status": "NEW",
+        "timeInForce": "GTC",
+        "type": "LIMIT",
+        "side": "BUY",
+        "stopPrice": "0.00000000",
+        "icebergQty": "0.00000000",
+        "time": NOW_MS,
+        "updateTime": NOW_MS,
+        "isWorking": True,
+        "workingTime": NOW_MS,
+        "origQuoteOrderQty": "0.00000000",
+        "selfTradePreventionMode": "EXPIRE_MAKER",
     }
     raw.update(changes)
     return raw
@@ -47,12 +61,21 @@ def spot_order(**changes: Any) -> dict[str, Any]:
 def spot_place_result(order: OrderRequest) -> dict[str, Any]:
     """POST /api/v3/order with newOrderRespType=RESULT."""
     return {
-        "symbol": "BTCUSDT", "orderId": 28, "orderListId": -1,
-        "clientOrderId": order.client_order_id, "transactTime": NOW_MS,
-        "price": f"{order.price or 0:.8f}", "origQty": f"{order.quantity:.8f}",
-        "executedQty": "0.00000000", "origQuoteOrderQty": "0.00000000",
-        "cummulativeQuoteQty": "0.00000000", "status": "NEW", "timeInForce": "GTC",
-        "type": "LIMIT", "side": "BUY", "workingTime": NOW_MS,
+        "symbol": "BTCUSDT",
+        "orderId": 28,
+        "orderListId": -1,
+        "clientOrderId": order.client_order_id,
+        "transactTime": NOW_MS,
+        "price": f"{order.price or 0:.8f}",
+        "origQty": f"{order.quantity:.8f}",
+        "executedQty": "0.00000000",
+        "origQuoteOrderQty": "0.00000000",
+        "cummulativeQuoteQty": "0.00000000",
+        "status": "NEW",
+        "timeInForce": "GTC",
+        "type": "LIMIT",
+        "side": "BUY",
+        "workingTime": NOW_MS,
         "selfTradePreventionMode": "EXPIRE_MAKER",
     }
 
@@ -60,13 +83,31 @@ def spot_place_result(order: OrderRequest) -> dict[str, Any]:
 def futures_order(**changes: Any) -> dict[str, Any]:
     """GET /fapi/v1/order (and POST with newOrderRespType=RESULT)."""
     raw = {
-        "avgPrice": "0.00", "clientOrderId": CLIENT_ID, "cumQty": "0", "cumQuote": "0.00000",
-        "executedQty": "0.000", "orderId": 4077213391, "origQty": "0.010", "origType": "LIMIT",
-        "price": "50000.00", "reduceOnly": False, "side": "BUY", "positionSide": "BOTH",
-        "status": "NEW", "stopPrice": "0.00", "closePosition": False, "symbol": "BTCUSDT",
-        "time": NOW_MS, "timeInForce": "GTC", "type": "LIMIT", "updateTime": NOW_MS,
-        "workingType": "CONTRACT_PRICE", "priceProtect": False, "priceMatch": "NONE",
-        "selfTradePreventionMode": "EXPIRE_MAKER", "goodTillDate": 0,
+        "avgPrice": "0.00",
+        "clientOrderId": CLIENT_ID,
+        "cumQty": "0",
+        "cumQuote": "0.00000",
+        "executedQty": "0.000",
+        "orderId": 4077213391,
+        "origQty": "0.010",
+        "origType": "LIMIT",
+        "price": "50000.00",
+        "reduceOnly": False,
+        "side": "BUY",
+        "positionSide": "BOTH",
+        "status": "NEW",
+        "stopPrice": "0.00",
+        "closePosition": False,
+        "symbol": "BTCUSDT",
+        "time": NOW_MS,
+        "timeInForce": "GTC",
+        "type": "LIMIT",
+        "updateTime": NOW_MS,
+        "workingType": "CONTRACT_PRICE",
+        "priceProtect": False,
+        "priceMatch": "NONE",
+        "selfTradePreventionMode": "EXPIRE_MAKER",
+        "goodTillDate": 0,
     }
     raw.update(changes)
     return raw
@@ -74,17 +115,30 @@ def futures_order(**changes: Any) -> dict[str, Any]:
 
 NOT_FOUND = {"code": -2013, "msg": "Order does not exist."}
 UNKNOWN_ORDER = {"code": -2011, "msg": "Unknown order sent."}
-STATUS_UNKNOWN = {"code": -1007, "msg": "Timeout waiting for response from backend server. "
-                  "Send status unknown; execution status unknown."}
-WEIGHT_LIMIT = {"code": -1003, "msg": "Too much request weight used; current limit is 6000 "
-                "request weight per 1 MINUTE. Please use WebSocket Streams for live updates "
-                "to avoid polling the API."}
-IP_BANNED = {"code": -1003, "msg": "Way too much request weight used; IP banned until "
-             "1700000300000. Please use WebSocket Streams for live updates to avoid bans."}
+STATUS_UNKNOWN = {
+    "code": -1007,
+    "msg": "Timeout waiting for response from backend server. "
+    "Send status unknown; execution status unknown.",
+}
+WEIGHT_LIMIT = {
+    "code": -1003,
+    "msg": "Too much request weight used; current limit is 6000 "
+    "request weight per 1 MINUTE. Please use WebSocket Streams for live updates "
+    "to avoid polling the API.",
+}
+IP_BANNED = {
+    "code": -1003,
+    "msg": "Way too much request weight used; IP banned until "
+    "1700000300000. Please use WebSocket Streams for live updates to avoid bans.",
+}
 
 COMMON_STATUS_CASES = [
-    ("NEW", "open"), ("PARTIALLY_FILLED", "partially_filled"), ("FILLED", "filled"),
-    ("CANCELED", "canceled"), ("REJECTED", "rejected"), ("EXPIRED", "expired"),
+    ("NEW", "open"),
+    ("PARTIALLY_FILLED", "partially_filled"),
+    ("FILLED", "filled"),
+    ("CANCELED", "canceled"),
+    ("REJECTED", "rejected"),
+    ("EXPIRED", "expired"),
     ("EXPIRED_IN_MATCH", "expired"),
 ]
 
@@ -119,8 +173,7 @@ class BinanceHooks(ConnectorContract):
 
     def add_place_answer(self, rsps, status, body, headers=None):
         kwargs = {"json": body} if not isinstance(body, str) else {"body": body}
-        rsps.add(responses.POST, BASE + self.order_path, status=status, headers=headers,
-                 **kwargs)
+        rsps.add(responses.POST, BASE + self.order_path, status=status, headers=headers, **kwargs)
 
     def add_place_exception(self, rsps, exc):
         rsps.add(responses.POST, BASE + self.order_path, body=exc)
@@ -146,8 +199,13 @@ class BinanceHooks(ConnectorContract):
         self.add_place_success(rsps, order)
         connector.place_order(order)
         sent = " ".join(
-            re.sub(r"signature=[0-9a-f]{64}", "signature=", f"{call.request.url} "
-                   f"{call.request.body or ''}") for call in rsps.calls)
+            re.sub(
+                r"signature=[0-9a-f]{64}",
+                "signature=",
+                f"{call.request.url} {call.request.body or ''}",
+            )
+            for call in rsps.calls
+        )
         assert CLIENT_ID in sent
         assert not re.search(r"\d[eE][+-]?\d", sent), "a decimal went out in exponent form"
         assert "50000.1" in sent
@@ -163,25 +221,53 @@ class TestBinanceContract(BinanceHooks):
     error_cases = [
         (429, WEIGHT_LIMIT, errors.RateLimited),
         (418, IP_BANNED, errors.RateLimited),
-        (400, {"code": -2010, "msg": "Account has insufficient balance for requested action."},
-         errors.InsufficientFunds),
+        (
+            400,
+            {"code": -2010, "msg": "Account has insufficient balance for requested action."},
+            errors.InsufficientFunds,
+        ),
         (400, {"code": -2010, "msg": "Duplicate order sent."}, errors.DuplicateOrder),
-        (400, {"code": -2010, "msg": "Order would immediately match and take."},
-         errors.InvalidOrder),
-        (400, {"code": -2010, "msg": "This action is disabled on this account."},
-         errors.PermissionDenied),
+        (
+            400,
+            {"code": -2010, "msg": "Order would immediately match and take."},
+            errors.InvalidOrder,
+        ),
+        (
+            400,
+            {"code": -2010, "msg": "This action is disabled on this account."},
+            errors.PermissionDenied,
+        ),
         (400, {"code": -1013, "msg": "Filter failure: LOT_SIZE"}, errors.InvalidOrder),
-        (400, {"code": -1111, "msg": "Precision is over the maximum defined for this asset."},
-         errors.InvalidOrder),
+        (
+            400,
+            {"code": -1111, "msg": "Precision is over the maximum defined for this asset."},
+            errors.InvalidOrder,
+        ),
         (400, {"code": -1121, "msg": "Invalid symbol."}, errors.InvalidRequest),
-        (400, {"code": -1100, "msg": "Illegal characters found in parameter 'newClientOrderId'; "
-               "legal range is '^[a-zA-Z0-9-_]{1,36}$'."}, errors.InvalidRequest),
-        (400, {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."},
-         errors.InvalidRequest),
-        (400, {"code": -1022, "msg": "Signature for this request is not valid."},
-         errors.AuthenticationError),
-        (401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."},
-         errors.AuthenticationError),
+        (
+            400,
+            {
+                "code": -1100,
+                "msg": "Illegal characters found in parameter 'newClientOrderId'; "
+                "legal range is '^[a-zA-Z0-9-_]{1,36}$'.",
+            },
+            errors.InvalidRequest,
+        ),
+        (
+            400,
+            {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."},
+            errors.InvalidRequest,
+        ),
+        (
+            400,
+            {"code": -1022, "msg": "Signature for this request is not valid."},
+            errors.AuthenticationError,
+        ),
+        (
+            401,
+            {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."},
+            errors.AuthenticationError,
+        ),
         (400, {"code": -2014, "msg": "API-key format invalid."}, errors.AuthenticationError),
         # a page, not JSON: any proxy on the way could have written it after the order
         # went through, so on a write it proves nothing (the lookup settles it)
@@ -190,19 +276,31 @@ class TestBinanceContract(BinanceHooks):
         (408, STATUS_UNKNOWN, errors.RequestTimeout),
     ]
     weight_cases = [
-        ("GET /api/v3/time", 1), ("GET /sapi/v1/account/apiRestrictions", 1),
-        ("GET /api/v3/account", 20), ("POST /api/v3/order", 1), ("GET /api/v3/order", 4),
-        ("DELETE /api/v3/order", 1), ("GET /api/v3/openOrders", 6),
+        ("GET /api/v3/time", 1),
+        ("GET /sapi/v1/account/apiRestrictions", 1),
+        ("GET /api/v3/account", 20),
+        ("POST /api/v3/order", 1),
+        ("GET /api/v3/order", 4),
+        ("DELETE /api/v3/order", 1),
+        ("GET /api/v3/openOrders", 6),
         ("DELETE /api/v3/openOrders", 1),
     ]
 
     def add_place_success(self, rsps, order):
-        rsps.add(responses.POST, BASE + "/api/v3/order", json=spot_place_result(order),
-                 headers={"X-MBX-USED-WEIGHT-1M": "12", "X-MBX-ORDER-COUNT-10S": "1"})
+        rsps.add(
+            responses.POST,
+            BASE + "/api/v3/order",
+            json=spot_place_result(order),
+            headers={"X-MBX-USED-WEIGHT-1M": "12", "X-MBX-ORDER-COUNT-10S": "1"},
+        )
 
     def add_cancel_success(self, rsps, client_order_id):
-        canceled = spot_order(status="CANCELED", clientOrderId="cancelMyOrder1",
-                              origClientOrderId=client_order_id, transactTime=NOW_MS)
+        canceled = spot_order(
+            status="CANCELED",
+            clientOrderId="cancelMyOrder1",
+            origClientOrderId=client_order_id,
+            transactTime=NOW_MS,
+        )
         for key in ("time", "updateTime", "isWorking", "workingTime"):
             canceled.pop(key)
         rsps.add(responses.DELETE, BASE + "/api/v3/order", json=canceled)
@@ -224,37 +322,74 @@ class TestBinanceFuturesContract(BinanceHooks):
         (futures_order(status="SOMETHING_NEW"), "open"),
     ]
     error_cases = [
-        (429, {"code": -1015, "msg": "Too many new orders; current limit is 1200 orders per "
-               "MINUTE."}, errors.RateLimited),
+        (
+            429,
+            {"code": -1015, "msg": "Too many new orders; current limit is 1200 orders per MINUTE."},
+            errors.RateLimited,
+        ),
         (400, {"code": -2019, "msg": "Margin is insufficient."}, errors.InsufficientFunds),
         (400, {"code": -4116, "msg": "ClientOrderId is duplicated."}, errors.DuplicateOrder),
         (400, {"code": -4015, "msg": "Client order id is not valid."}, errors.InvalidRequest),
         (400, {"code": -2022, "msg": "ReduceOnly Order is rejected."}, errors.InvalidOrder),
-        (400, {"code": -5022, "msg": "Due to the order could not be executed as maker, the "
-               "Post Only order will be rejected."}, errors.InvalidOrder),
-        (400, {"code": -4003, "msg": "Quantity less than or equal to zero."},
-         errors.InvalidOrder),
-        (401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action, request "
-               "ip: 1.2.3.4"}, errors.AuthenticationError),
-        (503, {"code": -1007, "msg": "Timeout waiting for response from backend server. Send "
-               "status unknown; execution status unknown."}, errors.OrderOutcomeUnknown),
+        (
+            400,
+            {
+                "code": -5022,
+                "msg": "Due to the order could not be executed as maker, the "
+                "Post Only order will be rejected.",
+            },
+            errors.InvalidOrder,
+        ),
+        (400, {"code": -4003, "msg": "Quantity less than or equal to zero."}, errors.InvalidOrder),
+        (
+            401,
+            {
+                "code": -2015,
+                "msg": "Invalid API-key, IP, or permissions for action, request ip: 1.2.3.4",
+            },
+            errors.AuthenticationError,
+        ),
+        (
+            503,
+            {
+                "code": -1007,
+                "msg": "Timeout waiting for response from backend server. Send "
+                "status unknown; execution status unknown.",
+            },
+            errors.OrderOutcomeUnknown,
+        ),
     ]
     weight_cases = [
-        ("GET /fapi/v1/time", 1), ("GET /fapi/v1/accountConfig", 5),
-        ("GET /fapi/v3/balance", 5), ("POST /fapi/v1/order", 0), ("GET /fapi/v1/order", 1),
-        ("DELETE /fapi/v1/order", 1), ("GET /fapi/v1/openOrders", 1),
-        ("DELETE /fapi/v1/allOpenOrders", 1), ("GET /fapi/v3/positionRisk", 5),
+        ("GET /fapi/v1/time", 1),
+        ("GET /fapi/v1/accountConfig", 5),
+        ("GET /fapi/v3/balance", 5),
+        ("POST /fapi/v1/order", 0),
+        ("GET /fapi/v1/order", 1),
+        ("DELETE /fapi/v1/order", 1),
+        ("GET /fapi/v1/openOrders", 1),
+        ("DELETE /fapi/v1/allOpenOrders", 1),
+        ("GET /fapi/v3/positionRisk", 5),
     ]
 
     def add_place_success(self, rsps, order):
-        placed = futures_order(clientOrderId=order.client_order_id,
-                               origQty=format(order.quantity, "f"), price=format(order.price, "f"))
-        rsps.add(responses.POST, BASE + "/fapi/v1/order", json=placed,
-                 headers={"X-MBX-USED-WEIGHT-1M": "3", "X-MBX-ORDER-COUNT-1M": "1"})
+        placed = futures_order(
+            clientOrderId=order.client_order_id,
+            origQty=format(order.quantity, "f"),
+            price=format(order.price, "f"),
+        )
+        rsps.add(
+            responses.POST,
+            BASE + "/fapi/v1/order",
+            json=placed,
+            headers={"X-MBX-USED-WEIGHT-1M": "3", "X-MBX-ORDER-COUNT-1M": "1"},
+        )
 
     def add_cancel_success(self, rsps, client_order_id):
-        rsps.add(responses.DELETE, BASE + "/fapi/v1/order",
-                 json=futures_order(status="CANCELED", clientOrderId=client_order_id))
+        rsps.add(
+            responses.DELETE,
+            BASE + "/fapi/v1/order",
+            json=futures_order(status="CANCELED", clientOrderId=client_order_id),
+        )
 
     def add_server_time(self, rsps):
         rsps.add(responses.GET, BASE + "/fapi/v1/time", json={"serverTime": NOW_MS})
@@ -265,17 +400,27 @@ class TestBinanceFuturesContract(BinanceHooks):
 
 # -- Binance-specific behaviour ----------------------------------------------------------
 
+
 @pytest.fixture
 def throttle() -> RecordingThrottle:
     return RecordingThrottle()
 
 
-def make(api_type: str = "spot", *, environment: str = "live", base_url: str | None = BASE,
-         throttle: RecordingThrottle | None = None) -> binance.BinanceConnector:
+def make(
+    api_type: str = "spot",
+    *,
+    environment: str = "live",
+    base_url: str | None = BASE,
+    throttle: RecordingThrottle | None = None,
+) -> binance.BinanceConnector:
     return binance.BinanceConnector(
-        credentials=Credentials(API_KEY, API_SECRET), api_type=api_type,
-        environment=environment, base_url=base_url, throttle=throttle,
-        clock=lambda: FROZEN_NOW)
+        credentials=Credentials(API_KEY, API_SECRET),
+        api_type=api_type,
+        environment=environment,
+        base_url=base_url,
+        throttle=throttle,
+        clock=lambda: FROZEN_NOW,
+    )
 
 
 @pytest.fixture
@@ -295,9 +440,14 @@ def rsps():
 
 
 def order(**changes: Any) -> OrderRequest:
-    values: dict[str, Any] = {"symbol": "BTC/USDT", "side": "buy", "type": "limit",
-                              "quantity": Decimal("0.01"), "price": Decimal("50000"),
-                              "client_order_id": CLIENT_ID}
+    values: dict[str, Any] = {
+        "symbol": "BTC/USDT",
+        "side": "buy",
+        "type": "limit",
+        "quantity": Decimal("0.01"),
+        "price": Decimal("50000"),
+        "client_order_id": CLIENT_ID,
+    }
     values.update(changes)
     return OrderRequest(**values)
 
@@ -308,14 +458,17 @@ class TestSymbols:
         assert binance.exchange_symbol(parse_symbol("BTC/USDT:USDT")) == "BTCUSDT"
         assert binance.exchange_symbol(parse_symbol("eth/btc")) == "ETHBTC"
 
-    @pytest.mark.parametrize(("name", "kind", "unified"), [
-        ("BTCUSDT", "spot", "BTC/USDT"),
-        ("BTCUSDT", "linear", "BTC/USDT:USDT"),
-        ("ETHBTC", "spot", "ETH/BTC"),
-        ("BTCFDUSD", "spot", "BTC/FDUSD"),
-        ("1000SHIBUSDT", "linear", "1000SHIB/USDT:USDT"),
-        ("SOLUSDC", "linear", "SOL/USDC:USDC"),
-    ])
+    @pytest.mark.parametrize(
+        ("name", "kind", "unified"),
+        [
+            ("BTCUSDT", "spot", "BTC/USDT"),
+            ("BTCUSDT", "linear", "BTC/USDT:USDT"),
+            ("ETHBTC", "spot", "ETH/BTC"),
+            ("BTCFDUSD", "spot", "BTC/FDUSD"),
+            ("1000SHIBUSDT", "linear", "1000SHIB/USDT:USDT"),
+            ("SOLUSDC", "linear", "SOL/USDC:USDC"),
+        ],
+    )
     def test_binance_names_map_back_to_unified_symbols(self, name, kind, unified):
         assert binance.unified_symbol(name, kind) == unified
 
@@ -329,33 +482,47 @@ class TestSymbols:
 
 
 class TestQuantities:
-    @pytest.mark.parametrize(("quantity", "wire"), [
-        (Decimal("0.01000"), "0.01"), (Decimal("1E-8"), "0.00000001"),
-        (Decimal("1.000"), "1"), (Decimal("12E+2"), "1200"),
-    ])
+    @pytest.mark.parametrize(
+        ("quantity", "wire"),
+        [
+            (Decimal("0.01000"), "0.01"),
+            (Decimal("1E-8"), "0.00000001"),
+            (Decimal("1.000"), "1"),
+            (Decimal("12E+2"), "1200"),
+        ],
+    )
     def test_quantity_goes_out_in_base_currency_plain_notation(self, quantity, wire):
-        params = dict(binance.order_params(order(quantity=quantity),
-                                           parse_symbol("BTC/USDT:USDT")))
+        params = dict(binance.order_params(order(quantity=quantity), parse_symbol("BTC/USDT:USDT")))
         assert params["quantity"] == wire
 
     def test_spot_market_buy_is_sized_in_base_not_quote(self):
-        params = dict(binance.order_params(order(type="market", price=None),
-                                           parse_symbol("BTC/USDT")))
+        params = dict(
+            binance.order_params(order(type="market", price=None), parse_symbol("BTC/USDT"))
+        )
         assert params["quantity"] == "0.01"
         assert "quoteOrderQty" not in params and "price" not in params
         assert "timeInForce" not in params and params["type"] == "MARKET"
 
     def test_parsed_orders_keep_base_quantities_and_compute_spot_average_price(self):
-        parsed = binance.parse_order(spot_order(
-            status="FILLED", executedQty="0.01000000", cummulativeQuoteQty="600.50000000"),
-            "spot")
+        parsed = binance.parse_order(
+            spot_order(
+                status="FILLED", executedQty="0.01000000", cummulativeQuoteQty="600.50000000"
+            ),
+            "spot",
+        )
         assert parsed.quantity == Decimal("0.01") and parsed.filled_quantity == Decimal("0.01")
         assert parsed.average_price == Decimal("60050")
 
     def test_futures_average_price_comes_from_avg_price(self):
-        parsed = binance.parse_order(futures_order(
-            status="PARTIALLY_FILLED", executedQty="0.004", avgPrice="60001.10",
-            cumQuote="240.0044"), "linear")
+        parsed = binance.parse_order(
+            futures_order(
+                status="PARTIALLY_FILLED",
+                executedQty="0.004",
+                avgPrice="60001.10",
+                cumQuote="240.0044",
+            ),
+            "linear",
+        )
         assert parsed.average_price == Decimal("60001.10")
         assert parsed.filled_quantity == Decimal("0.004")
 
@@ -364,26 +531,35 @@ class TestOrderBuilding:
     def test_spot_limit_order_parameters(self):
         params = binance.order_params(order(), parse_symbol("BTC/USDT"))
         assert params == [
-            ("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"),
-            ("quantity", "0.01"), ("price", "50000"), ("newClientOrderId", CLIENT_ID),
-            ("newOrderRespType", "RESULT")]
+            ("symbol", "BTCUSDT"),
+            ("side", "BUY"),
+            ("type", "LIMIT"),
+            ("timeInForce", "GTC"),
+            ("quantity", "0.01"),
+            ("price", "50000"),
+            ("newClientOrderId", CLIENT_ID),
+            ("newOrderRespType", "RESULT"),
+        ]
 
     def test_spot_post_only_becomes_limit_maker_without_time_in_force(self):
-        params = dict(binance.order_params(order(time_in_force="POST_ONLY"),
-                                           parse_symbol("BTC/USDT")))
+        params = dict(
+            binance.order_params(order(time_in_force="POST_ONLY"), parse_symbol("BTC/USDT"))
+        )
         assert params["type"] == "LIMIT_MAKER" and "timeInForce" not in params
 
     def test_futures_post_only_is_gtx_and_reduce_only_is_sent(self):
-        params = dict(binance.order_params(
-            order(symbol="BTC/USDT:USDT", time_in_force="POST_ONLY", reduce_only=True),
-            parse_symbol("BTC/USDT:USDT")))
+        params = dict(
+            binance.order_params(
+                order(symbol="BTC/USDT:USDT", time_in_force="POST_ONLY", reduce_only=True),
+                parse_symbol("BTC/USDT:USDT"),
+            )
+        )
         assert params["timeInForce"] == "GTX" and params["reduceOnly"] == "true"
-        assert "positionSide" not in params          # one-way mode: BOTH by default
+        assert "positionSide" not in params  # one-way mode: BOTH by default
 
     def test_ioc_and_fok_pass_through(self):
         for tif in ("IOC", "FOK"):
-            params = dict(binance.order_params(order(time_in_force=tif),
-                                               parse_symbol("BTC/USDT")))
+            params = dict(binance.order_params(order(time_in_force=tif), parse_symbol("BTC/USDT")))
             assert params["timeInForce"] == tif
 
     def test_place_sends_a_signed_form_body(self, spot, rsps):
@@ -395,8 +571,9 @@ class TestOrderBuilding:
         params = sent_params(request)
         assert params["price"] == "50000.1" and params["quantity"] == "0.01"
         assert params["newClientOrderId"] == CLIENT_ID
-        assert request.body.endswith("&signature=" + binance.sign(
-            API_SECRET, "", request.body.rpartition("&signature=")[0]))
+        assert request.body.endswith(
+            "&signature=" + binance.sign(API_SECRET, "", request.body.rpartition("&signature=")[0])
+        )
         assert placed.exchange_order_id == "28" and placed.status == "open"
 
     def test_get_order_signs_the_query_with_signature_last(self, spot, rsps):
@@ -404,8 +581,9 @@ class TestOrderBuilding:
         found = spot.get_order("BTC/USDT", client_order_id=CLIENT_ID)
         query = urlsplit(rsps.calls[0].request.url).query
         payload, _, signature = query.rpartition("&signature=")
-        assert payload == (f"symbol=BTCUSDT&origClientOrderId={CLIENT_ID}"
-                           f"&recvWindow=5000&timestamp={NOW_MS}")
+        assert payload == (
+            f"symbol=BTCUSDT&origClientOrderId={CLIENT_ID}&recvWindow=5000&timestamp={NOW_MS}"
+        )
         assert signature == binance.sign(API_SECRET, payload)
         assert found.client_order_id == CLIENT_ID and found.symbol == "BTC/USDT"
 
@@ -417,8 +595,13 @@ class TestOrderBuilding:
         assert found.symbol == "BTC/USDT:USDT" and found.quantity == Decimal("0.010")
 
     def test_spot_cancel_reports_our_client_id_not_the_cancel_id(self, spot, rsps):
-        rsps.add(responses.DELETE, BASE + "/api/v3/order", json=spot_order(
-            status="CANCELED", clientOrderId="cancelMyOrder1", origClientOrderId=CLIENT_ID))
+        rsps.add(
+            responses.DELETE,
+            BASE + "/api/v3/order",
+            json=spot_order(
+                status="CANCELED", clientOrderId="cancelMyOrder1", origClientOrderId=CLIENT_ID
+            ),
+        )
         canceled = spot.cancel_order("BTC/USDT", client_order_id=CLIENT_ID)
         assert canceled.client_order_id == CLIENT_ID and canceled.status == "canceled"
 
@@ -431,8 +614,11 @@ class TestWeightsAndUsage:
         spot.get_order("BTC/USDT", client_order_id=CLIENT_ID)
         spot.open_orders("BTC/USDT")
         spot.open_orders()
-        assert throttle.acquired == [(4, "/api/v3/order"), (6, "/api/v3/openOrders"),
-                                     (80, "/api/v3/openOrders")]
+        assert throttle.acquired == [
+            (4, "/api/v3/order"),
+            (6, "/api/v3/openOrders"),
+            (80, "/api/v3/openOrders"),
+        ]
 
     def test_futures_open_orders_without_symbol_weigh_forty(self, futures, rsps, throttle):
         rsps.add(responses.GET, BASE + "/fapi/v1/openOrders", json=[futures_order()])
@@ -451,50 +637,89 @@ class TestWeightsAndUsage:
         assert windows["usdm ip weight 1m"].limit == 2400
 
     def test_used_weight_and_order_count_headers_name_their_windows(self, spot, futures):
-        headers = requests.structures.CaseInsensitiveDict({
-            "X-MBX-USED-WEIGHT-1M": "42", "x-mbx-used-weight-1s": "3",
-            "X-MBX-ORDER-COUNT-10S": "1", "X-MBX-ORDER-COUNT-1D": "77",
-            "X-MBX-USED-WEIGHT": "42", "X-MBX-ORDER-COUNT-10S-EXTRA": "9"})
+        headers = requests.structures.CaseInsensitiveDict(
+            {
+                "X-MBX-USED-WEIGHT-1M": "42",
+                "x-mbx-used-weight-1s": "3",
+                "X-MBX-ORDER-COUNT-10S": "1",
+                "X-MBX-ORDER-COUNT-1D": "77",
+                "X-MBX-USED-WEIGHT": "42",
+                "X-MBX-ORDER-COUNT-10S-EXTRA": "9",
+            }
+        )
         charge = Charge("POST", "/api/v3/order", product="spot")
         assert sorted(spot.usage_signals(charge, headers), key=lambda s: s.window) == [
             UsageSignal("spot account orders 10s", 1, 10),
             UsageSignal("spot account orders 1d", 77, 86400),
-            UsageSignal("spot ip weight 1m", 42, 60), UsageSignal("spot ip weight 1s", 3, 1)]
+            UsageSignal("spot ip weight 1m", 42, 60),
+            UsageSignal("spot ip weight 1s", 3, 1),
+        ]
         futures_headers = {"X-MBX-USED-WEIGHT-1M": "5", "X-MBX-ORDER-COUNT-1M": "12"}
         charge = Charge("POST", "/fapi/v1/order", product="linear")
         assert futures.usage_signals(charge, futures_headers) == [
-            UsageSignal("usdm ip weight 1m", 5, 60), UsageSignal("usdm account orders 1m", 12, 60)]
+            UsageSignal("usdm ip weight 1m", 5, 60),
+            UsageSignal("usdm account orders 1m", 12, 60),
+        ]
 
     def test_usage_is_reported_to_the_throttle_after_a_request(self, spot, rsps, throttle):
-        rsps.add(responses.GET, BASE + "/api/v3/time", json={"serverTime": NOW_MS},
-                 headers={"X-MBX-USED-WEIGHT-1M": "1187"})
+        rsps.add(
+            responses.GET,
+            BASE + "/api/v3/time",
+            json={"serverTime": NOW_MS},
+            headers={"X-MBX-USED-WEIGHT-1M": "1187"},
+        )
         spot.server_time()
         assert throttle.usage == [UsageSignal("spot ip weight 1m", 1187, 60)]
 
     def test_an_order_answer_reports_the_accounts_order_counts(self, spot, rsps, throttle):
-        order = OrderRequest(symbol="BTC/USDT", side="buy", type="limit",
-                             quantity=Decimal("0.01"), price=Decimal("50000"),
-                             client_order_id=CLIENT_ID)
-        rsps.add(responses.POST, BASE + "/api/v3/order", json=spot_place_result(order),
-                 headers={"X-MBX-USED-WEIGHT-1M": "30", "X-MBX-ORDER-COUNT-10S": "4",
-                          "X-MBX-ORDER-COUNT-1D": "250"})
+        order = OrderRequest(
+            symbol="BTC/USDT",
+            side="buy",
+            type="limit",
+            quantity=Decimal("0.01"),
+            price=Decimal("50000"),
+            client_order_id=CLIENT_ID,
+        )
+        rsps.add(
+            responses.POST,
+            BASE + "/api/v3/order",
+            json=spot_place_result(order),
+            headers={
+                "X-MBX-USED-WEIGHT-1M": "30",
+                "X-MBX-ORDER-COUNT-10S": "4",
+                "X-MBX-ORDER-COUNT-1D": "250",
+            },
+        )
         spot.place_order(order)
-        assert set(throttle.usage) >= {UsageSignal("spot account orders 10s", 4, 10),
-                                       UsageSignal("spot account orders 1d", 250, 86400),
-                                       UsageSignal("spot ip weight 1m", 30, 60)}
+        assert set(throttle.usage) >= {
+            UsageSignal("spot account orders 10s", 4, 10),
+            UsageSignal("spot account orders 1d", 250, 86400),
+            UsageSignal("spot ip weight 1m", 30, 60),
+        }
 
 
 class TestRunTimeRateLimits:
-    EXCHANGE_INFO = {"rateLimits": [
-        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
-         "limit": 6000},
-        {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
-        {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
-        {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5,
-         "limit": 61000},
-        {"rateLimitType": "CONNECTIONS", "interval": "MINUTE", "intervalNum": 5, "limit": 1},
-        {"rateLimitType": "ORDERS", "interval": "FORTNIGHT", "intervalNum": 1, "limit": 1},
-        {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 0, "limit": 9}]}
+    EXCHANGE_INFO = {
+        "rateLimits": [
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": 6000,
+            },
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+            {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
+            {
+                "rateLimitType": "RAW_REQUESTS",
+                "interval": "MINUTE",
+                "intervalNum": 5,
+                "limit": 61000,
+            },
+            {"rateLimitType": "CONNECTIONS", "interval": "MINUTE", "intervalNum": 5, "limit": 1},
+            {"rateLimitType": "ORDERS", "interval": "FORTNIGHT", "intervalNum": 1, "limit": 1},
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 0, "limit": 9},
+        ]
+    }
 
     def test_exchange_info_rate_limits_become_named_windows(self):
         windows = binance.rate_limits_from_exchange_info("spot", self.EXCHANGE_INFO)
@@ -502,7 +727,8 @@ class TestRunTimeRateLimits:
             "spot ip weight 1m": (6000, 60, "ip"),
             "spot account orders 10s": (100, 10, "account"),
             "spot account orders 1d": (200000, 86400, "account"),
-            "spot ip requests 5m": (61000, 300, "ip")}
+            "spot ip requests 5m": (61000, 300, "ip"),
+        }
         assert windows["spot account orders 10s"].endpoints == frozenset({"POST /api/v3/order"})
 
     def test_anything_else_gives_no_windows(self):
@@ -517,8 +743,13 @@ class TestRunTimeRateLimits:
 
 class TestPauses:
     def test_retry_after_header_sets_the_pause(self, spot, rsps, throttle):
-        rsps.add(responses.POST, BASE + "/api/v3/order", status=429, json=WEIGHT_LIMIT,
-                 headers={"Retry-After": "7"})
+        rsps.add(
+            responses.POST,
+            BASE + "/api/v3/order",
+            status=429,
+            json=WEIGHT_LIMIT,
+            headers={"Retry-After": "7"},
+        )
         with pytest.raises(errors.RateLimited) as caught:
             spot.place_order(order())
         assert caught.value.retry_after == 7 and throttle.pauses == [7]
@@ -531,9 +762,15 @@ class TestPauses:
 
     def test_order_rate_limit_pauses_ten_seconds(self, spot, rsps, throttle):
         # Order-count 429s come without Retry-After (rest-api.md "Order Rate Limits").
-        rsps.add(responses.POST, BASE + "/api/v3/order", status=429,
-                 json={"code": -1015, "msg": "Too many new orders; current limit is 50 orders "
-                       "per 10 SECOND."})
+        rsps.add(
+            responses.POST,
+            BASE + "/api/v3/order",
+            status=429,
+            json={
+                "code": -1015,
+                "msg": "Too many new orders; current limit is 50 orders per 10 SECOND.",
+            },
+        )
         with pytest.raises(errors.RateLimited) as caught:
             spot.place_order(order())
         assert caught.value.retry_after == 10.0
@@ -547,8 +784,11 @@ class TestPauses:
 
 class TestAmbiguousOutcomes:
     def test_read_timeout_on_place_carries_timestamp_plus_recv_window(self, spot, rsps):
-        rsps.add(responses.POST, BASE + "/api/v3/order",
-                 body=requests.exceptions.ReadTimeout("read timed out"))
+        rsps.add(
+            responses.POST,
+            BASE + "/api/v3/order",
+            body=requests.exceptions.ReadTimeout("read timed out"),
+        )
         with pytest.raises(errors.RequestTimeout) as caught:
             spot.place_order(order())
         assert caught.value.deadline_ms == NOW_MS + 5000
@@ -586,29 +826,43 @@ class TestAmbiguousOutcomes:
 
 
 class TestErrorTable:
-    @pytest.mark.parametrize(("code", "message", "expected"), [
-        (-2011, "Unknown order sent.", errors.OrderNotFound),
-        (-2011, "Order was not canceled due to cancel restrictions.", errors.InvalidOrder),
-        (-2010, "Rest API trading is not enabled.", errors.PermissionDenied),
-        (-2010, "Market is closed.", errors.InvalidOrder),
-        (-2013, "Order does not exist.", errors.OrderNotFound),
-        (-2026, "Order was canceled or expired with no executed qty over 90 days ago and has "
-                "been archived.", errors.OrderNotFound),
-        (-2018, "Balance is insufficient.", errors.InsufficientFunds),
-        (-1002, "You are not authorized to execute this request.", errors.PermissionDenied),
-        (-4120, "Order type not supported for this endpoint. Please use the Algo Order API "
-                "endpoints instead.", errors.InvalidOrder),
-        (-1015, "Too many new orders.", errors.RateLimited),
-    ])
+    @pytest.mark.parametrize(
+        ("code", "message", "expected"),
+        [
+            (-2011, "Unknown order sent.", errors.OrderNotFound),
+            (-2011, "Order was not canceled due to cancel restrictions.", errors.InvalidOrder),
+            (-2010, "Rest API trading is not enabled.", errors.PermissionDenied),
+            (-2010, "Market is closed.", errors.InvalidOrder),
+            (-2013, "Order does not exist.", errors.OrderNotFound),
+            (
+                -2026,
+                "Order was canceled or expired with no executed qty over 90 days ago and has "
+                "been archived.",
+                errors.OrderNotFound,
+            ),
+            (-2018, "Balance is insufficient.", errors.InsufficientFunds),
+            (-1002, "You are not authorized to execute this request.", errors.PermissionDenied),
+            (
+                -4120,
+                "Order type not supported for this endpoint. Please use the Algo Order API "
+                "endpoints instead.",
+                errors.InvalidOrder,
+            ),
+            (-1015, "Too many new orders.", errors.RateLimited),
+        ],
+    )
     def test_codes_and_messages_map_to_classes(self, code, message, expected):
-        assert binance.ERROR_TABLE.classify(code=code, message=message,
-                                            http_status=400) is expected
+        assert binance.ERROR_TABLE.classify(code=code, message=message, http_status=400) is expected
 
     def test_unknown_code_falls_back_to_the_http_status(self):
-        assert binance.ERROR_TABLE.classify(code=-9999, message="new",
-                                            http_status=400) is errors.InvalidRequest
-        assert binance.ERROR_TABLE.classify(code=None, message="",
-                                            http_status=502) is errors.ExchangeUnavailable
+        assert (
+            binance.ERROR_TABLE.classify(code=-9999, message="new", http_status=400)
+            is errors.InvalidRequest
+        )
+        assert (
+            binance.ERROR_TABLE.classify(code=None, message="", http_status=502)
+            is errors.ExchangeUnavailable
+        )
 
     def test_cancel_of_an_unknown_order_raises_order_not_found(self, spot, rsps):
         rsps.add(responses.DELETE, BASE + "/api/v3/order", status=400, json=UNKNOWN_ORDER)
@@ -627,17 +881,46 @@ class TestErrorTable:
 
 class TestParsers:
     def test_spot_instruments_keep_trading_symbols_with_their_filters(self):
-        raw = {"timezone": "UTC", "serverTime": NOW_MS, "rateLimits": [], "symbols": [
-            {"symbol": "BTCUSDT", "status": "TRADING", "baseAsset": "BTC", "quoteAsset": "USDT",
-             "filters": [
-                 {"filterType": "PRICE_FILTER", "minPrice": "0.01000000",
-                  "maxPrice": "1000000.00000000", "tickSize": "0.01000000"},
-                 {"filterType": "LOT_SIZE", "minQty": "0.00001000", "maxQty": "9000.00000000",
-                  "stepSize": "0.00001000"},
-                 {"filterType": "NOTIONAL", "minNotional": "5.00000000",
-                  "applyMinToMarket": True, "maxNotional": "9000000.00000000"}]},
-            {"symbol": "LUNAUSDT", "status": "BREAK", "baseAsset": "LUNA", "quoteAsset": "USDT",
-             "filters": []}]}
+        raw = {
+            "timezone": "UTC",
+            "serverTime": NOW_MS,
+            "rateLimits": [],
+            "symbols": [
+                {
+                    "symbol": "BTCUSDT",
+                    "status": "TRADING",
+                    "baseAsset": "BTC",
+                    "quoteAsset": "USDT",
+                    "filters": [
+                        {
+                            "filterType": "PRICE_FILTER",
+                            "minPrice": "0.01000000",
+                            "maxPrice": "1000000.00000000",
+                            "tickSize": "0.01000000",
+                        },
+                        {
+                            "filterType": "LOT_SIZE",
+                            "minQty": "0.00001000",
+                            "maxQty": "9000.00000000",
+                            "stepSize": "0.00001000",
+                        },
+                        {
+                            "filterType": "NOTIONAL",
+                            "minNotional": "5.00000000",
+                            "applyMinToMarket": True,
+                            "maxNotional": "9000000.00000000",
+                        },
+                    ],
+                },
+                {
+                    "symbol": "LUNAUSDT",
+                    "status": "BREAK",
+                    "baseAsset": "LUNA",
+                    "quoteAsset": "USDT",
+                    "filters": [],
+                },
+            ],
+        }
         [btc] = binance.parse_instruments(raw, "spot")
         assert (btc.symbol, btc.exchange_symbol, btc.kind) == ("BTC/USDT", "BTCUSDT", "spot")
         assert btc.tick_size == Decimal("0.01") and btc.lot_size == Decimal("0.00001")
@@ -646,116 +929,221 @@ class TestParsers:
 
     def test_futures_instruments_are_usd_m_perpetuals_only(self):
         def row(symbol, contract, status="TRADING", margin="USDT"):
-            return {"symbol": symbol, "pair": "BTCUSDT", "contractType": contract,
-                    "status": status, "baseAsset": "BTC", "quoteAsset": "USDT",
-                    "marginAsset": margin, "filters": [
-                        {"filterType": "PRICE_FILTER", "minPrice": "556.80",
-                         "maxPrice": "4529764", "tickSize": "0.10"},
-                        {"filterType": "LOT_SIZE", "minQty": "0.001", "maxQty": "1000",
-                         "stepSize": "0.001"},
-                        {"filterType": "MIN_NOTIONAL", "notional": "100"}]}
-        raw = {"symbols": [row("BTCUSDT", "PERPETUAL"), row("BTCUSDT_250926", "CURRENT_QUARTER"),
-                           row("BTCUSDT", "PERPETUAL", status="SETTLING"),
-                           row("BTCUSDT", "PERPETUAL", margin="BNFCR")]}
+            return {
+                "symbol": symbol,
+                "pair": "BTCUSDT",
+                "contractType": contract,
+                "status": status,
+                "baseAsset": "BTC",
+                "quoteAsset": "USDT",
+                "marginAsset": margin,
+                "filters": [
+                    {
+                        "filterType": "PRICE_FILTER",
+                        "minPrice": "556.80",
+                        "maxPrice": "4529764",
+                        "tickSize": "0.10",
+                    },
+                    {
+                        "filterType": "LOT_SIZE",
+                        "minQty": "0.001",
+                        "maxQty": "1000",
+                        "stepSize": "0.001",
+                    },
+                    {"filterType": "MIN_NOTIONAL", "notional": "100"},
+                ],
+            }
+
+        raw = {
+            "symbols": [
+                row("BTCUSDT", "PERPETUAL"),
+                row("BTCUSDT_250926", "CURRENT_QUARTER"),
+                row("BTCUSDT", "PERPETUAL", status="SETTLING"),
+                row("BTCUSDT", "PERPETUAL", margin="BNFCR"),
+            ]
+        }
         [btc] = binance.parse_instruments(raw, "linear")
         assert btc.symbol == "BTC/USDT:USDT" and btc.kind == "linear"
         assert btc.tick_size == Decimal("0.1") and btc.min_notional == Decimal("100")
 
     def test_spot_balances_skip_empty_assets(self):
-        raw = {"canTrade": True, "accountType": "SPOT", "balances": [
-            {"asset": "BTC", "free": "0.50000000", "locked": "0.10000000"},
-            {"asset": "LTC", "free": "0.00000000", "locked": "0.00000000"}]}
+        raw = {
+            "canTrade": True,
+            "accountType": "SPOT",
+            "balances": [
+                {"asset": "BTC", "free": "0.50000000", "locked": "0.10000000"},
+                {"asset": "LTC", "free": "0.00000000", "locked": "0.00000000"},
+            ],
+        }
         [btc] = binance.parse_spot_balances(raw)
-        assert (btc.free, btc.locked, btc.total) == (Decimal("0.5"), Decimal("0.1"),
-                                                     Decimal("0.6"))
+        assert (btc.free, btc.locked, btc.total) == (Decimal("0.5"), Decimal("0.1"), Decimal("0.6"))
 
     def test_futures_balance_locks_what_is_not_available(self):
-        raw = [{"accountAlias": "SgsR", "asset": "USDT", "balance": "1000.00000000",
-                "crossWalletBalance": "1000.00000000", "crossUnPnl": "0.00000000",
-                "availableBalance": "900.00000000", "maxWithdrawAmount": "900.00000000",
-                "marginAvailable": True, "updateTime": NOW_MS},
-               {"accountAlias": "SgsR", "asset": "BNB", "balance": "0.00000000",
-                "crossWalletBalance": "0", "crossUnPnl": "0", "availableBalance": "0.00000000",
-                "maxWithdrawAmount": "0", "marginAvailable": True, "updateTime": 0}]
+        raw = [
+            {
+                "accountAlias": "SgsR",
+                "asset": "USDT",
+                "balance": "1000.00000000",
+                "crossWalletBalance": "1000.00000000",
+                "crossUnPnl": "0.00000000",
+                "availableBalance": "900.00000000",
+                "maxWithdrawAmount": "900.00000000",
+                "marginAvailable": True,
+                "updateTime": NOW_MS,
+            },
+            {
+                "accountAlias": "SgsR",
+                "asset": "BNB",
+                "balance": "0.00000000",
+                "crossWalletBalance": "0",
+                "crossUnPnl": "0",
+                "availableBalance": "0.00000000",
+                "maxWithdrawAmount": "0",
+                "marginAvailable": True,
+                "updateTime": 0,
+            },
+        ]
         [usdt] = binance.parse_futures_balances(raw)
         assert (usdt.asset, usdt.free, usdt.locked) == ("USDT", Decimal("900"), Decimal("100"))
 
     def test_positions_are_signed_and_empty_rows_dropped(self):
         def row(symbol, amount):
-            return {"symbol": symbol, "positionSide": "BOTH", "positionAmt": amount,
-                    "entryPrice": "60000.0", "breakEvenPrice": "60030.0",
-                    "markPrice": "60100.00", "unRealizedProfit": "-1.00000000",
-                    "liquidationPrice": "0", "isolatedMargin": "0", "notional": "-601.00",
-                    "marginAsset": "USDT", "initialMargin": "60.1", "maintMargin": "2.4",
-                    "updateTime": NOW_MS}
+            return {
+                "symbol": symbol,
+                "positionSide": "BOTH",
+                "positionAmt": amount,
+                "entryPrice": "60000.0",
+                "breakEvenPrice": "60030.0",
+                "markPrice": "60100.00",
+                "unRealizedProfit": "-1.00000000",
+                "liquidationPrice": "0",
+                "isolatedMargin": "0",
+                "notional": "-601.00",
+                "marginAsset": "USDT",
+                "initialMargin": "60.1",
+                "maintMargin": "2.4",
+                "updateTime": NOW_MS,
+            }
+
         [short] = binance.parse_positions([row("BTCUSDT", "-0.010"), row("ETHUSDT", "0.000")])
         assert short.symbol == "BTC/USDT:USDT" and short.quantity == Decimal("-0.010")
         assert short.entry_price == Decimal("60000") and short.mark_price == Decimal("60100")
         assert short.unrealized_pnl == Decimal("-1") and short.leverage is None
 
     def test_ticker_reads_book_and_last_price(self, futures, rsps):
-        rsps.add(responses.GET, BASE + "/fapi/v1/ticker/bookTicker", json={
-            "symbol": "BTCUSDT", "bidPrice": "59999.90", "bidQty": "3.1",
-            "askPrice": "60000.00", "askQty": "1.2", "time": NOW_MS})
-        rsps.add(responses.GET, BASE + "/fapi/v1/ticker/price", json={
-            "symbol": "BTCUSDT", "price": "59999.95", "time": NOW_MS})
+        rsps.add(
+            responses.GET,
+            BASE + "/fapi/v1/ticker/bookTicker",
+            json={
+                "symbol": "BTCUSDT",
+                "bidPrice": "59999.90",
+                "bidQty": "3.1",
+                "askPrice": "60000.00",
+                "askQty": "1.2",
+                "time": NOW_MS,
+            },
+        )
+        rsps.add(
+            responses.GET,
+            BASE + "/fapi/v1/ticker/price",
+            json={"symbol": "BTCUSDT", "price": "59999.95", "time": NOW_MS},
+        )
         ticker = futures.ticker("BTC/USDT:USDT")
         assert (ticker.bid, ticker.ask, ticker.last) == (
-            Decimal("59999.90"), Decimal("60000.00"), Decimal("59999.95"))
+            Decimal("59999.90"),
+            Decimal("60000.00"),
+            Decimal("59999.95"),
+        )
         assert all("signature" not in call.request.url for call in rsps.calls)
         assert all("X-MBX-APIKEY" not in call.request.headers for call in rsps.calls)
 
 
 class TestAccount:
-    RESTRICTIONS = {"ipRestrict": False, "createTime": 1623840271000, "enableReading": True,
-                    "enableWithdrawals": True, "enableInternalTransfer": False,
-                    "permitsUniversalTransfer": False, "enableVanillaOptions": False,
-                    "enableFutures": False, "enableMargin": False,
-                    "enableSpotAndMarginTrading": True, "enableFixApiTrade": False,
-                    "enableFixReadOnly": False, "enablePortfolioMarginTrading": False}
+    RESTRICTIONS = {
+        "ipRestrict": False,
+        "createTime": 1623840271000,
+        "enableReading": True,
+        "enableWithdrawals": True,
+        "enableInternalTransfer": False,
+        "permitsUniversalTransfer": False,
+        "enableVanillaOptions": False,
+        "enableFutures": False,
+        "enableMargin": False,
+        "enableSpotAndMarginTrading": True,
+        "enableFixApiTrade": False,
+        "enableFixReadOnly": False,
+        "enablePortfolioMarginTrading": False,
+    }
 
     def test_live_credentials_come_from_api_restrictions(self, spot, rsps):
-        rsps.add(responses.GET, BASE + "/sapi/v1/account/apiRestrictions",
-                 json=self.RESTRICTIONS)
+        rsps.add(responses.GET, BASE + "/sapi/v1/account/apiRestrictions", json=self.RESTRICTIONS)
         check = spot.check_credentials()
         assert check.permissions == ("read", "withdraw", "trade")
         assert check.warnings == ("withdraw_enabled", "no_ip_whitelist")
 
     def test_a_futures_connection_without_futures_permission_is_read_only(self, futures, rsps):
-        rsps.add(responses.GET, BASE + "/sapi/v1/account/apiRestrictions",
-                 json={**self.RESTRICTIONS, "enableWithdrawals": False, "ipRestrict": True})
+        rsps.add(
+            responses.GET,
+            BASE + "/sapi/v1/account/apiRestrictions",
+            json={**self.RESTRICTIONS, "enableWithdrawals": False, "ipRestrict": True},
+        )
         check = futures.check_credentials()
         assert "trade" not in check.permissions and check.warnings == ("read_only",)
 
     def test_test_connection_measures_offset_and_permissions(self, spot, rsps):
         rsps.add(responses.GET, BASE + "/api/v3/time", json={"serverTime": NOW_MS + 250})
-        rsps.add(responses.GET, BASE + "/sapi/v1/account/apiRestrictions",
-                 json={**self.RESTRICTIONS, "enableWithdrawals": False, "ipRestrict": True})
+        rsps.add(
+            responses.GET,
+            BASE + "/sapi/v1/account/apiRestrictions",
+            json={**self.RESTRICTIONS, "enableWithdrawals": False, "ipRestrict": True},
+        )
         result = spot.test_connection()
         assert result.server_time_offset_ms == 250
         assert result.permissions == ("read", "trade") and result.warnings == ()
 
     def test_heartbeat_uses_the_cheapest_signed_read(self, spot, futures, rsps, throttle):
         rsps.add(responses.GET, BASE + "/api/v3/time", json={"serverTime": NOW_MS})
-        rsps.add(responses.GET, BASE + "/sapi/v1/account/apiRestrictions",
-                 json=self.RESTRICTIONS)
+        rsps.add(responses.GET, BASE + "/sapi/v1/account/apiRestrictions", json=self.RESTRICTIONS)
         rsps.add(responses.GET, BASE + "/fapi/v1/time", json={"serverTime": NOW_MS})
-        rsps.add(responses.GET, BASE + "/fapi/v1/accountConfig", json={
-            "feeTier": 0, "canTrade": True, "canDeposit": True, "canWithdraw": False,
-            "dualSidePosition": False, "updateTime": 0, "multiAssetsMargin": False,
-            "tradeGroupId": -1})
+        rsps.add(
+            responses.GET,
+            BASE + "/fapi/v1/accountConfig",
+            json={
+                "feeTier": 0,
+                "canTrade": True,
+                "canDeposit": True,
+                "canWithdraw": False,
+                "dualSidePosition": False,
+                "updateTime": 0,
+                "multiAssetsMargin": False,
+                "tradeGroupId": -1,
+            },
+        )
         spot.heartbeat()
         futures.heartbeat()
         assert [endpoint for _, endpoint in throttle.acquired] == [
-            "/api/v3/time", "/sapi/v1/account/apiRestrictions",
-            "/fapi/v1/time", "/fapi/v1/accountConfig"]
+            "/api/v3/time",
+            "/sapi/v1/account/apiRestrictions",
+            "/fapi/v1/time",
+            "/fapi/v1/accountConfig",
+        ]
 
     @pytest.mark.parametrize("dual", [True, False])
     def test_hedge_mode_is_read_from_account_config(self, futures, rsps, dual):
-        rsps.add(responses.GET, BASE + "/fapi/v1/accountConfig", json={
-            "feeTier": 0, "canTrade": True, "canDeposit": True, "canWithdraw": True,
-            "dualSidePosition": dual, "updateTime": 0, "multiAssetsMargin": False,
-            "tradeGroupId": -1})
+        rsps.add(
+            responses.GET,
+            BASE + "/fapi/v1/accountConfig",
+            json={
+                "feeTier": 0,
+                "canTrade": True,
+                "canDeposit": True,
+                "canWithdraw": True,
+                "dualSidePosition": dual,
+                "updateTime": 0,
+                "multiAssetsMargin": False,
+                "tradeGroupId": -1,
+            },
+        )
         assert futures.is_hedge_mode() is dual
 
     def test_spot_is_never_hedged_and_has_no_positions(self, spot, rsps):
@@ -769,8 +1157,11 @@ class TestAccount:
         assert sent_params(rsps.calls[0].request)["symbol"] == "BTCUSDT"
 
     def test_set_leverage_posts_symbol_and_leverage(self, futures, rsps):
-        rsps.add(responses.POST, BASE + "/fapi/v1/leverage",
-                 json={"leverage": 7, "maxNotionalValue": "20000000", "symbol": "BTCUSDT"})
+        rsps.add(
+            responses.POST,
+            BASE + "/fapi/v1/leverage",
+            json={"leverage": 7, "maxNotionalValue": "20000000", "symbol": "BTCUSDT"},
+        )
         futures.set_leverage("BTC/USDT:USDT", 7)
         params = sent_params(rsps.calls[0].request)
         assert (params["symbol"], params["leverage"]) == ("BTCUSDT", "7")
@@ -778,8 +1169,11 @@ class TestAccount:
 
 class TestCancelAllAndHistory:
     def test_spot_cancel_all_counts_the_canceled_orders(self, spot, rsps):
-        rsps.add(responses.DELETE, BASE + "/api/v3/openOrders",
-                 json=[spot_order(status="CANCELED"), spot_order(status="CANCELED", orderId=29)])
+        rsps.add(
+            responses.DELETE,
+            BASE + "/api/v3/openOrders",
+            json=[spot_order(status="CANCELED"), spot_order(status="CANCELED", orderId=29)],
+        )
         assert spot.cancel_all("BTC/USDT") == 2
 
     def test_spot_cancel_all_with_nothing_open_is_zero(self, spot, rsps):
@@ -787,10 +1181,16 @@ class TestCancelAllAndHistory:
         assert spot.cancel_all("BTC/USDT") == 0
 
     def test_futures_cancel_all_counts_open_orders_first(self, futures, rsps):
-        rsps.add(responses.GET, BASE + "/fapi/v1/openOrders",
-                 json=[futures_order(), futures_order(orderId=2)])
-        rsps.add(responses.DELETE, BASE + "/fapi/v1/allOpenOrders", json={
-            "code": 200, "msg": "The operation of cancel all open order is done."})
+        rsps.add(
+            responses.GET,
+            BASE + "/fapi/v1/openOrders",
+            json=[futures_order(), futures_order(orderId=2)],
+        )
+        rsps.add(
+            responses.DELETE,
+            BASE + "/fapi/v1/allOpenOrders",
+            json={"code": 200, "msg": "The operation of cancel all open order is done."},
+        )
         assert futures.cancel_all("BTC/USDT:USDT") == 2
 
     def test_futures_cancel_all_sends_nothing_when_nothing_is_open(self, futures, rsps):
@@ -799,13 +1199,19 @@ class TestCancelAllAndHistory:
         assert len(rsps.calls) == 1
 
     def test_cancel_all_without_symbol_cancels_each_symbol_with_open_orders(self, spot, rsps):
-        rsps.add(responses.GET, BASE + "/api/v3/openOrders", json=[
-            spot_order(), spot_order(symbol="ETHUSDT", orderId=3)])
+        rsps.add(
+            responses.GET,
+            BASE + "/api/v3/openOrders",
+            json=[spot_order(), spot_order(symbol="ETHUSDT", orderId=3)],
+        )
         rsps.add(responses.DELETE, BASE + "/api/v3/openOrders", json=[spot_order()])
         rsps.add(responses.DELETE, BASE + "/api/v3/openOrders", json=[spot_order()])
         assert spot.cancel_all() == 2
-        deleted = [sent_params(call.request)["symbol"] for call in rsps.calls
-                   if call.request.method == "DELETE"]
+        deleted = [
+            sent_params(call.request)["symbol"]
+            for call in rsps.calls
+            if call.request.method == "DELETE"
+        ]
         assert deleted == ["BTCUSDT", "ETHUSDT"]
 
     def test_history_windows_respect_the_span(self):
@@ -835,12 +1241,15 @@ class TestCancelAllAndHistory:
 
 
 class TestEnvironments:
-    @pytest.mark.parametrize(("api_type", "environment", "url"), [
-        ("spot", "live", "https://api.binance.com/api/v3/time"),
-        ("perpetual_futures", "live", "https://fapi.binance.com/fapi/v1/time"),
-        ("spot", "testnet", "https://testnet.binance.vision/api/v3/time"),
-        ("perpetual_futures", "testnet", "https://testnet.binancefuture.com/fapi/v1/time"),
-    ])
+    @pytest.mark.parametrize(
+        ("api_type", "environment", "url"),
+        [
+            ("spot", "live", "https://api.binance.com/api/v3/time"),
+            ("perpetual_futures", "live", "https://fapi.binance.com/fapi/v1/time"),
+            ("spot", "testnet", "https://testnet.binance.vision/api/v3/time"),
+            ("perpetual_futures", "testnet", "https://testnet.binancefuture.com/fapi/v1/time"),
+        ],
+    )
     def test_hosts_per_environment_and_product(self, rsps, api_type, environment, url):
         rsps.add(responses.GET, url, json={"serverTime": NOW_MS})
         make(api_type, environment=environment, base_url=None).server_time()
@@ -851,13 +1260,21 @@ class TestEnvironments:
         make("perpetual_futures", environment="testnet", base_url=None).balances()
         headers = rsps.calls[0].request.headers
         assert headers["X-MBX-APIKEY"] == API_KEY
-        assert not any(name.lower().startswith("x-") and name != "X-MBX-APIKEY"
-                       for name in headers)
+        assert not any(name.lower().startswith("x-") and name != "X-MBX-APIKEY" for name in headers)
 
     def test_testnet_credentials_use_account_flags_not_sapi(self, rsps):
-        rsps.add(responses.GET, "https://testnet.binance.vision/api/v3/account", json={
-            "canTrade": True, "canWithdraw": False, "canDeposit": True, "accountType": "SPOT",
-            "permissions": ["SPOT"], "balances": []})
+        rsps.add(
+            responses.GET,
+            "https://testnet.binance.vision/api/v3/account",
+            json={
+                "canTrade": True,
+                "canWithdraw": False,
+                "canDeposit": True,
+                "accountType": "SPOT",
+                "permissions": ["SPOT"],
+                "balances": [],
+            },
+        )
         check = make("spot", environment="testnet", base_url=None).check_credentials()
         assert check.permissions == ("read", "trade") and check.warnings == ()
 
@@ -866,16 +1283,22 @@ class TestEnvironments:
         assert binance.WS_HOSTS[("testnet", "linear")] == "wss://fstream.binancefuture.com"
 
     def test_base_url_override_serves_both_products(self, rsps):
-        rsps.add(responses.GET, "http://127.0.0.1:8900/binance/fapi/v1/time",
-                 json={"serverTime": NOW_MS})
-        rsps.add(responses.GET, "http://127.0.0.1:8900/binance/sapi/v1/account/apiRestrictions",
-                 json=TestAccount.RESTRICTIONS)
-        connector = make("perpetual_futures", environment="paper",
-                         base_url="http://127.0.0.1:8900/binance/")
+        rsps.add(
+            responses.GET, "http://127.0.0.1:8900/binance/fapi/v1/time", json={"serverTime": NOW_MS}
+        )
+        rsps.add(
+            responses.GET,
+            "http://127.0.0.1:8900/binance/sapi/v1/account/apiRestrictions",
+            json=TestAccount.RESTRICTIONS,
+        )
+        connector = make(
+            "perpetual_futures", environment="paper", base_url="http://127.0.0.1:8900/binance/"
+        )
         connector.test_connection()
         assert [call.request.url.split("?")[0] for call in rsps.calls] == [
             "http://127.0.0.1:8900/binance/fapi/v1/time",
-            "http://127.0.0.1:8900/binance/sapi/v1/account/apiRestrictions"]
+            "http://127.0.0.1:8900/binance/sapi/v1/account/apiRestrictions",
+        ]
 
     def test_paper_without_base_url_is_not_supported(self):
         with pytest.raises(errors.NotSupported):
@@ -898,13 +1321,23 @@ class TestBadInput:
         with pytest.raises(errors.InvalidRequest):
             spot.ticker("BTC/USDT:USDT")
 
-    @pytest.mark.parametrize("changes", [
-        {"price": None}, {"price": Decimal("0")}, {"quantity": Decimal("0")},
-        {"quantity": Decimal("-1")}, {"side": "long"}, {"type": "stop"},
-        {"time_in_force": "GTD"}, {"type": "market", "time_in_force": "POST_ONLY"},
-        {"reduce_only": True}, {"client_order_id": "has spaces"},
-        {"client_order_id": "x" * 37}, {"client_order_id": ""},
-    ])
+    @pytest.mark.parametrize(
+        "changes",
+        [
+            {"price": None},
+            {"price": Decimal("0")},
+            {"quantity": Decimal("0")},
+            {"quantity": Decimal("-1")},
+            {"side": "long"},
+            {"type": "stop"},
+            {"time_in_force": "GTD"},
+            {"type": "market", "time_in_force": "POST_ONLY"},
+            {"reduce_only": True},
+            {"client_order_id": "has spaces"},
+            {"client_order_id": "x" * 37},
+            {"client_order_id": ""},
+        ],
+    )
     def test_invalid_orders_are_refused_before_sending(self, spot, rsps, changes):
         with pytest.raises(errors.InvalidRequest):
             spot.place_order(order(**changes))
@@ -942,21 +1375,43 @@ class TestBadInput:
 
 def test_registry_exposes_the_connector():
     from exchanges.registry import connector_class
+
     assert connector_class("binance") is binance.BinanceConnector
 
 
 # -- recent fills (GET /api/v3/myTrades, GET /fapi/v1/userTrades) ------------------------------
 
 SPOT_TRADE = {  # rest-api.md "Account trade list (USER_DATA)", on a symbol we trade
-    "symbol": "BTCUSDT", "id": 28457, "orderId": 100234, "orderListId": -1,
-    "price": "4.00000100", "qty": "12.00000000", "quoteQty": "48.000012",
-    "commission": "10.10000000", "commissionAsset": "BNB", "time": 1499865549590,
-    "isBuyer": True, "isMaker": False, "isBestMatch": True}
+    "symbol": "BTCUSDT",
+    "id": 28457,
+    "orderId": 100234,
+    "orderListId": -1,
+    "price": "4.00000100",
+    "qty": "12.00000000",
+    "quoteQty": "48.000012",
+    "commission": "10.10000000",
+    "commissionAsset": "BNB",
+    "time": 1499865549590,
+    "isBuyer": True,
+    "isMaker": False,
+    "isBestMatch": True,
+}
 FUTURES_TRADE = {  # USD-M "Account Trade List (USER_DATA)" response example
-    "buyer": False, "commission": "-0.07819010", "commissionAsset": "USDT", "id": 698759,
-    "maker": False, "orderId": 25851813, "price": "7819.01", "qty": "0.002",
-    "quoteQty": "15.63802", "realizedPnl": "-0.91539999", "side": "SELL",
-    "positionSide": "SHORT", "symbol": "BTCUSDT", "time": 1569514978020}
+    "buyer": False,
+    "commission": "-0.07819010",
+    "commissionAsset": "USDT",
+    "id": 698759,
+    "maker": False,
+    "orderId": 25851813,
+    "price": "7819.01",
+    "qty": "0.002",
+    "quoteQty": "15.63802",
+    "realizedPnl": "-0.91539999",
+    "side": "SELL",
+    "positionSide": "SHORT",
+    "symbol": "BTCUSDT",
+    "time": 1569514978020,
+}
 
 
 def test_spot_recent_fills_read_my_trades_per_symbol_with_weight_20(rsps):
@@ -968,18 +1423,31 @@ def test_spot_recent_fills_read_my_trades_per_symbol_with_weight_20(rsps):
     assert "signature" in params and "startTime" not in params
     assert throttle.charges[0].weight == 20
     assert (fill.trade_id, fill.exchange_order_id, fill.client_order_id) == (
-        "28457", "100234", None)
+        "28457",
+        "100234",
+        None,
+    )
     assert (fill.symbol, fill.side, fill.price, fill.quantity) == (
-        "BTC/USDT", "buy", Decimal("4.00000100"), Decimal("12.00000000"))
+        "BTC/USDT",
+        "buy",
+        Decimal("4.00000100"),
+        Decimal("12.00000000"),
+    )
     assert (fill.fee, fill.fee_asset, fill.liquidity, fill.time_ms) == (
-        Decimal("10.10000000"), "BNB", "taker", 1499865549590)
+        Decimal("10.10000000"),
+        "BNB",
+        "taker",
+        1499865549590,
+    )
 
 
 def test_spot_recent_fills_since_a_time_ask_24_hour_windows(rsps):
     rsps.add(responses.GET, BASE + "/api/v3/myTrades", json=[])
     make("spot").recent_fills("BTC/USDT", since_ms=NOW_MS - 30 * 3_600_000)
-    windows = [(int(sent_params(c.request)["startTime"]), int(sent_params(c.request)["endTime"]))
-               for c in rsps.calls]
+    windows = [
+        (int(sent_params(c.request)["startTime"]), int(sent_params(c.request)["endTime"]))
+        for c in rsps.calls
+    ]
     assert windows[0][0] == NOW_MS - 30 * 3_600_000 and windows[-1][1] == NOW_MS
     assert len(windows) == 2 and all(end - start < 86_400_000 for start, end in windows)
 
@@ -989,13 +1457,22 @@ def test_futures_recent_fills_read_user_trades_with_the_fee_as_paid(rsps):
     trade = {**FUTURES_TRADE, "time": NOW_MS - 1000}
     rsps.add(responses.GET, BASE + "/fapi/v1/userTrades", json=[trade])
     [fill] = make("perpetual_futures", throttle=throttle).recent_fills(
-        "BTC/USDT:USDT", since_ms=NOW_MS - 60_000)
+        "BTC/USDT:USDT", since_ms=NOW_MS - 60_000
+    )
     params = sent_params(rsps.calls[0].request)
     assert (params["symbol"], params["startTime"], params["endTime"]) == (
-        "BTCUSDT", str(NOW_MS - 60_000), str(NOW_MS))
+        "BTCUSDT",
+        str(NOW_MS - 60_000),
+        str(NOW_MS),
+    )
     assert throttle.charges[0].weight == 5
     assert (fill.symbol, fill.side, fill.quantity, fill.fee, fill.liquidity) == (
-        "BTC/USDT:USDT", "sell", Decimal("0.002"), Decimal("0.07819010"), "taker")
+        "BTC/USDT:USDT",
+        "sell",
+        Decimal("0.002"),
+        Decimal("0.07819010"),
+        "taker",
+    )
 
 
 def test_recent_fills_without_a_symbol_are_refused_on_binance():

@@ -17,11 +17,15 @@ FULLWIDTH_SYMBOL = "\uff11\uff12\uff13\uff14\uff15\uff16"
 FUTURES_KEY = "dbefbc809e3e83c283a984c3a1459732ea7db1360ca80c5c2c8867408d28cc83"
 FUTURES_SECRET = "2b5eb11e18796d12d88f13dc27dbbd02c2cc51ff7059765ed9821957d82bb4d9"
 
-S1_PAYLOAD = ("symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1"
-              "&recvWindow=5000&timestamp=1499827319559")
+S1_PAYLOAD = (
+    "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1"
+    "&recvWindow=5000&timestamp=1499827319559"
+)
 S1_SIGNATURE = "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71"
-F1_PAYLOAD = ("symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=9000&timeInForce=GTC"
-              "&recvWindow=5000&timestamp=1591702613943")
+F1_PAYLOAD = (
+    "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=9000&timeInForce=GTC"
+    "&recvWindow=5000&timestamp=1591702613943"
+)
 F1_SIGNATURE = "3c661234138461fcc7a7d8746c6558c9842d4e10870d2ecbedf7777cad694af9"
 F2_DOCUMENTED_SIGNATURE = "f9d0ae5e813ef6ccf15c2b5a434047a0181cb5a342b903b367ca6d27a66e36f2"
 
@@ -35,11 +39,21 @@ def test_s1_as_a_request_body_gives_the_same_signature():
 
 
 def test_s2_non_ascii_symbol_is_percent_encoded_then_signed():
-    payload = urlencode([("symbol", FULLWIDTH_SYMBOL), ("side", "BUY"), ("type", "LIMIT"),
-                         ("timeInForce", "GTC"), ("quantity", "1"), ("price", "0.1"),
-                         ("recvWindow", "5000"), ("timestamp", "1499827319559")])
+    payload = urlencode(
+        [
+            ("symbol", FULLWIDTH_SYMBOL),
+            ("side", "BUY"),
+            ("type", "LIMIT"),
+            ("timeInForce", "GTC"),
+            ("quantity", "1"),
+            ("price", "0.1"),
+            ("recvWindow", "5000"),
+            ("timestamp", "1499827319559"),
+        ]
+    )
     assert payload.startswith(
-        "symbol=%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94%EF%BC%95%EF%BC%96&side=BUY")
+        "symbol=%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94%EF%BC%95%EF%BC%96&side=BUY"
+    )
     expected = "e1353ec6b14d888f1164ae9af8228a3dbd508bc82eb867db8ab6046442f33ef3"
     assert binance.sign(SPOT_SECRET, payload) == expected
 
@@ -51,20 +65,30 @@ def test_s3_mixed_query_and_body_are_joined_without_a_separator():
     assert binance.sign(SPOT_SECRET, query, body) == expected
 
 
-@pytest.mark.parametrize(("payload", "expected"), [
-    pytest.param(
-        f"apiKey={SPOT_KEY}&price=52000.00&quantity=0.01000000&recvWindow=100&side=SELL"
-        "&symbol=BTCUSDT&timeInForce=GTC&timestamp=1645423376532&type=LIMIT",
-        "aa1b5712c094bc4e57c05a1a5c1fd8d88dcd628338ea863fec7b88e59fe2db24", id="S4"),
-    # S5: the doc's JSON sample shows quantity 0.01000000 once; the signature is over 1.00000000.
-    pytest.param(
-        f"apiKey={SPOT_KEY}&price=0.10000000&quantity=1.00000000&recvWindow=5000&side=BUY"
-        f"&symbol={FULLWIDTH_SYMBOL}&timeInForce=GTC&timestamp=1645423376532&type=LIMIT",
-        "b33892ae8e687c939f4468c6268ddd4c40ac1af18ad19a064864c47bae0752cd", id="S5"),
-    pytest.param(
-        f"apiKey={SPOT_KEY}&timestamp=1649729878532",
-        "1cf54395b336b0a9727ef27d5d98987962bc47aca6e13fe978612d0adee066ed", id="S6"),
-])
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        pytest.param(
+            f"apiKey={SPOT_KEY}&price=52000.00&quantity=0.01000000&recvWindow=100&side=SELL"
+            "&symbol=BTCUSDT&timeInForce=GTC&timestamp=1645423376532&type=LIMIT",
+            "aa1b5712c094bc4e57c05a1a5c1fd8d88dcd628338ea863fec7b88e59fe2db24",
+            id="S4",
+        ),
+        # S5: the doc's JSON sample shows quantity 0.01000000 once; the signature is over
+        # 1.00000000.
+        pytest.param(
+            f"apiKey={SPOT_KEY}&price=0.10000000&quantity=1.00000000&recvWindow=5000&side=BUY"
+            f"&symbol={FULLWIDTH_SYMBOL}&timeInForce=GTC&timestamp=1645423376532&type=LIMIT",
+            "b33892ae8e687c939f4468c6268ddd4c40ac1af18ad19a064864c47bae0752cd",
+            id="S5",
+        ),
+        pytest.param(
+            f"apiKey={SPOT_KEY}&timestamp=1649729878532",
+            "1cf54395b336b0a9727ef27d5d98987962bc47aca6e13fe978612d0adee066ed",
+            id="S6",
+        ),
+    ],
+)
 def test_websocket_api_vectors_reproduce(payload, expected):
     assert binance.sign(SPOT_SECRET, payload) == expected
 
@@ -82,7 +106,8 @@ def test_f2_documented_signature_does_not_reproduce_from_the_intended_payload():
     ours = binance.sign(FUTURES_SECRET, query, body)
     assert ours != F2_DOCUMENTED_SIGNATURE
     assert binance.sign(FUTURES_SECRET, query, body.replace("=159", "= 159")) == (
-        F2_DOCUMENTED_SIGNATURE)
+        F2_DOCUMENTED_SIGNATURE
+    )
 
 
 def test_f2_corrected_derived_vector():
@@ -101,17 +126,30 @@ def test_signature_is_lower_case_hex_of_sha256_length():
 def _connector(key: str, secret: str, api_type: str, now_ms: int) -> binance.BinanceConnector:
     seconds, millis = divmod(now_ms, 1000)
     connector = binance.BinanceConnector(
-        credentials=Credentials(key, secret), api_type=api_type,
-        base_url="https://vector.test", clock=lambda: float(seconds))
-    connector.time_offset_ms = millis       # exact milliseconds, no float rounding
+        credentials=Credentials(key, secret),
+        api_type=api_type,
+        base_url="https://vector.test",
+        clock=lambda: float(seconds),
+    )
+    connector.time_offset_ms = millis  # exact milliseconds, no float rounding
     return connector
 
 
 def test_connector_signs_a_get_query_exactly_like_vector_s1():
     connector = _connector(SPOT_KEY, SPOT_SECRET, "spot", 1499827319559)
-    call = Call("GET", "/api/v3/order", params=[
-        ("symbol", "LTCBTC"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"),
-        ("quantity", "1"), ("price", "0.1")], signed=True)
+    call = Call(
+        "GET",
+        "/api/v3/order",
+        params=[
+            ("symbol", "LTCBTC"),
+            ("side", "BUY"),
+            ("type", "LIMIT"),
+            ("timeInForce", "GTC"),
+            ("quantity", "1"),
+            ("price", "0.1"),
+        ],
+        signed=True,
+    )
     connector.sign(call)
     assert call.query_string == f"{S1_PAYLOAD}&signature={S1_SIGNATURE}"
     assert call.headers["X-MBX-APIKEY"] == SPOT_KEY
@@ -120,9 +158,19 @@ def test_connector_signs_a_get_query_exactly_like_vector_s1():
 
 def test_connector_signs_a_post_body_exactly_like_vector_s1():
     connector = _connector(SPOT_KEY, SPOT_SECRET, "spot", 1499827319559)
-    call = Call("POST", "/api/v3/order", params=[
-        ("symbol", "LTCBTC"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"),
-        ("quantity", "1"), ("price", "0.1")], signed=True)
+    call = Call(
+        "POST",
+        "/api/v3/order",
+        params=[
+            ("symbol", "LTCBTC"),
+            ("side", "BUY"),
+            ("type", "LIMIT"),
+            ("timeInForce", "GTC"),
+            ("quantity", "1"),
+            ("price", "0.1"),
+        ],
+        signed=True,
+    )
     connector.sign(call)
     assert call.params == []
     assert call.body == f"{S1_PAYLOAD}&signature={S1_SIGNATURE}"
@@ -131,9 +179,20 @@ def test_connector_signs_a_post_body_exactly_like_vector_s1():
 
 def test_connector_signs_a_futures_body_exactly_like_vector_f1():
     connector = _connector(FUTURES_KEY, FUTURES_SECRET, "perpetual_futures", 1591702613943)
-    call = Call("POST", "/fapi/v1/order", params=[
-        ("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("quantity", "1"),
-        ("price", "9000"), ("timeInForce", "GTC")], signed=True, product="linear")
+    call = Call(
+        "POST",
+        "/fapi/v1/order",
+        params=[
+            ("symbol", "BTCUSDT"),
+            ("side", "BUY"),
+            ("type", "LIMIT"),
+            ("quantity", "1"),
+            ("price", "9000"),
+            ("timeInForce", "GTC"),
+        ],
+        signed=True,
+        product="linear",
+    )
     connector.sign(call)
     assert call.body == f"{F1_PAYLOAD}&signature={F1_SIGNATURE}"
     assert call.headers["X-MBX-APIKEY"] == FUTURES_KEY

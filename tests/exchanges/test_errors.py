@@ -24,8 +24,12 @@ def test_a_huge_code_is_cut_too():
 
 
 def test_every_error_class_is_bounded_the_same_way():
-    for error_class in (errors.RateLimited, errors.OrderOutcomeUnknown, errors.RequestTimeout,
-                        errors.DestinationNotAllowed):
+    for error_class in (
+        errors.RateLimited,
+        errors.OrderOutcomeUnknown,
+        errors.RequestTimeout,
+        errors.DestinationNotAllowed,
+    ):
         assert len(error_class("y" * 1000).message) == MAX_REASON_CHARS
 
 
@@ -37,4 +41,3 @@ def test_a_short_message_and_code_are_kept_as_they_are():
 def test_destination_not_allowed_is_an_invalid_request():
     assert issubclass(errors.DestinationNotAllowed, errors.InvalidRequest)
     assert not errors.DestinationNotAllowed.retryable
-

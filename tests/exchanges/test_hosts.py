@@ -21,18 +21,36 @@ NONE: frozenset[str] = frozenset()
 PAPER = frozenset({"127.0.0.1:8900"})
 
 
-def refused(url: str, *, exchange: str = "binance", environment: str = "live",
-            transport: str = "rest", allowlist: frozenset[str] = NONE) -> str:
+def refused(
+    url: str,
+    *,
+    exchange: str = "binance",
+    environment: str = "live",
+    transport: str = "rest",
+    allowlist: frozenset[str] = NONE,
+) -> str:
     with pytest.raises(UrlNotAllowed) as caught:
-        check_connection_url(url, exchange=exchange, environment=environment,
-                             transport=transport, allowlist=allowlist)
+        check_connection_url(
+            url,
+            exchange=exchange,
+            environment=environment,
+            transport=transport,
+            allowlist=allowlist,
+        )
     return str(caught.value)
 
 
-def accepted(url: str, *, exchange: str = "binance", environment: str = "live",
-             transport: str = "rest", allowlist: frozenset[str] = NONE) -> None:
-    check_connection_url(url, exchange=exchange, environment=environment,
-                         transport=transport, allowlist=allowlist)
+def accepted(
+    url: str,
+    *,
+    exchange: str = "binance",
+    environment: str = "live",
+    transport: str = "rest",
+    allowlist: frozenset[str] = NONE,
+) -> None:
+    check_connection_url(
+        url, exchange=exchange, environment=environment, transport=transport, allowlist=allowlist
+    )
 
 
 # -- official hosts ------------------------------------------------------------------------
@@ -47,31 +65,57 @@ def test_every_default_host_of_every_module_passes_its_own_rule(module):
         accepted(root, exchange=exchange, environment=environment, transport="websocket")
 
 
-@pytest.mark.parametrize("url", [
-    "https://api.binance.com", "https://api1.binance.com", "https://api2.binance.com",
-    "https://api3.binance.com", "https://api4.binance.com", "https://api-gcp.binance.com",
-    "https://fapi.binance.com", "https://api.binance.com:443", "https://api.binance.com/",
-    "https://api.binance.com/api",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.binance.com",
+        "https://api1.binance.com",
+        "https://api2.binance.com",
+        "https://api3.binance.com",
+        "https://api4.binance.com",
+        "https://api-gcp.binance.com",
+        "https://fapi.binance.com",
+        "https://api.binance.com:443",
+        "https://api.binance.com/",
+        "https://api.binance.com/api",
+    ],
+)
 def test_binance_live_rest_hosts_including_backups_and_usd_m_are_accepted(url):
     accepted(url)
 
 
-@pytest.mark.parametrize("host", ["api.bybit.com", "api.bytick.com", "api.bybit.nl",
-                                  "api.bybit.tr", "api.bybit.kz", "api.bybitgeorgia.ge",
-                                  "api.bybit.ae", "api.bybit.eu", "api.bybit.id",
-                                  "api.manepa.jp"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "api.bybit.com",
+        "api.bytick.com",
+        "api.bybit.nl",
+        "api.bybit.tr",
+        "api.bybit.kz",
+        "api.bybitgeorgia.ge",
+        "api.bybit.ae",
+        "api.bybit.eu",
+        "api.bybit.id",
+        "api.manepa.jp",
+    ],
+)
 def test_bybit_live_accepts_its_alternative_and_regional_hosts(host):
     accepted(f"https://{host}", exchange="bybit")
 
 
-@pytest.mark.parametrize("exchange, url", [
-    ("bybit", "https://api-testnet.bybit.com"), ("bybit", "https://api-demo.bybit.com"),
-    ("binance", "https://testnet.binance.vision"),
-    ("binance", "https://testnet.binancefuture.com"),
-    ("binance", "https://demo-api.binance.com"), ("binance", "https://demo-fapi.binance.com"),
-    ("bingx", "https://open-api-vst.bingx.com"), ("okx", "https://www.okx.com"),
-])
+@pytest.mark.parametrize(
+    "exchange, url",
+    [
+        ("bybit", "https://api-testnet.bybit.com"),
+        ("bybit", "https://api-demo.bybit.com"),
+        ("binance", "https://testnet.binance.vision"),
+        ("binance", "https://testnet.binancefuture.com"),
+        ("binance", "https://demo-api.binance.com"),
+        ("binance", "https://demo-fapi.binance.com"),
+        ("bingx", "https://open-api-vst.bingx.com"),
+        ("okx", "https://www.okx.com"),
+    ],
+)
 def test_testnet_and_demo_hosts_are_accepted_for_testnet(exchange, url):
     accepted(url, exchange=exchange, environment="testnet")
 
@@ -81,8 +125,7 @@ def test_okx_aws_host_is_a_live_host():
 
 
 def test_a_testnet_host_is_refused_for_a_live_connection():
-    assert "not an official binance REST host for live" in refused(
-        "https://testnet.binance.vision")
+    assert "not an official binance REST host for live" in refused("https://testnet.binance.vision")
 
 
 def test_a_live_host_is_refused_for_a_testnet_connection():
@@ -94,14 +137,19 @@ def test_another_exchanges_host_is_refused():
 
 
 def test_a_paper_connection_has_no_official_hosts():
-    assert "no official REST host for paper" in refused("https://api.binance.com",
-                                                        environment="paper")
+    assert "no official REST host for paper" in refused(
+        "https://api.binance.com", environment="paper"
+    )
 
 
 def test_okx_streams_are_accepted_on_their_documented_port_8443():
     accepted("wss://ws.okx.com:8443/ws/v5/private", exchange="okx", transport="websocket")
-    accepted("wss://wspap.okx.com:8443/ws/v5/private", exchange="okx", environment="testnet",
-             transport="websocket")
+    accepted(
+        "wss://wspap.okx.com:8443/ws/v5/private",
+        exchange="okx",
+        environment="testnet",
+        transport="websocket",
+    )
 
 
 def test_binance_streams_are_accepted_on_443_and_the_documented_9443():
@@ -214,9 +262,19 @@ def test_a_rest_scheme_for_a_stream_url_is_refused():
     refused("https://stream.binance.com:9443", transport="websocket")
 
 
-@pytest.mark.parametrize("url", ["ftp://api.binance.com", "file:///etc/passwd",
-                                 "javascript:alert(1)", "gopher://api.binance.com",
-                                 "//api.binance.com", "api.binance.com", "not a url", ""])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://api.binance.com",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "gopher://api.binance.com",
+        "//api.binance.com",
+        "api.binance.com",
+        "not a url",
+        "",
+    ],
+)
 def test_other_schemes_and_scheme_less_text_are_refused(url):
     refused(url)
 
@@ -299,8 +357,9 @@ def test_an_allowlisted_host_and_port_may_use_plain_http():
 
 
 def test_an_allowlisted_host_and_port_is_allowed_for_every_environment():
-    accepted("http://127.0.0.1:8900/bybit", exchange="bybit", environment="testnet",
-             allowlist=PAPER)
+    accepted(
+        "http://127.0.0.1:8900/bybit", exchange="bybit", environment="testnet", allowlist=PAPER
+    )
 
 
 def test_another_port_of_an_allowlisted_host_is_refused():
@@ -325,12 +384,21 @@ def test_the_allowlist_does_not_rescue_userinfo_or_fragments():
 
 def test_the_allowlist_setting_is_normalized():
     assert parse_allowlist(" Proxy.Internal , 127.0.0.1:8900,,[::1]:1 ") == frozenset(
-        {"proxy.internal", "127.0.0.1:8900", "[::1]:1"})
+        {"proxy.internal", "127.0.0.1:8900", "[::1]:1"}
+    )
 
 
-@pytest.mark.parametrize("entry", ["https://proxy.internal", "proxy.internal/x",
-                                   "proxy.internal:0", "proxy.internal:99999", "a b",
-                                   "user@proxy.internal"])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "https://proxy.internal",
+        "proxy.internal/x",
+        "proxy.internal:0",
+        "proxy.internal:99999",
+        "a b",
+        "user@proxy.internal",
+    ],
+)
 def test_a_malformed_allowlist_entry_fails_loudly(entry):
     with pytest.raises(ValueError, match="EXCHANGE_HOST_ALLOWLIST"):
         parse_allowlist(entry)
@@ -344,8 +412,12 @@ def test_url_endpoint_names_host_and_port():
 # -- request time: resolved addresses ------------------------------------------------------
 
 
-def vet(*addresses: str, host: str = "api.binance.com", port: int = 443,
-        allowlist: frozenset[str] = NONE) -> None:
+def vet(
+    *addresses: str,
+    host: str = "api.binance.com",
+    port: int = 443,
+    allowlist: frozenset[str] = NONE,
+) -> None:
     vet_addresses(host, port, list(addresses), allowlist=allowlist)
 
 
@@ -528,7 +600,8 @@ def test_a_destination_is_scheme_host_and_port_without_the_path():
 
 def test_binance_spot_and_usd_m_are_different_destinations():
     assert rest_destination(binance.REST_HOSTS["live", "spot"]) != rest_destination(
-        binance.REST_HOSTS["live", "linear"])
+        binance.REST_HOSTS["live", "linear"]
+    )
 
 
 def test_official_destinations_are_the_exchanges_own_https_hosts():
@@ -545,8 +618,7 @@ def test_a_binance_connection_without_a_base_url_counts_spot_and_usd_m_apart():
 
     destinations = []
     for api_type in ("spot", "perpetual_futures"):
-        connector = binance.BinanceConnector(credentials=Credentials("k", "s"),
-                                             api_type=api_type)
+        connector = binance.BinanceConnector(credentials=Credentials("k", "s"), api_type=api_type)
         call = Call("GET", "/time", product=connector.default_product())
         destinations.append(connector.destination(call))
     assert destinations == ["https://api.binance.com:443", "https://fapi.binance.com:443"]

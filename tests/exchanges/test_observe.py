@@ -29,8 +29,7 @@ def records() -> Iterator[list[observe.CallRecord]]:
 
 
 def bybit(**kwargs) -> BybitConnector:
-    connector = BybitConnector(credentials=Credentials(KEY, SECRET), base_url=BASE_URL,
-                               **kwargs)
+    connector = BybitConnector(credentials=Credentials(KEY, SECRET), base_url=BASE_URL, **kwargs)
     connector.connection_id = "c0ffee00-0000-4000-8000-000000000001"
     return connector
 
@@ -41,8 +40,14 @@ def test_a_successful_call_is_one_record_and_one_info_line(records, caplog):
     caplog.set_level(logging.INFO, logger="exchanges.calls")
     bybit().server_time()
     [record] = records
-    assert (record.exchange, record.method, record.endpoint, record.status, record.error,
-            record.sent) == ("bybit", "GET", "/v5/market/time", 200, "", True)
+    assert (
+        record.exchange,
+        record.method,
+        record.endpoint,
+        record.status,
+        record.error,
+        record.sent,
+    ) == ("bybit", "GET", "/v5/market/time", 200, "", True)
     assert record.connection_id == "c0ffee00-0000-4000-8000-000000000001"
     assert record.latency_ms >= 0
     [line] = [r for r in caplog.records if r.name == "exchanges.calls"]
@@ -52,15 +57,17 @@ def test_a_successful_call_is_one_record_and_one_info_line(records, caplog):
 
 @responses.activate
 def test_a_refused_signed_call_names_the_error_class_and_code_but_no_query(records, caplog):
-    responses.get(f"{BASE_URL}/v5/account/wallet-balance", status=401,
-                  json={"retCode": 10003, "retMsg": "API key is invalid."})
+    responses.get(
+        f"{BASE_URL}/v5/account/wallet-balance",
+        status=401,
+        json={"retCode": 10003, "retMsg": "API key is invalid."},
+    )
     caplog.set_level(logging.INFO, logger="exchanges.calls")
     with pytest.raises(errors.AuthenticationError):
         bybit().balances()
     [record] = records
     assert record.endpoint == "/v5/account/wallet-balance"
-    assert (record.status, record.error, record.error_code) == (401, "AuthenticationError",
-                                                                "10003")
+    assert (record.status, record.error, record.error_code) == (401, "AuthenticationError", "10003")
     [line] = [r for r in caplog.records if r.name == "exchanges.calls"]
     assert line.levelno == logging.WARNING
     signed = responses.calls[0].request
@@ -69,8 +76,9 @@ def test_a_refused_signed_call_names_the_error_class_and_code_but_no_query(recor
 
 
 def test_a_call_that_never_left_is_not_sent(records):
-    refused = BybitConnector(credentials=Credentials(KEY, SECRET),
-                             base_url="http://127.0.0.1:1")  # nothing listens on port 1
+    refused = BybitConnector(
+        credentials=Credentials(KEY, SECRET), base_url="http://127.0.0.1:1"
+    )  # nothing listens on port 1
     with pytest.raises(errors.NetworkError):
         refused.server_time()
     [record] = records
@@ -127,12 +135,15 @@ def test_an_observer_that_raises_never_breaks_the_call(records, caplog):
     assert any(r.getMessage() == "exchange call observer failed" for r in caplog.records)
 
 
-@pytest.mark.parametrize("path, template", [
-    ("/v5/order/create", "/v5/order/create"),
-    ("/api/v3/order?symbol=BTCUSDT&signature=abc", "/api/v3/order"),
-    ("/api/v1/orders/1234567890", "/api/v1/orders/{id}"),
-    ("/orders/3f2a9c1e-7b6d-4e5f-8a9b-0c1d2e3f4a5b/cancel", "/orders/{id}/cancel"),
-    ("/api/v5/trade/order", "/api/v5/trade/order"),
-])
+@pytest.mark.parametrize(
+    "path, template",
+    [
+        ("/v5/order/create", "/v5/order/create"),
+        ("/api/v3/order?symbol=BTCUSDT&signature=abc", "/api/v3/order"),
+        ("/api/v1/orders/1234567890", "/api/v1/orders/{id}"),
+        ("/orders/3f2a9c1e-7b6d-4e5f-8a9b-0c1d2e3f4a5b/cancel", "/orders/{id}/cancel"),
+        ("/api/v5/trade/order", "/api/v5/trade/order"),
+    ],
+)
 def test_the_endpoint_is_a_path_template(path, template):
     assert observe.endpoint_template(path) == template

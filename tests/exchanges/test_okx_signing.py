@@ -15,17 +15,21 @@ DOC_SECRET = "22582BD0CFF14C41EDBF1AB98506286D"
 TIMESTAMP = "2020-12-08T09:08:57.715Z"
 
 DERIVED_REST_VECTORS = [
-    ("GET", "/api/v5/account/balance?ccy=BTC", "",
-     "HiZhvSfMtWJA3uUIVXV3a/bSXNPCWvYFXoGCVS8V4zY="),
-    ("GET", "/api/v5/account/config", "",
-     "Kr/8IrbDYujS4cg2KkmB+tO2HMUXxyayG6ZwNb4H/yA="),
-    ("POST", "/api/v5/account/set-leverage",
-     '{"instId":"BTC-USDT","lever":"5","mgnMode":"isolated"}',
-     "eCnnCgWLjlQ9XnpUkrcny3qNq3WW/81KNrDr/XR6Xv8="),
-    ("POST", "/api/v5/trade/order",
-     '{"instId":"BTC-USDT","tdMode":"cash","clOrdId":"b15","side":"buy","ordType":"limit",'
-     '"px":"2.15","sz":"2"}',
-     "dI6rrL9rXW/HdaPKJ/6LC1OgvH4/PYju6R3CqixMTNQ="),
+    ("GET", "/api/v5/account/balance?ccy=BTC", "", "HiZhvSfMtWJA3uUIVXV3a/bSXNPCWvYFXoGCVS8V4zY="),
+    ("GET", "/api/v5/account/config", "", "Kr/8IrbDYujS4cg2KkmB+tO2HMUXxyayG6ZwNb4H/yA="),
+    (
+        "POST",
+        "/api/v5/account/set-leverage",
+        '{"instId":"BTC-USDT","lever":"5","mgnMode":"isolated"}',
+        "eCnnCgWLjlQ9XnpUkrcny3qNq3WW/81KNrDr/XR6Xv8=",
+    ),
+    (
+        "POST",
+        "/api/v5/trade/order",
+        '{"instId":"BTC-USDT","tdMode":"cash","clOrdId":"b15","side":"buy","ordType":"limit",'
+        '"px":"2.15","sz":"2"}',
+        "dI6rrL9rXW/HdaPKJ/6LC1OgvH4/PYju6R3CqixMTNQ=",
+    ),
 ]
 
 
@@ -37,7 +41,8 @@ def test_rest_signature_reproduces_the_derived_vector(method, request_path, body
 def test_websocket_login_signature_reproduces_the_derived_vector():
     # WS login signs unix SECONDS + "GET" + "/users/self/verify" with an empty body.
     assert sign(DOC_SECRET, "1704876947", "GET", "/users/self/verify") == (
-        "5/36BgGV6m/6pmdc20zdqk0mzF5ZalmzzPD2fo3wavU=")
+        "5/36BgGV6m/6pmdc20zdqk0mzF5ZalmzzPD2fo3wavU="
+    )
 
 
 def test_docs_websocket_login_example_does_not_reproduce_with_the_docs_secret():
@@ -64,8 +69,9 @@ def test_method_is_upper_cased_before_signing():
 
 def test_a_changed_body_changes_the_signature():
     method, request_path, body, expected = DERIVED_REST_VECTORS[3]
-    assert sign(DOC_SECRET, TIMESTAMP, method, request_path, body.replace("2.15", "2.16")) \
-        != expected
+    assert (
+        sign(DOC_SECRET, TIMESTAMP, method, request_path, body.replace("2.15", "2.16")) != expected
+    )
 
 
 def test_iso_timestamp_has_milliseconds_and_z():

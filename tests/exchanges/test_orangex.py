@@ -38,8 +38,14 @@ def url(method: str, base: str = BASE) -> str:
 
 
 def ok(result: Any) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": 1, "usIn": 1700000000120, "usOut": 1700000000125,
-            "usDiff": 5, "result": result}
+    return {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "usIn": 1700000000120,
+        "usOut": 1700000000125,
+        "usDiff": 5,
+        "result": result,
+    }
 
 
 def failure(code: int, message: str) -> dict[str, Any]:
@@ -47,16 +53,32 @@ def failure(code: int, message: str) -> dict[str, Any]:
 
 
 def auth_result(scope: str = FULL_SCOPE, expires_in: int = 43199) -> dict[str, Any]:
-    return {"access_token": TOKEN, "token_type": "bearer", "refresh_token": "refresh-0001",
-            "expires_in": expires_in, "scope": scope}
+    return {
+        "access_token": TOKEN,
+        "token_type": "bearer",
+        "refresh_token": "refresh-0001",
+        "expires_in": expires_in,
+        "scope": scope,
+    }
 
 
 def raw_order(**changes: Any) -> dict[str, Any]:
     """get_order_state's fields as listed in the facts (section 3)."""
-    raw = {"order_id": ORDER_ID, "order_state": "open", "instrument_name": "BTC-USDT-PERPETUAL",
-           "direction": "buy", "amount": "0.01", "price": "50000", "filled_amount": "0",
-           "average_price": "0", "condition_type": "NORMAL", "trigger_price": "0",
-           "position_side": "BOTH", "leverage": "10", "error_code": 0}
+    raw = {
+        "order_id": ORDER_ID,
+        "order_state": "open",
+        "instrument_name": "BTC-USDT-PERPETUAL",
+        "direction": "buy",
+        "amount": "0.01",
+        "price": "50000",
+        "filled_amount": "0",
+        "average_price": "0",
+        "condition_type": "NORMAL",
+        "trigger_price": "0",
+        "position_side": "BOTH",
+        "leverage": "10",
+        "error_code": 0,
+    }
     raw.update(changes)
     return raw
 
@@ -90,8 +112,8 @@ class TestOrangexContract(ConnectorContract):
         (raw_order(), "open"),
         (raw_order(filled_amount="0.004"), "partially_filled"),
         (raw_order(order_state="filled", filled_amount="0.01", average_price="50000"), "filled"),
-        (raw_order(order_state="canceled"), "canceled"),           # live spelling
-        (raw_order(order_state="cancelled"), "canceled"),          # docs spelling
+        (raw_order(order_state="canceled"), "canceled"),  # live spelling
+        (raw_order(order_state="cancelled"), "canceled"),  # docs spelling
         (raw_order(order_state="canceled", filled_amount="0.004"), "canceled"),
         (raw_order(order_state="rejected"), "rejected"),
         (raw_order(order_state="canceled", error_code=5998), "rejected"),  # hedge auto-cancel
@@ -104,14 +126,16 @@ class TestOrangexContract(ConnectorContract):
         (200, failure(8000, "Request params not valid!"), errors.InvalidRequest),
         (200, failure(10001, "invalid params"), errors.InvalidRequest),
         (200, failure(5001, "Instrument does not exist."), errors.InvalidRequest),
-        (200, failure(9999, "System error, please try again later"),
-         errors.OrderOutcomeUnknown),
+        (200, failure(9999, "System error, please try again later"), errors.OrderOutcomeUnknown),
         # UNVERIFIED: no over-limit answer was ever observed; a plain 429 is taken as one.
         (429, {"message": "Too Many Requests"}, errors.RateLimited),
         (200, failure(4242, "a code nobody documented"), errors.ExchangeError),
     ]
-    weight_cases = [(url(orangex.BUY)[len(BASE):], 1), ("/api/v1/public/auth", 1),
-                    ("/api/v1/private/get_assets_info", 1)]
+    weight_cases = [
+        (url(orangex.BUY)[len(BASE) :], 1),
+        ("/api/v1/public/auth", 1),
+        ("/api/v1/private/get_assets_info", 1),
+    ]
 
     def _remember(self, rsps: responses.RequestsMock) -> None:
         self._rsps = rsps
@@ -120,15 +144,20 @@ class TestOrangexContract(ConnectorContract):
     def add_place_success(self, rsps, order: OrderRequest) -> None:
         self._remember(rsps)
         method = orangex.BUY if order.side == "buy" else orangex.SELL
-        rsps.add(responses.POST, url(method),
-                 json=ok({"order": {"order_id": ORDER_ID, "custom_order_id": ""}}))
-        rsps.add(responses.POST, url(orangex.ORDER_STATE),
-                 json=ok(raw_order(amount=str(order.quantity), price=str(order.price))))
+        rsps.add(
+            responses.POST,
+            url(method),
+            json=ok({"order": {"order_id": ORDER_ID, "custom_order_id": ""}}),
+        )
+        rsps.add(
+            responses.POST,
+            url(orangex.ORDER_STATE),
+            json=ok(raw_order(amount=str(order.quantity), price=str(order.price))),
+        )
 
     def add_place_answer(self, rsps, status, body, headers=None) -> None:
         self._remember(rsps)
-        rsps.add(responses.POST, url(orangex.BUY), json=body, status=status,
-                 headers=headers or {})
+        rsps.add(responses.POST, url(orangex.BUY), json=body, status=status, headers=headers or {})
 
     def add_place_exception(self, rsps, exc) -> None:
         self._remember(rsps)
@@ -137,8 +166,9 @@ class TestOrangexContract(ConnectorContract):
     def add_cancel_success(self, rsps, client_order_id) -> None:
         self._remember(rsps)
         rsps.add(responses.POST, url(orangex.CANCEL), json=ok({"order_id": ORDER_ID}))
-        rsps.add(responses.POST, url(orangex.ORDER_STATE),
-                 json=ok(raw_order(order_state="canceled")))
+        rsps.add(
+            responses.POST, url(orangex.ORDER_STATE), json=ok(raw_order(order_state="canceled"))
+        )
 
     def add_get_not_found(self, rsps) -> None:
         # The facts record no not-found answer for get_order_state; an empty result is the
@@ -158,17 +188,20 @@ class TestOrangexContract(ConnectorContract):
     def assert_signed(self, request) -> None:
         """OrangeX signs the token grant; every private call then carries the bearer token."""
         assert request.headers.get("Authorization") == f"bearer {TOKEN}"
-        grants = [call.request for call in self._rsps.calls
-                  if call.request.url == url(orangex.AUTH)]
+        grants = [
+            call.request for call in self._rsps.calls if call.request.url == url(orangex.AUTH)
+        ]
         assert grants, "no token grant was sent"
         params = json.loads(grants[-1].body)["params"]
         assert params["grant_type"] == "client_signature"
         assert params["timestamp"] == str(int(FROZEN_NOW * 1000))
-        assert params["signature"] == orangex.sign(API_SECRET, API_KEY,
-                                                   int(params["timestamp"]), params["nonce"])
+        assert params["signature"] == orangex.sign(
+            API_SECRET, API_KEY, int(params["timestamp"]), params["nonce"]
+        )
 
 
 # -- OrangeX-specific ----------------------------------------------------------------------
+
 
 @pytest.fixture
 def throttle() -> RecordingThrottle:
@@ -183,8 +216,13 @@ def now() -> list[float]:
 @pytest.fixture
 def conn(throttle, now) -> orangex.OrangexConnector:
     return orangex.OrangexConnector(
-        credentials=Credentials(API_KEY, API_SECRET), api_type="perpetual_futures",
-        environment="live", base_url=BASE, throttle=throttle, clock=lambda: now[0])
+        credentials=Credentials(API_KEY, API_SECRET),
+        api_type="perpetual_futures",
+        environment="live",
+        base_url=BASE,
+        throttle=throttle,
+        clock=lambda: now[0],
+    )
 
 
 @pytest.fixture
@@ -194,9 +232,14 @@ def mock():
 
 
 def limit_order(**changes: Any) -> OrderRequest:
-    values: dict[str, Any] = {"symbol": "BTC/USDT:USDT", "side": "buy", "type": "limit",
-                              "quantity": Decimal("0.01"), "price": Decimal("50000"),
-                              "client_order_id": CLIENT_ID}
+    values: dict[str, Any] = {
+        "symbol": "BTC/USDT:USDT",
+        "side": "buy",
+        "type": "limit",
+        "quantity": Decimal("0.01"),
+        "price": Decimal("50000"),
+        "client_order_id": CLIENT_ID,
+    }
     values.update(changes)
     return OrderRequest(**values)
 
@@ -205,11 +248,12 @@ class TestSymbolsAndQuantities:
     def test_unified_perpetual_maps_to_the_perpetual_instrument_name(self):
         assert orangex.to_exchange_symbol(parse_symbol("BTC/USDT:USDT")) == "BTC-USDT-PERPETUAL"
         assert orangex.to_exchange_symbol(parse_symbol("1000SHIB/USDT:USDT")) == (
-            "1000SHIB-USDT-PERPETUAL")
+            "1000SHIB-USDT-PERPETUAL"
+        )
 
     def test_instrument_names_map_back_to_unified_symbols(self):
         assert orangex.to_unified_symbol("ETH-USDT-PERPETUAL") == "ETH/USDT:USDT"
-        assert orangex.to_unified_symbol("BTC-USDT") is None          # a spot name
+        assert orangex.to_unified_symbol("BTC-USDT") is None  # a spot name
         assert orangex.to_unified_symbol("BTC-SANDBOX-1") is None
         assert orangex.to_unified_symbol("-USDT-PERPETUAL") is None
 
@@ -220,18 +264,24 @@ class TestSymbolsAndQuantities:
             orangex.to_exchange_symbol(parse_symbol("BTC/USDT"))
 
     def test_base_quantity_is_sent_as_the_amount_in_plain_decimal(self):
-        params = orangex.order_params(limit_order(quantity=Decimal("1E-3"),
-                                                  price=Decimal("5.00E+4")),
-                                      "BTC-USDT-PERPETUAL")
-        assert params == {"instrument_name": "BTC-USDT-PERPETUAL", "amount": "0.001",
-                          "type": "limit", "price": "50000",
-                          "time_in_force": "good_til_cancelled",
-                          "custom_order_id": CLIENT_ID, "position_side": "BOTH"}
+        params = orangex.order_params(
+            limit_order(quantity=Decimal("1E-3"), price=Decimal("5.00E+4")), "BTC-USDT-PERPETUAL"
+        )
+        assert params == {
+            "instrument_name": "BTC-USDT-PERPETUAL",
+            "amount": "0.001",
+            "type": "limit",
+            "price": "50000",
+            "time_in_force": "good_til_cancelled",
+            "custom_order_id": CLIENT_ID,
+            "position_side": "BOTH",
+        }
 
     def test_market_orders_send_no_price_and_flags_are_booleans(self):
         params = orangex.order_params(
             limit_order(type="market", price=None, reduce_only=True, side="sell"),
-            "BTC-USDT-PERPETUAL")
+            "BTC-USDT-PERPETUAL",
+        )
         assert "price" not in params and "time_in_force" not in params
         assert params["reduce_only"] is True and params["type"] == "market"
 
@@ -239,18 +289,25 @@ class TestSymbolsAndQuantities:
         for ours, theirs in (("IOC", "immediate_or_cancel"), ("FOK", "fill_or_kill")):
             params = orangex.order_params(limit_order(time_in_force=ours), "X-USDT-PERPETUAL")
             assert params["time_in_force"] == theirs and "post_only" not in params
-        post_only = orangex.order_params(limit_order(time_in_force="POST_ONLY"),
-                                         "X-USDT-PERPETUAL")
+        post_only = orangex.order_params(limit_order(time_in_force="POST_ONLY"), "X-USDT-PERPETUAL")
         assert post_only["post_only"] is True
         assert post_only["time_in_force"] == "good_til_cancelled"
 
-    @pytest.mark.parametrize("changes", [
-        {"quantity": Decimal("0")}, {"quantity": Decimal("-1")}, {"price": None},
-        {"price": Decimal("0")}, {"side": "long"}, {"type": "stop"},
-        {"time_in_force": "GTD"}, {"client_order_id": "bad id with spaces"},
-        {"client_order_id": "x" * 37}, {"type": "market", "price": None,
-                                        "time_in_force": "POST_ONLY"},
-    ])
+    @pytest.mark.parametrize(
+        "changes",
+        [
+            {"quantity": Decimal("0")},
+            {"quantity": Decimal("-1")},
+            {"price": None},
+            {"price": Decimal("0")},
+            {"side": "long"},
+            {"type": "stop"},
+            {"time_in_force": "GTD"},
+            {"client_order_id": "bad id with spaces"},
+            {"client_order_id": "x" * 37},
+            {"type": "market", "price": None, "time_in_force": "POST_ONLY"},
+        ],
+    )
     def test_bad_orders_are_refused_before_anything_is_sent(self, conn, mock, changes):
         with pytest.raises(errors.InvalidRequest):
             conn.place_order(limit_order(**changes))
@@ -269,8 +326,7 @@ class TestSymbolsAndQuantities:
 
 
 class TestBadInputAndEnvironments:
-    def test_spot_symbol_on_a_perpetual_connection_is_refused_without_a_request(self, conn,
-                                                                                mock):
+    def test_spot_symbol_on_a_perpetual_connection_is_refused_without_a_request(self, conn, mock):
         with pytest.raises(errors.InvalidRequest):
             conn.place_order(limit_order(symbol="BTC/USDT"))
         with pytest.raises(errors.InvalidRequest):
@@ -284,26 +340,34 @@ class TestBadInputAndEnvironments:
 
     def test_there_is_no_testnet(self):
         with pytest.raises(errors.NotSupported) as caught:
-            orangex.OrangexConnector(credentials=Credentials(API_KEY, API_SECRET),
-                                     api_type="perpetual_futures", environment="testnet")
+            orangex.OrangexConnector(
+                credentials=Credentials(API_KEY, API_SECRET),
+                api_type="perpetual_futures",
+                environment="testnet",
+            )
         assert caught.value.code == "environment_not_supported"
 
     def test_spot_connections_are_not_supported(self):
         with pytest.raises(errors.NotSupported):
-            orangex.OrangexConnector(credentials=Credentials(API_KEY, API_SECRET),
-                                     api_type="spot")
+            orangex.OrangexConnector(credentials=Credentials(API_KEY, API_SECRET), api_type="spot")
 
     def test_paper_without_a_base_url_has_no_host(self, mock):
-        connector = orangex.OrangexConnector(credentials=Credentials(API_KEY, API_SECRET),
-                                             api_type="perpetual_futures", environment="paper")
+        connector = orangex.OrangexConnector(
+            credentials=Credentials(API_KEY, API_SECRET),
+            api_type="perpetual_futures",
+            environment="paper",
+        )
         with pytest.raises(errors.NotSupported):
             connector.instruments()
         assert len(mock.calls) == 0
 
     def test_live_uses_the_official_host_and_json_rpc_headers(self, mock):
         live = "https://api.orangex.com"
-        connector = orangex.OrangexConnector(credentials=Credentials(API_KEY, API_SECRET),
-                                             api_type="perpetual_futures", clock=lambda: 1.0)
+        connector = orangex.OrangexConnector(
+            credentials=Credentials(API_KEY, API_SECRET),
+            api_type="perpetual_futures",
+            clock=lambda: 1.0,
+        )
         mock.add(responses.POST, url(orangex.AUTH, live), json=ok(auth_result()))
         mock.add(responses.POST, url(orangex.ASSETS, live), json=ok({"PERPETUAL": {}}))
         connector.heartbeat_read()
@@ -313,17 +377,27 @@ class TestBadInputAndEnvironments:
         assert read.headers["Authorization"] == f"bearer {TOKEN}"
         body = json.loads(read.body)
         assert body.pop("id") != json.loads(grant.body)["id"]
-        assert body == {"jsonrpc": "2.0", "method": "/private/get_assets_info",
-                        "params": {"asset_type": ["PERPETUAL"]}}
+        assert body == {
+            "jsonrpc": "2.0",
+            "method": "/private/get_assets_info",
+            "params": {"asset_type": ["PERPETUAL"]},
+        }
         assert orangex.WS_HOSTS[("live", "linear")] + orangex.WS_PATH == (
-            "wss://api.orangex.com/ws/api/v1")
+            "wss://api.orangex.com/ws/api/v1"
+        )
 
     def test_paper_environment_behaves_like_live_on_its_base_url(self, mock):
         connector = orangex.OrangexConnector(
-            credentials=Credentials(API_KEY, API_SECRET), api_type="perpetual_futures",
-            environment="paper", base_url="http://127.0.0.1:8900/orangex/")
-        mock.add(responses.POST, "http://127.0.0.1:8900/orangex/api/v1/public/get_instruments",
-                 json=ok([]))
+            credentials=Credentials(API_KEY, API_SECRET),
+            api_type="perpetual_futures",
+            environment="paper",
+            base_url="http://127.0.0.1:8900/orangex/",
+        )
+        mock.add(
+            responses.POST,
+            "http://127.0.0.1:8900/orangex/api/v1/public/get_instruments",
+            json=ok([]),
+        )
         assert connector.instruments() == []
 
 
@@ -340,9 +414,12 @@ class TestTokens:
         add_auth(mock)
         mock.add(responses.POST, url(orangex.ASSETS), json=ok({"PERPETUAL": {}}))
         conn.heartbeat_read()
-        twin = orangex.OrangexConnector(credentials=Credentials(API_KEY, API_SECRET),
-                                        api_type="perpetual_futures", base_url=BASE,
-                                        clock=lambda: FROZEN_NOW)
+        twin = orangex.OrangexConnector(
+            credentials=Credentials(API_KEY, API_SECRET),
+            api_type="perpetual_futures",
+            base_url=BASE,
+            clock=lambda: FROZEN_NOW,
+        )
         twin.heartbeat_read()
         assert len(calls_to(mock, orangex.AUTH)) == 1
 
@@ -357,8 +434,7 @@ class TestTokens:
     def test_a_cached_token_refused_is_replaced_once(self, conn, mock):
         add_auth(mock)
         mock.add(responses.POST, url(orangex.ASSETS), json=ok({"PERPETUAL": {}}))
-        mock.add(responses.POST, url(orangex.ASSETS),
-                 json=failure(10000, "Authentication Failure"))
+        mock.add(responses.POST, url(orangex.ASSETS), json=failure(10000, "Authentication Failure"))
         mock.add(responses.POST, url(orangex.ASSETS), json=ok({"PERPETUAL": {}}))
         conn.heartbeat_read()
         conn.heartbeat_read()
@@ -366,8 +442,7 @@ class TestTokens:
         assert len(calls_to(mock, orangex.ASSETS)) == 3
 
     def test_a_refused_grant_is_an_authentication_error_without_retries(self, conn, mock):
-        mock.add(responses.POST, url(orangex.AUTH),
-                 json=failure(10000, "Authentication Failure"))
+        mock.add(responses.POST, url(orangex.AUTH), json=failure(10000, "Authentication Failure"))
         with pytest.raises(errors.AuthenticationError):
             conn.heartbeat_read()
         assert len(mock.calls) == 1
@@ -423,45 +498,54 @@ class TestCredentialsAndTime:
 
 
 class TestErrorsAndPauses:
-    @pytest.mark.parametrize(("code", "message", "expected"), [
-        (10000, "Authentication Failure", errors.AuthenticationError),
-        (2033, "Access denied", errors.PermissionDenied),
-        (1000, "No service found", errors.NotSupported),
-        (1001, "Bad requested", errors.InvalidRequest),
-        (5001, "Instrument does not exist.", errors.InvalidRequest),
-        (9902, "json parse error", errors.InvalidRequest),
-        (9999, "System error, please try again later", errors.ExchangeUnavailable),
-        (10004, "order_not_found", errors.OrderNotFound),      # Deribit's codes: UNVERIFIED
-        (10009, "not_enough_funds", errors.InsufficientFunds),
-        (10028, "too_many_requests", errors.RateLimited),
-        (11044, "not_open_order", errors.InvalidOrder),
-        (77, "Order not found", errors.OrderNotFound),          # message rows: UNVERIFIED
-        (77, "Insufficient margin", errors.InsufficientFunds),
-        (77, "duplicate custom_order_id", errors.DuplicateOrder),
-    ])
+    @pytest.mark.parametrize(
+        ("code", "message", "expected"),
+        [
+            (10000, "Authentication Failure", errors.AuthenticationError),
+            (2033, "Access denied", errors.PermissionDenied),
+            (1000, "No service found", errors.NotSupported),
+            (1001, "Bad requested", errors.InvalidRequest),
+            (5001, "Instrument does not exist.", errors.InvalidRequest),
+            (9902, "json parse error", errors.InvalidRequest),
+            (9999, "System error, please try again later", errors.ExchangeUnavailable),
+            (10004, "order_not_found", errors.OrderNotFound),  # Deribit's codes: UNVERIFIED
+            (10009, "not_enough_funds", errors.InsufficientFunds),
+            (10028, "too_many_requests", errors.RateLimited),
+            (11044, "not_open_order", errors.InvalidOrder),
+            (77, "Order not found", errors.OrderNotFound),  # message rows: UNVERIFIED
+            (77, "Insufficient margin", errors.InsufficientFunds),
+            (77, "duplicate custom_order_id", errors.DuplicateOrder),
+        ],
+    )
     def test_error_table_rows(self, code, message, expected):
-        assert orangex.ERROR_TABLE.classify(code=code, message=message,
-                                            http_status=200) is expected
+        assert orangex.ERROR_TABLE.classify(code=code, message=message, http_status=200) is expected
 
     def test_system_error_on_a_read_is_unavailable_not_outcome_unknown(self, conn, mock):
         add_auth(mock)
-        mock.add(responses.POST, url(orangex.ASSETS),
-                 json=failure(9999, "System error, please try again later"))
+        mock.add(
+            responses.POST,
+            url(orangex.ASSETS),
+            json=failure(9999, "System error, please try again later"),
+        )
         with pytest.raises(errors.ExchangeUnavailable):
             conn.balances()
 
     def test_ambiguous_place_has_no_deadline_because_orangex_sends_none(self, conn, mock):
         add_auth(mock)
-        mock.add(responses.POST, url(orangex.BUY),
-                 json=failure(9999, "System error, please try again later"))
+        mock.add(
+            responses.POST,
+            url(orangex.BUY),
+            json=failure(9999, "System error, please try again later"),
+        )
         with pytest.raises(errors.OrderOutcomeUnknown) as caught:
             conn.place_order(limit_order())
         assert caught.value.deadline_ms is None and caught.value.code == "9999"
 
     def test_read_timeout_on_place_has_no_deadline(self, conn, mock):
         add_auth(mock)
-        mock.add(responses.POST, url(orangex.BUY),
-                 body=requests.exceptions.ReadTimeout("read timed out"))
+        mock.add(
+            responses.POST, url(orangex.BUY), body=requests.exceptions.ReadTimeout("read timed out")
+        )
         with pytest.raises(errors.RequestTimeout) as caught:
             conn.place_order(limit_order())
         assert caught.value.deadline_ms is None
@@ -473,8 +557,13 @@ class TestErrorsAndPauses:
             conn.cancel_order("BTC/USDT:USDT", exchange_order_id=ORDER_ID)
 
     def test_rate_limit_pause_honours_retry_after(self, conn, mock, throttle):
-        mock.add(responses.POST, url(orangex.INSTRUMENTS), status=429, json={},
-                 headers={"Retry-After": "7"})
+        mock.add(
+            responses.POST,
+            url(orangex.INSTRUMENTS),
+            status=429,
+            json={},
+            headers={"Retry-After": "7"},
+        )
         with pytest.raises(errors.RateLimited) as caught:
             conn.instruments()
         assert caught.value.retry_after == 7.0 and throttle.pauses == [7.0]
@@ -486,8 +575,12 @@ class TestErrorsAndPauses:
         assert throttle.pauses == [1.0]
 
     def test_orangex_reports_no_usage_headers(self, conn, mock, throttle):
-        mock.add(responses.POST, url(orangex.INSTRUMENTS), json=ok([]),
-                 headers={"X-MBX-USED-WEIGHT-1M": "50"})
+        mock.add(
+            responses.POST,
+            url(orangex.INSTRUMENTS),
+            json=ok([]),
+            headers={"X-MBX-USED-WEIGHT-1M": "50"},
+        )
         conn.instruments()
         assert throttle.usage == [] and throttle.acquired == [(1, "/api/v1/public/get_instruments")]
 
@@ -498,67 +591,156 @@ class TestErrorsAndPauses:
 
 class TestParsers:
     def test_instruments_keep_active_perpetuals_with_their_limits(self, conn, mock):
-        mock.add(responses.POST, url(orangex.INSTRUMENTS), json=ok([
-            {"instrument_name": "BTC-USDT-PERPETUAL", "kind": "perpetual", "is_active": True,
-             "tick_size": "0.1", "min_trade_amount": "0.001", "min_qty": "0.001",
-             "min_notional": "10", "maker_commission": "0.0002", "taker_commission": "0.0006",
-             "base_currency": "USDT", "quote_currency": "BTC", "leverage": 100,
-             "order_price_low_rate": "0.5", "order_price_high_rate": "1.5"},
-            {"instrument_name": "OLD-USDT-PERPETUAL", "is_active": False, "tick_size": "1",
-             "min_trade_amount": "1"},
-            {"instrument_name": "BTC-USDT", "is_active": True, "tick_size": "0.01",
-             "min_trade_amount": "0.0001"},
-        ]))
+        mock.add(
+            responses.POST,
+            url(orangex.INSTRUMENTS),
+            json=ok(
+                [
+                    {
+                        "instrument_name": "BTC-USDT-PERPETUAL",
+                        "kind": "perpetual",
+                        "is_active": True,
+                        "tick_size": "0.1",
+                        "min_trade_amount": "0.001",
+                        "min_qty": "0.001",
+                        "min_notional": "10",
+                        "maker_commission": "0.0002",
+                        "taker_commission": "0.0006",
+                        "base_currency": "USDT",
+                        "quote_currency": "BTC",
+                        "leverage": 100,
+                        "order_price_low_rate": "0.5",
+                        "order_price_high_rate": "1.5",
+                    },
+                    {
+                        "instrument_name": "OLD-USDT-PERPETUAL",
+                        "is_active": False,
+                        "tick_size": "1",
+                        "min_trade_amount": "1",
+                    },
+                    {
+                        "instrument_name": "BTC-USDT",
+                        "is_active": True,
+                        "tick_size": "0.01",
+                        "min_trade_amount": "0.0001",
+                    },
+                ]
+            ),
+        )
         (btc,) = conn.instruments()
         assert sent(mock.calls[0])["params"] == {"currency": "PERPETUAL"}
         assert (btc.symbol, btc.exchange_symbol, btc.base, btc.quote, btc.kind) == (
-            "BTC/USDT:USDT", "BTC-USDT-PERPETUAL", "BTC", "USDT", "linear")
-        assert (btc.tick_size, btc.lot_size, btc.min_quantity, btc.min_notional,
-                btc.contract_value) == (Decimal("0.1"), Decimal("0.001"), Decimal("0.001"),
-                                        Decimal("10"), Decimal("1"))
+            "BTC/USDT:USDT",
+            "BTC-USDT-PERPETUAL",
+            "BTC",
+            "USDT",
+            "linear",
+        )
+        assert (
+            btc.tick_size,
+            btc.lot_size,
+            btc.min_quantity,
+            btc.min_notional,
+            btc.contract_value,
+        ) == (Decimal("0.1"), Decimal("0.001"), Decimal("0.001"), Decimal("10"), Decimal("1"))
 
     def test_balances_read_the_perpetual_area(self, conn, mock):
         add_auth(mock)
-        mock.add(responses.POST, url(orangex.ASSETS), json=ok({"PERPETUAL": {
-            "available_funds": "9800", "wallet_balance": "10000",
-            "total_margin_balance": "10010", "total_upl": "10", "total_upl_cross": "10",
-            "total_initial_margin_cross": "210", "total_initial_margin_isolated": "0"}}))
+        mock.add(
+            responses.POST,
+            url(orangex.ASSETS),
+            json=ok(
+                {
+                    "PERPETUAL": {
+                        "available_funds": "9800",
+                        "wallet_balance": "10000",
+                        "total_margin_balance": "10010",
+                        "total_upl": "10",
+                        "total_upl_cross": "10",
+                        "total_initial_margin_cross": "210",
+                        "total_initial_margin_isolated": "0",
+                    }
+                }
+            ),
+        )
         (usdt,) = conn.balances()
         assert (usdt.asset, usdt.free, usdt.locked, usdt.total) == (
-            "USDT", Decimal("9800"), Decimal("210"), Decimal("10010"))
+            "USDT",
+            Decimal("9800"),
+            Decimal("210"),
+            Decimal("10010"),
+        )
 
     def test_empty_account_has_no_balances(self):
         assert orangex.parse_balances({}) == []
 
     def test_positions_are_signed_and_flat_rows_skipped(self, conn, mock):
         add_auth(mock)
-        mock.add(responses.POST, url(orangex.POSITIONS), json=ok([
-            {"instrument_name": "BTC-USDT-PERPETUAL", "position_side": "SHORT", "size": "-0.02",
-             "average_price": "60000", "margin_type": "cross", "leverage": "10",
-             "floating_profit_loss": "-1.5", "liquid_price": "65000", "stop_loss_price": "0",
-             "take_profit_price": "0", "risk_level": "0.01"},
-            {"instrument_name": "ETH-USDT-PERPETUAL", "position_side": "LONG", "size": "0"},
-        ]))
+        mock.add(
+            responses.POST,
+            url(orangex.POSITIONS),
+            json=ok(
+                [
+                    {
+                        "instrument_name": "BTC-USDT-PERPETUAL",
+                        "position_side": "SHORT",
+                        "size": "-0.02",
+                        "average_price": "60000",
+                        "margin_type": "cross",
+                        "leverage": "10",
+                        "floating_profit_loss": "-1.5",
+                        "liquid_price": "65000",
+                        "stop_loss_price": "0",
+                        "take_profit_price": "0",
+                        "risk_level": "0.01",
+                    },
+                    {"instrument_name": "ETH-USDT-PERPETUAL", "position_side": "LONG", "size": "0"},
+                ]
+            ),
+        )
         (short,) = conn.positions("BTC/USDT:USDT")
         assert sent(calls_to(mock, orangex.POSITIONS)[0])["params"] == {
-            "instrument_name": "BTC-USDT-PERPETUAL"}
-        assert (short.symbol, short.quantity, short.entry_price, short.leverage,
-                short.unrealized_pnl) == ("BTC/USDT:USDT", Decimal("-0.02"), Decimal("60000"),
-                                          Decimal("10"), Decimal("-1.5"))
+            "instrument_name": "BTC-USDT-PERPETUAL"
+        }
+        assert (
+            short.symbol,
+            short.quantity,
+            short.entry_price,
+            short.leverage,
+            short.unrealized_pnl,
+        ) == ("BTC/USDT:USDT", Decimal("-0.02"), Decimal("60000"), Decimal("10"), Decimal("-1.5"))
 
     def test_a_short_row_with_an_unsigned_size_is_still_short(self):
-        position = orangex.parse_position({"instrument_name": "BTC-USDT-PERPETUAL",
-                                           "position_side": "SHORT", "size": "0.5"})
+        position = orangex.parse_position(
+            {"instrument_name": "BTC-USDT-PERPETUAL", "position_side": "SHORT", "size": "0.5"}
+        )
         assert position is not None and position.quantity == Decimal("-0.5")
 
     def test_ticker_reads_best_bid_and_ask(self, conn, mock):
-        mock.add(responses.POST, url(orangex.TICKERS), json=ok([{
-            "instrument_name": "BTC-USDT-PERPETUAL", "last_price": "60000",
-            "mark_price": "60000.2", "best_bid_price": "59999.9", "best_ask_price": "60000.1",
-            "underlying_price": "60000", "stats": {}}]))
+        mock.add(
+            responses.POST,
+            url(orangex.TICKERS),
+            json=ok(
+                [
+                    {
+                        "instrument_name": "BTC-USDT-PERPETUAL",
+                        "last_price": "60000",
+                        "mark_price": "60000.2",
+                        "best_bid_price": "59999.9",
+                        "best_ask_price": "60000.1",
+                        "underlying_price": "60000",
+                        "stats": {},
+                    }
+                ]
+            ),
+        )
         ticker = conn.ticker("BTC/USDT:USDT")
         assert (ticker.symbol, ticker.bid, ticker.ask, ticker.last) == (
-            "BTC/USDT:USDT", Decimal("59999.9"), Decimal("60000.1"), Decimal("60000"))
+            "BTC/USDT:USDT",
+            Decimal("59999.9"),
+            Decimal("60000.1"),
+            Decimal("60000"),
+        )
 
     def test_ticker_of_an_unknown_instrument_is_invalid(self, conn, mock):
         mock.add(responses.POST, url(orangex.TICKERS), json=ok([]))
@@ -566,13 +748,37 @@ class TestParsers:
             conn.ticker("NOPE/USDT:USDT")
 
     def test_order_fields_parse_to_base_quantities(self):
-        order = orangex.parse_order(raw_order(order_state="filled", filled_amount="0.01",
-                                              average_price="50000.5", direction="sell"))
-        assert (order.symbol, order.exchange_order_id, order.side, order.type,
-                order.quantity, order.filled_quantity, order.average_price, order.price,
-                order.raw_status, order.client_order_id) == (
-            "BTC/USDT:USDT", ORDER_ID, "sell", "limit", Decimal("0.01"), Decimal("0.01"),
-            Decimal("50000.5"), Decimal("50000"), "filled", None)
+        order = orangex.parse_order(
+            raw_order(
+                order_state="filled",
+                filled_amount="0.01",
+                average_price="50000.5",
+                direction="sell",
+            )
+        )
+        assert (
+            order.symbol,
+            order.exchange_order_id,
+            order.side,
+            order.type,
+            order.quantity,
+            order.filled_quantity,
+            order.average_price,
+            order.price,
+            order.raw_status,
+            order.client_order_id,
+        ) == (
+            "BTC/USDT:USDT",
+            ORDER_ID,
+            "sell",
+            "limit",
+            Decimal("0.01"),
+            Decimal("0.01"),
+            Decimal("50000.5"),
+            Decimal("50000"),
+            "filled",
+            None,
+        )
 
     def test_order_without_a_price_is_a_market_order(self):
         assert orangex.parse_order(raw_order(price="0")).type == "market"
@@ -581,18 +787,46 @@ class TestParsers:
 class TestHedgeMode:
     def test_long_and_short_rows_on_one_instrument_mean_hedge_mode(self, conn, mock):
         add_auth(mock)
-        mock.add(responses.POST, url(orangex.POSITIONS), json=ok([
-            {"instrument_name": "BTC-USDT-PERPETUAL", "position_side": "LONG", "size": "0.01"},
-            {"instrument_name": "BTC-USDT-PERPETUAL", "position_side": "SHORT",
-             "size": "-0.02"}]))
+        mock.add(
+            responses.POST,
+            url(orangex.POSITIONS),
+            json=ok(
+                [
+                    {
+                        "instrument_name": "BTC-USDT-PERPETUAL",
+                        "position_side": "LONG",
+                        "size": "0.01",
+                    },
+                    {
+                        "instrument_name": "BTC-USDT-PERPETUAL",
+                        "position_side": "SHORT",
+                        "size": "-0.02",
+                    },
+                ]
+            ),
+        )
         assert conn.is_hedge_mode() is True
 
     def test_one_sided_positions_are_one_way(self, conn, mock):
         add_auth(mock)
-        mock.add(responses.POST, url(orangex.POSITIONS), json=ok([
-            {"instrument_name": "BTC-USDT-PERPETUAL", "position_side": "LONG", "size": "0.01"},
-            {"instrument_name": "ETH-USDT-PERPETUAL", "position_side": "SHORT",
-             "size": "-1"}]))
+        mock.add(
+            responses.POST,
+            url(orangex.POSITIONS),
+            json=ok(
+                [
+                    {
+                        "instrument_name": "BTC-USDT-PERPETUAL",
+                        "position_side": "LONG",
+                        "size": "0.01",
+                    },
+                    {
+                        "instrument_name": "ETH-USDT-PERPETUAL",
+                        "position_side": "SHORT",
+                        "size": "-1",
+                    },
+                ]
+            ),
+        )
         assert conn.is_hedge_mode() is False
 
     def test_flat_account_is_one_way(self, conn, mock):
@@ -600,13 +834,18 @@ class TestHedgeMode:
         mock.add(responses.POST, url(orangex.POSITIONS), json=ok([]))
         assert conn.is_hedge_mode() is False
 
-    def test_an_order_auto_cancelled_with_5998_raises_hedge_mode_unsupported(self, conn,
-                                                                             mock):
+    def test_an_order_auto_cancelled_with_5998_raises_hedge_mode_unsupported(self, conn, mock):
         add_auth(mock)
-        mock.add(responses.POST, url(orangex.BUY),
-                 json=ok({"order": {"order_id": ORDER_ID, "custom_order_id": ""}}))
-        mock.add(responses.POST, url(orangex.ORDER_STATE),
-                 json=ok(raw_order(order_state="canceled", error_code=5998)))
+        mock.add(
+            responses.POST,
+            url(orangex.BUY),
+            json=ok({"order": {"order_id": ORDER_ID, "custom_order_id": ""}}),
+        )
+        mock.add(
+            responses.POST,
+            url(orangex.ORDER_STATE),
+            json=ok(raw_order(order_state="canceled", error_code=5998)),
+        )
         with pytest.raises(errors.HedgeModeUnsupported):
             conn.place_order(limit_order())
 
@@ -614,8 +853,11 @@ class TestHedgeMode:
 class TestOrders:
     def place(self, conn, mock, state_answer: dict[str, Any]) -> ExchangeOrder:
         add_auth(mock)
-        mock.add(responses.POST, url(orangex.BUY),
-                 json=ok({"order": {"order_id": ORDER_ID, "custom_order_id": ""}}))
+        mock.add(
+            responses.POST,
+            url(orangex.BUY),
+            json=ok({"order": {"order_id": ORDER_ID, "custom_order_id": ""}}),
+        )
         mock.add(responses.POST, url(orangex.ORDER_STATE), json=state_answer)
         return conn.place_order(limit_order())
 
@@ -626,20 +868,29 @@ class TestOrders:
         assert buy["params"]["custom_order_id"] == CLIENT_ID
         assert sent(calls_to(mock, orangex.ORDER_STATE)[0])["params"] == {"order_id": ORDER_ID}
         assert (placed.exchange_order_id, placed.client_order_id, placed.status) == (
-            ORDER_ID, CLIENT_ID, "open")
+            ORDER_ID,
+            CLIENT_ID,
+            "open",
+        )
 
     def test_sell_goes_to_the_sell_method(self, conn, mock):
         add_auth(mock)
-        mock.add(responses.POST, url(orangex.SELL),
-                 json=ok({"order": {"order_id": ORDER_ID, "custom_order_id": ""}}))
+        mock.add(
+            responses.POST,
+            url(orangex.SELL),
+            json=ok({"order": {"order_id": ORDER_ID, "custom_order_id": ""}}),
+        )
         mock.add(responses.POST, url(orangex.ORDER_STATE), json=ok(raw_order(direction="sell")))
         assert conn.place_order(limit_order(side="sell")).side == "sell"
 
-    def test_a_stale_or_malformed_state_after_placing_reports_the_accepted_order(self, conn,
-                                                                                 mock):
+    def test_a_stale_or_malformed_state_after_placing_reports_the_accepted_order(self, conn, mock):
         placed = self.place(conn, mock, {"jsonrpc": "2.0", "id": 3})
         assert (placed.status, placed.raw_status, placed.quantity, placed.price) == (
-            "open", "accepted", Decimal("0.01"), Decimal("50000"))
+            "open",
+            "accepted",
+            Decimal("0.01"),
+            Decimal("50000"),
+        )
 
     @pytest.mark.parametrize("result", [{"order": {}}, {"order": None}, None, []])
     def test_a_buy_reply_without_an_order_id_is_outcome_unknown(self, conn, mock, result):
@@ -662,12 +913,19 @@ class TestOrders:
 
     def test_get_order_by_exchange_id_keeps_our_client_id_when_given(self, conn, mock):
         add_auth(mock)
-        mock.add(responses.POST, url(orangex.ORDER_STATE),
-                 json=ok(raw_order(filled_amount="0.005", average_price="50000")))
-        found = conn.get_order("BTC/USDT:USDT", exchange_order_id=ORDER_ID,
-                               client_order_id=CLIENT_ID)
+        mock.add(
+            responses.POST,
+            url(orangex.ORDER_STATE),
+            json=ok(raw_order(filled_amount="0.005", average_price="50000")),
+        )
+        found = conn.get_order(
+            "BTC/USDT:USDT", exchange_order_id=ORDER_ID, client_order_id=CLIENT_ID
+        )
         assert (found.status, found.filled_quantity, found.client_order_id) == (
-            "partially_filled", Decimal("0.005"), CLIENT_ID)
+            "partially_filled",
+            Decimal("0.005"),
+            CLIENT_ID,
+        )
 
     def test_an_error_naming_a_missing_order_is_order_not_found(self, conn, mock):
         add_auth(mock)
@@ -688,8 +946,7 @@ class TestOrders:
         mock.add(responses.POST, url(orangex.CANCEL), json=ok({"order_id": ORDER_ID}))
         mock.add(responses.POST, url(orangex.ORDER_STATE), json=failure(9999, "System error"))
         canceled = conn.cancel_order("BTC/USDT:USDT", exchange_order_id=ORDER_ID)
-        assert (canceled.exchange_order_id, canceled.raw_status) == (ORDER_ID,
-                                                                     "cancel_requested")
+        assert (canceled.exchange_order_id, canceled.raw_status) == (ORDER_ID, "cancel_requested")
 
     def test_cancel_all_by_instrument_returns_the_count(self, conn, mock):
         add_auth(mock)
@@ -709,8 +966,11 @@ class TestOrders:
 
     def test_open_orders_by_instrument(self, conn, mock):
         add_auth(mock)
-        mock.add(responses.POST, url(orangex.OPEN_ORDERS),
-                 json=ok([raw_order(), raw_order(order_id="2", filled_amount="0.001")]))
+        mock.add(
+            responses.POST,
+            url(orangex.OPEN_ORDERS),
+            json=ok([raw_order(), raw_order(order_id="2", filled_amount="0.001")]),
+        )
         orders = conn.open_orders("BTC/USDT:USDT")
         assert [order.status for order in orders] == ["open", "partially_filled"]
         assert sent(mock.calls[-1])["params"] == {"instrument_name": "BTC-USDT-PERPETUAL"}
@@ -725,10 +985,17 @@ class TestOrders:
         add_auth(mock)
         # creation_timestamp is Deribit's field name (UNVERIFIED for OrangeX); rows without
         # it are kept rather than dropped.
-        mock.add(responses.POST, url(orangex.ORDER_HISTORY), json=ok([
-            raw_order(order_id="1", order_state="filled", creation_timestamp=1000),
-            raw_order(order_id="2", order_state="canceled", creation_timestamp=3000),
-            raw_order(order_id="3", order_state="canceled")]))
+        mock.add(
+            responses.POST,
+            url(orangex.ORDER_HISTORY),
+            json=ok(
+                [
+                    raw_order(order_id="1", order_state="filled", creation_timestamp=1000),
+                    raw_order(order_id="2", order_state="canceled", creation_timestamp=3000),
+                    raw_order(order_id="3", order_state="canceled"),
+                ]
+            ),
+        )
         history = conn.order_history("BTC/USDT:USDT", since_ms=2000)
         assert [order.exchange_order_id for order in history] == ["2", "3"]
         assert history[0].created_at_ms == 3000
@@ -737,8 +1004,10 @@ class TestOrders:
         add_auth(mock)
         mock.add(responses.POST, url(orangex.LEVERAGE), json=ok("ok"))
         conn.set_leverage("BTC/USDT:USDT", 15)
-        assert sent(mock.calls[-1])["params"] == {"instrument_name": "BTC-USDT-PERPETUAL",
-                                                  "leverage": "15"}
+        assert sent(mock.calls[-1])["params"] == {
+            "instrument_name": "BTC-USDT-PERPETUAL",
+            "leverage": "15",
+        }
 
     @pytest.mark.parametrize("leverage", [0, -1, "10", 2.5])
     def test_bad_leverage_is_refused_without_a_request(self, conn, mock, leverage):
@@ -755,31 +1024,55 @@ class TestOrders:
 
 def test_registry_exposes_the_connector():
     from exchanges.registry import connector_class
+
     assert connector_class("orangex") is orangex.OrangexConnector
 
 
 # -- recent fills (private/get_user_trades_by_instrument, UNVERIFIED name) --------------------
 
-TRADE = {"trade_id": "T-1", "order_id": ORDER_ID, "instrument_name": "BTC-USDT-PERPETUAL",
-         "direction": "buy", "amount": "0.01", "price": "50000",
-         "timestamp": int(FROZEN_NOW * 1000) - 1000, "role": "taker", "fee": "0.3",
-         "fee_coin_type": "USDT", "positionSide": "BOTH"}
+TRADE = {
+    "trade_id": "T-1",
+    "order_id": ORDER_ID,
+    "instrument_name": "BTC-USDT-PERPETUAL",
+    "direction": "buy",
+    "amount": "0.01",
+    "price": "50000",
+    "timestamp": int(FROZEN_NOW * 1000) - 1000,
+    "role": "taker",
+    "fee": "0.3",
+    "fee_coin_type": "USDT",
+    "positionSide": "BOTH",
+}
 
 
 def test_recent_fills_read_the_instruments_user_trades(mock, conn):
     add_auth(mock)
-    mock.add(responses.POST, url(orangex.USER_TRADES),
-             json=ok({"trades": [TRADE], "has_more": False}))
+    mock.add(
+        responses.POST, url(orangex.USER_TRADES), json=ok({"trades": [TRADE], "has_more": False})
+    )
     since = int(FROZEN_NOW * 1000) - 60_000
     [fill] = conn.recent_fills("BTC/USDT:USDT", since_ms=since)
     [call] = calls_to(mock, orangex.USER_TRADES)
-    assert sent(call)["params"] == {"instrument_name": "BTC-USDT-PERPETUAL", "count": 100,
-                                    "sorting": "desc", "start_timestamp": since}
+    assert sent(call)["params"] == {
+        "instrument_name": "BTC-USDT-PERPETUAL",
+        "count": 100,
+        "sorting": "desc",
+        "start_timestamp": since,
+    }
     assert call.request.headers["Authorization"] == f"bearer {TOKEN}"
     assert (fill.trade_id, fill.exchange_order_id, fill.symbol, fill.side) == (
-        "T-1", ORDER_ID, "BTC/USDT:USDT", "buy")
+        "T-1",
+        ORDER_ID,
+        "BTC/USDT:USDT",
+        "buy",
+    )
     assert (fill.quantity, fill.price, fill.fee, fill.fee_asset, fill.liquidity) == (
-        Decimal("0.01"), Decimal("50000"), Decimal("0.3"), "USDT", "taker")
+        Decimal("0.01"),
+        Decimal("50000"),
+        Decimal("0.3"),
+        "USDT",
+        "taker",
+    )
 
 
 def test_recent_fills_accept_a_bare_list_reply(mock, conn):

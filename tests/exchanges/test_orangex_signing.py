@@ -22,7 +22,8 @@ EXPECTED_SIGNATURE = (
 
 def test_string_to_sign_is_id_timestamp_nonce_each_followed_by_a_newline():
     assert orangex.string_to_sign(CLIENT_ID, TIMESTAMP_MS, NONCE) == (
-        "e429d4d1\n1648544509453\n401000476306309121\n")
+        "e429d4d1\n1648544509453\n401000476306309121\n"
+    )
 
 
 def test_official_sdk_vector_reproduces():
@@ -38,8 +39,11 @@ def test_signature_is_the_hex_of_the_ascii_of_the_hex_digest():
 def test_the_docs_single_hex_form_differs_from_what_we_send():
     # The docs write HEX_STRING(HMAC_SHA256(...)): the plain 64-char digest, which the
     # community saw rejected. The SDK (and we) hex-encode it a second time.
-    plain = hmac.new(CLIENT_SECRET.encode(), orangex.string_to_sign(
-        CLIENT_ID, TIMESTAMP_MS, NONCE).encode(), hashlib.sha256).hexdigest()
+    plain = hmac.new(
+        CLIENT_SECRET.encode(),
+        orangex.string_to_sign(CLIENT_ID, TIMESTAMP_MS, NONCE).encode(),
+        hashlib.sha256,
+    ).hexdigest()
     assert plain == INTERMEDIATE_HEX
     assert orangex.sign(CLIENT_SECRET, CLIENT_ID, TIMESTAMP_MS, NONCE) != plain
 
@@ -54,14 +58,22 @@ def test_signature_depends_on_every_input():
 
 def test_auth_params_carry_the_signature_and_never_the_secret():
     params = orangex.auth_params(Credentials(CLIENT_ID, CLIENT_SECRET), TIMESTAMP_MS, NONCE)
-    assert params == {"grant_type": "client_signature", "client_id": CLIENT_ID,
-                      "timestamp": "1648544509453", "nonce": NONCE,
-                      "signature": EXPECTED_SIGNATURE}
+    assert params == {
+        "grant_type": "client_signature",
+        "client_id": CLIENT_ID,
+        "timestamp": "1648544509453",
+        "nonce": NONCE,
+        "signature": EXPECTED_SIGNATURE,
+    }
     assert CLIENT_SECRET not in repr(params)
 
 
 def test_client_credentials_grant_is_available_as_the_proven_fallback():
-    params = orangex.auth_params(Credentials(CLIENT_ID, CLIENT_SECRET), TIMESTAMP_MS, NONCE,
-                                 grant_type="client_credentials")
-    assert params == {"grant_type": "client_credentials", "client_id": CLIENT_ID,
-                      "client_secret": CLIENT_SECRET}
+    params = orangex.auth_params(
+        Credentials(CLIENT_ID, CLIENT_SECRET), TIMESTAMP_MS, NONCE, grant_type="client_credentials"
+    )
+    assert params == {
+        "grant_type": "client_credentials",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+    }

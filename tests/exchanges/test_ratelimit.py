@@ -51,8 +51,9 @@ def charge(weight: int = 1, path: str = "/x", **values) -> Charge:
 
 
 def grant(rl: RateLimiter, weight: int = 1, destination: str = HOST, **values) -> float:
-    return rl.try_acquire(charge(weight, **values), destination=destination,
-                          lease_id=uuid.uuid4().hex)
+    return rl.try_acquire(
+        charge(weight, **values), destination=destination, lease_id=uuid.uuid4().hex
+    )
 
 
 def take(rl: RateLimiter, request: Charge, destination: str = HOST, key_id: str = "") -> float:
@@ -70,8 +71,10 @@ def window_used(rl: RateLimiter, name: str, destination: str = HOST) -> int:
 def grant_times_ms(rl: RateLimiter, window: str) -> list[int]:
     """When each grant counted against ``window``, as Redis recorded it (the limiter's own
     clock)."""
-    return sorted(int(score) for _, score in redis_client().zrange(
-        f"{rl.pool(HOST)}:{window}", 0, -1, withscores=True))
+    return sorted(
+        int(score)
+        for _, score in redis_client().zrange(f"{rl.pool(HOST)}:{window}", 0, -1, withscores=True)
+    )
 
 
 def test_requests_within_the_per_second_budget_are_granted_and_the_next_waits(namespace):
@@ -109,8 +112,9 @@ def test_a_request_heavier_than_the_budget_goes_alone_into_an_empty_window(names
 
 
 def test_concurrency_leases_cap_in_flight_requests_and_expire(namespace):
-    rl = RateLimiter(redis_client(), "okx", ExchangeLimit(100, 1000, 2), namespace=namespace,
-                     lease_seconds=0.3)
+    rl = RateLimiter(
+        redis_client(), "okx", ExchangeLimit(100, 1000, 2), namespace=namespace, lease_seconds=0.3
+    )
     assert grant(rl) == 0 and grant(rl) == 0
     assert grant(rl) > 0, "a third request must wait for a lease"
     time.sleep(0.35)  # a killed holder's lease expires by itself
@@ -144,15 +148,17 @@ def test_usage_headers_tighten_the_budget_when_the_exchange_counted_more(namespa
     rl = limiter(namespace, per_second=100, per_minute=50)
     assert grant(rl, 5) == 0
     minute = UsageSignal("ip weight 1m", 48, 60)
-    assert rl.reconcile(minute, charge=charge(), destination=HOST) == 43, \
+    assert rl.reconcile(minute, charge=charge(), destination=HOST) == 43, (
         "the exchange's 48 includes our own 5"
+    )
     assert window_used(rl, "ip weight 1m") == 48
     assert rl.usage(HOST).weight_last_minute == 5, "what we sent ourselves"
     assert grant(rl, 3) > 0
     assert grant(rl, 2) == 0
     lower = UsageSignal("ip weight 1m", 10, 60)
-    assert rl.reconcile(lower, charge=charge(), destination=HOST) == 0, \
+    assert rl.reconcile(lower, charge=charge(), destination=HOST) == 0, (
         "a lower count never loosens our own"
+    )
 
 
 def test_a_usage_signal_that_says_when_it_ends_is_held_until_then(namespace):
@@ -198,15 +204,19 @@ def test_throttle_releases_its_lease_even_when_the_request_fails(namespace):
 
 
 def keyed_budget(**windows: Window) -> Budget:
-    return Budget(windows={"ip weight 1s": Window(100, 1, IP, "weight"),
-                           "account /balance 2s": Window(2, 2, ACCOUNT,
-                                                         endpoints=frozenset({"/balance"})),
-                           **windows})
+    return Budget(
+        windows={
+            "ip weight 1s": Window(100, 1, IP, "weight"),
+            "account /balance 2s": Window(2, 2, ACCOUNT, endpoints=frozenset({"/balance"})),
+            **windows,
+        }
+    )
 
 
 def keyed(namespace, budget: Budget | None = None, egress: str = "default") -> RateLimiter:
-    return RateLimiter(redis_client(), "bybit", budget or keyed_budget(), namespace=namespace,
-                       egress=egress)
+    return RateLimiter(
+        redis_client(), "bybit", budget or keyed_budget(), namespace=namespace, egress=egress
+    )
 
 
 def test_per_key_limits_apply_to_one_key_and_endpoint_only(namespace):
@@ -216,8 +226,7 @@ def test_per_key_limits_apply_to_one_key_and_endpoint_only(namespace):
     for _ in range(2):
         with throttle(charge(path="/balance"), destination=HOST):
             pass
-    with pytest.raises(RateLimited) as caught, throttle(charge(path="/balance"),
-                                                        destination=HOST):
+    with pytest.raises(RateLimited) as caught, throttle(charge(path="/balance"), destination=HOST):
         pass
     assert "account /balance 2s" in str(caught.value), "the refusal names its window"
     with throttle(charge(path="/other"), destination=HOST):
@@ -228,8 +237,7 @@ def test_per_key_limits_apply_to_one_key_and_endpoint_only(namespace):
 
 
 def _hammer(namespace: str, seconds: float, queue) -> None:
-    rl = RateLimiter(redis_client(), "binance", ExchangeLimit(10, 1200, 10),
-                     namespace=namespace)
+    rl = RateLimiter(redis_client(), "binance", ExchangeLimit(10, 1200, 10), namespace=namespace)
     granted: list[int] = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -251,8 +259,12 @@ def test_four_processes_together_never_exceed_the_per_second_budget(namespace):
         worker.join(timeout=10)
     assert sum(counts) >= 20 and all(counts), "every process got a share of the budget"
     # the grant times as Redis recorded them (its own clock, one for every process)
-    grants = sorted(int(score) for _, score in redis_client().zrange(
-        f"{namespace}:default:binance:{HOST}:ip weight 1m", 0, -1, withscores=True))
+    grants = sorted(
+        int(score)
+        for _, score in redis_client().zrange(
+            f"{namespace}:default:binance:{HOST}:ip weight 1m", 0, -1, withscores=True
+        )
+    )
     assert len(grants) == sum(counts)
     for index, start in enumerate(grants):
         assert len([t for t in grants[index:] if t < start + 1000]) <= 10
@@ -268,7 +280,10 @@ def test_usage_is_readable_per_connection(namespace):
     with second(charge(10, "/y"), destination=HOST):
         pass
     assert rl.scope_usage_percent(["conn-a", "conn-b", "conn-c"]) == {
-        "conn-a": 10.0, "conn-b": 5.0, "conn-c": 0.0}
+        "conn-a": 10.0,
+        "conn-b": 5.0,
+        "conn-c": 0.0,
+    }
     assert rl.usage(HOST).percent_of_minute == 15.0
 
 
@@ -331,18 +346,19 @@ def test_two_egresses_do_not_share_a_pool_for_the_same_host(namespace):
 def test_every_key_of_a_pool_names_the_egress_and_the_destination(namespace):
     rl = keyed(namespace, egress="eu-1")
     throttle = RedisThrottle(rl, key_id="k1", usage_scope="conn-a")
-    with throttle(charge(path="/balance"), destination=HOST):   # holding its lease
+    with throttle(charge(path="/balance"), destination=HOST):  # holding its lease
         rl.pause(5.0, destination=HOST)
         keys = {key.decode() for key in redis_client().scan_iter(f"{namespace}:*")}
     pool = f"{namespace}:eu-1:bybit:{HOST}"
-    assert {f"{pool}:ip weight 1s", f"{pool}:leases", f"{pool}:pause",
-            f"{pool}:weight"} <= keys
+    assert {f"{pool}:ip weight 1s", f"{pool}:leases", f"{pool}:pause", f"{pool}:weight"} <= keys
     outside = {key for key in keys if not key.startswith(pool + ":")}
-    assert outside == {f"{namespace}:eu-1:bybit:destinations", f"{namespace}:egresses",
-                       f"{namespace}:bybit:usage:conn-a",
-                       f"{namespace}:bybit:account:k1:account /balance 2s",
-                       f"{namespace}:bybit:account:k1:account /balance 2s:sum"}, \
-        "an account's windows and a connection's record belong to no egress"
+    assert outside == {
+        f"{namespace}:eu-1:bybit:destinations",
+        f"{namespace}:egresses",
+        f"{namespace}:bybit:usage:conn-a",
+        f"{namespace}:bybit:account:k1:account /balance 2s",
+        f"{namespace}:bybit:account:k1:account /balance 2s:sum",
+    }, "an account's windows and a connection's record belong to no egress"
 
 
 def test_usage_lists_each_destination_in_use_and_a_paused_one(namespace):
@@ -352,8 +368,11 @@ def test_usage_lists_each_destination_in_use_and_a_paused_one(namespace):
     grant(rl, 10, destination=OTHER_HOST)
     rl.pause(120.0, destination="https://api.bybit.nl:443")
     by_destination = rl.usage_by_destination()
-    assert sorted(by_destination) == ["https://api.bybit.com:443", "https://api.bybit.nl:443",
-                                      "https://api.bytick.com:443"]
+    assert sorted(by_destination) == [
+        "https://api.bybit.com:443",
+        "https://api.bybit.nl:443",
+        "https://api.bytick.com:443",
+    ]
     assert by_destination[HOST].weight_last_minute == 20
     assert by_destination[OTHER_HOST].percent_of_minute == 5.0
     assert by_destination["https://api.bybit.nl:443"].paused_for_seconds > 119
@@ -376,8 +395,9 @@ ALLOWLISTED = "http://127.0.0.1:8900"
 
 
 def binance_throttle(namespace) -> RedisThrottle:
-    return RedisThrottle(RateLimiter(redis_client(), "binance", ExchangeLimit(10, 1200, 10),
-                                     namespace=namespace))
+    return RedisThrottle(
+        RateLimiter(redis_client(), "binance", ExchangeLimit(10, 1200, 10), namespace=namespace)
+    )
 
 
 @pytest.mark.parametrize("hostile", [999999999, float("inf"), float("nan"), -5, 1e308])
@@ -407,13 +427,17 @@ def test_a_reasonable_pause_is_applied_as_asked(namespace):
 
 # -- layers: every window a request counts against, taken at once -------------------------
 
+
 def test_a_request_refused_by_one_window_takes_nothing_from_the_others(namespace):
     rl = keyed(namespace)
     for _ in range(2):
-        assert rl.try_acquire(charge(path="/balance"), destination=HOST, lease_id=uuid.uuid4().hex,
-                              key_id="k1") == 0
-    decision = rl.decide(charge(path="/balance"), destination=HOST, lease_id="refused",
-                         key_id="k1")
+        assert (
+            rl.try_acquire(
+                charge(path="/balance"), destination=HOST, lease_id=uuid.uuid4().hex, key_id="k1"
+            )
+            == 0
+        )
+    decision = rl.decide(charge(path="/balance"), destination=HOST, lease_id="refused", key_id="k1")
     assert decision.wait > 0 and decision.binding == "account /balance 2s"
     assert window_used(rl, "ip weight 1s") == 2, "the pool's window kept only the two granted"
 
@@ -421,17 +445,33 @@ def test_a_request_refused_by_one_window_takes_nothing_from_the_others(namespace
 def test_an_accounts_windows_are_shared_by_every_egress_and_host(namespace):
     first, second = keyed(namespace, egress="eu-1"), keyed(namespace, egress="us-1")
     for rl, destination in ((first, HOST), (second, OTHER_HOST)):
-        assert rl.try_acquire(charge(path="/balance"), destination=destination,
-                              lease_id=uuid.uuid4().hex, key_id="k1") == 0
-    assert second.try_acquire(charge(path="/balance"), destination=HOST, lease_id="third",
-                              key_id="k1") > 0, "two of two used by this key, wherever it called"
-    assert second.try_acquire(charge(path="/other"), destination=HOST, lease_id="fourth",
-                              key_id="k1") == 0
+        assert (
+            rl.try_acquire(
+                charge(path="/balance"),
+                destination=destination,
+                lease_id=uuid.uuid4().hex,
+                key_id="k1",
+            )
+            == 0
+        )
+    assert (
+        second.try_acquire(charge(path="/balance"), destination=HOST, lease_id="third", key_id="k1")
+        > 0
+    ), "two of two used by this key, wherever it called"
+    assert (
+        second.try_acquire(charge(path="/other"), destination=HOST, lease_id="fourth", key_id="k1")
+        == 0
+    )
 
 
 def test_per_instrument_windows_count_each_instrument_apart(namespace):
-    budget = Budget(windows={"account POST /order 2s": Window(
-        1, 2, ACCOUNT, endpoints=frozenset({"POST /order"}), per_instrument=True)})
+    budget = Budget(
+        windows={
+            "account POST /order 2s": Window(
+                1, 2, ACCOUNT, endpoints=frozenset({"POST /order"}), per_instrument=True
+            )
+        }
+    )
     rl = keyed(namespace, budget)
     place = Charge("POST", "/order", instrument="BTC-USDT")
     assert rl.try_acquire(place, destination=HOST, lease_id="a", key_id="k1") == 0
@@ -452,9 +492,13 @@ def test_order_count_windows_count_orders_of_the_placement_endpoint_only(namespa
 
 
 def test_binance_spot_and_usd_m_are_separate_pools_even_on_one_paper_host(namespace):
-    budget = Budget(pools={"spot": "spot", "linear": "usdm"}, windows={
-        "spot ip weight 1m": Window(10, 60, IP, "weight", product="spot"),
-        "usdm ip weight 1m": Window(10, 60, IP, "weight", product="linear")})
+    budget = Budget(
+        pools={"spot": "spot", "linear": "usdm"},
+        windows={
+            "spot ip weight 1m": Window(10, 60, IP, "weight", product="spot"),
+            "usdm ip weight 1m": Window(10, 60, IP, "weight", product="linear"),
+        },
+    )
     rl = RateLimiter(redis_client(), "binance", budget, namespace=namespace)
     assert grant(rl, 10, ALLOWLISTED, product="spot") == 0
     assert grant(rl, 1, ALLOWLISTED, product="spot") > 0
@@ -480,7 +524,11 @@ def test_usage_shows_every_window_of_a_pool_with_its_ceiling(namespace):
     usage = rl.usage(HOST)
     (window,) = usage.windows
     assert (window.name, window.used, window.limit, window.seconds) == (
-        "ip requests 5s", 48, 600, 5.0)
+        "ip requests 5s",
+        48,
+        600,
+        5.0,
+    )
     assert usage.busiest_percent == 8.0 and usage.concurrent == 20
     assert rl.egresses() == ["default"]
 
@@ -488,7 +536,7 @@ def test_usage_shows_every_window_of_a_pool_with_its_ceiling(namespace):
 def test_a_count_over_another_span_leaves_a_reshaped_window_alone(namespace):
     reshaped = Budget(windows={"spot ip weight 1m": Window(40, 10, IP, "weight")})
     rl = RateLimiter(redis_client(), "binance", reshaped, namespace=namespace)
-    minute = UsageSignal("spot ip weight 1m", 400, 60)   # X-MBX-USED-WEIGHT-1M
+    minute = UsageSignal("spot ip weight 1m", 400, 60)  # X-MBX-USED-WEIGHT-1M
     assert rl.reconcile(minute, charge=charge(), destination=HOST) == 0
     assert grant(rl, 40) == 0, "the exchange's minute says nothing of our 10 s"
 
@@ -501,8 +549,9 @@ def test_the_legacy_pair_still_learns_from_binances_used_weight(namespace):
 
 
 def test_the_window_margin_alone_never_turns_a_one_second_wait_into_a_refusal(namespace):
-    rl = RateLimiter(redis_client(), "orangex", ExchangeLimit(2, 100, 10), namespace=namespace,
-                     margin_ms=200)
+    rl = RateLimiter(
+        redis_client(), "orangex", ExchangeLimit(2, 100, 10), namespace=namespace, margin_ms=200
+    )
     slept: list[float] = []
 
     def sleep(seconds: float) -> None:
@@ -513,6 +562,6 @@ def test_the_window_margin_alone_never_turns_a_one_second_wait_into_a_refusal(na
     for _ in range(2):
         with throttle(charge(), destination=HOST):
             pass
-    with throttle(charge(), destination=HOST):   # waits about 1.2 s: granted, not refused
+    with throttle(charge(), destination=HOST):  # waits about 1.2 s: granted, not refused
         pass
     assert slept and sum(slept) <= 1.2 + 0.05

@@ -47,9 +47,11 @@ class WireConnector(Connector):
     def _never_called(self, *args: Any, **kwargs: Any) -> Any:
         raise AssertionError("only the request pipeline is under test here")
 
-    server_time = check_credentials = heartbeat_read = balances = instruments = ticker = \
-        set_leverage = cancel_all = open_orders = order_history = positions = \
-        _place_order = _cancel_order = _get_order = _never_called
+    server_time = check_credentials = heartbeat_read = balances = instruments = ticker = (
+        set_leverage
+    ) = cancel_all = open_orders = order_history = positions = _place_order = _cancel_order = (
+        _get_order
+    ) = _never_called
 
 
 Behaviour = Callable[[socket.socket], None]
@@ -99,11 +101,14 @@ def _read_request(client: socket.socket) -> bytes:
     return data
 
 
-def answer(status: str, body: bytes, *, content_type: str = "application/json",
-           length: int | None = None) -> bytes:
+def answer(
+    status: str, body: bytes, *, content_type: str = "application/json", length: int | None = None
+) -> bytes:
     length = len(body) if length is None else length
-    return (f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {length}\r\nConnection: close\r\n\r\n").encode() + body
+    return (
+        f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {length}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
 
 
 def whole_json(client: socket.socket) -> None:
@@ -123,8 +128,13 @@ def close_without_answer(client: socket.socket) -> None:
 
 
 def gateway_page(client: socket.socket) -> None:
-    client.sendall(answer("502 Bad Gateway", b"<html><body>502 Bad Gateway</body></html>",
-                          content_type="text/html"))
+    client.sendall(
+        answer(
+            "502 Bad Gateway",
+            b"<html><body>502 Bad Gateway</body></html>",
+            content_type="text/html",
+        )
+    )
 
 
 def html_with_200(client: socket.socket) -> None:
@@ -151,8 +161,11 @@ def trickle(client: socket.socket) -> None:
 
 
 def connector(port: int, **kwargs: Any) -> WireConnector:
-    return WireConnector(credentials=Credentials(api_key="key-1234", api_secret="s"),
-                         base_url=f"http://127.0.0.1:{port}", **kwargs)
+    return WireConnector(
+        credentials=Credentials(api_key="key-1234", api_secret="s"),
+        base_url=f"http://127.0.0.1:{port}",
+        **kwargs,
+    )
 
 
 def write_call() -> Call:
@@ -163,14 +176,21 @@ def read_call() -> Call:
     return Call(method="GET", path="/order", params=[("id", "1")], signed=True)
 
 
-AFTER_SENDING = [cut_off_body, reset_before_any_byte, close_without_answer, gateway_page,
-                 html_with_200, garbled_json, deeply_nested_json, not_http]
+AFTER_SENDING = [
+    cut_off_body,
+    reset_before_any_byte,
+    close_without_answer,
+    gateway_page,
+    html_with_200,
+    garbled_json,
+    deeply_nested_json,
+    not_http,
+]
 
 
 @pytest.mark.parametrize("behaviour", AFTER_SENDING, ids=lambda b: b.__name__)
 def test_every_failure_after_sending_a_write_leaves_its_outcome_unknown(behaviour):
-    with server(behaviour) as (port, received), \
-            pytest.raises(errors.OrderOutcomeUnknown) as caught:
+    with server(behaviour) as (port, received), pytest.raises(errors.OrderOutcomeUnknown) as caught:
         connector(port).request(write_call())
     assert received, "the request reached the server"
     assert caught.value.deadline_ms == DEADLINE_MS
@@ -223,8 +243,7 @@ def test_a_refused_destination_is_never_dialled():
 def test_an_allowed_destination_is_dialled_at_the_address_the_guard_saw():
     seen: list[list[str]] = []
     with server(whole_json) as (port, received):
-        connector(port, destination_guard=lambda h, p, a: seen.append(list(a))
-                  ).request(read_call())
+        connector(port, destination_guard=lambda h, p, a: seen.append(list(a))).request(read_call())
     assert seen == [["127.0.0.1"]]
     assert len(received) == 1
 
@@ -237,16 +256,21 @@ def test_an_answer_larger_than_the_bound_is_not_read_whole():
         bounded = transport.new_session(max_body_bytes=1000)
         with pytest.raises(errors.OrderOutcomeUnknown):
             connector(port, session=bounded).request(write_call())
-        assert connector(port, session=transport.new_session(max_body_bytes=6000)).request(
-            write_call()).status == 200, "the same answer within a larger bound is read"
+        assert (
+            connector(port, session=transport.new_session(max_body_bytes=6000))
+            .request(write_call())
+            .status
+            == 200
+        ), "the same answer within a larger bound is read"
 
 
 def test_a_session_reads_answers_up_to_32_mib_by_default():
     assert transport.new_session().get_adapter("https://").max_body_bytes == 32 * 1024 * 1024
 
 
-@pytest.mark.parametrize("behaviour", [cut_off_body, trickle, gateway_page],
-                         ids=lambda b: b.__name__)
+@pytest.mark.parametrize(
+    "behaviour", [cut_off_body, trickle, gateway_page], ids=lambda b: b.__name__
+)
 def test_failures_never_carry_the_signed_query_string(behaviour):
     with server(behaviour) as (port, _), pytest.raises(errors.ExchangeError) as caught:
         connector(port, timeout=1.0).request(write_call())

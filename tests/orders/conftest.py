@@ -14,17 +14,22 @@ from connections.services import ConnectionSpec, connection_create
 from orders.models import Order
 
 EXCHANGES = [
-    ("bybit", "spot", "BTC/USDT"), ("binance", "spot", "BTC/USDT"),
-    ("okx", "spot", "BTC/USDT"), ("bingx", "spot", "BTC/USDT"),
-    ("pionex", "spot", "BTC/USDT"), ("orangex", "perpetual_futures", "BTC/USDT:USDT")]
+    ("bybit", "spot", "BTC/USDT"),
+    ("binance", "spot", "BTC/USDT"),
+    ("okx", "spot", "BTC/USDT"),
+    ("bingx", "spot", "BTC/USDT"),
+    ("pionex", "spot", "BTC/USDT"),
+    ("orangex", "perpetual_futures", "BTC/USDT:USDT"),
+]
 WAIT_SECONDS = 20
 # OKX: the most generous per-second budget of the six (our limiter makes Binance's
 # 10 per second cost about a second per pre-check), so exchange-neutral tests are fast
 DEFAULT_EXCHANGE = "okx"
 
 
-def wait_for_status(order_id: object, statuses: Iterable[str],
-                    timeout: float = WAIT_SECONDS) -> Order:
+def wait_for_status(
+    order_id: object, statuses: Iterable[str], timeout: float = WAIT_SECONDS
+) -> Order:
     """Poll the row until it reaches one of ``statuses`` (bounded)."""
     wanted = tuple(statuses)
     deadline = time.monotonic() + timeout
@@ -34,7 +39,8 @@ def wait_for_status(order_id: object, statuses: Iterable[str],
             return order
         assert time.monotonic() < deadline, (
             f"order stuck in {order.status}, wanted {wanted}; events: "
-            f"{list(order.events.values_list('to_status', 'source', 'data'))}")
+            f"{list(order.events.values_list('to_status', 'source', 'data'))}"
+        )
         time.sleep(0.1)
 
 
@@ -57,16 +63,26 @@ def paper_post(paper_url: str, path: str, body: dict[str, Any]) -> dict[str, Any
 @pytest.fixture
 def make_connection(owner: Any, paper: str) -> Callable[..., ExchangeConnection]:
     """A paper connection of the owner (the paper account is provisioned over HTTP)."""
-    def make(exchange: str = DEFAULT_EXCHANGE, api_type: str = "spot", *, user: Any = None,
-             **fields: Any) -> ExchangeConnection:
+
+    def make(
+        exchange: str = DEFAULT_EXCHANGE, api_type: str = "spot", *, user: Any = None, **fields: Any
+    ) -> ExchangeConnection:
         user = user or owner
-        connection = connection_create(owner=user, actor=user, spec=ConnectionSpec(
-            name=f"{exchange}-{api_type}", exchange=exchange, api_type=api_type,
-            environment="paper"))
+        connection = connection_create(
+            owner=user,
+            actor=user,
+            spec=ConnectionSpec(
+                name=f"{exchange}-{api_type}",
+                exchange=exchange,
+                api_type=api_type,
+                environment="paper",
+            ),
+        )
         if fields:
             ExchangeConnection.objects.filter(pk=connection.pk).update(**fields)
             connection.refresh_from_db()
         return connection
+
     return make
 
 
@@ -76,7 +92,11 @@ def order_body(connection: ExchangeConnection, **overrides: Any) -> dict[str, An
     body: dict[str, Any] = {
         "connectionId": str(connection.pk),
         "symbol": "BTC/USDT:USDT" if perpetual else "BTC/USDT",
-        "side": "buy", "type": "limit", "quantity": "0.01", "price": "59000"}
+        "side": "buy",
+        "type": "limit",
+        "quantity": "0.01",
+        "price": "59000",
+    }
     body.update(overrides)
     return {key: value for key, value in body.items() if value is not None}
 

@@ -32,9 +32,11 @@ SETTLE_SECONDS = 40
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_an_order_and_its_cancel_settle_exactly_once_when_their_answers_are_lost(
-        owner_client, paper, celery_worker, make_connection, fault):
-    connections = {exchange: make_connection(exchange, api_type)
-                   for exchange, api_type, _ in EXCHANGES}
+    owner_client, paper, celery_worker, make_connection, fault
+):
+    connections = {
+        exchange: make_connection(exchange, api_type) for exchange, api_type, _ in EXCHANGES
+    }
     for exchange in connections:
         set_faults(paper, exchange, endpoint="writes", **FAULTS[fault])
     try:
@@ -43,11 +45,14 @@ def test_an_order_and_its_cancel_settle_exactly_once_when_their_answers_are_lost
             response = owner_client.post("/api/orders", order_body(connection), format="json")
             assert response.status_code == 202, (exchange, response.json())
             placed[exchange] = response.json()["order"]["id"]
-        opened = {exchange: wait_for_status(order_id, ("open",), timeout=SETTLE_SECONDS)
-                  for exchange, order_id in placed.items()}
+        opened = {
+            exchange: wait_for_status(order_id, ("open",), timeout=SETTLE_SECONDS)
+            for exchange, order_id in placed.items()
+        }
         for exchange, order in opened.items():
-            assert paper_stats(paper, exchange)["ordersByClientId"][
-                order.client_order_id] == 1, exchange
+            assert paper_stats(paper, exchange)["ordersByClientId"][order.client_order_id] == 1, (
+                exchange
+            )
             assert order.exchange_order_id, exchange
 
         for exchange, order in opened.items():

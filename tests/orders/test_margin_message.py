@@ -15,18 +15,27 @@ class _Balances:
         self.free = free
 
     def balances(self) -> list[Balance]:
-        return [Balance(asset=asset, free=amount, locked=Decimal("0"))
-                for asset, amount in self.free.items()]
+        return [
+            Balance(asset=asset, free=amount, locked=Decimal("0"))
+            for asset, amount in self.free.items()
+        ]
 
 
 def test_the_message_and_the_fields_print_the_same_numbers():
     # 1E+1 is how a normalized Decimal("10.00") prints with str()
     connector = _Balances(USDT=Decimal("10.00").normalize())
-    sized = Sized(quantity=Decimal("0.0010"), price=Decimal("60000"),
-                  reference_price=Decimal("60000"))
+    sized = Sized(
+        quantity=Decimal("0.0010"), price=Decimal("60000"), reference_price=Decimal("60000")
+    )
     with pytest.raises(InsufficientMargin) as refused:
-        check_margin(connector=connector, symbol="BTC/USDT", side="buy", sized=sized,
-                     leverage=None, reduce_only=False)
+        check_margin(
+            connector=connector,
+            symbol="BTC/USDT",
+            side="buy",
+            sized=sized,
+            leverage=None,
+            reduce_only=False,
+        )
     error = refused.value
     assert (error.extra["available"], error.extra["required"]) == ("10", "60.06")
     assert error.message == "USDT available 10 is less than the 60.06 this order needs"

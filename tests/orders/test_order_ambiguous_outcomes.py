@@ -16,12 +16,18 @@ from tests.paper import clear_faults
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("exchange, api_type", [("binance", "spot"),
-                                                ("okx", "spot"),
-                                                # no lookup by client id: matched instead
-                                                ("orangex", "perpetual_futures")])
+@pytest.mark.parametrize(
+    "exchange, api_type",
+    [
+        ("binance", "spot"),
+        ("okx", "spot"),
+        # no lookup by client id: matched instead
+        ("orangex", "perpetual_futures"),
+    ],
+)
 def test_an_order_accepted_but_unanswered_is_found_and_becomes_open(
-        owner_client, paper, celery_worker, make_connection, exchange, api_type):
+    owner_client, paper, celery_worker, make_connection, exchange, api_type
+):
     connection = make_connection(exchange, api_type)
     set_faults(paper, exchange, dropAfterAcceptRate=1.0)  # only order writes are dropped
     try:
@@ -53,7 +59,8 @@ def _sends_meet_5xx(paper: str, exchange: str) -> None:
 
 @pytest.mark.django_db
 def test_a_5xx_on_send_is_looked_up_then_resent_once_after_the_deadline(
-        owner_client, paper, make_connection):
+    owner_client, paper, make_connection
+):
     connection = make_connection("binance")
     order = _place_pending(owner_client, connection)
     _sends_meet_5xx(paper, "binance")
@@ -71,12 +78,14 @@ def test_a_5xx_on_send_is_looked_up_then_resent_once_after_the_deadline(
     assert stats["requests"]["POST /api/v3/order"] - requests_before == 2
     assert stats["ordersByClientId"][order.client_order_id] == 1
     assert OrderEvent.objects.filter(
-        order=order, data__reason="resent: the original can no longer be accepted").exists()
+        order=order, data__reason="resent: the original can no longer be accepted"
+    ).exists()
 
 
 @pytest.mark.django_db
 def test_when_lookups_fail_too_the_order_is_unknown_and_reconciliation_settles_it(
-        owner_client, paper, make_connection):
+    owner_client, paper, make_connection
+):
     connection = make_connection("binance")
     order = _place_pending(owner_client, connection)
     set_faults(paper, "binance", error5xxRate=1.0)  # writes and reads alike
@@ -98,7 +107,8 @@ def test_when_lookups_fail_too_the_order_is_unknown_and_reconciliation_settles_i
 
 @pytest.mark.django_db
 def test_an_order_is_not_resent_while_its_deadline_is_too_far_away(
-        owner_client, paper, make_connection):
+    owner_client, paper, make_connection
+):
     """Pionex's timestamp window (closing 8 s after signing): the order is left unknown,
     to be looked at again after its deadline, rather than resent early."""
     connection = make_connection("pionex")

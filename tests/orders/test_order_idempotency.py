@@ -16,10 +16,12 @@ from tests.orders.conftest import DEFAULT_EXCHANGE, order_body, wait_for_status
 @pytest.mark.django_db
 def test_the_same_idempotency_key_twice_replays_the_first_order(owner_client, make_connection):
     connection = make_connection()
-    first = owner_client.post("/api/orders", order_body(connection), format="json",
-                              HTTP_IDEMPOTENCY_KEY="key-1")
-    second = owner_client.post("/api/orders", order_body(connection), format="json",
-                               HTTP_IDEMPOTENCY_KEY="key-1")
+    first = owner_client.post(
+        "/api/orders", order_body(connection), format="json", HTTP_IDEMPOTENCY_KEY="key-1"
+    )
+    second = owner_client.post(
+        "/api/orders", order_body(connection), format="json", HTTP_IDEMPOTENCY_KEY="key-1"
+    )
     assert first.status_code == second.status_code == 202
     assert "Idempotent-Replayed" not in first.headers
     assert second.headers["Idempotent-Replayed"] == "true"
@@ -31,10 +33,15 @@ def test_the_same_idempotency_key_twice_replays_the_first_order(owner_client, ma
 @pytest.mark.django_db
 def test_the_same_key_with_another_body_is_a_conflict(owner_client, make_connection):
     connection = make_connection()
-    owner_client.post("/api/orders", order_body(connection), format="json",
-                      HTTP_IDEMPOTENCY_KEY="key-2")
-    response = owner_client.post("/api/orders", order_body(connection, price="59001"),
-                                 format="json", HTTP_IDEMPOTENCY_KEY="key-2")
+    owner_client.post(
+        "/api/orders", order_body(connection), format="json", HTTP_IDEMPOTENCY_KEY="key-2"
+    )
+    response = owner_client.post(
+        "/api/orders",
+        order_body(connection, price="59001"),
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="key-2",
+    )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "idempotency_key_reused"
     assert Order.objects.count() == 1
@@ -60,8 +67,9 @@ def test_the_same_client_order_id_on_the_same_connection_replays(owner_client, m
 @pytest.mark.parametrize("key", ["bad key", "a" * 65, "semi;colon", "é"])
 def test_an_invalid_idempotency_key_is_refused(owner_client, make_connection, key):
     connection = make_connection()
-    response = owner_client.post("/api/orders", order_body(connection), format="json",
-                                 HTTP_IDEMPOTENCY_KEY=key)
+    response = owner_client.post(
+        "/api/orders", order_body(connection), format="json", HTTP_IDEMPOTENCY_KEY=key
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "validation_error"
     assert "idempotencyKey" in response.json()["error"]["fields"]
@@ -70,7 +78,8 @@ def test_an_invalid_idempotency_key_is_refused(owner_client, make_connection, ke
 
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_posts_of_one_key_make_one_order_on_the_exchange(
-        owner, paper, celery_worker, make_connection):
+    owner, paper, celery_worker, make_connection
+):
     connection = make_connection()
     body = order_body(connection)
     token = owner.auth_token.key if hasattr(owner, "auth_token") else None
@@ -86,12 +95,18 @@ def test_twenty_concurrent_posts_of_one_key_make_one_order_on_the_exchange(
             client = APIClient()
             client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
             start.wait(timeout=10)
-            response = client.post("/api/orders", body, format="json",
-                                   HTTP_IDEMPOTENCY_KEY="same-key")
-            answers.append((response.status_code,
-                            response.json().get("order", response.json())["id"]
-                            if response.status_code == 202 else str(response.json()),
-                            response.headers.get("Idempotent-Replayed")))
+            response = client.post(
+                "/api/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="same-key"
+            )
+            answers.append(
+                (
+                    response.status_code,
+                    response.json().get("order", response.json())["id"]
+                    if response.status_code == 202
+                    else str(response.json()),
+                    response.headers.get("Idempotent-Replayed"),
+                )
+            )
         finally:
             db_connection.close()
 

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.mark.parametrize("exchange, api_type, symbol", EXCHANGES)
 def test_a_limit_order_is_placed_read_partly_filled_reconciled_and_canceled(
-        owner_client, paper, celery_worker, make_connection, exchange, api_type, symbol):
+    owner_client, paper, celery_worker, make_connection, exchange, api_type, symbol
+):
     connection = make_connection(exchange, api_type)
     response = owner_client.post("/api/orders", order_body(connection), format="json")
     assert response.status_code == 202, response.json()
@@ -42,13 +43,17 @@ def test_a_limit_order_is_placed_read_partly_filled_reconciled_and_canceled(
     listed = owner_client.get(f"/api/orders?connectionId={connection.pk}&status=open").json()
     assert [o["id"] for o in listed["orders"]] == [str(order.pk)] and listed["count"] == 1
 
-    paper_post(paper, "/_paper/fill", {"exchange": exchange,
-                                       "orderId": order.exchange_order_id, "quantity": "0.004"})
+    paper_post(
+        paper,
+        "/_paper/fill",
+        {"exchange": exchange, "orderId": order.exchange_order_id, "quantity": "0.004"},
+    )
     assert orders_reconcile().refreshing == 1
     order = wait_for_status(order.pk, ("partially_filled",))
     assert order.filled_quantity == Decimal("0.004")
-    assert OrderEvent.objects.filter(order=order, to_status="partially_filled",
-                                     source="reconcile").exists()
+    assert OrderEvent.objects.filter(
+        order=order, to_status="partially_filled", source="reconcile"
+    ).exists()
 
     cancel = owner_client.post(f"/api/orders/{order.pk}/cancel")
     assert cancel.status_code == 202, cancel.json()
@@ -59,11 +64,13 @@ def test_a_limit_order_is_placed_read_partly_filled_reconciled_and_canceled(
 
 
 @pytest.mark.parametrize("exchange, api_type, symbol", EXCHANGES)
-def test_a_market_order_fills(owner_client, paper, celery_worker, make_connection,
-                              exchange, api_type, symbol):
+def test_a_market_order_fills(
+    owner_client, paper, celery_worker, make_connection, exchange, api_type, symbol
+):
     connection = make_connection(exchange, api_type)
-    response = owner_client.post("/api/orders", order_body(
-        connection, type="market", price=None), format="json")
+    response = owner_client.post(
+        "/api/orders", order_body(connection, type="market", price=None), format="json"
+    )
     assert response.status_code == 202, response.json()
     assert response.json()["order"]["price"] is None
     order = wait_for_status(response.json()["order"]["id"], ("filled",))

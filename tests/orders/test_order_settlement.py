@@ -24,16 +24,27 @@ def interrupted_order(connection, *, deadline_ms):
     """A row as a worker leaves it when killed after recording the send, before the send
     reached the exchange."""
     return Order.objects.create(
-        owner=connection.owner, connection=connection, client_order_id=client_order_id_new(),
-        request_hash="x", symbol="BTC/USDT" if connection.exchange != "orangex"
-        else "BTC/USDT:USDT", side="buy", type="limit", requested_quantity=Decimal("0.01"),
-        volume_factor=Decimal("1"), quantity=Decimal("0.01"), price=Decimal("59000"),
-        status="submitting", attempts=1, last_sent_at=timezone.now() - timedelta(seconds=70),
-        submit_deadline_ms=deadline_ms)
+        owner=connection.owner,
+        connection=connection,
+        client_order_id=client_order_id_new(),
+        request_hash="x",
+        symbol="BTC/USDT" if connection.exchange != "orangex" else "BTC/USDT:USDT",
+        side="buy",
+        type="limit",
+        requested_quantity=Decimal("0.01"),
+        volume_factor=Decimal("1"),
+        quantity=Decimal("0.01"),
+        price=Decimal("59000"),
+        status="submitting",
+        attempts=1,
+        last_sent_at=timezone.now() - timedelta(seconds=70),
+        submit_deadline_ms=deadline_ms,
+    )
 
 
 def test_an_order_whose_worker_died_mid_send_is_resent_once_after_its_deadline(
-        make_connection, paper):
+    make_connection, paper
+):
     connection = make_connection("binance")
     past_deadline = int((timezone.now() - timedelta(seconds=30)).timestamp() * 1000)
     order = interrupted_order(connection, deadline_ms=past_deadline)
@@ -50,7 +61,8 @@ def test_two_settlers_at_once_resend_at_most_once(make_connection, paper):
     past_deadline = int((timezone.now() - timedelta(seconds=30)).timestamp() * 1000)
     order = interrupted_order(connection, deadline_ms=past_deadline)
     Order.objects.filter(pk=order.pk).update(  # one lookup already found nothing
-        missed_at=timezone.now() - timedelta(seconds=5))
+        missed_at=timezone.now() - timedelta(seconds=5)
+    )
     outcomes: list[str] = []
 
     def settle() -> None:
@@ -69,8 +81,7 @@ def test_two_settlers_at_once_resend_at_most_once(make_connection, paper):
     assert Order.objects.get(pk=order.pk).attempts == 2
 
 
-def test_an_unknown_order_without_a_deadline_is_flagged_and_never_resent(
-        make_connection, paper):
+def test_an_unknown_order_without_a_deadline_is_flagged_and_never_resent(make_connection, paper):
     connection = make_connection("orangex", "perpetual_futures")
     order = interrupted_order(connection, deadline_ms=None)
     assert order_settle(order_id=order.pk, source="reconcile").status == "unknown"
@@ -81,7 +92,8 @@ def test_an_unknown_order_without_a_deadline_is_flagged_and_never_resent(
 
 
 def test_a_send_that_timed_out_is_looked_up_then_resent_once_after_its_deadline(
-        make_connection, paper, settings):
+    make_connection, paper, settings
+):
     """The paper exchange drops a request whose client gave up during its latency, so the
     original never landed: two lookups find nothing, the deadline passes, and it is sent
     again with the same client id. One order exists on the exchange either way."""
@@ -89,6 +101,7 @@ def test_a_send_that_timed_out_is_looked_up_then_resent_once_after_its_deadline(
 
     from orders.submission import order_submit
     from tests.django_fixtures import set_faults
+
     settings.EXCHANGE_TIMEOUT_SECONDS = 0.5
     connection = make_connection("bybit")
     order = interrupted_order(connection, deadline_ms=None)
@@ -109,16 +122,25 @@ def test_a_send_that_timed_out_is_looked_up_then_resent_once_after_its_deadline(
 
 
 def test_an_exchange_order_with_our_prefix_and_no_row_is_recorded_and_flagged(
-        make_connection, paper):
+    make_connection, paper
+):
     from connections.services import connection_connector
     from exchanges.base import OrderRequest
     from orders.reconcile import orphans_record
+
     connection = make_connection("okx")
     interrupted_order(connection, deadline_ms=None)  # the connection traded BTC/USDT
     stray_id = client_order_id_new()
-    connection_connector(connection=connection).place_order(OrderRequest(
-        symbol="BTC/USDT", side="buy", type="limit", quantity=Decimal("0.01"),
-        price=Decimal("58000"), client_order_id=stray_id))
+    connection_connector(connection=connection).place_order(
+        OrderRequest(
+            symbol="BTC/USDT",
+            side="buy",
+            type="limit",
+            quantity=Decimal("0.01"),
+            price=Decimal("58000"),
+            client_order_id=stray_id,
+        )
+    )
     assert orphans_record(connection_id=connection.pk) == 1
     orphan = Order.objects.get(client_order_id=stray_id)
     assert orphan.flagged and orphan.status == "open" and orphan.exchange_order_id
@@ -126,29 +148,58 @@ def test_an_exchange_order_with_our_prefix_and_no_row_is_recorded_and_flagged(
     assert orphans_record(connection_id=connection.pk) == 0
 
 
-@pytest.mark.parametrize("order_type, tif, cancel_requested, expected", [
-    ("limit", "IOC", False, "expired"), ("market", "IOC", False, "expired"),
-    ("limit", "GTC", True, "canceled"), ("limit", "GTC", False, "rejected")])
+@pytest.mark.parametrize(
+    "order_type, tif, cancel_requested, expected",
+    [
+        ("limit", "IOC", False, "expired"),
+        ("market", "IOC", False, "expired"),
+        ("limit", "GTC", True, "canceled"),
+        ("limit", "GTC", False, "rejected"),
+    ],
+)
 def test_a_pionex_closed_order_below_its_size_maps_as_section_9_says(
-        order_type, tif, cancel_requested, expected):
+    order_type, tif, cancel_requested, expected
+):
     from connections.models import ExchangeConnection
     from exchanges.base import ExchangeOrder
     from orders.submission import closed_status
-    order = Order(type=order_type, time_in_force=tif, cancel_requested=cancel_requested,
-                  quantity=Decimal("1"), connection=ExchangeConnection(exchange="pionex"))
-    closed = ExchangeOrder(symbol="BTC/USDT", client_order_id=None, exchange_order_id="1",
-                           status="canceled", side="buy", type=order_type,
-                           quantity=Decimal("1"), filled_quantity=Decimal("0.4"),
-                           raw_status="CLOSED")
+
+    order = Order(
+        type=order_type,
+        time_in_force=tif,
+        cancel_requested=cancel_requested,
+        quantity=Decimal("1"),
+        connection=ExchangeConnection(exchange="pionex"),
+    )
+    closed = ExchangeOrder(
+        symbol="BTC/USDT",
+        client_order_id=None,
+        exchange_order_id="1",
+        status="canceled",
+        side="buy",
+        type=order_type,
+        quantity=Decimal("1"),
+        filled_quantity=Decimal("0.4"),
+        raw_status="CLOSED",
+    )
     assert closed_status(order, closed) == expected
-    filled = ExchangeOrder(symbol="BTC/USDT", client_order_id=None, exchange_order_id="1",
-                           status="filled", side="buy", type=order_type, quantity=Decimal("1"),
-                           filled_quantity=Decimal("1"), raw_status="CLOSED")
+    filled = ExchangeOrder(
+        symbol="BTC/USDT",
+        client_order_id=None,
+        exchange_order_id="1",
+        status="filled",
+        side="buy",
+        type=order_type,
+        quantity=Decimal("1"),
+        filled_quantity=Decimal("1"),
+        raw_status="CLOSED",
+    )
     assert closed_status(order, filled) == "filled"
 
 
 def test_an_exchange_order_two_unsettled_rows_could_claim_is_flagged_not_guessed(
-        make_connection, paper):
+    make_connection, paper
+):
     """OrangeX echoes no client id: one resting order on the exchange, two unknown rows that
     look the same. Neither takes it until an operator (or the other row settling) decides."""
     from connections.services import connection_connector
@@ -158,10 +209,18 @@ def test_an_exchange_order_two_unsettled_rows_could_claim_is_flagged_not_guessed
     first = interrupted_order(connection, deadline_ms=None)
     second = interrupted_order(connection, deadline_ms=None)
     Order.objects.filter(pk__in=[first.pk, second.pk]).update(
-        status="unknown", last_sent_at=timezone.now())
-    connection_connector(connection=connection).place_order(OrderRequest(
-        symbol=first.symbol, side="buy", type="limit", quantity=first.quantity,
-        price=first.price, client_order_id=first.client_order_id))
+        status="unknown", last_sent_at=timezone.now()
+    )
+    connection_connector(connection=connection).place_order(
+        OrderRequest(
+            symbol=first.symbol,
+            side="buy",
+            type="limit",
+            quantity=first.quantity,
+            price=first.price,
+            client_order_id=first.client_order_id,
+        )
+    )
 
     assert order_settle(order_id=first.pk, source="reconcile").status == "unknown"
     first.refresh_from_db()

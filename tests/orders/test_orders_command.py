@@ -18,9 +18,22 @@ from tests.orders.test_order_send_rules import pending_order
 
 pytestmark = pytest.mark.django_db
 
-ORDER_KEYS = {"id", "created_at", "connection_id", "connection", "exchange", "symbol", "side",
-              "type", "quantity", "price", "status", "filled_quantity", "flagged",
-              "client_order_id"}
+ORDER_KEYS = {
+    "id",
+    "created_at",
+    "connection_id",
+    "connection",
+    "exchange",
+    "symbol",
+    "side",
+    "type",
+    "quantity",
+    "price",
+    "status",
+    "filled_quantity",
+    "flagged",
+    "client_order_id",
+}
 
 
 def run(*args: str) -> str:
@@ -51,11 +64,11 @@ def test_list_json_filters_by_connection_status_and_flag(make_connection, paper)
     pending_order(okx, status="canceled")
     pending_order(bybit)
     body = json.loads(run("list", "--json", "--connection", str(okx.pk)))
-    assert body["count"] == 2 and all(row["connection_id"] == str(okx.pk)
-                                      for row in body["orders"])
+    assert body["count"] == 2 and all(row["connection_id"] == str(okx.pk) for row in body["orders"])
     assert set(body["orders"][0]) == ORDER_KEYS
-    assert [row["id"] for row in json.loads(run("list", "--json", "--flagged"))["orders"]] \
-        == [str(flagged.pk)]
+    assert [row["id"] for row in json.loads(run("list", "--json", "--flagged"))["orders"]] == [
+        str(flagged.pk)
+    ]
     statuses = json.loads(run("list", "--json", "--status", "pending"))["orders"]
     assert [row["status"] for row in statuses] == ["pending"]
     assert json.loads(run("list", "--json", "--limit", "1"))["count"] == 1
@@ -74,12 +87,12 @@ def test_reconcile_by_id_reads_the_order_back(make_connection, paper):
     body = json.loads(run("reconcile", str(order.pk), "--json"))
     assert body["failed"] == 0 and body["total"] == 1
     row = body["orders"][0]
-    assert (row["before"], row["status"], row["result"]) == ("unknown", "open",
-                                                            "unknown -> open")
+    assert (row["before"], row["status"], row["result"]) == ("unknown", "open", "unknown -> open")
 
 
 def test_reconcile_without_ids_covers_every_unsettled_order_of_the_connection(
-        make_connection, paper):
+    make_connection, paper
+):
     connection = make_connection("okx")
     resting = pending_order(connection)
     order_submit(order_id=resting.pk)
@@ -94,8 +107,7 @@ def test_reconcile_without_ids_covers_every_unsettled_order_of_the_connection(
 def test_reconcile_that_cannot_reach_the_exchange_exits_non_zero(make_connection, paper):
     connection = make_connection("okx")
     order = pending_order(connection, status="open", exchange_order_id="123")
-    ExchangeConnection.objects.filter(pk=connection.pk).update(
-        base_url="http://127.0.0.1:9/okx")
+    ExchangeConnection.objects.filter(pk=connection.pk).update(base_url="http://127.0.0.1:9/okx")
     out, message = run_failing("reconcile", str(order.pk))
     assert message == "1 of 1 order(s) not reconciled"
     assert str(order.pk) in out
@@ -128,7 +140,8 @@ def test_cancel_all_of_one_symbol_leaves_the_others(make_connection, paper):
 
 
 def test_cancel_all_of_an_unknown_connection_cancels_nothing_and_exits_non_zero(
-        make_connection, paper):
+    make_connection, paper
+):
     connection = make_connection("okx")
     order = pending_order(connection)
     _, message = run_failing("cancel-all", str(connection.pk), "nope")

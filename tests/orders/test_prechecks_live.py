@@ -24,8 +24,14 @@ from workers.user_streams import StreamRunner
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-LIVE_EXCHANGES = [("okx", "spot"), ("binance", "spot"), ("bybit", "spot"), ("bingx", "spot"),
-                  ("pionex", "spot"), ("orangex", "perpetual_futures")]
+LIVE_EXCHANGES = [
+    ("okx", "spot"),
+    ("binance", "spot"),
+    ("bybit", "spot"),
+    ("bingx", "spot"),
+    ("pionex", "spot"),
+    ("orangex", "perpetual_futures"),
+]
 LIVE_WAIT_SECONDS = 30
 
 
@@ -44,8 +50,9 @@ class RunnerThread:
         async def main() -> None:
             self.stop_event = asyncio.Event()
             self.started.set()
-            await StreamRunner(holder="prechecks-test", lease_seconds=3,
-                               scan_seconds=0.2).run(self.stop_event)
+            await StreamRunner(holder="prechecks-test", lease_seconds=3, scan_seconds=0.2).run(
+                self.stop_event
+            )
 
         self.loop.run_until_complete(main())
 
@@ -78,17 +85,20 @@ def runner(live_settings: Any) -> Iterator[RunnerThread]:
 
 
 def wait_live(connection: ExchangeConnection) -> None:
-    wait_until(lambda: ledger_if_live(connection=connection) is not None,
-               timeout=LIVE_WAIT_SECONDS)
+    wait_until(lambda: ledger_if_live(connection=connection) is not None, timeout=LIVE_WAIT_SECONDS)
 
 
 def warm(connection: ExchangeConnection, symbol: str) -> None:
     """The refresher has the symbol's ticker and the instruments in the shared caches."""
     from orders.prechecks import instrument_cached
 
-    wait_until(lambda: market_data.ticker_cached(connection=connection, symbol=symbol)
-               is not None and instrument_cached(connection=connection, symbol=symbol)
-               is not None, timeout=LIVE_WAIT_SECONDS)
+    wait_until(
+        lambda: (
+            market_data.ticker_cached(connection=connection, symbol=symbol) is not None
+            and instrument_cached(connection=connection, symbol=symbol) is not None
+        ),
+        timeout=LIVE_WAIT_SECONDS,
+    )
 
 
 def pause_refresher(settings: Any, paper: str, exchange: str) -> dict[str, int]:
@@ -115,7 +125,8 @@ def symbol_of(connection: ExchangeConnection) -> str:
 
 @pytest.mark.parametrize(("exchange", "api_type"), LIVE_EXCHANGES)
 def test_a_placement_on_a_live_connection_asks_the_exchange_nothing(
-        owner_client, paper, make_connection, runner, live_settings, exchange, api_type):
+    owner_client, paper, make_connection, runner, live_settings, exchange, api_type
+):
     connection = make_connection(exchange, api_type)
     wait_live(connection)
     # the first order on a symbol finds its ticker cold: one REST read, named in the event
@@ -133,11 +144,13 @@ def test_a_placement_on_a_live_connection_asks_the_exchange_nothing(
 
 
 def test_a_live_connection_accepts_a_valid_order_while_every_exchange_read_fails(
-        owner_client, paper, make_connection, runner, live_settings):
+    owner_client, paper, make_connection, runner, live_settings
+):
     connection = make_connection("okx")
     wait_live(connection)
-    assert owner_client.post("/api/orders", order_body(connection),
-                             format="json").status_code == 202
+    assert (
+        owner_client.post("/api/orders", order_body(connection), format="json").status_code == 202
+    )
     warm(connection, "BTC/USDT")
     pause_refresher(live_settings, paper, "okx")
     set_faults(paper, "okx", error5xxRate=1)
@@ -153,7 +166,8 @@ def test_a_live_connection_accepts_a_valid_order_while_every_exchange_read_fails
 
 
 def test_without_a_live_stream_the_exchange_is_asked_and_a_read_failing_once_is_retried(
-        owner_client, paper, make_connection):
+    owner_client, paper, make_connection
+):
     connection = make_connection("okx")
     # seed 1: the first roll fails (0.13 < 0.5), the second passes (0.85)
     set_faults(paper, "okx", endpoint="/api/v5/account/balance", error5xxRate=0.5, seed=1)

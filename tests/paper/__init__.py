@@ -47,7 +47,7 @@ def _read_ready_line(process: subprocess.Popen[str], timeout: float) -> str:
             if line is None:
                 raise RuntimeError(f"the paper exchange exited with {process.wait()}")
             if line.startswith(READY_PREFIX):
-                return line[len(READY_PREFIX):].strip()
+                return line[len(READY_PREFIX) :].strip()
     except Empty:
         raise RuntimeError("the paper exchange did not report ready in time") from None
 
@@ -68,9 +68,19 @@ def paper_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = directory / "paper.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "paper", "--port", "0",
-             "--accounts", str(directory / "accounts.json")],
-            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=log, text=True,
+            [
+                sys.executable,
+                "-m",
+                "paper",
+                "--port",
+                "0",
+                "--accounts",
+                str(directory / "accounts.json"),
+            ],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     try:
@@ -95,8 +105,12 @@ def paper_reset(paper_url: str) -> Iterator[str]:
     clear_faults(paper_url)
 
 
-def make_paper_credentials(paper_url: str, exchange: str, balances: dict | None = None,
-                           permissions: list[str] | None = None) -> Credentials:
+def make_paper_credentials(
+    paper_url: str,
+    exchange: str,
+    balances: dict | None = None,
+    permissions: list[str] | None = None,
+) -> Credentials:
     """Create a paper account with random credentials and return them."""
     credentials = Credentials(
         api_key=f"paper{secrets.token_hex(16)}",
@@ -104,7 +118,8 @@ def make_paper_credentials(paper_url: str, exchange: str, balances: dict | None 
         passphrase=f"Pp{secrets.token_hex(8)}" if exchange in PASSPHRASE_EXCHANGES else "",
     )
     body: dict[str, object] = {
-        "exchange": exchange, "apiKey": credentials.api_key,
+        "exchange": exchange,
+        "apiKey": credentials.api_key,
         "apiSecret": credentials.api_secret,
         "balances": DEFAULT_BALANCES if balances is None else balances,
     }
@@ -114,6 +129,7 @@ def make_paper_credentials(paper_url: str, exchange: str, balances: dict | None 
         body["permissions"] = permissions
     response = requests.post(f"{paper_url}/_paper/accounts", json=body, timeout=10)
     if response.status_code not in (200, 201):
-        raise RuntimeError(f"paper account not created: {response.status_code} "
-                           f"{response.text[:200]}")
+        raise RuntimeError(
+            f"paper account not created: {response.status_code} {response.text[:200]}"
+        )
     return credentials

@@ -28,17 +28,23 @@ class Paper:
     def __init__(self, client: TestClient, engine: Engine) -> None:
         self.client, self.engine = client, engine
 
-    async def control(self, path: str, body: Any = None, *, method: str = "POST"
-                      ) -> tuple[int, Any]:
+    async def control(
+        self, path: str, body: Any = None, *, method: str = "POST"
+    ) -> tuple[int, Any]:
         response = await self.client.request(method, f"/_paper/{path}", json=body)
         return response.status, await response.json()
 
-    async def account(self, exchange: str, balances: Mapping[str, str] | None = None
-                      ) -> tuple[str, str, str]:
+    async def account(
+        self, exchange: str, balances: Mapping[str, str] | None = None
+    ) -> tuple[str, str, str]:
         key, secret = f"stream{secrets.token_hex(8)}", secrets.token_hex(16)
         passphrase = f"Pp{secrets.token_hex(4)}" if exchange == "okx" else ""
-        body = {"exchange": exchange, "apiKey": key, "apiSecret": secret,
-                "balances": dict(balances or {"USDT": "100000", "BTC": "2", "ETH": "20"})}
+        body = {
+            "exchange": exchange,
+            "apiKey": key,
+            "apiSecret": secret,
+            "balances": dict(balances or {"USDT": "100000", "BTC": "2", "ETH": "20"}),
+        }
         if passphrase:
             body["passphrase"] = passphrase
         status, answer = await self.control("accounts", body)
@@ -69,8 +75,10 @@ class Paper:
         return await self.client.ws_connect(path, autoping=False, **kwargs)
 
 
-def run(scenario: Callable[[Paper], Awaitable[None]],
-        timing: Mapping[str, Mapping[str, float | None]] | None = None) -> None:
+def run(
+    scenario: Callable[[Paper], Awaitable[None]],
+    timing: Mapping[str, Mapping[str, float | None]] | None = None,
+) -> None:
     async def main() -> None:
         engine = Engine(None)
         app = build_app(engine, limits={}, stream_timing=StreamTiming(dict(timing or {})))
@@ -80,14 +88,14 @@ def run(scenario: Callable[[Paper], Awaitable[None]],
     asyncio.run(main())
 
 
-async def frame(ws: ClientWebSocketResponse, *, timeout: float = WAIT_SECONDS,
-                gunzip: bool = False) -> Any:
+async def frame(
+    ws: ClientWebSocketResponse, *, timeout: float = WAIT_SECONDS, gunzip: bool = False
+) -> Any:
     """The next data frame, parsed as JSON where it is JSON (text otherwise); ``CLOSED``
     when the socket closed; pings and pongs are skipped unless asked for with ``raw``."""
     while True:
         message = await ws.receive(timeout=timeout)
-        if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING,
-                            WSMsgType.ERROR):
+        if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING, WSMsgType.ERROR):
             return CLOSED
         if message.type in (WSMsgType.PING, WSMsgType.PONG):
             continue
@@ -101,8 +109,13 @@ async def frame(ws: ClientWebSocketResponse, *, timeout: float = WAIT_SECONDS,
             return data
 
 
-async def frames_until(ws: ClientWebSocketResponse, done: Callable[[list[Any]], bool], *,
-                       timeout: float = WAIT_SECONDS, gunzip: bool = False) -> list[Any]:
+async def frames_until(
+    ws: ClientWebSocketResponse,
+    done: Callable[[list[Any]], bool],
+    *,
+    timeout: float = WAIT_SECONDS,
+    gunzip: bool = False,
+) -> list[Any]:
     """Frames read until ``done(frames)`` holds (or the socket closes)."""
     seen: list[Any] = []
     loop = asyncio.get_running_loop()
@@ -118,8 +131,9 @@ async def frames_until(ws: ClientWebSocketResponse, done: Callable[[list[Any]], 
     return seen
 
 
-async def quiet(ws: ClientWebSocketResponse, *, seconds: float = QUIET_SECONDS,
-                gunzip: bool = False) -> list[Any]:
+async def quiet(
+    ws: ClientWebSocketResponse, *, seconds: float = QUIET_SECONDS, gunzip: bool = False
+) -> list[Any]:
     """Every frame that arrives within ``seconds`` (none expected, usually)."""
     seen: list[Any] = []
     try:
@@ -132,8 +146,7 @@ async def quiet(ws: ClientWebSocketResponse, *, seconds: float = QUIET_SECONDS,
         return seen
 
 
-async def closed_abruptly(ws: ClientWebSocketResponse, *,
-                          timeout: float = WAIT_SECONDS) -> bool:
+async def closed_abruptly(ws: ClientWebSocketResponse, *, timeout: float = WAIT_SECONDS) -> bool:
     """True when the socket ended without a close frame from the server (code 1006)."""
     while True:
         message = await ws.receive(timeout=timeout)

@@ -26,8 +26,12 @@ def imported_modules(path: Path) -> set[str]:
 def test_no_module_of_the_paper_exchange_imports_the_connector_library() -> None:
     modules = sorted(PAPER.rglob("*.py"))
     assert len(modules) > 10
-    offenders = {str(path.relative_to(REPO_ROOT)): sorted(
-                     name for name in imported_modules(path)
-                     if name == "exchanges" or name.startswith("exchanges."))
-                 for path in modules}
+    offenders = {
+        str(path.relative_to(REPO_ROOT)): sorted(
+            name
+            for name in imported_modules(path)
+            if name == "exchanges" or name.startswith("exchanges.")
+        )
+        for path in modules
+    }
     assert {path: names for path, names in offenders.items() if names} == {}

@@ -24,22 +24,30 @@ def client_id() -> str:
 
 
 def set_price(paper_url: str, symbol: str, price: str) -> None:
-    response = requests.post(f"{paper_url}/_paper/prices", json={
-        "exchange": "binance", "symbol": symbol, "price": price}, timeout=5)
+    response = requests.post(
+        f"{paper_url}/_paper/prices",
+        json={"exchange": "binance", "symbol": symbol, "price": price},
+        timeout=5,
+    )
     response.raise_for_status()
 
 
 def paper_fill(paper_url: str, client_order_id: str, quantity: str) -> None:
-    response = requests.post(f"{paper_url}/_paper/fill", json={
-        "exchange": "binance", "clientOrderId": client_order_id, "quantity": quantity},
-        timeout=5)
+    response = requests.post(
+        f"{paper_url}/_paper/fill",
+        json={"exchange": "binance", "clientOrderId": client_order_id, "quantity": quantity},
+        timeout=5,
+    )
     response.raise_for_status()
 
 
 def connector(paper_url: str, api_type: str) -> BinanceConnector:
     return BinanceConnector(
         credentials=make_paper_credentials(paper_url, "binance", balances=BALANCES),
-        api_type=api_type, environment="paper", base_url=f"{paper_url}/binance")
+        api_type=api_type,
+        environment="paper",
+        base_url=f"{paper_url}/binance",
+    )
 
 
 @pytest.fixture
@@ -55,13 +63,25 @@ def futures(paper_reset: str) -> BinanceConnector:
 
 
 def limit_buy(symbol: str, quantity: str, price: str, cid: str) -> OrderRequest:
-    return OrderRequest(symbol=symbol, side="buy", type="limit", quantity=Decimal(quantity),
-                        price=Decimal(price), client_order_id=cid)
+    return OrderRequest(
+        symbol=symbol,
+        side="buy",
+        type="limit",
+        quantity=Decimal(quantity),
+        price=Decimal(price),
+        client_order_id=cid,
+    )
 
 
 def market(symbol: str, side: str, quantity: str, cid: str, **extra: object) -> OrderRequest:
-    return OrderRequest(symbol=symbol, side=side, type="market", quantity=Decimal(quantity),
-                        client_order_id=cid, **extra)  # type: ignore[arg-type]
+    return OrderRequest(
+        symbol=symbol,
+        side=side,
+        type="market",
+        quantity=Decimal(quantity),
+        client_order_id=cid,
+        **extra,
+    )  # type: ignore[arg-type]
 
 
 def test_connection_reports_trade_permission_and_a_small_offset(spot):
@@ -103,7 +123,8 @@ def test_limit_order_away_from_the_price_rests_is_found_and_canceled(spot):
     canceled = spot.cancel_order("BTC/USDT", client_order_id=cid)
     assert canceled.status == "canceled" and canceled.client_order_id == cid
     assert spot.get_order("BTC/USDT", exchange_order_id=placed.exchange_order_id).status == (
-        "canceled")
+        "canceled"
+    )
     assert cid not in {order.client_order_id for order in spot.open_orders()}
 
 
@@ -159,9 +180,10 @@ def test_perpetual_fill_opens_a_position_and_reduce_only_closes_it(futures):
     assert position.symbol == "BTC/USDT:USDT" and position.quantity == Decimal("0.01")
     assert position.entry_price == Decimal("60000")
     usdt = {b.asset: b for b in futures.balances()}["USDT"]
-    assert usdt.locked == Decimal("120")           # 0.01 x 60000 / 5
-    closed = futures.place_order(market("BTC/USDT:USDT", "sell", "0.01", client_id(),
-                                        reduce_only=True))
+    assert usdt.locked == Decimal("120")  # 0.01 x 60000 / 5
+    closed = futures.place_order(
+        market("BTC/USDT:USDT", "sell", "0.01", client_id(), reduce_only=True)
+    )
     assert closed.status == "filled"
     assert futures.positions() == []
 
@@ -177,5 +199,4 @@ def test_perpetual_limit_order_rests_and_is_listed(futures):
 
 def test_reduce_only_that_would_open_is_refused(futures):
     with pytest.raises(errors.InvalidOrder):
-        futures.place_order(market("BTC/USDT:USDT", "sell", "0.01", client_id(),
-                                   reduce_only=True))
+        futures.place_order(market("BTC/USDT:USDT", "sell", "0.01", client_id(), reduce_only=True))

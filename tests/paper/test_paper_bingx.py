@@ -25,8 +25,12 @@ def client_id() -> str:
 
 def connect(paper_url: str, api_type: str, **account: object) -> BingxConnector:
     credentials = make_paper_credentials(paper_url, "bingx", **account)  # type: ignore[arg-type]
-    return BingxConnector(credentials=credentials, api_type=api_type, environment="paper",
-                          base_url=f"{paper_url}/bingx")
+    return BingxConnector(
+        credentials=credentials,
+        api_type=api_type,
+        environment="paper",
+        base_url=f"{paper_url}/bingx",
+    )
 
 
 @pytest.fixture
@@ -46,8 +50,11 @@ def resting_limit(connector: BingxConnector, symbol: str, quantity: str) -> Orde
 
 
 def paper_fill(paper_url: str, client_order_id: str, quantity: str) -> None:
-    answer = requests.post(f"{paper_url}/_paper/fill", timeout=10, json={
-        "exchange": "bingx", "clientOrderId": client_order_id, "quantity": quantity})
+    answer = requests.post(
+        f"{paper_url}/_paper/fill",
+        timeout=10,
+        json={"exchange": "bingx", "clientOrderId": client_order_id, "quantity": quantity},
+    )
     assert answer.status_code == 200, answer.text
 
 
@@ -75,8 +82,9 @@ def test_perpetual_balances_show_usdt_margin(perp):
     assert balances["USDT"].free == Decimal("100000")
 
 
-@pytest.mark.parametrize(("api_type", "symbol", "kind"), [
-    ("spot", SPOT, "spot"), ("perpetual_futures", PERP, "linear")])
+@pytest.mark.parametrize(
+    ("api_type", "symbol", "kind"), [("spot", SPOT, "spot"), ("perpetual_futures", PERP, "linear")]
+)
 def test_instruments_and_ticker_come_back_unified(paper_reset, api_type, symbol, kind):
     connector = connect(paper_reset, api_type)
     found = {instrument.symbol: instrument for instrument in connector.instruments()}
@@ -86,10 +94,13 @@ def test_instruments_and_ticker_come_back_unified(paper_reset, api_type, symbol,
     assert ticker.symbol == symbol and ticker.last > 0 and ticker.ask >= ticker.bid > 0
 
 
-@pytest.mark.parametrize(("api_type", "symbol", "quantity"), [
-    ("spot", SPOT, "0.001"), ("perpetual_futures", PERP, "0.01")])
-def test_resting_limit_is_found_by_client_id_listed_and_canceled(paper_reset, api_type,
-                                                                 symbol, quantity):
+@pytest.mark.parametrize(
+    ("api_type", "symbol", "quantity"),
+    [("spot", SPOT, "0.001"), ("perpetual_futures", PERP, "0.01")],
+)
+def test_resting_limit_is_found_by_client_id_listed_and_canceled(
+    paper_reset, api_type, symbol, quantity
+):
     connector = connect(paper_reset, api_type)
     order = resting_limit(connector, symbol, quantity)
     placed = connector.place_order(order)
@@ -104,15 +115,16 @@ def test_resting_limit_is_found_by_client_id_listed_and_canceled(paper_reset, ap
 
     canceled = connector.cancel_order(symbol, client_order_id=order.client_order_id)
     assert canceled.status == "canceled"
-    assert connector.get_order(symbol, client_order_id=order.client_order_id).status == (
-        "canceled")
+    assert connector.get_order(symbol, client_order_id=order.client_order_id).status == ("canceled")
     assert connector.open_orders(symbol) == []
     history = connector.order_history(symbol)
     assert placed.exchange_order_id in [o.exchange_order_id for o in history]
 
 
-@pytest.mark.parametrize(("api_type", "symbol", "quantity"), [
-    ("spot", SPOT, "0.01"), ("perpetual_futures", PERP, "0.01")])
+@pytest.mark.parametrize(
+    ("api_type", "symbol", "quantity"),
+    [("spot", SPOT, "0.01"), ("perpetual_futures", PERP, "0.01")],
+)
 def test_partial_fill_shows_as_partially_filled(paper_reset, api_type, symbol, quantity):
     connector = connect(paper_reset, api_type)
     order = resting_limit(connector, symbol, quantity)
@@ -123,8 +135,7 @@ def test_partial_fill_shows_as_partially_filled(paper_reset, api_type, symbol, q
     assert found.filled_quantity == Decimal("0.004")
     assert found.average_price == order.price
     assert connector.cancel_all(symbol) == 1
-    assert connector.get_order(symbol, client_order_id=order.client_order_id).status == (
-        "canceled")
+    assert connector.get_order(symbol, client_order_id=order.client_order_id).status == ("canceled")
 
 
 def test_spot_market_buy_fills_sized_in_quote(spot):
@@ -161,16 +172,20 @@ def test_unknown_order_is_order_not_found(spot):
 
 def test_buying_more_than_the_balance_is_insufficient_funds(paper_reset):
     connector = connect(paper_reset, "spot", balances={"USDT": "10"})
-    order = OrderRequest(SPOT, "buy", "limit", Decimal("0.001"), client_id(),
-                         price=Decimal("30000"))
+    order = OrderRequest(
+        SPOT, "buy", "limit", Decimal("0.001"), client_id(), price=Decimal("30000")
+    )
     with pytest.raises(errors.InsufficientFunds):
         connector.place_order(order)
 
 
 def test_a_wrong_secret_is_an_authentication_error(paper_reset):
     good = connect(paper_reset, "spot")
-    bad = BingxConnector(credentials=type(good.credentials)(good.credentials.api_key, "nope"),
-                         api_type="spot", environment="paper",
-                         base_url=f"{paper_reset}/bingx")
+    bad = BingxConnector(
+        credentials=type(good.credentials)(good.credentials.api_key, "nope"),
+        api_type="spot",
+        environment="paper",
+        base_url=f"{paper_reset}/bingx",
+    )
     with pytest.raises(errors.AuthenticationError):
         bad.balances()

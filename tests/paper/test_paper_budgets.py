@@ -19,8 +19,11 @@ pytestmark = pytest.mark.integration
 
 
 def enforce(paper_url: str, exchange: str) -> None:
-    requests.post(f"{paper_url}/_paper/faults", json={
-        "exchange": exchange, "enforceRateLimits": True}, timeout=5).raise_for_status()
+    requests.post(
+        f"{paper_url}/_paper/faults",
+        json={"exchange": exchange, "enforceRateLimits": True},
+        timeout=5,
+    ).raise_for_status()
 
 
 def window_stats(paper_url: str, exchange: str) -> dict:
@@ -29,14 +32,22 @@ def window_stats(paper_url: str, exchange: str) -> dict:
 
 
 def binance(paper_url: str) -> BinanceConnector:
-    return BinanceConnector(credentials=make_paper_credentials(paper_url, "binance"),
-                            environment="paper", base_url=f"{paper_url}/binance")
+    return BinanceConnector(
+        credentials=make_paper_credentials(paper_url, "binance"),
+        environment="paper",
+        base_url=f"{paper_url}/binance",
+    )
 
 
 def resting_buy() -> OrderRequest:
-    return OrderRequest(symbol="BTC/USDT", side="buy", type="limit",
-                        quantity=Decimal("0.0002"), price=Decimal("30000"),
-                        client_order_id=("ec" + uuid.uuid4().hex)[:32])
+    return OrderRequest(
+        symbol="BTC/USDT",
+        side="buy",
+        type="limit",
+        quantity=Decimal("0.0002"),
+        price=Decimal("30000"),
+        client_order_id=("ec" + uuid.uuid4().hex)[:32],
+    )
 
 
 def test_binance_counts_orders_per_account_and_refuses_the_51st_in_ten_seconds(paper_reset):
@@ -47,7 +58,7 @@ def test_binance_counts_orders_per_account_and_refuses_the_51st_in_ten_seconds(p
         busy.place_order(resting_buy())
     with pytest.raises(errors.RateLimited):
         busy.place_order(resting_buy())
-    other.place_order(resting_buy())   # another account: its own order count
+    other.place_order(resting_buy())  # another account: its own order count
     window = window_stats(paper_reset, "binance")["spot account orders 10s"]
     assert (window["limit"], window["seconds"]) == (50, 10)
     assert window["violations"] == before + 1
@@ -58,15 +69,16 @@ def test_binance_counts_orders_per_account_and_refuses_the_51st_in_ten_seconds(p
 def test_bybit_counts_each_endpoint_of_each_uid_apart(paper_reset):
     enforce(paper_reset, "bybit")
     credentials = make_paper_credentials(paper_reset, "bybit")
-    connector = BybitConnector(credentials=credentials, environment="paper",
-                               base_url=f"{paper_reset}/bybit")
+    connector = BybitConnector(
+        credentials=credentials, environment="paper", base_url=f"{paper_reset}/bybit"
+    )
     refused = 0
-    for _ in range(60):   # against the wallet balance's 50 per second
+    for _ in range(60):  # against the wallet balance's 50 per second
         try:
             connector.balances()
         except errors.RateLimited:
             refused += 1
-    connector.heartbeat_read()   # /v5/account/info
+    connector.heartbeat_read()  # /v5/account/info
     windows = window_stats(paper_reset, "bybit")
     scope = f"key {credentials.api_key[-6:]}"
     balance = windows["account /v5/account/wallet-balance 1s"]
@@ -74,8 +86,9 @@ def test_bybit_counts_each_endpoint_of_each_uid_apart(paper_reset):
     assert balance["scopes"][scope]["served"] == 60 - refused
     assert balance["scopes"][scope]["requestsByCost"] == {"1": 60 - refused}
     assert windows["account /v5/account/info 1s"]["scopes"][scope]["served"] == 1
-    assert windows["ip requests 5s"]["scopes"]["127.0.0.1"]["served"] >= 61 - refused, \
+    assert windows["ip requests 5s"]["scopes"]["127.0.0.1"]["served"] >= 61 - refused, (
         "a refusal is counted nowhere"
+    )
 
 
 def test_binance_exchange_info_publishes_the_table_it_enforces(paper_url):
@@ -83,7 +96,9 @@ def test_binance_exchange_info_publishes_the_table_it_enforces(paper_url):
         raw = requests.get(f"{paper_url}/binance{path}", timeout=5).json()
         windows = rate_limits_from_exchange_info(product, raw)
         served = {name: window.limit for name, window in windows.items()}
-        published = {name: window.limit
-                     for name, window in BinanceConnector.rate_limits.windows.items()
-                     if window.product == product}
+        published = {
+            name: window.limit
+            for name, window in BinanceConnector.rate_limits.windows.items()
+            if window.product == product
+        }
         assert served == published

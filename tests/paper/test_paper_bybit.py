@@ -26,22 +26,42 @@ def client_id() -> str:
 @pytest.fixture
 def connect(paper_reset):
     """connect(api_type) -> a Bybit connector on a fresh funded paper account."""
+
     def build(api_type: str = "spot", **account) -> BybitConnector:
         credentials = make_paper_credentials(paper_reset, "bybit", **account)
-        return BybitConnector(credentials=credentials, api_type=api_type, environment="paper",
-                              base_url=f"{paper_reset}/bybit")
+        return BybitConnector(
+            credentials=credentials,
+            api_type=api_type,
+            environment="paper",
+            base_url=f"{paper_reset}/bybit",
+        )
+
     return build
 
 
-def limit_buy(symbol: str = SPOT, quantity: str = "0.01", price: str = "30000",
-              **changes) -> OrderRequest:
-    return OrderRequest(symbol=symbol, side="buy", type="limit", quantity=Decimal(quantity),
-                        price=Decimal(price), client_order_id=client_id(), **changes)
+def limit_buy(
+    symbol: str = SPOT, quantity: str = "0.01", price: str = "30000", **changes
+) -> OrderRequest:
+    return OrderRequest(
+        symbol=symbol,
+        side="buy",
+        type="limit",
+        quantity=Decimal(quantity),
+        price=Decimal(price),
+        client_order_id=client_id(),
+        **changes,
+    )
 
 
 def market(symbol: str, side: str, quantity: str, **changes) -> OrderRequest:
-    return OrderRequest(symbol=symbol, side=side, type="market", quantity=Decimal(quantity),
-                        client_order_id=client_id(), **changes)
+    return OrderRequest(
+        symbol=symbol,
+        side=side,
+        type="market",
+        quantity=Decimal(quantity),
+        client_order_id=client_id(),
+        **changes,
+    )
 
 
 def paper_fill(paper_url: str, client_order_id: str, quantity: str | None = None) -> None:
@@ -66,8 +86,9 @@ def test_heartbeat_signs_a_cheap_read(connect):
 def test_a_wrong_secret_is_refused_as_authentication_error(paper_reset):
     good = make_paper_credentials(paper_reset, "bybit")
     bad = type(good)(good.api_key, good.api_secret + "x")
-    connector = BybitConnector(credentials=bad, environment="paper",
-                               base_url=f"{paper_reset}/bybit")
+    connector = BybitConnector(
+        credentials=bad, environment="paper", base_url=f"{paper_reset}/bybit"
+    )
     with pytest.raises(errors.AuthenticationError):
         connector.balances()
 
@@ -95,14 +116,19 @@ def test_limit_order_away_from_the_price_rests_is_found_by_client_id_and_cancels
     assert placed.status == "open" and placed.client_order_id == order.client_order_id
     found = connector.get_order(SPOT, client_order_id=order.client_order_id)
     assert (found.exchange_order_id, found.status, found.quantity, found.price) == (
-        placed.exchange_order_id, "open", Decimal("0.01"), Decimal("30000"))
+        placed.exchange_order_id,
+        "open",
+        Decimal("0.01"),
+        Decimal("30000"),
+    )
     assert [o.client_order_id for o in connector.open_orders(SPOT)] == [order.client_order_id]
     locked = {b.asset: b for b in connector.balances()}["USDT"].locked
     assert locked == Decimal("300")
     canceled = connector.cancel_order(SPOT, client_order_id=order.client_order_id)
     assert canceled.status == "canceled"
-    assert connector.get_order(SPOT, exchange_order_id=placed.exchange_order_id
-                               ).status == "canceled"
+    assert (
+        connector.get_order(SPOT, exchange_order_id=placed.exchange_order_id).status == "canceled"
+    )
     assert connector.open_orders(SPOT) == []
 
 

@@ -25,11 +25,13 @@ def engine() -> Engine:
     return engine
 
 
-def funded(engine: Engine, exchange: str = "binance", key: str = "key-1",
-           **balances: str) -> PaperAccount:
+def funded(
+    engine: Engine, exchange: str = "binance", key: str = "key-1", **balances: str
+) -> PaperAccount:
     amounts = {asset: D(v) for asset, v in (balances or {"USDT": "100000", "BTC": "2"}).items()}
-    account, _ = engine.upsert_account(exchange, api_key=key, api_secret="secret-1",
-                                       balances=amounts)
+    account, _ = engine.upsert_account(
+        exchange, api_key=key, api_secret="secret-1", balances=amounts
+    )
     return account
 
 
@@ -41,16 +43,39 @@ def locked(engine: Engine, account: PaperAccount, asset: str) -> Decimal:
     return engine.balances(account.exchange, account)[asset][1]
 
 
-def limit(engine: Engine, account: PaperAccount, side: str, qty: str, price: str,
-          symbol: str = SPOT, **kwargs: object):
-    return engine.place_order(account.exchange, account, symbol=symbol, side=side, type="limit",
-                              quantity=D(qty), price=D(price), **kwargs)
+def limit(
+    engine: Engine,
+    account: PaperAccount,
+    side: str,
+    qty: str,
+    price: str,
+    symbol: str = SPOT,
+    **kwargs: object,
+):
+    return engine.place_order(
+        account.exchange,
+        account,
+        symbol=symbol,
+        side=side,
+        type="limit",
+        quantity=D(qty),
+        price=D(price),
+        **kwargs,
+    )
 
 
-def market(engine: Engine, account: PaperAccount, side: str, qty: str, symbol: str = SPOT,
-           **kwargs: object):
-    return engine.place_order(account.exchange, account, symbol=symbol, side=side,
-                              type="market", quantity=D(qty), **kwargs)
+def market(
+    engine: Engine, account: PaperAccount, side: str, qty: str, symbol: str = SPOT, **kwargs: object
+):
+    return engine.place_order(
+        account.exchange,
+        account,
+        symbol=symbol,
+        side=side,
+        type="market",
+        quantity=D(qty),
+        **kwargs,
+    )
 
 
 def assert_refused(kind: str, call, *args, **kwargs) -> PaperError:
@@ -62,10 +87,12 @@ def assert_refused(kind: str, call, *args, **kwargs) -> PaperError:
 
 # -- instruments and prices ---------------------------------------------------------------
 
+
 def test_every_exchange_lists_five_coins_as_spot_and_perpetual(engine: Engine) -> None:
     symbols = {i.symbol for i in engine.instruments("bybit")}
     assert symbols == {f"{c}/USDT" for c in ("BTC", "ETH", "SOL", "XRP", "DOGE")} | {
-        f"{c}/USDT:USDT" for c in ("BTC", "ETH", "SOL", "XRP", "DOGE")}
+        f"{c}/USDT:USDT" for c in ("BTC", "ETH", "SOL", "XRP", "DOGE")
+    }
     assert all(i.min_notional == D("5") for i in engine.instruments("bybit"))
 
 
@@ -80,9 +107,13 @@ def test_prices_start_at_the_fixed_start_prices(engine: Engine) -> None:
 def test_okx_swaps_count_contracts_and_others_count_one() -> None:
     engine = Engine()
     values = {i.symbol: i.contract_value for i in engine.instruments("okx") if i.kind == "linear"}
-    assert values == {"BTC/USDT:USDT": D("0.01"), "ETH/USDT:USDT": D("0.1"),
-                      "SOL/USDT:USDT": D("1"), "XRP/USDT:USDT": D("100"),
-                      "DOGE/USDT:USDT": D("1000")}
+    assert values == {
+        "BTC/USDT:USDT": D("0.01"),
+        "ETH/USDT:USDT": D("0.1"),
+        "SOL/USDT:USDT": D("1"),
+        "XRP/USDT:USDT": D("100"),
+        "DOGE/USDT:USDT": D("1000"),
+    }
     assert {i.contract_value for i in engine.instruments("binance")} == {D("1")}
     # a lot is a whole number of 0.01 contracts on OKX
     for instrument in engine.instruments("okx"):
@@ -106,11 +137,15 @@ def test_now_ms_is_the_wall_clock_in_milliseconds() -> None:
 
 # -- spot matching and balances -----------------------------------------------------------
 
+
 def test_spot_market_buy_fills_at_once_at_the_current_price(engine: Engine) -> None:
     account = funded(engine)
     order = market(engine, account, "buy", "0.01")
     assert (order.status, order.filled_quantity, order.average_price) == (
-        "filled", D("0.01"), D("60000"))
+        "filled",
+        D("0.01"),
+        D("60000"),
+    )
     assert free(engine, account, "USDT") == D("99400")
     assert free(engine, account, "BTC") == D("2.01")
 
@@ -128,7 +163,9 @@ def test_spot_limit_buy_rests_and_locks_the_quote(engine: Engine) -> None:
     order = limit(engine, account, "buy", "0.1", "50000")
     assert order.status == "new" and order.is_open
     assert (free(engine, account, "USDT"), locked(engine, account, "USDT")) == (
-        D("95000"), D("5000"))
+        D("95000"),
+        D("5000"),
+    )
 
 
 def test_spot_limit_sell_locks_the_base(engine: Engine) -> None:
@@ -178,12 +215,18 @@ def test_partial_fill_leaves_the_rest_open_and_locked(engine: Engine) -> None:
     order = limit(engine, account, "buy", "0.3", "50000", client_order_id="part-1")
     engine.fill("binance", client_order_id="part-1", quantity=D("0.1"))
     assert (order.status, order.filled_quantity, order.remaining) == (
-        "partially_filled", D("0.1"), D("0.2"))
+        "partially_filled",
+        D("0.1"),
+        D("0.2"),
+    )
     assert locked(engine, account, "USDT") == D("10000")
     assert free(engine, account, "BTC") == D("2.1")
     engine.fill("binance", order_id=order.order_id)
     assert (order.status, order.filled_quantity, order.average_price) == (
-        "filled", D("0.3"), D("50000"))
+        "filled",
+        D("0.3"),
+        D("50000"),
+    )
     assert locked(engine, account, "USDT") == 0
     assert free(engine, account, "USDT") == D("85000")
 
@@ -191,10 +234,12 @@ def test_partial_fill_leaves_the_rest_open_and_locked(engine: Engine) -> None:
 def test_fill_refuses_more_than_remains_a_closed_order_and_an_unknown_one(engine: Engine) -> None:
     account = funded(engine)
     order = limit(engine, account, "buy", "0.1", "50000")
-    assert_refused("invalid_quantity", engine.fill, "binance", order_id=order.order_id,
-                   quantity=D("0.2"))
-    assert_refused("invalid_quantity", engine.fill, "binance", order_id=order.order_id,
-                   quantity=D("0"))
+    assert_refused(
+        "invalid_quantity", engine.fill, "binance", order_id=order.order_id, quantity=D("0.2")
+    )
+    assert_refused(
+        "invalid_quantity", engine.fill, "binance", order_id=order.order_id, quantity=D("0")
+    )
     engine.cancel_order("binance", account, order_id=order.order_id)
     assert_refused("order_not_cancelable", engine.fill, "binance", order_id=order.order_id)
     assert_refused("order_not_found", engine.fill, "binance", order_id="1")
@@ -227,8 +272,16 @@ def test_ioc_limit_that_crosses_fills(engine: Engine) -> None:
 
 def test_post_only_that_would_take_is_refused_and_stores_nothing(engine: Engine) -> None:
     account = funded(engine)
-    assert_refused("post_only_would_take", limit, engine, account, "buy", "0.1", "60000",
-                   time_in_force="POST_ONLY")
+    assert_refused(
+        "post_only_would_take",
+        limit,
+        engine,
+        account,
+        "buy",
+        "0.1",
+        "60000",
+        time_in_force="POST_ONLY",
+    )
     assert engine.order_history("binance", account) == []
     assert engine.balances("binance", account)["USDT"] == (D("100000"), D("0"))
 
@@ -251,41 +304,68 @@ def test_insufficient_funds_are_refused_without_storing(engine: Engine) -> None:
 def test_quantity_and_price_rules_are_enforced(engine: Engine) -> None:
     account = funded(engine)
     assert_refused("invalid_quantity", market, engine, account, "buy", "0.000015")  # lot
-    assert_refused("invalid_quantity", market, engine, account, "buy", "0.001",
-                   symbol="ETH/USDT:USDT")  # not a whole ETH perpetual lot
+    assert_refused(
+        "invalid_quantity", market, engine, account, "buy", "0.001", symbol="ETH/USDT:USDT"
+    )  # not a whole ETH perpetual lot
     assert_refused("invalid_quantity", market, engine, account, "buy", "0.00005")  # notional 3
     assert_refused("invalid_quantity", market, engine, account, "buy", "-1")
     assert_refused("invalid_price", limit, engine, account, "buy", "0.1", "50000.001")
     assert_refused("invalid_price", limit, engine, account, "buy", "0.1", "0")
-    assert_refused("invalid_price", engine.place_order, "binance", account, symbol=SPOT,
-                   side="buy", type="limit", quantity=D("0.1"))
-    assert_refused("invalid_quantity", engine.place_order, "binance", account, symbol=SPOT,
-                   side="buy", type="limit", price=D("50000"))
+    assert_refused(
+        "invalid_price",
+        engine.place_order,
+        "binance",
+        account,
+        symbol=SPOT,
+        side="buy",
+        type="limit",
+        quantity=D("0.1"),
+    )
+    assert_refused(
+        "invalid_quantity",
+        engine.place_order,
+        "binance",
+        account,
+        symbol=SPOT,
+        side="buy",
+        type="limit",
+        price=D("50000"),
+    )
 
 
 def test_bad_side_type_or_time_in_force_is_a_programming_error(engine: Engine) -> None:
     account = funded(engine)
     with pytest.raises(ValueError, match="side"):
-        engine.place_order("binance", account, symbol=SPOT, side="BUY", type="market",
-                           quantity=D("0.01"))
+        engine.place_order(
+            "binance", account, symbol=SPOT, side="BUY", type="market", quantity=D("0.01")
+        )
     with pytest.raises(ValueError):
         limit(engine, account, "buy", "0.1", "50000", time_in_force="GTD")
 
 
-def test_market_buy_sized_in_quote_buys_quote_over_price_rounded_to_the_lot(
-        engine: Engine) -> None:
+def test_market_buy_sized_in_quote_buys_quote_over_price_rounded_to_the_lot(engine: Engine) -> None:
     account = funded(engine)
-    order = engine.place_order("binance", account, symbol=SPOT, side="buy", type="market",
-                               quote_quantity=D("606.06"))
+    order = engine.place_order(
+        "binance", account, symbol=SPOT, side="buy", type="market", quote_quantity=D("606.06")
+    )
     assert order.filled_quantity == D("0.01010")
     assert free(engine, account, "USDT") == D("100000") - D("606")
-    assert_refused("invalid_quantity", engine.place_order, "binance", account, symbol=SPOT,
-                   side="sell", type="market", quote_quantity=D("600"))
+    assert_refused(
+        "invalid_quantity",
+        engine.place_order,
+        "binance",
+        account,
+        symbol=SPOT,
+        side="sell",
+        type="market",
+        quote_quantity=D("600"),
+    )
 
 
 def test_a_read_only_key_cannot_trade(engine: Engine) -> None:
-    account, _ = engine.upsert_account("binance", api_key="ro", api_secret="s",
-                                       balances={"USDT": D("1000")}, permissions=["read"])
+    account, _ = engine.upsert_account(
+        "binance", api_key="ro", api_secret="s", balances={"USDT": D("1000")}, permissions=["read"]
+    )
     assert_refused("permission_denied", market, engine, account, "buy", "0.001")
 
 
@@ -299,13 +379,18 @@ def test_amounts_never_come_out_in_exponent_notation(engine: Engine) -> None:
 
 # -- perpetuals ---------------------------------------------------------------------------
 
+
 def test_perpetual_fill_locks_notional_over_leverage_as_margin(engine: Engine) -> None:
     account = funded(engine)
     market(engine, account, "buy", "0.1", symbol=PERP)
     assert engine.balances("binance", account)["USDT"] == (D("99400"), D("600"))
     [position] = engine.positions("binance", account)
     assert (position.symbol, position.quantity, position.entry_price, position.leverage) == (
-        PERP, D("0.1"), D("60000"), 10)
+        PERP,
+        D("0.1"),
+        D("60000"),
+        10,
+    )
 
 
 def test_set_leverage_changes_the_margin_of_new_positions(engine: Engine) -> None:
@@ -378,15 +463,33 @@ def test_an_order_larger_than_the_position_flips_it(engine: Engine) -> None:
 
 def test_reduce_only_is_refused_when_it_would_open_or_increase(engine: Engine) -> None:
     account = funded(engine)
-    assert_refused("reduce_only_rejected", market, engine, account, "sell", "0.1",
-                   symbol=PERP, reduce_only=True)
+    assert_refused(
+        "reduce_only_rejected",
+        market,
+        engine,
+        account,
+        "sell",
+        "0.1",
+        symbol=PERP,
+        reduce_only=True,
+    )
     market(engine, account, "buy", "0.1", symbol=PERP)
-    assert_refused("reduce_only_rejected", market, engine, account, "buy", "0.1",
-                   symbol=PERP, reduce_only=True)
-    assert_refused("reduce_only_rejected", market, engine, account, "sell", "0.2",
-                   symbol=PERP, reduce_only=True)
-    assert_refused("reduce_only_rejected", market, engine, account, "sell", "0.1",
-                   reduce_only=True)  # spot has no positions
+    assert_refused(
+        "reduce_only_rejected", market, engine, account, "buy", "0.1", symbol=PERP, reduce_only=True
+    )
+    assert_refused(
+        "reduce_only_rejected",
+        market,
+        engine,
+        account,
+        "sell",
+        "0.2",
+        symbol=PERP,
+        reduce_only=True,
+    )
+    assert_refused(
+        "reduce_only_rejected", market, engine, account, "sell", "0.1", reduce_only=True
+    )  # spot has no positions
 
 
 def test_resting_reduce_only_expires_once_the_position_is_gone(engine: Engine) -> None:
@@ -415,6 +518,7 @@ def test_perpetual_margin_beyond_the_free_quote_is_insufficient_funds(engine: En
 
 # -- orders: ids, lookups, cancel ---------------------------------------------------------
 
+
 def test_order_ids_are_numeric_increasing_and_unique_per_exchange(engine: Engine) -> None:
     account = funded(engine)
     other = funded(engine, exchange="bybit")
@@ -435,8 +539,9 @@ def test_get_order_by_client_id_returns_the_newest_and_only_the_owners(engine: E
     assert engine.get_order("bybit", account, order_id=first.order_id) is first
     assert engine.get_order("bybit", stranger, client_order_id="same") is None
     assert engine.get_order("bybit", stranger, order_id=first.order_id) is None
-    assert engine.get_order("bybit", account, order_id=first.order_id,
-                            client_order_id="other") is None
+    assert (
+        engine.get_order("bybit", account, order_id=first.order_id, client_order_id="other") is None
+    )
     assert engine.get_order("bybit", account) is None
 
 
@@ -446,11 +551,18 @@ def test_cancel_releases_funds_and_a_closed_order_is_not_cancelable(engine: Engi
     canceled = engine.cancel_order("binance", account, client_order_id="c1")
     assert canceled is order and order.status == "canceled" and order.canceled_by_user
     assert engine.balances("binance", account)["USDT"] == (D("100000"), D("0"))
-    assert_refused("order_not_cancelable", engine.cancel_order, "binance", account,
-                   order_id=order.order_id)
+    assert_refused(
+        "order_not_cancelable", engine.cancel_order, "binance", account, order_id=order.order_id
+    )
     assert_refused("order_not_found", engine.cancel_order, "binance", account, order_id="42")
-    assert_refused("order_not_found", engine.cancel_order, "binance", account,
-                   symbol="ETH/USDT", order_id=order.order_id)
+    assert_refused(
+        "order_not_found",
+        engine.cancel_order,
+        "binance",
+        account,
+        symbol="ETH/USDT",
+        order_id=order.order_id,
+    )
 
 
 def test_cancel_all_cancels_only_open_orders_of_the_symbol(engine: Engine) -> None:
@@ -471,16 +583,19 @@ def test_order_history_is_newest_first_and_filters(engine: Engine) -> None:
     third = limit(engine, account, "buy", "0.01", "50000", symbol=PERP)
     assert engine.order_history("binance", account) == [third, second, first]
     assert engine.order_history("binance", account, SPOT) == [second, first]
-    assert engine.order_history("binance", account, since_ms=second.created_ms) == [
-        third, second]
+    assert engine.order_history("binance", account, since_ms=second.created_ms) == [third, second]
 
 
 # -- duplicate client order ids -----------------------------------------------------------
 
-@pytest.mark.parametrize(("scope", "refused_while_open", "refused_after_close"), [
-    ("open", True, False), ("all", True, True), ("none", False, False)])
+
+@pytest.mark.parametrize(
+    ("scope", "refused_while_open", "refused_after_close"),
+    [("open", True, False), ("all", True, True), ("none", False, False)],
+)
 def test_duplicate_client_ids_follow_the_exchange_scope(
-        scope: str, refused_while_open: bool, refused_after_close: bool) -> None:
+    scope: str, refused_while_open: bool, refused_after_close: bool
+) -> None:
     engine = Engine()
     engine.register_exchange("x", duplicate_scope=scope)  # type: ignore[arg-type]
     account = funded(engine, exchange="x")
@@ -515,8 +630,9 @@ def test_duplicate_scope_is_per_account(engine: Engine) -> None:
 
 def test_refused_attempts_still_count_under_their_client_id(engine: Engine) -> None:
     account = funded(engine, USDT="10")
-    assert_refused("insufficient_funds", market, engine, account, "buy", "0.01",
-                   client_order_id="poor")
+    assert_refused(
+        "insufficient_funds", market, engine, account, "buy", "0.01", client_order_id="poor"
+    )
     assert engine.order_stats("binance").orders_by_client_id == {"poor": 1}
     assert engine.order_stats("binance").orders_accepted == 0
 
@@ -525,20 +641,31 @@ def test_an_unregistered_exchange_refuses_duplicates_among_open_orders() -> None
     engine = Engine()
     account = funded(engine, exchange="y")
     limit(engine, account, "buy", "0.001", "50000", client_order_id="a")
-    assert_refused("duplicate_client_order_id", limit, engine, account, "buy", "0.001",
-                   "50000", client_order_id="a")
+    assert_refused(
+        "duplicate_client_order_id",
+        limit,
+        engine,
+        account,
+        "buy",
+        "0.001",
+        "50000",
+        client_order_id="a",
+    )
     with pytest.raises(ValueError):
         engine.register_exchange("y", duplicate_scope="sometimes")  # type: ignore[arg-type]
 
 
 # -- accounts and persistence -------------------------------------------------------------
 
+
 def test_upsert_account_creates_then_updates(engine: Engine) -> None:
-    account, created = engine.upsert_account("binance", api_key="k", api_secret="s1",
-                                             balances={"USDT": D("10")})
+    account, created = engine.upsert_account(
+        "binance", api_key="k", api_secret="s1", balances={"USDT": D("10")}
+    )
     assert created
-    again, created = engine.upsert_account("binance", api_key="k", api_secret="s2",
-                                           balances={"BTC": D("1")}, permissions=["read"])
+    again, created = engine.upsert_account(
+        "binance", api_key="k", api_secret="s2", balances={"BTC": D("1")}, permissions=["read"]
+    )
     assert again is account and not created
     assert account.api_secret == "s2" and account.permissions == ["read"]
     assert engine.balances("binance", account) == {"USDT": (D("10"), 0), "BTC": (D("1"), 0)}
@@ -549,16 +676,23 @@ def test_upsert_account_creates_then_updates(engine: Engine) -> None:
 
 
 def test_account_repr_hides_the_secret_and_passphrase(engine: Engine) -> None:
-    account, _ = engine.upsert_account("okx", api_key="k", api_secret="very-secret",
-                                       passphrase="pass-phrase")
+    account, _ = engine.upsert_account(
+        "okx", api_key="k", api_secret="very-secret", passphrase="pass-phrase"
+    )
     assert "very-secret" not in repr(account) and "pass-phrase" not in repr(account)
 
 
 def test_accounts_survive_a_restart_on_the_same_file(tmp_path: Path) -> None:
     path = tmp_path / "var" / "accounts.json"
     engine = Engine(path)
-    account, _ = engine.upsert_account("okx", api_key="k", api_secret="s", passphrase="p",
-                                       balances={"USDT": D("100000")}, permissions=["read"])
+    account, _ = engine.upsert_account(
+        "okx",
+        api_key="k",
+        api_secret="s",
+        passphrase="p",
+        balances={"USDT": D("100000")},
+        permissions=["read"],
+    )
     account.permissions = ["read", "trade"]
     engine.set_leverage("okx", account, PERP, 5)
     market(engine, account, "buy", "0.1", symbol=PERP)
@@ -612,6 +746,7 @@ def test_without_a_file_nothing_is_written(tmp_path: Path, monkeypatch) -> None:
 
 
 # -- reset and the price walk -------------------------------------------------------------
+
 
 def test_reset_drops_orders_positions_and_prices_but_keeps_accounts(engine: Engine) -> None:
     account = funded(engine)

@@ -26,7 +26,7 @@ from tests.paper import make_paper_credentials
 
 pytestmark = pytest.mark.integration
 
-FAR_PRICE = Decimal("30000")        # half the BTC start price: the order rests
+FAR_PRICE = Decimal("30000")  # half the BTC start price: the order rests
 QUANTITY = Decimal("0.001")
 SLOW_TIMEOUT_SECONDS = 0.5
 SLOW_LATENCY_MS = 1500
@@ -60,20 +60,32 @@ def new_client_id() -> str:
 
 
 def far_order(api_type: str) -> OrderRequest:
-    return OrderRequest(symbol=symbol_for(api_type), side="buy", type="limit",
-                        quantity=QUANTITY, price=FAR_PRICE, client_order_id=new_client_id())
+    return OrderRequest(
+        symbol=symbol_for(api_type),
+        side="buy",
+        type="limit",
+        quantity=QUANTITY,
+        price=FAR_PRICE,
+        client_order_id=new_client_id(),
+    )
 
 
-def build(exchange: str, credentials: Credentials, base_url: str,
-          timeout: float = 10.0) -> Connector:
+def build(
+    exchange: str, credentials: Credentials, base_url: str, timeout: float = 10.0
+) -> Connector:
     return connector_class_or_skip(exchange)(
-        credentials=credentials, api_type=api_type_of(exchange), environment="paper",
-        base_url=base_url, timeout=timeout)
+        credentials=credentials,
+        api_type=api_type_of(exchange),
+        environment="paper",
+        base_url=base_url,
+        timeout=timeout,
+    )
 
 
 def set_faults(paper_url: str, exchange: str, **faults: object) -> None:
-    response = requests.post(f"{paper_url}/_paper/faults", json={"exchange": exchange, **faults},
-                             timeout=5)
+    response = requests.post(
+        f"{paper_url}/_paper/faults", json={"exchange": exchange, **faults}, timeout=5
+    )
     response.raise_for_status()
 
 
@@ -92,30 +104,34 @@ def connector(exchange: str, paper_url: str, paper_reset: str) -> Iterator[Conne
     connector_class_or_skip(exchange)
     require_paper_adapter(exchange)
     credentials = make_paper_credentials(paper_url, exchange)
-    connector = build(exchange, credentials, f"{paper_url}/{exchange}",
-                      timeout=SLOW_TIMEOUT_SECONDS)
+    connector = build(
+        exchange, credentials, f"{paper_url}/{exchange}", timeout=SLOW_TIMEOUT_SECONDS
+    )
     warm_up = far_order(connector.api_type)
     connector.place_order(warm_up)
     connector.cancel_all(warm_up.symbol)
     yield connector
 
 
-def test_5xx_on_place_is_order_outcome_unknown(connector: Connector, exchange: str,
-                                              paper_url: str) -> None:
+def test_5xx_on_place_is_order_outcome_unknown(
+    connector: Connector, exchange: str, paper_url: str
+) -> None:
     set_faults(paper_url, exchange, error5xxRate=1)
     with pytest.raises(errors.OrderOutcomeUnknown):
         connector.place_order(far_order(connector.api_type))
 
 
-def test_5xx_on_a_read_is_exchange_unavailable(connector: Connector, exchange: str,
-                                               paper_url: str) -> None:
+def test_5xx_on_a_read_is_exchange_unavailable(
+    connector: Connector, exchange: str, paper_url: str
+) -> None:
     set_faults(paper_url, exchange, error5xxRate=1)
     with pytest.raises(errors.ExchangeUnavailable):
         connector.balances()
 
 
-def test_rate_limit_fault_is_rate_limited_with_a_pause(connector: Connector, exchange: str,
-                                                        paper_url: str) -> None:
+def test_rate_limit_fault_is_rate_limited_with_a_pause(
+    connector: Connector, exchange: str, paper_url: str
+) -> None:
     set_faults(paper_url, exchange, rateLimit429Rate=1, retryAfterSeconds=2)
     with pytest.raises(errors.RateLimited) as caught:
         connector.balances()
@@ -123,7 +139,8 @@ def test_rate_limit_fault_is_rate_limited_with_a_pause(connector: Connector, exc
 
 
 def test_drop_after_accept_is_outcome_unknown_and_the_order_exists(
-        connector: Connector, exchange: str, paper_url: str) -> None:
+    connector: Connector, exchange: str, paper_url: str
+) -> None:
     set_faults(paper_url, exchange, dropAfterAcceptRate=1)
     order = far_order(connector.api_type)
     with pytest.raises(errors.OrderOutcomeUnknown):
@@ -133,8 +150,9 @@ def test_drop_after_accept_is_outcome_unknown_and_the_order_exists(
     assert stats["droppedAfterAccept"] >= 1
 
 
-def test_latency_beyond_the_timeout_is_request_timeout(connector: Connector, exchange: str,
-                                                       paper_url: str) -> None:
+def test_latency_beyond_the_timeout_is_request_timeout(
+    connector: Connector, exchange: str, paper_url: str
+) -> None:
     set_faults(paper_url, exchange, latencyMs=SLOW_LATENCY_MS)
     with pytest.raises(errors.RequestTimeout):
         connector.place_order(far_order(connector.api_type))
@@ -148,8 +166,9 @@ def closed_port() -> int:
 
 def test_a_stopped_server_is_network_error(exchange: str) -> None:
     credentials = Credentials("paper-closed-key", "paper-closed-secret", "Paper-pass-1")
-    connector = build(exchange, credentials, f"http://127.0.0.1:{closed_port()}/{exchange}",
-                      timeout=2.0)
+    connector = build(
+        exchange, credentials, f"http://127.0.0.1:{closed_port()}/{exchange}", timeout=2.0
+    )
     with pytest.raises(errors.NetworkError):
         connector.place_order(far_order(connector.api_type))
     with pytest.raises(errors.NetworkError):
@@ -158,8 +177,8 @@ def test_a_stopped_server_is_network_error(exchange: str) -> None:
 
 # -- the fault matrix: every fault of the paper exchange x (place, cancel) x every exchange --
 
-STALL_MS = 1500          # past SLOW_TIMEOUT_SECONDS
-TRICKLE_MS = 60          # 8 bytes a piece: any answer takes well over SLOW_TIMEOUT_SECONDS
+STALL_MS = 1500  # past SLOW_TIMEOUT_SECONDS
+TRICKLE_MS = 60  # 8 bytes a piece: any answer takes well over SLOW_TIMEOUT_SECONDS
 AFTER_ACCEPT_FAULTS = {
     "drop": ({"dropAfterAcceptRate": 1}, errors.OrderOutcomeUnknown),
     "truncate": ({"truncateAfterAcceptRate": 1}, errors.OrderOutcomeUnknown),
@@ -176,7 +195,8 @@ def exchange_order_state(connector: Connector, order: OrderRequest, exchange_id:
 
 @pytest.mark.parametrize("fault", AFTER_ACCEPT_FAULTS)
 def test_a_place_whose_answer_is_lost_is_outcome_unknown_and_stored_once(
-        connector: Connector, exchange: str, paper_url: str, fault: str) -> None:
+    connector: Connector, exchange: str, paper_url: str, fault: str
+) -> None:
     faults, expected = AFTER_ACCEPT_FAULTS[fault]
     set_faults(paper_url, exchange, endpoint="writes", **faults)
     order = far_order(connector.api_type)
@@ -184,13 +204,13 @@ def test_a_place_whose_answer_is_lost_is_outcome_unknown_and_stored_once(
         connector.place_order(order)
     if connector.deadline_window_ms is not None:
         assert caught.value.deadline_ms is not None, "a deadline-carrying send reports it"
-    assert exchange_stats(paper_url, exchange)["ordersByClientId"].get(
-        order.client_order_id) == 1
+    assert exchange_stats(paper_url, exchange)["ordersByClientId"].get(order.client_order_id) == 1
 
 
 @pytest.mark.parametrize("fault", AFTER_ACCEPT_FAULTS)
 def test_a_cancel_whose_answer_is_lost_is_outcome_unknown_and_applied(
-        connector: Connector, exchange: str, paper_url: str, fault: str) -> None:
+    connector: Connector, exchange: str, paper_url: str, fault: str
+) -> None:
     faults, expected = AFTER_ACCEPT_FAULTS[fault]
     order = far_order(connector.api_type)
     placed = connector.place_order(order)
@@ -203,7 +223,8 @@ def test_a_cancel_whose_answer_is_lost_is_outcome_unknown_and_applied(
 
 @pytest.mark.parametrize("fault", ["error5xx", "rateLimit429"])
 def test_a_cancel_refused_before_the_exchange_is_unknown_or_rate_limited(
-        connector: Connector, exchange: str, paper_url: str, fault: str) -> None:
+    connector: Connector, exchange: str, paper_url: str, fault: str
+) -> None:
     order = far_order(connector.api_type)
     placed = connector.place_order(order)
     set_faults(paper_url, exchange, endpoint="writes", **{f"{fault}Rate": 1})
@@ -214,8 +235,9 @@ def test_a_cancel_refused_before_the_exchange_is_unknown_or_rate_limited(
     assert exchange_order_state(connector, order, placed.exchange_order_id) == "open"
 
 
-def test_faults_on_writes_leave_reads_alone(connector: Connector, exchange: str,
-                                            paper_url: str) -> None:
+def test_faults_on_writes_leave_reads_alone(
+    connector: Connector, exchange: str, paper_url: str
+) -> None:
     set_faults(paper_url, exchange, endpoint="writes", error5xxRate=1, trickleMs=TRICKLE_MS)
     assert connector.balances() is not None
     connector.server_time()

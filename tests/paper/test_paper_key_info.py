@@ -26,10 +26,15 @@ ALL = ("bybit", "binance", "okx", "bingx", "pionex", "orangex")
 
 
 def restricted_account(paper_url: str, exchange: str, **key: object):
-    credentials = make_paper_credentials(paper_url, exchange,
-                                         permissions=["read", "trade", "withdraw"])
-    body = {"exchange": exchange, "apiKey": credentials.api_key,
-            "apiSecret": credentials.api_secret, **key}
+    credentials = make_paper_credentials(
+        paper_url, exchange, permissions=["read", "trade", "withdraw"]
+    )
+    body = {
+        "exchange": exchange,
+        "apiKey": credentials.api_key,
+        "apiSecret": credentials.api_secret,
+        **key,
+    }
     if credentials.passphrase:
         body["passphrase"] = credentials.passphrase
     response = requests.post(f"{paper_url}/_paper/accounts", json=body, timeout=10)
@@ -38,16 +43,19 @@ def restricted_account(paper_url: str, exchange: str, **key: object):
 
 
 def connect(paper_url: str, exchange: str, credentials):
-    return connector_class(exchange)(credentials=credentials,
-                                     api_type=API_TYPE.get(exchange, "spot"),
-                                     environment="paper", base_url=f"{paper_url}/{exchange}")
+    return connector_class(exchange)(
+        credentials=credentials,
+        api_type=API_TYPE.get(exchange, "spot"),
+        environment="paper",
+        base_url=f"{paper_url}/{exchange}",
+    )
 
 
 @pytest.mark.parametrize("exchange", ALL)
 def test_a_withdraw_enabled_ip_bound_expiring_key_reads_back(paper_reset, exchange):
-    credentials, account = restricted_account(paper_reset, exchange,
-                                              ipWhitelist=["203.0.113.7"],
-                                              keyExpiresAt=EXPIRES_MS)
+    credentials, account = restricted_account(
+        paper_reset, exchange, ipWhitelist=["203.0.113.7"], keyExpiresAt=EXPIRES_MS
+    )
     assert (account["ipWhitelist"], account["keyExpiresAt"]) == (["203.0.113.7"], EXPIRES_MS)
     key = connect(paper_reset, exchange, credentials).key_info()
     assert key.withdraw_enabled is (exchange in REPORTS_WITHDRAW), exchange
@@ -66,11 +74,19 @@ def test_a_key_without_ip_binding_or_expiry(paper_reset, exchange):
     assert key.expires_at is None
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"ipWhitelist": "203.0.113.7"}, "ipWhitelist"), ({"ipWhitelist": [""]}, "ipWhitelist"),
-    ({"keyExpiresAt": "tomorrow"}, "keyExpiresAt"), ({"keyExpiresAt": -1}, "keyExpiresAt")])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"ipWhitelist": "203.0.113.7"}, "ipWhitelist"),
+        ({"ipWhitelist": [""]}, "ipWhitelist"),
+        ({"keyExpiresAt": "tomorrow"}, "keyExpiresAt"),
+        ({"keyExpiresAt": -1}, "keyExpiresAt"),
+    ],
+)
 def test_the_control_api_refuses_bad_key_restrictions(paper_reset, body, message):
-    response = requests.post(f"{paper_reset}/_paper/accounts", json={
-        "exchange": "bybit", "apiKey": "paperbadrestrictions", "apiSecret": "s" * 32, **body},
-        timeout=10)
+    response = requests.post(
+        f"{paper_reset}/_paper/accounts",
+        json={"exchange": "bybit", "apiKey": "paperbadrestrictions", "apiSecret": "s" * 32, **body},
+        timeout=10,
+    )
     assert response.status_code == 400 and message in response.text

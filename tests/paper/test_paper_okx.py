@@ -25,16 +25,25 @@ def client_id() -> str:
 
 def connector(paper_url: str, api_type: str = "spot", **balances: str) -> OkxConnector:
     credentials = make_paper_credentials(
-        paper_url, "okx", balances=balances or {"USDT": "100000", "BTC": "2"})
-    return OkxConnector(credentials=credentials, api_type=api_type, environment="paper",
-                        base_url=f"{paper_url}/okx")
+        paper_url, "okx", balances=balances or {"USDT": "100000", "BTC": "2"}
+    )
+    return OkxConnector(
+        credentials=credentials, api_type=api_type, environment="paper", base_url=f"{paper_url}/okx"
+    )
 
 
 def limit_below_market(okx: OkxConnector, symbol: str, quantity: str, **changes) -> OrderRequest:
     """A buy at 80 % of the last price: it rests."""
     price = (okx.ticker(symbol).last * Decimal("0.8")).quantize(Decimal("0.1"))
-    return OrderRequest(symbol=symbol, side="buy", type="limit", quantity=Decimal(quantity),
-                        price=price, client_order_id=client_id(), **changes)
+    return OrderRequest(
+        symbol=symbol,
+        side="buy",
+        type="limit",
+        quantity=Decimal(quantity),
+        price=price,
+        client_order_id=client_id(),
+        **changes,
+    )
 
 
 def paper_fill(paper_url: str, client_order_id: str, quantity: str | None = None) -> None:
@@ -64,8 +73,7 @@ def test_connection_test_reads_the_key_permissions(spot):
 
 def test_read_only_key_is_reported_read_only(paper_reset):
     credentials = make_paper_credentials(paper_reset, "okx", permissions=["read"])
-    okx = OkxConnector(credentials=credentials, environment="paper",
-                       base_url=f"{paper_reset}/okx")
+    okx = OkxConnector(credentials=credentials, environment="paper", base_url=f"{paper_reset}/okx")
     assert "read_only" in okx.check_credentials().warnings
 
 
@@ -101,7 +109,11 @@ def test_limit_order_rests_is_found_by_client_id_and_cancels(spot):
     assert placed.exchange_order_id and placed.status == "open"
     found = spot.get_order(SPOT, client_order_id=order.client_order_id)
     assert (found.exchange_order_id, found.status, found.quantity, found.price) == (
-        placed.exchange_order_id, "open", Decimal("0.01"), order.price)
+        placed.exchange_order_id,
+        "open",
+        Decimal("0.01"),
+        order.price,
+    )
     assert [o.client_order_id for o in spot.open_orders(SPOT)] == [order.client_order_id]
     canceled = spot.cancel_order(SPOT, client_order_id=order.client_order_id)
     assert canceled.status == "canceled"
@@ -116,8 +128,13 @@ def test_lookup_of_an_unknown_client_id_is_order_not_found(spot):
 
 
 def test_market_order_fills(spot):
-    order = OrderRequest(symbol=SPOT, side="buy", type="market", quantity=Decimal("0.01"),
-                         client_order_id=client_id())
+    order = OrderRequest(
+        symbol=SPOT,
+        side="buy",
+        type="market",
+        quantity=Decimal("0.01"),
+        client_order_id=client_id(),
+    )
     spot.place_order(order)
     filled = spot.get_order(SPOT, client_order_id=order.client_order_id)
     assert filled.status == "filled" and filled.filled_quantity == Decimal("0.01")
@@ -133,23 +150,35 @@ def test_partial_fill_is_reported(paper_reset, spot):
     partial = spot.get_order(SPOT, client_order_id=order.client_order_id)
     assert partial.status == "partially_filled"
     assert partial.filled_quantity == Decimal("0.004")
-    assert spot.cancel_order(SPOT, client_order_id=order.client_order_id).filled_quantity == \
-        Decimal("0.004")
+    assert spot.cancel_order(
+        SPOT, client_order_id=order.client_order_id
+    ).filled_quantity == Decimal("0.004")
 
 
 def test_perpetual_fill_opens_a_position_in_base_currency(swap):
     assert swap.is_hedge_mode() is False
     swap.set_leverage(SWAP, 5)
-    order = OrderRequest(symbol=SWAP, side="buy", type="market", quantity=Decimal("0.05"),
-                         client_order_id=client_id())
+    order = OrderRequest(
+        symbol=SWAP,
+        side="buy",
+        type="market",
+        quantity=Decimal("0.05"),
+        client_order_id=client_id(),
+    )
     swap.place_order(order)
     filled = swap.get_order(SWAP, client_order_id=order.client_order_id)
     assert filled.status == "filled" and filled.filled_quantity == Decimal("0.05")
     [position] = swap.positions(SWAP)
     assert position.symbol == SWAP and position.quantity == Decimal("0.05")
     assert position.leverage == Decimal("5")
-    close = OrderRequest(symbol=SWAP, side="sell", type="market", quantity=Decimal("0.05"),
-                         client_order_id=client_id(), reduce_only=True)
+    close = OrderRequest(
+        symbol=SWAP,
+        side="sell",
+        type="market",
+        quantity=Decimal("0.05"),
+        client_order_id=client_id(),
+        reduce_only=True,
+    )
     swap.place_order(close)
     assert swap.positions(SWAP) == []
 
@@ -160,7 +189,10 @@ def test_perpetual_limit_order_partial_fill_in_contracts(paper_reset, swap):
     paper_fill(paper_reset, order.client_order_id, "0.02")
     partial = swap.get_order(SWAP, client_order_id=order.client_order_id)
     assert (partial.status, partial.quantity, partial.filled_quantity) == (
-        "partially_filled", Decimal("0.05"), Decimal("0.02"))
+        "partially_filled",
+        Decimal("0.05"),
+        Decimal("0.02"),
+    )
     [position] = swap.positions(SWAP)
     assert position.quantity == Decimal("0.02")
 
@@ -176,8 +208,14 @@ def test_cancel_all_cancels_every_open_order(swap):
 
 def test_insufficient_funds_is_mapped(paper_reset):
     okx = connector(paper_reset, USDT="10")
-    order = OrderRequest(symbol=SPOT, side="buy", type="limit", quantity=Decimal("1"),
-                         price=Decimal("50000"), client_order_id=client_id())
+    order = OrderRequest(
+        symbol=SPOT,
+        side="buy",
+        type="limit",
+        quantity=Decimal("1"),
+        price=Decimal("50000"),
+        client_order_id=client_id(),
+    )
     with pytest.raises(errors.InsufficientFunds):
         okx.place_order(order)
 

@@ -18,14 +18,19 @@ START_BALANCE = Decimal("100000")
 
 
 def connector_for(paper_url: str, credentials: Credentials) -> orangex.OrangexConnector:
-    return orangex.OrangexConnector(credentials=credentials, api_type="perpetual_futures",
-                                    environment="paper", base_url=f"{paper_url}/orangex")
+    return orangex.OrangexConnector(
+        credentials=credentials,
+        api_type="perpetual_futures",
+        environment="paper",
+        base_url=f"{paper_url}/orangex",
+    )
 
 
 @pytest.fixture
 def connector(paper_url) -> orangex.OrangexConnector:
-    credentials = make_paper_credentials(paper_url, "orangex",
-                                         balances={"USDT": str(START_BALANCE)})
+    credentials = make_paper_credentials(
+        paper_url, "orangex", balances={"USDT": str(START_BALANCE)}
+    )
     return connector_for(paper_url, credentials)
 
 
@@ -34,8 +39,14 @@ def client_id(tag: str) -> str:
 
 
 def limit_buy(tag: str, price: str = "30000", quantity: str = "0.01") -> OrderRequest:
-    return OrderRequest(symbol=SYMBOL, side="buy", type="limit", quantity=Decimal(quantity),
-                        price=Decimal(price), client_order_id=client_id(tag))
+    return OrderRequest(
+        symbol=SYMBOL,
+        side="buy",
+        type="limit",
+        quantity=Decimal(quantity),
+        price=Decimal(price),
+        client_order_id=client_id(tag),
+    )
 
 
 def paper_fill(paper_url: str, order_id: str, quantity: str | None = None) -> None:
@@ -68,15 +79,19 @@ def test_resting_limit_order_is_found_by_exchange_id_and_cancelled(connector):
     placed = connector.place_order(limit_buy("rest1"))
     assert placed.status == "open" and placed.exchange_order_id
     found = connector.get_order(SYMBOL, exchange_order_id=placed.exchange_order_id)
-    assert (found.status, found.quantity, found.price) == ("open", Decimal("0.01"),
-                                                          Decimal("30000"))
+    assert (found.status, found.quantity, found.price) == (
+        "open",
+        Decimal("0.01"),
+        Decimal("30000"),
+    )
     assert placed.exchange_order_id in [o.exchange_order_id for o in connector.open_orders(SYMBOL)]
     canceled = connector.cancel_order(SYMBOL, exchange_order_id=placed.exchange_order_id)
     assert canceled.exchange_order_id == placed.exchange_order_id
     after = connector.get_order(SYMBOL, exchange_order_id=placed.exchange_order_id)
     assert after.status == "canceled"
-    assert placed.exchange_order_id not in [o.exchange_order_id
-                                            for o in connector.open_orders(SYMBOL)]
+    assert placed.exchange_order_id not in [
+        o.exchange_order_id for o in connector.open_orders(SYMBOL)
+    ]
 
 
 def test_lookup_by_client_id_is_not_supported(connector):
@@ -90,9 +105,15 @@ def test_unknown_exchange_id_is_order_not_found(connector):
 
 
 def test_market_order_fills_and_opens_a_position(connector):
-    placed = connector.place_order(OrderRequest(
-        symbol=SYMBOL, side="buy", type="market", quantity=Decimal("0.01"),
-        client_order_id=client_id("mkt1")))
+    placed = connector.place_order(
+        OrderRequest(
+            symbol=SYMBOL,
+            side="buy",
+            type="market",
+            quantity=Decimal("0.01"),
+            client_order_id=client_id("mkt1"),
+        )
+    )
     found = connector.get_order(SYMBOL, exchange_order_id=placed.exchange_order_id)
     assert found.status == "filled" and found.filled_quantity == Decimal("0.01")
     (position,) = connector.positions(SYMBOL)
@@ -108,8 +129,11 @@ def test_partial_fill_through_the_control_api(connector, paper_url):
     found = connector.get_order(SYMBOL, exchange_order_id=placed.exchange_order_id)
     assert found.status == "partially_filled"
     assert found.filled_quantity == Decimal("0.005")
-    (listed,) = [order for order in connector.open_orders(SYMBOL)
-                 if order.exchange_order_id == placed.exchange_order_id]
+    (listed,) = [
+        order
+        for order in connector.open_orders(SYMBOL)
+        if order.exchange_order_id == placed.exchange_order_id
+    ]
     assert listed.status == "partially_filled"
 
 
@@ -159,9 +183,12 @@ def test_read_only_key_is_flagged_and_cannot_trade(paper_url):
 def test_a_key_without_withdraw_permission_raises_no_withdraw_warning(paper_url):
     from exchanges.orangex import OrangexConnector
 
-    for permissions, warned in ((["read", "trade"], False),
-                                (["read", "trade", "withdraw"], True)):
+    for permissions, warned in ((["read", "trade"], False), (["read", "trade", "withdraw"], True)):
         credentials = make_paper_credentials(paper_url, "orangex", permissions=permissions)
-        connector = OrangexConnector(credentials=credentials, api_type="perpetual_futures",
-                                     environment="paper", base_url=f"{paper_url}/orangex")
+        connector = OrangexConnector(
+            credentials=credentials,
+            api_type="perpetual_futures",
+            environment="paper",
+            base_url=f"{paper_url}/orangex",
+        )
         assert ("withdraw_enabled" in connector.test_connection().warnings) is warned

@@ -30,10 +30,13 @@ def credentials(paper_url: str) -> Credentials:
     return make_paper_credentials(paper_url, "pionex", balances=BALANCES)
 
 
-def connect(paper_url: str, credentials: Credentials,
-            api_type: str = "spot") -> PionexConnector:
-    return PionexConnector(credentials=credentials, api_type=api_type, environment="paper",
-                           base_url=f"{paper_url}/pionex")
+def connect(paper_url: str, credentials: Credentials, api_type: str = "spot") -> PionexConnector:
+    return PionexConnector(
+        credentials=credentials,
+        api_type=api_type,
+        environment="paper",
+        base_url=f"{paper_url}/pionex",
+    )
 
 
 @pytest.fixture
@@ -53,10 +56,17 @@ def away_price(connector: PionexConnector, symbol: str, factor: str = "0.8") -> 
     return (last * Decimal(factor)).quantize(tick, rounding=ROUND_DOWN)
 
 
-def limit_buy(connector: PionexConnector, symbol: str = SPOT,
-              quantity: str = "0.001") -> OrderRequest:
-    return OrderRequest(symbol=symbol, side="buy", type="limit", quantity=Decimal(quantity),
-                        price=away_price(connector, symbol), client_order_id=client_id())
+def limit_buy(
+    connector: PionexConnector, symbol: str = SPOT, quantity: str = "0.001"
+) -> OrderRequest:
+    return OrderRequest(
+        symbol=symbol,
+        side="buy",
+        type="limit",
+        quantity=Decimal(quantity),
+        price=away_price(connector, symbol),
+        client_order_id=client_id(),
+    )
 
 
 def paper_fill(paper_url: str, client_order_id: str, quantity: str | None = None) -> None:
@@ -77,8 +87,7 @@ def test_connection_reports_offset_and_read_and_trade(spot):
 def test_a_read_only_key_is_reported_read_only(paper_url):
     from tests.paper import make_paper_credentials
 
-    read_only = make_paper_credentials(paper_url, "pionex", balances=BALANCES,
-                                       permissions=["read"])
+    read_only = make_paper_credentials(paper_url, "pionex", balances=BALANCES, permissions=["read"])
     check = connect(paper_url, read_only).check_credentials()
     assert "trade" not in check.permissions and "read_only" in check.warnings
 
@@ -108,13 +117,15 @@ def test_a_limit_order_away_from_the_price_rests_is_found_and_canceled(spot):
     assert placed.status == "open"
     found = spot.get_order(SPOT, client_order_id=order.client_order_id)
     assert (found.exchange_order_id, found.status, found.filled_quantity) == (
-        placed.exchange_order_id, "open", Decimal("0"))
+        placed.exchange_order_id,
+        "open",
+        Decimal("0"),
+    )
     assert found.quantity == Decimal("0.001") and found.price == order.price
     assert placed.exchange_order_id in [o.exchange_order_id for o in spot.open_orders(SPOT)]
     canceled = spot.cancel_order(SPOT, exchange_order_id=placed.exchange_order_id)
     assert canceled.status == "canceled"
-    assert placed.exchange_order_id not in [o.exchange_order_id
-                                            for o in spot.open_orders(SPOT)]
+    assert placed.exchange_order_id not in [o.exchange_order_id for o in spot.open_orders(SPOT)]
 
 
 def test_cancel_by_client_id_is_not_supported_even_on_paper(spot):
@@ -128,8 +139,13 @@ def test_a_missing_order_is_not_found(spot):
 
 
 def test_a_market_buy_sized_in_quote_fills(spot):
-    order = OrderRequest(symbol=SPOT, side="buy", type="market", quantity=Decimal("0.001"),
-                         client_order_id=client_id())
+    order = OrderRequest(
+        symbol=SPOT,
+        side="buy",
+        type="market",
+        quantity=Decimal("0.001"),
+        client_order_id=client_id(),
+    )
     spot.place_order(order)
     found = spot.get_order(SPOT, client_order_id=order.client_order_id)
     assert found.status == "filled"
@@ -138,8 +154,13 @@ def test_a_market_buy_sized_in_quote_fills(spot):
 
 
 def test_a_market_sell_fills_its_base_quantity(spot):
-    order = OrderRequest(symbol=SPOT, side="sell", type="market", quantity=Decimal("0.001"),
-                         client_order_id=client_id())
+    order = OrderRequest(
+        symbol=SPOT,
+        side="sell",
+        type="market",
+        quantity=Decimal("0.001"),
+        client_order_id=client_id(),
+    )
     spot.place_order(order)
     found = spot.get_order(SPOT, client_order_id=order.client_order_id)
     assert (found.status, found.filled_quantity) == ("filled", Decimal("0.001"))
@@ -173,14 +194,25 @@ def test_cancel_all_cancels_every_open_order_of_the_symbol(spot):
 def test_perpetual_fill_opens_a_position_and_reduce_only_closes_it(perp):
     assert perp.is_hedge_mode() is False
     perp.set_leverage(PERP, 5)
-    opening = OrderRequest(symbol=PERP, side="buy", type="market", quantity=Decimal("0.01"),
-                           client_order_id=client_id())
+    opening = OrderRequest(
+        symbol=PERP,
+        side="buy",
+        type="market",
+        quantity=Decimal("0.01"),
+        client_order_id=client_id(),
+    )
     perp.place_order(opening)
     assert perp.get_order(PERP, client_order_id=opening.client_order_id).status == "filled"
     (position,) = perp.positions(PERP)
     assert position.quantity == Decimal("0.01") and position.entry_price > 0
-    closing = OrderRequest(symbol=PERP, side="sell", type="market", quantity=Decimal("0.01"),
-                           client_order_id=client_id(), reduce_only=True)
+    closing = OrderRequest(
+        symbol=PERP,
+        side="sell",
+        type="market",
+        quantity=Decimal("0.01"),
+        client_order_id=client_id(),
+        reduce_only=True,
+    )
     perp.place_order(closing)
     assert perp.positions(PERP) == []
 

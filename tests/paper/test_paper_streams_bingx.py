@@ -35,8 +35,9 @@ async def new_key(paper: Paper, api_key: str) -> str:
 async def place(paper: Paper, key: str, secret: str, path: str, params: dict[str, Any]) -> Any:
     query = urlencode({**params, "timestamp": int(time.time() * 1000)})
     signature = hmac.new(secret.encode(), query.encode(), hashlib.sha256).hexdigest()
-    response = await paper.client.post(f"/bingx{path}?{query}&signature={signature}",
-                                       headers={"X-BX-APIKEY": key})
+    response = await paper.client.post(
+        f"/bingx{path}?{query}&signature={signature}", headers={"X-BX-APIKEY": key}
+    )
     answer = await response.json()
     assert answer["code"] == 0, answer
     return answer["data"]
@@ -50,7 +51,7 @@ def test_listen_key_lifecycle_create_keep_alive_delete():
     async def scenario(paper: Paper) -> None:
         key, _, _ = await paper.account("bingx")
         listen = await new_key(paper, key)
-        assert await new_key(paper, key) != listen          # a new key each time
+        assert await new_key(paper, key) != listen  # a new key each time
         response = await paper.client.put(f"{KEY_PATH}?listenKey={listen}")
         assert response.status == 200
         ws = await paper.ws(f"/bingx/swap-market?listenKey={listen}")
@@ -63,6 +64,7 @@ def test_listen_key_lifecycle_create_keep_alive_delete():
         assert response.status == 401
         # a refused listen key is a refused stream auth
         assert (await paper.stream_stats("bingx"))["authFailures"] == 1
+
     run(scenario)
 
 
@@ -75,6 +77,7 @@ def test_an_unknown_listen_key_is_refused_at_the_handshake():
         else:
             raise AssertionError("accepted")
         assert (await paper.stream_stats("bingx"))["authFailures"] == 1
+
     run(scenario)
 
 
@@ -86,6 +89,7 @@ def test_the_swap_socket_sends_gzipped_ping_and_takes_pong():
         assert isinstance(message.data, bytes)
         assert await frame(ws, gunzip=True) == "Ping"
         await ws.send_str("Pong")
+
     run(scenario, {"bingx": {"ping_interval": 0.2}})
 
 
@@ -95,6 +99,7 @@ def test_missed_pongs_close_the_socket():
         ws = await paper.ws(f"/bingx/market?listenKey={await new_key(paper, key)}")
         seen = await frames_until(ws, lambda fs: CLOSED in fs, gunzip=True)
         assert seen[0]["ping"] and seen[0]["time"]
+
     run(scenario, {"bingx": {"ping_interval": 0.1, "max_missed_pongs": 2}})
 
 
@@ -102,9 +107,21 @@ def test_swap_order_and_fill_are_pushed_without_a_subscription():
     async def scenario(paper: Paper) -> None:
         key, secret, _ = await paper.account("bingx")
         ws = await paper.ws(f"/bingx/swap-market?listenKey={await new_key(paper, key)}")
-        placed = await place(paper, key, secret, "/openApi/swap/v2/trade/order", {
-            "symbol": "BTC-USDT", "side": "BUY", "positionSide": "BOTH", "type": "LIMIT",
-            "quantity": "0.01", "price": "50000", "clientOrderID": "bx-1"})
+        placed = await place(
+            paper,
+            key,
+            secret,
+            "/openApi/swap/v2/trade/order",
+            {
+                "symbol": "BTC-USDT",
+                "side": "BUY",
+                "positionSide": "BOTH",
+                "type": "LIMIT",
+                "quantity": "0.01",
+                "price": "50000",
+                "clientOrderID": "bx-1",
+            },
+        )
         order_id = str(placed["order"]["orderId"])
         await paper.fill("bingx", order_id)
         seen = await frames_until(ws, lambda fs: named(fs, "ACCOUNT_UPDATE"), gunzip=True)
@@ -117,6 +134,7 @@ def test_swap_order_and_fill_are_pushed_without_a_subscription():
         assert trade["m"] is True
         account = named(seen, "ACCOUNT_UPDATE")[0]["a"]
         assert account["P"][0]["s"] == "BTC-USDT" and account["P"][0]["pa"] == "0.01"
+
     run(scenario)
 
 
@@ -128,15 +146,21 @@ def test_spot_needs_a_subscription_and_pushes_execution_reports():
         assert (await frame(ws, gunzip=True))["code"] == 0
         await ws.send_json({"id": "x2", "reqType": "sub", "dataType": "spot.nothing"})
         assert (await frame(ws, gunzip=True))["code"] != 0
-        await place(paper, key, secret, "/openApi/spot/v1/trade/order", {
-            "symbol": "BTC-USDT", "side": "BUY", "type": "MARKET", "quoteOrderQty": "60"})
+        await place(
+            paper,
+            key,
+            secret,
+            "/openApi/spot/v1/trade/order",
+            {"symbol": "BTC-USDT", "side": "BUY", "type": "MARKET", "quoteOrderQty": "60"},
+        )
         seen = await frames_until(ws, lambda fs: len(fs) == 2, gunzip=True)
         reports = [f["data"] for f in seen]
         assert all(f["dataType"] == "spot.executionReport" for f in seen)
         assert [r["x"] for r in reports] == ["NEW", "TRADE"]
         assert reports[1]["X"] == "FILLED" and reports[1]["m"] is False
         assert reports[1]["N"] == "BTC" and reports[1]["t"] > 0
-        assert await quiet(ws, gunzip=True) == []    # no ACCOUNT_UPDATE: not subscribed
+        assert await quiet(ws, gunzip=True) == []  # no ACCOUNT_UPDATE: not subscribed
+
     run(scenario)
 
 
@@ -148,6 +172,7 @@ def test_expire_listen_key_sends_listen_key_expired_and_closes():
         assert await paper.fault("bingx", "expireListenKey", key) == 1
         seen = await frames_until(ws, lambda fs: CLOSED in fs, gunzip=True)
         assert seen[0]["e"] == "listenKeyExpired" and seen[0]["listenKey"] == listen
+
     run(scenario)
 
 
@@ -156,10 +181,13 @@ def test_repeat_and_drop_on_bingx():
         key, secret, _ = await paper.account("bingx")
         ws = await paper.ws(f"/bingx/swap-market?listenKey={await new_key(paper, key)}")
         await paper.fault("bingx", "repeat", key)
-        await paper.control("accounts", {"exchange": "bingx", "apiKey": key,
-                                         "apiSecret": secret, "balances": {"USDT": "5"}})
+        await paper.control(
+            "accounts",
+            {"exchange": "bingx", "apiKey": key, "apiSecret": secret, "balances": {"USDT": "5"}},
+        )
         seen = await frames_until(ws, lambda fs: len(fs) == 2, gunzip=True)
         assert seen[0] == seen[1] and seen[0]["a"]["m"] == "DEPOSIT"
         await paper.fault("bingx", "drop", key)
         assert await closed_abruptly(ws)
+
     run(scenario)

@@ -26,36 +26,59 @@ PATH = "/bybit/v5/private"
 
 
 def ws_sign(secret: str, expires: int) -> str:
-    return hmac.new(secret.encode(), f"GET/realtime{expires}".encode(),
-                    hashlib.sha256).hexdigest()
+    return hmac.new(secret.encode(), f"GET/realtime{expires}".encode(), hashlib.sha256).hexdigest()
 
 
 def test_the_test_signer_reproduces_the_facts_ws_vector():
-    assert ws_sign("Y" * 36, 1662350400000) == \
-        "9f96338b434359fa6300c2d0040ffe25962cbc700dac649bfc7c59ef64431f89"
+    assert (
+        ws_sign("Y" * 36, 1662350400000)
+        == "9f96338b434359fa6300c2d0040ffe25962cbc700dac649bfc7c59ef64431f89"
+    )
 
 
 async def place(paper: Paper, key: str, secret: str, **fields: Any) -> str:
-    body = json.dumps({"category": "linear", "symbol": "BTCUSDT", "side": "Buy",
-                       "orderType": "Limit", "qty": "0.01", "price": "50000",
-                       "timeInForce": "GTC", **fields}, separators=(",", ":"))
+    body = json.dumps(
+        {
+            "category": "linear",
+            "symbol": "BTCUSDT",
+            "side": "Buy",
+            "orderType": "Limit",
+            "qty": "0.01",
+            "price": "50000",
+            "timeInForce": "GTC",
+            **fields,
+        },
+        separators=(",", ":"),
+    )
     stamp = str(int(time.time() * 1000))
-    sign = hmac.new(secret.encode(), f"{stamp}{key}5000{body}".encode(),
-                    hashlib.sha256).hexdigest()
-    response = await paper.client.post("/bybit/v5/order/create", data=body, headers={
-        "X-BAPI-API-KEY": key, "X-BAPI-TIMESTAMP": stamp, "X-BAPI-RECV-WINDOW": "5000",
-        "X-BAPI-SIGN": sign, "Content-Type": "application/json"})
+    sign = hmac.new(secret.encode(), f"{stamp}{key}5000{body}".encode(), hashlib.sha256).hexdigest()
+    response = await paper.client.post(
+        "/bybit/v5/order/create",
+        data=body,
+        headers={
+            "X-BAPI-API-KEY": key,
+            "X-BAPI-TIMESTAMP": stamp,
+            "X-BAPI-RECV-WINDOW": "5000",
+            "X-BAPI-SIGN": sign,
+            "Content-Type": "application/json",
+        },
+    )
     answer = await response.json()
     assert answer["retCode"] == 0, answer
     return answer["result"]["orderId"]
 
 
-async def connect(paper: Paper, key: str, secret: str,
-                  topics: tuple[str, ...] = ("order", "execution", "wallet", "position")):
+async def connect(
+    paper: Paper,
+    key: str,
+    secret: str,
+    topics: tuple[str, ...] = ("order", "execution", "wallet", "position"),
+):
     ws = await paper.ws(PATH)
     expires = int(time.time() * 1000) + 10_000
-    await ws.send_json({"req_id": "a1", "op": "auth", "args": [key, expires,
-                                                             ws_sign(secret, expires)]})
+    await ws.send_json(
+        {"req_id": "a1", "op": "auth", "args": [key, expires, ws_sign(secret, expires)]}
+    )
     assert (await frame(ws))["success"] is True
     await ws.send_json({"op": "subscribe", "args": list(topics)})
     assert (await frame(ws))["success"] is True
@@ -71,11 +94,13 @@ def test_auth_with_a_good_signature_succeeds_and_echoes_the_request_id():
         key, secret, _ = await paper.account("bybit")
         ws = await paper.ws(PATH)
         expires = int(time.time() * 1000) + 10_000
-        await ws.send_json({"req_id": "r7", "op": "auth",
-                            "args": [key, expires, ws_sign(secret, expires)]})
+        await ws.send_json(
+            {"req_id": "r7", "op": "auth", "args": [key, expires, ws_sign(secret, expires)]}
+        )
         answer = await frame(ws)
         assert answer["success"] is True and answer["op"] == "auth"
         assert answer["req_id"] == "r7" and answer["conn_id"]
+
     run(scenario)
 
 
@@ -89,8 +114,9 @@ def test_auth_with_a_bad_signature_fails_clearly_and_is_counted():
         assert answer["success"] is False and answer["op"] == "auth"
         assert "signature" in answer["ret_msg"]
         await ws.send_json({"op": "subscribe", "args": ["order"]})
-        assert (await frame(ws))["success"] is False    # still not authorised
+        assert (await frame(ws))["success"] is False  # still not authorised
         assert (await paper.stream_stats("bybit"))["authFailures"] == 1
+
     run(scenario)
 
 
@@ -104,6 +130,7 @@ def test_an_expired_auth_and_an_unknown_key_are_refused():
         future = past + 20_000
         await ws.send_json({"op": "auth", "args": ["nobody", future, ws_sign(secret, future)]})
         assert (await frame(ws))["success"] is False
+
     run(scenario)
 
 
@@ -114,6 +141,7 @@ def test_ping_is_answered_with_a_pong():
         answer = await frame(ws)
         assert answer["op"] == "pong" and answer["req_id"] == "p1"
         assert answer["args"][0].isdigit()
+
     run(scenario)
 
 
@@ -131,9 +159,10 @@ def test_unknown_ops_topics_and_malformed_frames_get_bybit_refusals():
         assert (await frame(ws))["success"] is False
         await ws.send_str("[" * 20 + "]" * 20)
         assert (await frame(ws))["success"] is False
-        await ws.send_str("x" * 70_000)          # over the frame bound: closed (1009)
+        await ws.send_str("x" * 70_000)  # over the frame bound: closed (1009)
         assert await frame(ws) == CLOSED
         assert ws.close_code == 1009
+
     run(scenario)
 
 
@@ -163,6 +192,7 @@ def test_a_limit_order_filled_by_control_pushes_order_execution_wallet_and_posit
         assert position["side"] == "Buy" and position["entryPrice"] == "50000"
         wallet = by_topic(seen, "wallet")[-1]["data"][0]["coin"][0]
         assert wallet["coin"] == "USDT"
+
     run(scenario)
 
 
@@ -183,15 +213,25 @@ def test_a_market_order_fills_as_taker_and_a_cancel_is_pushed():
         await frames_until(ws, lambda fs: by_topic(fs, "order"))
         body = json.dumps({"category": "linear", "symbol": "BTCUSDT"}, separators=(",", ":"))
         stamp = str(int(time.time() * 1000))
-        sign = hmac.new(secret.encode(), f"{stamp}{key}5000{body}".encode(),
-                        hashlib.sha256).hexdigest()
-        await paper.client.post("/bybit/v5/order/cancel-all", data=body, headers={
-            "X-BAPI-API-KEY": key, "X-BAPI-TIMESTAMP": stamp, "X-BAPI-RECV-WINDOW": "5000",
-            "X-BAPI-SIGN": sign, "Content-Type": "application/json"})
+        sign = hmac.new(
+            secret.encode(), f"{stamp}{key}5000{body}".encode(), hashlib.sha256
+        ).hexdigest()
+        await paper.client.post(
+            "/bybit/v5/order/cancel-all",
+            data=body,
+            headers={
+                "X-BAPI-API-KEY": key,
+                "X-BAPI-TIMESTAMP": stamp,
+                "X-BAPI-RECV-WINDOW": "5000",
+                "X-BAPI-SIGN": sign,
+                "Content-Type": "application/json",
+            },
+        )
         seen = await frames_until(ws, lambda fs: by_topic(fs, "order"))
         canceled = by_topic(seen, "order")[0]["data"][0]
         assert canceled["orderId"] == resting and canceled["orderStatus"] == "Cancelled"
         assert canceled["cancelType"] == "CancelByUser"
+
     run(scenario)
 
 
@@ -199,20 +239,28 @@ def test_a_categorised_subscription_gets_only_its_category_under_its_topic():
     async def scenario(paper: Paper) -> None:
         key, secret, _ = await paper.account("bybit")
         ws = await connect(paper, key, secret, ("order.spot",))
-        await place(paper, key, secret)                       # linear: not for this stream
+        await place(paper, key, secret)  # linear: not for this stream
         await place(paper, key, secret, category="spot", qty="0.001")
         got = await frame(ws)
         assert got["topic"] == "order.spot" and got["data"][0]["category"] == "spot"
         assert await quiet(ws) == []
+
     run(scenario)
 
 
 # -- stream faults ---------------------------------------------------------------------------
 
+
 async def fund(paper: Paper, key: str, amount: str) -> None:
-    status, _ = await paper.control("accounts", {"exchange": "bybit", "apiKey": key,
-                                                 "apiSecret": "unchanged-is-fine",
-                                                 "balances": {"USDT": amount}})
+    status, _ = await paper.control(
+        "accounts",
+        {
+            "exchange": "bybit",
+            "apiKey": key,
+            "apiSecret": "unchanged-is-fine",
+            "balances": {"USDT": amount},
+        },
+    )
     assert status == 200
 
 
@@ -227,6 +275,7 @@ def test_drop_closes_the_stream_without_a_close_frame():
         assert await paper.fault("bybit", "drop", key) == 1
         assert await closed_abruptly(ws)
         assert (await paper.stream_stats("bybit"))["live"] == 0
+
     run(scenario)
 
 
@@ -239,8 +288,9 @@ def test_stall_keeps_the_socket_open_and_answers_nothing():
         await fund(paper, key, "123")
         assert await quiet(ws, seconds=0.5) == []
         assert not ws.closed
-        await paper.fault("bybit", "drop", key)     # stalled streams still drop
+        await paper.fault("bybit", "drop", key)  # stalled streams still drop
         assert await closed_abruptly(ws)
+
     run(scenario)
 
 
@@ -256,6 +306,7 @@ def test_repeat_sends_the_next_event_message_twice():
         assert [wallet_amount(m) for m in seen] == ["111", "111", "222"]
         assert seen[0] == seen[1]
         assert (await paper.stream_stats("bybit"))["messagesSent"] == before + 3
+
     run(scenario)
 
 
@@ -265,11 +316,12 @@ def test_reorder_sends_the_next_event_after_the_one_that_follows():
         ws = await connect(paper, key, secret, ("wallet",))
         assert await paper.fault("bybit", "reorder", key) == 1
         await fund(paper, key, "111")
-        assert await quiet(ws) == []                 # held back
+        assert await quiet(ws) == []  # held back
         await fund(paper, key, "222")
         await fund(paper, key, "333")
         seen = await frames_until(ws, lambda fs: len(fs) == 3)
         assert [wallet_amount(m) for m in seen] == ["222", "111", "333"]
+
     run(scenario)
 
 
@@ -288,18 +340,22 @@ def test_faults_only_touch_the_named_account_and_reset_clears_streams():
         assert await closed_abruptly(ws)
         stats = await paper.stream_stats("bybit")
         assert stats["live"] == 0 and stats["connections"] == 0
+
     run(scenario)
 
 
 def test_the_stream_control_refuses_bad_input():
     async def scenario(paper: Paper) -> None:
-        for body in ({"exchange": "bybit", "action": "explode"},
-                     {"exchange": "nowhere", "action": "drop"},
-                     {"exchange": "bybit", "action": "drop", "apiKey": 7},
-                     {"exchange": "bybit", "action": "expireListenKey"},
-                     ["drop"]):
+        for body in (
+            {"exchange": "bybit", "action": "explode"},
+            {"exchange": "nowhere", "action": "drop"},
+            {"exchange": "bybit", "action": "drop", "apiKey": 7},
+            {"exchange": "bybit", "action": "expireListenKey"},
+            ["drop"],
+        ):
             status, answer = await paper.control("streams", body)
             assert status == 400 and "error" in answer, body
         response = await paper.client.post("/_paper/streams", data="{nope")
         assert response.status == 400
+
     run(scenario)

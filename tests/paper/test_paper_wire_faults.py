@@ -36,11 +36,11 @@ from tests.paper import make_paper_credentials
 
 pytestmark = pytest.mark.integration
 
-FAR_PRICE = Decimal("30000")   # half the BTC start price: the order rests
+FAR_PRICE = Decimal("30000")  # half the BTC start price: the order rests
 QUANTITY = Decimal("0.001")
 SEND_TIMEOUT_SECONDS = 5.0
 CLIENT_TIMEOUT_SECONDS = 0.3
-STALL_MS = 1000                # past CLIENT_TIMEOUT_SECONDS
+STALL_MS = 1000  # past CLIENT_TIMEOUT_SECONDS
 SHORT_STALL_MS = 300
 TRICKLE_MS = 20
 # longer than the pause between two pieces, far shorter than a whole trickled answer
@@ -60,6 +60,7 @@ ORDER_ID_OF: dict[str, Callable[[Any], Any]] = {
 
 
 # -- requests built by the connector, sent by the test ------------------------------------
+
 
 def route_of(request: requests.PreparedRequest, prefix: str) -> str:
     """``"METHOD /real/path"``, as the adapters' ``write_routes`` and the stats name it."""
@@ -83,17 +84,25 @@ class StoppingSession(requests.Session):
         self.prefix = prefix
         self.stop_when: Callable[[str], bool] = lambda route: False
 
-    def request(self, method: str, url: str, params: Any = None, data: Any = None,  # type: ignore[override]
-                headers: Any = None, **kwargs: Any) -> requests.Response:
-        prepared = self.prepare_request(requests.Request(method, url, params=params,
-                                                         data=data, headers=headers))
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: Any = None,
+        data: Any = None,  # type: ignore[override]
+        headers: Any = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        prepared = self.prepare_request(
+            requests.Request(method, url, params=params, data=data, headers=headers)
+        )
         if self.stop_when(route_of(prepared, self.prefix)):
             raise Unsent(prepared)
-        return super().request(method, url, params=params, data=data, headers=headers,
-                               **kwargs)
+        return super().request(method, url, params=params, data=data, headers=headers, **kwargs)
 
-    def stopped(self, operation: Callable[[], object],
-                stop_when: Callable[[str], bool]) -> requests.PreparedRequest:
+    def stopped(
+        self, operation: Callable[[], object], stop_when: Callable[[str], bool]
+    ) -> requests.PreparedRequest:
         self.stop_when = stop_when
         try:
             operation()
@@ -104,8 +113,9 @@ class StoppingSession(requests.Session):
         raise AssertionError("the connector sent nothing for the test to take over")
 
 
-def send(request: requests.PreparedRequest,
-         timeout: float = SEND_TIMEOUT_SECONDS) -> requests.Response:
+def send(
+    request: requests.PreparedRequest, timeout: float = SEND_TIMEOUT_SECONDS
+) -> requests.Response:
     with requests.Session() as session:
         return session.send(request, timeout=timeout)
 
@@ -115,8 +125,8 @@ class RawAnswer:
     """What a raw socket read until the server ended the connection."""
 
     pieces: list[tuple[float, bytes]] = field(default_factory=list)  # (arrival, one recv)
-    ended_by: OSError | None = None        # None: a clean close (FIN)
-    seconds: float = 0.0                   # from sending to the end
+    ended_by: OSError | None = None  # None: a clean close (FIN)
+    seconds: float = 0.0  # from sending to the end
 
     @property
     def data(self) -> bytes:
@@ -130,8 +140,7 @@ class RawAnswer:
     def headers(self) -> dict[str, str]:
         head = self.data.split(b"\r\n\r\n", 1)[0].decode()
         lines = head.split("\r\n")[1:]
-        return {name.lower(): value for name, _, value in
-                (line.partition(": ") for line in lines)}
+        return {name.lower(): value for name, _, value in (line.partition(": ") for line in lines)}
 
     @property
     def body(self) -> bytes:
@@ -144,14 +153,17 @@ def request_bytes(request: requests.PreparedRequest) -> bytes:
     headers = request.headers.copy()
     headers["Host"] = urlsplit(request.url).netloc
     headers["Content-Length"] = str(len(body))
-    headers["Connection"] = "close"   # so a normal answer also ends with the connection
-    lines = [f"{request.method} {request.path_url} HTTP/1.1",
-             *(f"{name}: {value}" for name, value in headers.items())]
+    headers["Connection"] = "close"  # so a normal answer also ends with the connection
+    lines = [
+        f"{request.method} {request.path_url} HTTP/1.1",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def send_raw(request: requests.PreparedRequest,
-             read_timeout: float = SEND_TIMEOUT_SECONDS) -> RawAnswer:
+def send_raw(
+    request: requests.PreparedRequest, read_timeout: float = SEND_TIMEOUT_SECONDS
+) -> RawAnswer:
     """Send over a plain socket and read until the server ends the connection, with
     ``read_timeout`` for each single read."""
     url = urlsplit(request.url)
@@ -163,7 +175,7 @@ def send_raw(request: requests.PreparedRequest,
         while True:
             try:
                 piece = sock.recv(65536)
-            except OSError as exc:       # a reset, or a per-read timeout (TimeoutError)
+            except OSError as exc:  # a reset, or a per-read timeout (TimeoutError)
                 answer.ended_by = exc
                 break
             if not piece:
@@ -185,6 +197,7 @@ def causes(error: BaseException) -> Iterator[BaseException]:
 
 # -- one fresh account per test -------------------------------------------------------------
 
+
 @dataclass
 class Trader:
     """A funded paper account on one exchange and a connector that only builds requests."""
@@ -204,8 +217,14 @@ class Trader:
         return route in PROTOCOLS[self.exchange].write_routes
 
     def new_order(self) -> OrderRequest:
-        return OrderRequest(symbol=self.symbol, side="buy", type="limit", quantity=QUANTITY,
-                            price=FAR_PRICE, client_order_id=("ec" + uuid.uuid4().hex)[:32])
+        return OrderRequest(
+            symbol=self.symbol,
+            side="buy",
+            type="limit",
+            quantity=QUANTITY,
+            price=FAR_PRICE,
+            client_order_id=("ec" + uuid.uuid4().hex)[:32],
+        )
 
     def placement(self, order: OrderRequest) -> requests.PreparedRequest:
         return self.session.stopped(lambda: self.connector.place_order(order), self.is_write)
@@ -213,11 +232,11 @@ class Trader:
     def cancellation(self, order_id: str) -> requests.PreparedRequest:
         return self.session.stopped(
             lambda: self.connector.cancel_order(self.symbol, exchange_order_id=order_id),
-            self.is_write)
+            self.is_write,
+        )
 
     def cancel_all(self) -> requests.PreparedRequest:
-        return self.session.stopped(lambda: self.connector.cancel_all(self.symbol),
-                                    self.is_write)
+        return self.session.stopped(lambda: self.connector.cancel_all(self.symbol), self.is_write)
 
     def read(self, operation: Callable[[], object]) -> requests.PreparedRequest:
         return self.session.stopped(operation, lambda route: not self.is_write(route))
@@ -229,18 +248,22 @@ class Trader:
         return str(ORDER_ID_OF[self.exchange](response.json()))
 
     def set_faults(self, **faults: object) -> None:
-        requests.post(f"{self.paper_url}/_paper/faults",
-                      json={"exchange": self.exchange, **faults},
-                      timeout=SEND_TIMEOUT_SECONDS).raise_for_status()
+        requests.post(
+            f"{self.paper_url}/_paper/faults",
+            json={"exchange": self.exchange, **faults},
+            timeout=SEND_TIMEOUT_SECONDS,
+        ).raise_for_status()
 
     def stats(self) -> dict[str, Any]:
         answer = requests.get(f"{self.paper_url}/_paper/stats", timeout=SEND_TIMEOUT_SECONDS)
         return answer.json()["exchanges"][self.exchange]
 
     def locked_usdt(self) -> Decimal:
-        answer = requests.get(f"{self.paper_url}/_paper/accounts", timeout=SEND_TIMEOUT_SECONDS,
-                              params={"exchange": self.exchange,
-                                      "apiKey": self.credentials.api_key})
+        answer = requests.get(
+            f"{self.paper_url}/_paper/accounts",
+            timeout=SEND_TIMEOUT_SECONDS,
+            params={"exchange": self.exchange, "apiKey": self.credentials.api_key},
+        )
         return Decimal(answer.json()["accounts"][0]["balances"]["USDT"]["locked"])
 
 
@@ -254,8 +277,12 @@ def trader(exchange: str, paper_url: str, paper_reset: str) -> Trader:
     credentials = make_paper_credentials(paper_url, exchange)
     session = StoppingSession(prefix=f"/{exchange}")
     connector = connector_class(exchange)(
-        credentials=credentials, api_type=CAPABILITIES[exchange].api_types[0],
-        environment="paper", base_url=f"{paper_url}/{exchange}", session=session)
+        credentials=credentials,
+        api_type=CAPABILITIES[exchange].api_types[0],
+        environment="paper",
+        base_url=f"{paper_url}/{exchange}",
+        session=session,
+    )
     return Trader(exchange, paper_url, credentials, session, connector)
 
 
@@ -278,24 +305,27 @@ class Write:
             assert self.counted("ordersAccepted") == 1
         else:
             assert self.counted("cancelsApplied") == 1
-            assert self.trader.locked_usdt() == 0   # the canceled order held all of it
+            assert self.trader.locked_usdt() == 0  # the canceled order held all of it
 
 
 def prepare(trader: Trader, operation: str) -> Write:
     """The write under test, prepared before any fault is set."""
     if operation == "place":
         order = trader.new_order()
-        return Write(trader, operation, trader.placement(order), order.client_order_id,
-                     trader.stats())
+        return Write(
+            trader, operation, trader.placement(order), order.client_order_id, trader.stats()
+        )
     cancel = trader.cancellation(trader.rest_order())
     return Write(trader, operation, cancel, None, trader.stats())
 
 
 # -- truncate ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("operation", OPERATIONS)
-def test_truncate_after_accept_is_a_body_cut_short_for_requests(trader: Trader,
-                                                                operation: str) -> None:
+def test_truncate_after_accept_is_a_body_cut_short_for_requests(
+    trader: Trader, operation: str
+) -> None:
     write = prepare(trader, operation)
     trader.set_faults(endpoint="writes", truncateAfterAcceptRate=1)
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
@@ -310,13 +340,14 @@ def test_a_truncated_answer_has_the_real_head_and_half_its_body(trader: Trader) 
     answer = send_raw(write.request)
     full_length = int(answer.headers["content-length"])
     assert answer.status_line.startswith("HTTP/1.1 200 ")
-    assert answer.ended_by is None                       # closed, not reset
+    assert answer.ended_by is None  # closed, not reset
     assert len(answer.body) == full_length // 2 < full_length
-    assert answer.body[:1] in (b"{", b"[")               # the start of the real JSON
+    assert answer.body[:1] in (b"{", b"[")  # the start of the real JSON
     write.assert_applied_once()
 
 
 # -- reset ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_reset_after_accept_resets_before_any_byte(trader: Trader, operation: str) -> None:
@@ -352,9 +383,11 @@ def test_a_cancel_all_is_applied_before_its_answer_is_reset(trader: Trader) -> N
 
 # -- stall ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("operation", OPERATIONS)
-def test_stall_after_accept_holds_the_answer_past_the_client_timeout(trader: Trader,
-                                                                     operation: str) -> None:
+def test_stall_after_accept_holds_the_answer_past_the_client_timeout(
+    trader: Trader, operation: str
+) -> None:
     write = prepare(trader, operation)
     trader.set_faults(endpoint="writes", stallAfterAcceptMs=STALL_MS)
     with pytest.raises(requests.exceptions.ReadTimeout):
@@ -375,6 +408,7 @@ def test_a_stalled_answer_reaches_a_client_that_waits(trader: Trader) -> None:
 
 # -- html ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_html_after_accept_answers_a_502_gateway_page(trader: Trader, operation: str) -> None:
     write = prepare(trader, operation)
@@ -391,10 +425,11 @@ def test_html_after_accept_answers_a_502_gateway_page(trader: Trader, operation:
 
 # -- trickle -------------------------------------------------------------------------------
 
+
 def assert_trickled(answer: RawAnswer) -> None:
     """Small pieces about TRICKLE_MS apart, each read well within the per-read timeout,
     while the whole answer takes longer than that timeout."""
-    assert answer.ended_by is None                        # no per-read timeout fired
+    assert answer.ended_by is None  # no per-read timeout fired
     assert len(answer.body) == int(answer.headers["content-length"])
     sizes = [len(piece) for _, piece in answer.pieces]
     assert statistics.median(sizes) <= PIECE_BYTES
@@ -407,7 +442,8 @@ def assert_trickled(answer: RawAnswer) -> None:
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_trickle_spaces_the_answer_so_only_a_whole_request_deadline_catches_it(
-        trader: Trader, operation: str) -> None:
+    trader: Trader, operation: str
+) -> None:
     write = prepare(trader, operation)
     trader.set_faults(endpoint="writes", trickleMs=TRICKLE_MS)
     answer = send_raw(write.request, read_timeout=PER_READ_TIMEOUT_SECONDS)
@@ -429,6 +465,7 @@ def test_trickle_spaces_an_error_answer_too(trader: Trader) -> None:
 
 # -- scopes --------------------------------------------------------------------------------
 
+
 def test_a_fault_on_the_cancel_route_leaves_placements_alone(trader: Trader) -> None:
     cancel = trader.cancellation(trader.rest_order())
     trader.set_faults(endpoint=route_of(cancel, f"/{trader.exchange}"), htmlAfterAcceptRate=1)
@@ -440,8 +477,9 @@ def test_a_fault_on_the_cancel_route_leaves_placements_alone(trader: Trader) -> 
 def test_faults_on_writes_leave_reads_alone(trader: Trader) -> None:
     order_id = trader.rest_order()
     # an order lookup: on Binance, BingX swap and Pionex the path of placements and cancels
-    lookup = trader.read(lambda: trader.connector.get_order(trader.symbol,
-                                                            exchange_order_id=order_id))
+    lookup = trader.read(
+        lambda: trader.connector.get_order(trader.symbol, exchange_order_id=order_id)
+    )
     server_time = trader.read(trader.connector.server_time)
     trader.set_faults(endpoint="writes", error5xxRate=1)
     assert send(server_time).status_code == 200
@@ -449,9 +487,9 @@ def test_faults_on_writes_leave_reads_alone(trader: Trader) -> None:
     assert send(trader.placement(trader.new_order())).status_code >= 500
 
 
-def test_every_declared_write_route_is_a_served_trade_route(exchange: str,
-                                                            paper_url: str) -> None:
+def test_every_declared_write_route_is_a_served_trade_route(exchange: str, paper_url: str) -> None:
     """An unsigned request to each reaches the adapter, which refuses its authentication."""
+
     def signature_failures() -> int:
         stats = requests.get(f"{paper_url}/_paper/stats", timeout=SEND_TIMEOUT_SECONDS).json()
         return stats["exchanges"][exchange]["signatureFailures"]
@@ -459,6 +497,7 @@ def test_every_declared_write_route_is_a_served_trade_route(exchange: str,
     for route in sorted(PROTOCOLS[exchange].write_routes):
         method, path = route.split(" ")
         before = signature_failures()
-        requests.request(method, f"{paper_url}/{exchange}{path}", json={},
-                         timeout=SEND_TIMEOUT_SECONDS)
+        requests.request(
+            method, f"{paper_url}/{exchange}{path}", json={}, timeout=SEND_TIMEOUT_SECONDS
+        )
         assert signature_failures() == before + 1, route

@@ -18,9 +18,22 @@ from paper.server import EXCHANGES as PAPER_EXCHANGES
 def figures(budget: Any) -> dict[str, Any]:
     """What a budget enforces (not where a figure comes from, nor host groups)."""
     return {
-        "pools": dict(budget.pools), "concurrent": budget.concurrent,
-        "windows": [(name, w.limit, w.seconds, w.scope, w.counts, w.product, w.endpoints,
-                     w.signed, w.per_instrument) for name, w in budget.windows.items()],
+        "pools": dict(budget.pools),
+        "concurrent": budget.concurrent,
+        "windows": [
+            (
+                name,
+                w.limit,
+                w.seconds,
+                w.scope,
+                w.counts,
+                w.product,
+                w.endpoints,
+                w.signed,
+                w.per_instrument,
+            )
+            for name, w in budget.windows.items()
+        ],
     }
 
 
@@ -36,23 +49,30 @@ def test_the_paper_enforces_the_figures_our_connector_publishes(exchange: str) -
 
 def test_the_conservative_preset_is_the_same_on_both_sides() -> None:
     def rows(table: dict[str, Any]) -> dict[str, tuple[int, int, int]]:
-        return {name: (limit.per_second, limit.per_minute, limit.concurrent)
-                for name, limit in table.items()}
+        return {
+            name: (limit.per_second, limit.per_minute, limit.concurrent)
+            for name, limit in table.items()
+        }
 
     assert rows(CONSERVATIVE_LIMITS) == rows(limits.CONSERVATIVE_LIMITS)
 
 
 @pytest.mark.parametrize("preset", ["", "conservative"])
 def test_presets_and_overrides_give_both_sides_the_same_table(preset: str) -> None:
-    overrides: dict[str, Any] = {"pionex": {"concurrent": 4}, "okx": {"per_second": 3},
-                                 "binance": {"usdm account orders 1m": 100000}}
+    overrides: dict[str, Any] = {
+        "pionex": {"concurrent": 4},
+        "okx": {"per_second": 3},
+        "binance": {"usdm account orders 1m": 100000},
+    }
     if not preset:
         overrides["bybit"] = {"ip requests 5s": {"limit": 40, "seconds": 10}}
-    ours = limits.load_budgets(published_budgets(), overrides=overrides, preset=preset,
-                               safety_factor=1.0)
+    ours = limits.load_budgets(
+        published_budgets(), overrides=overrides, preset=preset, safety_factor=1.0
+    )
     paper = budgets_in_force(overrides=overrides, preset=preset)
     assert {name: figures(budget) for name, budget in paper.items()} == {
-        name: figures(budget) for name, budget in ours.items()}
+        name: figures(budget) for name, budget in ours.items()
+    }
 
 
 def test_a_malformed_override_is_refused_by_the_paper_too() -> None:

@@ -26,7 +26,7 @@ class BybitStreamServer:
         self.sockets: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self.max_concurrent: dict[str, int] = defaultdict(int)
         self.auth_attempts: dict[str, int] = defaultdict(int)
-        self.refusing = False          # answer new connections with 503 (the stream is down)
+        self.refusing = False  # answer new connections with 503 (the stream is down)
         self.runner: web.AppRunner | None = None
         self.url = ""
 
@@ -37,7 +37,7 @@ class BybitStreamServer:
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]   # type: ignore[union-attr]
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"ws://127.0.0.1:{port}"
         return self.url
 
@@ -69,8 +69,9 @@ class BybitStreamServer:
         secret = self.secrets.get(api_key)
         if secret is None or not isinstance(expires, int):
             return False
-        expected = hmac.new(secret.encode(), f"GET/realtime{expires}".encode(),
-                            hashlib.sha256).hexdigest()
+        expected = hmac.new(
+            secret.encode(), f"GET/realtime{expires}".encode(), hashlib.sha256
+        ).hexdigest()
         return hmac.compare_digest(expected, str(signature))
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -89,18 +90,24 @@ class BybitStreamServer:
                     key, expires, signature = frame["args"]
                     self.auth_attempts[key] += 1
                     ok = self._signature_ok(key, expires, signature)
-                    await ws.send_json({"success": ok, "op": "auth", "conn_id": "c",
-                                        "ret_msg": "" if ok else "Params Error"})
+                    await ws.send_json(
+                        {
+                            "success": ok,
+                            "op": "auth",
+                            "conn_id": "c",
+                            "ret_msg": "" if ok else "Params Error",
+                        }
+                    )
                     if not ok:
                         await ws.close()
                         break
                     api_key = key
                     self.sockets[key].add(ws)
-                    self.max_concurrent[key] = max(self.max_concurrent[key],
-                                                   len(self.sockets[key]))
+                    self.max_concurrent[key] = max(self.max_concurrent[key], len(self.sockets[key]))
                 elif op == "subscribe":
-                    await ws.send_json({"success": True, "op": "subscribe", "conn_id": "c",
-                                        "ret_msg": ""})
+                    await ws.send_json(
+                        {"success": True, "op": "subscribe", "conn_id": "c", "ret_msg": ""}
+                    )
                 elif op == "ping":
                     await ws.send_json({"op": "pong", "args": ["1"], "conn_id": "c"})
         except (asyncio.CancelledError, ConnectionResetError):
@@ -111,25 +118,77 @@ class BybitStreamServer:
         return ws
 
 
-def order_frame(*, order_id: str, client_order_id: str, status: str, quantity: str,
-                filled: str, average: str = "", updated_ms: int = 1) -> dict[str, Any]:
-    return {"topic": "order", "creationTime": updated_ms, "data": [{
-        "category": "spot", "symbol": "BTCUSDT", "orderId": order_id,
-        "orderLinkId": client_order_id, "side": "Buy", "orderStatus": status, "qty": quantity,
-        "price": "59000", "cumExecQty": filled, "avgPrice": average,
-        "updatedTime": str(updated_ms)}]}
+def order_frame(
+    *,
+    order_id: str,
+    client_order_id: str,
+    status: str,
+    quantity: str,
+    filled: str,
+    average: str = "",
+    updated_ms: int = 1,
+) -> dict[str, Any]:
+    return {
+        "topic": "order",
+        "creationTime": updated_ms,
+        "data": [
+            {
+                "category": "spot",
+                "symbol": "BTCUSDT",
+                "orderId": order_id,
+                "orderLinkId": client_order_id,
+                "side": "Buy",
+                "orderStatus": status,
+                "qty": quantity,
+                "price": "59000",
+                "cumExecQty": filled,
+                "avgPrice": average,
+                "updatedTime": str(updated_ms),
+            }
+        ],
+    }
 
 
-def execution_frame(*, trade_id: str, order_id: str, client_order_id: str, quantity: str,
-                    price: str, time_ms: int = 1) -> dict[str, Any]:
-    return {"topic": "execution", "creationTime": time_ms, "data": [{
-        "category": "spot", "symbol": "BTCUSDT", "execId": trade_id, "orderId": order_id,
-        "orderLinkId": client_order_id, "side": "Buy", "execPrice": price,
-        "execQty": quantity, "execType": "Trade", "execFee": "0.0001", "feeCurrency": "BTC",
-        "isMaker": True, "execTime": str(time_ms)}]}
+def execution_frame(
+    *,
+    trade_id: str,
+    order_id: str,
+    client_order_id: str,
+    quantity: str,
+    price: str,
+    time_ms: int = 1,
+) -> dict[str, Any]:
+    return {
+        "topic": "execution",
+        "creationTime": time_ms,
+        "data": [
+            {
+                "category": "spot",
+                "symbol": "BTCUSDT",
+                "execId": trade_id,
+                "orderId": order_id,
+                "orderLinkId": client_order_id,
+                "side": "Buy",
+                "execPrice": price,
+                "execQty": quantity,
+                "execType": "Trade",
+                "execFee": "0.0001",
+                "feeCurrency": "BTC",
+                "isMaker": True,
+                "execTime": str(time_ms),
+            }
+        ],
+    }
 
 
 def wallet_frame(*, total: str, locked: str, time_ms: int) -> dict[str, Any]:
-    return {"topic": "wallet", "creationTime": time_ms, "data": [{
-        "accountType": "UNIFIED", "coin": [{"coin": "USDT", "walletBalance": total,
-                                            "locked": locked}]}]}
+    return {
+        "topic": "wallet",
+        "creationTime": time_ms,
+        "data": [
+            {
+                "accountType": "UNIFIED",
+                "coin": [{"coin": "USDT", "walletBalance": total, "locked": locked}],
+            }
+        ],
+    }

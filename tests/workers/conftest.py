@@ -43,8 +43,13 @@ def stream_settings(settings: Any, paper: str) -> Any:
 @pytest.fixture
 def bybit_connection(owner: Any, stream_settings: Any) -> ExchangeConnection:
     """A paper Bybit spot connection; the test points its ws_url at its own server."""
-    return connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
-        name="bybit-streams", exchange="bybit", api_type="spot", environment="paper"))
+    return connection_create(
+        owner=owner,
+        actor=owner,
+        spec=ConnectionSpec(
+            name="bybit-streams", exchange="bybit", api_type="spot", environment="paper"
+        ),
+    )
 
 
 def point_stream_at(connection: ExchangeConnection, url: str) -> tuple[str, str]:
@@ -54,7 +59,8 @@ def point_stream_at(connection: ExchangeConnection, url: str) -> tuple[str, str]
     # stream_settings has overridden settings already, so this lands in the test's override
     # and is undone with it
     settings.EXCHANGE_HOST_ALLOWLIST = frozenset(settings.EXCHANGE_HOST_ALLOWLIST) | {
-        url_endpoint(url)}
+        url_endpoint(url)
+    }
     ExchangeConnection.objects.filter(pk=connection.pk).update(ws_url=url)
     credentials = connection_credentials(connection=connection)
     return credentials["api_key"], credentials["api_secret"]
@@ -64,32 +70,58 @@ def place_open_order(connection: ExchangeConnection, client_order_id: str) -> Or
     """A limit buy resting on the paper exchange, and its row, open, as submission leaves
     it."""
     connection.refresh_from_db()
-    placed = connection_connector(connection=connection).place_order(OrderRequest(
-        symbol="BTC/USDT", side="buy", type="limit", quantity=Decimal("0.01"),
-        client_order_id=client_order_id, price=Decimal("59000")))
+    placed = connection_connector(connection=connection).place_order(
+        OrderRequest(
+            symbol="BTC/USDT",
+            side="buy",
+            type="limit",
+            quantity=Decimal("0.01"),
+            client_order_id=client_order_id,
+            price=Decimal("59000"),
+        )
+    )
     order = Order.objects.create(
-        owner=connection.owner, connection=connection, client_order_id=client_order_id,
-        request_hash="x", symbol="BTC/USDT", side="buy", type="limit",
-        requested_quantity=Decimal("0.01"), volume_factor=1, quantity=Decimal("0.01"),
-        price=Decimal("59000"))
+        owner=connection.owner,
+        connection=connection,
+        client_order_id=client_order_id,
+        request_hash="x",
+        symbol="BTC/USDT",
+        side="buy",
+        type="limit",
+        requested_quantity=Decimal("0.01"),
+        volume_factor=1,
+        quantity=Decimal("0.01"),
+        price=Decimal("59000"),
+    )
     order_transition(order_id=order.pk, to_status="submitting", source="task")
-    order_transition(order_id=order.pk, to_status="open", source="task",
-                     exchange_order_id=placed.exchange_order_id)
+    order_transition(
+        order_id=order.pk,
+        to_status="open",
+        source="task",
+        exchange_order_id=placed.exchange_order_id,
+    )
     return Order.objects.get(pk=order.pk)
 
 
 async def db(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """A database call from an asyncio test, in a thread (the ORM is synchronous)."""
+
     def call() -> Any:
         try:
             return function(*args, **kwargs)
         finally:
             close_old_connections()
+
     return await asyncio.to_thread(call)
 
 
-async def until(check: Callable[[], Any], *, timeout: float = WAIT_SECONDS,
-                in_thread: bool = True, what: str = "condition") -> Any:
+async def until(
+    check: Callable[[], Any],
+    *,
+    timeout: float = WAIT_SECONDS,
+    in_thread: bool = True,
+    what: str = "condition",
+) -> Any:
     """Poll ``check`` (a database read, in a thread, unless ``in_thread`` is False)."""
     deadline = time.monotonic() + timeout
     while True:

@@ -32,8 +32,7 @@ def runner(holder: str) -> StreamRunner:
     return StreamRunner(holder=holder, lease_seconds=LEASE_SECONDS, scan_seconds=SCAN_SECONDS)
 
 
-async def watch_exclusive(runners: list[StreamRunner], connection_id: str, seconds: float
-                          ) -> int:
+async def watch_exclusive(runners: list[StreamRunner], connection_id: str, seconds: float) -> int:
     """Sample who runs the stream every 10 ms; returns the most runners seen at once."""
     most = 0
     deadline = time.monotonic() + seconds
@@ -44,7 +43,8 @@ async def watch_exclusive(runners: list[StreamRunner], connection_id: str, secon
 
 
 def test_two_runners_never_hold_one_connection_at_once_and_the_other_takes_over_on_stop(
-        bybit_connection):
+    bybit_connection,
+):
     connection_id = str(bybit_connection.pk)
 
     async def scenario():
@@ -58,11 +58,15 @@ def test_two_runners_never_hold_one_connection_at_once_and_the_other_takes_over_
         await until(lambda: server.connected(key) == 1, in_thread=False, what="connected")
         most = await watch_exclusive(runners, connection_id, 3 * LEASE_SECONDS)
         holder = next(i for i, r in enumerate(runners) if connection_id in r.held())
-        stops[holder].set()   # a clean stop releases the lease
+        stops[holder].set()  # a clean stop releases the lease
         await tasks[holder]
         other = runners[1 - holder]
-        await until(lambda: connection_id in other.held() and server.connected(key) == 1,
-                    in_thread=False, timeout=LEASE_SECONDS, what="taken over")
+        await until(
+            lambda: connection_id in other.held() and server.connected(key) == 1,
+            in_thread=False,
+            timeout=LEASE_SECONDS,
+            what="taken over",
+        )
         most = max(most, await watch_exclusive(runners, connection_id, LEASE_SECONDS))
         stops[1 - holder].set()
         await tasks[1 - holder]
@@ -71,11 +75,12 @@ def test_two_runners_never_hold_one_connection_at_once_and_the_other_takes_over_
 
     most, sockets = asyncio.run(scenario())
     assert (most, sockets) == (1, 1)
-    assert not redis_client().exists(lease_key(connection_id))   # released on shutdown
+    assert not redis_client().exists(lease_key(connection_id))  # released on shutdown
 
 
 def test_a_runner_whose_lease_is_lost_stops_its_stream_at_once_and_does_not_take_it_back(
-        bybit_connection):
+    bybit_connection,
+):
     connection_id = str(bybit_connection.pk)
 
     async def scenario():
@@ -89,13 +94,21 @@ def test_a_runner_whose_lease_is_lost_stops_its_stream_at_once_and_does_not_take
         await until(lambda: server.connected(key) == 1, in_thread=False, what="connected")
         # someone else holds it now (as after a pause longer than the lease)
         redis_client().set(lease_key(connection_id), "intruder", px=60_000)
-        await until(lambda: server.connected(key) == 0 and not holder.held(), in_thread=False,
-                    timeout=LEASE_SECONDS, what="stream stopped")
+        await until(
+            lambda: server.connected(key) == 0 and not holder.held(),
+            in_thread=False,
+            timeout=LEASE_SECONDS,
+            what="stream stopped",
+        )
         await asyncio.sleep(5 * SCAN_SECONDS)
         retaken = server.connected(key) or bool(holder.held())
         redis_client().delete(lease_key(connection_id))
-        await until(lambda: server.connected(key) == 1, in_thread=False,
-                    timeout=LEASE_SECONDS + SLACK_SECONDS, what="taken again once free")
+        await until(
+            lambda: server.connected(key) == 1,
+            in_thread=False,
+            timeout=LEASE_SECONDS + SLACK_SECONDS,
+            what="taken again once free",
+        )
         stop.set()
         await task
         await server.stop()
@@ -106,15 +119,23 @@ def test_a_runner_whose_lease_is_lost_stops_its_stream_at_once_and_does_not_take
 
 
 def test_a_killed_runner_process_loses_its_stream_to_another_within_one_lease_period(
-        bybit_connection, paper, tmp_path):
+    bybit_connection, paper, tmp_path
+):
     from django.db import connection as db_connection
 
     connection_id = str(bybit_connection.pk)
-    env = {**os.environ, "DATABASE_URL": _database_url_for(db_connection.settings_dict),
-           "REDIS_URL": settings.REDIS_URL, "PAPER_EXCHANGE_URL": paper,
-           "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1",
-           "STREAM_LEASE_SECONDS": str(LEASE_SECONDS), "STREAM_SCAN_SECONDS": str(SCAN_SECONDS),
-           "STREAM_HOLDER_ID": "doomed", "BINANCE_RATE_LIMITS_SOURCE": "paper"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url_for(db_connection.settings_dict),
+        "REDIS_URL": settings.REDIS_URL,
+        "PAPER_EXCHANGE_URL": paper,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PYTHONUNBUFFERED": "1",
+        "STREAM_LEASE_SECONDS": str(LEASE_SECONDS),
+        "STREAM_SCAN_SECONDS": str(SCAN_SECONDS),
+        "STREAM_HOLDER_ID": "doomed",
+        "BINANCE_RATE_LIMITS_SOURCE": "paper",
+    }
     log_path = tmp_path / "streams.log"
 
     async def scenario():
@@ -125,24 +146,38 @@ def test_a_killed_runner_process_loses_its_stream_to_another_within_one_lease_pe
         env["EXCHANGE_HOST_ALLOWLIST"] = ",".join(settings.EXCHANGE_HOST_ALLOWLIST)
         with log_path.open("w") as log:
             process = subprocess.Popen(
-                [sys.executable, "manage.py", "run_user_streams"], cwd=REPO_ROOT, env=env,
-                stdout=log, stderr=subprocess.STDOUT)
+                [sys.executable, "manage.py", "run_user_streams"],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         try:
-            await until(lambda: server.connected(key) == 1, in_thread=False, timeout=60,
-                        what=f"the process's stream ({log_path})")
+            await until(
+                lambda: server.connected(key) == 1,
+                in_thread=False,
+                timeout=60,
+                what=f"the process's stream ({log_path})",
+            )
             survivor = runner("survivor")
             stop = asyncio.Event()
             task = asyncio.create_task(survivor.run(stop))
             most = await watch_exclusive([survivor], connection_id, 2 * LEASE_SECONDS)
-            process.send_signal(signal.SIGKILL)   # no release, no goodbye
+            process.send_signal(signal.SIGKILL)  # no release, no goodbye
             killed_at = time.monotonic()
-            await until(lambda: connection_id in survivor.held() and server.connected(key),
-                        in_thread=False, timeout=LEASE_SECONDS + SCAN_SECONDS + SLACK_SECONDS,
-                        what="taken over")
+            await until(
+                lambda: connection_id in survivor.held() and server.connected(key),
+                in_thread=False,
+                timeout=LEASE_SECONDS + SCAN_SECONDS + SLACK_SECONDS,
+                what="taken over",
+            )
             took = time.monotonic() - killed_at
-            await until(lambda: StreamState.objects.filter(
-                connection_id=connection_id, holder="survivor", state="connected").exists(),
-                what="state names the survivor")
+            await until(
+                lambda: StreamState.objects.filter(
+                    connection_id=connection_id, holder="survivor", state="connected"
+                ).exists(),
+                what="state names the survivor",
+            )
             stop.set()
             await task
         finally:
@@ -153,6 +188,6 @@ def test_a_killed_runner_process_loses_its_stream_to_another_within_one_lease_pe
         return most, took, server.max_concurrent[key]
 
     most, took, sockets = asyncio.run(scenario())
-    assert most == 0          # the survivor never ran it while the process held it
-    assert sockets == 1       # never two sockets of the account at once
+    assert most == 0  # the survivor never ran it while the process held it
+    assert sockets == 1  # never two sockets of the account at once
     assert took <= LEASE_SECONDS + SCAN_SECONDS + SLACK_SECONDS

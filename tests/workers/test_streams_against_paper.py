@@ -46,16 +46,22 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # every exchange's heartbeat period, in these tests (the real ones are 5 to 20 s)
 HEARTBEAT_SECONDS = 0.5
 PAPER_TIMINGS = ("ping_interval", "futures_ping_interval", "idle_timeout")
-CASES = [("bybit", "spot"), ("bybit", "perpetual_futures"),
-         ("binance", "spot"), ("binance", "perpetual_futures"),
-         ("okx", "spot"), ("okx", "perpetual_futures"),
-         ("bingx", "spot"), ("bingx", "perpetual_futures"),
-         ("pionex", "spot"), ("pionex", "perpetual_futures"),
-         ("orangex", "perpetual_futures")]
+CASES = [
+    ("bybit", "spot"),
+    ("bybit", "perpetual_futures"),
+    ("binance", "spot"),
+    ("binance", "perpetual_futures"),
+    ("okx", "spot"),
+    ("okx", "perpetual_futures"),
+    ("bingx", "spot"),
+    ("bingx", "perpetual_futures"),
+    ("pionex", "spot"),
+    ("pionex", "perpetual_futures"),
+    ("orangex", "perpetual_futures"),
+]
 # OrangeX documents no position channel: its positions come from the REST snapshot
 NO_POSITION_CHANNEL = {"orangex"}
-LISTEN_KEYS = {("binance", "perpetual_futures"), ("bingx", "spot"),
-               ("bingx", "perpetual_futures")}
+LISTEN_KEYS = {("binance", "perpetual_futures"), ("bingx", "spot"), ("bingx", "perpetual_futures")}
 DB_THREADS = 4
 QUANTITY = Decimal("0.01")
 PRICE = Decimal("59000")
@@ -70,8 +76,11 @@ def _paper_timings() -> dict[str, dict[str, float]]:
     timings: dict[str, dict[str, float]] = {}
     for exchange in PROTOCOLS:
         server = getattr(paper_stream_module(exchange), f"{exchange.capitalize()}Streams")
-        timings[exchange] = {name: getattr(server, name) / _factor(exchange)
-                             for name in PAPER_TIMINGS if getattr(server, name, None)}
+        timings[exchange] = {
+            name: getattr(server, name) / _factor(exchange)
+            for name in PAPER_TIMINGS
+            if getattr(server, name, None)
+        }
     return timings
 
 
@@ -82,10 +91,22 @@ def fast_paper_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     directory = tmp_path_factory.mktemp("fast-paper")
     with (directory / "paper.log").open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "paper", "--port", "0",
-             "--accounts", str(directory / "accounts.json"),
-             "--stream-timing", json.dumps(_paper_timings())],
-            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=log, text=True)
+            [
+                sys.executable,
+                "-m",
+                "paper",
+                "--port",
+                "0",
+                "--accounts",
+                str(directory / "accounts.json"),
+                "--stream-timing",
+                json.dumps(_paper_timings()),
+            ],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
     try:
         yield _read_ready_line(process, READY_TIMEOUT_SECONDS)
     finally:
@@ -103,18 +124,26 @@ def fast_streams(settings: Any, fast_paper_url: str, monkeypatch: pytest.MonkeyP
     for exchange, protocol in PROTOCOLS.items():
         heartbeat = protocol.heartbeat
         factor = _factor(exchange)
-        monkeypatch.setattr(protocol, "heartbeat", dataclasses.replace(
-            heartbeat, interval_seconds=heartbeat.interval_seconds / factor,
-            dead_after_seconds=heartbeat.dead_after_seconds / factor))
+        monkeypatch.setattr(
+            protocol,
+            "heartbeat",
+            dataclasses.replace(
+                heartbeat,
+                interval_seconds=heartbeat.interval_seconds / factor,
+                dead_after_seconds=heartbeat.dead_after_seconds / factor,
+            ),
+        )
     return fast_paper_url
 
 
 # -- helpers --------------------------------------------------------------------------------
 
+
 def e2e_runner() -> StreamRunner:
     # a few database threads: the PostgreSQL server is shared with other test runs
-    return StreamRunner(holder="e2e", lease_seconds=LEASE_SECONDS, scan_seconds=SCAN_SECONDS,
-                        db_threads=DB_THREADS)
+    return StreamRunner(
+        holder="e2e", lease_seconds=LEASE_SECONDS, scan_seconds=SCAN_SECONDS, db_threads=DB_THREADS
+    )
 
 
 def symbol_of(api_type: str) -> str:
@@ -122,25 +151,52 @@ def symbol_of(api_type: str) -> str:
 
 
 def connection_for(owner: Any, exchange: str, api_type: str) -> ExchangeConnection:
-    return connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
-        name=f"{exchange}-{api_type}-streams", exchange=exchange, api_type=api_type,
-        environment="paper"))
+    return connection_create(
+        owner=owner,
+        actor=owner,
+        spec=ConnectionSpec(
+            name=f"{exchange}-{api_type}-streams",
+            exchange=exchange,
+            api_type=api_type,
+            environment="paper",
+        ),
+    )
 
 
 def place_open_order(connection: ExchangeConnection, client_order_id: str) -> Order:
     """A limit buy resting on the paper exchange, and its row, open, as submission leaves
     it."""
     symbol = symbol_of(connection.api_type)
-    placed = connection_connector(connection=connection).place_order(OrderRequest(
-        symbol=symbol, side="buy", type="limit", quantity=QUANTITY,
-        client_order_id=client_order_id, price=PRICE))
+    placed = connection_connector(connection=connection).place_order(
+        OrderRequest(
+            symbol=symbol,
+            side="buy",
+            type="limit",
+            quantity=QUANTITY,
+            client_order_id=client_order_id,
+            price=PRICE,
+        )
+    )
     order = Order.objects.create(
-        owner=connection.owner, connection=connection, client_order_id=client_order_id,
-        request_hash="x", symbol=symbol, side="buy", type="limit", requested_quantity=QUANTITY,
-        volume_factor=1, quantity=QUANTITY, price=PRICE)
+        owner=connection.owner,
+        connection=connection,
+        client_order_id=client_order_id,
+        request_hash="x",
+        symbol=symbol,
+        side="buy",
+        type="limit",
+        requested_quantity=QUANTITY,
+        volume_factor=1,
+        quantity=QUANTITY,
+        price=PRICE,
+    )
     order_transition(order_id=order.pk, to_status="submitting", source="task")
-    order_transition(order_id=order.pk, to_status="open", source="task",
-                     exchange_order_id=placed.exchange_order_id)
+    order_transition(
+        order_id=order.pk,
+        to_status="open",
+        source="task",
+        exchange_order_id=placed.exchange_order_id,
+    )
     return Order.objects.get(pk=order.pk)
 
 
@@ -157,6 +213,7 @@ def stream_stats(url: str, exchange: str) -> dict[str, int]:
 
 def api_key_of(connection: ExchangeConnection) -> str:
     from connections.services import connection_credentials
+
     return connection_credentials(connection=connection)["api_key"]
 
 
@@ -172,6 +229,7 @@ class Transitions:
         def recorded(state: str, reason: str) -> None:
             self.seen.append((time.monotonic(), state, reason))
             original(state, reason)
+
         session.on_state = recorded
 
     def after(self, moment: float) -> list[tuple[float, str, str]]:
@@ -187,15 +245,17 @@ def fills_of(order: Order) -> list[Fill]:
 
 
 def events_of(order: Order) -> list[tuple[str, str, str]]:
-    return [(e.to_status, e.source, str(e.data.get("filledQuantity", "")))
-            for e in order.events.order_by("id")]
+    return [
+        (e.to_status, e.source, str(e.data.get("filledQuantity", "")))
+        for e in order.events.order_by("id")
+    ]
 
 
 # -- the scenario ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(("exchange", "api_type"), CASES, ids=[f"{e}-{a}" for e, a in CASES])
-def test_the_live_session_holds_against_the_paper_exchange(fast_streams, owner, exchange,
-                                                           api_type):
+def test_the_live_session_holds_against_the_paper_exchange(fast_streams, owner, exchange, api_type):
     url = fast_streams
     connection = connection_for(owner, exchange, api_type)
     key = api_key_of(connection)
@@ -205,13 +265,20 @@ def test_the_live_session_holds_against_the_paper_exchange(fast_streams, owner, 
     transitions = Transitions()
 
     async def fill(order: Order, quantity: str) -> None:
-        await asyncio.to_thread(paper_post, url, "/_paper/fill", {
-            "exchange": exchange, "clientOrderId": order.client_order_id,
-            "quantity": quantity})
+        await asyncio.to_thread(
+            paper_post,
+            url,
+            "/_paper/fill",
+            {"exchange": exchange, "clientOrderId": order.client_order_id, "quantity": quantity},
+        )
 
     async def fault(action: str) -> None:
-        answer = await asyncio.to_thread(paper_post, url, "/_paper/streams", {
-            "exchange": exchange, "apiKey": key, "action": action})
+        answer = await asyncio.to_thread(
+            paper_post,
+            url,
+            "/_paper/streams",
+            {"exchange": exchange, "apiKey": key, "action": action},
+        )
         assert answer["matched"] >= 1, answer
 
     async def filled_to(order: Order, quantity: str, fills: int | None = None) -> Order:
@@ -221,14 +288,19 @@ def test_the_live_session_holds_against_the_paper_exchange(fast_streams, owner, 
             if row.filled_quantity == Decimal(quantity) and (fills is None or count >= fills):
                 return row
             return None
+
         return await until(check, what=f"{order.client_order_id} filled to {quantity}")
 
     async def reconnected(since: float) -> None:
-        await until(lambda: [s for s in transitions.after(since) if s[1] == "connected"],
-                    in_thread=False, what="connected again")
-        await until(lambda: StreamState.objects.filter(connection=connection,
-                                                       state="connected").exists(),
-                    what="connected state written")
+        await until(
+            lambda: [s for s in transitions.after(since) if s[1] == "connected"],
+            in_thread=False,
+            what="connected again",
+        )
+        await until(
+            lambda: StreamState.objects.filter(connection=connection, state="connected").exists(),
+            what="connected state written",
+        )
         # the snapshot after the reconnect is in before live messages apply again
         stream = runner.streams[str(connection.pk)]
         await until(lambda: stream.live.is_set(), in_thread=False, what="snapshot in")
@@ -239,13 +311,19 @@ def test_the_live_session_holds_against_the_paper_exchange(fast_streams, owner, 
         stop = asyncio.Event()
         task = asyncio.create_task(runner.run(stop))
         try:
-            stream = await until(lambda: runner.streams.get(str(connection.pk)),
-                                 in_thread=False, what="stream started")
+            stream = await until(
+                lambda: runner.streams.get(str(connection.pk)),
+                in_thread=False,
+                what="stream started",
+            )
             await until(lambda: stream.session is not None, in_thread=False, what="session")
             transitions.wrap(stream.session)
-            await until(lambda: StreamState.objects.filter(
-                connection=connection, state="connected", snapshot_at__isnull=False).exists(),
-                what="connected and snapshot in")
+            await until(
+                lambda: StreamState.objects.filter(
+                    connection=connection, state="connected", snapshot_at__isnull=False
+                ).exists(),
+                what="connected and snapshot in",
+            )
             await until(lambda: stream.live.is_set(), in_thread=False, what="live")
             result: dict[str, Any] = {}
 
@@ -263,9 +341,9 @@ def test_the_live_session_holds_against_the_paper_exchange(fast_streams, owner, 
             await fault("reorder")
             await fill(main, "0.002")
             await filled_to(main, "0.008", fills=4)
-            await fill(later, "0.001")          # releases what the reorder may still hold
+            await fill(later, "0.001")  # releases what the reorder may still hold
             await filled_to(later, "0.001", fills=1)
-            await asyncio.sleep(HEARTBEAT_SECONDS / 2)   # a late duplicate has time to land
+            await asyncio.sleep(HEARTBEAT_SECONDS / 2)  # a late duplicate has time to land
             result["events_after_faults"] = (plain_events, len(await db(events_of, main)))
 
             # 7. balances and positions reach the ledger from the stream
@@ -274,7 +352,7 @@ def test_the_live_session_holds_against_the_paper_exchange(fast_streams, owner, 
             # 2. a dropped stream reconnects; the fill made in the gap is recovered
             dropped = time.monotonic()
             await fault("drop")
-            await fill(main, "0.002")           # the stream is down: nobody hears this
+            await fill(main, "0.002")  # the stream is down: nobody hears this
             await reconnected(dropped)
             await filled_to(main, "0.01")
 
@@ -303,15 +381,18 @@ def test_the_live_session_holds_against_the_paper_exchange(fast_streams, owner, 
     async def ledger_matches_paper() -> dict[str, Any]:
         """The ledger's quote balance (and the position, for a perpetual) from the stream,
         as the paper account has them now."""
-        answer = await asyncio.to_thread(lambda: requests.get(
-            f"{url}/_paper/accounts", params={"exchange": exchange, "apiKey": key},
-            timeout=5).json())
+        answer = await asyncio.to_thread(
+            lambda: requests.get(
+                f"{url}/_paper/accounts", params={"exchange": exchange, "apiKey": key}, timeout=5
+            ).json()
+        )
         paper_usdt = answer["accounts"][0]["balances"]["USDT"]
         free, locked = Decimal(paper_usdt["free"]), Decimal(paper_usdt["locked"])
 
         def balance() -> Any:
-            row = LedgerBalance.objects.filter(connection=connection, asset="USDT",
-                                               source="stream").first()
+            row = LedgerBalance.objects.filter(
+                connection=connection, asset="USDT", source="stream"
+            ).first()
             if row is None or (row.free, row.total) == (None, None):
                 return None
             # the free figure where the exchange pushes one (a margin total may carry the
@@ -319,16 +400,22 @@ def test_the_live_session_holds_against_the_paper_exchange(fast_streams, owner, 
             if row.free is not None:
                 return row if row.free == free else None
             return row if row.total == free + locked else None
+
         row = await until(balance, what="the stream's USDT balance in the ledger")
-        seen: dict[str, Any] = {"usdt": (row.free, row.locked, row.total),
-                                "paper": (free, locked)}
+        seen: dict[str, Any] = {"usdt": (row.free, row.locked, row.total), "paper": (free, locked)}
         if api_type == "perpetual_futures":
             source = "rest" if exchange in NO_POSITION_CHANNEL else "stream"
             if source == "rest":
-                await fault("drop")     # the snapshot on reconnect reads the positions
-            position = await until(lambda: LedgerPosition.objects.filter(
-                connection=connection, symbol=symbol_of(api_type), source=source,
-                quantity=Decimal("0.009")).first(), what=f"the {source} position in the ledger")
+                await fault("drop")  # the snapshot on reconnect reads the positions
+            position = await until(
+                lambda: LedgerPosition.objects.filter(
+                    connection=connection,
+                    symbol=symbol_of(api_type),
+                    source=source,
+                    quantity=Decimal("0.009"),
+                ).first(),
+                what=f"the {source} position in the ledger",
+            )
             seen["position"] = (position.quantity, position.entry_price)
         return seen
 
@@ -337,7 +424,11 @@ def test_the_live_session_holds_against_the_paper_exchange(fast_streams, owner, 
     assert (main_row.status, main_row.filled_quantity) == ("filled", QUANTITY)
     stream_fills = [f for f in fills_of(main) if f.source == "stream"]
     assert [f.quantity for f in stream_fills] == [
-        Decimal("0.001"), Decimal("0.002"), Decimal("0.003"), Decimal("0.002")]
+        Decimal("0.001"),
+        Decimal("0.002"),
+        Decimal("0.003"),
+        Decimal("0.002"),
+    ]
     assert len({f.trade_id for f in stream_fills}) == 4
     # the fill made while the stream was down is a Fill row too, read back by the snapshot
     # on reconnect (recent fills over REST)
@@ -350,7 +441,7 @@ def test_the_live_session_holds_against_the_paper_exchange(fast_streams, owner, 
     assert all(source in ("task", "stream") for _, source, _ in before_gap), events
     assert main_row.events.get(to_status="filled").source == "reconcile"
     plain, after = result["events_after_faults"]
-    assert after - plain == 2, events     # one per fill, none for the repeat or reorder
+    assert after - plain == 2, events  # one per fill, none for the repeat or reorder
     elapsed, state, reason = result["stall"]
     assert (state, reason) == ("reconnecting", "silent")
     assert heartbeat.dead_after_seconds <= 2 * heartbeat.interval_seconds
@@ -371,7 +462,8 @@ def test_a_bad_key_fails_auth_once_per_connection_and_opens_its_circuit(fast_str
     url = fast_streams
     connections = [connection_for(owner, exchange, api_type) for exchange, api_type in CASES]
     ExchangeConnection.objects.filter(pk__in=[c.pk for c in connections]).update(
-        api_key_encrypted=crypto.encrypt(f"paper{'0' * 28}"))
+        api_key_encrypted=crypto.encrypt(f"paper{'0' * 28}")
+    )
     before = {exchange: stream_stats(url, exchange)["authFailures"] for exchange in PROTOCOLS}
     runner = e2e_runner()
 
@@ -379,10 +471,16 @@ def test_a_bad_key_fails_auth_once_per_connection_and_opens_its_circuit(fast_str
         stop = asyncio.Event()
         task = asyncio.create_task(runner.run(stop))
         try:
-            await until(lambda: ConnectionState.objects.filter(
-                connection__in=connections, circuit="open").count() == len(connections),
-                what="every circuit open")
-            await asyncio.sleep(LEASE_SECONDS + 5 * SCAN_SECONDS)   # scans come and go
+            await until(
+                lambda: (
+                    ConnectionState.objects.filter(
+                        connection__in=connections, circuit="open"
+                    ).count()
+                    == len(connections)
+                ),
+                what="every circuit open",
+            )
+            await asyncio.sleep(LEASE_SECONDS + 5 * SCAN_SECONDS)  # scans come and go
             return runner.held()
         finally:
             stop.set()
@@ -397,7 +495,9 @@ def test_a_bad_key_fails_auth_once_per_connection_and_opens_its_circuit(fast_str
         state = ConnectionState.objects.get(connection=connection)
         stream = StreamState.objects.get(connection=connection)
         assert (state.circuit, state.last_error_code) == ("open", "authentication_failed"), (
-            connection.exchange, connection.api_type)
+            connection.exchange,
+            connection.api_type,
+        )
         assert stream.state == "down", (connection.exchange, connection.api_type)
 
 
@@ -417,16 +517,24 @@ def test_a_ws_url_naming_an_internal_host_is_never_connected_to(fast_streams, ow
         server = await asyncio.start_server(count, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         # a direct update, as a row written before the URL checks, or by hand, would be
-        await db(lambda: ExchangeConnection.objects.filter(pk=connection.pk).update(
-            ws_url=f"ws://{host}:{port}/bybit"))
+        await db(
+            lambda: ExchangeConnection.objects.filter(pk=connection.pk).update(
+                ws_url=f"ws://{host}:{port}/bybit"
+            )
+        )
         runner = e2e_runner()
         stop = asyncio.Event()
         task = asyncio.create_task(runner.run(stop))
         try:
-            await until(lambda: StreamState.objects.filter(
-                connection=connection, state="down",
-                last_error__contains="DestinationNotAllowed").exists(), what="refused")
-            await asyncio.sleep(3 * SCAN_SECONDS)      # later scans are refused alike
+            await until(
+                lambda: StreamState.objects.filter(
+                    connection=connection,
+                    state="down",
+                    last_error__contains="DestinationNotAllowed",
+                ).exists(),
+                what="refused",
+            )
+            await asyncio.sleep(3 * SCAN_SECONDS)  # later scans are refused alike
         finally:
             stop.set()
             await task

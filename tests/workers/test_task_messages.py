@@ -23,12 +23,25 @@ from tests.orders.conftest import order_body
 
 # the names operators and beat's PeriodicTask rows know: renaming one is a migration
 TASK_NAMES = {
-    "connections.test", "connections.batch_test", "connections.health_check",
-    "connections.heartbeat", "connections.health_sweep", "connections.heartbeat_sweep",
-    "connections.rate_limits_refresh", "connections.stale_sweep", "connections.cleanup",
-    "orders.submit", "orders.settle", "orders.refresh", "orders.cancel", "orders.cancel_all",
-    "orders.reconcile", "orders.orphans", "orders.alerts_sweep",
-    "connections.alert_send", "connections.stream_alerts_sweep",
+    "connections.test",
+    "connections.batch_test",
+    "connections.health_check",
+    "connections.heartbeat",
+    "connections.health_sweep",
+    "connections.heartbeat_sweep",
+    "connections.rate_limits_refresh",
+    "connections.stale_sweep",
+    "connections.cleanup",
+    "orders.submit",
+    "orders.settle",
+    "orders.refresh",
+    "orders.cancel",
+    "orders.cancel_all",
+    "orders.reconcile",
+    "orders.orphans",
+    "orders.alerts_sweep",
+    "connections.alert_send",
+    "connections.stream_alerts_sweep",
 }
 NAME = re.compile(r"^(?P<app>connections|orders|workers)\.[a-z]+(?:_[a-z]+)*$")
 # what a task may take: ids, an order's symbol, the fast path's run number
@@ -58,7 +71,8 @@ def test_every_task_takes_primitive_ids_and_never_a_credential():
             assert PARAMETER.match(parameter.name), f"{name}({parameter.name})"
             assert not SECRET_WORD.search(parameter.name), f"{name}({parameter.name})"
             assert str(parameter.annotation) in PRIMITIVE_ANNOTATIONS, (
-                f"{name}({parameter.name}: {parameter.annotation})")
+                f"{name}({parameter.name}: {parameter.annotation})"
+            )
 
 
 @pytest.fixture
@@ -66,8 +80,7 @@ def published() -> Iterator[list[dict[str, Any]]]:
     """Every message as kombu is handed it (headers and body), then the queues emptied."""
     seen: list[dict[str, Any]] = []
 
-    def capture(sender: Any = None, body: Any = None, headers: Any = None,
-                **kwargs: Any) -> None:
+    def capture(sender: Any = None, body: Any = None, headers: Any = None, **kwargs: Any) -> None:
         seen.append({"task": sender, "body": body, "headers": dict(headers or {})})
 
     assert not app.conf.task_always_eager
@@ -83,42 +96,67 @@ def published() -> Iterator[list[dict[str, Any]]]:
 
 def secrets_of(connection: ExchangeConnection) -> list[str]:
     credentials = connection_credentials(connection=connection)
-    return [value for value in (credentials["api_key"], credentials["api_secret"],
-                                credentials["passphrase"]) if value]
+    return [
+        value
+        for value in (credentials["api_key"], credentials["api_secret"], credentials["passphrase"])
+        if value
+    ]
 
 
 @pytest.mark.django_db
 def test_the_messages_the_services_publish_carry_ids_only(
-        owner, owner_client, paper, published, django_capture_on_commit_callbacks):
+    owner, owner_client, paper, published, django_capture_on_commit_callbacks
+):
     from connections.tasks import health_sweep_task, heartbeat_sweep_task
     from orders.submission import Outcome
     from orders.tasks import _follow_up
 
-    connection = connection_create(owner=owner, actor=owner, spec=ConnectionSpec(
-        name="okx-spot", exchange="okx", api_type="spot", environment="paper"))
+    connection = connection_create(
+        owner=owner,
+        actor=owner,
+        spec=ConnectionSpec(name="okx-spot", exchange="okx", api_type="spot", environment="paper"),
+    )
     ExchangeConnection.objects.filter(pk=connection.pk).update(is_active=True)
     with django_capture_on_commit_callbacks(execute=True):
         placed = owner_client.post("/api/orders", order_body(connection), format="json")
         assert placed.status_code in (201, 202), placed.json()
         order_id = placed.json()["order"]["id"]
         order_transition(order_id=order_id, to_status="submitting", source="task")
-        order_transition(order_id=order_id, to_status="open", source="task",
-                         exchange_order_id="paper-1")
+        order_transition(
+            order_id=order_id, to_status="open", source="task", exchange_order_id="paper-1"
+        )
         assert owner_client.post(f"/api/orders/{order_id}/cancel").status_code == 202
-        assert owner_client.post("/api/orders/cancel-all", {
-            "connectionId": str(connection.pk)}, format="json").status_code == 202
-        assert owner_client.post("/api/settings/connections/batch-test", {
-            "connectionIds": [str(connection.pk)], "async": True},
-            format="json").status_code == 202
+        assert (
+            owner_client.post(
+                "/api/orders/cancel-all", {"connectionId": str(connection.pk)}, format="json"
+            ).status_code
+            == 202
+        )
+        assert (
+            owner_client.post(
+                "/api/settings/connections/batch-test",
+                {"connectionIds": [str(connection.pk)], "async": True},
+                format="json",
+            ).status_code
+            == 202
+        )
     heartbeat_sweep_task()
     health_sweep_task()
-    _follow_up(order_id, Outcome("open", retry_in=1.0, settle_in=1.0, refresh_in=1.0),
-               resubmit=True)
+    _follow_up(
+        order_id, Outcome("open", retry_in=1.0, settle_in=1.0, refresh_in=1.0), resubmit=True
+    )
 
     names = {message["task"] for message in published}
-    assert {"orders.submit", "orders.cancel", "orders.cancel_all", "connections.batch_test",
-            "connections.heartbeat", "connections.health_check", "orders.settle",
-            "orders.refresh"} <= names
+    assert {
+        "orders.submit",
+        "orders.cancel",
+        "orders.cancel_all",
+        "connections.batch_test",
+        "connections.heartbeat",
+        "connections.health_check",
+        "orders.settle",
+        "orders.refresh",
+    } <= names
     secrets = secrets_of(ExchangeConnection.objects.get(pk=connection.pk))
     assert secrets and Order.objects.filter(pk=order_id).exists()
     for message in published:

@@ -4,8 +4,9 @@ from django.db import migrations
 def create_default_schedule(apps, schema_editor):
     from workers.migrations import _schedule
 
-    _schedule.write_defaults(apps, only=("health sweep", "heartbeat sweep", "stale sweep",
-                                         "cleanup"))
+    _schedule.write_defaults(
+        apps, only=("health sweep", "heartbeat sweep", "stale sweep", "cleanup")
+    )
 
 
 class Migration(migrations.Migration):

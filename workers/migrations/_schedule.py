@@ -9,8 +9,13 @@ def write_defaults(apps, only=None):
     for name, entry in default_schedule().items():
         if only is not None and name not in only:
             continue
-        interval, _ = interval_model.objects.get_or_create(every=entry["every"],
-                                                           period="seconds")
-        task_model.objects.get_or_create(name=name, defaults={
-            "task": entry["task"], "interval": interval, "queue": entry["queue"],
-            "expire_seconds": entry["every"]})
+        interval, _ = interval_model.objects.get_or_create(every=entry["every"], period="seconds")
+        task_model.objects.get_or_create(
+            name=name,
+            defaults={
+                "task": entry["task"],
+                "interval": interval,
+                "queue": entry["queue"],
+                "expire_seconds": entry["every"],
+            },
+        )

@@ -43,19 +43,24 @@ class Command(BaseCommand):
     help = "Create the demo admin user and, with --paper, paper connections."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--paper", action="store_true",
-                            help="also create one paper connection per exchange")
-        parser.add_argument("--wait", type=float, default=0.0,
-                            help="seconds to wait for the paper exchange")
+        parser.add_argument(
+            "--paper", action="store_true", help="also create one paper connection per exchange"
+        )
+        parser.add_argument(
+            "--wait", type=float, default=0.0, help="seconds to wait for the paper exchange"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION or not settings.DEMO_SEED_ENABLED:
-            raise CommandError("the demo seed is off (DEMO_SEED_ENABLED=0, or DJANGO_ENV="
-                               "production): it would create an admin with a published "
-                               "password")
+            raise CommandError(
+                "the demo seed is off (DEMO_SEED_ENABLED=0, or DJANGO_ENV="
+                "production): it would create an admin with a published "
+                "password"
+            )
         user_model = get_user_model()
         user, created = user_model.objects.get_or_create(
-            username=DEMO_USERNAME, defaults={"is_staff": True, "is_superuser": True})
+            username=DEMO_USERNAME, defaults={"is_staff": True, "is_superuser": True}
+        )
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
@@ -66,14 +71,22 @@ class Command(BaseCommand):
             self.stdout.write("paper exchange not reachable: no paper connections seeded")
             return
         for exchange, offered in CAPABILITIES.items():
-            if ExchangeConnection.objects.filter(owner=user, exchange=exchange,
-                                                 environment="paper").exists():
+            if ExchangeConnection.objects.filter(
+                owner=user, exchange=exchange, environment="paper"
+            ).exists():
                 continue
             api_type = "spot" if "spot" in offered.api_types else offered.api_types[0]
             try:
-                connection_create(owner=user, actor=user, spec=ConnectionSpec(
-                    name=f"Paper {exchange}", exchange=exchange, api_type=api_type,
-                    environment="paper"))
+                connection_create(
+                    owner=user,
+                    actor=user,
+                    spec=ConnectionSpec(
+                        name=f"Paper {exchange}",
+                        exchange=exchange,
+                        api_type=api_type,
+                        environment="paper",
+                    ),
+                )
                 self.stdout.write(f"paper connection seeded: {exchange} {api_type}")
             except ServiceError as exc:
                 self.stdout.write(f"paper {exchange}: skipped ({exc.message})")

@@ -39,12 +39,21 @@ def _plain(value: Decimal | None) -> str | None:
 
 def _order_row(order: Order) -> dict[str, Any]:
     return {
-        "id": str(order.pk), "created_at": order.created_at.isoformat(timespec="seconds"),
-        "connection_id": str(order.connection_id), "connection": order.connection.name,
-        "exchange": order.connection.exchange, "symbol": order.symbol, "side": order.side,
-        "type": order.type, "quantity": _plain(order.quantity), "price": _plain(order.price),
-        "status": order.status, "filled_quantity": _plain(order.filled_quantity),
-        "flagged": order.flagged, "client_order_id": order.client_order_id}
+        "id": str(order.pk),
+        "created_at": order.created_at.isoformat(timespec="seconds"),
+        "connection_id": str(order.connection_id),
+        "connection": order.connection.name,
+        "exchange": order.connection.exchange,
+        "symbol": order.symbol,
+        "side": order.side,
+        "type": order.type,
+        "quantity": _plain(order.quantity),
+        "price": _plain(order.price),
+        "status": order.status,
+        "filled_quantity": _plain(order.filled_quantity),
+        "flagged": order.flagged,
+        "client_order_id": order.client_order_id,
+    }
 
 
 def _error_text(exc: Exception) -> str:
@@ -55,33 +64,55 @@ class Command(BaseCommand):
     help = "List orders, reconcile them with the exchange, or cancel every open order."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        commands = parser.add_subparsers(dest="subcommand", required=True,
-                                         metavar="{list,reconcile,cancel-all}")
+        commands = parser.add_subparsers(
+            dest="subcommand", required=True, metavar="{list,reconcile,cancel-all}"
+        )
         listing = commands.add_parser("list", help="orders, newest first")
-        listing.add_argument("--connection", action="append", metavar="ID",
-                             help="only this connection's (repeatable)")
-        listing.add_argument("--status", action="append", choices=STATUSES,
-                             help="only orders in this status (repeatable)")
-        listing.add_argument("--flagged", action="store_true",
-                             help="only orders flagged for an operator")
-        listing.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
-                             help=f"at most this many (default {DEFAULT_LIMIT}; 0: all)")
+        listing.add_argument(
+            "--connection",
+            action="append",
+            metavar="ID",
+            help="only this connection's (repeatable)",
+        )
+        listing.add_argument(
+            "--status",
+            action="append",
+            choices=STATUSES,
+            help="only orders in this status (repeatable)",
+        )
+        listing.add_argument(
+            "--flagged", action="store_true", help="only orders flagged for an operator"
+        )
+        listing.add_argument(
+            "--limit",
+            type=int,
+            default=DEFAULT_LIMIT,
+            help=f"at most this many (default {DEFAULT_LIMIT}; 0: all)",
+        )
         reconcile = commands.add_parser(
-            "reconcile", help="bring orders up to date with the exchange now (default: "
-                              "every submitting, unknown and open order)")
+            "reconcile",
+            help="bring orders up to date with the exchange now (default: "
+            "every submitting, unknown and open order)",
+        )
         reconcile.add_argument("ids", nargs="*", metavar="ORDER_ID")
-        reconcile.add_argument("--connection", action="append", metavar="ID",
-                               help="only this connection's unsettled orders (repeatable)")
+        reconcile.add_argument(
+            "--connection",
+            action="append",
+            metavar="ID",
+            help="only this connection's unsettled orders (repeatable)",
+        )
         cancel_all = commands.add_parser(
-            "cancel-all", help="cancel every open order of these connections")
+            "cancel-all", help="cancel every open order of these connections"
+        )
         cancel_all.add_argument("ids", nargs="+", metavar="CONNECTION_ID")
         cancel_all.add_argument("--symbol", help="only this symbol's orders (BTC/USDT)")
         for each in commands.choices.values():
             each.add_argument("--json", action="store_true", help="machine-readable output")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        {"list": self._list, "reconcile": self._reconcile,
-         "cancel-all": self._cancel_all}[options["subcommand"]](options)
+        {"list": self._list, "reconcile": self._reconcile, "cancel-all": self._cancel_all}[
+            options["subcommand"]
+        ](options)
 
     def _connection_ids(self, ids: list[str] | None) -> list[str] | None:
         if ids is None:
@@ -96,18 +127,46 @@ class Command(BaseCommand):
             raise CommandError("--limit is 0 (all) or more")
         orders = selectors.orders_for_operator(
             connection_ids=self._connection_ids(options["connection"]),
-            statuses=options["status"], flagged=True if options["flagged"] else None,
-            limit=options["limit"] or None)
+            statuses=options["status"],
+            flagged=True if options["flagged"] else None,
+            limit=options["limit"] or None,
+        )
         rows = [_order_row(each) for each in orders]
         if options["json"]:
             console.print_json(self.stdout, {"orders": rows, "count": len(rows)})
             return
-        columns = ("id", "created_at", "connection", "symbol", "side", "type", "quantity",
-                   "price", "status", "filled_quantity", "flagged")
-        headers = ("id", "created", "connection", "symbol", "side", "type", "quantity",
-                   "price", "status", "filled", "flagged")
-        console.print_table(self.stdout, f"{len(rows)} order(s), newest first", headers,
-                            [[row[name] for name in columns] for row in rows])
+        columns = (
+            "id",
+            "created_at",
+            "connection",
+            "symbol",
+            "side",
+            "type",
+            "quantity",
+            "price",
+            "status",
+            "filled_quantity",
+            "flagged",
+        )
+        headers = (
+            "id",
+            "created",
+            "connection",
+            "symbol",
+            "side",
+            "type",
+            "quantity",
+            "price",
+            "status",
+            "filled",
+            "flagged",
+        )
+        console.print_table(
+            self.stdout,
+            f"{len(rows)} order(s), newest first",
+            headers,
+            [[row[name] for name in columns] for row in rows],
+        )
 
     def _reconcile(self, options: dict[str, Any]) -> None:
         if options["ids"] and options["connection"]:
@@ -119,14 +178,18 @@ class Command(BaseCommand):
         else:
             orders = selectors.orders_for_operator(
                 connection_ids=self._connection_ids(options["connection"]),
-                statuses=list(selectors.UNSETTLED))
+                statuses=list(selectors.UNSETTLED),
+            )
         rows = []
-        with console.progress(self.stderr, total=len(orders), description="reconciling",
-                              enabled=not options["json"]) as steps:
+        with console.progress(
+            self.stderr, total=len(orders), description="reconciling", enabled=not options["json"]
+        ) as steps:
             for order in orders:
-                row: dict[str, Any] = {"id": str(order.pk),
-                                       "client_order_id": order.client_order_id,
-                                       "before": order.status}
+                row: dict[str, Any] = {
+                    "id": str(order.pk),
+                    "client_order_id": order.client_order_id,
+                    "before": order.status,
+                }
                 try:
                     row.update(result=order_reconcile(order_id=order.pk), error=None)
                 except (ServiceError, ExchangeError) as exc:
@@ -136,15 +199,26 @@ class Command(BaseCommand):
                 steps.advance(order.client_order_id)
         failed = [row for row in rows if row["error"]]
         if options["json"]:
-            console.print_json(self.stdout, {"orders": rows, "total": len(rows),
-                                             "failed": len(failed)})
+            console.print_json(
+                self.stdout, {"orders": rows, "total": len(rows), "failed": len(failed)}
+            )
         else:
-            console.print_table(self.stdout, f"{len(rows)} order(s) reconciled",
-                                ("id", "client_order_id", "before", "now", "result",
-                                 "error"),
-                                [[row["id"], row["client_order_id"], row["before"],
-                                  row["status"], row["result"], row["error"]]
-                                 for row in rows])
+            console.print_table(
+                self.stdout,
+                f"{len(rows)} order(s) reconciled",
+                ("id", "client_order_id", "before", "now", "result", "error"),
+                [
+                    [
+                        row["id"],
+                        row["client_order_id"],
+                        row["before"],
+                        row["status"],
+                        row["result"],
+                        row["error"],
+                    ]
+                    for row in rows
+                ],
+            )
         if failed:
             raise CommandError(f"{len(failed)} of {len(rows)} order(s) not reconciled")
 
@@ -156,8 +230,12 @@ class Command(BaseCommand):
         for connection in connections:
             row: dict[str, Any] = {"id": str(connection.pk), "name": connection.name}
             try:
-                row.update(canceled=connection_orders_cancel(
-                    connection=connection, actor=None, symbol=options["symbol"]), error=None)
+                row.update(
+                    canceled=connection_orders_cancel(
+                        connection=connection, actor=None, symbol=options["symbol"]
+                    ),
+                    error=None,
+                )
             except (ServiceError, ExchangeError) as exc:
                 row.update(canceled=0, error=_error_text(exc))
             rows.append(row)
@@ -165,9 +243,11 @@ class Command(BaseCommand):
         if options["json"]:
             console.print_json(self.stdout, {"connections": rows, "failed": len(failed)})
         else:
-            console.print_table(self.stdout, "cancel-all (the exchange is told too)",
-                                ("id", "name", "orders canceled or asked to cancel", "error"),
-                                [[row["id"], row["name"], row["canceled"], row["error"]]
-                                 for row in rows])
+            console.print_table(
+                self.stdout,
+                "cancel-all (the exchange is told too)",
+                ("id", "name", "orders canceled or asked to cancel", "error"),
+                [[row["id"], row["name"], row["canceled"], row["error"]] for row in rows],
+            )
         if failed:
             raise CommandError(f"{len(failed)} connection(s) not canceled")

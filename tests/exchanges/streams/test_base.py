@@ -45,13 +45,41 @@ def test_malformed_frames_are_refused_with_a_code():
     with pytest.raises(MessageRefused, match="missing"):
         stream.parse(json.dumps({"topic": "order", "data": [{"category": "spot"}]}))
     with pytest.raises(MessageRefused, match="status"):
-        stream.parse(json.dumps({"topic": "order", "data": [{
-            "category": "spot", "symbol": "BTCUSDT", "orderId": "1", "side": "Buy",
-            "orderStatus": "Exploded"}]}))
+        stream.parse(
+            json.dumps(
+                {
+                    "topic": "order",
+                    "data": [
+                        {
+                            "category": "spot",
+                            "symbol": "BTCUSDT",
+                            "orderId": "1",
+                            "side": "Buy",
+                            "orderStatus": "Exploded",
+                        }
+                    ],
+                }
+            )
+        )
     with pytest.raises(MessageRefused, match="number"):
-        stream.parse(json.dumps({"topic": "execution", "data": [{
-            "category": "spot", "symbol": "BTCUSDT", "execId": "1", "orderId": "1",
-            "side": "Buy", "execPrice": "NaN", "execQty": "1"}]}))
+        stream.parse(
+            json.dumps(
+                {
+                    "topic": "execution",
+                    "data": [
+                        {
+                            "category": "spot",
+                            "symbol": "BTCUSDT",
+                            "execId": "1",
+                            "orderId": "1",
+                            "side": "Buy",
+                            "execPrice": "NaN",
+                            "execQty": "1",
+                        }
+                    ],
+                }
+            )
+        )
     with pytest.raises(MessageRefused, match="list of objects"):
         stream.parse(json.dumps({"topic": "order", "data": "nope"}))
 

@@ -12,20 +12,77 @@ SWAP = BingxStream("perpetual_futures")
 SPOT = BingxStream("spot")
 
 # BingX docs-v3 swap "Order update push" (fields as the facts list them; td/l/L present)
-ORDER_TRADE_UPDATE = {"e": "ORDER_TRADE_UPDATE", "E": 1700000000123, "o": {
-    "s": "BTC-USDT", "c": "ec0123abc", "i": 1735950529123455000, "S": "BUY", "o": "LIMIT",
-    "q": "0.0100", "p": "50000.0", "sp": "0", "ap": "50000.0", "x": "TRADE", "X": "FILLED",
-    "N": "USDT", "n": "-0.2500", "T": 1700000000120, "wt": "MARK_PRICE", "ps": "BOTH",
-    "rp": "0", "z": "0.0100", "td": "8812345", "l": "0.0100", "L": "50000.0"}}
-ACCOUNT_UPDATE = {"e": "ACCOUNT_UPDATE", "E": 1700000000123, "a": {"m": "ORDER", "B": [
-    {"a": "USDT", "wb": "1000.5", "cw": "1000.5", "bc": "0"}], "P": [
-    {"s": "BTC-USDT", "pa": "0.01", "ep": "50000.0", "up": "0.1", "mt": "cross", "iw": "0",
-     "ps": "SHORT"}]}}
-SPOT_EXECUTION = {"code": 0, "dataType": "spot.executionReport", "data": {
-    "e": "executionReport", "E": 1700000000123, "s": "BTC-USDT", "S": "SELL", "o": "LIMIT",
-    "q": "0.001", "p": "50000", "x": "TRADE", "X": "FILLED", "i": 1735950529123455000,
-    "l": "0.001", "z": "0.001", "L": "50000", "n": "-0.05", "N": "USDT", "T": 1700000000120,
-    "t": 2233445566, "m": False, "Z": "50"}}
+ORDER_TRADE_UPDATE = {
+    "e": "ORDER_TRADE_UPDATE",
+    "E": 1700000000123,
+    "o": {
+        "s": "BTC-USDT",
+        "c": "ec0123abc",
+        "i": 1735950529123455000,
+        "S": "BUY",
+        "o": "LIMIT",
+        "q": "0.0100",
+        "p": "50000.0",
+        "sp": "0",
+        "ap": "50000.0",
+        "x": "TRADE",
+        "X": "FILLED",
+        "N": "USDT",
+        "n": "-0.2500",
+        "T": 1700000000120,
+        "wt": "MARK_PRICE",
+        "ps": "BOTH",
+        "rp": "0",
+        "z": "0.0100",
+        "td": "8812345",
+        "l": "0.0100",
+        "L": "50000.0",
+    },
+}
+ACCOUNT_UPDATE = {
+    "e": "ACCOUNT_UPDATE",
+    "E": 1700000000123,
+    "a": {
+        "m": "ORDER",
+        "B": [{"a": "USDT", "wb": "1000.5", "cw": "1000.5", "bc": "0"}],
+        "P": [
+            {
+                "s": "BTC-USDT",
+                "pa": "0.01",
+                "ep": "50000.0",
+                "up": "0.1",
+                "mt": "cross",
+                "iw": "0",
+                "ps": "SHORT",
+            }
+        ],
+    },
+}
+SPOT_EXECUTION = {
+    "code": 0,
+    "dataType": "spot.executionReport",
+    "data": {
+        "e": "executionReport",
+        "E": 1700000000123,
+        "s": "BTC-USDT",
+        "S": "SELL",
+        "o": "LIMIT",
+        "q": "0.001",
+        "p": "50000",
+        "x": "TRADE",
+        "X": "FILLED",
+        "i": 1735950529123455000,
+        "l": "0.001",
+        "z": "0.001",
+        "L": "50000",
+        "n": "-0.05",
+        "N": "USDT",
+        "T": 1700000000120,
+        "t": 2233445566,
+        "m": False,
+        "Z": "50",
+    },
+}
 
 
 def gz(frame: object) -> bytes:
@@ -35,9 +92,16 @@ def gz(frame: object) -> bytes:
 def test_swap_trade_gives_order_and_fill_from_a_gzipped_frame():
     order, fill = SWAP.parse(gz(ORDER_TRADE_UPDATE))
     assert (order.symbol, order.status, order.exchange_order_id) == (
-        "BTC/USDT:USDT", "filled", "1735950529123455000")
+        "BTC/USDT:USDT",
+        "filled",
+        "1735950529123455000",
+    )
     assert (fill.trade_id, fill.quantity, fill.fee, fill.fee_asset) == (
-        "8812345", Decimal("0.0100"), Decimal("0.2500"), "USDT")
+        "8812345",
+        Decimal("0.0100"),
+        Decimal("0.2500"),
+        "USDT",
+    )
 
 
 def test_swap_trade_without_trade_id_gives_only_the_order():
@@ -60,7 +124,9 @@ def test_spot_execution_report_gives_order_and_fill():
 def test_server_pings_are_answered_on_both_sockets():
     assert SWAP.reply(gz("Ping")) == "Pong"
     assert json.loads(SPOT.reply(gz({"ping": "abc", "time": "2023-01-01T00:00:00"}))) == {
-        "pong": "abc", "time": "2023-01-01T00:00:00"}
+        "pong": "abc",
+        "time": "2023-01-01T00:00:00",
+    }
     assert SWAP.parse(gz("Ping")) == []
 
 
@@ -75,10 +141,13 @@ def test_listen_key_goes_in_the_url_and_its_lifecycle_in_the_query():
     SWAP.keep_alive_listen_key(request, key)
     assert calls[1] == ("PUT", "/openApi/user/auth/userDataStream", {"listenKey": key})
     assert SWAP.url("live", listen_key=key) == (
-        f"wss://open-api-swap.bingx.com/swap-market?listenKey={key}")
+        f"wss://open-api-swap.bingx.com/swap-market?listenKey={key}"
+    )
     assert SWAP.subscribe_messages() == []
     assert [json.loads(f)["dataType"] for f in SPOT.subscribe_messages()] == [
-        "spot.executionReport", "ACCOUNT_UPDATE"]
+        "spot.executionReport",
+        "ACCOUNT_UPDATE",
+    ]
 
 
 def test_expired_listen_key_ends_the_stream():

@@ -16,15 +16,30 @@ from exchanges.streams.bybit import BybitStream, auth_signature
 from exchanges.streams.session import AuthRefused, Backoff, StreamSession
 
 CREDENTIALS = Credentials("key", "secret")
-ORDER = {"topic": "order", "creationTime": 1, "data": [{
-    "category": "linear", "symbol": "BTCUSDT", "orderId": "o-1", "orderLinkId": "c-1",
-    "side": "Buy", "orderStatus": "Filled", "qty": "0.01", "cumExecQty": "0.01",
-    "avgPrice": "50000", "updatedTime": "2"}]}
+ORDER = {
+    "topic": "order",
+    "creationTime": 1,
+    "data": [
+        {
+            "category": "linear",
+            "symbol": "BTCUSDT",
+            "orderId": "o-1",
+            "orderLinkId": "c-1",
+            "side": "Buy",
+            "orderStatus": "Filled",
+            "qty": "0.01",
+            "cumExecQty": "0.01",
+            "avgPrice": "50000",
+            "updatedTime": "2",
+        }
+    ],
+}
 
 
 class QuickBybit(BybitStream):
-    heartbeat = Heartbeat(interval_seconds=0.05, dead_after_seconds=0.3,
-                          send=json.dumps({"op": "ping"}))
+    heartbeat = Heartbeat(
+        interval_seconds=0.05, dead_after_seconds=0.3, send=json.dumps({"op": "ping"})
+    )
 
 
 async def serve(handler):
@@ -50,24 +65,37 @@ def bybit_handler(*, auth_ok=True, push=True, seen=None):
             if frame["op"] == "auth":
                 _key, expires, signature = frame["args"]
                 ok = auth_ok and signature == auth_signature("secret", expires)
-                await ws.send_json({"success": ok, "ret_msg": "" if ok else "Params Error",
-                                    "op": "auth", "conn_id": "c"})
+                await ws.send_json(
+                    {
+                        "success": ok,
+                        "ret_msg": "" if ok else "Params Error",
+                        "op": "auth",
+                        "conn_id": "c",
+                    }
+                )
             elif frame["op"] == "subscribe":
                 await ws.send_json({"success": True, "ret_msg": "", "op": "subscribe"})
                 if push:
                     await ws.send_json(ORDER)
-                    await ws.send_json(ORDER)   # a repeat parses to the same update
+                    await ws.send_json(ORDER)  # a repeat parses to the same update
             elif frame["op"] == "ping" and push:
                 await ws.send_json({"op": "pong", "args": ["1"], "conn_id": "c"})
         return ws
+
     return handler
 
 
 def session_for(base, updates, states, **kwargs):
-    return StreamSession(QuickBybit("perpetual_futures"), credentials=CREDENTIALS,
-                         environment="paper", base=base, on_updates=updates.extend,
-                         on_state=lambda state, reason: states.append((state, reason)),
-                         backoff=Backoff(base_seconds=0.01, cap_seconds=0.02), **kwargs)
+    return StreamSession(
+        QuickBybit("perpetual_futures"),
+        credentials=CREDENTIALS,
+        environment="paper",
+        base=base,
+        on_updates=updates.extend,
+        on_state=lambda state, reason: states.append((state, reason)),
+        backoff=Backoff(base_seconds=0.01, cap_seconds=0.02),
+        **kwargs,
+    )
 
 
 def test_session_authenticates_subscribes_and_delivers_updates():
@@ -92,7 +120,10 @@ def test_session_authenticates_subscribes_and_delivers_updates():
     assert [frame["op"] for frame in seen[:2]] == ["auth", "subscribe"]
     assert updates[0] == updates[1]
     assert (updates[0].symbol, updates[0].status, updates[0].filled_quantity) == (
-        "BTC/USDT:USDT", "filled", Decimal("0.01"))
+        "BTC/USDT:USDT",
+        "filled",
+        Decimal("0.01"),
+    )
     assert ("connected", "") in states
     assert states[-1] == ("down", "stopped")
 
@@ -149,16 +180,21 @@ def test_a_refusal_after_an_unacknowledged_auth_stops_the_session_instead_of_loo
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         attempts.append(request)
-        await ws.receive()   # our auth
+        await ws.receive()  # our auth
         await ws.send_json({"success": False, "ret_msg": "Invalid apikey", "op": "auth"})
         await ws.close(code=1008)
         return ws
 
     async def scenario():
         runner, base = await serve(refuse_then_close)
-        session = StreamSession(UnansweredBybit("spot"), credentials=CREDENTIALS,
-                                environment="paper", base=base, on_updates=lambda u: None,
-                                backoff=Backoff(base_seconds=0.01, cap_seconds=0.02))
+        session = StreamSession(
+            UnansweredBybit("spot"),
+            credentials=CREDENTIALS,
+            environment="paper",
+            base=base,
+            on_updates=lambda u: None,
+            backoff=Backoff(base_seconds=0.01, cap_seconds=0.02),
+        )
         try:
             with pytest.raises(AuthRefused, match="Invalid apikey"):
                 await asyncio.wait_for(session.run(asyncio.Event()), 2)

@@ -22,7 +22,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 CLIENT_TIMEOUT_SECONDS = 5
 
 
-_TRIED: list[str] = []   # every non-loopback name a client tried to resolve
+_TRIED: list[str] = []  # every non-loopback name a client tried to resolve
 
 
 @pytest.fixture(scope="package", autouse=True)
@@ -48,7 +48,7 @@ class TriedSince:
         self.start = len(_TRIED)
 
     def __call__(self) -> list[str]:
-        return list(_TRIED[self.start:])
+        return list(_TRIED[self.start :])
 
 
 @pytest.fixture
@@ -69,8 +69,9 @@ def signature_failures(paper_url: str, exchange: str) -> int:
 
 
 def paper_fill(paper_url: str, exchange: str, order_id: str) -> dict[str, Any]:
-    response = requests.post(f"{paper_url}/_paper/fill",
-                             json={"exchange": exchange, "orderId": str(order_id)}, timeout=5)
+    response = requests.post(
+        f"{paper_url}/_paper/fill", json={"exchange": exchange, "orderId": str(order_id)}, timeout=5
+    )
     response.raise_for_status()
     return response.json()["order"]
 
@@ -78,12 +79,16 @@ def paper_fill(paper_url: str, exchange: str, order_id: str) -> dict[str, Any]:
 def set_start_prices(paper_url: str, exchange: str) -> None:
     """BTC at 60000 on spot and perpetual (another test may have moved it)."""
     for symbol in ("BTC/USDT", "BTC/USDT:USDT"):
-        response = requests.post(f"{paper_url}/_paper/prices", timeout=5, json={
-            "exchange": exchange, "symbol": symbol, "price": "60000"})
+        response = requests.post(
+            f"{paper_url}/_paper/prices",
+            timeout=5,
+            json={"exchange": exchange, "symbol": symbol, "price": "60000"},
+        )
         response.raise_for_status()
 
 
 def paper_account(paper_url: str, exchange: str) -> Credentials:
     set_start_prices(paper_url, exchange)
-    return make_paper_credentials(paper_url, exchange,
-                                  balances={"USDT": "100000", "BTC": "2", "ETH": "20"})
+    return make_paper_credentials(
+        paper_url, exchange, balances={"USDT": "100000", "BTC": "2", "ETH": "20"}
+    )

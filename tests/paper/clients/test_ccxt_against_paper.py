@@ -31,9 +31,9 @@ SPOT, PERP = "BTC/USDT", "BTC/USDT:USDT"
 
 @dataclass(frozen=True)
 class Case:
-    exchange: str                 # ccxt id and paper exchange name
-    perp_amount: float = 0.01     # in ccxt's amount unit (OKX counts contracts of 0.01 BTC)
-    perp_base: float = 0.01       # the same in BTC
+    exchange: str  # ccxt id and paper exchange name
+    perp_amount: float = 0.01  # in ccxt's amount unit (OKX counts contracts of 0.01 BTC)
+    perp_base: float = 0.01  # the same in BTC
     leverage_params: dict[str, Any] = field(default_factory=dict)
     fetch_order_params: dict[str, Any] = field(default_factory=dict)
     # BingX refuses a base-sized spot market buy (the facts: quoteOrderQty is required),
@@ -67,10 +67,15 @@ def point_at_paper(client: ccxt.Exchange, paper_url: str) -> ccxt.Exchange:
 
 def make_client(paper_url: str, exchange: str) -> ccxt.Exchange:
     credentials = paper_account(paper_url, exchange)
-    client = getattr(ccxt, exchange)({
-        "apiKey": credentials.api_key, "secret": credentials.api_secret,
-        "password": credentials.passphrase or None,
-        "timeout": CLIENT_TIMEOUT_SECONDS * 1000, "enableRateLimit": False})
+    client = getattr(ccxt, exchange)(
+        {
+            "apiKey": credentials.api_key,
+            "secret": credentials.api_secret,
+            "password": credentials.passphrase or None,
+            "timeout": CLIENT_TIMEOUT_SECONDS * 1000,
+            "enableRateLimit": False,
+        }
+    )
     return point_at_paper(client, paper_url)
 
 
@@ -98,22 +103,23 @@ def test_markets_tickers_and_balance_load(session: Any, outside_hosts: TriedSinc
     assert outside_hosts() == []
 
 
-def test_a_resting_limit_order_is_found_listed_and_canceled(session: Any,
-                                                            paper_url: str) -> None:
+def test_a_resting_limit_order_is_found_listed_and_canceled(session: Any, paper_url: str) -> None:
     case, client = session
     client_id = f"cx{secrets.token_hex(6)}"
-    placed = client.create_order(SPOT, "limit", "buy", 0.001, 50000,
-                                 {"clientOrderId": client_id})
+    placed = client.create_order(SPOT, "limit", "buy", 0.001, 50000, {"clientOrderId": client_id})
     assert placed["id"] and placed["clientOrderId"] == client_id
     found = client.fetch_order(placed["id"], SPOT, case.fetch_order_params)
     assert (found["id"], found["status"], found["amount"], found["price"]) == (
-        placed["id"], "open", 0.001, 50000)
+        placed["id"],
+        "open",
+        0.001,
+        50000,
+    )
     assert found["clientOrderId"] == client_id
     assert placed["id"] in [order["id"] for order in client.fetch_open_orders(SPOT)]
     client.cancel_order(placed["id"], SPOT)
     assert placed["id"] not in [order["id"] for order in client.fetch_open_orders(SPOT)]
-    assert client.fetch_order(placed["id"], SPOT, case.fetch_order_params)["status"] == \
-        "canceled"
+    assert client.fetch_order(placed["id"], SPOT, case.fetch_order_params)["status"] == "canceled"
     assert exchange_stats(paper_url, case.exchange)["ordersByClientId"][client_id] == 1
 
 
@@ -129,7 +135,8 @@ def test_a_market_buy_fills_and_shows_in_balance_and_trades(session: Any) -> Non
     assert after["USDT"]["total"] == pytest.approx(before["USDT"]["total"] - 60)
     trades = [trade for trade in client.fetch_my_trades(SPOT) if trade["order"] == placed["id"]]
     assert [(trade["side"], trade["amount"], trade["price"]) for trade in trades] == [
-        ("buy", 0.001, 60000)]
+        ("buy", 0.001, 60000)
+    ]
 
 
 def test_leverage_a_perpetual_position_and_its_trades(session: Any) -> None:
@@ -140,14 +147,14 @@ def test_leverage_a_perpetual_position_and_its_trades(session: Any) -> None:
     assert len(positions) == 1
     position = positions[0]
     assert (position["symbol"], position["side"]) == (PERP, "long")
-    assert position["contracts"] * (position["contractSize"] or 1) == pytest.approx(
-        case.perp_base)
+    assert position["contracts"] * (position["contractSize"] or 1) == pytest.approx(case.perp_base)
     assert position["entryPrice"] == 60000
     # Binance's v3 positionRisk, which ccxt reads, reports no leverage
     assert position["leverage"] in (5, None)
     trades = [t for t in client.fetch_my_trades(PERP) if t["order"] == placed["id"]]
     assert [(t["side"], t["amount"], t["price"]) for t in trades] == [
-        ("buy", case.perp_amount, 60000)]
+        ("buy", case.perp_amount, 60000)
+    ]
     resting = client.create_order(PERP, "limit", "buy", case.perp_amount, 50000)
     assert resting["id"] in [order["id"] for order in client.fetch_open_orders(PERP)]
     client.cancel_order(resting["id"], PERP)
@@ -156,11 +163,13 @@ def test_leverage_a_perpetual_position_and_its_trades(session: Any) -> None:
 def test_okx_places_through_batch_orders(paper_url: str) -> None:
     """ccxt places every OKX order, one or many, through ``/api/v5/trade/batch-orders``."""
     client = make_client(paper_url, "okx")
-    before = exchange_stats(paper_url, "okx")["requests"].get("POST /api/v5/trade/batch-orders",
-                                                              0)
-    placed = client.create_orders([
-        {"symbol": SPOT, "type": "limit", "side": "buy", "amount": 0.001, "price": 40000},
-        {"symbol": SPOT, "type": "limit", "side": "buy", "amount": 0.001, "price": 41000}])
+    before = exchange_stats(paper_url, "okx")["requests"].get("POST /api/v5/trade/batch-orders", 0)
+    placed = client.create_orders(
+        [
+            {"symbol": SPOT, "type": "limit", "side": "buy", "amount": 0.001, "price": 40000},
+            {"symbol": SPOT, "type": "limit", "side": "buy", "amount": 0.001, "price": 41000},
+        ]
+    )
     assert len({order["id"] for order in placed}) == 2
     assert {order["id"] for order in placed} <= {o["id"] for o in client.fetch_open_orders(SPOT)}
     stats = exchange_stats(paper_url, "okx")
@@ -168,7 +177,8 @@ def test_okx_places_through_batch_orders(paper_url: str) -> None:
 
 
 def test_an_unpointed_client_fails_at_once_instead_of_reaching_the_exchange(
-        outside_hosts: TriedSince) -> None:
+    outside_hosts: TriedSince,
+) -> None:
     client = ccxt.bybit({"timeout": CLIENT_TIMEOUT_SECONDS * 1000})
     started = time.monotonic()
     with pytest.raises(ccxt.NetworkError):

@@ -20,14 +20,20 @@ class Command(BaseCommand):
     help = "Run the private user streams of the connections (one holder per connection)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--holder", default=None,
-                            help="lease holder id (default STREAM_HOLDER_ID: host:pid:random)")
+        parser.add_argument(
+            "--holder",
+            default=None,
+            help="lease holder id (default STREAM_HOLDER_ID: host:pid:random)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         runner = StreamRunner(holder=options["holder"])
-        self.stdout.write(f"STREAMS_READY holder={runner.holder} "
-                          f"lease={settings.STREAM_LEASE_SECONDS}s "
-                          f"scan={settings.STREAM_SCAN_SECONDS}s", ending="\n")
+        self.stdout.write(
+            f"STREAMS_READY holder={runner.holder} "
+            f"lease={settings.STREAM_LEASE_SECONDS}s "
+            f"scan={settings.STREAM_SCAN_SECONDS}s",
+            ending="\n",
+        )
         self.stdout.flush()
         asyncio.run(self._run(runner))
 
