@@ -341,8 +341,12 @@ STREAM_STATE_WRITE_SECONDS = env.float("STREAM_STATE_WRITE_SECONDS", default=1.0
 # the runner's database threads (keep below DATABASE_POOL_MAX_SIZE)
 STREAM_DB_THREADS = env.int("STREAM_DB_THREADS", default=16)
 # the runner re-reads the tickers of its connections' markets this often, for the
-# pre-checks' shared cache (orders/market_data.py keeps each for 5 s)
+# pre-checks' shared cache (orders/market_data.py keeps each MARKET_TICKER_CACHE_SECONDS)
 MARKET_REFRESH_SECONDS = env.float("MARKET_REFRESH_SECONDS", default=1.0)
+# how long a cached ticker stays usable for the pre-checks (read at each write and read)
+MARKET_TICKER_CACHE_SECONDS = env.float("MARKET_TICKER_CACHE_SECONDS", default=5.0)
+# how often the runner's market refresher lists its connections' warm symbols again
+MARKET_PLAN_SECONDS = env.float("MARKET_PLAN_SECONDS", default=5.0)
 # reconciliation: a pending order untouched this long lost its task; a submitting one this
 # long after its last send is settled if no live sender holds its lock (a settle of an order
 # whose sender is alive answers "busy" and does nothing)
