@@ -323,6 +323,9 @@ HEALTH_RETENTION_DAYS = env.int("HEALTH_RETENTION_DAYS", default=7)
 # BATCH_BUDGET_WAIT_SECONDS for the exchange's budget (a restart would spend it twice), and
 # is tried again after our own throttle's refusals until BATCH_THROTTLE_WAIT_LIMIT_SECONDS,
 # when its result is the "throttled" error
+# at most this many connections in one batch test (admin action, API, command line); the
+# OpenAPI schema's maxItems is this value as the schema was built
+BATCH_MAX_SIZE = env.int("BATCH_MAX_SIZE", default=50)
 BATCH_BUDGET_WAIT_SECONDS = env.float("BATCH_BUDGET_WAIT_SECONDS", default=10.0)
 BATCH_THROTTLE_WAIT_LIMIT_SECONDS = env.float("BATCH_THROTTLE_WAIT_LIMIT_SECONDS", default=60.0)
 # the user-stream runner (manage.py run_user_streams, docs/live-session.md): each
