@@ -286,6 +286,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, object] = {}
 CELERY_TIMEZONE = "UTC"
+# the queues /metrics reports the lengths of (config/metrics.py): the worker's -Q (Procfile,
+# docker-compose.yml), read at each scrape
+METRICS_CELERY_QUEUES = ("orders", "connections", "health", "maintenance")
 
 # Exchange Connect knobs. Every interval is a setting so tests can shrink it.
 PAPER_EXCHANGE_URL = env.str("PAPER_EXCHANGE_URL", default="http://127.0.0.1:8900")
