@@ -31,17 +31,23 @@ from orders.metrics import order_metrics
 
 logger = logging.getLogger(__name__)
 
-# the worker's -Q (Procfile, docker-compose.yml); kombu keeps one Redis list per priority
-# step of a queue: the queue's own name for step 0, "<queue>\x06\x16<step>" for the others
-CELERY_QUEUES = ("orders", "connections", "health", "maintenance")
+# the queues are settings.METRICS_CELERY_QUEUES (celery_queues); kombu keeps one Redis list
+# per priority step of a queue: the queue's own name for step 0, "<queue>\x06\x16<step>"
+# for the others
 KOMBU_PRIORITY_STEPS = (0, 3, 6, 9)
 KOMBU_PRIORITY_SEPARATOR = "\x06\x16"
 
 
+def celery_queues() -> tuple[str, ...]:
+    """The worker's queues, as /metrics reports them (the worker's -Q)."""
+    return tuple(settings.METRICS_CELERY_QUEUES)
+
+
 def celery_queue_metrics() -> Iterator[Metric]:
     """Messages waiting in each queue (every priority step added up): one pipeline."""
+    queues = celery_queues()
     pipe = redis_client().pipeline(transaction=False)
-    for queue in CELERY_QUEUES:
+    for queue in queues:
         for step in KOMBU_PRIORITY_STEPS:
             pipe.llen(queue if step == 0 else f"{queue}{KOMBU_PRIORITY_SEPARATOR}{step}")
     lengths = iter(pipe.execute())
@@ -50,7 +56,7 @@ def celery_queue_metrics() -> Iterator[Metric]:
         "Messages waiting in a Celery queue (every priority)",
         labels=["queue"],
     )
-    for queue in CELERY_QUEUES:
+    for queue in queues:
         family.add_metric([queue], float(sum(next(lengths) for _ in KOMBU_PRIORITY_STEPS)))
     yield family
 

@@ -286,6 +286,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, object] = {}
 CELERY_TIMEZONE = "UTC"
+# the queues /metrics reports the lengths of (config/metrics.py): the worker's -Q (Procfile,
+# docker-compose.yml), read at each scrape
+METRICS_CELERY_QUEUES = ("orders", "connections", "health", "maintenance")
 
 # Exchange Connect knobs. Every interval is a setting so tests can shrink it.
 PAPER_EXCHANGE_URL = env.str("PAPER_EXCHANGE_URL", default="http://127.0.0.1:8900")
@@ -323,6 +326,9 @@ HEALTH_RETENTION_DAYS = env.int("HEALTH_RETENTION_DAYS", default=7)
 # BATCH_BUDGET_WAIT_SECONDS for the exchange's budget (a restart would spend it twice), and
 # is tried again after our own throttle's refusals until BATCH_THROTTLE_WAIT_LIMIT_SECONDS,
 # when its result is the "throttled" error
+# at most this many connections in one batch test (admin action, API, command line); the
+# OpenAPI schema's maxItems is this value as the schema was built
+BATCH_MAX_SIZE = env.int("BATCH_MAX_SIZE", default=50)
 BATCH_BUDGET_WAIT_SECONDS = env.float("BATCH_BUDGET_WAIT_SECONDS", default=10.0)
 BATCH_THROTTLE_WAIT_LIMIT_SECONDS = env.float("BATCH_THROTTLE_WAIT_LIMIT_SECONDS", default=60.0)
 # the user-stream runner (manage.py run_user_streams, docs/live-session.md): each
@@ -341,8 +347,12 @@ STREAM_STATE_WRITE_SECONDS = env.float("STREAM_STATE_WRITE_SECONDS", default=1.0
 # the runner's database threads (keep below DATABASE_POOL_MAX_SIZE)
 STREAM_DB_THREADS = env.int("STREAM_DB_THREADS", default=16)
 # the runner re-reads the tickers of its connections' markets this often, for the
-# pre-checks' shared cache (orders/market_data.py keeps each for 5 s)
+# pre-checks' shared cache (orders/market_data.py keeps each MARKET_TICKER_CACHE_SECONDS)
 MARKET_REFRESH_SECONDS = env.float("MARKET_REFRESH_SECONDS", default=1.0)
+# how long a cached ticker stays usable for the pre-checks (read at each write and read)
+MARKET_TICKER_CACHE_SECONDS = env.float("MARKET_TICKER_CACHE_SECONDS", default=5.0)
+# how often the runner's market refresher lists its connections' warm symbols again
+MARKET_PLAN_SECONDS = env.float("MARKET_PLAN_SECONDS", default=5.0)
 # reconciliation: a pending order untouched this long lost its task; a submitting one this
 # long after its last send is settled if no live sender holds its lock (a settle of an order
 # whose sender is alive answers "busy" and does nothing)

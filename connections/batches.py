@@ -20,11 +20,11 @@ from connections.results import TestError, TestResult, batch_stored
 from connections.selectors import (
     BATCH_CONCURRENCY,
     BATCH_RUNNING_SET,
-    MAX_BATCH_SIZE,
     STAFF_WRITE_REFUSAL,
     batch_meta_key,
     batch_results_key,
     connection_owner_ids,
+    max_batch_size,
 )
 from core.errors import Forbidden, NotFound, Throttled, ValidationFailed
 from core.redis import redis_client
@@ -41,9 +41,10 @@ def batch_validate(*, user: User, connection_ids: list[str], any_owner: bool = F
     connection_ids = [i.strip().lower() for i in connection_ids]
     if not connection_ids:
         raise ValidationFailed("give at least one connection id", fields={field: ["empty"]})
-    if len(connection_ids) > MAX_BATCH_SIZE:
+    most = max_batch_size()
+    if len(connection_ids) > most:
         raise ValidationFailed(
-            f"at most {MAX_BATCH_SIZE} connections per batch",
+            f"at most {most} connections per batch",
             fields={field: [f"{len(connection_ids)} given"]},
         )
     duplicates = sorted({i for i in connection_ids if connection_ids.count(i) > 1})

@@ -38,9 +38,14 @@ from exchanges.errors import NotSupported
 from exchanges.streams import PROTOCOLS, protocol_for
 
 # Batch tests (connections.batches runs them): their size, how many tests run at once, and
-# their bookkeeping in Redis, read here.
-MAX_BATCH_SIZE = 50
+# their bookkeeping in Redis, read here. Their size is settings.BATCH_MAX_SIZE (max_batch_size).
 BATCH_CONCURRENCY = 10
+
+
+def max_batch_size() -> int:
+    return int(settings.BATCH_MAX_SIZE)
+
+
 BATCH_RUNNING_SET = "ec:batch:running"
 
 
@@ -340,7 +345,7 @@ def system_status(*, user: User) -> SystemStatus:
         ),
         batch=BatchCapacity(
             running=batches_running(),
-            max_batch_size=MAX_BATCH_SIZE,
+            max_batch_size=max_batch_size(),
             max_concurrent=BATCH_CONCURRENCY,
         ),
         exchanges=matrix(),

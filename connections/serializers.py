@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
@@ -17,7 +18,7 @@ from connections.models import (
     HealthStatus,
 )
 from connections.paper import paper_base_url, paper_ws_url
-from connections.selectors import MAX_BATCH_SIZE, connection_stream
+from connections.selectors import connection_stream, max_batch_size
 from connections.services import ConnectionChanges, ConnectionSpec
 from core.fields import (
     UUID_PATTERN,
@@ -338,23 +339,26 @@ class TokenOut(serializers.Serializer):
     {
         "type": "array",
         "minItems": 1,
-        "maxItems": MAX_BATCH_SIZE,
+        "maxItems": settings.BATCH_MAX_SIZE,
         "uniqueItems": True,
         "items": {"type": "string", "format": "uuid", "pattern": UUID_PATTERN},
         "description": "Ids of your own connections, each once (ids compare case-insensitively).",
     }
 )
 class ConnectionIdsField(serializers.ListField):
-    """1..MAX_BATCH_SIZE connection ids; repeats and unknown ids are the service's 400/404."""
+    """1..BATCH_MAX_SIZE connection ids; repeats and unknown ids are the service's 400/404.
+    The limit is read as each field is built (DRF builds its declared fields anew for each
+    serializer instance)."""
 
     def __init__(self, **kwargs: Any) -> None:
+        most = max_batch_size()
         super().__init__(
             child=StrictUUIDField(),
             min_length=1,
-            max_length=MAX_BATCH_SIZE,
+            max_length=most,
             error_messages={
                 "min_length": "give at least one connection id",
-                "max_length": f"at most {MAX_BATCH_SIZE} connections per batch",
+                "max_length": f"at most {most} connections per batch",
             },
             **kwargs,
         )

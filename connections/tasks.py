@@ -4,7 +4,7 @@ What bounds each task: Celery's time limits do nothing under the threads pool, s
 set. Each exchange call ends within EXCHANGE_TIMEOUT_SECONDS (the connector's whole-request
 deadline) and the limiter never holds a task more than about a second (it retries with a
 countdown instead). A test or heartbeat makes a handful of calls; a batch test runs at most
-MAX_BATCH_SIZE tests, BATCH_CONCURRENCY at a time, each test waiting for budget a bounded time
+BATCH_MAX_SIZE tests, BATCH_CONCURRENCY at a time, each test waiting for budget a bounded time
 (connections/batches.py).
 """
 

@@ -11,6 +11,7 @@ setting). Values are JSON in the Django cache (Redis).
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,8 +26,8 @@ from connections.models import ExchangeConnection
 from exchanges.base import Connector, Ticker
 from orders.models import TERMINAL, Order
 
-# how long a ticker stays usable; the refresher rewrites it every MARKET_REFRESH_SECONDS
-TICKER_CACHE_SECONDS = 5
+# how long a ticker stays usable is settings.MARKET_TICKER_CACHE_SECONDS (ticker_cache_seconds);
+# the refresher rewrites it every MARKET_REFRESH_SECONDS
 POSITION_MODE_CACHE_SECONDS = 600
 # the symbols kept warm: those of unfinished orders and of orders this recent
 WARM_SYMBOL_DAYS = 7
@@ -64,16 +65,18 @@ def ticker_store(
         "last": str(ticker.last),
         "at": at or time.time(),
     }
-    cache.set(_ticker_key(connection, ticker.symbol), json.dumps(value), TICKER_CACHE_SECONDS)
+    cache.set(
+        _ticker_key(connection, ticker.symbol), json.dumps(value), math.ceil(ticker_cache_seconds())
+    )
 
 
 def ticker_cached(*, connection: ExchangeConnection, symbol: str) -> CachedTicker | None:
-    """The symbol's ticker if one was read in the last TICKER_CACHE_SECONDS."""
+    """The symbol's ticker if one was read in the last MARKET_TICKER_CACHE_SECONDS."""
     raw = cache.get(_ticker_key(connection, symbol))
     if raw is None:
         return None
     value = json.loads(raw)
-    if time.time() - value["at"] > TICKER_CACHE_SECONDS:
+    if time.time() - value["at"] > ticker_cache_seconds():
         return None
     return CachedTicker(
         ticker=Ticker(
@@ -132,6 +135,14 @@ def warm_symbols(*, connection_ids: list[str]) -> dict[str, set[str]]:
 
 def market_refresh_seconds() -> float:
     return float(settings.MARKET_REFRESH_SECONDS)
+
+
+def ticker_cache_seconds() -> float:
+    return float(settings.MARKET_TICKER_CACHE_SECONDS)
+
+
+def market_plan_seconds() -> float:
+    return float(settings.MARKET_PLAN_SECONDS)
 
 
 # -- the out-of-band refresh (workers/market_refresh.py runs it in the stream runner) -------

@@ -2,7 +2,9 @@
 port 0 (session-scoped; the Celery worker fixture posts its alerts here).
 
 ``receiver.url`` takes POSTs and records each JSON body; ``receiver.mode`` switches how it
-answers: ``ok`` (200), ``fail`` (500) or ``hang`` (answers after ``HANG_SECONDS``).
+answers: ``ok`` (200), ``fail`` (500) or ``hang`` (records the body in ``held`` on arrival and
+answers once ``release`` is set, or after ``HANG_SECONDS`` at the latest). ``received`` holds
+the bodies of the requests answered.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ HANG_SECONDS = 20.0
 class AlertReceiver:
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
+        self.held: list[dict[str, Any]] = []
+        self.release = threading.Event()
         self.mode = "ok"
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -35,7 +39,9 @@ class AlertReceiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if receiver.mode == "hang":
-                    time.sleep(HANG_SECONDS)
+                    with receiver.lock:
+                        receiver.held.append(json.loads(body or b"null"))
+                    receiver.release.wait(HANG_SECONDS)
                 with receiver.lock:
                     receiver.received.append(json.loads(body or b"null"))
                 status = 500 if receiver.mode == "fail" else 200
@@ -52,6 +58,10 @@ class AlertReceiver:
     def about(self, subject: str) -> list[dict[str, Any]]:
         with self.lock:
             return [body for body in self.received if body and body.get("subject") == subject]
+
+    def held_about(self, subject: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [body for body in self.held if body and body.get("subject") == subject]
 
     def wait_for(self, check: Callable[[], Any], timeout: float = 15.0) -> Any:
         deadline = time.monotonic() + timeout
@@ -80,5 +90,7 @@ def webhook(alert_receiver: AlertReceiver, settings: Any) -> Iterator[AlertRecei
     """This test raises alerts to the receiver (which answers normally again afterwards)."""
     settings.ALERT_WEBHOOK_URL = alert_receiver.url
     alert_receiver.mode = "ok"
+    alert_receiver.release.clear()
     yield alert_receiver
     alert_receiver.mode = "ok"
+    alert_receiver.release.set()

@@ -6,7 +6,7 @@ per market and symbol serves every connection on that market. The reads go throu
 connection's connector (the limiter, the address check), in the runner's database threads.
 
 With this, a placement on a live connection asks the exchange nothing; when the runner is
-gone the caches go cold within TICKER_CACHE_SECONDS and placements fall back to REST, as
+gone the caches go cold within MARKET_TICKER_CACHE_SECONDS and placements fall back to REST, as
 they do anyway once its streams stop being live.
 """
 
@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 INSTRUMENT_REFRESH_SECONDS = 120.0  # the cache keeps them 300 s
 POSITION_MODE_REFRESH_SECONDS = 60.0  # the cache keeps it 600 s
-PLAN_SECONDS = 5.0  # how often the warm symbols are listed again
 READ_MAX_WAIT_SECONDS = 0.5  # a refresh never waits long for rate budget
 
 
@@ -54,7 +53,10 @@ class MarketRefresher:
         held = tuple(sorted(self.runner.held()))
         if not held:
             return
-        if held != self.planned_for or time.monotonic() - self.planned_at > PLAN_SECONDS:
+        if (
+            held != self.planned_for
+            or time.monotonic() - self.planned_at > market_data.market_plan_seconds()
+        ):
             self.plan = await self.runner.db(market_data.market_plan, connection_ids=list(held))
             self.planned_for, self.planned_at = held, time.monotonic()
         await asyncio.gather(*(self.runner.db(self.refresh_market, job) for job in self.plan))

@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from config.metrics import CELERY_QUEUES, KOMBU_PRIORITY_SEPARATOR
+from config.metrics import KOMBU_PRIORITY_SEPARATOR, celery_queues
 from connections.health import connection_check
 from connections.models import ConnectionState, ExchangeConnection, StreamState
 from connections.services import ConnectionSpec, connection_create
@@ -316,16 +316,14 @@ def test_the_celery_queues_are_the_workers():
             for name, labels, _ in samples()
             if name == "exchange_connect_celery_queue_length"
         }
-        == set(CELERY_QUEUES)
+        == set(celery_queues())
         == {"orders", "connections", "health", "maintenance"}
     )
 
 
-def test_celery_queue_lengths_add_up_every_priority_of_each_queue(monkeypatch):
+def test_celery_queue_lengths_add_up_every_priority_of_each_queue(settings):
     # queues of their own: the session's worker (if started) consumes the real ones
-    from config import metrics
-
-    monkeypatch.setattr(metrics, "CELERY_QUEUES", ("metrics-test-a", "metrics-test-b"))
+    settings.METRICS_CELERY_QUEUES = ("metrics-test-a", "metrics-test-b")
     client = redis_client()
     keys = [
         "metrics-test-a",

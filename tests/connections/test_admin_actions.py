@@ -59,10 +59,8 @@ def test_test_selected_starts_a_batch_and_links_to_its_results(admin_client, own
     assert status.status_code == 200 and status.json()["totalConnections"] == 2
 
 
-def test_test_selected_of_too_many_is_an_error_message(admin_client, owner, settings, monkeypatch):
-    from connections import batches
-
-    monkeypatch.setattr(batches, "MAX_BATCH_SIZE", 1)
+def test_test_selected_of_too_many_is_an_error_message(admin_client, owner, settings):
+    settings.BATCH_MAX_SIZE = 1
     _, said = run_action(
         admin_client,
         "test_selected",

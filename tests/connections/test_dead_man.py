@@ -7,6 +7,7 @@ cancels the paper account's open orders."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -231,12 +232,30 @@ def test_a_disabled_switch_sends_nothing(owner, paper):
     assert after == before
 
 
-def test_binance_arms_the_symbols_with_orders_and_disarms_those_without(owner, paper, monkeypatch):
+@pytest.fixture
+def order_symbols() -> Iterator[set[str]]:
+    """A symbol source registered as the orders app registers its own (the connection has no
+    orders, so the orders' source adds nothing): the test edits the set it yields."""
+    symbols: set[str] = set()
+
+    def source(_: object) -> set[str]:
+        return set(symbols)
+
+    dead_man.ORDER_SYMBOL_SOURCES.append(source)
+    try:
+        yield symbols
+    finally:
+        dead_man.ORDER_SYMBOL_SOURCES.remove(source)
+
+
+def test_binance_arms_the_symbols_with_orders_and_disarms_those_without(
+    owner, paper, order_symbols
+):
     connection = paper_connection(owner, exchange="binance", api_type="perpetual_futures")
     connection = connection_dead_man_set(connection=connection, actor=owner, seconds=30)
     api_key = connection_connector(connection=connection).credentials.api_key
-    symbols = {"BTC/USDT:USDT", "ETH/USDT:USDT"}
-    monkeypatch.setattr(dead_man, "ORDER_SYMBOL_SOURCES", [lambda _: set(symbols)])
+    symbols = order_symbols
+    symbols.update({"BTC/USDT:USDT", "ETH/USDT:USDT"})
     state = connection_dead_man_refresh(connection=connection)
     assert state.symbols == ("BTC/USDT:USDT", "ETH/USDT:USDT")
     assert sorted(s["symbol"] for s in armed_on_paper(paper, "binance", api_key)) == [

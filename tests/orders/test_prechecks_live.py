@@ -19,7 +19,6 @@ from orders import market_data
 from orders.models import Order
 from tests.django_fixtures import paper_stats, set_faults
 from tests.orders.conftest import order_body, wait_until
-from workers import market_refresh
 from workers.user_streams import StreamRunner
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -67,12 +66,12 @@ class RunnerThread:
 
 
 @pytest.fixture
-def live_settings(settings: Any, paper: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+def live_settings(settings: Any, paper: str) -> Any:
     settings.STREAM_STATE_WRITE_SECONDS = 0.1
     settings.MARKET_REFRESH_SECONDS = 0.2
-    monkeypatch.setattr(market_refresh, "PLAN_SECONDS", 0.2)
+    settings.MARKET_PLAN_SECONDS = 0.2
     # the test pauses the refresher before it counts requests: tickers must outlast that
-    monkeypatch.setattr(market_data, "TICKER_CACHE_SECONDS", 120)
+    settings.MARKET_TICKER_CACHE_SECONDS = 120
     return settings
 
 
