@@ -35,7 +35,9 @@ run: install
 	rm -rf "$${PROMETHEUS_MULTIPROC_DIR:-var/prometheus}"; \
 	$(VENV)/bin/honcho start -f Procfile
 
-# ruff check and format, mypy, the OpenAPI schema gate, pytest; stops whatever dev stack it started.
+# ruff check and format, mypy, the OpenAPI schema gate, pytest in two processes (each its
+# own worker, paper exchange, test database and Redis database; both must collect the same
+# tests, hence one hash seed); stops whatever dev stack it started.
 test: install
 	@set -e; \
 	$(DEVSTACK) up --holder $$$$; \
@@ -45,7 +47,7 @@ test: install
 	$(VENV)/bin/ruff format --check .; \
 	$(VENV)/bin/mypy; \
 	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null; \
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	PYTHONHASHSEED=0 $(VENV)/bin/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 stop:
 	$(DEVSTACK) down

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TextIO, cast
@@ -36,7 +37,12 @@ def table_text(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
     for row in rows:
         table.add_row(*(_cell(value) for value in row))
     buffer = io.StringIO()
-    width = shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+    # off a terminal (a pipe, a log, a test) the table is never cut to a guessed width
+    width = (
+        shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+        if sys.stdout.isatty()
+        else DEFAULT_WIDTH
+    )
     Console(file=buffer, width=max(width, 80), no_color=True, highlight=False).print(table)
     return buffer.getvalue()
 

@@ -28,8 +28,11 @@ pytest_plugins = [
     "tests.alert_receiver",
 ]
 
-# another test run on the same server (a second checkout) picks its own with TEST_REDIS_DB
-TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "9"))
+# another test run on the same server (a second checkout) picks its own with TEST_REDIS_DB;
+# each pytest-xdist process takes the next one (its worker, paper exchange and test database
+# are its own too: pytest-django suffixes the database name per process)
+_XDIST_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "9")) + _XDIST_INDEX
 # pytest, a worker, the paper exchange and PostgreSQL share 2 cores here: a request can reach
 # the paper exchange well over 50 ms after its grant, so the tests' limiter allows for more
 # arrival jitter than the default (the benchmarks measure the default)

