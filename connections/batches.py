@@ -27,7 +27,7 @@ from connections.selectors import (
     max_batch_size,
 )
 from core.errors import Forbidden, NotFound, Throttled, ValidationFailed
-from core.redis import redis_client
+from core.redis import redis_client, redis_text
 
 BATCH_TTL_SECONDS = 3600
 BATCH_ATTEMPTS = 3
@@ -148,7 +148,7 @@ def batch_run(*, batch_id: str) -> None:
         return
     meta = batch_stored(raw)
     meta.setdefault("run_started_at", time.time())
-    done = {_text(key) for key in client.hkeys(batch_results_key(batch_id))}
+    done = {redis_text(key) for key in client.hkeys(batch_results_key(batch_id))}
     pending = [i for i in meta["ids"] if i not in done]
     list(_pool().map(lambda connection_id: _test_one(batch_id, connection_id), pending))
     meta["finished_at"] = time.time()
@@ -162,12 +162,8 @@ def batches_forget_expired() -> int:
     gone = [
         batch_id
         for batch_id in client.smembers(BATCH_RUNNING_SET)
-        if not client.exists(batch_meta_key(_text(batch_id)))
+        if not client.exists(batch_meta_key(redis_text(batch_id)))
     ]
     if gone:
         client.srem(BATCH_RUNNING_SET, *gone)
     return len(gone)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

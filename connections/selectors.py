@@ -31,7 +31,7 @@ from connections.models import (
 from connections.ratelimits import ExchangeUsage, connection_usage_percent, exchange_usage
 from connections.results import BatchStatus, TestResult, batch_stored
 from core.errors import Forbidden, NotFound, ValidationFailed
-from core.redis import redis_client
+from core.redis import redis_client, redis_text
 from core.types import Id
 from exchanges.capabilities import matrix
 from exchanges.errors import NotSupported
@@ -380,7 +380,7 @@ def batch_status(*, user: User, batch_id: str) -> BatchStatus:
     if meta is None or (meta["owner_id"] != user.pk and not user.is_staff):
         raise NotFound("batch not found")
     results = {
-        _text(key): TestResult.from_stored(batch_stored(value))
+        redis_text(key): TestResult.from_stored(batch_stored(value))
         for key, value in client.hgetall(batch_results_key(batch_id)).items()
     }
     finished = meta["finished_at"]
@@ -485,10 +485,6 @@ def connection_stream(*, connection: ExchangeConnection) -> StreamStatus | None:
     )
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 # the stream runner's lease of a connection (workers/user_streams.py names it the same; a
 # test holds the two equal): a runner that died holds none after one lease period
 STREAM_LEASE_PREFIX = "ec:stream:lease:"
@@ -537,7 +533,7 @@ def stream_is_live(
     ).total_seconds() > stream_silence_seconds(exchange=connection.exchange):
         return False
     holder = redis_client().get(f"{STREAM_LEASE_PREFIX}{connection.pk}")
-    return holder is not None and _text(holder) == state.holder
+    return holder is not None and redis_text(holder) == state.holder
 
 
 def ledger_if_live(*, connection: ExchangeConnection, now: datetime | None = None) -> Ledger | None:

@@ -15,3 +15,8 @@ def _client(url: str) -> redis.Redis:
 
 def redis_client() -> redis.Redis:
     return _client(settings.REDIS_URL)
+
+
+def redis_text(value: bytes | str) -> str:
+    """A Redis reply as text (clients without decode_responses answer bytes)."""
+    return value.decode() if isinstance(value, bytes) else value

@@ -48,7 +48,7 @@ from connections.dead_man import connection_dead_man_refresh
 from connections.health import connection_stream_auth_refused
 from connections.ledger import stream_alive, stream_state_write
 from connections.models import ExchangeConnection
-from connections.selectors import connection_ids_for_streams
+from connections.selectors import STREAM_LEASE_PREFIX, connection_ids_for_streams
 from connections.services import connection_connector
 from core.types import Id
 from exchanges import errors
@@ -63,7 +63,7 @@ from workers.market_refresh import MarketRefresher
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-LEASE_PREFIX = "ec:stream:lease:"
+LEASE_PREFIX = STREAM_LEASE_PREFIX  # named where "live" is judged (connections.selectors)
 # compare-and-extend: only the holder renews
 RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
