@@ -171,13 +171,14 @@ def test_a_refused_key_alerts_that_the_connection_was_disabled(
 
 def test_a_rate_limit_pause_alerts_once_per_pool(settings, webhook, celery_worker):
     throttle = connection_throttle(exchange="bybit", connection_id="c1", key_id="k")
-    destination = "https://api.bybit.com:443"
+    # a pool no other test pauses: a pause another test left running would start nothing
+    destination = "https://alerts.bybit.test:443"
     throttle.pause(30, reason="bybit 10006", destination=destination)
     throttle.pause(30, reason="bybit 10006", destination=destination)  # already paused
     subject = f"rate_limit_pause:bybit:{destination}:spot"
     [alert] = webhook.wait_for(lambda: webhook.about(subject))
     assert alert["text"] == (
-        "Rate-limit pause: Bybit spot at https://api.bybit.com:443 paused for 30 s (bybit 10006)"
+        "Rate-limit pause: Bybit spot at https://alerts.bybit.test:443 paused for 30 s (bybit 10006)"
     )
 
 
