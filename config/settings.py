@@ -342,6 +342,9 @@ STREAM_SCAN_SECONDS = env.float("STREAM_SCAN_SECONDS", default=5.0)
 STREAM_HOLDER_ID = env.str(
     "STREAM_HOLDER_ID", default=(f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}")
 )
+# unset, each exchange's own heartbeat; set, every stream's heartbeat runs at this interval
+# with its dead-stream deadline scaled alike (for a paper exchange that runs its clock faster)
+STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=0.0) or None
 # the last message's time is written at most this often per connection
 STREAM_STATE_WRITE_SECONDS = env.float("STREAM_STATE_WRITE_SECONDS", default=1.0)
 # the runner's database threads (keep below DATABASE_POOL_MAX_SIZE)

@@ -8,6 +8,7 @@ owner happens in the admin, where the sync log names the staff member.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from core.types import Id
 from exchanges.capabilities import matrix
 from exchanges.errors import NotSupported
 from exchanges.streams import PROTOCOLS, protocol_for
+from exchanges.streams.base import Heartbeat
 
 # Batch tests (connections.batches runs them): their size, how many tests run at once, and
 # their bookkeeping in Redis, read here. Their size is settings.BATCH_MAX_SIZE (max_batch_size).
@@ -501,11 +503,27 @@ class Ledger:
     positions: tuple[LedgerPosition, ...]
 
 
+def stream_heartbeat(*, exchange: str) -> Heartbeat:
+    """The exchange's stream heartbeat; with STREAM_HEARTBEAT_SECONDS set, the same rhythm
+    at that interval, its dead-stream deadline scaled alike (a stream against a paper
+    exchange that runs its clock faster)."""
+    heartbeat = PROTOCOLS[exchange].heartbeat
+    interval = settings.STREAM_HEARTBEAT_SECONDS
+    if not interval:
+        return heartbeat
+    factor = heartbeat.interval_seconds / interval
+    return dataclasses.replace(
+        heartbeat,
+        interval_seconds=interval,
+        dead_after_seconds=heartbeat.dead_after_seconds / factor,
+    )
+
+
 def stream_silence_seconds(*, exchange: str) -> float:
     """How long a live stream may say nothing (no data, pong or ping) before it counts as
-    dead: the protocol's own deadline, plus the throttle on writing the last message's
+    dead: the heartbeat's own deadline, plus the throttle on writing the last message's
     time (STREAM_STATE_WRITE_SECONDS)."""
-    heartbeat = PROTOCOLS[exchange].heartbeat
+    heartbeat = stream_heartbeat(exchange=exchange)
     return heartbeat.dead_after_seconds + settings.STREAM_STATE_WRITE_SECONDS
 
 

@@ -48,13 +48,17 @@ from connections.dead_man import connection_dead_man_refresh
 from connections.health import connection_stream_auth_refused
 from connections.ledger import stream_alive, stream_state_write
 from connections.models import ExchangeConnection
-from connections.selectors import STREAM_LEASE_PREFIX, connection_ids_for_streams
+from connections.selectors import (
+    STREAM_LEASE_PREFIX,
+    connection_ids_for_streams,
+    stream_heartbeat,
+)
 from connections.services import connection_connector
 from core.types import Id
 from exchanges import errors
 from exchanges.base import Call, Connector
 from exchanges.streams import protocol_for
-from exchanges.streams.base import StreamProtocol, Update
+from exchanges.streams.base import Heartbeat, StreamProtocol, Update
 from exchanges.streams.session import AuthRefused, StreamSession
 from orders.live import connection_snapshot_reconcile, updates_apply
 from orders.models import TERMINAL, Order
@@ -139,6 +143,7 @@ class Prepared:
     environment: str
     connector: Connector
     protocol: StreamProtocol
+    heartbeat: Heartbeat
     symbols: tuple[str, ...]
 
 
@@ -170,6 +175,7 @@ def _prepare(connection_id: str) -> Prepared:
         environment=connection.environment,
         connector=connector,
         protocol=protocol,
+        heartbeat=stream_heartbeat(exchange=connection.exchange),
         symbols=tuple(symbols),
     )
 
@@ -264,6 +270,7 @@ class ConnectionStream:
             on_updates=self._on_updates,
             on_state=self._on_state,
             destination_guard=connector.destination_guard,
+            heartbeat=prepared.heartbeat,
         )
 
     # -- the session's callbacks (on the event loop, never blocking) ---------------------

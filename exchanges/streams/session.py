@@ -25,6 +25,7 @@ import aiohttp.abc
 
 from exchanges.base import Credentials
 from exchanges.streams.base import (
+    Heartbeat,
     MessageRefused,
     SignedRequest,
     StreamProtocol,
@@ -122,8 +123,10 @@ class StreamSession:
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
         destination_guard: DestinationGuard | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.protocol = protocol
+        self.heartbeat = heartbeat or protocol.heartbeat
         self.credentials = credentials
         self.environment = environment
         self.on_updates = on_updates
@@ -244,7 +247,7 @@ class StreamSession:
             await self._answer(ws, data)
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse, stop: asyncio.Event) -> str:
-        dead_after = self.protocol.heartbeat.dead_after_seconds
+        dead_after = self.heartbeat.dead_after_seconds
         while not stop.is_set():
             try:
                 message = await ws.receive(timeout=dead_after)
@@ -305,7 +308,7 @@ class StreamSession:
         return reply is not None
 
     async def _heartbeat(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        heartbeat = self.protocol.heartbeat
+        heartbeat = self.heartbeat
         if heartbeat.send is None and not heartbeat.ping_frames:
             return
         while not ws.closed:

@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import re
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,8 +22,8 @@ from connections.health import connection_check
 from connections.models import ExchangeConnection
 from connections.services import ConnectionSpec, connection_create, connection_credentials
 from core.logs import formatter
-from exchanges import errors, transport
-from exchanges.base import Call, Connector, Credentials
+from exchanges import errors
+from exchanges.base import Call, Credentials
 from exchanges.binance import BinanceConnector
 from exchanges.okx import OkxConnector
 from tests.django_fixtures import set_faults
@@ -31,6 +32,7 @@ from tests.paper import make_paper_credentials
 
 CONNECTION_ID = "5ec7e75a-1065-4c5e-9d55-000000000042"
 WRONG_SECRET = "WrOnG-sEcReT-sentinel-d41d8cd98f00b204"
+UNSENDABLE_KEY = "clé-ключ-unsendable-7c2e"
 # header and parameter names whose values are signatures (each exchange's own spelling)
 SIGNATURE_NAMES = re.compile(r"sign", re.I)
 log = logging.getLogger("tests.logs")
@@ -68,22 +70,25 @@ def captured(request: pytest.FixtureRequest) -> Iterator[Capture]:
         root.setLevel(level)
 
 
-class SignatureSpy:
-    """What the connector signed with: every signature header and parameter it computed,
-    exactly as it would go on the wire."""
+class RecordsSignatures:
+    """Mixed into a real connector class: keeps every signature header and parameter it
+    computed, exactly as it would go on the wire; nothing else changes."""
 
-    def __init__(self, connector: Connector) -> None:
-        self.values: list[str] = []
-        self._sign = connector.sign
-        connector.sign = self  # type: ignore[method-assign]
-
-    def __call__(self, call: Call) -> None:
-        self._sign(call)
-        self.values += [
+    def sign(self, call: Call) -> None:
+        super().sign(call)  # type: ignore[misc]
+        self.__dict__.setdefault("signatures", []).extend(
             value
             for name, value in [*call.headers.items(), *call.params]
             if SIGNATURE_NAMES.search(name) and value
-        ]
+        )
+
+
+class SignedOkx(RecordsSignatures, OkxConnector):
+    pass
+
+
+class SignedBinance(RecordsSignatures, BinanceConnector):
+    pass
 
 
 def secrets_of(credentials: Credentials) -> list[str]:
@@ -101,10 +106,8 @@ def assert_clean(lines: list[str], forbidden: list[str]) -> None:
             assert value not in line, f"{value[:6]}… leaked into {line[:300]}"
 
 
-def okx(paper_url: str, credentials: Credentials) -> OkxConnector:
-    connector = OkxConnector(
-        credentials=credentials, environment="paper", base_url=f"{paper_url}/okx"
-    )
+def okx(paper_url: str, credentials: Credentials) -> SignedOkx:
+    connector = SignedOkx(credentials=credentials, environment="paper", base_url=f"{paper_url}/okx")
     connector.connection_id = CONNECTION_ID
     return connector
 
@@ -114,17 +117,19 @@ def test_exchange_calls_that_succeed_fail_and_raise_leak_no_secret(captured, pap
     paper_url = paper_reset
     good = make_paper_credentials(paper_url, "okx")
     bad = Credentials(good.api_key, WRONG_SECRET, good.passphrase)
-    forbidden = [*secrets_of(good), WRONG_SECRET]
+    # a key the HTTP library cannot put in a header: the request fails after signing
+    unsendable = Credentials(UNSENDABLE_KEY, good.api_secret, good.passphrase)
+    forbidden = [*secrets_of(good), WRONG_SECRET, UNSENDABLE_KEY]
     signed = []
 
     # 1. success
     connector = okx(paper_url, good)
-    signed.append(SignatureSpy(connector))
+    signed.append(connector)
     connector.balances()
 
     # 2. the exchange refuses the signature: logged with its traceback, as a task would
     refused = okx(paper_url, bad)
-    signed.append(SignatureSpy(refused))
+    signed.append(refused)
     with pytest.raises(errors.AuthenticationError):
         try:
             refused.balances()
@@ -135,7 +140,7 @@ def test_exchange_calls_that_succeed_fail_and_raise_leak_no_secret(captured, pap
     # 3. a 5xx answer
     set_faults(paper_url, "okx", error5xxRate=1.0)
     failing = okx(paper_url, good)
-    signed.append(SignatureSpy(failing))
+    signed.append(failing)
     with pytest.raises(errors.ExchangeUnavailable):
         try:
             failing.balances()
@@ -144,26 +149,18 @@ def test_exchange_calls_that_succeed_fail_and_raise_leak_no_secret(captured, pap
             raise
     requests.delete(f"{paper_url}/_paper/faults", timeout=5)
 
-    # 4. an exception inside the connector, after signing, with the secret and the
-    # signature in the frames' locals
-    breaking = okx(paper_url, good)
-    spy = SignatureSpy(breaking)
-    signed.append(spy)
-
-    def sign_then_break(call: Call) -> None:
-        spy(call)
-        secret = breaking.credentials.api_secret  # noqa: F841  (in scope when it raises)
-        raise RuntimeError("the signer broke")
-
-    breaking.sign = sign_then_break  # type: ignore[method-assign]
-    with pytest.raises(RuntimeError):
+    # 4. an exception inside the request, after signing, before a byte leaves
+    breaking = okx(paper_url, unsendable)
+    signed.append(breaking)
+    with pytest.raises(errors.ExchangeUnavailable) as unsent:
         try:
             breaking.balances()
-        except RuntimeError:
-            log.exception("signing failed")
+        except errors.ExchangeError:
+            log.exception("the request could not be sent")
             raise
+    assert "UnicodeEncodeError" in str(unsent.value)
 
-    signatures = [value for each in signed for value in each.values]
+    signatures = [value for each in signed for value in each.signatures]
     assert len(signatures) >= 4
     lines = captured.lines
     assert_clean(lines, forbidden + signatures)
@@ -174,7 +171,7 @@ def test_exchange_calls_that_succeed_fail_and_raise_leak_no_secret(captured, pap
             ("/api/v5/account/balance", 200, ""),
             ("/api/v5/account/balance", 401, "AuthenticationError"),
             ("/api/v5/account/balance", 503, "ExchangeUnavailable"),
-            ("/api/v5/account/balance", None, "RuntimeError"),
+            ("/api/v5/account/balance", None, "ExchangeUnavailable"),
         }
         assert all(
             r["exchange"] == "okx"
@@ -186,34 +183,31 @@ def test_exchange_calls_that_succeed_fail_and_raise_leak_no_secret(captured, pap
         assert len(tracebacks) == 3 and all("Traceback" in text for text in tracebacks)
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on: a connection to it is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.mark.integration
-def test_an_error_quoting_the_signed_request_is_masked(captured, paper_reset, monkeypatch):
-    """Should a library's message quote the request (its URL, its headers), the values of
-    the signature, the key and the secret are masked on the line."""
+def test_an_error_quoting_the_signed_request_is_masked(captured, paper_reset):
+    """A library's message may quote a request: requests names the URL, its signed query
+    included, when the connection is refused. Logged, the signature's value is masked."""
     credentials = make_paper_credentials(paper_reset, "binance")
-    connector = BinanceConnector(
-        credentials=credentials, environment="paper", base_url=f"{paper_reset}/binance"
-    )
-    spy = SignatureSpy(connector)
-
-    def quoting_send(
-        session: Any, method: str, url: str, *, headers: dict[str, str], **kwargs: Any
-    ) -> Any:
-        raise requests.ConnectionError(
-            f"Max retries exceeded with url: {url} (headers={headers!r})"
-        )
-
-    monkeypatch.setattr(transport, "send", quoting_send)
-    with pytest.raises(requests.ConnectionError):
+    connector = SignedBinance(credentials=credentials, environment="paper", base_url=paper_reset)
+    call = Call("GET", "/api/v3/account", params=[("omitZeroBalances", "true")], signed=True)
+    connector.sign(call)
+    url = f"http://127.0.0.1:{closed_port()}/api/v3/account?{call.query_string}"
+    with pytest.raises(requests.ConnectionError) as refused:
         try:
-            connector.balances()
+            requests.get(url, headers=call.headers, timeout=5)
         except requests.ConnectionError:
             log.exception("the request failed")
             raise
-    assert spy.values
-    text = "\n".join(captured.lines)
-    assert "signature=***" in text
-    assert_clean(captured.lines, [*secrets_of(credentials), *spy.values])
+    assert connector.signatures and connector.signatures[0] in str(refused.value)
+    assert "signature=***" in "\n".join(captured.lines)
+    assert_clean(captured.lines, [*secrets_of(credentials), *connector.signatures])
 
 
 @pytest.mark.django_db

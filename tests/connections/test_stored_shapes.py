@@ -16,6 +16,7 @@ from connections.models import ConnectionState, ConnectionSyncLog
 from connections.selectors import batch_meta_key, batch_results_key
 from connections.services import ConnectionSpec, connection_create
 from core.redis import redis_client
+from tests.orders.conftest import wait_until
 
 URL = "/api/settings/connections"
 CAMEL_TO_SNAKE = {
@@ -78,19 +79,23 @@ def test_the_stored_test_result_is_snake_case_and_the_api_answers_camel_case(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_keeps_snake_case_results_in_redis_and_answers_camel_case(
-    owner_client, owner, paper, monkeypatch
+    owner_client, owner, paper, celery_worker
 ):
-    from connections.tasks import batch_test_task
-
-    monkeypatch.setattr(
-        batch_test_task, "apply_async", lambda args, **options: batch_test_task.apply(args=args)
-    )
     connection = paper_connection(owner)
     response = owner_client.post(
         f"{URL}/batch-test", {"connectionIds": [str(connection.pk)]}, format="json"
     )
-    assert response.status_code == 200, response.content
-    body = response.json()
+    assert response.status_code in (200, 202), response.content
+    batch_id = response.json()["batchId"]
+    body = wait_until(
+        lambda: (
+            answer
+            if (answer := owner_client.get(f"{URL}/batch-test/{batch_id}").json())["status"]
+            == "completed"
+            else None
+        ),
+        timeout=30,
+    )
     assert list(body) == [
         "success",
         "batchId",

@@ -12,7 +12,7 @@ import pytest
 import responses
 
 from exchanges import errors, observe
-from exchanges.base import Call, Credentials
+from exchanges.base import Credentials
 from exchanges.bybit import BybitConnector
 
 BASE_URL = "https://bybit.test"
@@ -106,17 +106,13 @@ def test_our_limiters_refusal_is_a_record_that_was_not_sent(records):
     assert len(responses.calls) == 0
 
 
-def test_an_exception_while_signing_is_a_record_with_its_class(records, monkeypatch):
-    connector = bybit()
-
-    def broken_sign(call: Call) -> None:
-        raise ValueError("cannot sign")
-
-    monkeypatch.setattr(connector, "sign", broken_sign)
-    with pytest.raises(ValueError):
+def test_an_exception_while_signing_is_a_record_with_its_class(records):
+    # a secret that cannot be encoded fails inside the signing, before anything is sent
+    connector = BybitConnector(credentials=Credentials(KEY, "\ud800"), base_url=BASE_URL)
+    with pytest.raises(UnicodeEncodeError):
         connector.balances()
     [record] = records
-    assert (record.error, record.sent, record.status) == ("ValueError", False, None)
+    assert (record.error, record.sent, record.status) == ("UnicodeEncodeError", False, None)
 
 
 @responses.activate
