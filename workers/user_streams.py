@@ -253,6 +253,8 @@ class ConnectionStream:
         finally:
             for helper in helpers:
                 helper.cancel()
+            # awaited, so none is left pending when the loop closes
+            await asyncio.gather(*helpers, return_exceptions=True)
             await self._end()
 
     def _session(self, prepared: Prepared) -> StreamSession:

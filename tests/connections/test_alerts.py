@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-import time
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from config.webhooks import alert_webhook_url
-from connections.alerts import DEDUPE_KEY, Alert, streams_down_alert
+from connections.alerts import DEDUPE_KEY, Alert, alert_raise, streams_down_alert
 from connections.health import connection_check, connections_stale_deactivate
 from connections.models import ConnectionState, ConnectionSyncLog, StreamState
 from connections.ratelimits import connection_throttle
@@ -55,6 +55,14 @@ def circuit_subject(connection) -> str:
     return f"circuit_opened:{connection.pk}"
 
 
+def after_all_queued_alerts(webhook) -> None:
+    """Queue one more alert behind everything queued so far and wait for it: the worker
+    takes its queue in order, so an alert queued before it would have been posted first."""
+    subject = f"queued-last:{uuid.uuid4().hex}"
+    alert_raise(Alert(kind="circuit_opened", subject=subject, text="queued last"))
+    webhook.wait_for(lambda: webhook.about(subject))
+
+
 def test_a_circuit_opening_posts_one_alert_with_the_expected_text(
     owner, paper, settings, webhook, celery_worker
 ):
@@ -90,7 +98,7 @@ def test_a_second_opening_within_ten_minutes_posts_nothing_more(
         ).count()
         == 2
     )
-    time.sleep(2.0)  # long enough for the worker to have sent a second one
+    after_all_queued_alerts(webhook)
     assert len(webhook.about(circuit_subject(connection))) == 1
 
 
@@ -242,7 +250,7 @@ def test_a_stream_down_for_minutes_alerts_once(owner, paper, settings, webhook, 
     assert streams_down_alert() == 1  # raised again; the dedupe drops it
     [alert] = webhook.wait_for(lambda: webhook.about(f"stream_down:{connection.pk}"))
     assert alert["text"].startswith("Private stream reconnecting for 7 min: paper pionex")
-    time.sleep(1.0)
+    after_all_queued_alerts(webhook)
     assert len(webhook.about(f"stream_down:{connection.pk}")) == 1
 
 
