@@ -23,7 +23,6 @@ from exchanges.streams.base import (
     Heartbeat,
     ListenKeyLifecycle,
     MessageRefused,
-    OrderUpdate,
     PositionUpdate,
     Quotas,
     StreamProtocol,
@@ -35,10 +34,15 @@ from exchanges.streams.base import (
     mapping_of,
     positive_or_none,
     required,
-    side_of,
     split_concatenated,
-    status_of,
     text_or_none,
+)
+from exchanges.streams.execution_events import (
+    execution_fill,
+    execution_order,
+    quote_average,
+    trade_update_order,
+    wallet_balances,
 )
 
 NAME = "binance"
@@ -196,24 +200,15 @@ class BinanceStream(StreamProtocol):
         symbol = split_concatenated(str(required(event, "s")), "spot")
         # On a cancel, c is the id of the cancel request and C the order's own id.
         client_id = text_or_none(event.get("C")) or text_or_none(event.get("c"))
-        filled = decimal(event.get("z", "0"), "z")
-        quote = decimal_or_none(event.get("Z"), "Z")
-        average = quote / filled if quote is not None and filled > 0 else None
-        raw_status = str(required(event, "X"))
         updates: list[Update] = [
-            OrderUpdate(
+            execution_order(
+                event,
                 exchange=NAME,
                 symbol=symbol,
-                exchange_order_id=str(required(event, "i")),
-                client_order_id=client_id,
-                status=status_of(STATUS_MAP, raw_status, NAME),
-                raw_status=raw_status,
-                side=side_of(required(event, "S")),
-                quantity=decimal_or_none(event.get("q"), "q"),
-                filled_quantity=filled,
-                average_price=average,
-                price=positive_or_none(event.get("p"), "p"),
-                updated_at_ms=int_or_none(event.get("T")) or int_or_none(event.get("E")),
+                status_map=STATUS_MAP,
+                client_id=client_id,
+                average_price=quote_average(event),
+                event_time_ms=int_or_none(event.get("E")),
             )
         ]
         if event.get("x") in FILL_EXECUTIONS:
@@ -221,20 +216,12 @@ class BinanceStream(StreamProtocol):
         return updates
 
     def _fill(self, raw: Mapping[str, Any], symbol: str, client_id: str | None) -> FillUpdate:
-        maker = raw.get("m")
-        return FillUpdate(
+        return execution_fill(
+            raw,
             exchange=NAME,
-            trade_id=str(required(raw, "t")),
-            exchange_order_id=str(required(raw, "i")),
-            client_order_id=client_id,
             symbol=symbol,
-            side=side_of(required(raw, "S")),
-            price=decimal(required(raw, "L"), "L"),
-            quantity=decimal(required(raw, "l"), "l"),
+            client_id=client_id,
             fee=decimal(raw.get("n") or "0", "n"),
-            fee_asset=text_or_none(raw.get("N")),
-            liquidity=None if maker is None else ("maker" if maker is True else "taker"),
-            time_ms=int_or_none(raw.get("T")),
         )
 
     # {"e": "outboundAccountPosition", "E": 1564034571105, "u": 1564034571073,
@@ -260,30 +247,16 @@ class BinanceStream(StreamProtocol):
     #  "p": "0", "ap": "0", "x": "NEW", "X": "NEW", "i": 8886774, "l": "0", "z": "0",
     #  "L": "0", "N": "USDT", "n": "0", "T": 1568879465650, "t": 0, "m": false, ...}}
     def _futures_order(self, event: Mapping[str, Any]) -> list[Update]:
-        raw = required(event, "o")
-        if not isinstance(raw, Mapping):
-            raise MessageRefused("ORDER_TRADE_UPDATE without an order", code="bad_field")
-        symbol = split_concatenated(str(required(raw, "s")), "linear")
-        client_id = text_or_none(raw.get("c"))
-        raw_status = str(required(raw, "X"))
-        updates: list[Update] = [
-            OrderUpdate(
-                exchange=NAME,
-                symbol=symbol,
-                exchange_order_id=str(required(raw, "i")),
-                client_order_id=client_id,
-                status=status_of(STATUS_MAP, raw_status, NAME),
-                raw_status=raw_status,
-                side=side_of(required(raw, "S")),
-                quantity=decimal_or_none(raw.get("q"), "q"),
-                filled_quantity=decimal(raw.get("z", "0"), "z"),
-                average_price=positive_or_none(raw.get("ap"), "ap"),
-                price=positive_or_none(raw.get("p"), "p"),
-                updated_at_ms=int_or_none(raw.get("T")) or int_or_none(event.get("T")),
-            )
-        ]
+        raw, order = trade_update_order(
+            event,
+            exchange=NAME,
+            symbol_of=lambda symbol: split_concatenated(symbol, "linear"),
+            status_map=STATUS_MAP,
+            time_key="T",
+        )
+        updates: list[Update] = [order]
         if raw.get("x") in FILL_EXECUTIONS and decimal(raw.get("l", "0"), "l") > 0:
-            updates.append(self._fill(raw, symbol, client_id))
+            updates.append(self._fill(raw, order.symbol, order.client_order_id))
         return updates
 
     # {"e": "ACCOUNT_UPDATE", "E": 1564745798939, "T": 1564745798938, "a": {"m": "ORDER",
@@ -294,17 +267,7 @@ class BinanceStream(StreamProtocol):
         if not isinstance(account, Mapping):
             raise MessageRefused("ACCOUNT_UPDATE without an account", code="bad_field")
         time_ms = int_or_none(event.get("T")) or int_or_none(event.get("E"))
-        updates: list[Update] = [
-            BalanceUpdate(
-                exchange=NAME,
-                asset=str(required(raw, "a")),
-                free=None,
-                locked=None,
-                total=decimal(required(raw, "wb"), "wb"),
-                time_ms=time_ms,
-            )
-            for raw in items(account.get("B", []), "balances")
-        ]
+        updates: list[Update] = [*wallet_balances(account, exchange=NAME, time_ms=time_ms)]
         for raw in items(account.get("P", []), "positions"):
             updates.append(
                 PositionUpdate(

@@ -15,11 +15,9 @@ from exchanges.bingx import STATUS_MAP
 from exchanges.streams.base import (
     BalanceUpdate,
     Endpoint,
-    FillUpdate,
     Heartbeat,
     ListenKeyLifecycle,
     MessageRefused,
-    OrderUpdate,
     PositionUpdate,
     Quotas,
     StreamProtocol,
@@ -32,9 +30,14 @@ from exchanges.streams.base import (
     mapping_of,
     positive_or_none,
     required,
-    side_of,
-    status_of,
     text_or_none,
+)
+from exchanges.streams.execution_events import (
+    execution_fill,
+    execution_order,
+    quote_average,
+    trade_update_order,
+    wallet_balances,
 )
 
 NAME = "bingx"
@@ -132,63 +135,29 @@ class BingxStream(StreamProtocol):
     #  "ap": "50000.0", "x": "TRADE", "X": "FILLED", "N": "USDT", "n": "-0.2500",
     #  "T": 1700000000120, "ps": "BOTH", "z": "0.0100", "rp": "0", ...}}
     def _swap_order(self, message: Mapping[str, Any]) -> list[Update]:
-        raw = required(message, "o")
-        if not isinstance(raw, Mapping):
-            raise MessageRefused("ORDER_TRADE_UPDATE without an order", code="bad_field")
-        symbol = unified_symbol(str(required(raw, "s")), "linear")
-        client_id = text_or_none(raw.get("c"))
-        raw_status = str(required(raw, "X"))
-        updates: list[Update] = [
-            OrderUpdate(
-                exchange=NAME,
-                symbol=symbol,
-                exchange_order_id=str(required(raw, "i")),
-                client_order_id=client_id,
-                status=status_of(STATUS_MAP, raw_status, NAME),
-                raw_status=raw_status,
-                side=side_of(required(raw, "S")),
-                quantity=decimal_or_none(raw.get("q"), "q"),
-                filled_quantity=decimal(raw.get("z") or "0", "z"),
-                average_price=positive_or_none(raw.get("ap"), "ap"),
-                price=positive_or_none(raw.get("p"), "p"),
-                updated_at_ms=int_or_none(raw.get("T")) or int_or_none(message.get("E")),
-            )
-        ]
+        raw, order = trade_update_order(
+            message,
+            exchange=NAME,
+            symbol_of=lambda symbol: unified_symbol(symbol, "linear"),
+            status_map=STATUS_MAP,
+            time_key="E",
+        )
+        updates: list[Update] = [order]
         # UNVERIFIED: a trade id (td) and the last fill's quantity and price (l, L) are not in
         # every published sample; without all three the fill comes from the REST reconcile.
         if raw.get("x") == "TRADE" and all(text_or_none(raw.get(k)) for k in ("td", "l", "L")):
             # BingX signs the commission as a balance change: negative is paid.
             updates.append(
-                self._fill(
-                    raw, symbol, client_id, trade_key="td", fee=-decimal(raw.get("n") or "0", "n")
+                execution_fill(
+                    raw,
+                    exchange=NAME,
+                    symbol=order.symbol,
+                    client_id=order.client_order_id,
+                    fee=-decimal(raw.get("n") or "0", "n"),
+                    trade_key="td",
                 )
             )
         return updates
-
-    def _fill(
-        self,
-        raw: Mapping[str, Any],
-        symbol: str,
-        client_id: str | None,
-        *,
-        trade_key: str,
-        fee: Any,
-    ) -> FillUpdate:
-        maker = raw.get("m")
-        return FillUpdate(
-            exchange=NAME,
-            trade_id=str(required(raw, trade_key)),
-            exchange_order_id=str(required(raw, "i")),
-            client_order_id=client_id,
-            symbol=symbol,
-            side=side_of(required(raw, "S")),
-            price=decimal(required(raw, "L"), "L"),
-            quantity=decimal(required(raw, "l"), "l"),
-            fee=fee,
-            fee_asset=text_or_none(raw.get("N")),
-            liquidity=None if maker is None else ("maker" if maker is True else "taker"),
-            time_ms=int_or_none(raw.get("T")),
-        )
 
     # {"e": "ACCOUNT_UPDATE", "E": 1700000000123, "a": {"m": "ORDER", "B": [{"a": "USDT",
     #  "wb": "1000.5", "cw": "1000.5", "bc": "0"}], "P": [{"s": "BTC-USDT", "pa": "0.01",
@@ -198,17 +167,7 @@ class BingxStream(StreamProtocol):
         if not isinstance(account, Mapping):
             raise MessageRefused("ACCOUNT_UPDATE without an account", code="bad_field")
         time_ms = int_or_none(message.get("E"))
-        updates: list[Update] = [
-            BalanceUpdate(
-                exchange=NAME,
-                asset=str(required(raw, "a")),
-                free=None,
-                locked=None,
-                total=decimal(required(raw, "wb"), "wb"),
-                time_ms=time_ms,
-            )
-            for raw in items(account.get("B", []), "balances")
-        ]
+        updates: list[Update] = [*wallet_balances(account, exchange=NAME, time_ms=time_ms)]
         for raw in items(account.get("P", []), "positions"):
             amount = decimal(raw.get("pa") or "0", "pa")
             side = str(raw.get("ps") or "BOTH")
@@ -243,33 +202,25 @@ class BingxStream(StreamProtocol):
     def _spot_execution(self, raw: Mapping[str, Any]) -> list[Update]:
         symbol = unified_symbol(str(required(raw, "s")), "spot")
         client_id = text_or_none(raw.get("c"))  # UNVERIFIED: c on spot
-        filled = decimal(raw.get("z") or "0", "z")
-        quote = decimal_or_none(raw.get("Z"), "Z")
-        raw_status = str(required(raw, "X"))
         updates: list[Update] = [
-            OrderUpdate(
+            execution_order(
+                raw,
                 exchange=NAME,
                 symbol=symbol,
-                exchange_order_id=str(required(raw, "i")),
-                client_order_id=client_id,
-                status=status_of(STATUS_MAP, raw_status, NAME),
-                raw_status=raw_status,
-                side=side_of(required(raw, "S")),
-                quantity=decimal_or_none(raw.get("q"), "q"),
-                filled_quantity=filled,
-                average_price=quote / filled if quote is not None and filled > 0 else None,
-                price=positive_or_none(raw.get("p"), "p"),
-                updated_at_ms=int_or_none(raw.get("T")) or int_or_none(raw.get("E")),
+                status_map=STATUS_MAP,
+                client_id=client_id,
+                average_price=quote_average(raw),
+                event_time_ms=int_or_none(raw.get("E")),
             )
         ]
         if raw.get("x") == "TRADE" and text_or_none(raw.get("t")):
             # UNVERIFIED: the sign of the spot commission; a fee is a cost either way here
             updates.append(
-                self._fill(
+                execution_fill(
                     raw,
-                    symbol,
-                    client_id,
-                    trade_key="t",
+                    exchange=NAME,
+                    symbol=symbol,
+                    client_id=client_id,
                     fee=abs(decimal(raw.get("n") or "0", "n")),
                 )
             )
