@@ -345,6 +345,8 @@ STREAM_HOLDER_ID = env.str(
 # unset, each exchange's own heartbeat; set, every stream's heartbeat runs at this interval
 # with its dead-stream deadline scaled alike (for a paper exchange that runs its clock faster)
 STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=0.0) or None
+if STREAM_HEARTBEAT_SECONDS is not None and not 0 < STREAM_HEARTBEAT_SECONDS < 3600:
+    raise ImproperlyConfigured("STREAM_HEARTBEAT_SECONDS must be over 0 and under 3600")
 # the last message's time is written at most this often per connection
 STREAM_STATE_WRITE_SECONDS = env.float("STREAM_STATE_WRITE_SECONDS", default=1.0)
 # the runner's database threads (keep below DATABASE_POOL_MAX_SIZE)

@@ -109,3 +109,15 @@ def test_devstack_rejects_a_malformed_holder():
         timeout=60,
     )
     assert result.returncode == 2 and "usage" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["-1", "3600", "99999"])
+def test_a_stream_heartbeat_out_of_range_fails_at_start(value):
+    result = run_settings({"STREAM_HEARTBEAT_SECONDS": value})
+    assert result.returncode != 0
+    assert "STREAM_HEARTBEAT_SECONDS must be over 0" in result.stderr
+
+
+def test_a_stream_heartbeat_in_range_starts():
+    result = run_settings({"STREAM_HEARTBEAT_SECONDS": "0.5"})
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -57,7 +57,8 @@ def circuit_subject(connection) -> str:
 
 def after_all_queued_alerts(webhook) -> None:
     """Queue one more alert behind everything queued so far and wait for it: the worker
-    takes its queue in order, so an alert queued before it would have been posted first."""
+    takes its queue in order, so an alert queued before it was taken, and its POST begun,
+    before this one's."""
     subject = f"queued-last:{uuid.uuid4().hex}"
     alert_raise(Alert(kind="circuit_opened", subject=subject, text="queued last"))
     webhook.wait_for(lambda: webhook.about(subject))
